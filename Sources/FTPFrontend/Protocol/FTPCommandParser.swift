@@ -1,0 +1,54 @@
+/// Turns one control line (without its line ending) into a command, or into the reply that
+/// refuses it. The login gate is applied here too, from the table.
+public enum FTPCommandParser {
+    /// The result of parsing: a command with its table entry, or a refusal.
+    public enum Outcome: Equatable, Sendable {
+        case command(FTPCommand, verb: String)
+        case refused(FTPReply)
+    }
+
+    /// Longest accepted line, in bytes (vsftpd's limit).
+    public static let maxLineLength = 4096
+
+    /// Parses `line`. `loggedIn` selects the 530 gate for verbs that need a login.
+    public static func parse(_ line: [UInt8], loggedIn: Bool) -> Outcome {
+        // The verb is everything up to the first space; the argument is the rest, inner spaces
+        // included (RFC 959 §5.3.1), so file names with spaces survive.
+        let space = line.firstIndex(of: UInt8(ascii: " "))
+        let verbBytes = line[..<(space ?? line.endIndex)]
+        let verb = String(decoding: verbBytes, as: UTF8.self).uppercased()
+        guard let entry = FTPCommandTable.byVerb[verb] else {
+            let shown = verbBytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? verb : "?"
+            return .refused(FTPReply(.syntaxError, "Command \(shown.prefix(16)) not understood."))
+        }
+        if entry.requiresLogin && !loggedIn {
+            return .refused(FTPReply(.notLoggedIn, "Log in with USER and PASS first."))
+        }
+        var argument: String?
+        if let space {
+            let bytes = Array(line[line.index(after: space)...])
+            guard !bytes.contains(0) else {
+                return .refused(FTPReply(.syntaxErrorInArguments, "A NUL byte is not allowed."))
+            }
+            // RFC 2640 §2.2: paths are UTF-8. Invalid bytes are refused, never decoded lossily
+            // into another key.
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                return .refused(FTPReply(.syntaxErrorInArguments, "The argument is not valid UTF-8."))
+            }
+            argument = text.isEmpty ? nil : text
+        }
+        switch (entry.argument, argument) {
+        case (.required, nil):
+            return .refused(FTPReply(.syntaxErrorInArguments, "\(verb) needs an argument."))
+        case (.none, .some):
+            return .refused(FTPReply(.syntaxErrorInArguments, "\(verb) takes no argument."))
+        default:
+            break
+        }
+        do {
+            return .command(try entry.build(argument), verb: verb)
+        } catch {
+            return .refused(error)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+/// The one table of verbs: it drives parsing, the login gate, FEAT and HELP
+/// (in the manner of pyftpdlib's `proto_cmds`).
+public enum FTPCommandTable {
+    /// Whether a verb takes an argument.
+    public enum ArgumentRule: Sendable {
+        case none
+        case required
+        case optional
+    }
+
+    /// How a verb is handled before it reaches the session.
+    public struct Entry: Sendable {
+        public var verb: String
+        public var argument: ArgumentRule
+        /// Whether the verb is refused with 530 before login.
+        public var requiresLogin: Bool
+        /// The line HELP shows.
+        public var help: String
+        /// The feature line FEAT advertises, if any (RFC 2389 §3.2).
+        public var feature: String?
+        /// Builds the typed command from the argument; throws a reply for a bad one.
+        public var build: @Sendable (String?) throws(FTPReply) -> FTPCommand
+    }
+
+    /// Every verb served, in HELP order.
+    public static let entries: [Entry] = [
+        Entry(verb: "USER", argument: .required, requiresLogin: false, help: "USER <name>: names the account.",
+              feature: nil) { .user($0!) },
+        Entry(verb: "PASS", argument: .optional, requiresLogin: false, help: "PASS <password>: logs in.",
+              feature: nil) { .pass($0 ?? "") },
+        Entry(verb: "QUIT", argument: .none, requiresLogin: false, help: "QUIT: ends the session.",
+              feature: nil) { _ in .quit },
+        Entry(verb: "SYST", argument: .none, requiresLogin: false, help: "SYST: shows the system type.",
+              feature: nil) { _ in .syst },
+        Entry(verb: "FEAT", argument: .none, requiresLogin: false, help: "FEAT: lists the extensions served.",
+              feature: nil) { _ in .feat },
+        Entry(verb: "HELP", argument: .optional, requiresLogin: false, help: "HELP [<verb>]: shows help.",
+              feature: nil) { .help($0) },
+        Entry(verb: "NOOP", argument: .none, requiresLogin: false, help: "NOOP: does nothing.",
+              feature: nil) { _ in .noop },
+        Entry(verb: "OPTS", argument: .required, requiresLogin: false, help: "OPTS <option>: sets an option.",
+              feature: "UTF8") { .opts($0!) },
+        Entry(verb: "PWD", argument: .none, requiresLogin: true, help: "PWD: shows the current directory.",
+              feature: nil) { _ in .pwd },
+        Entry(verb: "CWD", argument: .required, requiresLogin: true, help: "CWD <path>: changes directory.",
+              feature: nil) { .cwd($0!) },
+        Entry(verb: "CDUP", argument: .none, requiresLogin: true, help: "CDUP: goes to the parent directory.",
+              feature: nil) { _ in .cdup },
+        Entry(verb: "TYPE", argument: .required, requiresLogin: true, help: "TYPE A|I: sets the transfer type.",
+              feature: nil) { argument throws(FTPReply) in try parseType(argument) },
+        Entry(verb: "MODE", argument: .required, requiresLogin: true, help: "MODE S: stream mode only.",
+              feature: nil) { .mode($0!) },
+        Entry(verb: "STRU", argument: .required, requiresLogin: true, help: "STRU F: file structure only.",
+              feature: nil) { .stru($0!) },
+        Entry(verb: "PASV", argument: .none, requiresLogin: true, help: "PASV: opens a passive data port.",
+              feature: nil) { _ in .pasv },
+        Entry(verb: "EPSV", argument: .optional, requiresLogin: true, help: "EPSV [1|2|ALL]: extended passive mode.",
+              feature: "EPSV") { argument throws(FTPReply) in try parseEPSV(argument) },
+        Entry(verb: "LIST", argument: .optional, requiresLogin: true, help: "LIST [<path>]: lists in ls -l form.",
+              feature: nil) { .list(stripListOptions($0)) },
+        Entry(verb: "NLST", argument: .optional, requiresLogin: true, help: "NLST [<path>]: lists names.",
+              feature: nil) { .nlst(stripListOptions($0)) },
+        Entry(verb: "RETR", argument: .required, requiresLogin: true, help: "RETR <path>: downloads a file.",
+              feature: nil) { .retr($0!) },
+        Entry(verb: "STOR", argument: .required, requiresLogin: true, help: "STOR <path>: uploads a file.",
+              feature: nil) { .stor($0!) },
+        Entry(verb: "SIZE", argument: .required, requiresLogin: true, help: "SIZE <path>: shows a file's size.",
+              feature: "SIZE") { .size($0!) },
+        Entry(verb: "DELE", argument: .required, requiresLogin: true, help: "DELE <path>: deletes a file.",
+              feature: nil) { .dele($0!) },
+        Entry(verb: "MKD", argument: .required, requiresLogin: true, help: "MKD <path>: makes a directory.",
+              feature: nil) { .mkd($0!) },
+        Entry(verb: "RMD", argument: .required, requiresLogin: true, help: "RMD <path>: removes an empty directory.",
+              feature: nil) { .rmd($0!) },
+        // The X-variants of RFC 775, still sent by some Windows clients.
+        Entry(verb: "XPWD", argument: .none, requiresLogin: true, help: "XPWD: as PWD.",
+              feature: nil) { _ in .pwd },
+        Entry(verb: "XCWD", argument: .required, requiresLogin: true, help: "XCWD <path>: as CWD.",
+              feature: nil) { .cwd($0!) },
+        Entry(verb: "XCUP", argument: .none, requiresLogin: true, help: "XCUP: as CDUP.",
+              feature: nil) { _ in .cdup },
+        Entry(verb: "XMKD", argument: .required, requiresLogin: true, help: "XMKD <path>: as MKD.",
+              feature: nil) { .mkd($0!) },
+        Entry(verb: "XRMD", argument: .required, requiresLogin: true, help: "XRMD <path>: as RMD.",
+              feature: nil) { .rmd($0!) },
+    ]
+
+    /// Entries by upper-case verb.
+    public static let byVerb: [String: Entry] = Dictionary(entries.map { ($0.verb, $0) }, uniquingKeysWith: { a, _ in a })
+
+    /// The FEAT reply (RFC 2389 §3.2): each feature on its own line, led by one space.
+    public static var featReply: FTPReply {
+        let features = Set(entries.compactMap(\.feature)).sorted()
+        return FTPReply(.systemStatus, lines: ["Features:"] + features.map { " \($0)" } + ["End"])
+    }
+
+    /// The HELP reply: every verb, or one verb's line.
+    public static func helpReply(for verb: String?) -> FTPReply {
+        if let verb {
+            guard let entry = byVerb[verb.uppercased()] else {
+                return FTPReply(.syntaxErrorInArguments, "Unknown command \(verb.uppercased()).")
+            }
+            return FTPReply(.help, entry.help)
+        }
+        var lines = ["The following commands are recognized:"]
+        let verbs = entries.map(\.verb)
+        stride(from: 0, to: verbs.count, by: 8).forEach { start in
+            lines.append(" " + verbs[start..<min(start + 8, verbs.count)].joined(separator: " "))
+        }
+        lines.append("Help OK.")
+        return FTPReply(.help, lines: lines)
+    }
+
+    private static func parseType(_ argument: String?) throws(FTPReply) -> FTPCommand {
+        let words = argument!.uppercased().split(separator: " ")
+        switch words.first {
+        case "I": return .type(.image)
+        // "L 8" is binary by another name (RFC 959 §3.1.1.4).
+        case "L" where words.count == 2 && words[1] == "8": return .type(.image)
+        case "A" where words.count == 1 || words[1] == "N": return .type(.ascii)
+        case "A", "E", "L": throw FTPReply(.parameterNotImplemented, "Type \(argument!) not implemented.")
+        default: throw FTPReply(.syntaxErrorInArguments, "Unknown type \(argument!).")
+        }
+    }
+
+    private static func parseEPSV(_ argument: String?) throws(FTPReply) -> FTPCommand {
+        guard let argument else { return .epsv(.any) }
+        switch argument.uppercased() {
+        case "ALL": return .epsv(.all)
+        case "1": return .epsv(.family(1))
+        case "2": return .epsv(.family(2))
+        default:
+            if Int(argument) != nil {
+                throw FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (1,2).")
+            }
+            throw FTPReply(.syntaxErrorInArguments, "Unknown EPSV argument \(argument).")
+        }
+    }
+
+    /// Drops `ls` options that clients send with LIST (`-a`, `-la`, `-l`): object storage has no
+    /// hidden files, and the format is always `ls -l`.
+    static func stripListOptions(_ argument: String?) -> String? {
+        guard var rest = argument?[...] else { return nil }
+        while rest.hasPrefix("-") {
+            guard let space = rest.firstIndex(of: " ") else { return nil }
+            rest = rest[rest.index(after: space)...].drop { $0 == " " }
+        }
+        return rest.isEmpty ? nil : String(rest)
+    }
+}

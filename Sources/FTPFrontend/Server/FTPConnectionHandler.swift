@@ -1,0 +1,243 @@
+import Logging
+import NIOCore
+import OSSVFS
+
+/// Runs one control connection: feeds lines and results into the session state machine and
+/// carries out its actions. Transfers run as child tasks, so the control connection keeps
+/// answering NOOP and QUIT while data moves; other commands wait for the transfer's reply.
+struct FTPConnectionHandler {
+    typealias ControlChannel = NIOAsyncChannel<FTPControlLine, ByteBuffer>
+    typealias Machine = FTPSessionStateMachine
+
+    let configuration: FTPServerConfiguration
+    let authenticator: any Authenticator
+    let group: any EventLoopGroup
+    let logger: Logger
+
+    private enum Event: Sendable {
+        case line(FTPControlLine)
+        case flood
+        case controlClosed
+        case transferStarted(Machine.Transfer)
+        case transferFinished(Machine.TransferOutcome)
+    }
+
+    /// Session state the handler owns besides the state machine.
+    private final class Session: @unchecked Sendable {
+        var machine: Machine
+        var vfs: (any VFS)?
+        var passive: PassiveListener?
+        var deferred: [[UInt8]] = []
+        var closing = false
+        var transfer: Task<Void, Never>?
+
+        init(machine: Machine) {
+            self.machine = machine
+        }
+    }
+
+    func run(_ connection: ControlChannel) async {
+        let peer = connection.channel.remoteAddress
+        let local = connection.channel.localAddress
+        var logger = self.logger
+        logger[metadataKey: "peer"] = "\(peer?.description ?? "?")"
+        logger.info("control connection opened")
+        let session = Session(
+            machine: Machine(maxFailedLogins: configuration.maxFailedLogins, controlIsIPv6: local?.protocol == .inet6))
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: Machine.greeting.encoded()))
+                let (events, continuation) = AsyncStream.makeStream(of: Event.self)
+                let pending = PendingCounter()
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask {
+                        do {
+                            for try await line in inbound {
+                                if pending.increment() > configuration.maxPendingLines {
+                                    continuation.yield(.flood)
+                                    break
+                                }
+                                continuation.yield(.line(line))
+                            }
+                        } catch {}
+                        continuation.yield(.controlClosed)
+                    }
+                    let context = EventContext(
+                        session: session, outbound: outbound, continuation: continuation,
+                        local: local, peer: peer, logger: logger)
+                    for await event in events {
+                        if case .line = event { pending.decrement() }
+                        try await handle(event, context)
+                        if session.closing { break }
+                    }
+                    continuation.finish()
+                    tasks.cancelAll()
+                    // An upload still running when the control connection ends is aborted.
+                    session.transfer?.cancel()
+                    await session.transfer?.value
+                }
+            }
+        } catch {
+            logger.debug("control connection ended: \(error)")
+        }
+        session.passive?.close()
+        logger.info("control connection closed")
+    }
+
+    private struct EventContext {
+        let session: Session
+        let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+        let continuation: AsyncStream<Event>.Continuation
+        let local: SocketAddress?
+        let peer: SocketAddress?
+        let logger: Logger
+    }
+
+    private func handle(_ event: Event, _ context: EventContext) async throws {
+        let session = context.session
+        switch event {
+        case .line(let line):
+            try await execute(session.machine.receivedLine(line), context)
+        case .flood:
+            try await execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Too many commands pending.")), context)
+        case .controlClosed:
+            session.closing = true
+        case .transferStarted(let transfer):
+            try await execute(session.machine.transferStarted(transfer), context)
+        case .transferFinished(let outcome):
+            context.logger.info("transfer finished: \(outcome)")
+            try await execute(session.machine.transferFinished(outcome), context)
+            // Lines that arrived during the transfer are answered now, in order.
+            while !session.deferred.isEmpty && !session.closing {
+                let line = session.deferred.removeFirst()
+                try await execute(session.machine.receivedLine(.line(line)), context)
+            }
+        }
+    }
+
+    private func send(_ reply: FTPReply, _ context: EventContext) async throws {
+        try await context.outbound.write(ByteBuffer(bytes: reply.encoded()))
+    }
+
+    private func execute(_ action: Machine.Action, _ context: EventContext) async throws {
+        let session = context.session
+        switch action {
+        case .send(let reply):
+            try await send(reply, context)
+        case .sendAndClose(let reply):
+            try await send(reply, context)
+            session.closing = true
+        case .deferLine(let line):
+            session.deferred.append(line)
+        case .authenticate(let user, let password):
+            do {
+                let authenticated = try await authenticator.authenticate(user: user, password: password)
+                session.vfs = authenticated.vfs
+                context.logger.info("login", metadata: ["user": "\(user)"])
+                try await execute(session.machine.authenticationSucceeded(), context)
+            } catch {
+                context.logger.notice("failed login", metadata: ["user": "\(user)", "reason": "\(error)"])
+                try? await Task.sleep(for: configuration.failedLoginDelay)
+                let reason = error as? AuthenticationError ?? .rejected
+                try await execute(session.machine.authenticationFailed(reason: reason), context)
+            }
+        case .perform(let operation):
+            do {
+                let result = try await perform(operation, context)
+                try await execute(session.machine.operationSucceeded(operation, result: result), context)
+            } catch let error as VFSError {
+                try await execute(session.machine.operationFailed(operation, error), context)
+            }
+        case .transfer(let transfer):
+            startTransfer(transfer, context)
+        }
+    }
+
+    private func perform(_ operation: Machine.Operation, _ context: EventContext) async throws
+        -> Machine.OperationResult
+    {
+        let session = context.session
+        guard let vfs = session.vfs else { preconditionFailure("operations need a login") }
+        switch operation {
+        case .changeDirectory(let path):
+            let entry = try await vfs.stat(path)
+            guard entry.kind == .directory else { throw VFSError.notDirectory(path.description) }
+            return .done
+        case .makeDirectory(let path):
+            try await vfs.makeDirectory(path)
+            return .done
+        case .removeDirectory(let path):
+            try await vfs.removeDirectory(path)
+            return .done
+        case .removeFile(let path):
+            try await vfs.removeFile(path)
+            return .done
+        case .size(let path):
+            let entry = try await vfs.stat(path)
+            guard entry.kind == .file else { throw VFSError.isDirectory(path.description) }
+            return .size(entry.size)
+        case .openPassiveListener:
+            session.passive?.close()
+            session.passive = nil
+            let bindHost = context.local?.ipAddress ?? configuration.host
+            do {
+                let listener = try await PassiveListener.open(
+                    group: group, host: bindHost, ports: configuration.passivePorts,
+                    expectedPeer: context.peer?.ipAddress)
+                session.passive = listener
+                let announced = configuration.masqueradeAddress ?? bindHost
+                return .passiveListener(host: announced, port: listener.port)
+            } catch {
+                context.logger.error("cannot open a passive port: \(error)")
+                throw VFSError.storeUnavailable("no passive port")
+            }
+        }
+    }
+
+    private func startTransfer(_ transfer: Machine.Transfer, _ context: EventContext) {
+        let session = context.session
+        guard let vfs = session.vfs, let listener = session.passive else {
+            preconditionFailure("the state machine asks for transfers only with a login and a passive port")
+        }
+        session.passive = nil
+        let timeout = configuration.dataConnectionTimeout
+        let continuation = context.continuation
+        session.transfer = Task {
+            let mover = FTPDataTransfer(vfs: vfs)
+            let prepared: FTPDataTransfer.Prepared
+            do {
+                prepared = try await mover.prepare(transfer)
+            } catch {
+                listener.close()
+                let vfsError = error as? VFSError ?? .storeFailure("\(error)")
+                continuation.yield(.transferFinished(.refused(vfsError)))
+                return
+            }
+            continuation.yield(.transferStarted(transfer))
+            guard let channel = await listener.accept(timeout: timeout) else {
+                await prepared.discard()
+                continuation.yield(.transferFinished(.noDataConnection))
+                return
+            }
+            let outcome = await mover.run(prepared, over: channel)
+            continuation.yield(.transferFinished(outcome))
+        }
+    }
+}
+
+/// Counts control lines read but not yet handled, to refuse floods with bounded memory.
+final class PendingCounter: @unchecked Sendable {
+    private let lock = Lock()
+    private var value = 0
+
+    func increment() -> Int {
+        lock.withLock {
+            value += 1
+            return value
+        }
+    }
+
+    func decrement() {
+        lock.withLock { value -= 1 }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import NIOCore
+import OSSVFS
+
+/// Moves bytes between the VFS and a data connection. Never holds a whole file: downloads
+/// write one chunk at a time and wait until the socket took it; uploads read with the data
+/// channel's backpressure, so a slow spool stops the client instead of filling memory.
+struct FTPDataTransfer {
+    typealias Outcome = FTPSessionStateMachine.TransferOutcome
+
+    /// What is ready once the transfer was accepted, before any data moves.
+    enum Prepared {
+        case listing(VFSDirectoryListing?, single: VFSEntry?, namesOnly: Bool)
+        case download(ObjectByteStream)
+        case upload(any VFSWriter)
+
+        /// Releases what was prepared when no data connection came.
+        func discard() async {
+            switch self {
+            case .listing: break
+            case .download(let stream): stream.cancel()
+            case .upload(let writer): await writer.abort()
+            }
+        }
+    }
+
+    let vfs: any VFS
+
+    /// Checks the request and opens what it needs; throws a ``VFSError`` to refuse it.
+    func prepare(_ transfer: FTPSessionStateMachine.Transfer) async throws -> Prepared {
+        switch transfer {
+        case .list(let path, let namesOnly):
+            do {
+                return .listing(try await vfs.list(path), single: nil, namesOnly: namesOnly)
+            } catch VFSError.notDirectory {
+                // `LIST file` shows that one file (RFC 959 §4.1.3 allows a file path).
+                return .listing(nil, single: try await vfs.stat(path), namesOnly: namesOnly)
+            }
+        case .retrieve(let path):
+            return .download(try await vfs.openRead(path, offset: 0))
+        case .store(let path):
+            return .upload(try await vfs.openWrite(path))
+        }
+    }
+
+    /// Runs a prepared transfer over `channel` and closes the channel.
+    func run(_ prepared: Prepared, over channel: DataChannel) async -> Outcome {
+        switch prepared {
+        case .listing(let listing, let single, let namesOnly):
+            return await sendListing(listing, single: single, namesOnly: namesOnly, over: channel)
+        case .download(let stream):
+            return await send(stream, over: channel)
+        case .upload(let writer):
+            return await receive(into: writer, over: channel)
+        }
+    }
+
+    private func sendListing(
+        _ listing: VFSDirectoryListing?, single: VFSEntry?, namesOnly: Bool, over channel: DataChannel
+    ) async -> Outcome {
+        let now = Date().timeIntervalSince1970
+        var buffer = channel.channel.allocator.buffer(capacity: 64 * 1024)
+        func line(_ entry: VFSEntry) {
+            let text = namesOnly ? FTPListingFormatter.nameLine(entry) : FTPListingFormatter.longLine(entry, now: now)
+            buffer.writeString(text)
+            buffer.writeString("\r\n")
+        }
+        do {
+            if let single { line(single) }
+            if let listing {
+                for try await entry in listing {
+                    line(entry)
+                    if buffer.readableBytes >= 60 * 1024 {
+                        try await channel.channel.writeAndFlush(buffer)
+                        buffer.clear()
+                    }
+                }
+            }
+            try await channel.channel.writeAndFlush(buffer)
+            try await channel.channel.close()
+            return .completed
+        } catch let error as VFSError {
+            try? await channel.channel.close()
+            return .failed(error)
+        } catch {
+            try? await channel.channel.close()
+            return .connectionLost
+        }
+    }
+
+    private func send(_ stream: ObjectByteStream, over channel: DataChannel) async -> Outcome {
+        do {
+            for try await chunk in stream {
+                // Awaiting each write keeps at most one chunk queued per download.
+                try await channel.channel.writeAndFlush(ByteBuffer(bytes: chunk))
+            }
+            try await channel.channel.close()
+            return .completed
+        } catch let error as VFSError {
+            stream.cancel()
+            try? await channel.channel.close()
+            return .failed(error)
+        } catch let error as ObjectStoreError {
+            stream.cancel()
+            try? await channel.channel.close()
+            return .failed(VFSError(error, path: ""))
+        } catch {
+            stream.cancel()
+            try? await channel.channel.close()
+            return .connectionLost
+        }
+    }
+
+    private func receive(into writer: any VFSWriter, over channel: DataChannel) async -> Outcome {
+        do {
+            try await channel.executeThenClose { inbound, _ in
+                for try await buffer in inbound {
+                    try await writer.write(Array(buffer.readableBytesView))
+                }
+            }
+        } catch let error as VFSError {
+            await writer.abort()
+            return .failed(error)
+        } catch {
+            await writer.abort()
+            return .connectionLost
+        }
+        if Task.isCancelled {
+            // The control connection went away during the upload: the client did not see it end.
+            await writer.abort()
+            return .connectionLost
+        }
+        do {
+            try await writer.commit()
+            return .completed
+        } catch let error as VFSError {
+            return .failed(error)
+        } catch {
+            return .failed(.storeFailure("\(error)"))
+        }
+    }
+}

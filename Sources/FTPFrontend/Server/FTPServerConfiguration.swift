@@ -1,0 +1,34 @@
+/// How the FTP server listens and treats its clients.
+public struct FTPServerConfiguration: Sendable {
+    /// Address of the control listener.
+    public var host: String
+    /// Port of the control listener; 0 picks a free one.
+    public var port: Int
+    /// Ports for passive data connections; one is picked at random per transfer.
+    public var passivePorts: ClosedRange<Int>
+    /// Address announced in PASV replies instead of the local one (NAT, containers).
+    public var masqueradeAddress: String?
+    /// Wait before answering a failed login (RFC 2577 §5).
+    public var failedLoginDelay: Duration
+    /// Failed logins before the connection is closed.
+    public var maxFailedLogins: Int
+    /// How long a passive port waits for the client's data connection.
+    public var dataConnectionTimeout: Duration
+    /// Control lines that may wait unprocessed before the session is closed as a flood.
+    public var maxPendingLines: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 2048, passivePorts: ClosedRange<Int> = 51000...53000,
+        masqueradeAddress: String? = nil, failedLoginDelay: Duration = .seconds(1), maxFailedLogins: Int = 3,
+        dataConnectionTimeout: Duration = .seconds(30), maxPendingLines: Int = 256
+    ) {
+        self.host = host
+        self.port = port
+        self.passivePorts = passivePorts
+        self.masqueradeAddress = masqueradeAddress
+        self.failedLoginDelay = failedLoginDelay
+        self.maxFailedLogins = maxFailedLogins
+        self.dataConnectionTimeout = dataConnectionTimeout
+        self.maxPendingLines = maxPendingLines
+    }
+}

@@ -1,0 +1,61 @@
+import OSSVFS
+
+/// Formats listing lines: `ls -l` for LIST, bare names for NLST. Times are UTC.
+public enum FTPListingFormatter {
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    // `ls` shows the year instead of the time for dates more than six months from now.
+    private static let halfYear: Double = 182.5 * 86_400
+
+    /// `-rw-r--r-- 1 owner group 1234 Mar 05 14:22 name`, or the year form for old files.
+    public static func longLine(_ entry: VFSEntry, now: Double) -> String {
+        let isDirectory = entry.kind == .directory
+        let mode = isDirectory ? "drwxr-xr-x" : "-rw-r--r--"
+        let time = entry.modified ?? now
+        let size = String(entry.size)
+        let padded = String(repeating: " ", count: max(0, 13 - size.count)) + size
+        return "\(mode) 1 owner group \(padded) \(dateField(time, now: now)) \(entry.name)"
+    }
+
+    /// The name alone, for NLST.
+    public static func nameLine(_ entry: VFSEntry) -> String {
+        entry.name
+    }
+
+    /// `Mar 05 14:22` for recent times, `Mar 05  2023` otherwise.
+    static func dateField(_ time: Double, now: Double) -> String {
+        let parts = civil(time)
+        let day = parts.day < 10 ? "0\(parts.day)" : "\(parts.day)"
+        let month = months[parts.month - 1]
+        if abs(now - time) < halfYear {
+            return "\(month) \(day) \(twoDigits(parts.hour)):\(twoDigits(parts.minute))"
+        }
+        return "\(month) \(day)  \(parts.year)"
+    }
+
+    /// `YYYYMMDDhhmmss` in UTC (RFC 3659 §2.3), for MDTM and MLSD.
+    public static func timeVal(_ time: Double) -> String {
+        let parts = civil(time)
+        return "\(parts.year)" + [parts.month, parts.day, parts.hour, parts.minute, parts.second].map(twoDigits).joined()
+    }
+
+    private static func twoDigits(_ value: Int) -> String {
+        value < 10 ? "0\(value)" : "\(value)"
+    }
+
+    /// Calendar fields of a UTC time (Howard Hinnant's days-to-civil algorithm).
+    static func civil(_ time: Double) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
+        let seconds = Int(time.rounded(.down))
+        let days = Int((Double(seconds) / 86_400).rounded(.down))
+        let secondOfDay = seconds - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (year, month, day, secondOfDay / 3600, secondOfDay % 3600 / 60, secondOfDay % 60)
+    }
+}

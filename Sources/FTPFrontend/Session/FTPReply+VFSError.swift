@@ -1,0 +1,38 @@
+import OSSVFS
+
+extension FTPReply {
+    /// The reply for a VFS error: one exhaustive switch, so a new error case does not
+    /// compile until it has a reply (RFC 959 §4.2.1 for the codes).
+    init(_ error: VFSError) {
+        switch error {
+        case .notFound(let path):
+            self.init(.fileUnavailable, "\(path): no such file or directory.")
+        case .alreadyExists(let path):
+            self.init(.fileUnavailable, "\(path): already exists.")
+        case .notDirectory(let path):
+            self.init(.fileUnavailable, "\(path): not a directory.")
+        case .isDirectory(let path):
+            self.init(.fileUnavailable, "\(path): is a directory.")
+        case .directoryNotEmpty(let path):
+            self.init(.fileUnavailable, "\(path): directory not empty.")
+        case .permissionDenied(let reason):
+            self.init(.fileUnavailable, "Permission denied: \(reason).")
+        case .invalidName(let reason):
+            self.init(.fileNameNotAllowed, "File name not allowed: \(reason).")
+        case .nameTooLong(let reason):
+            self.init(.fileNameNotAllowed, "File name too long: \(reason).")
+        case .invalidRange(let reason):
+            self.init(.fileUnavailable, "Invalid position: \(reason).")
+        case .unsupported(let reason):
+            self.init(.notImplemented, "Not supported on object storage: \(reason).")
+        case .integrity(let reason):
+            self.init(.localError, "Integrity check failed, nothing stored: \(reason).")
+        case .noSpace(let reason):
+            self.init(.insufficientStorage, "Insufficient storage: \(reason).")
+        case .storeUnavailable(let reason):
+            self.init(.localError, "Storage unavailable, try again: \(reason).")
+        case .storeFailure(let reason):
+            self.init(.localError, "Storage error: \(reason).")
+        }
+    }
+}

@@ -1,0 +1,324 @@
+import OSSVFS
+
+/// The control session as a value: it takes events (lines, results of the work it asked for)
+/// and returns actions (replies to send, work to do). It performs no I/O, so it is tested
+/// without sockets; ``FTPConnectionHandler`` executes the actions.
+public struct FTPSessionStateMachine: Sendable {
+    /// What the handler must do next.
+    public enum Action: Equatable, Sendable {
+        /// Send a reply.
+        case send(FTPReply)
+        /// Send a reply, then close the control connection.
+        case sendAndClose(FTPReply)
+        /// Check credentials; answer with ``authenticationSucceeded()`` or ``authenticationFailed()``.
+        case authenticate(user: String, password: String)
+        /// Run a VFS operation; answer with ``operationSucceeded(_:result:)`` or ``operationFailed(_:_:)``.
+        case perform(Operation)
+        /// Run a data transfer; answer with ``transferStarted()`` then ``transferFinished(_:)``.
+        case transfer(Transfer)
+        /// Hold the line until the running transfer ends, then feed it again.
+        case deferLine([UInt8])
+    }
+
+    /// Work on the VFS or the network that ends in one reply.
+    public enum Operation: Equatable, Sendable {
+        case changeDirectory(VFSPath)
+        case makeDirectory(VFSPath)
+        case removeDirectory(VFSPath)
+        case removeFile(VFSPath)
+        case size(VFSPath)
+        case openPassiveListener(extended: Bool)
+    }
+
+    /// What an operation found.
+    public enum OperationResult: Equatable, Sendable {
+        case done
+        case size(UInt64)
+        /// The passive listener is open at this address (dotted IPv4 for PASV) and port.
+        case passiveListener(host: String, port: Int)
+    }
+
+    /// A transfer over the data connection.
+    public enum Transfer: Equatable, Sendable {
+        case list(VFSPath, namesOnly: Bool)
+        case retrieve(VFSPath)
+        case store(VFSPath)
+    }
+
+    /// How a transfer ended.
+    public enum TransferOutcome: Equatable, Sendable {
+        case completed
+        /// Refused before any data moved (for example a missing file).
+        case refused(VFSError)
+        /// The data connection could not be opened.
+        case noDataConnection
+        /// The data connection broke or was closed early.
+        case connectionLost
+        /// The transfer failed in the store or the spool; for uploads, nothing was committed.
+        case failed(VFSError)
+    }
+
+    private enum State: Equatable {
+        case awaitingUser
+        case awaitingPassword(user: String)
+        case authenticating(user: String)
+        case loggedIn(user: String)
+        case closed
+    }
+
+    private var state = State.awaitingUser
+    /// The directory relative paths start from.
+    public private(set) var workingDirectory = VFSPath.root
+    /// The representation type; transfers are binary either way (see docs/SEMANTICS.md).
+    public private(set) var transferType = FTPTransferType.ascii
+    private var failedLogins = 0
+    private var passiveListenerOpen = false
+    private var extendedPassiveOnly = false
+    private var transferring = false
+    private let maxFailedLogins: Int
+    private let controlIsIPv6: Bool
+
+    public init(maxFailedLogins: Int = 3, controlIsIPv6: Bool = false) {
+        self.maxFailedLogins = maxFailedLogins
+        self.controlIsIPv6 = controlIsIPv6
+    }
+
+    /// The greeting sent when the connection opens.
+    public static let greeting = FTPReply(.serviceReady, "ossftp ready.")
+
+    public var isLoggedIn: Bool {
+        if case .loggedIn = state { return true }
+        return false
+    }
+
+    // MARK: - Control lines
+
+    /// A line arrived on the control connection.
+    public mutating func receivedLine(_ line: FTPControlLine) -> Action {
+        guard case .line(let bytes) = line else {
+            return .send(FTPReply(.syntaxError, "Command line too long."))
+        }
+        switch FTPCommandParser.parse(bytes, loggedIn: isLoggedIn) {
+        case .refused(let reply):
+            return .send(reply)
+        case .command(let command, _):
+            if transferring {
+                switch command {
+                case .noop: return .send(FTPReply(.ok, "NOOP ok, transfer in progress."))
+                case .quit: return quit()
+                default: return .deferLine(bytes)
+                }
+            }
+            return handle(command)
+        }
+    }
+
+    private mutating func quit() -> Action {
+        state = .closed
+        return .sendAndClose(FTPReply(.closingControl, "Goodbye."))
+    }
+
+    private mutating func handle(_ command: FTPCommand) -> Action {
+        switch command {
+        case .user(let name):
+            if isLoggedIn { return .send(FTPReply(.notLoggedIn, "Already logged in; the user cannot change.")) }
+            state = .awaitingPassword(user: name)
+            // RFC 2577 §5: the same answer whether or not the user exists.
+            return .send(FTPReply(.needPassword, "Password required for \(name)."))
+        case .pass(let password):
+            switch state {
+            case .awaitingPassword(let user):
+                state = .authenticating(user: user)
+                return .authenticate(user: user, password: password)
+            case .loggedIn:
+                return .send(FTPReply(.superfluous, "Already logged in."))
+            case .awaitingUser, .authenticating, .closed:
+                return .send(FTPReply(.badSequence, "Send USER first."))
+            }
+        case .quit:
+            return quit()
+        case .syst:
+            return .send(FTPReply(.systemType, "UNIX Type: L8"))
+        case .feat:
+            return .send(FTPCommandTable.featReply)
+        case .help(let verb):
+            return .send(FTPCommandTable.helpReply(for: verb))
+        case .noop:
+            return .send(FTPReply(.ok, "NOOP ok."))
+        case .opts(let option):
+            return opts(option)
+        case .pwd:
+            return .send(.pathReply(workingDirectory.description, "is the current directory."))
+        case .cwd(let argument):
+            return resolving(argument) { .perform(.changeDirectory($0)) }
+        case .cdup:
+            return .perform(.changeDirectory(workingDirectory.parent ?? .root))
+        case .type(let type):
+            transferType = type
+            return .send(FTPReply(.ok, type == .image ? "Type set to I." : "Type set to A."))
+        case .mode(let mode):
+            return mode.uppercased() == "S"
+                ? .send(FTPReply(.ok, "Mode set to S.")) : .send(FTPReply(.parameterNotImplemented, "Only mode S."))
+        case .stru(let structure):
+            return structure.uppercased() == "F"
+                ? .send(FTPReply(.ok, "Structure set to F."))
+                : .send(FTPReply(.parameterNotImplemented, "Only structure F."))
+        case .pasv:
+            if extendedPassiveOnly { return .send(FTPReply(.badSequence, "PASV refused after EPSV ALL.")) }
+            return .perform(.openPassiveListener(extended: false))
+        case .epsv(let argument):
+            switch argument {
+            case .all:
+                extendedPassiveOnly = true
+                return .send(FTPReply(.ok, "EPSV ALL ok."))
+            case .family(let family) where family != (controlIsIPv6 ? 2 : 1):
+                return .send(FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (\(controlIsIPv6 ? 2 : 1))."))
+            case .any, .family:
+                return .perform(.openPassiveListener(extended: true))
+            }
+        case .list(let argument):
+            return transfer(argument) { .list($0, namesOnly: false) }
+        case .nlst(let argument):
+            return transfer(argument) { .list($0, namesOnly: true) }
+        case .retr(let argument):
+            return transfer(argument) { .retrieve($0) }
+        case .stor(let argument):
+            return transfer(argument) { .store($0) }
+        case .size(let argument):
+            return resolving(argument) { .perform(.size($0)) }
+        case .dele(let argument):
+            return resolving(argument) { .perform(.removeFile($0)) }
+        case .mkd(let argument):
+            return resolving(argument) { .perform(.makeDirectory($0)) }
+        case .rmd(let argument):
+            return resolving(argument) { .perform(.removeDirectory($0)) }
+        }
+    }
+
+    private func opts(_ option: String) -> Action {
+        let words = option.uppercased().split(separator: " ")
+        switch (words.first, words.dropFirst().first) {
+        // RFC 2640 §3.1 and the expired UTF-8 option draft: clients (Windows Explorer among
+        // them) need 200 here before they send non-ASCII names.
+        case ("UTF8", "ON"), ("UTF-8", "ON"):
+            return .send(FTPReply(.ok, "Always in UTF8 mode."))
+        case ("UTF8", _), ("UTF-8", _):
+            return .send(FTPReply(.parameterNotImplemented, "UTF8 cannot be turned off."))
+        default:
+            return .send(FTPReply(.syntaxErrorInArguments, "Option not understood."))
+        }
+    }
+
+    /// Resolves a path argument against the working directory, or refuses it.
+    private func resolving(_ argument: String, _ next: (VFSPath) -> Action) -> Action {
+        do {
+            return next(try VFSPath(resolving: argument, from: workingDirectory))
+        } catch let error as VFSError {
+            return .send(FTPReply(error))
+        } catch {
+            return .send(FTPReply(.syntaxErrorInArguments, "Invalid path."))
+        }
+    }
+
+    private mutating func transfer(_ argument: String?, _ make: (VFSPath) -> Transfer) -> Action {
+        guard passiveListenerOpen else {
+            return .send(FTPReply(.cannotOpenDataConnection, "Use PASV or EPSV first."))
+        }
+        let action = resolving(argument ?? ".") { .transfer(make($0)) }
+        if case .transfer = action {
+            transferring = true
+            passiveListenerOpen = false
+        }
+        return action
+    }
+
+    // MARK: - Results of actions
+
+    /// The credentials were accepted.
+    public mutating func authenticationSucceeded() -> Action {
+        guard case .authenticating(let user) = state else { preconditionFailure("no login in progress") }
+        state = .loggedIn(user: user)
+        failedLogins = 0
+        return .send(FTPReply(.loggedIn, "User \(user) logged in."))
+    }
+
+    /// The credentials were refused (the handler has already waited the failure delay).
+    public mutating func authenticationFailed(reason: AuthenticationError = .rejected) -> Action {
+        guard case .authenticating = state else { preconditionFailure("no login in progress") }
+        failedLogins += 1
+        if failedLogins >= maxFailedLogins {
+            state = .closed
+            return .sendAndClose(FTPReply(.serviceNotAvailable, "Too many failed logins; closing."))
+        }
+        state = .awaitingUser
+        if case .unavailable = reason {
+            return .send(FTPReply(.notLoggedIn, "Login failed: the account's storage is unavailable."))
+        }
+        return .send(FTPReply(.notLoggedIn, "Login incorrect."))
+    }
+
+    /// An operation finished.
+    public mutating func operationSucceeded(_ operation: Operation, result: OperationResult) -> Action {
+        switch (operation, result) {
+        case (.changeDirectory(let path), _):
+            workingDirectory = path
+            return .send(FTPReply(.fileActionOK, "Directory changed to \(path)."))
+        case (.makeDirectory(let path), _):
+            return .send(.pathReply(path.description, "created."))
+        case (.removeDirectory, _):
+            return .send(FTPReply(.fileActionOK, "Directory removed."))
+        case (.removeFile, _):
+            return .send(FTPReply(.fileActionOK, "File removed."))
+        case (.size, .size(let size)):
+            return .send(FTPReply(.fileStatus, "\(size)"))
+        case (.openPassiveListener(let extended), .passiveListener(let host, let port)):
+            passiveListenerOpen = true
+            if extended {
+                return .send(FTPReply(.enteringExtendedPassiveMode, "Entering Extended Passive Mode (|||\(port)|)."))
+            }
+            let address = host.split(separator: ".").joined(separator: ",")
+            return .send(FTPReply(.enteringPassiveMode, "Entering Passive Mode (\(address),\(port >> 8),\(port & 0xFF))."))
+        case (.size, _), (.openPassiveListener, _):
+            preconditionFailure("result \(result) does not belong to \(operation)")
+        }
+    }
+
+    /// An operation failed.
+    public mutating func operationFailed(_ operation: Operation, _ error: VFSError) -> Action {
+        if case .openPassiveListener = operation {
+            return .send(FTPReply(.cannotOpenDataConnection, "Cannot open a passive port."))
+        }
+        if case .changeDirectory(let path) = operation, case .notFound = error {
+            return .send(FTPReply(.fileUnavailable, "\(path): no such directory."))
+        }
+        return .send(FTPReply(error))
+    }
+
+    /// The transfer was accepted and the data connection is about to be used.
+    public func transferStarted(_ transfer: Transfer) -> Action {
+        switch transfer {
+        case .list: return .send(FTPReply(.openingDataConnection, "Here comes the listing."))
+        case .retrieve(let path): return .send(FTPReply(.openingDataConnection, "Opening data connection for \(path)."))
+        case .store(let path): return .send(FTPReply(.openingDataConnection, "Ready to receive \(path)."))
+        }
+    }
+
+    /// The transfer ended; for uploads, `.completed` means the object is committed.
+    public mutating func transferFinished(_ outcome: TransferOutcome) -> Action {
+        transferring = false
+        switch outcome {
+        case .completed:
+            return .send(FTPReply(.closingDataConnection, "Transfer complete."))
+        case .refused(let error):
+            return .send(FTPReply(error))
+        case .noDataConnection:
+            return .send(FTPReply(.cannotOpenDataConnection, "No data connection was made."))
+        case .connectionLost:
+            return .send(FTPReply(.transferAborted, "Data connection closed; transfer aborted."))
+        case .failed(let error):
+            let reply = FTPReply(error)
+            // A failure mid-transfer is local processing trouble (451) unless the mapping is sharper.
+            return .send(reply.code == .fileUnavailable ? FTPReply(.localError, reply.lines[0]) : reply)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import CFuse3
+import OSSVFS
+
+/// The errno FUSE returns for each VFS error: one exhaustive switch, so a new error case
+/// does not compile until it has an errno.
+public enum FuseErrno {
+    public static func code(for error: VFSError) -> Int32 {
+        switch error {
+        case .notFound: return ENOENT
+        case .alreadyExists: return EEXIST
+        case .notDirectory: return ENOTDIR
+        case .isDirectory: return EISDIR
+        case .directoryNotEmpty: return ENOTEMPTY
+        case .permissionDenied: return EACCES
+        case .invalidName: return EINVAL
+        case .nameTooLong: return ENAMETOOLONG
+        case .invalidRange: return EINVAL
+        case .unsupported: return ENOTSUP
+        case .integrity: return EIO
+        case .noSpace: return ENOSPC
+        case .storeUnavailable: return EAGAIN
+        case .storeFailure: return EIO
+        }
+    }
+}
+
+/// The libfuse3 the mount runs on.
+public enum FuseLibrary {
+    /// libfuse's version as major * 100 + minor (314 for 3.14).
+    public static var version: Int { Int(fuse_version()) }
+}

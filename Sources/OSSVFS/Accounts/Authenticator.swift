@@ -1,0 +1,66 @@
+/// Turns a user name and password into a session on a VFS. The FTP frontend knows accounts
+/// only through this protocol; the executable decides which authenticators exist.
+public protocol Authenticator: Sendable {
+    /// The session for these credentials. Throws ``AuthenticationError``.
+    func authenticate(user: String, password: String) async throws -> AuthenticatedSession
+}
+
+/// A logged-in account: its file tree and how to name it in logs and replies.
+public struct AuthenticatedSession: Sendable {
+    /// The account's name, for logs and the login reply.
+    public var user: String
+    /// The account's view of its bucket.
+    public var vfs: any VFS
+
+    public init(user: String, vfs: any VFS) {
+        self.user = user
+        self.vfs = vfs
+    }
+}
+
+/// Why a login failed.
+public enum AuthenticationError: Error, Sendable, Equatable {
+    /// Unknown user or wrong password (the two are not told apart).
+    case rejected
+    /// The account exists but its store could not be reached or set up.
+    case unavailable(String)
+}
+
+/// Accounts from config.json: each a user name, a password check, and the VFS it opens.
+public struct ConfiguredAccount: Sendable {
+    public var username: String
+    public var password: PasswordVerifier
+    /// Builds the account's VFS at login.
+    public var makeVFS: @Sendable () async throws -> any VFS
+
+    public init(username: String, password: PasswordVerifier, makeVFS: @escaping @Sendable () async throws -> any VFS) {
+        self.username = username
+        self.password = password
+        self.makeVFS = makeVFS
+    }
+}
+
+/// Checks logins against the configured accounts.
+public struct AccountAuthenticator: Authenticator {
+    private let accounts: [String: ConfiguredAccount]
+    // Checked when the user is unknown, so that the time taken does not reveal which users exist.
+    private let decoy = PasswordVerifier.pbkdf2SHA256(iterations: 10_000, salt: [0], key: [UInt8](repeating: 0, count: 32))
+
+    public init(accounts: [ConfiguredAccount]) {
+        var byName: [String: ConfiguredAccount] = [:]
+        for account in accounts where byName[account.username] == nil { byName[account.username] = account }
+        self.accounts = byName
+    }
+
+    public func authenticate(user: String, password: String) async throws -> AuthenticatedSession {
+        let account = accounts[user]
+        let verifier = account?.password ?? decoy
+        let matches = try await BlockingIO.run { verifier.verify(password) }
+        guard let account, matches else { throw AuthenticationError.rejected }
+        do {
+            return AuthenticatedSession(user: user, vfs: try await account.makeVFS())
+        } catch let error as ObjectStoreError {
+            throw AuthenticationError.unavailable("\(error)")
+        }
+    }
+}

@@ -1,0 +1,64 @@
+/// How ``LocalStore`` lays keys out as files, so the tree stays readable by people:
+///
+/// - object `a/b/c` is the file `<bucket>/a/b/c`;
+/// - the directory marker `a/b/` is the empty file `<bucket>/a/b/.ossftp-dir`;
+/// - staging lives in `<bucket>/.ossftp-tmp/` and `<bucket>/.ossftp-uploads/<upload id>/`.
+///
+/// Names starting with `.ossftp-` are reserved, and keys a directory tree cannot hold
+/// (empty, `.` or `..` components, `a//b`) are refused with ``ObjectStoreError/invalidKey(_:)``.
+/// A key `a` and a key `a/b` cannot both exist here; the second put fails with
+/// ``ObjectStoreError/conflict(_:)`` (an object store would accept both).
+struct LocalKeyLayout: Sendable {
+    static let reservedPrefix = ".ossftp-"
+    static let markerName = ".ossftp-dir"
+    static let tempFolder = ".ossftp-tmp"
+    static let uploadsFolder = ".ossftp-uploads"
+
+    /// `<root>/<bucket>`.
+    let bucketPath: String
+    let maxKeyLength: Int
+
+    /// Whether `key` is a directory marker (`dir/`).
+    static func isMarker(_ key: String) -> Bool {
+        key.utf8.last == UInt8(ascii: "/")
+    }
+
+    /// Checks that `key` can be represented and returns its components (without the marker's empty tail).
+    func components(of key: String) throws -> [Substring] {
+        guard !key.isEmpty else { throw ObjectStoreError.invalidKey("empty key") }
+        guard key.utf8.count <= maxKeyLength else {
+            throw ObjectStoreError.invalidKey("key longer than \(maxKeyLength) bytes")
+        }
+        guard !key.utf8.contains(0) else { throw ObjectStoreError.invalidKey("NUL in key") }
+        var parts = key.split(separator: "/", omittingEmptySubsequences: false)
+        if Self.isMarker(key) { parts.removeLast() }
+        for part in parts {
+            if part.isEmpty || part == "." || part == ".." {
+                throw ObjectStoreError.invalidKey("key \(key) has an empty, '.' or '..' component")
+            }
+            if part.hasPrefix(Self.reservedPrefix) {
+                throw ObjectStoreError.invalidKey("names starting with \(Self.reservedPrefix) are reserved")
+            }
+        }
+        return parts
+    }
+
+    /// The file that holds `key`'s bytes.
+    func filePath(for key: String) throws -> String {
+        let parts = try components(of: key)
+        let joined = parts.joined(separator: "/")
+        if Self.isMarker(key) { return "\(bucketPath)/\(joined)/\(Self.markerName)" }
+        return "\(bucketPath)/\(joined)"
+    }
+
+    /// The folder a key's file sits in.
+    func parentFolder(for key: String) throws -> String {
+        let parts = try components(of: key)
+        if Self.isMarker(key) { return "\(bucketPath)/\(parts.joined(separator: "/"))" }
+        let parents = parts.dropLast()
+        return parents.isEmpty ? bucketPath : "\(bucketPath)/\(parents.joined(separator: "/"))"
+    }
+
+    var tempFolderPath: String { "\(bucketPath)/\(Self.tempFolder)" }
+    var uploadsFolderPath: String { "\(bucketPath)/\(Self.uploadsFolder)" }
+}

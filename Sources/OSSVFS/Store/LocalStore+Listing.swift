@@ -1,0 +1,140 @@
+/// Listing for ``LocalStore``: keys and common prefixes merged in UTF-8 byte order, as S3 and OSS
+/// order them, and paged by the last name returned.
+extension LocalStore {
+    public func listPage(_ request: ListRequest) async throws -> ListPage {
+        let layout = self.layout
+        return try await BlockingIO.run { try layout.listPage(request) }
+    }
+}
+
+/// One listing entry before paging: an object or a common prefix.
+private enum ListEntry {
+    case object(ObjectInfo)
+    case prefix(String)
+
+    var name: String {
+        switch self {
+        case .object(let info): return info.key
+        case .prefix(let prefix): return prefix
+        }
+    }
+}
+
+extension LocalKeyLayout {
+    func listPage(_ request: ListRequest) throws -> ListPage {
+        guard request.maxKeys > 0 else { return ListPage(objects: [], commonPrefixes: [], nextContinuationToken: nil) }
+        var entries: [ListEntry]
+        if request.delimiter == "/" {
+            entries = try oneLevel(prefix: request.prefix)
+        } else {
+            entries = try grouped(keys: try allKeys(under: request.prefix), request: request)
+        }
+        entries.sort { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
+        if let token = request.continuationToken {
+            let tokenBytes = Array(token.utf8)
+            entries.removeAll { !tokenBytes.lexicographicallyPrecedes(Array($0.name.utf8)) }
+        }
+        let page = entries.prefix(request.maxKeys)
+        var objects: [ObjectInfo] = []
+        var prefixes: [String] = []
+        for entry in page {
+            switch entry {
+            case .object(let info): objects.append(info)
+            case .prefix(let prefix): prefixes.append(prefix)
+            }
+        }
+        let next = entries.count > request.maxKeys ? page.last?.name : nil
+        return ListPage(objects: objects, commonPrefixes: prefixes, nextContinuationToken: next)
+    }
+
+    /// The folder part (up to the last `/`) and the name part of a prefix.
+    private func split(_ prefix: String) -> (folderKey: String, namePrefix: String) {
+        guard let slash = prefix.lastIndex(of: "/") else { return ("", prefix) }
+        return (String(prefix[...slash]), String(prefix[prefix.index(after: slash)...]))
+    }
+
+    private func folderPath(_ folderKey: String) -> String? {
+        if folderKey.isEmpty { return bucketPath }
+        guard (try? components(of: folderKey)) != nil else { return nil }
+        return bucketPath + "/" + folderKey.dropLast()
+    }
+
+    /// Entries with delimiter `/`: one folder read, no recursion.
+    private func oneLevel(prefix: String) throws -> [ListEntry] {
+        let (folderKey, namePrefix) = split(prefix)
+        guard let folder = folderPath(folderKey), let children = try DirectoryOps.entries(of: folder) else {
+            return []
+        }
+        var result: [ListEntry] = []
+        for child in children where child.name.hasPrefix(namePrefix) {
+            if child.name == LocalKeyLayout.markerName {
+                if !folderKey.isEmpty && namePrefix.isEmpty { result.append(.object(try info(for: folderKey))) }
+                continue
+            }
+            if child.name.hasPrefix(LocalKeyLayout.reservedPrefix) { continue }
+            let key = folderKey + child.name
+            if child.isDirectory {
+                if try holdsAnything("\(folder)/\(child.name)") { result.append(.prefix(key + "/")) }
+            } else {
+                result.append(.object(try info(for: key)))
+            }
+        }
+        return result
+    }
+
+    /// Whether a folder holds a marker or any object (folders left empty by hand are not shown).
+    private func holdsAnything(_ path: String) throws -> Bool {
+        guard let children = try DirectoryOps.entries(of: path) else { return false }
+        for child in children {
+            if child.name == LocalKeyLayout.markerName { return true }
+            if child.name.hasPrefix(LocalKeyLayout.reservedPrefix) { continue }
+            if !child.isDirectory { return true }
+            if try holdsAnything("\(path)/\(child.name)") { return true }
+        }
+        return false
+    }
+
+    /// Every key that starts with `prefix`, markers included.
+    private func allKeys(under prefix: String) throws -> [ObjectInfo] {
+        var result: [ObjectInfo] = []
+        try walk(folderKey: "", prefix: prefix, into: &result)
+        return result
+    }
+
+    private func walk(folderKey: String, prefix: String, into result: inout [ObjectInfo]) throws {
+        guard let folder = folderPath(folderKey), let children = try DirectoryOps.entries(of: folder) else { return }
+        for child in children {
+            if child.name == LocalKeyLayout.markerName {
+                if !folderKey.isEmpty && folderKey.hasPrefix(prefix) { result.append(try info(for: folderKey)) }
+                continue
+            }
+            if child.name.hasPrefix(LocalKeyLayout.reservedPrefix) { continue }
+            let key = folderKey + child.name
+            if child.isDirectory {
+                let subfolder = key + "/"
+                if subfolder.hasPrefix(prefix) || prefix.hasPrefix(subfolder) {
+                    try walk(folderKey: subfolder, prefix: prefix, into: &result)
+                }
+            } else if key.hasPrefix(prefix) {
+                result.append(try info(for: key))
+            }
+        }
+    }
+
+    /// Groups keys by the delimiter, if any, after the prefix.
+    private func grouped(keys: [ObjectInfo], request: ListRequest) throws -> [ListEntry] {
+        guard let delimiter = request.delimiter, !delimiter.isEmpty else { return keys.map { .object($0) } }
+        var prefixes = Set<String>()
+        var result: [ListEntry] = []
+        for info in keys {
+            let rest = info.key.dropFirst(request.prefix.count)
+            if let range = rest.range(of: delimiter) {
+                let common = request.prefix + rest[..<range.upperBound]
+                if prefixes.insert(String(common)).inserted { result.append(.prefix(String(common))) }
+            } else {
+                result.append(.object(info))
+            }
+        }
+        return result
+    }
+}

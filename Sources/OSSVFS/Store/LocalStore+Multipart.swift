@@ -1,0 +1,109 @@
+/// Multipart uploads for ``LocalStore``: parts are staged as files under
+/// `.ossftp-uploads/<upload id>/` and joined into the object at completion.
+extension LocalStore {
+    public func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String {
+        try Self.refuseMetadata(metadata)
+        let layout = self.layout
+        return try await BlockingIO.run {
+            _ = try layout.components(of: key)
+            let uploadID = DirectoryOps.randomName()
+            let folder = "\(layout.uploadsFolderPath)/\(uploadID)"
+            try DirectoryOps.makePath(folder, under: layout.bucketPath)
+            let keyFile = try PosixFile.createExclusive("\(folder)/key")
+            try keyFile.writeAll(Array(key.utf8))
+            try keyFile.close()
+            return uploadID
+        }
+    }
+
+    public func uploadPart(_ key: String, uploadID: String, partNumber: Int, body: ObjectBody) async throws
+        -> UploadedPart
+    {
+        let layout = self.layout
+        let maxParts = capabilities.maxParts
+        return try await BlockingIO.run {
+            guard (1...maxParts).contains(partNumber) else {
+                throw ObjectStoreError.service(
+                    status: 400, code: "InvalidArgument", message: "part number \(partNumber)", requestID: nil)
+            }
+            let folder = try layout.uploadFolder(uploadID, key: key)
+            let temp = try layout.stage(body)
+            let partPath = "\(folder)/part-\(partNumber)"
+            try DirectoryOps.rename(temp, to: partPath)
+            guard let status = try PosixFile.status(partPath) else {
+                throw ObjectStoreError.noSuchUpload(uploadID)
+            }
+            let etag = "\"\(status.size)-\(UInt64(status.modified * 1e9))\""
+            return UploadedPart(partNumber: partNumber, etag: etag, size: status.size)
+        }
+    }
+
+    @discardableResult
+    public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws
+        -> String
+    {
+        let layout = self.layout
+        return try await BlockingIO.run {
+            let folder = try layout.uploadFolder(uploadID, key: key)
+            guard !parts.isEmpty, zip(parts, parts.dropFirst()).allSatisfy({ $0.partNumber < $1.partNumber }) else {
+                throw ObjectStoreError.service(
+                    status: 400, code: "InvalidPartOrder", message: "parts must ascend", requestID: nil)
+            }
+            let destination = try layout.filePath(for: key)
+            try DirectoryOps.makePath(try layout.parentFolder(for: key), under: layout.bucketPath)
+            try DirectoryOps.makePath(layout.tempFolderPath, under: layout.bucketPath)
+            let temp = "\(layout.tempFolderPath)/\(DirectoryOps.randomName())"
+            let output = try PosixFile.createExclusive(temp, mode: 0o644)
+            do {
+                for part in parts {
+                    let partPath = "\(folder)/part-\(part.partNumber)"
+                    guard let status = try PosixFile.status(partPath), status.size == part.size,
+                        "\"\(status.size)-\(UInt64(status.modified * 1e9))\"" == part.etag
+                    else {
+                        throw ObjectStoreError.service(
+                            status: 400, code: "InvalidPart", message: "part \(part.partNumber)", requestID: nil)
+                    }
+                    let input = try PosixFile.openForReading(partPath)
+                    var offset: UInt64 = 0
+                    while true {
+                        let chunk = try input.read(at: offset, count: 1 << 20)
+                        if chunk.isEmpty { break }
+                        try output.writeAll(chunk)
+                        offset += UInt64(chunk.count)
+                    }
+                }
+                try output.sync()
+                try output.close()
+                try DirectoryOps.rename(temp, to: destination)
+            } catch {
+                try? DirectoryOps.unlinkIfPresent(temp)
+                throw error
+            }
+            try DirectoryOps.removeTree(folder)
+            return try layout.info(for: key).etag
+        }
+    }
+
+    public func abortMultipartUpload(_ key: String, uploadID: String) async throws {
+        let layout = self.layout
+        try await BlockingIO.run {
+            try DirectoryOps.removeTree(try layout.uploadFolder(uploadID, key: key))
+        }
+    }
+}
+
+extension LocalKeyLayout {
+    /// The staging folder of an upload, checked to belong to `key`.
+    func uploadFolder(_ uploadID: String, key: String) throws -> String {
+        guard !uploadID.isEmpty, uploadID.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+            throw ObjectStoreError.noSuchUpload(uploadID)
+        }
+        let folder = "\(uploadsFolderPath)/\(uploadID)"
+        guard let file = try? PosixFile.openForReading("\(folder)/key") else {
+            throw ObjectStoreError.noSuchUpload(uploadID)
+        }
+        let stored = try file.read(at: 0, count: 4096)
+        guard String(decoding: stored, as: UTF8.self) == key else { throw ObjectStoreError.noSuchUpload(uploadID) }
+        return folder
+    }
+}

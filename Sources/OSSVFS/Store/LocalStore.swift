@@ -1,0 +1,208 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An ``ObjectStore`` over a folder: `local_root/bucket/key`, with object-store semantics.
+///
+/// Keys are flat; `dir/` markers are objects; a put or a completed multipart upload becomes
+/// visible atomically (written to a temporary file, synced, then renamed into place).
+/// It is the embedded default of `make run` and the store of the fast tests.
+/// Every call does its disk work through ``BlockingIO``.
+///
+/// ETags here are weak (`"<size>-<mtime in ns>"`), not MD5: they change whenever the content does.
+/// User metadata is not kept by this store (a put with metadata is refused, never dropped).
+public final class LocalStore: ObjectStore {
+    public let capabilities = ObjectStoreCapabilities(maxParts: 10_000, minPartSize: 1, maxKeyLength: 1023)
+    let layout: LocalKeyLayout
+    /// Size of the chunks read from files.
+    let chunkSize: Int
+
+    /// A store over the folder `root/bucket`, which must exist.
+    public init(root: String, bucket: String, chunkSize: Int = 256 * 1024) throws {
+        guard !bucket.isEmpty, !bucket.contains("/"), bucket != ".", bucket != ".." else {
+            throw ObjectStoreError.noSuchBucket(bucket)
+        }
+        let bucketPath = root.hasSuffix("/") ? root + bucket : root + "/" + bucket
+        guard try PosixFile.status(bucketPath)?.isDirectory == true else {
+            throw ObjectStoreError.noSuchBucket(bucket)
+        }
+        layout = LocalKeyLayout(bucketPath: bucketPath, maxKeyLength: capabilities.maxKeyLength)
+        self.chunkSize = chunkSize
+    }
+
+    public func head(_ key: String) async throws -> ObjectInfo {
+        let layout = self.layout
+        return try await BlockingIO.run { try layout.info(for: key) }
+    }
+
+    public func get(_ key: String, range: ByteRange?) async throws -> ObjectByteStream {
+        let layout = self.layout
+        let chunkSize = self.chunkSize
+        return try await BlockingIO.run {
+            let info = try layout.info(for: key)
+            let file = try PosixFile.openForReading(try layout.filePath(for: key))
+            let (start, end) = try Self.bounds(of: range, size: info.size)
+            return ObjectByteStream(source: LocalChunkSource(file: file, start: start, end: end, chunkSize: chunkSize))
+        }
+    }
+
+    /// Resolves a range against an object's size into `start..<end`.
+    static func bounds(of range: ByteRange?, size: UInt64) throws -> (UInt64, UInt64) {
+        switch range {
+        case nil: return (0, size)
+        case .from(let start):
+            guard start <= size else { throw Self.invalidRange(size) }
+            return (start, size)
+        case .closed(let start, let last):
+            guard start <= last, start < size else { throw Self.invalidRange(size) }
+            return (start, min(last + 1, size))
+        case .suffix(let count):
+            return (size - min(count, size), size)
+        }
+    }
+
+    private static func invalidRange(_ size: UInt64) -> ObjectStoreError {
+        .service(status: 416, code: "InvalidRange", message: "range outside an object of \(size) bytes", requestID: nil)
+    }
+
+    @discardableResult
+    public func put(_ key: String, body: ObjectBody, metadata: [String: String]) async throws -> String {
+        try Self.refuseMetadata(metadata)
+        let layout = self.layout
+        return try await BlockingIO.run {
+            let destination = try layout.filePath(for: key)
+            try DirectoryOps.makePath(try layout.parentFolder(for: key), under: layout.bucketPath)
+            if LocalKeyLayout.isMarker(key) {
+                if try PosixFile.status(destination) == nil {
+                    try PosixFile.createExclusive(destination, mode: 0o644).close()
+                }
+            } else {
+                let temp = try layout.stage(body)
+                do { try DirectoryOps.rename(temp, to: destination) } catch {
+                    try? DirectoryOps.unlinkIfPresent(temp)
+                    throw error
+                }
+            }
+            return try layout.info(for: key).etag
+        }
+    }
+
+    static func refuseMetadata(_ metadata: [String: String]) throws {
+        guard metadata.isEmpty else {
+            throw ObjectStoreError.service(
+                status: 501, code: "NotImplemented", message: "the local store keeps no user metadata", requestID: nil)
+        }
+    }
+
+    public func delete(_ key: String) async throws {
+        let layout = self.layout
+        try await BlockingIO.run {
+            let path = try layout.filePath(for: key)
+            if try PosixFile.status(path)?.isDirectory == true { return }
+            try DirectoryOps.unlinkIfPresent(path)
+            DirectoryOps.pruneEmpty(from: try layout.parentFolder(for: key), stoppingAt: layout.bucketPath)
+        }
+    }
+
+    public func deleteMany(_ keys: [String]) async throws -> [String: ObjectStoreError] {
+        var failures: [String: ObjectStoreError] = [:]
+        for key in keys {
+            do { try await delete(key) } catch let error as ObjectStoreError { failures[key] = error }
+        }
+        return failures
+    }
+
+    public func copy(from source: String, to destination: String) async throws {
+        let layout = self.layout
+        try await BlockingIO.run {
+            let info = try layout.info(for: source)
+            let target = try layout.filePath(for: destination)
+            try DirectoryOps.makePath(try layout.parentFolder(for: destination), under: layout.bucketPath)
+            let temp = try layout.stage(.file(path: try layout.filePath(for: source), offset: 0, length: info.size))
+            do { try DirectoryOps.rename(temp, to: target) } catch {
+                try? DirectoryOps.unlinkIfPresent(temp)
+                throw error
+            }
+        }
+    }
+}
+
+extension LocalKeyLayout {
+    /// Metadata of a key, from its file.
+    func info(for key: String) throws -> ObjectInfo {
+        let path = try filePath(for: key)
+        guard let status = try PosixFile.status(path), !status.isDirectory else {
+            throw ObjectStoreError.noSuchKey(key)
+        }
+        let etag = "\"\(status.size)-\(UInt64(status.modified * 1e9))\""
+        return ObjectInfo(key: key, size: status.size, lastModified: status.modified, etag: etag)
+    }
+
+    /// Copies a body into a new synced temporary file and returns its path.
+    func stage(_ body: ObjectBody) throws -> String {
+        try DirectoryOps.makePath(tempFolderPath, under: bucketPath)
+        let path = "\(tempFolderPath)/\(DirectoryOps.randomName())"
+        let output = try PosixFile.createExclusive(path, mode: 0o644)
+        do {
+            switch body {
+            case .bytes(let bytes):
+                try output.writeAll(bytes)
+            case .file(let source, let offset, let length):
+                let input = try PosixFile.openForReading(source)
+                var position = offset
+                let end = offset + length
+                while position < end {
+                    let chunk = try input.read(at: position, count: Int(min(1 << 20, end - position)))
+                    if chunk.isEmpty {
+                        throw ObjectStoreError.io(operation: "read \(source): shorter than expected", errno: EIO)
+                    }
+                    try output.writeAll(chunk)
+                    position += UInt64(chunk.count)
+                }
+            }
+            try output.sync()
+            try output.close()
+        } catch {
+            try? DirectoryOps.unlinkIfPresent(path)
+            throw error
+        }
+        return path
+    }
+}
+
+/// Reads a byte range of a file chunk by chunk, on demand.
+final class LocalChunkSource: ObjectChunkSource, @unchecked Sendable {
+    private let file: PosixFile
+    private let end: UInt64
+    private let chunkSize: Int
+    // Touched by one consumer at a time (an async iterator); the lock guards cancel().
+    private var position: UInt64
+    private let lock = Lock()
+    private var cancelled = false
+
+    init(file: PosixFile, start: UInt64, end: UInt64, chunkSize: Int) {
+        self.file = file
+        self.position = start
+        self.end = end
+        self.chunkSize = chunkSize
+    }
+
+    func nextChunk() async throws -> [UInt8]? {
+        let next: (offset: UInt64, count: Int)? = lock.withLock {
+            guard !cancelled, position < end else { return nil }
+            return (position, Int(min(UInt64(chunkSize), end - position)))
+        }
+        guard let offset = next?.offset, let count = next?.count else { return nil }
+        let file = self.file
+        let chunk = try await BlockingIO.run { try file.read(at: offset, count: count) }
+        guard !chunk.isEmpty else {
+            throw ObjectStoreError.io(operation: "read: object shrank while being read", errno: EIO)
+        }
+        lock.withLock { position += UInt64(chunk.count) }
+        return chunk
+    }
+
+    func cancel() {
+        lock.withLock { cancelled = true }
+    }
+}

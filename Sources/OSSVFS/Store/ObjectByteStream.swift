@@ -1,0 +1,39 @@
+/// Something that hands out an object's bytes one chunk at a time, when asked.
+///
+/// Pull-based on purpose: nothing is read from disk or the network before the consumer asks
+/// for it, so a slow FTP or FUSE client holds back the store instead of filling memory.
+public protocol ObjectChunkSource: AnyObject, Sendable {
+    /// The next chunk, or nil at the end of the object.
+    func nextChunk() async throws -> [UInt8]?
+    /// Releases the source early; later calls to ``nextChunk()`` return nil.
+    func cancel()
+}
+
+/// An object's bytes as an async sequence of chunks.
+public struct ObjectByteStream: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+
+    /// Where the chunks come from.
+    public let source: any ObjectChunkSource
+
+    public init(source: any ObjectChunkSource) {
+        self.source = source
+    }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(source: source)
+    }
+
+    /// Stops the stream and releases what it holds.
+    public func cancel() {
+        source.cancel()
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let source: any ObjectChunkSource
+
+        public mutating func next() async throws -> [UInt8]? {
+            try await source.nextChunk()
+        }
+    }
+}

@@ -1,0 +1,143 @@
+/// The seam between OSSVFS and every storage backend: one bucket of one object store.
+///
+/// Deliberately small, like mountpoint-s3's `ObjectClient`: each operation maps to one request
+/// (or one file-system step for ``LocalStore``). Directory emulation, caching and spooling live
+/// above this protocol, never in an implementation.
+public protocol ObjectStore: Sendable {
+    /// What this store can do beyond the common operations.
+    var capabilities: ObjectStoreCapabilities { get }
+
+    /// Metadata of one object. Throws ``ObjectStoreError/noSuchKey`` when it does not exist.
+    func head(_ key: String) async throws -> ObjectInfo
+
+    /// The bytes of one object, or of `range` of it, as a pull-based stream.
+    func get(_ key: String, range: ByteRange?) async throws -> ObjectByteStream
+
+    /// One page of a listing: keys and, with a delimiter, common prefixes, in UTF-8 byte order.
+    func listPage(_ request: ListRequest) async throws -> ListPage
+
+    /// Stores a whole object; it becomes visible atomically.
+    @discardableResult
+    func put(_ key: String, body: ObjectBody, metadata: [String: String]) async throws -> String
+
+    /// Starts a multipart upload and returns its upload id.
+    func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String
+
+    /// Uploads part `partNumber` (1-based) of an upload.
+    func uploadPart(_ key: String, uploadID: String, partNumber: Int, body: ObjectBody) async throws -> UploadedPart
+
+    /// Joins the parts, in the order given, into the object; it becomes visible atomically.
+    @discardableResult
+    func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws -> String
+
+    /// Drops an upload and its parts.
+    func abortMultipartUpload(_ key: String, uploadID: String) async throws
+
+    /// Deletes one object. Deleting a missing key is not an error (as in S3 and OSS).
+    func delete(_ key: String) async throws
+
+    /// Deletes several objects; returns the keys that could not be deleted with their errors.
+    func deleteMany(_ keys: [String]) async throws -> [String: ObjectStoreError]
+
+    /// Copies an object inside the bucket.
+    func copy(from source: String, to destination: String) async throws
+}
+
+/// Optional abilities of a store, as one value rather than many `supportsX()` methods.
+public struct ObjectStoreCapabilities: Sendable, Equatable {
+    /// Largest part number of a multipart upload.
+    public var maxParts: Int
+    /// Smallest size of every part but the last.
+    public var minPartSize: Int
+    /// Largest key, in UTF-8 bytes.
+    public var maxKeyLength: Int
+
+    public init(maxParts: Int = 10_000, minPartSize: Int = 100 * 1024, maxKeyLength: Int = 1023) {
+        self.maxParts = maxParts
+        self.minPartSize = minPartSize
+        self.maxKeyLength = maxKeyLength
+    }
+}
+
+/// Metadata of one object.
+public struct ObjectInfo: Sendable, Equatable {
+    public var key: String
+    public var size: UInt64
+    public var lastModified: Double
+    public var etag: String
+    public var metadata: [String: String]
+
+    public init(key: String, size: UInt64, lastModified: Double, etag: String, metadata: [String: String] = [:]) {
+        self.key = key
+        self.size = size
+        self.lastModified = lastModified
+        self.etag = etag
+        self.metadata = metadata
+    }
+}
+
+/// A byte range of an object, as in an HTTP `Range` header (RFC 9110 §14.1.2).
+public enum ByteRange: Sendable, Equatable {
+    /// From `start` to the end of the object.
+    case from(UInt64)
+    /// `start...end`, both inclusive.
+    case closed(UInt64, UInt64)
+    /// The last `n` bytes.
+    case suffix(UInt64)
+}
+
+/// What a listing asks for.
+public struct ListRequest: Sendable, Equatable {
+    public var prefix: String
+    public var delimiter: String?
+    public var continuationToken: String?
+    public var maxKeys: Int
+
+    public init(prefix: String, delimiter: String? = "/", continuationToken: String? = nil, maxKeys: Int = 1000) {
+        self.prefix = prefix
+        self.delimiter = delimiter
+        self.continuationToken = continuationToken
+        self.maxKeys = maxKeys
+    }
+}
+
+/// One page of a listing.
+public struct ListPage: Sendable, Equatable {
+    public var objects: [ObjectInfo]
+    public var commonPrefixes: [String]
+    /// Present when more pages follow.
+    public var nextContinuationToken: String?
+
+    public init(objects: [ObjectInfo], commonPrefixes: [String], nextContinuationToken: String?) {
+        self.objects = objects
+        self.commonPrefixes = commonPrefixes
+        self.nextContinuationToken = nextContinuationToken
+    }
+}
+
+/// The body of a put or an uploaded part: bytes in memory, or a slice of a file (the spool).
+public enum ObjectBody: Sendable, Equatable {
+    case bytes([UInt8])
+    case file(path: String, offset: UInt64, length: UInt64)
+
+    /// The body's length in bytes.
+    public var length: UInt64 {
+        switch self {
+        case .bytes(let bytes): return UInt64(bytes.count)
+        case .file(_, _, let length): return length
+        }
+    }
+}
+
+/// One uploaded part of a multipart upload.
+public struct UploadedPart: Sendable, Equatable, Codable {
+    public var partNumber: Int
+    public var etag: String
+    public var size: UInt64
+
+    public init(partNumber: Int, etag: String, size: UInt64) {
+        self.partNumber = partNumber
+        self.etag = etag
+        self.size = size
+    }
+}

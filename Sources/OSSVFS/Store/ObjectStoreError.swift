@@ -1,0 +1,28 @@
+/// Every way an ``ObjectStore`` operation fails, whatever the backend.
+///
+/// Service error codes (OSS and S3 share most of them) become cases; anything else keeps
+/// its HTTP status, code and request id for the logs.
+public enum ObjectStoreError: Error, Sendable, Equatable {
+    /// The key does not exist (`NoSuchKey`, HTTP 404).
+    case noSuchKey(String)
+    /// The bucket does not exist (`NoSuchBucket`).
+    case noSuchBucket(String)
+    /// The multipart upload does not exist (`NoSuchUpload`).
+    case noSuchUpload(String)
+    /// The credentials may not do this (`AccessDenied`).
+    case accessDenied(requestID: String?)
+    /// The key id is unknown or the secret is wrong (`InvalidAccessKeyId`, `SignatureDoesNotMatch`).
+    case invalidCredentials(code: String, requestID: String?)
+    /// The key cannot be stored by this backend (empty, too long, or a name the backend cannot hold).
+    case invalidKey(String)
+    /// The key collides with another object in a way this backend cannot represent.
+    case conflict(String)
+    /// The data read back does not match its checksum.
+    case checksumMismatch(expected: String, actual: String)
+    /// A local I/O failure, with its errno.
+    case io(operation: String, errno: Int32)
+    /// Any other answer of the service.
+    case service(status: Int, code: String, message: String, requestID: String?)
+    /// The request never got an answer (connection refused, timeout, TLS failure).
+    case transport(String)
+}

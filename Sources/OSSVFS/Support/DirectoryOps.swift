@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Blocking directory calls for ``LocalStore`` and the spool.
+enum DirectoryOps {
+    struct Entry {
+        var name: String
+        var isDirectory: Bool
+    }
+
+    /// The entries of a folder (without `.` and `..`), or nil when it does not exist.
+    static func entries(of path: String) throws -> [Entry]? {
+        guard let dir = opendir(path) else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw ObjectStoreError.io(operation: "opendir \(path)", errno: errno)
+        }
+        defer { closedir(dir) }
+        var result: [Entry] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            var isDirectory = Int32(entry.pointee.d_type) == Int32(DT_DIR)
+            if Int32(entry.pointee.d_type) == Int32(DT_UNKNOWN) {
+                isDirectory = (try PosixFile.status("\(path)/\(name)"))?.isDirectory ?? false
+            }
+            result.append(Entry(name: name, isDirectory: isDirectory))
+        }
+        return result
+    }
+
+    /// Creates a folder and its parents. Throws `conflict` when a file stands in the way.
+    static func makePath(_ path: String, under base: String) throws {
+        guard path.hasPrefix(base) else { return }
+        var current = base
+        for part in path.dropFirst(base.count).split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) == 0 { continue }
+            let code = errno
+            if code == EEXIST {
+                if try PosixFile.status(current)?.isDirectory == true { continue }
+                throw ObjectStoreError.conflict("an object named \(current.dropFirst(base.count + 1)) exists")
+            }
+            if code == ENOTDIR {
+                throw ObjectStoreError.conflict("a parent of \(current.dropFirst(base.count + 1)) is an object")
+            }
+            throw ObjectStoreError.io(operation: "mkdir \(current)", errno: code)
+        }
+    }
+
+    /// Removes empty folders from `path` upwards, stopping below `base` or at the first non-empty one.
+    static func pruneEmpty(from path: String, stoppingAt base: String) {
+        var current = path
+        while current.count > base.count, current.hasPrefix(base) {
+            if rmdir(current) != 0 { return }
+            guard let slash = current.lastIndex(of: "/") else { return }
+            current = String(current[..<slash])
+        }
+    }
+
+    /// Removes a file; a missing file is not an error.
+    static func unlinkIfPresent(_ path: String) throws {
+        if unlink(path) != 0 && errno != ENOENT {
+            throw ObjectStoreError.io(operation: "unlink \(path)", errno: errno)
+        }
+    }
+
+    /// Renames atomically; maps a directory in the way to `conflict`.
+    static func rename(_ from: String, to: String) throws {
+        if Glibc.rename(from, to) != 0 {
+            let code = errno
+            if code == EISDIR || code == ENOTEMPTY || code == EEXIST {
+                throw ObjectStoreError.conflict("a directory with that name exists")
+            }
+            if code == ENOTDIR { throw ObjectStoreError.conflict("a parent of the key is an object") }
+            throw ObjectStoreError.io(operation: "rename \(from)", errno: code)
+        }
+    }
+
+    /// Removes a folder and everything in it.
+    static func removeTree(_ path: String) throws {
+        guard let children = try entries(of: path) else { return }
+        for child in children {
+            let childPath = "\(path)/\(child.name)"
+            if child.isDirectory { try removeTree(childPath) } else { try unlinkIfPresent(childPath) }
+        }
+        if rmdir(path) != 0 && errno != ENOENT {
+            throw ObjectStoreError.io(operation: "rmdir \(path)", errno: errno)
+        }
+    }
+
+    /// A random hexadecimal name for temporary files and upload ids.
+    static func randomName() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return hexString((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+}

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file descriptor with the few calls the stores and the spool need. Every call blocks:
+/// use it inside ``BlockingIO/run(_:)``.
+public final class PosixFile: @unchecked Sendable {
+    /// The descriptor; -1 once closed.
+    public private(set) var descriptor: Int32
+    private let path: String
+
+    private init(descriptor: Int32, path: String) {
+        self.descriptor = descriptor
+        self.path = path
+    }
+
+    deinit {
+        if descriptor >= 0 { _ = Glibc.close(descriptor) }
+    }
+
+    /// Opens an existing file for reading.
+    public static func openForReading(_ path: String) throws -> PosixFile {
+        try open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
+    }
+
+    /// Creates a new file (failing if it exists) for writing, readable only by its owner.
+    public static func createExclusive(_ path: String, mode: mode_t = 0o600) throws -> PosixFile {
+        try open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: mode)
+    }
+
+    private static func open(_ path: String, flags: Int32, mode: mode_t) throws -> PosixFile {
+        let fd = Glibc.open(path, flags, mode)
+        guard fd >= 0 else { throw ObjectStoreError.io(operation: "open \(path)", errno: errno) }
+        return PosixFile(descriptor: fd, path: path)
+    }
+
+    /// Reads up to `count` bytes at `offset`; an empty array means end of file.
+    public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let got = try buffer.withUnsafeMutableBytes { raw -> Int in
+            while true {
+                let n = pread(descriptor, raw.baseAddress, count, off_t(offset))
+                if n >= 0 { return n }
+                if errno == EINTR { continue }
+                throw ObjectStoreError.io(operation: "read \(path)", errno: errno)
+            }
+        }
+        buffer.removeLast(count - got)
+        return buffer
+    }
+
+    /// Writes all of `bytes` at the current position.
+    public func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ObjectStoreError.io(operation: "write \(path)", errno: errno)
+            }
+            done += n
+        }
+    }
+
+    /// Writes all of `bytes` at the current position.
+    public func writeAll(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try writeAll($0) }
+    }
+
+    /// Flushes the file's data to stable storage.
+    public func sync() throws {
+        guard fsync(descriptor) == 0 else { throw ObjectStoreError.io(operation: "fsync \(path)", errno: errno) }
+    }
+
+    /// Closes the descriptor.
+    public func close() throws {
+        guard descriptor >= 0 else { return }
+        let result = Glibc.close(descriptor)
+        descriptor = -1
+        guard result == 0 else { throw ObjectStoreError.io(operation: "close \(path)", errno: errno) }
+    }
+
+    /// Size and modification time of a path, or nil when it does not exist.
+    public static func status(_ path: String) throws -> (isDirectory: Bool, size: UInt64, modified: Double)? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw ObjectStoreError.io(operation: "stat \(path)", errno: errno)
+        }
+        let modified = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+        return ((st.st_mode & S_IFMT) == S_IFDIR, UInt64(st.st_size), modified)
+    }
+}

@@ -1,0 +1,196 @@
+/// The ``VFS`` over one bucket of an ``ObjectStore``: directories are key prefixes.
+///
+/// Key mapping: the path `/a/b` of an account whose home is `home/` is the key `home/a/b`;
+/// its directory form is the prefix `home/a/b/`, which exists when any key starts with it
+/// (a `home/a/b/` marker object, written by mkdir, or any object below).
+public struct ObjectVFS: VFS {
+    let store: any ObjectStore
+    /// Key prefix of the account's root: empty, or ending in `/`.
+    let homePrefix: String
+    let spool: SpoolConfiguration
+    /// Keys asked for per listing page.
+    let pageSize: Int
+
+    /// A view of `store` rooted at `homeDirectory` (a folder inside the bucket, or empty).
+    public init(store: any ObjectStore, homeDirectory: String = "", spool: SpoolConfiguration, pageSize: Int = 1000) {
+        let trimmed = homeDirectory.split(separator: "/").joined(separator: "/")
+        self.store = store
+        self.homePrefix = trimmed.isEmpty ? "" : trimmed + "/"
+        self.spool = spool
+        self.pageSize = pageSize
+    }
+
+    /// The object key of a path (the root has none).
+    func key(for path: VFSPath) throws -> String {
+        let key = homePrefix + path.components.joined(separator: "/")
+        guard key.utf8.count + 1 <= store.capabilities.maxKeyLength else {
+            throw VFSError.nameTooLong("\(path): keys are limited to \(store.capabilities.maxKeyLength) bytes")
+        }
+        return key
+    }
+
+    /// The prefix under which a directory's entries live.
+    func directoryPrefix(for path: VFSPath) throws -> String {
+        path.isRoot ? homePrefix : try key(for: path) + "/"
+    }
+
+    /// Runs a store call, turning its errors into ``VFSError``.
+    @discardableResult
+    func storeCall<T>(_ path: VFSPath, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ObjectStoreError {
+            throw VFSError(error, path: path.description)
+        }
+    }
+
+    /// Whether any key lives under the directory prefix of `path`.
+    func directoryExists(_ path: VFSPath) async throws -> Bool {
+        if path.isRoot { return true }
+        let prefix = try directoryPrefix(for: path)
+        let page = try await storeCall(path) {
+            try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 1))
+        }
+        return !page.objects.isEmpty || !page.commonPrefixes.isEmpty
+    }
+
+    /// The object at `path`, or nil when there is none.
+    func fileInfo(_ path: VFSPath) async throws -> ObjectInfo? {
+        if path.isRoot { return nil }
+        let key = try key(for: path)
+        do {
+            return try await store.head(key)
+        } catch ObjectStoreError.noSuchKey {
+            return nil
+        } catch ObjectStoreError.invalidKey {
+            // A name the store cannot hold cannot exist either.
+            return nil
+        } catch let error as ObjectStoreError {
+            throw VFSError(error, path: path.description)
+        }
+    }
+
+    public func stat(_ path: VFSPath) async throws -> VFSEntry {
+        if path.isRoot { return VFSEntry(name: "/", kind: .directory, size: 0, modified: nil) }
+        // A directory shadows a file of the same name (as in mountpoint-s3); ask both at once.
+        async let isDirectory = directoryExists(path)
+        async let file = fileInfo(path)
+        let name = path.name ?? "/"
+        if try await isDirectory { return VFSEntry(name: name, kind: .directory, size: 0, modified: nil) }
+        if let info = try await file {
+            return VFSEntry(name: name, kind: .file, size: info.size, modified: info.lastModified)
+        }
+        throw VFSError.notFound(path.description)
+    }
+
+    /// Throws unless `path` is an existing directory.
+    func requireDirectory(_ path: VFSPath) async throws {
+        if try await directoryExists(path) { return }
+        if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
+        throw VFSError.notFound(path.description)
+    }
+
+    public func openRead(_ path: VFSPath, offset: UInt64) async throws -> ObjectByteStream {
+        if path.isRoot { throw VFSError.isDirectory(path.description) }
+        let key = try key(for: path)
+        do {
+            return try await store.get(key, range: offset > 0 ? .from(offset) : nil)
+        } catch ObjectStoreError.noSuchKey {
+            if try await directoryExists(path) { throw VFSError.isDirectory(path.description) }
+            throw VFSError.notFound(path.description)
+        } catch let error as ObjectStoreError {
+            throw VFSError(error, path: path.description)
+        }
+    }
+
+    public func openWrite(_ path: VFSPath) async throws -> any VFSWriter {
+        guard let parent = path.parent else { throw VFSError.isDirectory(path.description) }
+        let key = try key(for: path)
+        async let parentCheck: Void = requireDirectory(parent)
+        async let isDirectory = directoryExists(path)
+        try await parentCheck
+        if try await isDirectory { throw VFSError.isDirectory(path.description) }
+        return SpoolUpload(store: store, key: key, configuration: spool)
+    }
+
+    public func makeDirectory(_ path: VFSPath) async throws {
+        guard let parent = path.parent else { throw VFSError.alreadyExists(path.description) }
+        let prefix = try directoryPrefix(for: path)
+        async let parentCheck: Void = requireDirectory(parent)
+        async let existing = try? stat(path)
+        try await parentCheck
+        if await existing != nil { throw VFSError.alreadyExists(path.description) }
+        try await storeCall(path) { try await store.put(prefix, body: .bytes([]), metadata: [:]) }
+    }
+
+    public func removeFile(_ path: VFSPath) async throws {
+        guard try await fileInfo(path) != nil else {
+            if try await directoryExists(path) { throw VFSError.isDirectory(path.description) }
+            throw VFSError.notFound(path.description)
+        }
+        let key = try key(for: path)
+        try await storeCall(path) { try await store.delete(key) }
+    }
+
+    public func removeDirectory(_ path: VFSPath) async throws {
+        if path.isRoot { throw VFSError.permissionDenied("the root directory cannot be removed") }
+        let prefix = try directoryPrefix(for: path)
+        let page = try await storeCall(path) {
+            try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2))
+        }
+        let others = page.commonPrefixes.count + page.objects.filter { $0.key != prefix }.count
+        if others > 0 { throw VFSError.directoryNotEmpty(path.description) }
+        guard page.objects.contains(where: { $0.key == prefix }) else {
+            if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
+            throw VFSError.notFound(path.description)
+        }
+        try await storeCall(path) { try await store.delete(prefix) }
+    }
+
+    public func list(_ path: VFSPath) async throws -> VFSDirectoryListing {
+        let prefix = try directoryPrefix(for: path)
+        let store = self.store
+        let pageSize = self.pageSize
+        let description = path.description
+        let fetch: VFSDirectoryListing.PageFetcher = { token in
+            do {
+                let page = try await store.listPage(
+                    ListRequest(prefix: prefix, delimiter: "/", continuationToken: token, maxKeys: pageSize))
+                return (Self.entries(of: page, under: prefix), page.nextContinuationToken)
+            } catch let error as ObjectStoreError {
+                throw VFSError(error, path: description)
+            }
+        }
+        let first = try await storeCall(path) {
+            try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: pageSize))
+        }
+        if !path.isRoot && first.objects.isEmpty && first.commonPrefixes.isEmpty {
+            // An empty directory still holds its own marker, so an empty page means no directory.
+            if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
+            throw VFSError.notFound(path.description)
+        }
+        return VFSDirectoryListing(
+            firstEntries: Self.entries(of: first, under: prefix), next: first.nextContinuationToken, fetch: fetch)
+    }
+
+    /// The entries a page shows: names below `prefix` that a path can name.
+    static func entries(of page: ListPage, under prefix: String) -> [VFSEntry] {
+        var result: [VFSEntry] = []
+        for object in page.objects {
+            let name = String(object.key.dropFirst(prefix.count))
+            guard isNameable(name) else { continue }
+            result.append(VFSEntry(name: name, kind: .file, size: object.size, modified: object.lastModified))
+        }
+        for common in page.commonPrefixes {
+            let name = String(common.dropFirst(prefix.count).dropLast())
+            guard isNameable(name) else { continue }
+            result.append(VFSEntry(name: name, kind: .directory, size: 0, modified: nil))
+        }
+        return result
+    }
+
+    /// Whether a listed name can be reached by a path: not empty, `.`, `..`, nor holding `/`.
+    static func isNameable(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/")
+    }
+}

@@ -1,0 +1,58 @@
+/// The one error type of the VFS. Each frontend maps it with one exhaustive switch:
+/// FTPFrontend to reply codes, FuseFrontend to errno values.
+public enum VFSError: Error, Sendable, Equatable {
+    /// Nothing exists at the path.
+    case notFound(String)
+    /// Something already exists at the path.
+    case alreadyExists(String)
+    /// A directory was expected.
+    case notDirectory(String)
+    /// A file was expected, and the path is a directory.
+    case isDirectory(String)
+    /// A directory to remove still holds entries.
+    case directoryNotEmpty(String)
+    /// The account or the store does not allow this.
+    case permissionDenied(String)
+    /// The name cannot become a key (NUL, invalid, reserved).
+    case invalidName(String)
+    /// The key would exceed the store's limit.
+    case nameTooLong(String)
+    /// A position or range outside the object.
+    case invalidRange(String)
+    /// Object storage cannot do this (and ossftp does not pretend it can).
+    case unsupported(String)
+    /// Data did not match its checksum; nothing was committed.
+    case integrity(String)
+    /// The spool or the local disk is full.
+    case noSpace(String)
+    /// The store did not answer or answered with a transient error; retrying may work.
+    case storeUnavailable(String)
+    /// The store failed in a way retrying will not fix.
+    case storeFailure(String)
+
+    /// The VFS meaning of a store error.
+    public init(_ error: ObjectStoreError, path: String) {
+        switch error {
+        case .noSuchKey: self = .notFound(path)
+        case .noSuchBucket(let bucket): self = .storeFailure("bucket \(bucket) does not exist")
+        case .noSuchUpload(let id): self = .storeFailure("upload \(id) no longer exists")
+        case .accessDenied: self = .permissionDenied(path)
+        case .invalidCredentials(let code, _): self = .permissionDenied("\(path): \(code)")
+        case .invalidKey(let reason): self = .invalidName(reason)
+        case .conflict(let reason): self = .alreadyExists("\(path): \(reason)")
+        case .checksumMismatch(let expected, let actual):
+            self = .integrity("\(path): checksum \(actual), expected \(expected)")
+        case .io(let operation, let code):
+            self = code == 28 ? .noSpace(operation) : .storeFailure("\(operation): errno \(code)")
+        case .service(let status, let code, let message, _):
+            if status == 416 {
+                self = .invalidRange(message)
+            } else if status >= 500 || status == 429 {
+                self = .storeUnavailable("\(code): \(message)")
+            } else {
+                self = .storeFailure("\(code): \(message)")
+            }
+        case .transport(let reason): self = .storeUnavailable(reason)
+        }
+    }
+}

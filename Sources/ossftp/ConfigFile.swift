@@ -1,0 +1,114 @@
+import Foundation
+
+/// config.json in the seed tool's schema (`modules.accounts`, `modules.launcher`,
+/// `modules.ossftp`), with ossftp's additions in `modules.ossftp`. A seed file loads unchanged;
+/// unknown keys are ignored. Numbers and booleans are also accepted as strings, as the seed's
+/// web page wrote them.
+struct ConfigFile: Decodable {
+    var modules: Modules
+
+    struct Modules: Decodable {
+        var accounts: [Account]?
+        var launcher: Launcher?
+        var ossftp: Server?
+    }
+
+    struct Account: Decodable {
+        var access_id: String?
+        var access_secret: String?
+        var bucket_name: String?
+        var home_dir: String?
+        var login_password: String?
+        var login_username: String?
+    }
+
+    struct Launcher: Decodable {
+        var control_port: LenientInt?
+        var language: String?
+    }
+
+    struct Server: Decodable {
+        var address: String?
+        var port: LenientInt?
+        var passive_ports_start: LenientInt?
+        var passive_ports_end: LenientInt?
+        var masquerade_address: String?
+        var log_level: String?
+        var bucket_endpoints: String?
+        var `internal`: LenientBool?
+        // ossftp's additions.
+        var provider: String?
+        var endpoint: String?
+        var local_root: String?
+        var spool_dir: String?
+    }
+
+    /// Reads and decodes a file; errors name the file and the field.
+    static func load(_ path: String) throws -> ConfigFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("\(path): cannot be read")
+        }
+        do {
+            return try JSONDecoder().decode(ConfigFile.self, from: data)
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw ConfigError("\(path): \(Self.fieldPath(context)): \(context.debugDescription)")
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw ConfigError("\(path): \(Self.fieldPath(context)).\(key.stringValue) is missing")
+        } catch let DecodingError.dataCorrupted(context) {
+            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            throw ConfigError("\(path): \(Self.fieldPath(context)): \(detail ?? context.debugDescription)")
+        }
+    }
+
+    private static func fieldPath(_ context: DecodingError.Context) -> String {
+        let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        return path.isEmpty ? "(top level)" : String(path.drop { $0 == "." })
+    }
+}
+
+/// A bad configuration value, with where it is.
+struct ConfigError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// An integer written as a number or as a string of digits.
+struct LenientInt: Decodable {
+    var value: Int
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(Int.self) {
+            value = number
+        } else if let text = try? container.decode(String.self), let number = Int(text) {
+            value = number
+        } else {
+            throw DecodingError.typeMismatch(
+                Int.self, .init(codingPath: decoder.codingPath, debugDescription: "expected an integer"))
+        }
+    }
+}
+
+/// A boolean written as true/false, "true"/"false" (any case), or null for "unset".
+struct LenientBool: Decodable {
+    var value: Bool?
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            value = nil
+        } else if let flag = try? container.decode(Bool.self) {
+            value = flag
+        } else if let text = try? container.decode(String.self) {
+            switch text.lowercased() {
+            case "true": value = true
+            case "false": value = false
+            case "", "none", "null": value = nil
+            default:
+                throw DecodingError.typeMismatch(
+                    Bool.self, .init(codingPath: decoder.codingPath, debugDescription: "expected true or false"))
+            }
+        } else {
+            throw DecodingError.typeMismatch(
+                Bool.self, .init(codingPath: decoder.codingPath, debugDescription: "expected true or false"))
+        }
+    }
+}

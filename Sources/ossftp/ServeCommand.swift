@@ -1,0 +1,94 @@
+import ArgumentParser
+import Dispatch
+import FTPFrontend
+import Foundation
+import Logging
+import OSSVFS
+
+/// `ossftp serve`: the FTP server. Flags keep the seed tool's spelling.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve object storage over FTP (the default command).")
+
+    @Option(help: "config.json to read (default: ./config.json when present).")
+    var config: String?
+
+    @Option(name: .customLong("listen_address"), help: "Address of the FTP listener (default 127.0.0.1).")
+    var listenAddress: String?
+
+    @Option(help: "Port of the FTP listener (default 2048).")
+    var port: Int?
+
+    @Option(name: .customLong("passive_ports_start"), help: "First passive data port (default 51000).")
+    var passivePortsStart: Int?
+
+    @Option(name: .customLong("passive_ports_end"), help: "Last passive data port, included (default 53000).")
+    var passivePortsEnd: Int?
+
+    @Option(name: .customLong("masquerade_address"), help: "Address announced in PASV replies (NAT, containers).")
+    var masqueradeAddress: String?
+
+    @Option(help: "Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO).")
+    var loglevel: String?
+
+    @Option(name: .customLong("internal"), help: "OSS: use the internal endpoint (true), the public one (false), or probe (unset).")
+    var internalEndpoint: String?
+
+    @Option(name: .customLong("bucket_endpoints"), help: "OSS: bucket.endpoint pairs, comma-separated.")
+    var bucketEndpoints: String?
+
+    @Option(help: "Storage provider: local, oss or s3 (default local).")
+    var provider: String?
+
+    @Option(help: "Store endpoint URL (oss and s3 providers).")
+    var endpoint: String?
+
+    @Option(name: .customLong("local_root"), help: "Folder of the local provider; each bucket is a folder in it.")
+    var localRoot: String?
+
+    @Option(name: .customLong("spool_dir"), help: "Folder where uploads are staged.")
+    var spoolDir: String?
+
+    @Option(name: .customLong("web_port"), help: "Port of the web console; 0 turns it off (default 8192).")
+    var webPort: Int?
+
+    func run() async throws {
+        let settings: ServeSettings
+        do {
+            settings = try ServeSettings(flags: self)
+        } catch let error as ConfigError {
+            throw ValidationError(error.description)
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = settings.logLevel
+            return handler
+        }
+        let logger = Logger(label: "ossftp")
+        for warning in settings.warnings { logger.warning("\(warning)") }
+        let server = FTPServer(
+            configuration: settings.ftp, authenticator: try settings.makeAuthenticator(logger: logger), logger: logger)
+        let serving = Task { try await server.run() }
+        let signals = Self.onTermination { serving.cancel() }
+        defer { signals.forEach { $0.cancel() } }
+        do {
+            try await serving.value
+        } catch is CancellationError {
+        } catch {
+            logger.critical("cannot serve: \(error)")
+            throw ExitCode(1)
+        }
+        logger.info("stopped")
+    }
+
+    /// Calls `stop` on SIGINT or SIGTERM.
+    static func onTermination(_ stop: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: stop)
+            source.resume()
+            return source
+        }
+    }
+}

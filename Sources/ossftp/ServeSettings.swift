@@ -1,0 +1,124 @@
+import FTPFrontend
+import Foundation
+import Logging
+import OSSVFS
+
+/// What `ossftp serve` runs with: flags over config.json over defaults, validated.
+struct ServeSettings {
+    enum Provider: String {
+        case local, oss, s3
+    }
+
+    var ftp = FTPServerConfiguration()
+    var logLevel = Logger.Level.info
+    var provider = Provider.local
+    var localRoot: String
+    var spoolDirectory: String
+    var webPort = 8192
+    var accounts: [ConfigFile.Account] = []
+    /// Things worth telling the operator at start.
+    var warnings: [String] = []
+
+    init(flags: ServeCommand) throws {
+        let cwd = FileManager.default.currentDirectoryPath
+        var configPath = flags.config
+        if configPath == nil && FileManager.default.fileExists(atPath: "config.json") { configPath = "config.json" }
+        let file = try configPath.map(ConfigFile.load)
+        let configFolder = configPath.map { URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: cwd)) }
+            .map { $0.deletingLastPathComponent().path } ?? cwd
+        let server = file?.modules.ossftp
+        let source = configPath ?? "flags"
+
+        ftp.host = flags.listenAddress ?? server?.address ?? "127.0.0.1"
+        ftp.port = flags.port ?? server?.port?.value ?? 2048
+        let start = flags.passivePortsStart ?? server?.passive_ports_start?.value ?? 51000
+        let end = flags.passivePortsEnd ?? server?.passive_ports_end?.value ?? 53000
+        guard 1 <= start, start <= end, end <= 65535 else {
+            throw ConfigError("\(source): passive ports: need 1 <= passive_ports_start <= passive_ports_end <= 65535")
+        }
+        guard (0...65535).contains(ftp.port) else { throw ConfigError("\(source): port \(ftp.port) is out of range") }
+        ftp.passivePorts = start...end
+        let masquerade = flags.masqueradeAddress ?? server?.masquerade_address ?? ""
+        ftp.masqueradeAddress = masquerade.isEmpty ? nil : masquerade
+        if let masquerade = ftp.masqueradeAddress {
+            let octets = masquerade.split(separator: ".")
+            guard octets.count == 4, octets.allSatisfy({ UInt8($0) != nil }) else {
+                throw ConfigError("\(source): masquerade_address must be an IPv4 address, got \(masquerade)")
+            }
+        }
+
+        let levelName = (flags.loglevel ?? server?.log_level ?? "INFO").uppercased()
+        switch levelName {
+        case "DEBUG": logLevel = .debug
+        case "INFO": logLevel = .info
+        case "WARNING", "WARN": logLevel = .warning
+        case "ERROR": logLevel = .error
+        case "CRITICAL": logLevel = .critical
+        default: throw ConfigError("\(source): loglevel must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got \(levelName)")
+        }
+
+        let providerName = flags.provider ?? server?.provider ?? "local"
+        guard let provider = Provider(rawValue: providerName.lowercased()) else {
+            throw ConfigError("\(source): provider must be local, oss or s3, got \(providerName)")
+        }
+        self.provider = provider
+        guard provider == .local else {
+            throw ConfigError("provider \(provider.rawValue): this build serves the local provider only")
+        }
+
+        func absolute(_ path: String, from folder: String) -> String {
+            path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: folder + "/"))
+                .standardizedFileURL.path
+        }
+        localRoot = flags.localRoot.map { absolute($0, from: cwd) }
+            ?? server?.local_root.map { absolute($0, from: configFolder) } ?? absolute("data/local", from: cwd)
+        spoolDirectory = flags.spoolDir.map { absolute($0, from: cwd) }
+            ?? server?.spool_dir.map { absolute($0, from: configFolder) }
+            ?? NSTemporaryDirectory() + "ossftp-spool-\(getuid())"
+        webPort = flags.webPort ?? file?.modules.launcher?.control_port?.value ?? 8192
+        if webPort != 0 {
+            warnings.append("the web console (port \(webPort)) is not part of this build yet; nothing listens there")
+        }
+
+        for (index, account) in (file?.modules.accounts ?? []).enumerated() {
+            let name = account.login_username ?? ""
+            if name.isEmpty { continue }
+            let field = "\(source): modules.accounts[\(index)]"
+            guard let password = account.login_password, !password.isEmpty else {
+                throw ConfigError("\(field).login_password is missing for \(name)")
+            }
+            guard let bucket = account.bucket_name, !bucket.isEmpty else {
+                throw ConfigError("\(field).bucket_name is missing for \(name)")
+            }
+            let verifier = PasswordVerifier(stored: password)
+            if verifier.isPlaintext {
+                let hashed = PasswordVerifier.hashing(password).storedForm
+                warnings.append(
+                    "\(field) (\(name)) keeps its password in plaintext; replace login_password with \(hashed)")
+            }
+            if provider == .local && (try? PosixFile.status("\(localRoot)/\(bucket)"))??.isDirectory != true {
+                warnings.append("\(field) (\(name)): bucket folder \(localRoot)/\(bucket) does not exist; its logins will fail")
+            }
+            accounts.append(account)
+        }
+        if accounts.isEmpty {
+            warnings.append("no account is configured: every login will be refused (see config.json, modules.accounts)")
+        }
+    }
+
+    /// The authenticator for the configured accounts.
+    func makeAuthenticator(logger: Logger) throws -> any Authenticator {
+        let spool = SpoolConfiguration(directory: spoolDirectory)
+        let root = localRoot
+        let configured = accounts.map { account in
+            let bucket = account.bucket_name ?? ""
+            let home = account.home_dir ?? ""
+            return ConfiguredAccount(
+                username: account.login_username ?? "", password: PasswordVerifier(stored: account.login_password ?? "")
+            ) {
+                ObjectVFS(store: try LocalStore(root: root, bucket: bucket), homeDirectory: home, spool: spool)
+            }
+        }
+        return AccountAuthenticator(accounts: configured)
+    }
+}

@@ -1,0 +1,67 @@
+import Testing
+@testable import FTPFrontend
+
+@Suite struct FTPCommandParserTests {
+    func parse(_ text: String, loggedIn: Bool = true) -> FTPCommandParser.Outcome {
+        FTPCommandParser.parse(Array(text.utf8), loggedIn: loggedIn)
+    }
+
+    func code(_ outcome: FTPCommandParser.Outcome) -> Int? {
+        if case .refused(let reply) = outcome { return reply.code.rawValue }
+        return nil
+    }
+
+    @Test func verbsAreCaseInsensitiveAndArgumentsKeepSpaces() {
+        #expect(parse("stor  my file .txt") == .command(.stor(" my file .txt"), verb: "STOR"))
+        #expect(parse("opts utf8 on") == .command(.opts("utf8 on"), verb: "OPTS"))
+    }
+
+    @Test func unknownVerbIs500() {
+        #expect(code(parse("FOO bar")) == 500)
+        #expect(code(parse("")) == 500)
+    }
+
+    @Test func verbsNeedingLoginAre530Before() {
+        for verb in ["PWD", "LIST", "RETR x", "STOR x", "CWD /", "MKD d", "PASV"] {
+            #expect(code(parse(verb, loggedIn: false)) == 530, "\(verb)")
+        }
+        #expect(parse("FEAT", loggedIn: false) == .command(.feat, verb: "FEAT"))
+        #expect(parse("USER a", loggedIn: false) == .command(.user("a"), verb: "USER"))
+    }
+
+    @Test func argumentRulesGive501() {
+        #expect(code(parse("MKD")) == 501)
+        #expect(code(parse("USER", loggedIn: false)) == 501)
+        #expect(code(parse("PWD extra")) == 501)
+    }
+
+    @Test func NULAndInvalidUTF8Are501() {
+        #expect(code(FTPCommandParser.parse(Array("MKD a".utf8) + [0] + Array("b".utf8), loggedIn: true)) == 501)
+        #expect(code(FTPCommandParser.parse(Array("MKD ".utf8) + [0xFF, 0xFE], loggedIn: true)) == 501)
+        #expect(code(FTPCommandParser.parse(Array("MKD ".utf8) + [0xC0, 0xAE], loggedIn: true)) == 501)
+    }
+
+    @Test func typedArguments() {
+        #expect(parse("TYPE I") == .command(.type(.image), verb: "TYPE"))
+        #expect(parse("TYPE L 8") == .command(.type(.image), verb: "TYPE"))
+        #expect(parse("TYPE A") == .command(.type(.ascii), verb: "TYPE"))
+        #expect(code(parse("TYPE E")) == 504)
+        #expect(code(parse("TYPE Z")) == 501)
+        #expect(parse("EPSV") == .command(.epsv(.any), verb: "EPSV"))
+        #expect(parse("EPSV ALL") == .command(.epsv(.all), verb: "EPSV"))
+        #expect(code(parse("EPSV 3")) == 522)
+        #expect(parse("LIST -la") == .command(.list(nil), verb: "LIST"))
+        #expect(parse("LIST -a dir name") == .command(.list("dir name"), verb: "LIST"))
+    }
+
+    @Test func featAndHelpComeFromTheTable() {
+        let feat = FTPCommandTable.featReply
+        #expect(feat.code == .systemStatus)
+        #expect(feat.lines.contains(" SIZE") && feat.lines.contains(" UTF8") && feat.lines.contains(" EPSV"))
+        let help = FTPCommandTable.helpReply(for: nil)
+        for entry in FTPCommandTable.entries {
+            #expect(help.lines.joined(separator: " ").contains(entry.verb))
+        }
+        #expect(FTPCommandTable.helpReply(for: "nope").code == .syntaxErrorInArguments)
+    }
+}

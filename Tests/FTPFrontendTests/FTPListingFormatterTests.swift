@@ -1,0 +1,25 @@
+import OSSVFS
+import Testing
+@testable import FTPFrontend
+
+@Suite struct FTPListingFormatterTests {
+    // 2026-03-05 14:22:09 UTC
+    let time = 1_772_720_529.0
+
+    @Test func recentFilesShowTheTime() {
+        let entry = VFSEntry(name: "my file.txt", kind: .file, size: 1234, modified: time)
+        #expect(FTPListingFormatter.longLine(entry, now: time + 86_400)
+            == "-rw-r--r-- 1 owner group          1234 Mar 05 14:22 my file.txt")
+    }
+
+    @Test func oldFilesShowTheYear() {
+        let entry = VFSEntry(name: "d", kind: .directory, size: 0, modified: time)
+        #expect(FTPListingFormatter.longLine(entry, now: time + 400 * 86_400)
+            == "drwxr-xr-x 1 owner group             0 Mar 05  2026 d")
+    }
+
+    @Test func timeValIsUTC() {
+        #expect(FTPListingFormatter.timeVal(time) == "20260305142209")
+        #expect(FTPListingFormatter.timeVal(951_782_400) == "20000229000000")
+    }
+}

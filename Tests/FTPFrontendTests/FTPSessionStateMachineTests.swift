@@ -1,0 +1,124 @@
+import OSSVFS
+import Testing
+@testable import FTPFrontend
+
+@Suite struct FTPSessionStateMachineTests {
+    typealias Machine = FTPSessionStateMachine
+
+    func line(_ text: String) -> FTPControlLine { .line(Array(text.utf8)) }
+
+    func code(_ action: Machine.Action) -> Int? {
+        switch action {
+        case .send(let reply), .sendAndClose(let reply): return reply.code.rawValue
+        default: return nil
+        }
+    }
+
+    func loggedIn() -> Machine {
+        var machine = Machine()
+        _ = machine.receivedLine(line("USER alice"))
+        _ = machine.receivedLine(line("PASS pw"))
+        _ = machine.authenticationSucceeded()
+        return machine
+    }
+
+    @Test func loginAsksToAuthenticateThenWelcomes() {
+        var machine = Machine()
+        #expect(code(machine.receivedLine(line("PWD"))) == 530)
+        #expect(code(machine.receivedLine(line("PASS x"))) == 503)
+        #expect(code(machine.receivedLine(line("USER alice"))) == 331)
+        #expect(machine.receivedLine(line("PASS secret")) == .authenticate(user: "alice", password: "secret"))
+        #expect(code(machine.authenticationSucceeded()) == 230)
+        #expect(machine.isLoggedIn)
+        #expect(code(machine.receivedLine(line("PWD"))) == 257)
+    }
+
+    @Test func repeatedFailuresCloseTheConnection() {
+        var machine = Machine(maxFailedLogins: 3)
+        for attempt in 1...3 {
+            _ = machine.receivedLine(line("USER alice"))
+            _ = machine.receivedLine(line("PASS wrong"))
+            let action = machine.authenticationFailed()
+            if attempt < 3 {
+                #expect(action == .send(FTPReply(.notLoggedIn, "Login incorrect.")))
+            } else {
+                guard case .sendAndClose(let reply) = action else { Issue.record("expected close"); return }
+                #expect(reply.code == .serviceNotAvailable)
+            }
+        }
+    }
+
+    @Test func pathsResolveAgainstTheWorkingDirectory() throws {
+        var machine = loggedIn()
+        let target = try VFSPath(resolving: "/d")
+        #expect(machine.receivedLine(line("CWD d")) == .perform(.changeDirectory(target)))
+        _ = machine.operationSucceeded(.changeDirectory(target), result: .done)
+        #expect(machine.workingDirectory == target)
+        #expect(machine.receivedLine(line("MKD ../../x")) == .perform(.makeDirectory(try VFSPath(resolving: "/x"))))
+        #expect(machine.receivedLine(line("DELE ..\\..\\y")) == .perform(.removeFile(try VFSPath(resolving: "/y"))))
+        #expect(machine.receivedLine(line("CDUP")) == .perform(.changeDirectory(.root)))
+        #expect(machine.receivedLine(line("PWD")) == .send(.pathReply("/d", "is the current directory.")))
+    }
+
+    @Test func failedOperationsMapToReplies() throws {
+        var machine = loggedIn()
+        let missing = try VFSPath(resolving: "/missing")
+        #expect(code(machine.operationFailed(.removeFile(missing), .notFound("/missing"))) == 550)
+        #expect(code(machine.operationFailed(.removeDirectory(missing), .directoryNotEmpty("/d"))) == 550)
+        #expect(code(machine.operationFailed(.makeDirectory(missing), .invalidName("x"))) == 553)
+        #expect(code(machine.operationFailed(.changeDirectory(missing), .notFound("/missing"))) == 550)
+    }
+
+    @Test func transfersNeedAPassivePort() throws {
+        var machine = loggedIn()
+        #expect(code(machine.receivedLine(line("RETR f"))) == 425)
+        #expect(machine.receivedLine(line("PASV")) == .perform(.openPassiveListener(extended: false)))
+        let reply = machine.operationSucceeded(
+            .openPassiveListener(extended: false), result: .passiveListener(host: "127.0.0.1", port: 51_234))
+        #expect(reply == .send(FTPReply(.enteringPassiveMode, "Entering Passive Mode (127,0,0,1,200,34).")))
+        #expect(machine.receivedLine(line("RETR f")) == .transfer(.retrieve(try VFSPath(resolving: "/f"))))
+    }
+
+    @Test func duringATransferNoopAnswersAndOtherCommandsWait() throws {
+        var machine = loggedIn()
+        _ = machine.receivedLine(line("EPSV"))
+        let epsv = machine.operationSucceeded(
+            .openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
+        #expect(epsv == .send(FTPReply(.enteringExtendedPassiveMode, "Entering Extended Passive Mode (|||50000|).")))
+        _ = machine.receivedLine(line("STOR f"))
+        #expect(code(machine.receivedLine(line("NOOP"))) == 200)
+        #expect(machine.receivedLine(line("PWD")) == .deferLine(Array("PWD".utf8)))
+        #expect(code(machine.transferFinished(.completed)) == 226)
+        #expect(code(machine.receivedLine(line("PWD"))) == 257)
+    }
+
+    @Test func transferOutcomesMapToReplies() {
+        var machine = loggedIn()
+        #expect(code(machine.transferFinished(.refused(.notFound("/f")))) == 550)
+        #expect(code(machine.transferFinished(.noDataConnection)) == 425)
+        #expect(code(machine.transferFinished(.connectionLost)) == 426)
+        #expect(code(machine.transferFinished(.failed(.storeUnavailable("down")))) == 451)
+        #expect(code(machine.transferFinished(.failed(.noSpace("spool")))) == 452)
+    }
+
+    @Test func epsvAllRefusesPasvAndOtherFamilies() {
+        var machine = loggedIn()
+        #expect(code(machine.receivedLine(line("EPSV 2"))) == 522)
+        #expect(code(machine.receivedLine(line("EPSV ALL"))) == 200)
+        #expect(code(machine.receivedLine(line("PASV"))) == 503)
+    }
+
+    @Test func simpleCommands() {
+        var machine = Machine()
+        #expect(code(machine.receivedLine(line("SYST"))) == 215)
+        #expect(code(machine.receivedLine(line("FEAT"))) == 211)
+        #expect(code(machine.receivedLine(line("NOOP"))) == 200)
+        #expect(code(machine.receivedLine(line("OPTS UTF8 ON"))) == 200)
+        #expect(code(machine.receivedLine(.overlong)) == 500)
+        var session = loggedIn()
+        #expect(code(session.receivedLine(line("TYPE I"))) == 200)
+        #expect(session.transferType == .image)
+        #expect(code(session.receivedLine(line("MODE B"))) == 504)
+        #expect(code(session.receivedLine(line("QUIT"))) == 221)
+    }
+}

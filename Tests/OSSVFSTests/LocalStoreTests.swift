@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+@testable import OSSVFS
+
+@Suite struct LocalStoreTests {
+    func withStore(_ body: (LocalStore, String) async throws -> Void) async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let bucket = try folder.make("bucket")
+        try await body(try LocalStore(root: folder.path, bucket: "bucket", chunkSize: 7), bucket)
+    }
+
+    @Test func missingBucketIsRefused() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        #expect(throws: ObjectStoreError.noSuchBucket("nope")) { try LocalStore(root: folder.path, bucket: "nope") }
+    }
+
+    @Test func putHeadGetAndRanges() async throws {
+        try await withStore { store, bucket in
+            let data = Array("hello, object storage".utf8)
+            try await store.put("dir/a.txt", body: .bytes(data), metadata: [:])
+            #expect(FileManager.default.fileExists(atPath: bucket + "/dir/a.txt"))
+            #expect(try await store.head("dir/a.txt").size == UInt64(data.count))
+            #expect(try await collect(store.get("dir/a.txt", range: nil)) == data)
+            #expect(try await collect(store.get("dir/a.txt", range: .closed(7, 12))) == Array(data[7...12]))
+            #expect(try await collect(store.get("dir/a.txt", range: .suffix(7))) == Array(data.suffix(7)))
+            #expect(try await collect(store.get("dir/a.txt", range: .from(20))) == Array(data[20...]))
+            await #expect(throws: ObjectStoreError.noSuchKey("dir/missing")) { try await store.head("dir/missing") }
+            await #expect(throws: ObjectStoreError.self) { try await store.get("dir/a.txt", range: .from(100)) }
+        }
+    }
+
+    @Test func invalidKeysAreRefused() async throws {
+        try await withStore { store, _ in
+            for key in ["a//b", "./x", "../x", ".ossftp-tmp/x", "", String(repeating: "k", count: 1024)] {
+                await #expect(throws: ObjectStoreError.self) { try await store.put(key, body: .bytes([]), metadata: [:]) }
+            }
+        }
+    }
+
+    @Test func aKeyAndAPrefixOfTheSameNameConflict() async throws {
+        try await withStore { store, _ in
+            try await store.put("a", body: .bytes([1]), metadata: [:])
+            await #expect(throws: ObjectStoreError.self) { try await store.put("a/b", body: .bytes([2]), metadata: [:]) }
+            try await store.put("c/d", body: .bytes([1]), metadata: [:])
+            await #expect(throws: ObjectStoreError.self) { try await store.put("c", body: .bytes([2]), metadata: [:]) }
+        }
+    }
+
+    @Test func listingWithDelimiterMergesPrefixesAndKeysInByteOrder() async throws {
+        try await withStore { store, _ in
+            for key in ["d/a", "d/b-c", "d/b/x", "d/b/y", "d/e/", "top", "d/\u{e9}"] {
+                try await store.put(key, body: .bytes([0]), metadata: [:])
+            }
+            let page = try await store.listPage(ListRequest(prefix: "d/", delimiter: "/"))
+            #expect(page.objects.map(\.key) == ["d/a", "d/b-c", "d/\u{e9}"])
+            #expect(page.commonPrefixes == ["d/b/", "d/e/"])
+            let marker = try await store.listPage(ListRequest(prefix: "d/e/", delimiter: "/"))
+            #expect(marker.objects.map(\.key) == ["d/e/"])
+            let all = try await store.listPage(ListRequest(prefix: "", delimiter: nil))
+            #expect(all.objects.map(\.key) == ["d/a", "d/b-c", "d/b/x", "d/b/y", "d/e/", "d/\u{e9}", "top"])
+        }
+    }
+
+    @Test func listingPagesWithContinuationTokens() async throws {
+        try await withStore { store, _ in
+            let keys = (0..<25).map { String(format: "p/k%02d", $0) }
+            for key in keys { try await store.put(key, body: .bytes([]), metadata: [:]) }
+            try await store.put("p/sub/x", body: .bytes([]), metadata: [:])
+            var seen: [String] = []
+            var token: String?
+            var pages = 0
+            repeat {
+                let page = try await store.listPage(
+                    ListRequest(prefix: "p/", delimiter: "/", continuationToken: token, maxKeys: 10))
+                seen += page.objects.map(\.key) + page.commonPrefixes
+                token = page.nextContinuationToken
+                pages += 1
+            } while token != nil
+            #expect(pages == 3)
+            #expect(seen == keys + ["p/sub/"])
+        }
+    }
+
+    @Test func deleteRemovesEmptyParentsButKeepsMarkers() async throws {
+        try await withStore { store, bucket in
+            try await store.put("a/b/c", body: .bytes([1]), metadata: [:])
+            try await store.delete("a/b/c")
+            #expect(!FileManager.default.fileExists(atPath: bucket + "/a"))
+            try await store.put("m/", body: .bytes([]), metadata: [:])
+            try await store.put("m/x", body: .bytes([1]), metadata: [:])
+            try await store.delete("m/x")
+            #expect(try await store.head("m/").size == 0)
+            try await store.delete("m/")
+            #expect(!FileManager.default.fileExists(atPath: bucket + "/m"))
+            try await store.delete("never-existed")
+        }
+    }
+
+    @Test func multipartUploadJoinsPartsAtomically() async throws {
+        try await withStore { store, _ in
+            let id = try await store.createMultipartUpload("big/file", metadata: [:])
+            let one = try await store.uploadPart("big/file", uploadID: id, partNumber: 1, body: .bytes([1, 2, 3]))
+            let two = try await store.uploadPart("big/file", uploadID: id, partNumber: 2, body: .bytes([4, 5]))
+            await #expect(throws: ObjectStoreError.noSuchKey("big/file")) { try await store.head("big/file") }
+            try await store.completeMultipartUpload("big/file", uploadID: id, parts: [one, two])
+            #expect(try await collect(store.get("big/file", range: nil)) == [1, 2, 3, 4, 5])
+            await #expect(throws: ObjectStoreError.self) {
+                try await store.completeMultipartUpload("big/file", uploadID: id, parts: [one, two])
+            }
+            let aborted = try await store.createMultipartUpload("gone", metadata: [:])
+            _ = try await store.uploadPart("gone", uploadID: aborted, partNumber: 1, body: .bytes([9]))
+            try await store.abortMultipartUpload("gone", uploadID: aborted)
+            await #expect(throws: ObjectStoreError.noSuchUpload(aborted)) {
+                try await store.uploadPart("gone", uploadID: aborted, partNumber: 2, body: .bytes([9]))
+            }
+        }
+    }
+
+    @Test func copyAndDeleteMany() async throws {
+        try await withStore { store, _ in
+            try await store.put("src", body: .bytes([7, 8, 9]), metadata: [:])
+            try await store.copy(from: "src", to: "dst/copy")
+            #expect(try await collect(store.get("dst/copy", range: nil)) == [7, 8, 9])
+            let failures = try await store.deleteMany(["src", "dst/copy", "../bad"])
+            #expect(failures.keys.sorted() == ["../bad"])
+            await #expect(throws: ObjectStoreError.noSuchKey("src")) { try await store.head("src") }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+@testable import OSSVFS
+
+@Suite struct ObjectVFSTests {
+    func withVFS(home: String = "", partSize: Int = 16 << 20, pageSize: Int = 1000,
+                 _ body: (ObjectVFS, LocalStore, String) async throws -> Void) async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let bucket = try folder.make("bucket")
+        let store = try LocalStore(root: folder.path, bucket: "bucket")
+        let spool = SpoolConfiguration(directory: folder.path + "/spool", partSize: partSize, writeBufferSize: 4)
+        try await body(ObjectVFS(store: store, homeDirectory: home, spool: spool, pageSize: pageSize), store, bucket)
+    }
+
+    func path(_ text: String) throws -> VFSPath { try VFSPath(resolving: text) }
+
+    func write(_ vfs: ObjectVFS, _ name: String, _ bytes: [UInt8]) async throws {
+        let writer = try await vfs.openWrite(try path(name))
+        try await writer.write(bytes)
+        try await writer.commit()
+    }
+
+    @Test func directoriesAreMarkersAndPrefixes() async throws {
+        try await withVFS { vfs, store, _ in
+            try await vfs.makeDirectory(try path("/d"))
+            #expect(try await store.head("d/").size == 0)
+            #expect(try await vfs.stat(try path("/d")).kind == .directory)
+            await #expect(throws: VFSError.alreadyExists("/d")) { try await vfs.makeDirectory(try path("/d")) }
+            await #expect(throws: VFSError.notFound("/x")) { try await vfs.makeDirectory(try path("/x/y")) }
+            try await store.put("implicit/deep/file", body: .bytes([1]), metadata: [:])
+            #expect(try await vfs.stat(try path("/implicit")).kind == .directory)
+            var names: [String] = []
+            for try await entry in try await vfs.list(.root) { names.append(entry.name) }
+            #expect(names.sorted() == ["d", "implicit"])
+            var inside: [String] = []
+            for try await entry in try await vfs.list(try path("/d")) { inside.append(entry.name) }
+            #expect(inside.isEmpty)
+        }
+    }
+
+    @Test func removeDirectoryRefusesNonEmptyAndMissing() async throws {
+        try await withVFS { vfs, _, _ in
+            try await vfs.makeDirectory(try path("/d"))
+            try await write(vfs, "/d/f", [1, 2])
+            await #expect(throws: VFSError.directoryNotEmpty("/d")) { try await vfs.removeDirectory(try path("/d")) }
+            #expect(try await vfs.stat(try path("/d/f")).size == 2)
+            await #expect(throws: VFSError.notFound("/nope")) { try await vfs.removeDirectory(try path("/nope")) }
+            await #expect(throws: VFSError.notDirectory("/d/f")) { try await vfs.removeDirectory(try path("/d/f")) }
+            try await vfs.removeFile(try path("/d/f"))
+            try await vfs.removeDirectory(try path("/d"))
+            await #expect(throws: VFSError.notFound("/d")) { try await vfs.stat(try path("/d")) }
+        }
+    }
+
+    @Test func removeFileOfMissingOrDirectoryFails() async throws {
+        try await withVFS { vfs, _, _ in
+            await #expect(throws: VFSError.notFound("/missing")) { try await vfs.removeFile(try path("/missing")) }
+            try await vfs.makeDirectory(try path("/d"))
+            await #expect(throws: VFSError.isDirectory("/d")) { try await vfs.removeFile(try path("/d")) }
+        }
+    }
+
+    @Test func uploadsAreInvisibleUntilCommitted() async throws {
+        try await withVFS { vfs, _, _ in
+            let writer = try await vfs.openWrite(try path("/f"))
+            try await writer.write(Array(repeating: 5, count: 100))
+            await #expect(throws: VFSError.notFound("/f")) { try await vfs.stat(try path("/f")) }
+            try await writer.commit()
+            #expect(try await vfs.stat(try path("/f")).size == 100)
+            let aborted = try await vfs.openWrite(try path("/g"))
+            try await aborted.write([1, 2, 3])
+            await aborted.abort()
+            await #expect(throws: VFSError.notFound("/g")) { try await vfs.stat(try path("/g")) }
+        }
+    }
+
+    @Test func largeUploadsGoUpAsMultipartAndLeaveNoSpool() async throws {
+        try await withVFS(partSize: 10) { vfs, _, bucket in
+            let data = (0..<95).map { UInt8($0) }
+            try await write(vfs, "/big", data)
+            #expect(try await collect(vfs.openRead(try path("/big"), offset: 0)) == data)
+            #expect(try await collect(vfs.openRead(try path("/big"), offset: 90)) == Array(data[90...]))
+            let spool = (try? FileManager.default.contentsOfDirectory(atPath: bucket + "/../spool")) ?? []
+            #expect(spool.isEmpty)
+        }
+    }
+
+    @Test func writesNeedAnExistingParentAndRefuseDirectories() async throws {
+        try await withVFS { vfs, _, _ in
+            await #expect(throws: VFSError.notFound("/no")) { try await vfs.openWrite(try path("/no/f")) }
+            try await vfs.makeDirectory(try path("/d"))
+            await #expect(throws: VFSError.isDirectory("/d")) { try await vfs.openWrite(try path("/d")) }
+            await #expect(throws: VFSError.isDirectory("/")) { try await vfs.openWrite(.root) }
+            await #expect(throws: VFSError.isDirectory("/d")) { try await vfs.openRead(try path("/d"), offset: 0) }
+        }
+    }
+
+    @Test func homeDirectoryConfinesTheAccount() async throws {
+        try await withVFS(home: "users/alice") { vfs, store, _ in
+            try await store.put("users/alice/", body: .bytes([]), metadata: [:])
+            try await store.put("secret", body: .bytes([1]), metadata: [:])
+            try await write(vfs, "/../../secret", [2])
+            #expect(try await store.head("users/alice/secret").size == 1)
+            #expect(try await collect(store.get("secret", range: nil)) == [1])
+        }
+    }
+
+    @Test func listingsStreamPageByPage() async throws {
+        try await withVFS(pageSize: 3) { vfs, store, _ in
+            for index in 0..<10 { try await store.put("many/f\(index)", body: .bytes([]), metadata: [:]) }
+            var names: [String] = []
+            for try await entry in try await vfs.list(try path("/many")) { names.append(entry.name) }
+            #expect(names == (0..<10).map { "f\($0)" })
+        }
+    }
+
+    @Test func listingAFileOrNothingFails() async throws {
+        try await withVFS { vfs, _, _ in
+            try await write(vfs, "/f", [1])
+            await #expect(throws: VFSError.notDirectory("/f")) { try await vfs.list(try path("/f")) }
+            await #expect(throws: VFSError.notFound("/none")) { try await vfs.list(try path("/none")) }
+        }
+    }
+
+    @Test func keysOverTheLimitAreRefused() async throws {
+        try await withVFS { vfs, _, _ in
+            let long = "/" + String(repeating: "n", count: 1100)
+            await #expect(throws: VFSError.self) { try await vfs.makeDirectory(try path(long)) }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import Testing
+@testable import OSSVFS
+
+@Suite struct PasswordVerifierTests {
+    // Computed with Python: hashlib.pbkdf2_hmac('sha256', b'correct horse',
+    // bytes.fromhex('00112233445566778899aabbccddeeff'), 1000, 32).hex()
+    let stored = "pbkdf2-sha256$1000$00112233445566778899aabbccddeeff$"
+        + "4c5805526868c915a4cba43d75ec6b0a07152bb7b9ca30501c96ea0f91886829"
+
+    @Test func hashedFormMatchesPythonsPBKDF2() {
+        let verifier = PasswordVerifier(stored: stored)
+        #expect(!verifier.isPlaintext)
+        #expect(verifier.verify("correct horse"))
+        #expect(!verifier.verify("correct horse "))
+        #expect(verifier.storedForm == stored)
+    }
+
+    @Test func anythingElseIsPlaintext() {
+        let verifier = PasswordVerifier(stored: "pbkdf2-sha256$x$00$00")
+        #expect(verifier.isPlaintext)
+        #expect(verifier.verify("pbkdf2-sha256$x$00$00"))
+        #expect(!verifier.verify("other"))
+    }
+
+    @Test func freshHashesUseRandomSalts() {
+        let one = PasswordVerifier.hashing("pw", iterations: 1000)
+        let two = PasswordVerifier.hashing("pw", iterations: 1000)
+        #expect(one != two)
+        #expect(one.verify("pw") && two.verify("pw"))
+        #expect(PasswordVerifier(stored: one.storedForm) == one)
+    }
+
+    @Test func authenticatorRejectsUnknownUsersAndWrongPasswords() async throws {
+        let account = ConfiguredAccount(username: "alice", password: PasswordVerifier(stored: stored)) {
+            throw ObjectStoreError.noSuchBucket("b")
+        }
+        let authenticator = AccountAuthenticator(accounts: [account])
+        await #expect(throws: AuthenticationError.rejected) {
+            try await authenticator.authenticate(user: "bob", password: "correct horse")
+        }
+        await #expect(throws: AuthenticationError.rejected) {
+            try await authenticator.authenticate(user: "alice", password: "wrong")
+        }
+        await #expect(throws: AuthenticationError.self) {
+            try await authenticator.authenticate(user: "alice", password: "correct horse")
+        }
+    }
+}
