@@ -65,14 +65,19 @@ public struct ObjectInfo: Sendable, Equatable {
     public var size: UInt64
     public var lastModified: Double
     public var etag: String
+    /// User metadata, names lower-case without the `x-oss-meta-`/`x-amz-meta-` prefix.
     public var metadata: [String: String]
+    /// The CRC-64/XZ of the whole object, when the store reports one (OSS does).
+    public var crc64: UInt64?
 
-    public init(key: String, size: UInt64, lastModified: Double, etag: String, metadata: [String: String] = [:]) {
+    public init(key: String, size: UInt64, lastModified: Double, etag: String, metadata: [String: String] = [:],
+                crc64: UInt64? = nil) {
         self.key = key
         self.size = size
         self.lastModified = lastModified
         self.etag = etag
         self.metadata = metadata
+        self.crc64 = crc64
     }
 }
 
@@ -134,10 +139,13 @@ public struct UploadedPart: Sendable, Equatable, Codable {
     public var partNumber: Int
     public var etag: String
     public var size: UInt64
+    /// The part's CRC-64/XZ, when known, so the whole object's can be checked at completion.
+    public var crc64: UInt64?
 
-    public init(partNumber: Int, etag: String, size: UInt64) {
+    public init(partNumber: Int, etag: String, size: UInt64, crc64: UInt64? = nil) {
         self.partNumber = partNumber
         self.etag = etag
         self.size = size
+        self.crc64 = crc64
     }
 }

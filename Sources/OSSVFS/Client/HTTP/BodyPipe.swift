@@ -1,0 +1,92 @@
+import Foundation
+
+/// Carries a response body from a libcurl thread to an async consumer, holding at most
+/// `capacity` bytes: when it is full the curl thread waits, so a slow reader slows the
+/// download instead of filling memory.
+final class BodyPipe: ObjectChunkSource, @unchecked Sendable {
+    private let condition = NSCondition()
+    private let capacity: Int
+    private var chunks: [[UInt8]] = []
+    private var buffered = 0
+    private var finished = false
+    private var failure: (any Error)?
+    private var cancelled = false
+    private var waiter: CheckedContinuation<[UInt8]?, any Error>?
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    // MARK: producer (curl thread)
+
+    /// Adds bytes, waiting while the pipe is full. Returns false once the consumer cancelled.
+    func push(_ bytes: [UInt8]) -> Bool {
+        condition.lock()
+        while buffered >= capacity && !cancelled { condition.wait() }
+        if cancelled {
+            condition.unlock()
+            return false
+        }
+        if let waiter {
+            self.waiter = nil
+            condition.unlock()
+            waiter.resume(returning: bytes)
+            return true
+        }
+        chunks.append(bytes)
+        buffered += bytes.count
+        condition.unlock()
+        return true
+    }
+
+    /// Ends the body, with an error if the transfer failed.
+    func finish(_ error: (any Error)?) {
+        condition.lock()
+        finished = true
+        failure = error
+        let waiter = self.waiter
+        self.waiter = nil
+        condition.unlock()
+        if let error { waiter?.resume(throwing: error) } else { waiter?.resume(returning: nil) }
+    }
+
+    // MARK: consumer
+
+    func nextChunk() async throws -> [UInt8]? {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            if !chunks.isEmpty {
+                let chunk = chunks.removeFirst()
+                buffered -= chunk.count
+                condition.signal()
+                condition.unlock()
+                continuation.resume(returning: chunk)
+            } else if finished || cancelled {
+                let failure = cancelled ? nil : self.failure
+                condition.unlock()
+                if let failure { continuation.resume(throwing: failure) } else { continuation.resume(returning: nil) }
+            } else {
+                waiter = continuation
+                condition.unlock()
+            }
+        }
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        chunks.removeAll()
+        buffered = 0
+        let waiter = self.waiter
+        self.waiter = nil
+        condition.broadcast()
+        condition.unlock()
+        waiter?.resume(returning: nil)
+    }
+
+    var isCancelled: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return cancelled
+    }
+}

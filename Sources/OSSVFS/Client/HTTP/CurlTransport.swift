@@ -1,0 +1,262 @@
+import CCurl
+import Foundation
+
+/// HTTP over libcurl. Each transfer runs on one of a fixed set of worker threads, never on a
+/// NIO event loop or the cooperative pool; each thread keeps one easy handle, so connections
+/// are reused (keep-alive) from one request to the next. Response bodies stream through a
+/// ``BodyPipe`` with a bounded buffer.
+public final class CurlTransport: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// Transfers that may run at once (worker threads).
+        public var maxConcurrentTransfers: Int
+        public var connectTimeoutMilliseconds: Int
+        /// A transfer slower than `lowSpeedLimit` bytes/s for this long is aborted.
+        public var lowSpeedTimeSeconds: Int
+        public var lowSpeedLimit: Int
+        /// Bytes of a response body held in memory per transfer.
+        public var bodyBufferSize: Int
+
+        public init(maxConcurrentTransfers: Int = 32, connectTimeoutMilliseconds: Int = 10_000,
+                    lowSpeedTimeSeconds: Int = 60, lowSpeedLimit: Int = 1, bodyBufferSize: Int = 1 << 20) {
+            self.maxConcurrentTransfers = maxConcurrentTransfers
+            self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+            self.lowSpeedTimeSeconds = lowSpeedTimeSeconds
+            self.lowSpeedLimit = lowSpeedLimit
+            self.bodyBufferSize = bodyBufferSize
+        }
+    }
+
+    private static let globalInit: Void = {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+    }()
+
+    let configuration: Configuration
+    private let condition = NSCondition()
+    private var jobs: [CurlJob] = []
+    private var threads = 0
+    private var idle = 0
+
+    public init(configuration: Configuration = Configuration()) {
+        _ = Self.globalInit
+        self.configuration = configuration
+    }
+
+    /// Starts a request and returns once the response head arrived; the body follows as a stream.
+    public func start(_ request: HTTPRequest) async throws -> (HTTPResponseHead, ObjectByteStream) {
+        let job = CurlJob(request: request, pipe: BodyPipe(capacity: configuration.bodyBufferSize))
+        let head = try await withCheckedThrowingContinuation { continuation in
+            job.headContinuation = continuation
+            enqueue(job)
+        }
+        return (head, ObjectByteStream(source: job.pipe))
+    }
+
+    /// Sends a request and collects the whole body (at most `maxBodySize` bytes).
+    public func send(_ request: HTTPRequest, maxBodySize: Int = 16 << 20) async throws -> HTTPResponse {
+        let (head, stream) = try await start(request)
+        var body: [UInt8] = []
+        for try await chunk in stream {
+            body += chunk
+            if body.count > maxBodySize {
+                stream.cancel()
+                throw HTTPTransportError(code: 23, message: "response body over \(maxBodySize) bytes")
+            }
+        }
+        return HTTPResponse(head: head, body: body)
+    }
+
+    private func enqueue(_ job: CurlJob) {
+        condition.lock()
+        jobs.append(job)
+        if idle == 0 && threads < configuration.maxConcurrentTransfers {
+            threads += 1
+            let thread = Thread { [self] in workerLoop() }
+            thread.name = "ossftp-curl-\(threads)"
+            thread.start()
+        }
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func workerLoop() {
+        guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed") }
+        while true {
+            condition.lock()
+            idle += 1
+            while jobs.isEmpty { condition.wait() }
+            idle -= 1
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.run(on: handle, configuration: configuration)
+        }
+    }
+}
+
+/// One transfer's state, shared with libcurl's callbacks.
+final class CurlJob: @unchecked Sendable {
+    let request: HTTPRequest
+    let pipe: BodyPipe
+    var headContinuation: CheckedContinuation<HTTPResponseHead, any Error>?
+    private let lock = NSLock()
+    private var status = 0
+    private var headers: [String: String] = [:]
+    private var bodyFile: PosixFile?
+    private var bodyPosition: UInt64 = 0
+    private var bodyRemaining: UInt64 = 0
+
+    init(request: HTTPRequest, pipe: BodyPipe) {
+        self.request = request
+        self.pipe = pipe
+    }
+
+    func run(on handle: UnsafeMutableRawPointer, configuration: CurlTransport.Configuration) {
+        curl_easy_reset(handle)
+        var list: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(list) }
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorPointer in
+            _ = ccurl_setopt_str(handle, CURLOPT_URL, request.url)
+            _ = ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+            _ = ccurl_setopt_long(handle, CURLOPT_PATH_AS_IS, 1)
+            _ = ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
+            _ = ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+            _ = ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeoutMilliseconds)
+            _ = ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, configuration.lowSpeedTimeSeconds)
+            _ = ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedLimit)
+            _ = ccurl_setopt_ptr(handle, CURLOPT_ERRORBUFFER, errorPointer.baseAddress)
+            _ = ccurl_setopt_writefn(handle, curlWrite)
+            _ = ccurl_setopt_ptr(handle, CURLOPT_WRITEDATA, context)
+            _ = ccurl_setopt_headerfn(handle, curlHeader)
+            _ = ccurl_setopt_ptr(handle, CURLOPT_HEADERDATA, context)
+            let length = Int64(request.body?.length ?? 0)
+            switch request.method {
+            case "HEAD":
+                _ = ccurl_setopt_long(handle, CURLOPT_NOBODY, 1)
+            case "GET":
+                _ = ccurl_setopt_long(handle, CURLOPT_HTTPGET, 1)
+            case "PUT":
+                _ = ccurl_setopt_long(handle, CURLOPT_UPLOAD, 1)
+                _ = ccurl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(length))
+            case "POST":
+                _ = ccurl_setopt_long(handle, CURLOPT_POST, 1)
+                _ = ccurl_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(length))
+            default:
+                _ = ccurl_setopt_str(handle, CURLOPT_CUSTOMREQUEST, request.method)
+            }
+            if request.method == "PUT" || request.method == "POST" {
+                _ = ccurl_setopt_readfn(handle, curlRead)
+                _ = ccurl_setopt_ptr(handle, CURLOPT_READDATA, context)
+            }
+            var headerLines = request.headers.map { "\($0.key): \($0.value)" }
+            // No 100-continue round trip; and no form content type on POST unless the caller set one.
+            headerLines.append("Expect:")
+            if request.headers["content-type"] == nil { headerLines.append("Content-Type:") }
+            for line in headerLines { list = curl_slist_append(list, line) }
+            _ = ccurl_setopt_ptr(handle, CURLOPT_HTTPHEADER, list)
+            return curl_easy_perform(handle)
+        }
+        try? bodyFile?.close()
+        bodyFile = nil
+        if code == CURLE_OK {
+            deliverHead()
+            pipe.finish(nil)
+        } else {
+            let detail = String(cString: errorBuffer)
+            let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            let error = HTTPTransportError(code: Int32(code.rawValue), message: message)
+            if !failHead(error) { pipe.finish(pipe.isCancelled ? nil : error) }
+        }
+    }
+
+    // MARK: callbacks (on the curl thread)
+
+    fileprivate func received(header line: String) {
+        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.hasPrefix("HTTP/") {
+            let parts = trimmed.split(separator: " ")
+            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+            headers = [:]
+        } else if let colon = trimmed.firstIndex(of: ":") {
+            let name = trimmed[..<colon].lowercased()
+            headers[name] = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+    }
+
+    fileprivate func received(body bytes: [UInt8]) -> Bool {
+        deliverHead()
+        return pipe.push(bytes)
+    }
+
+    fileprivate func fill(_ buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int? {
+        guard let body = request.body else { return 0 }
+        switch body {
+        case .bytes(let bytes):
+            let start = Int(bodyPosition)
+            let count = min(capacity, bytes.count - start)
+            guard count > 0 else { return 0 }
+            bytes.withUnsafeBytes { raw in
+                UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + start, byteCount: count)
+            }
+            bodyPosition += UInt64(count)
+            return count
+        case .file(let path, let offset, let length):
+            do {
+                if bodyFile == nil {
+                    bodyFile = try PosixFile.openForReading(path)
+                    bodyPosition = offset
+                    bodyRemaining = length
+                }
+                guard bodyRemaining > 0, let file = bodyFile else { return 0 }
+                let chunk = try file.read(at: bodyPosition, count: Int(min(UInt64(capacity), bodyRemaining)))
+                guard !chunk.isEmpty else { return nil }
+                chunk.withUnsafeBytes { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: chunk.count) }
+                bodyPosition += UInt64(chunk.count)
+                bodyRemaining -= UInt64(chunk.count)
+                return chunk.count
+            } catch {
+                return nil
+            }
+        }
+    }
+
+    private func deliverHead() {
+        lock.lock()
+        let continuation = headContinuation
+        headContinuation = nil
+        lock.unlock()
+        continuation?.resume(returning: HTTPResponseHead(status: status, headers: headers))
+    }
+
+    /// Fails the head if it was not delivered yet; returns whether it did.
+    private func failHead(_ error: any Error) -> Bool {
+        lock.lock()
+        let continuation = headContinuation
+        headContinuation = nil
+        lock.unlock()
+        guard let continuation else { return false }
+        continuation.resume(throwing: error)
+        return true
+    }
+}
+
+private let curlWrite: ccurl_data_cb = { pointer, size, count, context in
+    let job = Unmanaged<CurlJob>.fromOpaque(context!).takeUnretainedValue()
+    let total = size * count
+    let bytes = Array(UnsafeRawBufferPointer(start: pointer, count: total))
+    // Returning less than `total` makes libcurl stop the transfer (the reader went away).
+    return job.received(body: bytes) ? total : 0
+}
+
+private let curlHeader: ccurl_data_cb = { pointer, size, count, context in
+    let job = Unmanaged<CurlJob>.fromOpaque(context!).takeUnretainedValue()
+    let total = size * count
+    job.received(header: String(decoding: UnsafeRawBufferPointer(start: pointer, count: total), as: UTF8.self))
+    return total
+}
+
+private let curlRead: ccurl_data_cb = { pointer, size, count, context in
+    let job = Unmanaged<CurlJob>.fromOpaque(context!).takeUnretainedValue()
+    guard let filled = job.fill(pointer!, capacity: size * count) else { return Int(CURL_READFUNC_ABORT) }
+    return filled
+}

@@ -1,0 +1,58 @@
+/// A request as the transport sends it.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The full URL, already encoded.
+    public var url: String
+    /// Headers with lower-case names.
+    public var headers: [String: String]
+    public var body: ObjectBody?
+
+    public init(method: String, url: String, headers: [String: String] = [:], body: ObjectBody? = nil) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+
+    /// Whether repeating the request cannot do harm (RFC 9110 §9.2.2).
+    public var isIdempotent: Bool {
+        ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"].contains(method)
+    }
+}
+
+/// Status and headers of a response.
+public struct HTTPResponseHead: Sendable, Equatable {
+    public var status: Int
+    /// Headers with lower-case names; repeated headers keep the last value.
+    public var headers: [String: String]
+
+    public init(status: Int, headers: [String: String]) {
+        self.status = status
+        self.headers = headers
+    }
+}
+
+/// A whole response, body included (for the small XML answers of the APIs).
+public struct HTTPResponse: Sendable {
+    public var head: HTTPResponseHead
+    public var body: [UInt8]
+
+    public var status: Int { head.status }
+    public var headers: [String: String] { head.headers }
+}
+
+/// A failure to get any answer.
+public struct HTTPTransportError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// libcurl's error code.
+    public var code: Int32
+    public var message: String
+
+    public var description: String { "transport error \(code): \(message)" }
+
+    /// Whether the request may have reached the server; connection failures before sending may not.
+    public var isConnectionFailure: Bool {
+        // CURLE_COULDNT_RESOLVE_HOST 6, COULDNT_CONNECT 7, OPERATION_TIMEDOUT 28, SEND_ERROR 55,
+        // RECV_ERROR 56, GOT_NOTHING 52, SSL_CONNECT_ERROR 35, PARTIAL_FILE 18.
+        [6, 7, 18, 28, 35, 52, 55, 56].contains(code)
+    }
+}

@@ -1,0 +1,62 @@
+/// Listings: ListObjectsV2, falling back to V1 (marker paging) on stores without it.
+extension HTTPObjectStore {
+    public func listPage(_ request: ListRequest) async throws -> ListPage {
+        if !prefersListV1 {
+            do {
+                return try await listV2(request)
+            } catch ObjectStoreError.service(let status, let code, _, _)
+                where (status == 400 || status == 501) && (code == "InvalidArgument" || code == "NotImplemented")
+            {
+                prefersListV1 = true
+            }
+        }
+        return try await listV1(request)
+    }
+
+    private func listV2(_ request: ListRequest) async throws -> ListPage {
+        var query = ["list-type": "2", "prefix": request.prefix, "max-keys": String(min(request.maxKeys, 1000)),
+                     "encoding-type": "url"]
+        if let delimiter = request.delimiter { query["delimiter"] = delimiter }
+        if let token = request.continuationToken { query["continuation-token"] = token }
+        let response = try await send(retryable: true) { makeRequest("GET", query: query) }
+        let (page, root) = try parse(response.body)
+        let truncated = root.value("IsTruncated") == "true"
+        var result = page
+        result.nextContinuationToken = truncated ? root.value("NextContinuationToken").map(decode(root)) : nil
+        return result
+    }
+
+    private func listV1(_ request: ListRequest) async throws -> ListPage {
+        var query = ["prefix": request.prefix, "max-keys": String(min(request.maxKeys, 1000)), "encoding-type": "url"]
+        if let delimiter = request.delimiter { query["delimiter"] = delimiter }
+        if let marker = request.continuationToken { query["marker"] = marker }
+        let response = try await send(retryable: true) { makeRequest("GET", query: query) }
+        let (page, root) = try parse(response.body)
+        var result = page
+        if root.value("IsTruncated") == "true" {
+            // NextMarker comes only with a delimiter; otherwise the last key is the marker.
+            let last = [page.objects.last?.key, page.commonPrefixes.last].compactMap { $0 }.max()
+            result.nextContinuationToken = root.value("NextMarker").map(decode(root)) ?? last
+        }
+        return result
+    }
+
+    private func decode(_ root: XMLNode) -> (String) -> String {
+        root.value("EncodingType") == "url" ? URIEncoding.decode : { $0 }
+    }
+
+    private func parse(_ body: [UInt8]) throws -> (ListPage, XMLNode) {
+        guard let root = XMLNode.parse(body), root.name == "ListBucketResult" else {
+            throw ObjectStoreError.service(status: 200, code: "MalformedResponse", message: "not a listing", requestID: nil)
+        }
+        let decode = self.decode(root)
+        let objects = root.all("Contents").map { node in
+            ObjectInfo(
+                key: decode(node.value("Key") ?? ""), size: UInt64(node.value("Size") ?? "") ?? 0,
+                lastModified: node.value("LastModified").flatMap(HTTPDates.parseISO8601) ?? 0,
+                etag: node.value("ETag") ?? "")
+        }
+        let prefixes = root.all("CommonPrefixes").compactMap { $0.value("Prefix") }.map(decode)
+        return (ListPage(objects: objects, commonPrefixes: prefixes, nextContinuationToken: nil), root)
+    }
+}

@@ -1,0 +1,149 @@
+/// Multipart uploads: initiate, upload part (and part copy), complete, abort, list parts and uploads.
+extension HTTPObjectStore {
+    public func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String {
+        var headers = ["content-type": "application/octet-stream"]
+        for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
+        // Not idempotent: a lost answer would leave an upload behind, so only connection failures are retried.
+        let response = try await send(key: key, retryable: false) {
+            makeRequest("POST", key: key, query: ["uploads": ""], headers: headers)
+        }
+        guard let id = XMLNode.parse(response.body)?.value("UploadId"), !id.isEmpty else {
+            throw ObjectStoreError.service(status: response.status, code: "MalformedResponse", message: "no UploadId",
+                                           requestID: nil)
+        }
+        return id
+    }
+
+    public func uploadPart(_ key: String, uploadID: String, partNumber: Int, body: ObjectBody) async throws
+        -> UploadedPart
+    {
+        let sums = try await BodyChecksums.compute(body)
+        let query = ["partNumber": String(partNumber), "uploadId": uploadID]
+        let headers = ["content-md5": sums.contentMD5, "content-type": "application/octet-stream"]
+        let response = try await send(key: key, retryable: true) {
+            makeRequest("PUT", key: key, query: query, headers: headers, body: body)
+        }
+        try verifyCRC(response.headers, expected: sums.crc64, key: key)
+        let etag = response.headers["etag"] ?? ""
+        // A part's ETag is its MD5 on both OSS and S3.
+        let bare = etag.trimmingCharacters(in: ["\""]).lowercased()
+        if bare.count == 32 && bare != sums.md5Hex {
+            throw ObjectStoreError.checksumMismatch(expected: sums.md5Hex, actual: bare)
+        }
+        return UploadedPart(partNumber: partNumber, etag: etag, size: body.length, crc64: sums.crc64)
+    }
+
+    /// Copies `range` of an object in this bucket as part `partNumber` (UploadPartCopy).
+    public func uploadPartCopy(_ key: String, uploadID: String, partNumber: Int, source: String,
+                               range: ClosedRange<UInt64>) async throws -> UploadedPart {
+        let query = ["partNumber": String(partNumber), "uploadId": uploadID]
+        let headers = ["\(dialect.headerPrefix)copy-source": copySource(source),
+                       "\(dialect.headerPrefix)copy-source-range": "bytes=\(range.lowerBound)-\(range.upperBound)"]
+        let response = try await send(key: source, retryable: true) {
+            makeRequest("PUT", key: key, query: query, headers: headers)
+        }
+        guard let document = XMLNode.parse(response.body), document.name != "Error", let etag = document.value("ETag") else {
+            throw ObjectStoreError.service(status: response.status, code: "CopyFailed", message: "part \(partNumber)",
+                                           requestID: nil)
+        }
+        return UploadedPart(partNumber: partNumber, etag: etag, size: range.upperBound - range.lowerBound + 1)
+    }
+
+    @discardableResult
+    public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws -> String {
+        let items = parts.map { part -> String in
+            let etag = part.etag.hasPrefix("\"") ? part.etag : "\"\(part.etag)\""
+            return "<Part><PartNumber>\(part.partNumber)</PartNumber><ETag>\(XMLNode.escape(etag))</ETag></Part>"
+        }.joined()
+        let body = Array("<CompleteMultipartUpload>\(items)</CompleteMultipartUpload>".utf8)
+        let headers = ["content-md5": Crypto.contentMD5(body), "content-type": "application/xml"]
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let response = try await send(key: key, retryable: false) {
+                    makeRequest("POST", key: key, query: ["uploadId": uploadID], headers: headers, body: .bytes(body))
+                }
+                // S3 may answer 200 and put the error in the body.
+                if let document = XMLNode.parse(response.body), document.name == "Error" {
+                    throw Self.error(code: document.value("Code") ?? "InternalError",
+                                     message: document.value("Message") ?? "", status: 500, requestID: nil, key: key)
+                }
+                if let expected = combinedCRC(parts: parts) { try verifyCRC(response.headers, expected: expected, key: key) }
+                return XMLNode.parse(response.body)?.value("ETag") ?? response.headers["etag"] ?? ""
+            } catch let error as ObjectStoreError {
+                guard attempt < retry.attempts, Self.answerMayBeLost(error) else { throw error }
+                // The complete may have happened with its answer lost: check before repeating it.
+                do {
+                    _ = try await listParts(key, uploadID: uploadID)
+                } catch ObjectStoreError.noSuchUpload {
+                    if let info = try? await head(key) { return info.etag }
+                    throw error
+                }
+                try await retry.pause(before: attempt + 1)
+            }
+        }
+    }
+
+    static func answerMayBeLost(_ error: ObjectStoreError) -> Bool {
+        switch error {
+        case .transport: return true
+        case .service: return RetryPolicy.isRetryable(error)
+        default: return false
+        }
+    }
+
+    /// The whole object's CRC-64 combined from its parts' (OSS answers with it), when every part has one.
+    func combinedCRC(parts: [UploadedPart]) -> UInt64? {
+        var combined: UInt64 = 0
+        for part in parts {
+            guard let crc = part.crc64 else { return nil }
+            combined = CRC64.combine(combined, crc, secondLength: part.size)
+        }
+        return combined
+    }
+
+    public func abortMultipartUpload(_ key: String, uploadID: String) async throws {
+        _ = try await send(key: key, retryable: true) {
+            makeRequest("DELETE", key: key, query: ["uploadId": uploadID])
+        }
+    }
+
+    /// The parts uploaded so far.
+    public func listParts(_ key: String, uploadID: String) async throws -> [UploadedPart] {
+        var parts: [UploadedPart] = []
+        var marker: String?
+        repeat {
+            var query = ["uploadId": uploadID, "max-parts": "1000"]
+            if let marker { query["part-number-marker"] = marker }
+            let response = try await send(key: key, retryable: true) { makeRequest("GET", key: key, query: query) }
+            guard let root = XMLNode.parse(response.body) else { break }
+            parts += root.all("Part").map {
+                UploadedPart(partNumber: Int($0.value("PartNumber") ?? "") ?? 0, etag: $0.value("ETag") ?? "",
+                             size: UInt64($0.value("Size") ?? "") ?? 0)
+            }
+            marker = root.value("IsTruncated") == "true" ? root.value("NextPartNumberMarker") : nil
+        } while marker != nil
+        return parts
+    }
+
+    /// Multipart uploads in progress under `prefix`: (key, upload id).
+    public func listMultipartUploads(prefix: String = "") async throws -> [(key: String, uploadID: String)] {
+        var uploads: [(String, String)] = []
+        var keyMarker: String?
+        var idMarker: String?
+        repeat {
+            var query = ["uploads": "", "prefix": prefix, "max-uploads": "1000"]
+            if let keyMarker { query["key-marker"] = keyMarker }
+            if let idMarker { query["upload-id-marker"] = idMarker }
+            let response = try await send(retryable: true) { makeRequest("GET", query: query) }
+            guard let root = XMLNode.parse(response.body) else { break }
+            let decode: (String) -> String = root.value("EncodingType") == "url" ? URIEncoding.decode : { $0 }
+            uploads += root.all("Upload").map { (decode($0.value("Key") ?? ""), $0.value("UploadId") ?? "") }
+            let truncated = root.value("IsTruncated") == "true"
+            keyMarker = truncated ? root.value("NextKeyMarker").map(decode) : nil
+            idMarker = truncated ? root.value("NextUploadIdMarker") : nil
+        } while keyMarker != nil
+        return uploads
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+
+/// Single-object operations: head, get, put, delete, copy.
+extension HTTPObjectStore {
+    public func head(_ key: String) async throws -> ObjectInfo {
+        let response = try await send(key: key, retryable: true) { makeRequest("HEAD", key: key) }
+        return info(key: key, headers: response.headers)
+    }
+
+    func info(key: String, headers: [String: String]) -> ObjectInfo {
+        let metaPrefix = "\(dialect.headerPrefix)meta-"
+        var metadata: [String: String] = [:]
+        for (name, value) in headers where name.hasPrefix(metaPrefix) {
+            metadata[String(name.dropFirst(metaPrefix.count))] = value
+        }
+        return ObjectInfo(
+            key: key, size: UInt64(headers["content-length"] ?? "") ?? 0,
+            lastModified: headers["last-modified"].flatMap(HTTPDates.parseRFC1123) ?? 0,
+            etag: headers["etag"] ?? "", metadata: metadata,
+            crc64: headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) })
+    }
+
+    public func get(_ key: String, range: ByteRange?) async throws -> ObjectByteStream {
+        var attempt = 0
+        while true {
+            attempt += 1
+            var headers: [String: String] = [:]
+            if let range { headers["range"] = Self.rangeHeader(range) }
+            // Without it OSS ignores a bad range and sends the whole object.
+            if dialect.kind == .oss { headers["x-oss-range-behavior"] = "standard" }
+            let request = makeRequest("GET", key: key, headers: headers)
+            do {
+                let (head, stream) = try await transport.start(request)
+                guard (200..<300).contains(head.status) else {
+                    var body: [UInt8] = []
+                    for try await chunk in stream where body.count < 64 << 10 { body += chunk }
+                    let error = serviceError(head, body: body, key: key)
+                    if attempt < retry.attempts && RetryPolicy.isRetryable(error) {
+                        try await retry.pause(before: attempt + 1)
+                        continue
+                    }
+                    throw error
+                }
+                // A whole object is checked end to end: CRC-64 on OSS, the MD5 ETag of a single-part S3 object.
+                guard range == nil else { return stream }
+                let expectedCRC = head.headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) }
+                let etag = (head.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                let expectedMD5 = dialect.kind == .s3 && etag.count == 32 && !etag.contains("-") ? etag.lowercased() : nil
+                if expectedCRC == nil && expectedMD5 == nil { return stream }
+                return ObjectByteStream(source: VerifyingChunkSource(
+                    upstream: stream, key: key, expectedCRC64: expectedCRC, expectedMD5: expectedMD5))
+            } catch let error as HTTPTransportError {
+                if attempt < retry.attempts && error.isConnectionFailure {
+                    try await retry.pause(before: attempt + 1)
+                    continue
+                }
+                throw ObjectStoreError.transport(error.description)
+            }
+        }
+    }
+
+    static func rangeHeader(_ range: ByteRange) -> String {
+        switch range {
+        case .from(let start): return "bytes=\(start)-"
+        case .closed(let start, let end): return "bytes=\(start)-\(end)"
+        case .suffix(let count): return "bytes=-\(count)"
+        }
+    }
+
+    @discardableResult
+    public func put(_ key: String, body: ObjectBody, metadata: [String: String]) async throws -> String {
+        let sums = try await BodyChecksums.compute(body)
+        var headers = ["content-md5": sums.contentMD5, "content-type": "application/octet-stream"]
+        for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
+        let response = try await send(key: key, retryable: true) {
+            makeRequest("PUT", key: key, headers: headers, body: body)
+        }
+        try verifyCRC(response.headers, expected: sums.crc64, key: key)
+        return response.headers["etag"] ?? ""
+    }
+
+    /// Compares the store's CRC-64 with ours; a store that reports none is trusted on Content-MD5.
+    func verifyCRC(_ headers: [String: String], expected: UInt64, key: String) throws {
+        guard let reported = headers["x-oss-hash-crc64ecma"].flatMap({ UInt64($0) }) else { return }
+        guard reported == expected else {
+            throw ObjectStoreError.checksumMismatch(expected: String(expected), actual: String(reported))
+        }
+    }
+
+    public func delete(_ key: String) async throws {
+        _ = try await send(key: key, retryable: true) { makeRequest("DELETE", key: key) }
+    }
+
+    public func deleteMany(_ keys: [String]) async throws -> [String: ObjectStoreError] {
+        var failures: [String: ObjectStoreError] = [:]
+        var start = 0
+        while start < keys.count {
+            let batch = Array(keys[start..<min(start + 1000, keys.count)])
+            start += batch.count
+            let objects = batch.map { "<Object><Key>\(XMLNode.escape($0))</Key></Object>" }.joined()
+            let body = Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>\(objects)</Delete>".utf8)
+            let headers = ["content-md5": Crypto.contentMD5(body), "content-type": "application/xml"]
+            let response = try await send(retryable: true) {
+                makeRequest("POST", query: ["delete": ""], headers: headers, body: .bytes(body))
+            }
+            for error in XMLNode.parse(response.body)?.all("Error") ?? [] {
+                let key = error.value("Key") ?? ""
+                failures[key] = Self.error(
+                    code: error.value("Code") ?? "InternalError", message: error.value("Message") ?? "",
+                    status: 200, requestID: nil, key: key)
+            }
+        }
+        return failures
+    }
+
+    public func copy(from source: String, to destination: String) async throws {
+        let headers = ["\(dialect.headerPrefix)copy-source": copySource(source)]
+        let response = try await send(key: source, retryable: true) {
+            makeRequest("PUT", key: destination, headers: headers)
+        }
+        // S3 may answer 200 with an error document when a copy fails late.
+        if let document = XMLNode.parse(response.body), document.name == "Error" {
+            throw Self.error(code: document.value("Code") ?? "InternalError", message: document.value("Message") ?? "",
+                             status: 200, requestID: nil, key: source)
+        }
+    }
+
+    /// `/bucket/key` with the key percent-encoded, for the copy-source header.
+    func copySource(_ key: String) -> String {
+        "/\(bucket)/\(URIEncoding.encode(key, keepSlash: true))"
+    }
+}
+
+/// Content-MD5 and CRC-64 of a request body, computed before sending (off the event loops).
+struct BodyChecksums {
+    var contentMD5: String
+    var md5Hex: String
+    var crc64: UInt64
+
+    static func compute(_ body: ObjectBody) async throws -> BodyChecksums {
+        try await BlockingIO.run {
+            var md5 = Digest(.md5)
+            var crc = CRC64()
+            switch body {
+            case .bytes(let bytes):
+                md5.update(bytes)
+                crc.update(bytes)
+            case .file(let path, let offset, let length):
+                let file = try PosixFile.openForReading(path)
+                var position = offset
+                while position < offset + length {
+                    let chunk = try file.read(at: position, count: Int(min(1 << 20, offset + length - position)))
+                    guard !chunk.isEmpty else { throw ObjectStoreError.io(operation: "read \(path): short", errno: 5) }
+                    md5.update(chunk)
+                    crc.update(chunk)
+                    position += UInt64(chunk.count)
+                }
+            }
+            let digest = md5.finalize()
+            return BodyChecksums(contentMD5: Crypto.base64(digest), md5Hex: hexString(digest), crc64: crc.value)
+        }
+    }
+}
+
+/// Passes a download through while computing its CRC-64 and MD5, and fails at the end if
+/// either differs from what the store announced: a corrupted download never ends as a success.
+final class VerifyingChunkSource: ObjectChunkSource, @unchecked Sendable {
+    private let upstream: ObjectByteStream
+    private let key: String
+    private let expectedCRC64: UInt64?
+    private let expectedMD5: String?
+    private var crc = CRC64()
+    private var md5: Digest?
+
+    init(upstream: ObjectByteStream, key: String, expectedCRC64: UInt64?, expectedMD5: String?) {
+        self.upstream = upstream
+        self.key = key
+        self.expectedCRC64 = expectedCRC64
+        self.expectedMD5 = expectedMD5
+        if expectedMD5 != nil { md5 = Digest(.md5) }
+    }
+
+    func nextChunk() async throws -> [UInt8]? {
+        guard let chunk = try await upstream.source.nextChunk() else {
+            if let expectedCRC64, crc.value != expectedCRC64 {
+                throw ObjectStoreError.checksumMismatch(expected: String(expectedCRC64), actual: String(crc.value))
+            }
+            if let expectedMD5, let digest = md5.take()?.finalize(), hexString(digest) != expectedMD5 {
+                throw ObjectStoreError.checksumMismatch(expected: expectedMD5, actual: hexString(digest))
+            }
+            return nil
+        }
+        if expectedCRC64 != nil { crc.update(chunk) }
+        md5?.update(chunk)
+        return chunk
+    }
+
+    func cancel() {
+        upstream.cancel()
+    }
+}
+
+/// Dates in HTTP headers and XML answers.
+enum HTTPDates {
+    private static let rfc1123: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter
+    }()
+
+    private static let lock = Lock()
+
+    /// `Fri, 03 Feb 2023 05:57:16 GMT` as seconds since 1970.
+    static func parseRFC1123(_ text: String) -> Double? {
+        lock.withLock { rfc1123.date(from: text)?.timeIntervalSince1970 }
+    }
+
+    /// `2012-02-24T08:42:32.000Z` (fractional seconds optional) as seconds since 1970.
+    static func parseISO8601(_ text: String) -> Double? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+        return formatter.date(from: text)?.timeIntervalSince1970
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+
+/// An ``ObjectStore`` over HTTP for one bucket of Alibaba OSS or of an S3-compatible store.
+/// The two dialects send the same operations; ``StoreDialect`` holds what differs (signing,
+/// header prefix, addressing). Requests go through ``CurlTransport``, are signed anew on every
+/// attempt, and are retried with full-jitter backoff when that is safe.
+public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
+    public let bucket: String
+    public let endpoint: StoreEndpoint
+    public let dialect: StoreDialect
+    public let credentials: StoreCredentials
+    public let capabilities: ObjectStoreCapabilities
+    let transport: CurlTransport
+    let retry: RetryPolicy
+    // Set once a store answered that it has no ListObjectsV2.
+    private let listV1 = Lock()
+    private var useListV1 = false
+
+    public init(bucket: String, endpoint: StoreEndpoint, dialect: StoreDialect, credentials: StoreCredentials,
+                transport: CurlTransport, retry: RetryPolicy = RetryPolicy()) {
+        self.bucket = bucket
+        self.endpoint = endpoint
+        self.dialect = dialect
+        self.credentials = credentials
+        self.transport = transport
+        self.retry = retry
+        switch dialect.kind {
+        case .oss: capabilities = ObjectStoreCapabilities(maxParts: 10_000, minPartSize: 100 * 1024, maxKeyLength: 1023)
+        case .s3: capabilities = ObjectStoreCapabilities(maxParts: 10_000, minPartSize: 5 << 20, maxKeyLength: 1024)
+        }
+    }
+
+    var prefersListV1: Bool {
+        get { listV1.withLock { useListV1 } }
+        set { listV1.withLock { useListV1 = newValue } }
+    }
+
+    // MARK: - Building requests
+
+    /// A signed request for this bucket (or, with `service`, for the endpoint itself).
+    func makeRequest(_ method: String, key: String? = nil, query: [String: String] = [:],
+                     headers: [String: String] = [:], body: ObjectBody? = nil, service: Bool = false) -> HTTPRequest {
+        let host: String
+        var path: String
+        let encodedKey = key.map { URIEncoding.encode($0, keepSlash: true) } ?? ""
+        if service {
+            host = endpoint.authority
+            path = "/"
+        } else if dialect.pathStyle {
+            host = endpoint.authority
+            path = key == nil ? "/\(bucket)" : "/\(bucket)/\(encodedKey)"
+        } else {
+            host = "\(bucket).\(endpoint.authority)"
+            path = "/\(encodedKey)"
+        }
+        var signable = SignableRequest(
+            method: method, host: host, path: path, bucket: service ? nil : bucket, key: key, query: query,
+            headers: headers)
+        dialect.signer.sign(&signable, credentials: credentials, date: Date())
+        let queryString = signable.encodedQuery
+        let url = "\(endpoint.scheme)://\(host)\(path)" + (queryString.isEmpty ? "" : "?\(queryString)")
+        return HTTPRequest(method: method, url: url, headers: signable.headers, body: body)
+    }
+
+    // MARK: - Sending
+
+    /// Sends a request built (and signed) anew for every attempt; returns a 2xx response.
+    func send(key: String? = nil, retryable: Bool, _ build: () -> HTTPRequest) async throws -> HTTPResponse {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let request = build()
+            do {
+                let response = try await transport.send(request)
+                if (200..<300).contains(response.status) { return response }
+                let error = serviceError(response.head, body: response.body, key: key)
+                if retryable && attempt < retry.attempts && RetryPolicy.isRetryable(error) {
+                    try await retry.pause(before: attempt + 1)
+                    continue
+                }
+                throw error
+            } catch let error as HTTPTransportError {
+                let mayRetry = retryable || (error.code == 6 || error.code == 7)
+                if mayRetry && attempt < retry.attempts && error.isConnectionFailure {
+                    try await retry.pause(before: attempt + 1)
+                    continue
+                }
+                throw ObjectStoreError.transport(error.description)
+            }
+        }
+    }
+
+    /// The typed error for an unsuccessful response.
+    func serviceError(_ head: HTTPResponseHead, body: [UInt8], key: String?) -> ObjectStoreError {
+        let requestID = head.headers["\(dialect.headerPrefix)request-id"]
+        var document = XMLNode.parse(body)
+        // OSS answers HEAD errors without a body but with the XML, base64-encoded, in x-oss-err.
+        if document == nil, let encoded = head.headers["x-oss-err"], let data = Data(base64Encoded: encoded) {
+            document = XMLNode.parse(Array(data))
+        }
+        let code = document?.value("Code") ?? Self.defaultCode(for: head.status)
+        let message = document?.value("Message") ?? "HTTP \(head.status)"
+        return Self.error(code: code, message: message, status: head.status, requestID: requestID, key: key ?? "")
+    }
+
+    static func defaultCode(for status: Int) -> String {
+        switch status {
+        case 403: return "AccessDenied"
+        case 404: return "NoSuchKey"
+        case 416: return "InvalidRange"
+        default: return "HTTP\(status)"
+        }
+    }
+
+    static func error(code: String, message: String, status: Int, requestID: String?, key: String) -> ObjectStoreError {
+        switch code {
+        case "NoSuchKey": return .noSuchKey(key)
+        case "NoSuchBucket": return .noSuchBucket(message)
+        case "NoSuchUpload": return .noSuchUpload(message)
+        case "AccessDenied", "AllAccessDisabled": return .accessDenied(requestID: requestID)
+        case "SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidSecurityToken", "ExpiredToken",
+            "SecurityTokenExpired":
+            return .invalidCredentials(code: code, requestID: requestID)
+        case "InvalidDigest", "BadDigest": return .checksumMismatch(expected: "Content-MD5", actual: message)
+        default: return .service(status: status, code: code, message: message, requestID: requestID)
+        }
+    }
+}
+
+/// How many times and how long to wait: full-jitter exponential backoff.
+public struct RetryPolicy: Sendable {
+    public var attempts: Int
+    public var baseDelay: Duration
+    public var maxDelay: Duration
+
+    public init(attempts: Int = 3, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(10)) {
+        self.attempts = attempts
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    /// Waits a random time up to `base * 2^(attempt-2)`, capped.
+    func pause(before attempt: Int) async throws {
+        let ceiling = min(maxDelay, baseDelay * (1 << max(0, attempt - 2)))
+        let milliseconds = Int(ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000)
+        try await Task.sleep(for: .milliseconds(Int.random(in: 0...max(1, milliseconds))))
+    }
+
+    /// Server answers worth another try: 5xx, 429 and the codes that say "try again".
+    static func isRetryable(_ error: ObjectStoreError) -> Bool {
+        guard case .service(let status, let code, _, _) = error else { return false }
+        return status >= 500 || status == 429 || code == "RequestTimeout" || code == "RequestTimeTooSkewed"
+            || code == "SlowDown"
+    }
+}

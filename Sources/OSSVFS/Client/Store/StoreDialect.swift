@@ -1,0 +1,61 @@
+import Foundation
+
+/// What differs between Alibaba OSS and S3-compatible stores on the wire. The operations
+/// are otherwise the same requests, so one ``HTTPObjectStore`` serves both.
+public struct StoreDialect: Sendable {
+    public enum Kind: String, Sendable {
+        case oss
+        case s3
+    }
+
+    public var kind: Kind
+    /// Signs each request (OSS V1 or V4, or AWS SigV4).
+    public var signer: any RequestSigner
+    /// `x-oss-` or `x-amz-`.
+    public var headerPrefix: String
+    /// Path-style (`/bucket/key`) or virtual-hosted (`bucket.host/key`) addressing.
+    public var pathStyle: Bool
+
+    /// Alibaba OSS, signed with V4 (the SDKs' default) in `region`, or V1.
+    public static func oss(region: String, signatureVersion: Int = 4, pathStyle: Bool = false) -> StoreDialect {
+        let signer: any RequestSigner = signatureVersion == 1 ? OSSV1Signer() : OSSV4Signer(region: region)
+        return StoreDialect(kind: .oss, signer: signer, headerPrefix: "x-oss-", pathStyle: pathStyle)
+    }
+
+    /// An S3-compatible store signed with AWS SigV4 in `region`.
+    public static func s3(region: String, pathStyle: Bool = true) -> StoreDialect {
+        StoreDialect(kind: .s3, signer: AWSV4Signer(region: region), headerPrefix: "x-amz-", pathStyle: pathStyle)
+    }
+}
+
+/// Where a store is: scheme, host and port of its endpoint.
+public struct StoreEndpoint: Sendable, Equatable {
+    public var scheme: String
+    public var host: String
+    public var port: Int?
+
+    /// Parses `https://host[:port]`, or a bare host (HTTPS).
+    public init(_ text: String) throws {
+        var rest = Substring(text)
+        scheme = "https"
+        if let range = rest.range(of: "://") {
+            scheme = rest[..<range.lowerBound].lowercased()
+            rest = rest[range.upperBound...]
+        }
+        guard scheme == "http" || scheme == "https" else { throw ObjectStoreError.transport("endpoint \(text): scheme must be http or https") }
+        rest = rest.prefix { $0 != "/" }
+        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]"), let port = Int(rest[rest.index(after: colon)...]) {
+            host = String(rest[..<colon])
+            self.port = port
+        } else {
+            host = String(rest)
+            port = nil
+        }
+        guard !host.isEmpty else { throw ObjectStoreError.transport("endpoint \(text) has no host") }
+    }
+
+    /// `host` or `host:port`, as the Host header.
+    public var authority: String {
+        port.map { "\(host):\($0)" } ?? host
+    }
+}
