@@ -35,9 +35,18 @@ public struct AWSV4Signer: RequestSigner {
     func canonicalRequest(_ request: SignableRequest, signed: [String]) -> String {
         let headers = signed.map { "\($0):\((request.headers[$0] ?? "").trimmingCharacters(in: .whitespaces))\n" }.joined()
         return [
-            request.method, request.path, request.encodedQuery, headers, signed.joined(separator: ";"),
+            request.method, request.path, canonicalQuery(request), headers, signed.joined(separator: ";"),
             request.headers["x-amz-content-sha256"] ?? "UNSIGNED-PAYLOAD",
         ].joined(separator: "\n")
+    }
+
+    /// The query with every name and value encoded and sorted; unlike OSS V4, an empty value
+    /// keeps its `=` (`uploads=`).
+    func canonicalQuery(_ request: SignableRequest) -> String {
+        request.query.map { (URIEncoding.encode($0.key, keepSlash: false), URIEncoding.encode($0.value, keepSlash: false)) }
+            .sorted { $0 < $1 }
+            .map { "\($0.0)=\($0.1)" }
+            .joined(separator: "&")
     }
 
     func signingKey(_ credentials: StoreCredentials, date: Date) -> [UInt8] {

@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+@testable import OSSVFS
+
+/// The S3 dialect against a real SeaweedFS with enforced credentials.
+@Suite(.serialized) struct S3StoreTests {
+    func unique(_ name: String) -> String { "\(name)-\(UUID().uuidString.prefix(8))" }
+
+    func random(_ count: Int) -> [UInt8] {
+        Array(FileHandle(forReadingAtPath: "/dev/urandom")!.readData(ofLength: count))
+    }
+
+    @Test func putHeadGetRangesAndDelete() async throws {
+        let store = try await SeaweedFSStores.store()
+        let key = unique("dir/a b+c~%.bin")
+        let data = random(300_000)
+        let etag = try await store.put(key, body: .bytes(data), metadata: ["mtime": "1700000000"])
+        #expect(etag.contains(hexString(Digest.hash(.md5, data))))
+        let info = try await store.head(key)
+        #expect(info.size == 300_000)
+        #expect(info.metadata["mtime"] == "1700000000")
+        #expect(abs(info.lastModified - Date().timeIntervalSince1970) < 600)
+        #expect(try await collect(store.get(key, range: nil)) == data)
+        #expect(try await collect(store.get(key, range: .closed(100, 199))) == Array(data[100...199]))
+        #expect(try await collect(store.get(key, range: .suffix(10))) == Array(data.suffix(10)))
+        #expect(try await collect(store.get(key, range: .from(299_990))) == Array(data[299_990...]))
+        try await store.delete(key)
+        await #expect(throws: ObjectStoreError.noSuchKey(key)) { try await store.head(key) }
+        await #expect(throws: ObjectStoreError.noSuchKey(key)) { try await store.get(key, range: nil) }
+        try await store.delete(key)
+    }
+
+    @Test func putFromAFileSlice() async throws {
+        let store = try await SeaweedFSStores.store()
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let data = random(200_000)
+        let path = folder.path + "/spool"
+        FileManager.default.createFile(atPath: path, contents: Data(data))
+        let key = unique("slice")
+        try await store.put(key, body: .file(path: path, offset: 1000, length: 50_000), metadata: [:])
+        #expect(try await collect(store.get(key, range: nil)) == Array(data[1000..<51_000]))
+    }
+
+    @Test func wrongSecretAndUnknownKeyAreTypedErrors() async throws {
+        let wrong = try await SeaweedFSStores.store(secret: "not-the-secret")
+        await #expect {
+            try await wrong.listPage(ListRequest(prefix: ""))
+        } throws: { error in
+            if case ObjectStoreError.invalidCredentials(let code, _) = error { return code == "SignatureDoesNotMatch" }
+            return false
+        }
+        await #expect(throws: ObjectStoreError.self) { try await wrong.validateCredentials() }
+        let unknown = try await SeaweedFSStores.store(keyID: "AKNOSUCHKEY000000000")
+        await #expect {
+            try await unknown.put("x", body: .bytes([1]), metadata: [:])
+        } throws: { error in
+            if case ObjectStoreError.invalidCredentials(let code, _) = error { return code == "InvalidAccessKeyId" }
+            return false
+        }
+        try await SeaweedFSStores.store().validateCredentials()
+        try await SeaweedFSStores.store(readonly: true).validateCredentials()
+    }
+
+    @Test func readOnlyIdentityCannotWrite() async throws {
+        let store = try await SeaweedFSStores.store(readonly: true)
+        await #expect(throws: ObjectStoreError.accessDenied(requestID: nil)) {
+            do {
+                try await store.put(unique("ro"), body: .bytes([1]), metadata: [:])
+            } catch ObjectStoreError.accessDenied {
+                throw ObjectStoreError.accessDenied(requestID: nil)
+            }
+        }
+        _ = try await store.listPage(ListRequest(prefix: ""))
+    }
+
+    @Test func multipartUploadOf50MiBWith5MiBParts() async throws {
+        let store = try await SeaweedFSStores.store()
+        let key = unique("multipart/big")
+        let data = random(50 << 20)
+        let id = try await store.createMultipartUpload(key, metadata: [:])
+        var parts: [UploadedPart] = []
+        for index in 0..<10 {
+            let slice = Array(data[(index * (5 << 20))..<((index + 1) * (5 << 20))])
+            parts.append(try await store.uploadPart(key, uploadID: id, partNumber: index + 1, body: .bytes(slice)))
+        }
+        #expect(try await store.listParts(key, uploadID: id).map(\.partNumber) == Array(1...10))
+        #expect(try await store.listMultipartUploads(prefix: "multipart/").contains { $0.uploadID == id })
+        let etag = try await store.completeMultipartUpload(key, uploadID: id, parts: parts)
+        #expect(etag.contains("-10"))
+        #expect(try await store.head(key).size == UInt64(50 << 20))
+        var reread: [UInt8] = []
+        reread.reserveCapacity(50 << 20)
+        for try await chunk in try await store.get(key, range: nil) { reread += chunk }
+        #expect(reread == data)
+    }
+
+    @Test func abortedUploadIsGone() async throws {
+        let store = try await SeaweedFSStores.store()
+        let key = unique("aborted")
+        let id = try await store.createMultipartUpload(key, metadata: [:])
+        _ = try await store.uploadPart(key, uploadID: id, partNumber: 1, body: .bytes(random(1000)))
+        try await store.abortMultipartUpload(key, uploadID: id)
+        #expect(try await !store.listMultipartUploads(prefix: key).contains { $0.uploadID == id })
+        await #expect(throws: ObjectStoreError.noSuchKey(key)) { try await store.head(key) }
+    }
+
+    @Test func listingOf2500KeysAcrossPagesWithPrefixesAndDelimiter() async throws {
+        let store = try await SeaweedFSStores.store(bucket: SeaweedFSServer.buckets[1])
+        let base = unique("list") + "/"
+        let keys = (0..<2500).map { base + String(format: "k%04d", $0) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, key) in keys.enumerated() {
+                group.addTask { try await store.put(key, body: .bytes([]), metadata: [:]) }
+                if index % 32 == 31 { try await group.waitForAll() }
+            }
+            for sub in ["sub1/x", "sub2/y/z"] {
+                group.addTask { try await store.put(base + sub, body: .bytes([1]), metadata: [:]) }
+            }
+            try await group.waitForAll()
+        }
+        var objects: [String] = []
+        var prefixes: [String] = []
+        var token: String?
+        var pages = 0
+        repeat {
+            let page = try await store.listPage(ListRequest(prefix: base, delimiter: "/", continuationToken: token, maxKeys: 1000))
+            objects += page.objects.map(\.key)
+            prefixes += page.commonPrefixes
+            token = page.nextContinuationToken
+            pages += 1
+        } while token != nil
+        #expect(pages == 3)
+        #expect(objects == keys)
+        #expect(prefixes == [base + "sub1/", base + "sub2/"])
+        let flat = try await store.listPage(ListRequest(prefix: base + "sub", delimiter: nil))
+        #expect(flat.objects.map(\.key) == [base + "sub1/x", base + "sub2/y/z"])
+        let failures = try await store.deleteMany(keys + [base + "sub1/x", base + "sub2/y/z"])
+        #expect(failures.isEmpty)
+        let after = try await store.listPage(ListRequest(prefix: base, delimiter: nil, maxKeys: 10))
+        #expect(after.objects.isEmpty)
+    }
+
+    @Test func copyAndUploadPartCopy() async throws {
+        let store = try await SeaweedFSStores.store()
+        let source = unique("copy/source")
+        let data = random(12 << 20)
+        try await store.put(source, body: .bytes(data), metadata: [:])
+        let target = unique("copy/target")
+        try await store.copy(from: source, to: target)
+        #expect(try await collect(store.get(target, range: nil)) == data)
+        let joined = unique("copy/parts")
+        let id = try await store.createMultipartUpload(joined, metadata: [:])
+        let first = try await store.uploadPartCopy(joined, uploadID: id, partNumber: 1, source: source,
+                                                   range: 0...UInt64(6 << 20) - 1)
+        let second = try await store.uploadPartCopy(joined, uploadID: id, partNumber: 2, source: source,
+                                                    range: UInt64(6 << 20)...UInt64(12 << 20) - 1)
+        try await store.completeMultipartUpload(joined, uploadID: id, parts: [first, second])
+        #expect(try await collect(store.get(joined, range: nil)) == data)
+    }
+
+    @Test func bucketsAndRegion() async throws {
+        let store = try await SeaweedFSStores.store()
+        let names = try await store.listBuckets().map(\.name)
+        #expect(names.contains(SeaweedFSServer.buckets[0]) && names.contains(SeaweedFSServer.buckets[1]))
+        #expect(try await store.bucketRegion() != nil)
+        let missing = try await SeaweedFSStores.store(bucket: "no-such-bucket-here")
+        await #expect(throws: ObjectStoreError.self) { try await missing.listPage(ListRequest(prefix: "")) }
+    }
+}
