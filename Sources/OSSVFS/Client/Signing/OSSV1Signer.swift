@@ -37,9 +37,9 @@ public struct OSSV1Signer: RequestSigner {
     func stringToSign(_ request: SignableRequest) -> String {
         let ossHeaders = request.headers
             .filter { $0.key.hasPrefix("x-oss-") }
-            .map { ($0.key, $0.value.trimmingCharacters(in: .whitespaces)) }
-            .sorted { $0.0 < $1.0 }
-            .map { "\($0.0):\($0.1)\n" }
+            // Values as sent, untrimmed, as oss2 signs them.
+            .sorted { $0.key < $1.key }
+            .map { "\($0.key):\($0.value)\n" }
             .joined()
         return [
             request.method, request.headers["content-md5"] ?? "", request.headers["content-type"] ?? "",
