@@ -41,6 +41,8 @@ struct ConfigFile: Decodable {
         var endpoint: String?
         var local_root: String?
         var spool_dir: String?
+        var region: String?
+        var addressing: String?
     }
 
     /// Reads and decodes a file; errors name the file and the field.

@@ -43,6 +43,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Store endpoint URL (oss and s3 providers).")
     var endpoint: String?
 
+    @Option(help: "Signing region (default: from the OSS endpoint name; us-east-1 for s3).")
+    var region: String?
+
+    @Option(help: "Bucket addressing: path or virtual (default: path for s3, virtual for oss).")
+    var addressing: String?
+
     @Option(name: .customLong("local_root"), help: "Folder of the local provider; each bucket is a folder in it.")
     var localRoot: String?
 

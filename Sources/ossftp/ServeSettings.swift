@@ -15,6 +15,11 @@ struct ServeSettings {
     var localRoot: String
     var spoolDirectory: String
     var webPort = 8192
+    var endpoint: StoreEndpoint?
+    var region: String?
+    var pathStyle: Bool?
+    var useInternalEndpoint: Bool?
+    var bucketEndpoints: [String: String] = [:]
     var accounts: [ConfigFile.Account] = []
     /// Things worth telling the operator at start.
     var warnings: [String] = []
@@ -62,8 +67,36 @@ struct ServeSettings {
             throw ConfigError("\(source): provider must be local, oss or s3, got \(providerName)")
         }
         self.provider = provider
-        guard provider == .local else {
-            throw ConfigError("provider \(provider.rawValue): this build serves the local provider only")
+        let endpointText = flags.endpoint ?? server?.endpoint ?? ""
+        if !endpointText.isEmpty {
+            do { endpoint = try StoreEndpoint(endpointText) } catch {
+                throw ConfigError("\(source): endpoint: \(error)")
+            }
+        }
+        if provider == .s3 && endpoint == nil {
+            throw ConfigError("\(source): the s3 provider needs --endpoint (or modules.ossftp.endpoint)")
+        }
+        region = flags.region ?? server?.region
+        switch (flags.addressing ?? server?.addressing)?.lowercased() {
+        case nil, "": pathStyle = nil
+        case "path": pathStyle = true
+        case "virtual": pathStyle = false
+        case let other?: throw ConfigError("\(source): addressing must be path or virtual, got \(other)")
+        }
+        if let text = flags.internalEndpoint {
+            switch text.lowercased() {
+            case "true": useInternalEndpoint = true
+            case "false": useInternalEndpoint = false
+            case "", "none": useInternalEndpoint = nil
+            default: throw ConfigError("--internal must be true or false, got \(text)")
+            }
+        } else {
+            useInternalEndpoint = server?.internal?.value
+        }
+        do {
+            bucketEndpoints = try StoreFactory.parseBucketEndpoints(flags.bucketEndpoints ?? server?.bucket_endpoints ?? "")
+        } catch {
+            throw ConfigError("\(source): \(error)")
         }
 
         func absolute(_ path: String, from folder: String) -> String {
@@ -96,29 +129,44 @@ struct ServeSettings {
                 warnings.append(
                     "\(field) (\(name)) keeps its password in plaintext; replace login_password with \(hashed)")
             }
+            if provider != .local && (account.access_id ?? "").isEmpty {
+                throw ConfigError("\(field).access_id is missing for \(name)")
+            }
             if provider == .local && (try? PosixFile.status("\(localRoot)/\(bucket)"))??.isDirectory != true {
                 warnings.append("\(field) (\(name)): bucket folder \(localRoot)/\(bucket) does not exist; its logins will fail")
             }
             accounts.append(account)
         }
-        if accounts.isEmpty {
+        if accounts.isEmpty && provider == .local {
             warnings.append("no account is configured: every login will be refused (see config.json, modules.accounts)")
         }
     }
 
-    /// The authenticator for the configured accounts.
+    /// Config accounts first, then (for OSS and S3) the seed's `access_key_id/bucket` login.
     func makeAuthenticator(logger: Logger) throws -> any Authenticator {
         let spool = SpoolConfiguration(directory: spoolDirectory)
         let root = localRoot
+        let provider = self.provider
+        let factory = provider == .local ? nil : StoreFactory(
+            provider: provider == .oss ? .oss : .s3, endpoint: endpoint, region: region, pathStyle: pathStyle,
+            useInternalEndpoint: useInternalEndpoint, bucketEndpoints: bucketEndpoints)
         let configured = accounts.map { account in
             let bucket = account.bucket_name ?? ""
             let home = account.home_dir ?? ""
+            let credentials = StoreCredentials(
+                accessKeyID: account.access_id ?? "", secretAccessKey: account.access_secret ?? "")
             return ConfiguredAccount(
                 username: account.login_username ?? "", password: PasswordVerifier(stored: account.login_password ?? "")
-            ) {
-                ObjectVFS(store: try LocalStore(root: root, bucket: bucket), homeDirectory: home, spool: spool)
+            ) { () async throws -> any VFS in
+                guard let factory else {
+                    return ObjectVFS(store: try LocalStore(root: root, bucket: bucket), homeDirectory: home, spool: spool)
+                }
+                let store = try await factory.makeStore(bucket: bucket, credentials: credentials)
+                return ObjectVFS(store: store, homeDirectory: home, spool: spool)
             }
         }
-        return AccountAuthenticator(accounts: configured)
+        let accountLogin = AccountAuthenticator(accounts: configured)
+        guard let factory else { return accountLogin }
+        return ChainedAuthenticator([accountLogin, StoreLoginAuthenticator(factory: factory, spool: spool)])
     }
 }

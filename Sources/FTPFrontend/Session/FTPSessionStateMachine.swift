@@ -316,9 +316,7 @@ public struct FTPSessionStateMachine: Sendable {
         case .connectionLost:
             return .send(FTPReply(.transferAborted, "Data connection closed; transfer aborted."))
         case .failed(let error):
-            let reply = FTPReply(error)
-            // A failure mid-transfer is local processing trouble (451) unless the mapping is sharper.
-            return .send(reply.code == .fileUnavailable ? FTPReply(.localError, reply.lines[0]) : reply)
+            return .send(FTPReply(error))
         }
     }
 }

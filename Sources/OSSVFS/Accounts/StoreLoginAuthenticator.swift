@@ -1,0 +1,115 @@
+import Foundation
+
+/// The seed tool's login: user `access_key_id/bucket_name` (split at the last `/`), password
+/// the secret. Each session signs with its own credentials, never another session's (the seed
+/// tool signed with the first key it had cached for the bucket). Verdicts are cached briefly,
+/// keyed by key id, a hash of the secret and the bucket.
+public struct StoreLoginAuthenticator: Authenticator {
+    let factory: StoreFactory
+    let spool: SpoolConfiguration
+    let verdicts: LoginVerdictCache
+
+    public init(factory: StoreFactory, spool: SpoolConfiguration, cacheLifetime: Double = 60) {
+        self.factory = factory
+        self.spool = spool
+        self.verdicts = LoginVerdictCache(lifetime: cacheLifetime)
+    }
+
+    /// Splits `AK/bucket` at the last `/`; nil when either part is empty.
+    public static func split(_ user: String) -> (accessKeyID: String, bucket: String)? {
+        guard let slash = user.lastIndex(of: "/") else { return nil }
+        let key = String(user[..<slash])
+        let bucket = String(user[user.index(after: slash)...])
+        guard !key.isEmpty, !bucket.isEmpty else { return nil }
+        return (key, bucket)
+    }
+
+    public func authenticate(user: String, password: String) async throws -> AuthenticatedSession {
+        guard let (keyID, bucket) = Self.split(user), !password.isEmpty else { throw AuthenticationError.rejected }
+        let credentials = StoreCredentials(accessKeyID: keyID, secretAccessKey: password)
+        let cacheKey = LoginVerdictCache.Key(keyID: keyID, secretHash: Crypto.sha256Hex(Array(password.utf8)), bucket: bucket)
+        let store: HTTPObjectStore
+        do {
+            store = try await factory.makeStore(bucket: bucket, credentials: credentials)
+        } catch let error as ObjectStoreError {
+            throw Self.verdict(for: error)
+        }
+        switch await verdicts.lookup(cacheKey) {
+        case true?:
+            break
+        case false?:
+            throw AuthenticationError.rejected
+        case nil:
+            do {
+                try await store.validateCredentials()
+                await verdicts.record(cacheKey, accepted: true)
+            } catch let error as ObjectStoreError {
+                let verdict = Self.verdict(for: error)
+                if verdict == .rejected { await verdicts.record(cacheKey, accepted: false) }
+                throw verdict
+            }
+        }
+        return AuthenticatedSession(user: user, vfs: ObjectVFS(store: store, spool: spool))
+    }
+
+    static func verdict(for error: ObjectStoreError) -> AuthenticationError {
+        switch error {
+        case .invalidCredentials, .noSuchBucket: return .rejected
+        default: return .unavailable("\(error)")
+        }
+    }
+}
+
+/// Recent login verdicts, so that a client opening many connections does not cost a request each.
+actor LoginVerdictCache {
+    struct Key: Hashable {
+        var keyID: String
+        var secretHash: String
+        var bucket: String
+    }
+
+    private let lifetime: Double
+    private var entries: [Key: (accepted: Bool, expires: Double)] = [:]
+
+    init(lifetime: Double) {
+        self.lifetime = lifetime
+    }
+
+    func lookup(_ key: Key) -> Bool? {
+        guard let entry = entries[key] else { return nil }
+        if entry.expires < Date().timeIntervalSince1970 {
+            entries[key] = nil
+            return nil
+        }
+        return entry.accepted
+    }
+
+    func record(_ key: Key, accepted: Bool) {
+        let now = Date().timeIntervalSince1970
+        if entries.count > 10_000 { entries = entries.filter { $0.value.expires >= now } }
+        entries[key] = (accepted, now + lifetime)
+    }
+}
+
+/// Tries authenticators in order: the first that accepts wins (config accounts, then `AK/bucket`).
+public struct ChainedAuthenticator: Authenticator {
+    let authenticators: [any Authenticator]
+
+    public init(_ authenticators: [any Authenticator]) {
+        self.authenticators = authenticators
+    }
+
+    public func authenticate(user: String, password: String) async throws -> AuthenticatedSession {
+        var last: any Error = AuthenticationError.rejected
+        for authenticator in authenticators {
+            do {
+                return try await authenticator.authenticate(user: user, password: password)
+            } catch AuthenticationError.rejected {
+                continue
+            } catch {
+                last = error
+            }
+        }
+        throw last
+    }
+}

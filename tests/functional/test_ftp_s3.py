@@ -1,0 +1,90 @@
+"""ossftp over a real S3 store (SeaweedFS with enforced credentials), logged in the seed
+tool's way: user `access_key_id/bucket_name`, password the secret."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import os
+import secrets
+
+import pytest
+
+from netutil import HOST
+from ossftp_server import OssftpServer
+
+
+@pytest.fixture
+def bucket(seaweedfs) -> str:
+    name = "ftp-s3-" + secrets.token_hex(4)
+    seaweedfs.client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3ftp(seaweedfs, tmp_path):
+    server = OssftpServer(tmp_path / "srv", [], extra_args=[
+        "--provider", "s3", "--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        print(server.log_tail())
+
+
+def connect(server: OssftpServer, user: str, password: str) -> ftplib.FTP:
+    client = ftplib.FTP()
+    client.connect(HOST, server.port, timeout=20)
+    client.login(user, password)
+    return client
+
+
+def test_login_with_key_and_bucket_reaches_the_bucket(seaweedfs, s3ftp, bucket):
+    admin = seaweedfs.admin
+    client = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    client.storbinary("STOR photo.bin", io.BytesIO(data))
+    stored = seaweedfs.client().get_object(Bucket=bucket, Key="photo.bin")["Body"].read()
+    assert stored == data
+    out = io.BytesIO()
+    client.retrbinary("RETR photo.bin", out.write)
+    assert out.getvalue() == data
+    assert client.nlst() == ["photo.bin"]
+    assert client.size("photo.bin") == len(data)
+    client.quit()
+
+
+def test_wrong_secret_unknown_key_and_unknown_bucket_get_530(seaweedfs, s3ftp, bucket):
+    admin = seaweedfs.admin
+    for user, password in [(f"{admin.access_key}/{bucket}", "not-the-secret"),
+                           (f"AKNOSUCHKEY123456789/{bucket}", admin.secret_key),
+                           (f"{admin.access_key}/no-such-bucket-x", admin.secret_key),
+                           (admin.access_key, admin.secret_key)]:
+        client = ftplib.FTP()
+        client.connect(HOST, s3ftp.port, timeout=20)
+        with pytest.raises(ftplib.error_perm, match="^530"):
+            client.login(user, password)
+        client.close()
+
+
+def test_two_sessions_with_two_keys_each_get_their_own_rights(seaweedfs, s3ftp, bucket):
+    admin, readonly = seaweedfs.admin, seaweedfs.readonly
+    writer = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    reader = connect(s3ftp, f"{readonly.access_key}/{bucket}", readonly.secret_key)
+    for round_number in range(3):
+        name = f"f{round_number}.txt"
+        writer.storbinary(f"STOR {name}", io.BytesIO(name.encode()))
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            reader.storbinary(f"STOR mine-{name}", io.BytesIO(b"x"))
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            reader.delete(name)
+        out = io.BytesIO()
+        reader.retrbinary(f"RETR {name}", out.write)
+        assert out.getvalue() == name.encode()
+        # The writer still writes after the read-only session was refused: no credentials mixed.
+        writer.storbinary(f"STOR again-{name}", io.BytesIO(b"y"))
+    keys = sorted(o["Key"] for o in seaweedfs.client().list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == sorted([f"f{i}.txt" for i in range(3)] + [f"again-f{i}.txt" for i in range(3)])
+    writer.quit()
+    reader.quit()
