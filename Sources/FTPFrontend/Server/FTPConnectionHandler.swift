@@ -116,6 +116,7 @@ struct FTPConnectionHandler {
     }
 
     private func send(_ reply: FTPReply, _ context: EventContext) async throws {
+        context.logger.debug("reply \(reply.code.rawValue)")
         try await context.outbound.write(ByteBuffer(bytes: reply.encoded()))
     }
 
@@ -202,6 +203,7 @@ struct FTPConnectionHandler {
         session.passive = nil
         let timeout = configuration.dataConnectionTimeout
         let continuation = context.continuation
+        let logger = context.logger
         session.transfer = Task {
             let mover = FTPDataTransfer(vfs: vfs)
             let prepared: FTPDataTransfer.Prepared
@@ -214,11 +216,13 @@ struct FTPConnectionHandler {
                 return
             }
             continuation.yield(.transferStarted(transfer))
+            logger.debug("waiting for the data connection on port \(listener.port)")
             guard let channel = await listener.accept(timeout: timeout) else {
                 await prepared.discard()
                 continuation.yield(.transferFinished(.noDataConnection))
                 return
             }
+            logger.debug("data connection from \(channel.channel.remoteAddress?.description ?? "?")")
             let outcome = await mover.run(prepared, over: channel)
             continuation.yield(.transferFinished(outcome))
         }

@@ -1,21 +1,27 @@
 import NIOCore
 import NIOPosix
+import OSSVFS
 
 /// A data connection as the transfers use it.
 typealias DataChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
 /// A passive data port: listens on a random port of the configured range and hands out the
 /// first connection that comes from the control connection's peer address. Connections from
-/// any other address are closed (no PASV stealing: RFC 2577 §3, pyftpdlib's 425 rule).
+/// any other address, and any after the first, are closed (no PASV stealing: RFC 2577 §3).
+///
+/// The listener accepts on its own, so a client that connects before sending its transfer
+/// command, as ftplib and curl do, is already waiting when the transfer starts. The accepted
+/// connection is wrapped at once, so what it receives waits (with backpressure) for the
+/// transfer, and it is closed if no transfer takes it.
 final class PassiveListener: Sendable {
     let port: Int
-    private let server: NIOAsyncChannel<DataChannel, Never>
-    private let expectedPeer: String?
+    private let server: any Channel
+    private let slot: AcceptSlot
 
-    private init(port: Int, server: NIOAsyncChannel<DataChannel, Never>, expectedPeer: String?) {
+    private init(port: Int, server: any Channel, slot: AcceptSlot) {
         self.port = port
         self.server = server
-        self.expectedPeer = expectedPeer
+        self.slot = slot
     }
 
     /// Opens a listener on a free port of `ports`, trying random ones.
@@ -25,19 +31,24 @@ final class PassiveListener: Sendable {
         var lastError: (any Error)?
         for _ in 0..<min(64, ports.count) {
             let port = Int.random(in: ports)
+            let slot = AcceptSlot(promise: group.next().makePromise(of: DataChannel.self), expectedPeer: expectedPeer)
             do {
                 let server = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 4)
-                    .childChannelOption(.allowRemoteHalfClosure, value: false)
-                    .bind(host: host, port: port) { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try DataChannel(
-                                wrappingChannelSynchronously: channel,
-                                configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16)))
+                    .childChannelInitializer { child in
+                        child.eventLoop.makeCompletedFuture {
+                            guard slot.claim(from: child.remoteAddress?.ipAddress) else {
+                                throw ChannelError.inappropriateOperationForState
+                            }
+                            slot.promise.succeed(try DataChannel(
+                                wrappingChannelSynchronously: child,
+                                configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16))))
                         }
                     }
-                return PassiveListener(port: port, server: server, expectedPeer: expectedPeer)
+                    .bind(host: host, port: port).get()
+                return PassiveListener(port: port, server: server, slot: slot)
             } catch {
+                slot.promise.fail(error)
                 lastError = error
             }
         }
@@ -47,34 +58,63 @@ final class PassiveListener: Sendable {
     /// Waits for the client's data connection, then stops listening.
     /// Returns nil when none came in time.
     func accept(timeout: Duration) async -> DataChannel? {
-        let server = self.server
-        let expectedPeer = self.expectedPeer
-        let accepted = await withTaskGroup(of: DataChannel?.self) { group -> DataChannel? in
-            group.addTask {
-                try? await server.executeThenClose { inbound -> DataChannel? in
-                    for try await child in inbound {
-                        if expectedPeer == nil || child.channel.remoteAddress?.ipAddress == expectedPeer {
-                            return child
-                        }
-                        try? await child.channel.close()
-                    }
-                    return nil
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        let slot = self.slot
+        let future = slot.promise.futureResult
+        let timer = future.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
+            slot.promise.fail(ChannelError.connectTimeout(.seconds(timeout.components.seconds)))
         }
-        close()
+        let accepted = try? await withTaskCancellationHandler {
+            try await future.get()
+        } onCancel: {
+            slot.promise.fail(CancellationError())
+        }
+        timer.cancel()
+        defer { server.close(promise: nil) }
+        guard let accepted, slot.handOut() else { return nil }
         return accepted
     }
 
-    /// Stops listening.
+    /// Stops listening and closes a connection that no transfer took.
     func close() {
-        server.channel.close(promise: nil)
+        let slot = self.slot
+        slot.promise.fail(ChannelError.ioOnClosedChannel)
+        slot.promise.futureResult.whenSuccess { channel in
+            // An async channel must be finished, not just dropped.
+            if slot.handOut() { Task { try? await channel.executeThenClose { _, _ in } } }
+        }
+        server.close(promise: nil)
+    }
+}
+
+/// The one connection a passive port hands out.
+private final class AcceptSlot: Sendable {
+    let promise: EventLoopPromise<DataChannel>
+    let expectedPeer: String?
+    private let lock = Lock()
+    nonisolated(unsafe) private var taken = false
+    nonisolated(unsafe) private var handedOut = false
+
+    init(promise: EventLoopPromise<DataChannel>, expectedPeer: String?) {
+        self.promise = promise
+        self.expectedPeer = expectedPeer
+    }
+
+    /// Whether a connection from `address` may take the slot; only the first from the peer does.
+    func claim(from address: String?) -> Bool {
+        guard expectedPeer == nil || address == expectedPeer else { return false }
+        return lock.withLock {
+            if taken { return false }
+            taken = true
+            return true
+        }
+    }
+
+    /// Gives the accepted connection to one owner: a transfer, or close(). True for the first caller.
+    func handOut() -> Bool {
+        lock.withLock {
+            if handedOut { return false }
+            handedOut = true
+            return true
+        }
     }
 }
