@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import OSSVFS
+
+/// `ossftp cp`: copies one file between the local disk and a bucket, with the same client the
+/// server uses. Credentials come from the environment: `OSS_ACCESS_KEY_ID`,
+/// `OSS_ACCESS_KEY_SECRET` (and `OSS_SESSION_TOKEN`) for oss://, the AWS variables for s3://.
+struct CopyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cp", abstract: "Copy a file to or from a bucket (oss://bucket/key or s3://bucket/key).")
+
+    @Argument(help: "Source: a local path or oss://bucket/key or s3://bucket/key.")
+    var source: String
+
+    @Argument(help: "Destination: a local path or oss://bucket/key or s3://bucket/key.")
+    var destination: String
+
+    @Option(help: "Store endpoint URL (required for s3://; for oss:// the bucket's region is found otherwise).")
+    var endpoint: String?
+
+    @Option(help: "Signing region (default: from the OSS endpoint name; us-east-1 for s3).")
+    var region: String?
+
+    @Option(help: "Bucket addressing: path or virtual (default: path for s3, virtual for oss).")
+    var addressing: String?
+
+    @Option(name: .customLong("part_size"), help: "Multipart part size in MiB (default 8).")
+    var partSize: Int = 8
+
+    @Option(help: "Parts uploaded at once (default 8).")
+    var concurrency: Int = 8
+
+    struct Remote {
+        var provider: StoreFactory.Provider
+        var bucket: String
+        var key: String
+    }
+
+    static func remote(_ text: String) throws -> Remote? {
+        for provider in [StoreFactory.Provider.oss, .s3] where text.hasPrefix("\(provider.rawValue)://") {
+            let rest = text.dropFirst(provider.rawValue.count + 3)
+            guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex, rest.index(after: slash) != rest.endIndex else {
+                throw ValidationError("\(text): expected \(provider.rawValue)://bucket/key")
+            }
+            return Remote(provider: provider, bucket: String(rest[..<slash]), key: String(rest[rest.index(after: slash)...]))
+        }
+        return nil
+    }
+
+    func run() async throws {
+        let from = try Self.remote(source)
+        let to = try Self.remote(destination)
+        guard (from == nil) != (to == nil), let remote = from ?? to else {
+            throw ValidationError("exactly one of source and destination must be a bucket URL")
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let (idName, secretName, tokenName) = remote.provider == .oss
+            ? ("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN")
+            : ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+        guard let keyID = environment[idName], let secret = environment[secretName] else {
+            throw ValidationError("set \(idName) and \(secretName)")
+        }
+        var pathStyle: Bool?
+        switch addressing?.lowercased() {
+        case nil: pathStyle = nil
+        case "path": pathStyle = true
+        case "virtual": pathStyle = false
+        case let other?: throw ValidationError("--addressing must be path or virtual, got \(other)")
+        }
+        let factory = StoreFactory(
+            provider: remote.provider, endpoint: try endpoint.map { try StoreEndpoint($0) }, region: region,
+            pathStyle: pathStyle)
+        let store = try await factory.makeStore(
+            bucket: remote.bucket,
+            credentials: StoreCredentials(accessKeyID: keyID, secretAccessKey: secret, securityToken: environment[tokenName]))
+        if from == nil {
+            try await ObjectTransfer.upload(file: source, to: remote.key, store: store, partSize: partSize << 20,
+                                            concurrency: concurrency)
+        } else {
+            try await ObjectTransfer.download(remote.key, from: store, to: destination)
+        }
+    }
+}
