@@ -134,6 +134,56 @@ def test_many_small_uploads(ossftp, alice):
             assert (ossftp.bucket_dir() / f"small{i}.txt").read_bytes() == body
 
 
+def _recv_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while True:
+        b = sock.recv(65536)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+@pytest.mark.parametrize("size", [8, 100_000])
+def test_stor_data_connection_after_150(ossftp, alice, size):
+    """RFC 959 lets the client connect the passive data port after the 1xx reply."""
+    body = os.urandom(size)
+    with RawFTP(ossftp.port) as c:
+        assert c.login(alice.username, alice.password).code == 230
+        assert c.cmd("TYPE I").code == 200
+        for i in range(3):
+            r = c.cmd("PASV")
+            assert r.code == 227, r.text
+            host, port = ftplib.parse227(r.text)
+            r = c.cmd(f"STOR late{i}.bin")
+            assert r.code in (125, 150), r.text
+            with socket.create_connection((host, port), timeout=5) as data:
+                time.sleep(0.05)
+                data.sendall(body)
+            r = c.read_reply()
+            assert r.code == 226, r.text
+            stored = (ossftp.bucket_dir() / f"late{i}.bin").read_bytes()
+            assert stored == body, f"226 but {len(stored)} of {size} bytes stored (attempt {i})"
+
+
+def test_retr_data_connection_after_150(ossftp, alice):
+    body = os.urandom(100_000)
+    (ossftp.bucket_dir() / "late.bin").write_bytes(body)
+    with RawFTP(ossftp.port) as c:
+        assert c.login(alice.username, alice.password).code == 230
+        assert c.cmd("TYPE I").code == 200
+        for i in range(3):
+            r = c.cmd("PASV")
+            assert r.code == 227, r.text
+            host, port = ftplib.parse227(r.text)
+            r = c.cmd("RETR late.bin")
+            assert r.code in (125, 150), r.text
+            with socket.create_connection((host, port), timeout=5) as data:
+                got = _recv_all(data)
+            r = c.read_reply()
+            assert r.code == 226, f"attempt {i}: {r.text}"
+            assert got == body, f"attempt {i}: received {len(got)} of {len(body)} bytes"
+
+
 def _data_connection_left_unused(ossftp, alice, then: bytes) -> None:
     with RawFTP(ossftp.port) as c:
         assert c.login(alice.username, alice.password).code == 230

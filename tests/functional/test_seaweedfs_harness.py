@@ -46,7 +46,6 @@ def test_seaweedfs_s3_roundtrip_and_auth(seaweedfs):
     with pytest.raises(ClientError) as err:
         bad.get_object(Bucket=bucket, Key="dir/obj.bin")
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
-    # GetObject errors carry no body for HEAD only; GET returns the XML error code.
     assert err.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
 
     with pytest.raises(ClientError) as err2:

@@ -40,9 +40,13 @@ final class PassiveListener: Sendable {
                             guard slot.claim(from: child.remoteAddress?.ipAddress) else {
                                 throw ChannelError.inappropriateOperationForState
                             }
-                            slot.promise.succeed(try DataChannel(
+                            let wrapped = try DataChannel(
                                 wrappingChannelSynchronously: child,
-                                configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16))))
+                                configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16)))
+                            // Handed out only once active: a transfer must not use a channel
+                            // that is not registered yet.
+                            try child.pipeline.syncOperations.addHandler(
+                                ActivationSignal(slot: slot, channel: wrapped), position: .first)
                         }
                     }
                     .bind(host: host, port: port).get()
@@ -77,12 +81,41 @@ final class PassiveListener: Sendable {
     /// Stops listening and closes a connection that no transfer took.
     func close() {
         let slot = self.slot
-        slot.promise.fail(ChannelError.ioOnClosedChannel)
+        slot.close()
         slot.promise.futureResult.whenSuccess { channel in
-            // An async channel must be finished, not just dropped.
-            if slot.handOut() { Task { try? await channel.executeThenClose { _, _ in } } }
+            if slot.handOut() { AcceptSlot.finish(channel) }
         }
         server.close(promise: nil)
+    }
+}
+
+/// Hands the accepted connection to the slot once it is active, then steps aside; a
+/// connection that never becomes active is finished instead.
+private final class ActivationSignal: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = NIOAny
+    private let slot: AcceptSlot
+    // Touched on the channel's event loop only.
+    private var channel: DataChannel?
+
+    init(slot: AcceptSlot, channel: DataChannel) {
+        self.slot = slot
+        self.channel = channel
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        if let channel {
+            self.channel = nil
+            slot.deliver(channel)
+        }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if let channel {
+            self.channel = nil
+            AcceptSlot.finish(channel)
+        }
     }
 }
 
@@ -93,6 +126,7 @@ private final class AcceptSlot: Sendable {
     private let lock = Lock()
     nonisolated(unsafe) private var taken = false
     nonisolated(unsafe) private var handedOut = false
+    nonisolated(unsafe) private var closed = false
 
     init(promise: EventLoopPromise<DataChannel>, expectedPeer: String?) {
         self.promise = promise
@@ -107,6 +141,29 @@ private final class AcceptSlot: Sendable {
             taken = true
             return true
         }
+    }
+
+    /// Offers an active connection; once the listener is closed it is finished instead.
+    func deliver(_ channel: DataChannel) {
+        // Under the lock, so close() cannot fail the promise between the check and the success
+        // (the only callback close() adds needs the lock, so none runs inline here).
+        let delivered = lock.withLock { () -> Bool in
+            guard !closed else { return false }
+            promise.succeed(channel)
+            return true
+        }
+        if !delivered { Self.finish(channel) }
+    }
+
+    /// Refuses further connections and ends a pending accept.
+    func close() {
+        lock.withLock { closed = true }
+        promise.fail(ChannelError.ioOnClosedChannel)
+    }
+
+    /// Closes a connection no transfer will use: an async channel must be finished, not dropped.
+    static func finish(_ channel: DataChannel) {
+        Task { try? await channel.executeThenClose { _, _ in } }
     }
 
     /// Gives the accepted connection to one owner: a transfer, or close(). True for the first caller.
