@@ -159,6 +159,33 @@ import Testing
         #expect(try await collect(store.get(joined, range: nil)) == data)
     }
 
+    @Test func largeCopiesGoThroughUploadPartCopy() async throws {
+        let store = try await SeaweedFSStores.store()
+        let source = unique("copy/large")
+        let data = random(11 << 20)
+        try await store.put(source, body: .bytes(data), metadata: [:])
+        let target = unique("copy/large-target")
+        try await store.copy(from: source, to: target, singleRequestLimit: 1 << 20, partSize: 5 << 20)
+        #expect(try await store.head(target).etag.contains("-3"))
+        #expect(try await collect(store.get(target, range: nil)) == data)
+    }
+
+    @Test func listObjectsV1Paging() async throws {
+        let store = try await SeaweedFSStores.store()
+        store.prefersListV1 = true
+        let base = unique("v1") + "/"
+        let keys = (0..<25).map { base + String(format: "k%02d", $0) } + [base + "z/deep"]
+        for key in keys { try await store.put(key, body: .bytes([]), metadata: [:]) }
+        var seen: [String] = []
+        var token: String?
+        repeat {
+            let page = try await store.listPage(ListRequest(prefix: base, delimiter: "/", continuationToken: token, maxKeys: 10))
+            seen += page.objects.map(\.key) + page.commonPrefixes
+            token = page.nextContinuationToken
+        } while token != nil
+        #expect(seen == Array(keys.prefix(25)) + [base + "z/"])
+    }
+
     @Test func bucketsAndRegion() async throws {
         let store = try await SeaweedFSStores.store()
         let names = try await store.listBuckets().map(\.name)

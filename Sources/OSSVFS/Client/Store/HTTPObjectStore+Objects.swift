@@ -76,7 +76,13 @@ extension HTTPObjectStore {
             makeRequest("PUT", key: key, headers: headers, body: body)
         }
         try verifyCRC(response.headers, expected: sums.crc64, key: key)
-        return response.headers["etag"] ?? ""
+        let etag = response.headers["etag"] ?? ""
+        // A single PUT's ETag is the MD5 of what the store received (both dialects).
+        let bare = etag.trimmingCharacters(in: ["\""]).lowercased()
+        if bare.count == 32 && bare != sums.md5Hex {
+            throw ObjectStoreError.checksumMismatch(expected: sums.md5Hex, actual: bare)
+        }
+        return etag
     }
 
     /// Compares the store's CRC-64 with ours; a store that reports none is trusted on Content-MD5.
@@ -114,6 +120,18 @@ extension HTTPObjectStore {
     }
 
     public func copy(from source: String, to destination: String) async throws {
+        try await copy(from: source, to: destination, singleRequestLimit: dialect.kind == .oss ? 1 << 30 : 5 << 30)
+    }
+
+    /// Copies with one CopyObject up to `singleRequestLimit` bytes, else as a multipart upload of
+    /// UploadPartCopy parts (CopyObject's limit is 1 GB on OSS and 5 GB on S3).
+    public func copy(from source: String, to destination: String, singleRequestLimit: UInt64,
+                     partSize: UInt64 = 256 << 20) async throws {
+        let size = try await head(source).size
+        if size > singleRequestLimit {
+            try await copyInParts(from: source, to: destination, size: size, partSize: partSize)
+            return
+        }
         let headers = ["\(dialect.headerPrefix)copy-source": copySource(source)]
         let response = try await send(key: source, retryable: true) {
             makeRequest("PUT", key: destination, headers: headers)
@@ -122,6 +140,24 @@ extension HTTPObjectStore {
         if let document = XMLNode.parse(response.body), document.name == "Error" {
             throw Self.error(code: document.value("Code") ?? "InternalError", message: document.value("Message") ?? "",
                              status: 200, requestID: nil, key: source)
+        }
+    }
+
+    private func copyInParts(from source: String, to destination: String, size: UInt64, partSize: UInt64) async throws {
+        let id = try await createMultipartUpload(destination, metadata: [:])
+        do {
+            var parts: [UploadedPart] = []
+            var offset: UInt64 = 0
+            while offset < size {
+                let last = min(offset + partSize, size) - 1
+                parts.append(try await uploadPartCopy(destination, uploadID: id, partNumber: parts.count + 1,
+                                                      source: source, range: offset...last))
+                offset = last + 1
+            }
+            try await completeMultipartUpload(destination, uploadID: id, parts: parts)
+        } catch {
+            try? await abortMultipartUpload(destination, uploadID: id)
+            throw error
         }
     }
 
