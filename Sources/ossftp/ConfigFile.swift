@@ -43,6 +43,9 @@ struct ConfigFile: Decodable {
         var spool_dir: String?
         var region: String?
         var addressing: String?
+        var rename: String?
+        var rename_max_objects: LenientInt?
+        var cache_ttl: LenientDouble?
     }
 
     /// Reads and decodes a file; errors name the file and the field.
@@ -111,6 +114,22 @@ struct LenientBool: Decodable {
         } else {
             throw DecodingError.typeMismatch(
                 Bool.self, .init(codingPath: decoder.codingPath, debugDescription: "expected true or false"))
+        }
+    }
+}
+
+/// A number written as a number or as a string.
+struct LenientDouble: Decodable {
+    var value: Double
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(Double.self) {
+            value = number
+        } else if let text = try? container.decode(String.self), let number = Double(text) {
+            value = number
+        } else {
+            throw DecodingError.typeMismatch(
+                Double.self, .init(codingPath: decoder.codingPath, debugDescription: "expected a number"))
         }
     }
 }

@@ -49,6 +49,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Bucket addressing: path or virtual (default: path for s3, virtual for oss).")
     var addressing: String?
 
+    @Option(help: "Rename: refuse (default), copy (copy then delete) or native (the store's atomic rename).")
+    var rename: String?
+
+    @Option(name: .customLong("cache_ttl"), help: "Seconds a looked-up name is trusted (default 5; 0 turns the cache off).")
+    var cacheTTL: Double?
+
     @Option(name: .customLong("local_root"), help: "Folder of the local provider; each bucket is a folder in it.")
     var localRoot: String?
 

@@ -20,6 +20,8 @@ struct ServeSettings {
     var pathStyle: Bool?
     var useInternalEndpoint: Bool?
     var bucketEndpoints: [String: String] = [:]
+    var renamePolicy = RenamePolicy.refuse
+    var cacheTTL: Double = 5
     var accounts: [ConfigFile.Account] = []
     /// Things worth telling the operator at start.
     var warnings: [String] = []
@@ -99,6 +101,16 @@ struct ServeSettings {
             throw ConfigError("\(source): \(error)")
         }
 
+        let maxObjects = server?.rename_max_objects?.value ?? 1000
+        switch (flags.rename ?? server?.rename ?? "refuse").lowercased() {
+        case "refuse", "off", "": renamePolicy = .refuse
+        case "copy": renamePolicy = .copy(maxDirectoryObjects: maxObjects)
+        case "native": renamePolicy = .native
+        case let other: throw ConfigError("\(source): rename must be refuse, copy or native, got \(other)")
+        }
+        cacheTTL = flags.cacheTTL ?? server?.cache_ttl?.value ?? 5
+        guard cacheTTL >= 0 else { throw ConfigError("\(source): cache_ttl must be 0 or more seconds") }
+
         func absolute(_ path: String, from folder: String) -> String {
             path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: folder + "/"))
                 .standardizedFileURL.path
@@ -145,6 +157,8 @@ struct ServeSettings {
     /// Config accounts first, then (for OSS and S3) the seed's `access_key_id/bucket` login.
     func makeAuthenticator(logger: Logger) throws -> any Authenticator {
         let spool = SpoolConfiguration(directory: spoolDirectory)
+        let caches = MetadataCacheRegistry(ttl: cacheTTL)
+        let renamePolicy = self.renamePolicy
         let root = localRoot
         let provider = self.provider
         let factory = provider == .local ? nil : StoreFactory(
@@ -158,15 +172,17 @@ struct ServeSettings {
             return ConfiguredAccount(
                 username: account.login_username ?? "", password: PasswordVerifier(stored: account.login_password ?? "")
             ) { () async throws -> any VFS in
-                guard let factory else {
-                    return ObjectVFS(store: try LocalStore(root: root, bucket: bucket), homeDirectory: home, spool: spool)
+                let store: any ObjectStore = if let factory {
+                    try await factory.makeStore(bucket: bucket, credentials: credentials)
+                } else {
+                    try LocalStore(root: root, bucket: bucket)
                 }
-                let store = try await factory.makeStore(bucket: bucket, credentials: credentials)
-                return ObjectVFS(store: store, homeDirectory: home, spool: spool)
+                return ObjectVFS(store: store, homeDirectory: home, spool: spool, renamePolicy: renamePolicy, caches: caches)
             }
         }
         let accountLogin = AccountAuthenticator(accounts: configured)
         guard let factory else { return accountLogin }
-        return ChainedAuthenticator([accountLogin, StoreLoginAuthenticator(factory: factory, spool: spool)])
+        let storeLogin = StoreLoginAuthenticator(factory: factory, spool: spool, renamePolicy: renamePolicy, caches: caches)
+        return ChainedAuthenticator([accountLogin, storeLogin])
     }
 }

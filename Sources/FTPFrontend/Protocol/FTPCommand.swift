@@ -24,12 +24,28 @@ public enum FTPCommand: Equatable, Sendable {
     case list(String?)
     case nlst(String?)
     case size(String)
+    case rnfr(String)
+    case rnto(String)
     case syst
     case help(String?)
     case noop
-    // Extensions (RFC 2389, RFC 2640).
+    // Extensions (RFC 2389, RFC 2640, RFC 3659, draft-somers-ftp-mfxx).
     case feat
     case opts(String)
+    case mdtm(String)
+    case mfmt(time: Double, path: String)
+    case mlst(String?)
+    case mlsd(String?)
+}
+
+/// The form of a directory listing on the data connection.
+public enum FTPListingFormat: Equatable, Sendable {
+    /// LIST: `ls -l` lines.
+    case long
+    /// NLST: bare names.
+    case names
+    /// MLSD: RFC 3659 facts.
+    case machine
 }
 
 /// The representation type of TYPE (RFC 959 §3.1.1). Only A and I are served.

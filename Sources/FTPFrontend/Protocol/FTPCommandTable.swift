@@ -66,6 +66,20 @@ public enum FTPCommandTable {
               feature: nil) { .stor($0!) },
         Entry(verb: "SIZE", argument: .required, requiresLogin: true, help: "SIZE <path>: shows a file's size.",
               feature: "SIZE") { .size($0!) },
+        Entry(verb: "MDTM", argument: .required, requiresLogin: true, help: "MDTM <path>: shows a file's time (UTC).",
+              feature: "MDTM") { .mdtm($0!) },
+        Entry(verb: "MFMT", argument: .required, requiresLogin: true,
+              help: "MFMT <YYYYMMDDHHMMSS> <path>: sets a file's time (UTC).", feature: "MFMT") { argument throws(FTPReply) in
+            try parseMFMT(argument!)
+        },
+        Entry(verb: "MLST", argument: .optional, requiresLogin: true, help: "MLST [<path>]: facts of one entry.",
+              feature: "MLST type*;size*;modify*;perm*;") { .mlst($0) },
+        Entry(verb: "MLSD", argument: .optional, requiresLogin: true, help: "MLSD [<path>]: lists a directory's facts.",
+              feature: nil) { .mlsd($0) },
+        Entry(verb: "RNFR", argument: .required, requiresLogin: true, help: "RNFR <path>: names what to rename.",
+              feature: nil) { .rnfr($0!) },
+        Entry(verb: "RNTO", argument: .required, requiresLogin: true, help: "RNTO <path>: renames it (if allowed).",
+              feature: nil) { .rnto($0!) },
         Entry(verb: "DELE", argument: .required, requiresLogin: true, help: "DELE <path>: deletes a file.",
               feature: nil) { .dele($0!) },
         Entry(verb: "MKD", argument: .required, requiresLogin: true, help: "MKD <path>: makes a directory.",
@@ -90,7 +104,8 @@ public enum FTPCommandTable {
 
     /// The FEAT reply (RFC 2389 §3.2): each feature on its own line, led by one space.
     public static var featReply: FTPReply {
-        let features = Set(entries.compactMap(\.feature)).sorted()
+        // TVFS (RFC 3659 §6): paths are one tree with `/` separators.
+        let features = Set(entries.compactMap(\.feature) + ["TVFS"]).sorted()
         return FTPReply(.systemStatus, lines: ["Features:"] + features.map { " \($0)" } + ["End"])
     }
 
@@ -121,6 +136,37 @@ public enum FTPCommandTable {
         case "A", "E", "L": throw FTPReply(.parameterNotImplemented, "Type \(argument!) not implemented.")
         default: throw FTPReply(.syntaxErrorInArguments, "Unknown type \(argument!).")
         }
+    }
+
+    /// `MFMT YYYYMMDDHHMMSS[.sss] path` (draft-somers-ftp-mfxx-04 §3), time in UTC.
+    private static func parseMFMT(_ argument: String) throws(FTPReply) -> FTPCommand {
+        guard let space = argument.firstIndex(of: " "), let time = parseTimeVal(String(argument[..<space])) else {
+            throw FTPReply(.syntaxErrorInArguments, "Use MFMT YYYYMMDDHHMMSS path.")
+        }
+        let path = String(argument[argument.index(after: space)...])
+        guard !path.isEmpty else { throw FTPReply(.syntaxErrorInArguments, "Use MFMT YYYYMMDDHHMMSS path.") }
+        return .mfmt(time: time, path: path)
+    }
+
+    /// Seconds since 1970 from `YYYYMMDDHHMMSS[.sss]` (RFC 3659 §2.3), or nil.
+    static func parseTimeVal(_ text: String) -> Double? {
+        let parts = text.split(separator: ".", maxSplits: 1)
+        let digits = Array(parts.first ?? "")
+        guard digits.count == 14, digits.allSatisfy(\.isNumber) else { return nil }
+        func field(_ start: Int, _ length: Int) -> Int { Int(String(digits[start..<start + length]))! }
+        let (year, month, day) = (field(0, 4), field(4, 2), field(6, 2))
+        let (hour, minute, second) = (field(8, 2), field(10, 2), field(12, 2))
+        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        // Days from civil (Howard Hinnant), the inverse of the listing formatter's.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        var seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second)
+        if parts.count == 2, let fraction = Double("0." + parts[1]) { seconds += fraction }
+        return seconds
     }
 
     private static func parseEPSV(_ argument: String?) throws(FTPReply) -> FTPCommand {

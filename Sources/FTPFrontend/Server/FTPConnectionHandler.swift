@@ -177,6 +177,25 @@ struct FTPConnectionHandler {
             let entry = try await vfs.stat(path)
             guard entry.kind == .file else { throw VFSError.isDirectory(path.description) }
             return .size(entry.size)
+        case .renameSource(let path):
+            _ = try await vfs.stat(path)
+            return .done
+        case .rename(let source, let destination):
+            try await vfs.rename(source, to: destination)
+            return .done
+        case .modificationTime(let path):
+            let entry = try await vfs.stat(path)
+            guard entry.kind == .file, let modified = entry.modified else {
+                throw VFSError.isDirectory(path.description)
+            }
+            return .modified(modified)
+        case .setModificationTime(let path, let time):
+            try await vfs.setModificationTime(path, time)
+            return .done
+        case .machineStat(let path):
+            var entry = try await vfs.stat(path)
+            entry.name = path.description
+            return .entry(entry)
         case .openPassiveListener:
             session.passive?.close()
             session.passive = nil
@@ -202,17 +221,21 @@ struct FTPConnectionHandler {
         }
         session.passive = nil
         let timeout = configuration.dataConnectionTimeout
+        let facts = session.machine.machineFacts
         let continuation = context.continuation
         let logger = context.logger
         session.transfer = Task {
-            let mover = FTPDataTransfer(vfs: vfs)
+            let mover = FTPDataTransfer(vfs: vfs, facts: facts)
             let prepared: FTPDataTransfer.Prepared
             do {
                 prepared = try await mover.prepare(transfer)
             } catch {
                 listener.close()
-                let vfsError = error as? VFSError ?? .storeFailure("\(error)")
-                continuation.yield(.transferFinished(.refused(vfsError)))
+                if case .list(let path, .machine) = transfer, case VFSError.notDirectory = error {
+                    continuation.yield(.transferFinished(.notADirectoryListing(path)))
+                } else {
+                    continuation.yield(.transferFinished(.refused(error as? VFSError ?? .storeFailure("\(error)"))))
+                }
                 return
             }
             continuation.yield(.transferStarted(transfer))

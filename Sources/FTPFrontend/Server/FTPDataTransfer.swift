@@ -10,7 +10,7 @@ struct FTPDataTransfer {
 
     /// What is ready once the transfer was accepted, before any data moves.
     enum Prepared {
-        case listing(VFSDirectoryListing?, single: VFSEntry?, namesOnly: Bool)
+        case listing(VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat)
         case download(ObjectByteStream)
         case upload(any VFSWriter)
 
@@ -25,16 +25,18 @@ struct FTPDataTransfer {
     }
 
     let vfs: any VFS
+    /// The MLSD facts on.
+    var facts: Set<String> = FTPListingFormatter.allFacts
 
     /// Checks the request and opens what it needs; throws a ``VFSError`` to refuse it.
     func prepare(_ transfer: FTPSessionStateMachine.Transfer) async throws -> Prepared {
         switch transfer {
-        case .list(let path, let namesOnly):
+        case .list(let path, let format):
             do {
-                return .listing(try await vfs.list(path), single: nil, namesOnly: namesOnly)
-            } catch VFSError.notDirectory {
-                // `LIST file` shows that one file (RFC 959 §4.1.3 allows a file path).
-                return .listing(nil, single: try await vfs.stat(path), namesOnly: namesOnly)
+                return .listing(try await vfs.list(path), single: nil, format: format)
+            } catch VFSError.notDirectory where format != .machine {
+                // `LIST file` shows that one file (RFC 959 §4.1.3 allows a file path); MLSD does not.
+                return .listing(nil, single: try await vfs.stat(path), format: format)
             }
         case .retrieve(let path):
             return .download(try await vfs.openRead(path, offset: 0))
@@ -46,8 +48,8 @@ struct FTPDataTransfer {
     /// Runs a prepared transfer over `channel` and closes the channel.
     func run(_ prepared: Prepared, over channel: DataChannel) async -> Outcome {
         switch prepared {
-        case .listing(let listing, let single, let namesOnly):
-            return await sendListing(listing, single: single, namesOnly: namesOnly, over: channel)
+        case .listing(let listing, let single, let format):
+            return await sendListing(listing, single: single, format: format, over: channel)
         case .download(let stream):
             return await send(stream, over: channel)
         case .upload(let writer):
@@ -56,12 +58,17 @@ struct FTPDataTransfer {
     }
 
     private func sendListing(
-        _ listing: VFSDirectoryListing?, single: VFSEntry?, namesOnly: Bool, over channel: DataChannel
+        _ listing: VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat, over channel: DataChannel
     ) async -> Outcome {
         let now = Date().timeIntervalSince1970
         var buffer = channel.channel.allocator.buffer(capacity: 64 * 1024)
         func line(_ entry: VFSEntry) {
-            let text = namesOnly ? FTPListingFormatter.nameLine(entry) : FTPListingFormatter.longLine(entry, now: now)
+            let text: String
+            switch format {
+            case .long: text = FTPListingFormatter.longLine(entry, now: now)
+            case .names: text = FTPListingFormatter.nameLine(entry)
+            case .machine: text = FTPListingFormatter.machineLine(entry, enabled: facts)
+            }
             buffer.writeString(text)
             buffer.writeString("\r\n")
         }

@@ -16,6 +16,33 @@ public enum FTPListingFormatter {
         return "\(mode) 1 owner group \(padded) \(dateField(time, now: now)) \(entry.name)"
     }
 
+    /// The MLST/MLSD facts ossftp knows, in the order it writes them.
+    public static let factOrder = ["type", "size", "modify", "perm"]
+    public static let allFacts = Set(factOrder)
+
+    /// `type=file;size=12;modify=20260305142209;perm=dfrw;` (RFC 3659 §7): no spaces or
+    /// semicolons inside values, since clients split on them.
+    public static func facts(_ entry: VFSEntry, enabled: Set<String> = allFacts) -> String {
+        var out = ""
+        let isDirectory = entry.kind == .directory
+        for fact in factOrder where enabled.contains(fact) {
+            switch fact {
+            case "type": out += isDirectory ? "type=dir;" : "type=file;"
+            case "size": if !isDirectory { out += "size=\(entry.size);" }
+            case "modify": if let modified = entry.modified { out += "modify=\(timeVal(modified));" }
+            // Files: delete, rename, read, write; directories: create, delete, enter, rename, list, mkdir, purge.
+            case "perm": out += isDirectory ? "perm=cdeflmp;" : "perm=dfrw;"
+            default: break
+            }
+        }
+        return out
+    }
+
+    /// An MLSD line: facts, one space, the name.
+    public static func machineLine(_ entry: VFSEntry, enabled: Set<String> = allFacts) -> String {
+        "\(facts(entry, enabled: enabled)) \(entry.name)"
+    }
+
     /// The name alone, for NLST.
     public static func nameLine(_ entry: VFSEntry) -> String {
         entry.name

@@ -24,7 +24,7 @@ extension FTPReply {
         case .invalidRange(let reason):
             self.init(.fileUnavailable, "Invalid position: \(reason).")
         case .unsupported(let reason):
-            self.init(.notImplemented, "Not supported on object storage: \(reason).")
+            self.init(.fileUnavailable, "Not supported on object storage: \(reason).")
         case .integrity(let reason):
             self.init(.localError, "Integrity check failed, nothing stored: \(reason).")
         case .noSpace(let reason):

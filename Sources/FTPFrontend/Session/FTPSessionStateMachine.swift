@@ -28,6 +28,13 @@ public struct FTPSessionStateMachine: Sendable {
         case removeFile(VFSPath)
         case size(VFSPath)
         case openPassiveListener(extended: Bool)
+        /// RNFR: check that the source exists.
+        case renameSource(VFSPath)
+        case rename(VFSPath, to: VFSPath)
+        case modificationTime(VFSPath)
+        case setModificationTime(VFSPath, Double)
+        /// MLST: the facts of one entry.
+        case machineStat(VFSPath)
     }
 
     /// What an operation found.
@@ -36,11 +43,13 @@ public struct FTPSessionStateMachine: Sendable {
         case size(UInt64)
         /// The passive listener is open at this address (dotted IPv4 for PASV) and port.
         case passiveListener(host: String, port: Int)
+        case modified(Double)
+        case entry(VFSEntry)
     }
 
     /// A transfer over the data connection.
     public enum Transfer: Equatable, Sendable {
-        case list(VFSPath, namesOnly: Bool)
+        case list(VFSPath, format: FTPListingFormat)
         case retrieve(VFSPath)
         case store(VFSPath)
     }
@@ -50,6 +59,8 @@ public struct FTPSessionStateMachine: Sendable {
         case completed
         /// Refused before any data moved (for example a missing file).
         case refused(VFSError)
+        /// MLSD of something that is not a directory (RFC 3659 §7.2: 501).
+        case notADirectoryListing(VFSPath)
         /// The data connection could not be opened.
         case noDataConnection
         /// The data connection broke or was closed early.
@@ -75,6 +86,10 @@ public struct FTPSessionStateMachine: Sendable {
     private var passiveListenerOpen = false
     private var extendedPassiveOnly = false
     private var transferring = false
+    /// The path named by RNFR, for the RNTO that must follow it.
+    private var renameSource: VFSPath?
+    /// The MLST/MLSD facts on (RFC 3659 §7.9, OPTS MLST).
+    public private(set) var machineFacts: Set<String> = FTPListingFormatter.allFacts
     private let maxFailedLogins: Int
     private let controlIsIPv6: Bool
 
@@ -119,6 +134,9 @@ public struct FTPSessionStateMachine: Sendable {
     }
 
     private mutating func handle(_ command: FTPCommand) -> Action {
+        // RFC 959 §4.1.3: RNTO must come right after RNFR.
+        let pendingRename = renameSource
+        renameSource = nil
         switch command {
         case .user(let name):
             if isLoggedIn { return .send(FTPReply(.notLoggedIn, "Already logged in; the user cannot change.")) }
@@ -177,9 +195,22 @@ public struct FTPSessionStateMachine: Sendable {
                 return .perform(.openPassiveListener(extended: true))
             }
         case .list(let argument):
-            return transfer(argument) { .list($0, namesOnly: false) }
+            return transfer(argument) { .list($0, format: .long) }
         case .nlst(let argument):
-            return transfer(argument) { .list($0, namesOnly: true) }
+            return transfer(argument) { .list($0, format: .names) }
+        case .mlsd(let argument):
+            return transfer(argument) { .list($0, format: .machine) }
+        case .mlst(let argument):
+            return resolving(argument ?? ".") { .perform(.machineStat($0)) }
+        case .mdtm(let argument):
+            return resolving(argument) { .perform(.modificationTime($0)) }
+        case .mfmt(let time, let argument):
+            return resolving(argument) { .perform(.setModificationTime($0, time)) }
+        case .rnfr(let argument):
+            return resolving(argument) { .perform(.renameSource($0)) }
+        case .rnto(let argument):
+            guard let source = pendingRename else { return .send(FTPReply(.badSequence, "Send RNFR first.")) }
+            return resolving(argument) { .perform(.rename(source, to: $0)) }
         case .retr(let argument):
             return transfer(argument) { .retrieve($0) }
         case .stor(let argument):
@@ -195,7 +226,7 @@ public struct FTPSessionStateMachine: Sendable {
         }
     }
 
-    private func opts(_ option: String) -> Action {
+    private mutating func opts(_ option: String) -> Action {
         let words = option.uppercased().split(separator: " ")
         switch (words.first, words.dropFirst().first) {
         // RFC 2640 §3.1 and the expired UTF-8 option draft: clients (Windows Explorer among
@@ -204,6 +235,12 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(.ok, "Always in UTF8 mode."))
         case ("UTF8", _), ("UTF-8", _):
             return .send(FTPReply(.parameterNotImplemented, "UTF8 cannot be turned off."))
+        case ("MLST", let facts):
+            // RFC 3659 §7.9: unknown facts are ignored; the reply names those now on.
+            let wanted = Set((facts ?? "").lowercased().split(separator: ";").map(String.init))
+            machineFacts = wanted.intersection(FTPListingFormatter.allFacts)
+            let on = FTPListingFormatter.factOrder.filter(machineFacts.contains).map { "\($0);" }.joined()
+            return .send(FTPReply(.ok, "MLST OPTS \(on)"))
         default:
             return .send(FTPReply(.syntaxErrorInArguments, "Option not understood."))
         }
@@ -271,6 +308,18 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(.fileActionOK, "File removed."))
         case (.size, .size(let size)):
             return .send(FTPReply(.fileStatus, "\(size)"))
+        case (.renameSource(let path), _):
+            renameSource = path
+            return .send(FTPReply(.pendingFurtherInformation, "\(path) exists; send RNTO."))
+        case (.rename, _):
+            return .send(FTPReply(.fileActionOK, "Renamed."))
+        case (.modificationTime, .modified(let time)):
+            return .send(FTPReply(.fileStatus, FTPListingFormatter.timeVal(time)))
+        case (.setModificationTime(let path, let time), _):
+            return .send(FTPReply(.fileStatus, "Modify=\(FTPListingFormatter.timeVal(time)); \(path)"))
+        case (.machineStat(let path), .entry(let entry)):
+            let facts = FTPListingFormatter.facts(entry, enabled: machineFacts)
+            return .send(FTPReply(.fileActionOK, lines: ["Listing \(path)", " \(facts) \(path)", "End"]))
         case (.openPassiveListener(let extended), .passiveListener(let host, let port)):
             passiveListenerOpen = true
             if extended {
@@ -278,7 +327,7 @@ public struct FTPSessionStateMachine: Sendable {
             }
             let address = host.split(separator: ".").joined(separator: ",")
             return .send(FTPReply(.enteringPassiveMode, "Entering Passive Mode (\(address),\(port >> 8),\(port & 0xFF))."))
-        case (.size, _), (.openPassiveListener, _):
+        case (.size, _), (.openPassiveListener, _), (.modificationTime, _), (.machineStat, _):
             preconditionFailure("result \(result) does not belong to \(operation)")
         }
     }
@@ -311,6 +360,8 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(.closingDataConnection, "Transfer complete."))
         case .refused(let error):
             return .send(FTPReply(error))
+        case .notADirectoryListing(let path):
+            return .send(FTPReply(.syntaxErrorInArguments, "\(path) is not a directory."))
         case .noDataConnection:
             return .send(FTPReply(.cannotOpenDataConnection, "No data connection was made."))
         case .connectionLost:

@@ -7,11 +7,16 @@ import Foundation
 public struct StoreLoginAuthenticator: Authenticator {
     let factory: StoreFactory
     let spool: SpoolConfiguration
+    let renamePolicy: RenamePolicy
+    let caches: MetadataCacheRegistry
     let verdicts: LoginVerdictCache
 
-    public init(factory: StoreFactory, spool: SpoolConfiguration, cacheLifetime: Double = 60) {
+    public init(factory: StoreFactory, spool: SpoolConfiguration, renamePolicy: RenamePolicy = .refuse,
+                caches: MetadataCacheRegistry = MetadataCacheRegistry(), cacheLifetime: Double = 60) {
         self.factory = factory
         self.spool = spool
+        self.renamePolicy = renamePolicy
+        self.caches = caches
         self.verdicts = LoginVerdictCache(lifetime: cacheLifetime)
     }
 
@@ -49,7 +54,8 @@ public struct StoreLoginAuthenticator: Authenticator {
                 throw verdict
             }
         }
-        return AuthenticatedSession(user: user, vfs: ObjectVFS(store: store, spool: spool))
+        return AuthenticatedSession(
+            user: user, vfs: ObjectVFS(store: store, spool: spool, renamePolicy: renamePolicy, caches: caches))
     }
 
     static func verdict(for error: ObjectStoreError) -> AuthenticationError {

@@ -14,6 +14,8 @@ public actor SpoolUpload: VFSWriter {
 
     private let store: any ObjectStore
     private let key: String
+    private let metadata: [String: String]
+    private let onCommit: @Sendable () async -> Void
     private let configuration: SpoolConfiguration
     private let spoolPath: String
     private var file: PosixFile?
@@ -22,10 +24,14 @@ public actor SpoolUpload: VFSWriter {
     private var state = State.accepting
     private var uploadID: String?
 
-    /// An upload of `key` staged under the spool folder.
-    public init(store: any ObjectStore, key: String, configuration: SpoolConfiguration) {
+    /// An upload of `key` (with `metadata`) staged under the spool folder; `onCommit` runs once
+    /// the object is stored.
+    public init(store: any ObjectStore, key: String, metadata: [String: String] = [:],
+                configuration: SpoolConfiguration, onCommit: @escaping @Sendable () async -> Void = {}) {
         self.store = store
         self.key = key
+        self.metadata = metadata
+        self.onCommit = onCommit
         self.configuration = configuration
         self.spoolPath = "\(configuration.directory)/upload-\(DirectoryOps.randomName())"
         buffer.reserveCapacity(configuration.writeBufferSize)
@@ -72,17 +78,18 @@ public actor SpoolUpload: VFSWriter {
         state = .committing
         do {
             if size <= UInt64(configuration.partSize) && file == nil {
-                try await store.put(key, body: .bytes(buffer), metadata: [:])
+                try await store.put(key, body: .bytes(buffer), metadata: metadata)
             } else {
                 try await flush()
                 if let file { try await BlockingIO.run { try file.close() } }
                 if size <= UInt64(configuration.partSize) {
-                    try await store.put(key, body: .file(path: spoolPath, offset: 0, length: size), metadata: [:])
+                    try await store.put(key, body: .file(path: spoolPath, offset: 0, length: size), metadata: metadata)
                 } else {
                     try await uploadParts()
                 }
             }
             state = .committed
+            await onCommit()
             await removeSpoolFile()
         } catch {
             await abort()
@@ -93,7 +100,7 @@ public actor SpoolUpload: VFSWriter {
 
     /// Uploads the spool file as part-sized slices and completes the multipart upload.
     private func uploadParts() async throws {
-        let id = try await store.createMultipartUpload(key, metadata: [:])
+        let id = try await store.createMultipartUpload(key, metadata: metadata)
         uploadID = id
         var parts: [UploadedPart] = []
         var offset: UInt64 = 0

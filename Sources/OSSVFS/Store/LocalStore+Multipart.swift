@@ -2,7 +2,7 @@
 /// `.ossftp-uploads/<upload id>/` and joined into the object at completion.
 extension LocalStore {
     public func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String {
-        try Self.refuseMetadata(metadata)
+        let modified = try Self.modificationTime(from: metadata)
         let layout = self.layout
         return try await BlockingIO.run {
             _ = try layout.components(of: key)
@@ -12,6 +12,11 @@ extension LocalStore {
             let keyFile = try PosixFile.createExclusive("\(folder)/key")
             try keyFile.writeAll(Array(key.utf8))
             try keyFile.close()
+            if let modified {
+                let mtimeFile = try PosixFile.createExclusive("\(folder)/mtime")
+                try mtimeFile.writeAll(Array(String(modified).utf8))
+                try mtimeFile.close()
+            }
             return uploadID
         }
     }
@@ -74,6 +79,11 @@ extension LocalStore {
                 }
                 try output.sync()
                 try output.close()
+                if let stored = try? PosixFile.openForReading("\(folder)/mtime").read(at: 0, count: 64),
+                    let modified = Double(String(decoding: stored, as: UTF8.self))
+                {
+                    try DirectoryOps.setModificationTime(temp, modified)
+                }
                 try DirectoryOps.rename(temp, to: destination)
             } catch {
                 try? DirectoryOps.unlinkIfPresent(temp)

@@ -10,9 +10,12 @@ import Glibc
 /// Every call does its disk work through ``BlockingIO``.
 ///
 /// ETags here are weak (`"<size>-<mtime in ns>"`), not MD5: they change whenever the content does.
-/// User metadata is not kept by this store (a put with metadata is refused, never dropped).
+/// The only user metadata kept is `mtime` (seconds since 1970), stored as the file's own
+/// modification time; other metadata is refused, never dropped.
 public final class LocalStore: ObjectStore {
-    public let capabilities = ObjectStoreCapabilities(maxParts: 10_000, minPartSize: 1, maxKeyLength: 1023)
+    public let capabilities = ObjectStoreCapabilities(maxParts: 10_000, minPartSize: 1, maxKeyLength: 1023,
+                                                      nativeRename: true)
+    public var identity: StoreIdentity { StoreIdentity(bucket: "local:" + layout.bucketPath, principal: "") }
     let layout: LocalKeyLayout
     /// Size of the chunks read from files.
     let chunkSize: Int
@@ -67,7 +70,7 @@ public final class LocalStore: ObjectStore {
 
     @discardableResult
     public func put(_ key: String, body: ObjectBody, metadata: [String: String]) async throws -> String {
-        try Self.refuseMetadata(metadata)
+        let modified = try Self.modificationTime(from: metadata)
         let layout = self.layout
         return try await BlockingIO.run {
             let destination = try layout.filePath(for: key)
@@ -78,7 +81,10 @@ public final class LocalStore: ObjectStore {
                 }
             } else {
                 let temp = try layout.stage(body)
-                do { try DirectoryOps.rename(temp, to: destination) } catch {
+                do {
+                    if let modified { try DirectoryOps.setModificationTime(temp, modified) }
+                    try DirectoryOps.rename(temp, to: destination)
+                } catch {
                     try? DirectoryOps.unlinkIfPresent(temp)
                     throw error
                 }
@@ -87,10 +93,46 @@ public final class LocalStore: ObjectStore {
         }
     }
 
-    static func refuseMetadata(_ metadata: [String: String]) throws {
-        guard metadata.isEmpty else {
+    /// The `mtime` entry of user metadata; any other entry is refused.
+    static func modificationTime(from metadata: [String: String]) throws -> Double? {
+        guard metadata.keys.allSatisfy({ $0 == "mtime" }) else {
             throw ObjectStoreError.service(
-                status: 501, code: "NotImplemented", message: "the local store keeps no user metadata", requestID: nil)
+                status: 501, code: "NotImplemented", message: "the local store keeps only the mtime metadata",
+                requestID: nil)
+        }
+        guard let text = metadata["mtime"] else { return nil }
+        guard let value = Double(text) else {
+            throw ObjectStoreError.service(status: 400, code: "InvalidArgument", message: "mtime \(text)", requestID: nil)
+        }
+        return value
+    }
+
+    public func replaceMetadata(_ key: String, metadata: [String: String]) async throws {
+        let modified = try Self.modificationTime(from: metadata)
+        let layout = self.layout
+        try await BlockingIO.run {
+            _ = try layout.info(for: key)
+            if let modified { try DirectoryOps.setModificationTime(try layout.filePath(for: key), modified) }
+        }
+    }
+
+    /// Renames a file (`a` to `b`) or a whole folder (`a/` to `b/`) with one rename(2).
+    public func rename(from source: String, to destination: String) async throws {
+        let layout = self.layout
+        try await BlockingIO.run {
+            let isFolder = LocalKeyLayout.isMarker(source)
+            guard isFolder == LocalKeyLayout.isMarker(destination) else {
+                throw ObjectStoreError.invalidKey("a folder renames only to a folder")
+            }
+            let from = isFolder ? try layout.parentFolder(for: source) : try layout.filePath(for: source)
+            let to = isFolder ? try layout.parentFolder(for: destination) : try layout.filePath(for: destination)
+            guard try PosixFile.status(from) != nil else { throw ObjectStoreError.noSuchKey(source) }
+            let toParent = String(to[..<(to.lastIndex(of: "/") ?? to.endIndex)])
+            try DirectoryOps.makePath(toParent, under: layout.bucketPath)
+            try DirectoryOps.rename(from, to: to)
+            if let slash = from.lastIndex(of: "/") {
+                DirectoryOps.pruneEmpty(from: String(from[..<slash]), stoppingAt: layout.bucketPath)
+            }
         }
     }
 
@@ -119,7 +161,11 @@ public final class LocalStore: ObjectStore {
             let target = try layout.filePath(for: destination)
             try DirectoryOps.makePath(try layout.parentFolder(for: destination), under: layout.bucketPath)
             let temp = try layout.stage(.file(path: try layout.filePath(for: source), offset: 0, length: info.size))
-            do { try DirectoryOps.rename(temp, to: target) } catch {
+            do {
+                // A copy keeps the source's metadata, and here the mtime is the metadata.
+                try DirectoryOps.setModificationTime(temp, info.lastModified)
+                try DirectoryOps.rename(temp, to: target)
+            } catch {
                 try? DirectoryOps.unlinkIfPresent(temp)
                 throw error
             }

@@ -7,6 +7,9 @@ public protocol ObjectStore: Sendable {
     /// What this store can do beyond the common operations.
     var capabilities: ObjectStoreCapabilities { get }
 
+    /// Which bucket this is and whose credentials sign for it: caches are shared per identity.
+    var identity: StoreIdentity { get }
+
     /// Metadata of one object. Throws ``ObjectStoreError/noSuchKey`` when it does not exist.
     func head(_ key: String) async throws -> ObjectInfo
 
@@ -41,6 +44,32 @@ public protocol ObjectStore: Sendable {
 
     /// Copies an object inside the bucket.
     func copy(from source: String, to destination: String) async throws
+
+    /// Replaces an object's user metadata, keeping its bytes.
+    func replaceMetadata(_ key: String, metadata: [String: String]) async throws
+
+    /// Renames an object, or a whole prefix, atomically; only when `capabilities.nativeRename`.
+    func rename(from source: String, to destination: String) async throws
+}
+
+extension ObjectStore {
+    public func rename(from source: String, to destination: String) async throws {
+        throw ObjectStoreError.service(
+            status: 501, code: "NotImplemented", message: "this store has no native rename", requestID: nil)
+    }
+}
+
+/// A bucket and the principal that signs for it.
+public struct StoreIdentity: Sendable, Hashable {
+    /// Where the bucket is: `local:/root/bucket`, `https://host/bucket`.
+    public var bucket: String
+    /// Who signs: an access key id and a digest of its secret, or empty for the local store.
+    public var principal: String
+
+    public init(bucket: String, principal: String) {
+        self.bucket = bucket
+        self.principal = principal
+    }
 }
 
 /// Optional abilities of a store, as one value rather than many `supportsX()` methods.
@@ -51,11 +80,16 @@ public struct ObjectStoreCapabilities: Sendable, Equatable {
     public var minPartSize: Int
     /// Largest key, in UTF-8 bytes.
     public var maxKeyLength: Int
+    /// Whether ``ObjectStore/rename(from:to:)`` works (a folder store; OSS buckets with the
+    /// hierarchical namespace, when enabled).
+    public var nativeRename: Bool
 
-    public init(maxParts: Int = 10_000, minPartSize: Int = 100 * 1024, maxKeyLength: Int = 1023) {
+    public init(maxParts: Int = 10_000, minPartSize: Int = 100 * 1024, maxKeyLength: Int = 1023,
+                nativeRename: Bool = false) {
         self.maxParts = maxParts
         self.minPartSize = minPartSize
         self.maxKeyLength = maxKeyLength
+        self.nativeRename = nativeRename
     }
 }
 

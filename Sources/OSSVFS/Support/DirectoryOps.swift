@@ -91,6 +91,16 @@ enum DirectoryOps {
         }
     }
 
+    /// Sets a file's access and modification times.
+    static func setModificationTime(_ path: String, _ time: Double) throws {
+        let seconds = time.rounded(.down)
+        let spec = timespec(tv_sec: Int(seconds), tv_nsec: Int((time - seconds) * 1e9))
+        let times = [spec, spec]
+        guard utimensat(AT_FDCWD, path, times, 0) == 0 else {
+            throw ObjectStoreError.io(operation: "utimensat \(path)", errno: errno)
+        }
+    }
+
     /// A random hexadecimal name for temporary files and upload ids.
     static func randomName() -> String {
         var generator = SystemRandomNumberGenerator()

@@ -2,21 +2,31 @@
 ///
 /// Key mapping: the path `/a/b` of an account whose home is `home/` is the key `home/a/b`;
 /// its directory form is the prefix `home/a/b/`, which exists when any key starts with it
-/// (a `home/a/b/` marker object, written by mkdir, or any object below).
+/// (a `home/a/b/` marker object, written by mkdir, or any object below). A directory shadows
+/// a file of the same name. Lookups go through the bucket's shared ``MetadataCache``; every
+/// write here invalidates what it touches, in every cache of the bucket.
 public struct ObjectVFS: VFS {
     let store: any ObjectStore
     /// Key prefix of the account's root: empty, or ending in `/`.
     let homePrefix: String
     let spool: SpoolConfiguration
+    let renamePolicy: RenamePolicy
+    let caches: MetadataCacheRegistry
+    let cache: MetadataCache
     /// Keys asked for per listing page.
     let pageSize: Int
 
     /// A view of `store` rooted at `homeDirectory` (a folder inside the bucket, or empty).
-    public init(store: any ObjectStore, homeDirectory: String = "", spool: SpoolConfiguration, pageSize: Int = 1000) {
+    public init(store: any ObjectStore, homeDirectory: String = "", spool: SpoolConfiguration,
+                renamePolicy: RenamePolicy = .refuse, caches: MetadataCacheRegistry = MetadataCacheRegistry(ttl: 0),
+                pageSize: Int = 1000) {
         let trimmed = homeDirectory.split(separator: "/").joined(separator: "/")
         self.store = store
         self.homePrefix = trimmed.isEmpty ? "" : trimmed + "/"
         self.spool = spool
+        self.renamePolicy = renamePolicy
+        self.caches = caches
+        self.cache = caches.cache(for: store.identity)
         self.pageSize = pageSize
     }
 
@@ -44,23 +54,35 @@ public struct ObjectVFS: VFS {
         }
     }
 
+    /// Forgets what a write to `key` may have changed, in every cache of the bucket.
+    func invalidate(_ key: String) async {
+        await caches.invalidate(bucket: store.identity.bucket, key: key)
+    }
+
     /// Whether any key lives under the directory prefix of `path`.
     func directoryExists(_ path: VFSPath) async throws -> Bool {
         if path.isRoot { return true }
         let prefix = try directoryPrefix(for: path)
+        if let known = await cache.directory(prefix) { return known }
         let page = try await storeCall(path) {
             try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 1))
         }
-        return !page.objects.isEmpty || !page.commonPrefixes.isEmpty
+        let exists = !page.objects.isEmpty || !page.commonPrefixes.isEmpty
+        await cache.setDirectory(prefix, exists: exists)
+        return exists
     }
 
     /// The object at `path`, or nil when there is none.
     func fileInfo(_ path: VFSPath) async throws -> ObjectInfo? {
         if path.isRoot { return nil }
         let key = try key(for: path)
+        if let known = await cache.object(key) { return known }
         do {
-            return try await store.head(key)
+            let info = try await store.head(key)
+            await cache.setObject(key, info)
+            return info
         } catch ObjectStoreError.noSuchKey {
+            await cache.setObject(key, nil)
             return nil
         } catch ObjectStoreError.invalidKey {
             // A name the store cannot hold cannot exist either.
@@ -68,6 +90,11 @@ public struct ObjectVFS: VFS {
         } catch let error as ObjectStoreError {
             throw VFSError(error, path: path.description)
         }
+    }
+
+    /// The modification time shown for an object: its `mtime` metadata, else Last-Modified.
+    static func modified(_ info: ObjectInfo) -> Double {
+        info.metadata["mtime"].flatMap(Double.init) ?? info.lastModified
     }
 
     public func stat(_ path: VFSPath) async throws -> VFSEntry {
@@ -78,7 +105,7 @@ public struct ObjectVFS: VFS {
         let name = path.name ?? "/"
         if try await isDirectory { return VFSEntry(name: name, kind: .directory, size: 0, modified: nil) }
         if let info = try await file {
-            return VFSEntry(name: name, kind: .file, size: info.size, modified: info.lastModified)
+            return VFSEntry(name: name, kind: .file, size: info.size, modified: Self.modified(info))
         }
         throw VFSError.notFound(path.description)
     }
@@ -103,14 +130,26 @@ public struct ObjectVFS: VFS {
         }
     }
 
-    public func openWrite(_ path: VFSPath) async throws -> any VFSWriter {
+    public func openWrite(_ path: VFSPath, modified: Double?) async throws -> any VFSWriter {
         guard let parent = path.parent else { throw VFSError.isDirectory(path.description) }
         let key = try key(for: path)
         async let parentCheck: Void = requireDirectory(parent)
         async let isDirectory = directoryExists(path)
         try await parentCheck
         if try await isDirectory { throw VFSError.isDirectory(path.description) }
-        return SpoolUpload(store: store, key: key, configuration: spool)
+        let caches = self.caches
+        let bucket = store.identity.bucket
+        return SpoolUpload(
+            store: store, key: key, metadata: modified.map { ["mtime": Self.format($0)] } ?? [:],
+            configuration: spool
+        ) {
+            await caches.invalidate(bucket: bucket, key: key)
+        }
+    }
+
+    /// Seconds since 1970 as stored in `mtime` metadata.
+    static func format(_ time: Double) -> String {
+        time == time.rounded() ? String(Int64(time)) : String(time)
     }
 
     public func makeDirectory(_ path: VFSPath) async throws {
@@ -121,6 +160,7 @@ public struct ObjectVFS: VFS {
         try await parentCheck
         if await existing != nil { throw VFSError.alreadyExists(path.description) }
         try await storeCall(path) { try await store.put(prefix, body: .bytes([]), metadata: [:]) }
+        await invalidate(prefix)
     }
 
     public func removeFile(_ path: VFSPath) async throws {
@@ -130,6 +170,7 @@ public struct ObjectVFS: VFS {
         }
         let key = try key(for: path)
         try await storeCall(path) { try await store.delete(key) }
+        await invalidate(key)
     }
 
     public func removeDirectory(_ path: VFSPath) async throws {
@@ -145,52 +186,23 @@ public struct ObjectVFS: VFS {
             throw VFSError.notFound(path.description)
         }
         try await storeCall(path) { try await store.delete(prefix) }
+        await invalidate(prefix)
     }
 
-    public func list(_ path: VFSPath) async throws -> VFSDirectoryListing {
-        let prefix = try directoryPrefix(for: path)
-        let store = self.store
-        let pageSize = self.pageSize
-        let description = path.description
-        let fetch: VFSDirectoryListing.PageFetcher = { token in
-            do {
-                let page = try await store.listPage(
-                    ListRequest(prefix: prefix, delimiter: "/", continuationToken: token, maxKeys: pageSize))
-                return (Self.entries(of: page, under: prefix), page.nextContinuationToken)
-            } catch let error as ObjectStoreError {
-                throw VFSError(error, path: description)
+    public func setModificationTime(_ path: VFSPath, _ time: Double) async throws {
+        guard let info = try await fileInfo(path) else {
+            if try await directoryExists(path) {
+                throw VFSError.unsupported("directories are key prefixes and keep no modification time")
             }
-        }
-        let first = try await storeCall(path) {
-            try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: pageSize))
-        }
-        if !path.isRoot && first.objects.isEmpty && first.commonPrefixes.isEmpty {
-            // An empty directory still holds its own marker, so an empty page means no directory.
-            if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
             throw VFSError.notFound(path.description)
         }
-        return VFSDirectoryListing(
-            firstEntries: Self.entries(of: first, under: prefix), next: first.nextContinuationToken, fetch: fetch)
+        var metadata = info.metadata
+        metadata["mtime"] = Self.format(time)
+        try await storeCall(path) { try await store.replaceMetadata(info.key, metadata: metadata) }
+        await invalidate(info.key)
     }
 
-    /// The entries a page shows: names below `prefix` that a path can name.
-    static func entries(of page: ListPage, under prefix: String) -> [VFSEntry] {
-        var result: [VFSEntry] = []
-        for object in page.objects {
-            let name = String(object.key.dropFirst(prefix.count))
-            guard isNameable(name) else { continue }
-            result.append(VFSEntry(name: name, kind: .file, size: object.size, modified: object.lastModified))
-        }
-        for common in page.commonPrefixes {
-            let name = String(common.dropFirst(prefix.count).dropLast())
-            guard isNameable(name) else { continue }
-            result.append(VFSEntry(name: name, kind: .directory, size: 0, modified: nil))
-        }
-        return result
-    }
-
-    /// Whether a listed name can be reached by a path: not empty, `.`, `..`, nor holding `/`.
-    static func isNameable(_ name: String) -> Bool {
-        !name.isEmpty && name != "." && name != ".." && !name.contains("/")
+    public func space() async throws -> VFSSpace {
+        .unlimited
     }
 }

@@ -12,8 +12,9 @@ public protocol VFS: Sendable {
     /// The bytes of a file from `offset` on.
     func openRead(_ path: VFSPath, offset: UInt64) async throws -> ObjectByteStream
 
-    /// A new upload to `path`; nothing is visible until ``VFSWriter/commit()`` returns.
-    func openWrite(_ path: VFSPath) async throws -> any VFSWriter
+    /// A new upload to `path`, stamped with `modified` (seconds since 1970) when given;
+    /// nothing is visible until ``VFSWriter/commit()`` returns.
+    func openWrite(_ path: VFSPath, modified: Double?) async throws -> any VFSWriter
 
     /// Creates an empty directory.
     func makeDirectory(_ path: VFSPath) async throws
@@ -23,6 +24,22 @@ public protocol VFS: Sendable {
 
     /// Removes an empty directory.
     func removeDirectory(_ path: VFSPath) async throws
+
+    /// Renames a file or a directory, as the account's rename policy allows.
+    func rename(_ source: VFSPath, to destination: VFSPath) async throws
+
+    /// Sets a file's modification time (seconds since 1970).
+    func setModificationTime(_ path: VFSPath, _ time: Double) async throws
+
+    /// Capacity and free space, for `df` and FTP's space queries.
+    func space() async throws -> VFSSpace
+}
+
+extension VFS {
+    /// A new upload with the store's own time.
+    public func openWrite(_ path: VFSPath) async throws -> any VFSWriter {
+        try await openWrite(path, modified: nil)
+    }
 }
 
 /// A file or a directory, as the frontends show it.
@@ -44,6 +61,24 @@ public struct VFSEntry: Sendable, Equatable {
         self.size = size
         self.modified = modified
     }
+
+    /// The entry's key below its directory's prefix (`name`, or `name/` for a directory):
+    /// listings arrive in the UTF-8 byte order of these.
+    var sortKey: String { kind == .directory ? name + "/" : name }
+}
+
+/// Space figures. Object stores have no fixed capacity; they report a large constant.
+public struct VFSSpace: Sendable, Equatable {
+    public var totalBytes: UInt64
+    public var freeBytes: UInt64
+
+    public init(totalBytes: UInt64, freeBytes: UInt64) {
+        self.totalBytes = totalBytes
+        self.freeBytes = freeBytes
+    }
+
+    /// What a bucket reports: 1 PiB, all of it free (s3fs and ossfs report similar figures).
+    public static let unlimited = VFSSpace(totalBytes: 1 << 50, freeBytes: 1 << 50)
 }
 
 /// An upload in progress. Bytes go to the spool; ``commit()`` makes the object visible.
@@ -54,4 +89,14 @@ public protocol VFSWriter: AnyObject, Sendable {
     func commit() async throws
     /// Drops the upload; nothing becomes visible and nothing is left behind.
     func abort() async
+}
+
+/// What rename does (config.json `rename`).
+public enum RenamePolicy: Sendable, Equatable {
+    /// Refused with a clear message: object storage has no rename (the default).
+    case refuse
+    /// Copy, then delete: files of any size, directories up to `maxDirectoryObjects` objects.
+    case copy(maxDirectoryObjects: Int)
+    /// The store's own atomic rename (OSS buckets with the hierarchical namespace, the local store).
+    case native
 }

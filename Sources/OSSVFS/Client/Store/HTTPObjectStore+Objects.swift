@@ -129,7 +129,7 @@ extension HTTPObjectStore {
                      partSize: UInt64 = 256 << 20) async throws {
         let size = try await head(source).size
         if size > singleRequestLimit {
-            try await copyInParts(from: source, to: destination, size: size, partSize: partSize)
+            try await copyInParts(from: source, to: destination, size: size, partSize: partSize, metadata: nil)
             return
         }
         let headers = ["\(dialect.headerPrefix)copy-source": copySource(source)]
@@ -143,8 +143,12 @@ extension HTTPObjectStore {
         }
     }
 
-    private func copyInParts(from source: String, to destination: String, size: UInt64, partSize: UInt64) async throws {
-        let id = try await createMultipartUpload(destination, metadata: [:])
+    private func copyInParts(from source: String, to destination: String, size: UInt64, partSize: UInt64,
+                             metadata: [String: String]?) async throws {
+        // Multipart copies do not carry the source's metadata over: take it along unless replaced.
+        var carried = metadata ?? [:]
+        if metadata == nil { carried = try await head(source).metadata }
+        let id = try await createMultipartUpload(destination, metadata: carried)
         do {
             var parts: [UploadedPart] = []
             var offset: UInt64 = 0
@@ -158,6 +162,42 @@ extension HTTPObjectStore {
         } catch {
             try? await abortMultipartUpload(destination, uploadID: id)
             throw error
+        }
+    }
+
+    /// Rewrites an object's metadata by copying it onto itself (CopyObject with the REPLACE
+    /// directive; a multipart copy above CopyObject's limit).
+    public func replaceMetadata(_ key: String, metadata: [String: String]) async throws {
+        let info = try await head(key)
+        let limit: UInt64 = dialect.kind == .oss ? 1 << 30 : 5 << 30
+        if info.size > limit {
+            let temporary = key + ".ossftp-meta-" + DirectoryOps.randomName()
+            try await copyInParts(from: key, to: temporary, size: info.size, partSize: 256 << 20, metadata: metadata)
+            try await copyInParts(from: temporary, to: key, size: info.size, partSize: 256 << 20, metadata: metadata)
+            try await delete(temporary)
+            return
+        }
+        var headers = ["\(dialect.headerPrefix)copy-source": copySource(key),
+                       "\(dialect.headerPrefix)metadata-directive": "REPLACE",
+                       "content-type": "application/octet-stream"]
+        for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
+        let response = try await send(key: key, retryable: true) { makeRequest("PUT", key: key, headers: headers) }
+        if let document = XMLNode.parse(response.body), document.name == "Error" {
+            throw Self.error(code: document.value("Code") ?? "InternalError", message: document.value("Message") ?? "",
+                             status: 200, requestID: nil, key: key)
+        }
+    }
+
+    /// OSS's atomic Rename on buckets with the hierarchical namespace (`POST /dst?x-oss-rename`).
+    public func rename(from source: String, to destination: String) async throws {
+        guard capabilities.nativeRename else {
+            throw ObjectStoreError.service(status: 501, code: "NotImplemented",
+                                           message: "rename needs an OSS bucket with the hierarchical namespace",
+                                           requestID: nil)
+        }
+        let headers = ["x-oss-rename-source": URIEncoding.encode(source, keepSlash: true)]
+        _ = try await send(key: source, retryable: false) {
+            makeRequest("POST", key: destination, query: ["x-oss-rename": ""], headers: headers)
         }
     }
 

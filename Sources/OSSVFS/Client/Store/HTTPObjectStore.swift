@@ -16,8 +16,15 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
     private let listV1 = Lock()
     private var useListV1 = false
 
+    public var identity: StoreIdentity {
+        StoreIdentity(bucket: "\(endpoint.scheme)://\(endpoint.authority)/\(bucket)",
+                      principal: credentials.accessKeyID + ":" + Crypto.sha256Hex(Array(credentials.secretAccessKey.utf8)))
+    }
+
+    /// `hierarchicalNamespace`: an OSS bucket with the hierarchical namespace, whose atomic
+    /// Rename is then used.
     public init(bucket: String, endpoint: StoreEndpoint, dialect: StoreDialect, credentials: StoreCredentials,
-                transport: CurlTransport, retry: RetryPolicy = RetryPolicy()) {
+                transport: CurlTransport, retry: RetryPolicy = RetryPolicy(), hierarchicalNamespace: Bool = false) {
         self.bucket = bucket
         self.endpoint = endpoint
         self.dialect = dialect
@@ -25,7 +32,9 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         self.transport = transport
         self.retry = retry
         switch dialect.kind {
-        case .oss: capabilities = ObjectStoreCapabilities(maxParts: 10_000, minPartSize: 100 * 1024, maxKeyLength: 1023)
+        case .oss:
+            capabilities = ObjectStoreCapabilities(maxParts: 10_000, minPartSize: 100 * 1024, maxKeyLength: 1023,
+                                                   nativeRename: hierarchicalNamespace)
         case .s3: capabilities = ObjectStoreCapabilities(maxParts: 10_000, minPartSize: 5 << 20, maxKeyLength: 1024)
         }
     }

@@ -1,0 +1,135 @@
+import Foundation
+
+/// What ossftp knows about keys of one bucket as seen by one set of credentials: objects
+/// (or their absence) and directory prefixes (present or absent), each for a short time.
+///
+/// One cache per ``StoreIdentity``, shared by every session of the process through
+/// ``MetadataCacheRegistry``. Writes made through ossftp invalidate the entries they touch in
+/// every cache of the bucket, so a session sees its own writes, and those of other sessions of
+/// the same process, at once; changes made by other programs show up within the TTL.
+public actor MetadataCache {
+    enum Entry {
+        case object(ObjectInfo, expires: Double)
+        case absent(expires: Double)
+        case directory(exists: Bool, expires: Double)
+
+        var expires: Double {
+            switch self {
+            case .object(_, let expires), .absent(let expires), .directory(_, let expires): return expires
+            }
+        }
+    }
+
+    private let ttl: Double
+    private let maxEntries: Int
+    private var objects: [String: Entry] = [:]
+    private var directories: [String: Entry] = [:]
+    /// Hits and misses, for the metrics.
+    public private(set) var hits = 0
+    public private(set) var misses = 0
+
+    public init(ttl: Double, maxEntries: Int = 100_000) {
+        self.ttl = ttl
+        self.maxEntries = maxEntries
+    }
+
+    private var now: Double { Date().timeIntervalSince1970 }
+
+    /// A cached object lookup: `.some(info)`, `.some(nil)` for a known absence, nil when unknown.
+    func object(_ key: String) -> ObjectInfo?? {
+        guard let entry = objects[key], entry.expires > now else {
+            misses += 1
+            return nil
+        }
+        hits += 1
+        if case .object(let info, _) = entry { return .some(info) }
+        return .some(nil)
+    }
+
+    func setObject(_ key: String, _ info: ObjectInfo?) {
+        guard ttl > 0 else { return }
+        trim(&objects)
+        objects[key] = info.map { .object($0, expires: now + ttl) } ?? .absent(expires: now + ttl)
+    }
+
+    /// Whether a directory prefix is known to exist; nil when unknown.
+    func directory(_ prefix: String) -> Bool? {
+        guard case .directory(let exists, let expires)? = directories[prefix], expires > now else {
+            misses += 1
+            return nil
+        }
+        hits += 1
+        return exists
+    }
+
+    func setDirectory(_ prefix: String, exists: Bool) {
+        guard ttl > 0 else { return }
+        trim(&directories)
+        directories[prefix] = .directory(exists: exists, expires: now + ttl)
+    }
+
+    /// Forgets `key`, its directory form and every ancestor directory (a write may create or
+    /// remove them).
+    func invalidate(_ key: String) {
+        objects[key] = nil
+        let bare = key.hasSuffix("/") ? String(key.dropLast()) : key
+        objects[bare] = nil
+        directories[bare + "/"] = nil
+        var prefix = Substring(bare)
+        while let slash = prefix.lastIndex(of: "/") {
+            prefix = prefix[..<slash]
+            directories[prefix + "/"] = nil
+        }
+        directories[""] = nil
+    }
+
+    /// Forgets everything under `prefix` (a directory rename or removal).
+    func invalidate(prefix: String) {
+        objects = objects.filter { !$0.key.hasPrefix(prefix) }
+        directories = directories.filter { !$0.key.hasPrefix(prefix) }
+        invalidate(prefix)
+    }
+
+    private func trim(_ table: inout [String: Entry]) {
+        guard table.count >= maxEntries else { return }
+        let current = now
+        table = table.filter { $0.value.expires > current }
+        if table.count >= maxEntries { table.removeAll() }
+    }
+}
+
+/// The process's metadata caches, one per bucket and credentials.
+public final class MetadataCacheRegistry: Sendable {
+    private let ttl: Double
+    private let lock = Lock()
+    nonisolated(unsafe) private var caches: [StoreIdentity: MetadataCache] = [:]
+
+    /// Caches whose entries live `ttl` seconds (0 turns caching off; invalidation still runs).
+    public init(ttl: Double = 5) {
+        self.ttl = ttl
+    }
+
+    /// The cache for one bucket and credentials.
+    public func cache(for identity: StoreIdentity) -> MetadataCache {
+        lock.withLock {
+            if let cache = caches[identity] { return cache }
+            let cache = MetadataCache(ttl: ttl)
+            caches[identity] = cache
+            return cache
+        }
+    }
+
+    private func caches(ofBucket bucket: String) -> [MetadataCache] {
+        lock.withLock { caches.filter { $0.key.bucket == bucket }.map(\.value) }
+    }
+
+    /// Forgets `key` (and its ancestors) in every cache of the bucket.
+    public func invalidate(bucket: String, key: String) async {
+        for cache in caches(ofBucket: bucket) { await cache.invalidate(key) }
+    }
+
+    /// Forgets everything under `prefix` in every cache of the bucket.
+    public func invalidate(bucket: String, prefix: String) async {
+        for cache in caches(ofBucket: bucket) { await cache.invalidate(prefix: prefix) }
+    }
+}

@@ -1,0 +1,54 @@
+/// Directory listings: one request for existence and the first page, then page by page.
+extension ObjectVFS {
+    public func list(_ path: VFSPath) async throws -> VFSDirectoryListing {
+        let prefix = try directoryPrefix(for: path)
+        let store = self.store
+        let pageSize = self.pageSize
+        let description = path.description
+        let fetch: VFSDirectoryListing.PageFetcher = { token in
+            do {
+                let page = try await store.listPage(
+                    ListRequest(prefix: prefix, delimiter: "/", continuationToken: token, maxKeys: pageSize))
+                return (Self.entries(of: page, under: prefix), page.nextContinuationToken)
+            } catch let error as ObjectStoreError {
+                throw VFSError(error, path: description)
+            }
+        }
+        let first = try await storeCall(path) {
+            try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: pageSize))
+        }
+        let exists = path.isRoot || !first.objects.isEmpty || !first.commonPrefixes.isEmpty
+        if !path.isRoot { await cache.setDirectory(prefix, exists: exists) }
+        if !exists {
+            // An empty directory still holds its own marker, so an empty page means no directory.
+            if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
+            throw VFSError.notFound(path.description)
+        }
+        return VFSDirectoryListing(
+            firstEntries: Self.entries(of: first, under: prefix), next: first.nextContinuationToken, fetch: fetch)
+    }
+
+    /// The entries a page shows, in key order: names below `prefix` that a path can name.
+    static func entries(of page: ListPage, under prefix: String) -> [VFSEntry] {
+        var result: [VFSEntry] = []
+        result.reserveCapacity(page.objects.count + page.commonPrefixes.count)
+        for object in page.objects {
+            let name = String(object.key.dropFirst(prefix.count))
+            guard isNameable(name) else { continue }
+            result.append(VFSEntry(name: name, kind: .file, size: object.size, modified: modified(object)))
+        }
+        for common in page.commonPrefixes {
+            let name = String(common.dropFirst(prefix.count).dropLast())
+            guard isNameable(name) else { continue }
+            result.append(VFSEntry(name: name, kind: .directory, size: 0, modified: nil))
+        }
+        // Objects and prefixes come in two lists; the listing relies on one key order.
+        result.sort { $0.sortKey.utf8.lexicographicallyPrecedes($1.sortKey.utf8) }
+        return result
+    }
+
+    /// Whether a listed name can be reached by a path: not empty, `.`, `..`, nor holding `/`.
+    static func isNameable(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/")
+    }
+}

@@ -1,0 +1,127 @@
+/// Rename, by policy: refused (the default), copy-then-delete, or the store's atomic rename.
+extension ObjectVFS {
+    public func rename(_ source: VFSPath, to destination: VFSPath) async throws {
+        if case .refuse = renamePolicy {
+            throw VFSError.unsupported(
+                "rename is off: object storage has no rename (config.json \"rename\": \"copy\" turns on copy-then-delete)")
+        }
+        guard !source.isRoot, let destinationParent = destination.parent else {
+            throw VFSError.permissionDenied("the root directory cannot be renamed")
+        }
+        if source == destination { return }
+        if destination.components.starts(with: source.components) {
+            throw VFSError.invalidName("a directory cannot move into itself")
+        }
+        let entry = try await stat(source)
+        try await requireDirectory(destinationParent)
+        let target = try? await stat(destination)
+        switch (entry.kind, target?.kind) {
+        case (_, .directory?):
+            throw VFSError.alreadyExists(destination.description)
+        case (.directory, .file?):
+            throw VFSError.notDirectory(destination.description)
+        case (.file, _):
+            try await renameFile(source, to: destination)
+        case (.directory, nil):
+            try await renameDirectory(source, to: destination)
+        }
+    }
+
+    private func renameFile(_ source: VFSPath, to destination: VFSPath) async throws {
+        let from = try key(for: source)
+        let to = try key(for: destination)
+        switch renamePolicy {
+        case .refuse:
+            preconditionFailure("checked by rename(_:to:)")
+        case .native:
+            try await nativeRename(from, to, source)
+        case .copy:
+            try await storeCall(source) { try await store.copy(from: from, to: to) }
+            await invalidate(to)
+            try await storeCall(source) { try await store.delete(from) }
+        }
+        await invalidate(from)
+        await invalidate(to)
+    }
+
+    private func nativeRename(_ from: String, _ to: String, _ source: VFSPath) async throws {
+        guard store.capabilities.nativeRename else {
+            throw VFSError.unsupported("this bucket has no atomic rename (config.json \"rename\": \"copy\" copies instead)")
+        }
+        try await storeCall(source) { try await store.rename(from: from, to: to) }
+    }
+
+    /// Every key under the directory, or a refusal when there are more than `limit`.
+    private func keys(under prefix: String, limit: Int, path: VFSPath) async throws -> [String] {
+        var keys: [String] = []
+        var token: String?
+        repeat {
+            let page = try await storeCall(path) {
+                try await store.listPage(ListRequest(prefix: prefix, delimiter: nil, continuationToken: token, maxKeys: 1000))
+            }
+            keys += page.objects.map(\.key)
+            if keys.count > limit {
+                throw VFSError.unsupported(
+                    "\(path) holds more than \(limit) objects; renaming it would copy them all (see config.json rename_max_objects)")
+            }
+            token = page.nextContinuationToken
+        } while token != nil
+        return keys
+    }
+
+    private func renameDirectory(_ source: VFSPath, to destination: VFSPath) async throws {
+        let from = try directoryPrefix(for: source)
+        let to = try directoryPrefix(for: destination)
+        switch renamePolicy {
+        case .refuse:
+            preconditionFailure("checked by rename(_:to:)")
+        case .native:
+            try await nativeRename(from, to, source)
+        case .copy(let limit):
+            let sources = try await keys(under: from, limit: limit, path: source)
+            try await copyAll(sources, from: from, to: to, path: source)
+            // Everything is copied: now the sources go. A failure here leaves a complete copy
+            // and some of the originals, and says so.
+            let failures = try await storeCall(source) { try await store.deleteMany(sources) }
+            if !failures.isEmpty {
+                await caches.invalidate(bucket: store.identity.bucket, prefix: from)
+                await caches.invalidate(bucket: store.identity.bucket, prefix: to)
+                throw VFSError.storeFailure(
+                    "\(destination) is complete, but \(failures.count) of \(sources.count) objects could not be removed from \(source)")
+            }
+        }
+        await caches.invalidate(bucket: store.identity.bucket, prefix: from)
+        await caches.invalidate(bucket: store.identity.bucket, prefix: to)
+    }
+
+    /// Copies every key to the new prefix, eight at a time; on any failure removes the copies
+    /// made, so the tree is either whole at the destination or untouched.
+    private func copyAll(_ keys: [String], from: String, to: String, path: VFSPath) async throws {
+        let store = self.store
+        var copied: [String] = []
+        do {
+            try await withThrowingTaskGroup(of: String.self) { group in
+                var next = 0
+                func add() {
+                    let key = keys[next]
+                    next += 1
+                    let target = to + key.dropFirst(from.count)
+                    group.addTask {
+                        try await store.copy(from: key, to: target)
+                        return target
+                    }
+                }
+                while next < min(8, keys.count) { add() }
+                while let target = try await group.next() {
+                    copied.append(target)
+                    if next < keys.count { add() }
+                }
+            }
+        } catch {
+            _ = try? await store.deleteMany(copied)
+            await caches.invalidate(bucket: store.identity.bucket, prefix: to)
+            if let error = error as? ObjectStoreError { throw VFSError(error, path: path.description) }
+            throw error
+        }
+    }
+}
