@@ -123,6 +123,19 @@ import Testing
         }
     }
 
+    @Test func unnameableKeysAreLeftOutOfListings() {
+        let page = ListPage(
+            objects: ["h/", "h/ok", "h/.", "h/..", "h/a b"].map { ObjectInfo(key: $0, size: 0, lastModified: 0, etag: "") },
+            commonPrefixes: ["h//", "h/./", "h/../", "h/sub/"], nextContinuationToken: nil)
+        let names = ObjectVFS.entries(of: page, under: "h/").map(\.sortKey)
+        #expect(names == ["a b", "ok", "sub/"])
+    }
+
+    @Test func percentDecodingOfListingsReadsPlusAsSpace() {
+        #expect(URIEncoding.decode("a+b%2Bc%20d%E4%B8%AD") == "a b+c d中")
+        #expect(URIEncoding.decode("100%25") == "100%")
+    }
+
     @Test func keysOverTheLimitAreRefused() async throws {
         try await withVFS { vfs, _, _ in
             let long = "/" + String(repeating: "n", count: 1100)

@@ -63,9 +63,11 @@ public enum URIEncoding {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Decodes `%XX` sequences only (a `+` stays a `+`), as listings with `encoding-type=url` need.
+    /// Decodes a listing's `encoding-type=url` value: `%XX` sequences, and `+` as a space.
+    /// S3 servers (SeaweedFS among them) write a space as `+` and a plus as `%2B`; OSS writes
+    /// both as `%XX`, so reading `+` as a space is right for both.
     public static func decode(_ text: String) -> String {
-        guard text.contains("%") else { return text }
+        guard text.contains("%") || text.contains("+") else { return text }
         var out: [UInt8] = []
         let bytes = Array(text.utf8)
         var index = 0
@@ -76,7 +78,7 @@ public enum URIEncoding {
                 out.append(value)
                 index += 3
             } else {
-                out.append(bytes[index])
+                out.append(bytes[index] == UInt8(ascii: "+") ? UInt8(ascii: " ") : bytes[index])
                 index += 1
             }
         }

@@ -82,7 +82,9 @@ extension ObjectVFS {
             try await copyAll(sources, from: from, to: to, path: source)
             // Everything is copied: now the sources go. A failure here leaves a complete copy
             // and some of the originals, and says so.
-            let failures = try await storeCall(source) { try await store.deleteMany(sources) }
+            // Deepest first, so each marker goes after what is under it (folder-backed stores such
+            // as SeaweedFS's filer keep a directory that still had entries when its marker went).
+            let failures = try await storeCall(source) { try await store.deleteMany(sources.reversed()) }
             if !failures.isEmpty {
                 await caches.invalidate(bucket: store.identity.bucket, prefix: from)
                 await caches.invalidate(bucket: store.identity.bucket, prefix: to)
@@ -107,7 +109,13 @@ extension ObjectVFS {
                     next += 1
                     let target = to + key.dropFirst(from.count)
                     group.addTask {
-                        try await store.copy(from: key, to: target)
+                        // A directory marker is empty: writing a new one is cheaper than a copy,
+                        // and some stores (SeaweedFS) cannot copy one.
+                        if key.hasSuffix("/") {
+                            try await store.put(target, body: .bytes([]), metadata: [:])
+                        } else {
+                            try await store.copy(from: key, to: target)
+                        }
                         return target
                     }
                 }
