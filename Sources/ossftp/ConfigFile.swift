@@ -44,6 +44,7 @@ struct ConfigFile: Decodable {
         var region: String?
         var addressing: String?
         var rename: String?
+        var hierarchical_namespace: LenientBool?
         var rename_max_objects: LenientInt?
         var cache_ttl: LenientDouble?
     }

@@ -21,6 +21,7 @@ struct ServeSettings {
     var useInternalEndpoint: Bool?
     var bucketEndpoints: [String: String] = [:]
     var renamePolicy = RenamePolicy.refuse
+    var hierarchicalNamespace = false
     var cacheTTL: Double = 5
     var accounts: [ConfigFile.Account] = []
     /// Things worth telling the operator at start.
@@ -108,6 +109,7 @@ struct ServeSettings {
         case "native": renamePolicy = .native
         case let other: throw ConfigError("\(source): rename must be refuse, copy or native, got \(other)")
         }
+        hierarchicalNamespace = server?.hierarchical_namespace?.value ?? false
         cacheTTL = flags.cacheTTL ?? server?.cache_ttl?.value ?? 5
         guard cacheTTL >= 0 else { throw ConfigError("\(source): cache_ttl must be 0 or more seconds") }
 
@@ -163,7 +165,8 @@ struct ServeSettings {
         let provider = self.provider
         let factory = provider == .local ? nil : StoreFactory(
             provider: provider == .oss ? .oss : .s3, endpoint: endpoint, region: region, pathStyle: pathStyle,
-            useInternalEndpoint: useInternalEndpoint, bucketEndpoints: bucketEndpoints)
+            useInternalEndpoint: useInternalEndpoint, bucketEndpoints: bucketEndpoints,
+            hierarchicalNamespace: hierarchicalNamespace)
         let configured = accounts.map { account in
             let bucket = account.bucket_name ?? ""
             let home = account.home_dir ?? ""

@@ -67,7 +67,7 @@ public enum URIEncoding {
     /// S3 servers (SeaweedFS among them) write a space as `+` and a plus as `%2B`; OSS writes
     /// both as `%XX`, so reading `+` as a space is right for both.
     public static func decode(_ text: String) -> String {
-        guard text.contains("%") || text.contains("+") else { return text }
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return text }
         var out: [UInt8] = []
         let bytes = Array(text.utf8)
         var index = 0

@@ -30,21 +30,38 @@ extension ObjectVFS {
 
     /// The entries a page shows, in key order: names below `prefix` that a path can name.
     static func entries(of page: ListPage, under prefix: String) -> [VFSEntry] {
-        var result: [VFSEntry] = []
-        result.reserveCapacity(page.objects.count + page.commonPrefixes.count)
+        var files: [VFSEntry] = []
+        files.reserveCapacity(page.objects.count)
         for object in page.objects {
             let name = String(object.key.dropFirst(prefix.count))
             guard isNameable(name) else { continue }
-            result.append(VFSEntry(name: name, kind: .file, size: object.size, modified: modified(object)))
+            files.append(VFSEntry(name: name, kind: .file, size: object.size, modified: modified(object)))
         }
+        var directories: [VFSEntry] = []
+        directories.reserveCapacity(page.commonPrefixes.count)
         for common in page.commonPrefixes {
             let name = String(common.dropFirst(prefix.count).dropLast())
             guard isNameable(name) else { continue }
-            result.append(VFSEntry(name: name, kind: .directory, size: 0, modified: nil))
+            directories.append(VFSEntry(name: name, kind: .directory, size: 0, modified: nil))
         }
-        // Objects and prefixes come in two lists; the listing relies on one key order.
-        result.sort { $0.sortKey.utf8.lexicographicallyPrecedes($1.sortKey.utf8) }
-        return result
+        if directories.isEmpty { return files }
+        if files.isEmpty { return directories }
+        // Objects and prefixes come in two lists, each in key order; the listing relies on one order.
+        var merged: [VFSEntry] = []
+        merged.reserveCapacity(files.count + directories.count)
+        var (i, j) = (0, 0)
+        while i < files.count || j < directories.count {
+            if j == directories.count
+                || (i < files.count && files[i].sortKey.utf8.lexicographicallyPrecedes(directories[j].sortKey.utf8))
+            {
+                merged.append(files[i])
+                i += 1
+            } else {
+                merged.append(directories[j])
+                j += 1
+            }
+        }
+        return merged
     }
 
     /// Whether a listed name can be reached by a path: not empty, `.`, `..`, nor holding `/`.

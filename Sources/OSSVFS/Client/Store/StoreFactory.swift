@@ -20,11 +20,14 @@ public struct StoreFactory: Sendable {
     public var useInternalEndpoint: Bool?
     /// OSS: `bucket → endpoint host` (the seed's `--bucket_endpoints`).
     public var bucketEndpoints: [String: String]
+    /// OSS: the buckets have the hierarchical namespace, so their atomic Rename may be used.
+    public var hierarchicalNamespace: Bool
     public var transport: CurlTransport
 
     public init(provider: Provider, endpoint: StoreEndpoint?, region: String? = nil, pathStyle: Bool? = nil,
                 useInternalEndpoint: Bool? = nil, bucketEndpoints: [String: String] = [:],
-                transport: CurlTransport = CurlTransport()) {
+                hierarchicalNamespace: Bool = false, transport: CurlTransport = CurlTransport()) {
+        self.hierarchicalNamespace = hierarchicalNamespace
         self.provider = provider
         self.endpoint = endpoint
         self.region = region
@@ -77,7 +80,7 @@ public struct StoreFactory: Sendable {
             }
             return HTTPObjectStore(
                 bucket: bucket, endpoint: endpoint, dialect: .oss(region: region, pathStyle: pathStyle ?? false),
-                credentials: credentials, transport: transport)
+                credentials: credentials, transport: transport, hierarchicalNamespace: hierarchicalNamespace)
         }
     }
 
