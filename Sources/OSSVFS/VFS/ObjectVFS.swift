@@ -32,16 +32,19 @@ public struct ObjectVFS: VFS {
 
     /// The object key of a path (the root has none).
     func key(for path: VFSPath) throws -> String {
-        let key = homePrefix + path.components.joined(separator: "/")
-        guard key.utf8.count + 1 <= store.capabilities.maxKeyLength else {
+        try checkedLength(homePrefix + path.components.joined(separator: "/"), path)
+    }
+
+    /// The prefix under which a directory's entries live (its marker's key).
+    func directoryPrefix(for path: VFSPath) throws -> String {
+        path.isRoot ? homePrefix : try checkedLength(try key(for: path) + "/", path)
+    }
+
+    private func checkedLength(_ key: String, _ path: VFSPath) throws -> String {
+        guard key.utf8.count <= store.capabilities.maxKeyLength else {
             throw VFSError.nameTooLong("\(path): keys are limited to \(store.capabilities.maxKeyLength) bytes")
         }
         return key
-    }
-
-    /// The prefix under which a directory's entries live.
-    func directoryPrefix(for path: VFSPath) throws -> String {
-        path.isRoot ? homePrefix : try key(for: path) + "/"
     }
 
     /// Runs a store call, turning its errors into ``VFSError``.

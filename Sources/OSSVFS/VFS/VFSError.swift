@@ -43,7 +43,11 @@ public enum VFSError: Error, Sendable, Equatable {
         case .checksumMismatch(let expected, let actual):
             self = .integrity("\(path): checksum \(actual), expected \(expected)")
         case .io(let operation, let code):
-            self = code == 28 ? .noSpace(operation) : .storeFailure("\(operation): errno \(code)")
+            switch code {
+            case 28: self = .noSpace(operation)  // ENOSPC
+            case 36: self = .nameTooLong("\(path): a name is longer than the file system allows")  // ENAMETOOLONG
+            default: self = .storeFailure("\(operation): errno \(code)")
+            }
         case .service(let status, let code, let message, _):
             if status == 416 {
                 self = .invalidRange(message)
