@@ -76,7 +76,7 @@ import Testing
         let reply = machine.operationSucceeded(
             .openPassiveListener(extended: false), result: .passiveListener(host: "127.0.0.1", port: 51_234))
         #expect(reply == .send(FTPReply(.enteringPassiveMode, "Entering Passive Mode (127,0,0,1,200,34).")))
-        #expect(machine.receivedLine(line("RETR f")) == .transfer(.retrieve(try VFSPath(resolving: "/f"))))
+        #expect(machine.receivedLine(line("RETR f")) == .transfer(.retrieve(try VFSPath(resolving: "/f"), offset: 0)))
     }
 
     @Test func duringATransferNoopAnswersAndOtherCommandsWait() throws {
@@ -90,6 +90,31 @@ import Testing
         #expect(machine.receivedLine(line("PWD")) == .deferLine(Array("PWD".utf8)))
         #expect(code(machine.transferFinished(.completed)) == 226)
         #expect(code(machine.receivedLine(line("PWD"))) == 257)
+    }
+
+    @Test func restAppliesToTheNextTransferOnly() throws {
+        var machine = loggedIn()
+        let file = try VFSPath(resolving: "/f")
+        func passive() {
+            _ = machine.receivedLine(line("PASV"))
+            _ = machine.operationSucceeded(.openPassiveListener(extended: false),
+                                           result: .passiveListener(host: "127.0.0.1", port: 50_000))
+        }
+        passive()
+        #expect(code(machine.receivedLine(line("REST 100"))) == 350)
+        #expect(machine.receivedLine(line("RETR f")) == .transfer(.retrieve(file, offset: 100)))
+        _ = machine.transferFinished(.completed)
+        passive()
+        #expect(code(machine.receivedLine(line("REST 7"))) == 350)
+        _ = machine.receivedLine(line("NOOP"))
+        #expect(machine.receivedLine(line("STOR f")) == .transfer(.store(file, keepingFirst: nil)))
+        _ = machine.transferFinished(.completed)
+        passive()
+        _ = machine.receivedLine(line("REST 7"))
+        #expect(machine.receivedLine(line("STOR f")) == .transfer(.store(file, keepingFirst: 7)))
+        _ = machine.transferFinished(.completed)
+        #expect(code(machine.receivedLine(line("REST abc"))) == 501)
+        #expect(code(machine.receivedLine(line("REST -1"))) == 501)
     }
 
     @Test func transferOutcomesMapToReplies() {

@@ -17,6 +17,8 @@ public enum FTPCommand: Equatable, Sendable {
     // Service commands (RFC 959 §4.1.3, RFC 3659).
     case retr(String)
     case stor(String)
+    case appe(String)
+    case rest(UInt64)
     case dele(String)
     case rmd(String)
     case mkd(String)

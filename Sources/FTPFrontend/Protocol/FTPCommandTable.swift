@@ -64,6 +64,16 @@ public enum FTPCommandTable {
               feature: nil) { .retr($0!) },
         Entry(verb: "STOR", argument: .required, requiresLogin: true, help: "STOR <path>: uploads a file.",
               feature: nil) { .stor($0!) },
+        Entry(verb: "APPE", argument: .required, requiresLogin: true, help: "APPE <path>: appends to a file.",
+              feature: nil) { .appe($0!) },
+        // REST STREAM (RFC 3659 §5): FileZilla resumes uploads with REST+STOR only when it sees it.
+        Entry(verb: "REST", argument: .required, requiresLogin: true, help: "REST <offset>: restarts the next transfer there.",
+              feature: "REST STREAM") { argument throws(FTPReply) in
+            guard let offset = UInt64(argument!), argument!.allSatisfy(\.isNumber) else {
+                throw FTPReply(.syntaxErrorInArguments, "REST needs a byte offset of 0 or more.")
+            }
+            return .rest(offset)
+        },
         Entry(verb: "SIZE", argument: .required, requiresLogin: true, help: "SIZE <path>: shows a file's size.",
               feature: "SIZE") { .size($0!) },
         Entry(verb: "MDTM", argument: .required, requiresLogin: true, help: "MDTM <path>: shows a file's time (UTC).",

@@ -38,10 +38,15 @@ struct FTPDataTransfer {
                 // `LIST file` shows that one file (RFC 959 §4.1.3 allows a file path); MLSD does not.
                 return .listing(nil, single: try await vfs.stat(path), format: format)
             }
-        case .retrieve(let path):
-            return .download(try await vfs.openRead(path, offset: 0))
-        case .store(let path):
-            return .upload(try await vfs.openWrite(path))
+        case .retrieve(let path, let offset):
+            return .download(try await vfs.openRead(path, offset: offset))
+        case .store(let path, let keepingFirst):
+            return .upload(try await vfs.openWrite(path, modified: nil, keepingFirst: keepingFirst))
+        case .append(let path):
+            // APPE of a missing file creates it (RFC 959 §4.1.3).
+            let existing = try? await vfs.stat(path)
+            if let existing, existing.kind == .directory { throw VFSError.isDirectory(path.description) }
+            return .upload(try await vfs.openWrite(path, modified: nil, keepingFirst: existing?.size))
         }
     }
 

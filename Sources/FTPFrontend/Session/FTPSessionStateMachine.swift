@@ -50,8 +50,10 @@ public struct FTPSessionStateMachine: Sendable {
     /// A transfer over the data connection.
     public enum Transfer: Equatable, Sendable {
         case list(VFSPath, format: FTPListingFormat)
-        case retrieve(VFSPath)
-        case store(VFSPath)
+        case retrieve(VFSPath, offset: UInt64)
+        /// STOR, after REST n: keep the first n bytes of the existing file.
+        case store(VFSPath, keepingFirst: UInt64?)
+        case append(VFSPath)
     }
 
     /// How a transfer ended.
@@ -88,6 +90,8 @@ public struct FTPSessionStateMachine: Sendable {
     private var transferring = false
     /// The path named by RNFR, for the RNTO that must follow it.
     private var renameSource: VFSPath?
+    /// The offset named by REST, for the RETR or STOR that must follow it.
+    private var restartOffset: UInt64?
     /// The MLST/MLSD facts on (RFC 3659 §7.9, OPTS MLST).
     public private(set) var machineFacts: Set<String> = FTPListingFormatter.allFacts
     private let maxFailedLogins: Int
@@ -137,6 +141,8 @@ public struct FTPSessionStateMachine: Sendable {
         // RFC 959 §4.1.3: RNTO must come right after RNFR.
         let pendingRename = renameSource
         renameSource = nil
+        let pendingRestart = restartOffset
+        restartOffset = nil
         switch command {
         case .user(let name):
             if isLoggedIn { return .send(FTPReply(.notLoggedIn, "Already logged in; the user cannot change.")) }
@@ -212,9 +218,14 @@ public struct FTPSessionStateMachine: Sendable {
             guard let source = pendingRename else { return .send(FTPReply(.badSequence, "Send RNFR first.")) }
             return resolving(argument) { .perform(.rename(source, to: $0)) }
         case .retr(let argument):
-            return transfer(argument) { .retrieve($0) }
+            return transfer(argument) { .retrieve($0, offset: pendingRestart ?? 0) }
         case .stor(let argument):
-            return transfer(argument) { .store($0) }
+            return transfer(argument) { .store($0, keepingFirst: pendingRestart) }
+        case .appe(let argument):
+            return transfer(argument) { .append($0) }
+        case .rest(let offset):
+            restartOffset = offset
+            return .send(FTPReply(.pendingFurtherInformation, "Restarting at \(offset). Send RETR or STOR."))
         case .size(let argument):
             return resolving(argument) { .perform(.size($0)) }
         case .dele(let argument):
@@ -347,8 +358,9 @@ public struct FTPSessionStateMachine: Sendable {
     public func transferStarted(_ transfer: Transfer) -> Action {
         switch transfer {
         case .list: return .send(FTPReply(.openingDataConnection, "Here comes the listing."))
-        case .retrieve(let path): return .send(FTPReply(.openingDataConnection, "Opening data connection for \(path)."))
-        case .store(let path): return .send(FTPReply(.openingDataConnection, "Ready to receive \(path)."))
+        case .retrieve(let path, _): return .send(FTPReply(.openingDataConnection, "Opening data connection for \(path)."))
+        case .store(let path, _), .append(let path):
+            return .send(FTPReply(.openingDataConnection, "Ready to receive \(path)."))
         }
     }
 

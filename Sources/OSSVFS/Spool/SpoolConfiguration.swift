@@ -1,15 +1,33 @@
-/// Where uploads are staged and how they are cut into parts.
+/// Where uploads are staged, how they are cut into parts and how many go up at once.
 public struct SpoolConfiguration: Sendable {
     /// Folder of the spool files; created when missing.
     public var directory: String
-    /// Size of each multipart part; a file no larger than this goes up as one PUT.
+    /// Size of the first parts; a file no larger than this goes up as one PUT.
     public var partSize: Int
-    /// Bytes gathered in memory before each write to the spool file.
+    /// Parts of one upload sent at once.
+    public var concurrency: Int
+    /// Bytes gathered in memory before each write to a spool file.
     public var writeBufferSize: Int
+    /// The disk budget shared by all uploads.
+    public var budget: SpoolBudget
 
-    public init(directory: String, partSize: Int = 16 << 20, writeBufferSize: Int = 1 << 20) {
+    public init(directory: String, partSize: Int = 16 << 20, concurrency: Int = 4, writeBufferSize: Int = 1 << 20,
+                budget: SpoolBudget = SpoolBudget(limit: 1 << 30)) {
         self.directory = directory
         self.partSize = partSize
+        self.concurrency = max(1, concurrency)
         self.writeBufferSize = writeBufferSize
+        self.budget = budget
+    }
+
+    /// Stores cap parts at 5 GiB.
+    static let maxPartSize = 5 << 30
+
+    /// The size of part `number` (1-based) of an upload of unknown length: the first hundred
+    /// parts have the configured size, and it doubles every hundred parts up to 5 GiB, so the
+    /// 10,000 parts of a multipart upload reach the largest object OSS allows (48.8 TB).
+    public func partSize(forPart number: Int) -> Int {
+        let doublings = min(20, (number - 1) / 100)
+        return min(Self.maxPartSize, partSize << doublings)
     }
 }

@@ -1,9 +1,18 @@
-/// One upload staged through a spool file, then committed to the store.
+/// One upload staged through the spool and sent as it arrives.
 ///
-/// States: accepting writes → committing → committed, or aborted from any of them.
-/// A file up to one part goes up with a single PUT; a larger one as a multipart upload of
-/// part-sized slices of the spool file. If anything fails, the multipart upload is aborted and
-/// the spool file removed, so nothing half-written becomes visible.
+/// Bytes gather in a small buffer, then go to a spool file per part. As each part fills it is
+/// uploaded while the client keeps sending, up to `concurrency` parts at once; each part's disk
+/// space is reserved from the shared ``SpoolBudget`` before it is written and released once the
+/// part is stored. When the parts in flight or the budget are used up, `write` waits, and the
+/// frontend stops reading its socket: memory and disk stay bounded whatever the file size.
+///
+/// The multipart upload starts only when a second part begins; a file of one part goes up as
+/// one PUT (from memory when it never left the buffer). Nothing is visible before ``commit()``
+/// returns. On any failure the multipart upload is aborted and every spool file removed.
+///
+/// An upload may start from the first bytes of an existing object (FTP REST+STOR and APPE):
+/// they are copied server-side as the first parts when the store allows (UploadPartCopy,
+/// from 5 MiB on S3), or read back into the spool when smaller.
 public actor SpoolUpload: VFSWriter {
     private enum State {
         case accepting
@@ -12,85 +21,250 @@ public actor SpoolUpload: VFSWriter {
         case aborted
     }
 
+    /// A part written to disk and not yet stored.
+    private struct SealedPart {
+        var number: Int
+        var path: String
+        var size: Int
+        var reserved: Int64
+    }
+
+    private struct InFlight {
+        var task: Task<UploadedPart, any Error>
+        var path: String?
+        var reserved: Int64
+    }
+
     private let store: any ObjectStore
     private let key: String
     private let metadata: [String: String]
-    private let onCommit: @Sendable () async -> Void
     private let configuration: SpoolConfiguration
-    private let spoolPath: String
-    private var file: PosixFile?
-    private var buffer: [UInt8] = []
-    private var size: UInt64 = 0
+    private let onCommit: @Sendable () async -> Void
+    private let name = DirectoryOps.randomName()
     private var state = State.accepting
-    private var uploadID: String?
+    private var base: (key: String, length: UInt64)?
 
-    /// An upload of `key` (with `metadata`) staged under the spool folder; `onCommit` runs once
-    /// the object is stored.
+    private var buffer: [UInt8] = []
+    private var partFile: PosixFile?
+    private var partPath: String?
+    private var partFill = 0
+    private var partReserved: Int64 = 0
+    private var nextPartNumber = 1
+    private var pendingFirst: SealedPart?
+    private var uploadID: String?
+    private var inFlight: [InFlight] = []
+    private var stored: [UploadedPart] = []
+
+    /// An upload of `key` (with `metadata`), optionally continuing the first `base.length`
+    /// bytes of the object `base.key`; `onCommit` runs once the object is stored.
     public init(store: any ObjectStore, key: String, metadata: [String: String] = [:],
-                configuration: SpoolConfiguration, onCommit: @escaping @Sendable () async -> Void = {}) {
+                configuration: SpoolConfiguration, base: (key: String, length: UInt64)? = nil,
+                onCommit: @escaping @Sendable () async -> Void = {}) {
         self.store = store
         self.key = key
         self.metadata = metadata
-        self.onCommit = onCommit
         self.configuration = configuration
-        self.spoolPath = "\(configuration.directory)/upload-\(DirectoryOps.randomName())"
-        buffer.reserveCapacity(configuration.writeBufferSize)
+        self.base = base
+        self.onCommit = onCommit
     }
+
+    // MARK: - Writing
 
     public func write(_ bytes: [UInt8]) async throws {
         guard case .accepting = state else { throw VFSError.storeFailure("upload is no longer accepting data") }
+        try await guarded {
+            try await startFromBase()
+            try await append(bytes)
+        }
+    }
+
+    private func append(_ bytes: [UInt8]) async throws {
         buffer.append(contentsOf: bytes)
-        size += UInt64(bytes.count)
         if buffer.count >= configuration.writeBufferSize { try await flush() }
     }
 
-    /// Writes the in-memory buffer to the spool file.
+    /// Writes the buffer into part files, sealing each part as it fills.
     private func flush() async throws {
-        guard !buffer.isEmpty else { return }
-        let pending = buffer
-        buffer.removeAll(keepingCapacity: true)
-        let file = try await openFile()
-        do {
-            try await BlockingIO.run { try file.writeAll(pending) }
-        } catch let error as ObjectStoreError {
-            throw VFSError(error, path: key)
+        while !buffer.isEmpty {
+            if partFile == nil { try await openPart() }
+            let room = configuration.partSize(forPart: nextPartNumber) - partFill
+            let count = min(room, buffer.count)
+            let slice = Array(buffer[..<count])
+            buffer.removeFirst(count)
+            let file = partFile!
+            try await storeIO { try file.writeAll(slice) }
+            partFill += count
+            if partFill == configuration.partSize(forPart: nextPartNumber) { try await sealPart() }
         }
     }
 
-    private func openFile() async throws -> PosixFile {
-        if let file { return file }
+    private func openPart() async throws {
+        let size = Int64(configuration.partSize(forPart: nextPartNumber))
+        try await configuration.budget.reserve(size)
+        partReserved = size
+        // A second part means a multipart upload: start it, and send the first part.
+        if let first = pendingFirst {
+            pendingFirst = nil
+            try await startMultipart()
+            try await launch(first)
+        }
+        let path = "\(configuration.directory)/upload-\(name)-\(nextPartNumber)"
         let directory = configuration.directory
-        let path = spoolPath
-        do {
-            let opened = try await BlockingIO.run { () -> PosixFile in
-                try DirectoryOps.makePath(directory, under: "")
-                return try PosixFile.createExclusive(path)
-            }
-            file = opened
-            return opened
-        } catch let error as ObjectStoreError {
-            throw VFSError(error, path: key)
+        partFile = try await storeIO { () -> PosixFile in
+            try DirectoryOps.makePath(directory, under: "")
+            return try PosixFile.createExclusive(path)
+        }
+        partPath = path
+    }
+
+    private func sealPart() async throws {
+        guard let file = partFile, let path = partPath else { return }
+        try await storeIO { try file.close() }
+        let sealed = SealedPart(number: nextPartNumber, path: path, size: partFill, reserved: partReserved)
+        partFile = nil
+        partPath = nil
+        partFill = 0
+        partReserved = 0
+        nextPartNumber += 1
+        if uploadID == nil && sealed.number == 1 {
+            pendingFirst = sealed
+        } else {
+            try await launch(sealed)
         }
     }
+
+    private func startMultipart() async throws {
+        guard uploadID == nil else { return }
+        uploadID = try await storeCall { try await store.createMultipartUpload(key, metadata: metadata) }
+    }
+
+    /// Sends a sealed part in the background, waiting first while too many are in flight.
+    private func launch(_ part: SealedPart) async throws {
+        try await launch(path: part.path, reserved: part.reserved) { [store, key] id in
+            try await store.uploadPart(key, uploadID: id, partNumber: part.number,
+                                       body: .file(path: part.path, offset: 0, length: UInt64(part.size)))
+        }
+    }
+
+    private func launch(path: String?, reserved: Int64,
+                        _ operation: @escaping @Sendable (String) async throws -> UploadedPart) async throws {
+        while inFlight.count >= configuration.concurrency { try await collectOldest() }
+        guard let id = uploadID else { preconditionFailure("parts are sent only within a multipart upload") }
+        inFlight.append(InFlight(task: Task { try await operation(id) }, path: path, reserved: reserved))
+    }
+
+    /// Waits for the oldest part in flight and frees its spool file and budget.
+    private func collectOldest() async throws {
+        let part = inFlight.removeFirst()
+        defer { Task { [budget = configuration.budget] in await budget.release(part.reserved) } }
+        let result = await part.task.result
+        if let path = part.path { try? await storeIO { try DirectoryOps.unlinkIfPresent(path) } }
+        stored.append(try result.mapError { error -> any Error in
+            (error as? ObjectStoreError).map { VFSError($0, path: key) } ?? error
+        }.get())
+    }
+
+    // MARK: - Resuming from an existing object
+
+    /// Puts the first bytes of the base object in place: copied server-side as the first parts
+    /// when large enough, else read back through the spool.
+    private func startFromBase() async throws {
+        guard let base else { return }
+        self.base = nil
+        guard base.length > 0 else { return }
+        if base.length >= UInt64(store.capabilities.minPartSize) && store.capabilities.partCopy {
+            try await startMultipart()
+            let pieces = Int((base.length + Self.copyPartSize - 1) / Self.copyPartSize)
+            let pieceSize = (base.length + UInt64(pieces) - 1) / UInt64(pieces)
+            var offset: UInt64 = 0
+            while offset < base.length {
+                let last = min(offset + pieceSize, base.length) - 1
+                let number = nextPartNumber
+                nextPartNumber += 1
+                let range = offset...last
+                try await launch(path: nil, reserved: 0) { [store, key] id in
+                    try await store.uploadPartCopy(key, uploadID: id, partNumber: number, source: base.key, range: range)
+                }
+                offset = last + 1
+            }
+        } else {
+            let stream = try await storeCall { try await store.get(base.key, range: .closed(0, base.length - 1)) }
+            for try await chunk in stream { try await append(chunk) }
+        }
+    }
+
+    /// Server-side copies are cut into parts of at most 1 GiB (CopyObject's OSS limit).
+    static let copyPartSize: UInt64 = 1 << 30
+
+    // MARK: - Committing
 
     public func commit() async throws {
         guard case .accepting = state else { throw VFSError.storeFailure("upload already finished") }
         state = .committing
-        do {
-            if size <= UInt64(configuration.partSize) && file == nil {
-                try await store.put(key, body: .bytes(buffer), metadata: metadata)
+        try await guarded {
+            try await startFromBase()
+            if uploadID == nil && partFile == nil && pendingFirst == nil {
+                // Never left memory: one PUT of the buffer.
+                try await storeCall { try await store.put(key, body: .bytes(buffer), metadata: metadata) }
+                buffer = []
             } else {
                 try await flush()
-                if let file { try await BlockingIO.run { try file.close() } }
-                if size <= UInt64(configuration.partSize) {
-                    try await store.put(key, body: .file(path: spoolPath, offset: 0, length: size), metadata: metadata)
+                try await sealPart()
+                if let first = pendingFirst {
+                    pendingFirst = nil
+                    let body = ObjectBody.file(path: first.path, offset: 0, length: UInt64(first.size))
+                    try await storeCall { try await store.put(key, body: body, metadata: metadata) }
+                    await release(first.reserved, path: first.path)
                 } else {
-                    try await uploadParts()
+                    while !inFlight.isEmpty { try await collectOldest() }
+                    guard let id = uploadID else { preconditionFailure("a multipart upload without an id") }
+                    let parts = stored.sorted { $0.partNumber < $1.partNumber }
+                    try await storeCall { try await store.completeMultipartUpload(key, uploadID: id, parts: parts) }
+                    uploadID = nil
                 }
             }
             state = .committed
             await onCommit()
-            await removeSpoolFile()
+        }
+    }
+
+    // MARK: - Aborting
+
+    public func abort() async {
+        switch state {
+        case .committed, .aborted: return
+        case .accepting, .committing: state = .aborted
+        }
+        for part in inFlight {
+            _ = await part.task.result
+            if let path = part.path { try? await storeIO { try DirectoryOps.unlinkIfPresent(path) } }
+            await configuration.budget.release(part.reserved)
+        }
+        inFlight = []
+        if let id = uploadID {
+            uploadID = nil
+            try? await store.abortMultipartUpload(key, uploadID: id)
+        }
+        if let first = pendingFirst {
+            pendingFirst = nil
+            await release(first.reserved, path: first.path)
+        }
+        if let file = partFile, let path = partPath {
+            try? await storeIO { try? file.close() }
+            partFile = nil
+            partPath = nil
+            await release(partReserved, path: path)
+            partReserved = 0
+        }
+        buffer = []
+    }
+
+    // MARK: - Helpers
+
+    /// Runs `body`; on any error aborts the whole upload and rethrows it as a ``VFSError``.
+    private func guarded(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
         } catch {
             await abort()
             if let error = error as? ObjectStoreError { throw VFSError(error, path: key) }
@@ -98,44 +272,16 @@ public actor SpoolUpload: VFSWriter {
         }
     }
 
-    /// Uploads the spool file as part-sized slices and completes the multipart upload.
-    private func uploadParts() async throws {
-        let id = try await store.createMultipartUpload(key, metadata: metadata)
-        uploadID = id
-        var parts: [UploadedPart] = []
-        var offset: UInt64 = 0
-        var number = 1
-        while offset < size {
-            let length = min(UInt64(configuration.partSize), size - offset)
-            let body = ObjectBody.file(path: spoolPath, offset: offset, length: length)
-            parts.append(try await store.uploadPart(key, uploadID: id, partNumber: number, body: body))
-            offset += length
-            number += 1
-        }
-        try await store.completeMultipartUpload(key, uploadID: id, parts: parts)
-        uploadID = nil
+    private func storeCall<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await body()
     }
 
-    public func abort() async {
-        switch state {
-        case .committed, .aborted: return
-        case .accepting, .committing: state = .aborted
-        }
-        if let id = uploadID {
-            uploadID = nil
-            try? await store.abortMultipartUpload(key, uploadID: id)
-        }
-        await removeSpoolFile()
+    private func storeIO<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await BlockingIO.run(work)
     }
 
-    private func removeSpoolFile() async {
-        buffer = []
-        let path = spoolPath
-        let file = self.file
-        self.file = nil
-        _ = try? await BlockingIO.run {
-            try? file?.close()
-            try DirectoryOps.unlinkIfPresent(path)
-        }
+    private func release(_ reserved: Int64, path: String) async {
+        try? await storeIO { try DirectoryOps.unlinkIfPresent(path) }
+        await configuration.budget.release(reserved)
     }
 }

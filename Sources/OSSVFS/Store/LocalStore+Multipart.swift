@@ -43,6 +43,18 @@ extension LocalStore {
         }
     }
 
+    public func uploadPartCopy(_ key: String, uploadID: String, partNumber: Int, source: String,
+                               range: ClosedRange<UInt64>) async throws -> UploadedPart {
+        let layout = self.layout
+        let info = try await head(source)
+        guard range.upperBound < info.size else {
+            throw ObjectStoreError.service(status: 416, code: "InvalidRange", message: "copy range", requestID: nil)
+        }
+        let body = ObjectBody.file(path: try layout.filePath(for: source), offset: range.lowerBound,
+                                   length: range.upperBound - range.lowerBound + 1)
+        return try await uploadPart(key, uploadID: uploadID, partNumber: partNumber, body: body)
+    }
+
     @discardableResult
     public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws
         -> String

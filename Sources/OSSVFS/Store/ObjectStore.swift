@@ -33,6 +33,11 @@ public protocol ObjectStore: Sendable {
     @discardableResult
     func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws -> String
 
+    /// Copies `range` of the object `source` (same bucket) as part `partNumber`; only when
+    /// `capabilities.partCopy`.
+    func uploadPartCopy(_ key: String, uploadID: String, partNumber: Int, source: String,
+                        range: ClosedRange<UInt64>) async throws -> UploadedPart
+
     /// Drops an upload and its parts.
     func abortMultipartUpload(_ key: String, uploadID: String) async throws
 
@@ -83,13 +88,16 @@ public struct ObjectStoreCapabilities: Sendable, Equatable {
     /// Whether ``ObjectStore/rename(from:to:)`` works (a folder store; OSS buckets with the
     /// hierarchical namespace, when enabled).
     public var nativeRename: Bool
+    /// Whether parts can be copied from existing objects (UploadPartCopy).
+    public var partCopy: Bool
 
     public init(maxParts: Int = 10_000, minPartSize: Int = 100 * 1024, maxKeyLength: Int = 1023,
-                nativeRename: Bool = false) {
+                nativeRename: Bool = false, partCopy: Bool = true) {
         self.maxParts = maxParts
         self.minPartSize = minPartSize
         self.maxKeyLength = maxKeyLength
         self.nativeRename = nativeRename
+        self.partCopy = partCopy
     }
 }
 

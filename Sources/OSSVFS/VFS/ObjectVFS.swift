@@ -10,6 +10,7 @@ public struct ObjectVFS: VFS {
     /// Key prefix of the account's root: empty, or ending in `/`.
     let homePrefix: String
     let spool: SpoolConfiguration
+    let readAhead: ReadAheadConfiguration
     let renamePolicy: RenamePolicy
     let caches: MetadataCacheRegistry
     let cache: MetadataCache
@@ -18,11 +19,15 @@ public struct ObjectVFS: VFS {
 
     /// A view of `store` rooted at `homeDirectory` (a folder inside the bucket, or empty).
     public init(store: any ObjectStore, homeDirectory: String = "", spool: SpoolConfiguration,
-                renamePolicy: RenamePolicy = .refuse, caches: MetadataCacheRegistry = MetadataCacheRegistry(ttl: 0),
-                pageSize: Int = 1000) {
+                readAhead: ReadAheadConfiguration = ReadAheadConfiguration(), renamePolicy: RenamePolicy = .refuse,
+                caches: MetadataCacheRegistry = MetadataCacheRegistry(ttl: 0), pageSize: Int = 1000) {
+        self.readAhead = readAhead
         let trimmed = homeDirectory.split(separator: "/").joined(separator: "/")
         self.store = store
         self.homePrefix = trimmed.isEmpty ? "" : trimmed + "/"
+        var spool = spool
+        // Every part but the last must reach the store's minimum (5 MiB on S3).
+        spool.partSize = max(spool.partSize, store.capabilities.minPartSize)
         self.spool = spool
         self.renamePolicy = renamePolicy
         self.caches = caches
@@ -121,30 +126,46 @@ public struct ObjectVFS: VFS {
     }
 
     public func openRead(_ path: VFSPath, offset: UInt64) async throws -> ObjectByteStream {
-        if path.isRoot { throw VFSError.isDirectory(path.description) }
-        let key = try key(for: path)
-        do {
-            return try await store.get(key, range: offset > 0 ? .from(offset) : nil)
-        } catch ObjectStoreError.noSuchKey {
-            if try await directoryExists(path) { throw VFSError.isDirectory(path.description) }
-            throw VFSError.notFound(path.description)
-        } catch let error as ObjectStoreError {
-            throw VFSError(error, path: path.description)
-        }
+        ObjectByteStream(source: try await openReader(path, offset: offset))
     }
 
-    public func openWrite(_ path: VFSPath, modified: Double?) async throws -> any VFSWriter {
+    /// A read-ahead reader of a file from `offset`, which FUSE can also seek.
+    public func openReader(_ path: VFSPath, offset: UInt64) async throws -> ReadAheadStream {
+        guard let info = try await fileInfo(path) else {
+            if try await directoryExists(path) { throw VFSError.isDirectory(path.description) }
+            throw VFSError.notFound(path.description)
+        }
+        guard offset <= info.size else {
+            throw VFSError.invalidRange("\(path) has \(info.size) bytes; cannot start at \(offset)")
+        }
+        return ReadAheadStream(store: store, info: info, offset: offset, configuration: readAhead)
+    }
+
+    public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?) async throws
+        -> any VFSWriter
+    {
         guard let parent = path.parent else { throw VFSError.isDirectory(path.description) }
         let key = try key(for: path)
         async let parentCheck: Void = requireDirectory(parent)
         async let isDirectory = directoryExists(path)
         try await parentCheck
         if try await isDirectory { throw VFSError.isDirectory(path.description) }
+        var base: (key: String, length: UInt64)?
+        if let prefixLength {
+            guard let existing = try await fileInfo(path) else {
+                if prefixLength == 0 { return try await openWrite(path, modified: modified, keepingFirst: nil) }
+                throw VFSError.invalidRange("\(path) does not exist; cannot continue it at \(prefixLength)")
+            }
+            guard prefixLength <= existing.size else {
+                throw VFSError.invalidRange("\(path) has \(existing.size) bytes; cannot continue it at \(prefixLength)")
+            }
+            if prefixLength > 0 { base = (key, prefixLength) }
+        }
         let caches = self.caches
         let bucket = store.identity.bucket
         return SpoolUpload(
             store: store, key: key, metadata: modified.map { ["mtime": Self.format($0)] } ?? [:],
-            configuration: spool
+            configuration: spool, base: base
         ) {
             await caches.invalidate(bucket: bucket, key: key)
         }

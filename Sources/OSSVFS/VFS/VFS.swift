@@ -13,8 +13,11 @@ public protocol VFS: Sendable {
     func openRead(_ path: VFSPath, offset: UInt64) async throws -> ObjectByteStream
 
     /// A new upload to `path`, stamped with `modified` (seconds since 1970) when given;
-    /// nothing is visible until ``VFSWriter/commit()`` returns.
-    func openWrite(_ path: VFSPath, modified: Double?) async throws -> any VFSWriter
+    /// nothing is visible until ``VFSWriter/commit()`` returns. With `keepingFirst: n`, the new
+    /// object starts with the first `n` bytes of the existing one (resume: REST+STOR; append:
+    /// `n` = its size), then what is written.
+    func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?) async throws
+        -> any VFSWriter
 
     /// Creates an empty directory.
     func makeDirectory(_ path: VFSPath) async throws
@@ -38,7 +41,12 @@ public protocol VFS: Sendable {
 extension VFS {
     /// A new upload with the store's own time.
     public func openWrite(_ path: VFSPath) async throws -> any VFSWriter {
-        try await openWrite(path, modified: nil)
+        try await openWrite(path, modified: nil, keepingFirst: nil)
+    }
+
+    /// A new upload stamped with `modified`.
+    public func openWrite(_ path: VFSPath, modified: Double?) async throws -> any VFSWriter {
+        try await openWrite(path, modified: modified, keepingFirst: nil)
     }
 }
 

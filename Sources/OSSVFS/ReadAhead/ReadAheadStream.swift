@@ -1,0 +1,131 @@
+/// Reads an object with ranged GETs whose size grows while the reader goes forward, a few of
+/// them in flight at once, so a slow link is kept busy without holding the object in memory.
+///
+/// Memory per stream is bounded by the transport's per-request buffer times
+/// `parallelRanges`, whatever the window. A ``seek(to:)`` drops the ranges in flight and starts
+/// again from the initial window. A read of the whole object from offset 0 is checked end to
+/// end: CRC-64 when the store reports one, else the MD5 ETag of a single-part object.
+public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
+    private let store: any ObjectStore
+    private let info: ObjectInfo
+    private let configuration: ReadAheadConfiguration
+    private let lock = Lock()
+    // Touched by one reader at a time (an async iterator or one FUSE handle); the lock
+    // guards what cancel() and seek() change.
+    private var position: UInt64
+    private var nextRequestOffset: UInt64
+    private var window: Int
+    private var ranges: [(start: UInt64, end: UInt64, stream: Task<ObjectByteStream, any Error>)] = []
+    private var current: ObjectByteStream?
+    /// The last byte of the range `current` reads.
+    private var currentEnd: UInt64 = 0
+    private var retriesLeft = 3
+    private var cancelled = false
+    private var crc: CRC64?
+    private var md5: Digest?
+
+    public init(store: any ObjectStore, info: ObjectInfo, offset: UInt64, configuration: ReadAheadConfiguration) {
+        self.store = store
+        self.info = info
+        self.configuration = configuration
+        self.position = offset
+        self.nextRequestOffset = offset
+        self.window = configuration.initialWindow
+        if offset == 0 { startVerification() }
+    }
+
+    private func startVerification() {
+        crc = info.crc64 != nil ? CRC64() : nil
+        let etag = info.etag.trimmingCharacters(in: ["\""]).lowercased()
+        md5 = info.crc64 == nil && etag.count == 32 && etag.allSatisfy(\.isHexDigit) ? Digest(.md5) : nil
+    }
+
+    /// The offset of the next byte `nextChunk()` returns.
+    public var offset: UInt64 { lock.withLock { position } }
+
+    public func nextChunk() async throws -> [UInt8]? {
+        while true {
+            if lock.withLock({ cancelled }) { return nil }
+            if let stream = current {
+                let chunk: [UInt8]?
+                do {
+                    chunk = try await stream.source.nextChunk()
+                } catch ObjectStoreError.transport(let reason) where retriesLeft > 0 {
+                    // The connection broke mid-range: ask again for the rest of this range.
+                    retriesLeft -= 1
+                    let (store, key, start, end) = (self.store, info.key, position, currentEnd)
+                    current = try await store.get(key, range: .closed(start, end))
+                    _ = reason
+                    continue
+                }
+                if let chunk {
+                    lock.withLock { position += UInt64(chunk.count) }
+                    crc?.update(chunk)
+                    md5?.update(chunk)
+                    return chunk
+                }
+                current = nil
+            }
+            fillRanges()
+            guard !ranges.isEmpty else {
+                try verify()
+                return nil
+            }
+            let next = ranges.removeFirst()
+            current = try await next.stream.value
+            currentEnd = next.end
+            fillRanges()
+        }
+    }
+
+    /// Starts range requests until `parallelRanges` are in flight or the object is covered.
+    private func fillRanges() {
+        while ranges.count < configuration.parallelRanges && nextRequestOffset < info.size {
+            let start = nextRequestOffset
+            let end = min(info.size, start + UInt64(window)) - 1
+            nextRequestOffset = end + 1
+            window = min(configuration.maxWindow, window * 2)
+            let store = self.store
+            let key = info.key
+            ranges.append((start, end, Task { try await store.get(key, range: .closed(start, end)) }))
+        }
+    }
+
+    private func verify() throws {
+        guard position == info.size else { return }
+        if let crc, let expected = info.crc64, crc.value != expected {
+            throw ObjectStoreError.checksumMismatch(expected: String(expected), actual: String(crc.value))
+        }
+        if let digest = md5.take()?.finalize() {
+            let expected = info.etag.trimmingCharacters(in: ["\""]).lowercased()
+            if hexString(digest) != expected {
+                throw ObjectStoreError.checksumMismatch(expected: expected, actual: hexString(digest))
+            }
+        }
+    }
+
+    /// Continues from `offset`: ranges in flight are dropped and the window starts small again.
+    public func seek(to offset: UInt64) {
+        dropRanges()
+        lock.withLock { position = offset }
+        nextRequestOffset = offset
+        window = configuration.initialWindow
+        crc = nil
+        md5 = nil
+        if offset == 0 { startVerification() }
+    }
+
+    private func dropRanges() {
+        current?.cancel()
+        current = nil
+        for range in ranges {
+            Task { (try? await range.stream.value)?.cancel() }
+        }
+        ranges = []
+    }
+
+    public func cancel() {
+        lock.withLock { cancelled = true }
+        dropRanges()
+    }
+}
