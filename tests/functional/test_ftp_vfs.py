@@ -5,34 +5,11 @@ from __future__ import annotations
 
 import ftplib
 import io
-import secrets
-
 import pytest
 
 from netutil import HOST
-from ossftp_server import Account, OssftpServer
 
 NAMES = ["a b.txt", "#hash", "100%", "quote\"d'", "中文名.txt", "+plus+"]
-
-
-@pytest.fixture(params=["local", "s3"])
-def server(request, tmp_path, seaweedfs):
-    """A server with rename by copy, over the local store or SeaweedFS; yields (server, user, password)."""
-    if request.param == "local":
-        account = Account("carol", "c-" + secrets.token_urlsafe(10), "bucket3")
-        srv = OssftpServer(tmp_path / "srv", [account], extra_args=["--rename", "copy"])
-        user, password = account.username, account.password
-    else:
-        bucket = "vfs-" + secrets.token_hex(4)
-        seaweedfs.client().create_bucket(Bucket=bucket)
-        srv = OssftpServer(tmp_path / "srv", [], extra_args=[
-            "--provider", "s3", "--endpoint", seaweedfs.endpoint, "--rename", "copy"])
-        user, password = f"{seaweedfs.admin.access_key}/{bucket}", seaweedfs.admin.secret_key
-    srv.start()
-    try:
-        yield srv, user, password
-    finally:
-        srv.stop()
 
 
 def login(srv, user, password) -> ftplib.FTP:
