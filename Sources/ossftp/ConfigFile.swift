@@ -47,6 +47,10 @@ struct ConfigFile: Decodable {
         var hierarchical_namespace: LenientBool?
         var rename_max_objects: LenientInt?
         var cache_ttl: LenientDouble?
+        var write_back: LenientBool?
+        var spool_budget_mb: LenientInt?
+        var part_size_mb: LenientInt?
+        var upload_concurrency: LenientInt?
     }
 
     /// Reads and decodes a file; errors name the file and the field.

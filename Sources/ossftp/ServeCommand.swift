@@ -55,6 +55,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("cache_ttl"), help: "Seconds a looked-up name is trusted (default 5; 0 turns the cache off).")
     var cacheTTL: Double?
 
+    @Flag(name: .customLong("write_back"), help: "Report uploads done once synced in the spool; send them in the background.")
+    var writeBack = false
+
+    @Option(name: .customLong("spool_budget_mb"), help: "Disk the spool may use at once, in MiB (default 1024).")
+    var spoolBudgetMB: Int?
+
+    @Option(name: .customLong("part_size_mb"), help: "Size of upload parts in MiB (default 16).")
+    var partSizeMB: Int?
+
+    @Option(name: .customLong("upload_concurrency"), help: "Parts of one upload sent at once (default 4).")
+    var uploadConcurrency: Int?
+
     @Option(name: .customLong("local_root"), help: "Folder of the local provider; each bucket is a folder in it.")
     var localRoot: String?
 
@@ -78,8 +90,21 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "ossftp")
         for warning in settings.warnings { logger.warning("\(warning)") }
+        let spool = settings.makeSpool()
         let server = FTPServer(
-            configuration: settings.ftp, authenticator: try settings.makeAuthenticator(logger: logger), logger: logger)
+            configuration: settings.ftp, authenticator: try settings.makeAuthenticator(spool: spool, logger: logger),
+            logger: logger)
+        if let journal = spool.journal {
+            // What a previous run left: finish write-back uploads, drop the rest.
+            Task {
+                let counts = await UploadRecovery.recover(journal: journal, transport: settings.transport) {
+                    logger.notice("\($0)")
+                }
+                if counts.finished + counts.dropped + counts.failed > 0 {
+                    logger.notice("upload journal: \(counts.finished) finished, \(counts.dropped) dropped, \(counts.failed) kept")
+                }
+            }
+        }
         let serving = Task { try await server.run() }
         let signals = Self.onTermination { serving.cancel() }
         defer { signals.forEach { $0.cancel() } }

@@ -23,6 +23,12 @@ struct ServeSettings {
     var renamePolicy = RenamePolicy.refuse
     var hierarchicalNamespace = false
     var cacheTTL: Double = 5
+    var writeBack = false
+    var spoolBudget: Int64 = 1 << 30
+    var partSize = 16 << 20
+    var uploadConcurrency = 4
+    /// One HTTP transport for the process: its worker threads keep the connections.
+    let transport = CurlTransport()
     var accounts: [ConfigFile.Account] = []
     /// Things worth telling the operator at start.
     var warnings: [String] = []
@@ -110,6 +116,18 @@ struct ServeSettings {
         case let other: throw ConfigError("\(source): rename must be refuse, copy or native, got \(other)")
         }
         hierarchicalNamespace = server?.hierarchical_namespace?.value ?? false
+        writeBack = flags.writeBack || (server?.write_back?.value ?? false)
+        let budgetMB = flags.spoolBudgetMB ?? server?.spool_budget_mb?.value ?? 1024
+        let partMB = flags.partSizeMB ?? server?.part_size_mb?.value ?? 16
+        uploadConcurrency = flags.uploadConcurrency ?? server?.upload_concurrency?.value ?? 4
+        guard budgetMB > 0, partMB > 0, partMB <= 5120, uploadConcurrency > 0 else {
+            throw ConfigError("\(source): spool_budget_mb, part_size_mb (at most 5120) and upload_concurrency must be positive")
+        }
+        guard budgetMB >= partMB * 2 else {
+            throw ConfigError("\(source): spool_budget_mb (\(budgetMB)) must hold at least two parts of part_size_mb (\(partMB))")
+        }
+        spoolBudget = Int64(budgetMB) << 20
+        partSize = partMB << 20
         cacheTTL = flags.cacheTTL ?? server?.cache_ttl?.value ?? 5
         guard cacheTTL >= 0 else { throw ConfigError("\(source): cache_ttl must be 0 or more seconds") }
 
@@ -157,8 +175,14 @@ struct ServeSettings {
     }
 
     /// Config accounts first, then (for OSS and S3) the seed's `access_key_id/bucket` login.
-    func makeAuthenticator(logger: Logger) throws -> any Authenticator {
-        let spool = SpoolConfiguration(directory: spoolDirectory)
+    func makeSpool() -> SpoolConfiguration {
+        SpoolConfiguration(
+            directory: spoolDirectory, partSize: partSize, concurrency: uploadConcurrency,
+            budget: SpoolBudget(limit: spoolBudget), journal: UploadJournal(directory: spoolDirectory + "/journal"),
+            writeBack: writeBack)
+    }
+
+    func makeAuthenticator(spool: SpoolConfiguration, logger: Logger) throws -> any Authenticator {
         let caches = MetadataCacheRegistry(ttl: cacheTTL)
         let renamePolicy = self.renamePolicy
         let root = localRoot
@@ -166,7 +190,7 @@ struct ServeSettings {
         let factory = provider == .local ? nil : StoreFactory(
             provider: provider == .oss ? .oss : .s3, endpoint: endpoint, region: region, pathStyle: pathStyle,
             useInternalEndpoint: useInternalEndpoint, bucketEndpoints: bucketEndpoints,
-            hierarchicalNamespace: hierarchicalNamespace)
+            hierarchicalNamespace: hierarchicalNamespace, transport: transport)
         let configured = accounts.map { account in
             let bucket = account.bucket_name ?? ""
             let home = account.home_dir ?? ""

@@ -137,8 +137,11 @@ struct FTPDataTransfer {
             await writer.abort()
             return .connectionLost
         }
+        // A client that dies closes its data and control connections together, and the data
+        // connection's end looks like the end of the file. Give the control connection's end a
+        // moment to arrive (it cancels this task) before committing what may be a torn file.
+        try? await Task.sleep(for: .milliseconds(100))
         if Task.isCancelled {
-            // The control connection went away during the upload: the client did not see it end.
             await writer.abort()
             return .connectionLost
         }

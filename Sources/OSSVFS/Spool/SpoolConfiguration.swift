@@ -10,14 +10,22 @@ public struct SpoolConfiguration: Sendable {
     public var writeBufferSize: Int
     /// The disk budget shared by all uploads.
     public var budget: SpoolBudget
+    /// Where uploads are recorded so that a restart can finish or abort them; nil for none.
+    public var journal: UploadJournal?
+    /// Write-back: an upload is reported done once it is synced in the spool, and goes up in
+    /// the background (finished after a restart if need be).
+    public var writeBack: Bool
 
     public init(directory: String, partSize: Int = 16 << 20, concurrency: Int = 4, writeBufferSize: Int = 1 << 20,
-                budget: SpoolBudget = SpoolBudget(limit: 1 << 30)) {
+                budget: SpoolBudget = SpoolBudget(limit: 1 << 30), journal: UploadJournal? = nil,
+                writeBack: Bool = false) {
         self.directory = directory
         self.partSize = partSize
         self.concurrency = max(1, concurrency)
         self.writeBufferSize = writeBufferSize
         self.budget = budget
+        self.journal = journal
+        self.writeBack = writeBack && journal != nil
     }
 
     /// Stores cap parts at 5 GiB.

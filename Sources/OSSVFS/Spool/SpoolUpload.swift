@@ -30,8 +30,10 @@ public actor SpoolUpload: VFSWriter {
     }
 
     private struct InFlight {
+        var number: Int
         var task: Task<UploadedPart, any Error>
         var path: String?
+        var size: Int
         var reserved: Int64
     }
 
@@ -54,6 +56,11 @@ public actor SpoolUpload: VFSWriter {
     private var uploadID: String?
     private var inFlight: [InFlight] = []
     private var stored: [UploadedPart] = []
+    private var total: UInt64 = 0
+    /// The journal's record of this upload, once there is something a restart must handle.
+    private var record: UploadRecord?
+    /// Budget still held by a write-back upload's files, released once it is stored.
+    private var heldBudget: Int64 = 0
 
     /// An upload of `key` (with `metadata`), optionally continuing the first `base.length`
     /// bytes of the object `base.key`; `onCommit` runs once the object is stored.
@@ -80,6 +87,7 @@ public actor SpoolUpload: VFSWriter {
 
     private func append(_ bytes: [UInt8]) async throws {
         buffer.append(contentsOf: bytes)
+        total += UInt64(bytes.count)
         if buffer.count >= configuration.writeBufferSize { try await flush() }
     }
 
@@ -119,7 +127,11 @@ public actor SpoolUpload: VFSWriter {
 
     private func sealPart() async throws {
         guard let file = partFile, let path = partPath else { return }
-        try await storeIO { try file.close() }
+        let durable = configuration.writeBack
+        try await storeIO {
+            if durable { try file.sync() }
+            try file.close()
+        }
         let sealed = SealedPart(number: nextPartNumber, path: path, size: partFill, reserved: partReserved)
         partFile = nil
         partPath = nil
@@ -135,22 +147,36 @@ public actor SpoolUpload: VFSWriter {
 
     private func startMultipart() async throws {
         guard uploadID == nil else { return }
-        uploadID = try await storeCall { try await store.createMultipartUpload(key, metadata: metadata) }
+        let id = try await storeCall { try await store.createMultipartUpload(key, metadata: metadata) }
+        uploadID = id
+        // From here a kill would leave a multipart upload behind: record it first thing.
+        try await updateRecord { $0.uploadID = id }
+    }
+
+    /// Changes the journal record (made on first use) and saves it.
+    private func updateRecord(_ change: (inout UploadRecord) -> Void) async throws {
+        guard let journal = configuration.journal else { return }
+        var current = record ?? UploadRecord(
+            name: name, store: store.descriptor, key: key, metadata: metadata, writeBack: configuration.writeBack)
+        change(&current)
+        record = current
+        try await journal.save(current)
     }
 
     /// Sends a sealed part in the background, waiting first while too many are in flight.
     private func launch(_ part: SealedPart) async throws {
-        try await launch(path: part.path, reserved: part.reserved) { [store, key] id in
+        try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
             try await store.uploadPart(key, uploadID: id, partNumber: part.number,
                                        body: .file(path: part.path, offset: 0, length: UInt64(part.size)))
         }
     }
 
-    private func launch(path: String?, reserved: Int64,
+    private func launch(number: Int, path: String?, size: Int, reserved: Int64,
                         _ operation: @escaping @Sendable (String) async throws -> UploadedPart) async throws {
         while inFlight.count >= configuration.concurrency { try await collectOldest() }
         guard let id = uploadID else { preconditionFailure("parts are sent only within a multipart upload") }
-        inFlight.append(InFlight(task: Task { try await operation(id) }, path: path, reserved: reserved))
+        inFlight.append(InFlight(number: number, task: Task { try await operation(id) }, path: path, size: size,
+                                 reserved: reserved))
     }
 
     /// Waits for the oldest part in flight and frees its spool file and budget.
@@ -182,7 +208,7 @@ public actor SpoolUpload: VFSWriter {
                 let number = nextPartNumber
                 nextPartNumber += 1
                 let range = offset...last
-                try await launch(path: nil, reserved: 0) { [store, key] id in
+                try await launch(number: number, path: nil, size: Int(range.count), reserved: 0) { [store, key] id in
                     try await store.uploadPartCopy(key, uploadID: id, partNumber: number, source: base.key, range: range)
                 }
                 offset = last + 1
@@ -201,6 +227,10 @@ public actor SpoolUpload: VFSWriter {
     public func commit() async throws {
         guard case .accepting = state else { throw VFSError.storeFailure("upload already finished") }
         state = .committing
+        if configuration.writeBack {
+            try await guarded { try await sealForWriteBack() }
+            return
+        }
         try await guarded {
             try await startFromBase()
             if uploadID == nil && partFile == nil && pendingFirst == nil {
@@ -224,8 +254,67 @@ public actor SpoolUpload: VFSWriter {
                 }
             }
             state = .committed
+            if let journal = configuration.journal, record != nil { await journal.remove(name) }
             await onCommit()
         }
+    }
+
+    // MARK: - Write-back
+
+    /// Puts every byte in a synced spool file and records what is left to send, then lets the
+    /// client go; the rest happens in the background (or after a restart).
+    private func sealForWriteBack() async throws {
+        try await startFromBase()
+        if partFile == nil && pendingFirst == nil && uploadID == nil {
+            // Even a tiny file must be on disk before the client is told it is stored.
+            try await openPart()
+        }
+        try await flush()
+        try await sealPart()
+        let pending = inFlight.compactMap { part in
+            part.path.map { UploadRecord.PendingPart(number: part.number, path: $0, size: UInt64(part.size)) }
+        }
+        let single = pendingFirst.map { UploadRecord.PendingPart(number: 1, path: $0.path, size: UInt64($0.size)) }
+        let size = total
+        let storedSoFar = stored
+        heldBudget = inFlight.reduce(0) { $0 + $1.reserved } + (pendingFirst?.reserved ?? 0)
+        try await updateRecord {
+            $0.pending = pending
+            $0.single = single
+            $0.stored = storedSoFar
+            $0.size = size
+            $0.sealed = true
+        }
+        state = .committed
+        Task { await self.finishWriteBack() }
+    }
+
+    /// Sends what the record says is left, retrying with backoff; on giving up the record
+    /// stays for the next start.
+    private func finishWriteBack() async {
+        for part in inFlight {
+            if case .success(let stored) = await part.task.result {
+                record?.stored.append(stored)
+                if let path = part.path { try? await storeIO { try DirectoryOps.unlinkIfPresent(path) } }
+            }
+        }
+        inFlight = []
+        guard let journal = configuration.journal, var current = record else { return }
+        current.pending.removeAll { part in current.stored.contains { $0.partNumber == part.number } }
+        var delay: Duration = .seconds(1)
+        for attempt in 1...8 {
+            do {
+                try await UploadRecovery.finish(current, store: store, journal: journal)
+                break
+            } catch {
+                if attempt == 8 { return }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(60))
+            }
+        }
+        await configuration.budget.release(heldBudget)
+        heldBudget = 0
+        await onCommit()
     }
 
     // MARK: - Aborting
@@ -245,6 +334,7 @@ public actor SpoolUpload: VFSWriter {
             uploadID = nil
             try? await store.abortMultipartUpload(key, uploadID: id)
         }
+        if let journal = configuration.journal, record != nil { await journal.remove(name) }
         if let first = pendingFirst {
             pendingFirst = nil
             await release(first.reserved, path: first.path)

@@ -17,6 +17,9 @@ public final class LocalStore: ObjectStore {
                                                       nativeRename: true)
     public var identity: StoreIdentity { StoreIdentity(bucket: "local:" + layout.bucketPath, principal: "") }
     let layout: LocalKeyLayout
+    private let root: String
+    private let bucket: String
+    public var descriptor: StoreDescriptor { .local(root: root, bucket: bucket) }
     /// Size of the chunks read from files.
     let chunkSize: Int
 
@@ -30,6 +33,8 @@ public final class LocalStore: ObjectStore {
             throw ObjectStoreError.noSuchBucket(bucket)
         }
         layout = LocalKeyLayout(bucketPath: bucketPath, maxKeyLength: capabilities.maxKeyLength)
+        self.root = root
+        self.bucket = bucket
         self.chunkSize = chunkSize
     }
 

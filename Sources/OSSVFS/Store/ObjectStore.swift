@@ -10,6 +10,9 @@ public protocol ObjectStore: Sendable {
     /// Which bucket this is and whose credentials sign for it: caches are shared per identity.
     var identity: StoreIdentity { get }
 
+    /// How to make this store again, after a restart (the upload journal keeps it).
+    var descriptor: StoreDescriptor { get }
+
     /// Metadata of one object. Throws ``ObjectStoreError/noSuchKey`` when it does not exist.
     func head(_ key: String) async throws -> ObjectInfo
 
@@ -189,5 +192,30 @@ public struct UploadedPart: Sendable, Equatable, Codable {
         self.etag = etag
         self.size = size
         self.crc64 = crc64
+    }
+}
+
+/// Everything needed to make a store again: kept in the upload journal (mode 0600 in the
+/// spool folder) so that a restarted ossftp can finish or abort what a killed one left.
+public enum StoreDescriptor: Codable, Sendable, Equatable {
+    case local(root: String, bucket: String)
+    case http(kind: String, endpoint: String, region: String, pathStyle: Bool, signatureVersion: Int,
+              hierarchicalNamespace: Bool, bucket: String, accessKeyID: String, secret: String, token: String?)
+
+    /// The store this describes.
+    public func makeStore(transport: CurlTransport) throws -> any ObjectStore {
+        switch self {
+        case .local(let root, let bucket):
+            return try LocalStore(root: root, bucket: bucket)
+        case .http(let kind, let endpoint, let region, let pathStyle, let signatureVersion, let hierarchicalNamespace,
+                   let bucket, let accessKeyID, let secret, let token):
+            let dialect: StoreDialect = kind == "oss"
+                ? .oss(region: region, signatureVersion: signatureVersion, pathStyle: pathStyle)
+                : .s3(region: region, pathStyle: pathStyle)
+            return HTTPObjectStore(
+                bucket: bucket, endpoint: try StoreEndpoint(endpoint), dialect: dialect,
+                credentials: StoreCredentials(accessKeyID: accessKeyID, secretAccessKey: secret, securityToken: token),
+                transport: transport, hierarchicalNamespace: hierarchicalNamespace)
+        }
     }
 }

@@ -21,6 +21,13 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
                       principal: credentials.accessKeyID + ":" + Crypto.sha256Hex(Array(credentials.secretAccessKey.utf8)))
     }
 
+    public var descriptor: StoreDescriptor {
+        .http(kind: dialect.kind.rawValue, endpoint: "\(endpoint.scheme)://\(endpoint.authority)", region: dialect.region,
+              pathStyle: dialect.pathStyle, signatureVersion: dialect.signatureVersion,
+              hierarchicalNamespace: capabilities.nativeRename, bucket: bucket, accessKeyID: credentials.accessKeyID,
+              secret: credentials.secretAccessKey, token: credentials.securityToken)
+    }
+
     /// `hierarchicalNamespace`: an OSS bucket with the hierarchical namespace, whose atomic
     /// Rename is then used.
     public init(bucket: String, endpoint: StoreEndpoint, dialect: StoreDialect, credentials: StoreCredentials,

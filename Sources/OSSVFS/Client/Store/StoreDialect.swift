@@ -15,16 +15,21 @@ public struct StoreDialect: Sendable {
     public var headerPrefix: String
     /// Path-style (`/bucket/key`) or virtual-hosted (`bucket.host/key`) addressing.
     public var pathStyle: Bool
+    /// The signing region and signature version, to describe the store again (journal).
+    public var region: String
+    public var signatureVersion: Int
 
     /// Alibaba OSS, signed with V4 (the SDKs' default) in `region`, or V1.
     public static func oss(region: String, signatureVersion: Int = 4, pathStyle: Bool = false) -> StoreDialect {
         let signer: any RequestSigner = signatureVersion == 1 ? OSSV1Signer() : OSSV4Signer(region: region)
-        return StoreDialect(kind: .oss, signer: signer, headerPrefix: "x-oss-", pathStyle: pathStyle)
+        return StoreDialect(kind: .oss, signer: signer, headerPrefix: "x-oss-", pathStyle: pathStyle, region: region,
+                            signatureVersion: signatureVersion)
     }
 
     /// An S3-compatible store signed with AWS SigV4 in `region`.
     public static func s3(region: String, pathStyle: Bool = true) -> StoreDialect {
-        StoreDialect(kind: .s3, signer: AWSV4Signer(region: region), headerPrefix: "x-amz-", pathStyle: pathStyle)
+        StoreDialect(kind: .s3, signer: AWSV4Signer(region: region), headerPrefix: "x-amz-", pathStyle: pathStyle,
+                     region: region, signatureVersion: 4)
     }
 }
 

@@ -1,0 +1,164 @@
+import Foundation
+
+/// What the journal knows of one upload: enough for a restarted ossftp to abort it (the client
+/// was never told it succeeded) or to finish it (write-back: the client was told).
+public struct UploadRecord: Codable, Sendable, Equatable {
+    /// A part on disk in the spool, not yet in the store.
+    public struct PendingPart: Codable, Sendable, Equatable {
+        public var number: Int
+        public var path: String
+        public var size: UInt64
+    }
+
+    /// The upload's name: its journal file and the prefix of its spool files.
+    public var name: String
+    public var store: StoreDescriptor
+    public var key: String
+    public var metadata: [String: String]
+    public var writeBack: Bool
+    /// The multipart upload, once started.
+    public var uploadID: String?
+    /// Whether the client was told the upload is done (write-back only).
+    public var sealed = false
+    /// Parts in the store.
+    public var stored: [UploadedPart] = []
+    /// Parts on disk still to send.
+    public var pending: [PendingPart] = []
+    /// A file of one part, sent with one PUT.
+    public var single: PendingPart?
+    public var size: UInt64 = 0
+}
+
+/// Upload records on disk (`<spool>/journal/<name>.json`, mode 0600: they hold the store's
+/// credentials). Each save is atomic and synced, so a record survives kill -9 and power loss.
+public final class UploadJournal: Sendable {
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    private func path(_ name: String) -> String { "\(directory)/\(name).json" }
+
+    /// Writes a record (temporary file, fsync, rename).
+    public func save(_ record: UploadRecord) async throws {
+        let data = Array(try JSONEncoder().encode(record))
+        let directory = self.directory
+        let target = path(record.name)
+        try await BlockingIO.run {
+            try DirectoryOps.makePath(directory, under: "")
+            let temp = target + ".tmp-" + DirectoryOps.randomName()
+            let file = try PosixFile.createExclusive(temp, mode: 0o600)
+            try file.writeAll(data)
+            try file.sync()
+            try file.close()
+            try DirectoryOps.rename(temp, to: target)
+        }
+    }
+
+    public func remove(_ name: String) async {
+        let target = path(name)
+        _ = try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(target) }
+    }
+
+    /// Every record, oldest name order; unreadable files are skipped.
+    public func records() async throws -> [UploadRecord] {
+        let directory = self.directory
+        return try await BlockingIO.run {
+            guard let entries = try DirectoryOps.entries(of: directory) else { return [] }
+            return entries.filter { $0.name.hasSuffix(".json") }.sorted { $0.name < $1.name }.compactMap { entry in
+                guard let file = try? PosixFile.openForReading("\(directory)/\(entry.name)"),
+                    let bytes = try? file.read(at: 0, count: 16 << 20)
+                else { return nil }
+                return try? JSONDecoder().decode(UploadRecord.self, from: Data(bytes))
+            }
+        }
+    }
+}
+
+/// Finishes or drops what the journal holds: at start-up for what a previous process left,
+/// and in the background for this process's write-back uploads.
+public enum UploadRecovery {
+    /// Sends the parts still on disk and completes the object; removes the spool files and
+    /// the record once the object is stored.
+    public static func finish(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async throws {
+        var record = record
+        if let single = record.single {
+            try await store.put(record.key, body: .file(path: single.path, offset: 0, length: single.size),
+                                metadata: record.metadata)
+        } else {
+            guard let uploadID = record.uploadID else {
+                // Nothing was ever sent and nothing is on disk: an empty object.
+                try await store.put(record.key, body: .bytes([]), metadata: record.metadata)
+                await cleanUp(record, journal: journal)
+                return
+            }
+            for part in record.pending where !record.stored.contains(where: { $0.partNumber == part.number }) {
+                let stored = try await store.uploadPart(
+                    record.key, uploadID: uploadID, partNumber: part.number,
+                    body: .file(path: part.path, offset: 0, length: part.size))
+                record.stored.append(stored)
+                try await journal.save(record)
+            }
+            let parts = record.stored.sorted { $0.partNumber < $1.partNumber }
+            try await store.completeMultipartUpload(record.key, uploadID: uploadID, parts: parts)
+        }
+        await cleanUp(record, journal: journal)
+    }
+
+    /// Aborts the multipart upload and removes the spool files and the record.
+    public static func drop(_ record: UploadRecord, store: (any ObjectStore)?, journal: UploadJournal) async {
+        if let uploadID = record.uploadID, let store {
+            try? await store.abortMultipartUpload(record.key, uploadID: uploadID)
+        }
+        await cleanUp(record, journal: journal)
+    }
+
+    static func cleanUp(_ record: UploadRecord, journal: UploadJournal) async {
+        let spool = (journal.directory as NSString).deletingLastPathComponent
+        let prefix = "upload-\(record.name)-"
+        _ = try? await BlockingIO.run {
+            for entry in (try DirectoryOps.entries(of: spool)) ?? [] where entry.name.hasPrefix(prefix) {
+                try? DirectoryOps.unlinkIfPresent("\(spool)/\(entry.name)")
+            }
+        }
+        await journal.remove(record.name)
+    }
+
+    /// What a restarted process does with the records it finds: uploads the client was told
+    /// are done (write-back) are finished; the others are aborted, leaving nothing behind.
+    /// Returns (finished, dropped, failed) counts.
+    public static func recover(journal: UploadJournal, transport: CurlTransport,
+                               log: @Sendable (String) -> Void) async -> (finished: Int, dropped: Int, failed: Int) {
+        var counts = (finished: 0, dropped: 0, failed: 0)
+        let records = (try? await journal.records()) ?? []
+        // Spool files of uploads nobody recorded (a one-part upload cut short) are just removed.
+        let known = Set(records.map { "upload-\($0.name)-" })
+        let spool = (journal.directory as NSString).deletingLastPathComponent
+        _ = try? await BlockingIO.run {
+            for entry in (try DirectoryOps.entries(of: spool)) ?? [] where entry.name.hasPrefix("upload-") {
+                if !known.contains(where: { entry.name.hasPrefix($0) }) {
+                    try? DirectoryOps.unlinkIfPresent("\(spool)/\(entry.name)")
+                }
+            }
+        }
+        for record in records {
+            let store = try? record.store.makeStore(transport: transport)
+            if record.writeBack && record.sealed, let store {
+                do {
+                    try await finish(record, store: store, journal: journal)
+                    log("finished the write-back upload of \(record.key) (\(record.size) bytes) left by a previous run")
+                    counts.finished += 1
+                } catch {
+                    log("could not finish the write-back upload of \(record.key) yet: \(error); kept for the next start")
+                    counts.failed += 1
+                }
+            } else {
+                await drop(record, store: store, journal: journal)
+                log("dropped the unfinished upload of \(record.key) left by a previous run")
+                counts.dropped += 1
+            }
+        }
+        return counts
+    }
+}

@@ -1,0 +1,183 @@
+"""Uploads that never lie, over SeaweedFS: kill -9 in write-back and default mode, clients
+that vanish mid-STOR, and many clients writing one key at once."""
+
+from __future__ import annotations
+
+import ftplib
+import hashlib
+import io
+import os
+import secrets
+import socket
+import subprocess
+import threading
+import time
+from urllib.parse import quote
+
+import pytest
+
+from netutil import HOST
+from ossftp_server import OssftpServer
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def bucket(seaweedfs) -> str:
+    name = "dur-" + secrets.token_hex(4)
+    seaweedfs.client().create_bucket(Bucket=name)
+    return name
+
+
+def s3_server(seaweedfs, base, *extra) -> OssftpServer:
+    server = OssftpServer(base, [], extra_args=["--provider", "s3", "--endpoint", seaweedfs.endpoint, *extra])
+    server.start()
+    return server
+
+
+def user(seaweedfs, bucket) -> tuple[str, str]:
+    return f"{seaweedfs.admin.access_key}/{bucket}", seaweedfs.admin.secret_key
+
+
+def object_sha256(seaweedfs, bucket, key) -> str | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        body = seaweedfs.client().get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: body.read(MiB), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def uploads(seaweedfs, bucket, key) -> list:
+    listed = seaweedfs.client().list_multipart_uploads(Bucket=bucket, Prefix=key)
+    return [u for u in listed.get("Uploads", []) if u["Key"] == key]
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_write_back_upload_survives_kill_9(seaweedfs, bucket, tmp_path, subprocess_env):
+    data_path = tmp_path / "big.bin"
+    digest = hashlib.sha256()
+    with open(data_path, "wb") as out:
+        for _ in range(200):
+            chunk = os.urandom(MiB)
+            digest.update(chunk)
+            out.write(chunk)
+    base = tmp_path / "srv"
+    server = s3_server(seaweedfs, base, "--write_back", "--upload_concurrency", "1")
+    name, password = user(seaweedfs, bucket)
+    url = f"ftp://{quote(name, safe='')}:{quote(password, safe='')}@{HOST}:{server.port}/big.bin"
+    result = subprocess.run(["curl", "-sS", "-T", str(data_path), url], env=subprocess_env,
+                            capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr  # 226: the data is synced in the spool
+    server.proc.kill()
+    server.proc.wait()
+    journal = list((base / "spool" / "journal").glob("*.json"))
+    assert journal, "the write-back upload was not journaled"
+    restarted = s3_server(seaweedfs, base)
+    try:
+        wait_until(lambda: object_sha256(seaweedfs, bucket, "big.bin") == digest.hexdigest(), 120,
+                   "the restarted server to finish the upload")
+        wait_until(lambda: not list((base / "spool" / "journal").glob("*.json")), 30, "the journal to empty")
+        assert not [p for p in (base / "spool").iterdir() if p.name.startswith("upload-")]
+    finally:
+        restarted.stop()
+
+
+def test_kill_9_in_default_mode_leaves_no_object_and_no_upload(seaweedfs, bucket, tmp_path):
+    base = tmp_path / "srv"
+    server = s3_server(seaweedfs, base, "--part_size_mb", "5")
+    name, password = user(seaweedfs, bucket)
+    client = ftplib.FTP()
+    client.connect(HOST, server.port, timeout=30)
+    client.login(name, password)
+    data = client.transfercmd("STOR cut.bin")
+    for _ in range(40):
+        data.sendall(os.urandom(MiB))
+    wait_until(lambda: bool(uploads(seaweedfs, bucket, "cut.bin")), 30, "the multipart upload to start")
+    server.proc.kill()
+    server.proc.wait()
+    data.close()
+    client.close()
+    assert object_sha256(seaweedfs, bucket, "cut.bin") is None
+    restarted = s3_server(seaweedfs, base)
+    try:
+        wait_until(lambda: not uploads(seaweedfs, bucket, "cut.bin"), 30, "the orphaned upload to be aborted")
+        assert object_sha256(seaweedfs, bucket, "cut.bin") is None
+        wait_until(lambda: not list((base / "spool").glob("upload-*")), 30, "the spool to empty")
+    finally:
+        restarted.stop()
+
+
+def test_a_client_dropping_mid_stor_leaves_nothing(seaweedfs, bucket, tmp_path, subprocess_env):
+    server = s3_server(seaweedfs, tmp_path / "srv", "--part_size_mb", "5")
+    name, password = user(seaweedfs, bucket)
+    try:
+        # A client that is killed: its data and control connections end together.
+        source = tmp_path / "src.bin"
+        source.write_bytes(os.urandom(64 * MiB))
+        url = f"ftp://{quote(name, safe='')}:{quote(password, safe='')}@{HOST}:{server.port}/dropped.bin"
+        curl = subprocess.Popen(["curl", "-sS", "--limit-rate", "16M", "-T", str(source), url], env=subprocess_env)
+        time.sleep(1.5)
+        curl.kill()
+        curl.wait()
+        # A client whose connection is reset.
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=30)
+        client.login(name, password)
+        data = client.transfercmd("STOR reset.bin")
+        for _ in range(12):
+            data.sendall(os.urandom(MiB))
+        data.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        data.close()
+        with pytest.raises(ftplib.all_errors):
+            client.voidresp()
+        client.close()
+        for key in ("dropped.bin", "reset.bin"):
+            wait_until(lambda: not uploads(seaweedfs, bucket, key), 30, f"{key}'s upload to be aborted")
+            assert object_sha256(seaweedfs, bucket, key) is None, key
+    finally:
+        server.stop()
+
+
+def test_twenty_clients_storing_one_key_leave_one_whole_file(seaweedfs, bucket, tmp_path):
+    server = s3_server(seaweedfs, tmp_path / "srv")
+    name, password = user(seaweedfs, bucket)
+    bodies = [os.urandom(3 * MiB + i) for i in range(20)]
+    errors: list[BaseException] = []
+
+    def store(body: bytes) -> None:
+        try:
+            client = ftplib.FTP()
+            client.connect(HOST, server.port, timeout=60)
+            client.login(name, password)
+            client.storbinary("STOR same.bin", io.BytesIO(body))
+            client.quit()
+        except BaseException as error:  # noqa: BLE001 - collected and reported below
+            errors.append(error)
+
+    try:
+        threads = [threading.Thread(target=store, args=(body,)) for body in bodies]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert not errors, errors
+        final = object_sha256(seaweedfs, bucket, "same.bin")
+        assert final in {hashlib.sha256(body).hexdigest() for body in bodies}
+        assert not uploads(seaweedfs, bucket, "same.bin")
+    finally:
+        server.stop()
