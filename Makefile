@@ -57,6 +57,7 @@ bench: deps
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftp_memory.py
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/store_transfer.py
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/listing.py
+	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftp_transfers.py
 
 clean:
 	rm -rf .build .run

@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "OSSVFS",
             dependencies: ["CCurl", "COpenSSL", .product(name: "Logging", package: "swift-log")]
@@ -42,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "ossftp",
             dependencies: [
-                "OSSVFS", "FTPFrontend", "FuseFrontend",
+                "OSSVFS", "FTPFrontend", "FuseFrontend", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -51,6 +51,8 @@ struct ConfigFile: Decodable {
         var spool_budget_mb: LenientInt?
         var part_size_mb: LenientInt?
         var upload_concurrency: LenientInt?
+        var read_ahead_mb: LenientInt?
+        var read_ahead_ranges: LenientInt?
     }
 
     /// Reads and decodes a file; errors name the file and the field.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import Dispatch
 import FTPFrontend
 import Foundation
@@ -67,6 +68,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("upload_concurrency"), help: "Parts of one upload sent at once (default 4).")
     var uploadConcurrency: Int?
 
+    @Option(name: .customLong("read_ahead_mb"), help: "Largest ranged GET of a download, in MiB (default 64).")
+    var readAheadMB: Int?
+
+    @Option(name: .customLong("read_ahead_ranges"), help: "Ranged GETs a download runs ahead at once (default 2).")
+    var readAheadRanges: Int?
+
     @Option(name: .customLong("local_root"), help: "Folder of the local provider; each bucket is a folder in it.")
     var localRoot: String?
 
@@ -77,6 +84,9 @@ struct ServeCommand: AsyncParsableCommand {
     var webPort: Int?
 
     func run() async throws {
+        // Few malloc arenas: the curl and NIO threads would otherwise each keep their own,
+        // and the memory they hold shows as RSS long after a transfer.
+        _ = mallopt(M_ARENA_MAX, 2)
         let settings: ServeSettings
         do {
             settings = try ServeSettings(flags: self)

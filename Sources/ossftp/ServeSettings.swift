@@ -27,6 +27,7 @@ struct ServeSettings {
     var spoolBudget: Int64 = 1 << 30
     var partSize = 16 << 20
     var uploadConcurrency = 4
+    var readAhead = ReadAheadConfiguration()
     /// One HTTP transport for the process: its worker threads keep the connections.
     let transport = CurlTransport()
     var accounts: [ConfigFile.Account] = []
@@ -127,6 +128,12 @@ struct ServeSettings {
             throw ConfigError("\(source): spool_budget_mb (\(budgetMB)) must hold at least two parts of part_size_mb (\(partMB))")
         }
         spoolBudget = Int64(budgetMB) << 20
+        let readAheadMB = flags.readAheadMB ?? server?.read_ahead_mb?.value ?? 64
+        let ranges = flags.readAheadRanges ?? server?.read_ahead_ranges?.value ?? 2
+        guard readAheadMB > 0, ranges > 0 else {
+            throw ConfigError("\(source): read_ahead_mb and read_ahead_ranges must be positive")
+        }
+        readAhead = ReadAheadConfiguration(maxWindow: readAheadMB << 20, parallelRanges: ranges)
         partSize = partMB << 20
         cacheTTL = flags.cacheTTL ?? server?.cache_ttl?.value ?? 5
         guard cacheTTL >= 0 else { throw ConfigError("\(source): cache_ttl must be 0 or more seconds") }
@@ -185,6 +192,7 @@ struct ServeSettings {
     func makeAuthenticator(spool: SpoolConfiguration, logger: Logger) throws -> any Authenticator {
         let caches = MetadataCacheRegistry(ttl: cacheTTL)
         let renamePolicy = self.renamePolicy
+        let readAhead = self.readAhead
         let root = localRoot
         let provider = self.provider
         let factory = provider == .local ? nil : StoreFactory(
@@ -204,12 +212,14 @@ struct ServeSettings {
                 } else {
                     try LocalStore(root: root, bucket: bucket)
                 }
-                return ObjectVFS(store: store, homeDirectory: home, spool: spool, renamePolicy: renamePolicy, caches: caches)
+                return ObjectVFS(store: store, homeDirectory: home, spool: spool, readAhead: readAhead,
+                                 renamePolicy: renamePolicy, caches: caches)
             }
         }
         let accountLogin = AccountAuthenticator(accounts: configured)
         guard let factory else { return accountLogin }
-        let storeLogin = StoreLoginAuthenticator(factory: factory, spool: spool, renamePolicy: renamePolicy, caches: caches)
+        let storeLogin = StoreLoginAuthenticator(
+            factory: factory, spool: spool, readAhead: readAhead, renamePolicy: renamePolicy, caches: caches)
         return ChainedAuthenticator([accountLogin, storeLogin])
     }
 }

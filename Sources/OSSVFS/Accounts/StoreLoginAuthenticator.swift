@@ -7,14 +7,17 @@ import Foundation
 public struct StoreLoginAuthenticator: Authenticator {
     let factory: StoreFactory
     let spool: SpoolConfiguration
+    let readAhead: ReadAheadConfiguration
     let renamePolicy: RenamePolicy
     let caches: MetadataCacheRegistry
     let verdicts: LoginVerdictCache
 
-    public init(factory: StoreFactory, spool: SpoolConfiguration, renamePolicy: RenamePolicy = .refuse,
-                caches: MetadataCacheRegistry = MetadataCacheRegistry(), cacheLifetime: Double = 60) {
+    public init(factory: StoreFactory, spool: SpoolConfiguration, readAhead: ReadAheadConfiguration = ReadAheadConfiguration(),
+                renamePolicy: RenamePolicy = .refuse, caches: MetadataCacheRegistry = MetadataCacheRegistry(),
+                cacheLifetime: Double = 60) {
         self.factory = factory
         self.spool = spool
+        self.readAhead = readAhead
         self.renamePolicy = renamePolicy
         self.caches = caches
         self.verdicts = LoginVerdictCache(lifetime: cacheLifetime)
@@ -55,7 +58,8 @@ public struct StoreLoginAuthenticator: Authenticator {
             }
         }
         return AuthenticatedSession(
-            user: user, vfs: ObjectVFS(store: store, spool: spool, renamePolicy: renamePolicy, caches: caches))
+            user: user,
+            vfs: ObjectVFS(store: store, spool: spool, readAhead: readAhead, renamePolicy: renamePolicy, caches: caches))
     }
 
     static func verdict(for error: ObjectStoreError) -> AuthenticationError {

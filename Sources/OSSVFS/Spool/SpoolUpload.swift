@@ -107,15 +107,16 @@ public actor SpoolUpload: VFSWriter {
     }
 
     private func openPart() async throws {
-        let size = Int64(configuration.partSize(forPart: nextPartNumber))
-        try await configuration.budget.reserve(size)
-        partReserved = size
-        // A second part means a multipart upload: start it, and send the first part.
+        // A second part means a multipart upload: start it and send the first part, before
+        // waiting for budget (the first part's space comes back once it is stored).
         if let first = pendingFirst {
             pendingFirst = nil
             try await startMultipart()
             try await launch(first)
         }
+        let size = Int64(configuration.partSize(forPart: nextPartNumber))
+        try await configuration.budget.reserve(size)
+        partReserved = size
         let path = "\(configuration.directory)/upload-\(name)-\(nextPartNumber)"
         let directory = configuration.directory
         partFile = try await storeIO { () -> PosixFile in
@@ -165,9 +166,14 @@ public actor SpoolUpload: VFSWriter {
 
     /// Sends a sealed part in the background, waiting first while too many are in flight.
     private func launch(_ part: SealedPart) async throws {
+        let budget = configuration.budget
         try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
-            try await store.uploadPart(key, uploadID: id, partNumber: part.number,
-                                       body: .file(path: part.path, offset: 0, length: UInt64(part.size)))
+            let stored = try await store.uploadPart(key, uploadID: id, partNumber: part.number,
+                                                    body: .file(path: part.path, offset: 0, length: UInt64(part.size)))
+            // Stored: its disk space goes back at once, for this and every other upload.
+            try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(part.path) }
+            await budget.release(part.reserved)
+            return stored
         }
     }
 
@@ -179,15 +185,17 @@ public actor SpoolUpload: VFSWriter {
                                  reserved: reserved))
     }
 
-    /// Waits for the oldest part in flight and frees its spool file and budget.
+    /// Waits for the oldest part in flight. A stored part has already freed its file and
+    /// budget; a failed one frees them here, and the error ends the upload.
     private func collectOldest() async throws {
         let part = inFlight.removeFirst()
-        defer { Task { [budget = configuration.budget] in await budget.release(part.reserved) } }
-        let result = await part.task.result
-        if let path = part.path { try? await storeIO { try DirectoryOps.unlinkIfPresent(path) } }
-        stored.append(try result.mapError { error -> any Error in
-            (error as? ObjectStoreError).map { VFSError($0, path: key) } ?? error
-        }.get())
+        switch await part.task.result {
+        case .success(let uploaded):
+            stored.append(uploaded)
+        case .failure(let error):
+            if let path = part.path { await release(part.reserved, path: path) }
+            throw (error as? ObjectStoreError).map { VFSError($0, path: key) } ?? error
+        }
     }
 
     // MARK: - Resuming from an existing object
@@ -295,7 +303,7 @@ public actor SpoolUpload: VFSWriter {
         for part in inFlight {
             if case .success(let stored) = await part.task.result {
                 record?.stored.append(stored)
-                if let path = part.path { try? await storeIO { try DirectoryOps.unlinkIfPresent(path) } }
+                heldBudget -= part.reserved
             }
         }
         inFlight = []
@@ -325,9 +333,7 @@ public actor SpoolUpload: VFSWriter {
         case .accepting, .committing: state = .aborted
         }
         for part in inFlight {
-            _ = await part.task.result
-            if let path = part.path { try? await storeIO { try DirectoryOps.unlinkIfPresent(path) } }
-            await configuration.budget.release(part.reserved)
+            if case .failure = await part.task.result, let path = part.path { await release(part.reserved, path: path) }
         }
         inFlight = []
         if let id = uploadID {

@@ -93,6 +93,11 @@ public enum UploadRecovery {
                 await cleanUp(record, journal: journal)
                 return
             }
+            // Parts may have reached the store after the record was last saved: ask it.
+            for part in try await store.listParts(record.key, uploadID: uploadID)
+            where !record.stored.contains(where: { $0.partNumber == part.partNumber }) {
+                record.stored.append(part)
+            }
             for part in record.pending where !record.stored.contains(where: { $0.partNumber == part.number }) {
                 let stored = try await store.uploadPart(
                     record.key, uploadID: uploadID, partNumber: part.number,

@@ -106,6 +106,20 @@ extension LocalStore {
         }
     }
 
+    public func listParts(_ key: String, uploadID: String) async throws -> [UploadedPart] {
+        let layout = self.layout
+        return try await BlockingIO.run {
+            let folder = try layout.uploadFolder(uploadID, key: key)
+            return try (DirectoryOps.entries(of: folder) ?? []).compactMap { entry -> UploadedPart? in
+                guard entry.name.hasPrefix("part-"), let number = Int(entry.name.dropFirst(5)),
+                    let status = try PosixFile.status("\(folder)/\(entry.name)")
+                else { return nil }
+                return UploadedPart(partNumber: number, etag: "\"\(status.size)-\(UInt64(status.modified * 1e9))\"",
+                                    size: status.size)
+            }.sorted { $0.partNumber < $1.partNumber }
+        }
+    }
+
     public func abortMultipartUpload(_ key: String, uploadID: String) async throws {
         let layout = self.layout
         try await BlockingIO.run {

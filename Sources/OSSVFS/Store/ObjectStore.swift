@@ -41,6 +41,9 @@ public protocol ObjectStore: Sendable {
     func uploadPartCopy(_ key: String, uploadID: String, partNumber: Int, source: String,
                         range: ClosedRange<UInt64>) async throws -> UploadedPart
 
+    /// The parts of an upload the store holds.
+    func listParts(_ key: String, uploadID: String) async throws -> [UploadedPart]
+
     /// Drops an upload and its parts.
     func abortMultipartUpload(_ key: String, uploadID: String) async throws
 
