@@ -31,7 +31,11 @@ sys.path.insert(0, str(REPO_ROOT / "tests" / "functional"))
 os.environ.setdefault("OSSFTP_BIN", str(REPO_ROOT / ".build" / "release" / "ossftp"))
 
 from netutil import HOST, free_port, free_port_range, stop_process, wait_for_banner  # noqa: E402
+import ossftp_server  # noqa: E402
 from ossftp_server import OssftpServer  # noqa: E402
+
+# Fifty clients, each with a data connection or two in flight.
+ossftp_server.PASSIVE_RANGE_SIZE = 400
 from seaweedfs import SeaweedFS  # noqa: E402
 
 MiB = 1024 * 1024

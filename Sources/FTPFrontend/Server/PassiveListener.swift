@@ -29,8 +29,10 @@ final class PassiveListener: Sendable {
         group: any EventLoopGroup, host: String, ports: ClosedRange<Int>, expectedPeer: String?
     ) async throws -> PassiveListener {
         var lastError: (any Error)?
-        for _ in 0..<min(64, ports.count) {
-            let port = Int.random(in: ports)
+        // A random port first (RFC 2577 §5: not guessable), then the rest of the range in turn.
+        let first = Int.random(in: ports)
+        for step in 0..<min(ports.count, 4096) {
+            let port = ports.lowerBound + (first - ports.lowerBound + step) % ports.count
             let slot = AcceptSlot(promise: group.next().makePromise(of: DataChannel.self), expectedPeer: expectedPeer)
             do {
                 let server = try await ServerBootstrap(group: group)

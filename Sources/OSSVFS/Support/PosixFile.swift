@@ -51,6 +51,16 @@ public final class PosixFile: @unchecked Sendable {
         return buffer
     }
 
+    /// Reads up to `buffer.count` bytes at `offset` straight into `buffer`; 0 means end of file.
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let n = pread(descriptor, buffer.baseAddress, buffer.count, off_t(offset))
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw ObjectStoreError.io(operation: "read \(path)", errno: errno)
+        }
+    }
+
     /// Writes all of `bytes` at the current position.
     public func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0

@@ -124,9 +124,10 @@ final class CurlJob: @unchecked Sendable {
             _ = ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
             _ = ccurl_setopt_long(handle, CURLOPT_PATH_AS_IS, 1)
             _ = ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
-            // Large receive chunks: fewer callbacks and fewer hand-offs to the consumer.
-            _ = ccurl_setopt_long(handle, CURLOPT_BUFFERSIZE, 512 * 1024)
-            _ = ccurl_setopt_long(handle, CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024)
+            // Larger socket reads and writes than the defaults; each handle keeps its buffers for
+            // as long as its thread lives, so they stay moderate.
+            _ = ccurl_setopt_long(handle, CURLOPT_BUFFERSIZE, 256 * 1024)
+            _ = ccurl_setopt_long(handle, CURLOPT_UPLOAD_BUFFERSIZE, 128 * 1024)
             _ = ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
             _ = ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeoutMilliseconds)
             _ = ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, configuration.lowSpeedTimeSeconds)
@@ -226,12 +227,13 @@ final class CurlJob: @unchecked Sendable {
                     bodyRemaining = length
                 }
                 guard bodyRemaining > 0, let file = bodyFile else { return 0 }
-                let chunk = try file.read(at: bodyPosition, count: Int(min(UInt64(capacity), bodyRemaining)))
-                guard !chunk.isEmpty else { return nil }
-                chunk.withUnsafeBytes { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: chunk.count) }
-                bodyPosition += UInt64(chunk.count)
-                bodyRemaining -= UInt64(chunk.count)
-                return chunk.count
+                // Straight from the file into libcurl's buffer: no copy in between.
+                let wanted = Int(min(UInt64(capacity), bodyRemaining))
+                let count = try file.read(at: bodyPosition, into: UnsafeMutableRawBufferPointer(start: buffer, count: wanted))
+                guard count > 0 else { return nil }
+                bodyPosition += UInt64(count)
+                bodyRemaining -= UInt64(count)
+                return count
             } catch {
                 return nil
             }

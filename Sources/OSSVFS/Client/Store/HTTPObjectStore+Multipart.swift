@@ -17,7 +17,7 @@ extension HTTPObjectStore {
     public func uploadPart(_ key: String, uploadID: String, partNumber: Int, body: ObjectBody) async throws
         -> UploadedPart
     {
-        let sums = try await BodyChecksums.compute(body)
+        let sums = try await BodyChecksums.compute(body, crc: dialect.kind == .oss)
         let query = ["partNumber": String(partNumber), "uploadId": uploadID]
         let headers = ["content-md5": sums.contentMD5, "content-type": "application/octet-stream"]
         let response = try await send(key: key, retryable: true) {

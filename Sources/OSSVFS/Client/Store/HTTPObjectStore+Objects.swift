@@ -69,7 +69,7 @@ extension HTTPObjectStore {
 
     @discardableResult
     public func put(_ key: String, body: ObjectBody, metadata: [String: String]) async throws -> String {
-        let sums = try await BodyChecksums.compute(body)
+        let sums = try await BodyChecksums.compute(body, crc: dialect.kind == .oss)
         var headers = ["content-md5": sums.contentMD5, "content-type": "application/octet-stream"]
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
         let response = try await send(key: key, retryable: true) {
@@ -86,8 +86,8 @@ extension HTTPObjectStore {
     }
 
     /// Compares the store's CRC-64 with ours; a store that reports none is trusted on Content-MD5.
-    func verifyCRC(_ headers: [String: String], expected: UInt64, key: String) throws {
-        guard let reported = headers["x-oss-hash-crc64ecma"].flatMap({ UInt64($0) }) else { return }
+    func verifyCRC(_ headers: [String: String], expected: UInt64?, key: String) throws {
+        guard let expected, let reported = headers["x-oss-hash-crc64ecma"].flatMap({ UInt64($0) }) else { return }
         guard reported == expected else {
             throw ObjectStoreError.checksumMismatch(expected: String(expected), actual: String(reported))
         }
@@ -211,16 +211,17 @@ extension HTTPObjectStore {
 struct BodyChecksums {
     var contentMD5: String
     var md5Hex: String
-    var crc64: UInt64
+    var crc64: UInt64?
 
-    static func compute(_ body: ObjectBody) async throws -> BodyChecksums {
+    /// `crc`: whether to compute the CRC-64 too (only OSS reports one to compare with).
+    static func compute(_ body: ObjectBody, crc wantCRC: Bool) async throws -> BodyChecksums {
         try await BlockingIO.run {
             var md5 = Digest(.md5)
-            var crc = CRC64()
+            var crc: CRC64? = wantCRC ? CRC64() : nil
             switch body {
             case .bytes(let bytes):
                 md5.update(bytes)
-                crc.update(bytes)
+                crc?.update(bytes)
             case .file(let path, let offset, let length):
                 let file = try PosixFile.openForReading(path)
                 var position = offset
@@ -228,12 +229,12 @@ struct BodyChecksums {
                     let chunk = try file.read(at: position, count: Int(min(1 << 20, offset + length - position)))
                     guard !chunk.isEmpty else { throw ObjectStoreError.io(operation: "read \(path): short", errno: 5) }
                     md5.update(chunk)
-                    crc.update(chunk)
+                    crc?.update(chunk)
                     position += UInt64(chunk.count)
                 }
             }
             let digest = md5.finalize()
-            return BodyChecksums(contentMD5: Crypto.base64(digest), md5Hex: hexString(digest), crc64: crc.value)
+            return BodyChecksums(contentMD5: Crypto.base64(digest), md5Hex: hexString(digest), crc64: crc?.value)
         }
     }
 }
