@@ -109,6 +109,17 @@ class SeaweedFS:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
+    def restart(self, pause: float = 0.0) -> None:
+        """Stops the server (keeping its data and ports), waits `pause` seconds, starts it again."""
+        if self.proc is not None:
+            stop_process(self.proc, timeout=15.0)
+            self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        time.sleep(pause)
+        self._start()
+
     def __enter__(self) -> "SeaweedFS":
         return self.start()
 
@@ -169,16 +180,17 @@ class SeaweedFS:
     def _start(self) -> None:
         wd = self.workdir
         assert wd is not None
-        (wd / "data").mkdir()
-        (wd / "logs").mkdir()
-        (wd / "admin").mkdir()
+        (wd / "data").mkdir(exist_ok=True)
+        (wd / "logs").mkdir(exist_ok=True)
+        (wd / "admin").mkdir(exist_ok=True)
         s3_config = wd / "s3.json"
         s3_config.write_text(json.dumps(self._identities()))
         s3_config.chmod(0o600)
 
         names = ["s3", "s3_grpc", "master", "master_grpc", "volume", "volume_grpc",
                  "filer", "filer_grpc", "admin", "admin_grpc"]
-        self.ports = dict(zip(names, free_ports(len(names))))
+        if not self.ports:  # a restart keeps its ports, so clients can reconnect
+            self.ports = dict(zip(names, free_ports(len(names))))
         p = self.ports
         cmd = [
             str(weed_binary()),
@@ -207,7 +219,7 @@ class SeaweedFS:
             f"-filer.localSocket={wd / 'filer.sock'}",
             f"-s3.localSocket={wd / 's3.sock'}",
         ]
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             cmd, cwd=wd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,

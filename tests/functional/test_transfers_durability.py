@@ -181,3 +181,65 @@ def test_twenty_clients_storing_one_key_leave_one_whole_file(seaweedfs, bucket, 
         assert not uploads(seaweedfs, bucket, "same.bin")
     finally:
         server.stop()
+
+
+def test_store_restarting_during_transfers_never_leaves_a_truncated_object(tmp_path):
+    from seaweedfs import SeaweedFS
+
+    with SeaweedFS() as s3:
+        s3.client().create_bucket(Bucket="restart")
+        server = s3_server(s3, tmp_path / "srv", "--part_size_mb", "5")
+        name, password = user(s3, "restart")
+        try:
+            body = os.urandom(48 * MiB)
+            client = ftplib.FTP()
+            client.connect(HOST, server.port, timeout=120)
+            client.login(name, password)
+            data = client.transfercmd("STOR during.bin")
+            data.sendall(body[:16 * MiB])
+            restarter = threading.Thread(target=s3.restart, kwargs={"pause": 0.5})
+            restarter.start()
+            try:
+                for offset in range(16 * MiB, len(body), MiB):
+                    data.sendall(body[offset:offset + MiB])
+                    time.sleep(0.02)
+            except OSError:
+                pass  # the server gave up on the upload and closed the data connection
+            data.close()
+            restarter.join()
+            try:
+                reply = client.voidresp()
+            except ftplib.all_errors as error:
+                reply = str(error)
+            stored = object_sha256(s3, "restart", "during.bin")
+            print("upload across the restart:", reply[:3])
+            if reply.startswith("226"):
+                assert stored == hashlib.sha256(body).hexdigest()
+            else:
+                assert reply[:3] in ("451", "426", "550"), reply
+                assert stored is None
+            # A download while the store restarts: all of it with a 226, or an error reply.
+            client.storbinary("STOR whole.bin", io.BytesIO(body))
+            received = bytearray()
+            conn = client.transfercmd("RETR whole.bin")
+            received += conn.recv(MiB)
+            restarter = threading.Thread(target=s3.restart, kwargs={"pause": 0.5})
+            restarter.start()
+            while chunk := conn.recv(MiB):
+                received += chunk
+                time.sleep(0.01)
+            conn.close()
+            restarter.join()
+            try:
+                reply = client.voidresp()
+            except ftplib.all_errors as error:
+                reply = str(error)
+            print("download across the restart:", reply[:3], len(received))
+            if reply.startswith("226"):
+                assert bytes(received) == body
+            else:
+                assert reply[:3] in ("451", "426"), reply
+                assert len(received) < len(body)
+            client.quit()
+        finally:
+            server.stop()

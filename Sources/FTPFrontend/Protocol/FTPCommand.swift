@@ -29,6 +29,7 @@ public enum FTPCommand: Equatable, Sendable {
     case rnfr(String)
     case rnto(String)
     case syst
+    case stat
     case help(String?)
     case noop
     // Extensions (RFC 2389, RFC 2640, RFC 3659, draft-somers-ftp-mfxx).

@@ -32,6 +32,8 @@ public enum FTPCommandTable {
               feature: nil) { _ in .quit },
         Entry(verb: "SYST", argument: .none, requiresLogin: false, help: "SYST: shows the system type.",
               feature: nil) { _ in .syst },
+        Entry(verb: "STAT", argument: .none, requiresLogin: false, help: "STAT: shows the session's status.",
+              feature: nil) { _ in .stat },
         Entry(verb: "FEAT", argument: .none, requiresLogin: false, help: "FEAT: lists the extensions served.",
               feature: nil) { _ in .feat },
         Entry(verb: "HELP", argument: .optional, requiresLogin: false, help: "HELP [<verb>]: shows help.",

@@ -124,6 +124,7 @@ public struct FTPSessionStateMachine: Sendable {
             if transferring {
                 switch command {
                 case .noop: return .send(FTPReply(.ok, "NOOP ok, transfer in progress."))
+                case .stat: return .send(status)
                 case .quit: return quit()
                 default: return .deferLine(bytes)
                 }
@@ -163,6 +164,8 @@ public struct FTPSessionStateMachine: Sendable {
             return quit()
         case .syst:
             return .send(FTPReply(.systemType, "UNIX Type: L8"))
+        case .stat:
+            return .send(status)
         case .feat:
             return .send(FTPCommandTable.featReply)
         case .help(let verb):
@@ -235,6 +238,20 @@ public struct FTPSessionStateMachine: Sendable {
         case .rmd(let argument):
             return resolving(argument) { .perform(.removeDirectory($0)) }
         }
+    }
+
+    /// STAT without an argument (RFC 959 §4.1.3): who, where, and whether data is moving.
+    private var status: FTPReply {
+        var lines = ["ossftp status:"]
+        switch state {
+        case .loggedIn(let user): lines.append(" Logged in as \(user)")
+        case .awaitingUser, .awaitingPassword, .authenticating, .closed: lines.append(" Not logged in")
+        }
+        lines.append(" Working directory \(workingDirectory)")
+        lines.append(" TYPE: \(transferType == .image ? "BINARY" : "ASCII"); STRUcture: File; transfer MODE: Stream")
+        lines.append(transferring ? " A data transfer is in progress" : " No data connection")
+        lines.append("End of status")
+        return FTPReply(.systemStatus, lines: lines)
     }
 
     private mutating func opts(_ option: String) -> Action {

@@ -50,12 +50,12 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
                 let chunk: [UInt8]?
                 do {
                     chunk = try await stream.source.nextChunk()
-                } catch ObjectStoreError.transport(let reason) where retriesLeft > 0 {
-                    // The connection broke mid-range: ask again for the rest of this range.
+                } catch let error where retriesLeft > 0 && Self.isBrokenTransfer(error) {
+                    // The connection broke mid-range: ask again for the rest of this range
+                    // (the store client retries its own connection failures meanwhile).
                     retriesLeft -= 1
                     let (store, key, start, end) = (self.store, info.key, position, currentEnd)
                     current = try await store.get(key, range: .closed(start, end))
-                    _ = reason
                     continue
                 }
                 if let chunk {
@@ -76,6 +76,12 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
             currentEnd = next.end
             fillRanges()
         }
+    }
+
+    static func isBrokenTransfer(_ error: any Error) -> Bool {
+        if error is HTTPTransportError { return true }
+        if case ObjectStoreError.transport = error { return true }
+        return false
     }
 
     /// Starts range requests until `parallelRanges` are in flight or the object is covered.

@@ -336,11 +336,13 @@ public actor SpoolUpload: VFSWriter {
             if case .failure = await part.task.result, let path = part.path { await release(part.reserved, path: path) }
         }
         inFlight = []
+        var aborted = true
         if let id = uploadID {
             uploadID = nil
-            try? await store.abortMultipartUpload(key, uploadID: id)
+            do { try await store.abortMultipartUpload(key, uploadID: id) } catch { aborted = false }
         }
-        if let journal = configuration.journal, record != nil { await journal.remove(name) }
+        // If the store could not be told, the record stays, and the next start aborts it.
+        if aborted, let journal = configuration.journal, record != nil { await journal.remove(name) }
         if let first = pendingFirst {
             pendingFirst = nil
             await release(first.reserved, path: first.path)

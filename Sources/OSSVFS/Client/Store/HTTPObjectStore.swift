@@ -143,23 +143,25 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
     }
 }
 
-/// How many times and how long to wait: full-jitter exponential backoff.
+/// How many times and how long to wait: exponential backoff with "equal jitter" (half the
+/// delay fixed, half random), so that the retries of an upload span a store's restart.
 public struct RetryPolicy: Sendable {
     public var attempts: Int
     public var baseDelay: Duration
     public var maxDelay: Duration
 
-    public init(attempts: Int = 3, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(10)) {
+    /// Eight attempts over 8 to 16 seconds: enough to ride out a store restarting.
+    public init(attempts: Int = 8, baseDelay: Duration = .milliseconds(250), maxDelay: Duration = .seconds(4)) {
         self.attempts = attempts
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
     }
 
-    /// Waits a random time up to `base * 2^(attempt-2)`, capped.
+    /// Waits between half and all of `base * 2^(attempt-2)`, capped.
     func pause(before attempt: Int) async throws {
         let ceiling = min(maxDelay, baseDelay * (1 << max(0, attempt - 2)))
         let milliseconds = Int(ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000)
-        try await Task.sleep(for: .milliseconds(Int.random(in: 0...max(1, milliseconds))))
+        try await Task.sleep(for: .milliseconds(milliseconds / 2 + Int.random(in: 0...max(1, milliseconds / 2))))
     }
 
     /// Server answers worth another try: 5xx, 429 and the codes that say "try again".
