@@ -195,6 +195,7 @@ def test_store_restarting_during_transfers_never_leaves_a_truncated_object(tmp_p
             client = ftplib.FTP()
             client.connect(HOST, server.port, timeout=120)
             client.login(name, password)
+            client.voidcmd("TYPE I")
             data = client.transfercmd("STOR during.bin")
             data.sendall(body[:16 * MiB])
             restarter = threading.Thread(target=s3.restart, kwargs={"pause": 0.5})

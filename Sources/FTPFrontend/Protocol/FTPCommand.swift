@@ -5,6 +5,8 @@ public enum FTPCommand: Equatable, Sendable {
     // Access control (RFC 959 §4.1.1).
     case user(String)
     case pass(String)
+    case acct
+    case rein
     case cwd(String)
     case cdup
     case quit
@@ -14,11 +16,16 @@ public enum FTPCommand: Equatable, Sendable {
     case stru(String)
     case pasv
     case epsv(EPSVArgument)
+    /// PORT or EPRT: the client's address and port for an active data connection.
+    case port(host: String, port: Int)
+    case allo
     // Service commands (RFC 959 §4.1.3, RFC 3659).
     case retr(String)
     case stor(String)
     case appe(String)
+    case stou
     case rest(UInt64)
+    case abor
     case dele(String)
     case rmd(String)
     case mkd(String)
@@ -30,6 +37,8 @@ public enum FTPCommand: Equatable, Sendable {
     case rnto(String)
     case syst
     case stat
+    case site(String)
+    case clnt
     case help(String?)
     case noop
     // Extensions (RFC 2389, RFC 2640, RFC 3659, draft-somers-ftp-mfxx).

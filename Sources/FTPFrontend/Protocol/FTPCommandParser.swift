@@ -7,11 +7,46 @@ public enum FTPCommandParser {
         case refused(FTPReply)
     }
 
+    /// Removes Telnet commands (RFC 854) that clients put before ABOR and STAT: `IAC IP`,
+    /// `IAC DM` (whose DM byte, sent as urgent data, may be missing), option negotiations;
+    /// `IAC IAC` stands for one 0xFF byte. RFC 959 §4.1.3.
+    static func withoutTelnetCommands(_ line: [UInt8]) -> [UInt8] {
+        guard line.contains(0xFF) || line.first.map({ $0 >= 0xF0 }) == true else { return line }
+        var out: [UInt8] = []
+        out.reserveCapacity(line.count)
+        var index = 0
+        while index < line.count {
+            let byte = line[index]
+            if byte == 0xFF, index + 1 < line.count {
+                let command = line[index + 1]
+                if command == 0xFF {
+                    out.append(0xFF)
+                    index += 2
+                } else if (0xFB...0xFE).contains(command) {
+                    index += 3  // WILL, WONT, DO, DONT and their option
+                } else if command >= 0xF0 {
+                    index += 2
+                } else {
+                    index += 1  // an IAC whose command went out of band
+                }
+                continue
+            }
+            if byte == 0xFF || (out.isEmpty && (0xF0...0xFE).contains(byte)) {
+                index += 1  // a stray IAC at the end, or a DM delivered in line before the verb
+                continue
+            }
+            out.append(byte)
+            index += 1
+        }
+        return out
+    }
+
     /// Longest accepted line, in bytes (vsftpd's limit).
     public static let maxLineLength = 4096
 
     /// Parses `line`. `loggedIn` selects the 530 gate for verbs that need a login.
-    public static func parse(_ line: [UInt8], loggedIn: Bool) -> Outcome {
+    public static func parse(_ rawLine: [UInt8], loggedIn: Bool) -> Outcome {
+        let line = withoutTelnetCommands(rawLine)
         // The verb is everything up to the first space; the argument is the rest, inner spaces
         // included (RFC 959 §5.3.1), so file names with spaces survive.
         let space = line.firstIndex(of: UInt8(ascii: " "))

@@ -28,12 +28,20 @@ public enum FTPCommandTable {
               feature: nil) { .user($0!) },
         Entry(verb: "PASS", argument: .optional, requiresLogin: false, help: "PASS <password>: logs in.",
               feature: nil) { .pass($0 ?? "") },
+        Entry(verb: "ACCT", argument: .required, requiresLogin: false, help: "ACCT <account>: not needed here.",
+              feature: nil) { _ in .acct },
+        Entry(verb: "REIN", argument: .none, requiresLogin: false, help: "REIN: logs out and starts over.",
+              feature: nil) { _ in .rein },
         Entry(verb: "QUIT", argument: .none, requiresLogin: false, help: "QUIT: ends the session.",
               feature: nil) { _ in .quit },
         Entry(verb: "SYST", argument: .none, requiresLogin: false, help: "SYST: shows the system type.",
               feature: nil) { _ in .syst },
         Entry(verb: "STAT", argument: .none, requiresLogin: false, help: "STAT: shows the session's status.",
               feature: nil) { _ in .stat },
+        Entry(verb: "SITE", argument: .required, requiresLogin: true, help: "SITE HELP|CHMOD: site commands.",
+              feature: nil) { .site($0!) },
+        Entry(verb: "CLNT", argument: .optional, requiresLogin: false, help: "CLNT <name>: the client says who it is.",
+              feature: "CLNT") { _ in .clnt },
         Entry(verb: "FEAT", argument: .none, requiresLogin: false, help: "FEAT: lists the extensions served.",
               feature: nil) { _ in .feat },
         Entry(verb: "HELP", argument: .optional, requiresLogin: false, help: "HELP [<verb>]: shows help.",
@@ -58,6 +66,18 @@ public enum FTPCommandTable {
               feature: nil) { _ in .pasv },
         Entry(verb: "EPSV", argument: .optional, requiresLogin: true, help: "EPSV [1|2|ALL]: extended passive mode.",
               feature: "EPSV") { argument throws(FTPReply) in try parseEPSV(argument) },
+        Entry(verb: "PORT", argument: .required, requiresLogin: true,
+              help: "PORT h1,h2,h3,h4,p1,p2: active data connection to the client.", feature: nil) { argument throws(FTPReply) in
+            try parsePORT(argument!)
+        },
+        Entry(verb: "EPRT", argument: .required, requiresLogin: true,
+              help: "EPRT |family|address|port|: active data connection (RFC 2428).", feature: "EPRT") { argument throws(FTPReply) in
+            try parseEPRT(argument!)
+        },
+        Entry(verb: "ALLO", argument: .optional, requiresLogin: true, help: "ALLO: space is allocated as data arrives.",
+              feature: nil) { _ in .allo },
+        Entry(verb: "ABOR", argument: .none, requiresLogin: true, help: "ABOR: aborts the transfer in progress.",
+              feature: nil) { _ in .abor },
         Entry(verb: "LIST", argument: .optional, requiresLogin: true, help: "LIST [<path>]: lists in ls -l form.",
               feature: nil) { .list(stripListOptions($0)) },
         Entry(verb: "NLST", argument: .optional, requiresLogin: true, help: "NLST [<path>]: lists names.",
@@ -66,6 +86,8 @@ public enum FTPCommandTable {
               feature: nil) { .retr($0!) },
         Entry(verb: "STOR", argument: .required, requiresLogin: true, help: "STOR <path>: uploads a file.",
               feature: nil) { .stor($0!) },
+        Entry(verb: "STOU", argument: .optional, requiresLogin: true, help: "STOU: uploads under a new unique name.",
+              feature: nil) { _ in .stou },
         Entry(verb: "APPE", argument: .required, requiresLogin: true, help: "APPE <path>: appends to a file.",
               feature: nil) { .appe($0!) },
         // REST STREAM (RFC 3659 §5): FileZilla resumes uploads with REST+STOR only when it sees it.
@@ -148,6 +170,39 @@ public enum FTPCommandTable {
         case "A", "E", "L": throw FTPReply(.parameterNotImplemented, "Type \(argument!) not implemented.")
         default: throw FTPReply(.syntaxErrorInArguments, "Unknown type \(argument!).")
         }
+    }
+
+    /// `PORT h1,h2,h3,h4,p1,p2` (RFC 959 §4.1.2).
+    private static func parsePORT(_ argument: String) throws(FTPReply) -> FTPCommand {
+        let numbers = argument.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard numbers.count == 6, numbers.allSatisfy({ $0 != nil && (0...255).contains($0!) }) else {
+            throw FTPReply(.syntaxErrorInArguments, "Use PORT h1,h2,h3,h4,p1,p2 with numbers from 0 to 255.")
+        }
+        let values = numbers.map { $0! }
+        return .port(host: values[0..<4].map(String.init).joined(separator: "."), port: values[4] << 8 | values[5])
+    }
+
+    /// `EPRT |1|132.235.1.2|6275|` or `EPRT |2|::1|5282|` (RFC 2428 §2); any delimiter.
+    private static func parseEPRT(_ argument: String) throws(FTPReply) -> FTPCommand {
+        guard let delimiter = argument.first, !delimiter.isNumber, !delimiter.isLetter else {
+            throw FTPReply(.syntaxErrorInArguments, "Use EPRT |family|address|port|.")
+        }
+        let fields = argument.split(separator: delimiter, omittingEmptySubsequences: false)
+        guard fields.count == 5, fields[0].isEmpty, fields[4].isEmpty, let family = Int(fields[1]) else {
+            throw FTPReply(.syntaxErrorInArguments, "Use EPRT |family|address|port|.")
+        }
+        guard family == 1 || family == 2 else {
+            throw FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (1,2).")
+        }
+        let host = String(fields[2])
+        let valid = family == 1
+            ? host.split(separator: ".", omittingEmptySubsequences: false).count == 4
+                && host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { UInt8($0) != nil }
+            : host.contains(":") && host.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+        guard valid, let port = Int(fields[3]), (1...65535).contains(port) else {
+            throw FTPReply(.syntaxErrorInArguments, "Bad EPRT address or port.")
+        }
+        return .port(host: host, port: port)
     }
 
     /// `MFMT YYYYMMDDHHMMSS[.sss] path` (draft-somers-ftp-mfxx-04 §3), time in UTC.

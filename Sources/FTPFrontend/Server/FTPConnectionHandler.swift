@@ -26,7 +26,8 @@ struct FTPConnectionHandler {
     private final class Session: @unchecked Sendable {
         var machine: Machine
         var vfs: (any VFS)?
-        var passive: PassiveListener?
+        var dataSource: DataConnectionSource?
+        var transferHandle: TransferHandle?
         var deferred: [[UInt8]] = []
         var closing = false
         var transfer: Task<Void, Never>?
@@ -43,7 +44,8 @@ struct FTPConnectionHandler {
         logger[metadataKey: "peer"] = "\(peer?.description ?? "?")"
         logger.info("control connection opened")
         let session = Session(
-            machine: Machine(maxFailedLogins: configuration.maxFailedLogins, controlIsIPv6: local?.protocol == .inet6))
+            machine: Machine(maxFailedLogins: configuration.maxFailedLogins, controlIsIPv6: local?.protocol == .inet6,
+                             peerAddress: peer?.ipAddress))
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await outbound.write(ByteBuffer(bytes: Machine.greeting.encoded()))
@@ -80,7 +82,7 @@ struct FTPConnectionHandler {
         } catch {
             logger.debug("control connection ended: \(error)")
         }
-        session.passive?.close()
+        session.dataSource?.close()
         logger.info("control connection closed")
     }
 
@@ -130,6 +132,17 @@ struct FTPConnectionHandler {
             session.closing = true
         case .deferLine(let line):
             session.deferred.append(line)
+        case .sendReplies(let replies):
+            for reply in replies { try await send(reply, context) }
+        case .abortTransfer:
+            // The transfer task sees its data connection close and reports; ABOR's replies follow.
+            session.transferHandle?.abort()
+            session.transfer?.cancel()
+        case .reinitialize(let reply):
+            session.vfs = nil
+            session.dataSource?.close()
+            session.dataSource = nil
+            try await send(reply, context)
         case .authenticate(let user, let password):
             do {
                 let authenticated = try await authenticator.authenticate(user: user, password: password)
@@ -196,15 +209,19 @@ struct FTPConnectionHandler {
             var entry = try await vfs.stat(path)
             entry.name = path.description
             return .entry(entry)
+        case .prepareActiveConnection(let host, let port):
+            session.dataSource?.close()
+            session.dataSource = .active(host: host, port: port)
+            return .done
         case .openPassiveListener:
-            session.passive?.close()
-            session.passive = nil
+            session.dataSource?.close()
+            session.dataSource = nil
             let bindHost = context.local?.ipAddress ?? configuration.host
             do {
                 let listener = try await PassiveListener.open(
                     group: group, host: bindHost, ports: configuration.passivePorts,
                     expectedPeer: context.peer?.ipAddress)
-                session.passive = listener
+                session.dataSource = .passive(listener)
                 let announced = configuration.masqueradeAddress ?? bindHost
                 return .passiveListener(host: announced, port: listener.port)
             } catch {
@@ -216,21 +233,25 @@ struct FTPConnectionHandler {
 
     private func startTransfer(_ transfer: Machine.Transfer, _ context: EventContext) {
         let session = context.session
-        guard let vfs = session.vfs, let listener = session.passive else {
-            preconditionFailure("the state machine asks for transfers only with a login and a passive port")
+        guard let vfs = session.vfs, let source = session.dataSource else {
+            preconditionFailure("the state machine asks for transfers only with a login and a data connection set up")
         }
-        session.passive = nil
+        session.dataSource = nil
+        let handle = TransferHandle()
+        session.transferHandle = handle
+        let group = self.group
+        let ascii = session.machine.transferType == .ascii
         let timeout = configuration.dataConnectionTimeout
         let facts = session.machine.machineFacts
         let continuation = context.continuation
         let logger = context.logger
         session.transfer = Task {
-            let mover = FTPDataTransfer(vfs: vfs, facts: facts)
+            let mover = FTPDataTransfer(vfs: vfs, facts: facts, ascii: ascii)
             let prepared: FTPDataTransfer.Prepared
             do {
                 prepared = try await mover.prepare(transfer)
             } catch {
-                listener.close()
+                source.close()
                 if case .list(let path, .machine) = transfer, case VFSError.notDirectory = error {
                     continuation.yield(.transferFinished(.notADirectoryListing(path)))
                 } else {
@@ -239,14 +260,15 @@ struct FTPConnectionHandler {
                 return
             }
             continuation.yield(.transferStarted(transfer))
-            logger.debug("waiting for the data connection on port \(listener.port)")
-            guard let channel = await listener.accept(timeout: timeout) else {
+            guard let channel = await source.connect(group: group, timeout: timeout) else {
                 await prepared.discard()
                 continuation.yield(.transferFinished(.noDataConnection))
                 return
             }
-            logger.debug("data connection from \(channel.channel.remoteAddress?.description ?? "?")")
-            let outcome = await mover.run(prepared, over: channel)
+            logger.debug("data connection with \(channel.channel.remoteAddress?.description ?? "?")")
+            handle.attach(channel.channel)
+            var outcome = await mover.run(prepared, over: channel)
+            if handle.wasAborted && outcome != .completed { outcome = .aborted }
             continuation.yield(.transferFinished(outcome))
         }
     }

@@ -27,6 +27,8 @@ struct FTPDataTransfer {
     let vfs: any VFS
     /// The MLSD facts on.
     var facts: Set<String> = FTPListingFormatter.allFacts
+    /// TYPE A: line ends become CRLF on the wire and LF in the store (RFC 959 §3.1.1.1).
+    var ascii = false
 
     /// Checks the request and opens what it needs; throws a ``VFSError`` to refuse it.
     func prepare(_ transfer: FTPSessionStateMachine.Transfer) async throws -> Prepared {
@@ -42,6 +44,8 @@ struct FTPDataTransfer {
             return .download(try await vfs.openRead(path, offset: offset))
         case .store(let path, let keepingFirst):
             return .upload(try await vfs.openWrite(path, modified: nil, keepingFirst: keepingFirst))
+        case .storeUnique(let path):
+            return .upload(try await vfs.openWrite(path))
         case .append(let path):
             // APPE of a missing file creates it (RFC 959 §4.1.3).
             let existing = try? await vfs.stat(path)
@@ -102,9 +106,11 @@ struct FTPDataTransfer {
 
     private func send(_ stream: ObjectByteStream, over channel: DataChannel) async -> Outcome {
         do {
+            var lastWasCR = false
             for try await chunk in stream {
+                let wire = ascii ? ASCIIConversion.toNetwork(chunk, afterCR: &lastWasCR) : chunk
                 // Awaiting each write keeps at most one chunk queued per download.
-                try await channel.channel.writeAndFlush(ByteBuffer(bytes: chunk))
+                try await channel.channel.writeAndFlush(ByteBuffer(bytes: wire))
             }
             try await channel.channel.close()
             return .completed
@@ -125,11 +131,14 @@ struct FTPDataTransfer {
 
     private func receive(into writer: any VFSWriter, over channel: DataChannel) async -> Outcome {
         do {
+            var pendingCR = false
             try await channel.executeThenClose { inbound, _ in
                 for try await buffer in inbound {
-                    try await writer.write(Array(buffer.readableBytesView))
+                    let bytes = Array(buffer.readableBytesView)
+                    try await writer.write(ascii ? ASCIIConversion.fromNetwork(bytes, pendingCR: &pendingCR) : bytes)
                 }
             }
+            if pendingCR { try await writer.write([UInt8(ascii: "\r")]) }
         } catch let error as VFSError {
             await writer.abort()
             return .failed(error)
@@ -153,5 +162,38 @@ struct FTPDataTransfer {
         } catch {
             return .failed(.storeFailure("\(error)"))
         }
+    }
+}
+
+/// TYPE A line-end conversion, chunk by chunk (a CR may end one chunk and its LF start the next).
+enum ASCIIConversion {
+    /// Store to wire: every LF not already preceded by CR becomes CRLF.
+    static func toNetwork(_ bytes: [UInt8], afterCR: inout Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 32)
+        for byte in bytes {
+            if byte == UInt8(ascii: "\n") && !afterCR { out.append(UInt8(ascii: "\r")) }
+            out.append(byte)
+            afterCR = byte == UInt8(ascii: "\r")
+        }
+        return out
+    }
+
+    /// Wire to store: CRLF becomes LF; a CR that ends a chunk waits to see what follows.
+    static func fromNetwork(_ bytes: [UInt8], pendingCR: inout Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        for byte in bytes {
+            if pendingCR {
+                pendingCR = false
+                if byte != UInt8(ascii: "\n") { out.append(UInt8(ascii: "\r")) }
+            }
+            if byte == UInt8(ascii: "\r") {
+                pendingCR = true
+            } else {
+                out.append(byte)
+            }
+        }
+        return out
     }
 }

@@ -18,6 +18,12 @@ public struct FTPSessionStateMachine: Sendable {
         case transfer(Transfer)
         /// Hold the line until the running transfer ends, then feed it again.
         case deferLine([UInt8])
+        /// Send several replies in order (ABOR's 426 and 226).
+        case sendReplies([FTPReply])
+        /// Stop the running transfer; answer with ``transferFinished(_:)``.
+        case abortTransfer
+        /// Forget the login and the data connection setup (REIN), then send the reply.
+        case reinitialize(FTPReply)
     }
 
     /// Work on the VFS or the network that ends in one reply.
@@ -28,6 +34,8 @@ public struct FTPSessionStateMachine: Sendable {
         case removeFile(VFSPath)
         case size(VFSPath)
         case openPassiveListener(extended: Bool)
+        /// PORT/EPRT: remember where to connect for the next transfer.
+        case prepareActiveConnection(host: String, port: Int)
         /// RNFR: check that the source exists.
         case renameSource(VFSPath)
         case rename(VFSPath, to: VFSPath)
@@ -54,6 +62,8 @@ public struct FTPSessionStateMachine: Sendable {
         /// STOR, after REST n: keep the first n bytes of the existing file.
         case store(VFSPath, keepingFirst: UInt64?)
         case append(VFSPath)
+        /// STOU: a new file under a name ossftp chose.
+        case storeUnique(VFSPath)
     }
 
     /// How a transfer ended.
@@ -69,6 +79,8 @@ public struct FTPSessionStateMachine: Sendable {
         case connectionLost
         /// The transfer failed in the store or the spool; for uploads, nothing was committed.
         case failed(VFSError)
+        /// ABOR stopped it; for uploads, nothing was committed.
+        case aborted
     }
 
     private enum State: Equatable {
@@ -85,7 +97,10 @@ public struct FTPSessionStateMachine: Sendable {
     /// The representation type; transfers are binary either way (see docs/SEMANTICS.md).
     public private(set) var transferType = FTPTransferType.ascii
     private var failedLogins = 0
-    private var passiveListenerOpen = false
+    /// Whether a data connection is set up (PASV/EPSV listening, or PORT/EPRT given).
+    private var dataConnectionReady = false
+    /// ABOR came during a transfer: its reply follows the transfer's.
+    private var abortRequested = false
     private var extendedPassiveOnly = false
     private var transferring = false
     /// The path named by RNFR, for the RNTO that must follow it.
@@ -96,10 +111,13 @@ public struct FTPSessionStateMachine: Sendable {
     public private(set) var machineFacts: Set<String> = FTPListingFormatter.allFacts
     private let maxFailedLogins: Int
     private let controlIsIPv6: Bool
+    /// The control connection's peer: PORT and EPRT may only point there (RFC 2577 §3).
+    private let peerAddress: String?
 
-    public init(maxFailedLogins: Int = 3, controlIsIPv6: Bool = false) {
+    public init(maxFailedLogins: Int = 3, controlIsIPv6: Bool = false, peerAddress: String? = nil) {
         self.maxFailedLogins = maxFailedLogins
         self.controlIsIPv6 = controlIsIPv6
+        self.peerAddress = peerAddress
     }
 
     /// The greeting sent when the connection opens.
@@ -125,6 +143,9 @@ public struct FTPSessionStateMachine: Sendable {
                 switch command {
                 case .noop: return .send(FTPReply(.ok, "NOOP ok, transfer in progress."))
                 case .stat: return .send(status)
+                case .abor:
+                    abortRequested = true
+                    return .abortTransfer
                 case .quit: return quit()
                 default: return .deferLine(bytes)
                 }
@@ -162,6 +183,23 @@ public struct FTPSessionStateMachine: Sendable {
             }
         case .quit:
             return quit()
+        case .acct:
+            return .send(FTPReply(.superfluous, "ACCT not needed."))
+        case .rein:
+            return reinitialize()
+        case .allo:
+            return .send(FTPReply(.superfluous, "ALLO not needed: space is taken as data arrives."))
+        case .clnt:
+            return .send(FTPReply(.ok, "Noted."))
+        case .site(let argument):
+            return site(argument)
+        case .abor:
+            dataConnectionReady = false
+            return .send(FTPReply(.closingDataConnection, "No transfer to abort."))
+        case .port(let host, let port):
+            return activeConnection(host: host, port: port)
+        case .stou:
+            return transfer("stou-" + Self.uniqueSuffix()) { .storeUnique($0) }
         case .syst:
             return .send(FTPReply(.systemType, "UNIX Type: L8"))
         case .stat:
@@ -286,15 +324,59 @@ public struct FTPSessionStateMachine: Sendable {
     }
 
     private mutating func transfer(_ argument: String?, _ make: (VFSPath) -> Transfer) -> Action {
-        guard passiveListenerOpen else {
-            return .send(FTPReply(.cannotOpenDataConnection, "Use PASV or EPSV first."))
+        guard dataConnectionReady else {
+            return .send(FTPReply(.cannotOpenDataConnection, "Use PASV, EPSV, PORT or EPRT first."))
         }
         let action = resolving(argument ?? ".") { .transfer(make($0)) }
         if case .transfer = action {
             transferring = true
-            passiveListenerOpen = false
+            dataConnectionReady = false
         }
         return action
+    }
+
+    /// PORT and EPRT: only to the client's own address and to ports from 1024 on, so the
+    /// server cannot be used to reach a third party (FTP bounce, RFC 2577 §3).
+    private func activeConnection(host: String, port: Int) -> Action {
+        if extendedPassiveOnly { return .send(FTPReply(.badSequence, "PORT and EPRT refused after EPSV ALL.")) }
+        guard let peerAddress, host == peerAddress else {
+            return .send(FTPReply(.syntaxErrorInArguments, "Rejected data connection to a foreign address."))
+        }
+        guard port >= 1024 else {
+            return .send(FTPReply(.syntaxErrorInArguments, "Rejected data connection to a privileged port."))
+        }
+        return .perform(.prepareActiveConnection(host: host, port: port))
+    }
+
+    /// REIN (RFC 959 §4.1.1): back to before USER.
+    private mutating func reinitialize() -> Action {
+        state = .awaitingUser
+        workingDirectory = .root
+        transferType = .ascii
+        dataConnectionReady = false
+        extendedPassiveOnly = false
+        machineFacts = FTPListingFormatter.allFacts
+        return .reinitialize(FTPReply(.serviceReady, "Ready for a new user."))
+    }
+
+    /// SITE: HELP lists what there is; CHMOD is answered honestly.
+    private func site(_ argument: String) -> Action {
+        let words = argument.split(separator: " ", maxSplits: 1)
+        switch words.first?.uppercased() {
+        case "HELP":
+            return .send(FTPReply(.help, lines: ["SITE commands:", " HELP", " CHMOD (object storage keeps no modes)",
+                                                 "End"]))
+        case "CHMOD":
+            return .send(FTPReply(.notImplemented, "SITE CHMOD: object storage keeps no permissions; nothing changed."))
+        default:
+            return .send(FTPReply(.syntaxError, "SITE \(words.first.map(String.init) ?? "") not understood."))
+        }
+    }
+
+    /// A name no upload is likely to have chosen, for STOU.
+    static func uniqueSuffix() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(UInt64.random(in: 0...UInt64.max, using: &generator), radix: 36)
     }
 
     // MARK: - Results of actions
@@ -348,8 +430,11 @@ public struct FTPSessionStateMachine: Sendable {
         case (.machineStat(let path), .entry(let entry)):
             let facts = FTPListingFormatter.facts(entry, enabled: machineFacts)
             return .send(FTPReply(.fileActionOK, lines: ["Listing \(path)", " \(facts) \(path)", "End"]))
+        case (.prepareActiveConnection, _):
+            dataConnectionReady = true
+            return .send(FTPReply(.ok, "Active data connection set."))
         case (.openPassiveListener(let extended), .passiveListener(let host, let port)):
-            passiveListenerOpen = true
+            dataConnectionReady = true
             if extended {
                 return .send(FTPReply(.enteringExtendedPassiveMode, "Entering Extended Passive Mode (|||\(port)|)."))
             }
@@ -378,13 +463,26 @@ public struct FTPSessionStateMachine: Sendable {
         case .retrieve(let path, _): return .send(FTPReply(.openingDataConnection, "Opening data connection for \(path)."))
         case .store(let path, _), .append(let path):
             return .send(FTPReply(.openingDataConnection, "Ready to receive \(path)."))
+        case .storeUnique(let path):
+            // RFC 1123 §4.1.2.9: the name goes in the 150 reply.
+            return .send(FTPReply(.openingDataConnection, "FILE: \(path.name ?? "")"))
         }
     }
 
     /// The transfer ended; for uploads, `.completed` means the object is committed.
     public mutating func transferFinished(_ outcome: TransferOutcome) -> Action {
         transferring = false
+        if abortRequested {
+            // RFC 959 §4.1.3: 426 for the transfer, then 226 for ABOR.
+            abortRequested = false
+            let transferReply = outcome == .completed
+                ? FTPReply(.closingDataConnection, "Transfer complete.")
+                : FTPReply(.transferAborted, "Transfer aborted; nothing was stored.")
+            return .sendReplies([transferReply, FTPReply(.closingDataConnection, "ABOR successful.")])
+        }
         switch outcome {
+        case .aborted:
+            return .send(FTPReply(.transferAborted, "Transfer aborted."))
         case .completed:
             return .send(FTPReply(.closingDataConnection, "Transfer complete."))
         case .refused(let error):

@@ -1,0 +1,61 @@
+import NIOCore
+import NIOPosix
+import OSSVFS
+
+/// Where the next data connection comes from: a passive listener (PASV/EPSV), or a connection
+/// ossftp opens to the client (PORT/EPRT).
+enum DataConnectionSource: Sendable {
+    case passive(PassiveListener)
+    case active(host: String, port: Int)
+
+    /// The data connection, or nil when none could be made in time.
+    func connect(group: any EventLoopGroup, timeout: Duration) async -> DataChannel? {
+        switch self {
+        case .passive(let listener):
+            return await listener.accept(timeout: timeout)
+        case .active(let host, let port):
+            return try? await ClientBootstrap(group: group)
+                .connectTimeout(.seconds(Int64(timeout.components.seconds)))
+                .connect(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try DataChannel(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16)))
+                    }
+                }
+        }
+    }
+
+    /// Releases a listener that no transfer will use.
+    func close() {
+        if case .passive(let listener) = self { listener.close() }
+    }
+}
+
+/// The data connection of the transfer in progress, so that ABOR can close it from the
+/// control task.
+final class TransferHandle: @unchecked Sendable {
+    private let lock = Lock()
+    private var channel: (any Channel)?
+    private var aborted = false
+
+    /// Records the transfer's data connection; closes it at once if ABOR came first.
+    func attach(_ channel: any Channel) {
+        let close = lock.withLock { () -> Bool in
+            self.channel = channel
+            return aborted
+        }
+        if close { channel.close(promise: nil) }
+    }
+
+    /// Closes the data connection, now or as soon as there is one.
+    func abort() {
+        let channel = lock.withLock { () -> (any Channel)? in
+            aborted = true
+            return self.channel
+        }
+        channel?.close(promise: nil)
+    }
+
+    var wasAborted: Bool { lock.withLock { aborted } }
+}

@@ -1,0 +1,140 @@
+"""The rest of the FTP verbs clients use: active mode and its bounce protection, ABOR (also
+after Telnet IP), ASCII transfers, STOU, SITE, REIN, STAT, pipelining and framing."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from netutil import HOST
+from rawftp import RawFTP
+
+MiB = 1024 * 1024
+
+
+def test_active_mode_with_ftplib_and_curl(ftp, ossftp, alice, tmp_path, subprocess_env):
+    ftp.set_pasv(False)
+    body = os.urandom(3 * MiB)
+    ftp.storbinary("STOR active.bin", io.BytesIO(body))
+    out = io.BytesIO()
+    ftp.retrbinary("RETR active.bin", out.write)
+    assert out.getvalue() == body
+    assert sorted(ftp.nlst()) == ["active.bin"]
+    target = tmp_path / "curl-active.bin"
+    url = f"ftp://{alice.username}:{alice.password}@{HOST}:{ossftp.port}/active.bin"
+    for flags in (["-P", HOST], ["-P", HOST, "--disable-eprt"]):
+        result = subprocess.run(["curl", "-sS", *flags, "-o", str(target), url], env=subprocess_env,
+                                capture_output=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert target.read_bytes() == body
+
+
+@pytest.mark.parametrize("command", [
+    "PORT 127,0,0,2,200,10", "PORT 127,0,0,1,0,21", "EPRT |1|127.0.0.2|51000|", "EPRT |1|127.0.0.1|80|",
+    "PORT 1,2,3,4,5", "PORT 256,0,0,1,4,1", "PORT 127,0,0,1,4,256", "EPRT ||||", "EPRT |1|127.0.0.1|65536|",
+])
+def test_bounce_attempts_are_refused(ossftp, alice, command):
+    with RawFTP(ossftp.port) as c:
+        assert c.login(alice.username, alice.password).code == 230
+        assert c.cmd(command).code == 501
+        # Nothing was set up: a transfer now has no data connection.
+        assert c.cmd("RETR x").code == 425
+
+
+def test_eprt_of_an_unknown_family_and_after_epsv_all(ossftp, alice):
+    with RawFTP(ossftp.port) as c:
+        c.login(alice.username, alice.password)
+        assert c.cmd("EPRT |3|127.0.0.1|5000|").code == 522
+        assert c.cmd("EPSV ALL").code == 200
+        assert c.cmd("PORT 127,0,0,1,200,10").code == 503
+        assert c.cmd("EPRT |1|127.0.0.1|51000|").code == 503
+        assert c.cmd("PASV").code == 503
+
+
+def test_abor_stops_a_download_and_an_upload(ftp, ossftp):
+    ftp.storbinary("STOR big.bin", io.BytesIO(os.urandom(64 * MiB)))
+    conn = ftp.transfercmd("RETR big.bin")
+    conn.recv(65536)
+    # Telnet IP and DM before ABOR, as lftp and ftplib send them (RFC 959 §4.1.3).
+    ftp.sock.sendall(b"\xff\xf4\xff")
+    ftp.sock.sendall(b"\xf2", socket.MSG_OOB)
+    ftp.sock.sendall(b"ABOR\r\n")
+    replies = [ftp.getline() for _ in range(2)]
+    conn.close()
+    assert replies[0].startswith("426") and replies[1].startswith("226"), replies
+    conn = ftp.transfercmd("STOR torn.bin")
+    conn.sendall(os.urandom(4 * MiB))
+    ftp.sock.sendall(b"ABOR\r\n")
+    replies = [ftp.getline() for _ in range(2)]
+    conn.close()
+    assert replies[0][:3] in ("426", "226") and replies[1].startswith("226"), replies
+    assert "torn.bin" not in ftp.nlst()
+    assert (ossftp.bucket_dir() / "big.bin").stat().st_size == 64 * MiB
+    assert ftp.sendcmd("ABOR").startswith("226")
+    assert ftp.sendcmd("NOOP").startswith("200")
+
+
+def test_ascii_transfers_convert_line_ends(ftp, ossftp):
+    ftp.storlines("STOR text.txt", io.BytesIO(b"one\r\ntwo\r\nthree\r\n"))
+    assert (ossftp.bucket_dir() / "text.txt").read_bytes() == b"one\ntwo\nthree\n"
+    lines: list[str] = []
+    ftp.retrlines("RETR text.txt", lines.append)
+    assert lines == ["one", "two", "three"]
+    raw = io.BytesIO()
+    ftp.voidcmd("TYPE A")
+    with ftp.transfercmd("RETR text.txt") as conn:
+        while chunk := conn.recv(65536):
+            raw.write(chunk)
+    ftp.voidresp()
+    assert raw.getvalue() == b"one\r\ntwo\r\nthree\r\n"
+    binary = io.BytesIO()
+    ftp.retrbinary("RETR text.txt", binary.write)
+    assert binary.getvalue() == b"one\ntwo\nthree\n"
+
+
+def test_stou_site_rein_stat_and_friends(ftp, ossftp, alice):
+    ftp.voidcmd("TYPE I")
+    conn, _ = ftp.ntransfercmd("STOU")
+    conn.sendall(b"unique")
+    conn.close()
+    ftp.voidresp()
+    names = ftp.nlst()
+    assert len(names) == 1 and names[0].startswith("stou-")
+    assert (ossftp.bucket_dir() / names[0]).read_bytes() == b"unique"
+    assert ftp.sendcmd("SITE HELP").startswith("214")
+    with pytest.raises(ftplib.error_perm, match="^502"):
+        ftp.sendcmd("SITE CHMOD 644 " + names[0])
+    assert ftp.sendcmd("ALLO 1000").startswith("202")
+    assert ftp.sendcmd("CLNT test 1.0").startswith("200")
+    status = ftp.sendcmd("STAT")
+    assert status.startswith("211-") and alice.username in status
+    assert ftp.sendcmd("REIN").startswith("220")
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        ftp.sendcmd("PWD")
+    ftp.login(alice.username, alice.password)
+    assert ftp.pwd() == "/"
+
+
+def test_pipelined_commands_are_answered_in_order(ossftp, alice):
+    with RawFTP(ossftp.port) as c:
+        c.sock.sendall(f"USER {alice.username}\r\nPASS {alice.password}\r\nPWD\r\nTYPE I\r\nNOOP\r\n".encode())
+        codes = [c.read_reply().code for _ in range(5)]
+        assert codes == [331, 230, 257, 200, 200]
+
+
+def test_framing_bare_lf_long_lines_and_floods(ossftp, alice):
+    with RawFTP(ossftp.port) as c:
+        assert c.send_raw(b"NOOP\n").code == 200
+        assert c.send_raw(b"X" * 5000 + b"\r\n").code == 500
+        # A mebibyte without a line end is dropped, once, and the session goes on.
+        c.sock.sendall(b"Y" * MiB)
+        assert c.read_reply().code == 500
+        assert c.send_raw(b"\r\nNOOP\r\n").code == 200
+        assert c.login(alice.username, alice.password).code == 230
