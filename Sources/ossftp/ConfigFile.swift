@@ -20,6 +20,9 @@ struct ConfigFile: Decodable {
         var home_dir: String?
         var login_password: String?
         var login_username: String?
+        // ossftp's additions.
+        var permissions: String?
+        var allow_rename: LenientBool?
     }
 
     struct Launcher: Decodable {
@@ -52,6 +55,11 @@ struct ConfigFile: Decodable {
         var part_size_mb: LenientInt?
         var upload_concurrency: LenientInt?
         var read_ahead_mb: LenientInt?
+        var max_connections: LenientInt?
+        var max_connections_per_ip: LenientInt?
+        var idle_timeout: LenientInt?
+        var ban_threshold: LenientInt?
+        var ban_seconds: LenientInt?
         var read_ahead_ranges: LenientInt?
     }
 

@@ -74,6 +74,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("read_ahead_ranges"), help: "Ranged GETs a download runs ahead at once (default 2).")
     var readAheadRanges: Int?
 
+    @Option(name: .customLong("max_connections"), help: "Control connections at once (default 512).")
+    var maxConnections: Int?
+
+    @Option(name: .customLong("max_connections_per_ip"), help: "Control connections from one address (default 32).")
+    var maxConnectionsPerIP: Int?
+
+    @Option(name: .customLong("idle_timeout"), help: "Seconds an idle control connection is kept (default 300).")
+    var idleTimeout: Int?
+
+    @Option(name: .customLong("ban_threshold"), help: "Failed logins from one address in 10 minutes that ban it (default 10).")
+    var banThreshold: Int?
+
     @Option(name: .customLong("local_root"), help: "Folder of the local provider; each bucket is a folder in it.")
     var localRoot: String?
 
@@ -103,7 +115,7 @@ struct ServeCommand: AsyncParsableCommand {
         let spool = settings.makeSpool()
         let server = FTPServer(
             configuration: settings.ftp, authenticator: try settings.makeAuthenticator(spool: spool, logger: logger),
-            logger: logger)
+            limiter: ConnectionLimiter(limits: settings.limits), logger: logger)
         if let journal = spool.journal {
             // What a previous run left: finish write-back uploads, drop the rest.
             Task {

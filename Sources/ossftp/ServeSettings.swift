@@ -28,9 +28,13 @@ struct ServeSettings {
     var partSize = 16 << 20
     var uploadConcurrency = 4
     var readAhead = ReadAheadConfiguration()
+    var limits = ConnectionLimiter.Limits()
     /// One HTTP transport for the process: its worker threads keep the connections.
     let transport = CurlTransport()
     var accounts: [ConfigFile.Account] = []
+    /// Per account (same order): permissions and resolved store credentials.
+    var accountPermissions: [AccountPermissions] = []
+    var accountCredentials: [StoreCredentials] = []
     /// Things worth telling the operator at start.
     var warnings: [String] = []
 
@@ -134,6 +138,15 @@ struct ServeSettings {
             throw ConfigError("\(source): read_ahead_mb and read_ahead_ranges must be positive")
         }
         readAhead = ReadAheadConfiguration(maxWindow: readAheadMB << 20, parallelRanges: ranges)
+        limits.maxConnections = flags.maxConnections ?? server?.max_connections?.value ?? 512
+        limits.maxConnectionsPerAddress = flags.maxConnectionsPerIP ?? server?.max_connections_per_ip?.value ?? 32
+        limits.banThreshold = flags.banThreshold ?? server?.ban_threshold?.value ?? 10
+        limits.banDuration = Double(server?.ban_seconds?.value ?? 600)
+        let idle = flags.idleTimeout ?? server?.idle_timeout?.value ?? 300
+        guard limits.maxConnections > 0, limits.maxConnectionsPerAddress > 0, limits.banThreshold > 0, idle > 0 else {
+            throw ConfigError("\(source): max_connections, max_connections_per_ip, ban_threshold and idle_timeout must be positive")
+        }
+        ftp.idleTimeout = .seconds(idle)
         partSize = partMB << 20
         cacheTTL = flags.cacheTTL ?? server?.cache_ttl?.value ?? 5
         guard cacheTTL >= 0 else { throw ConfigError("\(source): cache_ttl must be 0 or more seconds") }
@@ -171,6 +184,14 @@ struct ServeSettings {
             if provider != .local && (account.access_id ?? "").isEmpty {
                 throw ConfigError("\(field).access_id is missing for \(name)")
             }
+            guard var permissions = AccountPermissions(name: account.permissions ?? "") else {
+                throw ConfigError("\(field).permissions must be full, read-only, no-delete or upload-only, got \(account.permissions ?? "")")
+            }
+            if let allowRename = account.allow_rename?.value { permissions.rename = allowRename }
+            accountPermissions.append(permissions)
+            accountCredentials.append(StoreCredentials(
+                accessKeyID: try Self.secret(account.access_id ?? "", field: "\(field).access_id"),
+                secretAccessKey: try Self.secret(account.access_secret ?? "", field: "\(field).access_secret")))
             if provider == .local && (try? PosixFile.status("\(localRoot)/\(bucket)"))??.isDirectory != true {
                 warnings.append("\(field) (\(name)): bucket folder \(localRoot)/\(bucket) does not exist; its logins will fail")
             }
@@ -182,6 +203,31 @@ struct ServeSettings {
     }
 
     /// Config accounts first, then (for OSS and S3) the seed's `access_key_id/bucket` login.
+    /// A credential written inline, as `env:NAME` (from the environment), or as `file:PATH`
+    /// (the file's first line; the file must be readable by its owner only).
+    static func secret(_ value: String, field: String) throws -> String {
+        if value.hasPrefix("env:") {
+            let name = String(value.dropFirst(4))
+            guard let found = ProcessInfo.processInfo.environment[name], !found.isEmpty else {
+                throw ConfigError("\(field): environment variable \(name) is not set")
+            }
+            return found
+        }
+        if value.hasPrefix("file:") {
+            let path = String(value.dropFirst(5))
+            var status = stat()
+            guard lstat(path, &status) == 0 else { throw ConfigError("\(field): cannot read \(path)") }
+            guard status.st_mode & 0o077 == 0, status.st_uid == getuid() else {
+                throw ConfigError("\(field): \(path) must belong to this user and be readable by it only (chmod 600)")
+            }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty
+            else { throw ConfigError("\(field): \(path) is empty") }
+            return String(line).trimmingCharacters(in: .whitespaces)
+        }
+        return value
+    }
+
     func makeSpool() -> SpoolConfiguration {
         SpoolConfiguration(
             directory: spoolDirectory, partSize: partSize, concurrency: uploadConcurrency,
@@ -199,11 +245,11 @@ struct ServeSettings {
             provider: provider == .oss ? .oss : .s3, endpoint: endpoint, region: region, pathStyle: pathStyle,
             useInternalEndpoint: useInternalEndpoint, bucketEndpoints: bucketEndpoints,
             hierarchicalNamespace: hierarchicalNamespace, transport: transport)
-        let configured = accounts.map { account in
+        let configured = accounts.enumerated().map { index, account in
             let bucket = account.bucket_name ?? ""
             let home = account.home_dir ?? ""
-            let credentials = StoreCredentials(
-                accessKeyID: account.access_id ?? "", secretAccessKey: account.access_secret ?? "")
+            let credentials = accountCredentials[index]
+            let permissions = accountPermissions[index]
             return ConfiguredAccount(
                 username: account.login_username ?? "", password: PasswordVerifier(stored: account.login_password ?? "")
             ) { () async throws -> any VFS in
@@ -212,8 +258,9 @@ struct ServeSettings {
                 } else {
                     try LocalStore(root: root, bucket: bucket)
                 }
-                return ObjectVFS(store: store, homeDirectory: home, spool: spool, readAhead: readAhead,
-                                 renamePolicy: renamePolicy, caches: caches)
+                let vfs = ObjectVFS(store: store, homeDirectory: home, spool: spool, readAhead: readAhead,
+                                    renamePolicy: renamePolicy, caches: caches)
+                return permissions == .full ? vfs : PermissionedVFS(vfs, permissions: permissions)
             }
         }
         let accountLogin = AccountAuthenticator(accounts: configured)

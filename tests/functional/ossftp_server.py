@@ -48,9 +48,12 @@ class Account:
     bucket: str
     hashed: bool = True
     home_dir: str = ""
+    permissions: str = ""
 
     def config_entry(self) -> dict:
+        extra = {"permissions": self.permissions} if self.permissions else {}
         return {
+            **extra,
             "login_username": self.username,
             "login_password": hash_password(self.password) if self.hashed else self.password,
             "bucket_name": self.bucket,

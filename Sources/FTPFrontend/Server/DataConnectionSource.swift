@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import OSSVFS
@@ -38,6 +39,14 @@ final class TransferHandle: @unchecked Sendable {
     private let lock = Lock()
     private var channel: (any Channel)?
     private var aborted = false
+    private var lastProgress = Date().timeIntervalSince1970
+
+    /// Notes that bytes moved.
+    func progress() {
+        lock.withLock { lastProgress = Date().timeIntervalSince1970 }
+    }
+
+    var secondsSinceProgress: Double { lock.withLock { Date().timeIntervalSince1970 - lastProgress } }
 
     /// Records the transfer's data connection; closes it at once if ABOR came first.
     func attach(_ channel: any Channel) {

@@ -12,12 +12,14 @@ struct FTPConnectionHandler {
     let configuration: FTPServerConfiguration
     let authenticator: any Authenticator
     let group: any EventLoopGroup
+    let limiter: ConnectionLimiter
     let logger: Logger
 
     private enum Event: Sendable {
         case line(FTPControlLine)
         case flood
         case controlClosed
+        case idle
         case transferStarted(Machine.Transfer)
         case transferFinished(Machine.TransferOutcome)
     }
@@ -31,6 +33,7 @@ struct FTPConnectionHandler {
         var deferred: [[UInt8]] = []
         var closing = false
         var transfer: Task<Void, Never>?
+        let clock = ActivityClock()
 
         init(machine: Machine) {
             self.machine = machine
@@ -63,6 +66,18 @@ struct FTPConnectionHandler {
                             }
                         } catch {}
                         continuation.yield(.controlClosed)
+                    }
+                    let idleTimeout = Double(configuration.idleTimeout.components.seconds)
+                    let clock = session.clock
+                    tasks.addTask {
+                        // The idle watchdog: checks a few times a minute, gone with the session.
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: .seconds(min(5, max(1, idleTimeout / 4))))
+                            if clock.idleSeconds > idleTimeout {
+                                continuation.yield(.idle)
+                                return
+                            }
+                        }
                     }
                     let context = EventContext(
                         session: session, outbound: outbound, continuation: continuation,
@@ -99,7 +114,10 @@ struct FTPConnectionHandler {
         let session = context.session
         switch event {
         case .line(let line):
+            session.clock.touch()
             try await execute(session.machine.receivedLine(line), context)
+        case .idle:
+            try await execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Idle timeout; closing.")), context)
         case .flood:
             try await execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Too many commands pending.")), context)
         case .controlClosed:
@@ -107,6 +125,7 @@ struct FTPConnectionHandler {
         case .transferStarted(let transfer):
             try await execute(session.machine.transferStarted(transfer), context)
         case .transferFinished(let outcome):
+            session.clock.setBusy(false)
             context.logger.info("transfer finished: \(outcome)")
             try await execute(session.machine.transferFinished(outcome), context)
             // Lines that arrived during the transfer are answered now, in order.
@@ -151,6 +170,7 @@ struct FTPConnectionHandler {
                 try await execute(session.machine.authenticationSucceeded(), context)
             } catch {
                 context.logger.notice("failed login", metadata: ["user": "\(user)", "reason": "\(error)"])
+                limiter.recordFailedLogin(context.peer?.ipAddress ?? "?")
                 try? await Task.sleep(for: configuration.failedLoginDelay)
                 let reason = error as? AuthenticationError ?? .rejected
                 try await execute(session.machine.authenticationFailed(reason: reason), context)
@@ -239,6 +259,8 @@ struct FTPConnectionHandler {
         session.dataSource = nil
         let handle = TransferHandle()
         session.transferHandle = handle
+        session.clock.setBusy(true)
+        let stallTimeout = Double(configuration.stallTimeout.components.seconds)
         let group = self.group
         let ascii = session.machine.transferType == .ascii
         let timeout = configuration.dataConnectionTimeout
@@ -267,7 +289,19 @@ struct FTPConnectionHandler {
             }
             logger.debug("data connection with \(channel.channel.remoteAddress?.description ?? "?")")
             handle.attach(channel.channel)
-            var outcome = await mover.run(prepared, over: channel)
+            // The stall watchdog: a transfer that moves nothing for too long is aborted.
+            let watchdog = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(min(5, max(1, stallTimeout / 4))))
+                    if handle.secondsSinceProgress > stallTimeout {
+                        logger.notice("transfer stalled for \(Int(stallTimeout)) s; aborting")
+                        handle.abort()
+                        return
+                    }
+                }
+            }
+            var outcome = await mover.run(prepared, over: channel) { handle.progress() }
+            watchdog.cancel()
             if handle.wasAborted && outcome != .completed { outcome = .aborted }
             continuation.yield(.transferFinished(outcome))
         }

@@ -55,14 +55,16 @@ struct FTPDataTransfer {
     }
 
     /// Runs a prepared transfer over `channel` and closes the channel.
-    func run(_ prepared: Prepared, over channel: DataChannel) async -> Outcome {
+    func run(_ prepared: Prepared, over channel: DataChannel, progress: @escaping @Sendable () -> Void = {}) async
+        -> Outcome
+    {
         switch prepared {
         case .listing(let listing, let single, let format):
             return await sendListing(listing, single: single, format: format, over: channel)
         case .download(let stream):
-            return await send(stream, over: channel)
+            return await send(stream, over: channel, progress: progress)
         case .upload(let writer):
-            return await receive(into: writer, over: channel)
+            return await receive(into: writer, over: channel, progress: progress)
         }
     }
 
@@ -104,13 +106,16 @@ struct FTPDataTransfer {
         }
     }
 
-    private func send(_ stream: ObjectByteStream, over channel: DataChannel) async -> Outcome {
+    private func send(_ stream: ObjectByteStream, over channel: DataChannel, progress: @Sendable () -> Void) async
+        -> Outcome
+    {
         do {
             var lastWasCR = false
             for try await chunk in stream {
                 let wire = ascii ? ASCIIConversion.toNetwork(chunk, afterCR: &lastWasCR) : chunk
                 // Awaiting each write keeps at most one chunk queued per download.
                 try await channel.channel.writeAndFlush(ByteBuffer(bytes: wire))
+                progress()
             }
             try await channel.channel.close()
             return .completed
@@ -129,13 +134,16 @@ struct FTPDataTransfer {
         }
     }
 
-    private func receive(into writer: any VFSWriter, over channel: DataChannel) async -> Outcome {
+    private func receive(into writer: any VFSWriter, over channel: DataChannel, progress: @Sendable () -> Void) async
+        -> Outcome
+    {
         do {
             var pendingCR = false
             try await channel.executeThenClose { inbound, _ in
                 for try await buffer in inbound {
                     let bytes = Array(buffer.readableBytesView)
                     try await writer.write(ascii ? ASCIIConversion.fromNetwork(bytes, pendingCR: &pendingCR) : bytes)
+                    progress()
                 }
             }
             if pendingCR { try await writer.write([UInt8(ascii: "\r")]) }

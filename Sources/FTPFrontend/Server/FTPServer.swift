@@ -10,11 +10,14 @@ public final class FTPServer: Sendable {
     private let authenticator: any Authenticator
     private let group: any EventLoopGroup
     private let logger: Logger
+    private let limiter: ConnectionLimiter
 
     public init(
         configuration: FTPServerConfiguration, authenticator: any Authenticator,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        limiter: ConnectionLimiter = ConnectionLimiter(), logger: Logger
     ) {
+        self.limiter = limiter
         self.configuration = configuration
         self.authenticator = authenticator
         self.group = group
@@ -36,12 +39,25 @@ public final class FTPServer: Sendable {
         logger.info("FTP server listening on \(configuration.host):\(port)")
         onListening(port)
         let handler = FTPConnectionHandler(
-            configuration: configuration, authenticator: authenticator, group: group, logger: logger)
+            configuration: configuration, authenticator: authenticator, group: group, limiter: limiter, logger: logger)
+        let limiter = self.limiter
         try await withThrowingDiscardingTaskGroup { tasks in
             try await withTaskCancellationHandler {
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
-                        tasks.addTask { await handler.run(connection) }
+                        let address = connection.channel.remoteAddress?.ipAddress ?? "?"
+                        if let refusal = limiter.admit(address) {
+                            tasks.addTask {
+                                try? await connection.executeThenClose { _, outbound in
+                                    try await outbound.write(ByteBuffer(bytes: refusal.encoded()))
+                                }
+                            }
+                            continue
+                        }
+                        tasks.addTask {
+                            await handler.run(connection)
+                            limiter.release(address)
+                        }
                     }
                 }
             } onCancel: {

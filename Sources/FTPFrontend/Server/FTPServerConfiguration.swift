@@ -16,12 +16,19 @@ public struct FTPServerConfiguration: Sendable {
     public var dataConnectionTimeout: Duration
     /// Control lines that may wait unprocessed before the session is closed as a flood.
     public var maxPendingLines: Int
+    /// A control connection with no command (and no transfer) for this long is closed with 421.
+    public var idleTimeout: Duration
+    /// A transfer that moves no byte for this long is aborted.
+    public var stallTimeout: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 2048, passivePorts: ClosedRange<Int> = 51000...53000,
         masqueradeAddress: String? = nil, failedLoginDelay: Duration = .seconds(1), maxFailedLogins: Int = 3,
-        dataConnectionTimeout: Duration = .seconds(30), maxPendingLines: Int = 256
+        dataConnectionTimeout: Duration = .seconds(30), maxPendingLines: Int = 256,
+        idleTimeout: Duration = .seconds(300), stallTimeout: Duration = .seconds(300)
     ) {
+        self.idleTimeout = idleTimeout
+        self.stallTimeout = stallTimeout
         self.host = host
         self.port = port
         self.passivePorts = passivePorts

@@ -1,0 +1,105 @@
+import Foundation
+import OSSVFS
+
+/// Admission for control connections: a cap in total and per address (421 beyond), and bans
+/// of addresses that keep failing to log in (RFC 2577 §5).
+public final class ConnectionLimiter: Sendable {
+    public struct Limits: Sendable {
+        public var maxConnections: Int
+        public var maxConnectionsPerAddress: Int
+        /// Failed logins from one address within `banWindow` that ban it...
+        public var banThreshold: Int
+        public var banWindow: Double
+        /// ...for this many seconds.
+        public var banDuration: Double
+
+        public init(maxConnections: Int = 512, maxConnectionsPerAddress: Int = 32, banThreshold: Int = 10,
+                    banWindow: Double = 600, banDuration: Double = 600) {
+            self.maxConnections = maxConnections
+            self.maxConnectionsPerAddress = maxConnectionsPerAddress
+            self.banThreshold = banThreshold
+            self.banWindow = banWindow
+            self.banDuration = banDuration
+        }
+    }
+
+    public let limits: Limits
+    private let lock = Lock()
+    nonisolated(unsafe) private var total = 0
+    nonisolated(unsafe) private var perAddress: [String: Int] = [:]
+    nonisolated(unsafe) private var failures: [String: [Double]] = [:]
+    nonisolated(unsafe) private var bannedUntil: [String: Double] = [:]
+
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    private var now: Double { Date().timeIntervalSince1970 }
+
+    /// Takes a slot for a new connection from `address`, or says why not.
+    func admit(_ address: String) -> FTPReply? {
+        lock.withLock {
+            if let until = bannedUntil[address] {
+                if until > now {
+                    return FTPReply(.serviceNotAvailable, "Too many failed logins from your address; try again later.")
+                }
+                bannedUntil[address] = nil
+            }
+            if total >= limits.maxConnections {
+                return FTPReply(.serviceNotAvailable, "Too many connections; try again later.")
+            }
+            if perAddress[address, default: 0] >= limits.maxConnectionsPerAddress {
+                return FTPReply(.serviceNotAvailable, "Too many connections from your address.")
+            }
+            total += 1
+            perAddress[address, default: 0] += 1
+            return nil
+        }
+    }
+
+    /// Gives back a connection's slot.
+    func release(_ address: String) {
+        lock.withLock {
+            total -= 1
+            let left = perAddress[address, default: 1] - 1
+            perAddress[address] = left > 0 ? left : nil
+        }
+    }
+
+    /// Counts a failed login; enough of them within the window ban the address.
+    func recordFailedLogin(_ address: String) {
+        lock.withLock {
+            let current = now
+            var recent = failures[address, default: []].filter { $0 > current - limits.banWindow }
+            recent.append(current)
+            if recent.count >= limits.banThreshold {
+                bannedUntil[address] = current + limits.banDuration
+                recent = []
+            }
+            failures[address] = recent.isEmpty ? nil : recent
+        }
+    }
+}
+
+/// When a session last did something, for the idle timeout; a running transfer counts as busy.
+final class ActivityClock: @unchecked Sendable {
+    private let lock = Lock()
+    private var last = Date().timeIntervalSince1970
+    private var busy = false
+
+    func touch() {
+        lock.withLock { last = Date().timeIntervalSince1970 }
+    }
+
+    func setBusy(_ value: Bool) {
+        lock.withLock {
+            busy = value
+            last = Date().timeIntervalSince1970
+        }
+    }
+
+    /// Seconds since the last activity, or 0 while busy.
+    var idleSeconds: Double {
+        lock.withLock { busy ? 0 : Date().timeIntervalSince1970 - last }
+    }
+}

@@ -1,0 +1,97 @@
+/// What an account may do.
+public struct AccountPermissions: Sendable, Equatable {
+    public var read: Bool
+    public var write: Bool
+    /// Remove files and directories, and replace existing files.
+    public var delete: Bool
+    public var rename: Bool
+
+    public init(read: Bool = true, write: Bool = true, delete: Bool = true, rename: Bool = true) {
+        self.read = read
+        self.write = write
+        self.delete = delete
+        self.rename = rename
+    }
+
+    public static let full = AccountPermissions()
+    public static let readOnly = AccountPermissions(write: false, delete: false, rename: false)
+    /// Everything but removing, replacing or renaming what is there.
+    public static let noDelete = AccountPermissions(delete: false, rename: false)
+    /// Cameras and scanners: add files and folders, see names, read and change nothing.
+    public static let uploadOnly = AccountPermissions(read: false, delete: false, rename: false)
+
+    /// The permissions named in config.json (`full`, `read-only`, `no-delete`, `upload-only`).
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "", "full": self = .full
+        case "read-only", "readonly": self = .readOnly
+        case "no-delete", "nodelete": self = .noDelete
+        case "upload-only", "uploadonly": self = .uploadOnly
+        default: return nil
+        }
+    }
+}
+
+/// A VFS that refuses what the account may not do, before anything reaches the store.
+public struct PermissionedVFS: VFS {
+    let base: any VFS
+    let permissions: AccountPermissions
+
+    public init(_ base: any VFS, permissions: AccountPermissions) {
+        self.base = base
+        self.permissions = permissions
+    }
+
+    private func require(_ allowed: Bool, _ what: String) throws {
+        guard allowed else { throw VFSError.permissionDenied("this account may not \(what)") }
+    }
+
+    public func stat(_ path: VFSPath) async throws -> VFSEntry { try await base.stat(path) }
+
+    public func list(_ path: VFSPath) async throws -> VFSDirectoryListing { try await base.list(path) }
+
+    public func openRead(_ path: VFSPath, offset: UInt64) async throws -> ObjectByteStream {
+        try require(permissions.read, "read files")
+        return try await base.openRead(path, offset: offset)
+    }
+
+    public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?) async throws
+        -> any VFSWriter
+    {
+        try require(permissions.write, "upload")
+        if !permissions.delete, let existing = try? await base.stat(path), existing.kind == .file {
+            // Replacing a file destroys it; only continuing it from its end keeps every byte.
+            guard prefixLength == existing.size else {
+                throw VFSError.permissionDenied("this account may not replace existing files")
+            }
+        }
+        return try await base.openWrite(path, modified: modified, keepingFirst: prefixLength)
+    }
+
+    public func makeDirectory(_ path: VFSPath) async throws {
+        try require(permissions.write, "make directories")
+        try await base.makeDirectory(path)
+    }
+
+    public func removeFile(_ path: VFSPath) async throws {
+        try require(permissions.delete, "delete")
+        try await base.removeFile(path)
+    }
+
+    public func removeDirectory(_ path: VFSPath) async throws {
+        try require(permissions.delete, "delete")
+        try await base.removeDirectory(path)
+    }
+
+    public func rename(_ source: VFSPath, to destination: VFSPath) async throws {
+        try require(permissions.rename, "rename")
+        try await base.rename(source, to: destination)
+    }
+
+    public func setModificationTime(_ path: VFSPath, _ time: Double) async throws {
+        try require(permissions.write, "change files")
+        try await base.setModificationTime(path, time)
+    }
+
+    public func space() async throws -> VFSSpace { try await base.space() }
+}

@@ -1,0 +1,120 @@
+"""Accounts' permissions and the server's limits: connection caps, idle timeout, bans, and
+credentials kept in files readable only by their owner."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import json
+import subprocess
+import time
+
+import pytest
+
+from netutil import HOST
+from ossftp_server import Account, OssftpServer, ossftp_binary
+from rawftp import RawFTP
+
+
+@pytest.fixture
+def accounts_server(tmp_path):
+    accounts = [Account("reader", "r-pass-1", "shared", permissions="read-only"),
+                Account("keeper", "k-pass-1", "shared", permissions="no-delete"),
+                Account("camera", "c-pass-1", "shared", permissions="upload-only"),
+                Account("admin", "a-pass-1", "shared")]
+    server = OssftpServer(tmp_path / "srv", accounts, extra_args=["--rename", "copy"])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def login(server, name, password) -> ftplib.FTP:
+    client = ftplib.FTP()
+    client.connect(HOST, server.port, timeout=20)
+    client.login(name, password)
+    return client
+
+
+def test_each_account_gets_exactly_its_permissions(accounts_server):
+    admin = login(accounts_server, "admin", "a-pass-1")
+    admin.storbinary("STOR existing.txt", io.BytesIO(b"keep me"))
+    admin.mkd("folder")
+
+    reader = login(accounts_server, "reader", "r-pass-1")
+    out = io.BytesIO()
+    reader.retrbinary("RETR existing.txt", out.write)
+    assert out.getvalue() == b"keep me"
+    for action in (lambda: reader.storbinary("STOR new.txt", io.BytesIO(b"x")), lambda: reader.delete("existing.txt"),
+                   lambda: reader.mkd("mine"), lambda: reader.rename("existing.txt", "other.txt")):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            action()
+
+    keeper = login(accounts_server, "keeper", "k-pass-1")
+    keeper.storbinary("STOR kept.txt", io.BytesIO(b"new"))
+    keeper.storbinary("APPE existing.txt", io.BytesIO(b" and more"))
+    for action in (lambda: keeper.delete("existing.txt"), lambda: keeper.rmd("folder"),
+                   lambda: keeper.storbinary("STOR existing.txt", io.BytesIO(b"overwrite")),
+                   lambda: keeper.rename("kept.txt", "moved.txt")):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            action()
+
+    camera = login(accounts_server, "camera", "c-pass-1")
+    camera.storbinary("STOR photo.jpg", io.BytesIO(b"\xff\xd8jpeg"))
+    camera.mkd("2026")
+    assert "photo.jpg" in camera.nlst()
+    for action in (lambda: camera.retrbinary("RETR photo.jpg", lambda _: None), lambda: camera.delete("photo.jpg"),
+                   lambda: camera.storbinary("STOR photo.jpg", io.BytesIO(b"again"))):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            action()
+
+    out = io.BytesIO()
+    admin.retrbinary("RETR existing.txt", out.write)
+    assert out.getvalue() == b"keep me and more"
+    admin.delete("photo.jpg")
+    for client in (admin, reader, keeper, camera):
+        client.quit()
+
+
+def test_connection_caps_idle_timeout_and_bans(tmp_path):
+    account = Account("user", "right-pass", "bucket")
+    server = OssftpServer(tmp_path / "srv", [account], extra_args=[
+        "--max_connections_per_ip", "3", "--idle_timeout", "2", "--ban_threshold", "4"])
+    server.start()
+    try:
+        open_ones = [RawFTP(server.port) for _ in range(2)]  # the harness's banner probe came and went
+        third = RawFTP(server.port)
+        with RawFTP(server.port) as fourth:
+            assert fourth.greeting.code == 421
+        for c in open_ones + [third]:
+            c.close()
+        time.sleep(0.5)
+        with RawFTP(server.port) as idle:
+            assert idle.greeting.code == 220
+            time.sleep(4)
+            assert idle.read_reply().code == 421
+        # Four failed logins (over two connections) ban the address for a while.
+        for _ in range(2):
+            with RawFTP(server.port) as c:
+                for _ in range(2):
+                    c.cmd("USER user")
+                    assert c.cmd("PASS wrong").code == 530
+        with RawFTP(server.port) as banned:
+            assert banned.greeting.code == 421
+    finally:
+        server.stop()
+
+
+def test_secrets_from_files_must_be_private(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cr3t\n")
+    secret.chmod(0o644)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"modules": {"accounts": [{
+        "login_username": "u", "login_password": "p", "bucket_name": "b", "access_id": "AK",
+        "access_secret": f"file:{secret}"}], "ossftp": {"provider": "s3", "endpoint": "http://127.0.0.1:9"}}}))
+    result = subprocess.run([str(ossftp_binary()), "serve", "--config", str(config), "--web_port", "0", "--port", "0"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "chmod 600" in result.stderr and "access_secret" in result.stderr
