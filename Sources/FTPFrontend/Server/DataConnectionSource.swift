@@ -17,6 +17,8 @@ enum DataConnectionSource: Sendable {
         case .active(let host, let port):
             return try? await ClientBootstrap(group: group)
                 .connectTimeout(.seconds(Int64(timeout.components.seconds)))
+                .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
+                    minimum: 64 * 1024, initial: 256 * 1024, maximum: 1024 * 1024))
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try DataChannel(

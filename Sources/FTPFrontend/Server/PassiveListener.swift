@@ -37,6 +37,9 @@ final class PassiveListener: Sendable {
             do {
                 let server = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 4)
+                    // Bulk data: larger reads than the control connection's defaults.
+                    .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
+                        minimum: 64 * 1024, initial: 256 * 1024, maximum: 1024 * 1024))
                     .childChannelInitializer { child in
                         child.eventLoop.makeCompletedFuture {
                             guard slot.claim(from: child.remoteAddress?.ipAddress) else {

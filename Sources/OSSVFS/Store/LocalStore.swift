@@ -85,7 +85,7 @@ public final class LocalStore: ObjectStore {
                     try PosixFile.createExclusive(destination, mode: 0o644).close()
                 }
             } else {
-                let temp = try layout.stage(body)
+                let temp = try layout.stage(body, linking: true)
                 do {
                     if let modified { try DirectoryOps.setModificationTime(temp, modified) }
                     try DirectoryOps.rename(temp, to: destination)
@@ -189,10 +189,20 @@ extension LocalKeyLayout {
         return ObjectInfo(key: key, size: status.size, lastModified: status.modified, etag: etag)
     }
 
-    /// Copies a body into a new synced temporary file and returns its path.
-    func stage(_ body: ObjectBody) throws -> String {
+    /// Copies a body into a new synced temporary file and returns its path. With `linking`, a
+    /// whole file on the same file system (a spool file the caller drops afterwards) is
+    /// hard-linked instead of copied; never an object's own file, whose time a link would share.
+    func stage(_ body: ObjectBody, linking: Bool = false) throws -> String {
         try DirectoryOps.makePath(tempFolderPath, under: bucketPath)
         let path = "\(tempFolderPath)/\(DirectoryOps.randomName())"
+        if linking, case .file(let source, 0, let length) = body, (try? PosixFile.status(source))??.size == length,
+            link(source, path) == 0
+        {
+            let linked = try PosixFile.openForReading(path)
+            try linked.sync()
+            try linked.close()
+            return path
+        }
         let output = try PosixFile.createExclusive(path, mode: 0o644)
         do {
             switch body {

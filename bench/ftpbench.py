@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""pyftpdlib's `ftpbench -b all -n 200` against ossftp on the local store and against
+pyftpdlib's own server, in one run, on the same machine.
+
+    .venv/bin/python bench/ftpbench.py [--clients 200]
+
+Both servers serve a fresh folder, with a plaintext password (pyftpdlib has no hashed ones).
+Prints each server's figures side by side, with ossftp's ratio (higher is better for MB/s,
+lower for seconds); writes bench/results/ftpbench.md. Exits 1 when ftpbench fails on either
+server or ossftp falls behind pyftpdlib on logins or transfer rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "functional"))
+os.environ.setdefault("OSSFTP_BIN", str(REPO_ROOT / ".build" / "release" / "ossftp"))
+
+import ossftp_server  # noqa: E402
+from netutil import HOST, free_port, stop_process, wait_for_banner  # noqa: E402
+from ossftp_server import Account, OssftpServer  # noqa: E402
+
+ossftp_server.PASSIVE_RANGE_SIZE = 1000
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def ftpbench(port: int, clients: int) -> tuple[dict[str, tuple[float, str]], str]:
+    result = subprocess.run(
+        [str(REPO_ROOT / ".venv/bin/ftpbench"), "-u", "bench", "-p", "bench-pass", "-H", HOST, "-P", str(port),
+         "-b", "all", "-n", str(clients)], capture_output=True, text=True, timeout=1800)
+    text = ANSI.sub("", result.stdout)
+    if result.returncode != 0:
+        raise RuntimeError(f"ftpbench failed ({result.returncode}):\n{text}\n{result.stderr}")
+    figures = {}
+    for line in text.splitlines():
+        match = re.match(r"^(.*?)\s+([\d.]+)\s+(MB/sec|secs)\s*$", line.strip())
+        if match:
+            figures[match.group(1).strip()] = (float(match.group(2)), match.group(3))
+    return figures, text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "pyftpdlib").mkdir()
+        port = free_port()
+        peer = subprocess.Popen([sys.executable, "-m", "pyftpdlib", "-i", HOST, "-p", str(port), "-w", "-u", "bench",
+                                 "-P", "bench-pass", "-d", str(work / "pyftpdlib"), "--max-cons", "0"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            wait_for_banner(port, time.monotonic() + 30, peer)
+            theirs, their_text = ftpbench(port, args.clients)
+        finally:
+            stop_process(peer)
+        server = OssftpServer(work / "srv", [Account("bench", "bench-pass", "bench", hashed=False)], extra_args=[
+            "--loglevel", "ERROR", "--max_connections", "2000", "--max_connections_per_ip", "2000"])
+        server.start()
+        try:
+            ours, our_text = ftpbench(server.port, args.clients)
+        finally:
+            server.stop()
+    lines = ["| ftpbench figure | ossftp | pyftpdlib | ossftp / pyftpdlib |", "|---|---|---|---|"]
+    ok = True
+    for name, (value, unit) in ours.items():
+        if name not in theirs:
+            continue
+        other = theirs[name][0]
+        better = value / other if unit == "MB/sec" else (other / value if value else float("inf"))
+        lines.append(f"| {name} ({unit}) | {value:.2f} | {other:.2f} | {better:.2f}x |")
+        if unit == "MB/sec" or "login" in name:
+            ok &= better >= 1.0
+    lines += ["", f"`ftpbench -b all -n {args.clients}`, ossftp on the local store, pyftpdlib {HOST}; "
+              "for seconds the ratio is pyftpdlib's time over ossftp's (above 1 is faster)."]
+    text = "\n".join(lines)
+    print(text)
+    print("\n--- ossftp ---\n" + our_text + "\n--- pyftpdlib ---\n" + their_text, file=sys.stderr)
+    (REPO_ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
+    (REPO_ROOT / "bench" / "results" / "ftpbench.md").write_text(text + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
