@@ -133,6 +133,18 @@ import Testing
         #expect(code(machine.receivedLine(line("PASV"))) == 503)
     }
 
+    @Test func ipv6SessionsUseEPSVNotPASV() {
+        var machine = Machine(controlIsIPv6: true, peerAddress: "::1")
+        _ = machine.receivedLine(line("USER a"))
+        _ = machine.receivedLine(line("PASS b"))
+        _ = machine.authenticationSucceeded()
+        #expect(code(machine.receivedLine(line("PASV"))) == 425)
+        #expect(machine.receivedLine(line("EPSV")) == .perform(.openPassiveListener(extended: true)))
+        #expect(code(machine.receivedLine(line("EPSV 1"))) == 522)
+        #expect(machine.receivedLine(line("EPRT |2|::1|50000|")) == .perform(.prepareActiveConnection(host: "::1", port: 50000)))
+        #expect(code(machine.receivedLine(line("EPRT |2|::2|50000|"))) == 501)
+    }
+
     @Test func simpleCommands() {
         var machine = Machine()
         #expect(code(machine.receivedLine(line("SYST"))) == 215)

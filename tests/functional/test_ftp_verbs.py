@@ -138,3 +138,48 @@ def test_framing_bare_lf_long_lines_and_floods(ossftp, alice):
         assert c.read_reply().code == 500
         assert c.send_raw(b"\r\nNOOP\r\n").code == 200
         assert c.login(alice.username, alice.password).code == 230
+
+
+def test_ipv6_listener_with_epsv_and_eprt(tmp_path, subprocess_env):
+    from ossftp_server import Account, OssftpServer
+
+    account = Account("six", "six-pass", "bucket6")
+    server = OssftpServer(tmp_path / "srv", [account], extra_args=["--listen_address", "::1"])
+    server.base.mkdir(parents=True)
+    server.port = free_port_v6()
+    server.passive_start, server.passive_end = 40000, 40100
+    server.write_config()
+    server.proc = subprocess.Popen(server.command(), cwd=server.base, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("::1", server.port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "no IPv6 listener"
+                time.sleep(0.1)
+        client = ftplib.FTP()
+        client.af = socket.AF_INET6
+        client.connect("::1", server.port, timeout=20)
+        client.login("six", "six-pass")
+        with pytest.raises(ftplib.error_temp, match="^425"):
+            client.sendcmd("PASV")
+        client.storbinary("STOR v6.bin", io.BytesIO(b"over ipv6"))  # ftplib uses EPSV on IPv6
+        client.set_pasv(False)  # EPRT |2|::1|port|
+        out = io.BytesIO()
+        client.retrbinary("RETR v6.bin", out.write)
+        assert out.getvalue() == b"over ipv6"
+        client.quit()
+        result = subprocess.run(["curl", "-sS", "-g", f"ftp://six:six-pass@[::1]:{server.port}/v6.bin"],
+                                env=subprocess_env, capture_output=True, timeout=30)
+        assert result.stdout == b"over ipv6", result.stderr
+    finally:
+        server.stop()
+
+
+def free_port_v6() -> int:
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]

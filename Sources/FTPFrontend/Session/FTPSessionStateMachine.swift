@@ -230,6 +230,8 @@ public struct FTPSessionStateMachine: Sendable {
                 : .send(FTPReply(.parameterNotImplemented, "Only structure F."))
         case .pasv:
             if extendedPassiveOnly { return .send(FTPReply(.badSequence, "PASV refused after EPSV ALL.")) }
+            // PASV's reply holds an IPv4 address only (RFC 2428 §1).
+            if controlIsIPv6 { return .send(FTPReply(.cannotOpenDataConnection, "PASV has no IPv6 form; use EPSV.")) }
             return .perform(.openPassiveListener(extended: false))
         case .epsv(let argument):
             switch argument {
