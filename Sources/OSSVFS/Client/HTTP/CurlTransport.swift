@@ -17,7 +17,7 @@ public final class CurlTransport: @unchecked Sendable {
         public var bodyBufferSize: Int
 
         public init(maxConcurrentTransfers: Int = 32, connectTimeoutMilliseconds: Int = 10_000,
-                    lowSpeedTimeSeconds: Int = 60, lowSpeedLimit: Int = 1, bodyBufferSize: Int = 1 << 20) {
+                    lowSpeedTimeSeconds: Int = 20, lowSpeedLimit: Int = 1, bodyBufferSize: Int = 1 << 20) {
             self.maxConcurrentTransfers = maxConcurrentTransfers
             self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
             self.lowSpeedTimeSeconds = lowSpeedTimeSeconds
@@ -68,7 +68,10 @@ public final class CurlTransport: @unchecked Sendable {
     private func enqueue(_ job: CurlJob) {
         condition.lock()
         jobs.append(job)
-        if idle == 0 && threads < configuration.maxConcurrentTransfers {
+        // More waiting jobs than waiting workers: another thread, or a job would sit in the queue
+        // behind transfers that may be waiting for it (a streamed body is read only after the
+        // next range's headers arrive).
+        if jobs.count > idle && threads < configuration.maxConcurrentTransfers {
             threads += 1
             let thread = Thread { [self] in workerLoop() }
             thread.name = "ossftp-curl-\(threads)"
@@ -82,9 +85,11 @@ public final class CurlTransport: @unchecked Sendable {
         guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed") }
         while true {
             condition.lock()
-            idle += 1
-            while jobs.isEmpty { condition.wait() }
-            idle -= 1
+            while jobs.isEmpty {
+                idle += 1
+                condition.wait()
+                idle -= 1
+            }
             let job = jobs.removeFirst()
             condition.unlock()
             job.run(on: handle, configuration: configuration)
