@@ -15,14 +15,7 @@ struct CopyCommand: AsyncParsableCommand {
     @Argument(help: "Destination: a local path or oss://bucket/key or s3://bucket/key.")
     var destination: String
 
-    @Option(help: "Store endpoint URL (required for s3://; for oss:// the bucket's region is found otherwise).")
-    var endpoint: String?
-
-    @Option(help: "Signing region (default: from the OSS endpoint name; us-east-1 for s3).")
-    var region: String?
-
-    @Option(help: "Bucket addressing: path or virtual (default: path for s3, virtual for oss).")
-    var addressing: String?
+    @OptionGroup var store: StoreOptions
 
     @Option(name: .customLong("part_size"), help: "Multipart part size in MiB (default 8).")
     var partSize: Int = 8
@@ -60,24 +53,19 @@ struct CopyCommand: AsyncParsableCommand {
         guard let keyID = environment[idName], let secret = environment[secretName] else {
             throw ValidationError("set \(idName) and \(secretName)")
         }
-        var pathStyle: Bool?
-        switch addressing?.lowercased() {
-        case nil: pathStyle = nil
-        case "path": pathStyle = true
-        case "virtual": pathStyle = false
-        case let other?: throw ValidationError("--addressing must be path or virtual, got \(other)")
-        }
+        let pathStyle: Bool?
+        do { pathStyle = try StoreOptions.pathStyle(store.addressing) } catch { throw ValidationError("\(error)") }
         let factory = StoreFactory(
-            provider: remote.provider, endpoint: try endpoint.map { try StoreEndpoint($0) }, region: region,
+            provider: remote.provider, endpoint: try store.endpoint.map { try StoreEndpoint($0) }, region: store.region,
             pathStyle: pathStyle)
-        let store = try await factory.makeStore(
+        let objectStore = try await factory.makeStore(
             bucket: remote.bucket,
             credentials: StoreCredentials(accessKeyID: keyID, secretAccessKey: secret, securityToken: environment[tokenName]))
         if from == nil {
-            try await ObjectTransfer.upload(file: source, to: remote.key, store: store, partSize: partSize << 20,
+            try await ObjectTransfer.upload(file: source, to: remote.key, store: objectStore, partSize: partSize << 20,
                                             concurrency: concurrency)
         } else {
-            try await ObjectTransfer.download(remote.key, from: store, to: destination)
+            try await ObjectTransfer.download(remote.key, from: objectStore, to: destination)
         }
     }
 }

@@ -41,14 +41,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Storage provider: local, oss or s3 (default local).")
     var provider: String?
 
-    @Option(help: "Store endpoint URL (oss and s3 providers).")
-    var endpoint: String?
-
-    @Option(help: "Signing region (default: from the OSS endpoint name; us-east-1 for s3).")
-    var region: String?
-
-    @Option(help: "Bucket addressing: path or virtual (default: path for s3, virtual for oss).")
-    var addressing: String?
+    @OptionGroup var store: StoreOptions
 
     @Option(help: "Rename: refuse (default), copy (copy then delete) or native (the store's atomic rename).")
     var rename: String?

@@ -81,7 +81,7 @@ struct ServeSettings {
             throw ConfigError("\(source): provider must be local, oss or s3, got \(providerName)")
         }
         self.provider = provider
-        let endpointText = flags.endpoint ?? server?.endpoint ?? ""
+        let endpointText = flags.store.endpoint ?? server?.endpoint ?? ""
         if !endpointText.isEmpty {
             do { endpoint = try StoreEndpoint(endpointText) } catch {
                 throw ConfigError("\(source): endpoint: \(error)")
@@ -90,12 +90,11 @@ struct ServeSettings {
         if provider == .s3 && endpoint == nil {
             throw ConfigError("\(source): the s3 provider needs --endpoint (or modules.ossftp.endpoint)")
         }
-        region = flags.region ?? server?.region
-        switch (flags.addressing ?? server?.addressing)?.lowercased() {
-        case nil, "": pathStyle = nil
-        case "path": pathStyle = true
-        case "virtual": pathStyle = false
-        case let other?: throw ConfigError("\(source): addressing must be path or virtual, got \(other)")
+        region = flags.store.region ?? server?.region
+        do {
+            pathStyle = try StoreOptions.pathStyle(flags.store.addressing ?? server?.addressing)
+        } catch {
+            throw ConfigError("\(source): \(error)")
         }
         if let text = flags.internalEndpoint {
             switch text.lowercased() {
