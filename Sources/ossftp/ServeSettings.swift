@@ -235,9 +235,8 @@ struct ServeSettings {
     }
 
     func makeAuthenticator(spool: SpoolConfiguration, logger: Logger) throws -> any Authenticator {
-        let caches = MetadataCacheRegistry(ttl: cacheTTL)
-        let renamePolicy = self.renamePolicy
-        let readAhead = self.readAhead
+        let options = ObjectVFS.Options(
+            spool: spool, readAhead: readAhead, renamePolicy: renamePolicy, caches: MetadataCacheRegistry(ttl: cacheTTL))
         let root = localRoot
         let provider = self.provider
         let factory = provider == .local ? nil : StoreFactory(
@@ -257,15 +256,13 @@ struct ServeSettings {
                 } else {
                     try LocalStore(root: root, bucket: bucket)
                 }
-                let vfs = ObjectVFS(store: store, homeDirectory: home, spool: spool, readAhead: readAhead,
-                                    renamePolicy: renamePolicy, caches: caches)
+                let vfs = ObjectVFS(store: store, homeDirectory: home, options: options)
                 return permissions == .full ? vfs : PermissionedVFS(vfs, permissions: permissions)
             }
         }
         let accountLogin = AccountAuthenticator(accounts: configured)
         guard let factory else { return accountLogin }
-        let storeLogin = StoreLoginAuthenticator(
-            factory: factory, spool: spool, readAhead: readAhead, renamePolicy: renamePolicy, caches: caches)
+        let storeLogin = StoreLoginAuthenticator(factory: factory, options: options)
         return ChainedAuthenticator([accountLogin, storeLogin])
     }
 }

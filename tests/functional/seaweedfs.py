@@ -98,25 +98,23 @@ class SeaweedFS:
             raise
         return self
 
-    def stop(self) -> None:
+    def _stop_process(self) -> None:
         if self.proc is not None:
             stop_process(self.proc, timeout=15.0)
             self.proc = None
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def stop(self) -> None:
+        self._stop_process()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
     def restart(self, pause: float = 0.0) -> None:
         """Stops the server (keeping its data and ports), waits `pause` seconds, starts it again."""
-        if self.proc is not None:
-            stop_process(self.proc, timeout=15.0)
-            self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._stop_process()
         time.sleep(pause)
         self._start()
 

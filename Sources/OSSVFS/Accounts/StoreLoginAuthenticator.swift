@@ -6,20 +6,12 @@ import Foundation
 /// keyed by key id, a hash of the secret and the bucket.
 public struct StoreLoginAuthenticator: Authenticator {
     let factory: StoreFactory
-    let spool: SpoolConfiguration
-    let readAhead: ReadAheadConfiguration
-    let renamePolicy: RenamePolicy
-    let caches: MetadataCacheRegistry
+    let options: ObjectVFS.Options
     let verdicts: LoginVerdictCache
 
-    public init(factory: StoreFactory, spool: SpoolConfiguration, readAhead: ReadAheadConfiguration = ReadAheadConfiguration(),
-                renamePolicy: RenamePolicy = .refuse, caches: MetadataCacheRegistry = MetadataCacheRegistry(),
-                cacheLifetime: Double = 60) {
+    public init(factory: StoreFactory, options: ObjectVFS.Options, cacheLifetime: Double = 60) {
         self.factory = factory
-        self.spool = spool
-        self.readAhead = readAhead
-        self.renamePolicy = renamePolicy
-        self.caches = caches
+        self.options = options
         self.verdicts = LoginVerdictCache(lifetime: cacheLifetime)
     }
 
@@ -57,9 +49,7 @@ public struct StoreLoginAuthenticator: Authenticator {
                 throw verdict
             }
         }
-        return AuthenticatedSession(
-            user: user,
-            vfs: ObjectVFS(store: store, spool: spool, readAhead: readAhead, renamePolicy: renamePolicy, caches: caches))
+        return AuthenticatedSession(user: user, vfs: ObjectVFS(store: store, options: options))
     }
 
     static func verdict(for error: ObjectStoreError) -> AuthenticationError {

@@ -6,6 +6,27 @@
 /// a file of the same name. Lookups go through the bucket's shared ``MetadataCache``; every
 /// write here invalidates what it touches, in every cache of the bucket.
 public struct ObjectVFS: VFS {
+    /// How every account's view of a bucket behaves: the same for all sessions of a process.
+    public struct Options: Sendable {
+        public var spool: SpoolConfiguration
+        public var readAhead: ReadAheadConfiguration
+        public var renamePolicy: RenamePolicy
+        /// The process's caches, shared by all sessions.
+        public var caches: MetadataCacheRegistry
+        /// Keys asked for per listing page.
+        public var pageSize: Int
+
+        public init(spool: SpoolConfiguration, readAhead: ReadAheadConfiguration = ReadAheadConfiguration(),
+                    renamePolicy: RenamePolicy = .refuse, caches: MetadataCacheRegistry = MetadataCacheRegistry(ttl: 0),
+                    pageSize: Int = 1000) {
+            self.spool = spool
+            self.readAhead = readAhead
+            self.renamePolicy = renamePolicy
+            self.caches = caches
+            self.pageSize = pageSize
+        }
+    }
+
     let store: any ObjectStore
     /// Key prefix of the account's root: empty, or ending in `/`.
     let homePrefix: String
@@ -21,18 +42,25 @@ public struct ObjectVFS: VFS {
     public init(store: any ObjectStore, homeDirectory: String = "", spool: SpoolConfiguration,
                 readAhead: ReadAheadConfiguration = ReadAheadConfiguration(), renamePolicy: RenamePolicy = .refuse,
                 caches: MetadataCacheRegistry = MetadataCacheRegistry(ttl: 0), pageSize: Int = 1000) {
-        self.readAhead = readAhead
+        self.init(store: store, homeDirectory: homeDirectory,
+                  options: Options(spool: spool, readAhead: readAhead, renamePolicy: renamePolicy, caches: caches,
+                                   pageSize: pageSize))
+    }
+
+    /// A view of `store` rooted at `homeDirectory`, with the process's options.
+    public init(store: any ObjectStore, homeDirectory: String = "", options: Options) {
         let trimmed = homeDirectory.split(separator: "/").joined(separator: "/")
         self.store = store
         self.homePrefix = trimmed.isEmpty ? "" : trimmed + "/"
-        var spool = spool
+        var spool = options.spool
         // Every part but the last must reach the store's minimum (5 MiB on S3).
         spool.partSize = max(spool.partSize, store.capabilities.minPartSize)
         self.spool = spool
-        self.renamePolicy = renamePolicy
-        self.caches = caches
-        self.cache = caches.cache(for: store.identity)
-        self.pageSize = pageSize
+        self.readAhead = options.readAhead
+        self.renamePolicy = options.renamePolicy
+        self.caches = options.caches
+        self.cache = options.caches.cache(for: store.identity)
+        self.pageSize = options.pageSize
     }
 
     /// The object key of a path (the root has none).
