@@ -33,7 +33,7 @@ let package = Package(
         .target(
             name: "FTPFrontend",
             dependencies: [
-                "OSSVFS",
+                "OSSVFS", "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

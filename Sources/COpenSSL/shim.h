@@ -9,4 +9,11 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/err.h>
+
+// Macros Swift cannot call, as functions.
+static inline long cossl_ctx_set_min_tls12(SSL_CTX *ctx) { return SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION); }
+static inline long cossl_ctx_enable_server_session_cache(SSL_CTX *ctx) {
+    return SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+}
+static inline BIO *cossl_bio_new_mem(void) { return BIO_new(BIO_s_mem()); }
 #endif

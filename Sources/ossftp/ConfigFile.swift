@@ -60,6 +60,12 @@ struct ConfigFile: Decodable {
         var idle_timeout: LenientInt?
         var ban_threshold: LenientInt?
         var ban_seconds: LenientInt?
+        var tls_certificate: String?
+        var tls_key: String?
+        var tls_require_login: LenientBool?
+        var tls_require_data: LenientBool?
+        var tls_require_reuse: LenientBool?
+        var implicit_tls_port: LenientInt?
         var read_ahead_ranges: LenientInt?
     }
 

@@ -79,6 +79,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("ban_threshold"), help: "Failed logins from one address in 10 minutes that ban it (default 10).")
     var banThreshold: Int?
 
+    @Option(name: .customLong("tls_certificate"), help: "PEM certificate chain for FTPS (AUTH TLS).")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls_key"), help: "PEM private key of the FTPS certificate.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("implicit_tls_port"), help: "Port of an implicit FTPS listener (TLS from the first byte).")
+    var implicitTLSPort: Int?
+
     @Option(name: .customLong("local_root"), help: "Folder of the local provider; each bucket is a folder in it.")
     var localRoot: String?
 

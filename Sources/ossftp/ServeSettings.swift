@@ -146,6 +146,28 @@ struct ServeSettings {
             throw ConfigError("\(source): max_connections, max_connections_per_ip, ban_threshold and idle_timeout must be positive")
         }
         ftp.idleTimeout = .seconds(idle)
+        let certificate = flags.tlsCertificate.map { absolute($0, from: cwd) }
+            ?? server?.tls_certificate.map { absolute($0, from: configFolder) }
+        let key = flags.tlsKey.map { absolute($0, from: cwd) } ?? server?.tls_key.map { absolute($0, from: configFolder) }
+        switch (certificate, key) {
+        case (nil, nil):
+            break
+        case (let certificate?, let key?):
+            do {
+                ftp.tls = try TLSServerContext(certificatePath: certificate, keyPath: key)
+            } catch {
+                throw ConfigError("\(source): tls: \(error)")
+            }
+        default:
+            throw ConfigError("\(source): FTPS needs both tls_certificate and tls_key")
+        }
+        ftp.requireTLSForLogin = server?.tls_require_login?.value ?? false
+        ftp.requireTLSForData = server?.tls_require_data?.value ?? false
+        ftp.requireTLSSessionReuse = server?.tls_require_reuse?.value ?? false
+        ftp.implicitTLSPort = flags.implicitTLSPort ?? server?.implicit_tls_port?.value
+        if (ftp.requireTLSForLogin || ftp.requireTLSForData || ftp.implicitTLSPort != nil) && ftp.tls == nil {
+            throw ConfigError("\(source): TLS requirements and implicit_tls_port need tls_certificate and tls_key")
+        }
         partSize = partMB << 20
         cacheTTL = flags.cacheTTL ?? server?.cache_ttl?.value ?? 5
         guard cacheTTL >= 0 else { throw ConfigError("\(source): cache_ttl must be 0 or more seconds") }

@@ -82,6 +82,8 @@ class OssftpServer:
     banner: str = ""
     # Set by a test that stops the server itself; otherwise an exit during a test is a crash.
     expect_exit: bool = False
+    # Extra keys for config.json's modules.ossftp (TLS files, policies).
+    extra_config: dict = field(default_factory=dict)
 
     @property
     def local_root(self) -> Path:
@@ -120,6 +122,7 @@ class OssftpServer:
                 "provider": "local",
                 "local_root": str(self.local_root.resolve()),
                 "spool_dir": str(self.spool_dir.resolve()),
+                **self.extra_config,
             },
         }}
         self.config_path.write_text(json.dumps(cfg, indent=2))

@@ -41,6 +41,11 @@ public enum FTPCommand: Equatable, Sendable {
     case clnt
     case help(String?)
     case noop
+    // Security (RFC 4217).
+    case auth(String)
+    case pbsz(String)
+    case prot(String)
+    case ccc
     // Extensions (RFC 2389, RFC 2640, RFC 3659, draft-somers-ftp-mfxx).
     case feat
     case opts(String)

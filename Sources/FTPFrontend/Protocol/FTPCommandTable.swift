@@ -24,6 +24,14 @@ public enum FTPCommandTable {
 
     /// Every verb served, in HELP order.
     public static let entries: [Entry] = [
+        Entry(verb: "AUTH", argument: .required, requiresLogin: false, help: "AUTH TLS: encrypts the control connection.",
+              feature: "AUTH TLS") { .auth($0!) },
+        Entry(verb: "PBSZ", argument: .required, requiresLogin: false, help: "PBSZ 0: after AUTH TLS.",
+              feature: "PBSZ") { .pbsz($0!) },
+        Entry(verb: "PROT", argument: .required, requiresLogin: false, help: "PROT C|P: clear or private data connections.",
+              feature: "PROT") { .prot($0!) },
+        Entry(verb: "CCC", argument: .none, requiresLogin: false, help: "CCC: refused; the control connection stays encrypted.",
+              feature: nil) { _ in .ccc },
         Entry(verb: "USER", argument: .required, requiresLogin: false, help: "USER <name>: names the account.",
               feature: nil) { .user($0!) },
         Entry(verb: "PASS", argument: .optional, requiresLogin: false, help: "PASS <password>: logs in.",
@@ -136,14 +144,20 @@ public enum FTPCommandTable {
     /// Entries by upper-case verb.
     public static let byVerb: [String: Entry] = Dictionary(entries.map { ($0.verb, $0) }, uniquingKeysWith: { a, _ in a })
 
+    /// Verbs advertised only when TLS is configured: lftp starts TLS as soon as it sees AUTH.
+    static let tlsVerbs: Set<String> = ["AUTH", "PBSZ", "PROT"]
+
     /// The FEAT reply (RFC 2389 §3.2): each feature on its own line, led by one space.
-    public static var featReply: FTPReply {
+    public static func featReply(tls: Bool) -> FTPReply {
         // TVFS (RFC 3659 §6): paths are one tree with `/` separators.
-        let features = Set(entries.compactMap(\.feature) + ["TVFS"]).sorted()
+        let features = Set(entries.filter { tls || !tlsVerbs.contains($0.verb) }.compactMap(\.feature) + ["TVFS"]).sorted()
         return FTPReply(.systemStatus, lines: ["Features:"] + features.map { " \($0)" } + ["End"])
     }
 
     /// The HELP reply: every verb, or one verb's line.
+    /// The FEAT reply of a server without TLS.
+    public static var featReply: FTPReply { featReply(tls: false) }
+
     public static func helpReply(for verb: String?) -> FTPReply {
         if let verb {
             guard let entry = byVerb[verb.uppercased()] else {

@@ -7,21 +7,23 @@ import OSSVFS
 /// ossftp opens to the client (PORT/EPRT).
 enum DataConnectionSource: Sendable {
     case passive(PassiveListener)
-    case active(host: String, port: Int)
+    case active(host: String, port: Int, tls: DataTLS?)
 
     /// The data connection, or nil when none could be made in time.
     func connect(group: any EventLoopGroup, timeout: Duration) async -> DataChannel? {
         switch self {
         case .passive(let listener):
             return await listener.accept(timeout: timeout)
-        case .active(let host, let port):
+        case .active(let host, let port, let tls):
             return try? await ClientBootstrap(group: group)
                 .connectTimeout(.seconds(Int64(timeout.components.seconds)))
                 .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
                     minimum: 64 * 1024, initial: 256 * 1024, maximum: 1024 * 1024))
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try DataChannel(
+                        // RFC 4217 §7: ossftp is the TLS server even when it opens the connection.
+                        try tls?.install(on: channel)
+                        return try DataChannel(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16)))
                     }
@@ -69,4 +71,33 @@ final class TransferHandle: @unchecked Sendable {
     }
 
     var wasAborted: Bool { lock.withLock { aborted } }
+}
+
+/// TLS for a private data connection (PROT P): the server's context, and whether the client
+/// must resume the control connection's session.
+struct DataTLS: Sendable {
+    let context: TLSServerContext
+    let requireReuse: Bool
+
+    /// Puts TLS first in a new data channel's pipeline (on its event loop).
+    func install(on channel: any Channel) throws {
+        try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: context), position: .first)
+        if requireReuse { try channel.pipeline.syncOperations.addHandler(SessionReuseGuard()) }
+    }
+}
+
+/// Closes a data connection whose TLS handshake did not resume a session, as FileZilla Server
+/// and vsftpd do (`require_ssl_reuse`): it proves the data connection comes from the client
+/// that holds the control connection.
+final class SessionReuseGuard: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let completed = event as? TLSHandshakeCompleted, !completed.resumed {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
 }

@@ -34,11 +34,15 @@ struct FTPConnectionHandler {
         var closing = false
         var transfer: Task<Void, Never>?
         let clock = ActivityClock()
+        var plaintextToDrop = 0
 
         init(machine: Machine) {
             self.machine = machine
         }
     }
+
+    /// Whether this connection came in on the implicit FTPS port (TLS already in the pipeline).
+    var implicitTLS = false
 
     func run(_ connection: ControlChannel) async {
         let peer = connection.channel.remoteAddress
@@ -46,9 +50,12 @@ struct FTPConnectionHandler {
         var logger = self.logger
         logger[metadataKey: "peer"] = "\(peer?.description ?? "?")"
         logger.info("control connection opened")
+        let policy = Machine.TLSPolicy(
+            available: configuration.tls != nil, requiredForLogin: configuration.requireTLSForLogin,
+            requiredForData: configuration.requireTLSForData)
         let session = Session(
             machine: Machine(maxFailedLogins: configuration.maxFailedLogins, controlIsIPv6: local?.protocol == .inet6,
-                             peerAddress: peer?.ipAddress))
+                             peerAddress: peer?.ipAddress, tls: policy, implicitTLS: implicitTLS))
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await outbound.write(ByteBuffer(bytes: Machine.greeting.encoded()))
@@ -81,6 +88,7 @@ struct FTPConnectionHandler {
                     }
                     let context = EventContext(
                         session: session, outbound: outbound, continuation: continuation,
+                        channel: connection.channel, pending: pending,
                         local: local, peer: peer, logger: logger)
                     for await event in events {
                         if case .line = event { pending.decrement() }
@@ -105,6 +113,8 @@ struct FTPConnectionHandler {
         let session: Session
         let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
         let continuation: AsyncStream<Event>.Continuation
+        let channel: any Channel
+        let pending: PendingCounter
         let local: SocketAddress?
         let peer: SocketAddress?
         let logger: Logger
@@ -115,6 +125,11 @@ struct FTPConnectionHandler {
         switch event {
         case .line(let line):
             session.clock.touch()
+            if session.plaintextToDrop > 0 {
+                // Sent in clear after AUTH TLS, before the handshake: never obeyed (RFC 4217 §4).
+                session.plaintextToDrop -= 1
+                return
+            }
             try await execute(session.machine.receivedLine(line), context)
         case .idle:
             try await execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Idle timeout; closing.")), context)
@@ -157,6 +172,16 @@ struct FTPConnectionHandler {
             // The transfer task sees its data connection close and reports; ABOR's replies follow.
             session.transferHandle?.abort()
             session.transfer?.cancel()
+        case .startTLS(let reply):
+            guard let tls = configuration.tls else { preconditionFailure("AUTH is accepted only with TLS configured") }
+            let channel = context.channel
+            // In one event-loop turn: the 234 goes out in clear, and every byte read after it
+            // goes through TLS.
+            try await channel.eventLoop.submit {
+                channel.writeAndFlush(ByteBuffer(bytes: reply.encoded()), promise: nil)
+                try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls), position: .first)
+            }.get()
+            session.plaintextToDrop = context.pending.value
         case .reinitialize(let reply):
             session.vfs = nil
             session.dataSource?.close()
@@ -231,7 +256,7 @@ struct FTPConnectionHandler {
             return .entry(entry)
         case .prepareActiveConnection(let host, let port):
             session.dataSource?.close()
-            session.dataSource = .active(host: host, port: port)
+            session.dataSource = .active(host: host, port: port, tls: dataTLS(session))
             return .done
         case .openPassiveListener:
             session.dataSource?.close()
@@ -240,7 +265,7 @@ struct FTPConnectionHandler {
             do {
                 let listener = try await PassiveListener.open(
                     group: group, host: bindHost, ports: configuration.passivePorts,
-                    expectedPeer: context.peer?.ipAddress)
+                    expectedPeer: context.peer?.ipAddress, tls: dataTLS(session))
                 session.dataSource = .passive(listener)
                 let announced = configuration.masqueradeAddress ?? bindHost
                 return .passiveListener(host: announced, port: listener.port)
@@ -249,6 +274,12 @@ struct FTPConnectionHandler {
                 throw VFSError.storeUnavailable("no passive port")
             }
         }
+    }
+
+    /// TLS for the next data connection when PROT P is in force.
+    private func dataTLS(_ session: Session) -> DataTLS? {
+        guard let tls = configuration.tls, session.machine.dataPrivate else { return nil }
+        return DataTLS(context: tls, requireReuse: configuration.requireTLSSessionReuse)
     }
 
     private func startTransfer(_ transfer: Machine.Transfer, _ context: EventContext) {
@@ -311,16 +342,19 @@ struct FTPConnectionHandler {
 /// Counts control lines read but not yet handled, to refuse floods with bounded memory.
 final class PendingCounter: @unchecked Sendable {
     private let lock = Lock()
-    private var value = 0
+    private var count = 0
 
     func increment() -> Int {
         lock.withLock {
-            value += 1
-            return value
+            count += 1
+            return count
         }
     }
 
     func decrement() {
-        lock.withLock { value -= 1 }
+        lock.withLock { count -= 1 }
     }
+
+    /// Lines read and not yet handled.
+    var value: Int { lock.withLock { count } }
 }

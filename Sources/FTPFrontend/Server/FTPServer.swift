@@ -25,21 +25,46 @@ public final class FTPServer: Sendable {
     }
 
     /// Listens and serves until the task is cancelled. `onListening` gets the bound port.
+    /// With an implicit FTPS port configured, a second listener speaks TLS from the first byte.
     public func run(onListening: @Sendable (Int) -> Void = { _ in }) async throws {
-        let server = try await ServerBootstrap(group: group)
+        let plain = try await bind(port: configuration.port, implicitTLS: false)
+        let port = plain.channel.localAddress?.port ?? configuration.port
+        logger.info("FTP server listening on \(configuration.host):\(port)")
+        onListening(port)
+        var listeners = [(plain, false)]
+        if let implicitPort = configuration.implicitTLSPort {
+            let secure = try await bind(port: implicitPort, implicitTLS: true)
+            logger.info("implicit FTPS listening on \(configuration.host):\(secure.channel.localAddress?.port ?? implicitPort)")
+            listeners.append((secure, true))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (listener, implicitTLS) in listeners {
+                group.addTask { try await self.serve(listener, implicitTLS: implicitTLS) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private typealias Listener = NIOAsyncChannel<NIOAsyncChannel<FTPControlLine, ByteBuffer>, Never>
+
+    private func bind(port: Int, implicitTLS: Bool) async throws -> Listener {
+        let tls = implicitTLS ? configuration.tls : nil
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
-            .bind(host: configuration.host, port: configuration.port) { channel in
+            .bind(host: configuration.host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FTPLineDecoder()))
                     return try NIOAsyncChannel<FTPControlLine, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        let port = server.channel.localAddress?.port ?? configuration.port
-        logger.info("FTP server listening on \(configuration.host):\(port)")
-        onListening(port)
-        let handler = FTPConnectionHandler(
+    }
+
+    private func serve(_ server: Listener, implicitTLS: Bool) async throws {
+        var handler = FTPConnectionHandler(
             configuration: configuration, authenticator: authenticator, group: group, limiter: limiter, logger: logger)
+        handler.implicitTLS = implicitTLS
         let limiter = self.limiter
         try await withThrowingDiscardingTaskGroup { tasks in
             try await withTaskCancellationHandler {

@@ -20,6 +20,14 @@ public struct FTPServerConfiguration: Sendable {
     public var idleTimeout: Duration
     /// A transfer that moves no byte for this long is aborted.
     public var stallTimeout: Duration
+    /// FTPS: the certificate and session cache; nil for plain FTP only.
+    public var tls: TLSServerContext?
+    public var requireTLSForLogin = false
+    public var requireTLSForData = false
+    /// Refuse private data connections that do not resume the control connection's TLS session.
+    public var requireTLSSessionReuse = false
+    /// Port of the implicit FTPS listener (TLS from the first byte); nil for none.
+    public var implicitTLSPort: Int?
 
     public init(
         host: String = "127.0.0.1", port: Int = 2048, passivePorts: ClosedRange<Int> = 51000...53000,

@@ -26,7 +26,8 @@ final class PassiveListener: Sendable {
 
     /// Opens a listener on a free port of `ports`, trying random ones.
     static func open(
-        group: any EventLoopGroup, host: String, ports: ClosedRange<Int>, expectedPeer: String?
+        group: any EventLoopGroup, host: String, ports: ClosedRange<Int>, expectedPeer: String?,
+        tls: DataTLS? = nil
     ) async throws -> PassiveListener {
         var lastError: (any Error)?
         // A random port first (RFC 2577 §5: not guessable), then the rest of the range in turn.
@@ -45,6 +46,7 @@ final class PassiveListener: Sendable {
                             guard slot.claim(from: child.remoteAddress?.ipAddress) else {
                                 throw ChannelError.inappropriateOperationForState
                             }
+                            try tls?.install(on: child)
                             let wrapped = try DataChannel(
                                 wrappingChannelSynchronously: child,
                                 configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16)))

@@ -24,6 +24,22 @@ public struct FTPSessionStateMachine: Sendable {
         case abortTransfer
         /// Forget the login and the data connection setup (REIN), then send the reply.
         case reinitialize(FTPReply)
+        /// Send the reply (234), then start TLS on the control connection, dropping any
+        /// plaintext that came after AUTH.
+        case startTLS(FTPReply)
+    }
+
+    /// TLS policy of the server (RFC 4217).
+    public struct TLSPolicy: Sendable, Equatable {
+        public var available: Bool
+        public var requiredForLogin: Bool
+        public var requiredForData: Bool
+
+        public init(available: Bool = false, requiredForLogin: Bool = false, requiredForData: Bool = false) {
+            self.available = available
+            self.requiredForLogin = requiredForLogin
+            self.requiredForData = requiredForData
+        }
     }
 
     /// Work on the VFS or the network that ends in one reply.
@@ -113,11 +129,24 @@ public struct FTPSessionStateMachine: Sendable {
     private let controlIsIPv6: Bool
     /// The control connection's peer: PORT and EPRT may only point there (RFC 2577 §3).
     private let peerAddress: String?
+    private let tls: TLSPolicy
+    /// Whether the control connection is encrypted, PBSZ was given, and data is private.
+    public private(set) var controlEncrypted = false
+    private var protectionBufferSet = false
+    public private(set) var dataPrivate = false
 
-    public init(maxFailedLogins: Int = 3, controlIsIPv6: Bool = false, peerAddress: String? = nil) {
+    public init(maxFailedLogins: Int = 3, controlIsIPv6: Bool = false, peerAddress: String? = nil,
+                tls: TLSPolicy = TLSPolicy(), implicitTLS: Bool = false) {
         self.maxFailedLogins = maxFailedLogins
         self.controlIsIPv6 = controlIsIPv6
         self.peerAddress = peerAddress
+        self.tls = tls
+        // Implicit FTPS (MS-FTPS): TLS from the first byte, PBSZ 0 and PROT P implied.
+        if implicitTLS {
+            controlEncrypted = true
+            protectionBufferSet = true
+            dataPrivate = true
+        }
     }
 
     /// The greeting sent when the connection opens.
@@ -168,6 +197,9 @@ public struct FTPSessionStateMachine: Sendable {
         switch command {
         case .user(let name):
             if isLoggedIn { return .send(FTPReply(.notLoggedIn, "Already logged in; the user cannot change.")) }
+            if tls.requiredForLogin && !controlEncrypted {
+                return .send(FTPReply(.notLoggedIn, "This server requires TLS: send AUTH TLS first."))
+            }
             state = .awaitingPassword(user: name)
             // RFC 2577 §5: the same answer whether or not the user exists.
             return .send(FTPReply(.needPassword, "Password required for \(name)."))
@@ -205,7 +237,36 @@ public struct FTPSessionStateMachine: Sendable {
         case .stat:
             return .send(status)
         case .feat:
-            return .send(FTPCommandTable.featReply)
+            return .send(FTPCommandTable.featReply(tls: tls.available))
+        case .auth(let mechanism):
+            guard tls.available else { return .send(FTPReply(.notImplemented, "TLS is not configured on this server.")) }
+            guard ["TLS", "SSL", "TLS-C", "TLS-P"].contains(mechanism.uppercased()) else {
+                return .send(FTPReply(.parameterNotImplemented, "AUTH \(mechanism) not supported; use AUTH TLS."))
+            }
+            guard !controlEncrypted else { return .send(FTPReply(.badSequence, "TLS is already on.")) }
+            controlEncrypted = true
+            return .startTLS(FTPReply(.securityExchangeOK, "AUTH \(mechanism.uppercased()) ok: start the handshake."))
+        case .pbsz:
+            guard controlEncrypted else { return .send(FTPReply(.badSequence, "PBSZ needs AUTH TLS first.")) }
+            protectionBufferSet = true
+            return .send(FTPReply(.ok, "PBSZ=0"))
+        case .prot(let level):
+            guard protectionBufferSet else { return .send(FTPReply(.badSequence, "PROT needs PBSZ first.")) }
+            switch level.uppercased() {
+            case "P":
+                dataPrivate = true
+                return .send(FTPReply(.ok, "Data connections are private."))
+            case "C":
+                if tls.requiredForData { return .send(FTPReply(.dataProtectionRefused, "Data connections must be encrypted.")) }
+                dataPrivate = false
+                return .send(FTPReply(.ok, "Data connections are clear."))
+            case "S", "E":
+                return .send(FTPReply(.protectionLevelNotSupported, "PROT \(level) is not supported; use P or C."))
+            default:
+                return .send(FTPReply(.parameterNotImplemented, "Unknown PROT level \(level)."))
+            }
+        case .ccc:
+            return .send(FTPReply(.policyRefused, "CCC refused: the control connection stays encrypted."))
         case .help(let verb):
             return .send(FTPCommandTable.helpReply(for: verb))
         case .noop:
@@ -326,6 +387,10 @@ public struct FTPSessionStateMachine: Sendable {
     }
 
     private mutating func transfer(_ argument: String?, _ make: (VFSPath) -> Transfer) -> Action {
+        if tls.requiredForData && !dataPrivate {
+            // RFC 4217 §9: 521 when the PROT level does not allow the data connection.
+            return .send(FTPReply(.dataProtectionRefused, "Data connections must be encrypted: send PBSZ 0 and PROT P."))
+        }
         guard dataConnectionReady else {
             return .send(FTPReply(.cannotOpenDataConnection, "Use PASV, EPSV, PORT or EPRT first."))
         }
@@ -352,6 +417,7 @@ public struct FTPSessionStateMachine: Sendable {
 
     /// REIN (RFC 959 §4.1.1): back to before USER.
     private mutating func reinitialize() -> Action {
+        // TLS stays as it is (RFC 4217 §11).
         state = .awaitingUser
         workingDirectory = .root
         transferType = .ascii

@@ -1,0 +1,45 @@
+import COpenSSL
+
+/// The server side of FTPS on OpenSSL: one `SSL_CTX` with the certificate, TLS 1.2 and newer
+/// only, and a server session cache, so that data connections can resume the control
+/// connection's session (FileZilla Server and vsftpd require it; swift-nio-ssl has no
+/// session-cache interface).
+public final class TLSServerContext: @unchecked Sendable {
+    let context: OpaquePointer
+
+    /// Loads a PEM certificate chain and its private key. Throws a message naming the file.
+    public init(certificatePath: String, keyPath: String) throws {
+        guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError("cannot create a TLS context") }
+        self.context = context
+        guard cossl_ctx_set_min_tls12(context) == 1 else { throw TLSError("cannot require TLS 1.2") }
+        guard SSL_CTX_use_certificate_chain_file(context, certificatePath) == 1 else {
+            throw TLSError("cannot load the certificate \(certificatePath): \(Self.lastError())")
+        }
+        guard SSL_CTX_use_PrivateKey_file(context, keyPath, SSL_FILETYPE_PEM) == 1,
+            SSL_CTX_check_private_key(context) == 1
+        else {
+            throw TLSError("cannot load the private key \(keyPath) (or it does not match): \(Self.lastError())")
+        }
+        _ = cossl_ctx_enable_server_session_cache(context)
+        let name = Array("ossftp".utf8)
+        _ = SSL_CTX_set_session_id_context(context, name, UInt32(name.count))
+    }
+
+    deinit {
+        SSL_CTX_free(context)
+    }
+
+    static func lastError() -> String {
+        let code = ERR_get_error()
+        guard code != 0 else { return "unknown error" }
+        var buffer = [CChar](repeating: 0, count: 256)
+        ERR_error_string_n(code, &buffer, buffer.count)
+        return String(cString: buffer)
+    }
+}
+
+/// A TLS set-up or handshake failure.
+public struct TLSError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

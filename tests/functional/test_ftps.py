@@ -1,0 +1,155 @@
+"""FTPS on OpenSSL: explicit (AUTH TLS) and implicit, PROT P data connections, session reuse
+on demand, TLS 1.2 and newer only, and the policy replies of RFC 4217."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import os
+import socket
+import ssl
+import subprocess
+
+import pytest
+
+from netutil import HOST, free_port
+from ossftp_server import Account, OssftpServer
+from rawftp import RawFTP
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True)
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def tls_server(tmp_path, certificate, **policy) -> OssftpServer:
+    cert, key = certificate
+    implicit = free_port()
+    server = OssftpServer(tmp_path / "srv", [Account("alice", "alice-pass", "bucket1")],
+                          extra_args=["--implicit_tls_port", str(implicit)],
+                          extra_config={"tls_certificate": str(cert), "tls_key": str(key), **policy})
+    server.implicit_port = implicit
+    server.start()
+    return server
+
+
+def client_context(**kwargs) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    for name, value in kwargs.items():
+        setattr(context, name, value)
+    return context
+
+
+def ftps(server) -> ftplib.FTP_TLS:
+    client = ftplib.FTP_TLS(context=client_context())
+    client.connect(HOST, server.port, timeout=20)
+    client.login("alice", "alice-pass")
+    client.prot_p()
+    return client
+
+
+def test_explicit_ftps_with_ftplib_curl_and_lftp(tmp_path, certificate, subprocess_env):
+    server = tls_server(tmp_path, certificate)
+    try:
+        body = os.urandom(5 * MiB + 11)
+        client = ftps(server)
+        assert "AUTH TLS" in client.sendcmd("FEAT")
+        client.storbinary("STOR secret.bin", io.BytesIO(body))
+        out = io.BytesIO()
+        client.retrbinary("RETR secret.bin", out.write)
+        assert out.getvalue() == body
+        assert client.nlst() == ["secret.bin"]
+        client.quit()
+        assert (server.bucket_dir() / "secret.bin").read_bytes() == body
+        target = tmp_path / "curl.bin"
+        base = f"alice:alice-pass@{HOST}"
+        for url, flags in ((f"ftp://{base}:{server.port}/secret.bin", ["--ssl-reqd"]),
+                           (f"ftps://{base}:{server.implicit_port}/secret.bin", [])):
+            result = subprocess.run(["curl", "-sS", "-k", *flags, "-o", str(target), url], env=subprocess_env,
+                                    capture_output=True, timeout=60)
+            assert result.returncode == 0, result.stderr
+            assert target.read_bytes() == body
+        upload = tmp_path / "up.bin"
+        upload.write_bytes(body[:1000])
+        result = subprocess.run(["curl", "-sS", "-k", "--ssl-reqd", "-T", str(upload),
+                                 f"ftp://{base}:{server.port}/up.bin"], env=subprocess_env, capture_output=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        script = ("set ssl:verify-certificate no; set ftp:ssl-force yes; set ftp:ssl-protect-data yes; "
+                  "set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; "
+                  f"put {upload} -o lftp.bin; get lftp.bin -o {tmp_path / 'lftp-back.bin'}; ls; bye")
+        result = subprocess.run(["lftp", "-u", "alice,alice-pass", "-p", str(server.port), HOST, "-e", script],
+                                env=subprocess_env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (tmp_path / "lftp-back.bin").read_bytes() == body[:1000]
+    finally:
+        server.stop()
+
+
+def test_session_reuse_can_be_required(tmp_path, certificate, subprocess_env):
+    server = tls_server(tmp_path, certificate, tls_require_reuse=True)
+    try:
+        (server.bucket_dir() / "f.bin").write_bytes(b"reused")
+        # curl resumes the control connection's session on its data connections.
+        result = subprocess.run(["curl", "-sS", "-k", "--ssl-reqd", f"ftp://alice:alice-pass@{HOST}:{server.port}/f.bin"],
+                                env=subprocess_env, capture_output=True, timeout=60)
+        assert result.returncode == 0 and result.stdout == b"reused", result.stderr
+        # Python's ftplib never resumes: its data connection is refused.
+        client = ftps(server)
+        with pytest.raises((ftplib.Error, OSError, ssl.SSLError)):
+            client.retrbinary("RETR f.bin", lambda _: None)
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_policy_replies_and_plaintext_after_auth(tmp_path, certificate):
+    server = tls_server(tmp_path, certificate, tls_require_login=True, tls_require_data=True)
+    try:
+        with RawFTP(server.port) as c:
+            assert c.cmd("PBSZ 0").code == 503
+            assert c.cmd("PROT P").code == 503
+            assert c.cmd("USER alice").code == 530  # TLS required before login
+            # Plaintext pipelined behind AUTH TLS is discarded, never obeyed.
+            assert c.send_raw(b"AUTH TLS\r\nUSER alice\r\n").code == 234
+            secure = client_context().wrap_socket(c.sock, server_hostname=HOST)
+            reader = secure.makefile("rb")
+            secure.sendall(b"PASS alice-pass\r\n")
+            assert reader.readline().startswith(b"503")  # the USER before the handshake did not count
+            for line, code in ((b"PROT P", b"503"), (b"PBSZ 0", b"200"), (b"PROT S", b"536"), (b"PROT C", b"521"),
+                               (b"CCC", b"534"), (b"PROT P", b"200"), (b"USER alice", b"331"),
+                               (b"PASS alice-pass", b"230")):
+                secure.sendall(line + b"\r\n")
+                assert reader.readline().startswith(code), line
+            secure.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_old_tls_versions_are_refused(tmp_path, certificate):
+    server = tls_server(tmp_path, certificate)
+    try:
+        # Positive control: TLS 1.2 gets the implicit listener's 220.
+        modern = client_context()
+        modern.maximum_version = ssl.TLSVersion.TLSv1_2
+        with socket.create_connection((HOST, server.implicit_port), timeout=10) as raw:
+            assert modern.wrap_socket(raw, server_hostname=HOST).recv(100).startswith(b"220")
+        # TLS 1.1 and older, which this client is allowed to offer (security level 0), are refused.
+        old = client_context()
+        old.set_ciphers("DEFAULT:@SECLEVEL=0")
+        old.minimum_version = ssl.TLSVersion.TLSv1
+        old.maximum_version = ssl.TLSVersion.TLSv1_1
+        with socket.create_connection((HOST, server.implicit_port), timeout=10) as raw:
+            with pytest.raises(ssl.SSLError, match="(?i)protocol|version"):
+                old.wrap_socket(raw, server_hostname=HOST).recv(100)
+    finally:
+        server.stop()
