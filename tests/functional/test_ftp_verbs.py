@@ -183,3 +183,15 @@ def free_port_v6() -> int:
     with socket.socket(socket.AF_INET6) as s:
         s.bind(("::1", 0))
         return s.getsockname()[1]
+
+
+def test_a_thousand_unused_passive_ports_leak_no_socket(ossftp, alice):
+    fds = lambda: len(os.listdir(f"/proc/{ossftp.proc.pid}/fd"))  # noqa: E731
+    with RawFTP(ossftp.port) as c:
+        c.login(alice.username, alice.password)
+        before = fds()
+        for _ in range(1000):
+            assert c.cmd("PASV").code == 227
+        time.sleep(0.5)
+        # Each PASV replaced the previous listener: at most one is open, not a thousand.
+        assert fds() <= before + 5
