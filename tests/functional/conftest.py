@@ -96,19 +96,31 @@ def subprocess_env(tmp_path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """A self-signed certificate and key for FTPS."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True)
+    return {"tls_certificate": str(folder / "cert.pem"), "tls_key": str(folder / "key.pem")}
+
+
 @pytest.fixture(params=["local", "s3"])
-def server(request, tmp_path, seaweedfs):
+def server(request, tmp_path, seaweedfs, tls_files):
     """A server with rename by copy, over the local store or SeaweedFS (each test runs on both);
     yields (server, user, password)."""
     if request.param == "local":
         account = Account("carol", "c-" + secrets.token_urlsafe(10), "bucket3")
-        srv = OssftpServer(tmp_path / "srv", [account], extra_args=["--rename", "copy"])
+        srv = OssftpServer(tmp_path / "srv", [account], extra_args=["--rename", "copy"], extra_config=tls_files)
         user, password = account.username, account.password
     else:
         bucket = "vfs-" + secrets.token_hex(4)
         seaweedfs.client().create_bucket(Bucket=bucket)
         srv = OssftpServer(tmp_path / "srv", [], extra_args=[
-            "--provider", "s3", "--endpoint", seaweedfs.endpoint, "--rename", "copy"])
+            "--provider", "s3", "--endpoint", seaweedfs.endpoint, "--rename", "copy"], extra_config=tls_files)
         user, password = f"{seaweedfs.admin.access_key}/{bucket}", seaweedfs.admin.secret_key
     srv.start()
     try:

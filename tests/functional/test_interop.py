@@ -40,12 +40,15 @@ def assert_same_tree(left: Path, right: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_lftp_mirror_both_ways(server, tmp_path, subprocess_env):
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "ftps"])
+def test_lftp_mirror_both_ways(server, tmp_path, subprocess_env, tls):
     srv, user, password = server
     source, back = tmp_path / "source", tmp_path / "back"
     make_tree(source)
     back.mkdir()
-    script = (f"set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; set ftp:ssl-allow no; "
+    security = ("set ftp:ssl-force yes; set ftp:ssl-protect-data yes; set ssl:verify-certificate no;" if tls
+                else "set ftp:ssl-allow no;")
+    script = (f"set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; {security} "
               f"mirror -R --no-perms {source} /tree; mirror /tree {back}; bye")
     result = subprocess.run(["lftp", "-u", f"{user},{password}", "-p", str(srv.port), HOST, "-e", script],
                             env=subprocess_env, capture_output=True, text=True, timeout=300)

@@ -22,6 +22,8 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var handshakeDone = false
     private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private var closing = false
+    /// The peer sent close_notify: the stream ended cleanly, whatever the socket says next.
+    private var peerClosed = false
 
     init(context tls: TLSServerContext) {
         ssl = SSL_new(tls.context)!
@@ -82,6 +84,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let error = SSL_get_error(ssl, count)
             if error == SSL_ERROR_ZERO_RETURN {
                 // The peer's close_notify: answer it and close.
+                peerClosed = true
                 _ = SSL_shutdown(ssl)
                 flushCiphertext(context: context, promise: nil)
                 context.flush()
@@ -150,6 +153,16 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         flushCiphertext(context: context, promise: sent)
         context.flush()
         sent.futureResult.whenComplete { _ in context.close(mode: mode, promise: promise) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A peer that sent close_notify may close its socket without waiting for ours (Go's
+        // TLS does): the broken pipe that follows is not a failure of the transfer.
+        if peerClosed {
+            context.close(promise: nil)
+            return
+        }
+        context.fireErrorCaught(error)
     }
 
     private func fail(context: ChannelHandlerContext, _ error: TLSError) {
