@@ -19,13 +19,10 @@ from rawftp import RawFTP
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
-                   check=True, capture_output=True)
-    return folder / "cert.pem", folder / "key.pem"
+@pytest.fixture
+def certificate(tls_files):
+    """The session's self-signed certificate and key (conftest's tls_files)."""
+    return tls_files["tls_certificate"], tls_files["tls_key"]
 
 
 def tls_server(tmp_path, certificate, **policy) -> OssftpServer:

@@ -148,7 +148,7 @@ public actor SpoolUpload: VFSWriter {
 
     private func startMultipart() async throws {
         guard uploadID == nil else { return }
-        let id = try await storeCall { try await store.createMultipartUpload(key, metadata: metadata) }
+        let id = try await store.createMultipartUpload(key, metadata: metadata)
         uploadID = id
         // From here a kill would leave a multipart upload behind: record it first thing.
         try await updateRecord { $0.uploadID = id }
@@ -222,7 +222,7 @@ public actor SpoolUpload: VFSWriter {
                 offset = last + 1
             }
         } else {
-            let stream = try await storeCall { try await store.get(base.key, range: .closed(0, base.length - 1)) }
+            let stream = try await store.get(base.key, range: .closed(0, base.length - 1))
             for try await chunk in stream { try await append(chunk) }
         }
     }
@@ -243,7 +243,7 @@ public actor SpoolUpload: VFSWriter {
             try await startFromBase()
             if uploadID == nil && partFile == nil && pendingFirst == nil {
                 // Never left memory: one PUT of the buffer.
-                try await storeCall { try await store.put(key, body: .bytes(buffer), metadata: metadata) }
+                try await store.put(key, body: .bytes(buffer), metadata: metadata)
                 buffer = []
             } else {
                 try await flush()
@@ -251,13 +251,13 @@ public actor SpoolUpload: VFSWriter {
                 if let first = pendingFirst {
                     pendingFirst = nil
                     let body = ObjectBody.file(path: first.path, offset: 0, length: UInt64(first.size))
-                    try await storeCall { try await store.put(key, body: body, metadata: metadata) }
+                    try await store.put(key, body: body, metadata: metadata)
                     await release(first.reserved, path: first.path)
                 } else {
                     while !inFlight.isEmpty { try await collectOldest() }
                     guard let id = uploadID else { preconditionFailure("a multipart upload without an id") }
                     let parts = stored.sorted { $0.partNumber < $1.partNumber }
-                    try await storeCall { try await store.completeMultipartUpload(key, uploadID: id, parts: parts) }
+                    try await store.completeMultipartUpload(key, uploadID: id, parts: parts)
                     uploadID = nil
                 }
             }
@@ -368,10 +368,6 @@ public actor SpoolUpload: VFSWriter {
             if let error = error as? ObjectStoreError { throw VFSError(error, path: key) }
             throw error
         }
-    }
-
-    private func storeCall<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await body()
     }
 
     private func storeIO<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
