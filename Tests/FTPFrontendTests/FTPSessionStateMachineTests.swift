@@ -159,3 +159,53 @@ import Testing
         #expect(code(session.receivedLine(line("QUIT"))) == 221)
     }
 }
+
+@Suite struct FTPSessionChecksumTests {
+    typealias Machine = FTPSessionStateMachine
+
+    func line(_ text: String) -> FTPControlLine { .line(Array(text.utf8)) }
+
+    func reply(_ action: Machine.Action) -> FTPReply? {
+        if case .send(let reply) = action { return reply }
+        return nil
+    }
+
+    func loggedIn() -> Machine {
+        var machine = Machine()
+        _ = machine.receivedLine(line("USER alice"))
+        _ = machine.receivedLine(line("PASS pw"))
+        _ = machine.authenticationSucceeded()
+        return machine
+    }
+
+    @Test func hashUsesTheSelectedAlgorithmAndTheDraftsReplyForm() throws {
+        var machine = loggedIn()
+        let path = try VFSPath(resolving: "/a b.bin")
+        #expect(machine.receivedLine(line("HASH a b.bin")) == .perform(.checksum(path, .md5, legacy: false)))
+        let sums = VFSChecksums(md5: "0123456789abcdef0123456789abcdef", crc64: 0xAB)
+        let md5 = reply(machine.operationSucceeded(.checksum(path, .md5, legacy: false), result: .checksums(sums, size: 9)))
+        #expect(md5?.lines == ["MD5 0-9 0123456789abcdef0123456789abcdef /a b.bin"])
+        #expect(md5?.code.rawValue == 213)
+        #expect(reply(machine.receivedLine(line("OPTS HASH CRC64")))?.lines == ["CRC64"])
+        #expect(machine.receivedLine(line("HASH a b.bin")) == .perform(.checksum(path, .crc64, legacy: false)))
+        let crc = reply(machine.operationSucceeded(.checksum(path, .crc64, legacy: false), result: .checksums(sums, size: 9)))
+        #expect(crc?.lines == ["CRC64 0-9 00000000000000ab /a b.bin"])
+        #expect(machine.receivedLine(line("XMD5 a b.bin")) == .perform(.checksum(path, .md5, legacy: true)))
+        let legacy = reply(machine.operationSucceeded(.checksum(path, .md5, legacy: true), result: .checksums(sums, size: 9)))
+        #expect(legacy?.code.rawValue == 250)
+        #expect(legacy?.lines == ["0123456789ABCDEF0123456789ABCDEF"])
+    }
+
+    @Test func aMissingChecksumIs504AndNamesWhatIsStored() throws {
+        var machine = loggedIn()
+        let path = try VFSPath(resolving: "/f")
+        let sums = VFSChecksums(md5: nil, crc64: 7)
+        let missing = reply(machine.operationSucceeded(.checksum(path, .md5, legacy: false), result: .checksums(sums, size: 1)))
+        #expect(missing?.code.rawValue == 504)
+        #expect(missing?.lines.first?.contains("Stored here: CRC64") == true)
+        #expect(reply(machine.receivedLine(line("OPTS HASH SHA-1")))?.code.rawValue == 504)
+        #expect(machine.hashAlgorithm == .md5)
+        var anonymous = Machine()
+        #expect(reply(anonymous.receivedLine(line("HASH f")))?.code.rawValue == 530)
+    }
+}

@@ -53,6 +53,20 @@ public enum FTPCommand: Equatable, Sendable {
     case mfmt(time: Double, path: String)
     case mlst(String?)
     case mlsd(String?)
+    /// HASH (draft-bryan-ftpext-hash-02), XMD5 and XCRC: a checksum the store keeps.
+    case hash(String, algorithm: FTPHashAlgorithm?, legacy: Bool)
+}
+
+/// The checksums HASH can name. Only stored ones are answered; nothing is computed.
+public enum FTPHashAlgorithm: String, CaseIterable, Equatable, Sendable {
+    case md5 = "MD5"
+    /// CRC-64/XZ, as OSS keeps it (not in the draft's list; clients may select it by name).
+    case crc64 = "CRC64"
+    /// CRC-32, which XCRC asks for; no store keeps it.
+    case crc32 = "CRC32"
+
+    /// The algorithms FEAT advertises for HASH.
+    static let offered: [FTPHashAlgorithm] = [.md5, .crc64]
 }
 
 /// The form of a directory listing on the data connection.

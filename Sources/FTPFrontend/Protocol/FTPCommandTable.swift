@@ -118,6 +118,13 @@ public enum FTPCommandTable {
               feature: "MLST type*;size*;modify*;perm*;") { .mlst($0) },
         Entry(verb: "MLSD", argument: .optional, requiresLogin: true, help: "MLSD [<path>]: lists a directory's facts.",
               feature: nil) { .mlsd($0) },
+        Entry(verb: "HASH", argument: .required, requiresLogin: true,
+              help: "HASH <path>: the file's stored checksum (OPTS HASH MD5|CRC64 selects).",
+              feature: "HASH") { .hash($0!, algorithm: nil, legacy: false) },
+        Entry(verb: "XMD5", argument: .required, requiresLogin: true, help: "XMD5 <path>: the file's stored MD5.",
+              feature: nil) { .hash($0!, algorithm: .md5, legacy: true) },
+        Entry(verb: "XCRC", argument: .required, requiresLogin: true, help: "XCRC <path>: the file's stored CRC-32.",
+              feature: nil) { .hash($0!, algorithm: .crc32, legacy: true) },
         Entry(verb: "RNFR", argument: .required, requiresLogin: true, help: "RNFR <path>: names what to rename.",
               feature: nil) { .rnfr($0!) },
         Entry(verb: "RNTO", argument: .required, requiresLogin: true, help: "RNTO <path>: renames it (if allowed).",
@@ -148,9 +155,14 @@ public enum FTPCommandTable {
     static let tlsVerbs: Set<String> = ["AUTH", "PBSZ", "PROT"]
 
     /// The FEAT reply (RFC 2389 §3.2): each feature on its own line, led by one space.
-    public static func featReply(tls: Bool) -> FTPReply {
+    /// HASH's line names the algorithms and stars the session's selection (draft-bryan-ftpext-hash §3.1).
+    public static func featReply(tls: Bool, hash: FTPHashAlgorithm = .md5) -> FTPReply {
+        let hashLine = "HASH " + FTPHashAlgorithm.offered.map { $0 == hash ? "\($0.rawValue)*" : $0.rawValue }
+            .joined(separator: ";")
         // TVFS (RFC 3659 §6): paths are one tree with `/` separators.
-        let features = Set(entries.filter { tls || !tlsVerbs.contains($0.verb) }.compactMap(\.feature) + ["TVFS"]).sorted()
+        let advertised = entries.filter { tls || !tlsVerbs.contains($0.verb) }.compactMap(\.feature)
+            .map { $0 == "HASH" ? hashLine : $0 }
+        let features = Set(advertised + ["TVFS"]).sorted()
         return FTPReply(.systemStatus, lines: ["Features:"] + features.map { " \($0)" } + ["End"])
     }
 

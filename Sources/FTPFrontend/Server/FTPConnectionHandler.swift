@@ -250,6 +250,10 @@ struct FTPConnectionHandler {
         case .setModificationTime(let path, let time):
             try await vfs.setModificationTime(path, time)
             return .done
+        case .checksum(let path, _, _):
+            let entry = try await vfs.stat(path)
+            guard entry.kind == .file else { throw VFSError.isDirectory(path.description) }
+            return .checksums(try await vfs.checksums(path), size: entry.size)
         case .machineStat(let path):
             var entry = try await vfs.stat(path)
             entry.name = path.description

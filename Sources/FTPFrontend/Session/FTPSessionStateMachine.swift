@@ -59,6 +59,8 @@ public struct FTPSessionStateMachine: Sendable {
         case setModificationTime(VFSPath, Double)
         /// MLST: the facts of one entry.
         case machineStat(VFSPath)
+        /// HASH, XMD5, XCRC: a stored checksum.
+        case checksum(VFSPath, FTPHashAlgorithm, legacy: Bool)
     }
 
     /// What an operation found.
@@ -69,6 +71,7 @@ public struct FTPSessionStateMachine: Sendable {
         case passiveListener(host: String, port: Int)
         case modified(Double)
         case entry(VFSEntry)
+        case checksums(VFSChecksums, size: UInt64)
     }
 
     /// A transfer over the data connection.
@@ -125,6 +128,8 @@ public struct FTPSessionStateMachine: Sendable {
     private var restartOffset: UInt64?
     /// The MLST/MLSD facts on (RFC 3659 §7.9, OPTS MLST).
     public private(set) var machineFacts: Set<String> = FTPListingFormatter.allFacts
+    /// The algorithm HASH answers with (OPTS HASH).
+    public internal(set) var hashAlgorithm = FTPHashAlgorithm.md5
     private let maxFailedLogins: Int
     private let controlIsIPv6: Bool
     /// The control connection's peer: PORT and EPRT may only point there (RFC 2577 §3).
@@ -237,7 +242,7 @@ public struct FTPSessionStateMachine: Sendable {
         case .stat:
             return .send(status)
         case .feat:
-            return .send(FTPCommandTable.featReply(tls: tls.available))
+            return .send(FTPCommandTable.featReply(tls: tls.available, hash: hashAlgorithm))
         case .auth(let mechanism):
             guard tls.available else { return .send(FTPReply(.notImplemented, "TLS is not configured on this server.")) }
             guard ["TLS", "SSL", "TLS-C", "TLS-P"].contains(mechanism.uppercased()) else {
@@ -338,6 +343,9 @@ public struct FTPSessionStateMachine: Sendable {
             return resolving(argument) { .perform(.makeDirectory($0)) }
         case .rmd(let argument):
             return resolving(argument) { .perform(.removeDirectory($0)) }
+        case .hash(let argument, let algorithm, let legacy):
+            let chosen = algorithm ?? hashAlgorithm
+            return resolving(argument) { .perform(.checksum($0, chosen, legacy: legacy)) }
         }
     }
 
@@ -364,6 +372,16 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(.ok, "Always in UTF8 mode."))
         case ("UTF8", _), ("UTF-8", _):
             return .send(FTPReply(.parameterNotImplemented, "UTF8 cannot be turned off."))
+        case ("HASH", nil):
+            return .send(FTPReply(.ok, hashAlgorithm.rawValue))
+        case ("HASH", let name?):
+            guard let algorithm = FTPHashAlgorithm(rawValue: String(name)), FTPHashAlgorithm.offered.contains(algorithm)
+            else {
+                let names = FTPHashAlgorithm.offered.map(\.rawValue).joined(separator: ", ")
+                return .send(FTPReply(.parameterNotImplemented, "Unknown algorithm \(name); use \(names)."))
+            }
+            hashAlgorithm = algorithm
+            return .send(FTPReply(.ok, algorithm.rawValue))
         case ("MLST", let facts):
             // RFC 3659 §7.9: unknown facts are ignored; the reply names those now on.
             let wanted = Set((facts ?? "").lowercased().split(separator: ";").map(String.init))
@@ -508,7 +526,9 @@ public struct FTPSessionStateMachine: Sendable {
             }
             let address = host.split(separator: ".").joined(separator: ",")
             return .send(FTPReply(.enteringPassiveMode, "Entering Passive Mode (\(address),\(port >> 8),\(port & 0xFF))."))
-        case (.size, _), (.openPassiveListener, _), (.modificationTime, _), (.machineStat, _):
+        case (.checksum(let path, let algorithm, let legacy), .checksums(let sums, let size)):
+            return Self.checksumReply(path: path, algorithm: algorithm, legacy: legacy, sums: sums, size: size)
+        case (.size, _), (.openPassiveListener, _), (.modificationTime, _), (.machineStat, _), (.checksum, _):
             preconditionFailure("result \(result) does not belong to \(operation)")
         }
     }

@@ -48,6 +48,8 @@ public struct PermissionedVFS: VFS {
 
     public func stat(_ path: VFSPath) async throws -> VFSEntry { try await base.stat(path) }
 
+    public func checksums(_ path: VFSPath) async throws -> VFSChecksums { try await base.checksums(path) }
+
     public func list(_ path: VFSPath) async throws -> VFSDirectoryListing { try await base.list(path) }
 
     public func openRead(_ path: VFSPath, offset: UInt64) async throws -> ObjectByteStream {

@@ -146,6 +146,14 @@ public struct ObjectVFS: VFS {
         throw VFSError.notFound(path.description)
     }
 
+    public func checksums(_ path: VFSPath) async throws -> VFSChecksums {
+        guard let info = try await fileInfo(path) else {
+            if try await directoryExists(path) { throw VFSError.isDirectory(path.description) }
+            throw VFSError.notFound(path.description)
+        }
+        return VFSChecksums(md5: VFSChecksums.md5(fromETag: info.etag), crc64: info.crc64)
+    }
+
     /// Throws unless `path` is an existing directory.
     func requireDirectory(_ path: VFSPath) async throws {
         if try await directoryExists(path) { return }

@@ -36,6 +36,9 @@ public protocol VFS: Sendable {
 
     /// Capacity and free space, for `df` and FTP's space queries.
     func space() async throws -> VFSSpace
+
+    /// The checksums the store keeps for a file; nothing is read or computed.
+    func checksums(_ path: VFSPath) async throws -> VFSChecksums
 }
 
 extension VFS {
@@ -87,6 +90,31 @@ public struct VFSSpace: Sendable, Equatable {
 
     /// What a bucket reports: 1 PiB, all of it free (s3fs and ossfs report similar figures).
     public static let unlimited = VFSSpace(totalBytes: 1 << 50, freeBytes: 1 << 50)
+}
+
+/// Whole-file checksums a store already keeps, as FTP's HASH reports them.
+public struct VFSChecksums: Sendable, Equatable {
+    /// The MD5, lower-case hex: an ETag is one only for objects stored in a single PUT.
+    public var md5: String?
+    /// The CRC-64/XZ (ECMA-182), which OSS reports for every object.
+    public var crc64: UInt64?
+
+    public init(md5: String? = nil, crc64: UInt64? = nil) {
+        self.md5 = md5
+        self.crc64 = crc64
+    }
+
+    /// What an ETag says about the MD5: a multipart ETag (`"…-3"`) or a local store's
+    /// size-and-time tag is not 32 hex digits, so it says nothing.
+    public static func md5(fromETag etag: String) -> String? {
+        // A weak tag (RFC 9110 §8.8.3) makes no promise about the bytes.
+        if etag.hasPrefix("W/") { return nil }
+        var bare = Substring(etag)
+        bare = bare.drop { $0 == "\"" }
+        while bare.last == "\"" { bare = bare.dropLast() }
+        guard bare.utf8.count == 32, bare.allSatisfy(\.isHexDigit) else { return nil }
+        return bare.lowercased()
+    }
 }
 
 /// An upload in progress. Bytes go to the spool; ``commit()`` makes the object visible.
