@@ -160,22 +160,11 @@ import Testing
     }
 }
 
-@Suite struct FTPSessionChecksumTests {
-    typealias Machine = FTPSessionStateMachine
-
-    func line(_ text: String) -> FTPControlLine { .line(Array(text.utf8)) }
-
+/// HASH, XMD5, XCRC.
+extension FTPSessionStateMachineTests {
     func reply(_ action: Machine.Action) -> FTPReply? {
         if case .send(let reply) = action { return reply }
         return nil
-    }
-
-    func loggedIn() -> Machine {
-        var machine = Machine()
-        _ = machine.receivedLine(line("USER alice"))
-        _ = machine.receivedLine(line("PASS pw"))
-        _ = machine.authenticationSucceeded()
-        return machine
     }
 
     @Test func hashUsesTheSelectedAlgorithmAndTheDraftsReplyForm() throws {
