@@ -56,23 +56,26 @@ def test_lftp_mirror_both_ways(server, tmp_path, subprocess_env, tls):
     assert_same_tree(source, back)
 
 
-def rclone_env(srv, user, password, tmp_path) -> dict[str, str]:
+def rclone_env(srv, user, password, tmp_path, tls: bool = False) -> dict[str, str]:
     rclone = str(REPO_ROOT / ".venv" / "bin" / "rclone")
     obscured = subprocess.run([rclone, "obscure", password], capture_output=True, text=True, check=True).stdout.strip()
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env.update({"RCLONE_CONFIG": str(tmp_path / "rclone.conf"), "RCLONE_CONFIG_OSS_TYPE": "ftp",
                 "RCLONE_CONFIG_OSS_HOST": HOST, "RCLONE_CONFIG_OSS_PORT": str(srv.port),
                 "RCLONE_CONFIG_OSS_USER": user, "RCLONE_CONFIG_OSS_PASS": obscured})
+    if tls:
+        env.update({"RCLONE_CONFIG_OSS_EXPLICIT_TLS": "true", "RCLONE_CONFIG_OSS_NO_CHECK_CERTIFICATE": "true"})
     (tmp_path / "rclone.conf").write_text("")
     return env
 
 
-def test_rclone_copy_and_check_through_its_ftp_backend(server, tmp_path):
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "ftps"])
+def test_rclone_copy_and_check_through_its_ftp_backend(server, tmp_path, tls):
     srv, user, password = server
     rclone = str(REPO_ROOT / ".venv" / "bin" / "rclone")
     source = tmp_path / "source"
     make_tree(source)
-    env = rclone_env(srv, user, password, tmp_path)
+    env = rclone_env(srv, user, password, tmp_path, tls)
     for args in (["copy", str(source), "oss:/rtree"], ["check", str(source), "oss:/rtree"],
                  ["copy", "oss:/rtree", str(tmp_path / "back")]):
         result = subprocess.run([rclone, *args, "--retries", "1"], env=env, capture_output=True, text=True,

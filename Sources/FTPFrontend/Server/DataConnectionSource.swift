@@ -81,7 +81,7 @@ struct DataTLS: Sendable {
 
     /// Puts TLS first in a new data channel's pipeline (on its event loop).
     func install(on channel: any Channel) throws {
-        try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: context), position: .first)
+        try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: context, dataConnection: true), position: .first)
         if requireReuse { try channel.pipeline.syncOperations.addHandler(SessionReuseGuard()) }
     }
 }

@@ -25,11 +25,17 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The peer sent close_notify: the stream ended cleanly, whatever the socket says next.
     private var peerClosed = false
 
-    init(context tls: TLSServerContext) {
+    /// `dataConnection`: no TLS 1.3 session tickets are sent. A client that only writes
+    /// (an upload) never reads them, and closing a socket with unread data makes the kernel
+    /// send a reset, which discards the upload's last bytes on our side (Go's TLS, as in
+    /// rclone, closes that way). Data connections resume the control connection's session
+    /// and need no tickets of their own.
+    init(context tls: TLSServerContext, dataConnection: Bool = false) {
         ssl = SSL_new(tls.context)!
         readBIO = cossl_bio_new_mem()!
         writeBIO = cossl_bio_new_mem()!
         SSL_set_bio(ssl, readBIO, writeBIO)  // the SSL object owns both BIOs now
+        if dataConnection { _ = SSL_set_num_tickets(ssl, 0) }
         SSL_set_accept_state(ssl)
     }
 
