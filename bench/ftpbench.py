@@ -34,6 +34,10 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def ftpbench(port: int, clients: int) -> tuple[dict[str, tuple[float, str]], str]:
+    # Each run writes gigabytes: let the disk take the last run's dirty pages first, so that
+    # neither server pays for the other's writes.
+    os.sync()
+    time.sleep(1)
     result = subprocess.run(
         [str(REPO_ROOT / ".venv/bin/ftpbench"), "-u", "bench", "-p", "bench-pass", "-H", HOST, "-P", str(port),
          "-b", "all", "-n", str(clients)], capture_output=True, text=True, timeout=1800)
@@ -64,25 +68,36 @@ def main() -> int:
             theirs, their_text = ftpbench(port, args.clients)
         finally:
             stop_process(peer)
-        server = OssftpServer(work / "srv", [Account("bench", "bench-pass", "bench", hashed=False)], extra_args=[
-            "--loglevel", "ERROR", "--max_connections", "2000", "--max_connections_per_ip", "2000"])
-        server.start()
-        try:
-            ours, our_text = ftpbench(server.port, args.clients)
-        finally:
-            server.stop()
-    lines = ["| ftpbench figure | ossftp | pyftpdlib | ossftp / pyftpdlib |", "|---|---|---|---|"]
+        runs = {}
+        for label, extra in (("no fsync", ["--local_no_fsync"]), ("fsync", [])):
+            server = OssftpServer(work / f"srv-{len(runs)}", [Account("bench", "bench-pass", "bench", hashed=False)],
+                                  extra_args=["--loglevel", "ERROR", "--max_connections", "2000",
+                                              "--max_connections_per_ip", "2000", *extra])
+            server.start()
+            try:
+                runs[label] = ftpbench(server.port, args.clients)
+            finally:
+                server.stop()
+    lines = ["| ftpbench figure | ossftp, no fsync | ossftp, fsync (default) | pyftpdlib "
+             "| ratio, no fsync | ratio, fsync |", "|---|---|---|---|---|---|"]
     ok = True
+    ours, synced = runs["no fsync"][0], runs["fsync"][0]
     for name, (value, unit) in ours.items():
-        if name not in theirs:
+        if name not in theirs or name not in synced:
             continue
         other = theirs[name][0]
-        better = value / other if unit == "MB/sec" else (other / value if value else float("inf"))
-        lines.append(f"| {name} ({unit}) | {value:.2f} | {other:.2f} | {better:.2f}x |")
-        if unit == "MB/sec" or "login" in name:
-            ok &= better >= 1.0
+
+        def ratio(mine: float) -> float:
+            return mine / other if unit == "MB/sec" else (other / mine if mine else float("inf"))
+        lines.append(f"| {name} ({unit}) | {value:.2f} | {synced[name][0]:.2f} | {other:.2f} "
+                     f"| {ratio(value):.2f}x | {ratio(synced[name][0]):.2f}x |")
+        # The target: logins and transfers at least pyftpdlib's, like for like (neither syncs).
+        if "QUIT" not in name:
+            ok &= ratio(value) >= 1.0
     lines += ["", f"`ftpbench -b all -n {args.clients}`, ossftp on the local store, pyftpdlib {HOST}; "
-              "for seconds the ratio is pyftpdlib's time over ossftp's (above 1 is faster)."]
+              "for seconds the ratio is pyftpdlib's time over ossftp's (above 1 is faster). pyftpdlib never "
+              "syncs; `--local_no_fsync` makes ossftp do the same, its default syncs every upload before 226."]
+    our_text = runs["no fsync"][1]
     text = "\n".join(lines)
     print(text)
     print("\n--- ossftp ---\n" + our_text + "\n--- pyftpdlib ---\n" + their_text, file=sys.stderr)

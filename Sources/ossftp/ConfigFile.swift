@@ -43,6 +43,7 @@ struct ConfigFile: Decodable {
         var provider: String?
         var endpoint: String?
         var local_root: String?
+        var local_fsync: LenientBool?
         var spool_dir: String?
         var region: String?
         var addressing: String?

@@ -91,6 +91,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("local_root"), help: "Folder of the local provider; each bucket is a folder in it.")
     var localRoot: String?
 
+    @Flag(name: .customLong("local_no_fsync"),
+          help: "Local provider: do not fsync an upload before 226 (visible and atomic, but lost if the machine fails).")
+    var localNoFsync = false
+
     @Option(name: .customLong("spool_dir"), help: "Folder where uploads are staged.")
     var spoolDir: String?
 

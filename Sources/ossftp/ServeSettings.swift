@@ -24,6 +24,8 @@ struct ServeSettings {
     var hierarchicalNamespace = false
     var cacheTTL: Double = 5
     var writeBack = false
+    /// Local provider: fsync each object before it is reported stored.
+    var localFsync = true
     var spoolBudget: Int64 = 1 << 30
     var partSize = 16 << 20
     var uploadConcurrency = 4
@@ -121,6 +123,7 @@ struct ServeSettings {
         }
         hierarchicalNamespace = server?.hierarchical_namespace?.value ?? false
         writeBack = flags.writeBack || (server?.write_back?.value ?? false)
+        localFsync = !flags.localNoFsync && (server?.local_fsync?.value ?? true)
         let budgetMB = flags.spoolBudgetMB ?? server?.spool_budget_mb?.value ?? 1024
         let partMB = flags.partSizeMB ?? server?.part_size_mb?.value ?? 16
         uploadConcurrency = flags.uploadConcurrency ?? server?.upload_concurrency?.value ?? 4
@@ -260,6 +263,7 @@ struct ServeSettings {
         let options = ObjectVFS.Options(
             spool: spool, readAhead: readAhead, renamePolicy: renamePolicy, caches: MetadataCacheRegistry(ttl: cacheTTL))
         let root = localRoot
+        let localFsync = self.localFsync
         let provider = self.provider
         let factory = provider == .local ? nil : StoreFactory(
             provider: provider == .oss ? .oss : .s3, endpoint: endpoint, region: region, pathStyle: pathStyle,
@@ -276,7 +280,7 @@ struct ServeSettings {
                 let store: any ObjectStore = if let factory {
                     try await factory.makeStore(bucket: bucket, credentials: credentials)
                 } else {
-                    try LocalStore(root: root, bucket: bucket)
+                    try LocalStore(root: root, bucket: bucket, syncsWrites: localFsync)
                 }
                 let vfs = ObjectVFS(store: store, homeDirectory: home, options: options)
                 return permissions == .full ? vfs : PermissionedVFS(vfs, permissions: permissions)

@@ -24,6 +24,9 @@ struct FTPDataTransfer {
         }
     }
 
+    /// How many bytes of an upload are gathered before they go to the writer.
+    static let uploadChunk = 256 << 10
+
     let vfs: any VFS
     /// The MLSD facts on.
     var facts: Set<String> = FTPListingFormatter.allFacts
@@ -139,14 +142,26 @@ struct FTPDataTransfer {
     {
         do {
             var pendingCR = false
+            // Socket reads (often 64 KiB or less) are gathered into larger writes: one hop to
+            // the writer per 256 KiB instead of one per read.
+            var gathered: [UInt8] = []
+            gathered.reserveCapacity(Self.uploadChunk)
             try await channel.executeThenClose { inbound, _ in
                 for try await buffer in inbound {
-                    let bytes = Array(buffer.readableBytesView)
-                    try await writer.write(ascii ? ASCIIConversion.fromNetwork(bytes, pendingCR: &pendingCR) : bytes)
+                    if ascii {
+                        gathered += ASCIIConversion.fromNetwork(Array(buffer.readableBytesView), pendingCR: &pendingCR)
+                    } else {
+                        buffer.withUnsafeReadableBytes { gathered.append(contentsOf: $0) }
+                    }
                     progress()
+                    if gathered.count >= Self.uploadChunk {
+                        try await writer.write(gathered)
+                        gathered.removeAll(keepingCapacity: true)
+                    }
                 }
             }
-            if pendingCR { try await writer.write([UInt8(ascii: "\r")]) }
+            if pendingCR { gathered.append(UInt8(ascii: "\r")) }
+            if !gathered.isEmpty { try await writer.write(gathered) }
         } catch let error as VFSError {
             await writer.abort()
             return .failed(error)

@@ -29,6 +29,13 @@ public actor SpoolBudget {
         }
     }
 
+    /// Reserves `bytes` if they are free now, without waiting.
+    public func tryReserve(_ bytes: Int64) -> Bool {
+        guard used + bytes <= limit && waiters.isEmpty else { return false }
+        take(bytes)
+        return true
+    }
+
     /// Gives back `bytes`.
     public func release(_ bytes: Int64) {
         used -= bytes

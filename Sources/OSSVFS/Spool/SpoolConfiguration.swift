@@ -16,7 +16,7 @@ public struct SpoolConfiguration: Sendable {
     /// the background (finished after a restart if need be).
     public var writeBack: Bool
 
-    public init(directory: String, partSize: Int = 16 << 20, concurrency: Int = 4, writeBufferSize: Int = 1 << 20,
+    public init(directory: String, partSize: Int = 16 << 20, concurrency: Int = 4, writeBufferSize: Int = 256 << 10,
                 budget: SpoolBudget = SpoolBudget(limit: 1 << 30), journal: UploadJournal? = nil,
                 writeBack: Bool = false) {
         self.directory = directory

@@ -86,22 +86,38 @@ public actor SpoolUpload: VFSWriter {
     }
 
     private func append(_ bytes: [UInt8]) async throws {
-        buffer.append(contentsOf: bytes)
         total += UInt64(bytes.count)
+        // Large writes go straight to the part file: no copy into the buffer.
+        if buffer.isEmpty && bytes.count >= configuration.writeBufferSize {
+            try await writeOut(bytes)
+            return
+        }
+        buffer.append(contentsOf: bytes)
         if buffer.count >= configuration.writeBufferSize { try await flush() }
     }
 
-    /// Writes the buffer into part files, sealing each part as it fills.
+    /// Writes the buffer into part files.
     private func flush() async throws {
-        while !buffer.isEmpty {
+        guard !buffer.isEmpty else { return }
+        let bytes = buffer
+        buffer = []
+        try await writeOut(bytes)
+    }
+
+    /// Writes bytes into part files, sealing each part as it fills.
+    private func writeOut(_ bytes: [UInt8]) async throws {
+        var start = 0
+        while start < bytes.count {
             if partFile == nil { try await openPart() }
             let room = configuration.partSize(forPart: nextPartNumber) - partFill
-            let count = min(room, buffer.count)
-            let slice = Array(buffer[..<count])
-            buffer.removeFirst(count)
+            let range = start..<(start + min(room, bytes.count - start))
+            try await reserve(upTo: partFill + range.count)
             let file = partFile!
-            try await storeIO { try file.writeAll(slice) }
-            partFill += count
+            try await storeIO {
+                try bytes.withUnsafeBytes { try file.writeAll(UnsafeRawBufferPointer(rebasing: $0[range])) }
+            }
+            partFill += range.count
+            start = range.upperBound
             if partFill == configuration.partSize(forPart: nextPartNumber) { try await sealPart() }
         }
     }
@@ -114,9 +130,7 @@ public actor SpoolUpload: VFSWriter {
             try await startMultipart()
             try await launch(first)
         }
-        let size = Int64(configuration.partSize(forPart: nextPartNumber))
-        try await configuration.budget.reserve(size)
-        partReserved = size
+        partReserved = 0
         let path = "\(configuration.directory)/upload-\(name)-\(nextPartNumber)"
         let directory = configuration.directory
         partFile = try await storeIO { () -> PosixFile in
@@ -125,6 +139,33 @@ public actor SpoolUpload: VFSWriter {
         }
         partPath = path
     }
+
+    /// Reserves spool budget for the part file to grow to `size` bytes, a step at a time: a
+    /// small upload holds only about what it writes, so many fit the budget together. A part's
+    /// first step waits for budget; when a later step finds none, the part is sealed as it is
+    /// (a step is at least the store's smallest part) and a new one begins, so uploads holding
+    /// budget never all wait on each other.
+    private func reserve(upTo size: Int) async throws {
+        guard Int64(size) > partReserved else { return }
+        let limit = Int64(configuration.partSize(forPart: nextPartNumber))
+        let step = max(Self.reservationStep, Int64(store.capabilities.minPartSize))
+        let wanted = min(limit, max(Int64(size), partReserved + step))
+        let budget = configuration.budget
+        if partReserved > 0 && partFill >= store.capabilities.minPartSize {
+            guard await budget.tryReserve(wanted - partReserved) else {
+                let needed = size - partFill
+                try await sealPart()
+                try await openPart()
+                return try await reserve(upTo: needed)
+            }
+        } else {
+            try await budget.reserve(wanted - partReserved)
+        }
+        partReserved = wanted
+    }
+
+    /// How much budget a growing part file takes at once.
+    static let reservationStep: Int64 = 8 << 20
 
     private func sealPart() async throws {
         guard let file = partFile, let path = partPath else { return }
@@ -169,7 +210,7 @@ public actor SpoolUpload: VFSWriter {
         let budget = configuration.budget
         try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
             let stored = try await store.uploadPart(key, uploadID: id, partNumber: part.number,
-                                                    body: .file(path: part.path, offset: 0, length: UInt64(part.size)))
+                                                    body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: true))
             // Stored: its disk space goes back at once, for this and every other upload.
             try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(part.path) }
             await budget.release(part.reserved)
@@ -250,7 +291,7 @@ public actor SpoolUpload: VFSWriter {
                 try await sealPart()
                 if let first = pendingFirst {
                     pendingFirst = nil
-                    let body = ObjectBody.file(path: first.path, offset: 0, length: UInt64(first.size))
+                    let body = ObjectBody.file(path: first.path, offset: 0, length: UInt64(first.size), disposable: true)
                     try await store.put(key, body: body, metadata: metadata)
                     await release(first.reserved, path: first.path)
                 } else {

@@ -84,7 +84,7 @@ public enum UploadRecovery {
     public static func finish(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async throws {
         var record = record
         if let single = record.single {
-            try await store.put(record.key, body: .file(path: single.path, offset: 0, length: single.size),
+            try await store.put(record.key, body: .file(path: single.path, offset: 0, length: single.size, disposable: true),
                                 metadata: record.metadata)
         } else {
             guard let uploadID = record.uploadID else {
@@ -101,7 +101,7 @@ public enum UploadRecovery {
             for part in record.pending where !record.stored.contains(where: { $0.partNumber == part.number }) {
                 let stored = try await store.uploadPart(
                     record.key, uploadID: uploadID, partNumber: part.number,
-                    body: .file(path: part.path, offset: 0, length: part.size))
+                    body: .file(path: part.path, offset: 0, length: part.size, disposable: true))
                 record.stored.append(stored)
                 try await journal.save(record)
             }

@@ -17,6 +17,8 @@ struct LocalKeyLayout: Sendable {
     /// `<root>/<bucket>`.
     let bucketPath: String
     let maxKeyLength: Int
+    /// Whether finished objects are synced to disk before they become visible.
+    var syncsWrites = true
 
     /// Whether `key` is a directory marker (`dir/`).
     static func isMarker(_ key: String) -> Bool {

@@ -32,7 +32,8 @@ extension LocalStore {
                     status: 400, code: "InvalidArgument", message: "part number \(partNumber)", requestID: nil)
             }
             let folder = try layout.uploadFolder(uploadID, key: key)
-            let temp = try layout.stage(body)
+            // Parts need no sync: the completed object is synced as a whole.
+            let temp = try layout.stage(body, sync: false)
             let partPath = "\(folder)/part-\(partNumber)"
             try DirectoryOps.rename(temp, to: partPath)
             guard let status = try PosixFile.status(partPath) else {
@@ -81,15 +82,10 @@ extension LocalStore {
                             status: 400, code: "InvalidPart", message: "part \(part.partNumber)", requestID: nil)
                     }
                     let input = try PosixFile.openForReading(partPath)
-                    var offset: UInt64 = 0
-                    while true {
-                        let chunk = try input.read(at: offset, count: 1 << 20)
-                        if chunk.isEmpty { break }
-                        try output.writeAll(chunk)
-                        offset += UInt64(chunk.count)
-                    }
+                    defer { try? input.close() }
+                    try output.append(contentsOf: input, length: status.size)
                 }
-                try output.sync()
+                if layout.syncsWrites { try output.sync() }
                 try output.close()
                 if let stored = try? PosixFile.openForReading("\(folder)/mtime").read(at: 0, count: 64),
                     let modified = Double(String(decoding: stored, as: UTF8.self))

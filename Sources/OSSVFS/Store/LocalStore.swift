@@ -23,8 +23,11 @@ public final class LocalStore: ObjectStore {
     /// Size of the chunks read from files.
     let chunkSize: Int
 
-    /// A store over the folder `root/bucket`, which must exist.
-    public init(root: String, bucket: String, chunkSize: Int = 256 * 1024) throws {
+    /// A store over the folder `root/bucket`, which must exist. With `syncsWrites` (the
+    /// default) a put, a copy or a completed upload is on disk (fsync) before it returns;
+    /// without, it is visible and atomic but may be lost if the machine fails, as with
+    /// FTP servers that write plain files.
+    public init(root: String, bucket: String, chunkSize: Int = 256 * 1024, syncsWrites: Bool = true) throws {
         guard !bucket.isEmpty, !bucket.contains("/"), bucket != ".", bucket != ".." else {
             throw ObjectStoreError.noSuchBucket(bucket)
         }
@@ -32,7 +35,8 @@ public final class LocalStore: ObjectStore {
         guard try PosixFile.status(bucketPath)?.isDirectory == true else {
             throw ObjectStoreError.noSuchBucket(bucket)
         }
-        layout = LocalKeyLayout(bucketPath: bucketPath, maxKeyLength: capabilities.maxKeyLength)
+        layout = LocalKeyLayout(bucketPath: bucketPath, maxKeyLength: capabilities.maxKeyLength,
+                                syncsWrites: syncsWrites)
         self.root = root
         self.bucket = bucket
         self.chunkSize = chunkSize
@@ -85,7 +89,7 @@ public final class LocalStore: ObjectStore {
                     try PosixFile.createExclusive(destination, mode: 0o644).close()
                 }
             } else {
-                let temp = try layout.stage(body, linking: true)
+                let temp = try layout.stage(body, sync: layout.syncsWrites)
                 do {
                     if let modified { try DirectoryOps.setModificationTime(temp, modified) }
                     try DirectoryOps.rename(temp, to: destination)
@@ -165,7 +169,8 @@ public final class LocalStore: ObjectStore {
             let info = try layout.info(for: source)
             let target = try layout.filePath(for: destination)
             try DirectoryOps.makePath(try layout.parentFolder(for: destination), under: layout.bucketPath)
-            let temp = try layout.stage(.file(path: try layout.filePath(for: source), offset: 0, length: info.size))
+            let temp = try layout.stage(.file(path: try layout.filePath(for: source), offset: 0, length: info.size),
+                                        sync: layout.syncsWrites)
             do {
                 // A copy keeps the source's metadata, and here the mtime is the metadata.
                 try DirectoryOps.setModificationTime(temp, info.lastModified)
@@ -189,18 +194,20 @@ extension LocalKeyLayout {
         return ObjectInfo(key: key, size: status.size, lastModified: status.modified, etag: etag)
     }
 
-    /// Copies a body into a new synced temporary file and returns its path. With `linking`, a
-    /// whole file on the same file system (a spool file the caller drops afterwards) is
-    /// hard-linked instead of copied; never an object's own file, whose time a link would share.
-    func stage(_ body: ObjectBody, linking: Bool = false) throws -> String {
+    /// Copies a body into a new temporary file (synced when `sync`) and returns its path. A
+    /// whole disposable file on the same file system (a spool file) is hard-linked instead;
+    /// never an object's own file or a user's, whose later changes a link would share.
+    func stage(_ body: ObjectBody, sync: Bool) throws -> String {
         try DirectoryOps.makePath(tempFolderPath, under: bucketPath)
         let path = "\(tempFolderPath)/\(DirectoryOps.randomName())"
-        if linking, case .file(let source, 0, let length) = body, (try? PosixFile.status(source))??.size == length,
+        if case .file(let source, 0, let length, true) = body, (try? PosixFile.status(source))??.size == length,
             link(source, path) == 0
         {
-            let linked = try PosixFile.openForReading(path)
-            try linked.sync()
-            try linked.close()
+            if sync {
+                let linked = try PosixFile.openForReading(path)
+                try linked.sync()
+                try linked.close()
+            }
             return path
         }
         let output = try PosixFile.createExclusive(path, mode: 0o644)
@@ -208,7 +215,7 @@ extension LocalKeyLayout {
             switch body {
             case .bytes(let bytes):
                 try output.writeAll(bytes)
-            case .file(let source, let offset, let length):
+            case .file(let source, let offset, let length, _):
                 let input = try PosixFile.openForReading(source)
                 var position = offset
                 let end = offset + length
@@ -221,7 +228,7 @@ extension LocalKeyLayout {
                     position += UInt64(chunk.count)
                 }
             }
-            try output.sync()
+            if sync { try output.sync() }
             try output.close()
         } catch {
             try? DirectoryOps.unlinkIfPresent(path)

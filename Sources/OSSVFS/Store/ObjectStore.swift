@@ -171,13 +171,16 @@ public struct ListPage: Sendable, Equatable {
 /// The body of a put or an uploaded part: bytes in memory, or a slice of a file (the spool).
 public enum ObjectBody: Sendable, Equatable {
     case bytes([UInt8])
-    case file(path: String, offset: UInt64, length: UInt64)
+    /// A byte range of a file. `disposable`: the caller deletes the file afterwards and never
+    /// changes it meanwhile (a spool file), so a store on the same file system may take it
+    /// over instead of copying it.
+    case file(path: String, offset: UInt64, length: UInt64, disposable: Bool = false)
 
     /// The body's length in bytes.
     public var length: UInt64 {
         switch self {
         case .bytes(let bytes): return UInt64(bytes.count)
-        case .file(_, _, let length): return length
+        case .file(_, _, let length, _): return length
         }
     }
 }

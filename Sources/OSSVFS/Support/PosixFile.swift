@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import CLinux
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -80,6 +81,34 @@ public final class PosixFile: @unchecked Sendable {
     }
 
     /// Flushes the file's data to stable storage.
+    /// Appends the first `length` bytes of `input` at this file's position, in the kernel
+    /// where it can (copy_file_range, which may share blocks on file systems that reflink).
+    public func append(contentsOf input: PosixFile, length: UInt64) throws {
+        var remaining = length
+        var inputOffset: Int64 = 0
+        while remaining > 0 {
+            let copied = clinux_copy_file_range(input.descriptor, &inputOffset, descriptor, Int(min(remaining, 1 << 30)))
+            if copied > 0 {
+                remaining -= UInt64(copied)
+                continue
+            }
+            if copied < 0 && errno == EINTR { continue }
+            if copied < 0 && [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP].contains(errno) || copied == 0 { break }
+            throw ObjectStoreError.io(operation: "copy_file_range \(path)", errno: errno)
+        }
+        // Not supported here, or the input was shorter than said: finish by reading and writing.
+        var position = UInt64(inputOffset)
+        while remaining > 0 {
+            let chunk = try input.read(at: position, count: Int(min(remaining, 1 << 20)))
+            if chunk.isEmpty {
+                throw ObjectStoreError.io(operation: "read: shorter than expected", errno: EIO)
+            }
+            try writeAll(chunk)
+            position += UInt64(chunk.count)
+            remaining -= UInt64(chunk.count)
+        }
+    }
+
     public func sync() throws {
         guard fsync(descriptor) == 0 else { throw ObjectStoreError.io(operation: "fsync \(path)", errno: errno) }
     }

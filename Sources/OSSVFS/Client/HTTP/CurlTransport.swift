@@ -224,7 +224,7 @@ final class CurlJob: @unchecked Sendable {
             }
             bodyPosition += UInt64(count)
             return count
-        case .file(let path, let offset, let length):
+        case .file(let path, let offset, let length, _):
             do {
                 if bodyFile == nil {
                     bodyFile = try PosixFile.openForReading(path)

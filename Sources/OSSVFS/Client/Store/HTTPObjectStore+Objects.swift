@@ -222,7 +222,7 @@ struct BodyChecksums {
             case .bytes(let bytes):
                 md5.update(bytes)
                 crc?.update(bytes)
-            case .file(let path, let offset, let length):
+            case .file(let path, let offset, let length, _):
                 let file = try PosixFile.openForReading(path)
                 var position = offset
                 while position < offset + length {

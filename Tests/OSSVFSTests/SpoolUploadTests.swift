@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+@testable import OSSVFS
+
+@Suite struct SpoolUploadTests {
+    /// More uploads than the budget holds parts for: each takes budget a step at a time and
+    /// seals a smaller part rather than wait on the others, so all finish, intact, and the
+    /// budget is whole again afterwards.
+    @Test func manyUploadsShareASmallBudgetWithoutDeadlock() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        _ = try folder.make("bucket")
+        let store = try LocalStore(root: folder.path, bucket: "bucket", syncsWrites: false)
+        let budget = SpoolBudget(limit: 24 << 20)
+        let spool = SpoolConfiguration(directory: folder.path + "/spool", partSize: 16 << 20, budget: budget)
+        let bodies = (0..<6).map { index in
+            [UInt8](repeating: UInt8(index), count: 20 << 20) + Array("end of \(index)".utf8)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, body) in bodies.enumerated() {
+                group.addTask {
+                    let upload = SpoolUpload(store: store, key: "f\(index)", configuration: spool)
+                    var offset = 0
+                    while offset < body.count {
+                        let end = min(body.count, offset + (256 << 10))
+                        try await upload.write(Array(body[offset..<end]))
+                        offset = end
+                    }
+                    try await upload.commit()
+                }
+            }
+            try await group.waitForAll()
+        }
+        for (index, body) in bodies.enumerated() {
+            var stored: [UInt8] = []
+            for try await chunk in try await store.get("f\(index)", range: nil) { stored += chunk }
+            #expect(stored == body)
+        }
+        #expect(await budget.used == 0)
+        #expect(await budget.peak <= 24 << 20)
+    }
+
+    /// A small upload takes budget for what it writes, not a whole part.
+    @Test func aSmallUploadHoldsOneStepOfBudget() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        _ = try folder.make("bucket")
+        let store = try LocalStore(root: folder.path, bucket: "bucket")
+        let budget = SpoolBudget(limit: 1 << 30)
+        let spool = SpoolConfiguration(directory: folder.path + "/spool", partSize: 64 << 20, budget: budget)
+        let upload = SpoolUpload(store: store, key: "small", configuration: spool)
+        try await upload.write([UInt8](repeating: 7, count: 1 << 20))
+        #expect(await budget.used == SpoolUpload.reservationStep)
+        try await upload.commit()
+        #expect(await budget.used == 0)
+        #expect(try await store.head("small").size == 1 << 20)
+    }
+}
