@@ -24,6 +24,25 @@ public enum FuseErrno {
     }
 }
 
+extension FuseErrno {
+    /// The errno of any error a callback meets: VFS errors by the table above, store errors
+    /// through their VFS meaning, an errno carried as such, anything else EIO.
+    public static func code(forAny error: any Error) -> Int32 {
+        switch error {
+        case let error as VFSError: return code(for: error)
+        case let error as ObjectStoreError: return code(for: VFSError(error, path: ""))
+        case let error as FuseError: return error.errno
+        default: return EIO
+        }
+    }
+}
+
+/// An errno chosen by the FUSE frontend itself (for what has no VFS meaning).
+public struct FuseError: Error, Equatable {
+    public var errno: Int32
+    public init(_ errno: Int32) { self.errno = errno }
+}
+
 /// The libfuse3 the mount runs on.
 public enum FuseLibrary {
     /// libfuse's version as major * 100 + minor (314 for 3.14).

@@ -50,6 +50,11 @@ public struct PermissionedVFS: VFS {
 
     public func checksums(_ path: VFSPath) async throws -> VFSChecksums { try await base.checksums(path) }
 
+    public func openReader(_ path: VFSPath, offset: UInt64) async throws -> ReadAheadStream {
+        try require(permissions.read, "read files")
+        return try await base.openReader(path, offset: offset)
+    }
+
     public func list(_ path: VFSPath) async throws -> VFSDirectoryListing { try await base.list(path) }
 
     public func openRead(_ path: VFSPath, offset: UInt64) async throws -> ObjectByteStream {

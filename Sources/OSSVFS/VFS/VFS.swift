@@ -12,6 +12,9 @@ public protocol VFS: Sendable {
     /// The bytes of a file from `offset` on.
     func openRead(_ path: VFSPath, offset: UInt64) async throws -> ObjectByteStream
 
+    /// A reader of a file that can also seek (FUSE reads at any offset).
+    func openReader(_ path: VFSPath, offset: UInt64) async throws -> ReadAheadStream
+
     /// A new upload to `path`, stamped with `modified` (seconds since 1970) when given;
     /// nothing is visible until ``VFSWriter/commit()`` returns. With `keepingFirst: n`, the new
     /// object starts with the first `n` bytes of the existing one (resume: REST+STOR; append:

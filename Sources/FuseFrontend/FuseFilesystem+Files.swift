@@ -1,0 +1,222 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import OSSVFS
+
+/// Open files: reads through the read-ahead, writes through the spool.
+extension FuseFilesystem {
+    /// open(2) of an existing file. O_TRUNC starts a new upload at once; other writable opens
+    /// copy the file into the spool only when the first change comes.
+    public func open(_ path: String, flags: Int32) -> (status: Int32, handle: UInt64) {
+        let resolved: VFSPath
+        do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
+        let writable = flags & O_ACCMODE != O_RDONLY
+        switch BlockingBridge.run({ [vfs] in try await vfs.stat(resolved) }) {
+        case .failure(let error):
+            return (-FuseErrno.code(forAny: error), 0)
+        case .success(let entry):
+            if entry.kind == .directory { return (-EISDIR, 0) }
+            let file = FuseOpenFile(path: resolved, writable: writable, size: entry.size)
+            if writable && flags & O_TRUNC != 0 {
+                switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
+                case .success(let writer):
+                    file.writer = writer
+                    file.size = 0
+                case .failure(let error):
+                    return (-FuseErrno.code(forAny: error), 0)
+                }
+            }
+            return (0, handles.insert(file))
+        }
+    }
+
+    /// create(2): a new empty file, written by streaming.
+    public func create(_ path: String) -> (status: Int32, handle: UInt64) {
+        let resolved: VFSPath
+        do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
+        switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
+        case .success(let writer):
+            let file = FuseOpenFile(path: resolved, writable: true, size: 0)
+            file.writer = writer
+            return (0, handles.insert(file))
+        case .failure(let error):
+            return (-FuseErrno.code(forAny: error), 0)
+        }
+    }
+
+    public func read(_ handle: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Int32 {
+        guard let file = handles.file(handle) else { return -EBADF }
+        return file.lock.withLock {
+            if let failure = file.failure { return -failure }
+            if let staged = file.staged { return staged.read(into: buffer, at: offset) }
+            // Written but not yet stored: the bytes are in the spool, not readable back yet.
+            if file.writer != nil { return -EBADF }
+            let reader: FuseReader
+            if let open = file.reader {
+                reader = open
+            } else {
+                switch BlockingBridge.run({ [vfs, path = file.path] in try await vfs.openReader(path, offset: offset) }) {
+                case .success(let stream):
+                    reader = FuseReader(stream: stream, offset: offset)
+                    file.reader = reader
+                case .failure(let error):
+                    return -FuseErrno.code(forAny: error)
+                }
+            }
+            let count = buffer.count
+            switch BlockingBridge.run({ try await reader.read(at: offset, count: count) }) {
+            case .success(let bytes):
+                bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                return Int32(bytes.count)
+            case .failure(let error):
+                return -FuseErrno.code(forAny: error)
+            }
+        }
+    }
+
+    public func write(_ handle: UInt64, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Int32 {
+        guard let file = handles.file(handle) else { return -EBADF }
+        return file.lock.withLock {
+            if let failure = file.failure { return -failure }
+            do {
+                if file.staged == nil && (file.writer == nil || offset != file.size) {
+                    try prepareWrite(file, at: offset)
+                }
+                if let staged = file.staged {
+                    try staged.write(bytes, at: offset)
+                    staged.dirty = true
+                } else if let writer = file.writer {
+                    let chunk = Array(bytes)
+                    try BlockingBridge.run { try await writer.write(chunk) }.get()
+                    file.size += UInt64(bytes.count)
+                }
+                return Int32(bytes.count)
+            } catch {
+                return -FuseErrno.code(forAny: error)
+            }
+        }
+    }
+
+    /// Makes a write at `offset` possible: at the stored end a streaming upload continues the
+    /// object (its bytes kept server-side); anywhere else the file is staged, within the limit.
+    /// A streaming upload written out of order cannot be staged (its bytes are already on
+    /// their way): EINVAL, as mountpoint-s3 answers.
+    private func prepareWrite(_ file: FuseOpenFile, at offset: UInt64) throws {
+        if file.writer != nil { throw FuseError(EINVAL) }
+        file.reader?.close()
+        file.reader = nil
+        let path = file.path, size = file.size
+        if offset == size {
+            file.writer = try BlockingBridge.run { [vfs] in
+                try await vfs.openWrite(path, modified: nil, keepingFirst: size > 0 ? size : nil)
+            }.get()
+            return
+        }
+        file.staged = try BlockingBridge.run { [vfs, options] in
+            try await FuseStagedCopy.make(of: path, vfs: vfs, directory: options.stagingDirectory,
+                                          limit: options.maxRewriteSize)
+        }.get()
+    }
+
+    /// Stores what was written; the next write, if any, starts a continuation.
+    func commit(_ file: FuseOpenFile) -> Int32 {
+        if let failure = file.failure { return -failure }
+        let path = file.path
+        let result: Result<Void, any Error>
+        if let writer = file.writer {
+            file.writer = nil
+            result = BlockingBridge.run { try await writer.commit() }
+        } else if let staged = file.staged, staged.dirty {
+            result = BlockingBridge.run { [vfs] in try await staged.upload(to: path, vfs: vfs) }
+            if case .success = result {
+                staged.dirty = false
+                file.size = staged.size
+            }
+        } else {
+            return 0
+        }
+        if case .failure(let error) = result {
+            file.failure = FuseErrno.code(forAny: error)
+            return -file.failure!
+        }
+        if let modified = file.pendingModified {
+            file.pendingModified = nil
+            _ = BlockingBridge.run { [vfs] in try await vfs.setModificationTime(path, modified) }
+        }
+        return 0
+    }
+
+    /// close(2) of one descriptor: the upload is committed here, so its errors reach close.
+    public func flush(_ handle: UInt64) -> Int32 {
+        guard let file = handles.file(handle) else { return -EBADF }
+        return file.lock.withLock { commit(file) }
+    }
+
+    /// fsync(2): returns once the file is stored.
+    public func fsync(_ handle: UInt64) -> Int32 { flush(handle) }
+
+    /// The last descriptor is gone: commit what a flush did not, and free the handle.
+    public func release(_ handle: UInt64) -> Int32 {
+        guard let file = handles.remove(handle) else { return -EBADF }
+        return file.lock.withLock {
+            let status = commit(file)
+            file.reader?.close()
+            file.staged?.remove()
+            return status
+        }
+    }
+
+    /// truncate(2) and ftruncate(2). Shrinking keeps the first bytes server-side, growing adds
+    /// zeros; an open file being streamed can only be cut at its current end.
+    public func truncate(_ path: String, to size: UInt64, handle: UInt64?) -> Int32 {
+        if let handle, let file = handles.file(handle) {
+            return file.lock.withLock {
+                if file.writer != nil { return size == file.size ? 0 : -EINVAL }
+                do {
+                    if file.staged == nil { try prepareWrite(file, at: size == file.size ? size + 1 : size) }
+                    try file.staged?.truncate(to: size)
+                    file.staged?.dirty = true
+                    return 0
+                } catch {
+                    return -FuseErrno.code(forAny: error)
+                }
+            }
+        }
+        return perform(path) { [vfs] resolved in
+            let current = try await vfs.stat(resolved)
+            guard current.kind == .file else { throw VFSError.isDirectory(resolved.description) }
+            if current.size == size { return }
+            let writer = try await vfs.openWrite(resolved, modified: nil,
+                                                 keepingFirst: min(size, current.size) > 0 ? min(size, current.size) : nil)
+            do {
+                var missing = size > current.size ? size - current.size : 0
+                while missing > 0 {
+                    let count = Int(min(missing, 1 << 20))
+                    try await writer.write([UInt8](repeating: 0, count: count))
+                    missing -= UInt64(count)
+                }
+                try await writer.commit()
+            } catch {
+                await writer.abort()
+                throw error
+            }
+        }
+    }
+
+    /// The mount is going away with files still open: uploads not committed are dropped
+    /// (nothing half-written becomes visible) and staged copies removed.
+    public func abandonOpenFiles() {
+        for file in handles.all() {
+            file.lock.withLock {
+                if let writer = file.writer {
+                    file.writer = nil
+                    _ = BlockingBridge.run { await writer.abort() }
+                }
+                file.reader?.close()
+                file.staged?.remove()
+                file.staged = nil
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import OSSVFS
+
+/// The FUSE operations over the VFS, in Swift terms: each returns 0 or a negative errno (or a
+/// byte count), as libfuse wants. ``FuseOperations`` binds them to libfuse's C table; tests
+/// call them directly. The semantics are those of docs/SEMANTICS.md, the same as FTP's.
+public final class FuseFilesystem: @unchecked Sendable {
+    let vfs: any VFS
+    let options: FuseMountOptions
+    let handles = FuseHandleTable()
+
+    public init(vfs: any VFS, options: FuseMountOptions) {
+        self.vfs = vfs
+        self.options = options
+    }
+
+    /// The VFS path of a FUSE path (always absolute, `/` separated).
+    func resolve(_ path: String) throws -> VFSPath {
+        do { return try VFSPath(resolving: path) } catch { throw FuseError(EINVAL) }
+    }
+
+    /// Runs VFS work for a callback: 0, or the negative errno of its error.
+    func perform(_ path: String, _ work: @escaping @Sendable (VFSPath) async throws -> Void) -> Int32 {
+        do {
+            let resolved = try resolve(path)
+            return BlockingBridge.status { try await work(resolved) }
+        } catch {
+            return -FuseErrno.code(forAny: error)
+        }
+    }
+
+    // MARK: - Attributes
+
+    /// Fills `status` for an entry.
+    func fill(_ status: inout stat, kind: VFSEntry.Kind, size: UInt64, modified: Double?) {
+        status = stat()
+        status.st_mode = kind == .directory ? S_IFDIR | options.directoryMode : S_IFREG | options.fileMode
+        status.st_nlink = kind == .directory ? 2 : 1
+        status.st_uid = options.uid
+        status.st_gid = options.gid
+        status.st_size = off_t(size)
+        status.st_blksize = 1 << 20
+        status.st_blocks = blkcnt_t((size + 511) / 512)
+        let time = modified ?? 0
+        let spec = timespec(tv_sec: Int(time), tv_nsec: Int((time - time.rounded(.down)) * 1e9))
+        status.st_mtim = spec
+        status.st_ctim = spec
+        status.st_atim = spec
+    }
+
+    public func getattr(_ path: String, _ status: inout stat) -> Int32 {
+        let resolved: VFSPath
+        do { resolved = try resolve(path) } catch { return -EINVAL }
+        // A file being written shows its size so far, before anything is stored.
+        if let open = handles.writing(resolved) {
+            let pending = open.lock.withLock { open.hasPendingChanges ? (open.staged?.size ?? open.size) : nil }
+            if let pending {
+                fill(&status, kind: .file, size: pending, modified: open.pendingModified ?? Date().timeIntervalSince1970)
+                return 0
+            }
+        }
+        switch BlockingBridge.run({ [vfs] in try await vfs.stat(resolved) }) {
+        case .success(let entry):
+            fill(&status, kind: entry.kind, size: entry.size, modified: entry.modified)
+            return 0
+        case .failure(let error):
+            return -FuseErrno.code(forAny: error)
+        }
+    }
+
+    /// Lists a directory as the store's pages arrive; `add` gets each name with its attributes
+    /// (for readdirplus: `ls -l` then needs no request per file) and returns false when full.
+    public func readdir(_ path: String, add: @escaping @Sendable (String, stat) -> Bool) -> Int32 {
+        var dot = stat()
+        fill(&dot, kind: .directory, size: 0, modified: nil)
+        guard add(".", dot), add("..", dot) else { return 0 }
+        return perform(path) { [vfs, self] resolved in
+            for try await entry in try await vfs.list(resolved) {
+                var status = stat()
+                self.fill(&status, kind: entry.kind, size: entry.size, modified: entry.modified)
+                if !add(entry.name, status) { break }
+            }
+        }
+    }
+
+    public func statfs(_ status: inout statvfs) -> Int32 {
+        switch BlockingBridge.run({ [vfs] in try await vfs.space() }) {
+        case .success(let space):
+            let block: UInt64 = 4096
+            status = statvfs()
+            status.f_bsize = UInt(block)
+            status.f_frsize = UInt(block)
+            status.f_blocks = fsblkcnt_t(space.totalBytes / block)
+            status.f_bfree = fsblkcnt_t(space.freeBytes / block)
+            status.f_bavail = fsblkcnt_t(space.freeBytes / block)
+            status.f_files = 1 << 32
+            status.f_ffree = 1 << 32
+            status.f_favail = 1 << 32
+            status.f_namemax = 255
+            return 0
+        case .failure(let error):
+            return -FuseErrno.code(forAny: error)
+        }
+    }
+
+    // MARK: - Names
+
+    public func mkdir(_ path: String) -> Int32 { perform(path) { [vfs] in try await vfs.makeDirectory($0) } }
+
+    public func rmdir(_ path: String) -> Int32 { perform(path) { [vfs] in try await vfs.removeDirectory($0) } }
+
+    public func unlink(_ path: String) -> Int32 { perform(path) { [vfs] in try await vfs.removeFile($0) } }
+
+    /// rename(2) by the mount's rename policy. Refused renames answer EXDEV, as between two
+    /// file systems, so `mv` falls back to copy and delete. RENAME_NOREPLACE is honoured;
+    /// RENAME_EXCHANGE cannot be done on object storage (EINVAL).
+    public func rename(_ source: String, _ destination: String, flags: UInt32) -> Int32 {
+        let noReplace: UInt32 = 1, exchange: UInt32 = 2
+        if flags & exchange != 0 { return -EINVAL }
+        do {
+            let from = try resolve(source), to = try resolve(destination)
+            return BlockingBridge.status { [vfs] in
+                if flags & noReplace != 0, (try? await vfs.stat(to)) != nil { throw VFSError.alreadyExists(to.description) }
+                do {
+                    try await vfs.rename(from, to: to)
+                } catch VFSError.unsupported {
+                    throw FuseError(EXDEV)
+                }
+            }
+        } catch {
+            return -FuseErrno.code(forAny: error)
+        }
+    }
+
+    /// Times: the modification time is kept (mtime metadata); the access time is not.
+    public func utimens(_ path: String, modified: Double?, handle: UInt64?) -> Int32 {
+        guard let modified else { return 0 }
+        let resolved: VFSPath
+        do { resolved = try resolve(path) } catch { return -EINVAL }
+        if let open = handle.flatMap(handles.file) ?? handles.writing(resolved) {
+            let pending = open.lock.withLock { () -> Bool in
+                guard open.hasPendingChanges else { return false }
+                open.pendingModified = modified
+                return true
+            }
+            if pending { return 0 }
+        }
+        return BlockingBridge.status { [vfs] in try await vfs.setModificationTime(resolved, modified) }
+    }
+
+    /// chmod and chown: object storage keeps no modes or owners. Asking for what is already
+    /// shown succeeds (so `cp -p` of ordinary files works); anything else is EPERM.
+    public func chmod(_ path: String, mode: UInt32) -> Int32 {
+        var status = stat()
+        let found = getattr(path, &status)
+        guard found == 0 else { return found }
+        return mode & 0o7777 == status.st_mode & 0o7777 ? 0 : -EPERM
+    }
+
+    public func chown(_ path: String, uid: UInt32, gid: UInt32) -> Int32 {
+        var status = stat()
+        let found = getattr(path, &status)
+        guard found == 0 else { return found }
+        let sameUser = uid == UInt32.max || uid == options.uid
+        let sameGroup = gid == UInt32.max || gid == options.gid
+        return sameUser && sameGroup ? 0 : -EPERM
+    }
+}

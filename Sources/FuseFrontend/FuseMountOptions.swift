@@ -1,0 +1,34 @@
+/// How the mount presents the bucket: who owns its files, their modes, and its limits.
+public struct FuseMountOptions: Sendable {
+    /// Owner and group shown for every file and directory.
+    public var uid: UInt32
+    public var gid: UInt32
+    /// Modes shown (object storage keeps none).
+    public var fileMode: UInt32
+    public var directoryMode: UInt32
+    /// Mounted read-only: the kernel refuses every change with EROFS.
+    public var readOnly: Bool
+    /// Other users may use the mount (`allow_other`; needs root or `user_allow_other`).
+    public var allowOther: Bool
+    /// The largest existing file that can be changed in place (opened for writing without
+    /// O_TRUNC): it is copied into the spool, changed there, and uploaded whole on close.
+    public var maxRewriteSize: UInt64
+    /// Where such copies live.
+    public var stagingDirectory: String
+    /// Seconds the kernel may trust names and attributes it was given.
+    public var attributeTimeout: Double
+
+    public init(uid: UInt32, gid: UInt32, fileMode: UInt32 = 0o644, directoryMode: UInt32 = 0o755,
+                readOnly: Bool = false, allowOther: Bool = false, maxRewriteSize: UInt64 = 1 << 30,
+                stagingDirectory: String, attributeTimeout: Double = 1) {
+        self.uid = uid
+        self.gid = gid
+        self.fileMode = fileMode
+        self.directoryMode = directoryMode
+        self.readOnly = readOnly
+        self.allowOther = allowOther
+        self.maxRewriteSize = maxRewriteSize
+        self.stagingDirectory = stagingDirectory
+        self.attributeTimeout = attributeTimeout
+    }
+}

@@ -1,0 +1,157 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CFuse3
+import OSSVFS
+
+/// libfuse's high-level operation table, bound to a ``FuseFilesystem``, and the mount's run loop.
+///
+/// Callbacks are C functions: they find the filesystem in the FUSE context's private data
+/// (set by `fuse_main_real`) and call it. What object storage cannot do is answered at once
+/// with the errno the man pages give for a file system without the feature: hard links,
+/// symbolic links and device nodes EPERM; readlink EINVAL (nothing here is a link).
+public enum FuseOperations {
+    static func filesystem() -> FuseFilesystem {
+        Unmanaged<FuseFilesystem>.fromOpaque(fuse_get_context()!.pointee.private_data).takeUnretainedValue()
+    }
+
+    static func string(_ path: UnsafePointer<CChar>?) -> String { path.map { String(cString: $0) } ?? "/" }
+
+    /// The table.
+    static func make() -> fuse_operations {
+        var ops = fuse_operations()
+        ops.`init` = { connection, config in
+            let filesystem = FuseOperations.filesystem()
+            if let config {
+                config.pointee.entry_timeout = filesystem.options.attributeTimeout
+                config.pointee.attr_timeout = filesystem.options.attributeTimeout
+                config.pointee.negative_timeout = 0
+                // Unlinking an open file removes it now, not by renaming it to .fuse_hidden
+                // (rename may be off, and a hidden object would linger in the bucket).
+                config.pointee.hard_remove = 1
+            }
+            if let connection {
+                connection.pointee.want |= UInt32(FUSE_CAP_ATOMIC_O_TRUNC)
+                connection.pointee.max_write = 1 << 20
+            }
+            return fuse_get_context()!.pointee.private_data
+        }
+        ops.destroy = { _ in FuseOperations.filesystem().abandonOpenFiles() }
+        ops.getattr = { path, status, _ in
+            guard let status else { return -EINVAL }
+            return FuseOperations.filesystem().getattr(FuseOperations.string(path), &status.pointee)
+        }
+        ops.readdir = { path, buffer, filler, _, _, flags in
+            let plus = flags.rawValue & FUSE_READDIR_PLUS.rawValue != 0
+            let sink = FillerSink(buffer: buffer, filler: filler, plus: plus)
+            return FuseOperations.filesystem().readdir(FuseOperations.string(path)) { name, status in sink.add(name, status) }
+        }
+        ops.statfs = { _, status in
+            guard let status else { return -EINVAL }
+            return FuseOperations.filesystem().statfs(&status.pointee)
+        }
+        ops.mkdir = { path, _ in FuseOperations.filesystem().mkdir(FuseOperations.string(path)) }
+        ops.rmdir = { path in FuseOperations.filesystem().rmdir(FuseOperations.string(path)) }
+        ops.unlink = { path in FuseOperations.filesystem().unlink(FuseOperations.string(path)) }
+        ops.rename = { source, destination, flags in
+            FuseOperations.filesystem().rename(FuseOperations.string(source), FuseOperations.string(destination), flags: flags)
+        }
+        ops.link = { _, _ in -EPERM }
+        ops.symlink = { _, _ in -EPERM }
+        ops.mknod = { _, _, _ in -EPERM }
+        ops.readlink = { _, _, _ in -EINVAL }
+        ops.chmod = { path, mode, _ in FuseOperations.filesystem().chmod(FuseOperations.string(path), mode: mode) }
+        ops.chown = { path, uid, gid, _ in FuseOperations.filesystem().chown(FuseOperations.string(path), uid: uid, gid: gid) }
+        ops.utimens = { path, times, info in
+            // times[1] is the modification time; UTIME_NOW and UTIME_OMIT per utimensat(2).
+            var modified: Double?
+            if let times {
+                let spec = times[1]
+                if spec.tv_nsec == utimeNow {
+                    var now = timespec()
+                    clock_gettime(CLOCK_REALTIME, &now)
+                    modified = Double(now.tv_sec)
+                } else if spec.tv_nsec != utimeOmit {
+                    modified = Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+                }
+            }
+            return FuseOperations.filesystem().utimens(FuseOperations.string(path), modified: modified, handle: info?.pointee.fh)
+        }
+        ops.truncate = { path, size, info in
+            guard size >= 0 else { return -EINVAL }
+            return FuseOperations.filesystem().truncate(FuseOperations.string(path), to: UInt64(size), handle: info?.pointee.fh)
+        }
+        ops.open = { path, info in
+            guard let info else { return -EINVAL }
+            let (status, handle) = FuseOperations.filesystem().open(FuseOperations.string(path), flags: info.pointee.flags)
+            info.pointee.fh = handle
+            return status
+        }
+        ops.create = { path, _, info in
+            guard let info else { return -EINVAL }
+            let (status, handle) = FuseOperations.filesystem().create(FuseOperations.string(path))
+            info.pointee.fh = handle
+            return status
+        }
+        ops.read = { _, buffer, size, offset, info in
+            guard let info, let buffer, offset >= 0 else { return -EINVAL }
+            return FuseOperations.filesystem().read(
+                info.pointee.fh, into: UnsafeMutableRawBufferPointer(start: buffer, count: size), at: UInt64(offset))
+        }
+        ops.write = { _, buffer, size, offset, info in
+            guard let info, let buffer, offset >= 0 else { return -EINVAL }
+            return FuseOperations.filesystem().write(
+                info.pointee.fh, UnsafeRawBufferPointer(start: buffer, count: size), at: UInt64(offset))
+        }
+        ops.flush = { _, info in info.map { FuseOperations.filesystem().flush($0.pointee.fh) } ?? -EINVAL }
+        ops.fsync = { _, _, info in info.map { FuseOperations.filesystem().fsync($0.pointee.fh) } ?? -EINVAL }
+        ops.release = { _, info in info.map { FuseOperations.filesystem().release($0.pointee.fh) } ?? -EINVAL }
+        return ops
+    }
+
+    /// Mounts `filesystem` at `mountpoint` and serves it until unmounted (`fusermount3 -u`) or
+    /// until SIGINT, SIGTERM or SIGHUP (libfuse's handlers end the loop and unmount). Blocks
+    /// the calling thread, which must not be an event loop or the cooperative pool: libfuse
+    /// runs its own worker threads. Returns libfuse's exit status.
+    public static func run(_ filesystem: FuseFilesystem, mountpoint: String, fsName: String) -> Int32 {
+        var options = ["fsname=\(fsName.replacingOccurrences(of: ",", with: "_"))", "subtype=ossftp", "default_permissions"]
+        if filesystem.options.allowOther { options.append("allow_other") }
+        if filesystem.options.readOnly { options.append("ro") }
+        let arguments = ["ossftp", mountpoint, "-f", "-o", options.joined(separator: ",")]
+        let argv = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: arguments.count + 1)
+        for (index, argument) in arguments.enumerated() { argv[index] = strdup(argument) }
+        argv[arguments.count] = nil
+        defer {
+            for index in 0..<arguments.count { free(argv[index]) }
+            argv.deallocate()
+        }
+        var ops = make()
+        let context = Unmanaged.passRetained(filesystem)
+        defer { context.release() }
+        return fuse_main_real(Int32(arguments.count), argv, &ops, MemoryLayout<fuse_operations>.size, context.toOpaque())
+    }
+}
+
+/// utimensat(2)'s markers (macros the Glibc module does not export).
+private let utimeNow = (1 << 30) - 1
+private let utimeOmit = (1 << 30) - 2
+
+/// libfuse's directory buffer and filler, handed to the task that lists the directory while
+/// the callback's thread waits for it.
+private final class FillerSink: @unchecked Sendable {
+    let buffer: UnsafeMutableRawPointer?
+    let filler: fuse_fill_dir_t?
+    let plus: Bool
+
+    init(buffer: UnsafeMutableRawPointer?, filler: fuse_fill_dir_t?, plus: Bool) {
+        self.buffer = buffer
+        self.filler = filler
+        self.plus = plus
+    }
+
+    func add(_ name: String, _ status: stat) -> Bool {
+        var status = status
+        let flags = plus ? FUSE_FILL_DIR_PLUS : fuse_fill_dir_flags(rawValue: 0)
+        return filler?(buffer, name, &status, 0, flags) == 0
+    }
+}

@@ -1,0 +1,64 @@
+import OSSVFS
+
+/// Reads of one open file at any offset over a sequential read-ahead stream.
+///
+/// The kernel sends reads a little out of order (its own read-ahead runs several at once), so
+/// the last few MiB read are kept: a read just behind the stream is served from them, and one
+/// a little ahead skips forward by reading; only a real jump seeks, which restarts the ranged
+/// GETs. Callers serialize calls (the open file's lock).
+final class FuseReader: @unchecked Sendable {
+    private let stream: ReadAheadStream
+    /// Chunks held, in order, with the offset of their first byte.
+    private var chunks: [(start: UInt64, bytes: [UInt8])] = []
+    private var heldBytes = 0
+    /// The offset of the stream's next byte.
+    private var streamPosition: UInt64
+    private var atEnd = false
+
+    /// Bytes kept behind the stream, and how far ahead a read may be before it seeks.
+    static let keepBehind = 8 << 20
+    static let skipAhead: UInt64 = 8 << 20
+
+    init(stream: ReadAheadStream, offset: UInt64) {
+        self.stream = stream
+        self.streamPosition = offset
+    }
+
+    private var heldStart: UInt64 { chunks.first?.start ?? streamPosition }
+
+    /// Up to `count` bytes at `offset`; fewer only at the end of the file.
+    func read(at offset: UInt64, count: Int) async throws -> [UInt8] {
+        if offset < heldStart || offset > streamPosition + Self.skipAhead {
+            stream.seek(to: offset)
+            chunks = []
+            heldBytes = 0
+            streamPosition = offset
+            atEnd = false
+        }
+        let end = offset + UInt64(count)
+        while streamPosition < end && !atEnd {
+            guard let chunk = try await stream.nextChunk(), !chunk.isEmpty else {
+                atEnd = true
+                break
+            }
+            chunks.append((streamPosition, chunk))
+            heldBytes += chunk.count
+            streamPosition += UInt64(chunk.count)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        for (start, bytes) in chunks where start + UInt64(bytes.count) > offset && start < end {
+            let from = Int(max(offset, start) - start)
+            let to = Int(min(end, start + UInt64(bytes.count)) - start)
+            out.append(contentsOf: bytes[from..<to])
+        }
+        while heldBytes - (chunks.first?.bytes.count ?? 0) >= Self.keepBehind, chunks.count > 1 {
+            heldBytes -= chunks.removeFirst().bytes.count
+        }
+        return out
+    }
+
+    func close() {
+        stream.cancel()
+    }
+}

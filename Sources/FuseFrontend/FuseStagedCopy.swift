@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import OSSVFS
+
+/// A local copy of an existing object, for changes object storage cannot make in place
+/// (writes into the middle, appends, truncation to a size): the object is copied into the
+/// spool when the first change comes, changed there, and uploaded whole when the file is closed.
+final class FuseStagedCopy: @unchecked Sendable {
+    let path: String
+    private let descriptor: Int32
+    /// Whether it differs from the stored object.
+    var dirty = false
+
+    /// Copies `source` (at most `limit` bytes, else EFBIG) into a new file in `directory`.
+    static func make(of source: VFSPath, vfs: any VFS, directory: String, limit: UInt64) async throws -> FuseStagedCopy {
+        let size = try await vfs.stat(source).size
+        guard size <= limit else { throw FuseError(EFBIG) }
+        let copy = try FuseStagedCopy(directory: directory)
+        do {
+            var offset: UInt64 = 0
+            for try await chunk in try await vfs.openRead(source, offset: 0) {
+                try copy.write(chunk, at: offset)
+                offset += UInt64(chunk.count)
+            }
+        } catch {
+            copy.remove()
+            throw error
+        }
+        return copy
+    }
+
+    /// An empty copy.
+    init(directory: String) throws {
+        _ = mkdir(directory, 0o700)
+        path = "\(directory)/fuse-\(UInt64.random(in: 0...UInt64.max))"
+        descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw FuseError(errno) }
+    }
+
+    var size: UInt64 {
+        var status = stat()
+        return fstat(descriptor, &status) == 0 ? UInt64(status.st_size) : 0
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        var done = 0
+        while done < bytes.count {
+            let count = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FuseError(errno)
+            }
+            done += count
+        }
+    }
+
+    func write(_ bytes: [UInt8], at offset: UInt64) throws {
+        try bytes.withUnsafeBytes { try write($0, at: offset) }
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Int32 {
+        let count = pread(descriptor, buffer.baseAddress, buffer.count, off_t(offset))
+        return count < 0 ? -errno : Int32(count)
+    }
+
+    func truncate(to size: UInt64) throws {
+        guard ftruncate(descriptor, off_t(size)) == 0 else { throw FuseError(errno) }
+    }
+
+    /// Uploads the copy as the new object.
+    func upload(to target: VFSPath, vfs: any VFS) async throws {
+        let writer = try await vfs.openWrite(target)
+        do {
+            var offset: UInt64 = 0
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
+                if count < 0 { throw FuseError(errno) }
+                if count == 0 { break }
+                try await writer.write(Array(buffer[0..<count]))
+                offset += UInt64(count)
+            }
+            try await writer.commit()
+        } catch {
+            await writer.abort()
+            throw error
+        }
+    }
+
+    func remove() {
+        close(descriptor)
+        unlink(path)
+    }
+}
