@@ -3,5 +3,6 @@
 #define OSSFTP_CFUSE3_SHIM_H
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <errno.h>
 #endif

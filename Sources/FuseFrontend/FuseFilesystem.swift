@@ -11,6 +11,10 @@ public final class FuseFilesystem: @unchecked Sendable {
     let vfs: any VFS
     let options: FuseMountOptions
     let handles = FuseHandleTable()
+    /// libfuse's session, once mounted (to notice a signal-requested exit).
+    let session = LockedValue<OpaquePointer?>(nil)
+    /// Set once libfuse tore the file system down in order.
+    let endedCleanly = LockedValue(false)
 
     public init(vfs: any VFS, options: FuseMountOptions) {
         self.vfs = vfs

@@ -63,3 +63,13 @@ final class FuseHandleTable: @unchecked Sendable {
     /// Every open file (for the unmount).
     func all() -> [FuseOpenFile] { lock.withLock { Array(files.values) } }
 }
+
+/// A value behind a lock.
+final class LockedValue<Value>: @unchecked Sendable {
+    private let lock = Lock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
+}

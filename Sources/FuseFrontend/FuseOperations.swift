@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CFuse3
+import Foundation
 import OSSVFS
 
 /// libfuse's high-level operation table, bound to a ``FuseFilesystem``, and the mount's run loop.
@@ -34,9 +35,14 @@ public enum FuseOperations {
                 connection.pointee.want |= UInt32(FUSE_CAP_ATOMIC_O_TRUNC)
                 connection.pointee.max_write = 1 << 20
             }
+            FuseOperations.filesystem().session.withLock { $0 = fuse_get_session(fuse_get_context()!.pointee.fuse) }
             return fuse_get_context()!.pointee.private_data
         }
-        ops.destroy = { _ in FuseOperations.filesystem().abandonOpenFiles() }
+        ops.destroy = { _ in
+            let filesystem = FuseOperations.filesystem()
+            filesystem.abandonOpenFiles()
+            filesystem.endedCleanly.withLock { $0 = true }
+        }
         ops.getattr = { path, status, _ in
             guard let status else { return -EINVAL }
             return FuseOperations.filesystem().getattr(FuseOperations.string(path), &status.pointee)
@@ -128,8 +134,51 @@ public enum FuseOperations {
         var ops = make()
         let context = Unmanaged.passRetained(filesystem)
         defer { context.release() }
-        return fuse_main_real(Int32(arguments.count), argv, &ops, MemoryLayout<fuse_operations>.size, context.toOpaque())
+        // Threads started from Swift's pools inherit a mask blocking every signal; the loop's
+        // thread must take the ones that end it.
+        var endSignals = sigset_t()
+        sigemptyset(&endSignals)
+        for number in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&endSignals, number) }
+        pthread_sigmask(SIG_UNBLOCK, &endSignals, nil)
+        let watcher = ExitWatcher(filesystem: filesystem, loopThread: pthread_self())
+        watcher.start()
+        defer { watcher.stop() }
+        let status = fuse_main_real(Int32(arguments.count), argv, &ops, MemoryLayout<fuse_operations>.size,
+                                    context.toOpaque())
+        // libfuse answers 8 when a signal ended the loop; the file system was still torn down in
+        // order (destroy ran), which is the clean end SIGINT and SIGTERM ask for.
+        return status == 8 && filesystem.endedCleanly.withLock({ $0 }) ? 0 : status
     }
+}
+
+/// libfuse's SIGINT/SIGTERM/SIGHUP handler only marks the session as exited; the loop notices
+/// when its own thread is interrupted. In a Swift process the signal may land on any thread,
+/// so this watcher passes it on to the loop's thread once the session is marked.
+private final class ExitWatcher: @unchecked Sendable {
+    let filesystem: FuseFilesystem
+    let loopThread: pthread_t
+    private let done = Lock()
+    private var stopped = false
+
+    init(filesystem: FuseFilesystem, loopThread: pthread_t) {
+        self.filesystem = filesystem
+        self.loopThread = loopThread
+    }
+
+    func start() {
+        Thread { [self] in
+            while !done.withLock({ stopped }) {
+                usleep(100_000)
+                guard let session = filesystem.session.withLock({ $0 }), fuse_session_exited(session) != 0 else { continue }
+                done.withLock {
+                    if !stopped { pthread_kill(loopThread, SIGTERM) }
+                    stopped = true
+                }
+            }
+        }.start()
+    }
+
+    func stop() { done.withLock { stopped = true } }
 }
 
 /// utimensat(2)'s markers (macros the Glibc module does not export).

@@ -1,0 +1,220 @@
+"""`ossftp mount`: a real FUSE mount over the local store and over SeaweedFS, driven by the
+shell tools people use on it, and the errno of everything object storage cannot do."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import secrets
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from fuse_mount import FuseMount, is_mounted
+from test_interop import make_tree
+
+MiB = 1024 * 1024
+
+
+class Mounted:
+    def __init__(self, root: Path, store_path, mount: FuseMount):
+        self.root = root  # the mount point
+        self.store_path = store_path  # key -> whether the store holds it
+        self.mount = mount
+
+
+def _mount(kind: str, tmp_path: Path, seaweedfs, rename: str = "refuse", extra: list[str] | None = None):
+    if kind == "local":
+        (tmp_path / "data" / "bkt").mkdir(parents=True)
+        args = ["--bucket", "bkt", "--local_root", str(tmp_path / "data")]
+        env = None
+        store_has = lambda key: (tmp_path / "data" / "bkt" / key).exists()  # noqa: E731
+    else:
+        bucket = "fuse-" + secrets.token_hex(4)
+        client = seaweedfs.client()
+        client.create_bucket(Bucket=bucket)
+        args = ["--provider", "s3", "--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region, "--bucket", bucket]
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": seaweedfs.admin.access_key,
+               "AWS_SECRET_ACCESS_KEY": seaweedfs.admin.secret_key}
+
+        def store_has(key: str) -> bool:
+            return client.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) > 0
+    args += ["--rename", rename, "--spool_dir", str(tmp_path / "spool"), *(extra or [])]
+    mount = FuseMount(tmp_path / "mnt", args, env=env).start()
+    return Mounted(tmp_path / "mnt", store_has, mount)
+
+
+@pytest.fixture(params=["local", "s3"])
+def mounted(request, tmp_path, seaweedfs):
+    m = _mount(request.param, tmp_path, seaweedfs)
+    try:
+        yield m
+    finally:
+        m.mount.stop()
+        print(m.mount.log_tail())
+
+
+def sh(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_shell_tools(mounted):
+    root = mounted.root
+    assert sh("echo hello > a.txt && cat a.txt", root).stdout == "hello\n"
+    assert mounted.store_path("a.txt")
+    assert sh("mkdir -p d/e && cp /etc/services d/e/ && cmp /etc/services d/e/services", root).returncode == 0
+    listing = sh("ls -l d/e", root).stdout
+    assert "services" in listing and str(os.path.getsize("/etc/services")) in listing
+    assert sh("echo more >> a.txt && cat a.txt", root).stdout == "hello\nmore\n"
+    assert sh("rm a.txt && ls", root).stdout.split() == ["d"]
+    assert not mounted.store_path("a.txt")
+    removal = sh("rmdir d/e", root)
+    assert removal.returncode != 0 and "not empty" in removal.stderr
+    assert sh("rm d/e/services && rmdir d/e && rmdir d && ls -A", root).stdout == ""
+    assert os.statvfs(root).f_bsize == 4096
+
+
+def test_tree_in_and_out_is_identical(mounted, tmp_path):
+    source, back = tmp_path / "source", tmp_path / "back"
+    make_tree(source)
+    (source / "empty-folder").rmdir()  # a prefix without objects is not kept without a marker
+    assert sh(f"cp -r {source} tree && cp -r tree {back}", mounted.root).returncode == 0
+    result = subprocess.run(["diff", "-r", str(source), str(back)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_mv_with_rename_refused_copies_then_deletes(mounted):
+    root = mounted.root
+    (root / "f").write_bytes(b"x" * 1000)
+    with pytest.raises(OSError) as refused:
+        os.rename(root / "f", root / "g")
+    assert refused.value.errno == errno.EXDEV
+    assert sh("mv f g && ls", root).stdout.split() == ["g"]
+    assert (root / "g").read_bytes() == b"x" * 1000
+    (root / "dir").mkdir()
+    (root / "dir" / "in").write_bytes(b"y")
+    assert sh("mv dir moved && ls moved", root).stdout.split() == ["in"]
+    assert not (root / "dir").exists()
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_mv_with_rename_by_copy(kind, tmp_path, seaweedfs):
+    m = _mount(kind, tmp_path, seaweedfs, rename="copy")
+    try:
+        (m.root / "f").write_bytes(b"z" * 5000)
+        os.rename(m.root / "f", m.root / "g")
+        assert (m.root / "g").read_bytes() == b"z" * 5000 and not (m.root / "f").exists()
+        (m.root / "dir" / "sub").mkdir(parents=True)
+        (m.root / "dir" / "sub" / "x").write_bytes(b"1")
+        assert sh("mv dir moved && cat moved/sub/x", m.root).stdout == "1"
+        assert m.store_path("moved/sub/x") and not m.store_path("dir/sub/x")
+    finally:
+        m.mount.stop()
+
+
+def test_one_gib_with_dd_and_concurrent_readers(mounted, tmp_path):
+    source = tmp_path / "big.bin"
+    subprocess.run(["dd", "if=/dev/urandom", f"of={source}", "bs=1M", "count=1024", "status=none"], check=True)
+    expected = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert sh(f"dd if={source} of=big.bin bs=1M status=none", mounted.root).returncode == 0
+    assert os.path.getsize(mounted.root / "big.bin") == 1024 * MiB
+    digests: list[str] = []
+
+    def read(path: Path) -> None:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(4 * MiB):
+                digest.update(chunk)
+        digests.append(digest.hexdigest())
+
+    readers = [threading.Thread(target=read, args=(mounted.root / "big.bin",)) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    assert digests == [expected] * 4
+    source.unlink()
+
+
+def test_unsupported_operations_fail_with_their_errno(mounted):
+    root = mounted.root
+    (root / "f").write_bytes(b"data")
+
+    def fails(call, code):
+        with pytest.raises(OSError) as failure:
+            call()
+        assert failure.value.errno == code, f"{call}: {failure.value}"
+
+    fails(lambda: os.link(root / "f", root / "hard"), errno.EPERM)
+    fails(lambda: os.symlink("f", root / "soft"), errno.EPERM)
+    fails(lambda: os.mkfifo(root / "fifo"), errno.EPERM)
+    fails(lambda: os.chmod(root / "f", 0o600), errno.EPERM)
+    os.chmod(root / "f", 0o644)  # what is shown already: allowed
+    fails(lambda: os.chown(root / "f", 4242, 4242), errno.EPERM)
+    fails(lambda: os.setxattr(root / "f", "user.k", b"v"), errno.EOPNOTSUPP)
+    # A new file is written from start to end; a write elsewhere is refused.
+    descriptor = os.open(root / "seq", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.write(descriptor, b"a" * 10)
+    fails(lambda: os.pwrite(descriptor, b"b", 100), errno.EINVAL)
+    os.close(descriptor)  # what was written in order is stored
+    assert (root / "seq").read_bytes() == b"a" * 10
+    fails(lambda: os.rename(root / "f", root / "g"), errno.EXDEV)
+    assert sorted(os.listdir(root)) == ["f", "seq"]
+
+
+def test_in_place_changes_up_to_the_limit(tmp_path, seaweedfs):
+    m = _mount("local", tmp_path, seaweedfs, extra=["--max_rewrite_mb", "1"])
+    try:
+        (m.root / "small").write_bytes(b"0123456789")
+        with open(m.root / "small", "r+b") as handle:
+            handle.seek(3)
+            handle.write(b"xyz")
+        assert (m.root / "small").read_bytes() == b"012xyz6789"
+        os.truncate(m.root / "small", 4)
+        assert (m.root / "small").read_bytes() == b"012x"
+        os.truncate(m.root / "small", 6)
+        assert (m.root / "small").read_bytes() == b"012x\0\0"
+        (m.root / "large").write_bytes(b"L" * (2 * MiB))
+        with pytest.raises(OSError) as failure:
+            with open(m.root / "large", "r+b") as handle:
+                handle.seek(5)
+                handle.write(b"no")
+                handle.flush()
+        assert failure.value.errno == errno.EFBIG
+        assert (m.root / "large").read_bytes() == b"L" * (2 * MiB)
+        with open(m.root / "large", "ab") as handle:  # at the end: continued server-side
+            handle.write(b"tail")
+        assert (m.root / "large").read_bytes() == b"L" * (2 * MiB) + b"tail"
+    finally:
+        m.mount.stop()
+
+
+def test_sigterm_unmounts_and_drops_an_open_upload(tmp_path, seaweedfs):
+    m = _mount("local", tmp_path, seaweedfs)
+    handle = open(m.root / "open.bin", "wb")
+    handle.write(b"q" * (3 * MiB))
+    handle.flush()
+    m.mount.proc.send_signal(signal.SIGTERM)
+    assert m.mount.proc.wait(timeout=20) == 0
+    assert not is_mounted(m.root)
+    with pytest.raises(OSError):
+        handle.write(b"more")
+        handle.close()
+    assert not m.store_path("open.bin")
+
+
+def test_fusermount_unmount_ends_the_process(tmp_path, seaweedfs):
+    m = _mount("local", tmp_path, seaweedfs)
+    (m.root / "f").write_bytes(b"kept")
+    reader = open(m.root / "f", "rb")
+    busy = subprocess.run(["fusermount3", "-u", str(m.root)], capture_output=True, text=True)
+    assert busy.returncode != 0 and "busy" in busy.stderr.lower()
+    reader.close()
+    assert subprocess.run(["fusermount3", "-u", str(m.root)]).returncode == 0
+    assert m.mount.proc.wait(timeout=20) == 0
+    assert m.store_path("f")
