@@ -1,0 +1,105 @@
+import Foundation
+import OSSVFS
+import Testing
+@testable import FuseFrontend
+
+/// The FUSE operations called directly, as libfuse would, on a local store: no kernel needed.
+@Suite struct FuseFilesystemTests {
+    /// Runs `body` on a thread of its own, as libfuse's workers are: the operations park their
+    /// thread while the VFS works on the cooperative pool, which a test's own thread belongs to.
+    func withFilesystem(_ body: @escaping @Sendable (FuseFilesystem, LocalStore) -> Void) async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        _ = try folder.make("bucket")
+        let store = try LocalStore(root: folder.path, bucket: "bucket")
+        let vfs = ObjectVFS(store: store, spool: SpoolConfiguration(directory: folder.path + "/spool"))
+        let options = FuseMountOptions(uid: 1000, gid: 100, maxRewriteSize: 64, stagingDirectory: folder.path + "/spool")
+        let filesystem = FuseFilesystem(vfs: vfs, options: options)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread {
+                body(filesystem, store)
+                done.resume()
+            }.start()
+        }
+    }
+
+    func write(_ fs: FuseFilesystem, _ handle: UInt64, _ bytes: [UInt8], at offset: UInt64) -> Int32 {
+        bytes.withUnsafeBytes { fs.write(handle, $0, at: offset) }
+    }
+
+    func read(_ fs: FuseFilesystem, _ handle: UInt64, at offset: UInt64, count: Int) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let got = buffer.withUnsafeMutableBytes { fs.read(handle, into: $0, at: offset) }
+        return got < 0 ? nil : Array(buffer[0..<Int(got)])
+    }
+
+    @Test func aCreatedFileIsVisibleWhileWrittenAndStoredOnFlush() async throws {
+        try await withFilesystem { fs, store in
+            let (status, handle) = fs.create("/new.txt")
+            #expect(status == 0)
+            #expect(write(fs, handle, Array("hello".utf8), at: 0) == 5)
+            var attributes = stat()
+            #expect(fs.getattr("/new.txt", &attributes) == 0)
+            #expect(attributes.st_size == 5 && attributes.st_uid == 1000 && attributes.st_mode & 0o777 == 0o644)
+            #expect(write(fs, handle, Array("x".utf8), at: 99) == -EINVAL)
+            #expect(fs.flush(handle) == 0)
+            #expect(fs.release(handle) == 0)
+            let stored = BlockingBridge.run { try await store.head("new.txt") }
+            #expect((try? stored.get())?.size == 5)
+        }
+    }
+
+    @Test func readsOutOfOrderComeFromTheKeptWindow() async throws {
+        try await withFilesystem { fs, _ in
+            let body = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+            let (_, writer) = fs.create("/data")
+            #expect(write(fs, writer, body, at: 0) == Int32(body.count))
+            #expect(fs.release(writer) == 0)
+            let (status, handle) = fs.open("/data", flags: O_RDONLY)
+            #expect(status == 0)
+            // As the kernel's read-ahead sends them: a little ahead, then behind, then a jump back.
+            for offset in [131_072, 0, 262_144, 65_536, 10] {
+                let count = 65_536
+                let end = min(body.count, offset + count)
+                #expect(read(fs, handle, at: UInt64(offset), count: count) == Array(body[offset..<end]))
+            }
+            #expect(read(fs, handle, at: 300_000, count: 10) == [])
+            #expect(fs.release(handle) == 0)
+        }
+    }
+
+    @Test func inPlaceChangesAreStagedWithinTheLimit() async throws {
+        try await withFilesystem { fs, _ in
+            let (_, writer) = fs.create("/f")
+            _ = write(fs, writer, Array("0123456789".utf8), at: 0)
+            _ = fs.release(writer)
+            let (_, handle) = fs.open("/f", flags: O_RDWR)
+            #expect(write(fs, handle, Array("ab".utf8), at: 2) == 2)
+            #expect(read(fs, handle, at: 0, count: 10) == Array("01ab456789".utf8))
+            #expect(fs.truncate("/f", to: 4, handle: handle) == 0)
+            #expect(fs.release(handle) == 0)
+            let (_, reader) = fs.open("/f", flags: O_RDONLY)
+            #expect(read(fs, reader, at: 0, count: 10) == Array("01ab".utf8))
+            _ = fs.release(reader)
+            let (_, big) = fs.create("/big")
+            _ = write(fs, big, [UInt8](repeating: 1, count: 100), at: 0)
+            _ = fs.release(big)
+            let (_, rewrite) = fs.open("/big", flags: O_RDWR)
+            #expect(write(fs, rewrite, [2], at: 5) == -EFBIG)
+            _ = fs.release(rewrite)
+        }
+    }
+
+    @Test func modesAndOwnersAreShownNotKept() async throws {
+        try await withFilesystem { fs, _ in
+            #expect(fs.mkdir("/d") == 0)
+            #expect(fs.chmod("/d", mode: 0o755) == 0)
+            #expect(fs.chmod("/d", mode: 0o700) == -EPERM)
+            #expect(fs.chown("/d", uid: 1000, gid: UInt32.max) == 0)
+            #expect(fs.chown("/d", uid: 0, gid: 0) == -EPERM)
+            #expect(fs.rename("/d", "/e", flags: 0) == -EXDEV)
+            #expect(fs.rmdir("/d") == 0)
+            #expect(fs.rmdir("/d") == -ENOENT)
+        }
+    }
+}
