@@ -132,8 +132,12 @@ struct MountCommand: AsyncParsableCommand {
 
     private func loadCredentials() throws -> StoreCredentials {
         if let credentialsFile {
-            let secret = try ServeSettings.secret("file:\(credentialsFile)", field: "--credentials_file")
-            _ = secret
+            // The same check as config.json's `file:` secrets: the file must be its owner's alone.
+            do {
+                _ = try ServeSettings.secret("file:\(credentialsFile)", field: "--credentials_file")
+            } catch let error as ConfigError {
+                throw ValidationError(error.description)
+            }
             guard let text = try? String(contentsOfFile: credentialsFile, encoding: .utf8) else {
                 throw ValidationError("--credentials_file: cannot read \(credentialsFile)")
             }
