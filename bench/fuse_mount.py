@@ -82,6 +82,7 @@ def main() -> int:
                          env=env).start()
         try:
             mine = steps(work / "ossftp", source, expected)
+            print("ossftp:", mine, file=sys.stderr)
             with open(f"/proc/{ours.proc.pid}/status") as status:
                 peak = next(line.split()[1] for line in status if line.startswith("VmHWM"))
         finally:
@@ -92,7 +93,7 @@ def main() -> int:
         theirs_root = work / "s3fs"
         theirs_root.mkdir()
         subprocess.run(["s3fs", "bench:/s3fs", str(theirs_root), "-o", f"url={s3.endpoint}", "-o", "use_path_request_style",
-                        "-o", f"passwd_file={passwd}", "-o", f"endpoint={s3.region}", "-o", "compat_dir"], check=True)
+                        "-o", f"passwd_file={passwd}", "-o", f"endpoint={s3.region}"], check=True)
         try:
             deadline = time.monotonic() + 20
             while not is_mounted(theirs_root) and time.monotonic() < deadline:

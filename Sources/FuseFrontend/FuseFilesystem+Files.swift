@@ -19,6 +19,7 @@ extension FuseFilesystem {
             if entry.kind == .directory { return (-EISDIR, 0) }
             let file = FuseOpenFile(path: resolved, writable: writable, size: entry.size)
             if writable && flags & O_TRUNC != 0 {
+                forgetListed(resolved)
                 switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
                 case .success(let writer):
                     file.writer = writer
@@ -35,6 +36,7 @@ extension FuseFilesystem {
     public func create(_ path: String) -> (status: Int32, handle: UInt64) {
         let resolved: VFSPath
         do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
+        forgetListed(resolved)
         switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
         case .success(let writer):
             let file = FuseOpenFile(path: resolved, writable: true, size: 0)
@@ -123,6 +125,7 @@ extension FuseFilesystem {
     func commit(_ file: FuseOpenFile) -> Int32 {
         if let failure = file.failure { return -failure }
         let path = file.path
+        forgetListed(path)
         let result: Result<Void, any Error>
         if let writer = file.writer {
             file.writer = nil
@@ -183,7 +186,8 @@ extension FuseFilesystem {
                 }
             }
         }
-        return perform(path) { [vfs] resolved in
+        return perform(path) { [vfs, self] resolved in
+            self.forgetListed(resolved)
             let current = try await vfs.stat(resolved)
             guard current.kind == .file else { throw VFSError.isDirectory(resolved.description) }
             if current.size == size { return }

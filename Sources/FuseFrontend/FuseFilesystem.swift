@@ -15,6 +15,17 @@ public final class FuseFilesystem: @unchecked Sendable {
     let session = LockedValue<OpaquePointer?>(nil)
     /// Set once libfuse tore the file system down in order.
     let endedCleanly = LockedValue(false)
+    /// What recent listings showed, for the getattr that follows each name (`ls -l`): one
+    /// listing answers them all instead of a request per file, as s3fs's stat cache does.
+    let listed = LockedValue<[VFSPath: (entry: VFSEntry, at: Double)]>([:])
+    /// How long a listed entry answers getattr, and how many are kept.
+    static let listedTTL: Double = 5
+    static let listedLimit = 200_000
+
+    /// Forgets what listings said about `path` (it changed through this mount).
+    func forgetListed(_ path: VFSPath) {
+        listed.withLock { _ = $0.removeValue(forKey: path) }
+    }
 
     public init(vfs: any VFS, options: FuseMountOptions) {
         self.vfs = vfs
@@ -66,6 +77,11 @@ public final class FuseFilesystem: @unchecked Sendable {
                 return 0
             }
         }
+        let now = Date().timeIntervalSince1970
+        if let known = listed.withLock({ $0[resolved] }), now - known.at < Self.listedTTL {
+            fill(&status, kind: known.entry.kind, size: known.entry.size, modified: known.entry.modified)
+            return 0
+        }
         switch BlockingBridge.run({ [vfs] in try await vfs.stat(resolved) }) {
         case .success(let entry):
             fill(&status, kind: entry.kind, size: entry.size, modified: entry.modified)
@@ -82,11 +98,23 @@ public final class FuseFilesystem: @unchecked Sendable {
         fill(&dot, kind: .directory, size: 0, modified: nil)
         guard add(".", dot), add("..", dot) else { return 0 }
         return perform(path) { [vfs, self] resolved in
+            let now = Date().timeIntervalSince1970
+            var batch: [(VFSPath, VFSEntry)] = []
             for try await entry in try await vfs.list(resolved) {
                 var status = stat()
                 self.fill(&status, kind: entry.kind, size: entry.size, modified: entry.modified)
                 if !add(entry.name, status) { break }
+                batch.append((resolved.appending(entry.name), entry))
+                if batch.count == 1000 { self.remember(batch, at: now); batch = [] }
             }
+            self.remember(batch, at: now)
+        }
+    }
+
+    private func remember(_ entries: [(VFSPath, VFSEntry)], at time: Double) {
+        listed.withLock { known in
+            if known.count + entries.count > Self.listedLimit { known.removeAll(keepingCapacity: true) }
+            for (path, entry) in entries { known[path] = (entry, time) }
         }
     }
 
@@ -112,11 +140,17 @@ public final class FuseFilesystem: @unchecked Sendable {
 
     // MARK: - Names
 
-    public func mkdir(_ path: String) -> Int32 { perform(path) { [vfs] in try await vfs.makeDirectory($0) } }
+    public func mkdir(_ path: String) -> Int32 {
+        perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.makeDirectory($0) }
+    }
 
-    public func rmdir(_ path: String) -> Int32 { perform(path) { [vfs] in try await vfs.removeDirectory($0) } }
+    public func rmdir(_ path: String) -> Int32 {
+        perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.removeDirectory($0) }
+    }
 
-    public func unlink(_ path: String) -> Int32 { perform(path) { [vfs] in try await vfs.removeFile($0) } }
+    public func unlink(_ path: String) -> Int32 {
+        perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.removeFile($0) }
+    }
 
     /// rename(2) by the mount's rename policy. Refused renames answer EXDEV, as between two
     /// file systems, so `mv` falls back to copy and delete. RENAME_NOREPLACE is honoured;
@@ -126,6 +160,8 @@ public final class FuseFilesystem: @unchecked Sendable {
         if flags & exchange != 0 { return -EINVAL }
         do {
             let from = try resolve(source), to = try resolve(destination)
+            // A renamed directory's listed children are stale too.
+            listed.withLock { $0.removeAll(keepingCapacity: true) }
             return BlockingBridge.status { [vfs] in
                 if flags & noReplace != 0, (try? await vfs.stat(to)) != nil { throw VFSError.alreadyExists(to.description) }
                 do {
@@ -144,6 +180,7 @@ public final class FuseFilesystem: @unchecked Sendable {
         guard let modified else { return 0 }
         let resolved: VFSPath
         do { resolved = try resolve(path) } catch { return -EINVAL }
+        forgetListed(resolved)
         if let open = handle.flatMap(handles.file) ?? handles.writing(resolved) {
             let pending = open.lock.withLock { () -> Bool in
                 guard open.hasPendingChanges else { return false }
