@@ -106,15 +106,20 @@ extension FuseFilesystem {
     /// their way): EINVAL, as mountpoint-s3 answers.
     private func prepareWrite(_ file: FuseOpenFile, at offset: UInt64) throws {
         if file.writer != nil { throw FuseError(EINVAL) }
+        let path = file.path, size = file.size
+        guard offset == size else { return try stage(file) }
         file.reader?.close()
         file.reader = nil
-        let path = file.path, size = file.size
-        if offset == size {
-            file.writer = try BlockingBridge.run { [vfs] in
-                try await vfs.openWrite(path, modified: nil, keepingFirst: size > 0 ? size : nil)
-            }.get()
-            return
-        }
+        file.writer = try BlockingBridge.run { [vfs] in
+            try await vfs.openWrite(path, modified: nil, keepingFirst: size > 0 ? size : nil)
+        }.get()
+    }
+
+    /// Copies the file into the spool (within the limit) for changes anywhere in it.
+    private func stage(_ file: FuseOpenFile) throws {
+        file.reader?.close()
+        file.reader = nil
+        let path = file.path
         file.staged = try BlockingBridge.run { [vfs, options] in
             try await FuseStagedCopy.make(of: path, vfs: vfs, directory: options.stagingDirectory,
                                           limit: options.maxRewriteSize)
@@ -177,7 +182,7 @@ extension FuseFilesystem {
             return file.lock.withLock {
                 if file.writer != nil { return size == file.size ? 0 : -EINVAL }
                 do {
-                    if file.staged == nil { try prepareWrite(file, at: size == file.size ? size + 1 : size) }
+                    if file.staged == nil { try stage(file) }
                     try file.staged?.truncate(to: size)
                     file.staged?.dirty = true
                     return 0

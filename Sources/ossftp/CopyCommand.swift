@@ -46,21 +46,13 @@ struct CopyCommand: AsyncParsableCommand {
         guard (from == nil) != (to == nil), let remote = from ?? to else {
             throw ValidationError("exactly one of source and destination must be a bucket URL")
         }
-        let environment = ProcessInfo.processInfo.environment
-        let (idName, secretName, tokenName) = remote.provider == .oss
-            ? ("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN")
-            : ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-        guard let keyID = environment[idName], let secret = environment[secretName] else {
-            throw ValidationError("set \(idName) and \(secretName)")
-        }
+        let credentials = try StoreOptions.environmentCredentials(for: remote.provider)
         let pathStyle: Bool?
         do { pathStyle = try StoreOptions.pathStyle(store.addressing) } catch { throw ValidationError("\(error)") }
         let factory = StoreFactory(
             provider: remote.provider, endpoint: try store.endpoint.map { try StoreEndpoint($0) }, region: store.region,
             pathStyle: pathStyle)
-        let objectStore = try await factory.makeStore(
-            bucket: remote.bucket,
-            credentials: StoreCredentials(accessKeyID: keyID, secretAccessKey: secret, securityToken: environment[tokenName]))
+        let objectStore = try await factory.makeStore(bucket: remote.bucket, credentials: credentials)
         if from == nil {
             try await ObjectTransfer.upload(file: source, to: remote.key, store: objectStore, partSize: partSize << 20,
                                             concurrency: concurrency)

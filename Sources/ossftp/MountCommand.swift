@@ -132,29 +132,20 @@ struct MountCommand: AsyncParsableCommand {
 
     private func loadCredentials() throws -> StoreCredentials {
         if let credentialsFile {
-            // The same check as config.json's `file:` secrets: the file must be its owner's alone.
+            // Read as config.json's `file:` secrets are: the file must be its owner's alone.
+            let lines: [String]
             do {
-                _ = try ServeSettings.secret("file:\(credentialsFile)", field: "--credentials_file")
+                lines = try ServeSettings.ownerOnlyLines(credentialsFile, field: "--credentials_file")
             } catch let error as ConfigError {
                 throw ValidationError(error.description)
             }
-            guard let text = try? String(contentsOfFile: credentialsFile, encoding: .utf8) else {
-                throw ValidationError("--credentials_file: cannot read \(credentialsFile)")
-            }
-            let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard lines.count >= 2, !lines[0].isEmpty, !lines[1].isEmpty else {
+            guard lines.count >= 2 else {
                 throw ValidationError("--credentials_file: expected the key id on line 1 and the secret on line 2")
             }
             return StoreCredentials(accessKeyID: lines[0], secretAccessKey: lines[1])
         }
-        let environment = ProcessInfo.processInfo.environment
-        let (idName, secretName, tokenName) = provider == "oss"
-            ? ("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN")
-            : ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-        guard let keyID = environment[idName], let secret = environment[secretName] else {
-            throw ValidationError("set \(idName) and \(secretName), or give --credentials_file")
-        }
-        return StoreCredentials(accessKeyID: keyID, secretAccessKey: secret, securityToken: environment[tokenName])
+        return try StoreOptions.environmentCredentials(for: provider == "oss" ? .oss : .s3,
+                                                       alternative: ", or give --credentials_file")
     }
 
     /// Starts this command again in the foreground, detached, and returns (exits) once the

@@ -238,18 +238,23 @@ struct ServeSettings {
             return found
         }
         if value.hasPrefix("file:") {
-            let path = String(value.dropFirst(5))
-            var status = stat()
-            guard lstat(path, &status) == 0 else { throw ConfigError("\(field): cannot read \(path)") }
-            guard status.st_mode & 0o077 == 0, status.st_uid == getuid() else {
-                throw ConfigError("\(field): \(path) must belong to this user and be readable by it only (chmod 600)")
-            }
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-                let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty
-            else { throw ConfigError("\(field): \(path) is empty") }
-            return String(line).trimmingCharacters(in: .whitespaces)
+            return try ownerOnlyLines(String(value.dropFirst(5)), field: field)[0]
         }
         return value
+    }
+
+    /// The non-empty lines (trimmed) of a file that belongs to this user and only it can read;
+    /// throws unless there is at least one.
+    static func ownerOnlyLines(_ path: String, field: String) throws -> [String] {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { throw ConfigError("\(field): cannot read \(path)") }
+        guard status.st_mode & 0o077 == 0, status.st_uid == getuid() else {
+            throw ConfigError("\(field): \(path) must belong to this user and be readable by it only (chmod 600)")
+        }
+        let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+            .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !lines.isEmpty else { throw ConfigError("\(field): \(path) is empty") }
+        return lines
     }
 
     func makeSpool() -> SpoolConfiguration {

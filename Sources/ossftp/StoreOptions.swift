@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import OSSVFS
 
 /// The store flags `serve` and `cp` share.
 struct StoreOptions: ParsableArguments {
@@ -19,5 +21,20 @@ struct StoreOptions: ParsableArguments {
         case "virtual": return false
         case let other?: throw ConfigError("addressing must be path or virtual, got \(other)")
         }
+    }
+
+    /// Credentials from the environment: `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET` (and
+    /// `OSS_SESSION_TOKEN`) for OSS, the AWS variables for S3.
+    static func environmentCredentials(for provider: StoreFactory.Provider, alternative: String = "")
+        throws -> StoreCredentials
+    {
+        let environment = ProcessInfo.processInfo.environment
+        let (idName, secretName, tokenName) = provider == .oss
+            ? ("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN")
+            : ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+        guard let keyID = environment[idName], let secret = environment[secretName] else {
+            throw ValidationError("set \(idName) and \(secretName)\(alternative)")
+        }
+        return StoreCredentials(accessKeyID: keyID, secretAccessKey: secret, securityToken: environment[tokenName])
     }
 }

@@ -251,9 +251,7 @@ struct FTPConnectionHandler {
             try await vfs.setModificationTime(path, time)
             return .done
         case .checksum(let path, _, _):
-            let entry = try await vfs.stat(path)
-            guard entry.kind == .file else { throw VFSError.isDirectory(path.description) }
-            return .checksums(try await vfs.checksums(path), size: entry.size)
+            return .checksums(try await vfs.checksums(path))
         case .machineStat(let path):
             var entry = try await vfs.stat(path)
             entry.name = path.description

@@ -7,7 +7,7 @@ extension FTPSessionStateMachine {
     /// the older XMD5 and XCRC answer `250 <hex>`. When the store keeps no such checksum,
     /// 504 says so: reading the whole object back to compute one is work without a bound.
     static func checksumReply(path: VFSPath, algorithm: FTPHashAlgorithm, legacy: Bool,
-                              sums: VFSChecksums, size: UInt64) -> Action {
+                              sums: VFSChecksums) -> Action {
         let hex: String?
         switch algorithm {
         case .md5: hex = sums.md5
@@ -18,7 +18,7 @@ extension FTPSessionStateMachine {
             return .send(FTPReply(.parameterNotImplemented, missingReason(path: path, algorithm: algorithm, sums: sums)))
         }
         if legacy { return .send(FTPReply(.fileActionOK, hex.uppercased())) }
-        return .send(FTPReply(.fileStatus, "\(algorithm.rawValue) 0-\(size) \(hex) \(path)"))
+        return .send(FTPReply(.fileStatus, "\(algorithm.rawValue) 0-\(sums.size) \(hex) \(path)"))
     }
 
     private static func missingReason(path: VFSPath, algorithm: FTPHashAlgorithm, sums: VFSChecksums) -> String {

@@ -71,7 +71,7 @@ public struct FTPSessionStateMachine: Sendable {
         case passiveListener(host: String, port: Int)
         case modified(Double)
         case entry(VFSEntry)
-        case checksums(VFSChecksums, size: UInt64)
+        case checksums(VFSChecksums)
     }
 
     /// A transfer over the data connection.
@@ -526,8 +526,8 @@ public struct FTPSessionStateMachine: Sendable {
             }
             let address = host.split(separator: ".").joined(separator: ",")
             return .send(FTPReply(.enteringPassiveMode, "Entering Passive Mode (\(address),\(port >> 8),\(port & 0xFF))."))
-        case (.checksum(let path, let algorithm, let legacy), .checksums(let sums, let size)):
-            return Self.checksumReply(path: path, algorithm: algorithm, legacy: legacy, sums: sums, size: size)
+        case (.checksum(let path, let algorithm, let legacy), .checksums(let sums)):
+            return Self.checksumReply(path: path, algorithm: algorithm, legacy: legacy, sums: sums)
         case (.size, _), (.openPassiveListener, _), (.modificationTime, _), (.machineStat, _), (.checksum, _):
             preconditionFailure("result \(result) does not belong to \(operation)")
         }

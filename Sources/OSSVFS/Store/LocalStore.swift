@@ -217,16 +217,8 @@ extension LocalKeyLayout {
                 try output.writeAll(bytes)
             case .file(let source, let offset, let length, _):
                 let input = try PosixFile.openForReading(source)
-                var position = offset
-                let end = offset + length
-                while position < end {
-                    let chunk = try input.read(at: position, count: Int(min(1 << 20, end - position)))
-                    if chunk.isEmpty {
-                        throw ObjectStoreError.io(operation: "read \(source): shorter than expected", errno: EIO)
-                    }
-                    try output.writeAll(chunk)
-                    position += UInt64(chunk.count)
-                }
+                defer { try? input.close() }
+                try output.append(contentsOf: input, from: offset, length: length)
             }
             if sync { try output.sync() }
             try output.close()

@@ -81,11 +81,11 @@ public final class PosixFile: @unchecked Sendable {
     }
 
     /// Flushes the file's data to stable storage.
-    /// Appends the first `length` bytes of `input` at this file's position, in the kernel
+    /// Appends `length` bytes of `input` from `offset` at this file's position, in the kernel
     /// where it can (copy_file_range, which may share blocks on file systems that reflink).
-    public func append(contentsOf input: PosixFile, length: UInt64) throws {
+    public func append(contentsOf input: PosixFile, from offset: UInt64 = 0, length: UInt64) throws {
         var remaining = length
-        var inputOffset: Int64 = 0
+        var inputOffset = Int64(offset)
         while remaining > 0 {
             let copied = clinux_copy_file_range(input.descriptor, &inputOffset, descriptor, Int(min(remaining, 1 << 30)))
             if copied > 0 {
@@ -101,7 +101,7 @@ public final class PosixFile: @unchecked Sendable {
         while remaining > 0 {
             let chunk = try input.read(at: position, count: Int(min(remaining, 1 << 20)))
             if chunk.isEmpty {
-                throw ObjectStoreError.io(operation: "read: shorter than expected", errno: EIO)
+                throw ObjectStoreError.io(operation: "read \(input.path): shorter than expected", errno: EIO)
             }
             try writeAll(chunk)
             position += UInt64(chunk.count)

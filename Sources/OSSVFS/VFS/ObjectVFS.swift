@@ -147,11 +147,12 @@ public struct ObjectVFS: VFS {
     }
 
     public func checksums(_ path: VFSPath) async throws -> VFSChecksums {
-        guard let info = try await fileInfo(path) else {
-            if try await directoryExists(path) { throw VFSError.isDirectory(path.description) }
-            throw VFSError.notFound(path.description)
-        }
-        return VFSChecksums(md5: VFSChecksums.md5(fromETag: info.etag), crc64: info.crc64)
+        // As in stat: a directory shadows a file of the same name.
+        async let isDirectory = directoryExists(path)
+        async let file = fileInfo(path)
+        if try await isDirectory { throw VFSError.isDirectory(path.description) }
+        guard let info = try await file else { throw VFSError.notFound(path.description) }
+        return VFSChecksums(size: info.size, md5: VFSChecksums.md5(fromETag: info.etag), crc64: info.crc64)
     }
 
     /// Throws unless `path` is an existing directory.

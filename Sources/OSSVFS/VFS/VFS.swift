@@ -97,12 +97,15 @@ public struct VFSSpace: Sendable, Equatable {
 
 /// Whole-file checksums a store already keeps, as FTP's HASH reports them.
 public struct VFSChecksums: Sendable, Equatable {
+    /// The file's size, which the checksums cover.
+    public var size: UInt64
     /// The MD5, lower-case hex: an ETag is one only for objects stored in a single PUT.
     public var md5: String?
     /// The CRC-64/XZ (ECMA-182), which OSS reports for every object.
     public var crc64: UInt64?
 
-    public init(md5: String? = nil, crc64: UInt64? = nil) {
+    public init(size: UInt64, md5: String? = nil, crc64: UInt64? = nil) {
+        self.size = size
         self.md5 = md5
         self.crc64 = crc64
     }
