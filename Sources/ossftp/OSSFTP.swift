@@ -1,7 +1,9 @@
 import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
 
 /// The `ossftp` executable: parses arguments, reads config.json and wires the layers together.
-@main
 struct OSSFTP: AsyncParsableCommand {
     static let version = "0.1.0"
 
@@ -11,6 +13,22 @@ struct OSSFTP: AsyncParsableCommand {
         version: version,
         subcommands: [ServeCommand.self, MountCommand.self, CopyCommand.self, VersionCommand.self],
         defaultSubcommand: ServeCommand.self)
+}
+
+/// The entry point: hands Swift Concurrency to the event loops before any task runs.
+@main
+enum Entry {
+    static func main() {
+        // Tasks then run on the event-loop threads that do the socket I/O, so a control
+        // command no longer crosses threads between the loop and the concurrency pool (a login
+        // took three such hops per command). Blocking work stays on BlockingIO's queue.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        Task {
+            await OSSFTP.main()
+            exit(0)
+        }
+        dispatchMain()
+    }
 }
 
 /// `ossftp version`.

@@ -80,26 +80,3 @@ public final class ConnectionLimiter: Sendable {
         }
     }
 }
-
-/// When a session last did something, for the idle timeout; a running transfer counts as busy.
-final class ActivityClock: @unchecked Sendable {
-    private let lock = Lock()
-    private var last = Date().timeIntervalSince1970
-    private var busy = false
-
-    func touch() {
-        lock.withLock { last = Date().timeIntervalSince1970 }
-    }
-
-    func setBusy(_ value: Bool) {
-        lock.withLock {
-            busy = value
-            last = Date().timeIntervalSince1970
-        }
-    }
-
-    /// Seconds since the last activity, or 0 while busy.
-    var idleSeconds: Double {
-        lock.withLock { busy ? 0 : Date().timeIntervalSince1970 - last }
-    }
-}

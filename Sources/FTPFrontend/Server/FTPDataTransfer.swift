@@ -5,7 +5,7 @@ import OSSVFS
 /// Moves bytes between the VFS and a data connection. Never holds a whole file: downloads
 /// write one chunk at a time and wait until the socket took it; uploads read with the data
 /// channel's backpressure, so a slow spool stops the client instead of filling memory.
-struct FTPDataTransfer {
+struct FTPDataTransfer: Sendable {
     typealias Outcome = FTPSessionStateMachine.TransferOutcome
 
     /// What is ready once the transfer was accepted, before any data moves.

@@ -2,7 +2,7 @@ import OSSVFS
 
 /// The control session as a value: it takes events (lines, results of the work it asked for)
 /// and returns actions (replies to send, work to do). It performs no I/O, so it is tested
-/// without sockets; ``FTPConnectionHandler`` executes the actions.
+/// without sockets; ``FTPControlHandler`` executes the actions.
 public struct FTPSessionStateMachine: Sendable {
     /// What the handler must do next.
     public enum Action: Equatable, Sendable {

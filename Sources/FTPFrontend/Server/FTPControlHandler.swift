@@ -1,0 +1,333 @@
+import Logging
+import NIOCore
+import OSSVFS
+
+/// Runs one control connection on its channel's event loop: feeds lines and results into the
+/// session state machine and carries out its actions. Replies that need no I/O go out in the
+/// same event-loop turn as the line that asked for them; VFS work, logins and transfers run as
+/// tasks that report back to the loop. Transfers run beside the control connection, so it
+/// keeps answering NOOP, ABOR and QUIT while data moves; other commands wait for the
+/// transfer's reply (the state machine defers them).
+final class FTPControlHandler: ChannelInboundHandler {
+    typealias InboundIn = FTPControlLine
+    typealias OutboundOut = ByteBuffer
+    typealias Machine = FTPSessionStateMachine
+
+    private let configuration: FTPServerConfiguration
+    private let authenticator: any Authenticator
+    private let group: any EventLoopGroup
+    private let limiter: ConnectionLimiter
+    private let operations: FTPSessionOperations
+    private var logger: Logger
+
+    private var machine: Machine
+    private var context: ChannelHandlerContext?
+    /// The slot taken from the limiter, given back when the connection ends.
+    private var admittedAddress: String?
+    private var vfs: (any VFS)?
+    private var dataSource: DataConnectionSource?
+    private var transferHandle: TransferHandle?
+    private var transferTask: Task<Void, Never>?
+    /// Lines read while a VFS operation or login is under way, answered in order after it.
+    private var pending: [FTPControlLine] = []
+    /// Lines held back by the state machine until the running transfer ends.
+    private var deferred: [[UInt8]] = []
+    /// A login or VFS operation is running; its answer comes back through ``finished(_:)``.
+    private var busy = false
+    private var closing = false
+    /// Plaintext that followed AUTH in the same read is discarded, never obeyed (RFC 4217 §4).
+    private var droppingPlaintext = false
+    private var lastActivity = NIODeadline.now()
+    private var transferring = false
+    private var idleCheck: RepeatedTask?
+
+    init(configuration: FTPServerConfiguration, authenticator: any Authenticator, group: any EventLoopGroup,
+         limiter: ConnectionLimiter, logger: Logger, implicitTLS: Bool, controlIsIPv6: Bool, peerAddress: String?)
+    {
+        self.configuration = configuration
+        self.authenticator = authenticator
+        self.group = group
+        self.limiter = limiter
+        self.operations = FTPSessionOperations(configuration: configuration, group: group)
+        self.logger = logger
+        let policy = Machine.TLSPolicy(
+            available: configuration.tls != nil, requiredForLogin: configuration.requireTLSForLogin,
+            requiredForData: configuration.requireTLSForData)
+        self.machine = Machine(maxFailedLogins: configuration.maxFailedLogins, controlIsIPv6: controlIsIPv6,
+                               peerAddress: peerAddress, tls: policy, implicitTLS: implicitTLS)
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let address = context.remoteAddress?.ipAddress ?? "?"
+        logger[metadataKey: "peer"] = "\(context.remoteAddress?.description ?? "?")"
+        if let refusal = limiter.admit(address) {
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: refusal.encoded())))
+                .whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        admittedAddress = address
+        logger.info("control connection opened")
+        send(Machine.greeting)
+        startIdleWatchdog(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        idleCheck?.cancel()
+        // An upload still running when the control connection ends is aborted.
+        transferTask?.cancel()
+        transferHandle?.abort()
+        dataSource?.close()
+        dataSource = nil
+        if let address = admittedAddress {
+            admittedAddress = nil
+            limiter.release(address)
+            logger.info("control connection closed")
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        let line = unwrapInboundIn(data)
+        lastActivity = .now()
+        if droppingPlaintext { return }
+        if busy {
+            guard pending.count < configuration.maxPendingLines else {
+                execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Too many commands pending.")))
+                return
+            }
+            pending.append(line)
+            return
+        }
+        execute(machine.receivedLine(line))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Lines read between AUTH and the end of the handshake were sent in clear; from here
+        // on, lines come through TLS.
+        if event is TLSHandshakeCompleted { droppingPlaintext = false }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("control connection error: \(error)")
+        context.close(promise: nil)
+    }
+
+    // MARK: - Actions
+
+    private func send(_ reply: FTPReply) {
+        guard let context else { return }
+        logger.debug("reply \(reply.code.rawValue)")
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: reply.encoded())), promise: nil)
+    }
+
+    private func execute(_ action: Machine.Action) {
+        switch action {
+        case .send(let reply):
+            send(reply)
+        case .sendAndClose(let reply):
+            closing = true
+            pending = []
+            guard let context else { return }
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: reply.encoded())))
+                .whenComplete { _ in context.close(promise: nil) }
+        case .deferLine(let line):
+            deferred.append(line)
+        case .sendReplies(let replies):
+            replies.forEach(send)
+        case .abortTransfer:
+            // The transfer task sees its data connection close and reports; ABOR's replies follow.
+            transferHandle?.abort()
+            transferTask?.cancel()
+        case .startTLS(let reply):
+            guard let tls = configuration.tls, let context else {
+                preconditionFailure("AUTH is accepted only with TLS configured")
+            }
+            // In this event-loop turn: the 234 goes out in clear, and every byte read after it
+            // goes through TLS. Lines already read after AUTH were sent in clear: dropped.
+            send(reply)
+            pending = []
+            droppingPlaintext = true
+            do {
+                try context.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls), position: .first)
+            } catch {
+                logger.error("cannot start TLS: \(error)")
+                context.close(promise: nil)
+            }
+        case .reinitialize(let reply):
+            vfs = nil
+            dataSource?.close()
+            dataSource = nil
+            send(reply)
+        case .authenticate(let user, let password):
+            authenticate(user: user, password: password)
+        case .perform(let operation):
+            perform(operation)
+        case .transfer(let transfer):
+            startTransfer(transfer)
+        }
+    }
+
+    /// Answers the lines that waited for a login or operation to finish, until one starts
+    /// another.
+    private func drainPending() {
+        while !busy && !closing && !pending.isEmpty {
+            execute(machine.receivedLine(pending.removeFirst()))
+        }
+    }
+
+    /// Runs `work` off the loop, then `done` with its result back on the loop.
+    private func runAsync<T: Sendable>(
+        _ work: @escaping @Sendable () async -> T, then done: @escaping (FTPControlHandler, T) -> Void
+    ) {
+        guard let context else { return }
+        busy = true
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let finish = NIOLoopBound(done, eventLoop: loop)
+        Task {
+            let result = await work()
+            loop.execute {
+                let handler = handler.value
+                handler.busy = false
+                guard !handler.closing else { return }
+                finish.value(handler, result)
+                handler.drainPending()
+            }
+        }
+    }
+
+    private func authenticate(user: String, password: String) {
+        let authenticator = self.authenticator
+        let limiter = self.limiter
+        let delay = configuration.failedLoginDelay
+        let address = admittedAddress ?? "?"
+        let logger = self.logger
+        runAsync({ () -> Result<any VFS, AuthenticationError> in
+            do {
+                let authenticated = try await authenticator.authenticate(user: user, password: password)
+                logger.info("login", metadata: ["user": "\(user)"])
+                return .success(authenticated.vfs)
+            } catch {
+                logger.notice("failed login", metadata: ["user": "\(user)", "reason": "\(error)"])
+                limiter.recordFailedLogin(address)
+                // RFC 2577 §5: failed logins are slowed down.
+                try? await Task.sleep(for: delay)
+                return .failure(error as? AuthenticationError ?? .rejected)
+            }
+        }, then: { handler, result in
+            switch result {
+            case .success(let vfs):
+                handler.vfs = vfs
+                handler.execute(handler.machine.authenticationSucceeded())
+            case .failure(let reason):
+                handler.execute(handler.machine.authenticationFailed(reason: reason))
+            }
+        })
+    }
+
+    private func perform(_ operation: Machine.Operation) {
+        guard let vfs else { preconditionFailure("operations need a login") }
+        let request = FTPSessionOperations.Request(
+            vfs: vfs, local: context?.localAddress, peer: context?.remoteAddress, dataTLS: dataTLS())
+        if case .prepareActiveConnection = operation { dataSource?.close(); dataSource = nil }
+        if case .openPassiveListener = operation { dataSource?.close(); dataSource = nil }
+        let operations = self.operations
+        let logger = self.logger
+        runAsync({
+            await operations.perform(operation, request, logger: logger)
+        }, then: { handler, outcome in
+            switch outcome {
+            case .success(let result, let source):
+                if let source { handler.dataSource = source }
+                handler.execute(handler.machine.operationSucceeded(operation, result: result))
+            case .failure(let error):
+                handler.execute(handler.machine.operationFailed(operation, error))
+            }
+        })
+    }
+
+    /// TLS for the next data connection when PROT P is in force.
+    private func dataTLS() -> DataTLS? {
+        guard let tls = configuration.tls, machine.dataPrivate else { return nil }
+        return DataTLS(context: tls, requireReuse: configuration.requireTLSSessionReuse)
+    }
+
+    // MARK: - Transfers
+
+    private func startTransfer(_ transfer: Machine.Transfer) {
+        guard let vfs, let source = dataSource, let context else {
+            preconditionFailure("the state machine asks for transfers only with a login and a data connection set up")
+        }
+        dataSource = nil
+        let handle = TransferHandle()
+        transferHandle = handle
+        transferring = true
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let report: @Sendable (TransferEvent) -> Void = { event in
+            loop.execute { handler.value.transferEvent(event) }
+        }
+        let runner = FTPTransferRunner(
+            vfs: vfs, source: source, handle: handle, group: group,
+            mover: FTPDataTransfer(vfs: vfs, facts: machine.machineFacts, ascii: machine.transferType == .ascii),
+            dataConnectionTimeout: configuration.dataConnectionTimeout,
+            stallTimeout: Double(configuration.stallTimeout.components.seconds), logger: logger)
+        transferTask = Task { await runner.run(transfer, report: report) }
+    }
+
+    private func transferEvent(_ event: TransferEvent) {
+        guard !closing else { return }
+        switch event {
+        case .started(let transfer):
+            execute(machine.transferStarted(transfer))
+        case .finished(let outcome):
+            transferring = false
+            lastActivity = .now()
+            transferTask = nil
+            transferHandle = nil
+            logger.info("transfer finished: \(outcome)")
+            execute(machine.transferFinished(outcome))
+            // Lines that arrived during the transfer are answered now, in order, before any
+            // read since.
+            pending.insert(contentsOf: deferred.map { FTPControlLine.line($0) }, at: 0)
+            deferred = []
+            drainPending()
+        }
+    }
+
+    // MARK: - Idle timeout
+
+    private func startIdleWatchdog(_ context: ChannelHandlerContext) {
+        let timeout = configuration.idleTimeout
+        let seconds = Double(timeout.components.seconds)
+        // Checks a few times a minute; a running transfer counts as activity.
+        let every = TimeAmount.milliseconds(Int64(min(5, max(1, seconds / 4)) * 1000))
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { task in
+            let handler = handler.value
+            guard !handler.closing else { return task.cancel() }
+            if handler.transferring { handler.lastActivity = .now() }
+            if NIODeadline.now() - handler.lastActivity > .nanoseconds(Int64(seconds * 1e9)) {
+                task.cancel()
+                handler.execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Idle timeout; closing.")))
+            }
+        }
+    }
+}
+
+/// What a running transfer tells its control connection.
+enum TransferEvent: Sendable {
+    case started(FTPSessionStateMachine.Transfer)
+    case finished(FTPSessionStateMachine.TransferOutcome)
+}

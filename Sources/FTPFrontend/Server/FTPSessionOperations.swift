@@ -1,0 +1,95 @@
+import Logging
+import NIOCore
+import OSSVFS
+
+/// Carries out the state machine's operations that need the VFS or the network, off the
+/// control connection's event loop. Each ends in one result for the state machine.
+struct FTPSessionOperations: Sendable {
+    typealias Machine = FTPSessionStateMachine
+
+    /// What an operation may use from its session.
+    struct Request: Sendable {
+        let vfs: any VFS
+        let local: SocketAddress?
+        let peer: SocketAddress?
+        /// TLS for the next data connection when PROT P is in force.
+        let dataTLS: DataTLS?
+    }
+
+    /// An operation's result, with the data connection source it set up, if any.
+    enum Outcome: Sendable {
+        case success(Machine.OperationResult, DataConnectionSource?)
+        case failure(VFSError)
+    }
+
+    let configuration: FTPServerConfiguration
+    let group: any EventLoopGroup
+
+    func perform(_ operation: Machine.Operation, _ request: Request, logger: Logger) async -> Outcome {
+        do {
+            return try await run(operation, request, logger: logger)
+        } catch let error as VFSError {
+            return .failure(error)
+        } catch {
+            return .failure(.storeFailure("\(error)"))
+        }
+    }
+
+    private func run(_ operation: Machine.Operation, _ request: Request, logger: Logger) async throws -> Outcome {
+        let vfs = request.vfs
+        switch operation {
+        case .changeDirectory(let path):
+            let entry = try await vfs.stat(path)
+            guard entry.kind == .directory else { throw VFSError.notDirectory(path.description) }
+            return .success(.done, nil)
+        case .makeDirectory(let path):
+            try await vfs.makeDirectory(path)
+            return .success(.done, nil)
+        case .removeDirectory(let path):
+            try await vfs.removeDirectory(path)
+            return .success(.done, nil)
+        case .removeFile(let path):
+            try await vfs.removeFile(path)
+            return .success(.done, nil)
+        case .size(let path):
+            let entry = try await vfs.stat(path)
+            guard entry.kind == .file else { throw VFSError.isDirectory(path.description) }
+            return .success(.size(entry.size), nil)
+        case .renameSource(let path):
+            _ = try await vfs.stat(path)
+            return .success(.done, nil)
+        case .rename(let source, let destination):
+            try await vfs.rename(source, to: destination)
+            return .success(.done, nil)
+        case .modificationTime(let path):
+            let entry = try await vfs.stat(path)
+            guard entry.kind == .file, let modified = entry.modified else {
+                throw VFSError.isDirectory(path.description)
+            }
+            return .success(.modified(modified), nil)
+        case .setModificationTime(let path, let time):
+            try await vfs.setModificationTime(path, time)
+            return .success(.done, nil)
+        case .checksum(let path, _, _):
+            return .success(.checksums(try await vfs.checksums(path)), nil)
+        case .machineStat(let path):
+            var entry = try await vfs.stat(path)
+            entry.name = path.description
+            return .success(.entry(entry), nil)
+        case .prepareActiveConnection(let host, let port):
+            return .success(.done, .active(host: host, port: port, tls: request.dataTLS))
+        case .openPassiveListener:
+            let bindHost = request.local?.ipAddress ?? configuration.host
+            do {
+                let listener = try await PassiveListener.open(
+                    group: group, host: bindHost, ports: configuration.passivePorts,
+                    expectedPeer: request.peer?.ipAddress, tls: request.dataTLS)
+                let announced = configuration.masqueradeAddress ?? bindHost
+                return .success(.passiveListener(host: announced, port: listener.port), .passive(listener))
+            } catch {
+                logger.error("cannot open a passive port: \(error)")
+                throw VFSError.storeUnavailable("no passive port")
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Logging
+import NIOCore
+import OSSVFS
+
+/// Runs one data transfer as a task beside its control connection: prepares it, reports that
+/// it started (the 150), waits for the data connection, moves the bytes under a stall
+/// watchdog, and reports how it ended.
+struct FTPTransferRunner: Sendable {
+    let vfs: any VFS
+    let source: DataConnectionSource
+    let handle: TransferHandle
+    let group: any EventLoopGroup
+    let mover: FTPDataTransfer
+    let dataConnectionTimeout: Duration
+    let stallTimeout: Double
+    let logger: Logger
+
+    func run(_ transfer: FTPSessionStateMachine.Transfer, report: @Sendable (TransferEvent) -> Void) async {
+        let prepared: FTPDataTransfer.Prepared
+        do {
+            prepared = try await mover.prepare(transfer)
+        } catch {
+            source.close()
+            if case .list(let path, .machine) = transfer, case VFSError.notDirectory = error {
+                report(.finished(.notADirectoryListing(path)))
+            } else {
+                report(.finished(.refused(error as? VFSError ?? .storeFailure("\(error)"))))
+            }
+            return
+        }
+        report(.started(transfer))
+        guard let channel = await source.connect(group: group, timeout: dataConnectionTimeout) else {
+            await prepared.discard()
+            report(.finished(.noDataConnection))
+            return
+        }
+        logger.debug("data connection with \(channel.channel.remoteAddress?.description ?? "?")")
+        handle.attach(channel.channel)
+        // The stall watchdog: a transfer that moves nothing for too long is aborted.
+        let handle = self.handle
+        let stallTimeout = self.stallTimeout
+        let logger = self.logger
+        let watchdog = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(min(5, max(1, stallTimeout / 4))))
+                if handle.secondsSinceProgress > stallTimeout {
+                    logger.notice("transfer stalled for \(Int(stallTimeout)) s; aborting")
+                    handle.abort()
+                    return
+                }
+            }
+        }
+        var outcome = await mover.run(prepared, over: channel) { handle.progress() }
+        watchdog.cancel()
+        if handle.wasAborted && outcome != .completed { outcome = .aborted }
+        report(.finished(outcome))
+    }
+}
