@@ -88,6 +88,7 @@ struct MountCommand: AsyncParsableCommand {
 
     func run() async throws {
         if !foreground { try detach() }
+        MallocTuning.apply()
         let spoolDirectory = spoolDir ?? NSTemporaryDirectory() + "ossftp-mount-\(getuid())"
         let spool = SpoolConfiguration(directory: spoolDirectory, budget: SpoolBudget(limit: Int64(spoolBudgetMB) << 20))
         let renamePolicy: RenamePolicy = switch rename {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CMalloc
 import Dispatch
 import FTPFrontend
 import Foundation
@@ -102,9 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
     var webPort: Int?
 
     func run() async throws {
-        // Few malloc arenas: the curl and NIO threads would otherwise each keep their own,
-        // and the memory they hold shows as RSS long after a transfer.
-        _ = mallopt(M_ARENA_MAX, 2)
+        MallocTuning.apply()
         let settings: ServeSettings
         do {
             settings = try ServeSettings(flags: self)

@@ -118,6 +118,29 @@ import Testing
         }
     }
 
+    @Test func completingLeavesAStillLinkedFirstPartAlone() async throws {
+        // A part taken from a spool file by hard link shares its bytes with that file until the
+        // spool lets go: the object must then be a copy, and the spool file stay as it was.
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        _ = try folder.make("bucket")
+        let store = try LocalStore(root: folder.path, bucket: "bucket")
+        for keepSpoolFile in [true, false] {
+            let spoolFile = folder.path + "/spool-part-\(keepSpoolFile)"
+            FileManager.default.createFile(atPath: spoolFile, contents: Data([1, 2, 3]))
+            let id = try await store.createMultipartUpload("joined", metadata: [:])
+            let one = try await store.uploadPart(
+                "joined", uploadID: id, partNumber: 1, body: .file(path: spoolFile, offset: 0, length: 3, disposable: true))
+            let two = try await store.uploadPart("joined", uploadID: id, partNumber: 2, body: .bytes([4, 5]))
+            if !keepSpoolFile { try FileManager.default.removeItem(atPath: spoolFile) }
+            try await store.completeMultipartUpload("joined", uploadID: id, parts: [one, two])
+            #expect(try await collect(store.get("joined", range: nil)) == [1, 2, 3, 4, 5])
+            if keepSpoolFile { #expect(FileManager.default.contents(atPath: spoolFile) == Data([1, 2, 3])) }
+            let mode = try FileManager.default.attributesOfItem(atPath: folder.path + "/bucket/joined")[.posixPermissions]
+            #expect(mode as? Int == 0o644)
+        }
+    }
+
     @Test func copyAndDeleteMany() async throws {
         try await withStore { store, _ in
             try await store.put("src", body: .bytes([7, 8, 9]), metadata: [:])

@@ -71,19 +71,33 @@ extension LocalStore {
             try DirectoryOps.makePath(try layout.parentFolder(for: key), under: layout.bucketPath)
             try DirectoryOps.makePath(layout.tempFolderPath, under: layout.bucketPath)
             let temp = "\(layout.tempFolderPath)/\(DirectoryOps.randomName())"
-            let output = try PosixFile.createExclusive(temp, mode: 0o644)
+            func checkedPath(_ part: UploadedPart) throws -> (path: String, size: UInt64, modified: Double) {
+                let partPath = "\(folder)/part-\(part.partNumber)"
+                guard let status = try PosixFile.status(partPath), status.size == part.size,
+                    "\"\(status.size)-\(UInt64(status.modified * 1e9))\"" == part.etag
+                else {
+                    throw ObjectStoreError.service(
+                        status: 400, code: "InvalidPart", message: "part \(part.partNumber)", requestID: nil)
+                }
+                return (partPath, status.size, status.modified)
+            }
+            // The first part becomes the object's file and only the later parts are copied onto
+            // it, unless another name (a spool file) still shares its bytes.
+            let first = try checkedPath(parts[0])
+            let reusesFirst = PosixFile.linkCount(first.path) == 1
+            let output: PosixFile
+            if reusesFirst {
+                try DirectoryOps.rename(first.path, to: temp)
+                output = try PosixFile.openAtEnd(temp)
+            } else {
+                output = try PosixFile.createExclusive(temp, mode: 0o644)
+            }
             do {
-                for part in parts {
-                    let partPath = "\(folder)/part-\(part.partNumber)"
-                    guard let status = try PosixFile.status(partPath), status.size == part.size,
-                        "\"\(status.size)-\(UInt64(status.modified * 1e9))\"" == part.etag
-                    else {
-                        throw ObjectStoreError.service(
-                            status: 400, code: "InvalidPart", message: "part \(part.partNumber)", requestID: nil)
-                    }
+                for part in reusesFirst ? parts.dropFirst() : parts[...] {
+                    let (partPath, size, _) = try checkedPath(part)
                     let input = try PosixFile.openForReading(partPath)
                     defer { try? input.close() }
-                    try output.append(contentsOf: input, length: status.size)
+                    try output.append(contentsOf: input, length: size)
                 }
                 if layout.syncsWrites { try output.sync() }
                 try output.close()
@@ -94,7 +108,14 @@ extension LocalStore {
                 }
                 try DirectoryOps.rename(temp, to: destination)
             } catch {
-                try? DirectoryOps.unlinkIfPresent(temp)
+                if reusesFirst {
+                    // The upload stays as it was, so that completing it again can work.
+                    try? PosixFile.truncate(temp, to: first.size)
+                    try? DirectoryOps.setModificationTime(temp, first.modified)
+                    try? DirectoryOps.rename(temp, to: first.path)
+                } else {
+                    try? DirectoryOps.unlinkIfPresent(temp)
+                }
                 throw error
             }
             try DirectoryOps.removeTree(folder)

@@ -31,6 +31,30 @@ public final class PosixFile: @unchecked Sendable {
         try open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: mode)
     }
 
+    /// Opens an existing file for writing at its end, readable by all (an object's file).
+    /// Not O_APPEND: copy_file_range refuses such a descriptor.
+    public static func openAtEnd(_ path: String) throws -> PosixFile {
+        let file = try open(path, flags: O_WRONLY | O_CLOEXEC, mode: 0)
+        guard lseek(file.descriptor, 0, SEEK_END) >= 0, fchmod(file.descriptor, 0o644) == 0 else {
+            throw ObjectStoreError.io(operation: "open \(path) at its end", errno: errno)
+        }
+        return file
+    }
+
+    /// How many names the file at `path` has, or nil when there is none.
+    public static func linkCount(_ path: String) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int(info.st_nlink)
+    }
+
+    /// Cuts the file at `path` to `size` bytes.
+    public static func truncate(_ path: String, to size: UInt64) throws {
+        guard Glibc.truncate(path, off_t(size)) == 0 else {
+            throw ObjectStoreError.io(operation: "truncate \(path)", errno: errno)
+        }
+    }
+
     private static func open(_ path: String, flags: Int32, mode: mode_t) throws -> PosixFile {
         let fd = Glibc.open(path, flags, mode)
         guard fd >= 0 else { throw ObjectStoreError.io(operation: "open \(path)", errno: errno) }
