@@ -4,8 +4,10 @@ import FuseFrontend
 import OSSVFS
 
 /// `ossftp mount MOUNTPOINT`: the bucket as a file system, with the FTP server's semantics.
-/// Credentials come from the environment (`OSS_ACCESS_KEY_ID`/`OSS_ACCESS_KEY_SECRET`, or
-/// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` for s3) or from `--credentials_file`.
+/// The store, bucket, prefix and credentials come from flags, or from an account of config.json
+/// (`--config` and `--account`; flags given as well win). Otherwise credentials come from the
+/// environment (`OSS_ACCESS_KEY_ID`/`OSS_ACCESS_KEY_SECRET`, or `AWS_ACCESS_KEY_ID`/
+/// `AWS_SECRET_ACCESS_KEY` for s3) or from `--credentials_file`.
 struct MountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mount", abstract: "Mount a bucket with FUSE (unmount with fusermount3 -u, SIGINT or SIGTERM).")
@@ -13,19 +15,25 @@ struct MountCommand: AsyncParsableCommand {
     @Argument(help: "An existing empty directory to mount on.")
     var mountpoint: String
 
-    @Option(help: "local, oss or s3.")
-    var provider: String = "local"
+    @Option(help: "config.json to take the store and an account from (see --account).")
+    var config: String?
 
-    @Option(help: "The bucket (for local: a folder under --local_root).")
-    var bucket: String
+    @Option(help: "Mount this account of config.json (its login_username): its bucket, home_dir as the prefix, credentials and, when read-only, read-only.")
+    var account: String?
 
-    @Option(help: "Show only this key prefix (a folder of the bucket) as the root.")
-    var prefix: String = ""
+    @Option(help: "local, oss or s3 (default: config.json's, else local).")
+    var provider: String?
+
+    @Option(help: "The bucket (for local: a folder under --local_root); the account's when not given.")
+    var bucket: String?
+
+    @Option(help: "Show only this key prefix (a folder of the bucket) as the root; the account's home_dir when not given.")
+    var prefix: String?
 
     @OptionGroup var store: StoreOptions
 
-    @Option(name: .customLong("local_root"), help: "Folder of the local provider (default data/local).")
-    var localRoot: String = "data/local"
+    @Option(name: .customLong("local_root"), help: "Folder of the local provider (default: config.json's, else data/local).")
+    var localRoot: String?
 
     @Option(name: .customLong("credentials_file"),
             help: "A file with the access key id on its first line and the secret on its second; only its owner may read it.")
@@ -75,7 +83,9 @@ struct MountCommand: AsyncParsableCommand {
     var maxRewriteMB: Int = 1024
 
     func validate() throws {
-        guard ["local", "oss", "s3"].contains(provider) else { throw ValidationError("--provider must be local, oss or s3") }
+        if let provider { guard ["local", "oss", "s3"].contains(provider) else { throw ValidationError("--provider must be local, oss or s3") } }
+        guard (config == nil) == (account == nil) else { throw ValidationError("--config and --account go together") }
+        guard bucket != nil || account != nil else { throw ValidationError("give --bucket, or --config and --account") }
         guard UInt32(fileMode, radix: 8) != nil, UInt32(directoryMode, radix: 8) != nil else {
             throw ValidationError("--file_mode and --dir_mode are octal, like 644")
         }
@@ -96,16 +106,19 @@ struct MountCommand: AsyncParsableCommand {
         case "native": .native
         default: .refuse
         }
-        let objectStore = try await makeStore()
-        let vfs = ObjectVFS(store: objectStore, homeDirectory: prefix, options: ObjectVFS.Options(
+        let target = try resolveTarget()
+        let objectStore = try await makeStore(target)
+        let objectVFS = ObjectVFS(store: objectStore, homeDirectory: target.prefix, options: ObjectVFS.Options(
             spool: spool, readAhead: ReadAheadConfiguration(maxWindow: readAheadMB << 20), renamePolicy: renamePolicy,
             caches: MetadataCacheRegistry(ttl: cacheTTL)))
+        let vfs: any VFS = target.permissions == .full
+            ? objectVFS : PermissionedVFS(objectVFS, permissions: target.permissions)
         let options = FuseMountOptions(
             uid: uid ?? getuid(), gid: gid ?? getgid(), fileMode: UInt32(fileMode, radix: 8)!,
-            directoryMode: UInt32(directoryMode, radix: 8)!, readOnly: readOnly, allowOther: allowOther,
+            directoryMode: UInt32(directoryMode, radix: 8)!, readOnly: readOnly || !target.permissions.write, allowOther: allowOther,
             maxRewriteSize: UInt64(maxRewriteMB) << 20, stagingDirectory: spoolDirectory, attributeTimeout: attributeTimeout)
         let filesystem = FuseFilesystem(vfs: vfs, options: options)
-        let fsName = "ossftp:\(provider)/\(bucket)"
+        let fsName = "ossftp:\(target.provider)/\(target.bucket)"
         // libfuse blocks its thread until unmounted: a thread of its own, not the cooperative pool.
         let status = await withCheckedContinuation { (done: CheckedContinuation<Int32, Never>) in
             let mountpoint = self.mountpoint
@@ -114,24 +127,85 @@ struct MountCommand: AsyncParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
-    private func makeStore() async throws -> any ObjectStore {
-        if provider == "local" {
-            do {
-                return try LocalStore(root: localRoot, bucket: bucket)
-            } catch {
-                throw ValidationError("local bucket \(localRoot)/\(bucket) does not exist")
-            }
-        }
-        let credentials = try loadCredentials()
-        let pathStyle: Bool?
-        do { pathStyle = try StoreOptions.pathStyle(store.addressing) } catch { throw ValidationError("\(error)") }
-        let factory = StoreFactory(
-            provider: provider == "oss" ? .oss : .s3, endpoint: try store.endpoint.map { try StoreEndpoint($0) },
-            region: store.region, pathStyle: pathStyle)
-        return try await factory.makeStore(bucket: bucket, credentials: credentials)
+    /// What to mount, from flags over the config.json account over defaults.
+    struct Target {
+        var provider = "local"
+        var bucket = ""
+        var prefix = ""
+        var localRoot = "data/local"
+        var endpoint: String?
+        var region: String?
+        var addressing: String?
+        var credentials: StoreCredentials?
+        /// The account's permissions, enforced as the FTP server does.
+        var permissions = AccountPermissions.full
     }
 
-    private func loadCredentials() throws -> StoreCredentials {
+    func resolveTarget() throws -> Target {
+        var target = Target()
+        do {
+            if let config, let account {
+                let file = try ConfigFile.load(config)
+                let server = file.modules.ossftp
+                let accounts = file.modules.accounts ?? []
+                guard let index = accounts.firstIndex(where: { $0.login_username == account }) else {
+                    throw ConfigError("\(config): no account \(account) in modules.accounts")
+                }
+                let entry = accounts[index]
+                let field = "\(config): modules.accounts[\(index)]"
+                target.provider = server?.provider?.lowercased() ?? target.provider
+                target.bucket = entry.bucket_name ?? ""
+                target.prefix = entry.home_dir ?? ""
+                target.localRoot = server?.local_root ?? target.localRoot
+                target.endpoint = server?.endpoint.flatMap { $0.isEmpty ? nil : $0 }
+                target.region = server?.region
+                target.addressing = server?.addressing
+                if let id = entry.access_id, !id.isEmpty {
+                    target.credentials = StoreCredentials(
+                        accessKeyID: try ServeSettings.secret(id, field: "\(field).access_id"),
+                        secretAccessKey: try ServeSettings.secret(entry.access_secret ?? "", field: "\(field).access_secret"))
+                }
+                guard var permissions = AccountPermissions(name: entry.permissions ?? "") else {
+                    throw ConfigError("\(field).permissions must be full, read-only, no-delete or upload-only")
+                }
+                if let allowRename = entry.allow_rename?.value { permissions.rename = allowRename }
+                target.permissions = permissions
+            }
+        } catch let error as ConfigError {
+            throw ValidationError(error.description)
+        }
+        target.provider = provider ?? target.provider
+        guard ["local", "oss", "s3"].contains(target.provider) else {
+            throw ValidationError("provider must be local, oss or s3, got \(target.provider)")
+        }
+        target.bucket = bucket ?? target.bucket
+        guard !target.bucket.isEmpty else { throw ValidationError("the account has no bucket_name; give --bucket") }
+        target.prefix = prefix ?? target.prefix
+        target.localRoot = localRoot ?? target.localRoot
+        target.endpoint = store.endpoint ?? target.endpoint
+        target.region = store.region ?? target.region
+        target.addressing = store.addressing ?? target.addressing
+        return target
+    }
+
+    private func makeStore(_ target: Target) async throws -> any ObjectStore {
+        if target.provider == "local" {
+            do {
+                return try LocalStore(root: target.localRoot, bucket: target.bucket)
+            } catch {
+                throw ValidationError("local bucket \(target.localRoot)/\(target.bucket) does not exist")
+            }
+        }
+        let credentials = try loadCredentials(target)
+        let pathStyle: Bool?
+        do { pathStyle = try StoreOptions.pathStyle(target.addressing) } catch { throw ValidationError("\(error)") }
+        let factory = StoreFactory(
+            provider: target.provider == "oss" ? .oss : .s3, endpoint: try target.endpoint.map { try StoreEndpoint($0) },
+            region: target.region, pathStyle: pathStyle)
+        return try await factory.makeStore(bucket: target.bucket, credentials: credentials)
+    }
+
+    private func loadCredentials(_ target: Target) throws -> StoreCredentials {
         if let credentialsFile {
             // Read as config.json's `file:` secrets are: the file must be its owner's alone.
             let lines: [String]
@@ -145,8 +219,9 @@ struct MountCommand: AsyncParsableCommand {
             }
             return StoreCredentials(accessKeyID: lines[0], secretAccessKey: lines[1])
         }
-        return try StoreOptions.environmentCredentials(for: provider == "oss" ? .oss : .s3,
-                                                       alternative: ", or give --credentials_file")
+        if let fromAccount = target.credentials { return fromAccount }
+        return try StoreOptions.environmentCredentials(for: target.provider == "oss" ? .oss : .s3,
+                                                       alternative: ", or give --credentials_file or --account")
     }
 
     /// Starts this command again in the foreground, detached, and returns (exits) once the

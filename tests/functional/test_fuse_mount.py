@@ -4,6 +4,7 @@ shell tools people use on it, and the errno of everything object storage cannot 
 from __future__ import annotations
 
 import errno
+import json
 import hashlib
 import os
 import secrets
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from fuse_mount import FuseMount, is_mounted
+from ossftp_server import ossftp_binary
 from test_interop import make_tree
 
 MiB = 1024 * 1024
@@ -218,3 +220,47 @@ def test_fusermount_unmount_ends_the_process(tmp_path, seaweedfs):
     assert subprocess.run(["fusermount3", "-u", str(m.root)]).returncode == 0
     assert m.mount.proc.wait(timeout=20) == 0
     assert m.store_path("f")
+
+
+def test_mount_takes_store_bucket_home_and_permissions_from_a_config_account(tmp_path, seaweedfs):
+    bucket = "fuse-" + secrets.token_hex(4)
+    client = seaweedfs.client()
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="photos/old.jpg", Body=b"old")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"modules": {
+        "ossftp": {"provider": "s3", "endpoint": seaweedfs.endpoint, "region": seaweedfs.region},
+        "accounts": [
+            {"login_username": "camera", "login_password": "unused", "bucket_name": bucket, "home_dir": "photos",
+             "access_id": "env:MOUNT_KEY_ID", "access_secret": "env:MOUNT_SECRET", "permissions": "no-delete"},
+            {"login_username": "viewer", "login_password": "unused", "bucket_name": bucket,
+             "access_id": "env:MOUNT_KEY_ID", "access_secret": "env:MOUNT_SECRET", "permissions": "read-only"},
+        ]}}))
+    # No AWS variables: the credentials can only come from the account.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"MOUNT_KEY_ID": seaweedfs.admin.access_key, "MOUNT_SECRET": seaweedfs.admin.secret_key}
+    camera = FuseMount(tmp_path / "camera", ["--config", str(config), "--account", "camera",
+                                             "--spool_dir", str(tmp_path / "spool1")], env=env).start()
+    try:
+        assert os.listdir(camera.mountpoint) == ["old.jpg"]  # home_dir is the root
+        (camera.mountpoint / "new.jpg").write_bytes(b"new")
+        assert client.get_object(Bucket=bucket, Key="photos/new.jpg")["Body"].read() == b"new"
+        with pytest.raises(OSError) as failure:
+            os.unlink(camera.mountpoint / "old.jpg")  # no-delete, as over FTP
+        assert failure.value.errno == errno.EACCES
+    finally:
+        camera.stop()
+    viewer = FuseMount(tmp_path / "viewer", ["--config", str(config), "--account", "viewer",
+                                             "--spool_dir", str(tmp_path / "spool2")], env=env).start()
+    try:
+        assert (viewer.mountpoint / "photos" / "new.jpg").read_bytes() == b"new"
+        with pytest.raises(OSError) as failure:
+            (viewer.mountpoint / "nope").write_bytes(b"x")
+        assert failure.value.errno == errno.EROFS
+    finally:
+        viewer.stop()
+    unknown = subprocess.run([str(ossftp_binary()), "mount", str(tmp_path / "camera"), "--foreground",
+                              "--config", str(config), "--account", "nobody"],
+                             capture_output=True, text=True, env=env, timeout=60)
+    assert unknown.returncode != 0
+    assert "no account nobody" in unknown.stderr
