@@ -11,7 +11,8 @@ struct OSSFTP: AsyncParsableCommand {
         commandName: "ossftp",
         abstract: "Alibaba Cloud OSS and S3-compatible object storage over FTP.",
         version: version,
-        subcommands: [ServeCommand.self, MountCommand.self, CopyCommand.self, VersionCommand.self],
+        subcommands: [ServeCommand.self, MountCommand.self, CopyCommand.self, ConfigCommand.self, PasswdCommand.self,
+                      VersionCommand.self],
         defaultSubcommand: ServeCommand.self)
 }
 

@@ -106,7 +106,8 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             settings = try ServeSettings(flags: self)
         } catch let error as ConfigError {
-            throw ValidationError(error.description)
+            FileHandle.standardError.write(Data("ossftp: invalid configuration: \(error.description)\n".utf8))
+            throw ExitCode(Self.configurationExitCode)
         }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -142,6 +143,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         logger.info("stopped")
     }
+
+    /// The exit status for a bad config.json or flag value (sysexits' EX_CONFIG); a bad flag
+    /// name or syntax is 64 (EX_USAGE), and a server that cannot start (a port in use) 1.
+    static let configurationExitCode: Int32 = 78
 
     /// Calls `stop` on SIGINT or SIGTERM.
     static func onTermination(_ stop: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {

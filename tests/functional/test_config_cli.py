@@ -1,0 +1,112 @@
+"""The command line around config.json: `ossftp config check`, `ossftp passwd`, and how
+`ossftp serve` refuses a bad file (the field's path, what is wrong, and the exit status)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from netutil import HOST, free_port
+from ossftp_server import ossftp_binary
+
+EX_CONFIG = 78
+
+
+def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ossftp_binary()), *args], input=stdin, capture_output=True, text=True,
+                          timeout=60, cwd=cwd)
+
+
+def write_config(tmp_path: Path, server: dict, accounts: list[dict] | None = None) -> Path:
+    (tmp_path / "data" / "bkt").mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"modules": {
+        "ossftp": {"local_root": str(tmp_path / "data"), "spool_dir": str(tmp_path / "spool"), **server},
+        "accounts": accounts if accounts is not None else [
+            {"login_username": "alice", "login_password": "wonder", "bucket_name": "bkt", "permissions": "read-only"}],
+    }}))
+    return path
+
+
+def test_passwd_prints_a_hash_that_pbkdf2_reproduces():
+    result = run("passwd", "--iterations", "1000", stdin="correct horse\n")
+    assert result.returncode == 0, result.stderr
+    scheme, iterations, salt, key = result.stdout.strip().split("$")
+    assert scheme == "pbkdf2-sha256" and iterations == "1000"
+    assert hashlib.pbkdf2_hmac("sha256", b"correct horse", bytes.fromhex(salt), 1000, 32).hex() == key
+    assert "correct horse" not in result.stdout
+    empty = run("passwd", stdin="\n")
+    assert empty.returncode != 0 and "empty" in empty.stderr
+
+
+def test_check_explains_a_valid_file_without_its_secrets(tmp_path):
+    path = write_config(tmp_path, {"port": 2121}, accounts=[
+        {"login_username": "alice", "login_password": "wonder", "bucket_name": "bkt", "permissions": "read-only"},
+        {"login_username": "cam", "login_password": run("passwd", "--iterations", "1000", stdin="pw\n").stdout.strip(),
+         "bucket_name": "bkt", "home_dir": "in", "permissions": "upload-only"}])
+    result = run("config", "check", str(path))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "FTP on 127.0.0.1:2121" in out
+    assert "account alice: bucket bkt, read-only, password plaintext" in out
+    assert "account cam: bucket bkt, home in, upload only, password hashed" in out
+    assert "warning:" in out and "plaintext" in out  # the seed's plaintext password is flagged
+    assert "wonder" not in out and "pbkdf2" in out  # the hash is suggested, the password never shown
+    assert out.strip().endswith(f"{path}: valid")
+
+
+@pytest.mark.parametrize("server, expected", [
+    ({"port": "two thousand"}, "modules.ossftp.port: expected an integer"),
+    ({"max_connections": [5]}, "modules.ossftp.max_connections"),
+    ({"provider": "ftp"}, "provider must be local, oss or s3, got ftp"),
+    ({"rename": "sometimes"}, "rename must be refuse, copy or native, got sometimes"),
+    ({"tls_certificate": "/nonexistent/cert.pem", "tls_key": "/nonexistent/key.pem"}, "tls:"),
+    ({"tls_certificate": "/nonexistent/cert.pem"}, "FTPS needs both tls_certificate and tls_key"),
+    ({"spool_budget_mb": 16, "part_size_mb": 16}, "spool_budget_mb (16) must hold at least two parts"),
+])
+def test_bad_files_are_refused_with_the_field_and_the_reason(tmp_path, server, expected):
+    path = write_config(tmp_path, server)
+    check = run("config", "check", str(path))
+    assert check.returncode == 1, check.stdout
+    assert expected in check.stderr and str(path) in check.stderr
+    serve = run("serve", "--config", str(path), "--port", str(free_port()))
+    assert serve.returncode == EX_CONFIG, serve.stderr
+    assert expected in serve.stderr
+
+
+def test_an_account_without_a_bucket_is_named(tmp_path):
+    path = write_config(tmp_path, {}, accounts=[{"login_username": "bob", "login_password": "x"}])
+    check = run("config", "check", str(path))
+    assert check.returncode == 1
+    assert "modules.accounts[0].bucket_name is missing for bob" in check.stderr
+
+
+def test_not_json_and_missing_files(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"modules": {')
+    result = run("config", "check", str(broken))
+    assert result.returncode == 1 and str(broken) in result.stderr
+    missing = run("config", "check", str(tmp_path / "absent.json"))
+    assert missing.returncode == 1 and "cannot be read" in missing.stderr
+
+
+def test_a_port_in_use_stops_serve_with_a_clear_message(tmp_path):
+    path = write_config(tmp_path, {})
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--config", str(path), "--port", str(port), "--web_port", "0")
+    assert result.returncode == 1
+    assert "cannot serve" in result.stderr and "in use" in result.stderr.lower()
+
+
+def test_a_bad_flag_is_a_usage_error():
+    result = run("serve", "--port", "many")
+    assert result.returncode == 64
+    assert "--port" in result.stderr
