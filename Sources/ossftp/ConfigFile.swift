@@ -59,6 +59,7 @@ struct ConfigFile: Decodable {
         var max_connections: LenientInt?
         var max_connections_per_ip: LenientInt?
         var idle_timeout: LenientInt?
+        var shutdown_grace_seconds: LenientInt?
         var ban_threshold: LenientInt?
         var ban_seconds: LenientInt?
         var tls_certificate: String?

@@ -75,6 +75,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle_timeout"), help: "Seconds an idle control connection is kept (default 300).")
     var idleTimeout: Int?
 
+    @Option(name: .customLong("shutdown_grace"),
+            help: "On SIGTERM or SIGINT, seconds transfers in progress may take to finish before they are aborted (default 30).")
+    var shutdownGrace: Int?
+
     @Option(name: .customLong("ban_threshold"), help: "Failed logins from one address in 10 minutes that ban it (default 10).")
     var banThreshold: Int?
 

@@ -149,6 +149,9 @@ struct ServeSettings {
             throw ConfigError("\(source): max_connections, max_connections_per_ip, ban_threshold and idle_timeout must be positive")
         }
         ftp.idleTimeout = .seconds(idle)
+        let grace = flags.shutdownGrace ?? server?.shutdown_grace_seconds?.value ?? 30
+        guard grace >= 0 else { throw ConfigError("\(source): shutdown_grace_seconds must be 0 or more") }
+        ftp.shutdownGrace = .seconds(grace)
         let certificate = flags.tlsCertificate.map { absolute($0, from: cwd) }
             ?? server?.tls_certificate.map { absolute($0, from: configFolder) }
         let key = flags.tlsKey.map { absolute($0, from: cwd) } ?? server?.tls_key.map { absolute($0, from: configFolder) }

@@ -18,6 +18,7 @@ final class FTPControlHandler: ChannelInboundHandler {
     private let group: any EventLoopGroup
     private let limiter: ConnectionLimiter
     private let operations: FTPSessionOperations
+    private let registry: FTPSessionRegistry
     private var logger: Logger
 
     private var machine: Machine
@@ -42,8 +43,10 @@ final class FTPControlHandler: ChannelInboundHandler {
     private var idleCheck: RepeatedTask?
 
     init(configuration: FTPServerConfiguration, authenticator: any Authenticator, group: any EventLoopGroup,
-         limiter: ConnectionLimiter, logger: Logger, implicitTLS: Bool, controlIsIPv6: Bool, peerAddress: String?)
+         limiter: ConnectionLimiter, registry: FTPSessionRegistry, logger: Logger, implicitTLS: Bool,
+         controlIsIPv6: Bool, peerAddress: String?)
     {
+        self.registry = registry
         self.configuration = configuration
         self.authenticator = authenticator
         self.group = group
@@ -73,6 +76,10 @@ final class FTPControlHandler: ChannelInboundHandler {
             return
         }
         admittedAddress = address
+        guard registry.add(context.channel) else {
+            execute(.sendAndClose(Self.stoppingReply))
+            return
+        }
         logger.info("control connection opened")
         send(Machine.greeting)
         startIdleWatchdog(context)
@@ -87,6 +94,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         transferHandle?.abort()
         dataSource?.close()
         dataSource = nil
+        registry.remove(context.channel)
         if let address = admittedAddress {
             admittedAddress = nil
             limiter.release(address)
@@ -273,6 +281,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         let handle = TransferHandle()
         transferHandle = handle
         transferring = true
+        registry.setTransferring(context.channel, true)
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let report: @Sendable (TransferEvent) -> Void = { event in
@@ -283,7 +292,12 @@ final class FTPControlHandler: ChannelInboundHandler {
             mover: FTPDataTransfer(vfs: vfs, facts: machine.machineFacts, ascii: machine.transferType == .ascii),
             dataConnectionTimeout: configuration.dataConnectionTimeout,
             stallTimeout: Double(configuration.stallTimeout.components.seconds), logger: logger)
-        transferTask = Task { await runner.run(transfer, report: report) }
+        let registry = self.registry
+        registry.transferTaskStarted()
+        transferTask = Task {
+            await runner.run(transfer, report: report)
+            registry.transferTaskEnded()
+        }
     }
 
     private func transferEvent(_ event: TransferEvent) {
@@ -298,6 +312,12 @@ final class FTPControlHandler: ChannelInboundHandler {
             transferHandle = nil
             logger.info("transfer finished: \(outcome)")
             execute(machine.transferFinished(outcome))
+            if let channel = context?.channel { registry.setTransferring(channel, false) }
+            if registry.isStopping {
+                // The server is stopping and waited for this transfer: the session ends here.
+                execute(.sendAndClose(Self.stoppingReply))
+                return
+            }
             // Lines that arrived during the transfer are answered now, in order, before any
             // read since.
             pending.insert(contentsOf: deferred.map { FTPControlLine.line($0) }, at: 0)
@@ -324,6 +344,11 @@ final class FTPControlHandler: ChannelInboundHandler {
             }
         }
     }
+}
+
+extension FTPControlHandler {
+    /// Sent to sessions the server closes as it stops.
+    static let stoppingReply = FTPReply(.serviceNotAvailable, "Server shutting down.")
 }
 
 /// What a running transfer tells its control connection.

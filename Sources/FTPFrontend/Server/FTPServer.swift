@@ -11,6 +11,7 @@ public final class FTPServer: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let limiter: ConnectionLimiter
+    private let registry = FTPSessionRegistry()
 
     public init(
         configuration: FTPServerConfiguration, authenticator: any Authenticator,
@@ -24,8 +25,11 @@ public final class FTPServer: Sendable {
         self.logger = logger
     }
 
-    /// Listens and serves until the task is cancelled. `onListening` gets the bound port.
-    /// With an implicit FTPS port configured, a second listener speaks TLS from the first byte.
+    /// Listens and serves until the task is cancelled, then stops gracefully: no new
+    /// connections, idle sessions closed with 421, transfers given `shutdownGrace` to finish
+    /// (each session closes after its transfer's reply), then the rest closed and their uploads
+    /// aborted, never half-committed. `onListening` gets the bound port. With an implicit FTPS
+    /// port configured, a second listener speaks TLS from the first byte.
     public func run(onListening: @Sendable (Int) -> Void = { _ in }) async throws {
         let plain = try await bind(port: configuration.port, implicitTLS: false)
         let port = plain.localAddress?.port ?? configuration.port
@@ -48,6 +52,32 @@ public final class FTPServer: Sendable {
         } onCancel: {
             for listener in bound { listener.close(promise: nil) }
         }
+        // A task of its own: the waits below must not end early because this one is cancelled.
+        await Task { await stopSessions() }.value
+    }
+
+    private func stopSessions() async {
+        let idle = registry.beginStop()
+        let running = registry.transfersRunning
+        logger.notice("stopping: \(idle.count) idle sessions closed, \(running) transfers given \(configuration.shutdownGrace) to finish")
+        idle.forEach(Self.close)
+        let deadline = ContinuousClock.now + configuration.shutdownGrace
+        while registry.transfersRunning > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let left = registry.all
+        if !left.isEmpty { logger.notice("stopping: \(left.count) sessions closed with their transfers aborted") }
+        left.forEach(Self.close)
+        // Aborted uploads clean up (the store's multipart upload, the spool) before the exit.
+        let cleanup = ContinuousClock.now + .seconds(10)
+        while registry.transferTasksRunning > 0 && ContinuousClock.now < cleanup {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private static func close(_ channel: any Channel) {
+        channel.writeAndFlush(ByteBuffer(bytes: FTPControlHandler.stoppingReply.encoded()))
+            .whenComplete { _ in channel.close(promise: nil) }
     }
 
     private func bind(port: Int, implicitTLS: Bool) async throws -> any Channel {
@@ -56,6 +86,7 @@ public final class FTPServer: Sendable {
         let authenticator = self.authenticator
         let group = self.group
         let limiter = self.limiter
+        let registry = self.registry
         let logger = self.logger
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -67,7 +98,7 @@ public final class FTPServer: Sendable {
                     try operations.addHandler(ByteToMessageHandler(FTPLineDecoder()))
                     try operations.addHandler(FTPControlHandler(
                         configuration: configuration, authenticator: authenticator, group: group, limiter: limiter,
-                        logger: logger, implicitTLS: implicitTLS,
+                        registry: registry, logger: logger, implicitTLS: implicitTLS,
                         controlIsIPv6: channel.localAddress?.protocol == .inet6,
                         peerAddress: channel.remoteAddress?.ipAddress))
                 }
