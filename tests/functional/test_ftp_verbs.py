@@ -140,6 +140,21 @@ def test_framing_bare_lf_long_lines_and_floods(ossftp, alice):
         assert c.login(alice.username, alice.password).code == 230
 
 
+def test_lines_piled_up_during_a_transfer_are_bounded(ossftp, alice):
+    # Commands sent during a transfer wait for its reply; past 256 of them the session is
+    # closed with 421 instead of holding them all.
+    with RawFTP(ossftp.port) as c:
+        assert c.login(alice.username, alice.password).code == 230
+        reply = c.cmd("PASV")
+        assert reply.code == 227
+        numbers = [int(n) for n in reply.text.split("(")[1].split(")")[0].split(",")]
+        data = socket.create_connection((".".join(map(str, numbers[:4])), numbers[4] * 256 + numbers[5]))
+        assert c.cmd("STOR held.bin").code == 150
+        c.sock.sendall(b"SIZE held.bin\r\n" * 300)
+        assert c.read_reply().code == 421
+        data.close()
+
+
 def test_ipv6_listener_with_epsv_and_eprt(tmp_path, subprocess_env):
     from ossftp_server import Account, OssftpServer
 

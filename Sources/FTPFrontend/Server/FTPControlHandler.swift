@@ -150,6 +150,12 @@ final class FTPControlHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: reply.encoded())))
                 .whenComplete { _ in context.close(promise: nil) }
         case .deferLine(let line):
+            // Held lines are bounded like queued ones: a client cannot pile up memory by
+            // pipelining during a long transfer.
+            guard deferred.count < configuration.maxPendingLines else {
+                execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Too many commands pending.")))
+                return
+            }
             deferred.append(line)
         case .sendReplies(let replies):
             replies.forEach(send)
