@@ -51,7 +51,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "OSSVFSTests", dependencies: ["OSSVFS"]),
+        // Helpers the test targets share (temporary folders), not shipped.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "OSSVFSTests", dependencies: ["OSSVFS", "TestSupport"]),
         .testTarget(
             name: "FTPFrontendTests",
             dependencies: [
@@ -60,7 +62,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "FuseFrontendTests", dependencies: ["FuseFrontend", "OSSVFS"]),
+        .testTarget(name: "FuseFrontendTests", dependencies: ["FuseFrontend", "OSSVFS", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

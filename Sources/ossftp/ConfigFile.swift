@@ -1,4 +1,5 @@
 import Foundation
+import OSSVFS
 
 /// config.json in the seed tool's schema (`modules.accounts`, `modules.launcher`,
 /// `modules.ossftp`), with ossftp's additions in `modules.ossftp`. A seed file loads unchanged;
@@ -91,6 +92,25 @@ struct ConfigFile: Decodable {
     private static func fieldPath(_ context: DecodingError.Context) -> String {
         let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
         return path.isEmpty ? "(top level)" : String(path.drop { $0 == "." })
+    }
+}
+
+extension ConfigFile.Account {
+    /// The account's rights: `permissions`, with `allow_rename` over the rename right.
+    /// `field` names the account in errors.
+    func resolvedPermissions(field: String) throws -> AccountPermissions {
+        guard var permissions = AccountPermissions(name: permissions ?? "") else {
+            throw ConfigError("\(field).permissions must be full, read-only, no-delete or upload-only, got \(permissions ?? "")")
+        }
+        if let allowRename = allow_rename?.value { permissions.rename = allowRename }
+        return permissions
+    }
+
+    /// The store credentials, each written inline, as `env:NAME` or as `file:PATH`.
+    func credentials(field: String) throws -> StoreCredentials {
+        StoreCredentials(
+            accessKeyID: try ServeSettings.secret(access_id ?? "", field: "\(field).access_id"),
+            secretAccessKey: try ServeSettings.secret(access_secret ?? "", field: "\(field).access_secret"))
     }
 }
 

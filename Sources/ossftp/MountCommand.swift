@@ -111,8 +111,7 @@ struct MountCommand: AsyncParsableCommand {
         let objectVFS = ObjectVFS(store: objectStore, homeDirectory: target.prefix, options: ObjectVFS.Options(
             spool: spool, readAhead: ReadAheadConfiguration(maxWindow: readAheadMB << 20), renamePolicy: renamePolicy,
             caches: MetadataCacheRegistry(ttl: cacheTTL)))
-        let vfs: any VFS = target.permissions == .full
-            ? objectVFS : PermissionedVFS(objectVFS, permissions: target.permissions)
+        let vfs = PermissionedVFS.limiting(objectVFS, to: target.permissions)
         let options = FuseMountOptions(
             uid: uid ?? getuid(), gid: gid ?? getgid(), fileMode: UInt32(fileMode, radix: 8)!,
             directoryMode: UInt32(directoryMode, radix: 8)!, readOnly: readOnly || !target.permissions.write, allowOther: allowOther,
@@ -160,16 +159,8 @@ struct MountCommand: AsyncParsableCommand {
                 target.endpoint = server?.endpoint.flatMap { $0.isEmpty ? nil : $0 }
                 target.region = server?.region
                 target.addressing = server?.addressing
-                if let id = entry.access_id, !id.isEmpty {
-                    target.credentials = StoreCredentials(
-                        accessKeyID: try ServeSettings.secret(id, field: "\(field).access_id"),
-                        secretAccessKey: try ServeSettings.secret(entry.access_secret ?? "", field: "\(field).access_secret"))
-                }
-                guard var permissions = AccountPermissions(name: entry.permissions ?? "") else {
-                    throw ConfigError("\(field).permissions must be full, read-only, no-delete or upload-only")
-                }
-                if let allowRename = entry.allow_rename?.value { permissions.rename = allowRename }
-                target.permissions = permissions
+                if let id = entry.access_id, !id.isEmpty { target.credentials = try entry.credentials(field: field) }
+                target.permissions = try entry.resolvedPermissions(field: field)
             }
         } catch let error as ConfigError {
             throw ValidationError(error.description)

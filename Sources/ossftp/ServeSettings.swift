@@ -211,14 +211,8 @@ struct ServeSettings {
             if provider != .local && (account.access_id ?? "").isEmpty {
                 throw ConfigError("\(field).access_id is missing for \(name)")
             }
-            guard var permissions = AccountPermissions(name: account.permissions ?? "") else {
-                throw ConfigError("\(field).permissions must be full, read-only, no-delete or upload-only, got \(account.permissions ?? "")")
-            }
-            if let allowRename = account.allow_rename?.value { permissions.rename = allowRename }
-            accountPermissions.append(permissions)
-            accountCredentials.append(StoreCredentials(
-                accessKeyID: try Self.secret(account.access_id ?? "", field: "\(field).access_id"),
-                secretAccessKey: try Self.secret(account.access_secret ?? "", field: "\(field).access_secret")))
+            accountPermissions.append(try account.resolvedPermissions(field: field))
+            accountCredentials.append(try account.credentials(field: field))
             if provider == .local && (try? PosixFile.status("\(localRoot)/\(bucket)"))??.isDirectory != true {
                 warnings.append("\(field) (\(name)): bucket folder \(localRoot)/\(bucket) does not exist; its logins will fail")
             }
@@ -291,7 +285,7 @@ struct ServeSettings {
                     try LocalStore(root: root, bucket: bucket, syncsWrites: localFsync)
                 }
                 let vfs = ObjectVFS(store: store, homeDirectory: home, options: options)
-                return permissions == .full ? vfs : PermissionedVFS(vfs, permissions: permissions)
+                return PermissionedVFS.limiting(vfs, to: permissions)
             }
         }
         let accountLogin = AccountAuthenticator(accounts: configured)

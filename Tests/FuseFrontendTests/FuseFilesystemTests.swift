@@ -1,6 +1,7 @@
 import Foundation
 import OSSVFS
 import Testing
+import TestSupport
 @testable import FuseFrontend
 
 /// The FUSE operations called directly, as libfuse would, on a local store: no kernel needed.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import OSSVFS
 
 /// The S3 dialect against a real SeaweedFS with enforced credentials.

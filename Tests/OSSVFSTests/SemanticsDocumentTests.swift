@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import OSSVFS
 
 /// The path-mapping examples of docs/SEMANTICS.md, run against the code.

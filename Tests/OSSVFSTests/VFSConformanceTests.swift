@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import OSSVFS
 
 /// One VFS suite, written once, run against every real store: a local folder and SeaweedFS.

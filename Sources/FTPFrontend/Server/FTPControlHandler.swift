@@ -33,13 +33,12 @@ final class FTPControlHandler: ChannelInboundHandler {
     private var pending: [FTPControlLine] = []
     /// Lines held back by the state machine until the running transfer ends.
     private var deferred: [[UInt8]] = []
-    /// A login or VFS operation is running; its answer comes back through ``finished(_:)``.
+    /// A login or VFS operation is running; its answer comes back through ``runAsync(_:then:)``.
     private var busy = false
     private var closing = false
     /// Plaintext that followed AUTH in the same read is discarded, never obeyed (RFC 4217 §4).
     private var droppingPlaintext = false
     private var lastActivity = NIODeadline.now()
-    private var transferring = false
     private var idleCheck: RepeatedTask?
 
     init(configuration: FTPServerConfiguration, authenticator: any Authenticator, group: any EventLoopGroup,
@@ -70,9 +69,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         let address = context.remoteAddress?.ipAddress ?? "?"
         logger[metadataKey: "peer"] = "\(context.remoteAddress?.description ?? "?")"
         if let refusal = limiter.admit(address) {
-            closing = true
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: refusal.encoded())))
-                .whenComplete { _ in context.close(promise: nil) }
+            execute(.sendAndClose(refusal))
             return
         }
         admittedAddress = address
@@ -109,10 +106,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         lastActivity = .now()
         if droppingPlaintext { return }
         if busy {
-            guard pending.count < configuration.maxPendingLines else {
-                execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Too many commands pending.")))
-                return
-            }
+            guard pending.count < configuration.maxPendingLines else { return execute(.sendAndClose(Self.floodReply)) }
             pending.append(line)
             return
         }
@@ -120,9 +114,17 @@ final class FTPControlHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // Lines read between AUTH and the end of the handshake were sent in clear; from here
-        // on, lines come through TLS.
-        if event is TLSHandshakeCompleted { droppingPlaintext = false }
+        switch event {
+        case is TLSHandshakeCompleted:
+            // Lines read between AUTH and the end of the handshake were sent in clear; from
+            // here on, lines come through TLS.
+            droppingPlaintext = false
+        case is FTPServerStopping:
+            // A session moving data closes after the transfer's reply (see transferEvent).
+            if transferTask == nil && !closing { execute(.sendAndClose(Self.stoppingReply)) }
+        default:
+            break
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -152,10 +154,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         case .deferLine(let line):
             // Held lines are bounded like queued ones: a client cannot pile up memory by
             // pipelining during a long transfer.
-            guard deferred.count < configuration.maxPendingLines else {
-                execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Too many commands pending.")))
-                return
-            }
+            guard deferred.count < configuration.maxPendingLines else { return execute(.sendAndClose(Self.floodReply)) }
             deferred.append(line)
         case .sendReplies(let replies):
             replies.forEach(send)
@@ -254,8 +253,14 @@ final class FTPControlHandler: ChannelInboundHandler {
         guard let vfs else { preconditionFailure("operations need a login") }
         let request = FTPSessionOperations.Request(
             vfs: vfs, local: context?.localAddress, peer: context?.remoteAddress, dataTLS: dataTLS())
-        if case .prepareActiveConnection = operation { dataSource?.close(); dataSource = nil }
-        if case .openPassiveListener = operation { dataSource?.close(); dataSource = nil }
+        switch operation {
+        case .prepareActiveConnection, .openPassiveListener:
+            // A new data connection setup replaces the previous one.
+            dataSource?.close()
+            dataSource = nil
+        default:
+            break
+        }
         let operations = self.operations
         let logger = self.logger
         runAsync({
@@ -286,8 +291,6 @@ final class FTPControlHandler: ChannelInboundHandler {
         dataSource = nil
         let handle = TransferHandle()
         transferHandle = handle
-        transferring = true
-        registry.setTransferring(context.channel, true)
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let report: @Sendable (TransferEvent) -> Void = { event in
@@ -312,13 +315,11 @@ final class FTPControlHandler: ChannelInboundHandler {
         case .started(let transfer):
             execute(machine.transferStarted(transfer))
         case .finished(let outcome):
-            transferring = false
             lastActivity = .now()
             transferTask = nil
             transferHandle = nil
             logger.info("transfer finished: \(outcome)")
             execute(machine.transferFinished(outcome))
-            if let channel = context?.channel { registry.setTransferring(channel, false) }
             if registry.isStopping {
                 // The server is stopping and waited for this transfer: the session ends here.
                 execute(.sendAndClose(Self.stoppingReply))
@@ -343,7 +344,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { task in
             let handler = handler.value
             guard !handler.closing else { return task.cancel() }
-            if handler.transferring { handler.lastActivity = .now() }
+            if handler.transferTask != nil { handler.lastActivity = .now() }
             if NIODeadline.now() - handler.lastActivity > .nanoseconds(Int64(seconds * 1e9)) {
                 task.cancel()
                 handler.execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Idle timeout; closing.")))
@@ -355,6 +356,8 @@ final class FTPControlHandler: ChannelInboundHandler {
 extension FTPControlHandler {
     /// Sent to sessions the server closes as it stops.
     static let stoppingReply = FTPReply(.serviceNotAvailable, "Server shutting down.")
+    /// Sent when a client piles up more unanswered lines than `maxPendingLines`.
+    static let floodReply = FTPReply(.serviceNotAvailable, "Too many commands pending.")
 }
 
 /// What a running transfer tells its control connection.

@@ -57,20 +57,22 @@ public final class FTPServer: Sendable {
     }
 
     private func stopSessions() async {
-        let idle = registry.beginStop()
-        let running = registry.transfersRunning
-        logger.notice("stopping: \(idle.count) idle sessions closed, \(running) transfers given \(configuration.shutdownGrace) to finish")
-        idle.forEach(Self.close)
-        let deadline = ContinuousClock.now + configuration.shutdownGrace
-        while registry.transfersRunning > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
+        let sessions = registry.beginStop()
+        logger.notice("stopping: \(sessions.count) sessions; transfers get \(configuration.shutdownGrace) to finish")
+        // Each session closes now if it has no transfer, else after its transfer's reply.
+        for channel in sessions {
+            channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(FTPServerStopping()) }
         }
+        await waitForTransfers(until: ContinuousClock.now + configuration.shutdownGrace)
         let left = registry.all
         if !left.isEmpty { logger.notice("stopping: \(left.count) sessions closed with their transfers aborted") }
         left.forEach(Self.close)
         // Aborted uploads clean up (the store's multipart upload, the spool) before the exit.
-        let cleanup = ContinuousClock.now + .seconds(10)
-        while registry.transferTasksRunning > 0 && ContinuousClock.now < cleanup {
+        await waitForTransfers(until: ContinuousClock.now + .seconds(10))
+    }
+
+    private func waitForTransfers(until deadline: ContinuousClock.Instant) async {
+        while registry.transferTasksRunning > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -1,12 +1,11 @@
 import NIOCore
 import OSSVFS
 
-/// The control connections open now, and which of them are moving data: what a graceful stop
-/// waits for.
+/// The control connections open now and the transfer tasks still running: what a graceful
+/// stop tells and waits for.
 final class FTPSessionRegistry: @unchecked Sendable {
     private let lock = Lock()
     private var channels: [ObjectIdentifier: any Channel] = [:]
-    private var transferring: Set<ObjectIdentifier> = []
     private var stopping = false
     private var transferTasks = 0
 
@@ -20,36 +19,28 @@ final class FTPSessionRegistry: @unchecked Sendable {
     }
 
     func remove(_ channel: any Channel) {
-        lock.withLock {
-            channels[ObjectIdentifier(channel)] = nil
-            transferring.remove(ObjectIdentifier(channel))
-        }
-    }
-
-    func setTransferring(_ channel: any Channel, _ value: Bool) {
-        lock.withLock {
-            if value { transferring.insert(ObjectIdentifier(channel)) } else { transferring.remove(ObjectIdentifier(channel)) }
-        }
+        _ = lock.withLock { channels.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
     /// Whether the server is stopping: sessions end once their transfer does.
     var isStopping: Bool { lock.withLock { stopping } }
 
-    /// Starts a stop: returns the sessions with no transfer running (to close now).
+    /// Starts a stop: no session is added from here on. Returns the open ones.
     func beginStop() -> [any Channel] {
         lock.withLock {
             stopping = true
-            return channels.filter { !transferring.contains($0.key) }.map(\.value)
+            return Array(channels.values)
         }
     }
 
-    var transfersRunning: Int { lock.withLock { transferring.count } }
+    var all: [any Channel] { lock.withLock { Array(channels.values) } }
 
     /// Counts transfer tasks from start to their very end (an aborted upload's cleanup
     /// included), so that the process does not exit under them.
     func transferTaskStarted() { lock.withLock { transferTasks += 1 } }
     func transferTaskEnded() { lock.withLock { transferTasks -= 1 } }
     var transferTasksRunning: Int { lock.withLock { transferTasks } }
-
-    var all: [any Channel] { lock.withLock { Array(channels.values) } }
 }
+
+/// Told to every session when the server starts to stop.
+struct FTPServerStopping {}

@@ -42,6 +42,11 @@ public struct PermissionedVFS: VFS {
         self.permissions = permissions
     }
 
+    /// `base` limited to `permissions`; `base` itself when they allow everything.
+    public static func limiting(_ base: any VFS, to permissions: AccountPermissions) -> any VFS {
+        permissions == .full ? base : PermissionedVFS(base, permissions: permissions)
+    }
+
     private func require(_ allowed: Bool, _ what: String) throws {
         guard allowed else { throw VFSError.permissionDenied("this account may not \(what)") }
     }

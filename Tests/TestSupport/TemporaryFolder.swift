@@ -1,27 +1,27 @@
 import Foundation
 
 /// A fresh folder under the system temporary directory, removed by `remove()`.
-struct TemporaryFolder {
-    let path: String
+public struct TemporaryFolder {
+    public let path: String
 
-    init() throws {
+    public init() throws {
         path = NSTemporaryDirectory() + "ossvfs-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    func make(_ relative: String) throws -> String {
+    public func make(_ relative: String) throws -> String {
         let full = path + "/" + relative
         try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
         return full
     }
 
-    func remove() {
+    public func remove() {
         try? FileManager.default.removeItem(atPath: path)
     }
 }
 
 /// Collects a byte stream.
-func collect(_ stream: some AsyncSequence<[UInt8], any Error>) async throws -> [UInt8] {
+public func collect(_ stream: some AsyncSequence<[UInt8], any Error>) async throws -> [UInt8] {
     var bytes: [UInt8] = []
     for try await chunk in stream { bytes += chunk }
     return bytes
