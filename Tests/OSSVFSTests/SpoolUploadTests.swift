@@ -56,4 +56,37 @@ import TestSupport
         #expect(await budget.used == 0)
         #expect(try await store.head("small").size == 1 << 20)
     }
+
+    /// A run killed between completing a write-back upload and dropping its record: the next
+    /// start finds the upload gone and the object whole, and only drops the record.
+    @Test func recoveryOfAnUploadCompletedJustBeforeAKill() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        _ = try folder.make("bucket")
+        let store = try LocalStore(root: folder.path, bucket: "bucket", syncsWrites: false)
+        let journal = UploadJournal(directory: folder.path + "/spool/journal")
+        let id = try await store.createMultipartUpload("done", metadata: [:])
+        let part = try await store.uploadPart("done", uploadID: id, partNumber: 1, body: .bytes([7, 7, 7]))
+        var record = UploadRecord(name: "r1", store: .local(root: folder.path, bucket: "bucket"), key: "done",
+                                  metadata: [:], writeBack: true, uploadID: id)
+        record.sealed = true
+        record.stored = [part]
+        record.size = 3
+        try await journal.save(record)
+        try await store.completeMultipartUpload("done", uploadID: id, parts: [part])
+
+        try await UploadRecovery.finish(record, store: store, journal: journal)
+        #expect(try await journal.records().isEmpty)
+        #expect(try await collect(store.get("done", range: nil)) == [7, 7, 7])
+
+        // Gone and not stored whole: that is a loss, reported, and the record is kept.
+        var lost = record
+        lost.name = "r2"
+        lost.key = "missing"
+        try await journal.save(lost)
+        await #expect(throws: ObjectStoreError.self) {
+            try await UploadRecovery.finish(lost, store: store, journal: journal)
+        }
+        #expect(try await journal.records().map(\.name) == ["r2"])
+    }
 }

@@ -93,20 +93,28 @@ public enum UploadRecovery {
                 await cleanUp(record, journal: journal)
                 return
             }
-            // Parts may have reached the store after the record was last saved: ask it.
-            for part in try await store.listParts(record.key, uploadID: uploadID)
-            where !record.stored.contains(where: { $0.partNumber == part.partNumber }) {
-                record.stored.append(part)
+            do {
+                // Parts may have reached the store after the record was last saved: ask it.
+                for part in try await store.listParts(record.key, uploadID: uploadID)
+                where !record.stored.contains(where: { $0.partNumber == part.partNumber }) {
+                    record.stored.append(part)
+                }
+                for part in record.pending where !record.stored.contains(where: { $0.partNumber == part.number }) {
+                    let stored = try await store.uploadPart(
+                        record.key, uploadID: uploadID, partNumber: part.number,
+                        body: .file(path: part.path, offset: 0, length: part.size, disposable: true))
+                    record.stored.append(stored)
+                    try await journal.save(record)
+                }
+                let parts = record.stored.sorted { $0.partNumber < $1.partNumber }
+                try await store.completeMultipartUpload(record.key, uploadID: uploadID, parts: parts)
+            } catch ObjectStoreError.noSuchUpload {
+                // The previous run completed the upload and was stopped before it could drop the
+                // record: the object is there, whole. Anything else is a real loss.
+                guard let stored = try? await store.head(record.key), stored.size == record.size else {
+                    throw ObjectStoreError.noSuchUpload(uploadID)
+                }
             }
-            for part in record.pending where !record.stored.contains(where: { $0.partNumber == part.number }) {
-                let stored = try await store.uploadPart(
-                    record.key, uploadID: uploadID, partNumber: part.number,
-                    body: .file(path: part.path, offset: 0, length: part.size, disposable: true))
-                record.stored.append(stored)
-                try await journal.save(record)
-            }
-            let parts = record.stored.sorted { $0.partNumber < $1.partNumber }
-            try await store.completeMultipartUpload(record.key, uploadID: uploadID, parts: parts)
         }
         await cleanUp(record, journal: journal)
     }
