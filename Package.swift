@@ -6,6 +6,7 @@
 //   OSSVFS                    object stores, key mapping, the VFS both frontends use (no FTP, FUSE or NIO)
 //   FTPFrontend               the FTP server on SwiftNIO, over OSSVFS
 //   FuseFrontend              the FUSE mount on libfuse3, over OSSVFS
+//   Console                   the web console and /metrics on Hummingbird (no FTP, FUSE or store)
 //   ossftp                    the executable: arguments, config.json, wiring
 import PackageDescription
 
@@ -19,7 +20,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
@@ -29,7 +34,11 @@ let package = Package(
         .systemLibrary(name: "CLinux"),
         .target(
             name: "OSSVFS",
-            dependencies: ["CCurl", "COpenSSL", "CLinux", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "CCurl", "COpenSSL", "CLinux",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
         .target(
             name: "FTPFrontend",
@@ -38,14 +47,25 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(
+            name: "Console",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "FuseFrontend", dependencies: ["OSSVFS", "CFuse3"]),
         .executableTarget(
             name: "ossftp",
             dependencies: [
-                "OSSVFS", "FTPFrontend", "FuseFrontend", "CMalloc",
+                "OSSVFS", "FTPFrontend", "FuseFrontend", "Console", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

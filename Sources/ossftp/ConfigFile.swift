@@ -29,6 +29,12 @@ struct ConfigFile: Decodable {
     struct Launcher: Decodable {
         var control_port: LenientInt?
         var language: String?
+        /// The console's address (default 127.0.0.1); beyond loopback only with a password or token.
+        var address: String?
+        /// The console's login password, hashed (`ossftp passwd`) or, with a warning, plain.
+        var password: String?
+        /// A bearer token for the console's API and /metrics: inline, `env:NAME` or `file:PATH`.
+        var token: String?
     }
 
     struct Server: Decodable {

@@ -1,9 +1,12 @@
 import ArgumentParser
+import Console
 import Dispatch
 import FTPFrontend
 import Foundation
 import Logging
+import Metrics
 import OSSVFS
+import Prometheus
 
 /// `ossftp serve`: the FTP server. Flags keep the seed tool's spelling.
 struct ServeCommand: AsyncParsableCommand {
@@ -101,8 +104,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("spool_dir"), help: "Folder where uploads are staged.")
     var spoolDir: String?
 
-    @Option(name: .customLong("web_port"), help: "Port of the web console; 0 turns it off (default 8192).")
+    @Option(name: .customLong("web_port"), help: "Port of the web console and /metrics; 0 turns it off (default 8192).")
     var webPort: Int?
+
+    @Option(name: .customLong("web_address"),
+            help: "Address of the web console (default 127.0.0.1); beyond loopback only with a console password or token.")
+    var webAddress: String?
 
     func run() async throws {
         MallocTuning.apply()
@@ -113,17 +120,23 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("ossftp: invalid configuration: \(error.description)\n".utf8))
             throw ExitCode(Self.configurationExitCode)
         }
+        let logBuffer = ConsoleLogBuffer()
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = settings.logLevel
-            return handler
+            var stderr = StreamLogHandler.standardError(label: label)
+            stderr.logLevel = settings.logLevel
+            return MultiplexLogHandler([stderr, ConsoleLogHandler(buffer: logBuffer, level: settings.logLevel)])
         }
+        let metrics = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let logger = Logger(label: "ossftp")
         for warning in settings.warnings { logger.warning("\(warning)") }
         let spool = settings.makeSpool()
+        let limiter = ConnectionLimiter(limits: settings.limits)
         let server = FTPServer(
             configuration: settings.ftp, authenticator: try settings.makeAuthenticator(spool: spool, logger: logger),
-            limiter: ConnectionLimiter(limits: settings.limits), logger: logger)
+            limiter: limiter, logger: logger)
+        let runtime = ServeRuntime(flags: self, settings: settings, server: server, limiter: limiter, spool: spool,
+                                   metricsRegistry: metrics, logger: logger)
         if let journal = spool.journal {
             // What a previous run left: finish write-back uploads, drop the rest.
             Task {
@@ -135,9 +148,36 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             }
         }
-        let serving = Task { try await server.run() }
+        let serving = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await server.run() }
+                if settings.webPort != 0 {
+                    let console = Self.console(settings: settings, source: runtime, log: logBuffer, logger: logger)
+                    group.addTask {
+                        do {
+                            try await console.run { logger.info("web console listening on \(settings.webAddress):\($0)") }
+                        } catch is CancellationError {
+                        } catch {
+                            throw ConsoleStartError(description: "web console on \(settings.webAddress):\(settings.webPort): \(error)")
+                        }
+                    }
+                }
+                // The FTP server ends on cancellation only; the console may fail to start.
+                defer { group.cancelAll() }
+                try await group.next()
+            }
+        }
         let signals = Self.onTermination { serving.cancel() }
-        defer { signals.forEach { $0.cancel() } }
+        let reload = Self.onSignal(SIGHUP) {
+            Task {
+                do {
+                    try await runtime.reload()
+                } catch let error as ConsoleEditError {
+                    logger.error("reload refused; the previous configuration stays: \(error.message)")
+                }
+            }
+        }
+        defer { (signals + reload).forEach { $0.cancel() } }
         do {
             try await serving.value
         } catch is CancellationError {
@@ -154,12 +194,36 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Calls `stop` on SIGINT or SIGTERM.
     static func onTermination(_ stop: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
-        [SIGINT, SIGTERM].map { number in
+        onSignal(SIGINT, SIGTERM, handler: stop)
+    }
+
+    /// Calls `handler` on each of `numbers`, which no longer end the process.
+    static func onSignal(_ numbers: Int32..., handler: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
+        numbers.map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: stop)
+            source.setEventHandler(handler: handler)
             source.resume()
             return source
         }
     }
+
+    /// The web console with the access config.json gives it.
+    static func console(settings: ServeSettings, source: ServeRuntime, log: ConsoleLogBuffer, logger: Logger)
+        -> ConsoleServer
+    {
+        let verifier = settings.consolePassword
+        let access = ConsoleAccess(
+            verifyPassword: verifier.map { verifier in
+                { password in (try? await BlockingIO.run { verifier.verify(password) }) ?? false }
+            },
+            token: settings.consoleToken)
+        return ConsoleServer(host: settings.webAddress, port: settings.webPort, source: source, access: access,
+                             log: log, logger: logger)
+    }
+}
+
+/// The console could not start (its port in use, say).
+struct ConsoleStartError: Error, CustomStringConvertible {
+    var description: String
 }

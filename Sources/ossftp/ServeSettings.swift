@@ -15,6 +15,12 @@ struct ServeSettings {
     var localRoot: String
     var spoolDirectory: String
     var webPort = 8192
+    var webAddress = "127.0.0.1"
+    /// The console's password, and its API token; neither set means a read-only console.
+    var consolePassword: PasswordVerifier?
+    var consoleToken: String?
+    /// The config.json read, if any: what SIGHUP rereads and the console edits.
+    var configPath: String?
     var endpoint: StoreEndpoint?
     var region: String?
     var pathStyle: Bool?
@@ -31,8 +37,10 @@ struct ServeSettings {
     var uploadConcurrency = 4
     var readAhead = ReadAheadConfiguration()
     var limits = ConnectionLimiter.Limits()
-    /// One HTTP transport for the process: its worker threads keep the connections.
-    let transport = CurlTransport()
+    /// One HTTP transport for the process, kept across reloads: its worker threads keep the
+    /// connections.
+    var transport: CurlTransport { Self.sharedTransport }
+    private static let sharedTransport = CurlTransport()
     var accounts: [ConfigFile.Account] = []
     /// Per account (same order): permissions and resolved store credentials.
     var accountPermissions: [AccountPermissions] = []
@@ -49,6 +57,7 @@ struct ServeSettings {
             .map { $0.deletingLastPathComponent().path } ?? cwd
         let server = file?.modules.ossftp
         let source = configPath ?? "flags"
+        self.configPath = configPath
 
         ftp.host = flags.listenAddress ?? server?.address ?? "127.0.0.1"
         ftp.port = flags.port ?? server?.port?.value ?? 2048
@@ -187,9 +196,28 @@ struct ServeSettings {
         spoolDirectory = flags.spoolDir.map { absolute($0, from: cwd) }
             ?? server?.spool_dir.map { absolute($0, from: configFolder) }
             ?? NSTemporaryDirectory() + "ossftp-spool-\(getuid())"
-        webPort = flags.webPort ?? file?.modules.launcher?.control_port?.value ?? 8192
-        if webPort != 0 {
-            warnings.append("the web console (port \(webPort)) is not part of this build yet; nothing listens there")
+        let launcher = file?.modules.launcher
+        webPort = flags.webPort ?? launcher?.control_port?.value ?? 8192
+        guard (0...65535).contains(webPort) else {
+            throw ConfigError("\(source): modules.launcher.control_port \(webPort) is out of range")
+        }
+        webAddress = flags.webAddress ?? launcher?.address ?? "127.0.0.1"
+        if let password = launcher?.password, !password.isEmpty {
+            let verifier = PasswordVerifier(stored: password)
+            if verifier.isPlaintext {
+                warnings.append("\(source): modules.launcher.password is plaintext; replace it with "
+                    + PasswordVerifier.hashing(password).storedForm)
+            }
+            consolePassword = verifier
+        }
+        if let token = launcher?.token, !token.isEmpty {
+            consoleToken = try Self.secret(token, field: "\(source): modules.launcher.token")
+        }
+        let loopback = webAddress == "localhost" || webAddress == "::1" || webAddress.hasPrefix("127.")
+        if webPort != 0 && !loopback && consolePassword == nil && consoleToken == nil {
+            throw ConfigError(
+                "\(source): modules.launcher.address: the console listens on \(webAddress), beyond loopback, only "
+                    + "with modules.launcher.password or modules.launcher.token set")
         }
 
         for (index, account) in (file?.modules.accounts ?? []).enumerated() {

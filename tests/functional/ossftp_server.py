@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netutil import HOST, free_port, free_port_range, stop_process, tail, wait_for_banner
+from netutil import HOST, free_port, free_port_range, stop_process, tail, wait_for_banner, wait_for_tcp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PASSIVE_RANGE_SIZE = 50
@@ -84,6 +84,10 @@ class OssftpServer:
     expect_exit: bool = False
     # Extra keys for config.json's modules.ossftp (TLS files, policies).
     extra_config: dict = field(default_factory=dict)
+    # Serve the web console on a free loopback port (web_port), with these modules.launcher keys.
+    console: bool = False
+    launcher_config: dict = field(default_factory=dict)
+    web_port: int = 0
 
     @property
     def local_root(self) -> Path:
@@ -111,7 +115,7 @@ class OssftpServer:
             (self.local_root / acc.bucket).mkdir(parents=True, exist_ok=True)
         cfg = {"modules": {
             "accounts": [a.config_entry() for a in self.accounts],
-            "launcher": {"control_port": 8192},
+            "launcher": {"control_port": 8192, **self.launcher_config},
             "ossftp": {
                 "address": HOST,
                 "port": self.port,
@@ -136,7 +140,7 @@ class OssftpServer:
             "--port", str(self.port),
             "--passive_ports_start", str(self.passive_start),
             "--passive_ports_end", str(self.passive_end),
-            "--web_port", "0",
+            "--web_port", str(self.web_port),
             "--loglevel", "INFO",
             *self.extra_args,
         ]
@@ -145,6 +149,8 @@ class OssftpServer:
         self.base.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.passive_start, self.passive_end = free_port_range(PASSIVE_RANGE_SIZE, exclude=(self.port,))
+        if self.console:
+            self.web_port = free_port()
         self.write_config()
         cmd = self.command()
         log = open(self.log_path, "wb")
@@ -155,6 +161,8 @@ class OssftpServer:
             log.close()
         try:
             self.banner = self._wait_banner()
+            if self.console:
+                wait_for_tcp(self.web_port, time.monotonic() + self.start_timeout, self.proc)
         except BaseException:
             self.stop()
             raise

@@ -23,15 +23,20 @@ public final class ConnectionLimiter: Sendable {
         }
     }
 
-    public let limits: Limits
     private let lock = Lock()
+    nonisolated(unsafe) private var inForce: Limits
+    /// The limits in force; a reload changes them for the next connection and login.
+    public var limits: Limits {
+        get { lock.withLock { inForce } }
+        set { lock.withLock { inForce = newValue } }
+    }
     nonisolated(unsafe) private var total = 0
     nonisolated(unsafe) private var perAddress: [String: Int] = [:]
     nonisolated(unsafe) private var failures: [String: [Double]] = [:]
     nonisolated(unsafe) private var bannedUntil: [String: Double] = [:]
 
     public init(limits: Limits = Limits()) {
-        self.limits = limits
+        self.inForce = limits
     }
 
     private var now: Double { Date().timeIntervalSince1970 }
@@ -45,10 +50,10 @@ public final class ConnectionLimiter: Sendable {
                 }
                 bannedUntil[address] = nil
             }
-            if total >= limits.maxConnections {
+            if total >= inForce.maxConnections {
                 return FTPReply(.serviceNotAvailable, "Too many connections; try again later.")
             }
-            if perAddress[address, default: 0] >= limits.maxConnectionsPerAddress {
+            if perAddress[address, default: 0] >= inForce.maxConnectionsPerAddress {
                 return FTPReply(.serviceNotAvailable, "Too many connections from your address.")
             }
             total += 1
@@ -70,10 +75,10 @@ public final class ConnectionLimiter: Sendable {
     func recordFailedLogin(_ address: String) {
         lock.withLock {
             let current = now
-            var recent = failures[address, default: []].filter { $0 > current - limits.banWindow }
+            var recent = failures[address, default: []].filter { $0 > current - inForce.banWindow }
             recent.append(current)
-            if recent.count >= limits.banThreshold {
-                bannedUntil[address] = current + limits.banDuration
+            if recent.count >= inForce.banThreshold {
+                bannedUntil[address] = current + inForce.banDuration
                 recent = []
             }
             failures[address] = recent.isEmpty ? nil : recent

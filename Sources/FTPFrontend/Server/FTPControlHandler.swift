@@ -40,6 +40,8 @@ final class FTPControlHandler: ChannelInboundHandler {
     private var droppingPlaintext = false
     private var lastActivity = NIODeadline.now()
     private var idleCheck: RepeatedTask?
+    /// What the console shows of this session.
+    private var activity: FTPSessionActivity?
 
     init(configuration: FTPServerConfiguration, authenticator: any Authenticator, group: any EventLoopGroup,
          limiter: ConnectionLimiter, registry: FTPSessionRegistry, logger: Logger, implicitTLS: Bool,
@@ -73,7 +75,10 @@ final class FTPControlHandler: ChannelInboundHandler {
             return
         }
         admittedAddress = address
-        guard registry.add(context.channel) else {
+        let activity = FTPSessionActivity(address: context.remoteAddress?.port.map { "\(address):\($0)" } ?? address)
+        self.activity = activity
+        FTPMetrics.sessions.increment()
+        guard registry.add(context.channel, activity) else {
             execute(.sendAndClose(Self.stoppingReply))
             return
         }
@@ -95,6 +100,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         if let address = admittedAddress {
             admittedAddress = nil
             limiter.release(address)
+            FTPMetrics.sessions.decrement()
             logger.info("control connection closed")
         }
         context.fireChannelInactive()
@@ -104,6 +110,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         guard !closing else { return }
         let line = unwrapInboundIn(data)
         lastActivity = .now()
+        activity?.commandReceived()
         if droppingPlaintext { return }
         if busy {
             guard pending.count < configuration.maxPendingLines else { return execute(.sendAndClose(Self.floodReply)) }
@@ -179,6 +186,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             }
         case .reinitialize(let reply):
             vfs = nil
+            activity?.loggedOut()
             dataSource?.close()
             dataSource = nil
             send(reply)
@@ -230,9 +238,11 @@ final class FTPControlHandler: ChannelInboundHandler {
             do {
                 let authenticated = try await authenticator.authenticate(user: user, password: password)
                 logger.info("login", metadata: ["user": "\(user)"])
+                FTPMetrics.login("success")
                 return .success(authenticated.vfs)
             } catch {
                 logger.notice("failed login", metadata: ["user": "\(user)", "reason": "\(error)"])
+                FTPMetrics.login("failure")
                 limiter.recordFailedLogin(address)
                 // RFC 2577 §5: failed logins are slowed down.
                 try? await Task.sleep(for: delay)
@@ -242,6 +252,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             switch result {
             case .success(let vfs):
                 handler.vfs = vfs
+                handler.activity?.loggedIn(as: user)
                 handler.execute(handler.machine.authenticationSucceeded())
             case .failure(let reason):
                 handler.execute(handler.machine.authenticationFailed(reason: reason))
@@ -270,6 +281,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             case .success(let result, let source):
                 if let source { handler.dataSource = source }
                 handler.execute(handler.machine.operationSucceeded(operation, result: result))
+                handler.activity?.moved(to: handler.machine.workingDirectory.description)
             case .failure(let error):
                 handler.execute(handler.machine.operationFailed(operation, error))
             }
@@ -289,8 +301,9 @@ final class FTPControlHandler: ChannelInboundHandler {
             preconditionFailure("the state machine asks for transfers only with a login and a data connection set up")
         }
         dataSource = nil
-        let handle = TransferHandle()
+        let handle = TransferHandle(FTPTransferProgress(transfer))
         transferHandle = handle
+        activity?.transferStarted(handle.counter)
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let report: @Sendable (TransferEvent) -> Void = { event in
@@ -318,6 +331,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             lastActivity = .now()
             transferTask = nil
             transferHandle = nil
+            activity?.transferStarted(nil)
             logger.info("transfer finished: \(outcome)")
             execute(machine.transferFinished(outcome))
             if registry.isStopping {

@@ -58,7 +58,8 @@ struct FTPDataTransfer: Sendable {
     }
 
     /// Runs a prepared transfer over `channel` and closes the channel.
-    func run(_ prepared: Prepared, over channel: DataChannel, progress: @escaping @Sendable () -> Void = {}) async
+    func run(_ prepared: Prepared, over channel: DataChannel, progress: @escaping @Sendable (Int) -> Void = { _ in })
+        async
         -> Outcome
     {
         switch prepared {
@@ -109,7 +110,7 @@ struct FTPDataTransfer: Sendable {
         }
     }
 
-    private func send(_ stream: ObjectByteStream, over channel: DataChannel, progress: @Sendable () -> Void) async
+    private func send(_ stream: ObjectByteStream, over channel: DataChannel, progress: @Sendable (Int) -> Void) async
         -> Outcome
     {
         do {
@@ -118,7 +119,7 @@ struct FTPDataTransfer: Sendable {
                 let wire = ascii ? ASCIIConversion.toNetwork(chunk, afterCR: &lastWasCR) : chunk
                 // Awaiting each write keeps at most one chunk queued per download.
                 try await channel.channel.writeAndFlush(ByteBuffer(bytes: wire))
-                progress()
+                progress(wire.count)
             }
             try await channel.channel.close()
             return .completed
@@ -137,7 +138,8 @@ struct FTPDataTransfer: Sendable {
         }
     }
 
-    private func receive(into writer: any VFSWriter, over channel: DataChannel, progress: @Sendable () -> Void) async
+    private func receive(into writer: any VFSWriter, over channel: DataChannel, progress: @Sendable (Int) -> Void)
+        async
         -> Outcome
     {
         do {
@@ -153,7 +155,7 @@ struct FTPDataTransfer: Sendable {
                     } else {
                         buffer.withUnsafeReadableBytes { gathered.append(contentsOf: $0) }
                     }
-                    progress()
+                    progress(buffer.readableBytes)
                     if gathered.count >= Self.uploadChunk {
                         try await writer.write(gathered)
                         gathered.removeAll(keepingCapacity: true)

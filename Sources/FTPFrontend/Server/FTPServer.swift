@@ -6,8 +6,9 @@ import OSSVFS
 /// The FTP server: accepts control connections and runs each on its own channel's event loop,
 /// so no client waits for another (the seed tool served everyone from one thread).
 public final class FTPServer: Sendable {
-    private let configuration: FTPServerConfiguration
-    private let authenticator: any Authenticator
+    /// Settings and accounts for new sessions; a reload swaps them (sessions open keep theirs).
+    private let current: LockedBox<(configuration: FTPServerConfiguration, authenticator: any Authenticator)>
+    private var configuration: FTPServerConfiguration { current.value.configuration }
     private let group: any EventLoopGroup
     private let logger: Logger
     private let limiter: ConnectionLimiter
@@ -19,8 +20,7 @@ public final class FTPServer: Sendable {
         limiter: ConnectionLimiter = ConnectionLimiter(), logger: Logger
     ) {
         self.limiter = limiter
-        self.configuration = configuration
-        self.authenticator = authenticator
+        self.current = LockedBox((configuration, authenticator))
         self.group = group
         self.logger = logger
     }
@@ -56,6 +56,24 @@ public final class FTPServer: Sendable {
         await Task { await stopSessions() }.value
     }
 
+    /// Applies new settings, accounts and TLS certificate to sessions that start from now on;
+    /// open sessions go on as they are. The listeners stay where they are: a new address or
+    /// port takes a restart.
+    public func reconfigure(_ configuration: FTPServerConfiguration, authenticator: any Authenticator) {
+        current.withValue { current in
+            var configuration = configuration
+            configuration.host = current.configuration.host
+            configuration.port = current.configuration.port
+            configuration.implicitTLSPort = current.configuration.implicitTLSPort
+            current = (configuration, authenticator)
+        }
+    }
+
+    /// What each control connection is doing now, oldest first.
+    public func sessions() -> [FTPSessionSnapshot] {
+        registry.activities.map(\.snapshot).sorted { $0.id < $1.id }
+    }
+
     private func stopSessions() async {
         let sessions = registry.beginStop()
         logger.notice("stopping: \(sessions.count) sessions; transfers get \(configuration.shutdownGrace) to finish")
@@ -83,9 +101,7 @@ public final class FTPServer: Sendable {
     }
 
     private func bind(port: Int, implicitTLS: Bool) async throws -> any Channel {
-        let tls = implicitTLS ? configuration.tls : nil
-        let configuration = self.configuration
-        let authenticator = self.authenticator
+        let current = self.current
         let group = self.group
         let limiter = self.limiter
         let registry = self.registry
@@ -95,6 +111,8 @@ public final class FTPServer: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let (configuration, authenticator) = current.value
+                    let tls = implicitTLS ? configuration.tls : nil
                     let operations = channel.pipeline.syncOperations
                     if let tls { try operations.addHandler(OpenSSLHandler(context: tls)) }
                     try operations.addHandler(ByteToMessageHandler(FTPLineDecoder()))
@@ -105,6 +123,6 @@ public final class FTPServer: Sendable {
                         peerAddress: channel.remoteAddress?.ipAddress))
                 }
             }
-            .bind(host: configuration.host, port: port).get()
+            .bind(host: current.value.configuration.host, port: port).get()
     }
 }

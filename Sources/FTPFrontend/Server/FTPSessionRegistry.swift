@@ -5,15 +5,15 @@ import OSSVFS
 /// stop tells and waits for.
 final class FTPSessionRegistry: @unchecked Sendable {
     private let lock = Lock()
-    private var channels: [ObjectIdentifier: any Channel] = [:]
+    private var channels: [ObjectIdentifier: (channel: any Channel, activity: FTPSessionActivity)] = [:]
     private var stopping = false
     private var transferTasks = 0
 
     /// Records a new session; false once the server is stopping (the session should close).
-    func add(_ channel: any Channel) -> Bool {
+    func add(_ channel: any Channel, _ activity: FTPSessionActivity) -> Bool {
         lock.withLock {
             guard !stopping else { return false }
-            channels[ObjectIdentifier(channel)] = channel
+            channels[ObjectIdentifier(channel)] = (channel, activity)
             return true
         }
     }
@@ -29,11 +29,14 @@ final class FTPSessionRegistry: @unchecked Sendable {
     func beginStop() -> [any Channel] {
         lock.withLock {
             stopping = true
-            return Array(channels.values)
+            return channels.values.map(\.channel)
         }
     }
 
-    var all: [any Channel] { lock.withLock { Array(channels.values) } }
+    var all: [any Channel] { lock.withLock { channels.values.map(\.channel) } }
+
+    /// What each session is doing now.
+    var activities: [FTPSessionActivity] { lock.withLock { channels.values.map(\.activity) } }
 
     /// Counts transfer tasks from start to their very end (an aborted upload's cleanup
     /// included), so that the process does not exit under them.

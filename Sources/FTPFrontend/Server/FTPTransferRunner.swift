@@ -15,7 +15,12 @@ struct FTPTransferRunner: Sendable {
     let stallTimeout: Double
     let logger: Logger
 
-    func run(_ transfer: FTPSessionStateMachine.Transfer, report: @Sendable (TransferEvent) -> Void) async {
+    func run(_ transfer: FTPSessionStateMachine.Transfer, report: @escaping @Sendable (TransferEvent) -> Void) async {
+        let direction = handle.counter.direction
+        let report: @Sendable (TransferEvent) -> Void = { event in
+            if case .finished(let outcome) = event { FTPMetrics.transfer(direction, outcome) }
+            report(event)
+        }
         let prepared: FTPDataTransfer.Prepared
         do {
             prepared = try await mover.prepare(transfer)
@@ -28,6 +33,7 @@ struct FTPTransferRunner: Sendable {
             }
             return
         }
+        if case .download(let stream) = prepared { handle.counter.expect(stream.source.expectedLength) }
         report(.started(transfer))
         guard let channel = await source.connect(group: group, timeout: dataConnectionTimeout) else {
             await prepared.discard()
@@ -50,7 +56,7 @@ struct FTPTransferRunner: Sendable {
                 }
             }
         }
-        var outcome = await mover.run(prepared, over: channel) { handle.progress() }
+        var outcome = await mover.run(prepared, over: channel) { handle.progress($0) }
         watchdog.cancel()
         if handle.wasAborted && outcome != .completed { outcome = .aborted }
         report(.finished(outcome))

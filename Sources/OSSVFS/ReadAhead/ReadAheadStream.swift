@@ -23,12 +23,16 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
     private var cancelled = false
     private var crc: CRC64?
     private var md5: Digest?
+    private let startOffset: UInt64
+
+    public var expectedLength: UInt64? { info.size - startOffset }
 
     public init(store: any ObjectStore, info: ObjectInfo, offset: UInt64, configuration: ReadAheadConfiguration) {
         self.store = store
         self.info = info
         self.configuration = configuration
         self.position = offset
+        self.startOffset = offset
         self.nextRequestOffset = offset
         self.window = configuration.initialWindow
         if offset == 0 { startVerification() }

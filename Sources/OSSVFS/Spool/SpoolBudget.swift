@@ -12,6 +12,8 @@ public actor SpoolBudget {
 
     public init(limit: Int64) {
         self.limit = limit
+        VFSMetrics.spoolBudget.record(limit)
+        VFSMetrics.spoolBytes.record(0)
     }
 
     /// Reserves `bytes`, waiting while the budget is used up. Throws when `bytes` alone
@@ -39,6 +41,7 @@ public actor SpoolBudget {
     /// Gives back `bytes`.
     public func release(_ bytes: Int64) {
         used -= bytes
+        defer { VFSMetrics.spoolBytes.record(used) }
         // First come, first served, so a large part is not starved by small ones.
         while let first = waiters.first, used + first.bytes <= limit {
             waiters.removeFirst()
@@ -50,5 +53,6 @@ public actor SpoolBudget {
     private func take(_ bytes: Int64) {
         used += bytes
         peak = max(peak, used)
+        VFSMetrics.spoolBytes.record(used)
     }
 }

@@ -7,6 +7,12 @@ public protocol ObjectChunkSource: AnyObject, Sendable {
     func nextChunk() async throws -> [UInt8]?
     /// Releases the source early; later calls to ``nextChunk()`` return nil.
     func cancel()
+    /// The bytes the whole stream will hand out, when known (a progress bar's end).
+    var expectedLength: UInt64? { get }
+}
+
+extension ObjectChunkSource {
+    public var expectedLength: UInt64? { nil }
 }
 
 /// An object's bytes as an async sequence of chunks.

@@ -13,3 +13,20 @@ public final class Lock: @unchecked Sendable {
         return try body()
     }
 }
+
+/// A value behind a ``Lock``: read whole, or changed in place.
+public final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = Lock()
+    private var stored: Value
+
+    public init(_ value: Value) {
+        stored = value
+    }
+
+    public var value: Value { lock.withLock { stored } }
+
+    @discardableResult
+    public func withValue<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        try lock.withLock { try body(&stored) }
+    }
+}

@@ -39,9 +39,11 @@ public actor MetadataCache {
     func object(_ key: String) -> ObjectInfo?? {
         guard let entry = objects[key], entry.expires > now else {
             misses += 1
+            VFSMetrics.cacheMisses.increment()
             return nil
         }
         hits += 1
+        VFSMetrics.cacheHits.increment()
         if case .object(let info, _) = entry { return .some(info) }
         return .some(nil)
     }
@@ -56,9 +58,11 @@ public actor MetadataCache {
     func directory(_ prefix: String) -> Bool? {
         guard case .directory(let exists, let expires)? = directories[prefix], expires > now else {
             misses += 1
+            VFSMetrics.cacheMisses.increment()
             return nil
         }
         hits += 1
+        VFSMetrics.cacheHits.increment()
         return exists
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// An ``ObjectStore`` over HTTP for one bucket of Alibaba OSS or of an S3-compatible store.
 /// The two dialects send the same operations; ``StoreDialect`` holds what differs (signing,
@@ -86,16 +87,28 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         while true {
             attempt += 1
             let request = build()
+            let operation = VFSMetrics.operation(of: request)
+            let started = ContinuousClock.now
             do {
                 let response = try await transport.send(request)
-                if (200..<300).contains(response.status) { return response }
+                let seconds = Self.seconds(since: started)
+                if (200..<300).contains(response.status) {
+                    VFSMetrics.storeRequest(operation, seconds: seconds, error: nil)
+                    return response
+                }
                 let error = serviceError(response.head, body: response.body, key: key)
+                VFSMetrics.storeRequest(operation, seconds: seconds, error: error.metricCode)
+                Self.log(error, operation: operation, key: key,
+                         requestID: response.head.headers["\(dialect.headerPrefix)request-id"])
                 if retryable && attempt < retry.attempts && RetryPolicy.isRetryable(error) {
                     try await retry.pause(before: attempt + 1)
                     continue
                 }
                 throw error
             } catch let error as HTTPTransportError {
+                VFSMetrics.storeRequest(operation, seconds: Self.seconds(since: started), error: "transport")
+                VFSMetrics.storeLogger.warning("store request failed in transport",
+                                               metadata: ["operation": "\(operation)", "error": "\(error)"])
                 let mayRetry = retryable || (error.code == 6 || error.code == 7)
                 if mayRetry && attempt < retry.attempts && error.isConnectionFailure {
                     try await retry.pause(before: attempt + 1)
@@ -103,6 +116,25 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
                 }
                 throw ObjectStoreError.transport(error.description)
             }
+        }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// Logs a refused request with the store's request id, which the store's operators ask
+    /// for. A missing key is the everyday answer to a lookup, so it is only a debug line.
+    static func log(_ error: ObjectStoreError, operation: String, key: String?, requestID: String?) {
+        let metadata: Logger.Metadata = [
+            "operation": "\(operation)", "key": "\(key ?? "")", "code": "\(error.metricCode)",
+            "request_id": "\(requestID ?? "-")",
+        ]
+        if case .noSuchKey = error {
+            VFSMetrics.storeLogger.debug("store answered NoSuchKey", metadata: metadata)
+        } else {
+            VFSMetrics.storeLogger.warning("store request refused: \(error)", metadata: metadata)
         }
     }
 

@@ -1,0 +1,213 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The web console and `/metrics` on Hummingbird: HTML pages, the JSON API behind them, and
+/// the Prometheus exposition. Listens on loopback unless a password or token is set (the
+/// caller checks that; see ``ConsoleServer/mayListen(on:access:)``).
+public struct ConsoleServer: Sendable {
+    let host: String
+    let port: Int
+    let source: any ConsoleSource
+    let access: ConsoleAccess
+    let log: ConsoleLogBuffer
+    let logger: Logger
+    let sessions = ConsoleLoginSessions()
+
+    static let cookieName = "ossftp_console"
+    /// Sent by the console's own scripts on every change: a cross-site form cannot set it
+    /// without a CORS preflight, which this server never grants.
+    static let csrfHeader = "X-OSSFTP-Console"
+
+    public init(host: String, port: Int, source: any ConsoleSource, access: ConsoleAccess, log: ConsoleLogBuffer,
+                logger: Logger) {
+        self.host = host
+        self.port = port
+        self.source = source
+        self.access = access
+        self.log = log
+        self.logger = logger
+    }
+
+    /// Whether the console may listen on `host`: loopback always; beyond it only with a
+    /// password or token, so that a forgotten setting does not publish the server's state.
+    public static func mayListen(on host: String, access: ConsoleAccess) -> Bool {
+        let loopback = host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        return loopback || access.isProtected
+    }
+
+    /// Serves until the task is cancelled. `onListening` gets the bound port.
+    public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let app = Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "ossftp"),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        try await app.run()
+    }
+
+    // MARK: - Routes
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/") { request, _ in
+            guard self.mayRead(request) else { return Self.redirect(to: "/login") }
+            return Self.html(ConsolePage.main(protected: self.access.isProtected,
+                                              canEdit: self.access.isProtected))
+        }
+        router.get("/login") { _, _ in
+            Self.html(ConsolePage.login(error: nil, enabled: self.access.verifyPassword != nil))
+        }
+        router.post("/login") { request, _ in try await self.login(request) }
+        router.post("/logout") { request, _ in
+            if let cookie = request.cookies[Self.cookieName] { self.sessions.close(cookie.value) }
+            var response = Self.redirect(to: "/login")
+            response.setCookie(Cookie(name: Self.cookieName, value: "", maxAge: 0, path: "/", httpOnly: true,
+                                      sameSite: .strict))
+            return response
+        }
+        router.get("/metrics") { request, _ in
+            guard self.mayRead(request) else { return Self.refusal(.unauthorized, "authentication required") }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: self.source.metrics())))
+        }
+        let api = router.group("api")
+        api.get("status") { request, _ in try await self.read(request) { await self.source.status() } }
+        api.get("sessions") { request, _ in try await self.read(request) { await self.source.sessions() } }
+        api.get("transfers") { request, _ in
+            try await self.read(request) { await self.source.sessions().filter { $0.transfer != nil } }
+        }
+        api.get("spool") { request, _ in try await self.read(request) { await self.source.spool() } }
+        api.get("errors") { request, _ in try await self.read(request) { self.log.recentErrors() } }
+        api.get("log") { request, _ in try await self.read(request) { self.log.tail() } }
+        api.get("config") { request, _ in try await self.read(request) { await self.source.configuration() } }
+        api.post("config") { request, _ in try await self.edit(request) }
+        api.post("reload") { request, _ in
+            if let refused = self.refuseChange(request) { return refused }
+            do {
+                try await self.source.reload()
+                return try Self.json(["reloaded": true])
+            } catch let error as ConsoleEditError {
+                return Self.refusal(.unprocessableContent, error.message)
+            }
+        }
+        return router
+    }
+
+    // MARK: - Access
+
+    /// Reading needs a login or the token when either is set.
+    func mayRead(_ request: Request) -> Bool {
+        access.isProtected ? isAuthenticated(request) : true
+    }
+
+    func isAuthenticated(_ request: Request) -> Bool {
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+            access.tokenMatches(String(header.dropFirst("Bearer ".count)))
+        {
+            return true
+        }
+        if let cookie = request.cookies[Self.cookieName], sessions.isValid(cookie.value) { return true }
+        return false
+    }
+
+    /// Nil when `request` may change state; else the refusal to send.
+    func refuseChange(_ request: Request) -> Response? {
+        guard access.isProtected else {
+            return Self.refusal(.forbidden, "changes need a console password or token (modules.launcher in config.json)")
+        }
+        guard isAuthenticated(request) else { return Self.refusal(.unauthorized, "authentication required") }
+        // A session cookie rides along on any request the browser makes; the header proves
+        // the console's own page sent this one. A bearer token cannot be sent cross-site.
+        let bearer = request.headers[.authorization]?.hasPrefix("Bearer ") ?? false
+        if !bearer, request.headers[HTTPField.Name(Self.csrfHeader)!] == nil {
+            return Self.refusal(.forbidden, "missing \(Self.csrfHeader) header")
+        }
+        return nil
+    }
+
+    private func login(_ request: Request) async throws -> Response {
+        guard let verify = access.verifyPassword else {
+            return Self.html(ConsolePage.login(error: "No console password is set.", enabled: false),
+                             status: .forbidden)
+        }
+        let body = try await request.body.collect(upTo: 16 << 10)
+        let form = Self.formFields(String(buffer: body))
+        guard await verify(form["password"] ?? "") else {
+            logger.notice("console: failed login")
+            // As for FTP logins: a wrong password is answered slowly.
+            try? await Task.sleep(for: .seconds(1))
+            return Self.html(ConsolePage.login(error: "Wrong password.", enabled: true), status: .unauthorized)
+        }
+        logger.info("console: login")
+        var response = Self.redirect(to: "/")
+        response.setCookie(Cookie(name: Self.cookieName, value: sessions.open(), path: "/", httpOnly: true,
+                                  sameSite: .strict))
+        return response
+    }
+
+    private func read<T: Encodable>(_ request: Request, _ value: () async -> T) async throws -> Response {
+        guard mayRead(request) else { return Self.refusal(.unauthorized, "authentication required") }
+        return try Self.json(await value())
+    }
+
+    private struct Edit: Decodable {
+        var key: String
+        var value: String
+    }
+
+    private func edit(_ request: Request) async throws -> Response {
+        if let refused = refuseChange(request) { return refused }
+        let body = try await request.body.collect(upTo: 64 << 10)
+        guard let edit = try? JSONDecoder().decode(Edit.self, from: Data(buffer: body)) else {
+            return Self.refusal(.badRequest, "expected a JSON object {\"key\": ..., \"value\": ...}")
+        }
+        do {
+            let configuration = try await source.update(edit.key, to: edit.value)
+            logger.notice("console: \(edit.key) set", metadata: ["value": "\(edit.value)"])
+            return try Self.json(configuration)
+        } catch let error as ConsoleEditError {
+            return Self.refusal(.unprocessableContent, error.message)
+        }
+    }
+
+    // MARK: - Responses
+
+    static func json<T: Encodable>(_ value: T) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    static func refusal(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        let body = (try? JSONEncoder().encode(["error": message])) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status,
+                 headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                           .contentSecurityPolicy: "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"],
+                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func redirect(to location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location])
+    }
+
+    /// Fields of an `application/x-www-form-urlencoded` body.
+    static func formFields(_ body: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map {
+                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            if let name = parts.first { fields[name] = parts.count > 1 ? parts[1] : "" }
+        }
+        return fields
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import OSSVFS
+
+/// What one control connection is doing, for the console: written by its handler on the
+/// event loop and by its transfer task, read from any thread.
+final class FTPSessionActivity: @unchecked Sendable {
+    private static let idLock = Lock()
+    nonisolated(unsafe) private static var lastID: UInt64 = 0
+
+    let id: UInt64
+    let address: String
+    let openedAt = Date()
+    private let lock = Lock()
+    private var user: String?
+    private var directory = "/"
+    private var lastCommandAt = Date()
+    private var transfer: FTPTransferProgress?
+
+    init(address: String) {
+        self.id = Self.idLock.withLock { Self.lastID += 1; return Self.lastID }
+        self.address = address
+    }
+
+    func commandReceived() { lock.withLock { lastCommandAt = Date() } }
+    func loggedIn(as user: String) { lock.withLock { self.user = user } }
+    func loggedOut() { lock.withLock { user = nil } }
+    func moved(to directory: String) { lock.withLock { self.directory = directory } }
+    func transferStarted(_ progress: FTPTransferProgress?) { lock.withLock { transfer = progress } }
+
+    var snapshot: FTPSessionSnapshot {
+        let now = Date()
+        return lock.withLock {
+            FTPSessionSnapshot(
+                id: id, user: user, address: address, directory: directory,
+                connectedSeconds: now.timeIntervalSince(openedAt), idleSeconds: now.timeIntervalSince(lastCommandAt),
+                transfer: transfer?.snapshot(now: now))
+        }
+    }
+}
+
+/// Bytes moved by one transfer so far; counted by the transfer task as each chunk goes.
+final class FTPTransferProgress: @unchecked Sendable {
+    enum Direction: String, Sendable {
+        case upload, download, listing
+    }
+
+    let direction: Direction
+    let path: String
+    let startedAt = Date()
+    private let lock = Lock()
+    private var bytes: Int64 = 0
+    private var size: Int64?
+
+    init(direction: Direction, path: String) {
+        self.direction = direction
+        self.path = path
+    }
+
+    init(_ transfer: FTPSessionStateMachine.Transfer) {
+        switch transfer {
+        case .list(let path, _): (direction, self.path) = (.listing, path.description)
+        case .retrieve(let path, _): (direction, self.path) = (.download, path.description)
+        case .store(let path, _), .storeUnique(let path), .append(let path):
+            (direction, self.path) = (.upload, path.description)
+        }
+    }
+
+    func expect(_ size: UInt64?) { lock.withLock { self.size = size.map { Int64($0) } } }
+
+    func moved(_ count: Int) {
+        lock.withLock { bytes += Int64(count) }
+        switch direction {
+        case .upload: FTPMetrics.bytesIn.increment(by: Int64(count))
+        case .download, .listing: FTPMetrics.bytesOut.increment(by: Int64(count))
+        }
+    }
+
+    var bytesMoved: Int64 { lock.withLock { bytes } }
+
+    func snapshot(now: Date) -> FTPTransferSnapshot {
+        lock.withLock {
+            FTPTransferSnapshot(direction: direction.rawValue, path: path, bytes: bytes, size: size,
+                                seconds: now.timeIntervalSince(startedAt))
+        }
+    }
+}
+
+/// A control connection as the console shows it.
+public struct FTPSessionSnapshot: Sendable {
+    public var id: UInt64
+    public var user: String?
+    public var address: String
+    public var directory: String
+    public var connectedSeconds: Double
+    public var idleSeconds: Double
+    public var transfer: FTPTransferSnapshot?
+}
+
+/// A transfer in progress as the console shows it.
+public struct FTPTransferSnapshot: Sendable {
+    public var direction: String
+    public var path: String
+    public var bytes: Int64
+    public var size: Int64?
+    public var seconds: Double
+}

@@ -1,0 +1,195 @@
+import Console
+import FTPFrontend
+import Foundation
+import Logging
+import OSSVFS
+import Prometheus
+
+/// The running server as the console and SIGHUP see it: figures for the console, the reload
+/// that rereads config.json, and the console's validated edits of it.
+final class ServeRuntime: ConsoleSource, @unchecked Sendable {
+    let flags: ServeCommand
+    let server: FTPServer
+    let limiter: ConnectionLimiter
+    let spool: SpoolConfiguration
+    let metricsRegistry: PrometheusCollectorRegistry
+    let logger: Logger
+    private let settings: LockedBox<ServeSettings>
+    /// One reload or edit at a time: two would race on config.json.
+    private let reloading = AsyncSerializer()
+    private let startedAt = Date()
+
+    /// The settings the console may change, each a key of `modules.ossftp`, with what it does.
+    static let editable: [(key: String, help: String)] = [
+        ("max_connections", "control connections at once"),
+        ("max_connections_per_ip", "control connections from one address"),
+        ("idle_timeout", "seconds an idle control connection is kept"),
+        ("ban_threshold", "failed logins in 10 minutes that ban an address"),
+        ("shutdown_grace_seconds", "seconds transfers may take to finish on stop"),
+    ]
+
+    init(flags: ServeCommand, settings: ServeSettings, server: FTPServer, limiter: ConnectionLimiter,
+         spool: SpoolConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) {
+        self.flags = flags
+        self.settings = LockedBox(settings)
+        self.server = server
+        self.limiter = limiter
+        self.spool = spool
+        self.metricsRegistry = metricsRegistry
+        self.logger = logger
+    }
+
+    // MARK: - Reload
+
+    /// Rereads config.json (with the same flags) and applies accounts, limits and the TLS
+    /// certificate to new sessions; open sessions go on. On an error nothing changes.
+    func reload() async throws {
+        try await reloading.run { try self.apply(configPath: nil) }
+    }
+
+    /// Validates the settings that `configPath` (or the flags' file) gives and puts them in force.
+    private func apply(configPath: String?) throws {
+        var flags = self.flags
+        if let configPath { flags.config = configPath } else { flags.config = settings.value.configPath }
+        let next: ServeSettings
+        do {
+            next = try ServeSettings(flags: flags)
+        } catch let error as ConfigError {
+            throw ConsoleEditError(error.description)
+        }
+        let authenticator = try next.makeAuthenticator(spool: spool, logger: logger)
+        server.reconfigure(next.ftp, authenticator: authenticator)
+        limiter.limits = next.limits
+        let previous = settings.value
+        if next.ftp.host != previous.ftp.host || next.ftp.port != previous.ftp.port {
+            logger.warning("reload: a new FTP address or port takes a restart; still on \(previous.ftp.host):\(previous.ftp.port)")
+        }
+        settings.withValue { $0 = next }
+        for warning in next.warnings { logger.warning("\(warning)") }
+        logger.notice("configuration reloaded", metadata: ["accounts": "\(next.accounts.count)"])
+    }
+
+    // MARK: - Edits
+
+    func update(_ key: String, to value: String) async throws -> ConsoleConfiguration {
+        guard Self.editable.contains(where: { $0.key == key }) else {
+            throw ConsoleEditError("\(key) cannot be edited here; editable: "
+                + Self.editable.map(\.key).joined(separator: ", "))
+        }
+        guard let path = settings.value.configPath else {
+            throw ConsoleEditError("the server was started without a config.json; there is nothing to edit")
+        }
+        try await reloading.run {
+            guard let data = FileManager.default.contents(atPath: path),
+                var root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            else { throw ConsoleEditError("\(path) can no longer be read as JSON") }
+            var modules = root["modules"] as? [String: Any] ?? [:]
+            var server = modules["ossftp"] as? [String: Any] ?? [:]
+            let trimmed = value.trimmingCharacters(in: .whitespaces)
+            // A number is written as one; anything else is written as text and refused by the
+            // same checks as at start, with the field's path.
+            server[key] = Int(trimmed).map { $0 as Any } ?? trimmed
+            modules["ossftp"] = server
+            root["modules"] = modules
+            let edited = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+            let candidate = path + ".console-edit"
+            guard FileManager.default.createFile(atPath: candidate, contents: edited,
+                                                 attributes: [.posixPermissions: 0o600]) else {
+                throw ConsoleEditError("cannot write \(candidate)")
+            }
+            do {
+                try self.apply(configPath: candidate)
+            } catch {
+                try? FileManager.default.removeItem(atPath: candidate)
+                throw error
+            }
+            // Valid and in force: it becomes config.json (rename: never a half-written file).
+            guard rename(candidate, path) == 0 else { throw ConsoleEditError("cannot replace \(path)") }
+            self.settings.withValue { $0.configPath = path }
+        }
+        return await configuration()
+    }
+
+    // MARK: - Figures
+
+    func status() async -> ConsoleStatus {
+        let settings = self.settings.value
+        let sessions = server.sessions()
+        let formatter = ISO8601DateFormatter()
+        return ConsoleStatus(
+            version: OSSFTP.version, startedAt: formatter.string(from: startedAt),
+            uptimeSeconds: Int(Date().timeIntervalSince(startedAt)),
+            ftpAddress: "\(settings.ftp.host):\(settings.ftp.port)",
+            store: settings.provider == .local ? "local \(settings.localRoot)"
+                : "\(settings.provider.rawValue) \(settings.endpoint.map { "\($0.scheme)://\($0.authority)" } ?? "")",
+            sessions: sessions.count, transfers: sessions.filter { $0.transfer != nil }.count)
+    }
+
+    func sessions() async -> [ConsoleSession] {
+        server.sessions().map { session in
+            ConsoleSession(
+                id: session.id, user: session.user, address: session.address, directory: session.directory,
+                connectedSeconds: Int(session.connectedSeconds), idleSeconds: Int(session.idleSeconds),
+                transfer: session.transfer.map {
+                    ConsoleTransfer(direction: $0.direction, path: $0.path, bytes: $0.bytes, size: $0.size,
+                                    seconds: $0.seconds)
+                })
+        }
+    }
+
+    func spool() async -> ConsoleSpool {
+        let records = (try? await spool.journal?.records()) ?? []
+        let pending = records.filter { $0.writeBack && $0.sealed }.map { record in
+            let bucket: String
+            switch record.store {
+            case .local(_, let name): bucket = name
+            case .http(_, _, _, _, _, _, let name, _, _, _): bucket = name
+            }
+            let parts = record.stored.count + record.pending.count + (record.single == nil ? 0 : 1)
+            return ConsolePendingUpload(
+                bucket: bucket, key: record.key, size: Int64(record.size), parts: parts,
+                partsSent: record.stored.count, state: record.uploadID == nil ? "waiting" : "sending")
+        }
+        return ConsoleSpool(usedBytes: await spool.budget.used, peakBytes: await spool.budget.peak,
+                            budgetBytes: await spool.budget.limit, writeBack: spool.writeBack, pending: pending)
+    }
+
+    func configuration() async -> ConsoleConfiguration {
+        let settings = self.settings.value
+        let values: [String: String] = [
+            "max_connections": "\(settings.limits.maxConnections)",
+            "max_connections_per_ip": "\(settings.limits.maxConnectionsPerAddress)",
+            "idle_timeout": "\(settings.ftp.idleTimeout.components.seconds)",
+            "ban_threshold": "\(settings.limits.banThreshold)",
+            "shutdown_grace_seconds": "\(settings.ftp.shutdownGrace.components.seconds)",
+        ]
+        var masked = "(started without a config.json)"
+        if let path = settings.configPath, let data = FileManager.default.contents(atPath: path) {
+            masked = ConfigMasking.masked(data) ?? "(\(path) is not valid JSON)"
+        }
+        return ConsoleConfiguration(
+            path: settings.configPath, masked: masked,
+            settings: Self.editable.map { ConsoleSetting(key: $0.key, value: values[$0.key] ?? "", help: $0.help) })
+    }
+
+    func metrics() -> String {
+        var buffer: [UInt8] = []
+        metricsRegistry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}
+
+/// Runs async jobs one after another.
+actor AsyncSerializer {
+    private var tail: Task<Void, Never>?
+
+    func run<T: Sendable>(_ job: @escaping @Sendable () async throws -> T) async throws -> T {
+        let previous = tail
+        let task = Task { () async throws -> T in
+            await previous?.value
+            return try await job()
+        }
+        tail = Task { _ = try? await task.value }
+        return try await task.value
+    }
+}

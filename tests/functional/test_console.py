@@ -1,0 +1,243 @@
+"""The web console's HTTP side: the JSON API, who may use it, the loopback-only default,
+validated edits of config.json, SIGHUP reload, and /metrics during transfers."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import json
+import os
+import secrets
+import signal
+import subprocess
+import threading
+import time
+
+import psutil
+import pytest
+
+from console_client import ConsoleClient
+from netutil import HOST, free_port
+from ossftp_server import Account, OssftpServer, hash_password, ossftp_binary
+
+PASSWORD = "console-" + secrets.token_urlsafe(8)
+TOKEN = "tok-" + secrets.token_urlsafe(16)
+
+
+def start(tmp_path, accounts, **launcher) -> OssftpServer:
+    server = OssftpServer(tmp_path / "srv", accounts, console=True, launcher_config=launcher)
+    return server.start()
+
+
+@pytest.fixture
+def open_console(tmp_path, alice):
+    """A console with no password or token: the default."""
+    server = start(tmp_path, [alice])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def protected(tmp_path, alice):
+    server = start(tmp_path, [alice], password=hash_password(PASSWORD), token=TOKEN)
+    yield server
+    server.stop()
+
+
+def metric(samples: dict[str, float], name: str, **labels) -> float:
+    """The sample of `name` whose labels include `labels` (0 when absent)."""
+    for key, value in samples.items():
+        base, _, rest = key.partition("{")
+        if base != name:
+            continue
+        if all(f'{k}="{v}"' in rest for k, v in labels.items()):
+            return value
+    return 0.0
+
+
+class SlowSource(io.RawIOBase):
+    """`chunks` chunks of 64 KiB, `delay` seconds apart: a transfer that lasts."""
+
+    def __init__(self, chunks: int, delay: float):
+        self.left, self.delay = chunks, delay
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self.left == 0:
+            return 0
+        time.sleep(self.delay)
+        self.left -= 1
+        n = min(len(buffer), 65536)
+        buffer[:n] = b"x" * n
+        return n
+
+
+def login(server: OssftpServer, account: Account) -> ftplib.FTP:
+    client = ftplib.FTP()
+    client.connect(HOST, server.port, timeout=15)
+    client.login(account.username, account.password)
+    return client
+
+
+def test_default_console_listens_on_loopback_only_and_refuses_changes(open_console, alice):
+    listening = [c.laddr for c in psutil.Process(open_console.proc.pid).net_connections(kind="tcp")
+                 if c.status == psutil.CONN_LISTEN and c.laddr.port == open_console.web_port]
+    assert listening and all(address.ip == "127.0.0.1" for address in listening), listening
+    client = ConsoleClient(open_console.web_port)
+    status = client.get_json("/api/status")
+    assert status["ftpAddress"] == f"{HOST}:{open_console.port}"
+    assert status["sessions"] == 0
+    # Nothing changes without a password or token, even from loopback.
+    code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": "120"})
+    assert code == 403 and "password or token" in body["error"]
+    code, _ = client.post_json("/api/reload", {})
+    assert code == 403
+    assert json.loads(open_console.config_path.read_text())["modules"]["ossftp"].get("idle_timeout") is None
+    # The page says so, and its edit buttons are disabled.
+    page = client.request("GET", "/")[2].decode()
+    assert "Set a console password or token to edit settings." in page
+
+
+def test_console_beyond_loopback_without_credentials_refuses_to_start(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"modules": {"launcher": {"control_port": free_port(), "address": "0.0.0.0"},
+                                              "ossftp": {"provider": "local", "local_root": str(tmp_path)}}}))
+    result = subprocess.run([str(ossftp_binary()), "serve", "--config", str(config), "--port", "0"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 78, result
+    assert "modules.launcher.address" in result.stderr and "password" in result.stderr, result.stderr
+
+
+def test_protected_console_needs_login_or_token(protected):
+    anonymous = ConsoleClient(protected.web_port)
+    for path in ("/api/status", "/api/sessions", "/api/config", "/api/log", "/api/errors", "/metrics"):
+        assert anonymous.request("GET", path)[0] == 401, path
+    status, headers, _ = anonymous.request("GET", "/")
+    assert status == 303 and headers["Location"] == "/login"
+    assert anonymous.post_json("/api/config", {"key": "idle_timeout", "value": "60"})[0] == 401
+
+    started = time.monotonic()
+    assert anonymous.login("wrong") == 401
+    assert time.monotonic() - started >= 0.9, "a wrong console password is answered slowly"
+    assert anonymous.cookie is None
+
+    browser = ConsoleClient(protected.web_port)
+    assert browser.login(PASSWORD) == 303
+    assert browser.cookie
+    assert browser.get_json("/api/status")["version"]
+    # A cookie alone is not enough to change state: the console's own header must come too.
+    assert browser.post_json("/api/config", {"key": "idle_timeout", "value": "60"}, csrf=False)[0] == 403
+
+    api = ConsoleClient(protected.web_port, token=TOKEN)
+    assert api.get_json("/api/status")["sessions"] == 0
+    assert ConsoleClient(protected.web_port, token=TOKEN + "x").request("GET", "/api/status")[0] == 401
+
+
+def test_config_edits_are_validated_written_and_applied(protected):
+    client = ConsoleClient(protected.web_port, token=TOKEN)
+    before = protected.config_path.read_text()
+    code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": "soon"})
+    assert code == 422 and "idle_timeout" in body["error"], body
+    code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": "-5"})
+    assert code == 422 and "idle_timeout" in body["error"], body
+    code, body = client.post_json("/api/config", {"key": "provider", "value": "s3"})
+    assert code == 422 and "cannot be edited" in body["error"], body
+    assert protected.config_path.read_text() == before, "a refused edit leaves config.json alone"
+
+    code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": "2"})
+    assert code == 200, body
+    assert {s["key"]: s["value"] for s in body["settings"]}["idle_timeout"] == "2"
+    assert json.loads(protected.config_path.read_text())["modules"]["ossftp"]["idle_timeout"] == 2
+    # In force for the next session: it is closed after 2 idle seconds.
+    ftp = login(protected, protected.accounts[0])
+    time.sleep(4)
+    with pytest.raises((ftplib.error_temp, EOFError, OSError)):
+        ftp.voidcmd("NOOP")
+
+
+def test_config_shown_with_secrets_masked(tmp_path, alice):
+    bob = Account("bob", "b-" + secrets.token_urlsafe(8), "bucket2", hashed=False)
+    server = start(tmp_path, [alice, bob], password=hash_password(PASSWORD), token=TOKEN)
+    try:
+        config = ConsoleClient(server.web_port, token=TOKEN).get_json("/api/config")
+        text = config["masked"]
+        assert bob.password not in text and TOKEN not in text and "pbkdf2-sha256$" not in text
+        assert text.count("********") >= 4  # two passwords, the console's password and token
+        assert '"login_username" : "bob"' in text or '"login_username": "bob"' in text
+    finally:
+        server.stop()
+
+
+def test_metrics_move_during_a_transfer(protected, alice):
+    client = ConsoleClient(protected.web_port, token=TOKEN)
+    before = client.metrics()
+    with pytest.raises(ftplib.error_perm):
+        login(protected, Account(alice.username, "wrong", alice.bucket))
+    ftp = login(protected, alice)
+    done = threading.Event()
+    errors = []
+
+    def upload():
+        try:
+            ftp.storbinary("STOR slow.bin", io.BufferedReader(SlowSource(60, 0.05), 65536))
+        except Exception as error:  # reported below
+            errors.append(error)
+        done.set()
+
+    threading.Thread(target=upload, daemon=True).start()
+    time.sleep(1.0)
+    during = client.metrics()
+    transfers = client.get_json("/api/transfers")
+    time.sleep(0.8)
+    later = client.metrics()
+    assert done.wait(30) and not errors, errors
+    after = client.metrics()
+    ftp.quit()
+
+    assert metric(during, "ossftp_ftp_sessions") >= 1
+    moved_during = metric(during, "ossftp_ftp_bytes_total", direction="in")
+    assert 0 < moved_during < 60 * 65536, "bytes counted while the upload runs"
+    assert metric(later, "ossftp_ftp_bytes_total", direction="in") > moved_during
+    assert metric(after, "ossftp_ftp_bytes_total", direction="in") - metric(before, "ossftp_ftp_bytes_total",
+                                                                             direction="in") == 60 * 65536
+    assert transfers and transfers[0]["transfer"]["direction"] == "upload"
+    assert transfers[0]["transfer"]["path"] == "/slow.bin" and transfers[0]["user"] == alice.username
+    assert metric(after, "ossftp_ftp_transfers_total", direction="upload", outcome="completed") \
+        == metric(before, "ossftp_ftp_transfers_total", direction="upload", outcome="completed") + 1
+    assert metric(after, "ossftp_ftp_logins_total", outcome="success") \
+        == metric(before, "ossftp_ftp_logins_total", outcome="success") + 1
+    assert metric(after, "ossftp_ftp_logins_total", outcome="failure") \
+        == metric(before, "ossftp_ftp_logins_total", outcome="failure") + 1
+    assert metric(after, "ossftp_spool_budget_bytes") == 1024 << 20
+
+
+def test_sighup_reloads_accounts_without_dropping_sessions(protected, alice):
+    client = ConsoleClient(protected.web_port, token=TOKEN)
+    ftp = login(protected, alice)
+    ftp.cwd("/")
+    carol = Account("carol", "c-" + secrets.token_urlsafe(8), alice.bucket)
+    config = json.loads(protected.config_path.read_text())
+    config["modules"]["accounts"].append(carol.config_entry())
+    protected.config_path.write_text(json.dumps(config))
+    os.kill(protected.proc.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "configuration reloaded" not in protected.log_tail() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    login(protected, carol).quit()
+    ftp.voidcmd("NOOP")  # the session from before the reload goes on
+    sessions = client.get_json("/api/sessions")
+    assert any(s["user"] == alice.username for s in sessions)
+
+    # A broken file on SIGHUP: refused, logged, and the running configuration stays.
+    protected.config_path.write_text('{"modules": {"ossftp": {"provider": "nowhere"}}}')
+    os.kill(protected.proc.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "reload refused" not in protected.log_tail() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "reload refused" in protected.log_tail() and "provider" in protected.log_tail()
+    login(protected, carol).quit()
+    errors = client.get_json("/api/errors")
+    assert any("reload refused" in e["message"] for e in errors)
+    ftp.quit()
