@@ -14,7 +14,8 @@ enum ConsolePage {
         progress{width:140px}
         pre{background:#f0f2f4;padding:8px;overflow:auto;max-height:320px;font-size:12px}
         .muted{color:#6b7580}.error{color:#b00020}.ok{color:#1b7f3b}
-        input[type=text],input[type=password]{padding:4px;width:140px}
+        input[type=text],input[type=password]{padding:4px;width:90px}
+        td{white-space:normal} td span{white-space:nowrap}
         button{padding:4px 10px}
         </style>
         """

@@ -49,6 +49,8 @@ class Account:
     hashed: bool = True
     home_dir: str = ""
     permissions: str = ""
+    access_id: str = ""
+    access_secret: str = ""
 
     def config_entry(self) -> dict:
         extra = {"permissions": self.permissions} if self.permissions else {}
@@ -58,8 +60,8 @@ class Account:
             "login_password": hash_password(self.password) if self.hashed else self.password,
             "bucket_name": self.bucket,
             "home_dir": self.home_dir,
-            "access_id": "",
-            "access_secret": "",
+            "access_id": self.access_id,
+            "access_secret": self.access_secret,
         }
 
 

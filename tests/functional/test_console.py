@@ -241,3 +241,38 @@ def test_sighup_reloads_accounts_without_dropping_sessions(protected, alice):
     errors = client.get_json("/api/errors")
     assert any("reload refused" in e["message"] for e in errors)
     ftp.quit()
+
+
+def test_store_metrics_and_errors_with_request_ids(tmp_path, seaweedfs):
+    bucket = "metrics-" + secrets.token_hex(4)
+    seaweedfs.client().create_bucket(Bucket=bucket)
+    server = OssftpServer(tmp_path / "srv", [], console=True, launcher_config={"token": TOKEN},
+                          extra_args=["--provider", "s3", "--endpoint", seaweedfs.endpoint])
+    server.start()
+    try:
+        client = ConsoleClient(server.web_port, token=TOKEN)
+        ftp = ftplib.FTP()
+        ftp.connect(HOST, server.port, timeout=30)
+        ftp.login(f"{seaweedfs.admin.access_key}/{bucket}", seaweedfs.admin.secret_key)
+        ftp.storbinary("STOR a.bin", io.BytesIO(b"a" * 100_000))
+        with pytest.raises(ftplib.error_perm):
+            ftp.size("missing.bin")
+        ftp.retrbinary("RETR a.bin", lambda _: None)
+        ftp.quit()
+        # A wrong secret: the store refuses, and the console lists the refusal with its request id.
+        with pytest.raises(ftplib.error_perm):
+            wrong = ftplib.FTP()
+            wrong.connect(HOST, server.port, timeout=30)
+            wrong.login(f"{seaweedfs.admin.access_key}/{bucket}", "not-the-secret")
+        samples = client.metrics()
+        assert metric(samples, "ossftp_store_requests_total", operation="PutObject", outcome="ok") >= 1
+        assert metric(samples, "ossftp_store_requests_total", operation="GetObject", outcome="ok") >= 1
+        assert metric(samples, "ossftp_store_request_duration_seconds_count", operation="PutObject") >= 1
+        assert metric(samples, "ossftp_store_errors_total", code="SignatureDoesNotMatch") >= 1
+        assert metric(samples, "ossftp_cache_lookups_total", result="miss") >= 1
+        errors = client.get_json("/api/errors")
+        refused = [e for e in errors if e["metadata"].get("code") == "SignatureDoesNotMatch"]
+        assert refused and refused[-1]["metadata"].get("request_id") not in (None, "", "-"), errors
+        assert seaweedfs.admin.secret_key not in json.dumps(client.get_json("/api/log"))
+    finally:
+        server.stop()

@@ -26,12 +26,9 @@ enum VFSMetrics {
 
     /// The API operation a request performs, from its method and query: the label of the
     /// store metrics.
-    static func operation(of request: HTTPRequest) -> String {
-        let query = request.url.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
-        let names = Set(query.split(separator: "&").map { String($0.split(separator: "=").first ?? "") })
-        let path = request.url.split(separator: "?").first.map(String.init) ?? ""
-        let hasKey = path.split(separator: "/", omittingEmptySubsequences: true).count > 2
-        switch request.method {
+    static func operation(method: String, hasKey: Bool, query: [String: String], headers: [String: String]) -> String {
+        let names = Set(query.keys)
+        switch method {
         case "GET":
             if names.contains("uploadId") { return "ListParts" }
             if names.contains("uploads") { return "ListMultipartUploads" }
@@ -39,7 +36,7 @@ enum VFSMetrics {
         case "HEAD": return hasKey ? "HeadObject" : "HeadBucket"
         case "PUT":
             if names.contains("partNumber") { return "UploadPart" }
-            if request.headers.keys.contains(where: { $0.hasSuffix("copy-source") }) { return "CopyObject" }
+            if headers.keys.contains(where: { $0.hasSuffix("copy-source") }) { return "CopyObject" }
             return names.contains("x-oss-rename") ? "Rename" : "PutObject"
         case "POST":
             if names.contains("uploads") { return "InitiateMultipartUpload" }
@@ -48,7 +45,7 @@ enum VFSMetrics {
             if names.contains("append") { return "AppendObject" }
             return "Post"
         case "DELETE": return names.contains("uploadId") ? "AbortMultipartUpload" : "DeleteObject"
-        default: return request.method
+        default: return method
         }
     }
 }

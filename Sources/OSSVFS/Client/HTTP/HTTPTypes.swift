@@ -6,6 +6,8 @@ public struct HTTPRequest: Sendable {
     /// Headers with lower-case names.
     public var headers: [String: String]
     public var body: ObjectBody?
+    /// The API operation (`PutObject`, `ListObjects`...): the label of the store metrics.
+    public var operation = ""
 
     public init(method: String, url: String, headers: [String: String] = [:], body: ObjectBody? = nil) {
         self.method = method

@@ -29,18 +29,25 @@ extension HTTPObjectStore {
             // Without it OSS ignores a bad range and sends the whole object.
             if dialect.kind == .oss { headers["x-oss-range-behavior"] = "standard" }
             let request = makeRequest("GET", key: key, headers: headers)
+            let started = ContinuousClock.now
             do {
                 let (head, stream) = try await transport.start(request)
                 guard (200..<300).contains(head.status) else {
                     var body: [UInt8] = []
                     for try await chunk in stream where body.count < 64 << 10 { body += chunk }
                     let error = serviceError(head, body: body, key: key)
+                    VFSMetrics.storeRequest(request.operation, seconds: Self.seconds(since: started),
+                                            error: error.metricCode)
+                    Self.log(error, operation: request.operation, key: key,
+                             requestID: head.headers["\(dialect.headerPrefix)request-id"])
                     if attempt < retry.attempts && RetryPolicy.isRetryable(error) {
                         try await retry.pause(before: attempt + 1)
                         continue
                     }
                     throw error
                 }
+                // Latency to the first byte: the body streams at the reader's pace.
+                VFSMetrics.storeRequest(request.operation, seconds: Self.seconds(since: started), error: nil)
                 // A whole object is checked end to end: CRC-64 on OSS, the MD5 ETag of a single-part S3 object.
                 guard range == nil else { return stream }
                 let expectedCRC = head.headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) }
@@ -50,6 +57,7 @@ extension HTTPObjectStore {
                 return ObjectByteStream(source: VerifyingChunkSource(
                     upstream: stream, key: key, expectedCRC64: expectedCRC, expectedMD5: expectedMD5))
             } catch let error as HTTPTransportError {
+                VFSMetrics.storeRequest(request.operation, seconds: Self.seconds(since: started), error: "transport")
                 if attempt < retry.attempts && error.isConnectionFailure {
                     try await retry.pause(before: attempt + 1)
                     continue

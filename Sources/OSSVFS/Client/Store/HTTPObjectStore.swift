@@ -76,7 +76,10 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         dialect.signer.sign(&signable, credentials: credentials, date: Date())
         let queryString = signable.encodedQuery
         let url = "\(endpoint.scheme)://\(host)\(path)" + (queryString.isEmpty ? "" : "?\(queryString)")
-        return HTTPRequest(method: method, url: url, headers: signable.headers, body: body)
+        var request = HTTPRequest(method: method, url: url, headers: signable.headers, body: body)
+        request.operation = service ? "ListBuckets"
+            : VFSMetrics.operation(method: method, hasKey: key != nil, query: query, headers: headers)
+        return request
     }
 
     // MARK: - Sending
@@ -87,7 +90,7 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         while true {
             attempt += 1
             let request = build()
-            let operation = VFSMetrics.operation(of: request)
+            let operation = request.operation
             let started = ContinuousClock.now
             do {
                 let response = try await transport.send(request)
