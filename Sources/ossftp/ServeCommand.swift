@@ -121,11 +121,14 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(Self.configurationExitCode)
         }
         let logBuffer = ConsoleLogBuffer()
-        LoggingSystem.bootstrap { label in
-            var stderr = StreamLogHandler.standardError(label: label)
+        LoggingSystem.bootstrap({ label, metadataProvider in
+            var stderr = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
             stderr.logLevel = settings.logLevel
-            return MultiplexLogHandler([stderr, ConsoleLogHandler(buffer: logBuffer, level: settings.logLevel)])
-        }
+            return MultiplexLogHandler([
+                stderr,
+                ConsoleLogHandler(buffer: logBuffer, level: settings.logLevel, metadataProvider: metadataProvider),
+            ])
+        }, metadataProvider: LogContext.metadataProvider)
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let logger = Logger(label: "ossftp")

@@ -247,7 +247,7 @@ def test_store_metrics_and_errors_with_request_ids(tmp_path, seaweedfs):
     bucket = "metrics-" + secrets.token_hex(4)
     seaweedfs.client().create_bucket(Bucket=bucket)
     server = OssftpServer(tmp_path / "srv", [], console=True, launcher_config={"token": TOKEN},
-                          extra_args=["--provider", "s3", "--endpoint", seaweedfs.endpoint])
+                          extra_args=["--provider", "s3", "--endpoint", seaweedfs.endpoint, "--loglevel", "DEBUG"])
     server.start()
     try:
         client = ConsoleClient(server.web_port, token=TOKEN)
@@ -274,5 +274,31 @@ def test_store_metrics_and_errors_with_request_ids(tmp_path, seaweedfs):
         refused = [e for e in errors if e["metadata"].get("code") == "SignatureDoesNotMatch"]
         assert refused and refused[-1]["metadata"].get("request_id") not in (None, "", "-"), errors
         assert seaweedfs.admin.secret_key not in json.dumps(client.get_json("/api/log"))
+        # One line per event: the store's lines name the FTP session they served and the
+        # store's request id; no secret is ever written.
+        log = server.log_path.read_text()
+        store_lines = [line for line in log.splitlines() if "store request operation=PutObject" in line
+                       or ("store request" in line and "operation=PutObject" in line)]
+        assert store_lines, log[-3000:]
+        assert all("session=" in line and "request_id=" in line and "request_id=-" not in line
+                   for line in store_lines), store_lines
+        assert seaweedfs.admin.secret_key not in log and "not-the-secret" not in log
     finally:
         server.stop()
+
+
+def test_console_port_in_use_stops_the_server_with_a_message(tmp_path):
+    import socket
+    taken = socket.socket()
+    taken.bind((HOST, 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps({"modules": {"ossftp": {"provider": "local", "local_root": str(tmp_path)}}}))
+        result = subprocess.run([str(ossftp_binary()), "serve", "--config", str(config), "--port", "0",
+                                 "--web_port", str(port)], capture_output=True, text=True, timeout=30)
+    finally:
+        taken.close()
+    assert result.returncode == 1, result
+    assert f"web console on 127.0.0.1:{port}" in result.stderr and "Address already in use" in result.stderr

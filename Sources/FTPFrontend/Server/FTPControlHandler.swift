@@ -69,14 +69,16 @@ final class FTPControlHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         let address = context.remoteAddress?.ipAddress ?? "?"
-        logger[metadataKey: "peer"] = "\(context.remoteAddress?.description ?? "?")"
+        let peer = context.remoteAddress?.port.map { "\(address):\($0)" } ?? address
+        logger[metadataKey: "peer"] = "\(peer)"
         if let refusal = limiter.admit(address) {
             execute(.sendAndClose(refusal))
             return
         }
         admittedAddress = address
-        let activity = FTPSessionActivity(address: context.remoteAddress?.port.map { "\(address):\($0)" } ?? address)
+        let activity = FTPSessionActivity(address: peer)
         self.activity = activity
+        logger[metadataKey: "session"] = "\(activity.id)"
         FTPMetrics.sessions.increment()
         guard registry.add(context.channel, activity) else {
             execute(.sendAndClose(Self.stoppingReply))
@@ -216,8 +218,9 @@ final class FTPControlHandler: ChannelInboundHandler {
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let finish = NIOLoopBound(done, eventLoop: loop)
+        let session = activity.map { "\($0.id)" }
         Task {
-            let result = await work()
+            let result = await LogContext.$session.withValue(session) { await work() }
             loop.execute {
                 let handler = handler.value
                 handler.busy = false
@@ -316,8 +319,9 @@ final class FTPControlHandler: ChannelInboundHandler {
             stallTimeout: Double(configuration.stallTimeout.components.seconds), logger: logger)
         let registry = self.registry
         registry.transferTaskStarted()
+        let session = activity.map { "\($0.id)" }
         transferTask = Task {
-            await runner.run(transfer, report: report)
+            await LogContext.$session.withValue(session) { await runner.run(transfer, report: report) }
             registry.transferTaskEnded()
         }
     }

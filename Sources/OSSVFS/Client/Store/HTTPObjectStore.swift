@@ -97,6 +97,11 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
                 let seconds = Self.seconds(since: started)
                 if (200..<300).contains(response.status) {
                     VFSMetrics.storeRequest(operation, seconds: seconds, error: nil)
+                    VFSMetrics.storeLogger.debug("store request", metadata: [
+                        "operation": "\(operation)", "key": "\(key ?? "")", "status": "\(response.status)",
+                        "request_id": "\(response.head.headers["\(dialect.headerPrefix)request-id"] ?? "-")",
+                        "ms": "\(Int(seconds * 1000))",
+                    ])
                     return response
                 }
                 let error = serviceError(response.head, body: response.body, key: key)
