@@ -302,3 +302,46 @@ def test_console_port_in_use_stops_the_server_with_a_message(tmp_path):
         taken.close()
     assert result.returncode == 1, result
     assert f"web console on 127.0.0.1:{port}" in result.stderr and "Address already in use" in result.stderr
+
+
+def test_sighup_reloads_the_tls_certificate_for_new_sessions(tmp_path, alice, tls_files):
+    import ssl
+
+    server = OssftpServer(tmp_path / "srv", [alice], extra_config=dict(tls_files)).start()
+    try:
+        def connect() -> tuple[ftplib.FTP_TLS, bytes]:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            client = ftplib.FTP_TLS(context=context)
+            client.connect(HOST, server.port, timeout=15)
+            client.auth()
+            client.login(alice.username, alice.password)
+            return client, client.sock.getpeercert(binary_form=True)
+
+        def der(path: str) -> bytes:
+            return ssl.PEM_cert_to_DER_cert(open(path).read())
+
+        before, certificate = connect()
+        assert certificate == der(tls_files["tls_certificate"])
+        folder = tmp_path / "renewed"
+        folder.mkdir()
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=renewed", "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                       check=True, capture_output=True)
+        config = json.loads(server.config_path.read_text())
+        config["modules"]["ossftp"].update(tls_certificate=str(folder / "cert.pem"), tls_key=str(folder / "key.pem"))
+        server.config_path.write_text(json.dumps(config))
+        os.kill(server.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "configuration reloaded" not in server.log_tail() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        after, renewed = connect()
+        assert renewed == der(str(folder / "cert.pem"))
+        # The session from before keeps its TLS connection, and transfers over it.
+        before.prot_p()
+        before.storbinary("STOR kept.txt", io.BytesIO(b"still here"))
+        after.quit()
+        before.quit()
+    finally:
+        server.stop()
