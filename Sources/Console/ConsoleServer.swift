@@ -6,7 +6,7 @@ import NIOCore
 
 /// The web console and `/metrics` on Hummingbird: HTML pages, the JSON API behind them, and
 /// the Prometheus exposition. Listens on loopback unless a password or token is set (the
-/// caller checks that; see ``ConsoleServer/mayListen(on:access:)``).
+/// caller checks that with ``ConsoleServer/isLoopback(_:)``).
 public struct ConsoleServer: Sendable {
     let host: String
     let port: Int
@@ -31,11 +31,10 @@ public struct ConsoleServer: Sendable {
         self.logger = logger
     }
 
-    /// Whether the console may listen on `host`: loopback always; beyond it only with a
+    /// Whether `host` is a loopback address. The console listens beyond loopback only with a
     /// password or token, so that a forgotten setting does not publish the server's state.
-    public static func mayListen(on host: String, access: ConsoleAccess) -> Bool {
-        let loopback = host == "localhost" || host == "::1" || host.hasPrefix("127.")
-        return loopback || access.isProtected
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// Serves until the task is cancelled. `onListening` gets the bound port.

@@ -17,6 +17,9 @@ public struct FuseMountOptions: Sendable {
     public var stagingDirectory: String
     /// Seconds the kernel may trust names and attributes it was given.
     public var attributeTimeout: Double
+    /// The kernel's read-ahead on the mount, in KiB (its own default is 128); 0 keeps the
+    /// kernel's. Larger read-ahead means fewer, larger FUSE reads of a file read in order.
+    public var kernelReadAheadKB: Int = 1024
 
     public init(uid: UInt32, gid: UInt32, fileMode: UInt32 = 0o644, directoryMode: UInt32 = 0o755,
                 readOnly: Bool = false, allowOther: Bool = false, maxRewriteSize: UInt64 = 1 << 30,

@@ -75,6 +75,10 @@ struct MountCommand: AsyncParsableCommand {
     @Option(name: .customLong("read_ahead_mb"), help: "Largest ranged GET of a read (default 64).")
     var readAheadMB: Int = 64
 
+    @Option(name: .customLong("kernel_read_ahead_kb"),
+            help: "The kernel's read-ahead on the mount in KiB (default 1024; needs root; 0 keeps the kernel's 128).")
+    var kernelReadAheadKB: Int = 1024
+
     @Option(help: "refuse (mv copies, as between file systems), copy or native.")
     var rename: String = "refuse"
 
@@ -112,10 +116,11 @@ struct MountCommand: AsyncParsableCommand {
             spool: spool, readAhead: ReadAheadConfiguration(maxWindow: readAheadMB << 20), renamePolicy: renamePolicy,
             caches: MetadataCacheRegistry(ttl: cacheTTL)))
         let vfs = PermissionedVFS.limiting(objectVFS, to: target.permissions)
-        let options = FuseMountOptions(
+        var options = FuseMountOptions(
             uid: uid ?? getuid(), gid: gid ?? getgid(), fileMode: UInt32(fileMode, radix: 8)!,
             directoryMode: UInt32(directoryMode, radix: 8)!, readOnly: readOnly || !target.permissions.write, allowOther: allowOther,
             maxRewriteSize: UInt64(maxRewriteMB) << 20, stagingDirectory: spoolDirectory, attributeTimeout: attributeTimeout)
+        options.kernelReadAheadKB = kernelReadAheadKB
         let filesystem = FuseFilesystem(vfs: vfs, options: options)
         let fsName = "ossftp:\(target.provider)/\(target.bucket)"
         // libfuse blocks its thread until unmounted: a thread of its own, not the cooperative pool.

@@ -99,6 +99,10 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
             }
             do {
                 try self.apply(configPath: candidate)
+            } catch let error as ConsoleEditError {
+                try? FileManager.default.removeItem(atPath: candidate)
+                // Said of config.json, the file the operator knows.
+                throw ConsoleEditError(error.message.replacingOccurrences(of: candidate, with: path))
             } catch {
                 try? FileManager.default.removeItem(atPath: candidate)
                 throw error

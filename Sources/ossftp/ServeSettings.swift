@@ -1,3 +1,4 @@
+import Console
 import FTPFrontend
 import Foundation
 import Logging
@@ -213,8 +214,7 @@ struct ServeSettings {
         if let token = launcher?.token, !token.isEmpty {
             consoleToken = try Self.secret(token, field: "\(source): modules.launcher.token")
         }
-        let loopback = webAddress == "localhost" || webAddress == "::1" || webAddress.hasPrefix("127.")
-        if webPort != 0 && !loopback && consolePassword == nil && consoleToken == nil {
+        if webPort != 0 && !ConsoleServer.isLoopback(webAddress) && consolePassword == nil && consoleToken == nil {
             throw ConfigError(
                 "\(source): modules.launcher.address: the console listens on \(webAddress), beyond loopback, only "
                     + "with modules.launcher.password or modules.launcher.token set")

@@ -140,6 +140,7 @@ def test_config_edits_are_validated_written_and_applied(protected):
     before = protected.config_path.read_text()
     code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": "soon"})
     assert code == 422 and "idle_timeout" in body["error"], body
+    assert body["error"].startswith(str(protected.config_path)) and ".console-edit" not in body["error"], body
     code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": "-5"})
     assert code == 422 and "idle_timeout" in body["error"], body
     code, body = client.post_json("/api/config", {"key": "provider", "value": "s3"})

@@ -81,6 +81,16 @@ def test_shell_tools(mounted):
     assert os.statvfs(root).f_bsize == 4096
 
 
+def test_kernel_read_ahead_is_raised(mounted):
+    # The kernel offers FUSE 128 KiB of read-ahead; the mount asks for 1 MiB (as root).
+    device = os.stat(mounted.root).st_dev
+    path = f"/sys/class/bdi/{os.major(device)}:{os.minor(device)}/read_ahead_kb"
+    deadline = time.monotonic() + 5
+    while open(path).read().strip() != "1024" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert open(path).read().strip() == "1024"
+
+
 def test_tree_in_and_out_is_identical(mounted, tmp_path):
     source, back = tmp_path / "source", tmp_path / "back"
     make_tree(source)
