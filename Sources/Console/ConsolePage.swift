@@ -34,7 +34,9 @@ enum ConsolePage {
             """
     }
 
-    static func main(protected: Bool, canEdit: Bool) -> String {
+    /// Edits need a password or token, so a protected console is also an editable one.
+    static func main(protected: Bool) -> String {
+        let canEdit = protected
         let logout = protected ? "<form method=\"post\" action=\"/logout\"><button id=\"logout\">Log out</button></form>" : ""
         let editNote = canEdit ? "" : "<p class=\"muted\">Set a console password or token to edit settings.</p>"
         return """

@@ -53,8 +53,7 @@ public struct ConsoleServer: Sendable {
         let router = Router()
         router.get("/") { request, _ in
             guard self.mayRead(request) else { return Self.redirect(to: "/login") }
-            return Self.html(ConsolePage.main(protected: self.access.isProtected,
-                                              canEdit: self.access.isProtected))
+            return Self.html(ConsolePage.main(protected: self.access.isProtected))
         }
         router.get("/login") { _, _ in
             Self.html(ConsolePage.login(error: nil, enabled: self.access.verifyPassword != nil))

@@ -218,7 +218,7 @@ struct ServeCommand: AsyncParsableCommand {
         let verifier = settings.consolePassword
         let access = ConsoleAccess(
             verifyPassword: verifier.map { verifier in
-                { password in (try? await BlockingIO.run { verifier.verify(password) }) ?? false }
+                { @Sendable password in (try? await BlockingIO.run { verifier.verify(password) }) ?? false }
             },
             token: settings.consoleToken)
         return ConsoleServer(host: settings.webAddress, port: settings.webPort, source: source, access: access,

@@ -44,10 +44,11 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
     /// Rereads config.json (with the same flags) and applies accounts, limits and the TLS
     /// certificate to new sessions; open sessions go on. On an error nothing changes.
     func reload() async throws {
-        try await reloading.run { try self.apply(configPath: nil) }
+        try await reloading.run { try await BlockingIO.run { try self.apply(configPath: nil) } }
     }
 
     /// Validates the settings that `configPath` (or the flags' file) gives and puts them in force.
+    /// Reads files (config.json, certificates): call it on `BlockingIO`, never on an event loop.
     private func apply(configPath: String?) throws {
         var flags = self.flags
         if let configPath { flags.config = configPath } else { flags.config = settings.value.configPath }
@@ -79,39 +80,43 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         guard let path = settings.value.configPath else {
             throw ConsoleEditError("the server was started without a config.json; there is nothing to edit")
         }
-        try await reloading.run {
-            guard let data = FileManager.default.contents(atPath: path),
-                var root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-            else { throw ConsoleEditError("\(path) can no longer be read as JSON") }
-            var modules = root["modules"] as? [String: Any] ?? [:]
-            var server = modules["ossftp"] as? [String: Any] ?? [:]
-            let trimmed = value.trimmingCharacters(in: .whitespaces)
-            // A number is written as one; anything else is written as text and refused by the
-            // same checks as at start, with the field's path.
-            server[key] = Int(trimmed).map { $0 as Any } ?? trimmed
-            modules["ossftp"] = server
-            root["modules"] = modules
-            let edited = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
-            let candidate = path + ".console-edit"
-            guard FileManager.default.createFile(atPath: candidate, contents: edited,
-                                                 attributes: [.posixPermissions: 0o600]) else {
-                throw ConsoleEditError("cannot write \(candidate)")
-            }
-            do {
-                try self.apply(configPath: candidate)
-            } catch let error as ConsoleEditError {
-                try? FileManager.default.removeItem(atPath: candidate)
-                // Said of config.json, the file the operator knows.
-                throw ConsoleEditError(error.message.replacingOccurrences(of: candidate, with: path))
-            } catch {
-                try? FileManager.default.removeItem(atPath: candidate)
-                throw error
-            }
-            // Valid and in force: it becomes config.json (rename: never a half-written file).
-            guard rename(candidate, path) == 0 else { throw ConsoleEditError("cannot replace \(path)") }
-            self.settings.withValue { $0.configPath = path }
-        }
+        try await reloading.run { try await BlockingIO.run { try self.write(key, value, into: path) } }
         return await configuration()
+    }
+
+    /// Writes `value` for `key` into a copy of config.json, puts the copy in force, and only
+    /// then renames it over config.json. Blocking file I/O.
+    private func write(_ key: String, _ value: String, into path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path),
+            var root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { throw ConsoleEditError("\(path) can no longer be read as JSON") }
+        var modules = root["modules"] as? [String: Any] ?? [:]
+        var server = modules["ossftp"] as? [String: Any] ?? [:]
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        // A number is written as one; anything else is written as text and refused by the
+        // same checks as at start, with the field's path.
+        server[key] = Int(trimmed).map { $0 as Any } ?? trimmed
+        modules["ossftp"] = server
+        root["modules"] = modules
+        let edited = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+        let candidate = path + ".console-edit"
+        guard FileManager.default.createFile(atPath: candidate, contents: edited,
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw ConsoleEditError("cannot write \(candidate)")
+        }
+        do {
+            try apply(configPath: candidate)
+        } catch let error as ConsoleEditError {
+            try? FileManager.default.removeItem(atPath: candidate)
+            // Said of config.json, the file the operator knows.
+            throw ConsoleEditError(error.message.replacingOccurrences(of: candidate, with: path))
+        } catch {
+            try? FileManager.default.removeItem(atPath: candidate)
+            throw error
+        }
+        // Valid and in force: it becomes config.json (rename: never a half-written file).
+        guard rename(candidate, path) == 0 else { throw ConsoleEditError("cannot replace \(path)") }
+        settings.withValue { $0.configPath = path }
     }
 
     // MARK: - Figures
@@ -168,7 +173,9 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
             "shutdown_grace_seconds": "\(settings.ftp.shutdownGrace.components.seconds)",
         ]
         var masked = "(started without a config.json)"
-        if let path = settings.configPath, let data = FileManager.default.contents(atPath: path) {
+        if let path = settings.configPath,
+            let data = try? await BlockingIO.run({ FileManager.default.contents(atPath: path) })
+        {
             masked = ConfigMasking.masked(data) ?? "(\(path) is not valid JSON)"
         }
         return ConsoleConfiguration(

@@ -40,24 +40,15 @@ enum DataConnectionSource: Sendable {
 /// The data connection of the transfer in progress, so that ABOR can close it from the
 /// control task.
 final class TransferHandle: @unchecked Sendable {
-    /// Bytes moved so far, for the console and the byte counters.
+    /// Bytes moved so far, for the console, the byte counters and the stall watchdog.
     let counter: FTPTransferProgress
     private let lock = Lock()
     private var channel: (any Channel)?
     private var aborted = false
-    private var lastProgress = Date().timeIntervalSince1970
 
     init(_ counter: FTPTransferProgress) {
         self.counter = counter
     }
-
-    /// Notes that `bytes` moved.
-    func progress(_ bytes: Int) {
-        lock.withLock { lastProgress = Date().timeIntervalSince1970 }
-        counter.moved(bytes)
-    }
-
-    var secondsSinceProgress: Double { lock.withLock { Date().timeIntervalSince1970 - lastProgress } }
 
     /// Records the transfer's data connection; closes it at once if ABOR came first.
     func attach(_ channel: any Channel) {

@@ -306,7 +306,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         dataSource = nil
         let handle = TransferHandle(FTPTransferProgress(transfer))
         transferHandle = handle
-        activity?.transferStarted(handle.counter)
+        activity?.setTransfer(handle.counter)
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let report: @Sendable (TransferEvent) -> Void = { event in
@@ -335,7 +335,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             lastActivity = .now()
             transferTask = nil
             transferHandle = nil
-            activity?.transferStarted(nil)
+            activity?.setTransfer(nil)
             logger.info("transfer finished: \(outcome)")
             execute(machine.transferFinished(outcome))
             if registry.isStopping {

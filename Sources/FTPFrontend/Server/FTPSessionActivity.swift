@@ -25,7 +25,8 @@ final class FTPSessionActivity: @unchecked Sendable {
     func loggedIn(as user: String) { lock.withLock { self.user = user } }
     func loggedOut() { lock.withLock { user = nil } }
     func moved(to directory: String) { lock.withLock { self.directory = directory } }
-    func transferStarted(_ progress: FTPTransferProgress?) { lock.withLock { transfer = progress } }
+    /// The transfer now running, or nil once it ended.
+    func setTransfer(_ progress: FTPTransferProgress?) { lock.withLock { transfer = progress } }
 
     var snapshot: FTPSessionSnapshot {
         let now = Date()
@@ -38,7 +39,8 @@ final class FTPSessionActivity: @unchecked Sendable {
     }
 }
 
-/// Bytes moved by one transfer so far; counted by the transfer task as each chunk goes.
+/// Bytes moved by one transfer so far, and when the last ones moved (the stall watchdog's
+/// clock); counted by the transfer task as each chunk goes, under one lock.
 final class FTPTransferProgress: @unchecked Sendable {
     enum Direction: String, Sendable {
         case upload, download, listing
@@ -50,11 +52,7 @@ final class FTPTransferProgress: @unchecked Sendable {
     private let lock = Lock()
     private var bytes: Int64 = 0
     private var size: Int64?
-
-    init(direction: Direction, path: String) {
-        self.direction = direction
-        self.path = path
-    }
+    private var lastMoved = Date()
 
     init(_ transfer: FTPSessionStateMachine.Transfer) {
         switch transfer {
@@ -68,14 +66,17 @@ final class FTPTransferProgress: @unchecked Sendable {
     func expect(_ size: UInt64?) { lock.withLock { self.size = size.map { Int64($0) } } }
 
     func moved(_ count: Int) {
-        lock.withLock { bytes += Int64(count) }
+        lock.withLock {
+            bytes += Int64(count)
+            lastMoved = Date()
+        }
         switch direction {
         case .upload: FTPMetrics.bytesIn.increment(by: Int64(count))
         case .download, .listing: FTPMetrics.bytesOut.increment(by: Int64(count))
         }
     }
 
-    var bytesMoved: Int64 { lock.withLock { bytes } }
+    var secondsSinceMoved: Double { lock.withLock { Date().timeIntervalSince(lastMoved) } }
 
     func snapshot(now: Date) -> FTPTransferSnapshot {
         lock.withLock {

@@ -49,14 +49,14 @@ struct FTPTransferRunner: Sendable {
         let watchdog = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(min(5, max(1, stallTimeout / 4))))
-                if handle.secondsSinceProgress > stallTimeout {
+                if handle.counter.secondsSinceMoved > stallTimeout {
                     logger.notice("transfer stalled for \(Int(stallTimeout)) s; aborting")
                     handle.abort()
                     return
                 }
             }
         }
-        var outcome = await mover.run(prepared, over: channel) { handle.progress($0) }
+        var outcome = await mover.run(prepared, over: channel) { handle.counter.moved($0) }
         watchdog.cancel()
         if handle.wasAborted && outcome != .completed { outcome = .aborted }
         report(.finished(outcome))

@@ -36,10 +36,7 @@ extension HTTPObjectStore {
                     var body: [UInt8] = []
                     for try await chunk in stream where body.count < 64 << 10 { body += chunk }
                     let error = serviceError(head, body: body, key: key)
-                    VFSMetrics.storeRequest(request.operation, seconds: Self.seconds(since: started),
-                                            error: error.metricCode)
-                    Self.log(error, operation: request.operation, key: key,
-                             requestID: head.headers["\(dialect.headerPrefix)request-id"])
+                    record(request, key: key, since: started, .answered(head, error))
                     if attempt < retry.attempts && RetryPolicy.isRetryable(error) {
                         try await retry.pause(before: attempt + 1)
                         continue
@@ -47,7 +44,7 @@ extension HTTPObjectStore {
                     throw error
                 }
                 // Latency to the first byte: the body streams at the reader's pace.
-                VFSMetrics.storeRequest(request.operation, seconds: Self.seconds(since: started), error: nil)
+                record(request, key: key, since: started, .answered(head, nil))
                 // A whole object is checked end to end: CRC-64 on OSS, the MD5 ETag of a single-part S3 object.
                 guard range == nil else { return stream }
                 let expectedCRC = head.headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) }
@@ -57,7 +54,7 @@ extension HTTPObjectStore {
                 return ObjectByteStream(source: VerifyingChunkSource(
                     upstream: stream, key: key, expectedCRC64: expectedCRC, expectedMD5: expectedMD5))
             } catch let error as HTTPTransportError {
-                VFSMetrics.storeRequest(request.operation, seconds: Self.seconds(since: started), error: "transport")
+                record(request, key: key, since: started, .transportFailed(error))
                 if attempt < retry.attempts && error.isConnectionFailure {
                     try await retry.pause(before: attempt + 1)
                     continue

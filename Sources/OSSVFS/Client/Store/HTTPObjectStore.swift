@@ -90,33 +90,22 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         while true {
             attempt += 1
             let request = build()
-            let operation = request.operation
             let started = ContinuousClock.now
             do {
                 let response = try await transport.send(request)
-                let seconds = Self.seconds(since: started)
                 if (200..<300).contains(response.status) {
-                    VFSMetrics.storeRequest(operation, seconds: seconds, error: nil)
-                    VFSMetrics.storeLogger.debug("store request", metadata: [
-                        "operation": "\(operation)", "key": "\(key ?? "")", "status": "\(response.status)",
-                        "request_id": "\(response.head.headers["\(dialect.headerPrefix)request-id"] ?? "-")",
-                        "ms": "\(Int(seconds * 1000))",
-                    ])
+                    record(request, key: key, since: started, .answered(response.head, nil))
                     return response
                 }
                 let error = serviceError(response.head, body: response.body, key: key)
-                VFSMetrics.storeRequest(operation, seconds: seconds, error: error.metricCode)
-                Self.log(error, operation: operation, key: key,
-                         requestID: response.head.headers["\(dialect.headerPrefix)request-id"])
+                record(request, key: key, since: started, .answered(response.head, error))
                 if retryable && attempt < retry.attempts && RetryPolicy.isRetryable(error) {
                     try await retry.pause(before: attempt + 1)
                     continue
                 }
                 throw error
             } catch let error as HTTPTransportError {
-                VFSMetrics.storeRequest(operation, seconds: Self.seconds(since: started), error: "transport")
-                VFSMetrics.storeLogger.warning("store request failed in transport",
-                                               metadata: ["operation": "\(operation)", "error": "\(error)"])
+                record(request, key: key, since: started, .transportFailed(error))
                 let mayRetry = retryable || (error.code == 6 || error.code == 7)
                 if mayRetry && attempt < retry.attempts && error.isConnectionFailure {
                     try await retry.pause(before: attempt + 1)
@@ -127,22 +116,39 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         }
     }
 
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    /// How one attempt of a request ended.
+    enum RequestEnd {
+        /// The store answered; with the typed error when it refused.
+        case answered(HTTPResponseHead, ObjectStoreError?)
+        case transportFailed(HTTPTransportError)
     }
 
-    /// Logs a refused request with the store's request id, which the store's operators ask
-    /// for. A missing key is the everyday answer to a lookup, so it is only a debug line.
-    static func log(_ error: ObjectStoreError, operation: String, key: String?, requestID: String?) {
-        let metadata: Logger.Metadata = [
-            "operation": "\(operation)", "key": "\(key ?? "")", "code": "\(error.metricCode)",
-            "request_id": "\(requestID ?? "-")",
-        ]
-        if case .noSuchKey = error {
-            VFSMetrics.storeLogger.debug("store answered NoSuchKey", metadata: metadata)
-        } else {
-            VFSMetrics.storeLogger.warning("store request refused: \(error)", metadata: metadata)
+    /// Counts one attempt in the store metrics and logs it with the store's request id, which
+    /// the store's operators ask for: a DEBUG line when it succeeded or found no key (the
+    /// everyday answer to a lookup), a WARNING when it was refused or never answered.
+    func record(_ request: HTTPRequest, key: String?, since start: ContinuousClock.Instant, _ end: RequestEnd) {
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var metadata: Logger.Metadata = ["operation": "\(request.operation)", "key": "\(key ?? "")",
+                                         "ms": "\(Int(seconds * 1000))"]
+        switch end {
+        case .answered(let head, let error):
+            VFSMetrics.storeRequest(request.operation, seconds: seconds, error: error?.metricCode)
+            metadata["status"] = "\(head.status)"
+            metadata["request_id"] = "\(head.headers["\(dialect.headerPrefix)request-id"] ?? "-")"
+            switch error {
+            case nil:
+                VFSMetrics.storeLogger.debug("store request", metadata: metadata)
+            case .noSuchKey?:
+                VFSMetrics.storeLogger.debug("store answered NoSuchKey", metadata: metadata)
+            case let error?:
+                metadata["code"] = "\(error.metricCode)"
+                VFSMetrics.storeLogger.warning("store request refused: \(error)", metadata: metadata)
+            }
+        case .transportFailed(let error):
+            VFSMetrics.storeRequest(request.operation, seconds: seconds, error: "transport")
+            metadata["error"] = "\(error)"
+            VFSMetrics.storeLogger.warning("store request failed in transport", metadata: metadata)
         }
     }
 
