@@ -241,11 +241,11 @@ final class FTPControlHandler: ChannelInboundHandler {
             do {
                 let authenticated = try await authenticator.authenticate(user: user, password: password)
                 logger.info("login", metadata: ["user": "\(user)"])
-                FTPMetrics.login("success")
+                FTPMetrics.loginSucceeded.increment()
                 return .success(authenticated.vfs)
             } catch {
                 logger.notice("failed login", metadata: ["user": "\(user)", "reason": "\(error)"])
-                FTPMetrics.login("failure")
+                FTPMetrics.loginFailed.increment()
                 limiter.recordFailedLogin(address)
                 // RFC 2577 §5: failed logins are slowed down.
                 try? await Task.sleep(for: delay)
