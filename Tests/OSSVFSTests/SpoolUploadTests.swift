@@ -4,6 +4,15 @@ import TestSupport
 @testable import OSSVFS
 
 @Suite struct SpoolUploadTests {
+    /// A spool folder on another file system than the local store's (tmpfs), so that the store
+    /// copies spool files instead of adopting them and the budget applies as for a remote store.
+    static func foreignSpool() throws -> TemporaryFolder {
+        let spool = try TemporaryFolder(under: "/dev/shm")
+        #expect(PosixFile.device(of: spool.path) != PosixFile.device(of: NSTemporaryDirectory()),
+                "/dev/shm must be another file system than \(NSTemporaryDirectory())")
+        return spool
+    }
+
     /// More uploads than the budget holds parts for: each takes budget a step at a time and
     /// seals a smaller part rather than wait on the others, so all finish, intact, and the
     /// budget is whole again afterwards.
@@ -11,9 +20,11 @@ import TestSupport
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         _ = try folder.make("bucket")
+        let spoolFolder = try Self.foreignSpool()
+        defer { spoolFolder.remove() }
         let store = try LocalStore(root: folder.path, bucket: "bucket", syncsWrites: false)
         let budget = SpoolBudget(limit: 24 << 20)
-        let spool = SpoolConfiguration(directory: folder.path + "/spool", partSize: 16 << 20, budget: budget)
+        let spool = SpoolConfiguration(directory: spoolFolder.path, partSize: 16 << 20, budget: budget)
         let bodies = (0..<6).map { index in
             [UInt8](repeating: UInt8(index), count: 20 << 20) + Array("end of \(index)".utf8)
         }
@@ -46,15 +57,51 @@ import TestSupport
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         _ = try folder.make("bucket")
+        let spoolFolder = try Self.foreignSpool()
+        defer { spoolFolder.remove() }
         let store = try LocalStore(root: folder.path, bucket: "bucket")
         let budget = SpoolBudget(limit: 1 << 30)
-        let spool = SpoolConfiguration(directory: folder.path + "/spool", partSize: 64 << 20, budget: budget)
+        let spool = SpoolConfiguration(directory: spoolFolder.path, partSize: 64 << 20, budget: budget)
         let upload = SpoolUpload(store: store, key: "small", configuration: spool)
         try await upload.write([UInt8](repeating: 7, count: 1 << 20))
         #expect(await budget.used == SpoolUpload.reservationStep)
         try await upload.commit()
         #expect(await budget.used == 0)
         #expect(try await store.head("small").size == 1 << 20)
+    }
+
+    /// With the spool on the local store's file system, an upload stays one spool file that
+    /// becomes the object by a link: never cut into parts (here four parts' worth), never
+    /// copied, and holding no budget, even one smaller than the upload.
+    @Test func theLocalStoreAdoptsTheSpoolFileWhole() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        _ = try folder.make("bucket")
+        let store = try LocalStore(root: folder.path, bucket: "bucket", syncsWrites: false)
+        #expect(store.adoptsFiles(in: folder.path))
+        let budget = SpoolBudget(limit: 8 << 20)
+        let spool = SpoolConfiguration(directory: folder.path + "/spool", partSize: 1 << 20, budget: budget)
+        let upload = SpoolUpload(store: store, key: "whole", configuration: spool)
+        let body = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        for start in stride(from: 0, to: body.count, by: 256 << 10) {
+            try await upload.write(Array(body[start..<(start + (256 << 10))]))
+        }
+        var spoolFiles = try FileManager.default.contentsOfDirectory(atPath: folder.path + "/spool")
+            .filter { $0.hasPrefix("upload-") }
+        #expect(spoolFiles.count == 1)
+        let inode = try FileManager.default.attributesOfItem(atPath: folder.path + "/spool/" + spoolFiles[0])[.systemFileNumber]
+        #expect(await budget.peak == 0)
+        try await upload.commit()
+        #expect(try await collect(store.get("whole", range: nil)) == body)
+        #expect(try FileManager.default.attributesOfItem(atPath: folder.path + "/bucket/whole")[.systemFileNumber] as? Int
+            == inode as? Int)
+        spoolFiles = try FileManager.default.contentsOfDirectory(atPath: folder.path + "/spool")
+            .filter { $0.hasPrefix("upload-") }
+        #expect(spoolFiles.isEmpty)
+        #expect(try await store.listPage(ListRequest(prefix: "")).objects.map(\.key) == ["whole"])
+        // No multipart upload was ever started.
+        let uploads = (try? FileManager.default.contentsOfDirectory(atPath: store.layout.uploadsFolderPath)) ?? []
+        #expect(uploads.isEmpty)
     }
 
     /// A run killed between completing a write-back upload and dropping its record: the next

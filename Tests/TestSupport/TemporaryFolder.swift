@@ -5,7 +5,12 @@ public struct TemporaryFolder {
     public let path: String
 
     public init() throws {
-        path = NSTemporaryDirectory() + "ossvfs-test-" + UUID().uuidString
+        try self.init(under: NSTemporaryDirectory())
+    }
+
+    /// A folder under `parent` (for a second file system, say `/dev/shm`).
+    public init(under parent: String) throws {
+        path = (parent.hasSuffix("/") ? parent : parent + "/") + "ossvfs-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 

@@ -61,6 +61,11 @@ public actor SpoolUpload: VFSWriter {
     private var record: UploadRecord?
     /// Budget still held by a write-back upload's files, released once it is stored.
     private var heldBudget: Int64 = 0
+    /// The store takes spool files as they are (``ObjectStore/adoptsFiles(in:)``, the local
+    /// store on the spool's file system). The upload then stays one file, never cut into parts
+    /// that would be copied together again, and holds no budget: its bytes already sit where
+    /// the store keeps them, and the budget bounds only bytes waiting for a store.
+    private var adopted = false
 
     /// An upload of `key` (with `metadata`), optionally continuing the first `base.length`
     /// bytes of the object `base.key`; `onCommit` runs once the object is stored.
@@ -109,7 +114,7 @@ public actor SpoolUpload: VFSWriter {
         var start = 0
         while start < bytes.count {
             if partFile == nil { try await openPart() }
-            let room = configuration.partSize(forPart: nextPartNumber) - partFill
+            let room = partLimit - partFill
             let range = start..<(start + min(room, bytes.count - start))
             try await reserve(upTo: partFill + range.count)
             let file = partFile!
@@ -118,7 +123,7 @@ public actor SpoolUpload: VFSWriter {
             }
             partFill += range.count
             start = range.upperBound
-            if partFill == configuration.partSize(forPart: nextPartNumber) { try await sealPart() }
+            if partFill == partLimit { try await sealPart() }
         }
     }
 
@@ -133,10 +138,13 @@ public actor SpoolUpload: VFSWriter {
         partReserved = 0
         let path = "\(configuration.directory)/upload-\(name)-\(nextPartNumber)"
         let directory = configuration.directory
-        partFile = try await storeIO { () -> PosixFile in
+        let store = self.store
+        let file: PosixFile
+        (file, adopted) = try await storeIO { () -> (PosixFile, Bool) in
             try DirectoryOps.makePath(directory, under: "")
-            return try PosixFile.createExclusive(path)
+            return (try PosixFile.createExclusive(path), store.adoptsFiles(in: directory))
         }
+        partFile = file
         partPath = path
     }
 
@@ -146,8 +154,8 @@ public actor SpoolUpload: VFSWriter {
     /// (a step is at least the store's smallest part) and a new one begins, so uploads holding
     /// budget never all wait on each other.
     private func reserve(upTo size: Int) async throws {
-        guard Int64(size) > partReserved else { return }
-        let limit = Int64(configuration.partSize(forPart: nextPartNumber))
+        guard !adopted, Int64(size) > partReserved else { return }
+        let limit = Int64(partLimit)
         let step = max(Self.reservationStep, Int64(store.capabilities.minPartSize))
         let wanted = min(limit, max(Int64(size), partReserved + step))
         let budget = configuration.budget
@@ -163,6 +171,9 @@ public actor SpoolUpload: VFSWriter {
         }
         partReserved = wanted
     }
+
+    /// The size at which the part being written is sealed.
+    private var partLimit: Int { adopted ? Int.max / 2 : configuration.partSize(forPart: nextPartNumber) }
 
     /// How much budget a growing part file takes at once.
     static let reservationStep: Int64 = 8 << 20

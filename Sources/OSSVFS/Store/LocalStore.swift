@@ -42,6 +42,15 @@ public final class LocalStore: ObjectStore {
         self.chunkSize = chunkSize
     }
 
+    /// True when `directory` is on the bucket folder's file system: ``LocalKeyLayout/stage(_:sync:)``
+    /// then links a spool file instead of copying it.
+    public func adoptsFiles(in directory: String) -> Bool {
+        guard let folder = PosixFile.device(of: directory), let bucket = PosixFile.device(of: layout.bucketPath) else {
+            return false
+        }
+        return folder == bucket
+    }
+
     public func head(_ key: String) async throws -> ObjectInfo {
         let layout = self.layout
         return try await BlockingIO.run { try layout.info(for: key) }

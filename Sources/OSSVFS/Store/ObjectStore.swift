@@ -61,6 +61,10 @@ public protocol ObjectStore: Sendable {
 
     /// Renames an object, or a whole prefix, atomically; only when `capabilities.nativeRename`.
     func rename(from source: String, to destination: String) async throws
+
+    /// Whether a whole disposable file in `directory` becomes an object as it is, with no copy
+    /// (a hard link on the same file system). Blocking: call it off the event loops.
+    func adoptsFiles(in directory: String) -> Bool
 }
 
 extension ObjectStore {
@@ -68,6 +72,8 @@ extension ObjectStore {
         throw ObjectStoreError.service(
             status: 501, code: "NotImplemented", message: "this store has no native rename", requestID: nil)
     }
+
+    public func adoptsFiles(in directory: String) -> Bool { false }
 }
 
 /// A bucket and the principal that signs for it.
