@@ -23,6 +23,8 @@ final class FTPControlHandler: ChannelInboundHandler {
 
     private var machine: Machine
     private var context: ChannelHandlerContext?
+    /// Where this session's async work runs: its own event loop.
+    private var taskExecutor: EventLoopTaskExecutor?
     /// The slot taken from the limiter, given back when the connection ends.
     private var admittedAddress: String?
     private var vfs: (any VFS)?
@@ -65,6 +67,7 @@ final class FTPControlHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        taskExecutor = EventLoopTaskExecutor(context.eventLoop)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -219,7 +222,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         let handler = NIOLoopBound(self, eventLoop: loop)
         let finish = NIOLoopBound(done, eventLoop: loop)
         let session = activity.map { "\($0.id)" }
-        Task {
+        Task(executorPreference: taskExecutor) {
             let result = await LogContext.$session.withValue(session) { await work() }
             loop.execute {
                 let handler = handler.value
