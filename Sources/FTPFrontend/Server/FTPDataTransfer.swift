@@ -26,6 +26,8 @@ struct FTPDataTransfer: Sendable {
 
     /// How many bytes of an upload are gathered before they go to the writer.
     static let uploadChunk = 256 << 10
+    /// At most this many reads go to the writer at once (one vectored write; IOV_MAX is 1024).
+    static let uploadChunkPieces = 64
 
     let vfs: any VFS
     /// The MLSD facts on.
@@ -145,25 +147,35 @@ struct FTPDataTransfer: Sendable {
         do {
             var pendingCR = false
             // Socket reads (often 64 KiB or less) are gathered into larger writes: one hop to
-            // the writer per 256 KiB instead of one per read.
-            var gathered: [UInt8] = []
-            gathered.reserveCapacity(Self.uploadChunk)
+            // the writer per 256 KiB instead of one per read. A well-filled read buffer is handed
+            // over as it is (no copy); a mostly empty one is copied out, so that what is held
+            // stays close to the bytes gathered.
+            var gathered: [any VFSBytes] = []
+            var gatheredBytes = 0
             try await channel.executeThenClose { inbound, _ in
                 for try await buffer in inbound {
+                    let count = buffer.readableBytes
                     if ascii {
-                        gathered += ASCIIConversion.fromNetwork(Array(buffer.readableBytesView), pendingCR: &pendingCR)
+                        let converted = ASCIIConversion.fromNetwork(Array(buffer.readableBytesView), pendingCR: &pendingCR)
+                        gathered.append(converted)
+                        gatheredBytes += converted.count
+                    } else if count * 2 >= buffer.capacity {
+                        gathered.append(NetworkBytes(buffer))
+                        gatheredBytes += count
                     } else {
-                        buffer.withUnsafeReadableBytes { gathered.append(contentsOf: $0) }
+                        gathered.append(Array(buffer.readableBytesView))
+                        gatheredBytes += count
                     }
-                    progress(buffer.readableBytes)
-                    if gathered.count >= Self.uploadChunk {
-                        try await writer.write(gathered)
+                    progress(count)
+                    if gatheredBytes >= Self.uploadChunk || gathered.count >= Self.uploadChunkPieces {
+                        try await writer.write(contentsOf: gathered)
                         gathered.removeAll(keepingCapacity: true)
+                        gatheredBytes = 0
                     }
                 }
             }
-            if pendingCR { gathered.append(UInt8(ascii: "\r")) }
-            if !gathered.isEmpty { try await writer.write(gathered) }
+            if pendingCR { gathered.append([UInt8(ascii: "\r")]) }
+            if !gathered.isEmpty { try await writer.write(contentsOf: gathered) }
         } catch let error as VFSError {
             await writer.abort()
             return .failed(error)
@@ -220,5 +232,20 @@ enum ASCIIConversion {
             }
         }
         return out
+    }
+}
+
+/// A read buffer handed to the VFS as it is: the spool writes from its memory directly.
+struct NetworkBytes: VFSBytes {
+    let buffer: ByteBuffer
+
+    init(_ buffer: ByteBuffer) {
+        self.buffer = buffer
+    }
+
+    var count: Int { buffer.readableBytes }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try buffer.withUnsafeReadableBytes(body)
     }
 }

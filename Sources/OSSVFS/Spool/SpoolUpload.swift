@@ -82,22 +82,23 @@ public actor SpoolUpload: VFSWriter {
 
     // MARK: - Writing
 
-    public func write(_ bytes: [UInt8]) async throws {
+    public func write(contentsOf chunks: [any VFSBytes]) async throws {
         guard case .accepting = state else { throw VFSError.storeFailure("upload is no longer accepting data") }
         try await guarded {
             try await startFromBase()
-            try await append(bytes)
+            try await append(chunks)
         }
     }
 
-    private func append(_ bytes: [UInt8]) async throws {
-        total += UInt64(bytes.count)
+    private func append(_ chunks: [any VFSBytes]) async throws {
+        let count = chunks.reduce(0) { $0 + $1.count }
+        total += UInt64(count)
         // Large writes go straight to the part file: no copy into the buffer.
-        if buffer.isEmpty && bytes.count >= configuration.writeBufferSize {
-            try await writeOut(bytes)
+        if buffer.isEmpty && count >= configuration.writeBufferSize {
+            try await writeOut(chunks, count: count)
             return
         }
-        buffer.append(contentsOf: bytes)
+        for chunk in chunks { chunk.withUnsafeBytes { buffer.append(contentsOf: $0) } }
         if buffer.count >= configuration.writeBufferSize { try await flush() }
     }
 
@@ -106,20 +107,20 @@ public actor SpoolUpload: VFSWriter {
         guard !buffer.isEmpty else { return }
         let bytes = buffer
         buffer = []
-        try await writeOut(bytes)
+        try await writeOut([bytes], count: bytes.count)
     }
 
-    /// Writes bytes into part files, sealing each part as it fills.
-    private func writeOut(_ bytes: [UInt8]) async throws {
+    /// Writes the `count` bytes of `chunks` into part files, sealing each part as it fills.
+    private func writeOut(_ chunks: [any VFSBytes], count: Int) async throws {
         var start = 0
-        while start < bytes.count {
+        while start < count {
             if partFile == nil { try await openPart() }
             let room = partLimit - partFill
-            let range = start..<(start + min(room, bytes.count - start))
+            let range = start..<(start + min(room, count - start))
             try await reserve(upTo: partFill + range.count)
             let file = partFile!
             try await storeIO {
-                try bytes.withUnsafeBytes { try file.writeAll(UnsafeRawBufferPointer(rebasing: $0[range])) }
+                try chunks.withUnsafeBuffers { try file.writeAll($0, range: range) }
             }
             partFill += range.count
             start = range.upperBound
@@ -275,7 +276,7 @@ public actor SpoolUpload: VFSWriter {
             }
         } else {
             let stream = try await store.get(base.key, range: .closed(0, base.length - 1))
-            for try await chunk in stream { try await append(chunk) }
+            for try await chunk in stream { try await append([chunk]) }
         }
     }
 

@@ -99,6 +99,45 @@ public final class PosixFile: @unchecked Sendable {
         }
     }
 
+    /// Writes `range` of the concatenation of `buffers` at the current position, with
+    /// vectored writes (no copy into one buffer first).
+    public func writeAll(_ buffers: [UnsafeRawBufferPointer], range: Range<Int>) throws {
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(buffers.count)
+        var position = 0
+        for buffer in buffers {
+            let start = max(range.lowerBound, position), end = min(range.upperBound, position + buffer.count)
+            if start < end, let base = buffer.baseAddress {
+                vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: base + (start - position)),
+                                     iov_len: end - start))
+            }
+            position += buffer.count
+        }
+        var first = 0
+        while first < vectors.count {
+            // At most IOV_MAX (1024 on Linux) vectors per call.
+            let written = vectors.withUnsafeBufferPointer { all in
+                Glibc.writev(descriptor, all.baseAddress! + first, Int32(min(all.count - first, 1024)))
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw ObjectStoreError.io(operation: "write \(path)", errno: errno)
+            }
+            // A short write ends mid-vector: go on from there.
+            var left = written
+            while left > 0 {
+                if left >= vectors[first].iov_len {
+                    left -= vectors[first].iov_len
+                    first += 1
+                } else {
+                    vectors[first].iov_base += left
+                    vectors[first].iov_len -= left
+                    left = 0
+                }
+            }
+        }
+    }
+
     /// Writes all of `bytes` at the current position.
     public func writeAll(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try writeAll($0) }

@@ -125,12 +125,49 @@ public struct VFSChecksums: Sendable, Equatable {
 
 /// An upload in progress. Bytes go to the spool; ``commit()`` makes the object visible.
 public protocol VFSWriter: AnyObject, Sendable {
-    /// Appends bytes.
-    func write(_ bytes: [UInt8]) async throws
+    /// Appends the chunks, in order. They are read in place: a frontend hands over the buffers
+    /// its reads filled, and they reach the spool file in one vectored write, with no copy.
+    func write(contentsOf chunks: [any VFSBytes]) async throws
     /// Uploads what was written and returns once the object is stored; then it is visible.
     func commit() async throws
     /// Drops the upload; nothing becomes visible and nothing is left behind.
     func abort() async
+}
+
+extension VFSWriter {
+    /// Appends bytes.
+    public func write(_ bytes: [UInt8]) async throws {
+        try await write(contentsOf: [bytes])
+    }
+}
+
+/// Bytes that can be read in place: a byte array, or a frontend's own network buffer.
+public protocol VFSBytes: Sendable {
+    /// How many bytes there are.
+    var count: Int { get }
+    /// Calls `body` with the bytes' memory, valid only during the call.
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+}
+
+extension Array: VFSBytes where Element == UInt8 {}
+
+extension Array where Element == any VFSBytes {
+    /// Calls `body` with the memory of every chunk at once (each valid only during the call).
+    func withUnsafeBuffers<R>(_ body: ([UnsafeRawBufferPointer]) throws -> R) rethrows -> R {
+        var buffers: [UnsafeRawBufferPointer] = []
+        buffers.reserveCapacity(count)
+        return try Self.nest(self[...], &buffers, body)
+    }
+
+    // One `withUnsafeBytes` scope inside the next, so that all the pointers are valid together.
+    private static func nest<R>(_ rest: ArraySlice<any VFSBytes>, _ buffers: inout [UnsafeRawBufferPointer],
+                                _ body: ([UnsafeRawBufferPointer]) throws -> R) rethrows -> R {
+        guard let first = rest.first else { return try body(buffers) }
+        return try first.withUnsafeBytes { pointer in
+            buffers.append(pointer)
+            return try nest(rest.dropFirst(), &buffers, body)
+        }
+    }
 }
 
 /// What rename does (config.json `rename`).
