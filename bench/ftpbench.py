@@ -2,9 +2,10 @@
 """pyftpdlib's `ftpbench -b all -n 200` against ossftp on the local store and against
 pyftpdlib's own server, in one run, on the same machine.
 
-    .venv/bin/python bench/ftpbench.py [--clients 200]
+    .venv/bin/python bench/ftpbench.py [--clients 200] [--rounds 3]
 
-Both servers serve a fresh folder, with a plaintext password (pyftpdlib has no hashed ones).
+Rounds of the three servers (pyftpdlib, ossftp without fsync, ossftp with), one after another;
+each figure is the median over rounds. Both servers serve a fresh folder, with a plaintext password (pyftpdlib has no hashed ones).
 Prints each server's figures side by side, with ossftp's ratio (higher is better for MB/s,
 lower for seconds); writes bench/results/ftpbench.md. Exits 1 when ftpbench fails on either
 server or ossftp falls behind pyftpdlib on logins or transfer rates.
@@ -112,35 +113,62 @@ def finer_figures(port: int, clients: int) -> dict[str, float]:
                 distinct_stor_time(port, clients)}
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def merged(runs: list[tuple[dict[str, tuple[float, str]], str]]) -> tuple[dict[str, tuple[float, str]], str]:
+    """The median of each figure over rounds, with the last round's text."""
+    names = [name for name in runs[0][0] if all(name in figures for figures, _ in runs)]
+    return {name: (median([figures[name][0] for figures, _ in runs]), runs[0][0][name][1]) for name in names}, runs[-1][1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of all three servers, one after another; medians are reported")
     args = parser.parse_args()
+    peer_runs, peer_finer = [], []
+    our_runs: dict[str, list] = {"no fsync": [], "fsync": []}
+    our_finer: dict[str, list] = {"no fsync": [], "fsync": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        (work / "pyftpdlib").mkdir()
-        port = free_port()
-        peer = subprocess.Popen([sys.executable, "-m", "pyftpdlib", "-i", HOST, "-p", str(port), "-w", "-u", "bench",
-                                 "-P", "bench-pass", "-d", str(work / "pyftpdlib"), "--max-cons", "0"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            wait_for_banner(port, time.monotonic() + 30, peer)
-            theirs, their_text = ftpbench(port, args.clients)
-            their_finer = finer_figures(port, args.clients)
-        finally:
-            stop_process(peer)
-        runs = {}
-        finer: dict[str, dict[str, float]] = {}
-        for label, extra in (("no fsync", ["--local_no_fsync"]), ("fsync", [])):
-            server = OssftpServer(work / f"srv-{len(runs)}", [Account("bench", "bench-pass", "bench", hashed=False)],
-                                  extra_args=["--loglevel", "ERROR", "--max_connections", "2000",
-                                              "--max_connections_per_ip", "2000", *extra])
-            server.start()
+        # Rounds alternate the servers, so that a slow spell of the machine (this one is a VM
+        # whose host backs fresh memory on first touch) falls on all of them alike.
+        for round_number in range(args.rounds):
+            folder = work / f"pyftpdlib-{round_number}"
+            folder.mkdir()
+            port = free_port()
+            peer = subprocess.Popen([sys.executable, "-m", "pyftpdlib", "-i", HOST, "-p", str(port), "-w", "-u", "bench",
+                                     "-P", "bench-pass", "-d", str(folder), "--max-cons", "0"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             try:
-                runs[label] = ftpbench(server.port, args.clients)
-                finer[label] = finer_figures(server.port, args.clients)
+                wait_for_banner(port, time.monotonic() + 30, peer)
+                peer_runs.append(ftpbench(port, args.clients))
+                peer_finer.append(finer_figures(port, args.clients))
             finally:
-                server.stop()
+                stop_process(peer)
+            subprocess.run(["rm", "-rf", str(folder)])
+            for label, extra in (("no fsync", ["--local_no_fsync"]), ("fsync", [])):
+                base = work / f"srv-{round_number}-{len(our_runs[label])}-{label.replace(' ', '-')}"
+                server = OssftpServer(base, [Account("bench", "bench-pass", "bench", hashed=False)],
+                                      extra_args=["--loglevel", "ERROR", "--max_connections", "2000",
+                                                  "--max_connections_per_ip", "2000", *extra])
+                server.start()
+                try:
+                    our_runs[label].append(ftpbench(server.port, args.clients))
+                    our_finer[label].append(finer_figures(server.port, args.clients))
+                finally:
+                    server.stop()
+                subprocess.run(["rm", "-rf", str(base)])
+    theirs, their_text = merged(peer_runs)
+    runs = {label: merged(values) for label, values in our_runs.items()}
+    their_finer = {name: median([figures[name] for figures in peer_finer]) for name in peer_finer[0]}
+    finer = {label: {name: median([figures[name] for figures in values]) for name in values[0]}
+             for label, values in our_finer.items()}
     lines = ["| ftpbench figure | ossftp, no fsync | ossftp, fsync (default) | pyftpdlib "
              "| ratio, no fsync | ratio, fsync |", "|---|---|---|---|---|---|"]
     ok = True
@@ -162,7 +190,8 @@ def main() -> int:
         lines.append(f"| {name} | {mine:.2f} | {mine_synced:.2f} | {other:.2f} "
                      f"| {other / mine:.2f}x | {other / mine_synced:.2f}x |")
         ok &= other / mine >= 1.0
-    lines += ["", f"`ftpbench -b all -n {args.clients}`, ossftp on the local store, pyftpdlib {HOST}; "
+    lines += ["", f"`ftpbench -b all -n {args.clients}`, median of {args.rounds} rounds, ossftp on the local store, "
+              f"pyftpdlib {HOST}; "
               "for seconds the ratio is pyftpdlib's time over ossftp's (above 1 is faster). pyftpdlib never "
               "syncs; `--local_no_fsync` makes ossftp do the same, its default syncs every upload before 226. "
               "The last two rows are this script's own, with finer resolution or distinct names."]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from netutil import HOST, free_port
-from ossftp_server import ossftp_binary
+from ossftp_server import Account, OssftpServer, ossftp_binary
 
 EX_CONFIG = 78
 
@@ -95,15 +95,41 @@ def test_not_json_and_missing_files(tmp_path):
     assert missing.returncode == 1 and "cannot be read" in missing.stderr
 
 
-def test_a_port_in_use_stops_serve_with_a_clear_message(tmp_path):
+def assert_serve_refuses_port(tmp_path: Path, port: int) -> None:
     path = write_config(tmp_path, {})
+    result = run("serve", "--config", str(path), "--port", str(port), "--web_port", "0")
+    assert result.returncode == 1
+    assert "cannot serve" in result.stderr and "in use" in result.stderr.lower()
+
+
+def test_a_port_in_use_stops_serve_with_a_clear_message(tmp_path):
     with socket.socket() as taken:
         taken.bind((HOST, 0))
         taken.listen()
-        port = taken.getsockname()[1]
-        result = run("serve", "--config", str(path), "--port", str(port), "--web_port", "0")
-    assert result.returncode == 1
-    assert "cannot serve" in result.stderr and "in use" in result.stderr.lower()
+        assert_serve_refuses_port(tmp_path, taken.getsockname()[1])
+
+
+def test_a_port_held_with_reuseport_is_not_shared(tmp_path):
+    # ossftp itself listens with SO_REUSEPORT (one socket per event loop). A port held by another
+    # socket that allows sharing, as a running ossftp's does, must still refuse a second server.
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind((HOST, 0))
+        taken.listen()
+        assert_serve_refuses_port(tmp_path, taken.getsockname()[1])
+
+
+def test_a_second_server_on_the_same_port_is_refused(tmp_path):
+    first = OssftpServer(tmp_path / "first", [Account("alice", "pw-alice", "bucket")])
+    first.start()
+    try:
+        assert_serve_refuses_port(tmp_path, first.port)
+        # The first server still answers every connection (nothing was split off to the other).
+        for _ in range(20):
+            with socket.create_connection((HOST, first.port), timeout=5) as client:
+                assert client.recv(100).startswith(b"220")
+    finally:
+        first.stop()
 
 
 def test_a_bad_flag_is_a_usage_error():

@@ -32,16 +32,16 @@ public final class FTPServer: Sendable {
     /// port configured, a second listener speaks TLS from the first byte.
     public func run(onListening: @Sendable (Int) -> Void = { _ in }) async throws {
         let plain = try await bind(port: configuration.port, implicitTLS: false)
-        let port = plain.localAddress?.port ?? configuration.port
+        let port = plain.first?.localAddress?.port ?? configuration.port
         logger.info("FTP server listening on \(configuration.host):\(port)")
-        var listeners = [plain]
+        var listeners = plain
         if let implicitPort = configuration.implicitTLSPort {
             do {
                 let secure = try await bind(port: implicitPort, implicitTLS: true)
-                logger.info("implicit FTPS listening on \(configuration.host):\(secure.localAddress?.port ?? implicitPort)")
-                listeners.append(secure)
+                logger.info("implicit FTPS listening on \(configuration.host):\(secure.first?.localAddress?.port ?? implicitPort)")
+                listeners += secure
             } catch {
-                try? await plain.close()
+                for listener in plain { try? await listener.close() }
                 throw error
             }
         }
@@ -100,16 +100,15 @@ public final class FTPServer: Sendable {
             .whenComplete { _ in channel.close(promise: nil) }
     }
 
-    private func bind(port: Int, implicitTLS: Bool) async throws -> any Channel {
+    /// Listens on `port`, one socket per event loop (``ReusePortListeners``).
+    private func bind(port: Int, implicitTLS: Bool) async throws -> [any Channel] {
         let current = self.current
         let group = self.group
         let limiter = self.limiter
         let registry = self.registry
         let logger = self.logger
-        return try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 256)
-            .childChannelInitializer { channel in
+        return try await ReusePortListeners.bind(host: current.value.configuration.host, port: port, group: group) {
+            $0.childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let (configuration, authenticator) = current.value
                     let tls = implicitTLS ? configuration.tls : nil
@@ -123,6 +122,6 @@ public final class FTPServer: Sendable {
                         peerAddress: channel.remoteAddress?.ipAddress))
                 }
             }
-            .bind(host: current.value.configuration.host, port: port).get()
+        }
     }
 }

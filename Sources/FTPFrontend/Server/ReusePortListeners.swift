@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOPosix
+
+/// One listening socket per event loop on the same port (SO_REUSEPORT), each keeping the
+/// connections it accepts on its own loop.
+///
+/// With a single listener, every accepted connection was handed to another loop: a cross-thread
+/// wake-up before the banner could go out, which on a virtual machine (an interprocessor
+/// interrupt, a VM exit) cost about 40 µs of each login. With a listener per loop the kernel
+/// spreads connections over the loops and each is served where it was accepted.
+///
+/// The first socket binds *without* SO_REUSEPORT and only then turns it on, so a port held by
+/// anyone else (another ossftp instance included) still fails with "address in use" instead of
+/// being silently shared.
+enum ReusePortListeners {
+    /// Binds on every loop of `group`; `configure` gives each bootstrap its child initializer.
+    static func bind(host: String, port: Int, group: any EventLoopGroup,
+                     configure: (ServerBootstrap) -> ServerBootstrap) async throws -> [any Channel] {
+        let loops = Array(group.makeIterator())
+        let first = try exclusiveSocket(host: host, port: port)
+        let firstChannel: any Channel
+        do {
+            firstChannel = try await configure(bootstrap(on: loops[0])).withBoundSocket(first.handle).get()
+        } catch {
+            _ = Glibc.close(first.handle)
+            throw error
+        }
+        var channels = [firstChannel]
+        do {
+            for loop in loops.dropFirst() {
+                channels.append(try await configure(bootstrap(on: loop))
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+                    .bind(host: host, port: first.port).get())
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw error
+        }
+        return channels
+    }
+
+    private static func bootstrap(on loop: any EventLoop) -> ServerBootstrap {
+        ServerBootstrap(group: loop, childGroup: loop)
+            .serverChannelOption(.backlog, value: 256)
+    }
+
+    /// A listening socket bound the ordinary way (failing on a port in use), then opened to
+    /// SO_REUSEPORT for this process's other listeners.
+    private static func exclusiveSocket(host: String, port: Int) throws -> (handle: CInt, port: Int) {
+        let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
+        let family = address.protocol == .inet6 ? AF_INET6 : AF_INET
+        let handle = Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+            | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard handle >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        do {
+            var on: CInt = 1
+            let size = socklen_t(MemoryLayout<CInt>.size)
+            guard setsockopt(handle, SOL_SOCKET, SO_REUSEADDR, &on, size) == 0 else {
+                throw IOError(errnoCode: errno, reason: "setsockopt(SO_REUSEADDR)")
+            }
+            let bound = address.withSockAddr { Glibc.bind(handle, $0, socklen_t($1)) }
+            guard bound == 0 else { throw IOError(errnoCode: errno, reason: "bind(\(host):\(port))") }
+            // Linux checks SO_REUSEPORT on both sockets when the next one binds, and forms the
+            // group at listen(): turning it on now is enough.
+            guard setsockopt(handle, SOL_SOCKET, SO_REUSEPORT, &on, size) == 0 else {
+                throw IOError(errnoCode: errno, reason: "setsockopt(SO_REUSEPORT)")
+            }
+            guard Glibc.listen(handle, 256) == 0 else { throw IOError(errnoCode: errno, reason: "listen") }
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let named = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(handle, $0, &length) }
+            }
+            guard named == 0 else { throw IOError(errnoCode: errno, reason: "getsockname") }
+            let boundPort = withUnsafePointer(to: &storage) { pointer -> Int in
+                if family == AF_INET6 {
+                    return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+                }
+                return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+            }
+            return (handle, boundPort)
+        } catch {
+            _ = Glibc.close(handle)
+            throw error
+        }
+    }
+}
