@@ -323,7 +323,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         let registry = self.registry
         registry.transferTaskStarted()
         let session = activity.map { "\($0.id)" }
-        transferTask = Task {
+        transferTask = Task(executorPreference: taskExecutor) {
             await LogContext.$session.withValue(session) { await runner.run(transfer, report: report) }
             registry.transferTaskEnded()
         }

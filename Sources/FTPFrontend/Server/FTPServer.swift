@@ -116,7 +116,9 @@ public final class FTPServer: Sendable {
                     if let tls { try operations.addHandler(OpenSSLHandler(context: tls)) }
                     try operations.addHandler(ByteToMessageHandler(FTPLineDecoder()))
                     try operations.addHandler(FTPControlHandler(
-                        configuration: configuration, authenticator: authenticator, group: group, limiter: limiter,
+                        // The session's data connections and tasks stay on its own loop too.
+                        configuration: configuration, authenticator: authenticator, group: channel.eventLoop,
+                        limiter: limiter,
                         registry: registry, logger: logger, implicitTLS: implicitTLS,
                         controlIsIPv6: channel.localAddress?.protocol == .inet6,
                         peerAddress: channel.remoteAddress?.ipAddress))
