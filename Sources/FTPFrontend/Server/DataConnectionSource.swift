@@ -25,7 +25,7 @@ enum DataConnectionSource: Sendable {
                         try tls?.install(on: channel)
                         return try DataChannel(
                             wrappingChannelSynchronously: channel,
-                            configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16)))
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
                     }
                 }
         }

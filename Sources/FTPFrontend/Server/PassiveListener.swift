@@ -49,7 +49,7 @@ final class PassiveListener: Sendable {
                             try tls?.install(on: child)
                             let wrapped = try DataChannel(
                                 wrappingChannelSynchronously: child,
-                                configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16)))
+                                configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
                             // Handed out only once active: a transfer must not use a channel
                             // that is not registered yet.
                             try child.pipeline.syncOperations.addHandler(
