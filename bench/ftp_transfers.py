@@ -143,7 +143,9 @@ def main() -> int:
         env.update(s3.env())
         server = OssftpServer(work / "srv", [], extra_args=[
             "--provider", "s3", "--endpoint", s3.endpoint, "--loglevel", "WARNING",
-            "--spool_budget_mb", str(BUDGET_MIB)])
+            "--spool_budget_mb", str(BUDGET_MIB),
+            # The 50 clients below all come from 127.0.0.1 (the default allows 32 per address).
+            "--max_connections_per_ip", "200"])
         server.start()
         user = f"{s3.admin.access_key}/{BUCKET}"
         ftp_url = f"ftp://{quote(user, safe='')}:{quote(s3.admin.secret_key, safe='')}@{HOST}:{server.port}"

@@ -2,7 +2,6 @@ import OSSVFS
 
 /// Formats listing lines: `ls -l` for LIST, bare names for NLST. Times are UTC.
 public enum FTPListingFormatter {
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     // `ls` shows the year instead of the time for dates more than six months from now.
     private static let halfYear: Double = 182.5 * 86_400
 
@@ -52,7 +51,7 @@ public enum FTPListingFormatter {
     static func dateField(_ time: Double, now: Double) -> String {
         let parts = civil(time)
         let day = parts.day < 10 ? "0\(parts.day)" : "\(parts.day)"
-        let month = months[parts.month - 1]
+        let month = UTCDate.monthNames[parts.month - 1]
         if abs(now - time) < halfYear {
             return "\(month) \(day) \(twoDigits(parts.hour)):\(twoDigits(parts.minute))"
         }
@@ -69,20 +68,8 @@ public enum FTPListingFormatter {
         value < 10 ? "0\(value)" : "\(value)"
     }
 
-    /// Calendar fields of a UTC time (Howard Hinnant's days-to-civil algorithm).
-    static func civil(_ time: Double) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
-        let seconds = Int(time.rounded(.down))
-        let days = Int((Double(seconds) / 86_400).rounded(.down))
-        let secondOfDay = seconds - days * 86_400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day, secondOfDay / 3600, secondOfDay % 3600 / 60, secondOfDay % 60)
+    /// Calendar fields of a UTC time.
+    static func civil(_ time: Double) -> UTCDate {
+        UTCDate(time)
     }
 }

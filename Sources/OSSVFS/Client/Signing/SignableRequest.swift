@@ -58,8 +58,7 @@ public protocol RequestSigner: Sendable {
 enum SigningDate {
     /// `20241203T083000Z`.
     static func iso8601Basic(_ date: Date) -> String {
-        let c = utc(date)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        UTCDate(date.timeIntervalSince1970).iso8601Basic
     }
 
     /// `20241203`.
@@ -69,16 +68,6 @@ enum SigningDate {
 
     /// `Wed, 28 Dec 2022 10:27:41 GMT` (RFC 9110 §5.6.7 IMF-fixdate).
     static func rfc1123(_ date: Date) -> String {
-        let c = utc(date)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d GMT", days[c.weekday! - 1], c.day!, months[c.month! - 1],
-                      c.year!, c.hour!, c.minute!, c.second!)
-    }
-
-    private static func utc(_ date: Date) -> DateComponents {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
+        UTCDate(date.timeIntervalSince1970).imfFixdate
     }
 }

@@ -284,19 +284,9 @@ final class VerifyingChunkSource: ObjectChunkSource, @unchecked Sendable {
 
 /// Dates in HTTP headers and XML answers.
 enum HTTPDates {
-    private static let rfc1123: DateFormatter = {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter
-    }()
-
-    private static let lock = Lock()
-
     /// `Fri, 03 Feb 2023 05:57:16 GMT` as seconds since 1970.
     static func parseRFC1123(_ text: String) -> Double? {
-        lock.withLock { rfc1123.date(from: text)?.timeIntervalSince1970 }
+        UTCDate.parseIMFFixdate(text)
     }
 
     /// `2012-02-24T08:42:32.000Z` (fractional seconds optional) as seconds since 1970.
@@ -307,15 +297,7 @@ enum HTTPDates {
         guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
             bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
         else { return nil }
-        func number(_ start: Int, _ count: Int) -> Int? {
-            var value = 0
-            for index in start..<start + count {
-                let digit = Int(bytes[index]) - 48
-                guard (0...9).contains(digit) else { return nil }
-                value = value * 10 + digit
-            }
-            return value
-        }
+        func number(_ start: Int, _ count: Int) -> Int? { UTCDate.number(bytes, start, count) }
         guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
             let minute = number(14, 2), let second = number(17, 2), (1...12).contains(month)
         else { return nil }
@@ -331,17 +313,7 @@ enum HTTPDates {
             }
         }
         guard index < bytes.count, bytes[index] == UInt8(ascii: "Z") else { return nil }
-        return Double(daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second)
-            + fraction
-    }
-
-    /// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        return Double(UTCDate.daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3600
+            + minute * 60 + second) + fraction
     }
 }
