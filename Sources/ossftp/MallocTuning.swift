@@ -11,6 +11,6 @@ enum MallocTuning {
         // TLB shootdown, which took more CPU than the bytes themselves with 200 uploads at once.
         // From the heap they are reused; a free top above 32 MiB still goes back to the system.
         _ = mallopt(M_MMAP_THRESHOLD, 4 << 20)
-        _ = mallopt(M_TRIM_THRESHOLD, 8 << 20)
+        _ = mallopt(M_TRIM_THRESHOLD, 32 << 20)
     }
 }

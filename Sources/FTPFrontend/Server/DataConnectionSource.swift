@@ -18,7 +18,7 @@ enum DataConnectionSource: Sendable {
             return try? await ClientBootstrap(group: group)
                 .connectTimeout(.seconds(Int64(timeout.components.seconds)))
                 .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
-                    minimum: 64 * 1024, initial: 256 * 1024, maximum: 1024 * 1024))
+                    minimum: 64 * 1024, initial: 256 * 1024, maximum: 256 * 1024))
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         // RFC 4217 §7: ossftp is the TLS server even when it opens the connection.

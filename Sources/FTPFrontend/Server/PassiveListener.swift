@@ -38,9 +38,11 @@ final class PassiveListener: Sendable {
             do {
                 let server = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 4)
-                    // Bulk data: larger reads than the control connection's defaults.
+                    // Bulk data: larger reads than the control connection's defaults, but at most
+                    // 256 KiB: an upload may hold 8 reads while the spool catches up, and with
+                    // 1 MiB reads 50 uploads at once held 400 MiB.
                     .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
-                        minimum: 64 * 1024, initial: 256 * 1024, maximum: 1024 * 1024))
+                        minimum: 64 * 1024, initial: 256 * 1024, maximum: 256 * 1024))
                     .childChannelInitializer { child in
                         child.eventLoop.makeCompletedFuture {
                             guard slot.claim(from: child.remoteAddress?.ipAddress) else {
