@@ -63,17 +63,10 @@ public final class PosixFile: @unchecked Sendable {
 
     /// Reads up to `count` bytes at `offset`; an empty array means end of file.
     public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: count)
-        let got = try buffer.withUnsafeMutableBytes { raw -> Int in
-            while true {
-                let n = pread(descriptor, raw.baseAddress, count, off_t(offset))
-                if n >= 0 { return n }
-                if errno == EINTR { continue }
-                throw ObjectStoreError.io(operation: "read \(path)", errno: errno)
-            }
+        // Uninitialized: pread fills it, and zeroing it first cost as much as the copy.
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = try read(at: offset, into: UnsafeMutableRawBufferPointer(buffer))
         }
-        buffer.removeLast(count - got)
-        return buffer
     }
 
     /// Reads up to `buffer.count` bytes at `offset` straight into `buffer`; 0 means end of file.
