@@ -34,8 +34,18 @@ import Testing
     @Test func malformedDatesAreRefused() {
         for text in ["", "Wed, 28 Dec 2022 10:27:41 UTC", "Wed, 28 Dec 2022 10:27:41", "Wed 28 Dec 2022 10:27:41 GMT",
                      "Wed, 28 Dez 2022 10:27:41 GMT", "Xyz, 28 Dec 2022 10:27:41 GMT", "Wed, 2x Dec 2022 10:27:41 GMT",
-                     "Wed, 28 Dec 2022 25:27:41 GMT", "Wednesday, 28-Dec-22 10:27:41 GMT", "Wed, 28 Dec 2022 10:27:41 GMTX"] {
+                     "Wed, 28 Dec 2022 25:27:41 GMT", "Wednesday, 28-Dec-22 10:27:41 GMT", "Wed, 28 Dec 2022 10:27:41 GMTX",
+                     "Thu, 28 Dec 2022 10:27:41 GMT", "Fri, 31 Feb 2023 10:27:41 GMT"] {
             #expect(UTCDate.parseIMFFixdate(text) == nil, "\(text)")
         }
+    }
+
+    /// A time no calendar holds (a bad `mtime`, say) is clamped, never a crash.
+    @Test func timesBeyondTheCalendarAreClamped() {
+        #expect(UTCDate(.nan) == UTCDate(0))
+        #expect(UTCDate(.infinity) == UTCDate(0))
+        #expect(UTCDate(1e300).year == 9999)
+        #expect(UTCDate(-1e300).year == 0)
+        #expect(UTCDate(-1e300).imfFixdate.hasSuffix(" 0000 00:00:00 GMT"))
     }
 }

@@ -14,27 +14,28 @@ import NIOPosix
 ///
 /// The first socket binds *without* SO_REUSEPORT and only then turns it on, so a port held by
 /// anyone else (another ossftp instance included) still fails with "address in use" instead of
-/// being silently shared.
+/// being silently shared. While ossftp listens, a process of the same user that binds with
+/// SO_REUSEPORT on purpose could still join the group (Linux allows it within one user); with a
+/// single event loop nothing is shared at all.
 enum ReusePortListeners {
     /// Binds on every loop of `group`; `configure` gives each bootstrap its child initializer.
     static func bind(host: String, port: Int, group: any EventLoopGroup,
                      configure: (ServerBootstrap) -> ServerBootstrap) async throws -> [any Channel] {
         let loops = Array(group.makeIterator())
-        let first = try exclusiveSocket(host: host, port: port)
-        let firstChannel: any Channel
-        do {
-            firstChannel = try await configure(bootstrap(on: loops[0])).withBoundSocket(first.handle).get()
-        } catch {
-            _ = Glibc.close(first.handle)
-            throw error
-        }
+        // One loop needs no sharing, and then no other process can join the port either.
+        let first = try exclusiveSocket(host: host, port: port, shared: loops.count > 1)
+        // From here NIO owns the socket, and closes it if the channel cannot be made.
+        let firstChannel = try await configure(bootstrap(on: loops[0])).withBoundSocket(first.handle).get()
+        // NIO listens with its default backlog (128) when it takes a bound socket; raise it to
+        // the others' (listen(2) on a listening socket only updates the backlog).
+        _ = Glibc.listen(first.handle, Self.backlog)
         var channels = [firstChannel]
         do {
             for loop in loops.dropFirst() {
                 channels.append(try await configure(bootstrap(on: loop))
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
-                    .bind(host: host, port: first.port).get())
+                    .serverChannelOption(Self.reusePort, value: 1)
+                    .bind(to: first.address).get())
             }
         } catch {
             for channel in channels { try? await channel.close() }
@@ -45,12 +46,18 @@ enum ReusePortListeners {
 
     private static func bootstrap(on loop: any EventLoop) -> ServerBootstrap {
         ServerBootstrap(group: loop, childGroup: loop)
-            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.backlog, value: Self.backlog)
     }
+
+    private static let backlog: Int32 = 256
+    private static let reusePort = ChannelOptions.Types.SocketOption(
+        level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT))
 
     /// A listening socket bound the ordinary way (failing on a port in use), then opened to
     /// SO_REUSEPORT for this process's other listeners.
-    private static func exclusiveSocket(host: String, port: Int) throws -> (handle: CInt, port: Int) {
+    private static func exclusiveSocket(host: String, port: Int, shared: Bool) throws
+        -> (handle: CInt, address: SocketAddress)
+    {
         let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         let family = address.protocol == .inet6 ? AF_INET6 : AF_INET
         let handle = Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
@@ -65,11 +72,10 @@ enum ReusePortListeners {
             let bound = address.withSockAddr { Glibc.bind(handle, $0, socklen_t($1)) }
             guard bound == 0 else { throw IOError(errnoCode: errno, reason: "bind(\(host):\(port))") }
             // Linux checks SO_REUSEPORT on both sockets when the next one binds, and forms the
-            // group at listen(): turning it on now is enough.
-            guard setsockopt(handle, SOL_SOCKET, SO_REUSEPORT, &on, size) == 0 else {
+            // group at listen() (NIO's, when it takes the socket): turning it on now is enough.
+            guard !shared || setsockopt(handle, SOL_SOCKET, SO_REUSEPORT, &on, size) == 0 else {
                 throw IOError(errnoCode: errno, reason: "setsockopt(SO_REUSEPORT)")
             }
-            guard Glibc.listen(handle, 256) == 0 else { throw IOError(errnoCode: errno, reason: "listen") }
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let named = withUnsafeMutablePointer(to: &storage) {
@@ -82,7 +88,9 @@ enum ReusePortListeners {
                 }
                 return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
             }
-            return (handle, boundPort)
+            // The others bind to this very address (not the host name again, which could resolve
+            // differently).
+            return (handle, try SocketAddress.makeAddressResolvingHost(address.ipAddress ?? host, port: boundPort))
         } catch {
             _ = Glibc.close(handle)
             throw error

@@ -61,7 +61,8 @@ public enum FTPListingFormatter {
     /// `YYYYMMDDhhmmss` in UTC (RFC 3659 §2.3), for MDTM and MLSD.
     public static func timeVal(_ time: Double) -> String {
         let parts = civil(time)
-        return "\(parts.year)" + [parts.month, parts.day, parts.hour, parts.minute, parts.second].map(twoDigits).joined()
+        return UTCDate.pad(parts.year, 4)
+            + [parts.month, parts.day, parts.hour, parts.minute, parts.second].map(twoDigits).joined()
     }
 
     private static func twoDigits(_ value: Int) -> String {

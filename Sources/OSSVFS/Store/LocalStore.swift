@@ -22,6 +22,8 @@ public final class LocalStore: ObjectStore {
     public var descriptor: StoreDescriptor { .local(root: root, bucket: bucket) }
     /// Size of the chunks read from files.
     let chunkSize: Int
+    /// ``adoptsFiles(in:)``'s answers, by folder.
+    private let adoptionByFolder = LockedBox<[String: Bool]>([:])
 
     /// A store over the folder `root/bucket`, which must exist. With `syncsWrites` (the
     /// default) a put, a copy or a completed upload is on disk (fsync) before it returns;
@@ -42,13 +44,26 @@ public final class LocalStore: ObjectStore {
         self.chunkSize = chunkSize
     }
 
-    /// True when `directory` is on the bucket folder's file system: ``LocalKeyLayout/stage(_:sync:)``
-    /// then links a spool file instead of copying it.
+    /// True when a file in `directory` can be hard-linked into the bucket folder:
+    /// ``LocalKeyLayout/stage(_:sync:)`` then links a spool file instead of copying it.
+    /// Tried for real once per folder (two bind mounts of one file system share a device
+    /// number, yet refuse links between them).
     public func adoptsFiles(in directory: String) -> Bool {
-        guard let folder = PosixFile.device(of: directory), let bucket = PosixFile.device(of: layout.bucketPath) else {
-            return false
+        if let known = adoptionByFolder.value[directory] { return known }
+        let layout = self.layout
+        let probe = "\(directory)/.ossftp-link-probe-\(DirectoryOps.randomName())"
+        var linked = false
+        if (try? DirectoryOps.makePath(layout.tempFolderPath, under: layout.bucketPath)) != nil,
+            let file = try? PosixFile.createExclusive(probe)
+        {
+            try? file.close()
+            let target = "\(layout.tempFolderPath)/\(DirectoryOps.randomName())"
+            linked = link(probe, target) == 0
+            try? DirectoryOps.unlinkIfPresent(target)
+            try? DirectoryOps.unlinkIfPresent(probe)
         }
-        return folder == bucket
+        adoptionByFolder.withValue { $0[directory] = linked }
+        return linked
     }
 
     public func head(_ key: String) async throws -> ObjectInfo {

@@ -95,6 +95,8 @@ public final class PosixFile: @unchecked Sendable {
     /// Writes `range` of the concatenation of `buffers` at the current position, with
     /// vectored writes (no copy into one buffer first).
     public func writeAll(_ buffers: [UnsafeRawBufferPointer], range: Range<Int>) throws {
+        precondition(range.lowerBound >= 0 && range.upperBound <= buffers.reduce(0) { $0 + $1.count },
+                     "the range lies beyond the buffers")
         var vectors: [iovec] = []
         vectors.reserveCapacity(buffers.count)
         var position = 0
@@ -116,6 +118,7 @@ public final class PosixFile: @unchecked Sendable {
                 if errno == EINTR { continue }
                 throw ObjectStoreError.io(operation: "write \(path)", errno: errno)
             }
+            guard written > 0 else { throw ObjectStoreError.io(operation: "write \(path): nothing written", errno: EIO) }
             // A short write ends mid-vector: go on from there.
             var left = written
             while left > 0 {

@@ -12,9 +12,11 @@ public struct UTCDate: Equatable, Sendable {
     public var minute: Int
     public var second: Int
 
-    /// The fields of `time` (seconds since 1970), whole seconds rounded down.
+    /// The fields of `time` (seconds since 1970), whole seconds rounded down. Times outside the
+    /// years 0 to 9999 (or not finite, as a bad `mtime` could be) are clamped into them.
     public init(_ time: Double) {
-        let seconds = Int(time.rounded(.down))
+        let clamped = time.isFinite ? min(max(time, Self.earliest), Self.latest) : 0
+        let seconds = Int(clamped.rounded(.down))
         let days = Int((Double(seconds) / 86_400).rounded(.down))
         let secondOfDay = seconds - days * 86_400
         let z = days + 719_468
@@ -30,6 +32,10 @@ public struct UTCDate: Equatable, Sendable {
         minute = secondOfDay % 3600 / 60
         second = secondOfDay % 60
     }
+
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    static let earliest: Double = -62_167_219_200
+    static let latest: Double = 253_402_300_799
 
     /// Seconds since 1970.
     public var secondsSince1970: Int {
@@ -80,8 +86,12 @@ public struct UTCDate: Equatable, Sendable {
             let minute = number(bytes, 20, 2), let second = number(bytes, 23, 2),
             (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
-        return Double(daysSinceEpoch(year: year, month: monthIndex + 1, day: day) * 86_400 + hour * 3600 + minute * 60
-            + second)
+        let time = Double(daysSinceEpoch(year: year, month: monthIndex + 1, day: day) * 86_400 + hour * 3600
+            + minute * 60 + second)
+        // No 31 Feb, and the day name must be that date's.
+        let date = UTCDate(time)
+        guard date.day == day, dayNames[date.weekday] == String(decoding: bytes[0..<3], as: UTF8.self) else { return nil }
+        return time
     }
 
     /// The decimal number of `count` digits at `start`, or nil.
@@ -96,7 +106,8 @@ public struct UTCDate: Equatable, Sendable {
         return value
     }
 
-    private static func pad(_ value: Int, _ width: Int) -> String {
+    /// `value` in decimal, zero-padded to `width` digits.
+    public static func pad(_ value: Int, _ width: Int) -> String {
         let text = String(value)
         return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
