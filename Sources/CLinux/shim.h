@@ -4,12 +4,30 @@
 #include <stddef.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <errno.h>
 
 /// copy_file_range(2) from `in` at `*in_offset` (advanced) to `out` at its position.
 static inline long clinux_copy_file_range(int in, long long *in_offset, int out, size_t length) {
 #ifdef SYS_copy_file_range
     return syscall(SYS_copy_file_range, in, in_offset, out, NULL, length, 0);
 #else
+    return -1;
+#endif
+}
+
+#include <sys/uio.h>
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
+
+/// preadv2(2) with RWF_NOWAIT: reads only what the page cache already holds; -1 with EAGAIN
+/// when the read would wait for the disk.
+static inline long clinux_pread_nowait(int fd, void *buffer, size_t count, long long offset) {
+#ifdef SYS_preadv2
+    struct iovec vector = { buffer, count };
+    return syscall(SYS_preadv2, fd, &vector, 1, (unsigned long)offset, 0UL, RWF_NOWAIT);
+#else
+    errno = ENOSYS;
     return -1;
 #endif
 }

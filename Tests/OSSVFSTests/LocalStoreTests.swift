@@ -17,6 +17,39 @@ import TestSupport
         #expect(throws: ObjectStoreError.noSuchBucket("nope")) { try LocalStore(root: folder.path, bucket: "nope") }
     }
 
+    /// Pages the kernel holds are handed over at once (no trip to the blocking-I/O threads),
+    /// chunk by chunk from the range's start; what would wait falls back to ``nextChunk()``;
+    /// together they give every byte once, and a cancelled source gives nothing more.
+    @Test func cachedBytesAreReadyWithoutWaiting() async throws {
+        try await withStore { store, _ in
+            let data = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+            try await store.put("warm.bin", body: .bytes(data), metadata: [:])
+            let stream = try await store.get("warm.bin", range: .from(5))
+            let source = try #require(stream.source as? any ImmediateChunkSource)
+            #expect(source.expectedLength == 99_995)
+            var read: [UInt8] = []
+            var immediate = 0
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
+            defer { buffer.deallocate() }
+            while true {
+                if let count = try source.nextChunkIfReady(into: buffer) {
+                    if count == 0 { break }
+                    immediate += 1
+                    read += buffer[..<count]
+                } else {
+                    guard let chunk = try await source.nextChunk() else { break }
+                    read += chunk
+                }
+            }
+            #expect(read == Array(data[5...]))
+            // Just written, so in the page cache: each chunk (7 bytes here) came at once.
+            #expect(immediate == (99_995 + 6) / 7)
+            let cancelled = try await store.get("warm.bin", range: nil)
+            cancelled.cancel()
+            #expect(try (cancelled.source as? any ImmediateChunkSource)?.nextChunkIfReady(into: buffer) == 0)
+        }
+    }
+
     @Test func putHeadGetAndRanges() async throws {
         try await withStore { store, bucket in
             let data = Array("hello, object storage".utf8)

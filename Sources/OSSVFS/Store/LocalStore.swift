@@ -14,7 +14,7 @@ import Glibc
 /// modification time; other metadata is refused, never dropped.
 public final class LocalStore: ObjectStore {
     public let capabilities = ObjectStoreCapabilities(maxParts: 10_000, minPartSize: 1, maxKeyLength: 1023,
-                                                      nativeRename: true)
+                                                      nativeRename: true, localReads: true)
     public var identity: StoreIdentity { StoreIdentity(bucket: "local:" + layout.bucketPath, principal: "") }
     let layout: LocalKeyLayout
     private let root: String
@@ -255,8 +255,9 @@ extension LocalKeyLayout {
 }
 
 /// Reads a byte range of a file chunk by chunk, on demand.
-final class LocalChunkSource: ObjectChunkSource, @unchecked Sendable {
+final class LocalChunkSource: ImmediateChunkSource, @unchecked Sendable {
     private let file: PosixFile
+    private let start: UInt64
     private let end: UInt64
     private let chunkSize: Int
     // Touched by one consumer at a time (an async iterator); the lock guards cancel().
@@ -266,6 +267,7 @@ final class LocalChunkSource: ObjectChunkSource, @unchecked Sendable {
 
     init(file: PosixFile, start: UInt64, end: UInt64, chunkSize: Int) {
         self.file = file
+        self.start = start
         self.position = start
         self.end = end
         self.chunkSize = chunkSize
@@ -288,5 +290,19 @@ final class LocalChunkSource: ObjectChunkSource, @unchecked Sendable {
 
     func cancel() {
         lock.withLock { cancelled = true }
+    }
+
+    var expectedLength: UInt64? { end - start }
+
+    func nextChunkIfReady(into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
+        try lock.withLock {
+            guard !cancelled, position < end else { return 0 }
+            let count = Int(min(UInt64(min(buffer.count, chunkSize)), end - position))
+            guard let got = try file.readIfCached(at: position, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]))
+            else { return nil }
+            guard got > 0 else { throw ObjectStoreError.io(operation: "read: object shrank while being read", errno: EIO) }
+            position += UInt64(got)
+            return got
+        }
     }
 }

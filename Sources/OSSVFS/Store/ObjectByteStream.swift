@@ -15,6 +15,15 @@ extension ObjectChunkSource {
     public var expectedLength: UInt64? { nil }
 }
 
+/// A chunk source that can sometimes hand over its next bytes at once, without waiting (the
+/// local store, when the kernel already holds the pages): a frontend then reads them straight
+/// into its own buffer, on its own thread.
+public protocol ImmediateChunkSource: ObjectChunkSource {
+    /// Copies the next bytes into `buffer` if no wait is needed and returns how many (0 at the
+    /// end); nil when they must be waited for, through ``ObjectChunkSource/nextChunk()``.
+    func nextChunkIfReady(into buffer: UnsafeMutableRawBufferPointer) throws -> Int?
+}
+
 /// An object's bytes as an async sequence of chunks.
 public struct ObjectByteStream: AsyncSequence, Sendable {
     public typealias Element = [UInt8]

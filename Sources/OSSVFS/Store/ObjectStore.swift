@@ -102,14 +102,18 @@ public struct ObjectStoreCapabilities: Sendable, Equatable {
     public var nativeRename: Bool
     /// Whether parts can be copied from existing objects (UploadPartCopy).
     public var partCopy: Bool
+    /// Whether reads come from local files (the local store): read without ranged read-ahead,
+    /// since the kernel reads ahead, and the open file is a snapshot of the object.
+    public var localReads: Bool
 
     public init(maxParts: Int = 10_000, minPartSize: Int = 100 * 1024, maxKeyLength: Int = 1023,
-                nativeRename: Bool = false, partCopy: Bool = true) {
+                nativeRename: Bool = false, partCopy: Bool = true, localReads: Bool = false) {
         self.maxParts = maxParts
         self.minPartSize = minPartSize
         self.maxKeyLength = maxKeyLength
         self.nativeRename = nativeRename
         self.partCopy = partCopy
+        self.localReads = localReads
     }
 }
 

@@ -92,6 +92,21 @@ public final class PosixFile: @unchecked Sendable {
         }
     }
 
+    /// Reads up to `buffer.count` bytes at `offset` only if the page cache holds them, never
+    /// waiting for the disk (preadv2 with RWF_NOWAIT); nil when it would wait or the kernel
+    /// cannot say. 0 means end of file.
+    public func readIfCached(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
+        while true {
+            let n = clinux_pread_nowait(descriptor, buffer.baseAddress, buffer.count, Int64(offset))
+            if n >= 0 { return n }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EOPNOTSUPP, ENOSYS, EINVAL: return nil
+            default: throw ObjectStoreError.io(operation: "read \(path)", errno: errno)
+            }
+        }
+    }
+
     /// Writes `range` of the concatenation of `buffers` at the current position, with
     /// vectored writes (no copy into one buffer first).
     public func writeAll(_ buffers: [UnsafeRawBufferPointer], range: Range<Int>) throws {

@@ -164,11 +164,25 @@ public struct ObjectVFS: VFS {
     }
 
     public func openRead(_ path: VFSPath, offset: UInt64) async throws -> ObjectByteStream {
-        ObjectByteStream(source: try await openReader(path, offset: offset))
+        guard store.capabilities.localReads else {
+            return ObjectByteStream(source: try await openReader(path, offset: offset))
+        }
+        let info = try await readableInfo(path, offset: offset)
+        do {
+            return try await store.get(info.key, range: .from(offset))
+        } catch let error as ObjectStoreError {
+            throw VFSError(error, path: path.description)
+        }
     }
 
     /// A read-ahead reader of a file from `offset`, which FUSE can also seek.
     public func openReader(_ path: VFSPath, offset: UInt64) async throws -> ReadAheadStream {
+        ReadAheadStream(store: store, info: try await readableInfo(path, offset: offset), offset: offset,
+                        configuration: readAhead)
+    }
+
+    /// The object at `path`, which must be a file at least `offset` bytes long.
+    private func readableInfo(_ path: VFSPath, offset: UInt64) async throws -> ObjectInfo {
         guard let info = try await fileInfo(path) else {
             if try await directoryExists(path) { throw VFSError.isDirectory(path.description) }
             throw VFSError.notFound(path.description)
@@ -176,7 +190,7 @@ public struct ObjectVFS: VFS {
         guard offset <= info.size else {
             throw VFSError.invalidRange("\(path) has \(info.size) bytes; cannot start at \(offset)")
         }
-        return ReadAheadStream(store: store, info: info, offset: offset, configuration: readAhead)
+        return info
     }
 
     public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?) async throws
