@@ -68,9 +68,6 @@ struct FTPDataTransfer: Sendable {
         case .listing(let listing, let single, let format):
             return await sendListing(listing, single: single, format: format, over: channel)
         case .download(let stream):
-            if !ascii, let ready = stream.source as? any ImmediateChunkSource {
-                return await send(ready, over: channel, progress: progress)
-            }
             return await send(stream, over: channel, progress: progress)
         case .upload(let writer):
             return await receive(into: writer, over: channel, progress: progress)
@@ -115,58 +112,31 @@ struct FTPDataTransfer: Sendable {
         }
     }
 
-    /// Sends a local file: each chunk the kernel already holds is read straight into a socket
-    /// buffer, here on the event loop (it cannot wait: preadv2 with RWF_NOWAIT); only a chunk
-    /// that would wait for the disk is read off the loop. Before, every chunk took a trip to
-    /// the blocking-I/O threads and back and one more copy.
-    private func send(_ source: any ImmediateChunkSource, over channel: DataChannel,
-                      progress: @Sendable (Int) -> Void) async -> Outcome {
-        do {
-            while true {
-                var buffer = channel.channel.allocator.buffer(capacity: Self.downloadChunk)
-                var mustWait = false
-                try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.downloadChunk) { pointer in
-                    guard let count = try source.nextChunkIfReady(into: pointer) else {
-                        mustWait = true
-                        return 0
-                    }
-                    return count
-                }
-                if mustWait {
-                    guard let chunk = try await source.nextChunk() else { break }
-                    buffer.writeBytes(chunk)
-                }
-                guard buffer.readableBytes > 0 else { break }
-                let count = buffer.readableBytes
-                try await channel.channel.writeAndFlush(buffer)
-                progress(count)
-            }
-            try await channel.channel.close()
-            return .completed
-        } catch let error as ObjectStoreError {
-            source.cancel()
-            try? await channel.channel.close()
-            return .failed(VFSError(error, path: ""))
-        } catch {
-            source.cancel()
-            try? await channel.channel.close()
-            return .connectionLost
-        }
-    }
-
-    /// Bytes of a local file read at once for a download.
-    static let downloadChunk = 256 << 10
-
+    /// Sends a download, one chunk in flight: awaiting each write keeps at most one chunk
+    /// queued per download.
+    ///
+    /// A local file's chunk that the kernel already holds is read straight into the socket's
+    /// buffer, here on the event loop (it cannot wait: preadv2 with RWF_NOWAIT). Any other chunk
+    /// (a store's, or one that would wait for the disk) comes from ``ObjectChunkSource/nextChunk()``,
+    /// off the loop, and is copied in.
     private func send(_ stream: ObjectByteStream, over channel: DataChannel, progress: @Sendable (Int) -> Void) async
         -> Outcome
     {
+        let ready = ascii ? nil : stream.source as? any ImmediateChunkSource
         do {
             var lastWasCR = false
-            for try await chunk in stream {
-                let wire = ascii ? ASCIIConversion.toNetwork(chunk, afterCR: &lastWasCR) : chunk
-                // Awaiting each write keeps at most one chunk queued per download.
-                try await channel.channel.writeAndFlush(ByteBuffer(bytes: wire))
-                progress(wire.count)
+            while true {
+                var buffer: ByteBuffer
+                if let ready, let filled = try Self.readReady(ready, allocator: channel.channel.allocator) {
+                    guard filled.readableBytes > 0 else { break }
+                    buffer = filled
+                } else {
+                    guard let chunk = try await stream.source.nextChunk() else { break }
+                    buffer = ByteBuffer(bytes: ascii ? ASCIIConversion.toNetwork(chunk, afterCR: &lastWasCR) : chunk)
+                }
+                let count = buffer.readableBytes
+                try await channel.channel.writeAndFlush(buffer)
+                progress(count)
             }
             try await channel.channel.close()
             return .completed
@@ -184,6 +154,25 @@ struct FTPDataTransfer: Sendable {
             return .connectionLost
         }
     }
+
+    /// The next chunk of `source` if it is ready at once (empty at the end), else nil.
+    private static func readReady(_ source: any ImmediateChunkSource, allocator: ByteBufferAllocator) throws
+        -> ByteBuffer?
+    {
+        var buffer = allocator.buffer(capacity: downloadChunk)
+        var mustWait = false
+        try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: downloadChunk) { pointer in
+            guard let count = try source.nextChunkIfReady(into: pointer) else {
+                mustWait = true
+                return 0
+            }
+            return count
+        }
+        return mustWait ? nil : buffer
+    }
+
+    /// Bytes of a local file read at once for a download.
+    static let downloadChunk = 256 << 10
 
     private func receive(into writer: any VFSWriter, over channel: DataChannel, progress: @Sendable (Int) -> Void)
         async
