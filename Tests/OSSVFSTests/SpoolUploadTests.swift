@@ -4,70 +4,68 @@ import TestSupport
 @testable import OSSVFS
 
 @Suite struct SpoolUploadTests {
-    /// A spool folder on another file system than the local store's (tmpfs), so that the store
-    /// copies spool files instead of adopting them and the budget applies as for a remote store.
-    static func foreignSpool() throws -> TemporaryFolder {
+    /// A local store in a temporary folder and a spool folder on another file system (tmpfs),
+    /// so that the store copies spool files instead of adopting them and the budget applies as
+    /// for a remote store.
+    static func withForeignSpool(syncsWrites: Bool = false,
+                                 _ body: (LocalStore, String) async throws -> Void) async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        _ = try folder.make("bucket")
         let spool = try TemporaryFolder(under: "/dev/shm")
-        #expect(PosixFile.device(of: spool.path) != PosixFile.device(of: NSTemporaryDirectory()),
-                "/dev/shm must be another file system than \(NSTemporaryDirectory())")
-        return spool
+        defer { spool.remove() }
+        let store = try LocalStore(root: folder.path, bucket: "bucket", syncsWrites: syncsWrites)
+        #expect(!store.adoptsFiles(in: spool.path), "/dev/shm must be another file system than \(folder.path)")
+        try await body(store, spool.path)
     }
 
     /// More uploads than the budget holds parts for: each takes budget a step at a time and
     /// seals a smaller part rather than wait on the others, so all finish, intact, and the
     /// budget is whole again afterwards.
     @Test func manyUploadsShareASmallBudgetWithoutDeadlock() async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        _ = try folder.make("bucket")
-        let spoolFolder = try Self.foreignSpool()
-        defer { spoolFolder.remove() }
-        let store = try LocalStore(root: folder.path, bucket: "bucket", syncsWrites: false)
-        let budget = SpoolBudget(limit: 24 << 20)
-        let spool = SpoolConfiguration(directory: spoolFolder.path, partSize: 16 << 20, budget: budget)
-        let bodies = (0..<6).map { index in
-            [UInt8](repeating: UInt8(index), count: 20 << 20) + Array("end of \(index)".utf8)
-        }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (index, body) in bodies.enumerated() {
-                group.addTask {
-                    let upload = SpoolUpload(store: store, key: "f\(index)", configuration: spool)
-                    var offset = 0
-                    while offset < body.count {
-                        let end = min(body.count, offset + (256 << 10))
-                        try await upload.write(Array(body[offset..<end]))
-                        offset = end
-                    }
-                    try await upload.commit()
-                }
+        try await Self.withForeignSpool { store, spoolPath in
+            let budget = SpoolBudget(limit: 24 << 20)
+            let spool = SpoolConfiguration(directory: spoolPath, partSize: 16 << 20, budget: budget)
+            let bodies = (0..<6).map { index in
+                [UInt8](repeating: UInt8(index), count: 20 << 20) + Array("end of \(index)".utf8)
             }
-            try await group.waitForAll()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, body) in bodies.enumerated() {
+                    group.addTask {
+                        let upload = SpoolUpload(store: store, key: "f\(index)", configuration: spool)
+                        var offset = 0
+                        while offset < body.count {
+                            let end = min(body.count, offset + (256 << 10))
+                            try await upload.write(Array(body[offset..<end]))
+                            offset = end
+                        }
+                        try await upload.commit()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for (index, body) in bodies.enumerated() {
+                var stored: [UInt8] = []
+                for try await chunk in try await store.get("f\(index)", range: nil) { stored += chunk }
+                #expect(stored == body)
+            }
+            #expect(await budget.used == 0)
+            #expect(await budget.peak <= 24 << 20)
         }
-        for (index, body) in bodies.enumerated() {
-            var stored: [UInt8] = []
-            for try await chunk in try await store.get("f\(index)", range: nil) { stored += chunk }
-            #expect(stored == body)
-        }
-        #expect(await budget.used == 0)
-        #expect(await budget.peak <= 24 << 20)
     }
 
     /// A small upload takes budget for what it writes, not a whole part.
     @Test func aSmallUploadHoldsOneStepOfBudget() async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        _ = try folder.make("bucket")
-        let spoolFolder = try Self.foreignSpool()
-        defer { spoolFolder.remove() }
-        let store = try LocalStore(root: folder.path, bucket: "bucket")
-        let budget = SpoolBudget(limit: 1 << 30)
-        let spool = SpoolConfiguration(directory: spoolFolder.path, partSize: 64 << 20, budget: budget)
-        let upload = SpoolUpload(store: store, key: "small", configuration: spool)
-        try await upload.write([UInt8](repeating: 7, count: 1 << 20))
-        #expect(await budget.used == SpoolUpload.reservationStep)
-        try await upload.commit()
-        #expect(await budget.used == 0)
-        #expect(try await store.head("small").size == 1 << 20)
+        try await Self.withForeignSpool(syncsWrites: true) { store, spoolPath in
+            let budget = SpoolBudget(limit: 1 << 30)
+            let spool = SpoolConfiguration(directory: spoolPath, partSize: 64 << 20, budget: budget)
+            let upload = SpoolUpload(store: store, key: "small", configuration: spool)
+            try await upload.write([UInt8](repeating: 7, count: 1 << 20))
+            #expect(await budget.used == SpoolUpload.reservationStep)
+            try await upload.commit()
+            #expect(await budget.used == 0)
+            #expect(try await store.head("small").size == 1 << 20)
+        }
     }
 
     /// With the spool on the local store's file system, an upload stays one spool file that
@@ -140,30 +138,26 @@ import TestSupport
     /// Chunks of odd sizes, handed over as several at once, cross part boundaries and reach
     /// the spool by vectored writes: the object has every byte in order.
     @Test func chunksHandedOverTogetherCrossPartsIntact() async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        _ = try folder.make("bucket")
-        let spoolFolder = try Self.foreignSpool()
-        defer { spoolFolder.remove() }
-        let store = try LocalStore(root: folder.path, bucket: "bucket", syncsWrites: false)
-        let spool = SpoolConfiguration(directory: spoolFolder.path, partSize: 1 << 20, writeBufferSize: 64 << 10,
-                                       budget: SpoolBudget(limit: 64 << 20))
-        let upload = SpoolUpload(store: store, key: "pieces", configuration: spool)
-        let body = (0..<(3 << 20) + 12_345).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
-        var offset = 0
-        var sizes = [1, 70_001, 13, 200_000, 4096, 65_536, 0, 333_333]
-        while offset < body.count {
-            var batch: [any VFSBytes] = []
-            for _ in 0..<5 where offset < body.count {
-                let size = min(sizes[0], body.count - offset)
-                sizes.append(sizes.removeFirst())
-                batch.append(Array(body[offset..<(offset + size)]))
-                offset += size
+        try await Self.withForeignSpool { store, spoolPath in
+            let spool = SpoolConfiguration(directory: spoolPath, partSize: 1 << 20, writeBufferSize: 64 << 10,
+                                           budget: SpoolBudget(limit: 64 << 20))
+            let upload = SpoolUpload(store: store, key: "pieces", configuration: spool)
+            let body = (0..<(3 << 20) + 12_345).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+            var offset = 0
+            var sizes = [1, 70_001, 13, 200_000, 4096, 65_536, 0, 333_333]
+            while offset < body.count {
+                var batch: [any VFSBytes] = []
+                for _ in 0..<5 where offset < body.count {
+                    let size = min(sizes[0], body.count - offset)
+                    sizes.append(sizes.removeFirst())
+                    batch.append(Array(body[offset..<(offset + size)]))
+                    offset += size
+                }
+                try await upload.write(contentsOf: batch)
             }
-            try await upload.write(contentsOf: batch)
+            try await upload.commit()
+            #expect(try await collect(store.get("pieces", range: nil)) == body)
         }
-        try await upload.commit()
-        #expect(try await collect(store.get("pieces", range: nil)) == body)
     }
 
     /// A vectored write of a range that starts and ends inside pieces writes just that range.

@@ -8,8 +8,7 @@ import NIOCore
 /// loop, and back with `execute`. Each crossing is an eventfd write and a wake-up; on the
 /// connection's own loop `execute` only queues the job for the loop's next turn.
 /// Blocking work still leaves the loop, through ``BlockingIO``.
-final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
-    // @unchecked: `loop` is immutable and event loops are thread-safe to `execute` on.
+final class EventLoopTaskExecutor: TaskExecutor {
     private let loop: any EventLoop
 
     init(_ loop: any EventLoop) {

@@ -25,17 +25,23 @@ enum ReusePortListeners {
         // One loop needs no sharing, and then no other process can join the port either.
         let first = try exclusiveSocket(host: host, port: port, shared: loops.count > 1)
         // From here NIO owns the socket, and closes it if the channel cannot be made.
-        let firstChannel = try await configure(bootstrap(on: loops[0])).withBoundSocket(first.handle).get()
+        let firstChannel = try await configure(bootstrap(on: loops[0])).withBoundSocket(first).get()
         // NIO listens with its default backlog (128) when it takes a bound socket; raise it to
         // the others' (listen(2) on a listening socket only updates the backlog).
-        _ = Glibc.listen(first.handle, Self.backlog)
+        _ = Glibc.listen(first, Self.backlog)
+        // The others bind to this very address and port (not the host name again, which could
+        // resolve differently, nor port 0).
+        guard let address = firstChannel.localAddress else {
+            try? await firstChannel.close()
+            throw ChannelError.unknownLocalAddress
+        }
         var channels = [firstChannel]
         do {
             for loop in loops.dropFirst() {
                 channels.append(try await configure(bootstrap(on: loop))
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .serverChannelOption(Self.reusePort, value: 1)
-                    .bind(to: first.address).get())
+                    .bind(to: address).get())
             }
         } catch {
             for channel in channels { try? await channel.close() }
@@ -55,9 +61,7 @@ enum ReusePortListeners {
 
     /// A listening socket bound the ordinary way (failing on a port in use), then opened to
     /// SO_REUSEPORT for this process's other listeners.
-    private static func exclusiveSocket(host: String, port: Int, shared: Bool) throws
-        -> (handle: CInt, address: SocketAddress)
-    {
+    private static func exclusiveSocket(host: String, port: Int, shared: Bool) throws -> CInt {
         let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         let family = address.protocol == .inet6 ? AF_INET6 : AF_INET
         let handle = Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
@@ -76,21 +80,7 @@ enum ReusePortListeners {
             guard !shared || setsockopt(handle, SOL_SOCKET, SO_REUSEPORT, &on, size) == 0 else {
                 throw IOError(errnoCode: errno, reason: "setsockopt(SO_REUSEPORT)")
             }
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let named = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(handle, $0, &length) }
-            }
-            guard named == 0 else { throw IOError(errnoCode: errno, reason: "getsockname") }
-            let boundPort = withUnsafePointer(to: &storage) { pointer -> Int in
-                if family == AF_INET6 {
-                    return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
-                }
-                return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
-            }
-            // The others bind to this very address (not the host name again, which could resolve
-            // differently).
-            return (handle, try SocketAddress.makeAddressResolvingHost(address.ipAddress ?? host, port: boundPort))
+            return handle
         } catch {
             _ = Glibc.close(handle)
             throw error

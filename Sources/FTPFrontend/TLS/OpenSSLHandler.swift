@@ -46,7 +46,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
+        let buffer = unwrapInboundIn(data)
         buffer.withUnsafeReadableBytes { bytes in
             _ = BIO_write(readBIO, bytes.baseAddress, Int32(bytes.count))
         }

@@ -205,11 +205,4 @@ public final class PosixFile: @unchecked Sendable {
         let modified = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
         return ((st.st_mode & S_IFMT) == S_IFDIR, UInt64(st.st_size), modified)
     }
-
-    /// The file system (device) a path is on, or nil when it cannot be read.
-    public static func device(of path: String) -> UInt64? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return UInt64(st.st_dev)
-    }
 }
