@@ -37,6 +37,11 @@ public struct UTCDate: Equatable, Sendable {
     static let earliest: Double = -62_167_219_200
     static let latest: Double = 253_402_300_799
 
+    /// `time` if it lies in the years 0 to 9999, else nil.
+    static func validated(_ time: Double) -> Double? {
+        (earliest...latest).contains(time) ? time : nil
+    }
+
     /// Seconds since 1970.
     public var secondsSince1970: Int {
         Self.daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second

@@ -131,7 +131,7 @@ public struct ObjectVFS: VFS {
     /// The modification time shown for an object: its `mtime` metadata, else Last-Modified.
     static func modified(_ info: ObjectInfo) -> Double {
         // Metadata another tool wrote may hold anything; "nan" or "1e300" is not a time.
-        info.metadata["mtime"].flatMap(Double.init).flatMap { $0.isFinite ? $0 : nil } ?? info.lastModified
+        info.metadata["mtime"].flatMap(Double.init).flatMap(UTCDate.validated) ?? info.lastModified
     }
 
     public func stat(_ path: VFSPath) async throws -> VFSEntry {
