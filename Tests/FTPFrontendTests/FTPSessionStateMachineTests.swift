@@ -92,6 +92,35 @@ import Testing
         #expect(code(machine.receivedLine(line("PWD"))) == 257)
     }
 
+    @Test func statWithAPathListsOnTheControlConnection() throws {
+        var anonymous = Machine()
+        #expect(code(anonymous.receivedLine(line("STAT"))) == 211)
+        #expect(code(anonymous.receivedLine(line("STAT /d"))) == 530)
+
+        var machine = loggedIn()
+        let directory = try VFSPath(resolving: "/d")
+        let limit = Machine.statusListingLimit
+        #expect(machine.receivedLine(line("STAT -la d")) == .perform(.statusListing(directory, limit: limit)))
+        let complete = machine.operationSucceeded(
+            .statusListing(directory, limit: limit), result: .statusLines(["-rw-r--r-- x"], directory: true, complete: true))
+        #expect(complete == .send(FTPReply(.directoryStatus, lines: ["Status of /d:", "-rw-r--r-- x", "End of status."])))
+        let file = machine.operationSucceeded(
+            .statusListing(directory, limit: limit), result: .statusLines(["-rw-r--r-- f"], directory: false, complete: true))
+        #expect(code(file) == 213)
+        guard case .send(let cut) = machine.operationSucceeded(
+            .statusListing(directory, limit: 2), result: .statusLines(["a", "b"], directory: true, complete: false))
+        else { Issue.record("expected a reply"); return }
+        #expect(cut.lines.last == "End of status: the first 2 entries; LIST or MLSD shows all.")
+        #expect(code(machine.operationFailed(.statusListing(directory, limit: limit), .notFound("/d"))) == 550)
+
+        // During a transfer STAT alone answers at once; STAT with a path waits its turn.
+        _ = machine.receivedLine(line("EPSV"))
+        _ = machine.operationSucceeded(.openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
+        _ = machine.receivedLine(line("RETR f"))
+        #expect(code(machine.receivedLine(line("STAT"))) == 211)
+        #expect(machine.receivedLine(line("STAT d")) == .deferLine(Array("STAT d".utf8)))
+    }
+
     @Test func restAppliesToTheNextTransferOnly() throws {
         var machine = loggedIn()
         let file = try VFSPath(resolving: "/f")

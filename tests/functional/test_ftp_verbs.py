@@ -122,6 +122,42 @@ def test_stou_site_rein_stat_and_friends(ftp, ossftp, alice):
     assert ftp.pwd() == "/"
 
 
+def test_stat_with_a_path_lists_on_the_control_connection(ftp, ossftp):
+    folder = ossftp.bucket_dir() / "status dir"
+    folder.mkdir()
+    (folder / "two words.txt").write_bytes(b"12345")
+    ftp.mkd("status dir/sub")
+    listing = ftp.sendcmd("STAT status dir").splitlines()
+    assert listing[0] == "212-Status of /status dir:" and listing[-1] == "212 End of status."
+    assert len(listing) == 4
+    directory, file = sorted(listing[1:3], key=lambda line: not line.startswith("d"))
+    assert directory.startswith("drwx") and directory.endswith(" sub")
+    assert file.startswith("-rw-") and file.split()[4] == "5" and file.endswith(" two words.txt")
+    # lftp's ftp:use-stat-for-list sends ls options, as with LIST.
+    assert ftp.sendcmd("STAT -la status dir").splitlines() == listing
+    single = ftp.sendcmd("STAT status dir/two words.txt").splitlines()
+    assert single[0].startswith("213-") and single[1].endswith(" two words.txt") and len(single) == 3
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.sendcmd("STAT missing")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.sendcmd("STAT ../../etc")
+
+
+def test_stat_of_a_huge_directory_is_cut_short(ftp, ossftp):
+    folder = ossftp.bucket_dir() / "many"
+    folder.mkdir()
+    for index in range(1005):
+        (folder / f"f{index:04d}").write_bytes(b"")
+    listing = ftp.sendcmd("STAT many").splitlines()
+    assert len(listing) == 1 + 1000 + 1
+    assert listing[1].endswith(" f0000") and listing[1000].endswith(" f0999")
+    assert listing[-1] == "212 End of status: the first 1000 entries; LIST or MLSD shows all."
+    assert len(ftp.nlst("many")) == 1005
+    with RawFTP(ossftp.port) as c:
+        c.sock.sendall(b"STAT many\r\n")
+        assert c.read_reply().code == 530
+
+
 def test_pipelined_commands_are_answered_in_order(ossftp, alice):
     with RawFTP(ossftp.port) as c:
         c.sock.sendall(f"USER {alice.username}\r\nPASS {alice.password}\r\nPWD\r\nTYPE I\r\nNOOP\r\n".encode())

@@ -36,7 +36,8 @@ public enum FTPCommand: Equatable, Sendable {
     case rnfr(String)
     case rnto(String)
     case syst
-    case stat
+    /// STAT alone: the session's status; STAT with a path: its listing on the control connection.
+    case stat(String?)
     case site(String)
     case clnt
     case help(String?)

@@ -44,8 +44,10 @@ public enum FTPCommandTable {
               feature: nil) { _ in .quit },
         Entry(verb: "SYST", argument: .none, requiresLogin: false, help: "SYST: shows the system type.",
               feature: nil) { _ in .syst },
-        Entry(verb: "STAT", argument: .none, requiresLogin: false, help: "STAT: shows the session's status.",
-              feature: nil) { _ in .stat },
+        // STAT with a path needs a login; the state machine checks that, since STAT alone does not.
+        Entry(verb: "STAT", argument: .optional, requiresLogin: false,
+              help: "STAT [<path>]: the session's status, or a listing on the control connection.",
+              feature: nil) { .stat(stripListOptions($0)) },
         Entry(verb: "SITE", argument: .required, requiresLogin: true, help: "SITE HELP|CHMOD: site commands.",
               feature: nil) { .site($0!) },
         Entry(verb: "CLNT", argument: .optional, requiresLogin: false, help: "CLNT <name>: the client says who it is.",

@@ -58,6 +58,7 @@ public struct FTPReply: Equatable, Sendable, Error {
         public static let ok = Code(rawValue: 200)
         public static let superfluous = Code(rawValue: 202)
         public static let systemStatus = Code(rawValue: 211)
+        public static let directoryStatus = Code(rawValue: 212)
         public static let fileStatus = Code(rawValue: 213)
         public static let help = Code(rawValue: 214)
         public static let systemType = Code(rawValue: 215)

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import OSSVFS
@@ -76,6 +77,23 @@ struct FTPSessionOperations: Sendable {
             var entry = try await vfs.stat(path)
             entry.name = path.description
             return .success(.entry(entry), nil)
+        case .statusListing(let path, let limit):
+            let now = Date().timeIntervalSince1970
+            let listing: VFSDirectoryListing
+            do {
+                listing = try await vfs.list(path)
+            } catch VFSError.notDirectory {
+                let line = FTPListingFormatter.longLine(try await vfs.stat(path), now: now)
+                return .success(.statusLines([line], directory: false, complete: true), nil)
+            }
+            var lines: [String] = []
+            for try await entry in listing {
+                guard lines.count < limit else {
+                    return .success(.statusLines(lines, directory: true, complete: false), nil)
+                }
+                lines.append(FTPListingFormatter.longLine(entry, now: now))
+            }
+            return .success(.statusLines(lines, directory: true, complete: true), nil)
         case .prepareActiveConnection(let host, let port):
             return .success(.done, .active(host: host, port: port, tls: request.dataTLS))
         case .openPassiveListener:

@@ -61,6 +61,8 @@ public struct FTPSessionStateMachine: Sendable {
         case machineStat(VFSPath)
         /// HASH, XMD5, XCRC: a stored checksum.
         case checksum(VFSPath, FTPHashAlgorithm, legacy: Bool)
+        /// STAT with a path: its `ls -l` lines, at most `limit` of a directory's.
+        case statusListing(VFSPath, limit: Int)
     }
 
     /// What an operation found.
@@ -72,6 +74,8 @@ public struct FTPSessionStateMachine: Sendable {
         case modified(Double)
         case entry(VFSEntry)
         case checksums(VFSChecksums)
+        /// `ls -l` lines for STAT; `complete` is false when the directory has more entries.
+        case statusLines([String], directory: Bool, complete: Bool)
     }
 
     /// A transfer over the data connection.
@@ -176,7 +180,7 @@ public struct FTPSessionStateMachine: Sendable {
             if transferring {
                 switch command {
                 case .noop: return .send(FTPReply(.ok, "NOOP ok, transfer in progress."))
-                case .stat: return .send(status)
+                case .stat(nil): return .send(status)
                 case .abor:
                     abortRequested = true
                     return .abortTransfer
@@ -239,8 +243,11 @@ public struct FTPSessionStateMachine: Sendable {
             return transfer("stou-" + Self.uniqueSuffix()) { .storeUnique($0) }
         case .syst:
             return .send(FTPReply(.systemType, "UNIX Type: L8"))
-        case .stat:
+        case .stat(nil):
             return .send(status)
+        case .stat(let argument?):
+            guard isLoggedIn else { return .send(FTPReply(.notLoggedIn, "Log in with USER and PASS first.")) }
+            return resolving(argument) { .perform(.statusListing($0, limit: Self.statusListingLimit)) }
         case .feat:
             return .send(FTPCommandTable.featReply(tls: tls.available, hash: hashAlgorithm))
         case .auth(let mechanism):
@@ -348,6 +355,10 @@ public struct FTPSessionStateMachine: Sendable {
             return resolving(argument) { .perform(.checksum($0, chosen, legacy: legacy)) }
         }
     }
+
+    /// Entries of a directory that `STAT path` shows at most: the reply is one message on the
+    /// control connection, so a huge directory is left to LIST and MLSD, which stream.
+    public static let statusListingLimit = 1000
 
     /// STAT without an argument (RFC 959 §4.1.3): who, where, and whether data is moving.
     private var status: FTPReply {
@@ -528,7 +539,14 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(.enteringPassiveMode, "Entering Passive Mode (\(address),\(port >> 8),\(port & 0xFF))."))
         case (.checksum(let path, let algorithm, let legacy), .checksums(let sums)):
             return Self.checksumReply(path: path, algorithm: algorithm, legacy: legacy, sums: sums)
-        case (.size, _), (.openPassiveListener, _), (.modificationTime, _), (.machineStat, _), (.checksum, _):
+        case (.statusListing(let path, let limit), .statusLines(let lines, let directory, let complete)):
+            // RFC 959 §4.1.3: STAT with a path is LIST over the control connection; 212 for a
+            // directory, 213 for a file (§4.2.1).
+            let last = complete ? "End of status." : "End of status: the first \(limit) entries; LIST or MLSD shows all."
+            return .send(FTPReply(directory ? .directoryStatus : .fileStatus,
+                                  lines: ["Status of \(path):"] + lines + [last]))
+        case (.size, _), (.openPassiveListener, _), (.modificationTime, _), (.machineStat, _), (.checksum, _),
+            (.statusListing, _):
             preconditionFailure("result \(result) does not belong to \(operation)")
         }
     }
