@@ -1,0 +1,107 @@
+import OSSVFS
+
+/// The events and actions of ``FTPSessionStateMachine``: what it asks its handler to do, and
+/// the results the handler feeds back.
+extension FTPSessionStateMachine {
+    /// What the handler must do next.
+    public enum Action: Equatable, Sendable {
+        /// Send a reply.
+        case send(FTPReply)
+        /// Send a reply, then close the control connection.
+        case sendAndClose(FTPReply)
+        /// Check credentials; answer with ``authenticationSucceeded()`` or ``authenticationFailed()``.
+        case authenticate(user: String, password: String)
+        /// Run a VFS operation; answer with ``operationSucceeded(_:result:)`` or ``operationFailed(_:_:)``.
+        case perform(Operation)
+        /// Run a data transfer; answer with ``transferStarted()`` then ``transferFinished(_:)``.
+        case transfer(Transfer)
+        /// Hold the line until the running transfer ends, then feed it again.
+        case deferLine([UInt8])
+        /// Send several replies in order (ABOR's 426 and 226).
+        case sendReplies([FTPReply])
+        /// Stop the running transfer; answer with ``transferFinished(_:)``.
+        case abortTransfer
+        /// Forget the login and the data connection setup (REIN), then send the reply.
+        case reinitialize(FTPReply)
+        /// Send the reply (234), then start TLS on the control connection, dropping any
+        /// plaintext that came after AUTH.
+        case startTLS(FTPReply)
+    }
+
+    /// TLS policy of the server (RFC 4217).
+    public struct TLSPolicy: Sendable, Equatable {
+        public var available: Bool
+        public var requiredForLogin: Bool
+        public var requiredForData: Bool
+
+        public init(available: Bool = false, requiredForLogin: Bool = false, requiredForData: Bool = false) {
+            self.available = available
+            self.requiredForLogin = requiredForLogin
+            self.requiredForData = requiredForData
+        }
+    }
+
+    /// Work on the VFS or the network that ends in one reply.
+    public enum Operation: Equatable, Sendable {
+        case changeDirectory(VFSPath)
+        case makeDirectory(VFSPath)
+        case removeDirectory(VFSPath)
+        case removeFile(VFSPath)
+        case size(VFSPath)
+        case openPassiveListener(extended: Bool)
+        /// PORT/EPRT: remember where to connect for the next transfer.
+        case prepareActiveConnection(host: String, port: Int)
+        /// RNFR: check that the source exists.
+        case renameSource(VFSPath)
+        case rename(VFSPath, to: VFSPath)
+        case modificationTime(VFSPath)
+        case setModificationTime(VFSPath, Double)
+        /// MLST: the facts of one entry.
+        case machineStat(VFSPath)
+        /// HASH, XMD5, XCRC: a stored checksum.
+        case checksum(VFSPath, FTPHashAlgorithm, legacy: Bool)
+        /// STAT with a path: its `ls -l` lines, at most `limit` of a directory's.
+        case statusListing(VFSPath, limit: Int)
+    }
+
+    /// What an operation found.
+    public enum OperationResult: Equatable, Sendable {
+        case done
+        case size(UInt64)
+        /// The passive listener is open at this address (dotted IPv4 for PASV) and port.
+        case passiveListener(host: String, port: Int)
+        case modified(Double)
+        case entry(VFSEntry)
+        case checksums(VFSChecksums)
+        /// `ls -l` lines for STAT; `complete` is false when the directory has more entries.
+        case statusLines([String], directory: Bool, complete: Bool)
+    }
+
+    /// A transfer over the data connection.
+    public enum Transfer: Equatable, Sendable {
+        case list(VFSPath, format: FTPListingFormat)
+        case retrieve(VFSPath, offset: UInt64)
+        /// STOR, after REST n: keep the first n bytes of the existing file.
+        case store(VFSPath, keepingFirst: UInt64?)
+        case append(VFSPath)
+        /// STOU: a new file under a name ossftp chose.
+        case storeUnique(VFSPath)
+    }
+
+    /// How a transfer ended.
+    public enum TransferOutcome: Equatable, Sendable {
+        case completed
+        /// Refused before any data moved (for example a missing file).
+        case refused(VFSError)
+        /// MLSD of something that is not a directory (RFC 3659 §7.2: 501).
+        case notADirectoryListing(VFSPath)
+        /// The data connection could not be opened.
+        case noDataConnection
+        /// The data connection broke or was closed early.
+        case connectionLost
+        /// The transfer failed in the store or the spool; for uploads, nothing was committed.
+        case failed(VFSError)
+        /// ABOR stopped it; for uploads, nothing was committed.
+        case aborted
+    }
+}
