@@ -6,9 +6,9 @@ import OSSVFS
 
 /// Open files: reads through the read-ahead, writes through the spool.
 extension FuseFilesystem {
-    /// open(2) of an existing file. O_TRUNC starts a new upload at once; other writable opens
-    /// copy the file into the spool only when the first change comes.
-    public func open(_ path: String, flags: Int32) -> (status: Int32, handle: UInt64) {
+    /// open(2) of an existing file by `process` (nil: unknown). O_TRUNC starts a new upload at
+    /// once; other writable opens copy the file into the spool only when the first change comes.
+    public func open(_ path: String, flags: Int32, process: pid_t? = nil) -> (status: Int32, handle: UInt64) {
         let resolved: VFSPath
         do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
         let writable = flags & O_ACCMODE != O_RDONLY
@@ -17,7 +17,7 @@ extension FuseFilesystem {
             return (-FuseErrno.code(forAny: error), 0)
         case .success(let entry):
             if entry.kind == .directory { return (-EISDIR, 0) }
-            let file = FuseOpenFile(path: resolved, writable: writable, size: entry.size)
+            let file = FuseOpenFile(path: resolved, writable: writable, size: entry.size, opener: process)
             if writable && flags & O_TRUNC != 0 {
                 forgetListed(resolved)
                 switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
@@ -32,14 +32,14 @@ extension FuseFilesystem {
         }
     }
 
-    /// create(2): a new empty file, written by streaming.
-    public func create(_ path: String) -> (status: Int32, handle: UInt64) {
+    /// create(2) by `process` (nil: unknown): a new empty file, written by streaming.
+    public func create(_ path: String, process: pid_t? = nil) -> (status: Int32, handle: UInt64) {
         let resolved: VFSPath
         do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
         forgetListed(resolved)
         switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
         case .success(let writer):
-            let file = FuseOpenFile(path: resolved, writable: true, size: 0)
+            let file = FuseOpenFile(path: resolved, writable: true, size: 0, opener: process)
             file.writer = writer
             return (0, handles.insert(file))
         case .failure(let error):
@@ -82,6 +82,11 @@ extension FuseFilesystem {
         return file.lock.withLock {
             if let failure = file.failure { return -failure }
             do {
+                if file.staged == nil, file.writer != nil, offset > file.size {
+                    // Past the end of a streamed file (a sparse write, or ftruncate to the
+                    // final size first): zeros fill the gap, and streaming goes on.
+                    try padStream(file, to: offset)
+                }
                 if file.staged == nil && (file.writer == nil || offset != file.size) {
                     try prepareWrite(file, at: offset)
                 }
@@ -115,6 +120,16 @@ extension FuseFilesystem {
         }.get()
     }
 
+    /// Streams zeros up to `size`.
+    private func padStream(_ file: FuseOpenFile, to size: UInt64) throws {
+        guard let writer = file.writer else { return }
+        while file.size < size {
+            let count = Int(min(size - file.size, 1 << 20))
+            try BlockingBridge.run { try await writer.write([UInt8](repeating: 0, count: count)) }.get()
+            file.size += UInt64(count)
+        }
+    }
+
     /// Copies the file into the spool (within the limit) for changes anywhere in it.
     private func stage(_ file: FuseOpenFile) throws {
         file.reader?.close()
@@ -133,8 +148,15 @@ extension FuseFilesystem {
         forgetListed(path)
         let result: Result<Void, any Error>
         if let writer = file.writer {
-            file.writer = nil
-            result = BlockingBridge.run { try await writer.commit() }
+            do {
+                try padStream(file, to: file.extendedSize)
+                file.writer = nil
+                result = BlockingBridge.run { try await writer.commit() }
+            } catch {
+                file.writer = nil
+                _ = BlockingBridge.run { await writer.abort() }
+                result = .failure(error)
+            }
         } else if let staged = file.staged, staged.dirty {
             result = BlockingBridge.run { [vfs] in try await staged.upload(to: path, vfs: vfs) }
             if case .success = result {
@@ -155,14 +177,22 @@ extension FuseFilesystem {
         return 0
     }
 
-    /// close(2) of one descriptor: the upload is committed here, so its errors reach close.
-    public func flush(_ handle: UInt64) -> Int32 {
+    /// close(2) of one descriptor by `process` (nil: unknown): the upload is committed here,
+    /// so its errors reach close. A copy of the descriptor closed by another process (a child
+    /// that inherited it, a flush the kernel sends on its own) does not end the opener's
+    /// writing: committing then would store the file cut short. The opener's close, fsync and
+    /// the release after the last close do.
+    public func flush(_ handle: UInt64, process: pid_t? = nil) -> Int32 {
         guard let file = handles.file(handle) else { return -EBADF }
+        if let opener = file.opener, process != opener { return 0 }
         return file.lock.withLock { commit(file) }
     }
 
     /// fsync(2): returns once the file is stored.
-    public func fsync(_ handle: UInt64) -> Int32 { flush(handle) }
+    public func fsync(_ handle: UInt64) -> Int32 {
+        guard let file = handles.file(handle) else { return -EBADF }
+        return file.lock.withLock { commit(file) }
+    }
 
     /// The last descriptor is gone: commit what a flush did not, and free the handle.
     public func release(_ handle: UInt64) -> Int32 {
@@ -176,11 +206,16 @@ extension FuseFilesystem {
     }
 
     /// truncate(2) and ftruncate(2). Shrinking keeps the first bytes server-side, growing adds
-    /// zeros; an open file being streamed can only be cut at its current end.
+    /// zeros; an open file being streamed can grow (zeros at commit) but not lose what it sent.
     public func truncate(_ path: String, to size: UInt64, handle: UInt64?) -> Int32 {
         if let handle, let file = handles.file(handle) {
             return file.lock.withLock {
-                if file.writer != nil { return size == file.size ? 0 : -EINVAL }
+                if file.writer != nil {
+                    // Bytes already streamed cannot be cut; growing adds zeros at commit.
+                    guard size >= file.size else { return -EINVAL }
+                    file.extendedSize = size
+                    return 0
+                }
                 do {
                     if file.staged == nil { try stage(file) }
                     try file.staged?.truncate(to: size)

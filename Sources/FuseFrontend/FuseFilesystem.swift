@@ -71,7 +71,7 @@ public final class FuseFilesystem: @unchecked Sendable {
         do { resolved = try resolve(path) } catch { return -EINVAL }
         // A file being written shows its size so far, before anything is stored.
         if let open = handles.writing(resolved) {
-            let pending = open.lock.withLock { open.hasPendingChanges ? (open.staged?.size ?? open.size) : nil }
+            let pending = open.lock.withLock { open.hasPendingChanges ? open.pendingSize : nil }
             if let pending {
                 fill(&status, kind: .file, size: pending, modified: open.pendingModified ?? Date().timeIntervalSince1970)
                 return 0

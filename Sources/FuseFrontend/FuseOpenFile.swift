@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import OSSVFS
 
 /// One open file: a reader, or an upload in one of two forms.
@@ -14,10 +17,14 @@ final class FuseOpenFile: @unchecked Sendable {
     let path: VFSPath
     let lock = Lock()
     let writable: Bool
+    /// The process that opened it, when known: only its close commits (see ``FuseFilesystem/flush(_:process:)``).
+    let opener: pid_t?
     var reader: FuseReader?
     /// The streaming upload, and how many bytes it holds.
     var writer: (any VFSWriter)?
     var size: UInt64 = 0
+    /// A size set with truncate past what was streamed: zeros make up the rest at commit.
+    var extendedSize: UInt64 = 0
     /// The stored size when nothing is pending: reads and appends start from it.
     var staged: FuseStagedCopy?
     /// A time set (utimens) while the file was not yet stored, applied once it is.
@@ -25,11 +32,15 @@ final class FuseOpenFile: @unchecked Sendable {
     /// A failed upload: every later call on the file reports it.
     var failure: Int32?
 
-    init(path: VFSPath, writable: Bool, size: UInt64) {
+    init(path: VFSPath, writable: Bool, size: UInt64, opener: pid_t?) {
         self.path = path
         self.writable = writable
         self.size = size
+        self.opener = opener
     }
+
+    /// The size a reader of its attributes sees while changes are pending.
+    var pendingSize: UInt64 { staged?.size ?? max(size, extendedSize) }
 
     /// Whether there are changes not yet stored.
     var hasPendingChanges: Bool { writer != nil || staged?.dirty == true }

@@ -18,6 +18,22 @@ public enum FuseOperations {
 
     static func string(_ path: UnsafePointer<CChar>?) -> String { path.map { String(cString: $0) } ?? "/" }
 
+    /// The process behind the request being served. The kernel passes the calling thread's
+    /// id; descriptors belong to its thread group, read from /proc. Nil for the kernel's own
+    /// requests (id 0) or a thread already gone.
+    static func callingProcess() -> pid_t? {
+        guard let thread = fuse_get_context()?.pointee.pid, thread > 0,
+            let file = fopen("/proc/\(thread)/status", "r")
+        else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line)
+            if text.hasPrefix("Tgid:") { return pid_t(text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        return nil
+    }
+
     /// The table.
     static func make() -> fuse_operations {
         var ops = fuse_operations()
@@ -89,13 +105,15 @@ public enum FuseOperations {
         }
         ops.open = { path, info in
             guard let info else { return -EINVAL }
-            let (status, handle) = FuseOperations.filesystem().open(FuseOperations.string(path), flags: info.pointee.flags)
+            let (status, handle) = FuseOperations.filesystem().open(
+                FuseOperations.string(path), flags: info.pointee.flags, process: FuseOperations.callingProcess())
             info.pointee.fh = handle
             return status
         }
         ops.create = { path, _, info in
             guard let info else { return -EINVAL }
-            let (status, handle) = FuseOperations.filesystem().create(FuseOperations.string(path))
+            let (status, handle) = FuseOperations.filesystem().create(
+                FuseOperations.string(path), process: FuseOperations.callingProcess())
             info.pointee.fh = handle
             return status
         }
@@ -109,7 +127,9 @@ public enum FuseOperations {
             return FuseOperations.filesystem().write(
                 info.pointee.fh, UnsafeRawBufferPointer(start: buffer, count: size), at: UInt64(offset))
         }
-        ops.flush = { _, info in info.map { FuseOperations.filesystem().flush($0.pointee.fh) } ?? -EINVAL }
+        ops.flush = { _, info in
+            info.map { FuseOperations.filesystem().flush($0.pointee.fh, process: FuseOperations.callingProcess()) } ?? -EINVAL
+        }
         ops.fsync = { _, _, info in info.map { FuseOperations.filesystem().fsync($0.pointee.fh) } ?? -EINVAL }
         ops.release = { _, info in info.map { FuseOperations.filesystem().release($0.pointee.fh) } ?? -EINVAL }
         return ops

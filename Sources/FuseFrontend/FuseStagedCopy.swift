@@ -16,11 +16,13 @@ final class FuseStagedCopy: @unchecked Sendable {
     static func make(of source: VFSPath, vfs: any VFS, directory: String, limit: UInt64) async throws -> FuseStagedCopy {
         let size = try await vfs.stat(source).size
         guard size <= limit else { throw FuseError(EFBIG) }
-        let copy = try FuseStagedCopy(directory: directory)
+        // Disk I/O goes to the blocking pool: tasks run on the event loops.
+        let copy = try await BlockingIO.run { try FuseStagedCopy(directory: directory) }
         do {
             var offset: UInt64 = 0
             for try await chunk in try await vfs.openRead(source, offset: 0) {
-                try copy.write(chunk, at: offset)
+                let at = offset
+                try await BlockingIO.run { try copy.write(chunk, at: at) }
                 offset += UInt64(chunk.count)
             }
         } catch {
@@ -64,6 +66,15 @@ final class FuseStagedCopy: @unchecked Sendable {
         return count < 0 ? -errno : Int32(count)
     }
 
+    /// Up to `count` bytes at `offset`; empty at the end.
+    private func read(count: Int, at offset: UInt64) throws -> [UInt8] {
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let got = pread(descriptor, buffer.baseAddress, count, off_t(offset))
+            guard got >= 0 else { throw FuseError(errno) }
+            initialized = got
+        }
+    }
+
     func truncate(to size: UInt64) throws {
         guard ftruncate(descriptor, off_t(size)) == 0 else { throw FuseError(errno) }
     }
@@ -73,13 +84,12 @@ final class FuseStagedCopy: @unchecked Sendable {
         let writer = try await vfs.openWrite(target)
         do {
             var offset: UInt64 = 0
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
             while true {
-                let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
-                if count < 0 { throw FuseError(errno) }
-                if count == 0 { break }
-                try await writer.write(Array(buffer[0..<count]))
-                offset += UInt64(count)
+                let at = offset
+                let chunk = try await BlockingIO.run { try self.read(count: 1 << 20, at: at) }
+                if chunk.isEmpty { break }
+                try await writer.write(chunk)
+                offset += UInt64(chunk.count)
             }
             try await writer.commit()
         } catch {

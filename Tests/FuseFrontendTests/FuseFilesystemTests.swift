@@ -42,11 +42,51 @@ import TestSupport
             var attributes = stat()
             #expect(fs.getattr("/new.txt", &attributes) == 0)
             #expect(attributes.st_size == 5 && attributes.st_uid == 1000 && attributes.st_mode & 0o777 == 0o644)
-            #expect(write(fs, handle, Array("x".utf8), at: 99) == -EINVAL)
+            #expect(write(fs, handle, Array("x".utf8), at: 3) == -EINVAL)
             #expect(fs.flush(handle) == 0)
             #expect(fs.release(handle) == 0)
             let stored = BlockingBridge.run { try await store.head("new.txt") }
             #expect((try? stored.get())?.size == 5)
+        }
+    }
+
+    @Test func onlyTheOpenersCloseCommits() async throws {
+        try await withFilesystem { fs, store in
+            let (_, handle) = fs.create("/shared", process: 100)
+            #expect(write(fs, handle, Array("first ".utf8), at: 0) == 6)
+            // A child that inherited the descriptor closes its copy; the kernel flushes on its own.
+            #expect(fs.flush(handle, process: 200) == 0)
+            #expect(fs.flush(handle, process: nil) == 0)
+            #expect((try? BlockingBridge.run { try await store.head("shared") }.get()) == nil)
+            #expect(write(fs, handle, Array("second".utf8), at: 6) == 6)
+            #expect(fs.flush(handle, process: 100) == 0)
+            let stored = BlockingBridge.run { try await store.head("shared") }
+            #expect((try? stored.get())?.size == 12)
+            #expect(fs.release(handle) == 0)
+        }
+    }
+
+    @Test func aStreamedFileGrowsWithZerosPastItsEnd() async throws {
+        try await withFilesystem { fs, _ in
+            // truncate -s 5 on a new file, then close: five zeros.
+            let (_, sized) = fs.create("/sized")
+            #expect(fs.truncate("/sized", to: 5, handle: sized) == 0)
+            var attributes = stat()
+            #expect(fs.getattr("/sized", &attributes) == 0 && attributes.st_size == 5)
+            #expect(fs.release(sized) == 0)
+            let (_, reader) = fs.open("/sized", flags: O_RDONLY)
+            #expect(read(fs, reader, at: 0, count: 10) == [0, 0, 0, 0, 0])
+            #expect(fs.release(reader) == 0)
+            // ftruncate to the final size first, then written from the start; and a sparse write.
+            let (_, handle) = fs.create("/sparse")
+            #expect(fs.truncate("/sparse", to: 8, handle: handle) == 0)
+            #expect(write(fs, handle, Array("ab".utf8), at: 0) == 2)
+            #expect(write(fs, handle, Array("z".utf8), at: 4) == 1)
+            #expect(fs.truncate("/sparse", to: 1, handle: handle) == -EINVAL)
+            #expect(fs.release(handle) == 0)
+            let (_, check) = fs.open("/sparse", flags: O_RDONLY)
+            #expect(read(fs, check, at: 0, count: 16) == [97, 98, 0, 0, 122, 0, 0, 0])
+            #expect(fs.release(check) == 0)
         }
     }
 

@@ -169,10 +169,11 @@ def test_unsupported_operations_fail_with_their_errno(mounted):
     os.chmod(root / "f", 0o644)  # what is shown already: allowed
     fails(lambda: os.chown(root / "f", 4242, 4242), errno.EPERM)
     fails(lambda: os.setxattr(root / "f", "user.k", b"v"), errno.EOPNOTSUPP)
-    # A new file is written from start to end; a write elsewhere is refused.
+    # A new file is written from start to end (or past it, with zeros between); a write back
+    # into what was already sent is refused.
     descriptor = os.open(root / "seq", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.write(descriptor, b"a" * 10)
-    fails(lambda: os.pwrite(descriptor, b"b", 100), errno.EINVAL)
+    fails(lambda: os.pwrite(descriptor, b"b", 5), errno.EINVAL)
     os.close(descriptor)  # what was written in order is stored
     assert (root / "seq").read_bytes() == b"a" * 10
     fails(lambda: os.rename(root / "f", root / "g"), errno.EXDEV)
@@ -204,6 +205,37 @@ def test_in_place_changes_up_to_the_limit(tmp_path, seaweedfs):
         assert (m.root / "large").read_bytes() == b"L" * (2 * MiB) + b"tail"
     finally:
         m.mount.stop()
+
+
+def test_only_the_writers_own_close_commits(mounted):
+    path = mounted.root / "shared.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"a" * MiB)
+    child = os.fork()
+    if child == 0:  # closes its inherited copy of the descriptor, as a forked helper would
+        os.close(fd)
+        os._exit(0)
+    assert os.waitpid(child, 0)[1] == 0
+    # A refused unmount makes the kernel flush open files too.
+    assert subprocess.run(["fusermount3", "-u", str(mounted.root)], capture_output=True).returncode != 0
+    assert not mounted.store_path("shared.bin")
+    os.write(fd, b"b" * MiB)
+    os.close(fd)
+    assert path.read_bytes() == b"a" * MiB + b"b" * MiB
+
+
+def test_new_files_grow_with_zeros(mounted):
+    root = mounted.root
+    assert sh("truncate -s 5 five && stat -c %s five", root).stdout == "5\n"
+    assert (root / "five").read_bytes() == bytes(5)
+    with open(root / "sparse", "wb") as out:
+        out.truncate(3 * MiB)  # downloaders set the final size first, then write from the start
+        out.write(b"head")
+        out.seek(2 * MiB)
+        out.write(b"tail")
+    body = (root / "sparse").read_bytes()
+    assert len(body) == 3 * MiB and body[:4] == b"head" and body[2 * MiB:2 * MiB + 4] == b"tail"
+    assert body.count(0) == 3 * MiB - 8
 
 
 def test_sigterm_unmounts_and_drops_an_open_upload(tmp_path, seaweedfs):
