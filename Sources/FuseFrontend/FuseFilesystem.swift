@@ -11,6 +11,10 @@ public final class FuseFilesystem: @unchecked Sendable {
     let vfs: any VFS
     let options: FuseMountOptions
     let handles = FuseHandleTable()
+    /// Open directories, by the handle number libfuse carries.
+    let directories = LockedValue<(next: UInt64, open: [UInt64: FuseDirectoryStream])>((0, [:]))
+    /// Shown as the time of directories, which object storage keeps none for.
+    let mountedAt = Date().timeIntervalSince1970
     /// libfuse's session, once mounted (to notice a signal-requested exit).
     let session = LockedValue<OpaquePointer?>(nil)
     /// Set once libfuse tore the file system down in order.
@@ -59,7 +63,7 @@ public final class FuseFilesystem: @unchecked Sendable {
         status.st_size = off_t(size)
         status.st_blksize = 1 << 20
         status.st_blocks = blkcnt_t((size + 511) / 512)
-        let time = modified ?? 0
+        let time = modified ?? mountedAt
         let spec = timespec(tv_sec: Int(time), tv_nsec: Int((time - time.rounded(.down)) * 1e9))
         status.st_mtim = spec
         status.st_ctim = spec
@@ -91,24 +95,49 @@ public final class FuseFilesystem: @unchecked Sendable {
         }
     }
 
-    /// Lists a directory as the store's pages arrive; `add` gets each name with its attributes
-    /// (for readdirplus: `ls -l` then needs no request per file) and returns false when full.
-    public func readdir(_ path: String, add: @escaping @Sendable (String, stat) -> Bool) -> Int32 {
-        var dot = stat()
-        fill(&dot, kind: .directory, size: 0, modified: nil)
-        guard add(".", dot), add("..", dot) else { return 0 }
-        return perform(path) { [vfs, self] resolved in
-            let now = Date().timeIntervalSince1970
-            var batch: [(VFSPath, VFSEntry)] = []
-            for try await entry in try await vfs.list(resolved) {
-                var status = stat()
-                self.fill(&status, kind: entry.kind, size: entry.size, modified: entry.modified)
-                if !add(entry.name, status) { break }
-                batch.append((resolved.appending(entry.name), entry))
-                if batch.count == 1000 { self.remember(batch, at: now); batch = [] }
-            }
-            self.remember(batch, at: now)
+    /// opendir(3): a stream over the directory's listing, started at the first readdir.
+    public func opendir(_ path: String) -> (status: Int32, handle: UInt64) {
+        let resolved: VFSPath
+        do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
+        var dots = stat()
+        fill(&dots, kind: .directory, size: 0, modified: nil)
+        // libfuse's "unknown" inode: a 0 would make readdir(3) skip . and .. (readdirplus
+        // passes these attributes as they are).
+        dots.st_ino = 0xFFFF_FFFF
+        let stream = FuseDirectoryStream(path: resolved, vfs: vfs, dots: dots) { [self] entry in
+            var status = stat()
+            fill(&status, kind: entry.kind, size: entry.size, modified: entry.modified)
+            return status
         }
+        return (0, directories.withLock { table in
+            table.next += 1
+            table.open[table.next] = stream
+            return table.next
+        })
+    }
+
+    /// Entries from `offset` on, as the store's pages arrive; `add` gets each name with its
+    /// attributes (for readdirplus: `ls -l` then needs no request per file) and the offset to
+    /// resume after it, and returns false when the kernel's buffer is full.
+    public func readdir(_ handle: UInt64, from offset: Int64, add: (String, stat, Int64) -> Bool) -> Int32 {
+        guard let stream = directories.withLock({ $0.open[handle] }) else { return -EBADF }
+        let now = Date().timeIntervalSince1970
+        return stream.lock.withLock {
+            do {
+                try stream.read(from: offset, add: add) { entries in
+                    remember(entries.map { (stream.path.appending($0.name), $0) }, at: now)
+                }
+                return 0
+            } catch {
+                return -FuseErrno.code(forAny: error)
+            }
+        }
+    }
+
+    /// releasedir(3).
+    public func releasedir(_ handle: UInt64) -> Int32 {
+        directories.withLock { _ = $0.open.removeValue(forKey: handle) }
+        return 0
     }
 
     private func remember(_ entries: [(VFSPath, VFSEntry)], at time: Double) {

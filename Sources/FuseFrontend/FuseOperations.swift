@@ -63,11 +63,19 @@ public enum FuseOperations {
             guard let status else { return -EINVAL }
             return FuseOperations.filesystem().getattr(FuseOperations.string(path), &status.pointee)
         }
-        ops.readdir = { path, buffer, filler, _, _, flags in
+        ops.opendir = { path, info in
+            guard let info else { return -EINVAL }
+            let (status, handle) = FuseOperations.filesystem().opendir(FuseOperations.string(path))
+            info.pointee.fh = handle
+            return status
+        }
+        ops.readdir = { _, buffer, filler, offset, info, flags in
+            guard let info else { return -EINVAL }
             let plus = flags.rawValue & FUSE_READDIR_PLUS.rawValue != 0
             let sink = FillerSink(buffer: buffer, filler: filler, plus: plus)
-            return FuseOperations.filesystem().readdir(FuseOperations.string(path)) { name, status in sink.add(name, status) }
+            return FuseOperations.filesystem().readdir(info.pointee.fh, from: Int64(offset)) { sink.add($0, $1, $2) }
         }
+        ops.releasedir = { _, info in info.map { FuseOperations.filesystem().releasedir($0.pointee.fh) } ?? -EINVAL }
         ops.statfs = { _, status in
             guard let status else { return -EINVAL }
             return FuseOperations.filesystem().statfs(&status.pointee)
@@ -241,9 +249,9 @@ private final class ExitWatcher: @unchecked Sendable {
 private let utimeNow = (1 << 30) - 1
 private let utimeOmit = (1 << 30) - 2
 
-/// libfuse's directory buffer and filler, handed to the task that lists the directory while
-/// the callback's thread waits for it.
-private final class FillerSink: @unchecked Sendable {
+/// libfuse's directory buffer and filler for one readdir call. Entries carry their offset, so
+/// libfuse passes each buffer straight to the kernel instead of collecting the whole listing.
+private struct FillerSink {
     let buffer: UnsafeMutableRawPointer?
     let filler: fuse_fill_dir_t?
     let plus: Bool
@@ -254,9 +262,9 @@ private final class FillerSink: @unchecked Sendable {
         self.plus = plus
     }
 
-    func add(_ name: String, _ status: stat) -> Bool {
+    func add(_ name: String, _ status: stat, _ offset: Int64) -> Bool {
         var status = status
         let flags = plus ? FUSE_FILL_DIR_PLUS : fuse_fill_dir_flags(rawValue: 0)
-        return filler?(buffer, name, &status, 0, flags) == 0
+        return filler?(buffer, name, &status, off_t(offset), flags) == 0
     }
 }

@@ -90,6 +90,47 @@ import TestSupport
         }
     }
 
+    @Test func directoriesAreReadABufferAtATimeFromTheirOffsets() async throws {
+        try await withFilesystem { fs, store in
+            let names = (0..<600).map { String(format: "f%03d", $0) }
+            for name in names {
+                _ = BlockingBridge.run { try await store.put("d/\(name)", body: .bytes([]), metadata: [:]) }
+            }
+            let (status, handle) = fs.opendir("/d")
+            #expect(status == 0)
+            // Each call takes 100 entries, as a kernel buffer would, and resumes from the offset.
+            var seen: [(String, Int64)] = []
+            var offset: Int64 = 0
+            while true {
+                var taken = 0
+                var dotInodes: [UInt] = []
+                let result = fs.readdir(handle, from: offset) { name, status, next in
+                    guard taken < 100 else { return false }
+                    if name == "." || name == ".." { dotInodes.append(UInt(status.st_ino)) }
+                    taken += 1
+                    seen.append((name, next))
+                    return true
+                }
+                #expect(result == 0 && !dotInodes.contains(0))
+                guard taken > 0 else { break }
+                offset = seen.last!.1
+            }
+            #expect(seen.map(\.0) == [".", ".."] + names)
+            #expect(seen.map(\.1) == Array(1...602))
+            // seekdir back: the listing starts over and skips to the offset.
+            var again: [String] = []
+            _ = fs.readdir(handle, from: 300) { name, _, _ in
+                again.append(name)
+                return again.count < 3
+            }
+            #expect(again == ["f298", "f299", "f300"])
+            #expect(fs.releasedir(handle) == 0)
+            #expect(fs.readdir(handle, from: 0) { _, _, _ in true } == -EBADF)
+            let (_, missing) = fs.opendir("/nothing")
+            #expect(fs.readdir(missing, from: 0) { _, _, _ in true } == -ENOENT)
+        }
+    }
+
     @Test func readsOutOfOrderComeFromTheKeptWindow() async throws {
         try await withFilesystem { fs, _ in
             let body = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 * 7) }

@@ -78,7 +78,25 @@ def test_shell_tools(mounted):
     removal = sh("rmdir d/e", root)
     assert removal.returncode != 0 and "not empty" in removal.stderr
     assert sh("rm d/e/services && rmdir d/e && rmdir d && ls -A", root).stdout == ""
+    assert sh("ls -a", root).stdout.split() == [".", ".."]
+    assert os.stat(root).st_mtime > time.time() - 3600  # directories show the mount's time, not 1970
     assert os.statvfs(root).f_bsize == 4096
+
+
+def test_a_large_directory_is_listed_in_full_and_in_order(tmp_path, seaweedfs):
+    m = _mount("local", tmp_path, seaweedfs)
+    try:
+        folder = tmp_path / "data" / "bkt" / "many"
+        folder.mkdir()
+        names = [f"n{index:05d}" for index in range(3000)]
+        for name in names:
+            (folder / name).write_bytes(b"xy")
+        # Many kernel buffers' worth: each readdir call resumes at the offset of the last.
+        assert os.listdir(m.root / "many") == names
+        lines = sh("ls -l many", m.root).stdout.splitlines()[1:]
+        assert len(lines) == 3000 and all(line.split()[4] == "2" for line in lines)
+    finally:
+        m.mount.stop()
 
 
 def test_kernel_read_ahead_is_raised(mounted):

@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import OSSVFS
+
+/// One open directory (opendir to releasedir): the store's listing, handed to the kernel a
+/// buffer at a time as its pages arrive, so `ls` of a huge directory starts at once and
+/// neither ossftp nor libfuse holds the whole listing.
+///
+/// Entries are numbered from 1 (`.` and `..` first); the number of the last entry a buffer
+/// took is the offset the kernel asks from next. An offset other than where the stream stands
+/// (`seekdir`, `rewinddir`) restarts the listing and skips to it.
+final class FuseDirectoryStream: @unchecked Sendable {
+    /// An entry ready for the kernel.
+    struct Item {
+        var name: String
+        var status: stat
+    }
+
+    let path: VFSPath
+    let lock = Lock()
+    private let vfs: any VFS
+    private let dots: stat
+    private let fill: @Sendable (VFSEntry) -> stat
+    private var listing: Listing?
+    /// Entries handed out so far (the offset of the last one).
+    private var position: Int64 = 0
+    /// Entries fetched from the store and not yet taken by the kernel.
+    private var ready: [Item] = []
+    private var ended = false
+
+    /// Store entries fetched per trip to the VFS: a trip costs a thread hop.
+    static let batch = 256
+
+    init(path: VFSPath, vfs: any VFS, dots: stat, fill: @escaping @Sendable (VFSEntry) -> stat) {
+        self.path = path
+        self.vfs = vfs
+        self.dots = dots
+        self.fill = fill
+    }
+
+    /// Hands entries from `offset` on to `add` (name, attributes, the entry's offset) until it
+    /// returns false (the kernel's buffer is full) or the listing ends. `fetched` sees each
+    /// batch of store entries (for the attribute cache). Call under ``lock``.
+    func read(from offset: Int64, add: (String, stat, Int64) -> Bool,
+              fetched: ([VFSEntry]) -> Void) throws {
+        if offset != position { try restart(skippingTo: offset, fetched: fetched) }
+        while true {
+            if ready.isEmpty {
+                guard try refill(fetched: fetched) else { return }
+            }
+            let item = ready[0]
+            guard add(item.name, item.status, position + 1) else { return }
+            ready.removeFirst()
+            position += 1
+        }
+    }
+
+    /// Starts over and drops entries up to `offset`.
+    private func restart(skippingTo offset: Int64, fetched: ([VFSEntry]) -> Void) throws {
+        listing = nil
+        ready = []
+        ended = false
+        position = 0
+        while position < offset {
+            if ready.isEmpty {
+                guard try refill(fetched: fetched) else { return }
+            }
+            ready.removeFirst()
+            position += 1
+        }
+    }
+
+    /// Fetches the next entries; false at the end.
+    private func refill(fetched: ([VFSEntry]) -> Void) throws -> Bool {
+        if listing == nil {
+            listing = Listing(try BlockingBridge.run { [vfs, path] in try await vfs.list(path) }.get().makeAsyncIterator())
+            ready = [Item(name: ".", status: dots), Item(name: "..", status: dots)]
+            return true
+        }
+        guard !ended, let listing else { return false }
+        let entries = try BlockingBridge.run { try await listing.next(Self.batch) }.get()
+        if entries.count < Self.batch { ended = true }
+        fetched(entries)
+        ready = entries.map { Item(name: $0.name, status: fill($0)) }
+        return !ready.isEmpty
+    }
+
+    /// The VFS's listing iterator, advanced from one worker thread at a time.
+    private final class Listing: @unchecked Sendable {
+        private var iterator: VFSDirectoryListing.Iterator
+
+        init(_ iterator: VFSDirectoryListing.Iterator) { self.iterator = iterator }
+
+        func next(_ count: Int) async throws -> [VFSEntry] {
+            var entries: [VFSEntry] = []
+            while entries.count < count, let entry = try await iterator.next() { entries.append(entry) }
+            return entries
+        }
+    }
+}
