@@ -66,6 +66,8 @@ struct ConfigFile: Decodable {
         var max_connections: LenientInt?
         var max_connections_per_ip: LenientInt?
         var idle_timeout: LenientInt?
+        var data_connection_timeout: LenientInt?
+        var transfer_stall_timeout: LenientInt?
         var shutdown_grace_seconds: LenientInt?
         var ban_threshold: LenientInt?
         var ban_seconds: LenientInt?

@@ -78,6 +78,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle_timeout"), help: "Seconds an idle control connection is kept (default 300).")
     var idleTimeout: Int?
 
+    @Option(name: .customLong("data_connection_timeout"),
+            help: "Seconds a passive port waits for its client, or an active connection is tried (default 30).")
+    var dataConnectionTimeout: Int?
+
+    @Option(name: .customLong("transfer_stall_timeout"),
+            help: "Seconds a transfer may move nothing before it is aborted (426; an upload is not stored) (default 300).")
+    var transferStallTimeout: Int?
+
     @Option(name: .customLong("shutdown_grace"),
             help: "On SIGTERM or SIGINT, seconds transfers in progress may take to finish before they are aborted (default 30).")
     var shutdownGrace: Int?

@@ -159,6 +159,13 @@ struct ServeSettings {
             throw ConfigError("\(source): max_connections, max_connections_per_ip, ban_threshold and idle_timeout must be positive")
         }
         ftp.idleTimeout = .seconds(idle)
+        let dataWait = flags.dataConnectionTimeout ?? server?.data_connection_timeout?.value ?? 30
+        let stall = flags.transferStallTimeout ?? server?.transfer_stall_timeout?.value ?? 300
+        guard dataWait > 0, stall > 0 else {
+            throw ConfigError("\(source): data_connection_timeout and transfer_stall_timeout must be positive")
+        }
+        ftp.dataConnectionTimeout = .seconds(dataWait)
+        ftp.stallTimeout = .seconds(stall)
         let grace = flags.shutdownGrace ?? server?.shutdown_grace_seconds?.value ?? 30
         guard grace >= 0 else { throw ConfigError("\(source): shutdown_grace_seconds must be 0 or more") }
         ftp.shutdownGrace = .seconds(grace)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ftplib
 import io
 import json
+import socket
 import subprocess
 import time
 
@@ -102,6 +103,45 @@ def test_connection_caps_idle_timeout_and_bans(tmp_path):
                     assert c.cmd("PASS wrong").code == 530
         with RawFTP(server.port) as banned:
             assert banned.greeting.code == 421
+    finally:
+        server.stop()
+
+
+def epsv_port(c: RawFTP) -> int:
+    reply = c.cmd("EPSV")
+    assert reply.code == 229, reply
+    return int(reply.text.split("|")[3])
+
+
+def test_stalled_transfers_unused_passive_ports_and_the_total_cap(tmp_path):
+    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")], extra_args=[
+        "--transfer_stall_timeout", "2", "--data_connection_timeout", "2", "--max_connections", "2"])
+    server.start()
+    try:
+        with RawFTP(server.port) as c:
+            assert c.login("user", "right-pass").code == 230
+            c.cmd("TYPE I")
+            data = socket.create_connection((HOST, epsv_port(c)))
+            assert c.cmd("STOR stall.bin").code == 150
+            data.sendall(b"abc")
+            # Then nothing: the watchdog aborts the upload, 426, and nothing is stored.
+            started = time.monotonic()
+            assert c.read_reply().code == 426
+            assert time.monotonic() - started < 8
+            data.close()
+            assert not (server.bucket_dir() / "stall.bin").exists()
+            # A passive port nobody connects to closes after the timeout, transfer command or not.
+            unused = epsv_port(c)
+            time.sleep(3.5)
+            with pytest.raises(OSError):
+                socket.create_connection((HOST, unused), timeout=2).close()
+            assert c.cmd("NLST").code == 150
+            assert c.read_reply().code == 425
+            # Connections in total: the second one is the last allowed.
+            with RawFTP(server.port) as second:
+                assert second.greeting.code == 220
+                with RawFTP(server.port) as third:
+                    assert third.greeting.code == 421
     finally:
         server.stop()
 

@@ -59,8 +59,11 @@ struct FTPDataTransfer: Sendable {
         }
     }
 
-    /// Runs a prepared transfer over `channel` and closes the channel.
-    func run(_ prepared: Prepared, over channel: DataChannel, progress: @escaping @Sendable (Int) -> Void = { _ in })
+    /// Runs a prepared transfer over `channel` and closes the channel. `aborted` tells whether
+    /// the channel was closed on purpose (ABOR, the stall watchdog): an upload's end of input
+    /// then is no end of file, and nothing is committed.
+    func run(_ prepared: Prepared, over channel: DataChannel, progress: @escaping @Sendable (Int) -> Void = { _ in },
+             aborted: @escaping @Sendable () -> Bool = { false })
         async
         -> Outcome
     {
@@ -70,7 +73,7 @@ struct FTPDataTransfer: Sendable {
         case .download(let stream):
             return await send(stream, over: channel, progress: progress)
         case .upload(let writer):
-            return await receive(into: writer, over: channel, progress: progress)
+            return await receive(into: writer, over: channel, progress: progress, aborted: aborted)
         }
     }
 
@@ -174,7 +177,8 @@ struct FTPDataTransfer: Sendable {
     /// Bytes of a local file read at once for a download.
     static let downloadChunk = 256 << 10
 
-    private func receive(into writer: any VFSWriter, over channel: DataChannel, progress: @Sendable (Int) -> Void)
+    private func receive(into writer: any VFSWriter, over channel: DataChannel, progress: @Sendable (Int) -> Void,
+                         aborted: @Sendable () -> Bool)
         async
         -> Outcome
     {
@@ -221,6 +225,10 @@ struct FTPDataTransfer: Sendable {
         // connection's end looks like the end of the file. Give the control connection's end a
         // moment to arrive (it cancels this task) before committing what may be a torn file.
         try? await Task.sleep(for: .milliseconds(100))
+        if aborted() {
+            await writer.abort()
+            return .aborted
+        }
         if Task.isCancelled {
             await writer.abort()
             return .connectionLost

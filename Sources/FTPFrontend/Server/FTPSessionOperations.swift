@@ -101,7 +101,8 @@ struct FTPSessionOperations: Sendable {
             do {
                 let listener = try await PassiveListener.open(
                     group: group, host: bindHost, ports: configuration.passivePorts,
-                    expectedPeer: request.peer?.ipAddress, tls: request.dataTLS)
+                    expectedPeer: request.peer?.ipAddress, tls: request.dataTLS,
+                    timeout: configuration.dataConnectionTimeout)
                 let announced = configuration.masqueradeAddress ?? bindHost
                 return .success(.passiveListener(host: announced, port: listener.port), .passive(listener))
             } catch {

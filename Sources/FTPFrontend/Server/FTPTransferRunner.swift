@@ -56,7 +56,8 @@ struct FTPTransferRunner: Sendable {
                 }
             }
         }
-        var outcome = await mover.run(prepared, over: channel) { handle.counter.moved($0) }
+        var outcome = await mover.run(prepared, over: channel, progress: { handle.counter.moved($0) },
+                                      aborted: { handle.wasAborted })
         watchdog.cancel()
         if handle.wasAborted && outcome != .completed { outcome = .aborted }
         report(.finished(outcome))

@@ -24,10 +24,11 @@ final class PassiveListener: Sendable {
         self.slot = slot
     }
 
-    /// Opens a listener on a free port of `ports`, trying random ones.
+    /// Opens a listener on a free port of `ports`, trying random ones. Unless a connection
+    /// came within `timeout`, the port is closed then, whether a transfer command came or not.
     static func open(
         group: any EventLoopGroup, host: String, ports: ClosedRange<Int>, expectedPeer: String?,
-        tls: DataTLS? = nil
+        tls: DataTLS? = nil, timeout: Duration = .seconds(30)
     ) async throws -> PassiveListener {
         var lastError: (any Error)?
         // A random port first (RFC 2577 §5: not guessable), then the rest of the range in turn.
@@ -59,6 +60,11 @@ final class PassiveListener: Sendable {
                         }
                     }
                     .bind(host: host, port: port).get()
+                // A client that sent PASV and never connects must not keep the port open.
+                server.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
+                    slot.promise.fail(ChannelError.connectTimeout(.seconds(timeout.components.seconds)))
+                    server.close(promise: nil)
+                }
                 return PassiveListener(port: port, server: server, slot: slot)
             } catch {
                 slot.promise.fail(error)
