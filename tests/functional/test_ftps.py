@@ -115,8 +115,9 @@ def test_policy_replies_and_plaintext_after_auth(tmp_path, certificate):
             assert c.cmd("PBSZ 0").code == 503
             assert c.cmd("PROT P").code == 503
             assert c.cmd("USER alice").code == 530  # TLS required before login
-            # Plaintext pipelined behind AUTH TLS is discarded, never obeyed.
-            assert c.send_raw(b"AUTH TLS\r\nUSER alice\r\n").code == 234
+            # Plaintext pipelined behind AUTH TLS is discarded, never obeyed: whole lines, and a
+            # partial one that would otherwise prefix the first encrypted command.
+            assert c.send_raw(b"AUTH TLS\r\nUSER alice\r\nDELE x").code == 234
             secure = client_context().wrap_socket(c.sock, server_hostname=HOST)
             reader = secure.makefile("rb")
             secure.sendall(b"PASS alice-pass\r\n")

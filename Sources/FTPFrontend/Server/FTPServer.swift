@@ -114,7 +114,7 @@ public final class FTPServer: Sendable {
                     let tls = implicitTLS ? configuration.tls : nil
                     let operations = channel.pipeline.syncOperations
                     if let tls { try operations.addHandler(OpenSSLHandler(context: tls)) }
-                    try operations.addHandler(ByteToMessageHandler(FTPLineDecoder()))
+                    try operations.addHandler(FTPLineHandler())
                     try operations.addHandler(FTPControlHandler(
                         // The session's data connections and tasks stay on its own loop too.
                         configuration: configuration, authenticator: authenticator, group: channel.eventLoop,
