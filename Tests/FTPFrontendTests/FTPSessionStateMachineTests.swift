@@ -119,6 +119,9 @@ import Testing
         _ = machine.receivedLine(line("RETR f"))
         #expect(code(machine.receivedLine(line("STAT"))) == 211)
         #expect(machine.receivedLine(line("STAT d")) == .deferLine(Array("STAT d".utf8)))
+        #expect(machine.receivedLine(line("QUIT")) == .deferLine(Array("QUIT".utf8)))
+        #expect(code(machine.transferFinished(.completed)) == 226)
+        #expect(machine.receivedLine(line("QUIT")) == .sendAndClose(FTPReply(.closingControl, "Goodbye.")))
     }
 
     @Test func restAppliesToTheNextTransferOnly() throws {

@@ -158,6 +158,25 @@ def test_stat_of_a_huge_directory_is_cut_short(ftp, ossftp):
         assert c.read_reply().code == 530
 
 
+def test_quit_during_an_upload_waits_for_its_reply(ossftp, alice):
+    with RawFTP(ossftp.port) as c:
+        assert c.login(alice.username, alice.password).code == 230
+        c.cmd("TYPE I")
+        port = int(c.cmd("EPSV").text.split("|")[3])
+        data = socket.create_connection((HOST, port))
+        assert c.cmd("STOR quit.bin").code == 150
+        data.sendall(b"q" * MiB)
+        c.sock.sendall(b"QUIT\r\n")
+        time.sleep(0.3)
+        data.sendall(b"r" * MiB)
+        data.close()
+        # RFC 959 §4.1.1: the transfer's reply first (the upload is stored), then 221 and close.
+        assert c.read_reply().code == 226
+        assert c.read_reply().code == 221
+        assert c.sock.recv(1) == b""
+    assert (ossftp.bucket_dir() / "quit.bin").read_bytes() == b"q" * MiB + b"r" * MiB
+
+
 def test_pipelined_commands_are_answered_in_order(ossftp, alice):
     with RawFTP(ossftp.port) as c:
         c.sock.sendall(f"USER {alice.username}\r\nPASS {alice.password}\r\nPWD\r\nTYPE I\r\nNOOP\r\n".encode())

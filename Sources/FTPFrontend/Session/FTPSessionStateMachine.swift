@@ -82,7 +82,8 @@ public struct FTPSessionStateMachine: Sendable {
                 case .abor:
                     abortRequested = true
                     return .abortTransfer
-                case .quit: return quit()
+                // QUIT waits too: RFC 959 §4.1.1 keeps the connection open for the transfer's
+                // reply (an upload is committed first), then closes it.
                 default: return .deferLine(bytes)
                 }
             }
