@@ -249,6 +249,31 @@ def test_ipv6_listener_with_epsv_and_eprt(tmp_path, subprocess_env):
         server.stop()
 
 
+def test_ipv4_clients_of_a_dual_stack_listener_speak_ipv4(tmp_path):
+    # A listener on an IPv6 socket (as with `::`) sees IPv4 clients as ::ffff:a.b.c.d; bound to
+    # the mapped loopback here, so the test stays on 127.0.0.1.
+    from ossftp_server import Account, OssftpServer
+
+    server = OssftpServer(tmp_path / "srv", [Account("four", "four-pass", "bucket4")],
+                          extra_args=["--listen_address", "::ffff:127.0.0.1"])
+    server.start()
+    try:
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=20)
+        client.login("four", "four-pass")
+        client.storbinary("STOR mapped.bin", io.BytesIO(b"via PASV"))  # PASV answers 127,0,0,1
+        assert client.sendcmd("EPSV 1").startswith("229")
+        client.set_pasv(False)  # PORT 127,0,0,1,...: the client's own address
+        out = io.BytesIO()
+        client.retrbinary("RETR mapped.bin", out.write)
+        assert out.getvalue() == b"via PASV"
+        with pytest.raises(ftplib.error_perm, match="^501"):
+            client.sendcmd("PORT 127,0,0,2,200,10")  # still no bounce
+        client.quit()
+    finally:
+        server.stop()
+
+
 def free_port_v6() -> int:
     with socket.socket(socket.AF_INET6) as s:
         s.bind(("::1", 0))

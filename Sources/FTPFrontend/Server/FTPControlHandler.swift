@@ -71,7 +71,7 @@ final class FTPControlHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let address = context.remoteAddress?.ipAddress ?? "?"
+        let address = context.remoteAddress?.plainIPAddress ?? "?"
         let peer = context.remoteAddress?.port.map { "\(address):\($0)" } ?? address
         logger[metadataKey: "peer"] = "\(peer)"
         if let refusal = limiter.admit(address) {

@@ -120,8 +120,8 @@ public final class FTPServer: Sendable {
                         configuration: configuration, authenticator: authenticator, group: channel.eventLoop,
                         limiter: limiter,
                         registry: registry, logger: logger, implicitTLS: implicitTLS,
-                        controlIsIPv6: channel.localAddress?.protocol == .inet6,
-                        peerAddress: channel.remoteAddress?.ipAddress))
+                        controlIsIPv6: channel.localAddress.map { $0.protocol == .inet6 && !$0.isIPv4Mapped } ?? false,
+                        peerAddress: channel.remoteAddress?.plainIPAddress))
                 }
             }
         }

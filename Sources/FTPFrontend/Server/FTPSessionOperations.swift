@@ -97,11 +97,11 @@ struct FTPSessionOperations: Sendable {
         case .prepareActiveConnection(let host, let port):
             return .success(.done, .active(host: host, port: port, tls: request.dataTLS))
         case .openPassiveListener:
-            let bindHost = request.local?.ipAddress ?? configuration.host
+            let bindHost = request.local?.plainIPAddress ?? configuration.host
             do {
                 let listener = try await PassiveListener.open(
                     group: group, host: bindHost, ports: configuration.passivePorts,
-                    expectedPeer: request.peer?.ipAddress, tls: request.dataTLS,
+                    expectedPeer: request.peer?.plainIPAddress, tls: request.dataTLS,
                     timeout: configuration.dataConnectionTimeout)
                 let announced = configuration.masqueradeAddress ?? bindHost
                 return .success(.passiveListener(host: announced, port: listener.port), .passive(listener))

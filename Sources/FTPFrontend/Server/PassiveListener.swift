@@ -46,7 +46,7 @@ final class PassiveListener: Sendable {
                         minimum: 64 * 1024, initial: 256 * 1024, maximum: 256 * 1024))
                     .childChannelInitializer { child in
                         child.eventLoop.makeCompletedFuture {
-                            guard slot.claim(from: child.remoteAddress?.ipAddress) else {
+                            guard slot.claim(from: child.remoteAddress?.plainIPAddress) else {
                                 throw ChannelError.inappropriateOperationForState
                             }
                             try tls?.install(on: child)

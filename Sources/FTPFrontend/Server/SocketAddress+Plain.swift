@@ -1,0 +1,16 @@
+import NIOCore
+
+extension SocketAddress {
+    /// Whether this is an IPv4 client of a dual-stack (`::`) listener (`::ffff:a.b.c.d`).
+    var isIPv4Mapped: Bool {
+        guard self.protocol == .inet6, let ip = ipAddress?.lowercased() else { return false }
+        return ip.hasPrefix("::ffff:") && ip.contains(".")
+    }
+
+    /// The address as text, an IPv4-mapped one as plain IPv4: to such a client the session
+    /// speaks IPv4 (PASV, PORT, the bounce and stealing checks, limits per address).
+    var plainIPAddress: String? {
+        guard let ip = ipAddress else { return nil }
+        return isIPv4Mapped ? String(ip.dropFirst("::ffff:".count)) : ip
+    }
+}
