@@ -133,6 +133,10 @@ import Testing
                                            result: .passiveListener(host: "127.0.0.1", port: 50_000))
         }
         passive()
+        // In TYPE A (the default) offsets of converted line ends are not stored offsets.
+        #expect(code(machine.receivedLine(line("REST 100"))) == 504)
+        #expect(code(machine.receivedLine(line("REST 0"))) == 350)
+        _ = machine.receivedLine(line("TYPE I"))
         #expect(code(machine.receivedLine(line("REST 100"))) == 350)
         #expect(machine.receivedLine(line("RETR f")) == .transfer(.retrieve(file, offset: 100)))
         _ = machine.transferFinished(.completed)

@@ -239,6 +239,11 @@ public struct FTPSessionStateMachine: Sendable {
         case .appe(let argument):
             return transfer(argument) { .append($0) }
         case .rest(let offset):
+            // In TYPE A the offset would count converted (CRLF) bytes, which are not the
+            // stored ones: resuming there would skip or repeat data (RFC 3659 §5.3).
+            if offset > 0 && transferType == .ascii {
+                return .send(FTPReply(.parameterNotImplemented, "REST needs TYPE I: in ASCII mode offsets differ from the stored bytes."))
+            }
             restartOffset = offset
             return .send(FTPReply(.pendingFurtherInformation, "Restarting at \(offset). Send RETR or STOR."))
         case .size(let argument):
