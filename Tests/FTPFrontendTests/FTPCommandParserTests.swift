@@ -58,10 +58,16 @@ import Testing
         let feat = FTPCommandTable.featReply
         #expect(feat.code == .systemStatus)
         #expect(feat.lines.contains(" SIZE") && feat.lines.contains(" UTF8") && feat.lines.contains(" EPSV"))
-        let help = FTPCommandTable.helpReply(for: nil)
+        let help = FTPCommandTable.helpReply(for: nil, tls: true)
+        let words = Set(help.lines.joined(separator: " ").split(separator: " ").map(String.init))
         for entry in FTPCommandTable.entries {
-            #expect(help.lines.joined(separator: " ").contains(entry.verb))
+            #expect(words.contains(entry.verb))
         }
         #expect(FTPCommandTable.helpReply(for: "nope").code == .syntaxErrorInArguments)
+        // Without TLS, HELP offers what FEAT offers: no AUTH, PBSZ, PROT or CCC.
+        let plain = Set(FTPCommandTable.helpReply(for: nil, tls: false).lines.joined(separator: " ").split(separator: " "))
+        #expect(plain.isDisjoint(with: ["AUTH", "PBSZ", "PROT", "CCC"]) && plain.contains("EPSV"))
+        #expect(FTPCommandTable.helpReply(for: "AUTH", tls: false).code == .notImplemented)
+        #expect(FTPCommandTable.helpReply(for: "auth", tls: true).code == .help)
     }
 }

@@ -168,19 +168,22 @@ public enum FTPCommandTable {
         return FTPReply(.systemStatus, lines: ["Features:"] + features.map { " \($0)" } + ["End"])
     }
 
-    /// The HELP reply: every verb, or one verb's line.
     /// The FEAT reply of a server without TLS.
     public static var featReply: FTPReply { featReply(tls: false) }
 
-    public static func helpReply(for verb: String?) -> FTPReply {
+    /// The HELP reply: every verb served, or one verb's line. Without TLS, the TLS verbs
+    /// (and CCC) are not served, so HELP does not list them either.
+    public static func helpReply(for verb: String?, tls: Bool = false) -> FTPReply {
+        let served = { (verb: String) in tls || !(tlsVerbs.contains(verb) || verb == "CCC") }
         if let verb {
             guard let entry = byVerb[verb.uppercased()] else {
                 return FTPReply(.syntaxErrorInArguments, "Unknown command \(verb.uppercased()).")
             }
+            guard served(entry.verb) else { return FTPReply(.notImplemented, "\(entry.verb): TLS is not configured on this server.") }
             return FTPReply(.help, entry.help)
         }
         var lines = ["The following commands are recognized:"]
-        let verbs = entries.map(\.verb)
+        let verbs = entries.map(\.verb).filter(served)
         stride(from: 0, to: verbs.count, by: 8).forEach { start in
             lines.append(" " + verbs[start..<min(start + 8, verbs.count)].joined(separator: " "))
         }

@@ -177,9 +177,10 @@ public struct FTPSessionStateMachine: Sendable {
                 return .send(FTPReply(.parameterNotImplemented, "Unknown PROT level \(level)."))
             }
         case .ccc:
+            guard controlEncrypted else { return .send(FTPReply(.badSequence, "The control connection is not encrypted.")) }
             return .send(FTPReply(.policyRefused, "CCC refused: the control connection stays encrypted."))
         case .help(let verb):
-            return .send(FTPCommandTable.helpReply(for: verb))
+            return .send(FTPCommandTable.helpReply(for: verb, tls: tls.available))
         case .noop:
             return .send(FTPReply(.ok, "NOOP ok."))
         case .opts(let option):
