@@ -18,6 +18,15 @@ import Testing
             == "drwxr-xr-x 1 owner group             0 Mar 05  2026 d")
     }
 
+    @Test func undatedEntriesKeepOneTimeFromListingToListing() {
+        let directory = VFSEntry(name: "d", kind: .directory, size: 0, modified: nil)
+        let now = FTPListingFormatter.timeOfUndated
+        let first = FTPListingFormatter.longLine(directory, now: now)
+        #expect(FTPListingFormatter.longLine(directory, now: now + 120) == first)
+        #expect(first == FTPListingFormatter.longLine(
+            VFSEntry(name: "d", kind: .directory, size: 0, modified: now), now: now))
+    }
+
     @Test func timeValIsUTC() {
         #expect(FTPListingFormatter.timeVal(time) == "20260305142209")
         #expect(FTPListingFormatter.timeVal(951_782_400) == "20000229000000")

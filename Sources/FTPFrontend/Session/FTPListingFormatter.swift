@@ -1,3 +1,4 @@
+import Foundation
 import OSSVFS
 
 /// Formats listing lines: `ls -l` for LIST, bare names for NLST. Times are UTC.
@@ -5,11 +6,15 @@ public enum FTPListingFormatter {
     // `ls` shows the year instead of the time for dates more than six months from now.
     private static let halfYear: Double = 182.5 * 86_400
 
+    /// Shown for entries that keep no time (directories are key prefixes): one time for the
+    /// whole run, so that listings do not change from one LIST to the next.
+    static let timeOfUndated = Date().timeIntervalSince1970
+
     /// `-rw-r--r-- 1 owner group 1234 Mar 05 14:22 name`, or the year form for old files.
     public static func longLine(_ entry: VFSEntry, now: Double) -> String {
         let isDirectory = entry.kind == .directory
         let mode = isDirectory ? "drwxr-xr-x" : "-rw-r--r--"
-        let time = entry.modified ?? now
+        let time = entry.modified ?? timeOfUndated
         let size = String(entry.size)
         let padded = String(repeating: " ", count: max(0, 13 - size.count)) + size
         return "\(mode) 1 owner group \(padded) \(dateField(time, now: now)) \(entry.name)"
