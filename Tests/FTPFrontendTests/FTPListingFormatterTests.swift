@@ -27,6 +27,20 @@ import Testing
             VFSEntry(name: "d", kind: .directory, size: 0, modified: now), now: now))
     }
 
+    @Test func permSaysWhatTheAccountMayDoAndUniqueNamesTheEntry() throws {
+        #expect(FTPListingFormatter.perm(isDirectory: false, .full) == "adfrw")
+        #expect(FTPListingFormatter.perm(isDirectory: false, .readOnly) == "r")
+        #expect(FTPListingFormatter.perm(isDirectory: false, .noDelete) == "ar")
+        #expect(FTPListingFormatter.perm(isDirectory: true, .uploadOnly) == "celm")
+        #expect(FTPListingFormatter.perm(isDirectory: true, AccountPermissions(rename: false)) == "cdelmp")
+        let a = try VFSPath(resolving: "/d/a"), b = try VFSPath(resolving: "/d/b")
+        #expect(FTPListingFormatter.unique(a) == FTPListingFormatter.unique(try VFSPath(resolving: "/d/./a")))
+        #expect(FTPListingFormatter.unique(a) != FTPListingFormatter.unique(b))
+        let line = FTPListingFormatter.machineLine(VFSEntry(name: "a", kind: .file, size: 3, modified: time),
+                                                   in: try VFSPath(resolving: "/d"), permissions: .readOnly)
+        #expect(line == "type=file;size=3;modify=20260305142209;perm=r;unique=\(FTPListingFormatter.unique(a)); a")
+    }
+
     @Test func timeValIsUTC() {
         #expect(FTPListingFormatter.timeVal(time) == "20260305142209")
         #expect(FTPListingFormatter.timeVal(951_782_400) == "20000229000000")

@@ -70,6 +70,12 @@ def test_each_account_gets_exactly_its_permissions(accounts_server):
         with pytest.raises(ftplib.error_perm, match="^550"):
             action()
 
+    # MLSD's perm fact says what each account may do (RFC 3659 §7.5.5); admin may rename (copy).
+    perms = {name: dict(client.mlsd())["existing.txt"]["perm"]
+             for name, client in (("admin", admin), ("reader", reader), ("keeper", keeper))}
+    assert perms == {"admin": "adfrw", "reader": "r", "keeper": "ar"}
+    assert dict(camera.mlsd())["2026"]["perm"] == "celm"
+
     out = io.BytesIO()
     admin.retrbinary("RETR existing.txt", out.write)
     assert out.getvalue() == b"keep me and more"

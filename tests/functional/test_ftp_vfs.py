@@ -77,6 +77,12 @@ def test_times_and_machine_listings(server):
     assert facts["sub"]["type"] == "dir"
     mlst = c.sendcmd("MLST t.bin")
     assert mlst.startswith("250-") and "type=file;size=5;" in mlst
+    # unique (RFC 3659 §7.5.7): the same for the same entry, however it is listed; perm: what
+    # this account may do (these servers rename by copy: f).
+    assert f"unique={facts['t.bin']['unique']};" in mlst
+    assert facts["t.bin"]["unique"] != facts["sub"]["unique"]
+    assert facts["t.bin"]["perm"] == "adfrw" and facts["sub"]["perm"] == "cdeflmp"
+    assert "unique*;" in c.sendcmd("FEAT")
     with pytest.raises(ftplib.error_perm, match="^501"):
         list(c.mlsd("t.bin"))
     with pytest.raises(ftplib.error_perm, match="^501"):

@@ -117,7 +117,7 @@ public enum FTPCommandTable {
             try parseMFMT(argument!)
         },
         Entry(verb: "MLST", argument: .optional, requiresLogin: true, help: "MLST [<path>]: facts of one entry.",
-              feature: "MLST type*;size*;modify*;perm*;") { .mlst($0) },
+              feature: "MLST type*;size*;modify*;perm*;unique*;") { .mlst($0) },
         Entry(verb: "MLSD", argument: .optional, requiresLogin: true, help: "MLSD [<path>]: lists a directory's facts.",
               feature: nil) { .mlsd($0) },
         Entry(verb: "HASH", argument: .required, requiresLogin: true,

@@ -10,7 +10,8 @@ struct FTPDataTransfer: Sendable {
 
     /// What is ready once the transfer was accepted, before any data moves.
     enum Prepared {
-        case listing(VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat)
+        /// The listing of the directory `path`, or the one entry of a file path.
+        case listing(VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat, path: VFSPath)
         case download(ObjectByteStream)
         case upload(any VFSWriter)
 
@@ -40,10 +41,10 @@ struct FTPDataTransfer: Sendable {
         switch transfer {
         case .list(let path, let format):
             do {
-                return .listing(try await vfs.list(path), single: nil, format: format)
+                return .listing(try await vfs.list(path), single: nil, format: format, path: path)
             } catch VFSError.notDirectory where format != .machine {
                 // `LIST file` shows that one file (RFC 959 §4.1.3 allows a file path); MLSD does not.
-                return .listing(nil, single: try await vfs.stat(path), format: format)
+                return .listing(nil, single: try await vfs.stat(path), format: format, path: path)
             }
         case .retrieve(let path, let offset):
             return .download(try await vfs.openRead(path, offset: offset))
@@ -68,8 +69,8 @@ struct FTPDataTransfer: Sendable {
         -> Outcome
     {
         switch prepared {
-        case .listing(let listing, let single, let format):
-            return await sendListing(listing, single: single, format: format, over: channel)
+        case .listing(let listing, let single, let format, let path):
+            return await sendListing(listing, single: single, format: format, path: path, over: channel)
         case .download(let stream):
             return await send(stream, over: channel, progress: progress)
         case .upload(let writer):
@@ -78,16 +79,19 @@ struct FTPDataTransfer: Sendable {
     }
 
     private func sendListing(
-        _ listing: VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat, over channel: DataChannel
+        _ listing: VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat, path: VFSPath,
+        over channel: DataChannel
     ) async -> Outcome {
         let now = Date().timeIntervalSince1970
+        let permissions = vfs.permissions
         var buffer = channel.channel.allocator.buffer(capacity: 64 * 1024)
         func line(_ entry: VFSEntry) {
             let text: String
             switch format {
             case .long: text = FTPListingFormatter.longLine(entry, now: now)
             case .names: text = FTPListingFormatter.nameLine(entry)
-            case .machine: text = FTPListingFormatter.machineLine(entry, enabled: facts)
+            case .machine:
+                text = FTPListingFormatter.machineLine(entry, in: path, permissions: permissions, enabled: facts)
             }
             buffer.writeString(text)
             buffer.writeString("\r\n")

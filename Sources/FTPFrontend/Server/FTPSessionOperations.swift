@@ -76,7 +76,7 @@ struct FTPSessionOperations: Sendable {
         case .machineStat(let path):
             var entry = try await vfs.stat(path)
             entry.name = path.description
-            return .success(.entry(entry), nil)
+            return .success(.entry(entry, permissions: vfs.permissions), nil)
         case .statusListing(let path, let limit):
             let now = Date().timeIntervalSince1970
             let listing: VFSDirectoryListing

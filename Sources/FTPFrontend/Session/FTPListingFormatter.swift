@@ -21,12 +21,14 @@ public enum FTPListingFormatter {
     }
 
     /// The MLST/MLSD facts ossftp knows, in the order it writes them.
-    public static let factOrder = ["type", "size", "modify", "perm"]
+    public static let factOrder = ["type", "size", "modify", "perm", "unique"]
     public static let allFacts = Set(factOrder)
 
-    /// `type=file;size=12;modify=20260305142209;perm=dfrw;` (RFC 3659 §7): no spaces or
-    /// semicolons inside values, since clients split on them.
-    public static func facts(_ entry: VFSEntry, enabled: Set<String> = allFacts) -> String {
+    /// `type=file;size=12;modify=20260305142209;perm=adfrw;unique=…;` (RFC 3659 §7): no
+    /// spaces or semicolons inside values, since clients split on them. `path` is the entry's
+    /// full path (for `unique`); `permissions` what the session may do (for `perm`).
+    public static func facts(_ entry: VFSEntry, path: VFSPath, permissions: AccountPermissions = .full,
+                             enabled: Set<String> = allFacts) -> String {
         var out = ""
         let isDirectory = entry.kind == .directory
         for fact in factOrder where enabled.contains(fact) {
@@ -34,17 +36,43 @@ public enum FTPListingFormatter {
             case "type": out += isDirectory ? "type=dir;" : "type=file;"
             case "size": if !isDirectory { out += "size=\(entry.size);" }
             case "modify": if let modified = entry.modified { out += "modify=\(timeVal(modified));" }
-            // Files: delete, rename, read, write; directories: create, delete, enter, rename, list, mkdir, purge.
-            case "perm": out += isDirectory ? "perm=cdeflmp;" : "perm=dfrw;"
+            case "perm": out += "perm=\(perm(isDirectory: isDirectory, permissions));"
+            case "unique": out += "unique=\(unique(path));"
             default: break
             }
         }
         return out
     }
 
-    /// An MLSD line: facts, one space, the name.
-    public static func machineLine(_ entry: VFSEntry, enabled: Set<String> = allFacts) -> String {
-        "\(facts(entry, enabled: enabled)) \(entry.name)"
+    /// RFC 3659 §7.5.5, from what the session may really do. Files: a(ppend), d(elete),
+    /// f (rename), r(ead), w(rite: replace, which needs delete). Directories: c(reate files),
+    /// d(elete), e(nter), f (rename), l(ist), m(kdir), p(urge); names are listed for every account.
+    static func perm(isDirectory: Bool, _ permissions: AccountPermissions) -> String {
+        let directoryLetters: [(Character, Bool)] = [
+            ("c", permissions.write), ("d", permissions.delete), ("e", true), ("f", permissions.rename),
+            ("l", true), ("m", permissions.write), ("p", permissions.delete),
+        ]
+        let fileLetters: [(Character, Bool)] = [
+            ("a", permissions.write), ("d", permissions.delete), ("f", permissions.rename),
+            ("r", permissions.read), ("w", permissions.write && permissions.delete),
+        ]
+        return String((isDirectory ? directoryLetters : fileLetters).filter(\.1).map(\.0))
+    }
+
+    /// RFC 3659 §7.5.7: the same value for the same entry, another for any other. A key (a
+    /// path) is the identity of an object, so this is a 64-bit FNV-1a of the path, in hex.
+    static func unique(_ path: VFSPath) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in path.description.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+
+    /// An MLSD line: facts, one space, the name. `directory` is the listed directory.
+    public static func machineLine(_ entry: VFSEntry, in directory: VFSPath, permissions: AccountPermissions = .full,
+                                   enabled: Set<String> = allFacts) -> String {
+        "\(facts(entry, path: directory.appending(entry.name), permissions: permissions, enabled: enabled)) \(entry.name)"
     }
 
     /// The name alone, for NLST.

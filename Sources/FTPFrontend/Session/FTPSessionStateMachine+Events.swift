@@ -71,7 +71,8 @@ extension FTPSessionStateMachine {
         /// The passive listener is open at this address (dotted IPv4 for PASV) and port.
         case passiveListener(host: String, port: Int)
         case modified(Double)
-        case entry(VFSEntry)
+        /// MLST: the entry, and what the session may do with it (its `perm` fact).
+        case entry(VFSEntry, permissions: AccountPermissions)
         case checksums(VFSChecksums)
         /// `ls -l` lines for STAT; `complete` is false when the directory has more entries.
         case statusLines([String], directory: Bool, complete: Bool)

@@ -429,8 +429,8 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(.fileStatus, FTPListingFormatter.timeVal(time)))
         case (.setModificationTime(let path, let time), _):
             return .send(FTPReply(.fileStatus, "Modify=\(FTPListingFormatter.timeVal(time)); \(path)"))
-        case (.machineStat(let path), .entry(let entry)):
-            let facts = FTPListingFormatter.facts(entry, enabled: machineFacts)
+        case (.machineStat(let path), .entry(let entry, let permissions)):
+            let facts = FTPListingFormatter.facts(entry, path: path, permissions: permissions, enabled: machineFacts)
             return .send(FTPReply(.fileActionOK, lines: ["Listing \(path)", " \(facts) \(path)", "End"]))
         case (.prepareActiveConnection, _):
             dataConnectionReady = true

@@ -35,16 +35,23 @@ public struct AccountPermissions: Sendable, Equatable {
 /// A VFS that refuses what the account may not do, before anything reaches the store.
 public struct PermissionedVFS: VFS {
     let base: any VFS
-    let permissions: AccountPermissions
+    /// The account's own rights.
+    let allowed: AccountPermissions
 
     public init(_ base: any VFS, permissions: AccountPermissions) {
         self.base = base
-        self.permissions = permissions
+        self.allowed = permissions
     }
 
     /// `base` limited to `permissions`; `base` itself when they allow everything.
     public static func limiting(_ base: any VFS, to permissions: AccountPermissions) -> any VFS {
         permissions == .full ? base : PermissionedVFS(base, permissions: permissions)
+    }
+
+    public var permissions: AccountPermissions {
+        let below = base.permissions
+        return AccountPermissions(read: below.read && allowed.read, write: below.write && allowed.write,
+                                  delete: below.delete && allowed.delete, rename: below.rename && allowed.rename)
     }
 
     private func require(_ allowed: Bool, _ what: String) throws {
@@ -56,22 +63,22 @@ public struct PermissionedVFS: VFS {
     public func checksums(_ path: VFSPath) async throws -> VFSChecksums { try await base.checksums(path) }
 
     public func openReader(_ path: VFSPath, offset: UInt64) async throws -> ReadAheadStream {
-        try require(permissions.read, "read files")
+        try require(allowed.read, "read files")
         return try await base.openReader(path, offset: offset)
     }
 
     public func list(_ path: VFSPath) async throws -> VFSDirectoryListing { try await base.list(path) }
 
     public func openRead(_ path: VFSPath, offset: UInt64) async throws -> ObjectByteStream {
-        try require(permissions.read, "read files")
+        try require(allowed.read, "read files")
         return try await base.openRead(path, offset: offset)
     }
 
     public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?) async throws
         -> any VFSWriter
     {
-        try require(permissions.write, "upload")
-        if !permissions.delete, let existing = try? await base.stat(path), existing.kind == .file {
+        try require(allowed.write, "upload")
+        if !allowed.delete, let existing = try? await base.stat(path), existing.kind == .file {
             // Replacing a file destroys it; only continuing it from its end keeps every byte.
             guard prefixLength == existing.size else {
                 throw VFSError.permissionDenied("this account may not replace existing files")
@@ -81,27 +88,27 @@ public struct PermissionedVFS: VFS {
     }
 
     public func makeDirectory(_ path: VFSPath) async throws {
-        try require(permissions.write, "make directories")
+        try require(allowed.write, "make directories")
         try await base.makeDirectory(path)
     }
 
     public func removeFile(_ path: VFSPath) async throws {
-        try require(permissions.delete, "delete")
+        try require(allowed.delete, "delete")
         try await base.removeFile(path)
     }
 
     public func removeDirectory(_ path: VFSPath) async throws {
-        try require(permissions.delete, "delete")
+        try require(allowed.delete, "delete")
         try await base.removeDirectory(path)
     }
 
     public func rename(_ source: VFSPath, to destination: VFSPath) async throws {
-        try require(permissions.rename, "rename")
+        try require(allowed.rename, "rename")
         try await base.rename(source, to: destination)
     }
 
     public func setModificationTime(_ path: VFSPath, _ time: Double) async throws {
-        try require(permissions.write, "change files")
+        try require(allowed.write, "change files")
         try await base.setModificationTime(path, time)
     }
 

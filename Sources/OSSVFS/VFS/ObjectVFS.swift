@@ -63,6 +63,9 @@ public struct ObjectVFS: VFS {
         self.pageSize = options.pageSize
     }
 
+    /// Everything, and rename when a policy allows it.
+    public var permissions: AccountPermissions { AccountPermissions(rename: renamePolicy != .refuse) }
+
     /// The object key of a path (the root has none).
     func key(for path: VFSPath) throws -> String {
         try checkedLength(homePrefix + path.components.joined(separator: "/"), path)

@@ -42,6 +42,10 @@ public protocol VFS: Sendable {
 
     /// The checksums the store keeps for a file; nothing is read or computed.
     func checksums(_ path: VFSPath) async throws -> VFSChecksums
+
+    /// What this view allows (the account's rights, and rename as configured): what listings
+    /// advertise, as MLSD's `perm` fact.
+    var permissions: AccountPermissions { get }
 }
 
 extension VFS {
