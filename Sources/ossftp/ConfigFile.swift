@@ -24,6 +24,11 @@ struct ConfigFile: Decodable {
         // ossftp's additions.
         var permissions: String?
         var allow_rename: LenientBool?
+        /// The account's own store; the server's (modules.ossftp) where not given.
+        var provider: String?
+        var endpoint: String?
+        var region: String?
+        var addressing: String?
     }
 
     struct Launcher: Decodable {

@@ -157,13 +157,15 @@ struct MountCommand: AsyncParsableCommand {
                 }
                 let entry = accounts[index]
                 let field = "\(config): modules.accounts[\(index)]"
-                target.provider = server?.provider?.lowercased() ?? target.provider
+                // The account's own store settings over the server's.
+                func own(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
+                target.provider = (own(entry.provider) ?? own(server?.provider))?.lowercased() ?? target.provider
                 target.bucket = entry.bucket_name ?? ""
                 target.prefix = entry.home_dir ?? ""
                 target.localRoot = server?.local_root ?? target.localRoot
-                target.endpoint = server?.endpoint.flatMap { $0.isEmpty ? nil : $0 }
-                target.region = server?.region
-                target.addressing = server?.addressing
+                target.endpoint = own(entry.endpoint) ?? own(server?.endpoint)
+                target.region = own(entry.region) ?? server?.region
+                target.addressing = own(entry.addressing) ?? server?.addressing
                 if let id = entry.access_id, !id.isEmpty { target.credentials = try entry.credentials(field: field) }
                 target.permissions = try entry.resolvedPermissions(field: field)
             }

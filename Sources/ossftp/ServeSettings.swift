@@ -43,9 +43,19 @@ struct ServeSettings {
     var transport: CurlTransport { Self.sharedTransport }
     private static let sharedTransport = CurlTransport()
     var accounts: [ConfigFile.Account] = []
-    /// Per account (same order): permissions and resolved store credentials.
+    /// Per account (same order): permissions, resolved store credentials, and its store.
     var accountPermissions: [AccountPermissions] = []
     var accountCredentials: [StoreCredentials] = []
+    var accountStores: [AccountStore] = []
+
+    /// Where an account's bucket lives: its own provider, endpoint, region and addressing,
+    /// each falling back to the server's.
+    struct AccountStore {
+        var provider: Provider
+        var endpoint: StoreEndpoint?
+        var region: String?
+        var pathStyle: Bool?
+    }
     /// Things worth telling the operator at start.
     var warnings: [String] = []
 
@@ -243,12 +253,14 @@ struct ServeSettings {
                 warnings.append(
                     "\(field) (\(name)) keeps its password in plaintext; replace login_password with \(hashed)")
             }
-            if provider != .local && (account.access_id ?? "").isEmpty {
+            let store = try accountStore(account, field: field)
+            if store.provider != .local && (account.access_id ?? "").isEmpty {
                 throw ConfigError("\(field).access_id is missing for \(name)")
             }
             accountPermissions.append(try account.resolvedPermissions(field: field))
             accountCredentials.append(try account.credentials(field: field))
-            if provider == .local && (try? PosixFile.status("\(localRoot)/\(bucket)"))??.isDirectory != true {
+            accountStores.append(store)
+            if store.provider == .local && (try? PosixFile.status("\(localRoot)/\(bucket)"))??.isDirectory != true {
                 warnings.append("\(field) (\(name)): bucket folder \(localRoot)/\(bucket) does not exist; its logins will fail")
             }
             accounts.append(account)
@@ -256,6 +268,29 @@ struct ServeSettings {
         if accounts.isEmpty && provider == .local {
             warnings.append("no account is configured: every login will be refused (see config.json, modules.accounts)")
         }
+    }
+
+    /// An account's store: its own `provider`, `endpoint`, `region` and `addressing` over the
+    /// server's.
+    func accountStore(_ account: ConfigFile.Account, field: String) throws -> AccountStore {
+        var store = AccountStore(provider: provider, endpoint: endpoint, region: region, pathStyle: pathStyle)
+        if let name = account.provider, !name.isEmpty {
+            guard let own = Provider(rawValue: name.lowercased()) else {
+                throw ConfigError("\(field).provider must be local, oss or s3, got \(name)")
+            }
+            store.provider = own
+        }
+        if let text = account.endpoint, !text.isEmpty {
+            do { store.endpoint = try StoreEndpoint(text) } catch { throw ConfigError("\(field).endpoint: \(error)") }
+        }
+        if let own = account.region, !own.isEmpty { store.region = own }
+        if let own = account.addressing, !own.isEmpty {
+            do { store.pathStyle = try StoreOptions.pathStyle(own) } catch { throw ConfigError("\(field).addressing: \(error)") }
+        }
+        if store.provider == .s3 && store.endpoint == nil {
+            throw ConfigError("\(field): an s3 account needs an endpoint (its own, or modules.ossftp.endpoint)")
+        }
+        return store
     }
 
     /// Config accounts first, then (for OSS and S3) the seed's `access_key_id/bucket` login.
@@ -311,11 +346,16 @@ struct ServeSettings {
             let home = account.home_dir ?? ""
             let credentials = accountCredentials[index]
             let permissions = accountPermissions[index]
+            let own = accountStores[index]
+            let accountFactory = own.provider == .local ? nil : StoreFactory(
+                provider: own.provider == .oss ? .oss : .s3, endpoint: own.endpoint, region: own.region,
+                pathStyle: own.pathStyle, useInternalEndpoint: useInternalEndpoint, bucketEndpoints: bucketEndpoints,
+                hierarchicalNamespace: hierarchicalNamespace, transport: transport)
             return ConfiguredAccount(
                 username: account.login_username ?? "", password: PasswordVerifier(stored: account.login_password ?? "")
             ) { () async throws -> any VFS in
-                let store: any ObjectStore = if let factory {
-                    try await factory.makeStore(bucket: bucket, credentials: credentials)
+                let store: any ObjectStore = if let accountFactory {
+                    try await accountFactory.makeStore(bucket: bucket, credentials: credentials)
                 } else {
                     try LocalStore(root: root, bucket: bucket, syncsWrites: localFsync)
                 }

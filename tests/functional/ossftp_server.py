@@ -51,11 +51,14 @@ class Account:
     permissions: str = ""
     access_id: str = ""
     access_secret: str = ""
+    # The account's own store (provider, endpoint, region, addressing), over the server's.
+    store: dict = field(default_factory=dict)
 
     def config_entry(self) -> dict:
         extra = {"permissions": self.permissions} if self.permissions else {}
         return {
             **extra,
+            **self.store,
             "login_username": self.username,
             "login_password": hash_password(self.password) if self.hashed else self.password,
             "bucket_name": self.bucket,

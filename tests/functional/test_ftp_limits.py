@@ -113,6 +113,34 @@ def test_connection_caps_idle_timeout_and_bans(tmp_path):
         server.stop()
 
 
+def test_each_account_can_have_its_own_store(tmp_path, seaweedfs):
+    # One server on the local store; one account on SeaweedFS over S3 with its own endpoint.
+    seaweedfs.client().create_bucket(Bucket="own-store")
+    remote = Account("remote", "rem-pass-1", "own-store", access_id=seaweedfs.admin.access_key,
+                     access_secret=seaweedfs.admin.secret_key,
+                     store={"provider": "s3", "endpoint": seaweedfs.endpoint, "region": seaweedfs.region})
+    server = OssftpServer(tmp_path / "srv", [Account("here", "here-pass-1", "local-bucket"), remote])
+    server.start()
+    try:
+        for name, password, body in (("here", "here-pass-1", b"on disk"), ("remote", "rem-pass-1", b"in s3")):
+            client = login(server, name, password)
+            client.storbinary("STOR where.txt", io.BytesIO(body))
+            client.quit()
+        assert (server.bucket_dir() / "where.txt").read_bytes() == b"on disk"
+        stored = seaweedfs.client().get_object(Bucket="own-store", Key="where.txt")["Body"].read()
+        assert stored == b"in s3"
+    finally:
+        server.stop()
+    # An s3 account with no endpoint anywhere is refused at start, with the field named.
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"modules": {"accounts": [{
+        "login_username": "u", "login_password": "p", "bucket_name": "b", "access_id": "AK", "access_secret": "S",
+        "provider": "s3"}]}}))
+    result = subprocess.run([str(ossftp_binary()), "serve", "--config", str(config), "--web_port", "0", "--port", "0"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "modules.accounts[0]: an s3 account needs an endpoint" in result.stderr
+
+
 def epsv_port(c: RawFTP) -> int:
     reply = c.cmd("EPSV")
     assert reply.code == 229, reply
