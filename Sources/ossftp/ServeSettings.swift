@@ -265,6 +265,10 @@ struct ServeSettings {
             }
             accounts.append(account)
         }
+        // FEAT offers HASH only for checksums some store here keeps: ETags as MD5 on S3 and
+        // OSS, CRC-64 on OSS; the local store keeps none.
+        let providers = Set(accountStores.map(\.provider) + [provider])
+        ftp.storedChecksums = providers.contains(.oss) ? [.md5, .crc64] : providers.contains(.s3) ? [.md5] : []
         if accounts.isEmpty && provider == .local {
             warnings.append("no account is configured: every login will be refused (see config.json, modules.accounts)")
         }

@@ -233,4 +233,18 @@ extension FTPSessionStateMachineTests {
         var anonymous = Machine()
         #expect(reply(anonymous.receivedLine(line("HASH f")))?.code.rawValue == 530)
     }
+
+    @Test func featOffersHashOnlyForTheChecksumsTheStoresKeep() {
+        func feat(_ checksums: [FTPHashAlgorithm]) -> [String] {
+            var machine = Machine(checksums: checksums)
+            return reply(machine.receivedLine(line("FEAT")))?.lines ?? []
+        }
+        #expect(feat([.md5, .crc64]).contains(" HASH MD5*;CRC64"))
+        #expect(feat([.md5]).contains(" HASH MD5*"))
+        #expect(!feat([]).contains { $0.contains("HASH") })
+        var s3 = Machine(checksums: [.md5])
+        #expect(reply(s3.receivedLine(line("OPTS HASH CRC64")))?.code.rawValue == 504)
+        var local = Machine(checksums: [])
+        #expect(reply(local.receivedLine(line("OPTS HASH MD5")))?.lines == ["No store here keeps checksums."])
+    }
 }

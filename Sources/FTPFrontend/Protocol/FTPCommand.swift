@@ -66,8 +66,8 @@ public enum FTPHashAlgorithm: String, CaseIterable, Equatable, Sendable {
     /// CRC-32, which XCRC asks for; no store keeps it.
     case crc32 = "CRC32"
 
-    /// The algorithms FEAT advertises for HASH.
-    static let offered: [FTPHashAlgorithm] = [.md5, .crc64]
+    /// The algorithms FEAT may advertise for HASH.
+    public static let offered: [FTPHashAlgorithm] = [.md5, .crc64]
 }
 
 /// The form of a directory listing on the data connection.

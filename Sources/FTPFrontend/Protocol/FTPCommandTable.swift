@@ -158,11 +158,13 @@ public enum FTPCommandTable {
 
     /// The FEAT reply (RFC 2389 §3.2): each feature on its own line, led by one space.
     /// HASH's line names the algorithms and stars the session's selection (draft-bryan-ftpext-hash §3.1).
-    public static func featReply(tls: Bool, hash: FTPHashAlgorithm = .md5) -> FTPReply {
-        let hashLine = "HASH " + FTPHashAlgorithm.offered.map { $0 == hash ? "\($0.rawValue)*" : $0.rawValue }
-            .joined(separator: ";")
+    /// HASH is advertised only with `checksums`, the algorithms some store keeps.
+    public static func featReply(tls: Bool, hash: FTPHashAlgorithm = .md5,
+                                 checksums: [FTPHashAlgorithm] = FTPHashAlgorithm.offered) -> FTPReply {
+        let hashLine = "HASH " + checksums.map { $0 == hash ? "\($0.rawValue)*" : $0.rawValue }.joined(separator: ";")
         // TVFS (RFC 3659 §6): paths are one tree with `/` separators.
         let advertised = entries.filter { tls || !tlsVerbs.contains($0.verb) }.compactMap(\.feature)
+            .filter { $0 != "HASH" || !checksums.isEmpty }
             .map { $0 == "HASH" ? hashLine : $0 }
         let features = Set(advertised + ["TVFS"]).sorted()
         return FTPReply(.systemStatus, lines: ["Features:"] + features.map { " \($0)" } + ["End"])

@@ -60,7 +60,8 @@ final class FTPControlHandler: ChannelInboundHandler {
             available: configuration.tls != nil, requiredForLogin: configuration.requireTLSForLogin,
             requiredForData: configuration.requireTLSForData)
         self.machine = Machine(maxFailedLogins: configuration.maxFailedLogins, controlIsIPv6: controlIsIPv6,
-                               peerAddress: peerAddress, tls: policy, implicitTLS: implicitTLS)
+                               peerAddress: peerAddress, tls: policy, implicitTLS: implicitTLS,
+                               checksums: configuration.storedChecksums)
     }
 
     // MARK: - Channel events

@@ -30,6 +30,9 @@ public struct FTPServerConfiguration: Sendable {
     public var requireTLSSessionReuse = false
     /// Port of the implicit FTPS listener (TLS from the first byte); nil for none.
     public var implicitTLSPort: Int?
+    /// The checksums some store of the server's accounts keeps (MD5 as S3 and OSS ETags,
+    /// CRC-64 on OSS): what FEAT offers for HASH. None for the local store only.
+    public var storedChecksums: [FTPHashAlgorithm] = FTPHashAlgorithm.offered
 
     public init(
         host: String = "127.0.0.1", port: Int = 2048, passivePorts: ClosedRange<Int> = 51000...53000,

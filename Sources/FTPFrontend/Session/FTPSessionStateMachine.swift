@@ -32,6 +32,8 @@ public struct FTPSessionStateMachine: Sendable {
     public private(set) var machineFacts: Set<String> = FTPListingFormatter.allFacts
     /// The algorithm HASH answers with (OPTS HASH).
     public internal(set) var hashAlgorithm = FTPHashAlgorithm.md5
+    /// The algorithms some store keeps (FEAT's HASH line, OPTS HASH).
+    private let checksums: [FTPHashAlgorithm]
     private let maxFailedLogins: Int
     private let controlIsIPv6: Bool
     /// The control connection's peer: PORT and EPRT may only point there (RFC 2577 §3).
@@ -43,8 +45,11 @@ public struct FTPSessionStateMachine: Sendable {
     public private(set) var dataPrivate = false
 
     public init(maxFailedLogins: Int = 3, controlIsIPv6: Bool = false, peerAddress: String? = nil,
-                tls: TLSPolicy = TLSPolicy(), implicitTLS: Bool = false) {
+                tls: TLSPolicy = TLSPolicy(), implicitTLS: Bool = false,
+                checksums: [FTPHashAlgorithm] = FTPHashAlgorithm.offered) {
         self.maxFailedLogins = maxFailedLogins
+        self.checksums = checksums
+        hashAlgorithm = checksums.first ?? .md5
         self.controlIsIPv6 = controlIsIPv6
         self.peerAddress = peerAddress
         self.tls = tls
@@ -148,7 +153,7 @@ public struct FTPSessionStateMachine: Sendable {
             guard isLoggedIn else { return .send(FTPReply(.notLoggedIn, "Log in with USER and PASS first.")) }
             return resolving(argument) { .perform(.statusListing($0, limit: Self.statusListingLimit)) }
         case .feat:
-            return .send(FTPCommandTable.featReply(tls: tls.available, hash: hashAlgorithm))
+            return .send(FTPCommandTable.featReply(tls: tls.available, hash: hashAlgorithm, checksums: checksums))
         case .auth(let mechanism):
             guard tls.available else { return .send(FTPReply(.notImplemented, "TLS is not configured on this server.")) }
             guard ["TLS", "SSL", "TLS-C", "TLS-P"].contains(mechanism.uppercased()) else {
@@ -291,9 +296,11 @@ public struct FTPSessionStateMachine: Sendable {
         case ("HASH", nil):
             return .send(FTPReply(.ok, hashAlgorithm.rawValue))
         case ("HASH", let name?):
-            guard let algorithm = FTPHashAlgorithm(rawValue: String(name)), FTPHashAlgorithm.offered.contains(algorithm)
-            else {
-                let names = FTPHashAlgorithm.offered.map(\.rawValue).joined(separator: ", ")
+            guard let algorithm = FTPHashAlgorithm(rawValue: String(name)), checksums.contains(algorithm) else {
+                guard !checksums.isEmpty else {
+                    return .send(FTPReply(.parameterNotImplemented, "No store here keeps checksums."))
+                }
+                let names = checksums.map(\.rawValue).joined(separator: ", ")
                 return .send(FTPReply(.parameterNotImplemented, "Unknown algorithm \(name); use \(names)."))
             }
             hashAlgorithm = algorithm
