@@ -65,6 +65,25 @@ def test_curl_resumes_a_download(server, tmp_path, subprocess_env):
     client.quit()
 
 
+def test_curl_ranges_with_and_without_epsv(server, tmp_path, subprocess_env):
+    srv, user, password = server
+    data = os.urandom(3 * MiB + 11)
+    client = login(srv, user, password)
+    client.storbinary("STOR ranged.bin", io.BytesIO(data))
+    client.quit()
+    # curl -r asks REST n, then closes the data connection once it has the range.
+    for flags, (first, last) in ((["-r", "1000-2999"], (1000, 2999)), (["-r", "2000000-"], (2000000, len(data) - 1)),
+                                 (["--disable-epsv", "-r", "0-99"], (0, 99))):
+        result = subprocess.run(["curl", "-sS", *flags, url(srv, user, password, "ranged.bin")],
+                                env=subprocess_env, capture_output=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == data[first:last + 1], flags
+    # PASV instead of EPSV for a whole download too.
+    whole = subprocess.run(["curl", "-sS", "--disable-epsv", url(srv, user, password, "ranged.bin")],
+                           env=subprocess_env, capture_output=True, timeout=120)
+    assert whole.returncode == 0 and whole.stdout == data
+
+
 def test_ftplib_rest_both_ways_and_appe(server):
     srv, user, password = server
     client = login(srv, user, password)

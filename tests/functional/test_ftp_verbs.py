@@ -177,6 +177,89 @@ def test_quit_during_an_upload_waits_for_its_reply(ossftp, alice):
     assert (ossftp.bucket_dir() / "quit.bin").read_bytes() == b"q" * MiB + b"r" * MiB
 
 
+def test_a_passive_connection_from_another_address_is_refused(ftp, ossftp):
+    # RFC 2577 §3: the first connection to a passive port from anywhere but the control
+    # connection's address must not get the data (PASV stealing).
+    body = os.urandom(200_000)
+    ftp.storbinary("STOR secret.bin", io.BytesIO(body))
+    ftp.voidcmd("TYPE I")
+    port = int(ftp.sendcmd("EPSV").split("|")[3])
+    thief = socket.socket()
+    thief.bind(("127.0.0.2", 0))
+    thief.settimeout(10)
+    thief.connect((HOST, port))
+    owner = socket.create_connection((HOST, port), timeout=10)
+    assert ftp.sendcmd("RETR secret.bin").startswith("150")
+    got = bytearray()
+    while chunk := owner.recv(65536):
+        got += chunk
+    owner.close()
+    assert ftp.voidresp().startswith("226") and bytes(got) == body
+    try:
+        stolen = thief.recv(65536)
+    except OSError:
+        stolen = b""
+    assert stolen == b""
+    thief.close()
+
+
+def test_over_long_names_are_refused_and_nothing_is_stored(ftp, ossftp):
+    # Keys are at most 1023 bytes (S3 and OSS); the name is refused before any data moves.
+    long_name = "d/" * 300 + "x" * 500
+    with pytest.raises(ftplib.error_perm, match="^553"):
+        ftp.storbinary(f"STOR {long_name}", io.BytesIO(b"never"))
+    with pytest.raises(ftplib.error_perm, match="^553"):
+        ftp.mkd("y" * 1100)
+    assert list(ossftp.bucket_dir().iterdir()) == []
+    assert ftp.sendcmd("NOOP").startswith("200")
+
+
+def test_an_account_sees_its_home_as_the_root(tmp_path):
+    from ossftp_server import Account, OssftpServer
+
+    homed = Account("homed", "homed-pass", "shared", home_dir="users/homed")
+    server = OssftpServer(tmp_path / "srv", [homed])
+    (server.local_root / "shared" / "users" / "other").mkdir(parents=True)
+    (server.local_root / "shared" / "users" / "other" / "private.txt").write_bytes(b"not yours")
+    server.start()
+    try:
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=20)
+        client.login("homed", "homed-pass")
+        client.storbinary("STOR mine.txt", io.BytesIO(b"mine"))
+        assert client.pwd() == "/" and client.nlst() == ["mine.txt"]
+        client.cwd("..")
+        assert client.pwd() == "/" and client.nlst() == ["mine.txt"]
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            client.retrbinary("RETR ../other/private.txt", lambda _: None)
+        client.quit()
+        assert (server.local_root / "shared" / "users" / "homed" / "mine.txt").read_bytes() == b"mine"
+    finally:
+        server.stop()
+
+
+def test_the_masquerade_address_is_announced(tmp_path):
+    from ossftp_server import Account, OssftpServer
+
+    server = OssftpServer(tmp_path / "srv", [Account("nat", "nat-pass", "natb")],
+                          extra_args=["--masquerade_address", "127.0.0.9"])
+    server.start()
+    try:
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=20)
+        client.login("nat", "nat-pass")
+        reply = client.sendcmd("PASV")
+        numbers = reply[reply.index("(") + 1:reply.index(")")].split(",")
+        assert numbers[:4] == ["127", "0", "0", "9"]
+        port = int(numbers[4]) * 256 + int(numbers[5])
+        assert server.passive_start <= port <= server.passive_end
+        # The port itself listens on the control connection's address, as NAT forwards it.
+        socket.create_connection((HOST, port), timeout=5).close()
+        client.close()
+    finally:
+        server.stop()
+
+
 def test_pipelined_commands_are_answered_in_order(ossftp, alice):
     with RawFTP(ossftp.port) as c:
         c.sock.sendall(f"USER {alice.username}\r\nPASS {alice.password}\r\nPWD\r\nTYPE I\r\nNOOP\r\n".encode())

@@ -151,3 +151,27 @@ def test_old_tls_versions_are_refused(tmp_path, certificate):
                 old.wrap_socket(raw, server_hostname=HOST).recv(100)
     finally:
         server.stop()
+
+
+def test_data_connections_end_with_close_notify(tmp_path, certificate):
+    # A download's end must be told apart from a cut connection: the server sends close_notify
+    # (a reader that refuses ragged EOFs raises SSLEOFError otherwise).
+    server = tls_server(tmp_path, certificate)
+    try:
+        body = os.urandom(1 * MiB + 5)
+        client = ftps(server)
+        client.storbinary("STOR n.bin", io.BytesIO(body))
+        client.voidcmd("TYPE I")
+        port = int(client.sendcmd("EPSV").split("|")[3])
+        raw = socket.create_connection((HOST, port), timeout=20)
+        assert client.sendcmd("RETR n.bin").startswith("150")
+        data = client.context.wrap_socket(raw, server_hostname=HOST, suppress_ragged_eofs=False,
+                                            session=client.sock.session)
+        got = bytearray()
+        while chunk := data.recv(65536):  # b"" only after close_notify
+            got += chunk
+        data.close()
+        assert bytes(got) == body and client.voidresp().startswith("226")
+        client.quit()
+    finally:
+        server.stop()
