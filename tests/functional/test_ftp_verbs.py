@@ -3,6 +3,7 @@ after Telnet IP), ASCII transfers, STOU, SITE, REIN, STAT, pipelining and framin
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 import io
 import os
@@ -238,16 +239,28 @@ def test_an_account_sees_its_home_as_the_root(tmp_path):
         server.stop()
 
 
-def test_the_masquerade_address_is_announced(tmp_path):
-    from ossftp_server import Account, OssftpServer
+@contextlib.contextmanager
+def one_account_server(tmp_path, account, *flags):
+    """A server of its own with one account, and a logged-in ftplib client."""
+    from ossftp_server import OssftpServer
 
-    server = OssftpServer(tmp_path / "srv", [Account("nat", "nat-pass", "natb")],
-                          extra_args=["--masquerade_address", "127.0.0.9"])
+    server = OssftpServer(tmp_path / "srv", [account], extra_args=list(flags))
     server.start()
     try:
         client = ftplib.FTP()
         client.connect(HOST, server.port, timeout=20)
-        client.login("nat", "nat-pass")
+        client.login(account.username, account.password)
+        yield server, client
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_the_masquerade_address_is_announced(tmp_path):
+    from ossftp_server import Account
+
+    with one_account_server(tmp_path, Account("nat", "nat-pass", "natb"),
+                            "--masquerade_address", "127.0.0.9") as (server, client):
         reply = client.sendcmd("PASV")
         numbers = reply[reply.index("(") + 1:reply.index(")")].split(",")
         assert numbers[:4] == ["127", "0", "0", "9"]
@@ -255,9 +268,6 @@ def test_the_masquerade_address_is_announced(tmp_path):
         assert server.passive_start <= port <= server.passive_end
         # The port itself listens on the control connection's address, as NAT forwards it.
         socket.create_connection((HOST, port), timeout=5).close()
-        client.close()
-    finally:
-        server.stop()
 
 
 def test_pipelined_commands_are_answered_in_order(ossftp, alice):
@@ -335,15 +345,10 @@ def test_ipv6_listener_with_epsv_and_eprt(tmp_path, subprocess_env):
 def test_ipv4_clients_of_a_dual_stack_listener_speak_ipv4(tmp_path):
     # A listener on an IPv6 socket (as with `::`) sees IPv4 clients as ::ffff:a.b.c.d; bound to
     # the mapped loopback here, so the test stays on 127.0.0.1.
-    from ossftp_server import Account, OssftpServer
+    from ossftp_server import Account
 
-    server = OssftpServer(tmp_path / "srv", [Account("four", "four-pass", "bucket4")],
-                          extra_args=["--listen_address", "::ffff:127.0.0.1"])
-    server.start()
-    try:
-        client = ftplib.FTP()
-        client.connect(HOST, server.port, timeout=20)
-        client.login("four", "four-pass")
+    with one_account_server(tmp_path, Account("four", "four-pass", "bucket4"),
+                            "--listen_address", "::ffff:127.0.0.1") as (_, client):
         client.storbinary("STOR mapped.bin", io.BytesIO(b"via PASV"))  # PASV answers 127,0,0,1
         assert client.sendcmd("EPSV 1").startswith("229")
         client.set_pasv(False)  # PORT 127,0,0,1,...: the client's own address
@@ -352,9 +357,6 @@ def test_ipv4_clients_of_a_dual_stack_listener_speak_ipv4(tmp_path):
         assert out.getvalue() == b"via PASV"
         with pytest.raises(ftplib.error_perm, match="^501"):
             client.sendcmd("PORT 127,0,0,2,200,10")  # still no bounce
-        client.quit()
-    finally:
-        server.stop()
 
 
 def free_port_v6() -> int:
