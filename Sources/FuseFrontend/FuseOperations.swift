@@ -148,7 +148,10 @@ public enum FuseOperations {
     /// the calling thread, which must not be an event loop or the cooperative pool: libfuse
     /// runs its own worker threads. Returns libfuse's exit status.
     public static func run(_ filesystem: FuseFilesystem, mountpoint: String, fsName: String) -> Int32 {
-        var options = ["fsname=\(fsName.replacingOccurrences(of: ",", with: "_"))", "subtype=ossftp", "default_permissions"]
+        // max_idle_threads given: libfuse 3.14's fuse_main passes its "unset" (4294967295) on to
+        // a setter that refuses it, with a message on every mount.
+        var options = ["fsname=\(fsName.replacingOccurrences(of: ",", with: "_"))", "subtype=ossftp", "default_permissions",
+                       "max_idle_threads=16"]
         if filesystem.options.allowOther { options.append("allow_other") }
         if filesystem.options.readOnly { options.append("ro") }
         let arguments = ["ossftp", mountpoint, "-f", "-o", options.joined(separator: ",")]
