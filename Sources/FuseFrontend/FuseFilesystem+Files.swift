@@ -14,6 +14,14 @@ extension FuseFilesystem {
         let writable = flags & O_ACCMODE != O_RDONLY
         switch BlockingBridge.run({ [vfs] in try await vfs.stat(resolved) }) {
         case .failure(let error):
+            // Shown (getattr) while another descriptor writes it, but not stored yet: a
+            // truncating open starts an upload of its own (the last to close wins, as with
+            // two STORs); anything else would read or change what does not exist yet.
+            if case VFSError.notFound = error, let open = handles.writing(resolved),
+                open.lock.withLock({ open.hasPendingChanges })
+            {
+                return writable && flags & O_TRUNC != 0 ? create(path, process: process) : (-EBUSY, 0)
+            }
             return (-FuseErrno.code(forAny: error), 0)
         case .success(let entry):
             if entry.kind == .directory { return (-EISDIR, 0) }
@@ -81,6 +89,7 @@ extension FuseFilesystem {
         guard let file = handles.file(handle) else { return -EBADF }
         return file.lock.withLock {
             if let failure = file.failure { return -failure }
+            if file.unlinked { return Int32(bytes.count) }
             do {
                 if file.staged == nil, file.writer != nil, offset > file.size {
                     // Past the end of a streamed file (a sparse write, or ftruncate to the
@@ -141,9 +150,22 @@ extension FuseFilesystem {
         }.get()
     }
 
+    /// Its name is gone (unlink while written): the upload is dropped, and later writes are
+    /// accepted and dropped too, as POSIX writes to an unlinked file. Call under its lock.
+    func dropUnlinked(_ file: FuseOpenFile) {
+        file.unlinked = true
+        if let writer = file.writer {
+            file.writer = nil
+            _ = BlockingBridge.run { await writer.abort() }
+        }
+        file.staged?.remove()
+        file.staged = nil
+    }
+
     /// Stores what was written; the next write, if any, starts a continuation.
     func commit(_ file: FuseOpenFile) -> Int32 {
         if let failure = file.failure { return -failure }
+        if file.unlinked { return 0 }
         let path = file.path
         forgetListed(path)
         let result: Result<Void, any Error>

@@ -177,8 +177,17 @@ public final class FuseFilesystem: @unchecked Sendable {
         perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.removeDirectory($0) }
     }
 
+    /// unlink(2). A file still being written loses its name at once: what its writers send
+    /// is dropped at their close, never stored (as POSIX drops an unlinked file's data).
     public func unlink(_ path: String) -> Int32 {
-        perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.removeFile($0) }
+        let resolved: VFSPath
+        do { resolved = try resolve(path) } catch { return -EINVAL }
+        let writers = handles.allWriting(resolved)
+        let pending = writers.contains { file in file.lock.withLock { file.hasPendingChanges } }
+        for file in writers { file.lock.withLock { dropUnlinked(file) } }
+        let status = perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.removeFile($0) }
+        // Nothing stored yet under that name: unlinking the upload was all there was to do.
+        return status == -ENOENT && pending ? 0 : status
     }
 
     /// rename(2) by the mount's rename policy. Refused renames answer EXDEV, as between two
@@ -189,6 +198,8 @@ public final class FuseFilesystem: @unchecked Sendable {
         if flags & exchange != 0 { return -EINVAL }
         do {
             let from = try resolve(source), to = try resolve(destination)
+            // A file still being written has no object to rename yet.
+            if let open = handles.writing(from), open.lock.withLock({ open.hasPendingChanges }) { return -EBUSY }
             // A renamed directory's listed children are stale too.
             listed.withLock { $0.removeAll(keepingCapacity: true) }
             return BlockingBridge.status { [vfs] in

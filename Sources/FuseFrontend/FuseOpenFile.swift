@@ -31,6 +31,8 @@ final class FuseOpenFile: @unchecked Sendable {
     var pendingModified: Double?
     /// A failed upload: every later call on the file reports it.
     var failure: Int32?
+    /// Its name was unlinked while it was written: what it holds is dropped, never stored.
+    var unlinked = false
 
     init(path: VFSPath, writable: Bool, size: UInt64, opener: pid_t?) {
         self.path = path
@@ -68,7 +70,12 @@ final class FuseHandleTable: @unchecked Sendable {
 
     /// An open file of `path` with changes not yet stored, if any.
     func writing(_ path: VFSPath) -> FuseOpenFile? {
-        lock.withLock { files.values.first { $0.path == path && $0.writable } }
+        lock.withLock { files.values.first { $0.path == path && $0.writable && !$0.unlinked } }
+    }
+
+    /// Every writable open file of `path`.
+    func allWriting(_ path: VFSPath) -> [FuseOpenFile] {
+        lock.withLock { files.values.filter { $0.path == path && $0.writable && !$0.unlinked } }
     }
 
     /// Every open file (for the unmount).

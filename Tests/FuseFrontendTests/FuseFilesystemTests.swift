@@ -66,6 +66,35 @@ import TestSupport
         }
     }
 
+    @Test func aFileBeingWrittenAnswersConsistently() async throws {
+        try await withFilesystem { fs, store in
+            let (_, first) = fs.create("/g", process: 1)
+            #expect(write(fs, first, Array("abc".utf8), at: 0) == 3)
+            var attributes = stat()
+            #expect(fs.getattr("/g", &attributes) == 0 && attributes.st_size == 3)
+            // Shown, not stored: reading or renaming it is EBUSY; a truncating open uploads anew.
+            #expect(fs.open("/g", flags: O_RDONLY, process: 2).status == -EBUSY)
+            #expect(fs.rename("/g", "/h", flags: 0) == -EBUSY)
+            let (status, second) = fs.open("/g", flags: O_WRONLY | O_TRUNC, process: 2)
+            #expect(status == 0)
+            // unlink takes the name at once; what the writers still send is dropped.
+            #expect(fs.unlink("/g") == 0)
+            #expect(fs.getattr("/g", &attributes) == -ENOENT)
+            #expect(write(fs, first, Array("def".utf8), at: 3) == 3)
+            #expect(fs.release(first) == 0 && fs.release(second) == 0)
+            #expect((try? BlockingBridge.run { try await store.head("g") }.get()) == nil)
+            // A stored file unlinked while it is being replaced is gone too.
+            let (_, old) = fs.create("/kept", process: 1)
+            _ = write(fs, old, Array("old".utf8), at: 0)
+            #expect(fs.release(old) == 0)
+            let (_, replacing) = fs.open("/kept", flags: O_WRONLY | O_TRUNC, process: 1)
+            _ = write(fs, replacing, Array("new".utf8), at: 0)
+            #expect(fs.unlink("/kept") == 0)
+            #expect(fs.release(replacing) == 0)
+            #expect((try? BlockingBridge.run { try await store.head("kept") }.get()) == nil)
+        }
+    }
+
     @Test func aStreamedFileGrowsWithZerosPastItsEnd() async throws {
         try await withFilesystem { fs, _ in
             // truncate -s 5 on a new file, then close: five zeros.

@@ -243,6 +243,20 @@ def test_only_the_writers_own_close_commits(mounted):
     assert path.read_bytes() == b"a" * MiB + b"b" * MiB
 
 
+def test_a_file_being_written_by_another_process(mounted):
+    root = mounted.root
+    writer = open(root / "grow.bin", "wb")
+    writer.write(b"g" * MiB)
+    writer.flush()
+    assert os.stat(root / "grow.bin").st_size == MiB  # shown while written
+    cat = sh("cat grow.bin", root)
+    assert cat.returncode != 0 and "busy" in cat.stderr.lower()
+    assert sh("rm grow.bin && ls", root).stdout == ""
+    writer.write(b"h" * MiB)  # the writer goes on; its bytes are dropped, as for an unlinked file
+    writer.close()
+    assert not mounted.store_path("grow.bin") and not (root / "grow.bin").exists()
+
+
 def test_new_files_grow_with_zeros(mounted):
     root = mounted.root
     assert sh("truncate -s 5 five && stat -c %s five", root).stdout == "5\n"
