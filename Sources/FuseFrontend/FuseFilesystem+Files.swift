@@ -100,6 +100,7 @@ extension FuseFilesystem {
                     try prepareWrite(file, at: offset)
                 }
                 if let staged = file.staged {
+                    try staged.reserveBlocking(upTo: offset + UInt64(bytes.count))
                     try staged.write(bytes, at: offset)
                     staged.dirty = true
                 } else if let writer = file.writer {
@@ -146,7 +147,7 @@ extension FuseFilesystem {
         let path = file.path
         file.staged = try BlockingBridge.run { [vfs, options] in
             try await FuseStagedCopy.make(of: path, vfs: vfs, directory: options.stagingDirectory,
-                                          limit: options.maxRewriteSize)
+                                          limit: options.maxRewriteSize, budget: options.spoolBudget)
         }.get()
     }
 
@@ -240,6 +241,7 @@ extension FuseFilesystem {
                 }
                 do {
                     if file.staged == nil { try stage(file) }
+                    try file.staged?.reserveBlocking(upTo: size)
                     try file.staged?.truncate(to: size)
                     file.staged?.dirty = true
                     return 0

@@ -1,3 +1,5 @@
+import OSSVFS
+
 /// How the mount presents the bucket: who owns its files, their modes, and its limits.
 public struct FuseMountOptions: Sendable {
     /// Owner and group shown for every file and directory.
@@ -15,6 +17,8 @@ public struct FuseMountOptions: Sendable {
     public var maxRewriteSize: UInt64
     /// Where such copies live.
     public var stagingDirectory: String
+    /// The spool's budget, which such copies count against as uploads do (nil: unbounded).
+    public var spoolBudget: SpoolBudget?
     /// Seconds the kernel may trust names and attributes it was given.
     public var attributeTimeout: Double
     /// The kernel's read-ahead on the mount, in KiB (its own default is 128); 0 keeps the

@@ -11,14 +11,22 @@ final class FuseStagedCopy: @unchecked Sendable {
     private let descriptor: Int32
     /// Whether it differs from the stored object.
     var dirty = false
+    /// The spool's budget, which the copy's bytes count against, and how much it holds of it.
+    private let budget: SpoolBudget?
+    private var reserved: Int64 = 0
+    /// Growth is reserved in steps of this much, not write by write.
+    static let reserveStep: Int64 = 8 << 20
 
-    /// Copies `source` (at most `limit` bytes, else EFBIG) into a new file in `directory`.
-    static func make(of source: VFSPath, vfs: any VFS, directory: String, limit: UInt64) async throws -> FuseStagedCopy {
+    /// Copies `source` (at most `limit` bytes, else EFBIG) into a new file in `directory`,
+    /// once `budget` has room for it (it waits, as uploads do).
+    static func make(of source: VFSPath, vfs: any VFS, directory: String, limit: UInt64,
+                     budget: SpoolBudget? = nil) async throws -> FuseStagedCopy {
         let size = try await vfs.stat(source).size
         guard size <= limit else { throw FuseError(EFBIG) }
         // Disk I/O goes to the blocking pool: tasks run on the event loops.
-        let copy = try await BlockingIO.run { try FuseStagedCopy(directory: directory) }
+        let copy = try await BlockingIO.run { try FuseStagedCopy(directory: directory, budget: budget) }
         do {
+            try await copy.reserve(upTo: size)
             var offset: UInt64 = 0
             for try await chunk in try await vfs.openRead(source, offset: 0) {
                 let at = offset
@@ -33,7 +41,8 @@ final class FuseStagedCopy: @unchecked Sendable {
     }
 
     /// An empty copy.
-    init(directory: String) throws {
+    init(directory: String, budget: SpoolBudget? = nil) throws {
+        self.budget = budget
         _ = mkdir(directory, 0o700)
         path = "\(directory)/fuse-\(UInt64.random(in: 0...UInt64.max))"
         descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -43,6 +52,21 @@ final class FuseStagedCopy: @unchecked Sendable {
     var size: UInt64 {
         var status = stat()
         return fstat(descriptor, &status) == 0 ? UInt64(status.st_size) : 0
+    }
+
+    /// Makes sure the budget covers a copy of `size` bytes (ENOSPC past the whole budget).
+    func reserve(upTo size: UInt64) async throws {
+        guard let budget, Int64(size) > reserved else { return }
+        let wanted = min(max(Int64(size), reserved + Self.reserveStep), await budget.limit)
+        guard Int64(size) <= wanted else { throw FuseError(ENOSPC) }
+        try await budget.reserve(wanted - reserved)
+        reserved = wanted
+    }
+
+    /// ``reserve(upTo:)`` from a libfuse worker thread.
+    func reserveBlocking(upTo size: UInt64) throws {
+        guard budget != nil, Int64(size) > reserved else { return }
+        try BlockingBridge.run { try await self.reserve(upTo: size) }.get()
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
@@ -101,5 +125,10 @@ final class FuseStagedCopy: @unchecked Sendable {
     func remove() {
         close(descriptor)
         unlink(path)
+        if let budget, reserved > 0 {
+            let bytes = reserved
+            reserved = 0
+            Task { await budget.release(bytes) }
+        }
     }
 }

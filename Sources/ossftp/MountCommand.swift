@@ -121,6 +121,7 @@ struct MountCommand: AsyncParsableCommand {
             directoryMode: UInt32(directoryMode, radix: 8)!, readOnly: readOnly || !target.permissions.write, allowOther: allowOther,
             maxRewriteSize: UInt64(maxRewriteMB) << 20, stagingDirectory: spoolDirectory, attributeTimeout: attributeTimeout)
         options.kernelReadAheadKB = kernelReadAheadKB
+        options.spoolBudget = spool.budget
         let filesystem = FuseFilesystem(vfs: vfs, options: options)
         let fsName = "ossftp:\(target.provider)/\(target.bucket)"
         // libfuse blocks its thread until unmounted: a thread of its own, not the cooperative pool.

@@ -8,13 +8,15 @@ import TestSupport
 @Suite struct FuseFilesystemTests {
     /// Runs `body` on a thread of its own, as libfuse's workers are: the operations park their
     /// thread while the VFS works on the cooperative pool, which a test's own thread belongs to.
-    func withFilesystem(_ body: @escaping @Sendable (FuseFilesystem, LocalStore) -> Void) async throws {
+    func withFilesystem(budget: SpoolBudget? = nil,
+                        _ body: @escaping @Sendable (FuseFilesystem, LocalStore) -> Void) async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         _ = try folder.make("bucket")
         let store = try LocalStore(root: folder.path, bucket: "bucket")
         let vfs = ObjectVFS(store: store, spool: SpoolConfiguration(directory: folder.path + "/spool"))
-        let options = FuseMountOptions(uid: 1000, gid: 100, maxRewriteSize: 64, stagingDirectory: folder.path + "/spool")
+        var options = FuseMountOptions(uid: 1000, gid: 100, maxRewriteSize: 64, stagingDirectory: folder.path + "/spool")
+        options.spoolBudget = budget
         let filesystem = FuseFilesystem(vfs: vfs, options: options)
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             Thread {
@@ -93,6 +95,27 @@ import TestSupport
             #expect(fs.release(replacing) == 0)
             #expect((try? BlockingBridge.run { try await store.head("kept") }.get()) == nil)
         }
+    }
+
+    @Test func inPlaceCopiesCountAgainstTheSpoolBudget() async throws {
+        let budget = SpoolBudget(limit: 100)
+        try await withFilesystem(budget: budget) { fs, _ in
+            let (_, writer) = fs.create("/b")
+            _ = write(fs, writer, [UInt8](repeating: 1, count: 60), at: 0)
+            #expect(fs.release(writer) == 0)
+            let (_, handle) = fs.open("/b", flags: O_RDWR)
+            #expect(write(fs, handle, [2], at: 0) == 1)
+            #expect((try? BlockingBridge.run { await budget.used }.get()) == 100)
+            // Past the whole budget: ENOSPC, and what was staged stays as it was.
+            #expect(write(fs, handle, [3], at: 150) == -ENOSPC)
+            #expect(fs.release(handle) == 0)
+        }
+        var used: Int64 = -1
+        for _ in 0..<50 where used != 0 {
+            used = await budget.used
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(used == 0)
     }
 
     @Test func aStreamedFileGrowsWithZerosPastItsEnd() async throws {
