@@ -4,12 +4,23 @@ import Testing
 @testable import FuseFrontend
 
 @Suite struct FuseErrnoTests {
-    @Test func everyErrorHasItsErrno() {
-        #expect(FuseErrno.code(for: .notFound("/x")) == ENOENT)
-        #expect(FuseErrno.code(for: .directoryNotEmpty("/d")) == ENOTEMPTY)
-        #expect(FuseErrno.code(for: .nameTooLong("k")) == ENAMETOOLONG)
-        #expect(FuseErrno.code(for: .unsupported("link")) == ENOTSUP)
-        #expect(FuseErrno.code(for: .noSpace("spool")) == ENOSPC)
+    /// The table of docs/SEMANTICS.md, row by row.
+    @Test(arguments: [
+        (VFSError.notFound("/x"), ENOENT), (.alreadyExists("/x"), EEXIST), (.notDirectory("/x"), ENOTDIR),
+        (.isDirectory("/x"), EISDIR), (.directoryNotEmpty("/d"), ENOTEMPTY), (.permissionDenied("/x"), EACCES),
+        (.invalidName("x"), EINVAL), (.nameTooLong("k"), ENAMETOOLONG), (.invalidRange("x"), EINVAL),
+        (.unsupported("link"), ENOTSUP), (.integrity("crc"), EIO), (.noSpace("spool"), ENOSPC),
+        (.storeUnavailable("503"), EAGAIN), (.storeFailure("500"), EIO),
+    ])
+    func everyErrorHasItsErrno(error: VFSError, errno: Int32) {
+        #expect(FuseErrno.code(for: error) == errno)
+    }
+
+    @Test func storeErrorsAndChosenErrnosToo() {
+        #expect(FuseErrno.code(forAny: ObjectStoreError.noSuchKey("k")) == ENOENT)
+        #expect(FuseErrno.code(forAny: ObjectStoreError.accessDenied(requestID: nil)) == EACCES)
+        #expect(FuseErrno.code(forAny: FuseError(EXDEV)) == EXDEV)
+        #expect(FuseErrno.code(forAny: CancellationError()) == EIO)
     }
 
     @Test func linksAgainstLibfuse3() {
