@@ -229,16 +229,19 @@ public final class FuseFilesystem: @unchecked Sendable {
             }
             if pending { return 0 }
         }
-        return BlockingBridge.status { [vfs] in try await vfs.setModificationTime(resolved, modified) }
+        let status = BlockingBridge.status { [vfs] in try await vfs.setModificationTime(resolved, modified) }
+        // Directories keep no time: ENOTSUP, unless the mount was asked to let that pass.
+        return status == -ENOTSUP && options.ignoresModeChanges ? 0 : status
     }
 
     /// chmod and chown: object storage keeps no modes or owners. Asking for what is already
-    /// shown succeeds (so `cp -p` of ordinary files works); anything else is EPERM.
+    /// shown succeeds (so `cp -p` of ordinary files works); anything else is EPERM, unless
+    /// the mount ignores such changes (`--ignore_chmod`).
     public func chmod(_ path: String, mode: UInt32) -> Int32 {
         var status = stat()
         let found = getattr(path, &status)
         guard found == 0 else { return found }
-        return mode & 0o7777 == status.st_mode & 0o7777 ? 0 : -EPERM
+        return mode & 0o7777 == status.st_mode & 0o7777 || options.ignoresModeChanges ? 0 : -EPERM
     }
 
     public func chown(_ path: String, uid: UInt32, gid: UInt32) -> Int32 {
@@ -247,6 +250,6 @@ public final class FuseFilesystem: @unchecked Sendable {
         guard found == 0 else { return found }
         let sameUser = uid == UInt32.max || uid == options.uid
         let sameGroup = gid == UInt32.max || gid == options.gid
-        return sameUser && sameGroup ? 0 : -EPERM
+        return sameUser && sameGroup || options.ignoresModeChanges ? 0 : -EPERM
     }
 }

@@ -19,6 +19,9 @@ public struct FuseMountOptions: Sendable {
     public var stagingDirectory: String
     /// The spool's budget, which such copies count against as uploads do (nil: unbounded).
     public var spoolBudget: SpoolBudget?
+    /// chmod, chown and directory times succeed without effect, as asked for with
+    /// `--ignore_chmod`; otherwise what cannot be kept fails (EPERM, ENOTSUP).
+    public var ignoresModeChanges = false
     /// Seconds the kernel may trust names and attributes it was given.
     public var attributeTimeout: Double
     /// The kernel's read-ahead on the mount, in KiB (its own default is 128); 0 keeps the

@@ -48,6 +48,10 @@ struct MountCommand: AsyncParsableCommand {
     @Flag(name: .customLong("allow_other"), help: "Let other users use the mount.")
     var allowOther = false
 
+    @Flag(name: .customLong("ignore_chmod"),
+          help: "chmod, chown and times on directories succeed and change nothing (for cp -a and rsync -a); by default they fail with EPERM and ENOTSUP.")
+    var ignoreChmod = false
+
     @Option(help: "Owner shown for files (default: the caller).")
     var uid: UInt32?
 
@@ -122,6 +126,7 @@ struct MountCommand: AsyncParsableCommand {
             maxRewriteSize: UInt64(maxRewriteMB) << 20, stagingDirectory: spoolDirectory, attributeTimeout: attributeTimeout)
         options.kernelReadAheadKB = kernelReadAheadKB
         options.spoolBudget = spool.budget
+        options.ignoresModeChanges = ignoreChmod
         let filesystem = FuseFilesystem(vfs: vfs, options: options)
         let fsName = "ossftp:\(target.provider)/\(target.bucket)"
         // libfuse blocks its thread until unmounted: a thread of its own, not the cooperative pool.

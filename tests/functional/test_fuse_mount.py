@@ -199,6 +199,30 @@ def test_unsupported_operations_fail_with_their_errno(mounted):
     assert sorted(os.listdir(root)) == ["f", "seq"]
 
 
+def test_ignore_chmod_lets_cp_a_through(tmp_path, seaweedfs):
+    m = _mount("local", tmp_path, seaweedfs, extra=["--ignore_chmod"])
+    try:
+        source = tmp_path / "src"
+        (source / "sub").mkdir(parents=True)
+        (source / "sub" / "secret.txt").write_text("s")
+        (source / "sub" / "secret.txt").chmod(0o600)
+        result = sh(f"cp -a {source} copy && chmod 700 copy/sub && chown 4242 copy/sub/secret.txt && touch copy/sub",
+                    m.root)
+        assert result.returncode == 0, result.stderr
+        # Nothing is kept: the modes and owner shown are still the mount's.
+        assert os.stat(m.root / "copy" / "sub" / "secret.txt").st_mode & 0o777 == 0o644
+        assert (m.root / "copy" / "sub" / "secret.txt").read_text() == "s"
+    finally:
+        m.mount.stop()
+    plain = _mount("local", tmp_path / "plain", seaweedfs)
+    try:
+        (plain.root / "d").mkdir()
+        touched = sh("touch d", plain.root)
+        assert touched.returncode != 0 and "not supported" in touched.stderr.lower()
+    finally:
+        plain.mount.stop()
+
+
 def test_in_place_changes_up_to_the_limit(tmp_path, seaweedfs):
     m = _mount("local", tmp_path, seaweedfs, extra=["--max_rewrite_mb", "1"])
     try:
