@@ -107,7 +107,6 @@ struct MountCommand: AsyncParsableCommand {
     func run() async throws {
         if !foreground { try detach() }
         MallocTuning.apply()
-        let spoolDirectory = spoolDir ?? NSTemporaryDirectory() + "ossftp-mount-\(getuid())"
         let spool = SpoolConfiguration(directory: spoolDirectory, budget: SpoolBudget(limit: Int64(spoolBudgetMB) << 20))
         let renamePolicy: RenamePolicy = switch rename {
         case "copy": .copy(maxDirectoryObjects: 1000)
@@ -228,8 +227,13 @@ struct MountCommand: AsyncParsableCommand {
                                                        alternative: ", or give --credentials_file or --account")
     }
 
+    /// The spool folder: `--spool_dir`, or one per user under the temporary folder.
+    var spoolDirectory: String { spoolDir ?? NSTemporaryDirectory() + "ossftp-mount-\(getuid())" }
+
     /// Starts this command again in the foreground, detached, and returns (exits) once the
-    /// mount is in place, or fails with the child's status if it ends first.
+    /// mount is in place, or fails with the child's status if it ends first. The child logs to
+    /// `mount.log` in the spool folder, not to this command's output: whoever ran the command
+    /// (a shell pipeline, a script capturing its output) must not wait on a mount's lifetime.
     private func detach() throws -> Never {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].hasPrefix("/")
@@ -237,12 +241,24 @@ struct MountCommand: AsyncParsableCommand {
         child.arguments = Array(CommandLine.arguments.dropFirst()) + ["--foreground"]
         child.standardInput = FileHandle.nullDevice
         child.standardOutput = FileHandle.nullDevice
+        let logPath = spoolDirectory + "/mount.log"
+        _ = mkdir(spoolDirectory, 0o700)
+        let logStart = (try? FileManager.default.attributesOfItem(atPath: logPath)[.size] as? Int) ?? 0
+        let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard log >= 0 else { throw ValidationError("cannot write the mount's log \(logPath): errno \(errno)") }
+        child.standardError = FileHandle(fileDescriptor: log, closeOnDealloc: true)
         try child.run()
         let target = URL(fileURLWithPath: mountpoint).standardizedFileURL.path
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if Self.isMounted(target) { Foundation.exit(0) }
-            if !child.isRunning { Foundation.exit(child.terminationStatus == 0 ? 1 : child.terminationStatus) }
+            if !child.isRunning {
+                // What it said before it ended is the error the caller needs.
+                if let text = FileManager.default.contents(atPath: logPath), text.count > logStart {
+                    FileHandle.standardError.write(text.suffix(from: logStart))
+                }
+                Foundation.exit(child.terminationStatus == 0 ? 1 : child.terminationStatus)
+            }
             usleep(50_000)
         }
         child.terminate()

@@ -133,9 +133,9 @@ def test_mv_with_rename_refused_copies_then_deletes(mounted):
     assert not (root / "dir").exists()
 
 
-@pytest.mark.parametrize("kind", ["local", "s3"])
-def test_mv_with_rename_by_copy(kind, tmp_path, seaweedfs):
-    m = _mount(kind, tmp_path, seaweedfs, rename="copy")
+@pytest.mark.parametrize("kind,rename", [("local", "copy"), ("s3", "copy"), ("local", "native")])
+def test_mv_with_rename_by_copy_or_natively(kind, rename, tmp_path, seaweedfs):
+    m = _mount(kind, tmp_path, seaweedfs, rename=rename)
     try:
         (m.root / "f").write_bytes(b"z" * 5000)
         os.rename(m.root / "f", m.root / "g")
@@ -295,12 +295,14 @@ def test_new_files_grow_with_zeros(mounted):
     assert body.count(0) == 3 * MiB - 8
 
 
-def test_sigterm_unmounts_and_drops_an_open_upload(tmp_path, seaweedfs):
-    m = _mount("local", tmp_path, seaweedfs)
+@pytest.mark.parametrize("kind,signum", [("local", signal.SIGTERM), ("s3", signal.SIGTERM), ("local", signal.SIGINT)],
+                         ids=["local-sigterm", "s3-sigterm", "local-sigint"])
+def test_a_signal_unmounts_and_drops_an_open_upload(kind, signum, tmp_path, seaweedfs):
+    m = _mount(kind, tmp_path, seaweedfs)
     handle = open(m.root / "open.bin", "wb")
     handle.write(b"q" * (3 * MiB))
     handle.flush()
-    m.mount.proc.send_signal(signal.SIGTERM)
+    m.mount.proc.send_signal(signum)
     assert m.mount.proc.wait(timeout=20) == 0
     assert not is_mounted(m.root)
     with pytest.raises(OSError):
@@ -309,8 +311,9 @@ def test_sigterm_unmounts_and_drops_an_open_upload(tmp_path, seaweedfs):
     assert not m.store_path("open.bin")
 
 
-def test_fusermount_unmount_ends_the_process(tmp_path, seaweedfs):
-    m = _mount("local", tmp_path, seaweedfs)
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_fusermount_unmount_ends_the_process(kind, tmp_path, seaweedfs):
+    m = _mount(kind, tmp_path, seaweedfs)
     (m.root / "f").write_bytes(b"kept")
     reader = open(m.root / "f", "rb")
     busy = subprocess.run(["fusermount3", "-u", str(m.root)], capture_output=True, text=True)
@@ -363,3 +366,67 @@ def test_mount_takes_store_bucket_home_and_permissions_from_a_config_account(tmp
                              capture_output=True, text=True, env=env, timeout=60)
     assert unknown.returncode != 0
     assert "no account nobody" in unknown.stderr
+
+
+def test_detached_mount_with_its_options(tmp_path, seaweedfs):
+    """Without --foreground the command returns once mounted and the mount lives on; the
+    options shown (owner, modes, read-only) and the credentials file's checks."""
+    data = tmp_path / "data" / "bkt"
+    data.mkdir(parents=True)
+    (data / "f.txt").write_bytes(b"hello")
+    root = tmp_path / "mnt"
+    root.mkdir()
+    result = subprocess.run([str(ossftp_binary()), "mount", str(root), "--bucket", "bkt", "--local_root",
+                             str(tmp_path / "data"), "--spool_dir", str(tmp_path / "spool"), "--read_only",
+                             "--uid", "4242", "--gid", "4343", "--file_mode", "600", "--dir_mode", "750",
+                             "--cache_ttl", "0", "--attr_timeout", "0", "--read_ahead_mb", "4",
+                             "--spool_budget_mb", "64"], capture_output=True, text=True, timeout=30)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert is_mounted(root)
+        status = os.stat(root / "f.txt")
+        assert (status.st_uid, status.st_gid, status.st_mode & 0o777) == (4242, 4343, 0o600)
+        assert os.stat(root).st_mode & 0o777 == 0o750
+        assert (root / "f.txt").read_bytes() == b"hello"
+        with pytest.raises(OSError) as refused:
+            (root / "new.txt").write_bytes(b"x")
+        assert refused.value.errno == errno.EROFS
+        # --cache_ttl 0 and --attr_timeout 0: a change behind the mount's back shows at once.
+        (data / "f.txt").write_bytes(b"changed!")
+        assert os.stat(root / "f.txt").st_size == 8
+        vfs = os.statvfs(root)
+        assert vfs.f_namemax == 255 and vfs.f_blocks > 0 and vfs.f_bavail > 0
+    finally:
+        subprocess.run(["fusermount3", "-u", str(root)])
+    deadline = time.monotonic() + 20
+    while subprocess.run(["pgrep", "-f", f"mount {root}"], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "the detached mount did not exit after fusermount3 -u"
+        time.sleep(0.1)
+    # A detached mount that fails says why on the command's own stderr (from its log).
+    failed = subprocess.run([str(ossftp_binary()), "mount", str(root), "--bucket", "missing", "--local_root",
+                             str(tmp_path / "data"), "--spool_dir", str(tmp_path / "spool")],
+                            capture_output=True, text=True, timeout=30)
+    assert failed.returncode != 0 and "missing does not exist" in failed.stderr
+    assert (tmp_path / "spool" / "mount.log").exists()
+    # A credentials file others can read is refused, and says why.
+    secrets_file = tmp_path / "creds"
+    secrets_file.write_text("AK\nSK\n")
+    secrets_file.chmod(0o644)
+    refused = subprocess.run([str(ossftp_binary()), "mount", str(root), "--foreground", "--provider", "s3",
+                              "--endpoint", seaweedfs.endpoint, "--bucket", "b", "--credentials_file",
+                              str(secrets_file)], capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and "--credentials_file" in refused.stderr and not is_mounted(root)
+
+
+def test_times_and_fsync(mounted):
+    root = mounted.root
+    (root / "t.txt").write_bytes(b"t")
+    os.utime(root / "t.txt", (1_600_000_000, 1_600_000_000))
+    assert os.stat(root / "t.txt").st_mtime == 1_600_000_000
+    assert sh("cp -p t.txt copy.txt && stat -c %Y copy.txt", root).stdout == "1600000000\n"
+    # fsync returns once the object is stored, before close.
+    fd = os.open(root / "synced.bin", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"s" * 1000)
+    os.fsync(fd)
+    assert mounted.store_path("synced.bin")
+    os.close(fd)
