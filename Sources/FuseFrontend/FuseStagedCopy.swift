@@ -14,11 +14,11 @@ final class FuseStagedCopy: @unchecked Sendable {
     /// The spool's budget, which the copy's bytes count against, and how much it holds of it.
     private let budget: SpoolBudget?
     private var reserved: Int64 = 0
-    /// Growth is reserved in steps of this much, not write by write.
-    static let reserveStep: Int64 = 8 << 20
+    /// Growth past the copied size is reserved in steps of this much, not write by write.
+    static let reserveStep: Int64 = 1 << 20
 
-    /// Copies `source` (at most `limit` bytes, else EFBIG) into a new file in `directory`,
-    /// once `budget` has room for it (it waits, as uploads do).
+    /// Copies `source` (at most `limit` bytes, else EFBIG) into a new file in `directory`, if
+    /// `budget` has room for it now (else ENOSPC).
     static func make(of source: VFSPath, vfs: any VFS, directory: String, limit: UInt64,
                      budget: SpoolBudget? = nil) async throws -> FuseStagedCopy {
         let size = try await vfs.stat(source).size
@@ -54,12 +54,14 @@ final class FuseStagedCopy: @unchecked Sendable {
         return fstat(descriptor, &status) == 0 ? UInt64(status.st_size) : 0
     }
 
-    /// Makes sure the budget covers a copy of `size` bytes (ENOSPC past the whole budget).
+    /// Makes sure the budget covers a copy of `size` bytes, or throws ENOSPC. It never waits
+    /// for room: the caller holds its file's lock, and a staged copy gives its share back only
+    /// when the file is closed, so two copies waiting for each other would never wake.
     func reserve(upTo size: UInt64) async throws {
         guard let budget, Int64(size) > reserved else { return }
-        let wanted = min(max(Int64(size), reserved + Self.reserveStep), await budget.limit)
-        guard Int64(size) <= wanted else { throw FuseError(ENOSPC) }
-        try await budget.reserve(wanted - reserved)
+        let stepped = reserved == 0 ? Int64(size) : max(Int64(size), reserved + Self.reserveStep)
+        let wanted = min(stepped, await budget.limit)
+        guard Int64(size) <= wanted, await budget.tryReserve(wanted - reserved) else { throw FuseError(ENOSPC) }
         reserved = wanted
     }
 

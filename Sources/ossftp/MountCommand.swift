@@ -163,14 +163,17 @@ struct MountCommand: AsyncParsableCommand {
                 let entry = accounts[index]
                 let field = "\(config): modules.accounts[\(index)]"
                 // The account's own store settings over the server's.
+                // The server's endpoint, region and addressing only for an account of its provider.
                 func own(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
-                target.provider = (own(entry.provider) ?? own(server?.provider))?.lowercased() ?? target.provider
+                let serverProvider = own(server?.provider)?.lowercased() ?? target.provider
+                target.provider = own(entry.provider)?.lowercased() ?? serverProvider
+                let sameStore = target.provider == serverProvider
                 target.bucket = entry.bucket_name ?? ""
                 target.prefix = entry.home_dir ?? ""
                 target.localRoot = server?.local_root ?? target.localRoot
-                target.endpoint = own(entry.endpoint) ?? own(server?.endpoint)
-                target.region = own(entry.region) ?? server?.region
-                target.addressing = own(entry.addressing) ?? server?.addressing
+                target.endpoint = own(entry.endpoint) ?? (sameStore ? own(server?.endpoint) : nil)
+                target.region = own(entry.region) ?? (sameStore ? server?.region : nil)
+                target.addressing = own(entry.addressing) ?? (sameStore ? server?.addressing : nil)
                 if let id = entry.access_id, !id.isEmpty { target.credentials = try entry.credentials(field: field) }
                 target.permissions = try entry.resolvedPermissions(field: field)
             }

@@ -275,14 +275,15 @@ struct ServeSettings {
     }
 
     /// An account's store: its own `provider`, `endpoint`, `region` and `addressing` over the
-    /// server's.
+    /// server's. The server's endpoint, region and addressing apply only to an account of the
+    /// server's provider: an OSS account on an S3 server must not be sent to the S3 endpoint.
     func accountStore(_ account: ConfigFile.Account, field: String) throws -> AccountStore {
         var store = AccountStore(provider: provider, endpoint: endpoint, region: region, pathStyle: pathStyle)
         if let name = account.provider, !name.isEmpty {
             guard let own = Provider(rawValue: name.lowercased()) else {
                 throw ConfigError("\(field).provider must be local, oss or s3, got \(name)")
             }
-            store.provider = own
+            if own != provider { store = AccountStore(provider: own) }
         }
         if let text = account.endpoint, !text.isEmpty {
             do { store.endpoint = try StoreEndpoint(text) } catch { throw ConfigError("\(field).endpoint: \(error)") }

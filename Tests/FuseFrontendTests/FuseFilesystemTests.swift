@@ -103,11 +103,19 @@ import TestSupport
             let (_, writer) = fs.create("/b")
             _ = write(fs, writer, [UInt8](repeating: 1, count: 60), at: 0)
             #expect(fs.release(writer) == 0)
+            let (_, other) = fs.create("/c")
+            _ = write(fs, other, [UInt8](repeating: 1, count: 50), at: 0)
+            #expect(fs.release(other) == 0)
             let (_, handle) = fs.open("/b", flags: O_RDWR)
             #expect(write(fs, handle, [2], at: 0) == 1)
-            #expect((try? BlockingBridge.run { await budget.used }.get()) == 100)
+            #expect((try? BlockingBridge.run { await budget.used }.get()) == 60)
             // Past the whole budget: ENOSPC, and what was staged stays as it was.
             #expect(write(fs, handle, [3], at: 150) == -ENOSPC)
+            // No room now for a second copy: ENOSPC at once, never a wait (which held the
+            // file's lock while the room could only come from another file's close).
+            let (_, second) = fs.open("/c", flags: O_RDWR)
+            #expect(write(fs, second, [2], at: 0) == -ENOSPC)
+            #expect(fs.release(second) == 0)
             #expect(fs.release(handle) == 0)
         }
         var used: Int64 = -1
