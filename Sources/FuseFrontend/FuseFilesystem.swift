@@ -182,12 +182,14 @@ public final class FuseFilesystem: @unchecked Sendable {
     public func unlink(_ path: String) -> Int32 {
         let resolved: VFSPath
         do { resolved = try resolve(path) } catch { return -EINVAL }
-        let writers = handles.allWriting(resolved)
-        let pending = writers.contains { file in file.lock.withLock { file.hasPendingChanges } }
-        for file in writers { file.lock.withLock { dropUnlinked(file) } }
+        let writers = handles.allWritable(resolved)
+        let pending = handles.writing(resolved) != nil
         let status = perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.removeFile($0) }
-        // Nothing stored yet under that name: unlinking the upload was all there was to do.
-        return status == -ENOENT && pending ? 0 : status
+        // Refused (a no-delete account) or failed: the writers keep what they write. Nothing
+        // stored yet under that name: unlinking the upload is all there is to do.
+        guard status == 0 || (status == -ENOENT && pending) else { return status }
+        for file in writers { file.lock.withLock { dropUnlinked(file) } }
+        return 0
     }
 
     /// rename(2) by the mount's rename policy. Refused renames answer EXDEV, as between two

@@ -68,14 +68,16 @@ final class FuseHandleTable: @unchecked Sendable {
 
     func remove(_ handle: UInt64) -> FuseOpenFile? { lock.withLock { files.removeValue(forKey: handle) } }
 
-    /// An open file of `path` with changes not yet stored, if any.
+    /// An open file of `path` with changes not yet stored, if any: each candidate is checked
+    /// under its own lock (not the table's), so an idle writable handle beside a writer is
+    /// passed over. Call without holding any file's lock.
     func writing(_ path: VFSPath) -> FuseOpenFile? {
-        lock.withLock { files.values.first { $0.path == path && $0.writable && !$0.unlinked } }
+        allWritable(path).first { file in file.lock.withLock { !file.unlinked && file.hasPendingChanges } }
     }
 
     /// Every writable open file of `path`.
-    func allWriting(_ path: VFSPath) -> [FuseOpenFile] {
-        lock.withLock { files.values.filter { $0.path == path && $0.writable && !$0.unlinked } }
+    func allWritable(_ path: VFSPath) -> [FuseOpenFile] {
+        lock.withLock { files.values.filter { $0.path == path && $0.writable } }
     }
 
     /// Every open file (for the unmount).

@@ -8,7 +8,7 @@ import TestSupport
 @Suite struct FuseFilesystemTests {
     /// Runs `body` on a thread of its own, as libfuse's workers are: the operations park their
     /// thread while the VFS works on the cooperative pool, which a test's own thread belongs to.
-    func withFilesystem(budget: SpoolBudget? = nil,
+    func withFilesystem(budget: SpoolBudget? = nil, permissions: AccountPermissions = .full,
                         _ body: @escaping @Sendable (FuseFilesystem, LocalStore) -> Void) async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
@@ -17,7 +17,7 @@ import TestSupport
         let vfs = ObjectVFS(store: store, spool: SpoolConfiguration(directory: folder.path + "/spool"))
         var options = FuseMountOptions(uid: 1000, gid: 100, maxRewriteSize: 64, stagingDirectory: folder.path + "/spool")
         options.spoolBudget = budget
-        let filesystem = FuseFilesystem(vfs: vfs, options: options)
+        let filesystem = FuseFilesystem(vfs: PermissionedVFS.limiting(vfs, to: permissions), options: options)
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             Thread {
                 body(filesystem, store)
@@ -94,6 +94,38 @@ import TestSupport
             #expect(fs.unlink("/kept") == 0)
             #expect(fs.release(replacing) == 0)
             #expect((try? BlockingBridge.run { try await store.head("kept") }.get()) == nil)
+        }
+    }
+
+    @Test func theWriterWithPendingChangesIsTheOneThatCounts() async throws {
+        try await withFilesystem { fs, _ in
+            let (_, first) = fs.create("/s")
+            _ = write(fs, first, Array("stored".utf8), at: 0)
+            #expect(fs.release(first) == 0)
+            // An idle writable handle beside a truncating writer, opened in both orders.
+            for idleFirst in [true, false] {
+                var handles: [UInt64] = []
+                if idleFirst { handles.append(fs.open("/s", flags: O_RDWR).handle) }
+                let writer = fs.open("/s", flags: O_WRONLY | O_TRUNC).handle
+                handles.append(writer)
+                if !idleFirst { handles.append(fs.open("/s", flags: O_RDWR).handle) }
+                _ = write(fs, writer, [UInt8](repeating: 7, count: 1000), at: 0)
+                var attributes = stat()
+                #expect(fs.getattr("/s", &attributes) == 0 && attributes.st_size == 1000)
+                #expect(fs.rename("/s", "/t", flags: 0) == -EBUSY)
+                for handle in handles { #expect(fs.release(handle) == 0) }
+            }
+        }
+    }
+
+    @Test func aRefusedUnlinkKeepsTheWritersData() async throws {
+        try await withFilesystem(permissions: .noDelete) { fs, store in
+            let (_, handle) = fs.create("/keep")
+            _ = write(fs, handle, Array("abc".utf8), at: 0)
+            #expect(fs.unlink("/keep") == -EACCES)
+            #expect(write(fs, handle, Array("def".utf8), at: 3) == 3)
+            #expect(fs.release(handle) == 0)
+            #expect((try? BlockingBridge.run { try await store.head("keep") }.get())?.size == 6)
         }
     }
 
