@@ -6,8 +6,10 @@ from __future__ import annotations
 import ftplib
 import io
 import json
+import os
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -178,6 +180,49 @@ def test_stalled_transfers_unused_passive_ports_and_the_total_cap(tmp_path):
                     assert third.greeting.code == 421
     finally:
         server.stop()
+
+
+def test_waiting_on_a_slow_store_is_no_stall(tmp_path, seaweedfs):
+    # The store holds the upload's requests for longer than the stall timeout, so the spool
+    # budget fills and ossftp stops reading the client: that wait is the store's, not the
+    # client's, and the upload must complete.
+    from holding_proxy import HoldingProxy
+
+    seaweedfs.client().create_bucket(Bucket="slow-store")
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="slow.bin")
+    account = Account("user", "right-pass", "slow-store", access_id=seaweedfs.admin.access_key,
+                      access_secret=seaweedfs.admin.secret_key)
+    server = OssftpServer(tmp_path / "srv", [account], extra_args=[
+        "--provider", "s3", "--endpoint", proxy.endpoint, "--transfer_stall_timeout", "2",
+        "--spool_budget_mb", "10", "--part_size_mb", "5", "--upload_concurrency", "1"])
+    server.start()
+    try:
+        body = os.urandom(20 * 1024 * 1024)
+        result: dict = {}
+
+        def upload():
+            client = login(server, "user", "right-pass")
+            try:
+                result["reply"] = client.storbinary("STOR slow.bin", io.BytesIO(body))
+            except ftplib.all_errors as error:
+                result["reply"] = str(error)
+            client.quit()
+
+        uploader = threading.Thread(target=upload)
+        uploader.start()
+        deadline = time.monotonic() + 20
+        while proxy.held == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert proxy.held > 0
+        time.sleep(5)  # well past the stall timeout, with the store still holding
+        proxy.release.set()
+        uploader.join(timeout=60)
+        assert result.get("reply", "").startswith("226"), result
+        stored = seaweedfs.client().get_object(Bucket="slow-store", Key="slow.bin")["Body"].read()
+        assert stored == body
+    finally:
+        server.stop()
+        proxy.close()
 
 
 def test_secrets_from_files_must_be_private(tmp_path):

@@ -63,8 +63,9 @@ struct FTPDataTransfer: Sendable {
     /// Runs a prepared transfer over `channel` and closes the channel. `aborted` tells whether
     /// the channel was closed on purpose (ABOR, the stall watchdog): an upload's end of input
     /// then is no end of file, and nothing is committed.
+    /// `storeWait` brackets the waits on the store, which are not the client's stalls.
     func run(_ prepared: Prepared, over channel: DataChannel, progress: @escaping @Sendable (Int) -> Void = { _ in },
-             aborted: @escaping @Sendable () -> Bool = { false })
+             storeWait: @escaping @Sendable (Bool) -> Void = { _ in }, aborted: @escaping @Sendable () -> Bool = { false })
         async
         -> Outcome
     {
@@ -72,9 +73,9 @@ struct FTPDataTransfer: Sendable {
         case .listing(let listing, let single, let format, let path):
             return await sendListing(listing, single: single, format: format, path: path, over: channel)
         case .download(let stream):
-            return await send(stream, over: channel, progress: progress)
+            return await send(stream, over: channel, progress: progress, storeWait: storeWait)
         case .upload(let writer):
-            return await receive(into: writer, over: channel, progress: progress, aborted: aborted)
+            return await receive(into: writer, over: channel, progress: progress, storeWait: storeWait, aborted: aborted)
         }
     }
 
@@ -126,8 +127,8 @@ struct FTPDataTransfer: Sendable {
     /// buffer, here on the event loop (it cannot wait: preadv2 with RWF_NOWAIT). Any other chunk
     /// (a store's, or one that would wait for the disk) comes from ``ObjectChunkSource/nextChunk()``,
     /// off the loop, and is copied in.
-    private func send(_ stream: ObjectByteStream, over channel: DataChannel, progress: @Sendable (Int) -> Void) async
-        -> Outcome
+    private func send(_ stream: ObjectByteStream, over channel: DataChannel, progress: @Sendable (Int) -> Void,
+                      storeWait: @Sendable (Bool) -> Void) async -> Outcome
     {
         let ready = ascii ? nil : stream.source as? any ImmediateChunkSource
         do {
@@ -138,7 +139,13 @@ struct FTPDataTransfer: Sendable {
                     guard filled.readableBytes > 0 else { break }
                     buffer = filled
                 } else {
-                    guard let chunk = try await stream.source.nextChunk() else { break }
+                    storeWait(true)
+                    let next: [UInt8]?
+                    do {
+                        defer { storeWait(false) }
+                        next = try await stream.source.nextChunk()
+                    }
+                    guard let chunk = next else { break }
                     buffer = ByteBuffer(bytes: ascii ? ASCIIConversion.toNetwork(chunk, afterCR: &lastWasCR) : chunk)
                 }
                 let count = buffer.readableBytes
@@ -182,7 +189,7 @@ struct FTPDataTransfer: Sendable {
     static let downloadChunk = 256 << 10
 
     private func receive(into writer: any VFSWriter, over channel: DataChannel, progress: @Sendable (Int) -> Void,
-                         aborted: @Sendable () -> Bool)
+                         storeWait: @Sendable (Bool) -> Void, aborted: @Sendable () -> Bool)
         async
         -> Outcome
     {
@@ -210,12 +217,16 @@ struct FTPDataTransfer: Sendable {
                     }
                     progress(count)
                     if gatheredBytes >= Self.uploadChunk || gathered.count >= Self.uploadChunkPieces {
+                        storeWait(true)
+                        defer { storeWait(false) }
                         try await writer.write(contentsOf: gathered)
                         gathered.removeAll(keepingCapacity: true)
                         gatheredBytes = 0
                     }
                 }
             }
+            // The client has sent everything: from here on only the store is waited for.
+            storeWait(true)
             if pendingCR { gathered.append([UInt8(ascii: "\r")]) }
             if !gathered.isEmpty { try await writer.write(contentsOf: gathered) }
         } catch let error as VFSError {

@@ -53,6 +53,7 @@ final class FTPTransferProgress: @unchecked Sendable {
     private var bytes: Int64 = 0
     private var size: Int64?
     private var lastMoved = Date()
+    private var storeWaits = 0
 
     init(_ transfer: FTPSessionStateMachine.Transfer) {
         switch transfer {
@@ -76,7 +77,17 @@ final class FTPTransferProgress: @unchecked Sendable {
         }
     }
 
-    var secondsSinceMoved: Double { lock.withLock { Date().timeIntervalSince(lastMoved) } }
+    /// The transfer waits on the store (a part uploading, a range on its way), not on the
+    /// client, from `true` to `false`: the stall watchdog does not count that time.
+    func waitingOnStore(_ waiting: Bool) {
+        lock.withLock {
+            storeWaits += waiting ? 1 : -1
+            lastMoved = Date()
+        }
+    }
+
+    /// Seconds the client has moved nothing (0 while the transfer waits on the store).
+    var secondsSinceMoved: Double { lock.withLock { storeWaits > 0 ? 0 : Date().timeIntervalSince(lastMoved) } }
 
     func snapshot(now: Date) -> FTPTransferSnapshot {
         lock.withLock {

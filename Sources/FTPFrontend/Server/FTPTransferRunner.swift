@@ -57,7 +57,7 @@ struct FTPTransferRunner: Sendable {
             }
         }
         var outcome = await mover.run(prepared, over: channel, progress: { handle.counter.moved($0) },
-                                      aborted: { handle.wasAborted })
+                                      storeWait: { handle.counter.waitingOnStore($0) }, aborted: { handle.wasAborted })
         watchdog.cancel()
         if handle.wasAborted && outcome != .completed { outcome = .aborted }
         report(.finished(outcome))
