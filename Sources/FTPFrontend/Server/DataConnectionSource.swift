@@ -31,6 +31,11 @@ enum DataConnectionSource: Sendable {
         }
     }
 
+    /// A transfer command came for this connection (the passive port stays open for it).
+    func holdForTransfer() {
+        if case .passive(let listener) = self { listener.holdForTransfer() }
+    }
+
     /// Releases a listener that no transfer will use.
     func close() {
         if case .passive(let listener) = self { listener.close() }

@@ -21,6 +21,7 @@ struct FTPTransferRunner: Sendable {
             if case .finished(let outcome) = event { FTPMetrics.transfer(direction, outcome) }
             report(event)
         }
+        source.holdForTransfer()
         let prepared: FTPDataTransfer.Prepared
         do {
             prepared = try await mover.prepare(transfer)

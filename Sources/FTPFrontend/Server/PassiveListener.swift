@@ -17,11 +17,14 @@ final class PassiveListener: Sendable {
     let port: Int
     private let server: any Channel
     private let slot: AcceptSlot
+    /// Closes the port if no transfer command comes in time (cancelled when one does).
+    private let unused: Scheduled<Void>
 
-    private init(port: Int, server: any Channel, slot: AcceptSlot) {
+    private init(port: Int, server: any Channel, slot: AcceptSlot, unused: Scheduled<Void>) {
         self.port = port
         self.server = server
         self.slot = slot
+        self.unused = unused
     }
 
     /// Opens a listener on a free port of `ports`, trying random ones. Unless a connection
@@ -60,12 +63,18 @@ final class PassiveListener: Sendable {
                         }
                     }
                     .bind(host: host, port: port).get()
-                // A client that sent PASV and never connects must not keep the port open.
-                server.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
-                    slot.promise.fail(ChannelError.connectTimeout(.seconds(timeout.components.seconds)))
+                // A client that sent PASV and no transfer command must not keep the port open;
+                // a connection that came meanwhile is finished with it.
+                let unused = server.eventLoop.scheduleTask(
+                    in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
+                ) {
+                    slot.close()
+                    slot.promise.futureResult.whenSuccess { channel in
+                        if slot.handOut() { AcceptSlot.finish(channel) }
+                    }
                     server.close(promise: nil)
                 }
-                return PassiveListener(port: port, server: server, slot: slot)
+                return PassiveListener(port: port, server: server, slot: slot, unused: unused)
             } catch {
                 slot.promise.fail(error)
                 lastError = error
@@ -74,9 +83,16 @@ final class PassiveListener: Sendable {
         throw lastError ?? ChannelError.inappropriateOperationForState
     }
 
+    /// A transfer command came: from now on ``accept(timeout:)`` keeps time, however long the
+    /// transfer takes to get ready.
+    func holdForTransfer() {
+        unused.cancel()
+    }
+
     /// Waits for the client's data connection, then stops listening.
     /// Returns nil when none came in time.
     func accept(timeout: Duration) async -> DataChannel? {
+        unused.cancel()
         let slot = self.slot
         let future = slot.promise.futureResult
         let timer = future.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
@@ -95,6 +111,7 @@ final class PassiveListener: Sendable {
 
     /// Stops listening and closes a connection that no transfer took.
     func close() {
+        unused.cancel()
         let slot = self.slot
         slot.close()
         slot.promise.futureResult.whenSuccess { channel in
