@@ -105,6 +105,9 @@ struct MountCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        do { try SpoolFolder.prepare(spoolDirectory) } catch let error as ConfigError {
+            throw ValidationError(error.description)
+        }
         if !foreground { try detach() }
         MallocTuning.apply()
         let spool = SpoolConfiguration(directory: spoolDirectory, budget: SpoolBudget(limit: Int64(spoolBudgetMB) << 20))
@@ -245,9 +248,8 @@ struct MountCommand: AsyncParsableCommand {
         child.standardInput = FileHandle.nullDevice
         child.standardOutput = FileHandle.nullDevice
         let logPath = spoolDirectory + "/mount.log"
-        _ = mkdir(spoolDirectory, 0o700)
         let logStart = (try? FileManager.default.attributesOfItem(atPath: logPath)[.size] as? Int) ?? 0
-        let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard log >= 0 else { throw ValidationError("cannot write the mount's log \(logPath): errno \(errno)") }
         child.standardError = FileHandle(fileDescriptor: log, closeOnDealloc: true)
         try child.run()

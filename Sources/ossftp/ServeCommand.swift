@@ -124,6 +124,7 @@ struct ServeCommand: AsyncParsableCommand {
         let settings: ServeSettings
         do {
             settings = try ServeSettings(flags: self)
+            try SpoolFolder.prepare(settings.spoolDirectory)
         } catch let error as ConfigError {
             FileHandle.standardError.write(Data("ossftp: invalid configuration: \(error.description)\n".utf8))
             throw ExitCode(Self.configurationExitCode)

@@ -430,3 +430,30 @@ def test_times_and_fsync(mounted):
     os.fsync(fd)
     assert mounted.store_path("synced.bin")
     os.close(fd)
+
+
+def test_a_spool_folder_someone_else_could_plant_is_refused(tmp_path):
+    # The default spool folder's name under /tmp is easy to guess: the mount refuses a folder
+    # that is a link, another user's, or writable by others, rather than write into it.
+    (tmp_path / "data" / "bkt").mkdir(parents=True)
+    (tmp_path / "mnt").mkdir()
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir(mode=0o700)
+    os.chown(foreign, 65534, 65534)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    for spool in (link, foreign, shared):
+        result = subprocess.run([str(ossftp_binary()), "mount", str(tmp_path / "mnt"), "--bucket", "bkt",
+                                 "--local_root", str(tmp_path / "data"), "--spool_dir", str(spool)],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode != 0 and "no one else may write" in result.stderr, (spool, result.stderr)
+        assert not (real / "mount.log").exists()
+        served = subprocess.run([str(ossftp_binary()), "serve", "--port", "0", "--web_port", "0", "--local_root",
+                                 str(tmp_path / "data"), "--spool_dir", str(spool)],
+                                capture_output=True, text=True, timeout=30)
+        assert served.returncode != 0 and "no one else may write" in served.stderr, (spool, served.stderr)
