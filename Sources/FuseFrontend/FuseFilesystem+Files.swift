@@ -12,21 +12,24 @@ extension FuseFilesystem {
         let resolved: VFSPath
         do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
         let writable = flags & O_ACCMODE != O_RDONLY
+        let truncating = writable && flags & O_TRUNC != 0
         switch BlockingBridge.run({ [vfs] in try await vfs.stat(resolved) }) {
         case .failure(let error):
-            // Shown (getattr) while another descriptor writes it, but not stored yet: a
-            // truncating open starts an upload of its own (the last to close wins, as with
-            // two STORs); anything else would read or change what does not exist yet.
-            if case VFSError.notFound = error, let open = handles.writing(resolved),
-                open.lock.withLock({ open.hasPendingChanges })
-            {
-                return writable && flags & O_TRUNC != 0 ? create(path, process: process) : (-EBUSY, 0)
-            }
-            return (-FuseErrno.code(forAny: error), 0)
+            guard case VFSError.notFound = error else { return (-FuseErrno.code(forAny: error), 0) }
+            // The kernel saw the name (another descriptor is writing it, or was a moment ago)
+            // but nothing is stored yet: a truncating open replaces it anyway, with an upload of
+            // its own (the last to close wins, as with two STORs); reading or changing it in
+            // place would need what does not exist yet.
+            if truncating { return create(path, process: process) }
+            return (handles.writing(resolved) != nil ? -EBUSY : -ENOENT, 0)
         case .success(let entry):
             if entry.kind == .directory { return (-EISDIR, 0) }
+            // Changing in place (appending, rewriting) a file another descriptor is still
+            // writing would start from the stored bytes while the kernel counts the pending
+            // ones: two `>>` would leave zeros in the gap. Not until that one is stored.
+            if writable && !truncating && handles.writing(resolved) != nil { return (-EBUSY, 0) }
             let file = FuseOpenFile(path: resolved, writable: writable, size: entry.size, opener: process)
-            if writable && flags & O_TRUNC != 0 {
+            if truncating {
                 forgetListed(resolved)
                 switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
                 case .success(let writer):
@@ -62,26 +65,44 @@ extension FuseFilesystem {
             if let staged = file.staged { return staged.read(into: buffer, at: offset) }
             // Written but not yet stored: the bytes are in the spool, not readable back yet.
             if file.writer != nil { return -EBADF }
-            let reader: FuseReader
-            if let open = file.reader {
-                reader = open
-            } else {
-                switch BlockingBridge.run({ [vfs, path = file.path] in try await vfs.openReader(path, offset: offset) }) {
-                case .success(let stream):
-                    reader = FuseReader(stream: stream, offset: offset)
-                    file.reader = reader
-                case .failure(let error):
-                    return -FuseErrno.code(forAny: error)
-                }
-            }
-            let count = buffer.count
-            switch BlockingBridge.run({ try await reader.read(at: offset, count: count) }) {
-            case .success(let bytes):
-                bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
-                return Int32(bytes.count)
+            let got = readStored(file, into: buffer, at: offset)
+            // A short read is the end of what this reader's stream saw. The file may have grown
+            // since (appended elsewhere: `tail -f`), and the kernel, told of the new size, asks
+            // for it: look again (the VFS's cache answers, usually), and read on from a fresh
+            // stream.
+            guard got >= 0, Int(got) < buffer.count,
+                case .success(let entry) = BlockingBridge.run({ [vfs, path = file.path] in try await vfs.stat(path) }),
+                entry.size > offset + UInt64(got)
+            else { return got }
+            file.reader?.close()
+            file.reader = nil
+            return readStored(file, into: buffer, at: offset)
+        }
+    }
+
+    /// Reads the stored object through the file's read-ahead stream, opened at the first read.
+    private func readStored(_ file: FuseOpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64)
+        -> Int32
+    {
+        let reader: FuseReader
+        if let open = file.reader {
+            reader = open
+        } else {
+            switch BlockingBridge.run({ [vfs, path = file.path] in try await vfs.openReader(path, offset: offset) }) {
+            case .success(let stream):
+                reader = FuseReader(stream: stream, offset: offset)
+                file.reader = reader
             case .failure(let error):
                 return -FuseErrno.code(forAny: error)
             }
+        }
+        let count = buffer.count
+        switch BlockingBridge.run({ try await reader.read(at: offset, count: count) }) {
+        case .success(let bytes):
+            bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            return Int32(bytes.count)
+        case .failure(let error):
+            return -FuseErrno.code(forAny: error)
         }
     }
 
@@ -232,25 +253,43 @@ extension FuseFilesystem {
     /// zeros; an open file being streamed can grow (zeros at commit) but not lose what it sent.
     public func truncate(_ path: String, to size: UInt64, handle: UInt64?) -> Int32 {
         if let handle, let file = handles.file(handle) {
-            return file.lock.withLock {
+            let handled = file.lock.withLock { () -> Int32? in
                 if file.writer != nil {
                     // Bytes already streamed cannot be cut; growing adds zeros at commit.
                     guard size >= file.size else { return -EINVAL }
                     file.extendedSize = size
                     return 0
                 }
+                // Nothing pending (coreutils' truncate opens the file, then ftruncate): the
+                // stored object is cut or grown server-side, as for truncate(2) of the path,
+                // instead of copying it whole into the spool.
+                guard let staged = file.staged else { return nil }
                 do {
-                    if file.staged == nil { try stage(file) }
-                    try file.staged?.reserveBlocking(upTo: size)
-                    try file.staged?.truncate(to: size)
-                    file.staged?.dirty = true
+                    try staged.reserveBlocking(upTo: size)
+                    try staged.truncate(to: size)
+                    staged.dirty = true
                     return 0
                 } catch {
                     return -FuseErrno.code(forAny: error)
                 }
             }
+            if let handled { return handled }
+            let status = truncateStored(path, to: size)
+            if status == 0 {
+                file.lock.withLock {
+                    file.size = size
+                    file.reader?.close()
+                    file.reader = nil
+                }
+            }
+            return status
         }
-        return perform(path) { [vfs, self] resolved in
+        return truncateStored(path, to: size)
+    }
+
+    /// Cuts or grows the stored object: the kept bytes are copied server-side, zeros added.
+    private func truncateStored(_ path: String, to size: UInt64) -> Int32 {
+        perform(path) { [vfs, self] resolved in
             self.forgetListed(resolved)
             let current = try await vfs.stat(resolved)
             guard current.kind == .file else { throw VFSError.isDirectory(resolved.description) }

@@ -36,8 +36,10 @@ public final class FuseFilesystem: @unchecked Sendable {
         self.options = options
     }
 
-    /// The VFS path of a FUSE path (always absolute, `/` separated).
+    /// The VFS path of a FUSE path (always absolute, `/` separated). A backslash is refused
+    /// (EINVAL): FTP clients use it as a separator, so such a name would be another path there.
     func resolve(_ path: String) throws -> VFSPath {
+        guard !path.contains("\\") else { throw FuseError(EINVAL) }
         do { return try VFSPath(resolving: path) } catch { throw FuseError(EINVAL) }
     }
 

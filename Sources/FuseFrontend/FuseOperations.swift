@@ -16,7 +16,12 @@ public enum FuseOperations {
         Unmanaged<FuseFilesystem>.fromOpaque(fuse_get_context()!.pointee.private_data).takeUnretainedValue()
     }
 
-    static func string(_ path: UnsafePointer<CChar>?) -> String { path.map { String(cString: $0) } ?? "/" }
+    /// The path libfuse passes. Bytes that are not UTF-8 give a path with a NUL, which
+    /// ``FuseFilesystem`` refuses (EINVAL) instead of storing a name with U+FFFD in it.
+    static func string(_ path: UnsafePointer<CChar>?) -> String {
+        guard let path else { return "/" }
+        return String(validatingCString: path) ?? "\0"
+    }
 
     /// The process behind the request being served. The kernel passes the calling thread's
     /// id; descriptors belong to its thread group, read from /proc. Nil for the kernel's own
@@ -116,6 +121,7 @@ public enum FuseOperations {
             let (status, handle) = FuseOperations.filesystem().open(
                 FuseOperations.string(path), flags: info.pointee.flags, process: FuseOperations.callingProcess())
             info.pointee.fh = handle
+            if info.pointee.flags & O_ACCMODE != O_RDONLY { info.pointee.direct_io = 1 }
             return status
         }
         ops.create = { path, _, info in
@@ -123,6 +129,10 @@ public enum FuseOperations {
             let (status, handle) = FuseOperations.filesystem().create(
                 FuseOperations.string(path), process: FuseOperations.callingProcess())
             info.pointee.fh = handle
+            // A file being written cannot be read back until stored, so the kernel must not
+            // map it: with direct I/O a shared mapping is refused (ENODEV) instead of the
+            // page-in failing later with SIGBUS (sqlite's WAL, any mmap of a new file).
+            info.pointee.direct_io = 1
             return status
         }
         ops.read = { _, buffer, size, offset, info in

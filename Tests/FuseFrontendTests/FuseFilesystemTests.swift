@@ -102,19 +102,35 @@ import TestSupport
             let (_, first) = fs.create("/s")
             _ = write(fs, first, Array("stored".utf8), at: 0)
             #expect(fs.release(first) == 0)
-            // An idle writable handle beside a truncating writer, opened in both orders.
+            // An idle writable handle beside a truncating writer. Opened after the writer, it
+            // would change in place what is still being written: EBUSY.
             for idleFirst in [true, false] {
                 var handles: [UInt64] = []
                 if idleFirst { handles.append(fs.open("/s", flags: O_RDWR).handle) }
                 let writer = fs.open("/s", flags: O_WRONLY | O_TRUNC).handle
                 handles.append(writer)
-                if !idleFirst { handles.append(fs.open("/s", flags: O_RDWR).handle) }
+                if !idleFirst { #expect(fs.open("/s", flags: O_WRONLY | O_APPEND).status == -EBUSY) }
                 _ = write(fs, writer, [UInt8](repeating: 7, count: 1000), at: 0)
                 var attributes = stat()
                 #expect(fs.getattr("/s", &attributes) == 0 && attributes.st_size == 1000)
                 #expect(fs.rename("/s", "/t", flags: 0) == -EBUSY)
                 for handle in handles { #expect(fs.release(handle) == 0) }
             }
+        }
+    }
+
+    @Test func ftruncateWithNothingPendingCutsServerSide() async throws {
+        try await withFilesystem { fs, store in
+            // maxRewriteSize is 64 here: staging 100 bytes would be EFBIG.
+            let (_, writer) = fs.create("/big")
+            _ = write(fs, writer, [UInt8](repeating: 9, count: 100), at: 0)
+            #expect(fs.release(writer) == 0)
+            let (_, handle) = fs.open("/big", flags: O_WRONLY)
+            #expect(fs.truncate("/big", to: 10, handle: handle) == 0)
+            #expect(fs.release(handle) == 0)
+            #expect((try? BlockingBridge.run { try await store.head("big") }.get())?.size == 10)
+            // Names the FTP side would read otherwise, and bytes that are not UTF-8.
+            #expect(fs.create("/a\\b").status == -EINVAL)
         }
     }
 

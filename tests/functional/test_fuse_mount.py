@@ -457,3 +457,56 @@ def test_a_spool_folder_someone_else_could_plant_is_refused(tmp_path):
                                  str(tmp_path / "data"), "--spool_dir", str(spool)],
                                 capture_output=True, text=True, timeout=30)
         assert served.returncode != 0 and "no one else may write" in served.stderr, (spool, served.stderr)
+
+
+def test_shell_patterns_of_a_second_pass(mounted):
+    import mmap
+
+    root = mounted.root
+    # Two appenders at once: the second waits its turn (EBUSY), never a gap of zeros.
+    (root / "log").write_text("base\n")
+    first = os.open(root / "log", os.O_WRONLY | os.O_APPEND)
+    os.write(first, b"one\n")
+    second = sh("echo two >> log", root)
+    assert second.returncode != 0 and "busy" in second.stderr.lower()
+    os.close(first)
+    assert sh("echo two >> log && cat log", root).stdout == "base\none\ntwo\n"
+    # Several `>` of one new name at once: each succeeds, the last to close wins, whole.
+    result = sh("for i in 1 2 3 4; do (head -c 3000000 /dev/zero > same || echo FAIL) & done; wait", root)
+    assert "FAIL" not in result.stdout + result.stderr
+    assert (root / "same").stat().st_size == 3000000
+    # A reader at the end sees what is appended later (tail -f).
+    reader = open(root / "log", "rb")
+    assert reader.read() == b"base\none\ntwo\n"
+    sh("echo three >> log", root)
+    deadline = time.monotonic() + 10
+    more = b""
+    while not more and time.monotonic() < deadline:
+        time.sleep(0.3)
+        more = reader.read()
+    reader.close()
+    assert more == b"three\n"
+    # A new file cannot be mapped before it is stored: ENODEV, not SIGBUS at the first touch.
+    with open(root / "mapped", "w+b") as new:
+        new.truncate(8192)
+        with pytest.raises(OSError) as refused:
+            mmap.mmap(new.fileno(), 8192, mmap.MAP_SHARED)
+        assert refused.value.errno == errno.ENODEV
+    # Names the FTP side would read another way, and bytes that are not UTF-8: EINVAL.
+    for name in (b"a\\b", b"\xff\xfe"):
+        with pytest.raises(OSError) as bad:
+            open(os.path.join(bytes(root), name), "wb").close()
+        assert bad.value.errno == errno.EINVAL
+
+
+def test_truncate_of_a_large_file_is_done_in_the_store(tmp_path, seaweedfs):
+    m = _mount("local", tmp_path, seaweedfs, extra=["--max_rewrite_mb", "1"])
+    try:
+        (m.root / "big.log").write_bytes(os.urandom(3 * MiB))
+        # coreutils' truncate opens the file and ftruncates it: no copy into the spool, so the
+        # rewrite limit does not apply.
+        assert sh("truncate -s 5 big.log && truncate -s 2M big.log", m.root).returncode == 0
+        body = (m.root / "big.log").read_bytes()
+        assert len(body) == 2 * MiB and body[5:] == bytes(2 * MiB - 5)
+    finally:
+        m.mount.stop()
