@@ -65,6 +65,19 @@ import TestSupport
         }
     }
 
+    @Test func aReadPinnedToAnETagFailsOnceTheFileIsReplaced() async throws {
+        try await withStore { store, _ in
+            try await store.put("p.bin", body: .bytes(Array(repeating: 1, count: 100)), metadata: [:])
+            let first = try await store.head("p.bin").etag
+            #expect(try await collect(store.get("p.bin", range: .closed(0, 9), ifMatch: first)).count == 10)
+            try await Task.sleep(for: .milliseconds(5))
+            try await store.put("p.bin", body: .bytes(Array(repeating: 2, count: 100)), metadata: [:])
+            await #expect(throws: ObjectStoreError.changed("p.bin")) {
+                try await store.get("p.bin", range: .closed(10, 19), ifMatch: first)
+            }
+        }
+    }
+
     @Test func invalidKeysAreRefused() async throws {
         try await withStore { store, _ in
             for key in ["a//b", "./x", "../x", ".ossftp-tmp/x", "", String(repeating: "k", count: 1024)] {

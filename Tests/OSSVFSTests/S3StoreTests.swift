@@ -31,6 +31,19 @@ import TestSupport
         try await store.delete(key)
     }
 
+    /// A read pinned to an ETag fails once the object was replaced: its ranges never mix two objects.
+    @Test func aReadPinnedToAnETagFailsOnceTheObjectIsReplaced() async throws {
+        let store = try await SeaweedFSStores.store()
+        let key = unique("pinned")
+        let first = try await store.put(key, body: .bytes(random(1000)), metadata: [:])
+        #expect(try await collect(store.get(key, range: .closed(0, 9), ifMatch: first)).count == 10)
+        try await store.put(key, body: .bytes(random(1000)), metadata: [:])
+        await #expect(throws: ObjectStoreError.changed(key)) {
+            try await store.get(key, range: .closed(10, 19), ifMatch: first)
+        }
+        try await store.delete(key)
+    }
+
     /// An `mtime` another tool wrote that is no time ("nan", "1e300", "inf") shows Last-Modified
     /// instead, in `stat` (which reads the metadata; it used to trap in the date arithmetic)
     /// and in a listing.

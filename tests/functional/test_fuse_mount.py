@@ -510,3 +510,22 @@ def test_truncate_of_a_large_file_is_done_in_the_store(tmp_path, seaweedfs):
         assert len(body) == 2 * MiB and body[5:] == bytes(2 * MiB - 5)
     finally:
         m.mount.stop()
+
+
+def test_a_file_replaced_while_read_never_mixes(mounted):
+    root = mounted.root
+    old, new = os.urandom(40 * MiB), os.urandom(40 * MiB)
+    (root / "swap.bin").write_bytes(old)
+    reader = open(root / "swap.bin", "rb", buffering=0)
+    got = reader.read(4 * MiB)
+    (root / "swap.bin").write_bytes(new)  # another descriptor replaces it meanwhile
+    try:
+        while chunk := reader.read(MiB):
+            got += chunk
+        # The read-ahead may have had it all before the replacement: then it is the old file.
+        assert got == old
+    except OSError as error:
+        assert error.errno == errno.EIO  # replaced while read: an error, not a mix of both
+    finally:
+        reader.close()
+    assert (root / "swap.bin").read_bytes() == new

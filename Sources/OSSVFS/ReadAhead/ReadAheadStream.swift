@@ -21,6 +21,10 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
     private var currentEnd: UInt64 = 0
     private var retriesLeft = 3
     private var cancelled = false
+    /// The error that ended the stream: every later call reports it, so a caller that tries
+    /// again (the kernel retries a failed page) gets no bytes from a later range (of maybe
+    /// another object) and no end of file either.
+    private var failure: (any Error)?
     private var crc: CRC64?
     private var md5: Digest?
     private let startOffset: UInt64
@@ -48,6 +52,16 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
     public var offset: UInt64 { lock.withLock { position } }
 
     public func nextChunk() async throws -> [UInt8]? {
+        if let failure { throw failure }
+        do {
+            return try await nextChunkOrEnd()
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    private func nextChunkOrEnd() async throws -> [UInt8]? {
         while true {
             if lock.withLock({ cancelled }) { return nil }
             if let stream = current {
@@ -58,8 +72,8 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
                     // The connection broke mid-range: ask again for the rest of this range
                     // (the store client retries its own connection failures meanwhile).
                     retriesLeft -= 1
-                    let (store, key, start, end) = (self.store, info.key, position, currentEnd)
-                    current = try await store.get(key, range: .closed(start, end))
+                    let (store, key, etag, start, end) = (self.store, info.key, info.etag, position, currentEnd)
+                    current = try await store.get(key, range: .closed(start, end), ifMatch: etag)
                     continue
                 }
                 if let chunk {
@@ -97,7 +111,10 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
             window = min(configuration.maxWindow, window * 2)
             let store = self.store
             let key = info.key
-            ranges.append((start, end, Task { try await store.get(key, range: .closed(start, end)) }))
+            // Every range from the object the read started on: a replacement fails the read
+            // (ObjectStoreError.changed) instead of mixing two objects' bytes.
+            let etag = info.etag
+            ranges.append((start, end, Task { try await store.get(key, range: .closed(start, end), ifMatch: etag) }))
         }
     }
 

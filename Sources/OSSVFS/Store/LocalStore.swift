@@ -71,12 +71,17 @@ public final class LocalStore: ObjectStore {
         return try await BlockingIO.run { try layout.info(for: key) }
     }
 
-    public func get(_ key: String, range: ByteRange?) async throws -> ObjectByteStream {
+    public func get(_ key: String, range: ByteRange?, ifMatch: String?) async throws -> ObjectByteStream {
         let layout = self.layout
         let chunkSize = self.chunkSize
         return try await BlockingIO.run {
-            let info = try layout.info(for: key)
             let file = try PosixFile.openForReading(try layout.filePath(for: key))
+            // The ETag of the file opened, not of whatever the name points at by now.
+            let info = try layout.info(for: key, of: file)
+            if let ifMatch, !ifMatch.isEmpty, info.etag != ifMatch {
+                try? file.close()
+                throw ObjectStoreError.changed(key)
+            }
             let (start, end) = try Self.bounds(of: range, size: info.size)
             return ObjectByteStream(source: LocalChunkSource(file: file, start: start, end: end, chunkSize: chunkSize))
         }
@@ -214,8 +219,22 @@ extension LocalKeyLayout {
         guard let status = try PosixFile.status(path), !status.isDirectory else {
             throw ObjectStoreError.noSuchKey(key)
         }
-        let etag = "\"\(status.size)-\(UInt64(status.modified * 1e9))\""
-        return ObjectInfo(key: key, size: status.size, lastModified: status.modified, etag: etag)
+        return Self.info(key, size: status.size, modified: status.modified)
+    }
+
+    /// Metadata of a key, from a file already opened for it.
+    func info(for key: String, of file: PosixFile) throws -> ObjectInfo {
+        var st = stat()
+        guard fstat(file.descriptor, &st) == 0 else {
+            throw ObjectStoreError.io(operation: "stat \(key)", errno: errno)
+        }
+        guard st.st_mode & S_IFMT != S_IFDIR else { throw ObjectStoreError.noSuchKey(key) }
+        return Self.info(key, size: UInt64(st.st_size), modified: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
+    }
+
+    // The ETag is the size and the nanosecond mtime: a replacement (a new file linked in) differs.
+    private static func info(_ key: String, size: UInt64, modified: Double) -> ObjectInfo {
+        ObjectInfo(key: key, size: size, lastModified: modified, etag: "\"\(size)-\(UInt64(modified * 1e9))\"")
     }
 
     /// Copies a body into a new temporary file (synced when `sync`) and returns its path. A

@@ -16,8 +16,10 @@ public protocol ObjectStore: Sendable {
     /// Metadata of one object. Throws ``ObjectStoreError/noSuchKey`` when it does not exist.
     func head(_ key: String) async throws -> ObjectInfo
 
-    /// The bytes of one object, or of `range` of it, as a pull-based stream.
-    func get(_ key: String, range: ByteRange?) async throws -> ObjectByteStream
+    /// The bytes of one object, or of `range` of it, as a pull-based stream. With `ifMatch`,
+    /// only while the object's ETag is still that one (else ``ObjectStoreError/changed``): the
+    /// ranges of one read all come from the same object.
+    func get(_ key: String, range: ByteRange?, ifMatch: String?) async throws -> ObjectByteStream
 
     /// One page of a listing: keys and, with a delimiter, common prefixes, in UTF-8 byte order.
     func listPage(_ request: ListRequest) async throws -> ListPage
@@ -233,5 +235,12 @@ public enum StoreDescriptor: Codable, Sendable, Equatable {
                 credentials: StoreCredentials(accessKeyID: accessKeyID, secretAccessKey: secret, securityToken: token),
                 transport: transport, hierarchicalNamespace: hierarchicalNamespace)
         }
+    }
+}
+
+extension ObjectStore {
+    /// The bytes of one object, or of `range` of it, whatever its ETag.
+    public func get(_ key: String, range: ByteRange?) async throws -> ObjectByteStream {
+        try await get(key, range: range, ifMatch: nil)
     }
 }

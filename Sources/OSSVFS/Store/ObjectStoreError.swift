@@ -5,6 +5,8 @@
 public enum ObjectStoreError: Error, Sendable, Equatable {
     /// The key does not exist (`NoSuchKey`, HTTP 404).
     case noSuchKey(String)
+    /// The object was replaced while it was read (its ETag is no longer the one asked for).
+    case changed(String)
     /// The bucket does not exist (`NoSuchBucket`).
     case noSuchBucket(String)
     /// The multipart upload does not exist (`NoSuchUpload`).

@@ -55,6 +55,7 @@ extension ObjectStoreError {
     var metricCode: String {
         switch self {
         case .noSuchKey: return "NoSuchKey"
+        case .changed: return "PreconditionFailed"
         case .noSuchBucket: return "NoSuchBucket"
         case .noSuchUpload: return "NoSuchUpload"
         case .accessDenied: return "AccessDenied"

@@ -34,6 +34,7 @@ public enum VFSError: Error, Sendable, Equatable {
     public init(_ error: ObjectStoreError, path: String) {
         switch error {
         case .noSuchKey: self = .notFound(path)
+        case .changed(let key): self = .integrity("\(key) was replaced while it was read; read it again")
         case .noSuchBucket(let bucket): self = .storeFailure("bucket \(bucket) does not exist")
         case .noSuchUpload(let id): self = .storeFailure("upload \(id) no longer exists")
         case .accessDenied: self = .permissionDenied(path)

@@ -20,12 +20,13 @@ extension HTTPObjectStore {
             crc64: headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) })
     }
 
-    public func get(_ key: String, range: ByteRange?) async throws -> ObjectByteStream {
+    public func get(_ key: String, range: ByteRange?, ifMatch: String?) async throws -> ObjectByteStream {
         var attempt = 0
         while true {
             attempt += 1
             var headers: [String: String] = [:]
             if let range { headers["range"] = Self.rangeHeader(range) }
+            if let ifMatch, !ifMatch.isEmpty { headers["if-match"] = ifMatch }
             // Without it OSS ignores a bad range and sends the whole object.
             if dialect.kind == .oss { headers["x-oss-range-behavior"] = "standard" }
             let request = makeRequest("GET", key: key, headers: headers)
@@ -35,7 +36,9 @@ extension HTTPObjectStore {
                 guard (200..<300).contains(head.status) else {
                     var body: [UInt8] = []
                     for try await chunk in stream where body.count < 64 << 10 { body += chunk }
-                    let error = serviceError(head, body: body, key: key)
+                    // RFC 9110 §13.1.1: 412 when If-Match no longer matches.
+                    let error = head.status == 412 && ifMatch != nil
+                        ? ObjectStoreError.changed(key) : serviceError(head, body: body, key: key)
                     record(request, key: key, since: started, .answered(head, error))
                     if attempt < retry.attempts && RetryPolicy.isRetryable(error) {
                         try await retry.pause(before: attempt + 1)
