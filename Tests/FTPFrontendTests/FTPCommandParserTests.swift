@@ -54,6 +54,17 @@ import Testing
         #expect(parse("LIST -a dir name") == .command(.list("dir name"), verb: "LIST"))
     }
 
+    @Test func timeValsAreASCIIDigitsAndRealDates() {
+        #expect(FTPCommandTable.parseTimeVal("20200101000000") == 1_577_836_800)
+        #expect(FTPCommandTable.parseTimeVal("19691231235959") == -1)
+        #expect(FTPCommandTable.parseTimeVal("20200101000000.5") == 1_577_836_800.5)
+        // These crashed the server or were moved to another day.
+        for bad in ["２０２００１０１０００００００", "20200101000000.9e309", "20200101000000.", "20210229000000",
+                    "20200431000000", "2020010100000", "20200101000000.1234567890"] {
+            #expect(FTPCommandTable.parseTimeVal(bad) == nil, "\(bad)")
+        }
+    }
+
     @Test func featAndHelpComeFromTheTable() {
         let feat = FTPCommandTable.featReply
         #expect(feat.code == .systemStatus)

@@ -248,15 +248,25 @@ public enum FTPCommandTable {
         return .mfmt(time: time, path: path)
     }
 
-    /// Seconds since 1970 from `YYYYMMDDHHMMSS[.sss]` (RFC 3659 §2.3), or nil.
+    /// Seconds since 1970 from `YYYYMMDDHHMMSS[.sss]` (RFC 3659 §2.3), or nil: ASCII digits
+    /// only (not any Unicode digit, not an exponent in the fraction), a real calendar date.
     static func parseTimeVal(_ text: String) -> Double? {
-        let parts = text.split(separator: ".", maxSplits: 1)
-        let digits = Array(parts.first ?? "")
-        guard digits.count == 14, digits.allSatisfy(\.isNumber) else { return nil }
-        func field(_ start: Int, _ length: Int) -> Int { Int(String(digits[start..<start + length]))! }
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let digits = Array((parts.first ?? "").utf8)
+        let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        guard digits.count == 14, digits.allSatisfy(isDigit) else { return nil }
+        if parts.count == 2 { guard (1...9).contains(parts[1].utf8.count), parts[1].utf8.allSatisfy(isDigit) else { return nil } }
+        func field(_ start: Int, _ length: Int) -> Int {
+            digits[start..<start + length].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        }
         let (year, month, day) = (field(0, 4), field(4, 2), field(6, 2))
         let (hour, minute, second) = (field(8, 2), field(10, 2), field(12, 2))
-        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        // A leap second (60) is allowed, as RFC 3659 §2.3 does.
+        guard (1...12).contains(month), (1...daysInMonth[month - 1]).contains(day), hour < 24, minute < 60,
+            second <= 60
+        else { return nil }
         // Days from civil (Howard Hinnant), the inverse of the listing formatter's.
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400

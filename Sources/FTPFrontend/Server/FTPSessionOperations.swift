@@ -70,7 +70,8 @@ struct FTPSessionOperations: Sendable {
             return .success(.modified(modified), nil)
         case .setModificationTime(let path, let time):
             try await vfs.setModificationTime(path, time)
-            return .success(.done, nil)
+            // The reply says what is stored: a file system may clamp a time it cannot keep.
+            return .success(.modified((try? await vfs.stat(path))?.modified ?? time), nil)
         case .checksum(let path, _, _):
             return .success(.checksums(try await vfs.checksums(path)), nil)
         case .machineStat(let path):

@@ -105,8 +105,17 @@ public struct FTPSessionStateMachine: Sendable {
         // RFC 959 §4.1.3: RNTO must come right after RNFR.
         let pendingRename = renameSource
         renameSource = nil
+        // REST applies to the next transfer command (RFC 3659 §5.2), whatever comes between:
+        // clients send REST before PASV as often as after, and dropping the offset there
+        // turned a resumed upload into a replacement of the file by its tail. TYPE A and REIN
+        // forget it.
         let pendingRestart = restartOffset
-        restartOffset = nil
+        switch command {
+        case .retr, .stor, .appe, .stou, .list, .nlst, .mlsd, .rest, .rein, .type(.ascii):
+            restartOffset = nil
+        default:
+            break
+        }
         switch command {
         case .user(let name):
             if isLoggedIn { return .send(FTPReply(.notLoggedIn, "Already logged in; the user cannot change.")) }
@@ -434,8 +443,9 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(.fileActionOK, "Renamed."))
         case (.modificationTime, .modified(let time)):
             return .send(FTPReply(.fileStatus, FTPListingFormatter.timeVal(time)))
-        case (.setModificationTime(let path, let time), _):
-            return .send(FTPReply(.fileStatus, "Modify=\(FTPListingFormatter.timeVal(time)); \(path)"))
+        case (.setModificationTime(let path, let time), let result):
+            let stored = if case .modified(let actual) = result { actual } else { time }
+            return .send(FTPReply(.fileStatus, "Modify=\(FTPListingFormatter.timeVal(stored)); \(path)"))
         case (.machineStat(let path), .entry(let entry, let permissions)):
             let facts = FTPListingFormatter.facts(entry, path: path, permissions: permissions, enabled: machineFacts)
             return .send(FTPReply(.fileActionOK, lines: ["Listing \(path)", " \(facts) \(path)", "End"]))

@@ -39,7 +39,7 @@ extension LocalStore {
             guard let status = try PosixFile.status(partPath) else {
                 throw ObjectStoreError.noSuchUpload(uploadID)
             }
-            let etag = "\"\(status.size)-\(UInt64(status.modified * 1e9))\""
+            let etag = LocalKeyLayout.etag(size: status.size, modified: status.modified)
             return UploadedPart(partNumber: partNumber, etag: etag, size: status.size)
         }
     }
@@ -74,7 +74,7 @@ extension LocalStore {
             func checkedPath(_ part: UploadedPart) throws -> (path: String, size: UInt64, modified: Double) {
                 let partPath = "\(folder)/part-\(part.partNumber)"
                 guard let status = try PosixFile.status(partPath), status.size == part.size,
-                    "\"\(status.size)-\(UInt64(status.modified * 1e9))\"" == part.etag
+                    LocalKeyLayout.etag(size: status.size, modified: status.modified) == part.etag
                 else {
                     throw ObjectStoreError.service(
                         status: 400, code: "InvalidPart", message: "part \(part.partNumber)", requestID: nil)
@@ -131,7 +131,7 @@ extension LocalStore {
                 guard entry.name.hasPrefix("part-"), let number = Int(entry.name.dropFirst(5)),
                     let status = try PosixFile.status("\(folder)/\(entry.name)")
                 else { return nil }
-                return UploadedPart(partNumber: number, etag: "\"\(status.size)-\(UInt64(status.modified * 1e9))\"",
+                return UploadedPart(partNumber: number, etag: LocalKeyLayout.etag(size: status.size, modified: status.modified),
                                     size: status.size)
             }.sorted { $0.partNumber < $1.partNumber }
         }

@@ -233,8 +233,14 @@ extension LocalKeyLayout {
     }
 
     // The ETag is the size and the nanosecond mtime: a replacement (a new file linked in) differs.
-    private static func info(_ key: String, size: UInt64, modified: Double) -> ObjectInfo {
-        ObjectInfo(key: key, size: size, lastModified: modified, etag: "\"\(size)-\(UInt64(modified * 1e9))\"")
+    static func info(_ key: String, size: UInt64, modified: Double) -> ObjectInfo {
+        ObjectInfo(key: key, size: size, lastModified: modified, etag: etag(size: size, modified: modified))
+    }
+
+    /// A file's ETag: its size and its mtime's exact bits. (Nanoseconds as an integer trapped
+    /// for times before 1970 or after 2554, which MFMT or `touch -d` can set.)
+    static func etag(size: UInt64, modified: Double) -> String {
+        "\"\(size)-\(String(modified.bitPattern, radix: 16))\""
     }
 
     /// Copies a body into a new temporary file (synced when `sync`) and returns its path. A
