@@ -256,6 +256,20 @@ def one_account_server(tmp_path, account, *flags):
         server.stop()
 
 
+def test_a_small_passive_range_serves_many_transfers_in_a_row(tmp_path):
+    # Each data connection leaves its port in TIME_WAIT for a minute; the next listener on that
+    # port must still bind (SO_REUSEADDR), or five ports would serve five transfers a minute.
+    from netutil import free_port_range
+    from ossftp_server import Account
+
+    first, _ = free_port_range(5)
+    with one_account_server(tmp_path, Account("many", "many-pass", "manyb"), "--passive_ports_start", str(first),
+                            "--passive_ports_end", str(first + 4)) as (_, client):
+        client.storbinary("STOR f.txt", io.BytesIO(b"x"))
+        for _ in range(40):
+            assert client.nlst() == ["f.txt"]
+
+
 def test_the_masquerade_address_is_announced(tmp_path):
     from ossftp_server import Account
 

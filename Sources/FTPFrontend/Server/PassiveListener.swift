@@ -42,6 +42,9 @@ final class PassiveListener: Sendable {
             do {
                 let server = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 4)
+                    // A port whose last data connection is in TIME_WAIT may be listened on again;
+                    // without this, a burst of transfers used up the range for a minute.
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     // Bulk data: larger reads than the control connection's defaults, but at most
                     // 256 KiB: an upload may hold 8 reads while the spool catches up, and with
                     // 1 MiB reads 50 uploads at once held 400 MiB.
