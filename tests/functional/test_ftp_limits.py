@@ -237,3 +237,59 @@ def test_secrets_from_files_must_be_private(tmp_path):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "chmod 600" in result.stderr and "access_secret" in result.stderr
+
+
+def test_clients_that_do_not_read_or_do_not_log_in_are_let_go(tmp_path, tls_files):
+    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")], extra_args=[
+        "--idle_timeout", "2", "--max_connections_per_ip", "4"], extra_config=tls_files)
+    server.start()
+    try:
+        rss = lambda: int(next(line.split()[1] for line in open(f"/proc/{server.proc.pid}/status")  # noqa: E731
+                               if line.startswith("VmRSS")))
+        before = rss()
+        # 1. Commands piped without reading a reply: ossftp stops reading; its memory stays put.
+        flood = socket.create_connection((HOST, server.port))
+        flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        flood.settimeout(5)
+        sent = 0
+        try:
+            while sent < 4 * 1024 * 1024:
+                sent += flood.send(b"HELP\r\n" * 1000)
+        except (socket.timeout, OSError):
+            pass
+        time.sleep(1)
+        assert rss() - before < 50 * 1024, f"RSS grew from {before} to {rss()} KiB"
+        # 2. AUTH TLS and no handshake; 3. NOOPs and no login: each closed after the idle
+        # timeout (plus the 5 s a closing reply may take), freeing its slot.
+        stuck = socket.create_connection((HOST, server.port))
+        stuck.recv(100)
+        stuck.sendall(b"AUTH TLS\r\n")
+        stuck.recv(100)
+        chatty = socket.create_connection((HOST, server.port))
+        chatty.settimeout(1)
+        deadline = time.monotonic() + 20
+        closed = False
+        while time.monotonic() < deadline and not closed:
+            try:
+                chatty.sendall(b"NOOP\r\n")
+                while chunk := chatty.recv(4096):
+                    if b"421" in chunk:
+                        closed = True
+                        break
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+        assert closed, "a client that never logs in was kept"
+        stuck.settimeout(15)
+        try:
+            assert stuck.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        flood.close()
+        time.sleep(0.5)
+        with RawFTP(server.port) as c:  # the slots are free again
+            assert c.greeting.code == 220
+            assert c.login("user", "right-pass").code == 230
+    finally:
+        server.stop()

@@ -41,6 +41,8 @@ final class FTPControlHandler: ChannelInboundHandler {
     /// Plaintext that followed AUTH in the same read is discarded, never obeyed (RFC 4217 §4).
     private var droppingPlaintext = false
     private var lastActivity = NIODeadline.now()
+    /// Since when the session waits for a login (its start, or its last REIN).
+    private var awaitingLoginSince = NIODeadline.now()
     private var idleCheck: RepeatedTask?
     /// What the console shows of this session.
     private var activity: FTPSessionActivity?
@@ -118,12 +120,22 @@ final class FTPControlHandler: ChannelInboundHandler {
         lastActivity = .now()
         activity?.commandReceived()
         if droppingPlaintext { return }
-        if busy {
+        // Replies the client does not read pile up in the outbound buffer: until it drains,
+        // commands wait in `pending` (bounded) instead of adding more replies.
+        if busy || !context.channel.isWritable {
             guard pending.count < configuration.maxPendingLines else { return execute(.sendAndClose(Self.floodReply)) }
             pending.append(line)
             return
         }
         execute(machine.receivedLine(line))
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // Stop reading while the client does not read its replies; resume when it does.
+        let writable = context.channel.isWritable
+        context.channel.setOption(ChannelOptions.autoRead, value: writable).whenFailure { _ in }
+        if writable && !closing { drainPending() }
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -164,6 +176,9 @@ final class FTPControlHandler: ChannelInboundHandler {
             guard let context else { return }
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: reply.encoded())))
                 .whenComplete { _ in context.close(promise: nil) }
+            // A peer that never reads (or never finishes a TLS handshake) would hold that write,
+            // and the connection, forever.
+            context.eventLoop.scheduleTask(in: Self.closeDeadline) { context.close(promise: nil) }
         case .deferLine(let line):
             // Held lines are bounded like queued ones: a client cannot pile up memory by
             // pipelining during a long transfer.
@@ -191,6 +206,7 @@ final class FTPControlHandler: ChannelInboundHandler {
                 context.close(promise: nil)
             }
         case .reinitialize(let reply):
+            awaitingLoginSince = .now()
             vfs = nil
             activity?.loggedOut()
             dataSource?.close()
@@ -208,7 +224,7 @@ final class FTPControlHandler: ChannelInboundHandler {
     /// Answers the lines that waited for a login or operation to finish, until one starts
     /// another.
     private func drainPending() {
-        while !busy && !closing && !pending.isEmpty {
+        while !busy && !closing && !pending.isEmpty && context?.channel.isWritable != false {
             execute(machine.receivedLine(pending.removeFirst()))
         }
     }
@@ -262,6 +278,9 @@ final class FTPControlHandler: ChannelInboundHandler {
                 handler.activity?.loggedIn(as: user)
                 handler.execute(handler.machine.authenticationSucceeded())
             case .failure(let reason):
+                // A login attempt is progress: the deadline counts from the last one (three
+                // failures close the connection anyway).
+                handler.awaitingLoginSince = .now()
                 handler.execute(handler.machine.authenticationFailed(reason: reason))
             }
         })
@@ -367,15 +386,22 @@ final class FTPControlHandler: ChannelInboundHandler {
             let handler = handler.value
             guard !handler.closing else { return task.cancel() }
             if handler.transferTask != nil { handler.lastActivity = .now() }
-            if NIODeadline.now() - handler.lastActivity > .nanoseconds(Int64(seconds * 1e9)) {
+            let limit = TimeAmount.nanoseconds(Int64(seconds * 1e9))
+            if NIODeadline.now() - handler.lastActivity > limit {
                 task.cancel()
                 handler.execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Idle timeout; closing.")))
+            } else if !handler.machine.isLoggedIn && NIODeadline.now() - handler.awaitingLoginSince > limit {
+                // NOOPs before a login do not keep a connection (and its slot) forever.
+                task.cancel()
+                handler.execute(.sendAndClose(FTPReply(.serviceNotAvailable, "No login within the idle timeout; closing.")))
             }
         }
     }
 }
 
 extension FTPControlHandler {
+    /// How long a closing reply may take to be written before the connection is closed anyway.
+    static let closeDeadline = TimeAmount.seconds(5)
     /// Sent to sessions the server closes as it stops.
     static let stoppingReply = FTPReply(.serviceNotAvailable, "Server shutting down.")
     /// Sent when a client piles up more unanswered lines than `maxPendingLines`.
