@@ -39,6 +39,11 @@ import Testing
         #expect(code(FTPCommandParser.parse(Array("MKD a".utf8) + [0] + Array("b".utf8), loggedIn: true)) == 501)
         #expect(code(FTPCommandParser.parse(Array("MKD ".utf8) + [0xFF, 0xFE], loggedIn: true)) == 501)
         #expect(code(FTPCommandParser.parse(Array("MKD ".utf8) + [0xC0, 0xAE], loggedIn: true)) == 501)
+        // A lone 0xFF inside a name is a byte of it (not UTF-8: 501), not a Telnet IAC to drop.
+        #expect(code(FTPCommandParser.parse(Array("STOR a".utf8) + [0xFF] + Array("b".utf8), loggedIn: true)) == 501)
+        // Before the verb it is ABOR's IAC IP, IAC and a DM sent out of band.
+        #expect(FTPCommandParser.parse([0xFF, 0xF4, 0xFF] + Array("ABOR".utf8), loggedIn: true)
+            == .command(.abor, verb: "ABOR"))
     }
 
     @Test func typedArguments() {

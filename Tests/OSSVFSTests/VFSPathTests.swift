@@ -17,8 +17,10 @@ import Testing
         #expect(try VFSPath(resolving: "/x", from: base).description == "/x")
     }
 
-    @Test func refusesNUL() {
-        #expect(throws: VFSError.self) { try VFSPath(resolving: "a\u{0}b") }
+    @Test func refusesNULCRAndLF() {
+        for bad in ["a\u{0}b", "q\rx", "q\nx"] {
+            #expect(throws: VFSError.self) { try VFSPath(resolving: bad) }
+        }
     }
 
     @Test func parentAndName() throws {

@@ -26,13 +26,18 @@ public enum FTPCommandParser {
                     index += 3  // WILL, WONT, DO, DONT and their option
                 } else if command >= 0xF0 {
                     index += 2
+                } else if out.isEmpty {
+                    index += 1  // before the verb: an IAC whose command went out of band (ABOR's DM)
                 } else {
-                    index += 1  // an IAC whose command went out of band
+                    // Inside the argument it is a byte of the name, which is then not UTF-8
+                    // (501), rather than a name silently stored without it.
+                    out.append(0xFF)
+                    index += 1
                 }
                 continue
             }
-            if byte == 0xFF || (out.isEmpty && (0xF0...0xFE).contains(byte)) {
-                index += 1  // a stray IAC at the end, or a DM delivered in line before the verb
+            if (byte == 0xFF && out.isEmpty) || (out.isEmpty && (0xF0...0xFE).contains(byte)) {
+                index += 1  // a stray IAC, or a DM delivered in line, before the verb
                 continue
             }
             out.append(byte)

@@ -24,6 +24,8 @@ public struct FTPSessionStateMachine: Sendable {
     private var abortRequested = false
     private var extendedPassiveOnly = false
     private var transferring = false
+    /// Whether the transfer running is an upload (what ABOR's 426 says).
+    private var transferStores = false
     /// The path named by RNFR, for the RNTO that must follow it.
     private var renameSource: VFSPath?
     /// The offset named by REST, for the RETR or STOR that must follow it.
@@ -345,9 +347,13 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(.cannotOpenDataConnection, "Use PASV, EPSV, PORT or EPRT first."))
         }
         let action = resolving(argument ?? ".") { .transfer(make($0)) }
-        if case .transfer = action {
+        if case .transfer(let transfer) = action {
             transferring = true
             dataConnectionReady = false
+            switch transfer {
+            case .store, .append, .storeUnique: transferStores = true
+            case .list, .retrieve: transferStores = false
+            }
         }
         return action
     }
@@ -505,7 +511,7 @@ public struct FTPSessionStateMachine: Sendable {
             abortRequested = false
             let transferReply = outcome == .completed
                 ? FTPReply(.closingDataConnection, "Transfer complete.")
-                : FTPReply(.transferAborted, "Transfer aborted; nothing was stored.")
+                : FTPReply(.transferAborted, transferStores ? "Transfer aborted; nothing was stored." : "Transfer aborted.")
             return .sendReplies([transferReply, FTPReply(.closingDataConnection, "ABOR successful.")])
         }
         switch outcome {

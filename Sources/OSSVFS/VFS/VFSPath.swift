@@ -17,9 +17,13 @@ public struct VFSPath: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Resolves `input` (absolute, or relative to `base`) into a confined path.
-    /// Throws ``VFSError/invalidName(_:)`` for a NUL byte.
+    /// Throws ``VFSError/invalidName(_:)`` for a NUL, CR or LF byte (a CR would be shown as a
+    /// space in replies and raw in listings, where it breaks lines).
     public init(resolving input: String, from base: VFSPath = .root) throws {
         guard !input.utf8.contains(0) else { throw VFSError.invalidName("a path may not contain NUL") }
+        guard !input.utf8.contains(13), !input.utf8.contains(10) else {
+            throw VFSError.invalidName("a path may not contain CR or LF")
+        }
         let slashed = input.replacingOccurrences(of: "\\", with: "/")
         var parts = slashed.hasPrefix("/") ? [] : base.components
         for part in slashed.split(separator: "/", omittingEmptySubsequences: true) {
