@@ -131,6 +131,8 @@ import TestSupport
             #expect((try? BlockingBridge.run { try await store.head("big") }.get())?.size == 10)
             // Names the FTP side would read otherwise, and bytes that are not UTF-8.
             #expect(fs.create("/a\\b").status == -EINVAL)
+            // A name the local store keeps for itself: refused at create, not at close.
+            #expect(fs.create("/.ossftp-mine").status == -EINVAL)
         }
     }
 

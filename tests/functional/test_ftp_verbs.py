@@ -211,6 +211,9 @@ def test_over_long_names_are_refused_and_nothing_is_stored(ftp, ossftp):
         ftp.storbinary(f"STOR {long_name}", io.BytesIO(b"never"))
     with pytest.raises(ftplib.error_perm, match="^553"):
         ftp.mkd("y" * 1100)
+    # A name the local store keeps for itself: refused before any data (no 150 first).
+    with pytest.raises(ftplib.error_perm, match="^553"):
+        ftp.storbinary("STOR .ossftp-mine", io.BytesIO(b"never"))
     assert list(ossftp.bucket_dir().iterdir()) == []
     assert ftp.sendcmd("NOOP").startswith("200")
 

@@ -44,6 +44,11 @@ public final class LocalStore: ObjectStore {
         self.chunkSize = chunkSize
     }
 
+    /// Keys the local layout refuses (`..`, empty parts, ossftp's own `.ossftp-` names).
+    public func validate(_ key: String) throws {
+        _ = try layout.filePath(for: key)
+    }
+
     /// True when a file in `directory` can be hard-linked into the bucket folder:
     /// ``LocalKeyLayout/stage(_:sync:)`` then links a spool file instead of copying it.
     /// Tried for real once per folder (two bind mounts of one file system share a device

@@ -67,6 +67,10 @@ public protocol ObjectStore: Sendable {
     /// Whether a whole disposable file in `directory` becomes an object as it is, with no copy
     /// (a hard link on the same file system). Blocking: call it off the event loops.
     func adoptsFiles(in directory: String) -> Bool
+
+    /// Throws ``ObjectStoreError/invalidKey(_:)`` for a key this store cannot hold, so that
+    /// an upload is refused before its bytes are sent rather than at its commit.
+    func validate(_ key: String) throws
 }
 
 extension ObjectStore {
@@ -76,6 +80,9 @@ extension ObjectStore {
     }
 
     public func adoptsFiles(in directory: String) -> Bool { false }
+
+    /// Stores that check keys only as they receive them.
+    public func validate(_ key: String) throws {}
 }
 
 /// A bucket and the principal that signs for it.

@@ -201,6 +201,8 @@ public struct ObjectVFS: VFS {
     {
         guard let parent = path.parent else { throw VFSError.isDirectory(path.description) }
         let key = try key(for: path)
+        // A name the store cannot hold is refused now, not after every byte was sent.
+        do { try store.validate(key) } catch let error as ObjectStoreError { throw VFSError(error, path: path.description) }
         async let parentCheck: Void = requireDirectory(parent)
         async let isDirectory = directoryExists(path)
         try await parentCheck
