@@ -74,11 +74,16 @@ import Testing
         let feat = FTPCommandTable.featReply
         #expect(feat.code == .systemStatus)
         #expect(feat.lines.contains(" SIZE") && feat.lines.contains(" UTF8") && feat.lines.contains(" EPSV"))
-        let help = FTPCommandTable.helpReply(for: nil, tls: true)
+        let help = FTPCommandTable.helpReply(for: nil, tls: true, checksums: [.md5, .crc64, .crc32])
         let words = Set(help.lines.joined(separator: " ").split(separator: " ").map(String.init))
         for entry in FTPCommandTable.entries {
             #expect(words.contains(entry.verb))
         }
+        // Checksum verbs only where a store keeps what they ask for.
+        let local = Set(FTPCommandTable.helpReply(for: nil, checksums: []).lines.joined(separator: " ").split(separator: " "))
+        #expect(local.isDisjoint(with: ["HASH", "XMD5", "XCRC"]))
+        let s3 = Set(FTPCommandTable.helpReply(for: nil, checksums: [.md5]).lines.joined(separator: " ").split(separator: " "))
+        #expect(s3.isSuperset(of: ["HASH", "XMD5"]) && !s3.contains("XCRC"))
         #expect(FTPCommandTable.helpReply(for: "nope").code == .syntaxErrorInArguments)
         // Without TLS, HELP offers what FEAT offers: no AUTH, PBSZ, PROT or CCC.
         let plain = Set(FTPCommandTable.helpReply(for: nil, tls: false).lines.joined(separator: " ").split(separator: " "))

@@ -175,7 +175,10 @@ public enum FTPCommandTable {
 
     /// The HELP reply: every verb served, or one verb's line. Without TLS, the TLS verbs
     /// (and CCC) are not served, so HELP does not list them either.
-    public static func helpReply(for verb: String?, tls: Bool = false) -> FTPReply {
+    /// The checksum verbs are listed only when a store here keeps what they ask for (no store
+    /// keeps XCRC's CRC-32); they are still recognized, and answer 504 saying so.
+    public static func helpReply(for verb: String?, tls: Bool = false,
+                                 checksums: [FTPHashAlgorithm] = FTPHashAlgorithm.offered) -> FTPReply {
         let served = { (verb: String) in tls || !(tlsVerbs.contains(verb) || verb == "CCC") }
         if let verb {
             guard let entry = byVerb[verb.uppercased()] else {
@@ -185,7 +188,10 @@ public enum FTPCommandTable {
             return FTPReply(.help, entry.help)
         }
         var lines = ["The following commands are recognized:"]
-        let verbs = entries.map(\.verb).filter(served)
+        let answered: [String: Bool] = [
+            "HASH": !checksums.isEmpty, "XMD5": checksums.contains(.md5), "XCRC": checksums.contains(.crc32),
+        ]
+        let verbs = entries.map(\.verb).filter { served($0) && answered[$0] != false }
         stride(from: 0, to: verbs.count, by: 8).forEach { start in
             lines.append(" " + verbs[start..<min(start + 8, verbs.count)].joined(separator: " "))
         }

@@ -196,7 +196,7 @@ public struct FTPSessionStateMachine: Sendable {
             guard controlEncrypted else { return .send(FTPReply(.badSequence, "The control connection is not encrypted.")) }
             return .send(FTPReply(.policyRefused, "CCC refused: the control connection stays encrypted."))
         case .help(let verb):
-            return .send(FTPCommandTable.helpReply(for: verb, tls: tls.available))
+            return .send(FTPCommandTable.helpReply(for: verb, tls: tls.available, checksums: checksums))
         case .noop:
             return .send(FTPReply(.ok, "NOOP ok."))
         case .opts(let option):
