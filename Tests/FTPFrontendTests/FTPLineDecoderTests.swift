@@ -10,7 +10,7 @@ import Testing
         var lines: [FTPControlLine] = []
         for byte in input {
             buffer.writeInteger(byte)
-            while let line = try decoder.decodeLine(&buffer) { lines.append(line) }
+            while let line = decoder.decodeLine(&buffer) { lines.append(line) }
         }
         return lines
     }
@@ -34,8 +34,8 @@ import Testing
     @Test func overlongLineInOneChunkIsRefused() throws {
         var decoder = FTPLineDecoder(maxLength: 8)
         var buffer = ByteBuffer(bytes: Array("STOR 0123456789\r\nPWD\r\n".utf8))
-        #expect(try decoder.decodeLine(&buffer) == .overlong)
-        #expect(try decoder.decodeLine(&buffer) == .line(Array("PWD".utf8)))
-        #expect(try decoder.decodeLine(&buffer) == nil)
+        #expect(decoder.decodeLine(&buffer) == .overlong)
+        #expect(decoder.decodeLine(&buffer) == .line(Array("PWD".utf8)))
+        #expect(decoder.decodeLine(&buffer) == nil)
     }
 }

@@ -11,9 +11,8 @@ public enum FTPControlLine: Equatable, Sendable {
 /// Frames the control channel into lines ending in CRLF or a bare LF (RFC 959 §4.1 asks for
 /// CRLF; some clients send LF). A line over the limit is dropped and reported once, and the
 /// decoder resynchronises at the next LF, so a flood without line endings uses bounded memory.
-public struct FTPLineDecoder: ByteToMessageDecoder {
-    public typealias InboundOut = FTPControlLine
-
+/// ``FTPLineHandler`` feeds it; a line left without its end when the connection closes is dropped.
+public struct FTPLineDecoder: Sendable {
     private let maxLength: Int
     private var discarding = false
 
@@ -21,14 +20,8 @@ public struct FTPLineDecoder: ByteToMessageDecoder {
         self.maxLength = maxLength
     }
 
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let line = try decodeLine(&buffer) else { return .needMoreData }
-        context.fireChannelRead(wrapInboundOut(line))
-        return .continue
-    }
-
     /// The next framed line in `buffer`, consuming it; nil when more bytes are needed.
-    public mutating func decodeLine(_ buffer: inout ByteBuffer) throws -> FTPControlLine? {
+    public mutating func decodeLine(_ buffer: inout ByteBuffer) -> FTPControlLine? {
         while true {
             let view = buffer.readableBytesView
             guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
@@ -52,13 +45,5 @@ public struct FTPLineDecoder: ByteToMessageDecoder {
             if bytes.count > maxLength { return .overlong }
             return .line(bytes)
         }
-    }
-
-    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool)
-        throws -> DecodingState
-    {
-        // A last line without its end is dropped: a command is only complete with its newline.
-        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-        return .needMoreData
     }
 }

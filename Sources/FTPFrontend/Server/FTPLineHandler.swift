@@ -19,13 +19,8 @@ final class FTPLineHandler: ChannelInboundHandler {
             held.writeBuffer(&incoming)
             incoming = held
         }
-        do {
-            while let line = try decoder.decodeLine(&incoming) {
-                context.fireChannelRead(wrapInboundOut(line))
-            }
-        } catch {
-            context.fireErrorCaught(error)
-            return
+        while let line = decoder.decodeLine(&incoming) {
+            context.fireChannelRead(wrapInboundOut(line))
         }
         if incoming.readableBytes > 0 {
             incoming.discardReadBytes()
