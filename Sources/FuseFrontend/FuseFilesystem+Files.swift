@@ -63,8 +63,7 @@ extension FuseFilesystem {
         return file.lock.withLock {
             if let failure = file.failure { return -failure }
             if let staged = file.staged { return staged.read(into: buffer, at: offset) }
-            // Written but not yet stored: the bytes are in the spool, not readable back yet.
-            if file.writer != nil { return -EBADF }
+            if let writer = file.writer { return readPending(file, writer, into: buffer, at: offset) }
             let got = readStored(file, into: buffer, at: offset)
             // A short read is the end of what this reader's stream saw. The file may have grown
             // since (appended elsewhere: `tail -f`), and the kernel, told of the new size, asks
@@ -78,6 +77,28 @@ extension FuseFilesystem {
             file.reader = nil
             return readStored(file, into: buffer, at: offset)
         }
+    }
+
+    /// Reads a file being streamed: its bytes while they are still in the spool (else EINVAL,
+    /// as for a write there), then the zeros a truncate past them promised.
+    private func readPending(_ file: FuseOpenFile, _ writer: any VFSWriter,
+                             into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Int32 {
+        let end = min(offset + UInt64(buffer.count), max(file.size, file.extendedSize))
+        guard offset < end else { return 0 }
+        var got = 0
+        if offset < file.size {
+            let count = Int(min(end, file.size) - offset)
+            switch BlockingBridge.run({ try await writer.readBack(at: offset, count: count) }) {
+            case .success(let bytes):
+                bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                got = bytes.count
+            case .failure(let error):
+                return -FuseErrno.code(forAny: error)
+            }
+        }
+        let zeros = Int(end - offset) - got
+        if zeros > 0 { (buffer.baseAddress! + got).initializeMemory(as: UInt8.self, repeating: 0, count: zeros) }
+        return Int32(got + zeros)
     }
 
     /// Reads the stored object through the file's read-ahead stream, opened at the first read.
@@ -112,7 +133,15 @@ extension FuseFilesystem {
             if let failure = file.failure { return -failure }
             if file.unlinked { return Int32(bytes.count) }
             do {
-                if file.staged == nil, file.writer != nil, offset > file.size {
+                if file.staged == nil, let writer = file.writer, offset < file.size {
+                // Back into what was streamed (vim patches its swap file's first block): done
+                // in the spool while those bytes are still there, else EINVAL.
+                let chunk = Array(bytes)
+                try BlockingBridge.run { try await writer.overwrite(chunk, at: offset) }.get()
+                file.size = max(file.size, offset + UInt64(bytes.count))
+                return Int32(bytes.count)
+            }
+            if file.staged == nil, file.writer != nil, offset > file.size {
                     // Past the end of a streamed file (a sparse write, or ftruncate to the
                     // final size first): zeros fill the gap, and streaming goes on.
                     try padStream(file, to: offset)
@@ -138,8 +167,8 @@ extension FuseFilesystem {
 
     /// Makes a write at `offset` possible: at the stored end a streaming upload continues the
     /// object (its bytes kept server-side); anywhere else the file is staged, within the limit.
-    /// A streaming upload written out of order cannot be staged (its bytes are already on
-    /// their way): EINVAL, as mountpoint-s3 answers.
+    /// A streaming upload is never staged (its bytes may be on their way): writes before its
+    /// end go to ``VFSWriter/overwrite(_:at:)`` instead, and past it are padded with zeros.
     private func prepareWrite(_ file: FuseOpenFile, at offset: UInt64) throws {
         if file.writer != nil { throw FuseError(EINVAL) }
         let path = file.path, size = file.size

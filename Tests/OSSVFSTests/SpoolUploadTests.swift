@@ -160,6 +160,59 @@ import TestSupport
         }
     }
 
+    /// Writes back into an upload reach its bytes wherever the spool still holds them (the
+    /// first part kept back, the part being written, the buffer, and across their borders), and
+    /// read back what they wrote. Once the first part has gone to the store a write there is
+    /// refused, and the upload goes on unchanged to store exactly what was written.
+    @Test func overwritesReachEveryByteStillInTheSpool() async throws {
+        try await Self.withForeignSpool { store, spoolPath in
+            let spool = SpoolConfiguration(directory: spoolPath, partSize: 1 << 20, writeBufferSize: 64 << 10,
+                                           budget: SpoolBudget(limit: 64 << 20))
+            let upload = SpoolUpload(store: store, key: "patched", configuration: spool)
+            var expected: [UInt8] = []
+            func append(_ count: Int, _ seed: Int) async throws {
+                let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ seed) }
+                try await upload.write(bytes)
+                expected += bytes
+            }
+            func patch(_ count: Int, at offset: Int, _ seed: Int) async throws {
+                let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 5 &+ seed) }
+                try await upload.overwrite(bytes, at: UInt64(offset))
+                if offset + count > expected.count { expected += [UInt8](repeating: 0, count: offset + count - expected.count) }
+                expected.replaceSubrange(offset..<(offset + count), with: bytes)
+            }
+            func check(_ ranges: [(Int, Int)]) async throws {
+                for (offset, count) in ranges {
+                    let got = try await upload.readBack(at: UInt64(offset), count: count)
+                    #expect(got == Array(expected[offset..<min(expected.count, offset + count)]))
+                }
+            }
+            // 240,000 bytes in the part file being written, then 40,000 in the buffer.
+            for index in 0..<14 { try await append(20_000, index) }
+            for (count, offset) in [(4096, 0), (5000, 100_000), (300, 239_900), (20, 240_005), (3000, 279_000)] {
+                try await patch(count, at: offset, count)
+            }
+            #expect(expected.count == 282_000)
+            try await check([(0, 5000), (239_800, 500), (279_000, 10_000)])
+            // The buffer flushed to exactly 1 MiB seals the first part, kept back until a second
+            // begins; 10,000 bytes wait in the buffer after it.
+            try await append((1 << 20) - expected.count, 7)
+            try await append(10_000, 8)
+            try await patch(100, at: (1 << 20) - 50, 9)
+            try await patch(64, at: 10, 10)
+            try await check([(0, 100), ((1 << 20) - 60, 200)])
+            #expect(try await upload.readBack(at: UInt64(expected.count), count: 10).isEmpty)
+            await #expect(throws: VFSError.self) { try await upload.overwrite([1], at: UInt64(expected.count + 1)) }
+            // A second part begins: the first goes up, and its bytes can no longer change.
+            try await append(100_000, 11)
+            await #expect(throws: VFSError.self) { try await upload.overwrite([1, 2, 3], at: 10) }
+            await #expect(throws: VFSError.self) { _ = try await upload.readBack(at: 10, count: 3) }
+            try await patch(7, at: expected.count - 3, 42)
+            try await upload.commit()
+            #expect(try await collect(store.get("patched", range: nil)) == expected)
+        }
+    }
+
     /// A vectored write of a range that starts and ends inside pieces writes just that range.
     @Test func vectoredWriteOfARange() throws {
         let folder = try TemporaryFolder()

@@ -149,6 +149,24 @@ public final class PosixFile: @unchecked Sendable {
         }
     }
 
+    /// Writes all of `bytes` at `offset`, leaving the position where it is (pwrite).
+    public func writeAll(_ bytes: [UInt8], at offset: UInt64) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.pwrite(descriptor, $0.baseAddress! + done, $0.count - done, off_t(offset) + off_t(done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ObjectStoreError.io(operation: "write \(path)", errno: errno)
+            }
+            done += n
+        }
+    }
+
+    /// Opens an existing file for writing anywhere in it (``writeAll(_:at:)``).
+    public static func openForChanging(_ path: String) throws -> PosixFile {
+        try open(path, flags: O_WRONLY | O_CLOEXEC, mode: 0)
+    }
+
     /// Writes all of `bytes` at the current position.
     public func writeAll(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try writeAll($0) }

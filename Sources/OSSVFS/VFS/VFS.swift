@@ -132,6 +132,14 @@ public protocol VFSWriter: AnyObject, Sendable {
     /// Appends the chunks, in order. They are read in place: a frontend hands over the buffers
     /// its reads filled, and they reach the spool file in one vectored write, with no copy.
     func write(contentsOf chunks: [any VFSBytes]) async throws
+    /// Writes `bytes` from `offset` over bytes already written, appending any that reach past
+    /// their end. Possible only while the bytes it covers are still in the spool, not yet on
+    /// their way to the store: otherwise ``VFSError/invalidRange(_:)``, and the upload goes on
+    /// unchanged. (Programs that patch a file they are writing, such as vim's swap file.)
+    func overwrite(_ bytes: [UInt8], at offset: UInt64) async throws
+    /// Up to `count` written bytes from `offset` (fewer at the end), under the same condition
+    /// as ``overwrite(_:at:)``.
+    func readBack(at offset: UInt64, count: Int) async throws -> [UInt8]
     /// Uploads what was written and returns once the object is stored; then it is visible.
     func commit() async throws
     /// Drops the upload; nothing becomes visible and nothing is left behind.
