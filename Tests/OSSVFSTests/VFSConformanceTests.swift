@@ -215,6 +215,26 @@ import TestSupport
         await #expect(throws: VFSError.invalidName("a directory cannot move into itself")) {
             try await vfs.rename(try path("/moved"), to: try path("/moved/inside"))
         }
+        // Onto directories, as rename(2): an empty one is replaced, one with entries stays, and a
+        // file never replaces a directory.
+        try await vfs.makeDirectory(try path("/empty"))
+        try await vfs.rename(try path("/moved"), to: try path("/empty"))
+        #expect(try await Set(names(vfs, "/empty")) == ["a", "sub/"])
+        await #expect(throws: VFSError.notFound("/moved")) { try await vfs.stat(try path("/moved")) }
+        try await vfs.makeDirectory(try path("/other"))
+        await #expect(throws: VFSError.directoryNotEmpty("/empty")) {
+            try await vfs.rename(try path("/other"), to: try path("/empty"))
+        }
+        #expect(try await vfs.stat(try path("/other")).kind == .directory)
+        await #expect(throws: VFSError.isDirectory("/other")) { try await vfs.rename(try path("/g"), to: try path("/other")) }
+        #expect(try await read(vfs, "/g") == [1, 2, 3])
+        // A rename that fails after the empty target went puts the target back.
+        try await vfs.makeDirectory(try path("/target"))
+        await #expect { try await vfs.rename(try path("/big"), to: try path("/target")) } throws: { error in
+            if case VFSError.unsupported = error { return true }
+            return false
+        }
+        #expect(try await vfs.stat(try path("/target")).kind == .directory)
     }
 
     @Test(arguments: StoreKind.allCases)

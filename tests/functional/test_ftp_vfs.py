@@ -38,6 +38,16 @@ def test_rename_by_copy_moves_files_and_directories(server):
     assert c.nlst("moved") in (["inner.bin"], ["moved/inner.bin"])
     with pytest.raises(ftplib.error_perm, match="^550"):
         c.cwd("/dir")
+    # Onto a directory: an empty one is replaced, one with entries is not, nor by a file.
+    c.mkd("empty")
+    c.rename("moved", "empty")
+    assert c.nlst("empty") in (["inner.bin"], ["empty/inner.bin"])
+    c.mkd("other")
+    with pytest.raises(ftplib.error_perm, match="^550 .*not empty"):
+        c.rename("other", "empty")
+    with pytest.raises(ftplib.error_perm, match="^550 .*is a directory"):
+        c.rename("new.txt", "other")
+    assert sorted(c.nlst()) == ["empty", "new.txt", "other"]
     with pytest.raises(ftplib.error_perm, match="^503"):
         c.sendcmd("RNTO x")
     c.quit()

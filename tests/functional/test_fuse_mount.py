@@ -145,6 +145,18 @@ def test_mv_with_rename_by_copy_or_natively(kind, rename, tmp_path, seaweedfs):
         (m.root / "dir" / "sub" / "x").write_bytes(b"1")
         assert sh("mv dir moved && cat moved/sub/x", m.root).stdout == "1"
         assert m.store_path("moved/sub/x") and not m.store_path("dir/sub/x")
+        # Onto directories, as rename(2): an empty one is replaced, one with entries is not.
+        (m.root / "empty").mkdir()
+        assert sh("mv -T moved empty && cat empty/sub/x", m.root).stdout == "1"
+        assert sorted(os.listdir(m.root)) == ["empty", "g"]
+        (m.root / "other").mkdir()
+        with pytest.raises(OSError) as failure:
+            os.rename(m.root / "other", m.root / "empty")
+        assert failure.value.errno == errno.ENOTEMPTY
+        with pytest.raises(OSError) as failure:
+            os.rename(m.root / "g", m.root / "other")
+        assert failure.value.errno == errno.EISDIR
+        assert sorted(os.listdir(m.root)) == ["empty", "g", "other"]
     finally:
         m.mount.stop()
 

@@ -16,8 +16,17 @@ extension ObjectVFS {
         try await requireDirectory(destinationParent)
         let target = try? await stat(destination)
         switch (entry.kind, target?.kind) {
-        case (_, .directory?):
-            throw VFSError.alreadyExists(destination.description)
+        case (.file, .directory?):
+            throw VFSError.isDirectory(destination.description)
+        case (.directory, .directory?):
+            // As rename(2): an empty directory is replaced (`mv -T a b`), one with entries stays.
+            try await removeDirectory(destination)
+            do {
+                try await renameDirectory(source, to: destination)
+            } catch {
+                try? await makeDirectory(destination)
+                throw error
+            }
         case (.directory, .file?):
             throw VFSError.notDirectory(destination.description)
         case (.file, _):
