@@ -13,6 +13,11 @@ extension FuseFilesystem {
         do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
         let writable = flags & O_ACCMODE != O_RDONLY
         let truncating = writable && flags & O_TRUNC != 0
+        // Changing in place (appending, rewriting) a file another descriptor is still writing
+        // would start from the stored bytes while the kernel counts the pending ones: two `>>`
+        // would leave zeros in the gap. That one is waited for (briefly: a loop of `>>` holds
+        // it for moments), then EBUSY.
+        if writable && !truncating && !handles.waitUntilNoneWriting(resolved) { return (-EBUSY, 0) }
         switch BlockingBridge.run({ [vfs] in try await vfs.stat(resolved) }) {
         case .failure(let error):
             guard case VFSError.notFound = error else { return (-FuseErrno.code(forAny: error), 0) }
@@ -20,15 +25,12 @@ extension FuseFilesystem {
             // but nothing is stored yet: a truncating open replaces it anyway, with an upload of
             // its own (the last to close wins, as with two STORs); reading or changing it in
             // place would need what does not exist yet.
-            if truncating { return create(path, process: process) }
+            if truncating { return create(path, flags: flags, process: process) }
             return (handles.writing(resolved) != nil ? -EBUSY : -ENOENT, 0)
         case .success(let entry):
             if entry.kind == .directory { return (-EISDIR, 0) }
-            // Changing in place (appending, rewriting) a file another descriptor is still
-            // writing would start from the stored bytes while the kernel counts the pending
-            // ones: two `>>` would leave zeros in the gap. Not until that one is stored.
-            if writable && !truncating && handles.writing(resolved) != nil { return (-EBUSY, 0) }
-            let file = FuseOpenFile(path: resolved, writable: writable, size: entry.size, opener: process)
+            let file = FuseOpenFile(path: resolved, writable: writable, appending: flags & O_APPEND != 0,
+                                    replacing: truncating, size: entry.size, opener: process)
             if truncating {
                 forgetListed(resolved)
                 switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
@@ -43,14 +45,15 @@ extension FuseFilesystem {
         }
     }
 
-    /// create(2) by `process` (nil: unknown): a new empty file, written by streaming.
-    public func create(_ path: String, process: pid_t? = nil) -> (status: Int32, handle: UInt64) {
+    /// create(2) with `flags` by `process` (nil: unknown): a new empty file, written by streaming.
+    public func create(_ path: String, flags: Int32 = 0, process: pid_t? = nil) -> (status: Int32, handle: UInt64) {
         let resolved: VFSPath
         do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
         forgetListed(resolved)
         switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
         case .success(let writer):
-            let file = FuseOpenFile(path: resolved, writable: true, size: 0, opener: process)
+            let file = FuseOpenFile(path: resolved, writable: true, appending: flags & O_APPEND != 0,
+                                    replacing: true, size: 0, opener: process)
             file.writer = writer
             return (0, handles.insert(file))
         case .failure(let error):
@@ -127,12 +130,17 @@ extension FuseFilesystem {
         }
     }
 
-    public func write(_ handle: UInt64, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Int32 {
+    /// write(2). With O_APPEND the bytes go to the file's own end, whatever offset the kernel
+    /// passes: it takes that from its idea of the size, which a reader's short read of the
+    /// stored bytes shrinks while an append is pending (`tail -f` beside `>>`).
+    public func write(_ handle: UInt64, _ bytes: UnsafeRawBufferPointer, at requested: UInt64) -> Int32 {
         guard let file = handles.file(handle) else { return -EBADF }
         return file.lock.withLock {
             if let failure = file.failure { return -failure }
             if file.unlinked { return Int32(bytes.count) }
             do {
+                if file.staged == nil && file.writer == nil && !file.replacing { try beginChanging(file) }
+                let offset = file.appending ? file.staged?.size ?? file.size : requested
                 if file.staged == nil, let writer = file.writer, offset < file.size {
                 // Back into what was streamed (vim patches its swap file's first block): done
                 // in the spool while those bytes are still there, else EINVAL.
@@ -160,8 +168,19 @@ extension FuseFilesystem {
                 }
                 return Int32(bytes.count)
             } catch {
+                if !file.hasPendingChanges { handles.unclaim(file.path, for: file) }
                 return -FuseErrno.code(forAny: error)
             }
+        }
+    }
+
+    /// The first change through a descriptor opened without O_TRUNC waits (briefly) for any
+    /// other descriptor's pending changes to be stored: two writers starting from the same
+    /// stored bytes would each drop the other's. Then it starts from the object as it now is.
+    private func beginChanging(_ file: FuseOpenFile) throws {
+        guard handles.claim(file.path, for: file) else { throw FuseError(EBUSY) }
+        if case .success(let entry) = BlockingBridge.run({ [vfs, path = file.path] in try await vfs.stat(path) }) {
+            file.size = entry.size
         }
     }
 
@@ -205,6 +224,7 @@ extension FuseFilesystem {
     /// accepted and dropped too, as POSIX writes to an unlinked file. Call under its lock.
     func dropUnlinked(_ file: FuseOpenFile) {
         file.unlinked = true
+        handles.unclaim(file.path, for: file)
         if let writer = file.writer {
             file.writer = nil
             _ = BlockingBridge.run { await writer.abort() }
@@ -215,6 +235,8 @@ extension FuseFilesystem {
 
     /// Stores what was written; the next write, if any, starts a continuation.
     func commit(_ file: FuseOpenFile) -> Int32 {
+        // Stored or failed, its changes are over: another file may change the path now.
+        defer { handles.unclaim(file.path, for: file) }
         if let failure = file.failure { return -failure }
         if file.unlinked { return 0 }
         let path = file.path

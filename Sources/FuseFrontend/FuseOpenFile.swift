@@ -17,6 +17,11 @@ final class FuseOpenFile: @unchecked Sendable {
     let path: VFSPath
     let lock = Lock()
     let writable: Bool
+    /// Opened with O_APPEND: every write goes to the file's own end (see ``FuseFilesystem/write(_:_:at:)``).
+    let appending: Bool
+    /// Created, or opened with O_TRUNC: it replaces the file (the last to close wins), so it
+    /// never waits for other writers, even when it goes on after a commit of its own.
+    let replacing: Bool
     /// The process that opened it, when known: only its close commits (see ``FuseFilesystem/flush(_:process:)``).
     let opener: pid_t?
     var reader: FuseReader?
@@ -34,9 +39,12 @@ final class FuseOpenFile: @unchecked Sendable {
     /// Its name was unlinked while it was written: what it holds is dropped, never stored.
     var unlinked = false
 
-    init(path: VFSPath, writable: Bool, size: UInt64, opener: pid_t?) {
+    init(path: VFSPath, writable: Bool, appending: Bool = false, replacing: Bool = false, size: UInt64,
+         opener: pid_t?) {
         self.path = path
         self.writable = writable
+        self.appending = appending
+        self.replacing = replacing
         self.size = size
         self.opener = opener
     }
@@ -53,6 +61,8 @@ final class FuseOpenFile: @unchecked Sendable {
 final class FuseHandleTable: @unchecked Sendable {
     private let lock = Lock()
     private var files: [UInt64: FuseOpenFile] = [:]
+    /// The file changing each path in place (see ``claim(_:for:timeout:)``).
+    private var claims: [VFSPath: FuseOpenFile] = [:]
     private var next: UInt64 = 1
 
     func insert(_ file: FuseOpenFile) -> UInt64 {
@@ -71,8 +81,55 @@ final class FuseHandleTable: @unchecked Sendable {
     /// An open file of `path` with changes not yet stored, if any: each candidate is checked
     /// under its own lock (not the table's), so an idle writable handle beside a writer is
     /// passed over. Call without holding any file's lock.
-    func writing(_ path: VFSPath) -> FuseOpenFile? {
-        allWritable(path).first { file in file.lock.withLock { !file.unlinked && file.hasPendingChanges } }
+    func writing(_ path: VFSPath, except excluded: FuseOpenFile? = nil) -> FuseOpenFile? {
+        allWritable(path).first { file in
+            file !== excluded && file.lock.withLock { !file.unlinked && file.hasPendingChanges }
+        }
+    }
+
+    /// Waits, up to `timeout`, until no open file of `path` but `excluded` has changes not yet
+    /// stored, or is about to (holds the path's claim); false when one still has. `excluded`'s
+    /// lock may be held: it is never taken here.
+    func waitUntilNoneWriting(_ path: VFSPath, except excluded: FuseOpenFile? = nil,
+                              timeout: Duration = .seconds(3)) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while claimedByAnother(path, excluded) || writing(path, except: excluded) != nil {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(5_000)
+        }
+        return true
+    }
+
+    /// Claims the right to change `path` in place for `file`, waiting up to `timeout` for
+    /// another file's claim and pending changes to end; false (nothing claimed) when they do
+    /// not. The claim closes the gap between looking for other writers and becoming one: two
+    /// files starting from the same stored bytes would each drop the other's changes.
+    func claim(_ path: VFSPath, for file: FuseOpenFile, timeout: Duration = .seconds(3)) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !lock.withLock({ () -> Bool in
+            guard claims[path].map({ $0 === file }) ?? true else { return false }
+            claims[path] = file
+            return true
+        }) {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(5_000)
+        }
+        guard waitUntilNoneWriting(path, except: file, timeout: max(.zero, deadline - ContinuousClock.now)) else {
+            unclaim(path, for: file)
+            return false
+        }
+        return true
+    }
+
+    /// Gives up `file`'s claim on `path`, if it holds it.
+    func unclaim(_ path: VFSPath, for file: FuseOpenFile) {
+        lock.withLock {
+            if claims[path] === file { claims[path] = nil }
+        }
+    }
+
+    private func claimedByAnother(_ path: VFSPath, _ file: FuseOpenFile?) -> Bool {
+        lock.withLock { claims[path].map { $0 !== file } ?? false }
     }
 
     /// Every writable open file of `path`.

@@ -127,11 +127,12 @@ public enum FuseOperations {
         ops.create = { path, _, info in
             guard let info else { return -EINVAL }
             let (status, handle) = FuseOperations.filesystem().create(
-                FuseOperations.string(path), process: FuseOperations.callingProcess())
+                FuseOperations.string(path), flags: info.pointee.flags, process: FuseOperations.callingProcess())
             info.pointee.fh = handle
-            // A file being written cannot be read back until stored, so the kernel must not
-            // map it: with direct I/O a shared mapping is refused (ENODEV) instead of the
-            // page-in failing later with SIGBUS (sqlite's WAL, any mmap of a new file).
+            // A file being written is read back only through ossftp (and only while its bytes
+            // are in the spool), so the kernel must not map it: with direct I/O a shared
+            // mapping is refused (ENODEV) instead of the page-in failing later with SIGBUS
+            // (sqlite's WAL, any mmap of a new file).
             info.pointee.direct_io = 1
             return status
         }
