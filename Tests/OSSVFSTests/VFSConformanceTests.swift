@@ -237,6 +237,31 @@ import TestSupport
         #expect(try await vfs.stat(try path("/target")).kind == .directory)
     }
 
+    /// A file changed from outside while its entry sits in the cache: a read opened from the
+    /// stale entry finds the new ETag at its first GET and reads the new object, not an error.
+    /// Once bytes have been handed out, a replacement still fails the read.
+    @Test(arguments: StoreKind.allCases)
+    func aReadFromAStaleEntryReadsTheNewObject(kind: StoreKind) async throws {
+        let f = try await fixture(kind, cacheTTL: 60)
+        defer { f.remove() }
+        let vfs = f.vfs()
+        try await write(vfs, "/x", Array("one".utf8))
+        #expect(try await vfs.stat(try path("/x")).size == 3)
+        try await Task.sleep(for: .milliseconds(20))  // another mtime, so another local ETag
+        try await f.store.put(f.key("x"), body: .bytes(Array("second".utf8)), metadata: [:])
+        #expect(try await vfs.stat(try path("/x")).size == 3)  // still the cached entry
+        let stream = try await vfs.openReader(try path("/x"), offset: 0)
+        #expect(try await collect(ObjectByteStream(source: stream)) == Array("second".utf8))
+        #expect(try await vfs.stat(try path("/x")).size == 6)  // and the cache learned it
+
+        let started = try await vfs.openReader(try path("/x"), offset: 0)
+        #expect(try await started.nextChunk() != nil)
+        try await Task.sleep(for: .milliseconds(20))
+        try await f.store.put(f.key("x"), body: .bytes(Array("third!!".utf8)), metadata: [:])
+        started.seek(to: 1)
+        await #expect(throws: ObjectStoreError.self) { _ = try await started.nextChunk() }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func writesAreSeenAtOnceByOtherSessionsOfTheProcess(kind: StoreKind) async throws {
         let f = try await fixture(kind, cacheTTL: 60)

@@ -7,7 +7,12 @@
 /// end: CRC-64 when the store reports one, else the MD5 ETag of a single-part object.
 public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
     private let store: any ObjectStore
-    private let info: ObjectInfo
+    private var info: ObjectInfo
+    /// Looks the object up again, bypassing any cache: used once, when the first range finds
+    /// the object replaced since `info` was taken (a cached entry gone stale).
+    private var refresh: (@Sendable () async throws -> ObjectInfo)?
+    /// Whether any byte has been handed out: until then a replaced object can be read instead.
+    private var delivered = false
     private let configuration: ReadAheadConfiguration
     private let lock = Lock()
     // Touched by one reader at a time (an async iterator or one FUSE handle); the lock
@@ -29,11 +34,13 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
     private var md5: Digest?
     private let startOffset: UInt64
 
-    public var expectedLength: UInt64? { info.size - startOffset }
+    public var expectedLength: UInt64? { info.size >= startOffset ? info.size - startOffset : 0 }
 
-    public init(store: any ObjectStore, info: ObjectInfo, offset: UInt64, configuration: ReadAheadConfiguration) {
+    public init(store: any ObjectStore, info: ObjectInfo, offset: UInt64, configuration: ReadAheadConfiguration,
+                refresh: (@Sendable () async throws -> ObjectInfo)? = nil) {
         self.store = store
         self.info = info
+        self.refresh = refresh
         self.configuration = configuration
         self.position = offset
         self.startOffset = offset
@@ -77,6 +84,7 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
                     continue
                 }
                 if let chunk {
+                    delivered = true
                     lock.withLock { position += UInt64(chunk.count) }
                     crc?.update(chunk)
                     md5?.update(chunk)
@@ -90,10 +98,30 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
                 return nil
             }
             let next = ranges.removeFirst()
-            current = try await next.stream.value
+            do {
+                current = try await next.stream.value
+            } catch ObjectStoreError.changed(let key) where !delivered && refresh != nil {
+                try await restart(after: key)
+                continue
+            }
             currentEnd = next.end
             fillRanges()
         }
+    }
+
+    /// The object was replaced before any of its bytes were handed out (the entry it was
+    /// opened from was stale): read the new one instead, from the same offset. Once only.
+    private func restart(after key: String) async throws {
+        guard let refresh else { return }
+        self.refresh = nil
+        dropRanges()
+        info = try await refresh()
+        guard info.size >= position else {
+            throw VFSError.invalidRange("\(key) now has \(info.size) bytes; cannot start at \(position)")
+        }
+        nextRequestOffset = position
+        window = configuration.initialWindow
+        if position == 0 { startVerification() }
     }
 
     static func isBrokenTransfer(_ error: any Error) -> Bool {

@@ -180,8 +180,13 @@ public struct ObjectVFS: VFS {
 
     /// A read-ahead reader of a file from `offset`, which FUSE can also seek.
     public func openReader(_ path: VFSPath, offset: UInt64) async throws -> ReadAheadStream {
-        ReadAheadStream(store: store, info: try await readableInfo(path, offset: offset), offset: offset,
-                        configuration: readAhead)
+        let info = try await readableInfo(path, offset: offset)
+        // The entry may come from the cache and be stale (changed elsewhere): the first GET then
+        // finds another ETag, and the stream looks again rather than failing the read.
+        return ReadAheadStream(store: store, info: info, offset: offset, configuration: readAhead) { [self] in
+            await invalidate(info.key)
+            return try await readableInfo(path, offset: offset)
+        }
     }
 
     /// The object at `path`, which must be a file at least `offset` bytes long.
