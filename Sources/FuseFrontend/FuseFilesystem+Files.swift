@@ -10,7 +10,7 @@ extension FuseFilesystem {
     /// once; other writable opens copy the file into the spool only when the first change comes.
     public func open(_ path: String, flags: Int32, process: pid_t? = nil) -> (status: Int32, handle: UInt64) {
         let resolved: VFSPath
-        do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
+        do { resolved = try resolve(path) } catch { return (-FuseErrno.code(forAny: error), 0) }
         let writable = flags & O_ACCMODE != O_RDONLY
         let truncating = writable && flags & O_TRUNC != 0
         // Changing in place (appending, rewriting) a file another descriptor is still writing
@@ -48,7 +48,7 @@ extension FuseFilesystem {
     /// create(2) with `flags` by `process` (nil: unknown): a new empty file, written by streaming.
     public func create(_ path: String, flags: Int32 = 0, process: pid_t? = nil) -> (status: Int32, handle: UInt64) {
         let resolved: VFSPath
-        do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
+        do { resolved = try resolve(path) } catch { return (-FuseErrno.code(forAny: error), 0) }
         forgetListed(resolved)
         switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
         case .success(let writer):

@@ -40,8 +40,16 @@ public final class FuseFilesystem: @unchecked Sendable {
     /// (EINVAL): FTP clients use it as a separator, so such a name would be another path there.
     func resolve(_ path: String) throws -> VFSPath {
         guard !path.contains("\\") else { throw FuseError(EINVAL) }
-        do { return try VFSPath(resolving: path) } catch { throw FuseError(EINVAL) }
+        let resolved: VFSPath
+        do { resolved = try VFSPath(resolving: path) } catch { throw FuseError(EINVAL) }
+        // statfs promises names of at most 255 bytes (NAME_MAX); the kernel lets FUSE have up
+        // to 1,024, and some stores would take them only to refuse the upload at its end.
+        guard resolved.components.allSatisfy({ $0.utf8.count <= Self.nameMax }) else { throw FuseError(ENAMETOOLONG) }
+        return resolved
     }
+
+    /// The longest name, in bytes, that the mount takes (and statfs reports).
+    static let nameMax = 255
 
     /// Runs VFS work for a callback: 0, or the negative errno of its error.
     func perform(_ path: String, _ work: @escaping @Sendable (VFSPath) async throws -> Void) -> Int32 {
@@ -74,7 +82,7 @@ public final class FuseFilesystem: @unchecked Sendable {
 
     public func getattr(_ path: String, _ status: inout stat) -> Int32 {
         let resolved: VFSPath
-        do { resolved = try resolve(path) } catch { return -EINVAL }
+        do { resolved = try resolve(path) } catch { return -FuseErrno.code(forAny: error) }
         // A file being written shows its size so far, before anything is stored.
         if let open = handles.writing(resolved) {
             let pending = open.lock.withLock { open.hasPendingChanges ? open.pendingSize : nil }
@@ -100,7 +108,7 @@ public final class FuseFilesystem: @unchecked Sendable {
     /// opendir(3): a stream over the directory's listing, started at the first readdir.
     public func opendir(_ path: String) -> (status: Int32, handle: UInt64) {
         let resolved: VFSPath
-        do { resolved = try resolve(path) } catch { return (-EINVAL, 0) }
+        do { resolved = try resolve(path) } catch { return (-FuseErrno.code(forAny: error), 0) }
         var dots = stat()
         fill(&dots, kind: .directory, size: 0, modified: nil)
         // libfuse's "unknown" inode: a 0 would make readdir(3) skip . and .. (readdirplus
@@ -162,7 +170,7 @@ public final class FuseFilesystem: @unchecked Sendable {
             status.f_files = 1 << 32
             status.f_ffree = 1 << 32
             status.f_favail = 1 << 32
-            status.f_namemax = 255
+            status.f_namemax = UInt(Self.nameMax)
             return 0
         case .failure(let error):
             return -FuseErrno.code(forAny: error)
@@ -176,14 +184,17 @@ public final class FuseFilesystem: @unchecked Sendable {
     }
 
     public func rmdir(_ path: String) -> Int32 {
-        perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.removeDirectory($0) }
+        // A file being written inside is not listed yet, but the directory is not empty: its
+        // commit would bring the directory back.
+        if let resolved = try? resolve(path), handles.writingUnder(resolved) { return -ENOTEMPTY }
+        return perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.removeDirectory($0) }
     }
 
     /// unlink(2). A file still being written loses its name at once: what its writers send
     /// is dropped at their close, never stored (as POSIX drops an unlinked file's data).
     public func unlink(_ path: String) -> Int32 {
         let resolved: VFSPath
-        do { resolved = try resolve(path) } catch { return -EINVAL }
+        do { resolved = try resolve(path) } catch { return -FuseErrno.code(forAny: error) }
         let writers = handles.allWritable(resolved)
         let pending = handles.writing(resolved) != nil
         let status = perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.removeFile($0) }
@@ -202,8 +213,9 @@ public final class FuseFilesystem: @unchecked Sendable {
         if flags & exchange != 0 { return -EINVAL }
         do {
             let from = try resolve(source), to = try resolve(destination)
-            // A file still being written has no object to rename yet.
-            if let open = handles.writing(from), open.lock.withLock({ open.hasPendingChanges }) { return -EBUSY }
+            // A file still being written has no object to rename yet, and one being written in
+            // a directory would be stored under the old name once committed.
+            if handles.writing(from) != nil || handles.writingUnder(from) { return -EBUSY }
             // A renamed directory's listed children are stale too.
             listed.withLock { $0.removeAll(keepingCapacity: true) }
             return BlockingBridge.status { [vfs] in
@@ -223,7 +235,7 @@ public final class FuseFilesystem: @unchecked Sendable {
     public func utimens(_ path: String, modified: Double?, handle: UInt64?) -> Int32 {
         guard let modified else { return 0 }
         let resolved: VFSPath
-        do { resolved = try resolve(path) } catch { return -EINVAL }
+        do { resolved = try resolve(path) } catch { return -FuseErrno.code(forAny: error) }
         forgetListed(resolved)
         if let open = handle.flatMap(handles.file) ?? handles.writing(resolved) {
             let pending = open.lock.withLock { () -> Bool in

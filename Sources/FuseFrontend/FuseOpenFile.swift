@@ -132,6 +132,16 @@ final class FuseHandleTable: @unchecked Sendable {
         lock.withLock { claims[path].map { $0 !== file } ?? false }
     }
 
+    /// Whether a file under `directory` (at any depth) has changes not yet stored. Call
+    /// without holding any file's lock.
+    func writingUnder(_ directory: VFSPath) -> Bool {
+        let inside = lock.withLock {
+            files.values.filter { $0.writable && $0.path.components.count > directory.components.count
+                && $0.path.components.starts(with: directory.components) }
+        }
+        return inside.contains { file in file.lock.withLock { !file.unlinked && file.hasPendingChanges } }
+    }
+
     /// Every writable open file of `path`.
     func allWritable(_ path: VFSPath) -> [FuseOpenFile] {
         lock.withLock { files.values.filter { $0.path == path && $0.writable } }

@@ -88,3 +88,15 @@ def test_two_sessions_with_two_keys_each_get_their_own_rights(seaweedfs, s3ftp, 
     assert keys == sorted([f"f{i}.txt" for i in range(3)] + [f"again-f{i}.txt" for i in range(3)])
     writer.quit()
     reader.quit()
+
+
+def test_a_name_the_store_finds_too_long_gets_553(seaweedfs, s3ftp, bucket):
+    # SeaweedFS takes names of at most 255 bytes (KeyTooLongError): the reply says so, with
+    # the code for a name not allowed, and nothing is stored.
+    admin = seaweedfs.admin
+    client = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    with pytest.raises(ftplib.error_perm, match="^553 File name too long"):
+        client.storbinary("STOR " + "c" * 300, io.BytesIO(b"data"))
+    assert client.nlst() == []
+    assert client.sendcmd("NOOP").startswith("200")
+    client.quit()

@@ -360,6 +360,28 @@ def test_descriptors_changing_one_file_lose_nothing(mounted):
     assert (root / "app").read_bytes() == b"old\nnew1\nnew2\n"
 
 
+def test_long_names_and_directories_with_files_being_written(mounted):
+    root = mounted.root
+    # statfs says 255 bytes a name: longer ones are refused at once, not at close.
+    with pytest.raises(OSError) as failure:
+        open(root / ("c" * 256), "wb")
+    assert failure.value.errno == errno.ENAMETOOLONG
+    (root / ("c" * 255)).write_bytes(b"hi")
+    assert (root / ("c" * 255)).read_bytes() == b"hi"
+    # A directory holding a file being written is not empty, and cannot move from under it.
+    (root / "rd").mkdir()
+    with open(root / "rd" / "f", "wb") as inside:
+        inside.write(b"data")
+        inside.flush()
+        for call, code in ((lambda: os.rmdir(root / "rd"), errno.ENOTEMPTY),
+                           (lambda: os.rename(root / "rd", root / "rd2"), errno.EBUSY)):
+            with pytest.raises(OSError) as failure:
+                call()
+            assert failure.value.errno == code
+    assert (root / "rd" / "f").read_bytes() == b"data"
+    assert sorted(os.listdir(root)) == ["c" * 255, "rd"]
+
+
 def test_new_files_grow_with_zeros(mounted):
     root = mounted.root
     assert sh("truncate -s 5 five && stat -c %s five", root).stdout == "5\n"

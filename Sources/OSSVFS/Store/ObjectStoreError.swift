@@ -17,6 +17,9 @@ public enum ObjectStoreError: Error, Sendable, Equatable {
     case invalidCredentials(code: String, requestID: String?)
     /// The key cannot be stored by this backend (empty, too long, or a name the backend cannot hold).
     case invalidKey(String)
+    /// The key, or a name in it, is longer than the backend takes (`KeyTooLongError`: S3 caps
+    /// keys at 1,024 bytes, and SeaweedFS each name at 255).
+    case keyTooLong(String)
     /// The key collides with another object in a way this backend cannot represent.
     case conflict(String)
     /// The data read back does not match its checksum.

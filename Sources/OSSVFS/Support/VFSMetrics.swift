@@ -61,6 +61,7 @@ extension ObjectStoreError {
         case .accessDenied: return "AccessDenied"
         case .invalidCredentials(let code, _): return code
         case .invalidKey: return "InvalidKey"
+        case .keyTooLong: return "KeyTooLong"
         case .conflict: return "Conflict"
         case .checksumMismatch: return "ChecksumMismatch"
         case .io: return "IO"

@@ -40,6 +40,7 @@ public enum VFSError: Error, Sendable, Equatable {
         case .accessDenied: self = .permissionDenied(path)
         case .invalidCredentials(let code, _): self = .permissionDenied("\(path): \(code)")
         case .invalidKey(let reason): self = .invalidName(reason)
+        case .keyTooLong(let reason): self = .nameTooLong("\(path): \(reason)")
         case .conflict(let reason): self = .alreadyExists("\(path): \(reason)")
         case .checksumMismatch(let expected, let actual):
             self = .integrity("\(path): checksum \(actual), expected \(expected)")
