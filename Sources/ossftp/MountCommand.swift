@@ -110,7 +110,16 @@ struct MountCommand: AsyncParsableCommand {
         }
         if !foreground { try detach() }
         MallocTuning.apply()
-        let spool = SpoolConfiguration(directory: spoolDirectory, budget: SpoolBudget(limit: Int64(spoolBudgetMB) << 20))
+        // A folder of this run's own in the spool, with a journal: a mount killed mid-upload
+        // leaves its multipart uploads and files there, for the next mount to clear.
+        let run: SpoolRunFolder
+        do { run = try SpoolRunFolder.claim(in: spoolDirectory, prefix: Self.runPrefix) } catch {
+            throw ValidationError("cannot make a folder in the spool folder \(spoolDirectory): \(error)")
+        }
+        defer { run.remove() }
+        let spool = SpoolConfiguration(directory: run.path, budget: SpoolBudget(limit: Int64(spoolBudgetMB) << 20),
+                                       journal: UploadJournal(directory: run.path + "/journal"))
+        Task { await Self.clearAbandonedRuns(in: spoolDirectory) }
         let renamePolicy: RenamePolicy = switch rename {
         case "copy": .copy(maxDirectoryObjects: 1000)
         case "native": .native
@@ -125,7 +134,7 @@ struct MountCommand: AsyncParsableCommand {
         var options = FuseMountOptions(
             uid: uid ?? getuid(), gid: gid ?? getgid(), fileMode: UInt32(fileMode, radix: 8)!,
             directoryMode: UInt32(directoryMode, radix: 8)!, readOnly: readOnly || !target.permissions.write, allowOther: allowOther,
-            maxRewriteSize: UInt64(maxRewriteMB) << 20, stagingDirectory: spoolDirectory, attributeTimeout: attributeTimeout)
+            maxRewriteSize: UInt64(maxRewriteMB) << 20, stagingDirectory: run.path, attributeTimeout: attributeTimeout)
         options.kernelReadAheadKB = kernelReadAheadKB
         options.spoolBudget = spool.budget
         options.ignoresModeChanges = ignoreChmod
@@ -231,6 +240,23 @@ struct MountCommand: AsyncParsableCommand {
         if let fromAccount = target.credentials { return fromAccount }
         return try StoreOptions.environmentCredentials(for: target.provider == "oss" ? .oss : .s3,
                                                        alternative: ", or give --credentials_file or --account")
+    }
+
+    /// The name of each run's folder in the spool folder, before a random part.
+    static let runPrefix = "mount-run-"
+
+    /// Clears what killed mounts left in the spool folder: their multipart uploads are
+    /// aborted (nothing half-written stays in the bucket, billed) and their files removed.
+    static func clearAbandonedRuns(in spool: String) async {
+        let transport = CurlTransport()
+        for folder in SpoolRunFolder.abandoned(in: spool, prefix: runPrefix) {
+            let journal = UploadJournal(directory: folder.path + "/journal")
+            let counts = await UploadRecovery.recover(journal: journal, transport: transport) {
+                FileHandle.standardError.write("ossftp mount: \($0)\n".data(using: .utf8)!)
+            }
+            // A mount never reports an upload done before it is stored: nothing is left to finish.
+            if counts.failed == 0 { folder.remove() }
+        }
     }
 
     /// The spool folder: `--spool_dir`, or one per user under the temporary folder.

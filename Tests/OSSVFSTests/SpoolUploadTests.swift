@@ -213,6 +213,24 @@ import TestSupport
         }
     }
 
+    /// A run folder is never taken for abandoned while its process holds it; once its lock is
+    /// gone (the process killed) the next caller gets it, locked, to clear.
+    @Test func runFoldersAreAbandonedOnlyWhenTheirLockIsFree() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var running: SpoolRunFolder? = try SpoolRunFolder.claim(in: folder.path, prefix: "run-")
+        let path = running!.path
+        let other = try SpoolRunFolder.claim(in: folder.path, prefix: "run-")
+        #expect(path.hasPrefix(folder.path + "/run-") && path != other.path)
+        #expect(SpoolRunFolder.abandoned(in: folder.path, prefix: "run-").isEmpty)
+        running = nil  // as if killed: the folder stays, its lock is free
+        let abandoned = SpoolRunFolder.abandoned(in: folder.path, prefix: "run-")
+        #expect(abandoned.map(\.path) == [path])
+        #expect(SpoolRunFolder.abandoned(in: folder.path, prefix: "run-").isEmpty)  // locked by the finder now
+        abandoned.forEach { $0.remove() }
+        #expect(!FileManager.default.fileExists(atPath: path) && FileManager.default.fileExists(atPath: other.path))
+    }
+
     /// A vectored write of a range that starts and ends inside pieces writes just that range.
     @Test func vectoredWriteOfARange() throws {
         let folder = try TemporaryFolder()

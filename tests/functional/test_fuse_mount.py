@@ -412,6 +412,46 @@ def test_a_signal_unmounts_and_drops_an_open_upload(kind, signum, tmp_path, seaw
     assert not m.store_path("open.bin")
 
 
+def test_the_next_mount_clears_what_a_killed_mount_left(tmp_path, seaweedfs):
+    m = _mount("s3", tmp_path, seaweedfs)
+    bucket = m.mount.args[m.mount.args.index("--bucket") + 1]
+    client = seaweedfs.client()
+    handle = open(m.root / "big.bin", "wb")
+    handle.write(b"k" * (20 * MiB))  # past the first 16 MiB part: a multipart upload is open
+    handle.flush()
+    deadline = time.monotonic() + 20
+    while not client.list_multipart_uploads(Bucket=bucket).get("Uploads") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    m.mount.proc.kill()
+    m.mount.proc.wait()
+    with pytest.raises(OSError):
+        handle.close()
+    subprocess.run(["fusermount3", "-u", "-z", str(m.root)], capture_output=True)
+    spool = tmp_path / "spool"
+    left = [entry.name for entry in spool.iterdir() if entry.name.startswith("mount-run-")]
+    assert len(left) == 1 and any((spool / left[0]).glob("upload-*"))
+    # A second mount on the same spool, running meanwhile, is not taken for a killed one.
+    other = FuseMount(tmp_path / "other", m.mount.args, env=m.mount.env, log=tmp_path / "other.log").start()
+    again = FuseMount(m.root, m.mount.args, env=m.mount.env).start()
+    try:
+        deadline = time.monotonic() + 20
+        while (spool / left[0]).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not (spool / left[0]).exists()
+        assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+        assert "dropped the unfinished upload of big.bin" in again.log_tail() + other.log_tail()
+        runs = [entry.name for entry in spool.iterdir() if entry.name.startswith("mount-run-")]
+        assert len(runs) == 2  # the two running mounts' own
+        (again.mountpoint / "still.txt").write_text("fine")
+        assert (tmp_path / "other" / "still.txt").read_text() == "fine"
+    finally:
+        again.stop()
+        other.stop()
+    # A mount that ends cleanly leaves no folder behind.
+    assert [entry.name for entry in spool.iterdir() if entry.name.startswith("mount-run-")] == []
+
+
 @pytest.mark.parametrize("kind", ["local", "s3"])
 def test_fusermount_unmount_ends_the_process(kind, tmp_path, seaweedfs):
     m = _mount(kind, tmp_path, seaweedfs)
