@@ -48,7 +48,7 @@ extension FuseFilesystem {
     /// create(2) with `flags` by `process` (nil: unknown): a new empty file, written by streaming.
     public func create(_ path: String, flags: Int32 = 0, process: pid_t? = nil) -> (status: Int32, handle: UInt64) {
         let resolved: VFSPath
-        do { resolved = try resolve(path) } catch { return (-FuseErrno.code(forAny: error), 0) }
+        do { resolved = try resolveNew(path) } catch { return (-FuseErrno.code(forAny: error), 0) }
         forgetListed(resolved)
         switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
         case .success(let writer):
@@ -135,12 +135,19 @@ extension FuseFilesystem {
     /// stored bytes shrinks while an append is pending (`tail -f` beside `>>`).
     public func write(_ handle: UInt64, _ bytes: UnsafeRawBufferPointer, at requested: UInt64) -> Int32 {
         guard let file = handles.file(handle) else { return -EBADF }
+        // A first change in place claims the path, outside the file's lock: the claim may wait
+        // on another descriptor, which must be able to look at this one meanwhile.
+        if file.lock.withLock({ file.needsClaim }) && !handles.claim(file.path, for: file) { return -EBUSY }
         return file.lock.withLock {
-            if let failure = file.failure { return -failure }
+            if let failure = file.failure {
+                if !file.hasPendingChanges { handles.unclaim(file.path, for: file) }
+                return -failure
+            }
             if file.unlinked { return Int32(bytes.count) }
             do {
-                if file.staged == nil && file.writer == nil && !file.replacing { try beginChanging(file) }
-                let offset = file.appending ? file.staged?.size ?? file.size : requested
+                if file.needsClaim { try beginChanging(file) }
+                let end = file.staged?.size ?? max(file.size, file.extendedSize)
+                let offset = file.appending ? end : requested
                 if file.staged == nil, let writer = file.writer, offset < file.size {
                 // Back into what was streamed (vim patches its swap file's first block): done
                 // in the spool while those bytes are still there, else EINVAL.
@@ -174,11 +181,16 @@ extension FuseFilesystem {
         }
     }
 
-    /// The first change through a descriptor opened without O_TRUNC waits (briefly) for any
-    /// other descriptor's pending changes to be stored: two writers starting from the same
-    /// stored bytes would each drop the other's. Then it starts from the object as it now is.
+    /// The first change through a descriptor opened without O_TRUNC, once it holds the path's
+    /// claim (which waited for other descriptors' pending changes to be stored: two writers
+    /// starting from the same stored bytes would each drop the other's) starts from the object
+    /// as it now is: a staged copy another descriptor's commit made stale is dropped.
     private func beginChanging(_ file: FuseOpenFile) throws {
-        guard handles.claim(file.path, for: file) else { throw FuseError(EBUSY) }
+        if file.staged != nil && file.stagedStale.withLock({ $0 }) {
+            file.staged?.remove()
+            file.staged = nil
+        }
+        file.stagedStale.withLock { $0 = false }
         if case .success(let entry) = BlockingBridge.run({ [vfs, path = file.path] in try await vfs.stat(path) }) {
             file.size = entry.size
         }
@@ -265,6 +277,8 @@ extension FuseFilesystem {
             file.failure = FuseErrno.code(forAny: error)
             return -file.failure!
         }
+        // What the other descriptors of the path copied in place is no longer what is stored.
+        for other in handles.allWritable(path) where other !== file { other.stagedStale.withLock { $0 = true } }
         if let modified = file.pendingModified {
             file.pendingModified = nil
             _ = BlockingBridge.run { [vfs] in try await vfs.setModificationTime(path, modified) }

@@ -40,11 +40,16 @@ public final class FuseFilesystem: @unchecked Sendable {
     /// (EINVAL): FTP clients use it as a separator, so such a name would be another path there.
     func resolve(_ path: String) throws -> VFSPath {
         guard !path.contains("\\") else { throw FuseError(EINVAL) }
-        let resolved: VFSPath
-        do { resolved = try VFSPath(resolving: path) } catch { throw FuseError(EINVAL) }
-        // statfs promises names of at most 255 bytes (NAME_MAX); the kernel lets FUSE have up
-        // to 1,024, and some stores would take them only to refuse the upload at its end.
-        guard resolved.components.allSatisfy({ $0.utf8.count <= Self.nameMax }) else { throw FuseError(ENAMETOOLONG) }
+        do { return try VFSPath(resolving: path) } catch { throw FuseError(EINVAL) }
+    }
+
+    /// A path for a name being made (create, mkdir, a rename's destination). statfs promises
+    /// names of at most 255 bytes (NAME_MAX); the kernel lets FUSE have up to 1,024, and some
+    /// stores would take them only to refuse the upload at its end. Longer names made by
+    /// other tools can still be looked up, read and removed.
+    func resolveNew(_ path: String) throws -> VFSPath {
+        let resolved = try resolve(path)
+        guard resolved.components.last.map({ $0.utf8.count <= Self.nameMax }) ?? true else { throw FuseError(ENAMETOOLONG) }
         return resolved
     }
 
@@ -180,7 +185,8 @@ public final class FuseFilesystem: @unchecked Sendable {
     // MARK: - Names
 
     public func mkdir(_ path: String) -> Int32 {
-        perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.makeDirectory($0) }
+        do { _ = try resolveNew(path) } catch { return -FuseErrno.code(forAny: error) }
+        return perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.makeDirectory($0) }
     }
 
     public func rmdir(_ path: String) -> Int32 {
@@ -212,10 +218,12 @@ public final class FuseFilesystem: @unchecked Sendable {
         let noReplace: UInt32 = 1, exchange: UInt32 = 2
         if flags & exchange != 0 { return -EINVAL }
         do {
-            let from = try resolve(source), to = try resolve(destination)
+            let from = try resolve(source), to = try resolveNew(destination)
             // A file still being written has no object to rename yet, and one being written in
             // a directory would be stored under the old name once committed.
             if handles.writing(from) != nil || handles.writingUnder(from) { return -EBUSY }
+            // A directory with a file being written in it is not empty, stored or not.
+            if handles.writingUnder(to) { return -ENOTEMPTY }
             // A renamed directory's listed children are stale too.
             listed.withLock { $0.removeAll(keepingCapacity: true) }
             return BlockingBridge.status { [vfs] in

@@ -38,6 +38,10 @@ final class FuseOpenFile: @unchecked Sendable {
     var failure: Int32?
     /// Its name was unlinked while it was written: what it holds is dropped, never stored.
     var unlinked = false
+    /// Set by another descriptor's commit of the same path: a clean staged copy no longer
+    /// holds what is stored. Behind a lock of its own, so the committer need not take this
+    /// file's.
+    let stagedStale = LockedValue(false)
 
     init(path: VFSPath, writable: Bool, appending: Bool = false, replacing: Bool = false, size: UInt64,
          opener: pid_t?) {
@@ -54,6 +58,9 @@ final class FuseOpenFile: @unchecked Sendable {
 
     /// Whether there are changes not yet stored.
     var hasPendingChanges: Bool { writer != nil || staged?.dirty == true }
+
+    /// Whether the next write is a first change in place, which must claim the path.
+    var needsClaim: Bool { !replacing && writer == nil && staged?.dirty != true }
 }
 
 /// The open files, by the handle number libfuse carries, and the paths being written (their

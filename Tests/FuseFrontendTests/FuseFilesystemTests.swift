@@ -30,6 +30,16 @@ import TestSupport
         bytes.withUnsafeBytes { fs.write(handle, $0, at: offset) }
     }
 
+    /// Stores `text` as `key`, from a libfuse-like thread.
+    func put(_ store: LocalStore, _ key: String, _ text: String) {
+        _ = BlockingBridge.run { try await store.put(key, body: .bytes(Array(text.utf8)), metadata: [:]) }
+    }
+
+    /// What `key` holds, as text; nil when it cannot be read.
+    func stored(_ store: LocalStore, _ key: String) -> String? {
+        (try? BlockingBridge.run { try await collect(store.get(key, range: nil)) }.get()).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     func read(_ fs: FuseFilesystem, _ handle: UInt64, at offset: UInt64, count: Int) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: count)
         let got = buffer.withUnsafeMutableBytes { fs.read(handle, into: $0, at: offset) }
@@ -51,6 +61,42 @@ import TestSupport
             #expect(fs.release(handle) == 0)
             let stored = BlockingBridge.run { try await collect(store.get("new.txt", range: nil)) }
             #expect((try? stored.get()) == Array("helxo".utf8))
+        }
+    }
+
+    /// A stored file continued at its end: the stored bytes (copied server-side) cannot be
+    /// patched or read back through the writing descriptor, and what it wrote lands after them.
+    @Test func aContinuedFileKeepsItsStoredBytesApart() async throws {
+        try await withFilesystem { fs, store in
+            put(store, "f", "hello\n")
+            let (status, handle) = fs.open("/f", flags: O_RDWR)
+            #expect(status == 0)
+            #expect(write(fs, handle, Array("XYZ".utf8), at: 6) == 3)
+            #expect(read(fs, handle, at: 6, count: 10) == Array("XYZ".utf8))
+            #expect(read(fs, handle, at: 0, count: 9) == nil)
+            #expect(write(fs, handle, Array("J".utf8), at: 0) == -EINVAL)
+            #expect(write(fs, handle, Array("W".utf8), at: 7) == 1)
+            #expect(fs.release(handle) == 0)
+            #expect(stored(store, "f") == "hello\nXWZ")
+        }
+    }
+
+    /// A descriptor whose staged copy was stored goes on from the object as it is now: another
+    /// descriptor's change made meanwhile is never overwritten by the stale copy.
+    @Test func aStaleStagedCopyIsTakenAgain() async throws {
+        try await withFilesystem { fs, store in
+            put(store, "f", "0123456789")
+            let (_, first) = fs.open("/f", flags: O_RDWR)
+            #expect(write(fs, first, Array("x".utf8), at: 0) == 1)
+            #expect(fs.fsync(first) == 0)
+            let (_, second) = fs.open("/f", flags: O_RDWR)
+            #expect(write(fs, second, Array("y".utf8), at: 1) == 1)
+            // The first waits for the second's pending change, then gives up.
+            #expect(write(fs, first, Array("z".utf8), at: 2) == -EBUSY)
+            #expect(fs.release(second) == 0)
+            #expect(write(fs, first, Array("z".utf8), at: 2) == 1)
+            #expect(fs.release(first) == 0)
+            #expect(stored(store, "f") == "xyz3456789")
         }
     }
 
@@ -146,6 +192,34 @@ import TestSupport
             #expect(write(fs, handle, Array("def".utf8), at: 3) == 3)
             #expect(fs.release(handle) == 0)
             #expect((try? BlockingBridge.run { try await store.head("keep") }.get())?.size == 6)
+        }
+    }
+
+    /// Names are held to 255 bytes where they are made (lookups are left to the store, which
+    /// may hold longer ones). A directory with a file being written in it is not an empty
+    /// directory a rename may replace.
+    @Test func longNamesAndDirectoriesWithFilesBeingWritten() async throws {
+        try await withFilesystem { fs, _ in
+            let long = String(repeating: "n", count: 256)
+            #expect(fs.create("/" + long).status == -ENAMETOOLONG)
+            #expect(fs.mkdir("/" + long) == -ENAMETOOLONG)
+            #expect(fs.mkdir("/b") == 0 && fs.mkdir("/a") == 0)
+            let (_, handle) = fs.create("/b/new")
+            _ = write(fs, handle, Array("x".utf8), at: 0)
+            #expect(fs.rename("/a", "/b", flags: 0) == -ENOTEMPTY)
+            #expect(fs.rmdir("/b") == -ENOTEMPTY)
+            #expect(fs.release(handle) == 0)
+        }
+    }
+
+    /// An account that may not delete may not destroy by renaming onto a name either.
+    @Test func aRenameOntoANameNeedsTheRightToDelete() async throws {
+        try await withFilesystem(permissions: .noDelete) { fs, _ in
+            for name in ["/x", "/y"] {
+                let (_, handle) = fs.create(name)
+                #expect(fs.release(handle) == 0)
+            }
+            #expect(fs.rename("/x", "/y", flags: 0) == -EACCES)
         }
     }
 

@@ -105,34 +105,40 @@ import TestSupport
     /// A run killed between completing a write-back upload and dropping its record: the next
     /// start finds the upload gone and the object whole, and only drops the record.
     @Test func recoveryOfAnUploadCompletedJustBeforeAKill() async throws {
+        try await Self.withJournal { folder, store, journal in
+            let id = try await store.createMultipartUpload("done", metadata: [:])
+            let part = try await store.uploadPart("done", uploadID: id, partNumber: 1, body: .bytes([7, 7, 7]))
+            var record = UploadRecord(name: "r1", store: .local(root: folder.path, bucket: "bucket"), key: "done",
+                                      metadata: [:], writeBack: true, uploadID: id)
+            record.sealed = true
+            record.stored = [part]
+            record.size = 3
+            try await journal.save(record)
+            try await store.completeMultipartUpload("done", uploadID: id, parts: [part])
+
+            try await UploadRecovery.finish(record, store: store, journal: journal)
+            #expect(try await journal.records().isEmpty)
+            #expect(try await collect(store.get("done", range: nil)) == [7, 7, 7])
+
+            // Gone and not stored whole: that is a loss, reported, and the record is kept.
+            var lost = record
+            lost.name = "r2"
+            lost.key = "missing"
+            try await journal.save(lost)
+            await #expect(throws: ObjectStoreError.self) {
+                try await UploadRecovery.finish(lost, store: store, journal: journal)
+            }
+            #expect(try await journal.records().map(\.name) == ["r2"])
+        }
+    }
+
+    /// A local store in a temporary folder and a journal in its spool folder.
+    static func withJournal(_ body: (TemporaryFolder, LocalStore, UploadJournal) async throws -> Void) async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         _ = try folder.make("bucket")
         let store = try LocalStore(root: folder.path, bucket: "bucket", syncsWrites: false)
-        let journal = UploadJournal(directory: folder.path + "/spool/journal")
-        let id = try await store.createMultipartUpload("done", metadata: [:])
-        let part = try await store.uploadPart("done", uploadID: id, partNumber: 1, body: .bytes([7, 7, 7]))
-        var record = UploadRecord(name: "r1", store: .local(root: folder.path, bucket: "bucket"), key: "done",
-                                  metadata: [:], writeBack: true, uploadID: id)
-        record.sealed = true
-        record.stored = [part]
-        record.size = 3
-        try await journal.save(record)
-        try await store.completeMultipartUpload("done", uploadID: id, parts: [part])
-
-        try await UploadRecovery.finish(record, store: store, journal: journal)
-        #expect(try await journal.records().isEmpty)
-        #expect(try await collect(store.get("done", range: nil)) == [7, 7, 7])
-
-        // Gone and not stored whole: that is a loss, reported, and the record is kept.
-        var lost = record
-        lost.name = "r2"
-        lost.key = "missing"
-        try await journal.save(lost)
-        await #expect(throws: ObjectStoreError.self) {
-            try await UploadRecovery.finish(lost, store: store, journal: journal)
-        }
-        #expect(try await journal.records().map(\.name) == ["r2"])
+        try await body(folder, store, UploadJournal(directory: folder.path + "/spool/journal"))
     }
 
     /// Chunks of odd sizes, handed over as several at once, cross part boundaries and reach
@@ -229,6 +235,24 @@ import TestSupport
         #expect(SpoolRunFolder.abandoned(in: folder.path, prefix: "run-").isEmpty)  // locked by the finder now
         abandoned.forEach { $0.remove() }
         #expect(!FileManager.default.fileExists(atPath: path) && FileManager.default.fileExists(atPath: other.path))
+    }
+
+    /// A record whose multipart upload cannot be aborted (no store to tell) is kept for the
+    /// next start; once aborted, it goes.
+    @Test func aRecordIsDroppedOnlyOnceItsUploadIsAborted() async throws {
+        try await Self.withJournal { folder, store, journal in
+            let id = try await store.createMultipartUpload("k", metadata: [:])
+            let record = UploadRecord(name: "r", store: .local(root: folder.path, bucket: "bucket"), key: "k",
+                                      metadata: [:], writeBack: false, uploadID: id)
+            try await journal.save(record)
+            #expect(await UploadRecovery.drop(record, store: nil, journal: journal) == false)
+            #expect(try await journal.records().map(\.name) == ["r"])
+            #expect(await UploadRecovery.drop(record, store: store, journal: journal))
+            #expect(try await journal.records().isEmpty)
+            // Already gone from the store: nothing to abort, so the record goes too.
+            try await journal.save(record)
+            #expect(await UploadRecovery.drop(record, store: store, journal: journal))
+        }
     }
 
     /// A vectored write of a range that starts and ends inside pieces writes just that range.

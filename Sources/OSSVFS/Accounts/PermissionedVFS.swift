@@ -104,6 +104,10 @@ public struct PermissionedVFS: VFS {
 
     public func rename(_ source: VFSPath, to destination: VFSPath) async throws {
         try require(allowed.rename, "rename")
+        // Onto an existing name, a rename destroys what was there (a file, an empty directory).
+        if !allowed.delete, (try? await base.stat(destination)) != nil {
+            throw VFSError.permissionDenied("this account may not replace existing files or directories")
+        }
         try await base.rename(source, to: destination)
     }
 

@@ -60,6 +60,8 @@ public actor SpoolUpload: VFSWriter {
     private var uploadID: String?
     private var inFlight: [InFlight] = []
     private var stored: [UploadedPart] = []
+    /// Bytes of the upload so far, from its first (a base copied server-side included): the
+    /// offsets ``overwrite(_:at:)`` and ``readBack(at:count:)`` take.
     private var total: UInt64 = 0
     /// The journal's record of this upload, once there is something a restart must handle.
     private var record: UploadRecord?
@@ -367,6 +369,7 @@ public actor SpoolUpload: VFSWriter {
                 }
                 offset = last + 1
             }
+            total += base.length
         } else {
             let stream = try await store.get(base.key, range: .closed(0, base.length - 1))
             for try await chunk in stream { try await append([chunk]) }

@@ -120,11 +120,23 @@ public enum UploadRecovery {
     }
 
     /// Aborts the multipart upload and removes the spool files and the record.
-    public static func drop(_ record: UploadRecord, store: (any ObjectStore)?, journal: UploadJournal) async {
-        if let uploadID = record.uploadID, let store {
-            try? await store.abortMultipartUpload(record.key, uploadID: uploadID)
+    /// Aborts the record's multipart upload and removes the record and its files; false (all
+    /// kept, for the next start) when the store could not be told, so no upload is forgotten
+    /// while it still costs storage.
+    @discardableResult
+    public static func drop(_ record: UploadRecord, store: (any ObjectStore)?, journal: UploadJournal) async -> Bool {
+        if let uploadID = record.uploadID {
+            guard let store else { return false }
+            do {
+                try await store.abortMultipartUpload(record.key, uploadID: uploadID)
+            } catch ObjectStoreError.noSuchUpload {
+                // Already gone: nothing left to abort.
+            } catch {
+                return false
+            }
         }
         await cleanUp(record, journal: journal)
+        return true
     }
 
     static func cleanUp(_ record: UploadRecord, journal: UploadJournal) async {
@@ -166,10 +178,12 @@ public enum UploadRecovery {
                     log("could not finish the write-back upload of \(record.key) yet: \(error); kept for the next start")
                     counts.failed += 1
                 }
-            } else {
-                await drop(record, store: store, journal: journal)
+            } else if await drop(record, store: store, journal: journal) {
                 log("dropped the unfinished upload of \(record.key) left by a previous run")
                 counts.dropped += 1
+            } else {
+                log("could not abort the unfinished upload of \(record.key) left by a previous run; kept for the next start")
+                counts.failed += 1
             }
         }
         return counts
