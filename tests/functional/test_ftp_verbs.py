@@ -63,7 +63,7 @@ def test_abor_stops_a_download_and_an_upload(ftp, ossftp):
     ftp.storbinary("STOR big.bin", io.BytesIO(os.urandom(64 * MiB)))
     conn = ftp.transfercmd("RETR big.bin")
     conn.recv(65536)
-    # Telnet IP and DM before ABOR, as lftp and ftplib send them (RFC 959 §4.1.3).
+    # Telnet IP, then DM as urgent data, before ABOR, as lftp sends them (RFC 959 §4.1.3).
     ftp.sock.sendall(b"\xff\xf4\xff")
     ftp.sock.sendall(b"\xf2", socket.MSG_OOB)
     ftp.sock.sendall(b"ABOR\r\n")
@@ -77,6 +77,19 @@ def test_abor_stops_a_download_and_an_upload(ftp, ossftp):
     conn.close()
     assert replies[0][:3] in ("426", "226") and replies[1].startswith("226"), replies
     assert "torn.bin" not in ftp.nlst()
+    # ftplib's own abort() sends the whole line as TCP urgent data, during a download and an
+    # upload: understood (not left waiting for an LF the kernel took out), nothing stored.
+    for command in ("RETR big.bin", "STOR torn2.bin"):
+        conn = ftp.transfercmd(command)
+        if command.startswith("RETR"):
+            conn.recv(65536)
+        else:
+            conn.sendall(os.urandom(4 * MiB))
+        first = ftp.abort()
+        replies = [first] + ([ftp.getline()] if first.startswith("426") else [])
+        conn.close()
+        assert replies[-1].startswith("226"), replies
+    assert "torn2.bin" not in ftp.nlst()
     assert (ossftp.bucket_dir() / "big.bin").stat().st_size == 64 * MiB
     assert ftp.sendcmd("ABOR").startswith("226")
     assert ftp.sendcmd("NOOP").startswith("200")

@@ -100,6 +100,9 @@ public final class FTPServer: Sendable {
             .whenComplete { _ in channel.close(promise: nil) }
     }
 
+    private static let urgentInline = ChannelOptions.Types.SocketOption(
+        level: .socket, name: NIOBSDSocket.Option(rawValue: SO_OOBINLINE))
+
     /// Listens on `port`, one socket per event loop (``ReusePortListeners``).
     private func bind(port: Int, implicitTLS: Bool) async throws -> [any Channel] {
         let current = self.current
@@ -108,7 +111,12 @@ public final class FTPServer: Sendable {
         let registry = self.registry
         let logger = self.logger
         return try await ReusePortListeners.bind(host: current.value.configuration.host, port: port, group: group) {
-            $0.childChannelInitializer { channel in
+            // Urgent data inline: clients send ABOR (or its Telnet DM) as TCP urgent data, and
+            // without SO_OOBINLINE Linux takes the urgent byte out of the stream (ftplib's
+            // abort() sends the whole line urgent, so the server would never see its LF).
+            // RFC 959 §4.1.3 and RFC 854's Synch.
+            $0.childChannelOption(Self.urgentInline, value: 1)
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let (configuration, authenticator) = current.value
                     let tls = implicitTLS ? configuration.tls : nil
