@@ -18,6 +18,16 @@ import Testing
             == "drwxr-xr-x 1 owner group             0 Mar 05  2026 d")
     }
 
+    /// As `ls -l`: a future time shows its year (clients read a year-less date ahead of
+    /// them as last year's), beyond an hour's leeway for a store's clock.
+    @Test func futureFilesShowTheYear() {
+        let entry = VFSEntry(name: "f", kind: .file, size: 0, modified: time)
+        #expect(FTPListingFormatter.longLine(entry, now: time - 30 * 86_400)
+            == "-rw-r--r-- 1 owner group             0 Mar 05  2026 f")
+        #expect(FTPListingFormatter.longLine(entry, now: time - 60)
+            == "-rw-r--r-- 1 owner group             0 Mar 05 14:22 f")
+    }
+
     @Test func undatedEntriesKeepOneTimeFromListingToListing() {
         let directory = VFSEntry(name: "d", kind: .directory, size: 0, modified: nil)
         let now = FTPListingFormatter.timeOfUndated

@@ -80,12 +80,14 @@ public enum FTPListingFormatter {
         entry.name
     }
 
-    /// `Mar 05 14:22` for recent times, `Mar 05  2023` otherwise.
+    /// `Mar 05 14:22` for recent times, `Mar 05  2023` otherwise. As `ls -l`, a time in the
+    /// future gets its year: clients (ftputil, FileZilla, lftp) read a date without one that
+    /// lies ahead as last year's. An hour's leeway absorbs a store's clock running ahead.
     static func dateField(_ time: Double, now: Double) -> String {
         let parts = civil(time)
         let day = parts.day < 10 ? "0\(parts.day)" : "\(parts.day)"
         let month = UTCDate.monthNames[parts.month - 1]
-        if abs(now - time) < halfYear {
+        if now - time < halfYear && time - now < 3600 {
             return "\(month) \(day) \(twoDigits(parts.hour)):\(twoDigits(parts.minute))"
         }
         return "\(month) \(day)  \(parts.year)"
