@@ -6,9 +6,11 @@ from __future__ import annotations
 import ftplib
 import io
 import os
+import signal
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 
@@ -173,5 +175,30 @@ def test_data_connections_end_with_close_notify(tmp_path, certificate):
         data.close()
         assert bytes(got) == body and client.voidresp().startswith("226")
         client.quit()
+    finally:
+        server.stop()
+
+
+def test_a_data_connection_dropped_before_its_handshake_holds_nothing_up(tmp_path, certificate):
+    # A client that dies while setting up a protected data connection (connected, never
+    # handshaken): the transfer ends, and a SIGTERM afterwards stops the server at once,
+    # not after the shutdown's grace period.
+    server = tls_server(tmp_path, certificate)
+    try:
+        client = ftps(server)
+        client.storbinary("STOR five.bin", io.BytesIO(os.urandom(5 * MiB)))
+        client.voidcmd("TYPE I")
+        port = int(client.sendcmd("EPSV").split("|")[3])
+        raw = socket.create_connection((HOST, port), timeout=20)
+        client.putcmd("RETR five.bin")
+        assert client.getline().startswith("150")
+        time.sleep(1)
+        raw.close()
+        client.sock.close()
+        time.sleep(0.5)
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=60) == 0
+        assert time.monotonic() - started < 10, server.log_tail()
     finally:
         server.stop()

@@ -161,6 +161,24 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         sent.futureResult.whenComplete { _ in context.close(mode: mode, promise: promise) }
     }
 
+    /// The connection ended before the handshake did (a client that died while setting up a
+    /// data connection): writes waiting for the handshake fail, or whoever waits on them (a
+    /// transfer, a shutdown) would wait forever.
+    func channelInactive(context: ChannelHandlerContext) {
+        failPendingWrites(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        failPendingWrites(ChannelError.ioOnClosedChannel)
+    }
+
+    private func failPendingWrites(_ error: any Error) {
+        let writes = pendingWrites
+        pendingWrites = []
+        for (_, promise) in writes { promise?.fail(error) }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A peer that sent close_notify may close its socket without waiting for ours (Go's
         // TLS does): the broken pipe that follows is not a failure of the transfer.
@@ -172,8 +190,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func fail(context: ChannelHandlerContext, _ error: TLSError) {
-        for (_, promise) in pendingWrites { promise?.fail(error) }
-        pendingWrites = []
+        failPendingWrites(error)
         context.fireErrorCaught(error)
         context.close(promise: nil)
     }
