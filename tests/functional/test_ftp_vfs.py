@@ -124,3 +124,23 @@ def test_rename_is_refused_by_default(ossftp, ftp):
     assert fetch(ftp, "keep.txt") == b"k"
     with pytest.raises(ftplib.error_perm, match="^550"):
         ftp.sendcmd("RNFR missing.txt")
+
+
+def test_wildcards_in_the_last_name_of_list_and_nlst(server):
+    # Windows' and BSD's ftp send `mget *.bin` and `mdelete *.bin` as NLST with the pattern.
+    srv, user, password = server
+    c = login(srv, user, password)
+    c.mkd("w")
+    for name in ("g1.bin", "g2.bin", "g10.bin", "other.txt", "star*.bin"):
+        c.storbinary(f"STOR w/{name}", io.BytesIO(name.encode()))
+    c.cwd("w")
+    assert sorted(c.nlst("*.bin")) == ["g1.bin", "g10.bin", "g2.bin", "star*.bin"]
+    assert sorted(c.nlst("g?.bin")) == ["g1.bin", "g2.bin"]
+    assert c.nlst("star*.bin") == ["star*.bin"]  # a name holding a real `*` is itself
+    lines: list[str] = []
+    c.retrlines("LIST /w/g1*", lines.append)
+    assert [line.split()[-1] for line in lines] == ["g1.bin", "g10.bin"]
+    assert c.nlst("*.none") == []
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        c.nlst("missing/*.bin")  # only the last name may hold wildcards
+    c.quit()

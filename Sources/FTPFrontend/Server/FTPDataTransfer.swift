@@ -11,7 +11,8 @@ struct FTPDataTransfer: Sendable {
     /// What is ready once the transfer was accepted, before any data moves.
     enum Prepared {
         /// The listing of the directory `path`, or the one entry of a file path.
-        case listing(VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat, path: VFSPath)
+        case listing(VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat, path: VFSPath,
+                     only: FTPWildcard? = nil)
         case download(ObjectByteStream)
         case upload(any VFSWriter)
 
@@ -45,6 +46,13 @@ struct FTPDataTransfer: Sendable {
             } catch VFSError.notDirectory where format != .machine {
                 // `LIST file` shows that one file (RFC 959 §4.1.3 allows a file path); MLSD does not.
                 return .listing(nil, single: try await vfs.stat(path), format: format, path: path)
+            } catch VFSError.notFound where format != .machine {
+                // No such name, but a wildcard in it: the parent's entries that match (MLSD
+                // takes no patterns, RFC 3659 §7.2). A name with a real `*` is found above.
+                guard let wildcard = path.components.last.flatMap(FTPWildcard.init), let parent = path.parent else {
+                    throw VFSError.notFound(path.description)
+                }
+                return .listing(try await vfs.list(parent), single: nil, format: format, path: parent, only: wildcard)
             }
         case .retrieve(let path, let offset):
             return .download(try await vfs.openRead(path, offset: offset))
@@ -70,8 +78,8 @@ struct FTPDataTransfer: Sendable {
         -> Outcome
     {
         switch prepared {
-        case .listing(let listing, let single, let format, let path):
-            return await sendListing(listing, single: single, format: format, path: path, over: channel)
+        case .listing(let listing, let single, let format, let path, let only):
+            return await sendListing(listing, single: single, format: format, path: path, only: only, over: channel)
         case .download(let stream):
             return await send(stream, over: channel, progress: progress, storeWait: storeWait)
         case .upload(let writer):
@@ -81,7 +89,7 @@ struct FTPDataTransfer: Sendable {
 
     private func sendListing(
         _ listing: VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat, path: VFSPath,
-        over channel: DataChannel
+        only: FTPWildcard? = nil, over channel: DataChannel
     ) async -> Outcome {
         let now = Date().timeIntervalSince1970
         let permissions = vfs.permissions
@@ -100,7 +108,7 @@ struct FTPDataTransfer: Sendable {
         do {
             if let single { line(single) }
             if let listing {
-                for try await entry in listing {
+                for try await entry in listing where only?.matches(entry.name) ?? true {
                     line(entry)
                     if buffer.readableBytes >= 60 * 1024 {
                         try await channel.channel.writeAndFlush(buffer)
