@@ -82,21 +82,31 @@ extension FuseFilesystem {
         }
     }
 
-    /// Reads a file being streamed: its bytes while they are still in the spool (else EINVAL,
-    /// as for a write there), then the zeros a truncate past them promised.
+    /// Reads a file being streamed: the bytes a continued file kept from the stored object
+    /// from the store (`a+`: append, then read from the start), the written ones while they
+    /// are still in the spool (else EINVAL, as for a write there), then the zeros a truncate
+    /// past them promised.
     private func readPending(_ file: FuseOpenFile, _ writer: any VFSWriter,
                              into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Int32 {
         let end = min(offset + UInt64(buffer.count), max(file.size, file.extendedSize))
         guard offset < end else { return 0 }
         var got = 0
-        if offset < file.size {
-            let count = Int(min(end, file.size) - offset)
-            switch BlockingBridge.run({ try await writer.readBack(at: offset, count: count) }) {
+        if offset < file.continuedFrom {
+            let count = Int(min(end, file.continuedFrom) - offset)
+            let read = readStored(file, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset)
+            // An error, or the stored object ended early: that is what this read returns.
+            if read < 0 || Int(read) < count || offset + UInt64(count) == end { return read }
+            got = count
+        }
+        if offset + UInt64(got) < file.size {
+            let from = offset + UInt64(got)
+            let count = Int(min(end, file.size) - from)
+            switch BlockingBridge.run({ try await writer.readBack(at: from, count: count) }) {
             case .success(let bytes):
-                bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
-                got = bytes.count
+                bytes.withUnsafeBytes { (buffer.baseAddress! + got).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                got += bytes.count
             case .failure(let error):
-                return -FuseErrno.code(forAny: error)
+                return got > 0 ? Int32(got) : -FuseErrno.code(forAny: error)
             }
         }
         let zeros = Int(end - offset) - got
@@ -206,6 +216,7 @@ extension FuseFilesystem {
         guard offset == size else { return try stage(file) }
         file.reader?.close()
         file.reader = nil
+        file.continuedFrom = size
         file.writer = try BlockingBridge.run { [vfs] in
             try await vfs.openWrite(path, modified: nil, keepingFirst: size > 0 ? size : nil)
         }.get()

@@ -28,6 +28,9 @@ final class FuseOpenFile: @unchecked Sendable {
     /// The streaming upload, and how many bytes it holds.
     var writer: (any VFSWriter)?
     var size: UInt64 = 0
+    /// How many of the streamed upload's first bytes it kept from the stored object (a file
+    /// continued at its end): they stay in the store, and are read from there.
+    var continuedFrom: UInt64 = 0
     /// A size set with truncate past what was streamed: zeros make up the rest at commit.
     var extendedSize: UInt64 = 0
     /// The stored size when nothing is pending: reads and appends start from it.

@@ -382,6 +382,20 @@ def test_long_names_and_directories_with_files_being_written(mounted):
     assert sorted(os.listdir(root)) == ["c" * 255, "rd"]
 
 
+def test_append_then_read_from_the_start(mounted):
+    # Python's and C's `a+`: the stored bytes are read from the store (on S3 a base of 6 MiB
+    # is copied server-side, never into the spool), the appended ones from the spool.
+    root = mounted.root
+    for name, size in (("small.bin", 3000), ("large.bin", 6 * MiB)):
+        base = os.urandom(size)
+        (root / name).write_bytes(base)
+        with open(root / name, "a+b") as handle:
+            handle.write(b"tail")
+            handle.seek(0)
+            assert handle.read() == base + b"tail"
+        assert (root / name).read_bytes() == base + b"tail"
+
+
 def test_new_files_grow_with_zeros(mounted):
     root = mounted.root
     assert sh("truncate -s 5 five && stat -c %s five", root).stdout == "5\n"
