@@ -330,11 +330,21 @@ extension FuseFilesystem {
     public func truncate(_ path: String, to size: UInt64, handle: UInt64?) -> Int32 {
         if let handle, let file = handles.file(handle) {
             let handled = file.lock.withLock { () -> Int32? in
-                if file.writer != nil {
-                    // Bytes already streamed cannot be cut; growing adds zeros at commit.
-                    guard size >= file.size else { return -EINVAL }
-                    file.extendedSize = size
-                    return 0
+                if let writer = file.writer {
+                    // Growing adds zeros at commit; cutting works while the bytes cut are still
+                    // in the spool (sqlite's journal_mode=TRUNCATE), else EINVAL.
+                    if size >= file.size {
+                        file.extendedSize = size
+                        return 0
+                    }
+                    switch BlockingBridge.run({ try await writer.truncate(to: size) }) {
+                    case .success:
+                        file.size = size
+                        file.extendedSize = 0
+                        return 0
+                    case .failure(let error):
+                        return -FuseErrno.code(forAny: error)
+                    }
                 }
                 // Nothing pending (coreutils' truncate opens the file, then ftruncate): the
                 // stored object is cut or grown server-side, as for truncate(2) of the path,

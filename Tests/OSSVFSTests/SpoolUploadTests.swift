@@ -172,25 +172,19 @@ import TestSupport
     /// refused, and the upload goes on unchanged to store exactly what was written.
     @Test func overwritesReachEveryByteStillInTheSpool() async throws {
         try await Self.withForeignSpool { store, spoolPath in
-            let spool = SpoolConfiguration(directory: spoolPath, partSize: 1 << 20, writeBufferSize: 64 << 10,
-                                           budget: SpoolBudget(limit: 64 << 20))
-            let upload = SpoolUpload(store: store, key: "patched", configuration: spool)
-            var expected: [UInt8] = []
-            func append(_ count: Int, _ seed: Int) async throws {
-                let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ seed) }
-                try await upload.write(bytes)
-                expected += bytes
-            }
+            let model = ModelledUpload(store: store, key: "patched", spoolPath: spoolPath)
+            let upload = model.upload
+            func append(_ count: Int, _ seed: Int) async throws { try await model.append(count, seed) }
             func patch(_ count: Int, at offset: Int, _ seed: Int) async throws {
                 let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 5 &+ seed) }
                 try await upload.overwrite(bytes, at: UInt64(offset))
-                if offset + count > expected.count { expected += [UInt8](repeating: 0, count: offset + count - expected.count) }
-                expected.replaceSubrange(offset..<(offset + count), with: bytes)
+                if offset + count > model.expected.count { model.expected += [UInt8](repeating: 0, count: offset + count - model.expected.count) }
+                model.expected.replaceSubrange(offset..<(offset + count), with: bytes)
             }
             func check(_ ranges: [(Int, Int)]) async throws {
                 for (offset, count) in ranges {
                     let got = try await upload.readBack(at: UInt64(offset), count: count)
-                    #expect(got == Array(expected[offset..<min(expected.count, offset + count)]))
+                    #expect(got == Array(model.expected[offset..<min(model.expected.count, offset + count)]))
                 }
             }
             // 240,000 bytes in the part file being written, then 40,000 in the buffer.
@@ -198,24 +192,57 @@ import TestSupport
             for (count, offset) in [(4096, 0), (5000, 100_000), (300, 239_900), (20, 240_005), (3000, 279_000)] {
                 try await patch(count, at: offset, count)
             }
-            #expect(expected.count == 282_000)
+            #expect(model.expected.count == 282_000)
             try await check([(0, 5000), (239_800, 500), (279_000, 10_000)])
             // The buffer flushed to exactly 1 MiB seals the first part, kept back until a second
             // begins; 10,000 bytes wait in the buffer after it.
-            try await append((1 << 20) - expected.count, 7)
+            try await append((1 << 20) - model.expected.count, 7)
             try await append(10_000, 8)
             try await patch(100, at: (1 << 20) - 50, 9)
             try await patch(64, at: 10, 10)
             try await check([(0, 100), ((1 << 20) - 60, 200)])
-            #expect(try await upload.readBack(at: UInt64(expected.count), count: 10).isEmpty)
-            await #expect(throws: VFSError.self) { try await upload.overwrite([1], at: UInt64(expected.count + 1)) }
+            #expect(try await upload.readBack(at: UInt64(model.expected.count), count: 10).isEmpty)
+            await #expect(throws: VFSError.self) { try await upload.overwrite([1], at: UInt64(model.expected.count + 1)) }
             // A second part begins: the first goes up, and its bytes can no longer change.
             try await append(100_000, 11)
             await #expect(throws: VFSError.self) { try await upload.overwrite([1, 2, 3], at: 10) }
             await #expect(throws: VFSError.self) { _ = try await upload.readBack(at: 10, count: 3) }
-            try await patch(7, at: expected.count - 3, 42)
+            try await patch(7, at: model.expected.count - 3, 42)
             try await upload.commit()
-            #expect(try await collect(store.get("patched", range: nil)) == expected)
+            #expect(try await collect(store.get("patched", range: nil)) == model.expected)
+        }
+    }
+
+    /// Cutting an upload back while the bytes cut are in the spool: in the buffer, in the part
+    /// being written, into the first part kept back (which becomes the part being written
+    /// again); refused once they have gone to the store. Writing goes on from the new end.
+    @Test func truncationCutsBytesStillInTheSpool() async throws {
+        try await Self.withForeignSpool { store, spoolPath in
+            let model = ModelledUpload(store: store, key: "cut", spoolPath: spoolPath)
+            let upload = model.upload
+            func append(_ count: Int, _ seed: Int) async throws { try await model.append(count, seed) }
+            func cut(to size: Int) async throws {
+                try await upload.truncate(to: UInt64(size))
+                model.expected.removeLast(model.expected.count - size)
+                let tail = try await upload.readBack(at: UInt64(max(0, size - 100)), count: 1000)
+                #expect(tail == Array(model.expected[max(0, size - 100)...]))
+            }
+            for index in 0..<14 { try await append(20_000, index) }  // 240,000 in the part, 40,000 buffered
+            try await cut(to: 270_000)
+            try await cut(to: 200_000)
+            try await append(10_000, 1)
+            #expect(try await upload.readBack(at: 199_990, count: 20) == Array(model.expected[199_990..<200_010]))
+            // Exactly 1 MiB seals the first part, kept back; 10,000 more wait in the buffer.
+            try await append((1 << 20) - model.expected.count, 2)
+            try await append(10_000, 3)
+            try await cut(to: (1 << 20) - 100)
+            try await append(50, 4)
+            // A second part begins: the first goes up, and can no longer be cut.
+            try await append(200_000, 5)
+            await #expect(throws: VFSError.self) { try await upload.truncate(to: 10) }
+            try await cut(to: model.expected.count - 5)
+            try await upload.commit()
+            #expect(try await collect(store.get("cut", range: nil)) == model.expected)
         }
     }
 
@@ -264,5 +291,24 @@ import TestSupport
         try ([any VFSBytes])(pieces).withUnsafeBuffers { try file.writeAll($0, range: 7..<31) }
         try file.close()
         #expect(try PosixFile.openForReading(folder.path + "/f").read(at: 0, count: 100) == Array(7..<31))
+    }
+}
+
+/// An upload beside the bytes it should hold, for tests that write, patch and cut it: parts of
+/// 1 MiB, a 64 KiB buffer.
+final class ModelledUpload: @unchecked Sendable {
+    let upload: SpoolUpload
+    var expected: [UInt8] = []
+
+    init(store: LocalStore, key: String, spoolPath: String) {
+        let spool = SpoolConfiguration(directory: spoolPath, partSize: 1 << 20, writeBufferSize: 64 << 10,
+                                       budget: SpoolBudget(limit: 64 << 20))
+        upload = SpoolUpload(store: store, key: key, configuration: spool)
+    }
+
+    func append(_ count: Int, _ seed: Int) async throws {
+        let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ seed) }
+        try await upload.write(bytes)
+        expected += bytes
     }
 }

@@ -8,6 +8,7 @@ import json
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import threading
@@ -294,6 +295,9 @@ def test_a_new_file_is_changed_and_read_while_its_bytes_are_in_the_spool(mounted
     assert os.pwrite(descriptor, b"bb", 5) == 2
     assert os.pwrite(descriptor, b"cccc", 8) == 4  # over the end: the rest is appended
     assert os.pread(descriptor, 100, 0) == b"aaaaabbacccc"
+    os.ftruncate(descriptor, 9)  # cut back while in the spool, then written on from there
+    assert os.pwrite(descriptor, b"ccc", 9) == 3
+    assert os.pread(descriptor, 100, 0) == b"aaaaabbacccc"
     # Past the first 16 MiB part, once a second has begun, the first is on its way to the
     # store: on S3 a write or read back there is refused (EINVAL) and the upload goes on. The
     # local store keeps the whole upload in one spool file, so everything stays writable.
@@ -380,6 +384,25 @@ def test_long_names_and_directories_with_files_being_written(mounted):
             assert failure.value.errno == code
     assert (root / "rd" / "f").read_bytes() == b"data"
     assert sorted(os.listdir(root)) == ["c" * 255, "rd"]
+
+
+def test_sqlite_databases_in_the_mount(mounted, tmp_path):
+    # sqlite writes its database in place, reads back its journal while writing it, and in
+    # TRUNCATE mode cuts the journal to nothing after each transaction.
+    root = mounted.root
+    statements = "".join(f"insert into t values({i});" for i in range(30))
+    for mode in ("delete", "truncate", "persist"):
+        result = sh(f"sqlite3 {mode}.db 'PRAGMA journal_mode={mode}; create table t(a); {statements}"
+                    f" select count(*), sum(a) from t; PRAGMA integrity_check;'", root)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split()[-2:] == ["30|435", "ok"], result.stdout
+    # A database made elsewhere and copied in, then changed there.
+    local = tmp_path / "copied.db"
+    subprocess.run(["sqlite3", str(local), f"create table t(a); {statements}"], check=True)
+    shutil.copy(local, root / "copied.db")
+    more = "".join(f"insert into t values({i});" for i in range(30, 40))
+    result = sh(f"sqlite3 copied.db '{more} select count(*) from t; PRAGMA integrity_check;'", root)
+    assert result.returncode == 0 and result.stdout.split() == ["40", "ok"], result.stderr
 
 
 def test_append_then_read_from_the_start(mounted):

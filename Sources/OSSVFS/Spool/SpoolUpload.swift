@@ -322,6 +322,45 @@ public actor SpoolUpload: VFSWriter {
         }
     }
 
+    public func truncate(to size: UInt64) async throws {
+        guard case .accepting = state else { throw VFSError.storeFailure("upload is no longer accepting data") }
+        try await guarded { try await startFromBase() }
+        guard size < total else { return }
+        // Refused before anything changes, as a write there would be.
+        _ = try holders(from: size, count: Int(total - size))
+        let bufferStart = total - UInt64(buffer.count)
+        let partStart = bufferStart - UInt64(partFill)
+        try await guarded {
+            if size >= bufferStart {
+                buffer.removeLast(Int(total - size))
+            } else {
+                buffer = []
+                var start = partStart
+                if size < partStart, let first = pendingFirst {
+                    // Back into the first part: the part after it goes, and the first is the
+                    // part being written again.
+                    if let file = partFile, let path = partPath {
+                        try await storeIO { try file.close() }
+                        await release(partReserved, path: path)
+                    }
+                    pendingFirst = nil
+                    nextPartNumber = first.number
+                    partFile = try await storeIO { try PosixFile.openForAppending(first.path) }
+                    partPath = first.path
+                    partFill = first.size
+                    partReserved = first.reserved
+                    start = partStart - UInt64(first.size)
+                }
+                let kept = size - start
+                if let file = partFile {
+                    try await storeIO { try file.truncate(to: kept) }
+                }
+                partFill = Int(kept)
+            }
+            total = size
+        }
+    }
+
     public func readBack(at offset: UInt64, count: Int) async throws -> [UInt8] {
         guard case .accepting = state else { throw VFSError.storeFailure("upload is no longer accepting data") }
         try await guarded { try await startFromBase() }

@@ -162,6 +162,23 @@ public final class PosixFile: @unchecked Sendable {
         }
     }
 
+    /// Cuts the file to `size` bytes and puts the position there, so that writes go on from
+    /// the new end.
+    public func truncate(to size: UInt64) throws {
+        guard ftruncate(descriptor, off_t(size)) == 0, lseek(descriptor, off_t(size), SEEK_SET) >= 0 else {
+            throw ObjectStoreError.io(operation: "truncate \(path)", errno: errno)
+        }
+    }
+
+    /// Opens an existing spool file for writing on at its end (after ``truncate(to:)``).
+    public static func openForAppending(_ path: String) throws -> PosixFile {
+        let file = try open(path, flags: O_WRONLY | O_CLOEXEC, mode: 0)
+        guard lseek(file.descriptor, 0, SEEK_END) >= 0 else {
+            throw ObjectStoreError.io(operation: "open \(path) at its end", errno: errno)
+        }
+        return file
+    }
+
     /// Opens an existing file for writing anywhere in it (``writeAll(_:at:)``).
     public static func openForChanging(_ path: String) throws -> PosixFile {
         try open(path, flags: O_WRONLY | O_CLOEXEC, mode: 0)

@@ -140,6 +140,9 @@ public protocol VFSWriter: AnyObject, Sendable {
     /// Up to `count` written bytes from `offset` (fewer at the end), under the same condition
     /// as ``overwrite(_:at:)``.
     func readBack(at offset: UInt64, count: Int) async throws -> [UInt8]
+    /// Cuts what was written to its first `size` bytes, under the same condition as
+    /// ``overwrite(_:at:)`` for the bytes cut (sqlite's `journal_mode=TRUNCATE`).
+    func truncate(to size: UInt64) async throws
     /// Uploads what was written and returns once the object is stored; then it is visible.
     func commit() async throws
     /// Drops the upload; nothing becomes visible and nothing is left behind.
