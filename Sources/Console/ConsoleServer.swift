@@ -51,6 +51,7 @@ public struct ConsoleServer: Sendable {
 
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: ConsoleHostCheck(loopbackOnly: Self.isLoopback(host)))
         router.get("/") { request, _ in
             guard self.mayRead(request) else { return Self.redirect(to: "/login") }
             return Self.html(ConsolePage.main(protected: self.access.isProtected))
