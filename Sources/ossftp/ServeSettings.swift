@@ -221,10 +221,14 @@ struct ServeSettings {
         }
         webAddress = flags.webAddress ?? launcher?.address ?? "127.0.0.1"
         if let password = launcher?.password, !password.isEmpty {
+            if let reason = PasswordVerifier.malformedHash(password) {
+                throw ConfigError("\(source): modules.launcher.password is not a usable hash: \(reason) (make one with ossftp passwd)")
+            }
             let verifier = PasswordVerifier(stored: password)
             if verifier.isPlaintext {
-                warnings.append("\(source): modules.launcher.password is plaintext; replace it with "
-                    + PasswordVerifier.hashing(password).storedForm)
+                // Not the hash itself: the log is readable on the console, and a hash of the
+                // password is as good as the password to an offline guesser.
+                warnings.append("\(source): modules.launcher.password is plaintext; replace it with the output of ossftp passwd")
             }
             consolePassword = verifier
         }
@@ -247,11 +251,12 @@ struct ServeSettings {
             guard let bucket = account.bucket_name, !bucket.isEmpty else {
                 throw ConfigError("\(field).bucket_name is missing for \(name)")
             }
-            let verifier = PasswordVerifier(stored: password)
-            if verifier.isPlaintext {
-                let hashed = PasswordVerifier.hashing(password).storedForm
+            if let reason = PasswordVerifier.malformedHash(password) {
+                throw ConfigError("\(field).login_password of \(name) is not a usable hash: \(reason) (make one with ossftp passwd)")
+            }
+            if PasswordVerifier(stored: password).isPlaintext {
                 warnings.append(
-                    "\(field) (\(name)) keeps its password in plaintext; replace login_password with \(hashed)")
+                    "\(field) (\(name)) keeps its password in plaintext; replace login_password with the output of ossftp passwd")
             }
             let store = try accountStore(account, field: field)
             if store.provider != .local && (account.access_id ?? "").isEmpty {

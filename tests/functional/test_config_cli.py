@@ -56,7 +56,9 @@ def test_check_explains_a_valid_file_without_its_secrets(tmp_path):
     assert "account alice: bucket bkt, read-only, password plaintext" in out
     assert "account cam: bucket bkt, home in, upload only, password hashed" in out
     assert "warning:" in out and "plaintext" in out  # the seed's plaintext password is flagged
-    assert "wonder" not in out and "pbkdf2" in out  # the hash is suggested, the password never shown
+    # ossftp passwd is suggested; neither the password nor a hash of it is shown (the log is
+    # on the console, and a hash is as good as the password to an offline guesser).
+    assert "wonder" not in out and "ossftp passwd" in out and "pbkdf2-sha256$" not in out
     assert out.strip().endswith(f"{path}: valid")
 
 
@@ -77,6 +79,21 @@ def test_bad_files_are_refused_with_the_field_and_the_reason(tmp_path, server, e
     serve = run("serve", "--config", str(path), "--port", str(free_port()))
     assert serve.returncode == EX_CONFIG, serve.stderr
     assert expected in serve.stderr
+
+
+@pytest.mark.parametrize("stored, reason", [
+    ("pbkdf2-sha256$200000$00112233445566778899aabbccddeeff$a8", "a key of 1 bytes; it must be 32"),
+    ("pbkdf2-sha256$1$00112233445566778899aabbccddeeff$" + "ab" * 32, "1 iterations; at least 1000"),
+    ("pbkdf2-sha256$1000$00$" + "ab" * 32, "a salt of 1 bytes; at least 8"),
+    ("pbkdf2-sha256$many$00$00", "not of the form"),
+])
+def test_a_hash_that_would_let_guesses_in_is_refused(tmp_path, stored, reason):
+    # A cut key would match one guess in 256; it is neither a hash nor taken as the password.
+    path = write_config(tmp_path, {}, accounts=[
+        {"login_username": "alice", "login_password": stored, "bucket_name": "bkt"}])
+    check = run("config", "check", str(path))
+    assert check.returncode == 1 and "login_password of alice is not a usable hash" in check.stderr
+    assert reason in check.stderr
 
 
 def test_an_account_without_a_bucket_is_named(tmp_path):

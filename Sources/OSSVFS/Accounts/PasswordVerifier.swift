@@ -13,6 +13,25 @@ public enum PasswordVerifier: Sendable, Equatable {
     /// Iterations for newly hashed passwords.
     public static let defaultIterations = 200_000
 
+    /// Why `stored` is not a usable hash though it begins as one (`pbkdf2-sha256$`), or nil.
+    /// A cut key would let many passwords in (only its first bytes are compared), and a few
+    /// iterations make guessing cheap: such a value is a configuration error, never taken as
+    /// the password itself either.
+    public static func malformedHash(_ stored: String) -> String? {
+        guard stored.hasPrefix(scheme + "$") else { return nil }
+        let fields = stored.split(separator: "$", omittingEmptySubsequences: false)
+        guard fields.count == 4, let iterations = Int(fields[1]), let salt = bytesFromHex(String(fields[2])),
+            let key = bytesFromHex(String(fields[3]))
+        else { return "not of the form pbkdf2-sha256$<iterations>$<salt hex>$<key hex>" }
+        if iterations < minimumIterations { return "\(iterations) iterations; at least \(minimumIterations)" }
+        if salt.count < 8 { return "a salt of \(salt.count) bytes; at least 8" }
+        if key.count != 32 { return "a key of \(key.count) bytes; it must be 32" }
+        return nil
+    }
+
+    /// The fewest iterations a stored hash may have (as `ossftp passwd --iterations`).
+    public static let minimumIterations = 1000
+
     /// Reads a stored `login_password`: the hashed form when it parses as one, else plaintext.
     public init(stored: String) {
         let fields = stored.split(separator: "$", omittingEmptySubsequences: false)
