@@ -65,6 +65,7 @@ extension FuseFilesystem {
         guard let file = handles.file(handle) else { return -EBADF }
         return file.lock.withLock {
             if let failure = file.failure { return -failure }
+            if file.writable { forgetIfStoredChanged(file) }
             if let staged = file.staged { return staged.read(into: buffer, at: offset) }
             if let writer = file.writer { return readPending(file, writer, into: buffer, at: offset) }
             let got = readStored(file, into: buffer, at: offset)
@@ -196,14 +197,31 @@ extension FuseFilesystem {
     /// starting from the same stored bytes would each drop the other's) starts from the object
     /// as it now is: a staged copy another descriptor's commit made stale is dropped.
     private func beginChanging(_ file: FuseOpenFile) throws {
-        if file.staged != nil && file.stagedStale.withLock({ $0 }) {
-            file.staged?.remove()
-            file.staged = nil
+        if file.storedChanged.withLock({ changed in
+            defer { changed = false }
+            return changed
+        }) {
+            file.readsStale.withLock { $0 = true }
         }
-        file.stagedStale.withLock { $0 = false }
+        forgetIfStoredChanged(file)
         if case .success(let entry) = BlockingBridge.run({ [vfs, path = file.path] in try await vfs.stat(path) }) {
             file.size = entry.size
         }
+    }
+
+    /// Another descriptor stored the file since this one last looked: with nothing pending
+    /// here, what this one holds of the old object (its read-ahead, a clean staged copy) goes,
+    /// so it reads and changes the file as stored now. Programs that coordinate by locks
+    /// (several sqlite processes on one database) depend on it. Call under its lock.
+    func forgetIfStoredChanged(_ file: FuseOpenFile) {
+        guard !file.hasPendingChanges, file.readsStale.withLock({ stale in
+            defer { stale = false }
+            return stale
+        }) else { return }
+        file.reader?.close()
+        file.reader = nil
+        file.staged?.remove()
+        file.staged = nil
     }
 
     /// Makes a write at `offset` possible: at the stored end a streaming upload continues the
@@ -289,7 +307,10 @@ extension FuseFilesystem {
             return -file.failure!
         }
         // What the other descriptors of the path copied in place is no longer what is stored.
-        for other in handles.allWritable(path) where other !== file { other.stagedStale.withLock { $0 = true } }
+        for other in handles.allWritable(path) where other !== file {
+            other.storedChanged.withLock { $0 = true }
+            other.readsStale.withLock { $0 = true }
+        }
         if let modified = file.pendingModified {
             file.pendingModified = nil
             _ = BlockingBridge.run { [vfs] in try await vfs.setModificationTime(path, modified) }

@@ -41,10 +41,13 @@ final class FuseOpenFile: @unchecked Sendable {
     var failure: Int32?
     /// Its name was unlinked while it was written: what it holds is dropped, never stored.
     var unlinked = false
-    /// Set by another descriptor's commit of the same path: a clean staged copy no longer
-    /// holds what is stored. Behind a lock of its own, so the committer need not take this
-    /// file's.
-    let stagedStale = LockedValue(false)
+    /// Set by another descriptor's commit of the same path: what this one read or copied (its
+    /// read-ahead, a clean staged copy, its idea of the size) may be stale. Behind a lock of
+    /// its own, so the committer need not take this file's.
+    /// Cleared once its first change after that has started over from the stored object.
+    let storedChanged = LockedValue(false)
+    /// The same for its reads: cleared once they have dropped what they held.
+    let readsStale = LockedValue(false)
 
     init(path: VFSPath, writable: Bool, appending: Bool = false, replacing: Bool = false, size: UInt64,
          opener: pid_t?) {
@@ -62,8 +65,14 @@ final class FuseOpenFile: @unchecked Sendable {
     /// Whether there are changes not yet stored.
     var hasPendingChanges: Bool { writer != nil || staged?.dirty == true }
 
-    /// Whether the next write is a first change in place, which must claim the path.
-    var needsClaim: Bool { !replacing && writer == nil && staged?.dirty != true }
+    /// Whether the next write is a first change in place, which must claim the path: nothing
+    /// pending, and either opened without O_TRUNC, or appending (O_APPEND) after another
+    /// descriptor stored the file since this one's last commit: its end is not this one's any
+    /// more. Replacing writers that do not append stay apart (the last to close wins): each
+    /// `>` commits an empty file when the shell closes its copy of the descriptor.
+    var needsClaim: Bool {
+        writer == nil && staged?.dirty != true && (!replacing || appending && storedChanged.withLock { $0 })
+    }
 }
 
 /// The open files, by the handle number libfuse carries, and the paths being written (their

@@ -161,8 +161,11 @@ public enum FuseOperations {
     public static func run(_ filesystem: FuseFilesystem, mountpoint: String, fsName: String) -> Int32 {
         // max_idle_threads given: libfuse 3.14's fuse_main passes its "unset" (4294967295) on to
         // a setter that refuses it, with a message on every mount.
+        // max_threads up from libfuse's 10: a worker parks while the store answers or while a
+        // write waits its turn on a busy file (up to 3 s), and ten such waits would stall every
+        // other call on the mount.
         var options = ["fsname=\(fsName.replacingOccurrences(of: ",", with: "_"))", "subtype=ossftp", "default_permissions",
-                       "max_idle_threads=16"]
+                       "max_idle_threads=16", "max_threads=128"]
         if filesystem.options.allowOther { options.append("allow_other") }
         if filesystem.options.readOnly { options.append("ro") }
         let arguments = ["ossftp", mountpoint, "-f", "-o", options.joined(separator: ",")]

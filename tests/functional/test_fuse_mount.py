@@ -348,6 +348,40 @@ def test_descriptors_changing_one_file_lose_nothing(mounted):
     os.close(second)
     assert path.read_bytes() == b"base\nA1\nB1\n"
 
+    # A read-write descriptor sees what another stored since (read-modify-write programs).
+    (root / "rw.txt").write_bytes(b"0000000000")
+    first = os.open(root / "rw.txt", os.O_RDWR)
+    os.pwrite(first, b"A", 0)
+    os.fsync(first)
+    second = os.open(root / "rw.txt", os.O_RDWR)
+    os.pwrite(second, b"B", 1)
+    os.close(second)
+    assert os.pread(first, 10, 0) == b"AB00000000"
+    os.pwrite(first, b"C", 2)
+    os.close(first)
+    assert (root / "rw.txt").read_bytes() == b"ABC0000000"
+    # A new file's writer going on after its fsync, once another appended and stored: on after it.
+    writer = os.open(root / "n.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.write(writer, b"A0\n")
+    os.fsync(writer)
+    assert sh("echo B0-long-line >> n.txt", root).returncode == 0
+    os.write(writer, b"A1\n")
+    os.close(writer)
+    assert (root / "n.txt").read_bytes() == b"A0\nB0-long-line\nA1\n"
+
+    # Twenty appenders waiting on a busy file hold up nothing else on the mount.
+    holder = os.open(root / "hold.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.write(holder, b"held\n")
+    waiters = subprocess.Popen(["bash", "-c", "for i in $(seq 20); do (echo x >> hold.txt) 2>/dev/null & done; wait"],
+                               cwd=root)
+    time.sleep(0.5)
+    started = time.monotonic()
+    (root / "unrelated.txt").write_text("quick")
+    os.stat(root / "unrelated.txt")
+    assert time.monotonic() - started < 2.5  # well before the waiters give up (3 s)
+    waiters.wait(timeout=30)
+    os.close(holder)
+
     # Two shell loops appending to one log: each `>>` waits for the other's, every line lands.
     result = sh("for i in $(seq 40); do echo A$i >> log; done & for i in $(seq 40); do echo B$i >> log; done; wait",
                 root)
@@ -396,6 +430,12 @@ def test_sqlite_databases_in_the_mount(mounted, tmp_path):
                     f" select count(*), sum(a) from t; PRAGMA integrity_check;'", root)
         assert result.returncode == 0, result.stderr
         assert result.stdout.split()[-2:] == ["30|435", "ok"], result.stdout
+    # Two processes taking turns on one database (by sqlite's locks): no transaction is lost.
+    sh("sqlite3 shared.db 'create table t(x)'", root)
+    result = sh("( { echo 'insert into t values(1);'; sleep 2; echo 'insert into t values(3);'; } | sqlite3 shared.db ) &"
+                " sleep 1; sqlite3 shared.db 'insert into t values(2);'; wait;"
+                " sqlite3 shared.db 'select group_concat(x) from (select x from t order by x)'", root)
+    assert result.stdout.split() == ["1,2,3"], result.stdout + result.stderr
     # A database made elsewhere and copied in, then changed there.
     local = tmp_path / "copied.db"
     subprocess.run(["sqlite3", str(local), f"create table t(a); {statements}"], check=True)
