@@ -93,6 +93,9 @@ import TestSupport
         #expect(try await collect(store.get("whole", range: nil)) == body)
         #expect(try FileManager.default.attributesOfItem(atPath: folder.path + "/bucket/whole")[.systemFileNumber] as? Int
             == inode as? Int)
+        // Readable as any object's file, not the spool's owner-only mode.
+        #expect(try FileManager.default.attributesOfItem(atPath: folder.path + "/bucket/whole")[.posixPermissions] as? Int
+            == 0o644)
         spoolFiles = try FileManager.default.contentsOfDirectory(atPath: folder.path + "/spool")
             .filter { $0.hasPrefix("upload-") }
         #expect(spoolFiles.isEmpty)

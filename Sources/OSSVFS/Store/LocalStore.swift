@@ -257,6 +257,9 @@ extension LocalKeyLayout {
         if case .file(let source, 0, let length, true) = body, (try? PosixFile.status(source))??.size == length,
             link(source, path) == 0
         {
+            // Spool files are the owner's alone; an object's file is readable as a copied one is
+            // (the spool folder, 700, keeps it private while it has that name too).
+            guard chmod(path, 0o644) == 0 else { throw ObjectStoreError.io(operation: "chmod \(path)", errno: errno) }
             if sync {
                 let linked = try PosixFile.openForReading(path)
                 try linked.sync()
