@@ -2,23 +2,41 @@ import Foundation
 
 /// Who may use the console. With neither a password nor a token it serves read-only pages on
 /// loopback and refuses every change; with either, every page and call needs one of them.
+///
+/// The credentials are looked up at each use, so a reload that changes them (a leaked one
+/// rotated) takes effect at once; a login made under other credentials ends then too.
 public struct ConsoleAccess: Sendable {
-    /// Checks a password typed on the login page; nil when no password is set.
-    public var verifyPassword: (@Sendable (String) async -> Bool)?
-    /// A bearer token for the API and /metrics (`Authorization: Bearer ...`); nil for none.
-    public var token: String?
+    /// The credentials in force.
+    public struct Credentials: Sendable {
+        /// Checks a password typed on the login page; nil when no password is set.
+        public var verifyPassword: (@Sendable (String) async -> Bool)?
+        /// A bearer token for the API and /metrics (`Authorization: Bearer ...`); nil for none.
+        public var token: String?
+        /// Differs whenever the password or token does.
+        public var stamp: String
 
-    public init(verifyPassword: (@Sendable (String) async -> Bool)?, token: String?) {
-        self.verifyPassword = verifyPassword
-        self.token = token
+        public init(verifyPassword: (@Sendable (String) async -> Bool)?, token: String?, stamp: String) {
+            self.verifyPassword = verifyPassword
+            self.token = token
+            self.stamp = stamp
+        }
     }
 
-    /// Whether any credential is set: then nothing is served without one.
-    public var isProtected: Bool { verifyPassword != nil || token != nil }
+    /// The credentials now (config.json as last loaded).
+    public var current: @Sendable () -> Credentials
+    /// Whether credentials were set when the console started: whether it may listen beyond
+    /// loopback and take changes. A reload cannot turn that on or off.
+    public let isProtected: Bool
+
+    public init(current: @escaping @Sendable () -> Credentials) {
+        self.current = current
+        let now = current()
+        isProtected = now.verifyPassword != nil || now.token != nil
+    }
 
     /// Compares in time independent of where the strings differ.
     func tokenMatches(_ presented: String) -> Bool {
-        guard let token else { return false }
+        guard let token = current().token else { return false }
         let a = Array(presented.utf8), b = Array(token.utf8)
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0
@@ -27,10 +45,11 @@ public struct ConsoleAccess: Sendable {
     }
 }
 
-/// Login sessions of the console: random cookies that expire.
+/// Login sessions of the console: random cookies that expire, and end when the credentials
+/// they were opened under change.
 final class ConsoleLoginSessions: @unchecked Sendable {
     private let lock = NSLock()
-    private var expiries: [String: Date] = [:]
+    private var expiries: [String: (expiry: Date, stamp: String)] = [:]
     private let lifetime: TimeInterval
 
     init(lifetime: TimeInterval = 12 * 3600) {
@@ -38,23 +57,24 @@ final class ConsoleLoginSessions: @unchecked Sendable {
     }
 
     /// A new session's cookie value: 32 random bytes, hex.
-    func open() -> String {
+    func open(stamp: String) -> String {
         var generator = SystemRandomNumberGenerator()
         let value = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }
             .joined()
         lock.lock()
         defer { lock.unlock() }
         let now = Date()
-        expiries = expiries.filter { $0.value > now }
-        expiries[value] = now.addingTimeInterval(lifetime)
+        expiries = expiries.filter { $0.value.expiry > now }
+        expiries[value] = (now.addingTimeInterval(lifetime), stamp)
         return value
     }
 
-    func isValid(_ value: String) -> Bool {
+    /// Whether `value` is a live session opened under the credentials `stamp` names.
+    func isValid(_ value: String, stamp: String) -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        guard let expiry = expiries[value] else { return false }
-        return expiry > Date()
+        guard let session = expiries[value] else { return false }
+        return session.expiry > Date() && session.stamp == stamp
     }
 
     func close(_ value: String) {

@@ -57,7 +57,7 @@ public struct ConsoleServer: Sendable {
             return Self.html(ConsolePage.main(protected: self.access.isProtected))
         }
         router.get("/login") { _, _ in
-            Self.html(ConsolePage.login(error: nil, enabled: self.access.verifyPassword != nil))
+            Self.html(ConsolePage.login(error: nil, enabled: self.access.current().verifyPassword != nil))
         }
         router.post("/login") { request, _ in try await self.login(request) }
         router.post("/logout") { request, _ in
@@ -108,7 +108,9 @@ public struct ConsoleServer: Sendable {
         {
             return true
         }
-        if let cookie = request.cookies[Self.cookieName], sessions.isValid(cookie.value) { return true }
+        if let cookie = request.cookies[Self.cookieName], sessions.isValid(cookie.value, stamp: access.current().stamp) {
+            return true
+        }
         return false
     }
 
@@ -128,7 +130,8 @@ public struct ConsoleServer: Sendable {
     }
 
     private func login(_ request: Request) async throws -> Response {
-        guard let verify = access.verifyPassword else {
+        let credentials = access.current()
+        guard let verify = credentials.verifyPassword else {
             return Self.html(ConsolePage.login(error: "No console password is set.", enabled: false),
                              status: .forbidden)
         }
@@ -142,7 +145,7 @@ public struct ConsoleServer: Sendable {
         }
         logger.info("console: login")
         var response = Self.redirect(to: "/")
-        response.setCookie(Cookie(name: Self.cookieName, value: sessions.open(), path: "/", httpOnly: true,
+        response.setCookie(Cookie(name: Self.cookieName, value: sessions.open(stamp: credentials.stamp), path: "/", httpOnly: true,
                                   sameSite: .strict))
         return response
     }

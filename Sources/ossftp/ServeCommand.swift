@@ -224,12 +224,17 @@ struct ServeCommand: AsyncParsableCommand {
     static func console(settings: ServeSettings, source: ServeRuntime, log: ConsoleLogBuffer, logger: Logger)
         -> ConsoleServer
     {
-        let verifier = settings.consolePassword
-        let access = ConsoleAccess(
-            verifyPassword: verifier.map { verifier in
-                { @Sendable password in (try? await BlockingIO.run { verifier.verify(password) }) ?? false }
-            },
-            token: settings.consoleToken)
+        // Looked up at each use: a reload that rotates the password or token applies at once.
+        let access = ConsoleAccess { [source] in
+            let settings = source.currentSettings
+            let verifier = settings.consolePassword
+            return ConsoleAccess.Credentials(
+                verifyPassword: verifier.map { verifier in
+                    { @Sendable password in (try? await BlockingIO.run { verifier.verify(password) }) ?? false }
+                },
+                token: settings.consoleToken,
+                stamp: "\(verifier?.storedForm ?? "")\u{0}\(settings.consoleToken ?? "")")
+        }
         return ConsoleServer(host: settings.webAddress, port: settings.webPort, source: source, access: access,
                              log: log, logger: logger)
     }

@@ -15,6 +15,8 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
     let metricsRegistry: PrometheusCollectorRegistry
     let logger: Logger
     private let settings: LockedBox<ServeSettings>
+    /// The settings in force (changed by reloads and console edits).
+    var currentSettings: ServeSettings { settings.value }
     /// One reload or edit at a time: two would race on config.json.
     private let reloading = AsyncSerializer()
     private let startedAt = Date()
@@ -64,6 +66,13 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         let previous = settings.value
         if next.ftp.host != previous.ftp.host || next.ftp.port != previous.ftp.port {
             logger.warning("reload: a new FTP address or port takes a restart; still on \(previous.ftp.host):\(previous.ftp.port)")
+        }
+        if next.webAddress != previous.webAddress || next.webPort != previous.webPort {
+            logger.warning("reload: a new console address or port takes a restart; still on \(previous.webAddress):\(previous.webPort)")
+        }
+        let wasProtected = previous.consolePassword != nil || previous.consoleToken != nil
+        if wasProtected != (next.consolePassword != nil || next.consoleToken != nil) {
+            logger.warning("reload: setting or removing every console credential takes a restart; a changed password or token applies now")
         }
         settings.withValue { $0 = next }
         for warning in next.warnings { logger.warning("\(warning)") }

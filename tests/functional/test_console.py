@@ -222,6 +222,32 @@ def test_metrics_move_during_a_transfer(protected, alice):
     assert metric(after, "ossftp_spool_budget_bytes") == 1024 << 20
 
 
+def reload_with(server: OssftpServer, change) -> None:
+    config = json.loads(server.config_path.read_text())
+    change(config)
+    server.config_path.write_text(json.dumps(config))
+    before = server.log_tail().count("configuration reloaded")
+    os.kill(server.proc.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while server.log_tail().count("configuration reloaded") == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_a_rotated_console_password_or_token_applies_at_reload(protected):
+    # A leaked credential is rotated by editing config.json and SIGHUP: at once, not after a
+    # restart; and the logins made with the old password end.
+    browser = ConsoleClient(protected.web_port)
+    assert browser.login(PASSWORD) == 303
+    assert browser.request("GET", "/api/status")[0] == 200
+    reload_with(protected, lambda c: c["modules"]["launcher"].update(
+        password=hash_password("new-" + PASSWORD), token="new-" + TOKEN))
+    assert browser.request("GET", "/api/status")[0] == 401
+    assert ConsoleClient(protected.web_port).login(PASSWORD) == 401
+    assert ConsoleClient(protected.web_port).login("new-" + PASSWORD) == 303
+    assert ConsoleClient(protected.web_port, token=TOKEN).request("GET", "/api/status")[0] == 401
+    assert ConsoleClient(protected.web_port, token="new-" + TOKEN).request("GET", "/api/status")[0] == 200
+
+
 def test_sighup_reloads_accounts_without_dropping_sessions(protected, alice):
     client = ConsoleClient(protected.web_port, token=TOKEN)
     ftp = login(protected, alice)
