@@ -220,7 +220,14 @@ import TestSupport
         try await vfs.makeDirectory(try path("/empty"))
         try await vfs.rename(try path("/moved"), to: try path("/empty"))
         #expect(try await Set(names(vfs, "/empty")) == ["a", "sub/"])
-        await #expect(throws: VFSError.notFound("/moved")) { try await vfs.stat(try path("/moved")) }
+        // SeaweedFS's filer drops an emptied folder a moment after its last key: wait for it.
+        var gone = false
+        for _ in 0..<50 where !gone {
+            do { _ = try await vfs.stat(try path("/moved")); try await Task.sleep(for: .milliseconds(100)) } catch VFSError.notFound {
+                gone = true
+            }
+        }
+        #expect(gone)
         try await vfs.makeDirectory(try path("/other"))
         await #expect(throws: VFSError.directoryNotEmpty("/empty")) {
             try await vfs.rename(try path("/other"), to: try path("/empty"))
