@@ -3,10 +3,17 @@ import OSSVFS
 
 /// config.json in the seed tool's schema (`modules.accounts`, `modules.launcher`,
 /// `modules.ossftp`), with ossftp's additions in `modules.ossftp`. A seed file loads unchanged;
-/// unknown keys are ignored. Numbers and booleans are also accepted as strings, as the seed's
-/// web page wrote them.
+/// unknown keys are ignored, each with a warning (a misspelt `permissions` would otherwise
+/// leave an account with full rights unnoticed). Numbers and booleans are also accepted as
+/// strings, as the seed's web page wrote them.
 struct ConfigFile: Decodable {
     var modules: Modules
+    /// Keys of the file that no setting reads, as paths (`modules.accounts[1].permission`).
+    var unknownKeys: [String] = []
+
+    private enum CodingKeys: String, CodingKey {
+        case modules
+    }
 
     struct Modules: Decodable {
         var accounts: [Account]?
@@ -40,6 +47,10 @@ struct ConfigFile: Decodable {
         var password: String?
         /// A bearer token for the console's API and /metrics: inline, `env:NAME` or `file:PATH`.
         var token: String?
+        /// The seed's desktop launcher's; read and ignored.
+        var auto_start: LenientBool?
+        var popup_webui: LenientBool?
+        var show_systray: LenientBool?
     }
 
     struct Server: Decodable {
@@ -91,7 +102,9 @@ struct ConfigFile: Decodable {
             throw ConfigError("\(path): cannot be read")
         }
         do {
-            return try JSONDecoder().decode(ConfigFile.self, from: data)
+            var file = try JSONDecoder().decode(ConfigFile.self, from: data)
+            file.unknownKeys = Self.unknownKeys(in: data)
+            return file
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw ConfigError("\(path): \(Self.fieldPath(context)): \(context.debugDescription)")
         } catch let DecodingError.keyNotFound(key, context) {
@@ -100,6 +113,25 @@ struct ConfigFile: Decodable {
             let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
             throw ConfigError("\(path): \(Self.fieldPath(context)): \(detail ?? context.debugDescription)")
         }
+    }
+
+    /// The keys of `data` (a JSON object) that no field of the schema names.
+    static func unknownKeys(in data: Data) -> [String] {
+        guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
+        func names(_ value: Any) -> Set<String> { Set(Mirror(reflecting: value).children.compactMap(\.label)) }
+        func unknown(_ object: Any?, _ known: Set<String>, at path: String) -> [String] {
+            guard let object = object as? [String: Any] else { return [] }
+            return object.keys.filter { !known.contains($0) }.sorted().map { "\(path).\($0)" }
+        }
+        var found = root.keys.filter { $0 != "modules" }.sorted()
+        let modules = root["modules"] as? [String: Any]
+        found += unknown(modules, ["accounts", "launcher", "ossftp"], at: "modules")
+        found += unknown(modules?["launcher"], names(Launcher()), at: "modules.launcher")
+        found += unknown(modules?["ossftp"], names(Server()), at: "modules.ossftp")
+        for (index, account) in ((modules?["accounts"] as? [Any]) ?? []).enumerated() {
+            found += unknown(account, names(Account()), at: "modules.accounts[\(index)]")
+        }
+        return found
     }
 
     private static func fieldPath(_ context: DecodingError.Context) -> String {

@@ -64,6 +64,9 @@ struct ServeSettings {
         var configPath = flags.config
         if configPath == nil && FileManager.default.fileExists(atPath: "config.json") { configPath = "config.json" }
         let file = try configPath.map(ConfigFile.load)
+        for key in file?.unknownKeys ?? [] {
+            warnings.append("\(configPath ?? "config.json"): \(key) is not a setting of ossftp and is ignored (misspelt?)")
+        }
         let configFolder = configPath.map { URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: cwd)) }
             .map { $0.deletingLastPathComponent().path } ?? cwd
         let server = file?.modules.ossftp
@@ -241,10 +244,16 @@ struct ServeSettings {
                     + "with modules.launcher.password or modules.launcher.token set")
         }
 
+        var firstIndex: [String: Int] = [:]
         for (index, account) in (file?.modules.accounts ?? []).enumerated() {
             let name = account.login_username ?? ""
             if name.isEmpty { continue }
             let field = "\(source): modules.accounts[\(index)]"
+            if let first = firstIndex[name] {
+                warnings.append("\(field) has the login_username \(name) of modules.accounts[\(first)]; only that first one is used")
+            } else {
+                firstIndex[name] = index
+            }
             guard let password = account.login_password, !password.isEmpty else {
                 throw ConfigError("\(field).login_password is missing for \(name)")
             }

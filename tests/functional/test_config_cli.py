@@ -96,6 +96,21 @@ def test_a_hash_that_would_let_guesses_in_is_refused(tmp_path, stored, reason):
     assert reason in check.stderr
 
 
+def test_misspelt_keys_and_a_shadowed_account_are_warned_of(tmp_path):
+    # "permission" for "permissions" would leave bob with full rights: never silently.
+    path = write_config(tmp_path, {"max_conections": 3}, accounts=[
+        {"login_username": "bob", "login_password": "x", "bucket_name": "bkt", "permission": "read-only"},
+        {"login_username": "bob", "login_password": "y", "bucket_name": "bkt"}])
+    check = run("config", "check", str(path))
+    assert check.returncode == 0, check.stderr
+    assert "modules.accounts[0].permission is not a setting of ossftp" in check.stdout
+    assert "modules.ossftp.max_conections is not a setting of ossftp" in check.stdout
+    assert "modules.accounts[1]" in check.stdout and "only that first one is used" in check.stdout
+    # The seed's own file, launcher keys included, warns of nothing unknown.
+    seed = run("config", "check", str(Path(__file__).resolve().parents[2] / "config.json"))
+    assert "not a setting" not in seed.stdout + seed.stderr
+
+
 def test_an_account_without_a_bucket_is_named(tmp_path):
     path = write_config(tmp_path, {}, accounts=[{"login_username": "bob", "login_password": "x"}])
     check = run("config", "check", str(path))
