@@ -40,7 +40,23 @@ struct CopyCommand: AsyncParsableCommand {
         return nil
     }
 
+    func validate() throws {
+        // S3 takes parts of 5 MiB to 5 GiB (all but the last); OSS from 100 KiB.
+        guard (5...5120).contains(partSize) else { throw ValidationError("--part_size is in MiB, from 5 to 5120") }
+        guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency is from 1 to 64") }
+    }
+
     func run() async throws {
+        do {
+            try await copy()
+        } catch let error as ObjectStoreError {
+            throw CopyError(VFSError(error, path: (try? Self.remote(source)) == nil ? destination : source))
+        } catch let error as VFSError {
+            throw CopyError(error)
+        }
+    }
+
+    private func copy() async throws {
         let from = try Self.remote(source)
         let to = try Self.remote(destination)
         guard (from == nil) != (to == nil), let remote = from ?? to else {
@@ -54,10 +70,39 @@ struct CopyCommand: AsyncParsableCommand {
             pathStyle: pathStyle)
         let objectStore = try await factory.makeStore(bucket: remote.bucket, credentials: credentials)
         if from == nil {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
+                throw CopyError(.notFound(source))
+            }
+            guard !isDirectory.boolValue else { throw CopyError(.isDirectory(source)) }
             try await ObjectTransfer.upload(file: source, to: remote.key, store: objectStore, partSize: partSize << 20,
                                             concurrency: concurrency)
         } else {
             try await ObjectTransfer.download(remote.key, from: objectStore, to: destination)
+        }
+    }
+}
+
+/// A failed copy, said in words (the store's error code and request id kept), exit status 1.
+struct CopyError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ error: VFSError) {
+        switch error {
+        case .notFound(let path): description = "\(path): no such object or file"
+        case .alreadyExists(let path): description = "\(path) already exists"
+        case .notDirectory(let path): description = "\(path): not a directory"
+        case .isDirectory(let path): description = "\(path) is a directory"
+        case .directoryNotEmpty(let path): description = "\(path): directory not empty"
+        case .permissionDenied(let reason): description = "permission denied: \(reason)"
+        case .invalidName(let reason): description = "invalid name: \(reason)"
+        case .nameTooLong(let reason): description = "name too long: \(reason)"
+        case .invalidRange(let reason): description = "invalid range: \(reason)"
+        case .unsupported(let reason): description = "not supported: \(reason)"
+        case .integrity(let reason): description = "integrity check failed: \(reason)"
+        case .noSpace(let reason): description = "no space left: \(reason)"
+        case .storeUnavailable(let reason): description = "store unavailable: \(reason)"
+        case .storeFailure(let reason): description = "store error: \(reason)"
         }
     }
 }
