@@ -123,8 +123,20 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: candidate)
             throw error
         }
-        // Valid and in force: it becomes config.json (rename: never a half-written file).
-        guard rename(candidate, path) == 0 else { throw ConsoleEditError("cannot replace \(path)") }
+        // Valid and in force: it becomes config.json (rename: never a half-written file). A
+        // config.json that is a link is written where it points: the link stays a link.
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        var staged = candidate
+        if target != path {
+            staged = target + ".console-edit"
+            try? FileManager.default.removeItem(atPath: candidate)
+            guard FileManager.default.createFile(atPath: staged, contents: edited, attributes: [.posixPermissions: 0o600])
+            else { throw ConsoleEditError("cannot write \(staged)") }
+        }
+        guard rename(staged, target) == 0 else {
+            try? FileManager.default.removeItem(atPath: staged)
+            throw ConsoleEditError("cannot replace \(target)")
+        }
         settings.withValue { $0.configPath = path }
     }
 

@@ -143,6 +143,22 @@ def test_protected_console_needs_login_or_token(protected):
     assert ConsoleClient(protected.web_port, token=TOKEN + "x").request("GET", "/api/status")[0] == 401
 
 
+def test_an_edit_writes_through_a_linked_config_json(protected):
+    # config.json kept elsewhere (a deployment's shared folder) behind a link: the edit lands
+    # there, and the link stays a link.
+    real = protected.config_path.parent / "shared" / "config.json"
+    real.parent.mkdir()
+    real.write_text(protected.config_path.read_text())
+    protected.config_path.unlink()
+    protected.config_path.symlink_to(real)
+    client = ConsoleClient(protected.web_port, token=TOKEN)
+    code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": "77"})
+    assert code == 200, body
+    assert protected.config_path.is_symlink()
+    assert json.loads(real.read_text())["modules"]["ossftp"]["idle_timeout"] == 77
+    assert sorted(p.name for p in real.parent.iterdir()) == ["config.json"]
+
+
 def test_config_edits_are_validated_written_and_applied(protected):
     client = ConsoleClient(protected.web_port, token=TOKEN)
     before = protected.config_path.read_text()
