@@ -224,13 +224,22 @@ struct ServeCommand: AsyncParsableCommand {
     static func console(settings: ServeSettings, source: ServeRuntime, log: ConsoleLogBuffer, logger: Logger)
         -> ConsoleServer
     {
+        // One password check at a time, a wrong one holding the next for a second: guesses sent
+        // in parallel get no faster than one a second.
+        let attempts = AsyncSerializer()
         // Looked up at each use: a reload that rotates the password or token applies at once.
         let access = ConsoleAccess { [source] in
             let settings = source.currentSettings
             let verifier = settings.consolePassword
             return ConsoleAccess.Credentials(
                 verifyPassword: verifier.map { verifier in
-                    { @Sendable password in (try? await BlockingIO.run { verifier.verify(password) }) ?? false }
+                    { @Sendable password in
+                        (try? await attempts.run {
+                            let right = try await BlockingIO.run { verifier.verify(password) }
+                            if !right { try? await Task.sleep(for: .seconds(1)) }
+                            return right
+                        }) ?? false
+                    }
                 },
                 token: settings.consoleToken,
                 stamp: "\(verifier?.storedForm ?? "")\u{0}\(settings.consoleToken ?? "")")

@@ -130,6 +130,16 @@ def test_protected_console_needs_login_or_token(protected):
     assert anonymous.login("wrong") == 401
     assert time.monotonic() - started >= 0.9, "a wrong console password is answered slowly"
     assert anonymous.cookie is None
+    # Guesses sent in parallel are checked one at a time, a second apart.
+    results: list[int] = []
+    started = time.monotonic()
+    guessers = [threading.Thread(target=lambda n=n: results.append(ConsoleClient(protected.web_port).login(f"guess{n}")))
+                for n in range(4)]
+    for guesser in guessers:
+        guesser.start()
+    for guesser in guessers:
+        guesser.join()
+    assert results == [401] * 4 and time.monotonic() - started >= 4
 
     browser = ConsoleClient(protected.web_port)
     assert browser.login(PASSWORD) == 303
