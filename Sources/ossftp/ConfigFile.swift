@@ -47,10 +47,10 @@ struct ConfigFile: Decodable {
         var password: String?
         /// A bearer token for the console's API and /metrics: inline, `env:NAME` or `file:PATH`.
         var token: String?
-        /// The seed's desktop launcher's; read and ignored.
-        var auto_start: LenientBool?
-        var popup_webui: LenientBool?
-        var show_systray: LenientBool?
+        /// The seed's desktop launcher's (numbers in its file); known, whatever they hold, and ignored.
+        var auto_start: IgnoredValue?
+        var popup_webui: IgnoredValue?
+        var show_systray: IgnoredValue?
     }
 
     struct Server: Decodable {
@@ -220,4 +220,9 @@ struct LenientDouble: Decodable {
                 Double.self, .init(codingPath: decoder.codingPath, debugDescription: "expected a number"))
         }
     }
+}
+
+/// A value of any JSON type, taken and not read: a key ossftp knows and has no use for.
+struct IgnoredValue: Decodable {
+    init(from decoder: any Decoder) throws {}
 }

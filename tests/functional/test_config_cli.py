@@ -108,7 +108,7 @@ def test_misspelt_keys_and_a_shadowed_account_are_warned_of(tmp_path):
     assert "modules.accounts[1]" in check.stdout and "only that first one is used" in check.stdout
     # The seed's own file, launcher keys included, warns of nothing unknown.
     seed = run("config", "check", str(Path(__file__).resolve().parents[2] / "config.json"))
-    assert "not a setting" not in seed.stdout + seed.stderr
+    assert seed.returncode == 0 and "not a setting" not in seed.stdout + seed.stderr, seed.stderr
 
 
 def test_an_account_without_a_bucket_is_named(tmp_path):
