@@ -10,6 +10,9 @@ import OSSVFS
 /// Entries are numbered from 1 (`.` and `..` first); the number of the last entry a buffer
 /// took is the offset the kernel asks from next. An offset other than where the stream stands
 /// (`seekdir`, `rewinddir`) restarts the listing and skips to it.
+///
+/// Files being written in the directory and not stored yet (which getattr already shows) come
+/// after the store's entries, so `ls` sees a copy in progress as stat does.
 final class FuseDirectoryStream: @unchecked Sendable {
     /// An entry ready for the kernel.
     struct Item {
@@ -22,6 +25,10 @@ final class FuseDirectoryStream: @unchecked Sendable {
     private let vfs: any VFS
     private let dots: stat
     private let fill: @Sendable (VFSEntry) -> stat
+    /// The directory's files being written, looked up as a listing starts.
+    private let pending: @Sendable () -> [String: stat]
+    /// Those not met in the store's listing so far, handed out once it ends.
+    private var unlisted: [String: stat] = [:]
     private var listing: Listing?
     /// Entries handed out so far (the offset of the last one).
     private var position: Int64 = 0
@@ -32,10 +39,12 @@ final class FuseDirectoryStream: @unchecked Sendable {
     /// Store entries fetched per trip to the VFS: a trip costs a thread hop.
     static let batch = 256
 
-    init(path: VFSPath, vfs: any VFS, dots: stat, fill: @escaping @Sendable (VFSEntry) -> stat) {
+    init(path: VFSPath, vfs: any VFS, dots: stat, pending: @escaping @Sendable () -> [String: stat] = { [:] },
+         fill: @escaping @Sendable (VFSEntry) -> stat) {
         self.path = path
         self.vfs = vfs
         self.dots = dots
+        self.pending = pending
         self.fill = fill
     }
 
@@ -76,13 +85,22 @@ final class FuseDirectoryStream: @unchecked Sendable {
         if listing == nil {
             listing = Listing(try BlockingBridge.run { [vfs, path] in try await vfs.list(path) }.get().makeAsyncIterator())
             ready = [Item(name: ".", status: dots), Item(name: "..", status: dots)]
+            unlisted = pending()
             return true
         }
         guard !ended, let listing else { return false }
         let entries = try BlockingBridge.run { try await listing.next(Self.batch) }.get()
-        if entries.count < Self.batch { ended = true }
         fetched(entries)
-        ready = entries.map { Item(name: $0.name, status: fill($0)) }
+        ready = entries.map { entry in
+            // Stored already (being replaced): the store's entry stands for it.
+            unlisted[entry.name] = nil
+            return Item(name: entry.name, status: fill(entry))
+        }
+        if entries.count < Self.batch {
+            ended = true
+            ready += unlisted.sorted { $0.key < $1.key }.map { Item(name: $0.key, status: $0.value) }
+            unlisted = [:]
+        }
         return !ready.isEmpty
     }
 

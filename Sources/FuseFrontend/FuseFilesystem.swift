@@ -119,7 +119,13 @@ public final class FuseFilesystem: @unchecked Sendable {
         // libfuse's "unknown" inode: a 0 would make readdir(3) skip . and .. (readdirplus
         // passes these attributes as they are).
         dots.st_ino = 0xFFFF_FFFF
-        let stream = FuseDirectoryStream(path: resolved, vfs: vfs, dots: dots) { [self] entry in
+        let stream = FuseDirectoryStream(path: resolved, vfs: vfs, dots: dots, pending: { [self] in
+            handles.writingIn(resolved).mapValues { file in
+                var status = stat()
+                fill(&status, kind: .file, size: file.size, modified: file.modified ?? Date().timeIntervalSince1970)
+                return status
+            }
+        }) { [self] entry in
             var status = stat()
             fill(&status, kind: entry.kind, size: entry.size, modified: entry.modified)
             return status

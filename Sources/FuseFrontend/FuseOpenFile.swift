@@ -161,6 +161,23 @@ final class FuseHandleTable: @unchecked Sendable {
         return inside.contains { file in file.lock.withLock { !file.unlinked && file.hasPendingChanges } }
     }
 
+    /// The files directly in `directory` with changes not yet stored, by name, with their
+    /// size so far and the time to show. Call without holding any file's lock.
+    func writingIn(_ directory: VFSPath) -> [String: (size: UInt64, modified: Double?)] {
+        let inside = lock.withLock {
+            files.values.filter { $0.writable && $0.path.parent == directory }
+        }
+        var found: [String: (size: UInt64, modified: Double?)] = [:]
+        for file in inside {
+            file.lock.withLock {
+                if !file.unlinked && file.hasPendingChanges, let name = file.path.components.last {
+                    found[name] = (file.pendingSize, file.pendingModified)
+                }
+            }
+        }
+        return found
+    }
+
     /// Every writable open file of `path`.
     func allWritable(_ path: VFSPath) -> [FuseOpenFile] {
         lock.withLock { files.values.filter { $0.path == path && $0.writable } }

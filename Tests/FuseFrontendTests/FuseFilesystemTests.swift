@@ -285,6 +285,33 @@ import TestSupport
         }
     }
 
+    /// A file being written shows in its directory's listing (as stat shows it), once, after
+    /// the stored entries; one being replaced shows as the stored entry.
+    @Test func filesBeingWrittenAreListed() async throws {
+        try await withFilesystem { fs, store in
+            put(store, "d/stored", "abc")
+            put(store, "d/replaced", "old")
+            let (_, writer) = fs.create("/d/new")
+            #expect(write(fs, writer, Array("12345".utf8), at: 0) == 5)
+            let (_, replacer) = fs.open("/d/replaced", flags: O_WRONLY | O_TRUNC)
+            #expect(write(fs, replacer, Array("n".utf8), at: 0) == 1)
+            func listing() -> [String: Int] {
+                let (_, handle) = fs.opendir("/d")
+                var seen: [String: Int] = [:]
+                _ = fs.readdir(handle, from: 0) { name, status, _ in
+                    #expect(seen[name] == nil)
+                    seen[name] = Int(status.st_size)
+                    return true
+                }
+                _ = fs.releasedir(handle)
+                return seen
+            }
+            #expect(listing() == [".": 0, "..": 0, "stored": 3, "replaced": 3, "new": 5])
+            #expect(fs.release(writer) == 0 && fs.release(replacer) == 0)
+            #expect(listing() == [".": 0, "..": 0, "stored": 3, "replaced": 1, "new": 5])
+        }
+    }
+
     @Test func directoriesAreReadABufferAtATimeFromTheirOffsets() async throws {
         try await withFilesystem { fs, store in
             let names = (0..<600).map { String(format: "f%03d", $0) }

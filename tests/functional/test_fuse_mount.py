@@ -280,6 +280,8 @@ def test_a_file_being_written_by_another_process(mounted):
     writer.write(b"g" * MiB)
     writer.flush()
     assert os.stat(root / "grow.bin").st_size == MiB  # shown while written
+    listed = sh("ls -l", root).stdout.splitlines()[1:]  # and listed so, as a copy in progress
+    assert [(line.split()[4], line.split()[-1]) for line in listed] == [(str(MiB), "grow.bin")]
     cat = sh("cat grow.bin", root)
     assert cat.returncode != 0 and "busy" in cat.stderr.lower()
     assert sh("rm grow.bin && ls", root).stdout == ""
