@@ -15,6 +15,7 @@ public struct ConsoleServer: Sendable {
     let log: ConsoleLogBuffer
     let logger: Logger
     let sessions = ConsoleLoginSessions()
+    let failures = ConsoleLoginFailures()
 
     static let cookieName = "ossftp_console"
     /// Sent by the console's own scripts on every change: a cross-site form cannot set it
@@ -49,8 +50,8 @@ public struct ConsoleServer: Sendable {
 
     // MARK: - Routes
 
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    func makeRouter() -> Router<ConsoleRequestContext> {
+        let router = Router(context: ConsoleRequestContext.self)
         router.add(middleware: ConsoleHostCheck(loopbackOnly: Self.isLoopback(host)))
         router.get("/") { request, _ in
             guard self.mayRead(request) else { return Self.redirect(to: "/login") }
@@ -59,7 +60,7 @@ public struct ConsoleServer: Sendable {
         router.get("/login") { _, _ in
             Self.html(ConsolePage.login(error: nil, enabled: self.access.current().verifyPassword != nil))
         }
-        router.post("/login") { request, _ in try await self.login(request) }
+        router.post("/login") { request, context in try await self.login(request, from: context.remoteAddress) }
         router.post("/logout") { request, _ in
             if let cookie = request.cookies[Self.cookieName] { self.sessions.close(cookie.value) }
             var response = Self.redirect(to: "/login")
@@ -129,7 +130,15 @@ public struct ConsoleServer: Sendable {
         return nil
     }
 
-    private func login(_ request: Request) async throws -> Response {
+    private func login(_ request: Request, from peer: SocketAddress?) async throws -> Response {
+        // Past ten wrong passwords from one address in ten minutes, it is refused until ten
+        // minutes after its last, unchecked: guessing from one place ends there.
+        let address = peer?.ipAddress ?? "unknown"
+        if failures.isRefused(address) {
+            logger.notice("console: login refused, too many failures", metadata: ["peer": "\(address)"])
+            return Self.html(ConsolePage.login(error: "Too many failed logins from this address; try again later.",
+                                               enabled: true), status: .tooManyRequests)
+        }
         let credentials = access.current()
         guard let verify = credentials.verifyPassword else {
             return Self.html(ConsolePage.login(error: "No console password is set.", enabled: false),
@@ -138,11 +147,13 @@ public struct ConsoleServer: Sendable {
         let body = try await request.body.collect(upTo: 16 << 10)
         let form = Self.formFields(String(buffer: body))
         guard await verify(form["password"] ?? "") else {
-            logger.notice("console: failed login")
+            failures.failed(address)
+            logger.notice("console: failed login", metadata: ["peer": "\(address)"])
             // As for FTP logins: a wrong password is answered slowly.
             try? await Task.sleep(for: .seconds(1))
             return Self.html(ConsolePage.login(error: "Wrong password.", enabled: true), status: .unauthorized)
         }
+        failures.succeeded(address)
         logger.info("console: login")
         var response = Self.redirect(to: "/")
         response.setCookie(Cookie(name: Self.cookieName, value: sessions.open(stamp: credentials.stamp), path: "/", httpOnly: true,

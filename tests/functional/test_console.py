@@ -118,6 +118,18 @@ def test_console_beyond_loopback_without_credentials_refuses_to_start(tmp_path):
     assert "modules.launcher.address" in result.stderr and "password" in result.stderr, result.stderr
 
 
+def guess_in_parallel(server: OssftpServer, count: int) -> list[int]:
+    """Wrong console passwords sent at once; their statuses."""
+    results: list[int] = []
+    guessers = [threading.Thread(target=lambda n=n: results.append(ConsoleClient(server.web_port).login(f"guess{n}")))
+                for n in range(count)]
+    for guesser in guessers:
+        guesser.start()
+    for guesser in guessers:
+        guesser.join()
+    return results
+
+
 def test_protected_console_needs_login_or_token(protected):
     anonymous = ConsoleClient(protected.web_port)
     for path in ("/api/status", "/api/sessions", "/api/config", "/api/log", "/api/errors", "/metrics"):
@@ -131,15 +143,8 @@ def test_protected_console_needs_login_or_token(protected):
     assert time.monotonic() - started >= 0.9, "a wrong console password is answered slowly"
     assert anonymous.cookie is None
     # Guesses sent in parallel are checked one at a time, a second apart.
-    results: list[int] = []
     started = time.monotonic()
-    guessers = [threading.Thread(target=lambda n=n: results.append(ConsoleClient(protected.web_port).login(f"guess{n}")))
-                for n in range(4)]
-    for guesser in guessers:
-        guesser.start()
-    for guesser in guessers:
-        guesser.join()
-    assert results == [401] * 4 and time.monotonic() - started >= 4
+    assert guess_in_parallel(protected, 4) == [401] * 4 and time.monotonic() - started >= 4
 
     browser = ConsoleClient(protected.web_port)
     assert browser.login(PASSWORD) == 303
@@ -257,6 +262,14 @@ def reload_with(server: OssftpServer, change) -> None:
     deadline = time.monotonic() + 10
     while server.log_tail().count("configuration reloaded") == before and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def test_ten_wrong_passwords_from_one_address_lock_it_out(protected):
+    # Past ten failures in ten minutes, even the right password is refused from there (429).
+    assert guess_in_parallel(protected, 10) == [401] * 10
+    assert ConsoleClient(protected.web_port).login(PASSWORD) == 429
+    # The token still works: scripts are not locked out by a guesser's failures.
+    assert ConsoleClient(protected.web_port, token=TOKEN).request("GET", "/api/status")[0] == 200
 
 
 def test_a_rotated_console_password_or_token_applies_at_reload(protected):
