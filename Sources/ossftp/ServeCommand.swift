@@ -19,13 +19,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("listen_address"), help: "Address of the FTP listener (default 127.0.0.1).")
     var listenAddress: String?
 
-    @Option(help: "Port of the FTP listener (default 2048).")
+    // Port options take the next argument whatever it starts with: `--port -1` is then said
+    // to be out of range, not a missing value.
+    @Option(parsing: .unconditional, help: "Port of the FTP listener (default 2048).")
     var port: Int?
 
-    @Option(name: .customLong("passive_ports_start"), help: "First passive data port (default 51000).")
+    @Option(name: .customLong("passive_ports_start"), parsing: .unconditional, help: "First passive data port (default 51000).")
     var passivePortsStart: Int?
 
-    @Option(name: .customLong("passive_ports_end"), help: "Last passive data port, included (default 53000).")
+    @Option(name: .customLong("passive_ports_end"), parsing: .unconditional, help: "Last passive data port, included (default 53000).")
     var passivePortsEnd: Int?
 
     @Option(name: .customLong("masquerade_address"), help: "Address announced in PASV replies (NAT, containers).")
@@ -99,7 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls_key"), help: "PEM private key of the FTPS certificate.")
     var tlsKey: String?
 
-    @Option(name: .customLong("implicit_tls_port"), help: "Port of an implicit FTPS listener (TLS from the first byte).")
+    @Option(name: .customLong("implicit_tls_port"), parsing: .unconditional, help: "Port of an implicit FTPS listener (TLS from the first byte).")
     var implicitTLSPort: Int?
 
     @Option(name: .customLong("local_root"), help: "Folder of the local provider; each bucket is a folder in it.")
@@ -112,7 +114,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("spool_dir"), help: "Folder where uploads are staged.")
     var spoolDir: String?
 
-    @Option(name: .customLong("web_port"), help: "Port of the web console and /metrics; 0 turns it off (default 8192).")
+    @Option(name: .customLong("web_port"), parsing: .unconditional, help: "Port of the web console and /metrics; 0 turns it off (default 8192).")
     var webPort: Int?
 
     @Option(name: .customLong("web_address"),

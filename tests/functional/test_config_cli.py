@@ -164,6 +164,14 @@ def test_a_second_server_on_the_same_port_is_refused(tmp_path):
         first.stop()
 
 
+def test_a_negative_port_flag_is_said_to_be_out_of_range(tmp_path):
+    # Not "missing value": the value is taken, and refused for what it is.
+    for flag, said in (("--port", "-1 is out of range"), ("--web_port", "-1 is out of range"),
+                       ("--passive_ports_start", "need 1 <= passive_ports_start")):
+        result = run("serve", flag, "-1", cwd=tmp_path)
+        assert result.returncode == EX_CONFIG and said in result.stderr, (flag, result.stderr)
+
+
 def test_a_bad_flag_is_a_usage_error():
     result = run("serve", "--port", "many")
     assert result.returncode == 64
