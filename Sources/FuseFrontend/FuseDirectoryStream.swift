@@ -29,6 +29,9 @@ final class FuseDirectoryStream: @unchecked Sendable {
     private let pending: @Sendable () -> [String: stat]
     /// Those not met in the store's listing so far, handed out once it ends.
     private var unlisted: [String: stat] = [:]
+    /// The files being written when the directory was first read: a restart (`seekdir`, or the
+    /// kernel resuming a buffer) lists the same ones, so offsets keep meaning the same entries.
+    private var pendingAtStart: [String: stat]?
     private var listing: Listing?
     /// Entries handed out so far (the offset of the last one).
     private var position: Int64 = 0
@@ -85,7 +88,8 @@ final class FuseDirectoryStream: @unchecked Sendable {
         if listing == nil {
             listing = Listing(try BlockingBridge.run { [vfs, path] in try await vfs.list(path) }.get().makeAsyncIterator())
             ready = [Item(name: ".", status: dots), Item(name: "..", status: dots)]
-            unlisted = pending()
+            if pendingAtStart == nil { pendingAtStart = pending() }
+            unlisted = pendingAtStart ?? [:]
             return true
         }
         guard !ended, let listing else { return false }

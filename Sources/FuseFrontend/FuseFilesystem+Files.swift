@@ -92,7 +92,15 @@ extension FuseFilesystem {
         let end = min(offset + UInt64(buffer.count), max(file.size, file.extendedSize))
         guard offset < end else { return 0 }
         var got = 0
-        if offset < file.continuedFrom {
+        // The spool first: a kept prefix read back into it (smaller than a store's part) may
+        // have been patched there. The store only for what went up by a server-side copy.
+        let local = offset < file.size
+            ? try? BlockingBridge.run({ try await writer.readBack(at: offset, count: Int(min(end, file.size) - offset)) }).get()
+            : nil
+        if let local {
+            local.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            got = local.count
+        } else if offset < file.continuedFrom {
             let count = Int(min(end, file.continuedFrom) - offset)
             let read = readStored(file, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset)
             // An error, or the stored object ended early: that is what this read returns.
@@ -148,18 +156,31 @@ extension FuseFilesystem {
         guard let file = handles.file(handle) else { return -EBADF }
         // A first change in place claims the path, outside the file's lock: the claim may wait
         // on another descriptor, which must be able to look at this one meanwhile.
-        if file.lock.withLock({ file.needsClaim }) && !handles.claim(file.path, for: file) { return -EBUSY }
-        return file.lock.withLock {
-            if let failure = file.failure {
-                if !file.hasPendingChanges { handles.unclaim(file.path, for: file) }
-                return -failure
+        // A store by another descriptor between the two looks makes a claim needed after all:
+        // then claim and look again (bounded: each round waited for the others to store).
+        for _ in 0..<3 {
+            if file.lock.withLock({ file.needsClaim }) && !handles.claim(file.path, for: file) { return -EBUSY }
+            let status = file.lock.withLock { () -> Int32? in
+                if file.needsClaim && !handles.holdsClaim(file.path, for: file) { return nil }
+                return writeHoldingLock(file, bytes, at: requested)
             }
-            if file.unlinked { return Int32(bytes.count) }
-            do {
-                if file.needsClaim { try beginChanging(file) }
-                let end = file.staged?.size ?? max(file.size, file.extendedSize)
-                let offset = file.appending ? end : requested
-                if file.staged == nil, let writer = file.writer, offset < file.size {
+            if let status { return status }
+        }
+        return -EBUSY
+    }
+
+    /// ``write(_:_:at:)`` with the file's lock held (and the claim, when a change needs it).
+    private func writeHoldingLock(_ file: FuseOpenFile, _ bytes: UnsafeRawBufferPointer, at requested: UInt64) -> Int32 {
+        if let failure = file.failure {
+            if !file.hasPendingChanges { handles.unclaim(file.path, for: file) }
+            return -failure
+        }
+        if file.unlinked { return Int32(bytes.count) }
+        do {
+            if file.needsClaim { try beginChanging(file) }
+            let end = file.staged?.size ?? max(file.size, file.extendedSize)
+            let offset = file.appending ? end : requested
+            if file.staged == nil, let writer = file.writer, offset < file.size {
                 // Back into what was streamed (vim patches its swap file's first block): done
                 // in the spool while those bytes are still there, else EINVAL.
                 let chunk = Array(bytes)
@@ -168,27 +189,26 @@ extension FuseFilesystem {
                 return Int32(bytes.count)
             }
             if file.staged == nil, file.writer != nil, offset > file.size {
-                    // Past the end of a streamed file (a sparse write, or ftruncate to the
-                    // final size first): zeros fill the gap, and streaming goes on.
-                    try padStream(file, to: offset)
-                }
-                if file.staged == nil && (file.writer == nil || offset != file.size) {
-                    try prepareWrite(file, at: offset)
-                }
-                if let staged = file.staged {
-                    try staged.reserveBlocking(upTo: offset + UInt64(bytes.count))
-                    try staged.write(bytes, at: offset)
-                    staged.dirty = true
-                } else if let writer = file.writer {
-                    let chunk = Array(bytes)
-                    try BlockingBridge.run { try await writer.write(chunk) }.get()
-                    file.size += UInt64(bytes.count)
-                }
-                return Int32(bytes.count)
-            } catch {
-                if !file.hasPendingChanges { handles.unclaim(file.path, for: file) }
-                return -FuseErrno.code(forAny: error)
+                // Past the end of a streamed file (a sparse write, or ftruncate to the final
+                // size first): zeros fill the gap, and streaming goes on.
+                try padStream(file, to: offset)
             }
+            if file.staged == nil && (file.writer == nil || offset != file.size) {
+                try prepareWrite(file, at: offset)
+            }
+            if let staged = file.staged {
+                try staged.reserveBlocking(upTo: offset + UInt64(bytes.count))
+                try staged.write(bytes, at: offset)
+                staged.dirty = true
+            } else if let writer = file.writer {
+                let chunk = Array(bytes)
+                try BlockingBridge.run { try await writer.write(chunk) }.get()
+                file.size += UInt64(bytes.count)
+            }
+            return Int32(bytes.count)
+        } catch {
+            if !file.hasPendingChanges { handles.unclaim(file.path, for: file) }
+            return -FuseErrno.code(forAny: error)
         }
     }
 
@@ -206,6 +226,7 @@ extension FuseFilesystem {
         forgetIfStoredChanged(file)
         if case .success(let entry) = BlockingBridge.run({ [vfs, path = file.path] in try await vfs.stat(path) }) {
             file.size = entry.size
+            file.extendedSize = 0
         }
     }
 
@@ -286,6 +307,7 @@ extension FuseFilesystem {
         if let writer = file.writer {
             do {
                 try padStream(file, to: file.extendedSize)
+                file.extendedSize = 0
                 file.writer = nil
                 result = BlockingBridge.run { try await writer.commit() }
             } catch {
@@ -361,6 +383,7 @@ extension FuseFilesystem {
                     switch BlockingBridge.run({ try await writer.truncate(to: size) }) {
                     case .success:
                         file.size = size
+                        file.continuedFrom = min(file.continuedFrom, size)
                         file.extendedSize = 0
                         return 0
                     case .failure(let error):

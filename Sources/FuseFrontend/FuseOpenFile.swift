@@ -140,6 +140,11 @@ final class FuseHandleTable: @unchecked Sendable {
         return true
     }
 
+    /// Whether `file` holds the claim on `path`.
+    func holdsClaim(_ path: VFSPath, for file: FuseOpenFile) -> Bool {
+        lock.withLock { claims[path] === file }
+    }
+
     /// Gives up `file`'s claim on `path`, if it holds it.
     func unclaim(_ path: VFSPath, for file: FuseOpenFile) {
         lock.withLock {
@@ -169,10 +174,17 @@ final class FuseHandleTable: @unchecked Sendable {
         }
         var found: [String: (size: UInt64, modified: Double?)] = [:]
         for file in inside {
-            file.lock.withLock {
-                if !file.unlinked && file.hasPendingChanges, let name = file.path.components.last {
-                    found[name] = (file.pendingSize, file.pendingModified)
+            // A write holds the file's lock for a moment, a commit for as long as its upload:
+            // past 40 ms the file is passed over, rather than holding `ls` of the whole
+            // directory behind it.
+            for _ in 0..<20 {
+                let looked: Void? = file.lock.withLockIfFree {
+                    if !file.unlinked && file.hasPendingChanges, let name = file.path.components.last {
+                        found[name] = (file.pendingSize, file.pendingModified)
+                    }
                 }
+                if looked != nil { break }
+                usleep(2_000)
             }
         }
         return found

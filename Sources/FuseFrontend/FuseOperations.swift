@@ -165,7 +165,9 @@ public enum FuseOperations {
         // write waits its turn on a busy file (up to 3 s), and ten such waits would stall every
         // other call on the mount.
         var options = ["fsname=\(fsName.replacingOccurrences(of: ",", with: "_"))", "subtype=ossftp", "default_permissions",
-                       "max_idle_threads=16", "max_threads=128"]
+                       "max_idle_threads=16"]
+        // An option libfuse has known since 3.12; older ones refuse the mount over it.
+        if FuseLibrary.version >= 312 { options.append("max_threads=128") }
         if filesystem.options.allowOther { options.append("allow_other") }
         if filesystem.options.readOnly { options.append("ro") }
         let arguments = ["ossftp", mountpoint, "-f", "-o", options.joined(separator: ",")]

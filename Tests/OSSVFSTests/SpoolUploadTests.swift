@@ -244,6 +244,10 @@ import TestSupport
             try await append(200_000, 5)
             await #expect(throws: VFSError.self) { try await upload.truncate(to: 10) }
             try await cut(to: model.expected.count - 5)
+            // Cut at the second part's very start: no empty part is sent; writing goes on.
+            try await upload.truncate(to: 1 << 20)
+            model.expected.removeLast(model.expected.count - (1 << 20))
+            try await append(1000, 6)
             try await upload.commit()
             #expect(try await collect(store.get("cut", range: nil)) == model.expected)
         }

@@ -459,6 +459,18 @@ def test_append_then_read_from_the_start(mounted):
             handle.seek(0)
             assert handle.read() == base + b"tail"
         assert (root / name).read_bytes() == base + b"tail"
+    # On S3 a kept prefix smaller than a part is read back into the spool: patched there, it
+    # reads back patched (the local store copies it server-side: EINVAL for a patch there).
+    descriptor = os.open(root / "small.bin", os.O_RDWR)
+    os.pwrite(descriptor, b"more", 3004)
+    if mounted.kind == "s3":
+        assert os.pwrite(descriptor, b"HEAD", 0) == 4
+        assert os.pread(descriptor, 6, 0)[:4] == b"HEAD"
+    else:
+        with pytest.raises(OSError) as failure:
+            os.pwrite(descriptor, b"HEAD", 0)
+        assert failure.value.errno == errno.EINVAL
+    os.close(descriptor)
 
 
 def test_new_files_grow_with_zeros(mounted):

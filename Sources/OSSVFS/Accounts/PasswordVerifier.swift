@@ -24,13 +24,16 @@ public enum PasswordVerifier: Sendable, Equatable {
             let key = bytesFromHex(String(fields[3]))
         else { return "not of the form pbkdf2-sha256$<iterations>$<salt hex>$<key hex>" }
         if iterations < minimumIterations { return "\(iterations) iterations; at least \(minimumIterations)" }
+        // Every login waits for one check at a time (the console's): a check must not take minutes.
+        if iterations > maximumIterations { return "\(iterations) iterations; at most \(maximumIterations)" }
         if salt.count < 8 { return "a salt of \(salt.count) bytes; at least 8" }
         if key.count != 32 { return "a key of \(key.count) bytes; it must be 32" }
         return nil
     }
 
-    /// The fewest iterations a stored hash may have (as `ossftp passwd --iterations`).
+    /// The fewest and most iterations a stored hash may have (as `ossftp passwd --iterations`).
     public static let minimumIterations = 1000
+    public static let maximumIterations = 10_000_000
 
     /// Reads a stored `login_password`: the hashed form when it parses as one, else plaintext.
     public init(stored: String) {

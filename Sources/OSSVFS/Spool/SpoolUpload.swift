@@ -352,7 +352,14 @@ public actor SpoolUpload: VFSWriter {
                     start = partStart - UInt64(first.size)
                 }
                 let kept = size - start
-                if let file = partFile {
+                if kept == 0 && start > 0, let file = partFile, let path = partPath {
+                    // Cut at a part's very start: no part at all, rather than an empty one later.
+                    try await storeIO { try file.close() }
+                    await release(partReserved, path: path)
+                    partFile = nil
+                    partPath = nil
+                    partReserved = 0
+                } else if let file = partFile {
                     try await storeIO { try file.truncate(to: kept) }
                 }
                 partFill = Int(kept)

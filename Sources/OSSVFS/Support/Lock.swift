@@ -12,6 +12,13 @@ public final class Lock: @unchecked Sendable {
         defer { mutex.unlock() }
         return try body()
     }
+
+    /// Runs `body` with the lock held if it is free now; nil without waiting otherwise.
+    public func withLockIfFree<T>(_ body: () throws -> T) rethrows -> T? {
+        guard mutex.try() else { return nil }
+        defer { mutex.unlock() }
+        return try body()
+    }
 }
 
 /// A value behind a ``Lock``: read whole, or changed in place.
