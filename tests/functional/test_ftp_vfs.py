@@ -141,6 +141,10 @@ def test_wildcards_in_the_last_name_of_list_and_nlst(server):
     c.retrlines("LIST /w/g1*", lines.append)
     assert [line.split()[-1] for line in lines] == ["g1.bin", "g10.bin"]
     assert c.nlst("*.none") == []
+    # A pattern in a folder: the names as the client can RETR them from where it is.
+    c.cwd("/")
+    assert sorted(c.nlst("w/g?.bin")) == ["w/g1.bin", "w/g2.bin"]
+    assert c.size("w/g1.bin") == len("g1.bin")
     with pytest.raises(ftplib.error_perm, match="^550"):
         c.nlst("missing/*.bin")  # only the last name may hold wildcards
     c.quit()

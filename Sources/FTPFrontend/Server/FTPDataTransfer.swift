@@ -12,7 +12,7 @@ struct FTPDataTransfer: Sendable {
     enum Prepared {
         /// The listing of the directory `path`, or the one entry of a file path.
         case listing(VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat, path: VFSPath,
-                     only: FTPWildcard? = nil)
+                     only: FTPWildcard? = nil, namePrefix: String = "")
         case download(ObjectByteStream)
         case upload(any VFSWriter)
 
@@ -40,7 +40,7 @@ struct FTPDataTransfer: Sendable {
     /// Checks the request and opens what it needs; throws a ``VFSError`` to refuse it.
     func prepare(_ transfer: FTPSessionStateMachine.Transfer) async throws -> Prepared {
         switch transfer {
-        case .list(let path, let format):
+        case .list(let path, let format, let namePrefix):
             do {
                 return .listing(try await vfs.list(path), single: nil, format: format, path: path)
             } catch VFSError.notDirectory where format != .machine {
@@ -52,7 +52,8 @@ struct FTPDataTransfer: Sendable {
                 guard let wildcard = path.components.last.flatMap(FTPWildcard.init), let parent = path.parent else {
                     throw VFSError.notFound(path.description)
                 }
-                return .listing(try await vfs.list(parent), single: nil, format: format, path: parent, only: wildcard)
+                return .listing(try await vfs.list(parent), single: nil, format: format, path: parent, only: wildcard,
+                                namePrefix: namePrefix)
             }
         case .retrieve(let path, let offset):
             return .download(try await vfs.openRead(path, offset: offset))
@@ -78,8 +79,9 @@ struct FTPDataTransfer: Sendable {
         -> Outcome
     {
         switch prepared {
-        case .listing(let listing, let single, let format, let path, let only):
-            return await sendListing(listing, single: single, format: format, path: path, only: only, over: channel)
+        case .listing(let listing, let single, let format, let path, let only, let namePrefix):
+            return await sendListing(listing, single: single, format: format, path: path, only: only,
+                                     namePrefix: namePrefix, over: channel)
         case .download(let stream):
             return await send(stream, over: channel, progress: progress, storeWait: storeWait)
         case .upload(let writer):
@@ -89,7 +91,7 @@ struct FTPDataTransfer: Sendable {
 
     private func sendListing(
         _ listing: VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat, path: VFSPath,
-        only: FTPWildcard? = nil, over channel: DataChannel
+        only: FTPWildcard? = nil, namePrefix: String = "", over channel: DataChannel
     ) async -> Outcome {
         let now = Date().timeIntervalSince1970
         let permissions = vfs.permissions
@@ -98,7 +100,7 @@ struct FTPDataTransfer: Sendable {
             let text: String
             switch format {
             case .long: text = FTPListingFormatter.longLine(entry, now: now)
-            case .names: text = FTPListingFormatter.nameLine(entry)
+            case .names: text = namePrefix + FTPListingFormatter.nameLine(entry)
             case .machine:
                 text = FTPListingFormatter.machineLine(entry, in: path, permissions: permissions, enabled: facts)
             }

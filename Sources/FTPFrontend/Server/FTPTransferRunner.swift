@@ -27,7 +27,7 @@ struct FTPTransferRunner: Sendable {
             prepared = try await mover.prepare(transfer)
         } catch {
             source.close()
-            if case .list(let path, .machine) = transfer, case VFSError.notDirectory = error {
+            if case .list(let path, .machine, _) = transfer, case VFSError.notDirectory = error {
                 report(.finished(.notADirectoryListing(path)))
             } else {
                 report(.finished(.refused(error as? VFSError ?? .storeFailure("\(error)"))))

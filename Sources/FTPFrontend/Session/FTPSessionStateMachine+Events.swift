@@ -80,7 +80,9 @@ extension FTPSessionStateMachine {
 
     /// A transfer over the data connection.
     public enum Transfer: Equatable, Sendable {
-        case list(VFSPath, format: FTPListingFormat)
+        /// `namePrefix`: for NLST of a wildcard in a folder (`NLST sub/*.jpg`), the folder as the
+        /// client wrote it, put before each name, as Windows' and BSD's `mget` then RETR them.
+        case list(VFSPath, format: FTPListingFormat, namePrefix: String = "")
         case retrieve(VFSPath, offset: UInt64)
         /// STOR, after REST n: keep the first n bytes of the existing file.
         case store(VFSPath, keepingFirst: UInt64?)

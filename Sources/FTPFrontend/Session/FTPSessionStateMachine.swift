@@ -235,7 +235,7 @@ public struct FTPSessionStateMachine: Sendable {
         case .list(let argument):
             return transfer(argument) { .list($0, format: .long) }
         case .nlst(let argument):
-            return transfer(argument) { .list($0, format: .names) }
+            return transfer(argument) { .list($0, format: .names, namePrefix: Self.wildcardFolder(argument)) }
         case .mlsd(let argument):
             return transfer(argument) { .list($0, format: .machine) }
         case .mlst(let argument):
@@ -356,6 +356,15 @@ public struct FTPSessionStateMachine: Sendable {
             }
         }
         return action
+    }
+
+    /// The folder part of an argument whose last name holds a wildcard (`sub/` of
+    /// `sub/*.jpg`), as written; empty otherwise.
+    static func wildcardFolder(_ argument: String?) -> String {
+        guard let argument, let slash = argument.lastIndex(of: "/"),
+            argument[argument.index(after: slash)...].contains(where: { $0 == "*" || $0 == "?" })
+        else { return "" }
+        return String(argument[...slash])
     }
 
     /// PORT and EPRT: only to the client's own address and to ports from 1024 on, so the
