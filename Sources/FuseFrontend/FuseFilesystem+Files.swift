@@ -217,12 +217,7 @@ extension FuseFilesystem {
     /// starting from the same stored bytes would each drop the other's) starts from the object
     /// as it now is: a staged copy another descriptor's commit made stale is dropped.
     private func beginChanging(_ file: FuseOpenFile) throws {
-        if file.storedChanged.withLock({ changed in
-            defer { changed = false }
-            return changed
-        }) {
-            file.readsStale.withLock { $0 = true }
-        }
+        if file.storedChanged.take() { file.readsStale.withLock { $0 = true } }
         forgetIfStoredChanged(file)
         if case .success(let entry) = BlockingBridge.run({ [vfs, path = file.path] in try await vfs.stat(path) }) {
             file.size = entry.size
@@ -235,10 +230,7 @@ extension FuseFilesystem {
     /// so it reads and changes the file as stored now. Programs that coordinate by locks
     /// (several sqlite processes on one database) depend on it. Call under its lock.
     func forgetIfStoredChanged(_ file: FuseOpenFile) {
-        guard !file.hasPendingChanges, file.readsStale.withLock({ stale in
-            defer { stale = false }
-            return stale
-        }) else { return }
+        guard !file.hasPendingChanges, file.readsStale.take() else { return }
         file.reader?.close()
         file.reader = nil
         file.staged?.remove()

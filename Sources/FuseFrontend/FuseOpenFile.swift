@@ -65,6 +65,9 @@ final class FuseOpenFile: @unchecked Sendable {
     /// Whether there are changes not yet stored.
     var hasPendingChanges: Bool { writer != nil || staged?.dirty == true }
 
+    /// Whether its name is being written: changes not yet stored, and not unlinked since.
+    var isBeingWritten: Bool { !unlinked && hasPendingChanges }
+
     /// Whether the next write is a first change in place, which must claim the path: nothing
     /// pending, and either opened without O_TRUNC, or appending (O_APPEND) after another
     /// descriptor stored the file since this one's last commit: its end is not this one's any
@@ -102,7 +105,7 @@ final class FuseHandleTable: @unchecked Sendable {
     /// passed over. Call without holding any file's lock.
     func writing(_ path: VFSPath, except excluded: FuseOpenFile? = nil) -> FuseOpenFile? {
         allWritable(path).first { file in
-            file !== excluded && file.lock.withLock { !file.unlinked && file.hasPendingChanges }
+            file !== excluded && file.lock.withLock { file.isBeingWritten }
         }
     }
 
@@ -163,7 +166,7 @@ final class FuseHandleTable: @unchecked Sendable {
             files.values.filter { $0.writable && $0.path.components.count > directory.components.count
                 && $0.path.components.starts(with: directory.components) }
         }
-        return inside.contains { file in file.lock.withLock { !file.unlinked && file.hasPendingChanges } }
+        return inside.contains { file in file.lock.withLock { file.isBeingWritten } }
     }
 
     /// The files directly in `directory` with changes not yet stored, by name, with their
@@ -179,7 +182,7 @@ final class FuseHandleTable: @unchecked Sendable {
             // directory behind it.
             for _ in 0..<20 {
                 let looked: Void? = file.lock.withLockIfFree {
-                    if !file.unlinked && file.hasPendingChanges, let name = file.path.components.last {
+                    if file.isBeingWritten, let name = file.path.components.last {
                         found[name] = (file.pendingSize, file.pendingModified)
                     }
                 }
@@ -207,4 +210,14 @@ final class LockedValue<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 
     func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
+}
+
+extension LockedValue where Value == Bool {
+    /// The flag's value, leaving it false.
+    func take() -> Bool {
+        withLock { flag in
+            defer { flag = false }
+            return flag
+        }
+    }
 }

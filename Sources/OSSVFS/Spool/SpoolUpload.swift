@@ -337,12 +337,8 @@ public actor SpoolUpload: VFSWriter {
                 buffer = []
                 var start = partStart
                 if size < partStart, let first = pendingFirst {
-                    // Back into the first part: the part after it goes, and the first is the
-                    // part being written again.
-                    if let file = partFile, let path = partPath {
-                        try await storeIO { try file.close() }
-                        await release(partReserved, path: path)
-                    }
+                    // Back into the first part, which becomes the part being written again. No
+                    // part follows it: opening a second part sends the first (openPart).
                     pendingFirst = nil
                     nextPartNumber = first.number
                     partFile = try await storeIO { try PosixFile.openForAppending(first.path) }
