@@ -55,8 +55,20 @@ import Testing
         #expect(parse("EPSV") == .command(.epsv(.any), verb: "EPSV"))
         #expect(parse("EPSV ALL") == .command(.epsv(.all), verb: "EPSV"))
         #expect(code(parse("EPSV 3")) == 522)
-        #expect(parse("LIST -la") == .command(.list(nil), verb: "LIST"))
-        #expect(parse("LIST -a dir name") == .command(.list("dir name"), verb: "LIST"))
+        #expect(parse("LIST -la") == .command(.list(nil, directoryItself: false), verb: "LIST"))
+        #expect(parse("LIST -a dir name") == .command(.list("dir name", directoryItself: false), verb: "LIST"))
+        #expect(parse("LIST -ld dir") == .command(.list("dir", directoryItself: true), verb: "LIST"))
+        #expect(parse("LIST -l -d") == .command(.list(nil, directoryItself: true), verb: "LIST"))
+        // STAT with options only lists the working directory; STAT alone is the status.
+        #expect(parse("STAT -la") == .command(.stat("."), verb: "STAT"))
+        #expect(parse("STAT") == .command(.stat(nil), verb: "STAT"))
+        #expect(parse("STOU") == .command(.stou(nil), verb: "STOU"))
+        #expect(parse("STOU photo.jpg") == .command(.stou("photo.jpg"), verb: "STOU"))
+        // `MDTM time path` sets (the older form of MFMT); anything else asks.
+        #expect(parse("MDTM 20200101000000 a b.txt")
+            == .command(.mdtmSet(time: 1_577_836_800, path: "a b.txt", whole: "20200101000000 a b.txt"), verb: "MDTM"))
+        #expect(parse("MDTM 20200101000000") == .command(.mdtm("20200101000000"), verb: "MDTM"))
+        #expect(parse("MDTM 20201301000000 x") == .command(.mdtm("20201301000000 x"), verb: "MDTM"))
     }
 
     @Test func timeValsAreASCIIDigitsAndRealDates() {

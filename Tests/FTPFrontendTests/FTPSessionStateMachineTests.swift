@@ -124,6 +124,43 @@ import Testing
         #expect(machine.receivedLine(line("QUIT")) == .sendAndClose(FTPReply(.closingControl, "Goodbye.")))
     }
 
+    @Test func mdtmWithATimeSetsUnlessAFileHasTheWholeName() throws {
+        var machine = loggedIn()
+        let whole = try VFSPath(resolving: "/20200101000000 f")
+        let file = try VFSPath(resolving: "/f")
+        let operation = Machine.Operation.modificationTimeOrSet(named: whole, file, 1_577_836_800)
+        #expect(machine.receivedLine(line("MDTM 20200101000000 f")) == .perform(operation))
+        #expect(machine.operationSucceeded(operation, result: .timeSet(1_577_836_800))
+            == .send(FTPReply(.fileStatus, "Modify=20200101000000; /f")))
+        // The file named `20200101000000 f` existed: its time is the answer.
+        #expect(machine.operationSucceeded(operation, result: .modified(0)) == .send(FTPReply(.fileStatus, "19700101000000")))
+    }
+
+    @Test func stouTakesTheClientsNameAndListDTheDirectoryItself() throws {
+        var machine = loggedIn()
+        func passive() {
+            _ = machine.receivedLine(line("EPSV"))
+            _ = machine.operationSucceeded(.openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
+        }
+        passive()
+        let photo = try VFSPath(resolving: "/photo.jpg")
+        #expect(machine.receivedLine(line("STOU photo.jpg")) == .transfer(.storeUnique(photo, nameGiven: true)))
+        // The runner picked `photo.jpg.1`; the 150 names it (RFC 1123 §4.1.2.9).
+        let chosen = try VFSPath(resolving: "/photo.jpg.1")
+        #expect(machine.transferStarted(.storeUnique(chosen, nameGiven: true))
+            == .send(FTPReply(.openingDataConnection, "FILE: photo.jpg.1")))
+        _ = machine.transferFinished(.completed)
+        passive()
+        guard case .transfer(.storeUnique(let unnamed, nameGiven: false)) = machine.receivedLine(line("STOU")) else {
+            Issue.record("STOU without a name should upload under a chosen one"); return
+        }
+        #expect(unnamed.name?.hasPrefix("stou-") == true)
+        _ = machine.transferFinished(.completed)
+        passive()
+        let directory = try VFSPath(resolving: "/d")
+        #expect(machine.receivedLine(line("LIST -ld d")) == .transfer(.list(directory, format: .long, entryItself: true)))
+    }
+
     @Test func restAppliesToTheNextTransferOnly() throws {
         var machine = loggedIn()
         let file = try VFSPath(resolving: "/f")

@@ -136,6 +136,52 @@ def test_stou_site_rein_stat_and_friends(ftp, ossftp, alice):
     assert ftp.pwd() == "/"
 
 
+def test_stou_with_a_name_takes_it_when_free(ftp, ossftp):
+    """BSD ftp's `sunique` sends STOU with the local name: that name if free, else name.1..."""
+    ftp.voidcmd("TYPE I")
+    (ossftp.bucket_dir() / "scan.pdf").write_bytes(b"first")
+    replies = []
+    send = ftp.sendcmd
+    ftp.sendcmd = lambda line: replies.append(send(line)) or replies[-1]
+    for name, body in (("scan.pdf", b"second"), ("scan.pdf", b"third"), ("new.pdf", b"fourth")):
+        conn, _ = ftp.ntransfercmd(f"STOU {name}")
+        conn.sendall(body)
+        conn.close()
+        ftp.voidresp()
+    # RFC 1123 section 4.1.2.9: the 150 names the file.
+    assert [r for r in replies if r.startswith("150")] == [
+        "150 FILE: scan.pdf.1", "150 FILE: scan.pdf.2", "150 FILE: new.pdf"]
+    assert (ossftp.bucket_dir() / "scan.pdf").read_bytes() == b"first"
+    assert (ossftp.bucket_dir() / "scan.pdf.1").read_bytes() == b"second"
+    assert (ossftp.bucket_dir() / "scan.pdf.2").read_bytes() == b"third"
+    assert (ossftp.bucket_dir() / "new.pdf").read_bytes() == b"fourth"
+
+
+def test_list_d_stat_options_and_mdtm_with_a_time(ftp, ossftp):
+    folder = ossftp.bucket_dir() / "photos"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"12345")
+    # `LIST -d dir` (lftp's `cls -d`, `ls -d`) is the directory's own line, not its entries.
+    lines = []
+    ftp.retrlines("LIST -ld photos", lines.append)
+    assert len(lines) == 1 and lines[0].startswith("d") and lines[0].endswith(" photos")
+    lines = []
+    ftp.retrlines("LIST -l photos", lines.append)
+    assert len(lines) == 1 and lines[0].startswith("-") and lines[0].endswith(" a.jpg")
+    # STAT with options only is a listing of the working directory, not the session's status.
+    ftp.cwd("photos")
+    status = ftp.sendcmd("STAT -la").splitlines()
+    assert status[0] == "212-Status of /photos:" and status[1].endswith(" a.jpg")
+    # `MDTM time path` sets the time (WinSCP without MFMT); a file named so is asked about.
+    assert ftp.sendcmd("MDTM 20200102030405 a.jpg") == "213 Modify=20200102030405; /photos/a.jpg"
+    assert ftp.sendcmd("MDTM a.jpg") == "213 20200102030405"
+    (folder / "20210101000000 b.jpg").write_bytes(b"b")
+    os.utime(folder / "20210101000000 b.jpg", (1_000_000_000, 1_000_000_000))
+    assert ftp.sendcmd("MDTM 20210101000000 b.jpg") == "213 20010909014640"
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.sendcmd("MDTM 20200102030405 missing.jpg")
+
+
 def test_stat_with_a_path_lists_on_the_control_connection(ftp, ossftp):
     folder = ossftp.bucket_dir() / "status dir"
     folder.mkdir()

@@ -23,14 +23,16 @@ public enum FTPCommand: Equatable, Sendable {
     case retr(String)
     case stor(String)
     case appe(String)
-    case stou
+    /// STOU, with the name the client would like (BSD ftp's `sunique` sends one).
+    case stou(String?)
     case rest(UInt64)
     case abor
     case dele(String)
     case rmd(String)
     case mkd(String)
     case pwd
-    case list(String?)
+    /// LIST; `directoryItself` for `LIST -d`, which shows a directory's own line, as `ls -d`.
+    case list(String?, directoryItself: Bool)
     case nlst(String?)
     case size(String)
     case rnfr(String)
@@ -51,6 +53,9 @@ public enum FTPCommand: Equatable, Sendable {
     case feat
     case opts(String)
     case mdtm(String)
+    /// `MDTM YYYYMMDDHHMMSS path`, the older way to set a time that WinSCP and others send
+    /// when MFMT is not offered; a file whose own name looks so is queried, not set.
+    case mdtmSet(time: Double, path: String, whole: String)
     case mfmt(time: Double, path: String)
     case mlst(String?)
     case mlsd(String?)

@@ -47,7 +47,10 @@ public enum FTPCommandTable {
         // STAT with a path needs a login; the state machine checks that, since STAT alone does not.
         Entry(verb: "STAT", argument: .optional, requiresLogin: false,
               help: "STAT [<path>]: the session's status, or a listing on the control connection.",
-              feature: nil) { .stat(stripListOptions($0)) },
+              feature: nil) { argument in
+            // `STAT -la` (options only) lists the working directory, as `STAT .`.
+            argument.map { .stat(stripListOptions($0) ?? ".") } ?? .stat(nil)
+        },
         Entry(verb: "SITE", argument: .required, requiresLogin: true, help: "SITE HELP|CHMOD: site commands.",
               feature: nil) { .site($0!) },
         Entry(verb: "CLNT", argument: .optional, requiresLogin: false, help: "CLNT <name>: the client says who it is.",
@@ -89,15 +92,16 @@ public enum FTPCommandTable {
         Entry(verb: "ABOR", argument: .none, requiresLogin: true, help: "ABOR: aborts the transfer in progress.",
               feature: nil) { _ in .abor },
         Entry(verb: "LIST", argument: .optional, requiresLogin: true, help: "LIST [<path>]: lists in ls -l form.",
-              feature: nil) { .list(stripListOptions($0)) },
+              feature: nil) { .list(stripListOptions($0), directoryItself: listOptions($0).contains("d")) },
         Entry(verb: "NLST", argument: .optional, requiresLogin: true, help: "NLST [<path>]: lists names.",
               feature: nil) { .nlst(stripListOptions($0)) },
         Entry(verb: "RETR", argument: .required, requiresLogin: true, help: "RETR <path>: downloads a file.",
               feature: nil) { .retr($0!) },
         Entry(verb: "STOR", argument: .required, requiresLogin: true, help: "STOR <path>: uploads a file.",
               feature: nil) { .stor($0!) },
-        Entry(verb: "STOU", argument: .optional, requiresLogin: true, help: "STOU: uploads under a new unique name.",
-              feature: nil) { _ in .stou },
+        Entry(verb: "STOU", argument: .optional, requiresLogin: true,
+              help: "STOU [<name>]: uploads under a new unique name (the name given, if free).",
+              feature: nil) { .stou($0) },
         Entry(verb: "APPE", argument: .required, requiresLogin: true, help: "APPE <path>: appends to a file.",
               feature: nil) { .appe($0!) },
         // REST STREAM (RFC 3659 §5): FileZilla resumes uploads with REST+STOR only when it sees it.
@@ -110,8 +114,12 @@ public enum FTPCommandTable {
         },
         Entry(verb: "SIZE", argument: .required, requiresLogin: true, help: "SIZE <path>: shows a file's size.",
               feature: "SIZE") { .size($0!) },
-        Entry(verb: "MDTM", argument: .required, requiresLogin: true, help: "MDTM <path>: shows a file's time (UTC).",
-              feature: "MDTM") { .mdtm($0!) },
+        Entry(verb: "MDTM", argument: .required, requiresLogin: true,
+              help: "MDTM <path>: shows a file's time (UTC); MDTM <YYYYMMDDHHMMSS> <path> sets it.",
+              feature: "MDTM") { argument in
+            guard let set = try? parseMFMT(argument!), case .mfmt(let time, let path) = set else { return .mdtm(argument!) }
+            return .mdtmSet(time: time, path: path, whole: argument!)
+        },
         Entry(verb: "MFMT", argument: .required, requiresLogin: true,
               help: "MFMT <YYYYMMDDHHMMSS> <path>: sets a file's time (UTC).", feature: "MFMT") { argument throws(FTPReply) in
             try parseMFMT(argument!)
@@ -297,6 +305,19 @@ public enum FTPCommandTable {
             }
             throw FTPReply(.syntaxErrorInArguments, "Unknown EPSV argument \(argument).")
         }
+    }
+
+    /// The letters of the `ls` options before the path (`la` of `-la dir`).
+    static func listOptions(_ argument: String?) -> Set<Character> {
+        guard var rest = argument?[...] else { return [] }
+        var letters: Set<Character> = []
+        while rest.hasPrefix("-") {
+            let end = rest.firstIndex(of: " ") ?? rest.endIndex
+            letters.formUnion(rest[rest.index(after: rest.startIndex)..<end])
+            guard end < rest.endIndex else { break }
+            rest = rest[rest.index(after: end)...].drop { $0 == " " }
+        }
+        return letters
     }
 
     /// Drops `ls` options that clients send with LIST (`-a`, `-la`, `-l`): object storage has no

@@ -40,7 +40,9 @@ struct FTPDataTransfer: Sendable {
     /// Checks the request and opens what it needs; throws a ``VFSError`` to refuse it.
     func prepare(_ transfer: FTPSessionStateMachine.Transfer) async throws -> Prepared {
         switch transfer {
-        case .list(let path, let format, let namePrefix):
+        case .list(let path, let format, _, entryItself: true):
+            return .listing(nil, single: try await vfs.stat(path), format: format, path: path)
+        case .list(let path, let format, let namePrefix, entryItself: false):
             do {
                 return .listing(try await vfs.list(path), single: nil, format: format, path: path)
             } catch VFSError.notDirectory where format != .machine {
@@ -59,7 +61,7 @@ struct FTPDataTransfer: Sendable {
             return .download(try await vfs.openRead(path, offset: offset))
         case .store(let path, let keepingFirst):
             return .upload(try await vfs.openWrite(path, modified: nil, keepingFirst: keepingFirst))
-        case .storeUnique(let path):
+        case .storeUnique(let path, _):
             return .upload(try await vfs.openWrite(path))
         case .append(let path):
             // APPE of a missing file creates it (RFC 959 §4.1.3).
@@ -67,6 +69,22 @@ struct FTPDataTransfer: Sendable {
             if let existing, existing.kind == .directory { throw VFSError.isDirectory(path.description) }
             return .upload(try await vfs.openWrite(path, modified: nil, keepingFirst: existing?.size))
         }
+    }
+
+    /// STOU's name: the client's, if no entry has it; else it with `.1` to `.99` added (as BSD
+    /// ftpd), then with a random suffix. Another upload may still take the name before this
+    /// one commits: object stores have no exclusive create that every one of them keeps.
+    func uniquePath(for path: VFSPath) async throws -> VFSPath {
+        guard let name = path.name, let parent = path.parent else { throw VFSError.isDirectory(path.description) }
+        let candidates = [name] + (1...99).map { "\(name).\($0)" }
+        for candidate in candidates {
+            do {
+                _ = try await vfs.stat(parent.appending(candidate))
+            } catch VFSError.notFound {
+                return parent.appending(candidate)
+            }
+        }
+        return parent.appending("\(name).\(FTPSessionStateMachine.uniqueSuffix())")
     }
 
     /// Runs a prepared transfer over `channel` and closes the channel. `aborted` tells whether

@@ -71,7 +71,13 @@ struct FTPSessionOperations: Sendable {
         case .setModificationTime(let path, let time):
             try await vfs.setModificationTime(path, time)
             // The reply says what is stored: a file system may clamp a time it cannot keep.
-            return .success(.modified((try? await vfs.stat(path))?.modified ?? time), nil)
+            return .success(.timeSet((try? await vfs.stat(path))?.modified), nil)
+        case .modificationTimeOrSet(let named, let path, let time):
+            if let named, let entry = try? await vfs.stat(named), entry.kind == .file, let modified = entry.modified {
+                return .success(.modified(modified), nil)
+            }
+            try await vfs.setModificationTime(path, time)
+            return .success(.timeSet((try? await vfs.stat(path))?.modified), nil)
         case .checksum(let path, _, _):
             return .success(.checksums(try await vfs.checksums(path)), nil)
         case .machineStat(let path):

@@ -22,12 +22,16 @@ struct FTPTransferRunner: Sendable {
             report(event)
         }
         source.holdForTransfer()
+        var transfer = transfer
         let prepared: FTPDataTransfer.Prepared
         do {
+            if case .storeUnique(let path, nameGiven: true) = transfer {
+                transfer = .storeUnique(try await mover.uniquePath(for: path), nameGiven: true)
+            }
             prepared = try await mover.prepare(transfer)
         } catch {
             source.close()
-            if case .list(let path, .machine, _) = transfer, case VFSError.notDirectory = error {
+            if case .list(let path, .machine, _, _) = transfer, case VFSError.notDirectory = error {
                 report(.finished(.notADirectoryListing(path)))
             } else {
                 report(.finished(.refused(error as? VFSError ?? .storeFailure("\(error)"))))

@@ -56,6 +56,9 @@ extension FTPSessionStateMachine {
         case rename(VFSPath, to: VFSPath)
         case modificationTime(VFSPath)
         case setModificationTime(VFSPath, Double)
+        /// `MDTM time path`: the time of `named` (the whole argument as a path) when that
+        /// exists, else set the time of `path`.
+        case modificationTimeOrSet(named: VFSPath?, VFSPath, Double)
         /// MLST: the facts of one entry.
         case machineStat(VFSPath)
         /// HASH, XMD5, XCRC: a stored checksum.
@@ -71,6 +74,8 @@ extension FTPSessionStateMachine {
         /// The passive listener is open at this address (dotted IPv4 for PASV) and port.
         case passiveListener(host: String, port: Int)
         case modified(Double)
+        /// A time was set; the one the store kept, when it could be read back.
+        case timeSet(Double?)
         /// MLST: the entry, and what the session may do with it (its `perm` fact).
         case entry(VFSEntry, permissions: AccountPermissions)
         case checksums(VFSChecksums)
@@ -82,13 +87,15 @@ extension FTPSessionStateMachine {
     public enum Transfer: Equatable, Sendable {
         /// `namePrefix`: for NLST of a wildcard in a folder (`NLST sub/*.jpg`), the folder as the
         /// client wrote it, put before each name, as Windows' and BSD's `mget` then RETR them.
-        case list(VFSPath, format: FTPListingFormat, namePrefix: String = "")
+        /// `entryItself`: the directory's own line (`LIST -d`), not its entries.
+        case list(VFSPath, format: FTPListingFormat, namePrefix: String = "", entryItself: Bool = false)
         case retrieve(VFSPath, offset: UInt64)
         /// STOR, after REST n: keep the first n bytes of the existing file.
         case store(VFSPath, keepingFirst: UInt64?)
         case append(VFSPath)
-        /// STOU: a new file under a name ossftp chose.
-        case storeUnique(VFSPath)
+        /// STOU: a new file under a name ossftp chose; with `nameGiven`, the client's name if no
+        /// file has it, else that name with `.1` to `.99` or a random suffix added.
+        case storeUnique(VFSPath, nameGiven: Bool)
     }
 
     /// How a transfer ended.

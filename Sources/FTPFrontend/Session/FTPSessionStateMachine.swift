@@ -154,8 +154,10 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(.closingDataConnection, "No transfer to abort."))
         case .port(let host, let port):
             return activeConnection(host: host, port: port)
-        case .stou:
-            return transfer("stou-" + Self.uniqueSuffix()) { .storeUnique($0) }
+        case .stou(nil):
+            return transfer("stou-" + Self.uniqueSuffix()) { .storeUnique($0, nameGiven: false) }
+        case .stou(let name?):
+            return transfer(name) { .storeUnique($0, nameGiven: true) }
         case .syst:
             return .send(FTPReply(.systemType, "UNIX Type: L8"))
         case .stat(nil):
@@ -232,8 +234,8 @@ public struct FTPSessionStateMachine: Sendable {
             case .any, .family:
                 return .perform(.openPassiveListener(extended: true))
             }
-        case .list(let argument):
-            return transfer(argument) { .list($0, format: .long) }
+        case .list(let argument, let directoryItself):
+            return transfer(argument) { .list($0, format: .long, entryItself: directoryItself) }
         case .nlst(let argument):
             return transfer(argument) { .list($0, format: .names, namePrefix: Self.wildcardFolder(argument)) }
         case .mlsd(let argument):
@@ -244,6 +246,13 @@ public struct FTPSessionStateMachine: Sendable {
             return resolving(argument) { .perform(.modificationTime($0)) }
         case .mfmt(let time, let argument):
             return resolving(argument) { .perform(.setModificationTime($0, time)) }
+        case .mdtmSet(let time, let argument, let whole):
+            // A file named like `20240101000000 x` is asked about, as before; only when no such
+            // file exists is the argument a time and a path.
+            return resolving(argument) { path in
+                let named = try? VFSPath(resolving: whole, from: workingDirectory)
+                return .perform(.modificationTimeOrSet(named: named, path, time))
+            }
         case .rnfr(let argument):
             return resolving(argument) { .perform(.renameSource($0)) }
         case .rnto(let argument):
@@ -458,9 +467,11 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(.fileActionOK, "Renamed."))
         case (.modificationTime, .modified(let time)):
             return .send(FTPReply(.fileStatus, FTPListingFormatter.timeVal(time)))
-        case (.setModificationTime(let path, let time), let result):
-            let stored = if case .modified(let actual) = result { actual } else { time }
-            return .send(FTPReply(.fileStatus, "Modify=\(FTPListingFormatter.timeVal(stored)); \(path)"))
+        case (.modificationTimeOrSet, .modified(let time)):
+            return .send(FTPReply(.fileStatus, FTPListingFormatter.timeVal(time)))
+        case (.modificationTimeOrSet(_, let path, let time), .timeSet(let stored)),
+            (.setModificationTime(let path, let time), .timeSet(let stored)):
+            return .send(FTPReply(.fileStatus, "Modify=\(FTPListingFormatter.timeVal(stored ?? time)); \(path)"))
         case (.machineStat(let path), .entry(let entry, let permissions)):
             let facts = FTPListingFormatter.facts(entry, path: path, permissions: permissions, enabled: machineFacts)
             return .send(FTPReply(.fileActionOK, lines: ["Listing \(path)", " \(facts) \(path)", "End"]))
@@ -483,7 +494,7 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(directory ? .directoryStatus : .fileStatus,
                                   lines: ["Status of \(path):"] + lines + [last]))
         case (.size, _), (.openPassiveListener, _), (.modificationTime, _), (.machineStat, _), (.checksum, _),
-            (.statusListing, _):
+            (.statusListing, _), (.modificationTimeOrSet, _), (.setModificationTime, _):
             preconditionFailure("result \(result) does not belong to \(operation)")
         }
     }
@@ -506,7 +517,7 @@ public struct FTPSessionStateMachine: Sendable {
         case .retrieve(let path, _): return .send(FTPReply(.openingDataConnection, "Opening data connection for \(path)."))
         case .store(let path, _), .append(let path):
             return .send(FTPReply(.openingDataConnection, "Ready to receive \(path)."))
-        case .storeUnique(let path):
+        case .storeUnique(let path, _):
             // RFC 1123 §4.1.2.9: the name goes in the 150 reply.
             return .send(FTPReply(.openingDataConnection, "FILE: \(path.name ?? "")"))
         }
