@@ -24,12 +24,25 @@ enum Entry {
         // command no longer crosses threads between the loop and the concurrency pool (a login
         // took three such hops per command). Blocking work stays on BlockingIO's queue.
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        refuseHelpOfUnknownCommand(Array(CommandLine.arguments.dropFirst()))
         Task {
             await OSSFTP.main()
             exit(0)
         }
         dispatchMain()
     }
+}
+
+/// `ossftp help bogus`: the argument parser shows the general help and exits 0, so a script
+/// that checks for a subcommand with `help` would take a typo for success. Exits 64 (EX_USAGE)
+/// with the names there are.
+private func refuseHelpOfUnknownCommand(_ arguments: [String]) {
+    guard arguments.first == "help", arguments.count > 1, !arguments[1].hasPrefix("-") else { return }
+    let names = OSSFTP.configuration.subcommands.compactMap { $0.configuration.commandName }
+    guard !names.contains(arguments[1]) else { return }
+    FileHandle.standardError.write(Data(
+        "Error: no subcommand '\(arguments[1])'; there are: \(names.joined(separator: ", ")).\n".utf8))
+    exit(64)
 }
 
 /// `ossftp version`.

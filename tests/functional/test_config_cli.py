@@ -176,3 +176,11 @@ def test_a_bad_flag_is_a_usage_error():
     result = run("serve", "--port", "many")
     assert result.returncode == 64
     assert "--port" in result.stderr
+
+
+def test_help_of_an_unknown_subcommand_is_a_usage_error():
+    result = run("help", "mout")
+    assert result.returncode == 64
+    assert "no subcommand 'mout'" in result.stderr and "mount" in result.stderr
+    known = run("help", "mount")
+    assert known.returncode == 0 and "MOUNTPOINT" in known.stdout.upper()
