@@ -9,10 +9,12 @@ struct CopyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cp", abstract: "Copy a file to or from a bucket (oss://bucket/key or s3://bucket/key).")
 
-    @Argument(help: "Source: a local path or oss://bucket/key or s3://bucket/key.")
+    @Argument(help: "Source: a local path, - for standard input, or oss://bucket/key or s3://bucket/key.")
     var source: String
 
-    @Argument(help: "Destination: a local path or oss://bucket/key or s3://bucket/key.")
+    @Argument(help: ArgumentHelp(
+        "Destination: a local path or folder, - for standard output, or oss://bucket/key or s3://bucket/key.",
+        discussion: "A key ending in / is a folder: the source's file name is added, as `cp` does."))
     var destination: String
 
     @OptionGroup var store: StoreOptions
@@ -69,16 +71,36 @@ struct CopyCommand: AsyncParsableCommand {
             provider: remote.provider, endpoint: try store.endpoint.map { try StoreEndpoint($0) }, region: store.region,
             pathStyle: pathStyle)
         let objectStore = try await factory.makeStore(bucket: remote.bucket, credentials: credentials)
-        if from == nil {
+        if from == nil, source == "-" {
+            guard !remote.key.hasSuffix("/") else {
+                throw ValidationError("\(destination) is a folder: name the object standard input goes to")
+            }
+            let input = try PosixFile.duplicating(standard: STDIN_FILENO)
+            try await ObjectTransfer.upload(stream: input, to: remote.key, store: objectStore, partSize: partSize << 20,
+                                            concurrency: concurrency)
+        } else if from == nil {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
                 throw CopyError(.notFound(source))
             }
             guard !isDirectory.boolValue else { throw CopyError(.isDirectory(source)) }
-            try await ObjectTransfer.upload(file: source, to: remote.key, store: objectStore, partSize: partSize << 20,
+            // Into a folder (`s3://b/dir/`) the file keeps its name; a key ending in `/` would
+            // be a folder marker with a body, which no listing shows as a file.
+            let key = remote.key.hasSuffix("/") ? remote.key + (source as NSString).lastPathComponent : remote.key
+            try await ObjectTransfer.upload(file: source, to: key, store: objectStore, partSize: partSize << 20,
                                             concurrency: concurrency)
+        } else if remote.key.hasSuffix("/") {
+            throw ValidationError("\(source) is a folder; cp copies one object")
+        } else if destination == "-" {
+            let output = try PosixFile.duplicating(standard: STDOUT_FILENO)
+            try await ObjectTransfer.download(remote.key, from: objectStore, to: output)
         } else {
-            try await ObjectTransfer.download(remote.key, from: objectStore, to: destination)
+            var isDirectory: ObjCBool = false
+            let intoFolder = FileManager.default.fileExists(atPath: destination, isDirectory: &isDirectory)
+                && isDirectory.boolValue
+            let name = remote.key.split(separator: "/").last.map(String.init) ?? remote.key
+            try await ObjectTransfer.download(remote.key, from: objectStore,
+                                              to: intoFolder ? (destination as NSString).appendingPathComponent(name) : destination)
         }
     }
 }

@@ -48,3 +48,48 @@ def test_failures_are_said_in_words_and_leave_nothing(seaweedfs, tmp_path):
         assert bad.returncode == 64 and flag in bad.stderr, bad.stderr
     assert "Contents" not in seaweedfs.client().list_objects_v2(Bucket=bucket)
     assert not seaweedfs.client().list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+def cp_piped(seaweedfs, *args: str, stdin: bytes = b"", key=None) -> subprocess.CompletedProcess:
+    identity = key or seaweedfs.admin
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": identity.access_key, "AWS_SECRET_ACCESS_KEY": identity.secret_key}
+    return subprocess.run([str(ossftp_binary()), "cp", *args, "--endpoint", seaweedfs.endpoint,
+                           "--region", seaweedfs.region], input=stdin, capture_output=True, timeout=120, env=env)
+
+
+def test_standard_input_and_output_stand_for_dash(seaweedfs, tmp_path):
+    bucket = "cp-" + secrets.token_hex(4)
+    client = seaweedfs.client()
+    client.create_bucket(Bucket=bucket)
+    # Longer than two 5 MiB parts, read from a pipe a little at a time; then one short PUT; then nothing.
+    for key, body in (("big.bin", os.urandom(11 * 1024 * 1024 + 7)), ("small.txt", b"hello\n"), ("empty", b"")):
+        up = cp_piped(seaweedfs, "-", f"s3://{bucket}/{key}", "--part_size", "5", stdin=body)
+        assert up.returncode == 0, up.stderr
+        assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+        down = cp_piped(seaweedfs, f"s3://{bucket}/{key}", "-")
+        assert down.returncode == 0 and down.stdout == body, down.stderr
+    assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    refused = cp_piped(seaweedfs, "-", f"s3://{bucket}/refused.bin", "--part_size", "5",
+                       stdin=os.urandom(6 * 1024 * 1024), key=seaweedfs.readonly)
+    assert refused.returncode == 1 and b"permission denied" in refused.stderr, refused.stderr
+    assert "refused.bin" not in [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    # Standard input needs an object's name, not a folder's.
+    folder = cp_piped(seaweedfs, "-", f"s3://{bucket}/dir/", stdin=b"x")
+    assert folder.returncode == 64 and b"is a folder" in folder.stderr
+
+
+def test_folders_keep_the_file_name_as_cp_does(seaweedfs, tmp_path):
+    bucket = "cp-" + secrets.token_hex(4)
+    client = seaweedfs.client()
+    client.create_bucket(Bucket=bucket)
+    (tmp_path / "report.pdf").write_bytes(b"pdf")
+    up = cp(seaweedfs, str(tmp_path / "report.pdf"), f"s3://{bucket}/docs/")
+    assert up.returncode == 0, up.stderr
+    assert [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]] == ["docs/report.pdf"]
+    (tmp_path / "out").mkdir()
+    down = cp(seaweedfs, f"s3://{bucket}/docs/report.pdf", str(tmp_path / "out"))
+    assert down.returncode == 0, down.stderr
+    assert (tmp_path / "out" / "report.pdf").read_bytes() == b"pdf"
+    whole_folder = cp(seaweedfs, f"s3://{bucket}/docs/", str(tmp_path / "out"))
+    assert whole_folder.returncode == 64 and "is a folder" in whole_folder.stderr

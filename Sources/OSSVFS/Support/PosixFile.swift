@@ -21,6 +21,31 @@ public final class PosixFile: @unchecked Sendable {
         if descriptor >= 0 { _ = Glibc.close(descriptor) }
     }
 
+    /// A descriptor of its own for standard input (0) or output (1), for `ossftp cp -`:
+    /// closing it leaves the process's own descriptor open.
+    public static func duplicating(standard descriptor: Int32) throws -> PosixFile {
+        let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 3)
+        let name = descriptor == 0 ? "standard input" : "standard output"
+        guard copy >= 0 else { throw ObjectStoreError.io(operation: "open \(name)", errno: errno) }
+        return PosixFile(descriptor: copy, path: name)
+    }
+
+    /// Reads at the current position until `buffer` is full or the input ends (a pipe gives
+    /// a little at a time); the count read, less than `buffer.count` only at the end.
+    public func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.read(descriptor, buffer.baseAddress! + done, buffer.count - done)
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ObjectStoreError.io(operation: "read \(path)", errno: errno)
+            }
+            done += n
+        }
+        return done
+    }
+
     /// Opens an existing file for reading.
     public static func openForReading(_ path: String) throws -> PosixFile {
         try open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)

@@ -20,10 +20,9 @@ public enum ObjectTransfer {
         guard count <= store.capabilities.maxParts else {
             throw ObjectStoreError.invalidKey("\(path): \(count) parts of \(partSize) bytes exceed the store's limit")
         }
-        let uploadID = try await store.createMultipartUpload(key, metadata: [:])
-        do {
-            var parts: [UploadedPart] = []
+        try await multipartUpload(key, store: store) { uploadID in
             try await withThrowingTaskGroup(of: UploadedPart.self) { group in
+                var parts: [UploadedPart] = []
                 var next = 0
                 func addPart() {
                     let number = next + 1
@@ -40,8 +39,18 @@ public enum ObjectTransfer {
                     parts.append(part)
                     if next < count { addPart() }
                 }
+                return parts
             }
-            parts.sort { $0.partNumber < $1.partNumber }
+        }
+    }
+
+    /// Starts a multipart upload of `key`, has `uploadParts` store its parts, and joins them
+    /// in order; aborts the upload when anything fails, so no parts are left behind.
+    static func multipartUpload(_ key: String, store: any ObjectStore,
+                                _ uploadParts: (String) async throws -> [UploadedPart]) async throws {
+        let uploadID = try await store.createMultipartUpload(key, metadata: [:])
+        do {
+            let parts = try await uploadParts(uploadID).sorted { $0.partNumber < $1.partNumber }
             try await store.completeMultipartUpload(key, uploadID: uploadID, parts: parts)
         } catch {
             try? await store.abortMultipartUpload(key, uploadID: uploadID)
