@@ -4,7 +4,7 @@ import OSSVFS
 /// and returns actions (replies to send, work to do). It performs no I/O, so it is tested
 /// without sockets; ``FTPControlHandler`` executes the actions.
 public struct FTPSessionStateMachine: Sendable {
-    private enum State: Equatable {
+    enum State: Equatable {
         case awaitingUser
         case awaitingPassword(user: String)
         case authenticating(user: String)
@@ -12,39 +12,39 @@ public struct FTPSessionStateMachine: Sendable {
         case closed
     }
 
-    private var state = State.awaitingUser
+    var state = State.awaitingUser
     /// The directory relative paths start from.
-    public private(set) var workingDirectory = VFSPath.root
+    public internal(set) var workingDirectory = VFSPath.root
     /// The representation type; transfers are binary either way (see docs/SEMANTICS.md).
-    public private(set) var transferType = FTPTransferType.ascii
-    private var failedLogins = 0
+    public internal(set) var transferType = FTPTransferType.ascii
+    var failedLogins = 0
     /// Whether a data connection is set up (PASV/EPSV listening, or PORT/EPRT given).
-    private var dataConnectionReady = false
+    var dataConnectionReady = false
     /// ABOR came during a transfer: its reply follows the transfer's.
-    private var abortRequested = false
-    private var extendedPassiveOnly = false
-    private var transferring = false
+    var abortRequested = false
+    var extendedPassiveOnly = false
+    var transferring = false
     /// Whether the transfer running is an upload (what ABOR's 426 says).
-    private var transferStores = false
+    var transferStores = false
     /// The path named by RNFR, for the RNTO that must follow it.
-    private var renameSource: VFSPath?
+    var renameSource: VFSPath?
     /// The offset named by REST, for the RETR or STOR that must follow it.
-    private var restartOffset: UInt64?
+    var restartOffset: UInt64?
     /// The MLST/MLSD facts on (RFC 3659 §7.9, OPTS MLST).
-    public private(set) var machineFacts: Set<String> = FTPListingFormatter.allFacts
+    public internal(set) var machineFacts: Set<String> = FTPListingFormatter.allFacts
     /// The algorithm HASH answers with (OPTS HASH).
     public internal(set) var hashAlgorithm = FTPHashAlgorithm.md5
     /// The algorithms some store keeps (FEAT's HASH line, OPTS HASH).
-    private let checksums: [FTPHashAlgorithm]
-    private let maxFailedLogins: Int
-    private let controlIsIPv6: Bool
+    let checksums: [FTPHashAlgorithm]
+    let maxFailedLogins: Int
+    let controlIsIPv6: Bool
     /// The control connection's peer: PORT and EPRT may only point there (RFC 2577 §3).
-    private let peerAddress: String?
-    private let tls: TLSPolicy
+    let peerAddress: String?
+    let tls: TLSPolicy
     /// Whether the control connection is encrypted, PBSZ was given, and data is private.
-    public private(set) var controlEncrypted = false
-    private var protectionBufferSet = false
-    public private(set) var dataPrivate = false
+    public internal(set) var controlEncrypted = false
+    var protectionBufferSet = false
+    public internal(set) var dataPrivate = false
 
     public init(maxFailedLogins: Int = 3, controlIsIPv6: Bool = false, peerAddress: String? = nil,
                 tls: TLSPolicy = TLSPolicy(), implicitTLS: Bool = false,
@@ -98,12 +98,12 @@ public struct FTPSessionStateMachine: Sendable {
         }
     }
 
-    private mutating func quit() -> Action {
+    mutating func quit() -> Action {
         state = .closed
         return .sendAndClose(FTPReply(.closingControl, "Goodbye."))
     }
 
-    private mutating func handle(_ command: FTPCommand) -> Action {
+    mutating func handle(_ command: FTPCommand) -> Action {
         // RFC 959 §4.1.3: RNTO must come right after RNFR.
         let pendingRename = renameSource
         renameSource = nil
@@ -286,58 +286,8 @@ public struct FTPSessionStateMachine: Sendable {
         }
     }
 
-    /// Entries of a directory that `STAT path` shows at most: the reply is one message on the
-    /// control connection, so a huge directory is left to LIST and MLSD, which stream.
-    public static let statusListingLimit = 1000
-
-    /// STAT without an argument (RFC 959 §4.1.3): who, where, and whether data is moving.
-    private var status: FTPReply {
-        var lines = ["ossftp status:"]
-        switch state {
-        case .loggedIn(let user): lines.append(" Logged in as \(user)")
-        case .awaitingUser, .awaitingPassword, .authenticating, .closed: lines.append(" Not logged in")
-        }
-        lines.append(" Working directory \(workingDirectory)")
-        lines.append(" TYPE: \(transferType == .image ? "BINARY" : "ASCII"); STRUcture: File; transfer MODE: Stream")
-        lines.append(transferring ? " A data transfer is in progress" : " No data connection")
-        lines.append("End of status")
-        return FTPReply(.systemStatus, lines: lines)
-    }
-
-    private mutating func opts(_ option: String) -> Action {
-        let words = option.uppercased().split(separator: " ")
-        switch (words.first, words.dropFirst().first) {
-        // RFC 2640 §3.1 and the expired UTF-8 option draft: clients (Windows Explorer among
-        // them) need 200 here before they send non-ASCII names.
-        case ("UTF8", "ON"), ("UTF-8", "ON"):
-            return .send(FTPReply(.ok, "Always in UTF8 mode."))
-        case ("UTF8", _), ("UTF-8", _):
-            return .send(FTPReply(.parameterNotImplemented, "UTF8 cannot be turned off."))
-        case ("HASH", nil):
-            return .send(FTPReply(.ok, hashAlgorithm.rawValue))
-        case ("HASH", let name?):
-            guard let algorithm = FTPHashAlgorithm(rawValue: String(name)), checksums.contains(algorithm) else {
-                guard !checksums.isEmpty else {
-                    return .send(FTPReply(.parameterNotImplemented, "No store here keeps checksums."))
-                }
-                let names = checksums.map(\.rawValue).joined(separator: ", ")
-                return .send(FTPReply(.parameterNotImplemented, "Unknown algorithm \(name); use \(names)."))
-            }
-            hashAlgorithm = algorithm
-            return .send(FTPReply(.ok, algorithm.rawValue))
-        case ("MLST", let facts):
-            // RFC 3659 §7.9: unknown facts are ignored; the reply names those now on.
-            let wanted = Set((facts ?? "").lowercased().split(separator: ";").map(String.init))
-            machineFacts = wanted.intersection(FTPListingFormatter.allFacts)
-            let on = FTPListingFormatter.factOrder.filter(machineFacts.contains).map { "\($0);" }.joined()
-            return .send(FTPReply(.ok, "MLST OPTS \(on)"))
-        default:
-            return .send(FTPReply(.syntaxErrorInArguments, "Option not understood."))
-        }
-    }
-
     /// Resolves a path argument against the working directory, or refuses it.
-    private func resolving(_ argument: String, _ next: (VFSPath) -> Action) -> Action {
+    func resolving(_ argument: String, _ next: (VFSPath) -> Action) -> Action {
         do {
             return next(try VFSPath(resolving: argument, from: workingDirectory))
         } catch let error as VFSError {
@@ -347,7 +297,7 @@ public struct FTPSessionStateMachine: Sendable {
         }
     }
 
-    private mutating func transfer(_ argument: String?, _ make: (VFSPath) -> Transfer) -> Action {
+    mutating func transfer(_ argument: String?, _ make: (VFSPath) -> Transfer) -> Action {
         if tls.requiredForData && !dataPrivate {
             // RFC 4217 §9: 521 when the PROT level does not allow the data connection.
             return .send(FTPReply(.dataProtectionRefused, "Data connections must be encrypted: send PBSZ 0 and PROT P."))
@@ -378,7 +328,7 @@ public struct FTPSessionStateMachine: Sendable {
 
     /// PORT and EPRT: only to the client's own address and to ports from 1024 on, so the
     /// server cannot be used to reach a third party (FTP bounce, RFC 2577 §3).
-    private func activeConnection(host: String, port: Int) -> Action {
+    func activeConnection(host: String, port: Int) -> Action {
         if extendedPassiveOnly { return .send(FTPReply(.badSequence, "PORT and EPRT refused after EPSV ALL.")) }
         guard let peerAddress, host == peerAddress else {
             return .send(FTPReply(.syntaxErrorInArguments, "Rejected data connection to a foreign address."))
@@ -390,7 +340,7 @@ public struct FTPSessionStateMachine: Sendable {
     }
 
     /// REIN (RFC 959 §4.1.1): back to before USER.
-    private mutating func reinitialize() -> Action {
+    mutating func reinitialize() -> Action {
         // TLS stays as it is (RFC 4217 §11).
         state = .awaitingUser
         workingDirectory = .root
@@ -399,156 +349,5 @@ public struct FTPSessionStateMachine: Sendable {
         extendedPassiveOnly = false
         machineFacts = FTPListingFormatter.allFacts
         return .reinitialize(FTPReply(.serviceReady, "Ready for a new user."))
-    }
-
-    /// SITE: HELP lists what there is; CHMOD is answered honestly.
-    private func site(_ argument: String) -> Action {
-        let words = argument.split(separator: " ", maxSplits: 1)
-        switch words.first?.uppercased() {
-        case "HELP":
-            return .send(FTPReply(.help, lines: ["SITE commands:", " HELP", " CHMOD (object storage keeps no modes)",
-                                                 "End"]))
-        case "CHMOD":
-            return .send(FTPReply(.notImplemented, "SITE CHMOD: object storage keeps no permissions; nothing changed."))
-        default:
-            return .send(FTPReply(.syntaxError, "SITE \(words.first.map(String.init) ?? "") not understood."))
-        }
-    }
-
-    /// A name no upload is likely to have chosen, for STOU.
-    static func uniqueSuffix() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return String(UInt64.random(in: 0...UInt64.max, using: &generator), radix: 36)
-    }
-
-    // MARK: - Results of actions
-
-    /// The credentials were accepted.
-    public mutating func authenticationSucceeded() -> Action {
-        guard case .authenticating(let user) = state else { preconditionFailure("no login in progress") }
-        state = .loggedIn(user: user)
-        failedLogins = 0
-        return .send(FTPReply(.loggedIn, "User \(user) logged in."))
-    }
-
-    /// The credentials were refused (the handler has already waited the failure delay).
-    public mutating func authenticationFailed(reason: AuthenticationError = .rejected) -> Action {
-        guard case .authenticating = state else { preconditionFailure("no login in progress") }
-        failedLogins += 1
-        if failedLogins >= maxFailedLogins {
-            state = .closed
-            return .sendAndClose(FTPReply(.serviceNotAvailable, "Too many failed logins; closing."))
-        }
-        state = .awaitingUser
-        if case .unavailable = reason {
-            return .send(FTPReply(.notLoggedIn, "Login failed: the account's storage is unavailable."))
-        }
-        return .send(FTPReply(.notLoggedIn, "Login incorrect."))
-    }
-
-    /// An operation finished.
-    public mutating func operationSucceeded(_ operation: Operation, result: OperationResult) -> Action {
-        switch (operation, result) {
-        case (.changeDirectory(let path), _):
-            workingDirectory = path
-            return .send(FTPReply(.fileActionOK, "Directory changed to \(path)."))
-        case (.makeDirectory(let path), _):
-            return .send(.pathReply(path.description, "created."))
-        case (.removeDirectory, _):
-            return .send(FTPReply(.fileActionOK, "Directory removed."))
-        case (.removeFile, _):
-            return .send(FTPReply(.fileActionOK, "File removed."))
-        case (.size, .size(let size)):
-            return .send(FTPReply(.fileStatus, "\(size)"))
-        case (.renameSource(let path), _):
-            renameSource = path
-            return .send(FTPReply(.pendingFurtherInformation, "\(path) exists; send RNTO."))
-        case (.rename, _):
-            return .send(FTPReply(.fileActionOK, "Renamed."))
-        case (.modificationTime, .modified(let time)):
-            return .send(FTPReply(.fileStatus, FTPListingFormatter.timeVal(time)))
-        case (.modificationTimeOrSet, .modified(let time)):
-            return .send(FTPReply(.fileStatus, FTPListingFormatter.timeVal(time)))
-        case (.modificationTimeOrSet(_, let path, let time), .timeSet(let stored)),
-            (.setModificationTime(let path, let time), .timeSet(let stored)):
-            return .send(FTPReply(.fileStatus, "Modify=\(FTPListingFormatter.timeVal(stored ?? time)); \(path)"))
-        case (.machineStat(let path), .entry(let entry, let permissions)):
-            let facts = FTPListingFormatter.facts(entry, path: path, permissions: permissions, enabled: machineFacts)
-            return .send(FTPReply(.fileActionOK, lines: ["Listing \(path)", " \(facts) \(path)", "End"]))
-        case (.prepareActiveConnection, _):
-            dataConnectionReady = true
-            return .send(FTPReply(.ok, "Active data connection set."))
-        case (.openPassiveListener(let extended), .passiveListener(let host, let port)):
-            dataConnectionReady = true
-            if extended {
-                return .send(FTPReply(.enteringExtendedPassiveMode, "Entering Extended Passive Mode (|||\(port)|)."))
-            }
-            let address = host.split(separator: ".").joined(separator: ",")
-            return .send(FTPReply(.enteringPassiveMode, "Entering Passive Mode (\(address),\(port >> 8),\(port & 0xFF))."))
-        case (.checksum(let path, let algorithm, let legacy), .checksums(let sums)):
-            return Self.checksumReply(path: path, algorithm: algorithm, legacy: legacy, sums: sums)
-        case (.statusListing(let path, let limit), .statusLines(let lines, let directory, let complete)):
-            // RFC 959 §4.1.3: STAT with a path is LIST over the control connection; 212 for a
-            // directory, 213 for a file (§4.2.1).
-            let last = complete ? "End of status." : "End of status: the first \(limit) entries; LIST or MLSD shows all."
-            return .send(FTPReply(directory ? .directoryStatus : .fileStatus,
-                                  lines: ["Status of \(path):"] + lines + [last]))
-        case (.size, _), (.openPassiveListener, _), (.modificationTime, _), (.machineStat, _), (.checksum, _),
-            (.statusListing, _), (.modificationTimeOrSet, _), (.setModificationTime, _):
-            preconditionFailure("result \(result) does not belong to \(operation)")
-        }
-    }
-
-    /// An operation failed.
-    public mutating func operationFailed(_ operation: Operation, _ error: VFSError) -> Action {
-        if case .openPassiveListener = operation {
-            return .send(FTPReply(.cannotOpenDataConnection, "Cannot open a passive port."))
-        }
-        if case .changeDirectory(let path) = operation, case .notFound = error {
-            return .send(FTPReply(.fileUnavailable, "\(path): no such directory."))
-        }
-        return .send(FTPReply(error))
-    }
-
-    /// The transfer was accepted and the data connection is about to be used.
-    public func transferStarted(_ transfer: Transfer) -> Action {
-        switch transfer {
-        case .list: return .send(FTPReply(.openingDataConnection, "Here comes the listing."))
-        case .retrieve(let path, _): return .send(FTPReply(.openingDataConnection, "Opening data connection for \(path)."))
-        case .store(let path, _), .append(let path):
-            return .send(FTPReply(.openingDataConnection, "Ready to receive \(path)."))
-        case .storeUnique(let path, _):
-            // RFC 1123 §4.1.2.9: the name goes in the 150 reply.
-            return .send(FTPReply(.openingDataConnection, "FILE: \(path.name ?? "")"))
-        }
-    }
-
-    /// The transfer ended; for uploads, `.completed` means the object is committed.
-    public mutating func transferFinished(_ outcome: TransferOutcome) -> Action {
-        transferring = false
-        if abortRequested {
-            // RFC 959 §4.1.3: 426 for the transfer, then 226 for ABOR.
-            abortRequested = false
-            let transferReply = outcome == .completed
-                ? FTPReply(.closingDataConnection, "Transfer complete.")
-                : FTPReply(.transferAborted, transferStores ? "Transfer aborted; nothing was stored." : "Transfer aborted.")
-            return .sendReplies([transferReply, FTPReply(.closingDataConnection, "ABOR successful.")])
-        }
-        switch outcome {
-        case .aborted:
-            return .send(FTPReply(.transferAborted, "Transfer aborted."))
-        case .completed:
-            return .send(FTPReply(.closingDataConnection, "Transfer complete."))
-        case .refused(let error):
-            return .send(FTPReply(error))
-        case .notADirectoryListing(let path):
-            return .send(FTPReply(.syntaxErrorInArguments, "\(path) is not a directory."))
-        case .noDataConnection:
-            return .send(FTPReply(.cannotOpenDataConnection, "No data connection was made."))
-        case .connectionLost:
-            return .send(FTPReply(.transferAborted, "Data connection closed; transfer aborted."))
-        case .failed(let error):
-            return .send(FTPReply(error))
-        }
     }
 }

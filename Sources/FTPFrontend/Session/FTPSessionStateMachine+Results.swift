@@ -1,0 +1,134 @@
+import OSSVFS
+
+/// The results the handler feeds back: logins, operations and transfers, each turned into the
+/// reply the client gets.
+extension FTPSessionStateMachine {
+    /// The credentials were accepted.
+    public mutating func authenticationSucceeded() -> Action {
+        guard case .authenticating(let user) = state else { preconditionFailure("no login in progress") }
+        state = .loggedIn(user: user)
+        failedLogins = 0
+        return .send(FTPReply(.loggedIn, "User \(user) logged in."))
+    }
+
+    /// The credentials were refused (the handler has already waited the failure delay).
+    public mutating func authenticationFailed(reason: AuthenticationError = .rejected) -> Action {
+        guard case .authenticating = state else { preconditionFailure("no login in progress") }
+        failedLogins += 1
+        if failedLogins >= maxFailedLogins {
+            state = .closed
+            return .sendAndClose(FTPReply(.serviceNotAvailable, "Too many failed logins; closing."))
+        }
+        state = .awaitingUser
+        if case .unavailable = reason {
+            return .send(FTPReply(.notLoggedIn, "Login failed: the account's storage is unavailable."))
+        }
+        return .send(FTPReply(.notLoggedIn, "Login incorrect."))
+    }
+
+    /// An operation finished.
+    public mutating func operationSucceeded(_ operation: Operation, result: OperationResult) -> Action {
+        switch (operation, result) {
+        case (.changeDirectory(let path), _):
+            workingDirectory = path
+            return .send(FTPReply(.fileActionOK, "Directory changed to \(path)."))
+        case (.makeDirectory(let path), _):
+            return .send(.pathReply(path.description, "created."))
+        case (.removeDirectory, _):
+            return .send(FTPReply(.fileActionOK, "Directory removed."))
+        case (.removeFile, _):
+            return .send(FTPReply(.fileActionOK, "File removed."))
+        case (.size, .size(let size)):
+            return .send(FTPReply(.fileStatus, "\(size)"))
+        case (.renameSource(let path), _):
+            renameSource = path
+            return .send(FTPReply(.pendingFurtherInformation, "\(path) exists; send RNTO."))
+        case (.rename, _):
+            return .send(FTPReply(.fileActionOK, "Renamed."))
+        case (.modificationTime, .modified(let time)):
+            return .send(FTPReply(.fileStatus, FTPListingFormatter.timeVal(time)))
+        case (.modificationTimeOrSet, .modified(let time)):
+            return .send(FTPReply(.fileStatus, FTPListingFormatter.timeVal(time)))
+        case (.modificationTimeOrSet(_, let path, let time), .timeSet(let stored)),
+            (.setModificationTime(let path, let time), .timeSet(let stored)):
+            return .send(FTPReply(.fileStatus, "Modify=\(FTPListingFormatter.timeVal(stored ?? time)); \(path)"))
+        case (.machineStat(let path), .entry(let entry, let permissions)):
+            let facts = FTPListingFormatter.facts(entry, path: path, permissions: permissions, enabled: machineFacts)
+            return .send(FTPReply(.fileActionOK, lines: ["Listing \(path)", " \(facts) \(path)", "End"]))
+        case (.prepareActiveConnection, _):
+            dataConnectionReady = true
+            return .send(FTPReply(.ok, "Active data connection set."))
+        case (.openPassiveListener(let extended), .passiveListener(let host, let port)):
+            dataConnectionReady = true
+            if extended {
+                return .send(FTPReply(.enteringExtendedPassiveMode, "Entering Extended Passive Mode (|||\(port)|)."))
+            }
+            let address = host.split(separator: ".").joined(separator: ",")
+            return .send(FTPReply(.enteringPassiveMode, "Entering Passive Mode (\(address),\(port >> 8),\(port & 0xFF))."))
+        case (.checksum(let path, let algorithm, let legacy), .checksums(let sums)):
+            return Self.checksumReply(path: path, algorithm: algorithm, legacy: legacy, sums: sums)
+        case (.statusListing(let path, let limit), .statusLines(let lines, let directory, let complete)):
+            // RFC 959 §4.1.3: STAT with a path is LIST over the control connection; 212 for a
+            // directory, 213 for a file (§4.2.1).
+            let last = complete ? "End of status." : "End of status: the first \(limit) entries; LIST or MLSD shows all."
+            return .send(FTPReply(directory ? .directoryStatus : .fileStatus,
+                                  lines: ["Status of \(path):"] + lines + [last]))
+        case (.size, _), (.openPassiveListener, _), (.modificationTime, _), (.machineStat, _), (.checksum, _),
+            (.statusListing, _), (.modificationTimeOrSet, _), (.setModificationTime, _):
+            preconditionFailure("result \(result) does not belong to \(operation)")
+        }
+    }
+
+    /// An operation failed.
+    public mutating func operationFailed(_ operation: Operation, _ error: VFSError) -> Action {
+        if case .openPassiveListener = operation {
+            return .send(FTPReply(.cannotOpenDataConnection, "Cannot open a passive port."))
+        }
+        if case .changeDirectory(let path) = operation, case .notFound = error {
+            return .send(FTPReply(.fileUnavailable, "\(path): no such directory."))
+        }
+        return .send(FTPReply(error))
+    }
+
+    /// The transfer was accepted and the data connection is about to be used.
+    public func transferStarted(_ transfer: Transfer) -> Action {
+        switch transfer {
+        case .list: return .send(FTPReply(.openingDataConnection, "Here comes the listing."))
+        case .retrieve(let path, _): return .send(FTPReply(.openingDataConnection, "Opening data connection for \(path)."))
+        case .store(let path, _), .append(let path):
+            return .send(FTPReply(.openingDataConnection, "Ready to receive \(path)."))
+        case .storeUnique(let path, _):
+            // RFC 1123 §4.1.2.9: the name goes in the 150 reply.
+            return .send(FTPReply(.openingDataConnection, "FILE: \(path.name ?? "")"))
+        }
+    }
+
+    /// The transfer ended; for uploads, `.completed` means the object is committed.
+    public mutating func transferFinished(_ outcome: TransferOutcome) -> Action {
+        transferring = false
+        if abortRequested {
+            // RFC 959 §4.1.3: 426 for the transfer, then 226 for ABOR.
+            abortRequested = false
+            let transferReply = outcome == .completed
+                ? FTPReply(.closingDataConnection, "Transfer complete.")
+                : FTPReply(.transferAborted, transferStores ? "Transfer aborted; nothing was stored." : "Transfer aborted.")
+            return .sendReplies([transferReply, FTPReply(.closingDataConnection, "ABOR successful.")])
+        }
+        switch outcome {
+        case .aborted:
+            return .send(FTPReply(.transferAborted, "Transfer aborted."))
+        case .completed:
+            return .send(FTPReply(.closingDataConnection, "Transfer complete."))
+        case .refused(let error):
+            return .send(FTPReply(error))
+        case .notADirectoryListing(let path):
+            return .send(FTPReply(.syntaxErrorInArguments, "\(path) is not a directory."))
+        case .noDataConnection:
+            return .send(FTPReply(.cannotOpenDataConnection, "No data connection was made."))
+        case .connectionLost:
+            return .send(FTPReply(.transferAborted, "Data connection closed; transfer aborted."))
+        case .failed(let error):
+            return .send(FTPReply(error))
+        }
+    }
+}
