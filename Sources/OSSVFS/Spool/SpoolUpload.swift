@@ -18,7 +18,7 @@ import Glibc
 /// they are copied server-side as the first parts when the store allows (UploadPartCopy,
 /// from 5 MiB on S3), or read back into the spool when smaller.
 public actor SpoolUpload: VFSWriter {
-    private enum State {
+    enum State {
         case accepting
         case committing
         case committed
@@ -26,14 +26,14 @@ public actor SpoolUpload: VFSWriter {
     }
 
     /// A part written to disk and not yet stored.
-    private struct SealedPart {
+    struct SealedPart {
         var number: Int
         var path: String
         var size: Int
         var reserved: Int64
     }
 
-    private struct InFlight {
+    struct InFlight {
         var number: Int
         var task: Task<UploadedPart, any Error>
         var path: String?
@@ -41,37 +41,37 @@ public actor SpoolUpload: VFSWriter {
         var reserved: Int64
     }
 
-    private let store: any ObjectStore
-    private let key: String
-    private let metadata: [String: String]
-    private let configuration: SpoolConfiguration
-    private let onCommit: @Sendable () async -> Void
-    private let name = DirectoryOps.randomName()
-    private var state = State.accepting
-    private var base: (key: String, length: UInt64)?
+    let store: any ObjectStore
+    let key: String
+    let metadata: [String: String]
+    let configuration: SpoolConfiguration
+    let onCommit: @Sendable () async -> Void
+    let name = DirectoryOps.randomName()
+    var state = State.accepting
+    var base: (key: String, length: UInt64)?
 
-    private var buffer: [UInt8] = []
-    private var partFile: PosixFile?
-    private var partPath: String?
-    private var partFill = 0
-    private var partReserved: Int64 = 0
-    private var nextPartNumber = 1
-    private var pendingFirst: SealedPart?
-    private var uploadID: String?
-    private var inFlight: [InFlight] = []
-    private var stored: [UploadedPart] = []
+    var buffer: [UInt8] = []
+    var partFile: PosixFile?
+    var partPath: String?
+    var partFill = 0
+    var partReserved: Int64 = 0
+    var nextPartNumber = 1
+    var pendingFirst: SealedPart?
+    var uploadID: String?
+    var inFlight: [InFlight] = []
+    var stored: [UploadedPart] = []
     /// Bytes of the upload so far, from its first (a base copied server-side included): the
     /// offsets ``overwrite(_:at:)`` and ``readBack(at:count:)`` take.
-    private var total: UInt64 = 0
+    var total: UInt64 = 0
     /// The journal's record of this upload, once there is something a restart must handle.
-    private var record: UploadRecord?
+    var record: UploadRecord?
     /// Budget still held by a write-back upload's files, released once it is stored.
-    private var heldBudget: Int64 = 0
+    var heldBudget: Int64 = 0
     /// The store takes spool files as they are (``ObjectStore/adoptsFiles(in:)``, the local
     /// store on the spool's file system). The upload then stays one file, never cut into parts
     /// that would be copied together again, and holds no budget: its bytes already sit where
     /// the store keeps them, and the budget bounds only bytes waiting for a store.
-    private var adopted = false
+    var adopted = false
 
     /// An upload of `key` (with `metadata`), optionally continuing the first `base.length`
     /// bytes of the object `base.key`; `onCommit` runs once the object is stored.
@@ -96,7 +96,7 @@ public actor SpoolUpload: VFSWriter {
         }
     }
 
-    private func append(_ chunks: [any VFSBytes]) async throws {
+    func append(_ chunks: [any VFSBytes]) async throws {
         let count = chunks.reduce(0) { $0 + $1.count }
         total += UInt64(count)
         // Large writes go straight to the part file: no copy into the buffer.
@@ -109,7 +109,7 @@ public actor SpoolUpload: VFSWriter {
     }
 
     /// Writes the buffer into part files.
-    private func flush() async throws {
+    func flush() async throws {
         guard !buffer.isEmpty else { return }
         let bytes = buffer
         buffer = []
@@ -117,7 +117,7 @@ public actor SpoolUpload: VFSWriter {
     }
 
     /// Writes the `count` bytes of `chunks` into part files, sealing each part as it fills.
-    private func writeOut(_ chunks: [any VFSBytes], count: Int) async throws {
+    func writeOut(_ chunks: [any VFSBytes], count: Int) async throws {
         var start = 0
         while start < count {
             if partFile == nil { try await openPart() }
@@ -134,7 +134,7 @@ public actor SpoolUpload: VFSWriter {
         }
     }
 
-    private func openPart() async throws {
+    func openPart() async throws {
         // A second part means a multipart upload: start it and send the first part, before
         // waiting for budget (the first part's space comes back once it is stored).
         if let first = pendingFirst {
@@ -160,7 +160,7 @@ public actor SpoolUpload: VFSWriter {
     /// first step waits for budget; when a later step finds none, the part is sealed as it is
     /// (a step is at least the store's smallest part) and a new one begins, so uploads holding
     /// budget never all wait on each other.
-    private func reserve(upTo size: Int) async throws {
+    func reserve(upTo size: Int) async throws {
         guard !adopted, Int64(size) > partReserved else { return }
         let limit = Int64(partLimit)
         let step = max(Self.reservationStep, Int64(store.capabilities.minPartSize))
@@ -180,12 +180,12 @@ public actor SpoolUpload: VFSWriter {
     }
 
     /// The size at which the part being written is sealed.
-    private var partLimit: Int { adopted ? Int.max / 2 : configuration.partSize(forPart: nextPartNumber) }
+    var partLimit: Int { adopted ? Int.max / 2 : configuration.partSize(forPart: nextPartNumber) }
 
     /// How much budget a growing part file takes at once.
     static let reservationStep: Int64 = 8 << 20
 
-    private func sealPart() async throws {
+    func sealPart() async throws {
         guard let file = partFile, let path = partPath else { return }
         let durable = configuration.writeBack
         try await storeIO {
@@ -205,7 +205,7 @@ public actor SpoolUpload: VFSWriter {
         }
     }
 
-    private func startMultipart() async throws {
+    func startMultipart() async throws {
         guard uploadID == nil else { return }
         let id = try await store.createMultipartUpload(key, metadata: metadata)
         uploadID = id
@@ -214,7 +214,7 @@ public actor SpoolUpload: VFSWriter {
     }
 
     /// Changes the journal record (made on first use) and saves it.
-    private func updateRecord(_ change: (inout UploadRecord) -> Void) async throws {
+    func updateRecord(_ change: (inout UploadRecord) -> Void) async throws {
         guard let journal = configuration.journal else { return }
         var current = record ?? UploadRecord(
             name: name, store: store.descriptor, key: key, metadata: metadata, writeBack: configuration.writeBack)
@@ -224,7 +224,7 @@ public actor SpoolUpload: VFSWriter {
     }
 
     /// Sends a sealed part in the background, waiting first while too many are in flight.
-    private func launch(_ part: SealedPart) async throws {
+    func launch(_ part: SealedPart) async throws {
         let budget = configuration.budget
         try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
             let stored = try await store.uploadPart(key, uploadID: id, partNumber: part.number,
@@ -236,7 +236,7 @@ public actor SpoolUpload: VFSWriter {
         }
     }
 
-    private func launch(number: Int, path: String?, size: Int, reserved: Int64,
+    func launch(number: Int, path: String?, size: Int, reserved: Int64,
                         _ operation: @escaping @Sendable (String) async throws -> UploadedPart) async throws {
         while inFlight.count >= configuration.concurrency { try await collectOldest() }
         guard let id = uploadID else { preconditionFailure("parts are sent only within a multipart upload") }
@@ -246,7 +246,7 @@ public actor SpoolUpload: VFSWriter {
 
     /// Waits for the oldest part in flight. A stored part has already freed its file and
     /// budget; a failed one frees them here, and the error ends the upload.
-    private func collectOldest() async throws {
+    func collectOldest() async throws {
         let part = inFlight.removeFirst()
         switch await part.task.result {
         case .success(let uploaded):
@@ -257,142 +257,11 @@ public actor SpoolUpload: VFSWriter {
         }
     }
 
-    // MARK: - Changing and reading back what is still here
-
-    /// Where one stretch of written bytes is held: in the buffer (from an index) or in a spool
-    /// file (from an offset).
-    private enum Holder {
-        case buffer(Int)
-        case file(String, UInt64)
-    }
-
-    /// Where the `count` written bytes from `offset` are held, stretch by stretch: the first
-    /// part kept back until a second begins, the part being written, the buffer. Throws when
-    /// some of them have already gone to the store, or when the range lies past the end.
-    private func holders(from offset: UInt64, count: Int) throws -> [(Holder, Int)] {
-        let end = offset + UInt64(count)
-        let bufferStart = total - UInt64(buffer.count)
-        let partStart = bufferStart - UInt64(partFill)
-        let firstStart = partStart - UInt64(pendingFirst?.size ?? 0)
-        guard end <= total else { throw VFSError.invalidRange("\(key): bytes \(offset)-\(end) lie past the \(total) written") }
-        guard offset >= firstStart else {
-            throw VFSError.invalidRange("\(key): bytes from \(offset) were already sent to the store")
-        }
-        var stretches: [(start: UInt64, end: UInt64, holder: (UInt64) -> Holder)] = []
-        if let first = pendingFirst { stretches.append((firstStart, partStart, { .file(first.path, $0 - firstStart) })) }
-        if let path = partPath { stretches.append((partStart, bufferStart, { .file(path, $0 - partStart) })) }
-        stretches.append((bufferStart, total, { .buffer(Int($0 - bufferStart)) }))
-        var pieces: [(Holder, Int)] = []
-        var position = offset
-        for stretch in stretches where position < end && position < stretch.end && position >= stretch.start {
-            let length = min(end, stretch.end) - position
-            pieces.append((stretch.holder(position), Int(length)))
-            position += length
-        }
-        return pieces
-    }
-
-    public func overwrite(_ bytes: [UInt8], at offset: UInt64) async throws {
-        guard case .accepting = state else { throw VFSError.storeFailure("upload is no longer accepting data") }
-        try await guarded { try await startFromBase() }
-        guard offset <= total else { throw VFSError.invalidRange("\(key): a write at \(offset) lies past the \(total) bytes written") }
-        let inside = Int(min(UInt64(bytes.count), total - offset))
-        // Refused before anything changes: the upload goes on as it was.
-        let pieces = try holders(from: offset, count: inside)
-        let durable = configuration.writeBack
-        try await guarded {
-            var done = 0
-            for (holder, length) in pieces {
-                let slice = Array(bytes[done..<(done + length)])
-                switch holder {
-                case .buffer(let index):
-                    buffer.replaceSubrange(index..<(index + length), with: slice)
-                case .file(let path, let at):
-                    // Its own descriptor: the part's own one is write-only and keeps its position.
-                    try await storeIO {
-                        let file = try PosixFile.openForChanging(path)
-                        try file.writeAll(slice, at: at)
-                        if durable { try file.sync() }
-                        try file.close()
-                    }
-                }
-                done += length
-            }
-            if inside < bytes.count { try await append([Array(bytes[inside...])]) }
-        }
-    }
-
-    public func truncate(to size: UInt64) async throws {
-        guard case .accepting = state else { throw VFSError.storeFailure("upload is no longer accepting data") }
-        try await guarded { try await startFromBase() }
-        guard size < total else { return }
-        // Refused before anything changes, as a write there would be.
-        _ = try holders(from: size, count: Int(total - size))
-        let bufferStart = total - UInt64(buffer.count)
-        let partStart = bufferStart - UInt64(partFill)
-        try await guarded {
-            if size >= bufferStart {
-                buffer.removeLast(Int(total - size))
-            } else {
-                buffer = []
-                var start = partStart
-                if size < partStart, let first = pendingFirst {
-                    // Back into the first part, which becomes the part being written again. No
-                    // part follows it: opening a second part sends the first (openPart).
-                    pendingFirst = nil
-                    nextPartNumber = first.number
-                    partFile = try await storeIO { try PosixFile.openForAppending(first.path) }
-                    partPath = first.path
-                    partFill = first.size
-                    partReserved = first.reserved
-                    start = partStart - UInt64(first.size)
-                }
-                let kept = size - start
-                if kept == 0 && start > 0, let file = partFile, let path = partPath {
-                    // Cut at a part's very start: no part at all, rather than an empty one later.
-                    try await storeIO { try file.close() }
-                    await release(partReserved, path: path)
-                    partFile = nil
-                    partPath = nil
-                    partReserved = 0
-                } else if let file = partFile {
-                    try await storeIO { try file.truncate(to: kept) }
-                }
-                partFill = Int(kept)
-            }
-            total = size
-        }
-    }
-
-    public func readBack(at offset: UInt64, count: Int) async throws -> [UInt8] {
-        guard case .accepting = state else { throw VFSError.storeFailure("upload is no longer accepting data") }
-        try await guarded { try await startFromBase() }
-        guard offset < total else { return [] }
-        var bytes: [UInt8] = []
-        for (holder, length) in try holders(from: offset, count: Int(min(UInt64(count), total - offset))) {
-            switch holder {
-            case .buffer(let index):
-                bytes += buffer[index..<(index + length)]
-            case .file(let path, let at):
-                bytes += try await storeIO {
-                    let file = try PosixFile.openForReading(path)
-                    defer { try? file.close() }
-                    let got = try file.read(at: at, count: length)
-                    guard got.count == length else {
-                        throw ObjectStoreError.io(operation: "read \(path): shorter than written", errno: EIO)
-                    }
-                    return got
-                }
-            }
-        }
-        return bytes
-    }
-
     // MARK: - Resuming from an existing object
 
     /// Puts the first bytes of the base object in place: copied server-side as the first parts
     /// when large enough, else read back through the spool.
-    private func startFromBase() async throws {
+    func startFromBase() async throws {
         guard let base else { return }
         self.base = nil
         guard base.length > 0 else { return }
@@ -462,7 +331,7 @@ public actor SpoolUpload: VFSWriter {
 
     /// Puts every byte in a synced spool file and records what is left to send, then lets the
     /// client go; the rest happens in the background (or after a restart).
-    private func sealForWriteBack() async throws {
+    func sealForWriteBack() async throws {
         try await startFromBase()
         if partFile == nil && pendingFirst == nil && uploadID == nil {
             // Even a tiny file must be on disk before the client is told it is stored.
@@ -490,7 +359,7 @@ public actor SpoolUpload: VFSWriter {
 
     /// Sends what the record says is left, retrying with backoff; on giving up the record
     /// stays for the next start.
-    private func finishWriteBack() async {
+    func finishWriteBack() async {
         for part in inFlight {
             if case .success(let stored) = await part.task.result {
                 record?.stored.append(stored)
@@ -551,7 +420,7 @@ public actor SpoolUpload: VFSWriter {
     // MARK: - Helpers
 
     /// Runs `body`; on any error aborts the whole upload and rethrows it as a ``VFSError``.
-    private func guarded(_ body: () async throws -> Void) async throws {
+    func guarded(_ body: () async throws -> Void) async throws {
         do {
             try await body()
         } catch {
@@ -561,11 +430,11 @@ public actor SpoolUpload: VFSWriter {
         }
     }
 
-    private func storeIO<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    func storeIO<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await BlockingIO.run(work)
     }
 
-    private func release(_ reserved: Int64, path: String) async {
+    func release(_ reserved: Int64, path: String) async {
         try? await storeIO { try DirectoryOps.unlinkIfPresent(path) }
         await configuration.budget.release(reserved)
     }
