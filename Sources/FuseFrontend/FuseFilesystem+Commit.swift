@@ -1,0 +1,184 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import OSSVFS
+
+/// Where changes end: commit on close and fsync, truncate, a name unlinked while written, and
+/// the mount going away with files open.
+extension FuseFilesystem {
+    /// Its name is gone (unlink while written): the upload is dropped, and later writes are
+    /// accepted and dropped too, as POSIX writes to an unlinked file. Call under its lock.
+    func dropUnlinked(_ file: FuseOpenFile) {
+        file.unlinked = true
+        handles.unclaim(file.path, for: file)
+        if let writer = file.writer {
+            file.writer = nil
+            _ = BlockingBridge.run { await writer.abort() }
+        }
+        file.staged?.remove()
+        file.staged = nil
+    }
+
+    /// Stores what was written; the next write, if any, starts a continuation.
+    func commit(_ file: FuseOpenFile) -> Int32 {
+        // Stored or failed, its changes are over: another file may change the path now.
+        defer { handles.unclaim(file.path, for: file) }
+        if let failure = file.failure { return -failure }
+        if file.unlinked { return 0 }
+        let path = file.path
+        forgetListed(path)
+        let result: Result<Void, any Error>
+        if let writer = file.writer {
+            do {
+                try padStream(file, to: file.extendedSize)
+                file.extendedSize = 0
+                file.writer = nil
+                result = BlockingBridge.run { try await writer.commit() }
+            } catch {
+                file.writer = nil
+                _ = BlockingBridge.run { await writer.abort() }
+                result = .failure(error)
+            }
+        } else if let staged = file.staged, staged.dirty {
+            result = BlockingBridge.run { [vfs] in try await staged.upload(to: path, vfs: vfs) }
+            if case .success = result {
+                staged.dirty = false
+                file.size = staged.size
+            }
+        } else {
+            return 0
+        }
+        if case .failure(let error) = result {
+            file.failure = FuseErrno.code(forAny: error)
+            return -file.failure!
+        }
+        // What the other descriptors of the path copied in place is no longer what is stored.
+        for other in handles.allWritable(path) where other !== file {
+            other.storedChanged.withLock { $0 = true }
+            other.readsStale.withLock { $0 = true }
+        }
+        if let modified = file.pendingModified {
+            file.pendingModified = nil
+            _ = BlockingBridge.run { [vfs] in try await vfs.setModificationTime(path, modified) }
+        }
+        return 0
+    }
+
+    /// close(2) of one descriptor by `process` (nil: unknown): the upload is committed here,
+    /// so its errors reach close. A copy of the descriptor closed by another process (a child
+    /// that inherited it, a flush the kernel sends on its own) does not end the opener's
+    /// writing: committing then would store the file cut short. The opener's close, fsync and
+    /// the release after the last close do.
+    public func flush(_ handle: UInt64, process: pid_t? = nil) -> Int32 {
+        guard let file = handles.file(handle) else { return -EBADF }
+        if let opener = file.opener, process != opener { return 0 }
+        return file.lock.withLock { commit(file) }
+    }
+
+    /// fsync(2): returns once the file is stored.
+    public func fsync(_ handle: UInt64) -> Int32 {
+        guard let file = handles.file(handle) else { return -EBADF }
+        return file.lock.withLock { commit(file) }
+    }
+
+    /// The last descriptor is gone: commit what a flush did not, and free the handle.
+    public func release(_ handle: UInt64) -> Int32 {
+        guard let file = handles.remove(handle) else { return -EBADF }
+        return file.lock.withLock {
+            let status = commit(file)
+            file.reader?.close()
+            file.staged?.remove()
+            return status
+        }
+    }
+
+    /// truncate(2) and ftruncate(2). Shrinking keeps the first bytes server-side, growing adds
+    /// zeros; an open file being streamed can grow (zeros at commit) but not lose what it sent.
+    public func truncate(_ path: String, to size: UInt64, handle: UInt64?) -> Int32 {
+        if let handle, let file = handles.file(handle) {
+            let handled = file.lock.withLock { () -> Int32? in
+                if let writer = file.writer {
+                    // Growing adds zeros at commit; cutting works while the bytes cut are still
+                    // in the spool (sqlite's journal_mode=TRUNCATE), else EINVAL.
+                    if size >= file.size {
+                        file.extendedSize = size
+                        return 0
+                    }
+                    switch BlockingBridge.run({ try await writer.truncate(to: size) }) {
+                    case .success:
+                        file.size = size
+                        file.continuedFrom = min(file.continuedFrom, size)
+                        file.extendedSize = 0
+                        return 0
+                    case .failure(let error):
+                        return -FuseErrno.code(forAny: error)
+                    }
+                }
+                // Nothing pending (coreutils' truncate opens the file, then ftruncate): the
+                // stored object is cut or grown server-side, as for truncate(2) of the path,
+                // instead of copying it whole into the spool.
+                guard let staged = file.staged else { return nil }
+                do {
+                    try staged.reserveBlocking(upTo: size)
+                    try staged.truncate(to: size)
+                    staged.dirty = true
+                    return 0
+                } catch {
+                    return -FuseErrno.code(forAny: error)
+                }
+            }
+            if let handled { return handled }
+            let status = truncateStored(path, to: size)
+            if status == 0 {
+                file.lock.withLock {
+                    file.size = size
+                    file.reader?.close()
+                    file.reader = nil
+                }
+            }
+            return status
+        }
+        return truncateStored(path, to: size)
+    }
+
+    /// Cuts or grows the stored object: the kept bytes are copied server-side, zeros added.
+    private func truncateStored(_ path: String, to size: UInt64) -> Int32 {
+        perform(path) { [vfs, self] resolved in
+            self.forgetListed(resolved)
+            let current = try await vfs.stat(resolved)
+            guard current.kind == .file else { throw VFSError.isDirectory(resolved.description) }
+            if current.size == size { return }
+            let writer = try await vfs.openWrite(resolved, modified: nil,
+                                                 keepingFirst: min(size, current.size) > 0 ? min(size, current.size) : nil)
+            do {
+                var missing = size > current.size ? size - current.size : 0
+                while missing > 0 {
+                    let count = Int(min(missing, 1 << 20))
+                    try await writer.write([UInt8](repeating: 0, count: count))
+                    missing -= UInt64(count)
+                }
+                try await writer.commit()
+            } catch {
+                await writer.abort()
+                throw error
+            }
+        }
+    }
+
+    /// The mount is going away with files still open: uploads not committed are dropped
+    /// (nothing half-written becomes visible) and staged copies removed.
+    public func abandonOpenFiles() {
+        for file in handles.all() {
+            file.lock.withLock {
+                if let writer = file.writer {
+                    file.writer = nil
+                    _ = BlockingBridge.run { await writer.abort() }
+                }
+                file.reader?.close()
+                file.staged?.remove()
+                file.staged = nil
+            }
+        }
+    }
+}
