@@ -26,12 +26,12 @@ final class FuseDirectoryStream: @unchecked Sendable {
     private let dots: stat
     private let fill: @Sendable (VFSEntry) -> stat
     /// The directory's files being written, looked up as a listing starts.
-    private let pending: @Sendable () -> [String: stat]
+    private let pending: @Sendable () -> [ExactName: stat]
     /// Those not met in the store's listing so far, handed out once it ends.
-    private var unlisted: [String: stat] = [:]
+    private var unlisted: [ExactName: stat] = [:]
     /// The files being written when the directory was first read: a restart (`seekdir`, or the
     /// kernel resuming a buffer) lists the same ones, so offsets keep meaning the same entries.
-    private var pendingAtStart: [String: stat]?
+    private var pendingAtStart: [ExactName: stat]?
     private var listing: Listing?
     /// Entries handed out so far (the offset of the last one).
     private var position: Int64 = 0
@@ -42,7 +42,7 @@ final class FuseDirectoryStream: @unchecked Sendable {
     /// Store entries fetched per trip to the VFS: a trip costs a thread hop.
     static let batch = 256
 
-    init(path: VFSPath, vfs: any VFS, dots: stat, pending: @escaping @Sendable () -> [String: stat] = { [:] },
+    init(path: VFSPath, vfs: any VFS, dots: stat, pending: @escaping @Sendable () -> [ExactName: stat] = { [:] },
          fill: @escaping @Sendable (VFSEntry) -> stat) {
         self.path = path
         self.vfs = vfs
@@ -97,12 +97,13 @@ final class FuseDirectoryStream: @unchecked Sendable {
         fetched(entries)
         ready = entries.map { entry in
             // Stored already (being replaced): the store's entry stands for it.
-            unlisted[entry.name] = nil
+            unlisted[ExactName(entry.name)] = nil
             return Item(name: entry.name, status: fill(entry))
         }
         if entries.count < Self.batch {
             ended = true
-            ready += unlisted.sorted { $0.key < $1.key }.map { Item(name: $0.key, status: $0.value) }
+            ready += unlisted.sorted { $0.key.text.utf8.lexicographicallyPrecedes($1.key.text.utf8) }
+                .map { Item(name: $0.key.text, status: $0.value) }
             unlisted = [:]
         }
         return !ready.isEmpty

@@ -171,11 +171,11 @@ final class FuseHandleTable: @unchecked Sendable {
 
     /// The files directly in `directory` with changes not yet stored, by name, with their
     /// size so far and the time to show. Call without holding any file's lock.
-    func writingIn(_ directory: VFSPath) -> [String: (size: UInt64, modified: Double?)] {
+    func writingIn(_ directory: VFSPath) -> [ExactName: (size: UInt64, modified: Double?)] {
         let inside = lock.withLock {
             files.values.filter { $0.writable && $0.path.parent == directory }
         }
-        var found: [String: (size: UInt64, modified: Double?)] = [:]
+        var found: [ExactName: (size: UInt64, modified: Double?)] = [:]
         for file in inside {
             // A write holds the file's lock for a moment, a commit for as long as its upload:
             // past 40 ms the file is passed over, rather than holding `ls` of the whole
@@ -183,7 +183,7 @@ final class FuseHandleTable: @unchecked Sendable {
             for _ in 0..<20 {
                 let looked: Void? = file.lock.withLockIfFree {
                     if file.isBeingWritten, let name = file.path.components.last {
-                        found[name] = (file.pendingSize, file.pendingModified)
+                        found[ExactName(name)] = (file.pendingSize, file.pendingModified)
                     }
                 }
                 if looked != nil { break }

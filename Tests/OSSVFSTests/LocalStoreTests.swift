@@ -92,6 +92,42 @@ import TestSupport
         }
     }
 
+    /// Links, FIFOs and names that are not UTF-8, put in the bucket folder by other programs,
+    /// are neither listed nor reached: a link could lead out of the bucket (or an account's
+    /// home), a FIFO would hang a read, and one odd name must not hide its whole folder.
+    @Test func linksFIFOsAndNonUTF8NamesAreLeftAlone() async throws {
+        let outside = try TemporaryFolder()
+        defer { outside.remove() }
+        try Data("secret".utf8).write(to: URL(fileURLWithPath: outside.path + "/s.txt"))
+        try await withStore { store, bucket in
+            try await store.put("home/ok.txt", body: .bytes(Array("ok".utf8)), metadata: [:])
+            try await store.put("other/s.txt", body: .bytes(Array("other's".utf8)), metadata: [:])
+            #expect(symlink(outside.path, bucket + "/home/out") == 0)
+            #expect(symlink("../other", bucket + "/home/sibling") == 0)
+            #expect(symlink(outside.path + "/s.txt", bucket + "/home/file-link") == 0)
+            #expect(mkfifo(bucket + "/home/fifo", 0o644) == 0)
+            #expect(FileManager.default.createFile(atPath: bucket + "/home/bad.txt", contents: Data("x".utf8)))
+            let raw = Array((bucket + "/home/bad").utf8) + [0xFF] + Array(".txt".utf8) + [0]
+            let fd = raw.withUnsafeBytes { open($0.baseAddress!.assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+            #expect(fd >= 0)
+            close(fd)
+
+            let page = try await store.listPage(ListRequest(prefix: "home/", delimiter: "/"))
+            #expect(page.objects.map(\.key) == ["home/bad.txt", "home/ok.txt"])
+            #expect(page.commonPrefixes.isEmpty)
+            for key in ["home/out/s.txt", "home/sibling/s.txt", "home/file-link", "home/fifo", "home/out/"] {
+                await #expect(throws: ObjectStoreError.noSuchKey(key)) { _ = try await store.head(key) }
+                await #expect(throws: ObjectStoreError.noSuchKey(key)) { _ = try await store.get(key, range: nil) }
+            }
+            await #expect(throws: ObjectStoreError.noSuchKey("home/sibling/s.txt")) { try await store.delete("home/sibling/s.txt") }
+            await #expect(throws: ObjectStoreError.noSuchKey("home/sibling/s.txt")) {
+                try await store.rename(from: "home/sibling/s.txt", to: "home/taken.txt")
+            }
+            #expect(try await store.head("other/s.txt").size == 7)
+            #expect(FileManager.default.fileExists(atPath: outside.path + "/s.txt"))
+        }
+    }
+
     @Test func invalidKeysAreRefused() async throws {
         try await withStore { store, _ in
             for key in ["a//b", "./x", "../x", ".ossftp-tmp/x", "", String(repeating: "k", count: 1024)] {

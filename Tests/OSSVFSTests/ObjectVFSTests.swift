@@ -125,11 +125,49 @@ import TestSupport
     }
 
     @Test func unnameableKeysAreLeftOutOfListings() {
+        // `\\` is a path separator (`a\\b` would reach `a/b`); CR and LF would forge listing lines.
         let page = ListPage(
-            objects: ["h/", "h/.", "h/..", "h/a b", "h/ok"].map { ObjectInfo(key: $0, size: 0, lastModified: 0, etag: "") },
-            commonPrefixes: ["h//", "h/./", "h/../", "h/sub/"], nextContinuationToken: nil)
+            objects: ["h/", "h/.", "h/..", "h/a b", "h/back\\slash", "h/fake\r\n-rw-r--r-- x", "h/nl\nz.tmp", "h/ok"]
+                .map { ObjectInfo(key: $0, size: 0, lastModified: 0, etag: "") },
+            commonPrefixes: ["h//", "h/./", "h/../", "h/dir\\x/", "h/sub/"], nextContinuationToken: nil)
         let names = ObjectVFS.entries(of: page, under: "h/").map(\.sortKey)
         #expect(names == ["a b", "ok", "sub/"])
+        // The name after the prefix is cut by bytes: a combining mark right after the `/` stays.
+        let combining = ListPage(objects: [ObjectInfo(key: "h/\u{301}x", size: 0, lastModified: 0, etag: "")],
+                                 commonPrefixes: [], nextContinuationToken: nil)
+        #expect(ObjectVFS.entries(of: combining, under: "h/").map { Array($0.name.utf8) } == [Array("\u{301}x".utf8)])
+    }
+
+    /// Two keys that differ only in Unicode normalization are two files: the cache, paths and
+    /// listings keep them apart (Swift's String would call them equal).
+    @Test func namesDifferingOnlyInNormalizationAreTwoFiles() async throws {
+        try await withVFS { vfs, store, _ in
+            let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+            #expect(composed == decomposed)  // what String does
+            #expect(try path("/" + composed) != path("/" + decomposed))
+            #expect(Set([try path("/" + composed), try path("/" + decomposed)]).count == 2)
+            try await store.put(composed, body: .bytes(Array("NFC".utf8)), metadata: [:])
+            #expect(try await vfs.stat(try path("/" + composed)).size == 3)
+            // Looked up after the other name was cached: not found, not the other's entry.
+            await #expect(throws: VFSError.notFound("/" + decomposed)) { try await vfs.stat(try path("/" + decomposed)) }
+            try await write(vfs, "/" + decomposed, Array("NFD!".utf8))
+            #expect(try await vfs.stat(try path("/" + composed)).size == 3)
+            #expect(try await vfs.stat(try path("/" + decomposed)).size == 4)
+            try await vfs.removeFile(try path("/" + decomposed))
+            #expect(try await store.head(composed).size == 3)
+        }
+    }
+
+    @Test func onlyDecimalSecondsAreATime() {
+        func shown(_ mtime: String) -> Double {
+            ObjectVFS.modified(ObjectInfo(key: "k", size: 0, lastModified: 7, etag: "", metadata: ["mtime": mtime]))
+        }
+        #expect(shown("1700000000") == 1_700_000_000)
+        #expect(shown("1700000000.5") == 1_700_000_000.5)
+        #expect(shown("-86400") == -86_400)
+        for garbage in ["0x10", "nan", "inf", "1e3", "+5", "1.", ".5", "--1", "", " 1"] {
+            #expect(shown(garbage) == 7, "\(garbage)")
+        }
     }
 
     @Test func percentDecodingOfListingsReadsPlusAsSpace() {

@@ -49,16 +49,41 @@ struct LocalKeyLayout: Sendable {
     func filePath(for key: String) throws -> String {
         let parts = try components(of: key)
         let joined = parts.joined(separator: "/")
-        if Self.isMarker(key) { return "\(bucketPath)/\(joined)/\(Self.markerName)" }
-        return "\(bucketPath)/\(joined)"
+        let path = Self.isMarker(key) ? "\(bucketPath)/\(joined)/\(Self.markerName)" : "\(bucketPath)/\(joined)"
+        try refuseLinks(in: path, key: key)
+        return path
     }
 
     /// The folder a key's file sits in.
     func parentFolder(for key: String) throws -> String {
         let parts = try components(of: key)
-        if Self.isMarker(key) { return "\(bucketPath)/\(parts.joined(separator: "/"))" }
-        let parents = parts.dropLast()
-        return parents.isEmpty ? bucketPath : "\(bucketPath)/\(parents.joined(separator: "/"))"
+        let folder: String
+        if Self.isMarker(key) {
+            folder = "\(bucketPath)/\(parts.joined(separator: "/"))"
+        } else {
+            let parents = parts.dropLast()
+            folder = parents.isEmpty ? bucketPath : "\(bucketPath)/\(parents.joined(separator: "/"))"
+        }
+        try refuseLinks(in: folder, key: key)
+        return folder
+    }
+
+    /// The local store follows no link and opens no FIFO, socket or device: a link that another
+    /// program put in the bucket folder would reach files outside it, or outside an account's
+    /// home, and a FIFO would hang the read. Each part of `path` below the bucket folder that
+    /// exists is checked; one that is none of a folder or a file makes the key absent.
+    /// (A link swapped in after this check is still not followed by the final open, which
+    /// uses O_NOFOLLOW; one swapped in above it is, for that one call.)
+    private func refuseLinks(in path: String, key: String) throws {
+        var current = bucketPath
+        for part in path.dropFirst(bucketPath.count).split(separator: "/") {
+            current += "/" + part
+            switch try DirectoryOps.kind(of: current) {
+            case nil, .file?: return
+            case .directory?: continue
+            case .other?: throw ObjectStoreError.noSuchKey(key)
+            }
+        }
     }
 
     var tempFolderPath: String { "\(bucketPath)/\(Self.tempFolder)" }

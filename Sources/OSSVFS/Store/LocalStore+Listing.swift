@@ -66,12 +66,12 @@ extension LocalKeyLayout {
             return []
         }
         var result: [ListEntry] = []
-        for child in children where child.name.hasPrefix(namePrefix) {
+        for child in children where child.name.hasBytePrefix(namePrefix) {
             if child.name == LocalKeyLayout.markerName {
                 if !folderKey.isEmpty && namePrefix.isEmpty { result.append(.object(try info(for: folderKey))) }
                 continue
             }
-            if child.name.hasPrefix(LocalKeyLayout.reservedPrefix) { continue }
+            if child.name.hasPrefix(LocalKeyLayout.reservedPrefix) || child.kind == .other { continue }
             let key = folderKey + child.name
             if child.isDirectory {
                 if try holdsAnything("\(folder)/\(child.name)") { result.append(.prefix(key + "/")) }
@@ -88,7 +88,7 @@ extension LocalKeyLayout {
         for child in children {
             if child.name == LocalKeyLayout.markerName { return true }
             if child.name.hasPrefix(LocalKeyLayout.reservedPrefix) { continue }
-            if !child.isDirectory { return true }
+            if child.kind == .file { return true }
             if try holdsAnything("\(path)/\(child.name)") { return true }
         }
         return false
@@ -105,17 +105,17 @@ extension LocalKeyLayout {
         guard let folder = folderPath(folderKey), let children = try DirectoryOps.entries(of: folder) else { return }
         for child in children {
             if child.name == LocalKeyLayout.markerName {
-                if !folderKey.isEmpty && folderKey.hasPrefix(prefix) { result.append(try info(for: folderKey)) }
+                if !folderKey.isEmpty && folderKey.hasBytePrefix(prefix) { result.append(try info(for: folderKey)) }
                 continue
             }
-            if child.name.hasPrefix(LocalKeyLayout.reservedPrefix) { continue }
+            if child.name.hasPrefix(LocalKeyLayout.reservedPrefix) || child.kind == .other { continue }
             let key = folderKey + child.name
             if child.isDirectory {
                 let subfolder = key + "/"
-                if subfolder.hasPrefix(prefix) || prefix.hasPrefix(subfolder) {
+                if subfolder.hasBytePrefix(prefix) || prefix.hasBytePrefix(subfolder) {
                     try walk(folderKey: subfolder, prefix: prefix, into: &result)
                 }
-            } else if key.hasPrefix(prefix) {
+            } else if key.hasBytePrefix(prefix) {
                 result.append(try info(for: key))
             }
         }
@@ -124,13 +124,13 @@ extension LocalKeyLayout {
     /// Groups keys by the delimiter, if any, after the prefix.
     private func grouped(keys: [ObjectInfo], request: ListRequest) throws -> [ListEntry] {
         guard let delimiter = request.delimiter, !delimiter.isEmpty else { return keys.map { .object($0) } }
-        var prefixes = Set<String>()
+        var prefixes = Set<ExactName>()
         var result: [ListEntry] = []
         for info in keys {
-            let rest = info.key.dropFirst(request.prefix.count)
+            let rest = info.key.droppingBytes(request.prefix.utf8.count)
             if let range = rest.range(of: delimiter) {
                 let common = request.prefix + rest[..<range.upperBound]
-                if prefixes.insert(String(common)).inserted { result.append(.prefix(String(common))) }
+                if prefixes.insert(ExactName(String(common))).inserted { result.append(.prefix(String(common))) }
             } else {
                 result.append(.object(info))
             }

@@ -80,7 +80,7 @@ public final class LocalStore: ObjectStore {
         let layout = self.layout
         let chunkSize = self.chunkSize
         return try await BlockingIO.run {
-            let file = try PosixFile.openForReading(try layout.filePath(for: key))
+            let file = try PosixFile.openObjectForReading(try layout.filePath(for: key), key: key)
             // The ETag of the file opened, not of whatever the name points at by now.
             let info = try layout.info(for: key, of: file)
             if let ifMatch, !ifMatch.isEmpty, info.etag != ifMatch {
@@ -221,7 +221,7 @@ extension LocalKeyLayout {
     /// Metadata of a key, from its file.
     func info(for key: String) throws -> ObjectInfo {
         let path = try filePath(for: key)
-        guard let status = try PosixFile.status(path), !status.isDirectory else {
+        guard try DirectoryOps.kind(of: path) == .file, let status = try PosixFile.status(path) else {
             throw ObjectStoreError.noSuchKey(key)
         }
         return Self.info(key, size: status.size, modified: status.modified)
@@ -233,7 +233,7 @@ extension LocalKeyLayout {
         guard fstat(file.descriptor, &st) == 0 else {
             throw ObjectStoreError.io(operation: "stat \(key)", errno: errno)
         }
-        guard st.st_mode & S_IFMT != S_IFDIR else { throw ObjectStoreError.noSuchKey(key) }
+        guard st.st_mode & S_IFMT == S_IFREG else { throw ObjectStoreError.noSuchKey(key) }
         return Self.info(key, size: UInt64(st.st_size), modified: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
     }
 

@@ -5,11 +5,20 @@ import Glibc
 /// Blocking directory calls for ``LocalStore`` and the spool.
 enum DirectoryOps {
     struct Entry {
+        enum Kind {
+            case directory
+            case file
+            /// A symbolic link, FIFO, socket or device: never an object, never followed.
+            case other
+        }
+
         var name: String
-        var isDirectory: Bool
+        var kind: Kind
+        var isDirectory: Bool { kind == .directory }
     }
 
-    /// The entries of a folder (without `.` and `..`), or nil when it does not exist.
+    /// The entries of a folder (without `.` and `..`), or nil when it does not exist. Names
+    /// that are not UTF-8 are left out: no key can name them.
     static func entries(of path: String) throws -> [Entry]? {
         guard let dir = opendir(path) else {
             if errno == ENOENT || errno == ENOTDIR { return nil }
@@ -18,17 +27,35 @@ enum DirectoryOps {
         defer { closedir(dir) }
         var result: [Entry] = []
         while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
-                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            let decoded = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(validating: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
+            guard let name = decoded else { continue }
             if name == "." || name == ".." { continue }
-            var isDirectory = Int32(entry.pointee.d_type) == Int32(DT_DIR)
-            if Int32(entry.pointee.d_type) == Int32(DT_UNKNOWN) {
-                isDirectory = (try PosixFile.status("\(path)/\(name)"))?.isDirectory ?? false
+            let kind: Entry.Kind
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_DIR): kind = .directory
+            case Int32(DT_REG): kind = .file
+            case Int32(DT_UNKNOWN): kind = try self.kind(of: "\(path)/\(name)") ?? .other
+            default: kind = .other
             }
-            result.append(Entry(name: name, isDirectory: isDirectory))
+            result.append(Entry(name: name, kind: kind))
         }
         return result
+    }
+
+    /// What `path` itself is (a link is `.other`, not what it points at), or nil when absent.
+    static func kind(of path: String) throws -> Entry.Kind? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw ObjectStoreError.io(operation: "stat \(path)", errno: errno)
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR: return .directory
+        case S_IFREG: return .file
+        default: return .other
+        }
     }
 
     /// Creates a folder and its parents. Throws `conflict` when a file stands in the way.

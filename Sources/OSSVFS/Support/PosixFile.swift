@@ -51,6 +51,18 @@ public final class PosixFile: @unchecked Sendable {
         try open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
     }
 
+    /// Opens an existing file for reading, but not through a link at its last part, and
+    /// without waiting on a FIFO: for the local store's objects (the caller checks with fstat
+    /// what it opened). A link there is absent.
+    public static func openObjectForReading(_ path: String, key: String) throws -> PosixFile {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0)
+        guard fd >= 0 else {
+            if errno == ELOOP || errno == ENOENT || errno == ENOTDIR { throw ObjectStoreError.noSuchKey(key) }
+            throw ObjectStoreError.io(operation: "open \(path)", errno: errno)
+        }
+        return PosixFile(descriptor: fd, path: path)
+    }
+
     /// Creates a new file (failing if it exists) for writing, readable only by its owner.
     public static func createExclusive(_ path: String, mode: mode_t = 0o600) throws -> PosixFile {
         try open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: mode)

@@ -22,8 +22,9 @@ public actor MetadataCache {
 
     private let ttl: Double
     private let maxEntries: Int
-    private var objects: [String: Entry] = [:]
-    private var directories: [String: Entry] = [:]
+    // Keyed by bytes: `café` and `café` (a combining accent) are two keys (see ExactName).
+    private var objects: [ExactName: Entry] = [:]
+    private var directories: [ExactName: Entry] = [:]
     /// Hits and misses, for the metrics.
     public private(set) var hits = 0
     public private(set) var misses = 0
@@ -37,7 +38,7 @@ public actor MetadataCache {
 
     /// A cached object lookup: `.some(info)`, `.some(nil)` for a known absence, nil when unknown.
     func object(_ key: String) -> ObjectInfo?? {
-        guard let entry = objects[key], entry.expires > now else {
+        guard let entry = objects[ExactName(key)], entry.expires > now else {
             misses += 1
             VFSMetrics.cacheMisses.increment()
             return nil
@@ -51,12 +52,12 @@ public actor MetadataCache {
     func setObject(_ key: String, _ info: ObjectInfo?) {
         guard ttl > 0 else { return }
         trim(&objects)
-        objects[key] = info.map { .object($0, expires: now + ttl) } ?? .absent(expires: now + ttl)
+        objects[ExactName(key)] = info.map { .object($0, expires: now + ttl) } ?? .absent(expires: now + ttl)
     }
 
     /// Whether a directory prefix is known to exist; nil when unknown.
     func directory(_ prefix: String) -> Bool? {
-        guard case .directory(let exists, let expires)? = directories[prefix], expires > now else {
+        guard case .directory(let exists, let expires)? = directories[ExactName(prefix)], expires > now else {
             misses += 1
             VFSMetrics.cacheMisses.increment()
             return nil
@@ -69,32 +70,32 @@ public actor MetadataCache {
     func setDirectory(_ prefix: String, exists: Bool) {
         guard ttl > 0 else { return }
         trim(&directories)
-        directories[prefix] = .directory(exists: exists, expires: now + ttl)
+        directories[ExactName(prefix)] = .directory(exists: exists, expires: now + ttl)
     }
 
     /// Forgets `key`, its directory form and every ancestor directory (a write may create or
     /// remove them).
     func invalidate(_ key: String) {
-        objects[key] = nil
+        objects[ExactName(key)] = nil
         let bare = key.hasSuffix("/") ? String(key.dropLast()) : key
-        objects[bare] = nil
-        directories[bare + "/"] = nil
+        objects[ExactName(bare)] = nil
+        directories[ExactName(bare + "/")] = nil
         var prefix = Substring(bare)
         while let slash = prefix.lastIndex(of: "/") {
             prefix = prefix[..<slash]
-            directories[prefix + "/"] = nil
+            directories[ExactName(prefix + "/")] = nil
         }
-        directories[""] = nil
+        directories[ExactName("")] = nil
     }
 
     /// Forgets everything under `prefix` (a directory rename or removal).
     func invalidate(prefix: String) {
-        objects = objects.filter { !$0.key.hasPrefix(prefix) }
-        directories = directories.filter { !$0.key.hasPrefix(prefix) }
+        objects = objects.filter { !$0.key.text.hasBytePrefix(prefix) }
+        directories = directories.filter { !$0.key.text.hasBytePrefix(prefix) }
         invalidate(prefix)
     }
 
-    private func trim(_ table: inout [String: Entry]) {
+    private func trim(_ table: inout [ExactName: Entry]) {
         guard table.count >= maxEntries else { return }
         let current = now
         table = table.filter { $0.value.expires > current }

@@ -33,14 +33,14 @@ extension ObjectVFS {
         var files: [VFSEntry] = []
         files.reserveCapacity(page.objects.count)
         for object in page.objects {
-            let name = String(object.key.dropFirst(prefix.count))
+            let name = object.key.droppingBytes(prefix.utf8.count)
             guard isNameable(name) else { continue }
             files.append(VFSEntry(name: name, kind: .file, size: object.size, modified: modified(object)))
         }
         var directories: [VFSEntry] = []
         directories.reserveCapacity(page.commonPrefixes.count)
         for common in page.commonPrefixes {
-            let name = String(common.dropFirst(prefix.count).dropLast())
+            let name = String(common.droppingBytes(prefix.utf8.count).dropLast())
             guard isNameable(name) else { continue }
             directories.append(VFSEntry(name: name, kind: .directory, size: 0, modified: nil))
         }
@@ -64,8 +64,11 @@ extension ObjectVFS {
         return merged
     }
 
-    /// Whether a listed name can be reached by a path: not empty, `.`, `..`, nor holding `/`.
+    /// Whether a path can name a listed name: not empty, `.` or `..`, and without `/`, `\`
+    /// (a path's other separator), NUL, CR or LF (refused in paths). Shown, the others would be
+    /// names that reach another key (`a\b` is `a/b`), or raw line breaks that forge listing lines.
     static func isNameable(_ name: String) -> Bool {
-        !name.isEmpty && name != "." && name != ".." && !name.contains("/")
+        !name.isEmpty && name != "." && name != ".."
+            && !name.utf8.contains { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") || $0 == 0 || $0 == 10 || $0 == 13 }
     }
 }

@@ -116,7 +116,7 @@ extension ObjectVFS {
                 func add() {
                     let key = keys[next]
                     next += 1
-                    let target = to + key.dropFirst(from.count)
+                    let target = to + key.droppingBytes(from.utf8.count)
                     group.addTask {
                         // A directory marker is empty: writing a new one is cheaper than a copy,
                         // and some stores (SeaweedFS) cannot copy one.

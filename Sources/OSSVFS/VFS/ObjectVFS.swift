@@ -133,8 +133,20 @@ public struct ObjectVFS: VFS {
 
     /// The modification time shown for an object: its `mtime` metadata, else Last-Modified.
     static func modified(_ info: ObjectInfo) -> Double {
-        // Metadata another tool wrote may hold anything; "nan" or "1e300" is not a time.
-        info.metadata["mtime"].flatMap(Double.init).flatMap(UTCDate.validated) ?? info.lastModified
+        // Metadata another tool wrote may hold anything: "nan", "1e300" or "0x10" is not a time.
+        // Decimal seconds only, as ossftp, s3fs and rclone write them.
+        info.metadata["mtime"].flatMap { isDecimalSeconds($0) ? Double($0) : nil }.flatMap(UTCDate.validated)
+            ?? info.lastModified
+    }
+
+    /// `digits[.digits]`, with a leading `-` for times before 1970.
+    static func isDecimalSeconds(_ text: String) -> Bool {
+        var bytes = Substring(text).utf8[...]
+        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        let parts = bytes.split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
+        return parts.allSatisfy { part in
+            !part.isEmpty && part.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        }
     }
 
     public func stat(_ path: VFSPath) async throws -> VFSEntry {
@@ -265,9 +277,9 @@ public struct ObjectVFS: VFS {
         let page = try await storeCall(path) {
             try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2))
         }
-        let others = page.commonPrefixes.count + page.objects.filter { $0.key != prefix }.count
+        let others = page.commonPrefixes.count + page.objects.filter { !$0.key.utf8.elementsEqual(prefix.utf8) }.count
         if others > 0 { throw VFSError.directoryNotEmpty(path.description) }
-        guard page.objects.contains(where: { $0.key == prefix }) else {
+        guard page.objects.contains(where: { $0.key.utf8.elementsEqual(prefix.utf8) }) else {
             if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
             throw VFSError.notFound(path.description)
         }

@@ -62,7 +62,7 @@ public struct VFSDirectoryListing: AsyncSequence, Sendable {
                     heldBack.append(entry)
                 case .directory:
                     // The same-named file is shadowed; files before the directory go out first.
-                    heldBack.removeAll { $0.name == entry.name }
+                    heldBack.removeAll { $0.name.utf8.elementsEqual(entry.name.utf8) }
                     while let first = heldBack.first, first.name.utf8.lexicographicallyPrecedes(entry.sortKey.utf8) {
                         ready.append(heldBack.removeFirst())
                     }

@@ -51,6 +51,17 @@ public struct VFSPath: Hashable, Sendable, CustomStringConvertible {
         VFSPath(components: components + [name])
     }
 
+    // Paths are equal when their names are byte for byte (see ``ExactName``): two keys that
+    // differ only in Unicode normalization are two files.
+    public static func == (a: VFSPath, b: VFSPath) -> Bool {
+        a.components.count == b.components.count
+            && zip(a.components, b.components).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for name in components { hasher.combine(ExactName(name)) }
+    }
+
     /// `/a/b`, or `/` for the root.
     public var description: String {
         "/" + components.joined(separator: "/")

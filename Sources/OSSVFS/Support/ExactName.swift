@@ -1,0 +1,38 @@
+/// A name or key compared by its UTF-8 bytes. Swift's `String` compares by canonical
+/// equivalence: `café` with `é` as one code point equals `café` spelt `e` and a combining
+/// accent. Object stores and file systems keep those as two different keys, so a dictionary or
+/// set of keys must not merge them (one would answer for the other: its size, its bytes, its
+/// deletion).
+public struct ExactName: Hashable, Sendable, CustomStringConvertible {
+    public let text: String
+
+    public init(_ text: String) {
+        self.text = text
+    }
+
+    public static func == (a: ExactName, b: ExactName) -> Bool {
+        a.text.utf8.elementsEqual(b.text.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(text.utf8.count)
+        for byte in text.utf8 { hasher.combine(byte) }
+    }
+
+    public var description: String { text }
+}
+
+extension String {
+    /// Whether this string's UTF-8 bytes begin with those of `prefix` (not `hasPrefix`, which
+    /// compares characters: `e` is no prefix of `é` spelt with a combining accent, and `/`
+    /// followed by a combining mark is one character).
+    public func hasBytePrefix(_ prefix: String) -> Bool {
+        utf8.starts(with: prefix.utf8)
+    }
+
+    /// What follows the first `count` UTF-8 bytes (a key after its folder's prefix). Cutting by
+    /// characters would take a combining mark that follows the prefix along with it.
+    public func droppingBytes(_ count: Int) -> String {
+        String(decoding: utf8.dropFirst(count), as: UTF8.self)
+    }
+}
