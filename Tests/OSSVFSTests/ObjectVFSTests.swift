@@ -54,6 +54,19 @@ import TestSupport
         }
     }
 
+    @Test func aMarkerWithDataIsNotRemovedWithItsDirectory() async throws {
+        try await withVFS { vfs, store, bucket in
+            // The local store keeps markers empty (and refuses bytes for one); another tool may not.
+            await #expect(throws: ObjectStoreError.invalidKey("kept/ is a folder here and cannot hold bytes")) {
+                try await store.put("kept/", body: .bytes([1]), metadata: [:])
+            }
+            try await store.put("kept/", body: .bytes([]), metadata: [:])
+            try Data("ten bytes!".utf8).write(to: URL(fileURLWithPath: bucket + "/kept/.ossftp-dir"))
+            await #expect(throws: VFSError.directoryNotEmpty("/kept")) { try await vfs.removeDirectory(try path("/kept")) }
+            #expect(try await store.head("kept/").size == 10)
+        }
+    }
+
     @Test func removeFileOfMissingOrDirectoryFails() async throws {
         try await withVFS { vfs, _, _ in
             await #expect(throws: VFSError.notFound("/missing")) { try await vfs.removeFile(try path("/missing")) }

@@ -13,14 +13,14 @@ struct FTPDataTransfer: Sendable {
         /// The listing of the directory `path`, or the one entry of a file path.
         case listing(VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat, path: VFSPath,
                      only: FTPWildcard? = nil, namePrefix: String = "")
-        case download(ObjectByteStream)
+        case download(ObjectByteStream, path: VFSPath)
         case upload(any VFSWriter)
 
         /// Releases what was prepared when no data connection came.
         func discard() async {
             switch self {
             case .listing: break
-            case .download(let stream): stream.cancel()
+            case .download(let stream, _): stream.cancel()
             case .upload(let writer): await writer.abort()
             }
         }
@@ -58,7 +58,7 @@ struct FTPDataTransfer: Sendable {
                                 namePrefix: namePrefix)
             }
         case .retrieve(let path, let offset):
-            return .download(try await vfs.openRead(path, offset: offset))
+            return .download(try await vfs.openRead(path, offset: offset), path: path)
         case .store(let path, let keepingFirst):
             return .upload(try await vfs.openWrite(path, modified: nil, keepingFirst: keepingFirst))
         case .storeUnique(let path, _):
@@ -100,8 +100,8 @@ struct FTPDataTransfer: Sendable {
         case .listing(let listing, let single, let format, let path, let only, let namePrefix):
             return await sendListing(listing, single: single, format: format, path: path, only: only,
                                      namePrefix: namePrefix, over: channel)
-        case .download(let stream):
-            return await send(stream, over: channel, progress: progress, storeWait: storeWait)
+        case .download(let stream, let path):
+            return await send(stream, of: path, over: channel, progress: progress, storeWait: storeWait)
         case .upload(let writer):
             return await receive(into: writer, over: channel, progress: progress, storeWait: storeWait, aborted: aborted)
         }
@@ -155,7 +155,7 @@ struct FTPDataTransfer: Sendable {
     /// buffer, here on the event loop (it cannot wait: preadv2 with RWF_NOWAIT). Any other chunk
     /// (a store's, or one that would wait for the disk) comes from ``ObjectChunkSource/nextChunk()``,
     /// off the loop, and is copied in.
-    private func send(_ stream: ObjectByteStream, over channel: DataChannel, progress: @Sendable (Int) -> Void,
+    private func send(_ stream: ObjectByteStream, of path: VFSPath, over channel: DataChannel, progress: @Sendable (Int) -> Void,
                       storeWait: @Sendable (Bool) -> Void) async -> Outcome
     {
         let ready = ascii ? nil : stream.source as? any ImmediateChunkSource
@@ -189,7 +189,7 @@ struct FTPDataTransfer: Sendable {
         } catch let error as ObjectStoreError {
             stream.cancel()
             try? await channel.channel.close()
-            return .failed(VFSError(error, path: ""))
+            return .failed(VFSError(error, path: path.description))
         } catch {
             stream.cancel()
             try? await channel.channel.close()

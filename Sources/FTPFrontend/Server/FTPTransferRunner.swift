@@ -38,7 +38,7 @@ struct FTPTransferRunner: Sendable {
             }
             return
         }
-        if case .download(let stream) = prepared { handle.counter.expect(stream.source.expectedLength) }
+        if case .download(let stream, _) = prepared { handle.counter.expect(stream.source.expectedLength) }
         report(.started(transfer))
         guard let channel = await source.connect(group: group, timeout: dataConnectionTimeout) else {
             await prepared.discard()

@@ -119,6 +119,10 @@ public final class LocalStore: ObjectStore {
             let destination = try layout.filePath(for: key)
             try DirectoryOps.makePath(try layout.parentFolder(for: key), under: layout.bucketPath)
             if LocalKeyLayout.isMarker(key) {
+                // A folder's marker is an empty file here: bytes for it would be lost.
+                guard body.length == 0 else {
+                    throw ObjectStoreError.invalidKey("\(key) is a folder here and cannot hold bytes")
+                }
                 if try PosixFile.status(destination) == nil {
                     try PosixFile.createExclusive(destination, mode: 0o644).close()
                 }

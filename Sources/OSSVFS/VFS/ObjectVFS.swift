@@ -279,10 +279,13 @@ public struct ObjectVFS: VFS {
         }
         let others = page.commonPrefixes.count + page.objects.filter { !$0.key.utf8.elementsEqual(prefix.utf8) }.count
         if others > 0 { throw VFSError.directoryNotEmpty(path.description) }
-        guard page.objects.contains(where: { $0.key.utf8.elementsEqual(prefix.utf8) }) else {
+        guard let marker = page.objects.first(where: { $0.key.utf8.elementsEqual(prefix.utf8) }) else {
             if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
             throw VFSError.notFound(path.description)
         }
+        // A marker another tool gave a body holds data no listing shows: removing the
+        // directory would destroy it unseen.
+        if marker.size > 0 { throw VFSError.directoryNotEmpty(path.description) }
         try await storeCall(path) { try await store.delete(prefix) }
         await invalidate(prefix)
     }
