@@ -103,14 +103,34 @@ def test_connection_caps_idle_timeout_and_bans(tmp_path):
             assert idle.greeting.code == 220
             time.sleep(4)
             assert idle.read_reply().code == 421
-        # Four failed logins (over two connections) ban the address for a while.
-        for _ in range(2):
+        # Four failed logins (over two connections) ban the address for a while; the guess that
+        # brings the ban gets 421 at once.
+        for attempt in range(2):
             with RawFTP(server.port) as c:
-                for _ in range(2):
+                for guess in range(2):
                     c.cmd("USER user")
-                    assert c.cmd("PASS wrong").code == 530
+                    assert c.cmd("PASS wrong").code == (421 if (attempt, guess) == (1, 1) else 530)
         with RawFTP(server.port) as banned:
             assert banned.greeting.code == 421
+    finally:
+        server.stop()
+
+
+def test_a_ban_reaches_connections_opened_before_it(tmp_path):
+    """Connections opened before the ban cannot go on guessing: even the right password gets 421."""
+    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")],
+                          extra_args=["--ban_threshold", "2"])
+    server.start()
+    try:
+        early = [RawFTP(server.port) for _ in range(3)]
+        for c in early[:2]:
+            c.cmd("USER user")
+        assert early[0].cmd("PASS wrong").code == 530
+        assert early[1].cmd("PASS wrong").code == 421  # the second failure bans the address
+        early[2].cmd("USER user")
+        assert early[2].cmd("PASS right-pass").code == 421
+        for c in early:
+            c.close()
     finally:
         server.stop()
 

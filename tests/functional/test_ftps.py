@@ -55,6 +55,15 @@ def ftps(server) -> ftplib.FTP_TLS:
     return client
 
 
+def private_data(client: ftplib.FTP_TLS, command: str, **wrap) -> ssl.SSLSocket:
+    """EPSV, `command` (its 150), then the data connection's TLS, resuming the control
+    connection's session."""
+    port = int(client.sendcmd("EPSV").split("|")[3])
+    raw = socket.create_connection((HOST, port), timeout=20)
+    assert client.sendcmd(command).startswith("150")
+    return client.context.wrap_socket(raw, server_hostname=HOST, session=client.sock.session, **wrap)
+
+
 def test_explicit_ftps_with_ftplib_curl_and_lftp(tmp_path, certificate, subprocess_env):
     server = tls_server(tmp_path, certificate)
     try:
@@ -110,6 +119,88 @@ def test_session_reuse_can_be_required(tmp_path, certificate, subprocess_env):
         server.stop()
 
 
+def test_only_this_connections_session_passes_the_reuse_check(tmp_path, certificate):
+    """tls_require_reuse proves a data connection comes from the client holding the control
+    connection: a session resumed from another connection (one that only did AUTH TLS) is no proof."""
+    server = tls_server(tmp_path, certificate, tls_require_reuse=True)
+    try:
+        (server.bucket_dir() / "f.bin").write_bytes(b"mine")
+        client = ftps(server)
+        # Another connection, with the same client context (Python resumes only within one).
+        stranger = ftplib.FTP_TLS(context=client.context)
+        stranger.connect(HOST, server.port, timeout=20)
+        stranger.auth()
+        stranger.voidcmd("PBSZ 0")  # a reply read over TLS: the session (and its tickets) is there
+        client.voidcmd("TYPE I")
+        outcomes = {}
+        for name, session in (("foreign", stranger.sock.session), ("own", client.sock.session)):
+            port = int(client.sendcmd("EPSV").split("|")[3])
+            raw = socket.create_connection((HOST, port), timeout=20)
+            assert client.sendcmd("RETR f.bin").startswith("150")
+            got = b""
+            try:
+                data = client.context.wrap_socket(raw, server_hostname=HOST, session=session)
+                while chunk := data.recv(65536):
+                    got += chunk
+                data.close()
+            except (OSError, ssl.SSLError):
+                raw.close()
+            outcomes[name] = (client.getline()[:3], got)
+        assert outcomes["foreign"] == ("426", b"")
+        assert outcomes["own"] == ("226", b"mine")
+        client.quit()
+        stranger.close()
+    finally:
+        server.stop()
+
+
+def test_an_upload_cut_without_close_notify_is_not_stored(tmp_path, certificate):
+    """A FIN anyone on the path can forge must not end a private upload as if complete."""
+    server = tls_server(tmp_path, certificate)
+    try:
+        client = ftps(server)
+        client.voidcmd("TYPE I")
+        for clean in (False, True):
+            data = private_data(client, "STOR cut.bin")
+            data.sendall(b"x" * 100_000)
+            if clean:
+                data.unwrap().close()  # close_notify, then the FIN
+            else:
+                data.shutdown(socket.SHUT_WR)  # the FIN alone
+            reply = client.getline()
+            data.close()
+            if clean:
+                assert reply.startswith("226") and (server.bucket_dir() / "cut.bin").stat().st_size == 100_000
+            else:
+                assert reply.startswith("426") and not (server.bucket_dir() / "cut.bin").exists()
+        client.quit()
+    finally:
+        server.stop()
+
+
+def test_an_empty_download_still_gets_its_handshake_and_close_notify(tmp_path, certificate):
+    server = tls_server(tmp_path, certificate)
+    try:
+        (server.bucket_dir() / "empty").write_bytes(b"")
+        (server.bucket_dir() / "two").write_bytes(b"ab")
+        client = ftps(server)
+        client.voidcmd("TYPE I")
+        for command in ("RETR empty", "REST 2", "RETR two"):
+            if command.startswith("REST"):
+                client.sendcmd(command)
+                continue
+            # Without a handshake this raises SSLEOFError; without close_notify, recv does.
+            data = private_data(client, command, suppress_ragged_eofs=False)
+            assert data.recv(100) == b""
+            data.close()
+            assert client.voidresp().startswith("226"), command
+        with pytest.raises(ftplib.error_perm, match="^501"):
+            client.sendcmd("PBSZ abc")
+        client.quit()
+    finally:
+        server.stop()
+
+
 def test_policy_replies_and_plaintext_after_auth(tmp_path, certificate):
     server = tls_server(tmp_path, certificate, tls_require_login=True, tls_require_data=True)
     try:
@@ -151,6 +242,14 @@ def test_old_tls_versions_are_refused(tmp_path, certificate):
         with socket.create_connection((HOST, server.implicit_port), timeout=10) as raw:
             with pytest.raises(ssl.SSLError, match="(?i)protocol|version"):
                 old.wrap_socket(raw, server_hostname=HOST).recv(100)
+        # TLS 1.2 without forward secrecy or without AEAD (static RSA, CBC with SHA-1) is refused.
+        for ciphers in ("AES128-SHA:@SECLEVEL=0", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA"):
+            weak = client_context()
+            weak.maximum_version = ssl.TLSVersion.TLSv1_2
+            weak.set_ciphers(ciphers)
+            with socket.create_connection((HOST, server.implicit_port), timeout=10) as raw:
+                with pytest.raises(ssl.SSLError, match="(?i)handshake|cipher"):
+                    weak.wrap_socket(raw, server_hostname=HOST).recv(100)
     finally:
         server.stop()
 
@@ -164,11 +263,7 @@ def test_data_connections_end_with_close_notify(tmp_path, certificate):
         client = ftps(server)
         client.storbinary("STOR n.bin", io.BytesIO(body))
         client.voidcmd("TYPE I")
-        port = int(client.sendcmd("EPSV").split("|")[3])
-        raw = socket.create_connection((HOST, port), timeout=20)
-        assert client.sendcmd("RETR n.bin").startswith("150")
-        data = client.context.wrap_socket(raw, server_hostname=HOST, suppress_ragged_eofs=False,
-                                            session=client.sock.session)
+        data = private_data(client, "RETR n.bin", suppress_ragged_eofs=False)
         got = bytearray()
         while chunk := data.recv(65536):  # b"" only after close_notify
             got += chunk

@@ -41,13 +41,14 @@ public final class ConnectionLimiter: Sendable {
 
     private var now: Double { Date().timeIntervalSince1970 }
 
+    /// What a banned address is told, at connect and at login.
+    static let bannedReply = FTPReply(.serviceNotAvailable, "Too many failed logins from your address; try again later.")
+
     /// Takes a slot for a new connection from `address`, or says why not.
     func admit(_ address: String) -> FTPReply? {
         lock.withLock {
             if let until = bannedUntil[address] {
-                if until > now {
-                    return FTPReply(.serviceNotAvailable, "Too many failed logins from your address; try again later.")
-                }
+                if until > now { return Self.bannedReply }
                 bannedUntil[address] = nil
             }
             if total >= inForce.maxConnections {
@@ -69,6 +70,12 @@ public final class ConnectionLimiter: Sendable {
             let left = perAddress[address, default: 1] - 1
             perAddress[address] = left > 0 ? left : nil
         }
+    }
+
+    /// Whether `address` is banned now. Checked at every login, not only at connect: connections
+    /// opened before the ban would otherwise go on guessing, and a right guess would log in.
+    func isBanned(_ address: String) -> Bool {
+        lock.withLock { (bannedUntil[address] ?? 0) > now }
     }
 
     /// Counts a failed login; enough of them within the window ban the address.

@@ -80,11 +80,13 @@ final class TransferHandle: @unchecked Sendable {
 /// must resume the control connection's session.
 struct DataTLS: Sendable {
     let context: TLSServerContext
+    /// The control connection's sessions, the only ones a data connection may resume.
+    let scope: TLSSessionScope
     let requireReuse: Bool
 
     /// Puts TLS first in a new data channel's pipeline (on its event loop).
     func install(on channel: any Channel) throws {
-        try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: context, dataConnection: true), position: .first)
+        try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: context, scope: scope, dataConnection: true), position: .first)
         if requireReuse { try channel.pipeline.syncOperations.addHandler(SessionReuseGuard()) }
     }
 }

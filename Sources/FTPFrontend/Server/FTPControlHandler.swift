@@ -46,11 +46,14 @@ final class FTPControlHandler: ChannelInboundHandler {
     private var idleCheck: RepeatedTask?
     /// What the console shows of this session.
     private var activity: FTPSessionActivity?
+    /// The TLS sessions of this connection and its data connections.
+    private let tlsScope: TLSSessionScope
 
     init(configuration: FTPServerConfiguration, authenticator: any Authenticator, group: any EventLoopGroup,
          limiter: ConnectionLimiter, registry: FTPSessionRegistry, logger: Logger, implicitTLS: Bool,
-         controlIsIPv6: Bool, peerAddress: String?)
+         controlIsIPv6: Bool, peerAddress: String?, tlsScope: TLSSessionScope)
     {
+        self.tlsScope = tlsScope
         self.registry = registry
         self.configuration = configuration
         self.authenticator = authenticator
@@ -200,7 +203,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             pending = []
             droppingPlaintext = true
             do {
-                try context.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls), position: .first)
+                try context.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls, scope: tlsScope), position: .first)
             } catch {
                 logger.error("cannot start TLS: \(error)")
                 context.close(promise: nil)
@@ -257,7 +260,9 @@ final class FTPControlHandler: ChannelInboundHandler {
         let delay = configuration.failedLoginDelay
         let address = admittedAddress ?? "?"
         let logger = self.logger
-        runAsync({ () -> Result<any VFS, AuthenticationError> in
+        runAsync({ () -> Result<any VFS, AuthenticationError>? in
+            // nil: the address is banned (by this or another of its connections).
+            if limiter.isBanned(address) { return nil }
             do {
                 let authenticated = try await authenticator.authenticate(user: user, password: password)
                 logger.info("login", metadata: ["user": "\(user)"])
@@ -269,9 +274,14 @@ final class FTPControlHandler: ChannelInboundHandler {
                 limiter.recordFailedLogin(address)
                 // RFC 2577 §5: failed logins are slowed down.
                 try? await Task.sleep(for: delay)
+                if limiter.isBanned(address) { return nil }
                 return .failure(error as? AuthenticationError ?? .rejected)
             }
         }, then: { handler, result in
+            guard let result else {
+                handler.execute(.sendAndClose(ConnectionLimiter.bannedReply))
+                return
+            }
             switch result {
             case .success(let vfs):
                 handler.vfs = vfs
@@ -317,7 +327,7 @@ final class FTPControlHandler: ChannelInboundHandler {
     /// TLS for the next data connection when PROT P is in force.
     private func dataTLS() -> DataTLS? {
         guard let tls = configuration.tls, machine.dataPrivate else { return nil }
-        return DataTLS(context: tls, requireReuse: configuration.requireTLSSessionReuse)
+        return DataTLS(context: tls, scope: tlsScope, requireReuse: configuration.requireTLSSessionReuse)
     }
 
     // MARK: - Transfers

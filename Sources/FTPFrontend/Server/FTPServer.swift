@@ -121,7 +121,8 @@ public final class FTPServer: Sendable {
                     let (configuration, authenticator) = current.value
                     let tls = implicitTLS ? configuration.tls : nil
                     let operations = channel.pipeline.syncOperations
-                    if let tls { try operations.addHandler(OpenSSLHandler(context: tls)) }
+                    let scope = TLSSessionScope.random()
+                    if let tls { try operations.addHandler(OpenSSLHandler(context: tls, scope: scope)) }
                     try operations.addHandler(FTPLineHandler())
                     try operations.addHandler(FTPControlHandler(
                         // The session's data connections and tasks stay on its own loop too.
@@ -129,7 +130,7 @@ public final class FTPServer: Sendable {
                         limiter: limiter,
                         registry: registry, logger: logger, implicitTLS: implicitTLS,
                         controlIsIPv6: channel.localAddress.map { $0.protocol == .inet6 && !$0.isIPv4Mapped } ?? false,
-                        peerAddress: channel.remoteAddress?.plainIPAddress))
+                        peerAddress: channel.remoteAddress?.plainIPAddress, tlsScope: scope))
                 }
             }
         }

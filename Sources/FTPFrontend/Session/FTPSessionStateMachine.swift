@@ -175,8 +175,12 @@ public struct FTPSessionStateMachine: Sendable {
             guard !controlEncrypted else { return .send(FTPReply(.badSequence, "TLS is already on.")) }
             controlEncrypted = true
             return .startTLS(FTPReply(.securityExchangeOK, "AUTH \(mechanism.uppercased()) ok: start the handshake."))
-        case .pbsz:
+        case .pbsz(let size):
             guard controlEncrypted else { return .send(FTPReply(.badSequence, "PBSZ needs AUTH TLS first.")) }
+            // RFC 4217 §8: a decimal size; any is answered with PBSZ=0 (TLS needs no buffer).
+            guard !size.isEmpty, size.utf8.count <= 10, size.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+                return .send(FTPReply(.syntaxErrorInArguments, "PBSZ needs a decimal size; send PBSZ 0."))
+            }
             protectionBufferSet = true
             return .send(FTPReply(.ok, "PBSZ=0"))
         case .prot(let level):

@@ -24,17 +24,26 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var closing = false
     /// The peer sent close_notify: the stream ended cleanly, whatever the socket says next.
     private var peerClosed = false
+    private let dataConnection: Bool
+    /// A close asked for before the handshake ended (a download of nothing): it waits for the
+    /// handshake, so the client gets its handshake and close_notify.
+    private var closeAfterHandshake: EventLoopPromise<Void>?
+    /// How long such a close waits for a handshake that does not come.
+    static let handshakeWaitOnClose = TimeAmount.seconds(10)
 
     /// `dataConnection`: no TLS 1.3 session tickets are sent. A client that only writes
     /// (an upload) never reads them, and closing a socket with unread data makes the kernel
     /// send a reset, which discards the upload's last bytes on our side (Go's TLS, as in
     /// rclone, closes that way). Data connections resume the control connection's session
     /// and need no tickets of their own.
-    init(context tls: TLSServerContext, dataConnection: Bool = false) {
+    /// `scope`: the control connection's (``TLSSessionScope``).
+    init(context tls: TLSServerContext, scope: TLSSessionScope, dataConnection: Bool = false) {
         ssl = SSL_new(tls.context)!
         readBIO = cossl_bio_new_mem()!
         writeBIO = cossl_bio_new_mem()!
         SSL_set_bio(ssl, readBIO, writeBIO)  // the SSL object owns both BIOs now
+        scope.apply(to: ssl)
+        self.dataConnection = dataConnection
         if dataConnection { _ = SSL_set_num_tickets(ssl, 0) }
         SSL_set_accept_state(ssl)
     }
@@ -68,6 +77,10 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
             pendingWrites = []
             for (buffer, promise) in writes { encrypt(buffer, context: context, promise: promise) }
             context.flush()
+            if let promise = closeAfterHandshake {
+                closeAfterHandshake = nil
+                close(context: context, mode: .all, promise: promise)
+            }
             return
         }
         let error = SSL_get_error(ssl, result)
@@ -148,6 +161,26 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .all, !handshakeDone, dataConnection, !closing, context.channel.isActive {
+            // Nothing was sent (an empty file, REST at the end): the client still expects a
+            // handshake and close_notify, and a strict one (Python's ssl, Go's) fails the
+            // transfer, or forgets the session the next data connection must resume.
+            if let waiting = closeAfterHandshake {
+                promise.map { waiting.futureResult.cascade(to: $0) }
+                return
+            }
+            let waiting = context.eventLoop.makePromise(of: Void.self)
+            promise.map { waiting.futureResult.cascade(to: $0) }
+            closeAfterHandshake = waiting
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: Self.handshakeWaitOnClose) {
+                let (handler, context) = bound.value
+                guard let waiting = handler.closeAfterHandshake else { return }
+                handler.closeAfterHandshake = nil
+                context.close(mode: .all, promise: waiting)
+            }
+            return
+        }
         guard mode == .all, handshakeDone, !closing else {
             context.close(mode: mode, promise: promise)
             return
@@ -166,6 +199,16 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// transfer, a shutdown) would wait forever.
     func channelInactive(context: ChannelHandlerContext) {
         failPendingWrites(ChannelError.ioOnClosedChannel)
+        if let waiting = closeAfterHandshake {
+            closeAfterHandshake = nil
+            waiting.succeed()
+        }
+        if dataConnection, handshakeDone, !peerClosed, !closing {
+            // The stream ended without close_notify: a FIN anyone on the path can forge. An
+            // upload so ended may be cut short; it must not be stored as complete (as vsftpd's
+            // strict_ssl_read_eof).
+            context.fireErrorCaught(TLSError("the data connection ended without TLS close_notify"))
+        }
         context.fireChannelInactive()
     }
 

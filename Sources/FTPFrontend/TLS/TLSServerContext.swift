@@ -20,6 +20,11 @@ public final class TLSServerContext: @unchecked Sendable {
         else {
             throw TLSError("cannot load the private key \(keyPath) (or it does not match): \(Self.lastError())")
         }
+        // TLS 1.2: forward secrecy and AEAD only (Mozilla's "intermediate"); TLS 1.3's suites
+        // are all such.
+        guard SSL_CTX_set_cipher_list(context, Self.tls12Ciphers) == 1 else {
+            throw TLSError("cannot set the TLS 1.2 ciphers: \(Self.lastError())")
+        }
         _ = cossl_ctx_enable_server_session_cache(context)
         let name = Array("ossftp".utf8)
         _ = SSL_CTX_set_session_id_context(context, name, UInt32(name.count))
@@ -28,6 +33,12 @@ public final class TLSServerContext: @unchecked Sendable {
     deinit {
         SSL_CTX_free(context)
     }
+
+    static let tls12Ciphers = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+        "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-CHACHA20-POLY1305",
+    ].joined(separator: ":")
 
     static func lastError() -> String {
         let code = ERR_get_error()
