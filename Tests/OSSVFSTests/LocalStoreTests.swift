@@ -180,6 +180,35 @@ import TestSupport
         }
     }
 
+    /// Pages of one folder come from one reading of it (a folder of n names was read and sorted
+    /// once per page), in key order across pages, and a name added meanwhile still shows.
+    @Test func pagesOfOneFolderComeFromOneReadingInKeyOrder() async throws {
+        try await withStore { store, _ in
+            for key in ["d/", "d/a-b", "d/a/x", "d/a0", "d/b"] {
+                try await store.put(key, body: .bytes(key.hasSuffix("/") ? [] : [1]), metadata: [:])
+            }
+            try await Task.sleep(for: .milliseconds(200))  // past the coarse clock's tick
+            func page(after token: String?) async throws -> ListPage {
+                try await store.listPage(ListRequest(prefix: "d/", delimiter: "/", continuationToken: token, maxKeys: 1))
+            }
+            var keys: [String] = []
+            var token: String?
+            repeat {
+                let next = try await page(after: token)
+                keys += next.objects.map(\.key) + next.commonPrefixes
+                token = next.nextContinuationToken
+                if keys == ["d/", "d/a-b"] {
+                    try await store.put("d/c", body: .bytes([2]), metadata: [:])
+                }
+            } while token != nil
+            #expect(keys == ["d/", "d/a-b", "d/a/", "d/a0", "d/b", "d/c"])
+            // A name prefix within the folder, and a token past the folder.
+            let named = try await store.listPage(ListRequest(prefix: "d/a", delimiter: "/"))
+            #expect(named.objects.map(\.key) == ["d/a-b", "d/a0"] && named.commonPrefixes == ["d/a/"])
+            #expect(try await page(after: "e").objects.isEmpty)
+        }
+    }
+
     @Test func deleteRemovesEmptyParentsButKeepsMarkers() async throws {
         try await withStore { store, bucket in
             try await store.put("a/b/c", body: .bytes([1]), metadata: [:])

@@ -222,7 +222,7 @@ import TestSupport
         #expect(try await Set(names(vfs, "/empty")) == ["a", "sub/"])
         // SeaweedFS's filer drops an emptied folder a moment after its last key: wait for it.
         var gone = false
-        for _ in 0..<50 where !gone {
+        for _ in 0..<150 where !gone {
             do { _ = try await vfs.stat(try path("/moved")); try await Task.sleep(for: .milliseconds(100)) } catch VFSError.notFound {
                 gone = true
             }

@@ -313,3 +313,28 @@ def test_clients_that_do_not_read_or_do_not_log_in_are_let_go(tmp_path, tls_file
             assert c.login("user", "right-pass").code == 230
     finally:
         server.stop()
+
+
+def test_a_long_listing_is_no_stall(tmp_path):
+    """A LIST of a huge local folder streams its lines (each page of the folder no longer
+    re-reads it whole), and the stall watchdog counts the lines sent: it used to abort the
+    listing midway with 426."""
+    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")],
+                          extra_args=["--transfer_stall_timeout", "3"])
+    server.start()
+    try:
+        folder = server.bucket_dir() / "huge"
+        folder.mkdir()
+        for index in range(20_000):
+            (folder / f"file-{index:05d}.txt").write_bytes(b"x")
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=60)
+        client.login("user", "right-pass")
+        names = client.nlst("huge")
+        assert len(names) == 20_000 and names[0] == "file-00000.txt" and names[-1] == "file-19999.txt"
+        lines = []
+        client.retrlines("LIST huge", lines.append)
+        assert len(lines) == 20_000
+        client.quit()
+    finally:
+        server.stop()

@@ -99,7 +99,7 @@ struct FTPDataTransfer: Sendable {
         switch prepared {
         case .listing(let listing, let single, let format, let path, let only, let namePrefix):
             return await sendListing(listing, single: single, format: format, path: path, only: only,
-                                     namePrefix: namePrefix, over: channel)
+                                     namePrefix: namePrefix, over: channel, progress: progress, storeWait: storeWait)
         case .download(let stream, let path):
             return await send(stream, of: path, over: channel, progress: progress, storeWait: storeWait)
         case .upload(let writer):
@@ -109,7 +109,8 @@ struct FTPDataTransfer: Sendable {
 
     private func sendListing(
         _ listing: VFSDirectoryListing?, single: VFSEntry?, format: FTPListingFormat, path: VFSPath,
-        only: FTPWildcard? = nil, namePrefix: String = "", over channel: DataChannel
+        only: FTPWildcard? = nil, namePrefix: String = "", over channel: DataChannel,
+        progress: @Sendable (Int) -> Void, storeWait: @Sendable (Bool) -> Void
     ) async -> Outcome {
         let now = Date().timeIntervalSince1970
         let permissions = vfs.permissions
@@ -128,15 +129,30 @@ struct FTPDataTransfer: Sendable {
         do {
             if let single { line(single) }
             if let listing {
-                for try await entry in listing where only?.matches(entry.name) ?? true {
+                // The stall watchdog counts the lines sent, not the time the next page of a
+                // huge directory takes to come from the store.
+                var entries = listing.makeAsyncIterator()
+                while true {
+                    storeWait(true)
+                    let next: VFSEntry?
+                    do {
+                        defer { storeWait(false) }
+                        next = try await entries.next()
+                    }
+                    guard let entry = next else { break }
+                    guard only?.matches(entry.name) ?? true else { continue }
                     line(entry)
                     if buffer.readableBytes >= 60 * 1024 {
+                        let count = buffer.readableBytes
                         try await channel.channel.writeAndFlush(buffer)
+                        progress(count)
                         buffer.clear()
                     }
                 }
             }
+            let count = buffer.readableBytes
             try await channel.channel.writeAndFlush(buffer)
+            progress(count)
             try await channel.channel.close()
             return .completed
         } catch let error as VFSError {

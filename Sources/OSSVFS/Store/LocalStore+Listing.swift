@@ -3,7 +3,8 @@
 extension LocalStore {
     public func listPage(_ request: ListRequest) async throws -> ListPage {
         let layout = self.layout
-        return try await BlockingIO.run { try layout.listPage(request) }
+        let snapshots = folderSnapshots
+        return try await BlockingIO.run { try layout.listPage(request, snapshots: snapshots) }
     }
 }
 
@@ -21,18 +22,13 @@ private enum ListEntry {
 }
 
 extension LocalKeyLayout {
-    func listPage(_ request: ListRequest) throws -> ListPage {
+    func listPage(_ request: ListRequest, snapshots: LocalFolderSnapshots) throws -> ListPage {
         guard request.maxKeys > 0 else { return ListPage(objects: [], commonPrefixes: [], nextContinuationToken: nil) }
-        var entries: [ListEntry]
-        if request.delimiter == "/" {
-            entries = try oneLevel(prefix: request.prefix)
-        } else {
-            entries = try grouped(keys: try allKeys(under: request.prefix), request: request)
-        }
-        entries.sort { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
+        if request.delimiter == "/" { return try oneLevelPage(request, snapshots: snapshots) }
+        var entries = try grouped(keys: try allKeys(under: request.prefix), request: request)
+        entries.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         if let token = request.continuationToken {
-            let tokenBytes = Array(token.utf8)
-            entries.removeAll { !tokenBytes.lexicographicallyPrecedes(Array($0.name.utf8)) }
+            entries.removeAll { !token.utf8.lexicographicallyPrecedes($0.name.utf8) }
         }
         let page = entries.prefix(request.maxKeys)
         var objects: [ObjectInfo] = []
@@ -59,27 +55,60 @@ extension LocalKeyLayout {
         return bucketPath + "/" + folderKey.dropLast()
     }
 
-    /// Entries with delimiter `/`: one folder read, no recursion.
-    private func oneLevel(prefix: String) throws -> [ListEntry] {
-        let (folderKey, namePrefix) = split(prefix)
-        guard let folder = folderPath(folderKey), let children = try DirectoryOps.entries(of: folder) else {
-            return []
+    /// A page with delimiter `/`: the folder's sorted children (one reading for all pages, see
+    /// ``LocalFolderSnapshots``), from the one after the token; sizes, times and whether a
+    /// subfolder holds anything are looked at for this page's entries only.
+    private func oneLevelPage(_ request: ListRequest, snapshots: LocalFolderSnapshots) throws -> ListPage {
+        let (folderKey, namePrefix) = split(request.prefix)
+        var page = ListPage(objects: [], commonPrefixes: [], nextContinuationToken: nil)
+        guard let folder = folderPath(folderKey), let children = try snapshots.children(of: folder) else { return page }
+        let token = request.continuationToken.map { Array($0.utf8) }
+        let folderBytes = Array(folderKey.utf8)
+        var taken = 0
+        var lastKey: String?
+        // The folder's own marker is the key `folderKey`, before every child.
+        if !folderKey.isEmpty, namePrefix.isEmpty, token == nil,
+            children.contains(where: { $0.entry.name == LocalKeyLayout.markerName })
+        {
+            page.objects.append(try info(for: folderKey))
+            (taken, lastKey) = (1, folderKey)
         }
-        var result: [ListEntry] = []
-        for child in children where child.name.hasBytePrefix(namePrefix) {
-            if child.name == LocalKeyLayout.markerName {
-                if !folderKey.isEmpty && namePrefix.isEmpty { result.append(.object(try info(for: folderKey))) }
-                continue
+        // The first child after the token (binary search: children are in key order).
+        var start = 0
+        if let token {
+            if token.starts(with: folderBytes) {
+                let after = token.dropFirst(folderBytes.count)
+                var high = children.count
+                while start < high {
+                    let middle = (start + high) / 2
+                    if after.lexicographicallyPrecedes(children[middle].sortKey) { high = middle } else { start = middle + 1 }
+                }
+            } else if !token.lexicographicallyPrecedes(folderBytes) {
+                return page  // the token lies past this folder
             }
-            if child.name.hasPrefix(LocalKeyLayout.reservedPrefix) || child.kind == .other { continue }
+        }
+        for child in children[start...].lazy.map(\.entry) {
+            guard child.name.hasBytePrefix(namePrefix), !child.name.hasPrefix(LocalKeyLayout.reservedPrefix),
+                child.kind != .other
+            else { continue }
+            if taken >= request.maxKeys {
+                page.nextContinuationToken = lastKey
+                break
+            }
             let key = folderKey + child.name
             if child.isDirectory {
-                if try holdsAnything("\(folder)/\(child.name)") { result.append(.prefix(key + "/")) }
+                guard try holdsAnything("\(folder)/\(child.name)") else { continue }
+                page.commonPrefixes.append(key + "/")
+                lastKey = key + "/"
             } else {
-                result.append(.object(try info(for: key)))
+                // Gone since the folder was read: left out, as a listing a moment later would.
+                guard let object = try? info(for: key) else { continue }
+                page.objects.append(object)
+                lastKey = key
             }
+            taken += 1
         }
-        return result
+        return page
     }
 
     /// Whether a folder holds a marker or any object (folders left empty by hand are not shown).

@@ -24,6 +24,8 @@ public final class LocalStore: ObjectStore {
     let chunkSize: Int
     /// ``adoptsFiles(in:)``'s answers, by folder.
     private let adoptionByFolder = LockedBox<[String: Bool]>([:])
+    /// Folders as listings last read them.
+    let folderSnapshots = LocalFolderSnapshots()
 
     /// A store over the folder `root/bucket`, which must exist. With `syncsWrites` (the
     /// default) a put, a copy or a completed upload is on disk (fsync) before it returns;
