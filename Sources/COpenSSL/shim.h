@@ -16,4 +16,5 @@ static inline long cossl_ctx_enable_server_session_cache(SSL_CTX *ctx) {
     return SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 }
 static inline BIO *cossl_bio_new_mem(void) { return BIO_new(BIO_s_mem()); }
+static inline long cossl_ctx_set_dh_auto(SSL_CTX *ctx) { return SSL_CTX_set_dh_auto(ctx, 1); }
 #endif

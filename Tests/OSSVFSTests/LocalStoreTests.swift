@@ -124,6 +124,16 @@ import TestSupport
                 try await store.rename(from: "home/sibling/s.txt", to: "home/taken.txt")
             }
             #expect(try await store.head("other/s.txt").size == 7)
+            // A `/` followed by a combining mark is still a separator: no way through the link.
+            try await store.put("other/\u{301}x", body: .bytes([1]), metadata: [:])
+            await #expect(throws: ObjectStoreError.noSuchKey("home/sibling/\u{301}x")) {
+                _ = try await store.head("home/sibling/\u{301}x")
+            }
+            // Nothing is listed through a link, and a link to `.` (a loop) breaks no listing.
+            #expect(symlink(".", bucket + "/home/loop") == 0)
+            #expect(try await store.listPage(ListRequest(prefix: "home/sibling/", delimiter: "/")).objects.isEmpty)
+            let root = try await store.listPage(ListRequest(prefix: "", delimiter: "/"))
+            #expect(root.commonPrefixes == ["home/", "other/"])
             #expect(FileManager.default.fileExists(atPath: outside.path + "/s.txt"))
         }
     }
@@ -183,13 +193,15 @@ import TestSupport
     /// Pages of one folder come from one reading of it (a folder of n names was read and sorted
     /// once per page), in key order across pages, and a name added meanwhile still shows.
     @Test func pagesOfOneFolderComeFromOneReadingInKeyOrder() async throws {
-        try await withStore { store, _ in
+        try await withStore { store, bucket in
             for key in ["d/", "d/a-b", "d/a/x", "d/a0", "d/b"] {
                 try await store.put(key, body: .bytes(key.hasSuffix("/") ? [] : [1]), metadata: [:])
             }
-            try await Task.sleep(for: .milliseconds(200))  // past the coarse clock's tick
+            // Readings kept however recent the folder's change (the store waits 2.5 s for it).
+            let snapshots = LocalFolderSnapshots(settleTime: 0)
             func page(after token: String?) async throws -> ListPage {
-                try await store.listPage(ListRequest(prefix: "d/", delimiter: "/", continuationToken: token, maxKeys: 1))
+                try store.layout.listPage(ListRequest(prefix: "d/", delimiter: "/", continuationToken: token, maxKeys: 1),
+                                          snapshots: snapshots)
             }
             var keys: [String] = []
             var token: String?
@@ -202,6 +214,22 @@ import TestSupport
                 }
             } while token != nil
             #expect(keys == ["d/", "d/a-b", "d/a/", "d/a0", "d/b", "d/c"])
+            // Six pages, two readings: the first, and one after `d/c` changed the folder.
+            #expect(snapshots.readings.value == 2)
+            // A tool that sets the folder's mtime back (rsync -a, tar) does not hide a change:
+            // the ctime tells.
+            let folder = bucket + "/d"
+            let before = try FileManager.default.attributesOfItem(atPath: folder)[.modificationDate] as! Date
+            try await store.put("d/e", body: .bytes([3]), metadata: [:])
+            try FileManager.default.setAttributes([.modificationDate: before], ofItemAtPath: folder)
+            var all: [String] = []
+            token = nil
+            repeat {
+                let next = try await page(after: token)
+                all += next.objects.map(\.key) + next.commonPrefixes
+                token = next.nextContinuationToken
+            } while token != nil
+            #expect(all.last == "d/e")
             // A name prefix within the folder, and a token past the folder.
             let named = try await store.listPage(ListRequest(prefix: "d/a", delimiter: "/"))
             #expect(named.objects.map(\.key) == ["d/a-b", "d/a0"] && named.commonPrefixes == ["d/a/"])

@@ -171,6 +171,16 @@ import TestSupport
         }
     }
 
+    /// A name ending in a prepended mark (`x\u{600}` then `/` is one character): its folder's
+    /// marker went to the parent's.
+    @Test func aFolderWhoseNameEndsInAPrependedMarkIsMade() async throws {
+        try await withVFS { vfs, store, _ in
+            try await vfs.makeDirectory(try path("/new\u{600}"))
+            #expect(try await store.head("new\u{600}/").size == 0)
+            #expect(try await vfs.stat(try path("/new\u{600}")).kind == .directory)
+        }
+    }
+
     @Test func onlyDecimalSecondsAreATime() {
         func shown(_ mtime: String) -> Double {
             ObjectVFS.modified(ObjectInfo(key: "k", size: 0, lastModified: 7, etag: "", metadata: ["mtime": mtime]))

@@ -17,6 +17,15 @@ import Testing
         #expect(try VFSPath(resolving: "/x", from: base).description == "/x")
     }
 
+    /// Separators are bytes: a `/` followed by a combining mark is one character of a String,
+    /// and splitting by characters made `../\u{301}x` one name, a way out of the home.
+    @Test func separatorsAreCutAsBytes() throws {
+        let home = try VFSPath(resolving: "/home")
+        #expect(try VFSPath(resolving: "../\u{301}x", from: home).components == ["\u{301}x"])
+        #expect(try VFSPath(resolving: "a/\u{301}b\\\u{301}c").components == ["a", "\u{301}b", "\u{301}c"])
+        #expect(try VFSPath(resolving: "x\u{600}/y").components == ["x\u{600}", "y"])
+    }
+
     @Test func refusesNULCRAndLF() {
         for bad in ["a\u{0}b", "q\rx", "q\nx"] {
             #expect(throws: VFSError.self) { try VFSPath(resolving: bad) }

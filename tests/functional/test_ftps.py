@@ -110,11 +110,17 @@ def test_session_reuse_can_be_required(tmp_path, certificate, subprocess_env):
         result = subprocess.run(["curl", "-sS", "-k", "--ssl-reqd", f"ftp://alice:alice-pass@{HOST}:{server.port}/f.bin"],
                                 env=subprocess_env, capture_output=True, timeout=60)
         assert result.returncode == 0 and result.stdout == b"reused", result.stderr
-        # Python's ftplib never resumes: its data connection is refused.
+        # Python's ftplib never resumes: its data connection is refused, and an upload so refused
+        # stores nothing (it used to replace the file with an empty one, with 226).
         client = ftps(server)
         with pytest.raises((ftplib.Error, OSError, ssl.SSLError)):
             client.retrbinary("RETR f.bin", lambda _: None)
         client.close()
+        client = ftps(server)
+        with pytest.raises((ftplib.Error, OSError, ssl.SSLError)):
+            client.storbinary("STOR f.bin", io.BytesIO(b"replacement"))
+        client.close()
+        assert (server.bucket_dir() / "f.bin").read_bytes() == b"reused"
     finally:
         server.stop()
 
@@ -269,6 +275,30 @@ def test_data_connections_end_with_close_notify(tmp_path, certificate):
             got += chunk
         data.close()
         assert bytes(got) == body and client.voidresp().startswith("226")
+        client.quit()
+    finally:
+        server.stop()
+
+
+def test_abor_before_the_data_handshake_is_answered_at_once(tmp_path, certificate):
+    """A client that connects its data socket but never handshakes (FileZilla waiting on a
+    certificate prompt), then cancels: the close that ABOR asks for is not held for a handshake."""
+    server = tls_server(tmp_path, certificate)
+    try:
+        (server.bucket_dir() / "f.bin").write_bytes(b"x" * 1000)
+        client = ftps(server)
+        client.voidcmd("TYPE I")
+        for command in ("RETR f.bin", "LIST", "STOR g.bin"):
+            port = int(client.sendcmd("EPSV").split("|")[3])
+            raw = socket.create_connection((HOST, port), timeout=20)
+            assert client.sendcmd(command).startswith("150")
+            started = time.monotonic()
+            client.putcmd("ABOR")
+            replies = [client.getline()[:3], client.getline()[:3]]
+            assert time.monotonic() - started < 3, command
+            assert replies[-1] == "226" and replies[0] in ("426", "226"), (command, replies)
+            raw.close()
+        assert not (server.bucket_dir() / "g.bin").exists()
         client.quit()
     finally:
         server.stop()

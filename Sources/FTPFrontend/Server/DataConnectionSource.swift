@@ -100,6 +100,9 @@ final class SessionReuseGuard: ChannelInboundHandler, RemovableChannelHandler, S
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let completed = event as? TLSHandshakeCompleted, !completed.resumed {
+            // An error, not just a close: an upload's stream must not end as if complete (an
+            // empty file would replace the stored one).
+            context.fireErrorCaught(TLSError("the data connection did not resume the control connection's TLS session"))
             context.close(promise: nil)
             return
         }

@@ -265,6 +265,8 @@ final class FTPControlHandler: ChannelInboundHandler {
             if limiter.isBanned(address) { return nil }
             do {
                 let authenticated = try await authenticator.authenticate(user: user, password: password)
+                // A parallel guess from the same address may have brought the ban meanwhile.
+                if limiter.isBanned(address) { return nil }
                 logger.info("login", metadata: ["user": "\(user)"])
                 FTPMetrics.loginSucceeded.increment()
                 return .success(authenticated.vfs)

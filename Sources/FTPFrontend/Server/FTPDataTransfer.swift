@@ -153,7 +153,7 @@ struct FTPDataTransfer: Sendable {
             let count = buffer.readableBytes
             try await channel.channel.writeAndFlush(buffer)
             progress(count)
-            try await channel.channel.close()
+            try await Self.finish(channel)
             return .completed
         } catch let error as VFSError {
             try? await channel.channel.close()
@@ -196,7 +196,7 @@ struct FTPDataTransfer: Sendable {
                 try await channel.channel.writeAndFlush(buffer)
                 progress(count)
             }
-            try await channel.channel.close()
+            try await Self.finish(channel)
             return .completed
         } catch let error as VFSError {
             stream.cancel()
@@ -211,6 +211,15 @@ struct FTPDataTransfer: Sendable {
             try? await channel.channel.close()
             return .connectionLost
         }
+    }
+
+    /// Closes a data connection whose transfer went well. On a private one whose handshake has
+    /// not ended (nothing was sent: an empty file, REST at the end) the close waits for it, so
+    /// the client gets its handshake and close_notify; a plain connection has no TLS handler
+    /// to take the event, which is fine.
+    static func finish(_ channel: DataChannel) async throws {
+        try? await channel.channel.triggerUserOutboundEvent(TLSCloseAfterHandshake())
+        try await channel.channel.close()
     }
 
     /// The next chunk of `source` if it is ready at once (empty at the end), else nil.

@@ -6,6 +6,11 @@ struct TLSHandshakeCompleted {
     var resumed: Bool
 }
 
+/// Sent outbound by a transfer that ended well with nothing (or nothing more) to send: its
+/// close then waits for the handshake, so the client still gets a handshake and close_notify.
+/// Any other close (ABOR, the stall watchdog, a shutdown, a refused session) is at once.
+struct TLSCloseAfterHandshake {}
+
 /// TLS on a NIO channel with OpenSSL and memory BIOs: ciphertext from the socket goes into
 /// the read BIO, plaintext comes out of `SSL_read`; plaintext written goes through `SSL_write`
 /// and the write BIO's ciphertext is written to the socket. Everything runs on the channel's
@@ -25,8 +30,9 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The peer sent close_notify: the stream ended cleanly, whatever the socket says next.
     private var peerClosed = false
     private let dataConnection: Bool
-    /// A close asked for before the handshake ended (a download of nothing): it waits for the
-    /// handshake, so the client gets its handshake and close_notify.
+    /// The transfer ended well (``TLSCloseAfterHandshake``): a close before the handshake waits.
+    private var closeWaitsForHandshake = false
+    /// Such a close, waiting for the handshake.
     private var closeAfterHandshake: EventLoopPromise<Void>?
     /// How long such a close waits for a handshake that does not come.
     static let handshakeWaitOnClose = TimeAmount.seconds(10)
@@ -161,7 +167,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if mode == .all, !handshakeDone, dataConnection, !closing, context.channel.isActive {
+        if mode == .all, !handshakeDone, closeWaitsForHandshake, !closing, context.channel.isActive {
             // Nothing was sent (an empty file, REST at the end): the client still expects a
             // handshake and close_notify, and a strict one (Python's ssl, Go's) fails the
             // transfer, or forgets the session the next data connection must resume.
@@ -182,6 +188,8 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         guard mode == .all, handshakeDone, !closing else {
+            // Writes waiting for a handshake that will not come now fail at once.
+            if mode == .all { failPendingWrites(ChannelError.ioOnClosedChannel) }
             context.close(mode: mode, promise: promise)
             return
         }
@@ -192,6 +200,15 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         flushCiphertext(context: context, promise: sent)
         context.flush()
         sent.futureResult.whenComplete { _ in context.close(mode: mode, promise: promise) }
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is TLSCloseAfterHandshake else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        closeWaitsForHandshake = true
+        promise?.succeed()
     }
 
     /// The connection ended before the handshake did (a client that died while setting up a

@@ -25,6 +25,8 @@ public final class TLSServerContext: @unchecked Sendable {
         guard SSL_CTX_set_cipher_list(context, Self.tls12Ciphers) == 1 else {
             throw TLSError("cannot set the TLS 1.2 ciphers: \(Self.lastError())")
         }
+        // DH parameters sized to the certificate, for the DHE suites.
+        _ = cossl_ctx_set_dh_auto(context)
         _ = cossl_ctx_enable_server_session_cache(context)
         let name = Array("ossftp".utf8)
         _ = SSL_CTX_set_session_id_context(context, name, UInt32(name.count))

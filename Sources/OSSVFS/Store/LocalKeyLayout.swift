@@ -26,19 +26,20 @@ struct LocalKeyLayout: Sendable {
     }
 
     /// Checks that `key` can be represented and returns its components (without the marker's empty tail).
-    func components(of key: String) throws -> [Substring] {
+    func components(of key: String) throws -> [String] {
         guard !key.isEmpty else { throw ObjectStoreError.invalidKey("empty key") }
         guard key.utf8.count <= maxKeyLength else {
             throw ObjectStoreError.invalidKey("key longer than \(maxKeyLength) bytes")
         }
         guard !key.utf8.contains(0) else { throw ObjectStoreError.invalidKey("NUL in key") }
-        var parts = key.split(separator: "/", omittingEmptySubsequences: false)
+        // By bytes: the kernel cuts at every `/` byte, whatever character it is part of.
+        var parts = key.splitBytes(omittingEmpty: false)
         if Self.isMarker(key) { parts.removeLast() }
         for part in parts {
-            if part.isEmpty || part == "." || part == ".." {
+            if part.isEmpty || part.utf8.elementsEqual(".".utf8) || part.utf8.elementsEqual("..".utf8) {
                 throw ObjectStoreError.invalidKey("key \(key) has an empty, '.' or '..' component")
             }
-            if part.hasPrefix(Self.reservedPrefix) {
+            if part.hasBytePrefix(Self.reservedPrefix) {
                 throw ObjectStoreError.invalidKey("names starting with \(Self.reservedPrefix) are reserved")
             }
         }
@@ -76,7 +77,7 @@ struct LocalKeyLayout: Sendable {
     /// uses O_NOFOLLOW; one swapped in above it is, for that one call.)
     private func refuseLinks(in path: String, key: String) throws {
         var current = bucketPath
-        for part in path.dropFirst(bucketPath.count).split(separator: "/") {
+        for part in path.droppingBytes(bucketPath.utf8.count).splitBytes() {
             current += "/" + part
             switch try DirectoryOps.kind(of: current) {
             case nil, .file?: return

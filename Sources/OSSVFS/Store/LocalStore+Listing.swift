@@ -45,14 +45,15 @@ extension LocalKeyLayout {
 
     /// The folder part (up to the last `/`) and the name part of a prefix.
     private func split(_ prefix: String) -> (folderKey: String, namePrefix: String) {
-        guard let slash = prefix.lastIndex(of: "/") else { return ("", prefix) }
-        return (String(prefix[...slash]), String(prefix[prefix.index(after: slash)...]))
+        guard let folder = prefix.beforeLastSlashByte() else { return ("", prefix) }
+        return (folder + "/", prefix.droppingBytes(folder.utf8.count + 1))
     }
 
+    /// The folder of `folderKey` (`a/b/`), or nil when no key can name it or a link lies on the
+    /// way (see ``refuseLinks(in:key:)``).
     private func folderPath(_ folderKey: String) -> String? {
         if folderKey.isEmpty { return bucketPath }
-        guard (try? components(of: folderKey)) != nil else { return nil }
-        return bucketPath + "/" + folderKey.dropLast()
+        return try? parentFolder(for: folderKey)
     }
 
     /// A page with delimiter `/`: the folder's sorted children (one reading for all pages, see
@@ -118,7 +119,8 @@ extension LocalKeyLayout {
             if child.name == LocalKeyLayout.markerName { return true }
             if child.name.hasPrefix(LocalKeyLayout.reservedPrefix) { continue }
             if child.kind == .file { return true }
-            if try holdsAnything("\(path)/\(child.name)") { return true }
+            // Only real folders are looked into: a link (even one to `.`) is no content.
+            if child.kind == .directory, try holdsAnything("\(path)/\(child.name)") { return true }
         }
         return false
     }

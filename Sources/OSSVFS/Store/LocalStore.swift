@@ -176,11 +176,10 @@ public final class LocalStore: ObjectStore {
             let from = isFolder ? try layout.parentFolder(for: source) : try layout.filePath(for: source)
             let to = isFolder ? try layout.parentFolder(for: destination) : try layout.filePath(for: destination)
             guard try PosixFile.status(from) != nil else { throw ObjectStoreError.noSuchKey(source) }
-            let toParent = String(to[..<(to.lastIndex(of: "/") ?? to.endIndex)])
-            try DirectoryOps.makePath(toParent, under: layout.bucketPath)
+            try DirectoryOps.makePath(to.beforeLastSlashByte() ?? to, under: layout.bucketPath)
             try DirectoryOps.rename(from, to: to)
-            if let slash = from.lastIndex(of: "/") {
-                DirectoryOps.pruneEmpty(from: String(from[..<slash]), stoppingAt: layout.bucketPath)
+            if let fromParent = from.beforeLastSlashByte() {
+                DirectoryOps.pruneEmpty(from: fromParent, stoppingAt: layout.bucketPath)
             }
         }
     }

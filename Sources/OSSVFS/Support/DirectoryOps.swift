@@ -44,6 +44,27 @@ enum DirectoryOps {
         return result
     }
 
+    /// What tells a folder's names apart from before: which folder it is, and when its entries
+    /// last changed (ctime: adding, removing or renaming a name sets it, and `utimes` cannot
+    /// set it back, as `rsync -a` or `tar` do with the mtime).
+    struct FolderStamp: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        var changed: Double
+    }
+
+    /// `path`'s stamp when it is a folder itself (not a link to one), else nil.
+    static func folderStamp(_ path: String) throws -> FolderStamp? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw ObjectStoreError.io(operation: "stat \(path)", errno: errno)
+        }
+        guard st.st_mode & S_IFMT == S_IFDIR else { return nil }
+        return FolderStamp(device: UInt64(st.st_dev), inode: UInt64(st.st_ino),
+                           changed: Double(st.st_ctim.tv_sec) + Double(st.st_ctim.tv_nsec) / 1e9)
+    }
+
     /// What `path` itself is (a link is `.other`, not what it points at), or nil when absent.
     static func kind(of path: String) throws -> Entry.Kind? {
         var st = stat()
@@ -60,9 +81,9 @@ enum DirectoryOps {
 
     /// Creates a folder and its parents. Throws `conflict` when a file stands in the way.
     static func makePath(_ path: String, under base: String) throws {
-        guard path.hasPrefix(base) else { return }
+        guard path.hasBytePrefix(base) else { return }
         var current = base
-        for part in path.dropFirst(base.count).split(separator: "/") {
+        for part in path.droppingBytes(base.utf8.count).splitBytes() {
             current += "/" + part
             if mkdir(current, 0o755) == 0 { continue }
             let code = errno
@@ -80,10 +101,10 @@ enum DirectoryOps {
     /// Removes empty folders from `path` upwards, stopping below `base` or at the first non-empty one.
     static func pruneEmpty(from path: String, stoppingAt base: String) {
         var current = path
-        while current.count > base.count, current.hasPrefix(base) {
+        while current.utf8.count > base.utf8.count, current.hasBytePrefix(base) {
             if rmdir(current) != 0 { return }
-            guard let slash = current.lastIndex(of: "/") else { return }
-            current = String(current[..<slash])
+            guard let parent = current.beforeLastSlashByte() else { return }
+            current = parent
         }
     }
 

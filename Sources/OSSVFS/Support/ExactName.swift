@@ -35,4 +35,31 @@ extension String {
     public func droppingBytes(_ count: Int) -> String {
         String(decoding: utf8.dropFirst(count), as: UTF8.self)
     }
+
+    /// The pieces between `separator` bytes (ASCII), cut by bytes. `split` on a String cuts at
+    /// characters: a `/` followed by a combining mark (or after a prepended mark) is one
+    /// character and no separator there, though the kernel and every store see a `/` byte.
+    public func splitBytes(_ separators: Set<UInt8>, omittingEmpty: Bool = true) -> [String] {
+        utf8.split(omittingEmptySubsequences: omittingEmpty) { separators.contains($0) }
+            .map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The pieces between `/` bytes.
+    public func splitBytes(_ separator: UInt8 = UInt8(ascii: "/"), omittingEmpty: Bool = true) -> [String] {
+        splitBytes([separator], omittingEmpty: omittingEmpty)
+    }
+
+    /// Whether the last byte is `/` (`hasSuffix("/")` is false for `x\u{600}/`, one character).
+    public var endsWithSlashByte: Bool { utf8.last == UInt8(ascii: "/") }
+
+    /// Without its last byte, which must be ASCII (a key's trailing `/`).
+    public func droppingLastByte() -> String {
+        String(decoding: utf8.dropLast(), as: UTF8.self)
+    }
+
+    /// What comes before the last `/` byte, or nil when there is none.
+    public func beforeLastSlashByte() -> String? {
+        guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        return String(decoding: utf8[..<slash], as: UTF8.self)
+    }
 }

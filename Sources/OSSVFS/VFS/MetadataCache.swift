@@ -77,12 +77,12 @@ public actor MetadataCache {
     /// remove them).
     func invalidate(_ key: String) {
         objects[ExactName(key)] = nil
-        let bare = key.hasSuffix("/") ? String(key.dropLast()) : key
+        let bare = key.endsWithSlashByte ? key.droppingLastByte() : key
         objects[ExactName(bare)] = nil
         directories[ExactName(bare + "/")] = nil
-        var prefix = Substring(bare)
-        while let slash = prefix.lastIndex(of: "/") {
-            prefix = prefix[..<slash]
+        var prefix = bare
+        while let parent = prefix.beforeLastSlashByte() {
+            prefix = parent
             directories[ExactName(prefix + "/")] = nil
         }
         directories[ExactName("")] = nil

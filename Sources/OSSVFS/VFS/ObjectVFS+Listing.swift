@@ -40,7 +40,7 @@ extension ObjectVFS {
         var directories: [VFSEntry] = []
         directories.reserveCapacity(page.commonPrefixes.count)
         for common in page.commonPrefixes {
-            let name = String(common.droppingBytes(prefix.utf8.count).dropLast())
+            let name = common.droppingBytes(prefix.utf8.count).droppingLastByte()
             guard isNameable(name) else { continue }
             directories.append(VFSEntry(name: name, kind: .directory, size: 0, modified: nil))
         }

@@ -120,7 +120,7 @@ extension ObjectVFS {
                     group.addTask {
                         // A directory marker is empty: writing a new one is cheaper than a copy,
                         // and some stores (SeaweedFS) cannot copy one.
-                        if key.hasSuffix("/") {
+                        if key.endsWithSlashByte {
                             try await store.put(target, body: .bytes([]), metadata: [:])
                         } else {
                             try await store.copy(from: key, to: target)

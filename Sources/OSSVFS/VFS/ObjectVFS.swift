@@ -49,7 +49,7 @@ public struct ObjectVFS: VFS {
 
     /// A view of `store` rooted at `homeDirectory`, with the process's options.
     public init(store: any ObjectStore, homeDirectory: String = "", options: Options) {
-        let trimmed = homeDirectory.split(separator: "/").joined(separator: "/")
+        let trimmed = homeDirectory.splitBytes().joined(separator: "/")
         self.store = store
         self.homePrefix = trimmed.isEmpty ? "" : trimmed + "/"
         var spool = options.spool

@@ -24,14 +24,17 @@ public struct VFSPath: Hashable, Sendable, CustomStringConvertible {
         guard !input.utf8.contains(13), !input.utf8.contains(10) else {
             throw VFSError.invalidName("a path may not contain CR or LF")
         }
-        let slashed = input.replacingOccurrences(of: "\\", with: "/")
-        var parts = slashed.hasPrefix("/") ? [] : base.components
-        for part in slashed.split(separator: "/", omittingEmptySubsequences: true) {
-            switch part {
-            case ".": continue
-            case "..": if !parts.isEmpty { parts.removeLast() }
-            default: parts.append(String(part))
+        let first = input.utf8.first
+        var parts = first == UInt8(ascii: "/") || first == UInt8(ascii: "\\") ? [] : base.components
+        // Cut at the separator bytes: a `/` followed by a combining mark is one character of a
+        // String, and splitting by characters made `../\u{301}x` one name, not `..` and a name.
+        for part in input.splitBytes([UInt8(ascii: "/"), UInt8(ascii: "\\")]) {
+            if part.utf8.elementsEqual(".".utf8) { continue }
+            if part.utf8.elementsEqual("..".utf8) {
+                if !parts.isEmpty { parts.removeLast() }
+                continue
             }
+            parts.append(part)
         }
         components = parts
     }
