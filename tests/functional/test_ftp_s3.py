@@ -7,11 +7,15 @@ import ftplib
 import io
 import os
 import secrets
+import socket
+import threading
+import time
 
 import pytest
 
 from netutil import HOST
 from ossftp_server import OssftpServer
+from seaweedfs import SeaweedFS
 
 
 @pytest.fixture
@@ -100,3 +104,76 @@ def test_a_name_the_store_finds_too_long_gets_553(seaweedfs, s3ftp, bucket):
     assert client.nlst() == []
     assert client.sendcmd("NOOP").startswith("200")
     client.quit()
+
+
+def test_refused_uploads_give_back_their_spool(seaweedfs, tmp_path, bucket):
+    """A store that refuses uploads (a read-only key) must not keep their spool files and budget:
+    each refused upload leaked a 16 MiB part, and once the budget was gone every upload of the
+    server hung without a reply."""
+    server = OssftpServer(tmp_path / "srv", [], extra_args=[
+        "--provider", "s3", "--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region,
+        "--spool_budget_mb", "40", "--part_size_mb", "8"])
+    server.start()
+    try:
+        body = os.urandom(20 * 1024 * 1024)  # three parts: a multipart upload, refused at its start
+        readonly = seaweedfs.readonly
+        for _ in range(6):
+            client = connect(server, f"{readonly.access_key}/{bucket}", readonly.secret_key)
+            try:
+                client.storbinary("STOR refused.bin", io.BytesIO(body))
+                reply = "226"
+            except ftplib.error_perm as error:
+                reply = str(error)
+            except OSError:  # the server closed the data connection while the client sent
+                reply = client.getline()
+            assert reply.startswith("550"), reply
+            client.quit()
+        assert [p.name for p in server.spool_dir.rglob("upload-*")] == []
+        admin = seaweedfs.admin
+        client = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        client.sock.settimeout(60)
+        client.storbinary("STOR accepted.bin", io.BytesIO(body))
+        client.quit()
+        assert seaweedfs.client().head_object(Bucket=bucket, Key="accepted.bin")["ContentLength"] == len(body)
+        assert "refused.bin" not in [o["Key"] for o in seaweedfs.client().list_objects_v2(Bucket=bucket).get("Contents", [])]
+    finally:
+        server.stop()
+
+
+def test_a_store_that_dies_while_an_upload_waits_for_budget_gets_451(tmp_path):
+    """Parts that fail give their budget back at once: an upload waiting for budget behind them
+    used to wait forever, with no reply, and its budget was never seen again."""
+    with SeaweedFS() as weed:
+        weed.client().create_bucket(Bucket="dies")
+        server = OssftpServer(tmp_path / "srv", [], extra_args=[
+            "--provider", "s3", "--endpoint", weed.endpoint, "--region", weed.region,
+            "--spool_budget_mb", "16", "--part_size_mb", "8", "--upload_concurrency", "2"])
+        server.start()
+        try:
+            client = connect(server, f"{weed.admin.access_key}/dies", weed.admin.secret_key)
+            client.sock.settimeout(120)
+            client.voidcmd("TYPE I")
+            data, _ = client.ntransfercmd("STOR big.bin")
+            chunk = os.urandom(1024 * 1024)
+            stopped = False
+            started = time.monotonic()
+            try:
+                for index in range(100):  # 100 MiB at about 20 MiB/s
+                    data.sendall(chunk)
+                    time.sleep(0.05)
+                    if index == 40 and not stopped:
+                        weed._stop_process()
+                        stopped = True
+            except OSError:
+                pass  # the server gave up on the upload and closed the data connection
+            data.close()
+            reply = client.getline()
+            assert reply.startswith("451"), reply
+            assert time.monotonic() - started < 100
+            assert [p.name for p in server.spool_dir.rglob("upload-*")] == []
+            weed._start()
+            weed._wait_ready()
+            client.storbinary("STOR after.bin", io.BytesIO(os.urandom(20 * 1024 * 1024)))
+            client.quit()
+        finally:
+            server.stop()

@@ -85,10 +85,11 @@ extension SpoolUpload {
                     // part follows it: opening a second part sends the first (openPart).
                     pendingFirst = nil
                     nextPartNumber = first.number
-                    partFile = try await storeIO { try PosixFile.openForAppending(first.path) }
+                    // Held as the part being written before anything can fail: abort frees it.
                     partPath = first.path
                     partFill = first.size
                     partReserved = first.reserved
+                    partFile = try await storeIO { try PosixFile.openForAppending(first.path) }
                     start = partStart - UInt64(first.size)
                 }
                 let kept = size - start

@@ -139,7 +139,14 @@ public actor SpoolUpload: VFSWriter {
         // waiting for budget (the first part's space comes back once it is stored).
         if let first = pendingFirst {
             pendingFirst = nil
-            try await startMultipart()
+            do {
+                try await startMultipart()
+            } catch {
+                // A store that refuses the upload (a read-only key) must not keep its file and
+                // budget: leaked, they ended by blocking every later upload of the server.
+                await release(first.reserved, path: first.path)
+                throw error
+            }
             try await launch(first)
         }
         partReserved = 0
@@ -223,16 +230,30 @@ public actor SpoolUpload: VFSWriter {
         try await journal.save(current)
     }
 
-    /// Sends a sealed part in the background, waiting first while too many are in flight.
+    /// Sends a sealed part in the background, waiting first while too many are in flight. The
+    /// part's file and budget go back when its upload ends, stored or failed, at once: a writer
+    /// waiting for budget must not wait for parts that failed (it would wait forever, the
+    /// failure seen only by the next part it sends). When it cannot be sent (an earlier part
+    /// failed) they go back here.
     func launch(_ part: SealedPart) async throws {
         let budget = configuration.budget
-        try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
-            let stored = try await store.uploadPart(key, uploadID: id, partNumber: part.number,
-                                                    body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: true))
-            // Stored: its disk space goes back at once, for this and every other upload.
-            try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(part.path) }
-            await budget.release(part.reserved)
-            return stored
+        do {
+            try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
+                let result: Result<UploadedPart, any Error>
+                do {
+                    result = .success(try await store.uploadPart(
+                        key, uploadID: id, partNumber: part.number,
+                        body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: true)))
+                } catch {
+                    result = .failure(error)
+                }
+                try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(part.path) }
+                await budget.release(part.reserved)
+                return try result.get()
+            }
+        } catch {
+            await release(part.reserved, path: part.path)
+            throw error
         }
     }
 
@@ -244,15 +265,14 @@ public actor SpoolUpload: VFSWriter {
                                  reserved: reserved))
     }
 
-    /// Waits for the oldest part in flight. A stored part has already freed its file and
-    /// budget; a failed one frees them here, and the error ends the upload.
+    /// Waits for the oldest part in flight (which freed its file and budget as it ended); a
+    /// failure ends the upload.
     func collectOldest() async throws {
         let part = inFlight.removeFirst()
         switch await part.task.result {
         case .success(let uploaded):
             stored.append(uploaded)
         case .failure(let error):
-            if let path = part.path { await release(part.reserved, path: path) }
             throw (error as? ObjectStoreError).map { VFSError($0, path: key) } ?? error
         }
     }
@@ -309,9 +329,9 @@ public actor SpoolUpload: VFSWriter {
                 try await flush()
                 try await sealPart()
                 if let first = pendingFirst {
-                    pendingFirst = nil
                     let body = ObjectBody.file(path: first.path, offset: 0, length: UInt64(first.size), disposable: true)
                     try await store.put(key, body: body, metadata: metadata)
+                    pendingFirst = nil
                     await release(first.reserved, path: first.path)
                 } else {
                     while !inFlight.isEmpty { try await collectOldest() }
@@ -392,8 +412,10 @@ public actor SpoolUpload: VFSWriter {
         case .committed, .aborted: return
         case .accepting, .committing: state = .aborted
         }
+        // Parts in flight free their own files and budget as they end.
         for part in inFlight {
-            if case .failure = await part.task.result, let path = part.path { await release(part.reserved, path: path) }
+            part.task.cancel()
+            _ = await part.task.result
         }
         inFlight = []
         var aborted = true
@@ -407,8 +429,8 @@ public actor SpoolUpload: VFSWriter {
             pendingFirst = nil
             await release(first.reserved, path: first.path)
         }
-        if let file = partFile, let path = partPath {
-            try? await storeIO { try? file.close() }
+        if let path = partPath {
+            if let file = partFile { try? await storeIO { try? file.close() } }
             partFile = nil
             partPath = nil
             await release(partReserved, path: path)
