@@ -21,6 +21,11 @@ import Testing
         #expect(FuseErrno.code(forAny: ObjectStoreError.accessDenied(requestID: nil)) == EACCES)
         #expect(FuseErrno.code(forAny: FuseError(EXDEV)) == EXDEV)
         #expect(FuseErrno.code(forAny: CancellationError()) == EIO)
+        // The local store's file system refusing (immutable, read-only) is no transient failure.
+        for code in [EPERM, EACCES, EROFS] {
+            #expect(FuseErrno.code(forAny: ObjectStoreError.io(operation: "rename", errno: code)) == EACCES)
+        }
+        #expect(FuseErrno.code(forAny: ObjectStoreError.io(operation: "write", errno: EDQUOT)) == ENOSPC)
     }
 
     @Test func linksAgainstLibfuse3() {

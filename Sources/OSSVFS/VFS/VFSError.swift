@@ -46,8 +46,11 @@ public enum VFSError: Error, Sendable, Equatable {
             self = .integrity("\(path): checksum \(actual), expected \(expected)")
         case .io(let operation, let code):
             switch code {
-            case 28: self = .noSpace(operation)  // ENOSPC
+            case 28, 122: self = .noSpace(operation)  // ENOSPC, EDQUOT
             case 36: self = .nameTooLong("\(path): a name is longer than the file system allows")  // ENAMETOOLONG
+            // EPERM, EACCES, EROFS: the local store's folder refuses (an immutable or read-only
+            // folder); no retry will change that, so not "try again later" (451) but 550.
+            case 1, 13, 30: self = .permissionDenied("\(path): the file system refused to \(operation)")
             default: self = .storeFailure("\(operation): errno \(code)")
             }
         case .service(let status, let code, let message, _):
