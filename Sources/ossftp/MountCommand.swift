@@ -116,9 +116,11 @@ struct MountCommand: AsyncParsableCommand {
         do { run = try SpoolRunFolder.claim(in: spoolDirectory, prefix: Self.runPrefix) } catch {
             throw ValidationError("cannot make a folder in the spool folder \(spoolDirectory): \(error)")
         }
-        defer { run.remove() }
+        var keepRunFolder = false
+        defer { if !keepRunFolder { run.remove() } }
+        let journal = UploadJournal(directory: run.path + "/journal")
         let spool = SpoolConfiguration(directory: run.path, budget: SpoolBudget(limit: Int64(spoolBudgetMB) << 20),
-                                       journal: UploadJournal(directory: run.path + "/journal"))
+                                       journal: journal)
         Task { await Self.clearAbandonedRuns(in: spoolDirectory) }
         let renamePolicy: RenamePolicy = switch rename {
         case "copy": .copy(maxDirectoryObjects: 1000)
@@ -145,6 +147,13 @@ struct MountCommand: AsyncParsableCommand {
             let mountpoint = self.mountpoint
             Thread { done.resume(returning: FuseOperations.run(filesystem, mountpoint: mountpoint, fsName: fsName)) }.start()
         }
+        // Uploads whose abort failed while mounted (the store was down) are still in the journal:
+        // one more try now. What still fails keeps this run's folder, which the next mount finds
+        // unlocked and clears; removing it would lose those uploads for good, billed.
+        let counts = await UploadRecovery.recover(journal: journal, transport: CurlTransport()) {
+            FileHandle.standardError.write("ossftp mount: \($0)\n".data(using: .utf8)!)
+        }
+        keepRunFolder = counts.failed > 0
         if status != 0 { throw ExitCode(status) }
     }
 

@@ -19,6 +19,7 @@ import pytest
 
 from fuse_mount import FuseMount, is_mounted
 from ossftp_server import ossftp_binary
+from seaweedfs import SeaweedFS
 from test_interop import make_tree
 
 MiB = 1024 * 1024
@@ -761,3 +762,40 @@ def test_a_file_replaced_while_read_never_mixes(mounted):
     finally:
         reader.close()
     assert (root / "swap.bin").read_bytes() == new
+
+
+def test_an_upload_the_mount_could_not_abort_is_left_for_the_next_mount(tmp_path):
+    """The store was down when a write failed, so its multipart upload could not be aborted: a
+    clean unmount used to delete the journal that named it, leaving it in the bucket for good."""
+    with SeaweedFS() as weed:
+        weed.client().create_bucket(Bucket="orphans")
+        spool = tmp_path / "spool"
+        args = ["--provider", "s3", "--endpoint", weed.endpoint, "--region", weed.region, "--bucket", "orphans",
+                "--spool_dir", str(spool)]
+        env = {**os.environ, **weed.env()}
+        mount = FuseMount(tmp_path / "mnt", args, env=env).start()
+        try:
+            chunk = os.urandom(1024 * 1024)
+            with pytest.raises(OSError):
+                with open(mount.mountpoint / "big.bin", "wb") as out:
+                    for index in range(60):
+                        out.write(chunk)
+                        out.flush()
+                        if index == 40:  # past two 16 MiB parts: a multipart upload is open
+                            time.sleep(1)
+                            weed._stop_process()
+        finally:
+            mount.stop(timeout=180)
+        kept = [run for run in spool.iterdir() if run.name.startswith("mount-run-")]
+        assert len(kept) == 1 and list((kept[0] / "journal").iterdir()), mount.log_tail()
+        weed._start()
+        assert weed.client().list_multipart_uploads(Bucket="orphans").get("Uploads")
+        again = FuseMount(tmp_path / "mnt", args, env=env).start()
+        try:
+            deadline = time.monotonic() + 60
+            while weed.client().list_multipart_uploads(Bucket="orphans").get("Uploads"):
+                assert time.monotonic() < deadline, again.log_tail()
+                time.sleep(0.5)
+            assert not kept[0].exists()
+        finally:
+            again.stop()
