@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 
+import psutil
 import pytest
 
 from netutil import HOST
@@ -176,4 +177,29 @@ def test_a_store_that_dies_while_an_upload_waits_for_budget_gets_451(tmp_path):
             client.storbinary("STOR after.bin", io.BytesIO(os.urandom(20 * 1024 * 1024)))
             client.quit()
         finally:
+            server.stop()
+
+
+def test_a_frozen_store_gets_451_in_bounded_time(tmp_path):
+    """A store that takes connections and never answers (stopped, not dead): each attempt waits
+    out the 20 s low-speed limit, and no new attempt starts 30 s after the first, so a LIST
+    gets 451 in well under a minute (eight attempts took almost three)."""
+    with SeaweedFS() as weed:
+        weed.client().create_bucket(Bucket="frozen")
+        server = OssftpServer(tmp_path / "srv", [], extra_args=[
+            "--provider", "s3", "--endpoint", weed.endpoint, "--region", weed.region, "--cache_ttl", "0"])
+        server.start()
+        processes = [psutil.Process(weed.proc.pid)] + psutil.Process(weed.proc.pid).children(recursive=True)
+        try:
+            client = connect(server, f"{weed.admin.access_key}/frozen", weed.admin.secret_key)
+            client.sock.settimeout(120)
+            for process in processes:
+                process.suspend()
+            started = time.monotonic()
+            with pytest.raises(ftplib.error_temp, match="^451"):
+                client.nlst()
+            assert time.monotonic() - started < 60
+        finally:
+            for process in processes:
+                process.resume()
             server.stop()

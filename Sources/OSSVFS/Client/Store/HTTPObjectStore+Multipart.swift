@@ -58,6 +58,7 @@ extension HTTPObjectStore {
         let body = Array("<CompleteMultipartUpload>\(items)</CompleteMultipartUpload>".utf8)
         let headers = ["content-md5": Crypto.contentMD5(body), "content-type": "application/xml"]
         var attempt = 0
+        let firstStarted = ContinuousClock.now
         while true {
             attempt += 1
             do {
@@ -72,7 +73,7 @@ extension HTTPObjectStore {
                 if let expected = combinedCRC(parts: parts) { try verifyCRC(response.headers, expected: expected, key: key) }
                 return XMLNode.parse(response.body)?.value("ETag") ?? response.headers["etag"] ?? ""
             } catch let error as ObjectStoreError {
-                guard attempt < retry.attempts, Self.answerMayBeLost(error) else { throw error }
+                guard retry.allows(after: attempt, since: firstStarted), Self.answerMayBeLost(error) else { throw error }
                 // The complete may have happened with its answer lost: check before repeating it.
                 do {
                     _ = try await listParts(key, uploadID: uploadID)

@@ -22,6 +22,7 @@ extension HTTPObjectStore {
 
     public func get(_ key: String, range: ByteRange?, ifMatch: String?) async throws -> ObjectByteStream {
         var attempt = 0
+        let firstStarted = ContinuousClock.now
         while true {
             attempt += 1
             var headers: [String: String] = [:]
@@ -40,7 +41,7 @@ extension HTTPObjectStore {
                     let error = head.status == 412 && ifMatch != nil
                         ? ObjectStoreError.changed(key) : serviceError(head, body: body, key: key)
                     record(request, key: key, since: started, .answered(head, error))
-                    if attempt < retry.attempts && RetryPolicy.isRetryable(error) {
+                    if retry.allows(after: attempt, since: firstStarted) && RetryPolicy.isRetryable(error) {
                         try await retry.pause(before: attempt + 1)
                         continue
                     }
@@ -58,7 +59,7 @@ extension HTTPObjectStore {
                     upstream: stream, key: key, expectedCRC64: expectedCRC, expectedMD5: expectedMD5))
             } catch let error as HTTPTransportError {
                 record(request, key: key, since: started, .transportFailed(error))
-                if attempt < retry.attempts && error.isConnectionFailure {
+                if retry.allows(after: attempt, since: firstStarted) && error.isConnectionFailure {
                     try await retry.pause(before: attempt + 1)
                     continue
                 }

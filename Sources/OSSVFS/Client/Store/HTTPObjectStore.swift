@@ -87,6 +87,7 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
     /// Sends a request built (and signed) anew for every attempt; returns a 2xx response.
     func send(key: String? = nil, retryable: Bool, _ build: () -> HTTPRequest) async throws -> HTTPResponse {
         var attempt = 0
+        let firstStarted = ContinuousClock.now
         while true {
             attempt += 1
             let request = build()
@@ -99,7 +100,7 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
                 }
                 let error = serviceError(response.head, body: response.body, key: key)
                 record(request, key: key, since: started, .answered(response.head, error))
-                if retryable && attempt < retry.attempts && RetryPolicy.isRetryable(error) {
+                if retryable && retry.allows(after: attempt, since: firstStarted) && RetryPolicy.isRetryable(error) {
                     try await retry.pause(before: attempt + 1)
                     continue
                 }
@@ -107,7 +108,7 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
             } catch let error as HTTPTransportError {
                 record(request, key: key, since: started, .transportFailed(error))
                 let mayRetry = retryable || (error.code == 6 || error.code == 7)
-                if mayRetry && attempt < retry.attempts && error.isConnectionFailure {
+                if mayRetry && retry.allows(after: attempt, since: firstStarted) && error.isConnectionFailure {
                     try await retry.pause(before: attempt + 1)
                     continue
                 }
@@ -196,12 +197,24 @@ public struct RetryPolicy: Sendable {
     public var attempts: Int
     public var baseDelay: Duration
     public var maxDelay: Duration
+    /// No new attempt starts this long after the first: a store that takes connections and
+    /// never answers (frozen) costs each attempt the transport's 20 s low-speed limit, and eight
+    /// of them kept a LIST waiting almost three minutes for its 451.
+    public var deadline: Duration
 
     /// Eight attempts over 8 to 16 seconds: enough to ride out a store restarting.
-    public init(attempts: Int = 8, baseDelay: Duration = .milliseconds(250), maxDelay: Duration = .seconds(4)) {
+    public init(attempts: Int = 8, baseDelay: Duration = .milliseconds(250), maxDelay: Duration = .seconds(4),
+                deadline: Duration = .seconds(30)) {
         self.attempts = attempts
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
+        self.deadline = deadline
+    }
+
+    /// Whether another attempt may follow attempt number `attempt` of a request first tried at
+    /// `start`.
+    func allows(after attempt: Int, since start: ContinuousClock.Instant) -> Bool {
+        attempt < attempts && ContinuousClock.now - start < deadline
     }
 
     /// Waits between half and all of `base * 2^(attempt-2)`, capped.
