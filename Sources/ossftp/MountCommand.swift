@@ -42,6 +42,9 @@ struct MountCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground (otherwise detach once mounted).")
     var foreground = false
 
+    @Flag(name: .customLong("allow_non_empty"), help: "Mount on a directory that holds files (hidden while mounted).")
+    var allowNonEmpty = false
+
     @Flag(name: .customLong("read_only"), help: "Mount read-only.")
     var readOnly = false
 
@@ -101,6 +104,17 @@ struct MountCommand: AsyncParsableCommand {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: mountpoint, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("mount point \(mountpoint) is not a directory")
+        }
+        // A second mount on top would hide the first (still running, still holding its files).
+        let target = URL(fileURLWithPath: mountpoint).resolvingSymlinksInPath().standardizedFileURL.path
+        guard !Self.isMounted(target) else {
+            throw ValidationError("\(mountpoint) is already a mount point; unmount it first (fusermount3 -u \(mountpoint))")
+        }
+        // libfuse 3 mounts over files without a word; they would be hidden while mounted.
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: mountpoint)) ?? []
+        guard entries.isEmpty || allowNonEmpty else {
+            throw ValidationError("\(mountpoint) is not empty; its files would be hidden while mounted "
+                + "(use an empty directory, or --allow_non_empty)")
         }
     }
 

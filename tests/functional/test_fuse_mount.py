@@ -799,3 +799,33 @@ def test_an_upload_the_mount_could_not_abort_is_left_for_the_next_mount(tmp_path
             assert not kept[0].exists()
         finally:
             again.stop()
+
+
+def test_a_mount_point_in_use_or_holding_files_is_refused(tmp_path):
+    (tmp_path / "data" / "bkt").mkdir(parents=True)
+    args = ["--bucket", "bkt", "--local_root", str(tmp_path / "data"), "--spool_dir", str(tmp_path / "spool")]
+
+    def mount_on(root: Path, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(ossftp_binary()), "mount", str(root), *args, *extra],
+                              capture_output=True, text=True, timeout=30)
+
+    held = tmp_path / "held"
+    held.mkdir()
+    (held / "notes.txt").write_text("mine")
+    refused = mount_on(held)
+    assert refused.returncode == 64 and "is not empty" in refused.stderr and not is_mounted(held)
+    first = FuseMount(tmp_path / "mnt", args).start()
+    try:
+        # A second mount on top would hide the first one and everything open in it.
+        on_top = mount_on(tmp_path / "mnt")
+        assert on_top.returncode == 64 and "already a mount point" in on_top.stderr
+        allowed = mount_on(held, "--allow_non_empty")
+        assert allowed.returncode == 0 and is_mounted(held), allowed.stderr
+    finally:
+        subprocess.run(["fusermount3", "-u", str(held)], capture_output=True)
+        first.stop()
+    deadline = time.monotonic() + 20
+    while subprocess.run(["pgrep", "-f", f"mount {held}"], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert (held / "notes.txt").read_text() == "mine"
