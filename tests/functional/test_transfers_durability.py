@@ -18,6 +18,7 @@ import pytest
 
 from netutil import HOST
 from ossftp_server import OssftpServer
+from seaweedfs import SeaweedFS
 
 MiB = 1024 * 1024
 
@@ -241,6 +242,32 @@ def test_store_restarting_during_transfers_never_leaves_a_truncated_object(tmp_p
             else:
                 assert reply[:3] in ("451", "426"), reply
                 assert len(received) < len(body)
+            client.quit()
+        finally:
+            server.stop()
+
+
+def test_write_back_parts_that_fail_after_the_226_are_sent_again(tmp_path):
+    """In write-back mode the client is told a file is stored once it is synced in the spool: a
+    part whose upload then fails (the store down for longer than a request's retries) keeps its
+    spool file, and is sent again when the store is back."""
+    with SeaweedFS() as weed:
+        weed.client().create_bucket(Bucket="later")
+        server = s3_server(weed, tmp_path / "srv", "--write_back", "--part_size_mb", "8",
+                           "--upload_concurrency", "1")
+        try:
+            client = ftplib.FTP()
+            client.connect(HOST, server.port, timeout=60)
+            client.login(*user(weed, "later"))
+            body = os.urandom(40 * 1024 * 1024)
+            client.storbinary("STOR late.bin", io.BytesIO(body))  # 226: in the spool, synced
+            weed._stop_process()  # parts still going up fail once their retries run out
+            time.sleep(25)
+            weed._start()
+            deadline = time.monotonic() + 120
+            while object_sha256(weed, "later", "late.bin") != hashlib.sha256(body).hexdigest():
+                assert time.monotonic() < deadline, server.log_tail()
+                time.sleep(1)
             client.quit()
         finally:
             server.stop()

@@ -233,10 +233,13 @@ public actor SpoolUpload: VFSWriter {
     /// Sends a sealed part in the background, waiting first while too many are in flight. The
     /// part's file and budget go back when its upload ends, stored or failed, at once: a writer
     /// waiting for budget must not wait for parts that failed (it would wait forever, the
-    /// failure seen only by the next part it sends). When it cannot be sent (an earlier part
-    /// failed) they go back here.
+    /// failure seen only by the next part it sends). In write-back mode a failed part keeps
+    /// them: once the client was told the file is stored, the part is sent again from its file
+    /// (``finishWriteBack()``); before that, ``collectOldest()`` or ``abort()`` frees them. When
+    /// the part cannot be sent (an earlier one failed) they go back here.
     func launch(_ part: SealedPart) async throws {
         let budget = configuration.budget
+        let keepsFailed = configuration.writeBack
         do {
             try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
                 let result: Result<UploadedPart, any Error>
@@ -245,6 +248,7 @@ public actor SpoolUpload: VFSWriter {
                         key, uploadID: id, partNumber: part.number,
                         body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: true)))
                 } catch {
+                    if keepsFailed { throw error }
                     result = .failure(error)
                 }
                 try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(part.path) }
@@ -265,14 +269,15 @@ public actor SpoolUpload: VFSWriter {
                                  reserved: reserved))
     }
 
-    /// Waits for the oldest part in flight (which freed its file and budget as it ended); a
-    /// failure ends the upload.
+    /// Waits for the oldest part in flight (which freed its file and budget as it ended, but in
+    /// write-back mode when it failed); a failure ends the upload.
     func collectOldest() async throws {
         let part = inFlight.removeFirst()
         switch await part.task.result {
         case .success(let uploaded):
             stored.append(uploaded)
         case .failure(let error):
+            if configuration.writeBack, let path = part.path { await release(part.reserved, path: path) }
             throw (error as? ObjectStoreError).map { VFSError($0, path: key) } ?? error
         }
     }
@@ -412,10 +417,13 @@ public actor SpoolUpload: VFSWriter {
         case .committed, .aborted: return
         case .accepting, .committing: state = .aborted
         }
-        // Parts in flight free their own files and budget as they end.
+        // Parts in flight free their own files and budget as they end (failed ones in
+        // write-back mode excepted).
         for part in inFlight {
             part.task.cancel()
-            _ = await part.task.result
+            if case .failure = await part.task.result, configuration.writeBack, let path = part.path {
+                await release(part.reserved, path: path)
+            }
         }
         inFlight = []
         var aborted = true
