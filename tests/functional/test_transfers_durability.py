@@ -271,3 +271,31 @@ def test_write_back_parts_that_fail_after_the_226_are_sent_again(tmp_path):
             client.quit()
         finally:
             server.stop()
+
+
+def test_write_back_uploads_the_store_refuses_are_dropped_not_held(seaweedfs, bucket, tmp_path):
+    """A key that may not write, in write-back mode: small files are told 226 before the store
+    is asked. Their uploads are dropped once refused (with an error in the log), never held:
+    held, their budget blocked every later upload of every user."""
+    server = s3_server(seaweedfs, tmp_path / "srv", "--write_back", "--spool_budget_mb", "40",
+                       "--part_size_mb", "8")
+    try:
+        readonly = seaweedfs.readonly
+        for index in range(8):
+            client = ftplib.FTP()
+            client.connect(HOST, server.port, timeout=30)
+            client.login(f"{readonly.access_key}/{bucket}", readonly.secret_key)
+            client.storbinary(f"STOR ro{index}.bin", io.BytesIO(os.urandom(7 * 1024 * 1024)))
+            client.quit()
+        deadline = time.monotonic() + 60
+        while list(server.spool_dir.rglob("upload-*")):
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.5)
+        assert "dropped the write-back upload of ro0.bin" in server.log_tail(200_000)
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=30)
+        client.login(*user(seaweedfs, bucket))
+        client.storbinary("STOR admin.bin", io.BytesIO(os.urandom(30 * 1024 * 1024)))
+        client.quit()
+    finally:
+        server.stop()

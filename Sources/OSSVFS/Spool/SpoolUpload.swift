@@ -382,8 +382,9 @@ public actor SpoolUpload: VFSWriter {
         Task { await self.finishWriteBack() }
     }
 
-    /// Sends what the record says is left, retrying with backoff; on giving up the record
-    /// stays for the next start.
+    /// Sends what the record says is left, retrying with backoff (at most a minute apart) until
+    /// it is stored; an upload the store refuses for good is dropped, with an error in the log.
+    /// The record stays in the journal until then, for the next start if this process ends.
     func finishWriteBack() async {
         for part in inFlight {
             if case .success(let stored) = await part.task.result {
@@ -394,13 +395,30 @@ public actor SpoolUpload: VFSWriter {
         inFlight = []
         guard let journal = configuration.journal, var current = record else { return }
         current.pending.removeAll { part in current.stored.contains { $0.partNumber == part.number } }
+        // Retried until stored or refused for good: giving up here would hold its budget until
+        // a restart, and with it, once enough such uploads piled up, every later upload.
         var delay: Duration = .seconds(1)
-        for attempt in 1...8 {
+        var attempt = 0
+        while true {
+            attempt += 1
             do {
                 try await UploadRecovery.finish(current, store: store, journal: journal)
                 break
+            } catch where UploadRecovery.isRefusedForGood(error) {
+                // Told the client it was stored, but the store will never take it (a key that
+                // may not write): say so loudly, and free what it holds rather than keep it
+                // forever, blocking every later upload behind its budget.
+                VFSMetrics.storeLogger.error(
+                    "dropped the write-back upload of \(key) (\(current.size) bytes): the store refuses it (\(error))")
+                _ = await UploadRecovery.drop(current, store: store, journal: journal)
+                await configuration.budget.release(heldBudget)
+                heldBudget = 0
+                return
             } catch {
-                if attempt == 8 { return }
+                if attempt == 8 {
+                    VFSMetrics.storeLogger.warning(
+                        "cannot store the write-back upload of \(key) yet (\(error)); trying again every minute")
+                }
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(60))
             }

@@ -124,6 +124,16 @@ public enum UploadRecovery {
     /// kept, for the next start) when the store could not be told, so no upload is forgotten
     /// while it still costs storage.
     @discardableResult
+    /// Whether the store refuses an upload for good (the key may not write, the bucket is gone,
+    /// the name is refused): retrying a write-back upload then only holds its spool files and
+    /// budget forever, and with them every later upload of the server.
+    public static func isRefusedForGood(_ error: any Error) -> Bool {
+        switch error as? ObjectStoreError {
+        case .accessDenied?, .invalidCredentials?, .noSuchBucket?, .invalidKey?, .keyTooLong?: return true
+        default: return false
+        }
+    }
+
     public static func drop(_ record: UploadRecord, store: (any ObjectStore)?, journal: UploadJournal) async -> Bool {
         if let uploadID = record.uploadID {
             guard let store else { return false }
@@ -174,6 +184,10 @@ public enum UploadRecovery {
                     try await finish(record, store: store, journal: journal)
                     log("finished the write-back upload of \(record.key) (\(record.size) bytes) left by a previous run")
                     counts.finished += 1
+                } catch where isRefusedForGood(error) {
+                    _ = await drop(record, store: store, journal: journal)
+                    log("dropped the write-back upload of \(record.key) (\(record.size) bytes): the store refuses it (\(error))")
+                    counts.dropped += 1
                 } catch {
                     log("could not finish the write-back upload of \(record.key) yet: \(error); kept for the next start")
                     counts.failed += 1
