@@ -48,6 +48,14 @@ import Testing
         }
     }
 
+    @Test func anUnreachableStoreAtLoginIs421AndNoFailedLogin() {
+        var machine = Machine(maxFailedLogins: 1)
+        _ = machine.receivedLine(line("USER alice"))
+        _ = machine.receivedLine(line("PASS pw"))
+        #expect(machine.authenticationFailed(reason: .unavailable("connection refused"))
+            == .sendAndClose(FTPReply(.serviceNotAvailable, "The account's storage cannot be reached now; try again later.")))
+    }
+
     @Test func pathsResolveAgainstTheWorkingDirectory() throws {
         var machine = loggedIn()
         let target = try VFSPath(resolving: "/d")

@@ -270,6 +270,10 @@ final class FTPControlHandler: ChannelInboundHandler {
                 logger.info("login", metadata: ["user": "\(user)"])
                 FTPMetrics.loginSucceeded.increment()
                 return .success(authenticated.vfs)
+            } catch AuthenticationError.unavailable(let reason) {
+                // The store, not the password: no ban, no delay.
+                logger.warning("login while the account's storage cannot be reached", metadata: ["user": "\(user)", "reason": "\(reason)"])
+                return .failure(.unavailable(reason))
             } catch {
                 logger.notice("failed login", metadata: ["user": "\(user)", "reason": "\(error)"])
                 FTPMetrics.loginFailed.increment()

@@ -14,15 +14,19 @@ extension FTPSessionStateMachine {
     /// The credentials were refused (the handler has already waited the failure delay).
     public mutating func authenticationFailed(reason: AuthenticationError = .rejected) -> Action {
         guard case .authenticating = state else { preconditionFailure("no login in progress") }
+        if case .unavailable = reason {
+            // Not the client's fault and not for good: 421 (RFC 959 §4.2: service not
+            // available), which clients retry, not 530, which they take as wrong credentials;
+            // and it counts toward no limit of failed logins.
+            state = .closed
+            return .sendAndClose(FTPReply(.serviceNotAvailable, "The account's storage cannot be reached now; try again later."))
+        }
         failedLogins += 1
         if failedLogins >= maxFailedLogins {
             state = .closed
             return .sendAndClose(FTPReply(.serviceNotAvailable, "Too many failed logins; closing."))
         }
         state = .awaitingUser
-        if case .unavailable = reason {
-            return .send(FTPReply(.notLoggedIn, "Login failed: the account's storage is unavailable."))
-        }
         return .send(FTPReply(.notLoggedIn, "Login incorrect."))
     }
 
