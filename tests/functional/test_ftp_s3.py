@@ -141,14 +141,16 @@ def test_refused_uploads_give_back_their_spool(seaweedfs, tmp_path, bucket):
         server.stop()
 
 
-def test_a_store_that_dies_while_an_upload_waits_for_budget_gets_451(tmp_path):
-    """Parts that fail give their budget back at once: an upload waiting for budget behind them
-    used to wait forever, with no reply, and its budget was never seen again."""
+@pytest.mark.parametrize("mode", [[], ["--write_back"]], ids=["plain", "write-back"])
+def test_a_store_that_dies_while_an_upload_waits_for_budget_gets_451(tmp_path, mode):
+    """Parts that fail give their budget back at once (in write-back mode too, while the client
+    still sends): an upload waiting for budget behind them used to wait forever, with no reply,
+    and its budget was never seen again."""
     with SeaweedFS() as weed:
         weed.client().create_bucket(Bucket="dies")
         server = OssftpServer(tmp_path / "srv", [], extra_args=[
             "--provider", "s3", "--endpoint", weed.endpoint, "--region", weed.region,
-            "--spool_budget_mb", "16", "--part_size_mb", "8", "--upload_concurrency", "2"])
+            "--spool_budget_mb", "16", "--part_size_mb", "8", "--upload_concurrency", "2", *mode])
         server.start()
         try:
             client = connect(server, f"{weed.admin.access_key}/dies", weed.admin.secret_key)

@@ -39,6 +39,8 @@ public actor SpoolUpload: VFSWriter {
         var path: String?
         var size: Int
         var reserved: Int64
+        /// A failed write-back part whose file and budget already went back (``freeFailedPart(_:)``).
+        var freed = false
     }
 
     let store: any ObjectStore
@@ -248,7 +250,10 @@ public actor SpoolUpload: VFSWriter {
                         key, uploadID: id, partNumber: part.number,
                         body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: true)))
                 } catch {
-                    if keepsFailed { throw error }
+                    if keepsFailed {
+                        await self.freeFailedPart(part.number)
+                        throw error
+                    }
                     result = .failure(error)
                 }
                 try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(part.path) }
@@ -269,6 +274,18 @@ public actor SpoolUpload: VFSWriter {
                                  reserved: reserved))
     }
 
+    /// A write-back part failed while the client is still sending: the upload fails anyway (the
+    /// next part collected, or the commit, says so), so its file and budget go back now; a
+    /// writer waiting for budget behind it would otherwise wait for good. Once the upload is
+    /// being committed the part is kept, to be sent again.
+    func freeFailedPart(_ number: Int) async {
+        guard case .accepting = state, let index = inFlight.firstIndex(where: { $0.number == number }),
+            !inFlight[index].freed, let path = inFlight[index].path
+        else { return }
+        inFlight[index].freed = true
+        await release(inFlight[index].reserved, path: path)
+    }
+
     /// Waits for the oldest part in flight (which freed its file and budget as it ended, but in
     /// write-back mode when it failed); a failure ends the upload.
     func collectOldest() async throws {
@@ -277,7 +294,7 @@ public actor SpoolUpload: VFSWriter {
         case .success(let uploaded):
             stored.append(uploaded)
         case .failure(let error):
-            if configuration.writeBack, let path = part.path { await release(part.reserved, path: path) }
+            if configuration.writeBack, !part.freed, let path = part.path { await release(part.reserved, path: path) }
             throw (error as? ObjectStoreError).map { VFSError($0, path: key) } ?? error
         }
     }
@@ -364,6 +381,11 @@ public actor SpoolUpload: VFSWriter {
         }
         try await flush()
         try await sealPart()
+        // A part that failed while the client sent has no file left to send again: the upload
+        // fails here, before the client is told it is stored.
+        if inFlight.contains(where: \.freed) {
+            throw VFSError.storeUnavailable("\(key): a part could not be stored")
+        }
         let pending = inFlight.compactMap { part in
             part.path.map { UploadRecord.PendingPart(number: part.number, path: $0, size: UInt64(part.size)) }
         }
@@ -439,7 +461,7 @@ public actor SpoolUpload: VFSWriter {
         // write-back mode excepted).
         for part in inFlight {
             part.task.cancel()
-            if case .failure = await part.task.result, configuration.writeBack, let path = part.path {
+            if case .failure = await part.task.result, configuration.writeBack, !part.freed, let path = part.path {
                 await release(part.reserved, path: path)
             }
         }
