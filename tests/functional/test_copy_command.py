@@ -9,11 +9,13 @@ import subprocess
 from ossftp_server import ossftp_binary
 
 
-def cp(seaweedfs, *args: str, key=None) -> subprocess.CompletedProcess:
+def cp(seaweedfs, *args: str, key=None, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """`ossftp cp` with `args`; with `stdin` (bytes), fed through a pipe, its output as bytes."""
     identity = key or seaweedfs.admin
     env = {**os.environ, "AWS_ACCESS_KEY_ID": identity.access_key, "AWS_SECRET_ACCESS_KEY": identity.secret_key}
     return subprocess.run([str(ossftp_binary()), "cp", *args, "--endpoint", seaweedfs.endpoint,
-                           "--region", seaweedfs.region], capture_output=True, text=True, timeout=120, env=env)
+                           "--region", seaweedfs.region], input=stdin, capture_output=True, text=stdin is None,
+                          timeout=120, env=env)
 
 
 def test_a_file_goes_up_and_comes_back_whole(seaweedfs, tmp_path):
@@ -50,32 +52,25 @@ def test_failures_are_said_in_words_and_leave_nothing(seaweedfs, tmp_path):
     assert not seaweedfs.client().list_multipart_uploads(Bucket=bucket).get("Uploads")
 
 
-def cp_piped(seaweedfs, *args: str, stdin: bytes = b"", key=None) -> subprocess.CompletedProcess:
-    identity = key or seaweedfs.admin
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": identity.access_key, "AWS_SECRET_ACCESS_KEY": identity.secret_key}
-    return subprocess.run([str(ossftp_binary()), "cp", *args, "--endpoint", seaweedfs.endpoint,
-                           "--region", seaweedfs.region], input=stdin, capture_output=True, timeout=120, env=env)
-
-
 def test_standard_input_and_output_stand_for_dash(seaweedfs, tmp_path):
     bucket = "cp-" + secrets.token_hex(4)
     client = seaweedfs.client()
     client.create_bucket(Bucket=bucket)
     # Longer than two 5 MiB parts, read from a pipe a little at a time; then one short PUT; then nothing.
     for key, body in (("big.bin", os.urandom(11 * 1024 * 1024 + 7)), ("small.txt", b"hello\n"), ("empty", b"")):
-        up = cp_piped(seaweedfs, "-", f"s3://{bucket}/{key}", "--part_size", "5", stdin=body)
+        up = cp(seaweedfs, "-", f"s3://{bucket}/{key}", "--part_size", "5", stdin=body)
         assert up.returncode == 0, up.stderr
         assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == body
-        down = cp_piped(seaweedfs, f"s3://{bucket}/{key}", "-")
+        down = cp(seaweedfs, f"s3://{bucket}/{key}", "-", stdin=b"")
         assert down.returncode == 0 and down.stdout == body, down.stderr
     assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
-    refused = cp_piped(seaweedfs, "-", f"s3://{bucket}/refused.bin", "--part_size", "5",
-                       stdin=os.urandom(6 * 1024 * 1024), key=seaweedfs.readonly)
+    refused = cp(seaweedfs, "-", f"s3://{bucket}/refused.bin", "--part_size", "5",
+              stdin=os.urandom(6 * 1024 * 1024), key=seaweedfs.readonly)
     assert refused.returncode == 1 and b"permission denied" in refused.stderr, refused.stderr
     assert "refused.bin" not in [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
     assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
     # Standard input needs an object's name, not a folder's.
-    folder = cp_piped(seaweedfs, "-", f"s3://{bucket}/dir/", stdin=b"x")
+    folder = cp(seaweedfs, "-", f"s3://{bucket}/dir/", stdin=b"x")
     assert folder.returncode == 64 and b"is a folder" in folder.stderr
 
 

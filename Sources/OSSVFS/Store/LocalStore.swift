@@ -226,7 +226,7 @@ extension LocalKeyLayout {
     /// Metadata of a key, from its file.
     func info(for key: String) throws -> ObjectInfo {
         let path = try filePath(for: key)
-        guard try DirectoryOps.kind(of: path) == .file, let status = try PosixFile.status(path) else {
+        guard let status = try PosixFile.status(path), status.isRegular else {
             throw ObjectStoreError.noSuchKey(key)
         }
         return Self.info(key, size: status.size, modified: status.modified)

@@ -267,14 +267,17 @@ public final class PosixFile: @unchecked Sendable {
         guard result == 0 else { throw ObjectStoreError.io(operation: "close \(path)", errno: errno) }
     }
 
-    /// Size and modification time of a path, or nil when it does not exist.
-    public static func status(_ path: String) throws -> (isDirectory: Bool, size: UInt64, modified: Double)? {
+    /// Size and modification time of a path itself (a link is no file), or nil when it does not
+    /// exist.
+    public static func status(_ path: String) throws
+        -> (isDirectory: Bool, isRegular: Bool, size: UInt64, modified: Double)?
+    {
         var st = stat()
         guard lstat(path, &st) == 0 else {
             if errno == ENOENT || errno == ENOTDIR { return nil }
             throw ObjectStoreError.io(operation: "stat \(path)", errno: errno)
         }
         let modified = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
-        return ((st.st_mode & S_IFMT) == S_IFDIR, UInt64(st.st_size), modified)
+        return ((st.st_mode & S_IFMT) == S_IFDIR, (st.st_mode & S_IFMT) == S_IFREG, UInt64(st.st_size), modified)
     }
 }
