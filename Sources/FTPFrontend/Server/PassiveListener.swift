@@ -45,11 +45,9 @@ final class PassiveListener: Sendable {
                     // A port whose last data connection is in TIME_WAIT may be listened on again;
                     // without this, a burst of transfers used up the range for a minute.
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    // Bulk data: larger reads than the control connection's defaults, but at most
-                    // 256 KiB: an upload may hold 8 reads while the spool catches up, and with
-                    // 1 MiB reads 50 uploads at once held 400 MiB.
-                    .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
-                        minimum: 64 * 1024, initial: 256 * 1024, maximum: 256 * 1024))
+                    // Accepted connections inherit the receive buffer before their handshake.
+                    .serverChannelOption(.socketOption(.so_rcvbuf), value: DataSocket.receiveBuffer)
+                    .childChannelOption(.recvAllocator, value: DataSocket.recvAllocator)
                     .childChannelInitializer { child in
                         child.eventLoop.makeCompletedFuture {
                             guard slot.claim(from: child.remoteAddress?.plainIPAddress) else {
