@@ -3,6 +3,7 @@
 //
 // Targets are layers with one-way dependencies:
 //   CCurl, COpenSSL, CFuse3   system libraries (pkg-config)
+//   CLinux, CMalloc, CChecksum  header shims: Linux calls, malloc tuning, CRC-32C instructions
 //   OSSVFS                    object stores, key mapping, the VFS both frontends use (no FTP, FUSE or NIO)
 //   FTPFrontend               the FTP server on SwiftNIO, over OSSVFS
 //   FuseFrontend              the FUSE mount on libfuse3, over OSSVFS
@@ -32,10 +33,11 @@ let package = Package(
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CLinux"),
+        .systemLibrary(name: "CChecksum"),
         .target(
             name: "OSSVFS",
             dependencies: [
-                "CCurl", "COpenSSL", "CLinux",
+                "CCurl", "COpenSSL", "CLinux", "CChecksum",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

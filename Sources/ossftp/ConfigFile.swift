@@ -70,6 +70,7 @@ struct ConfigFile: Decodable {
         var spool_dir: String?
         var region: String?
         var addressing: String?
+        var s3_checksum: String?
         var rename: String?
         var hierarchical_namespace: LenientBool?
         var rename_max_objects: LenientInt?

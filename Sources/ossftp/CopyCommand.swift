@@ -66,10 +66,14 @@ struct CopyCommand: AsyncParsableCommand {
         }
         let credentials = try StoreOptions.environmentCredentials(for: remote.provider)
         let pathStyle: Bool?
-        do { pathStyle = try StoreOptions.pathStyle(store.addressing) } catch { throw ValidationError("\(error)") }
+        let checksum: StoreDialect.BodyChecksum
+        do {
+            pathStyle = try StoreOptions.pathStyle(store.addressing)
+            checksum = try StoreOptions.s3Checksum(store.s3Checksum)
+        } catch { throw ValidationError("\(error)") }
         let factory = StoreFactory(
             provider: remote.provider, endpoint: try store.endpoint.map { try StoreEndpoint($0) }, region: store.region,
-            pathStyle: pathStyle)
+            pathStyle: pathStyle, s3Checksum: checksum)
         let objectStore = try await factory.makeStore(bucket: remote.bucket, credentials: credentials)
         if from == nil, source == "-" {
             guard !remote.key.hasSuffix("/") else {

@@ -239,10 +239,14 @@ struct MountCommand: AsyncParsableCommand {
         }
         let credentials = try loadCredentials(target)
         let pathStyle: Bool?
-        do { pathStyle = try StoreOptions.pathStyle(target.addressing) } catch { throw ValidationError("\(error)") }
+        let checksum: StoreDialect.BodyChecksum
+        do {
+            pathStyle = try StoreOptions.pathStyle(target.addressing)
+            checksum = try StoreOptions.s3Checksum(store.s3Checksum)
+        } catch { throw ValidationError("\(error)") }
         let factory = StoreFactory(
             provider: target.provider == "oss" ? .oss : .s3, endpoint: try target.endpoint.map { try StoreEndpoint($0) },
-            region: target.region, pathStyle: pathStyle)
+            region: target.region, pathStyle: pathStyle, s3Checksum: checksum)
         return try await factory.makeStore(bucket: target.bucket, credentials: credentials)
     }
 

@@ -170,11 +170,7 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
     func spool() async -> ConsoleSpool {
         let records = (try? await spool.journal?.records()) ?? []
         let pending = records.filter { $0.writeBack && $0.sealed }.map { record in
-            let bucket: String
-            switch record.store {
-            case .local(_, let name): bucket = name
-            case .http(_, _, _, _, _, _, let name, _, _, _): bucket = name
-            }
+            let bucket = record.store.bucket
             let parts = record.stored.count + record.pending.count + (record.single == nil ? 0 : 1)
             return ConsolePendingUpload(
                 bucket: bucket, key: record.key, size: Int64(record.size), parts: parts,

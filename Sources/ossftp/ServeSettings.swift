@@ -25,6 +25,7 @@ struct ServeSettings {
     var endpoint: StoreEndpoint?
     var region: String?
     var pathStyle: Bool?
+    var s3Checksum = StoreDialect.BodyChecksum.crc32c
     var useInternalEndpoint: Bool?
     var bucketEndpoints: [String: String] = [:]
     var renamePolicy = RenamePolicy.refuse
@@ -118,6 +119,7 @@ struct ServeSettings {
         region = flags.store.region ?? server?.region
         do {
             pathStyle = try StoreOptions.pathStyle(flags.store.addressing ?? server?.addressing)
+            s3Checksum = try StoreOptions.s3Checksum(flags.store.s3Checksum ?? server?.s3_checksum)
         } catch {
             throw ConfigError("\(source): \(error)")
         }
@@ -359,7 +361,7 @@ struct ServeSettings {
         let factory = provider == .local ? nil : StoreFactory(
             provider: provider == .oss ? .oss : .s3, endpoint: endpoint, region: region, pathStyle: pathStyle,
             useInternalEndpoint: useInternalEndpoint, bucketEndpoints: bucketEndpoints,
-            hierarchicalNamespace: hierarchicalNamespace, transport: transport)
+            hierarchicalNamespace: hierarchicalNamespace, s3Checksum: s3Checksum, transport: transport)
         let configured = accounts.enumerated().map { index, account in
             let bucket = account.bucket_name ?? ""
             let home = account.home_dir ?? ""
@@ -369,7 +371,7 @@ struct ServeSettings {
             let accountFactory = own.provider == .local ? nil : StoreFactory(
                 provider: own.provider == .oss ? .oss : .s3, endpoint: own.endpoint, region: own.region,
                 pathStyle: own.pathStyle, useInternalEndpoint: useInternalEndpoint, bucketEndpoints: bucketEndpoints,
-                hierarchicalNamespace: hierarchicalNamespace, transport: transport)
+                hierarchicalNamespace: hierarchicalNamespace, s3Checksum: s3Checksum, transport: transport)
             return ConfiguredAccount(
                 username: account.login_username ?? "", password: PasswordVerifier(stored: account.login_password ?? "")
             ) { () async throws -> any VFS in

@@ -13,6 +13,22 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Bucket addressing: path or virtual (default: path for s3, virtual for oss).")
     var addressing: String?
 
+    @Option(name: .customLong("s3_checksum"),
+            help: "How S3 uploads are checked: crc32c (default) or md5, for stores that refuse x-amz-checksum headers.")
+    var s3Checksum: String?
+
+    /// The S3 body checksum from an `s3_checksum` value: CRC-32C when not given.
+    static func s3Checksum(_ text: String?) throws -> StoreDialect.BodyChecksum {
+        switch text?.lowercased() {
+        case nil, "": return .crc32c
+        case let name?:
+            guard let checksum = StoreDialect.BodyChecksum(rawValue: name) else {
+                throw ConfigError("s3_checksum must be crc32c or md5, got \(name)")
+            }
+            return checksum
+        }
+    }
+
     /// Path-style addressing from an `addressing` value: nil for the provider's default.
     static func pathStyle(_ addressing: String?) throws -> Bool? {
         switch addressing?.lowercased() {

@@ -4,10 +4,12 @@ tool's way: user `access_key_id/bucket_name`, password the secret."""
 from __future__ import annotations
 
 import ftplib
+import hashlib
 import io
 import os
 import secrets
 import socket
+import subprocess
 import threading
 import time
 
@@ -15,7 +17,7 @@ import psutil
 import pytest
 
 from netutil import HOST
-from ossftp_server import OssftpServer
+from ossftp_server import OssftpServer, ossftp_binary
 from seaweedfs import SeaweedFS
 
 
@@ -205,3 +207,59 @@ def test_a_frozen_store_gets_451_in_bounded_time(tmp_path):
             for process in processes:
                 process.resume()
             server.stop()
+
+
+def test_uploads_carry_a_crc32c_the_store_checked(seaweedfs, s3ftp, bucket):
+    """S3 uploads send `x-amz-checksum-crc32c` (not Content-MD5); the store checks it against
+    the bytes and keeps it. Computed here with crcmod, an implementation of its own."""
+    import base64
+    import crcmod.predefined
+    crc32c = crcmod.predefined.mkPredefinedCrcFun("crc-32c")
+    admin = seaweedfs.admin
+    client = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    small = os.urandom(1024 * 1024 + 3)
+    large = os.urandom(16 * 1024 * 1024 + 5)  # two parts of the default 16 MiB
+    client.storbinary("STOR small.bin", io.BytesIO(small))
+    client.storbinary("STOR large.bin", io.BytesIO(large))
+    client.quit()
+    s3 = seaweedfs.client()
+    head = s3.head_object(Bucket=bucket, Key="small.bin", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32C"] == base64.b64encode(crc32c(small).to_bytes(4, "big")).decode()
+    head = s3.head_object(Bucket=bucket, Key="large.bin", ChecksumMode="ENABLED")
+    parts = [large[:16 * 1024 * 1024], large[16 * 1024 * 1024:]]
+    joined = b"".join(crc32c(p).to_bytes(4, "big") for p in parts)
+    assert head["ChecksumCRC32C"] == base64.b64encode(crc32c(joined).to_bytes(4, "big")).decode() + "-2"
+    assert s3.get_object(Bucket=bucket, Key="large.bin")["Body"].read() == large
+
+
+def test_s3_checksum_md5_sends_content_md5_instead(seaweedfs, tmp_path, bucket):
+    """For S3 stores that refuse `x-amz-checksum-*` headers: `--s3_checksum md5`."""
+    server = OssftpServer(tmp_path / "srv", [], extra_args=[
+        "--provider", "s3", "--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region,
+        "--s3_checksum", "md5"])
+    server.start()
+    try:
+        admin = seaweedfs.admin
+        client = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        small = os.urandom(1024 * 1024 + 3)
+        large = os.urandom(16 * 1024 * 1024 + 5)
+        client.storbinary("STOR small.bin", io.BytesIO(small))
+        client.storbinary("STOR large.bin", io.BytesIO(large))
+        client.quit()
+    finally:
+        server.stop()
+    s3 = seaweedfs.client()
+    for key, body in (("small.bin", small), ("large.bin", large)):
+        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        assert "ChecksumCRC32C" not in head, head
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+    # A single PUT's ETag is the MD5 the store checked the body against.
+    assert s3.head_object(Bucket=bucket, Key="small.bin")["ETag"].strip('"') == hashlib.md5(small).hexdigest()
+
+
+def test_an_unknown_s3_checksum_is_refused(seaweedfs, tmp_path):
+    result = subprocess.run(
+        [str(ossftp_binary()), "serve", "--provider", "s3", "--endpoint", seaweedfs.endpoint, "--s3_checksum", "sha1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "s3_checksum must be crc32c or md5, got sha1" in result.stderr

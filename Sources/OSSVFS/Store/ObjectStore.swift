@@ -211,12 +211,16 @@ public struct UploadedPart: Sendable, Equatable, Codable {
     public var size: UInt64
     /// The part's CRC-64/XZ, when known, so the whole object's can be checked at completion.
     public var crc64: UInt64?
+    /// The part's CRC-32C in base64, on S3: the completion must repeat it for an upload
+    /// started with that checksum algorithm.
+    public var crc32c: String?
 
-    public init(partNumber: Int, etag: String, size: UInt64, crc64: UInt64? = nil) {
+    public init(partNumber: Int, etag: String, size: UInt64, crc64: UInt64? = nil, crc32c: String? = nil) {
         self.partNumber = partNumber
         self.etag = etag
         self.size = size
         self.crc64 = crc64
+        self.crc32c = crc32c
     }
 }
 
@@ -225,7 +229,16 @@ public struct UploadedPart: Sendable, Equatable, Codable {
 public enum StoreDescriptor: Codable, Sendable, Equatable {
     case local(root: String, bucket: String)
     case http(kind: String, endpoint: String, region: String, pathStyle: Bool, signatureVersion: Int,
-              hierarchicalNamespace: Bool, bucket: String, accessKeyID: String, secret: String, token: String?)
+              hierarchicalNamespace: Bool, bucket: String, accessKeyID: String, secret: String, token: String?,
+              checksum: String? = nil)
+
+    /// The bucket of the store.
+    public var bucket: String {
+        switch self {
+        case .local(_, let bucket): bucket
+        case .http(_, _, _, _, _, _, let bucket, _, _, _, _): bucket
+        }
+    }
 
     /// The store this describes.
     public func makeStore(transport: CurlTransport) throws -> any ObjectStore {
@@ -233,10 +246,12 @@ public enum StoreDescriptor: Codable, Sendable, Equatable {
         case .local(let root, let bucket):
             return try LocalStore(root: root, bucket: bucket)
         case .http(let kind, let endpoint, let region, let pathStyle, let signatureVersion, let hierarchicalNamespace,
-                   let bucket, let accessKeyID, let secret, let token):
+                   let bucket, let accessKeyID, let secret, let token, let checksum):
+            // A journal written before the setting existed: its parts carried Content-MD5.
+            let bodyChecksum = checksum.flatMap(StoreDialect.BodyChecksum.init(rawValue:)) ?? .md5
             let dialect: StoreDialect = kind == "oss"
                 ? .oss(region: region, signatureVersion: signatureVersion, pathStyle: pathStyle)
-                : .s3(region: region, pathStyle: pathStyle)
+                : .s3(region: region, pathStyle: pathStyle, checksum: bodyChecksum)
             return HTTPObjectStore(
                 bucket: bucket, endpoint: try StoreEndpoint(endpoint), dialect: dialect,
                 credentials: StoreCredentials(accessKeyID: accessKeyID, secretAccessKey: secret, securityToken: token),

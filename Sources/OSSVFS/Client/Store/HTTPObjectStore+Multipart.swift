@@ -3,6 +3,9 @@ extension HTTPObjectStore {
     public func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String {
         var headers = ["content-type": "application/octet-stream"]
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
+        // Parts carry a CRC-32C on S3 (``BodyChecksums``); AWS S3 refuses a part checksum that
+        // the upload did not announce.
+        if dialect.bodyChecksum == .crc32c { headers["x-amz-checksum-algorithm"] = "CRC32C" }
         // Not idempotent: a lost answer would leave an upload behind, so only connection failures are retried.
         let response = try await send(key: key, retryable: false) {
             makeRequest("POST", key: key, query: ["uploads": ""], headers: headers)
@@ -17,20 +20,17 @@ extension HTTPObjectStore {
     public func uploadPart(_ key: String, uploadID: String, partNumber: Int, body: ObjectBody) async throws
         -> UploadedPart
     {
-        let sums = try await BodyChecksums.compute(body, crc: dialect.kind == .oss)
+        let sums = try await BodyChecksums.compute(body, for: dialect)
         let query = ["partNumber": String(partNumber), "uploadId": uploadID]
-        let headers = ["content-md5": sums.contentMD5, "content-type": "application/octet-stream"]
+        var headers = sums.headers
+        headers["content-type"] = "application/octet-stream"
         let response = try await send(key: key, retryable: true) {
             makeRequest("PUT", key: key, query: query, headers: headers, body: body)
         }
         try verifyCRC(response.headers, expected: sums.crc64, key: key)
-        let etag = response.headers["etag"] ?? ""
-        // A part's ETag is its MD5 on both OSS and S3.
-        let bare = etag.trimmingCharacters(in: ["\""]).lowercased()
-        if bare.count == 32 && bare != sums.md5Hex {
-            throw ObjectStoreError.checksumMismatch(expected: sums.md5Hex, actual: bare)
-        }
-        return UploadedPart(partNumber: partNumber, etag: etag, size: body.length, crc64: sums.crc64)
+        try sums.verify(response.headers)
+        return UploadedPart(partNumber: partNumber, etag: response.headers["etag"] ?? "", size: body.length,
+                            crc64: sums.crc64, crc32c: sums.crc32c?.base64)
     }
 
     /// Copies `range` of an object in this bucket as part `partNumber` (UploadPartCopy).
@@ -46,14 +46,16 @@ extension HTTPObjectStore {
             throw ObjectStoreError.service(status: response.status, code: "CopyFailed", message: "part \(partNumber)",
                                            requestID: nil)
         }
-        return UploadedPart(partNumber: partNumber, etag: etag, size: range.upperBound - range.lowerBound + 1)
+        return UploadedPart(partNumber: partNumber, etag: etag, size: range.upperBound - range.lowerBound + 1,
+                            crc32c: document.value("ChecksumCRC32C"))
     }
 
     @discardableResult
     public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws -> String {
         let items = parts.map { part -> String in
             let etag = part.etag.hasPrefix("\"") ? part.etag : "\"\(part.etag)\""
-            return "<Part><PartNumber>\(part.partNumber)</PartNumber><ETag>\(XMLNode.escape(etag))</ETag></Part>"
+            let checksum = part.crc32c.map { "<ChecksumCRC32C>\(XMLNode.escape($0))</ChecksumCRC32C>" } ?? ""
+            return "<Part><PartNumber>\(part.partNumber)</PartNumber><ETag>\(XMLNode.escape(etag))</ETag>\(checksum)</Part>"
         }.joined()
         let body = Array("<CompleteMultipartUpload>\(items)</CompleteMultipartUpload>".utf8)
         let headers = ["content-md5": Crypto.contentMD5(body), "content-type": "application/xml"]
@@ -121,7 +123,7 @@ extension HTTPObjectStore {
             guard let root = XMLNode.parse(response.body) else { break }
             parts += root.all("Part").map {
                 UploadedPart(partNumber: Int($0.value("PartNumber") ?? "") ?? 0, etag: $0.value("ETag") ?? "",
-                             size: UInt64($0.value("Size") ?? "") ?? 0)
+                             size: UInt64($0.value("Size") ?? "") ?? 0, crc32c: $0.value("ChecksumCRC32C"))
             }
             marker = root.value("IsTruncated") == "true" ? root.value("NextPartNumberMarker") : nil
         } while marker != nil

@@ -26,7 +26,8 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         .http(kind: dialect.kind.rawValue, endpoint: "\(endpoint.scheme)://\(endpoint.authority)", region: dialect.region,
               pathStyle: dialect.pathStyle, signatureVersion: dialect.signatureVersion,
               hierarchicalNamespace: capabilities.nativeRename, bucket: bucket, accessKeyID: credentials.accessKeyID,
-              secret: credentials.secretAccessKey, token: credentials.securityToken)
+              secret: credentials.secretAccessKey, token: credentials.securityToken,
+              checksum: dialect.bodyChecksum.rawValue)
     }
 
     /// `hierarchicalNamespace`: an OSS bucket with the hierarchical namespace, whose atomic

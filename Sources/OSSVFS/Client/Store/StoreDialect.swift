@@ -8,7 +8,16 @@ public struct StoreDialect: Sendable {
         case s3
     }
 
+    /// What lets the store check a body it receives.
+    public enum BodyChecksum: String, Sendable, CaseIterable {
+        /// Content-MD5 (OSS always; S3 stores that refuse `x-amz-checksum-*` headers).
+        case md5
+        /// `x-amz-checksum-crc32c`, named at CreateMultipartUpload and repeated at completion.
+        case crc32c
+    }
+
     public var kind: Kind
+    public var bodyChecksum: BodyChecksum
     /// Signs each request (OSS V1 or V4, or AWS SigV4).
     public var signer: any RequestSigner
     /// `x-oss-` or `x-amz-`.
@@ -22,13 +31,15 @@ public struct StoreDialect: Sendable {
     /// Alibaba OSS, signed with V4 (the SDKs' default) in `region`, or V1.
     public static func oss(region: String, signatureVersion: Int = 4, pathStyle: Bool = false) -> StoreDialect {
         let signer: any RequestSigner = signatureVersion == 1 ? OSSV1Signer() : OSSV4Signer(region: region)
-        return StoreDialect(kind: .oss, signer: signer, headerPrefix: "x-oss-", pathStyle: pathStyle, region: region,
+        return StoreDialect(kind: .oss, bodyChecksum: .md5, signer: signer, headerPrefix: "x-oss-", pathStyle: pathStyle, region: region,
                             signatureVersion: signatureVersion)
     }
 
-    /// An S3-compatible store signed with AWS SigV4 in `region`.
-    public static func s3(region: String, pathStyle: Bool = true) -> StoreDialect {
-        StoreDialect(kind: .s3, signer: AWSV4Signer(region: region), headerPrefix: "x-amz-", pathStyle: pathStyle,
+    /// An S3-compatible store signed with AWS SigV4 in `region`; bodies checked by CRC-32C
+    /// unless `checksum` says MD5.
+    public static func s3(region: String, pathStyle: Bool = true, checksum: BodyChecksum = .crc32c) -> StoreDialect {
+        StoreDialect(kind: .s3, bodyChecksum: checksum, signer: AWSV4Signer(region: region), headerPrefix: "x-amz-",
+                     pathStyle: pathStyle,
                      region: region, signatureVersion: 4)
     }
 }

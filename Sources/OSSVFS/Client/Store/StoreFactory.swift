@@ -22,12 +22,16 @@ public struct StoreFactory: Sendable {
     public var bucketEndpoints: [String: String]
     /// OSS: the buckets have the hierarchical namespace, so their atomic Rename may be used.
     public var hierarchicalNamespace: Bool
+    /// S3: how request bodies are checked (CRC-32C unless a store refuses it).
+    public var s3Checksum: StoreDialect.BodyChecksum
     public var transport: CurlTransport
 
     public init(provider: Provider, endpoint: StoreEndpoint?, region: String? = nil, pathStyle: Bool? = nil,
                 useInternalEndpoint: Bool? = nil, bucketEndpoints: [String: String] = [:],
-                hierarchicalNamespace: Bool = false, transport: CurlTransport = CurlTransport()) {
+                hierarchicalNamespace: Bool = false, s3Checksum: StoreDialect.BodyChecksum = .crc32c,
+                transport: CurlTransport = CurlTransport()) {
         self.hierarchicalNamespace = hierarchicalNamespace
+        self.s3Checksum = s3Checksum
         self.provider = provider
         self.endpoint = endpoint
         self.region = region
@@ -71,7 +75,7 @@ public struct StoreFactory: Sendable {
             guard let endpoint else { throw ObjectStoreError.transport("the s3 provider needs an endpoint") }
             return HTTPObjectStore(
                 bucket: bucket, endpoint: endpoint,
-                dialect: .s3(region: region ?? "us-east-1", pathStyle: pathStyle ?? true),
+                dialect: .s3(region: region ?? "us-east-1", pathStyle: pathStyle ?? true, checksum: s3Checksum),
                 credentials: credentials, transport: transport)
         case .oss:
             let endpoint = try await ossEndpoint(bucket: bucket, credentials: credentials)
