@@ -253,6 +253,27 @@ def test_metrics_move_during_a_transfer(protected, alice):
     assert metric(after, "ossftp_spool_budget_bytes") == 1024 << 20
 
 
+def test_console_shows_the_name_stou_chose(protected, alice):
+    client = ConsoleClient(protected.web_port, token=TOKEN)
+    ftp = login(protected, alice)
+    ftp.storbinary("STOR taken.bin", io.BytesIO(b"first"))
+    done = threading.Event()
+    replies = []
+
+    def upload():
+        replies.append(ftp.storbinary("STOU taken.bin", io.BufferedReader(SlowSource(30, 0.05), 65536)))
+        done.set()
+
+    threading.Thread(target=upload, daemon=True).start()
+    time.sleep(1.0)
+    transfers = client.get_json("/api/transfers")
+    assert done.wait(30) and replies[0].startswith("226"), replies
+    names = ftp.nlst()
+    ftp.quit()
+    assert transfers and transfers[0]["transfer"]["path"] == "/taken.bin.1", transfers
+    assert sorted(names) == ["taken.bin", "taken.bin.1"]
+
+
 def reload_with(server: OssftpServer, change) -> None:
     config = json.loads(server.config_path.read_text())
     change(config)

@@ -47,9 +47,9 @@ final class FTPTransferProgress: @unchecked Sendable {
     }
 
     let direction: Direction
-    let path: String
     let startedAt = Date()
     private let lock = Lock()
+    private var path: String
     private var bytes: Int64 = 0
     private var size: Int64?
     private var lastMoved = Date()
@@ -63,6 +63,9 @@ final class FTPTransferProgress: @unchecked Sendable {
             (direction, self.path) = (.upload, path.description)
         }
     }
+
+    /// The path the transfer goes to after all: STOU's free name instead of the one asked for.
+    func retarget(_ path: VFSPath) { lock.withLock { self.path = path.description } }
 
     func expect(_ size: UInt64?) { lock.withLock { self.size = size.map { Int64($0) } } }
 

@@ -26,7 +26,9 @@ struct FTPTransferRunner: Sendable {
         let prepared: FTPDataTransfer.Prepared
         do {
             if case .storeUnique(let path, nameGiven: true) = transfer {
-                transfer = .storeUnique(try await mover.uniquePath(for: path), nameGiven: true)
+                let unique = try await mover.uniquePath(for: path)
+                handle.counter.retarget(unique)
+                transfer = .storeUnique(unique, nameGiven: true)
             }
             prepared = try await mover.prepare(transfer)
         } catch {
