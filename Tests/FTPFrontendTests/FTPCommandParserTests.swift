@@ -61,6 +61,7 @@ import Testing
         #expect(parse("LIST -l -d") == .command(.list(nil, directoryItself: true), verb: "LIST"))
         // STAT with options only lists the working directory; STAT alone is the status.
         #expect(parse("STAT -la") == .command(.stat("."), verb: "STAT"))
+        #expect(parse("STAT -d dir") == .command(.stat("dir", directoryItself: true), verb: "STAT"))
         #expect(parse("STAT") == .command(.stat(nil), verb: "STAT"))
         #expect(parse("STOU") == .command(.stou(nil), verb: "STOU"))
         #expect(parse("STOU photo.jpg") == .command(.stou("photo.jpg"), verb: "STOU"))

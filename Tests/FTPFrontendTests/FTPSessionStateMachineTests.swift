@@ -109,6 +109,9 @@ import Testing
         let directory = try VFSPath(resolving: "/d")
         let limit = Machine.statusListingLimit
         #expect(machine.receivedLine(line("STAT -la d")) == .perform(.statusListing(directory, limit: limit)))
+        // `-d`, as `ls -ld`: the directory's own entry.
+        #expect(machine.receivedLine(line("STAT -ld d"))
+            == .perform(.statusListing(directory, limit: limit, entryItself: true)))
         let complete = machine.operationSucceeded(
             .statusListing(directory, limit: limit), result: .statusLines(["-rw-r--r-- x"], directory: true, complete: true))
         #expect(complete == .send(FTPReply(.directoryStatus, lines: ["Status of /d:", "-rw-r--r-- x", "End of status."])))

@@ -197,6 +197,10 @@ def test_stat_with_a_path_lists_on_the_control_connection(ftp, ossftp):
     assert ftp.sendcmd("STAT -la status dir").splitlines() == listing
     single = ftp.sendcmd("STAT status dir/two words.txt").splitlines()
     assert single[0].startswith("213-") and single[1].endswith(" two words.txt") and len(single) == 3
+    # `-d`, as `ls -ld`: the directory's own line, not its contents.
+    itself = ftp.sendcmd("STAT -ld status dir").splitlines()
+    assert len(itself) == 3 and itself[0] == "212-Status of /status dir:", itself
+    assert itself[1].startswith("drwx") and itself[1].endswith(" status dir")
     with pytest.raises(ftplib.error_perm, match="^550"):
         ftp.sendcmd("STAT missing")
     with pytest.raises(ftplib.error_perm, match="^550"):

@@ -38,8 +38,9 @@ public enum FTPCommand: Equatable, Sendable {
     case rnfr(String)
     case rnto(String)
     case syst
-    /// STAT alone: the session's status; STAT with a path: its listing on the control connection.
-    case stat(String?)
+    /// STAT alone: the session's status; STAT with a path: its listing on the control
+    /// connection (`-d`: the entry itself, as `ls -ld`).
+    case stat(String?, directoryItself: Bool = false)
     case site(String)
     case clnt
     case help(String?)

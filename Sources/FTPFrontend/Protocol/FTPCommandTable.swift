@@ -49,7 +49,7 @@ public enum FTPCommandTable {
               help: "STAT [<path>]: the session's status, or a listing on the control connection.",
               feature: nil) { argument in
             // `STAT -la` (options only) lists the working directory, as `STAT .`.
-            argument.map { .stat(stripListOptions($0) ?? ".") } ?? .stat(nil)
+            argument.map { .stat(stripListOptions($0) ?? ".", directoryItself: listOptions($0).contains("d")) } ?? .stat(nil)
         },
         Entry(verb: "SITE", argument: .required, requiresLogin: true, help: "SITE HELP|CHMOD: site commands.",
               feature: nil) { .site($0!) },

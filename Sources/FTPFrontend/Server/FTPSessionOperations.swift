@@ -84,8 +84,13 @@ struct FTPSessionOperations: Sendable {
             var entry = try await vfs.stat(path)
             entry.name = path.description
             return .success(.entry(entry, permissions: vfs.permissions), nil)
-        case .statusListing(let path, let limit):
+        case .statusListing(let path, let limit, let entryItself):
             let now = Date().timeIntervalSince1970
+            if entryItself {
+                let entry = try await vfs.stat(path)
+                let line = FTPListingFormatter.longLine(entry, now: now)
+                return .success(.statusLines([line], directory: entry.kind == .directory, complete: true), nil)
+            }
             let listing: VFSDirectoryListing
             do {
                 listing = try await vfs.list(path)

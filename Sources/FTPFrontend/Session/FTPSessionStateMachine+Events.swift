@@ -64,7 +64,7 @@ extension FTPSessionStateMachine {
         /// HASH, XMD5, XCRC: a stored checksum.
         case checksum(VFSPath, FTPHashAlgorithm, legacy: Bool)
         /// STAT with a path: its `ls -l` lines, at most `limit` of a directory's.
-        case statusListing(VFSPath, limit: Int)
+        case statusListing(VFSPath, limit: Int, entryItself: Bool = false)
     }
 
     /// What an operation found.

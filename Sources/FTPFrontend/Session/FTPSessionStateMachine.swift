@@ -85,7 +85,7 @@ public struct FTPSessionStateMachine: Sendable {
             if transferring {
                 switch command {
                 case .noop: return .send(FTPReply(.ok, "NOOP ok, transfer in progress."))
-                case .stat(nil): return .send(status)
+                case .stat(nil, _): return .send(status)
                 case .abor:
                     abortRequested = true
                     return .abortTransfer
@@ -160,11 +160,13 @@ public struct FTPSessionStateMachine: Sendable {
             return transfer(name) { .storeUnique($0, nameGiven: true) }
         case .syst:
             return .send(FTPReply(.systemType, "UNIX Type: L8"))
-        case .stat(nil):
+        case .stat(nil, _):
             return .send(status)
-        case .stat(let argument?):
+        case .stat(let argument?, let directoryItself):
             guard isLoggedIn else { return .send(FTPReply(.notLoggedIn, "Log in with USER and PASS first.")) }
-            return resolving(argument) { .perform(.statusListing($0, limit: Self.statusListingLimit)) }
+            return resolving(argument) {
+                .perform(.statusListing($0, limit: Self.statusListingLimit, entryItself: directoryItself))
+            }
         case .feat:
             return .send(FTPCommandTable.featReply(tls: tls.available, hash: hashAlgorithm, checksums: checksums))
         case .auth(let mechanism):
