@@ -168,6 +168,13 @@ def test_list_d_stat_options_and_mdtm_with_a_time(ftp, ossftp):
     lines = []
     ftp.retrlines("LIST -l photos", lines.append)
     assert len(lines) == 1 and lines[0].startswith("-") and lines[0].endswith(" a.jpg")
+    # With a wildcard, each match as itself (`ls -ld p*`).
+    (ossftp.bucket_dir() / "pics").mkdir()
+    (ossftp.bucket_dir() / "pics" / "b.jpg").write_bytes(b"b")
+    lines = []
+    ftp.retrlines("LIST -ld p*", lines.append)
+    assert sorted(line.split()[-1] for line in lines) == ["photos", "pics"], lines
+    assert all(line.startswith("d") for line in lines), lines
     # STAT with options only is a listing of the working directory, not the session's status.
     ftp.cwd("photos")
     status = ftp.sendcmd("STAT -la").splitlines()

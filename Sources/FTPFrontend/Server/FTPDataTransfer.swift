@@ -40,17 +40,18 @@ struct FTPDataTransfer: Sendable {
     /// Checks the request and opens what it needs; throws a ``VFSError`` to refuse it.
     func prepare(_ transfer: FTPSessionStateMachine.Transfer) async throws -> Prepared {
         switch transfer {
-        case .list(let path, let format, _, entryItself: true):
-            return .listing(nil, single: try await vfs.stat(path), format: format, path: path)
-        case .list(let path, let format, let namePrefix, entryItself: false):
+        case .list(let path, let format, let namePrefix, let entryItself):
             do {
+                // `LIST -d dir` shows the directory's own entry, as `ls -ld`.
+                if entryItself { return .listing(nil, single: try await vfs.stat(path), format: format, path: path) }
                 return .listing(try await vfs.list(path), single: nil, format: format, path: path)
             } catch VFSError.notDirectory where format != .machine {
                 // `LIST file` shows that one file (RFC 959 §4.1.3 allows a file path); MLSD does not.
                 return .listing(nil, single: try await vfs.stat(path), format: format, path: path)
             } catch VFSError.notFound where format != .machine {
-                // No such name, but a wildcard in it: the parent's entries that match (MLSD
-                // takes no patterns, RFC 3659 §7.2). A name with a real `*` is found above.
+                // No such name, but a wildcard in it: the parent's entries that match, each as
+                // itself (MLSD takes no patterns, RFC 3659 §7.2). A name with a real `*` is
+                // found above.
                 guard let wildcard = path.components.last.flatMap(FTPWildcard.init), let parent = path.parent else {
                     throw VFSError.notFound(path.description)
                 }
