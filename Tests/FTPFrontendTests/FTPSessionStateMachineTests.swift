@@ -145,6 +145,11 @@ import Testing
             == .send(FTPReply(.fileStatus, "Modify=20200101000000; /f")))
         // The file named `20200101000000 f` existed: its time is the answer.
         #expect(machine.operationSucceeded(operation, result: .modified(0)) == .send(FTPReply(.fileStatus, "19700101000000")))
+        // No real date (month 13) and no file of the whole name: 501, not 550.
+        let impossible = Machine.Operation.modificationTimeOrSet(named: try VFSPath(resolving: "/20201301000000 f"), file, nil)
+        #expect(machine.receivedLine(line("MDTM 20201301000000 f")) == .perform(impossible))
+        #expect(code(machine.operationFailed(impossible, .notFound("/20201301000000 f"))) == 501)
+        #expect(code(machine.operationFailed(operation, .notFound("/f"))) == 550)
     }
 
     @Test func stouTakesTheClientsNameAndListDTheDirectoryItself() throws {

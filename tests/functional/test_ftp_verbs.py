@@ -187,6 +187,10 @@ def test_list_d_stat_options_and_mdtm_with_a_time(ftp, ossftp):
     assert ftp.sendcmd("MDTM 20210101000000 b.jpg") == "213 20010909014640"
     with pytest.raises(ftplib.error_perm, match="^550"):
         ftp.sendcmd("MDTM 20200102030405 missing.jpg")
+    # A time's shape but no real date (month 13): 501, the file untouched.
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        ftp.sendcmd("MDTM 20201301000000 a.jpg")
+    assert ftp.sendcmd("MDTM a.jpg") == "213 20200102030405"
 
 
 def test_stat_with_a_path_lists_on_the_control_connection(ftp, ossftp):

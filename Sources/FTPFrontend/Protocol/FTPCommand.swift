@@ -56,7 +56,9 @@ public enum FTPCommand: Equatable, Sendable {
     case mdtm(String)
     /// `MDTM YYYYMMDDHHMMSS path`, the older way to set a time that WinSCP and others send
     /// when MFMT is not offered; a file whose own name looks so is queried, not set.
-    case mdtmSet(time: Double, path: String, whole: String)
+    /// `MDTM time path`; `time` is nil when the first word has a time's shape but is no real
+    /// date (`20201301000000`).
+    case mdtmSet(time: Double?, path: String, whole: String)
     case mfmt(time: Double, path: String)
     case mlst(String?)
     case mlsd(String?)

@@ -117,8 +117,17 @@ public enum FTPCommandTable {
         Entry(verb: "MDTM", argument: .required, requiresLogin: true,
               help: "MDTM <path>: shows a file's time (UTC); MDTM <YYYYMMDDHHMMSS> <path> sets it.",
               feature: "MDTM") { argument in
-            guard let set = try? parseMFMT(argument!), case .mfmt(let time, let path) = set else { return .mdtm(argument!) }
-            return .mdtmSet(time: time, path: path, whole: argument!)
+            if let set = try? parseMFMT(argument!), case .mfmt(let time, let path) = set {
+                return .mdtmSet(time: time, path: path, whole: argument!)
+            }
+            // Fourteen digits and a path, but no real date: a time asked to be set, unless a
+            // file has the whole name.
+            let words = argument!.split(separator: " ", maxSplits: 1)
+            if words.count == 2, let first = words.first?.split(separator: ".", maxSplits: 1).first,
+               first.utf8.count == 14, first.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+                return .mdtmSet(time: nil, path: String(words[1]), whole: argument!)
+            }
+            return .mdtm(argument!)
         },
         Entry(verb: "MFMT", argument: .required, requiresLogin: true,
               help: "MFMT <YYYYMMDDHHMMSS> <path>: sets a file's time (UTC).", feature: "MFMT") { argument throws(FTPReply) in

@@ -76,6 +76,7 @@ struct FTPSessionOperations: Sendable {
             if let named, let entry = try? await vfs.stat(named), entry.kind == .file, let modified = entry.modified {
                 return .success(.modified(modified), nil)
             }
+            guard let time else { throw VFSError.notFound(named?.description ?? path.description) }
             try await vfs.setModificationTime(path, time)
             return .success(.timeSet((try? await vfs.stat(path))?.modified), nil)
         case .checksum(let path, _, _):

@@ -58,7 +58,8 @@ extension FTPSessionStateMachine {
         case setModificationTime(VFSPath, Double)
         /// `MDTM time path`: the time of `named` (the whole argument as a path) when that
         /// exists, else set the time of `path`.
-        case modificationTimeOrSet(named: VFSPath?, VFSPath, Double)
+        /// The time of the file with the whole name, or else set `path`'s (nil: no real time).
+        case modificationTimeOrSet(named: VFSPath?, VFSPath, Double?)
         /// MLST: the facts of one entry.
         case machineStat(VFSPath)
         /// HASH, XMD5, XCRC: a stored checksum.

@@ -53,7 +53,7 @@ extension FTPSessionStateMachine {
             return .send(FTPReply(.fileStatus, FTPListingFormatter.timeVal(time)))
         case (.modificationTimeOrSet, .modified(let time)):
             return .send(FTPReply(.fileStatus, FTPListingFormatter.timeVal(time)))
-        case (.modificationTimeOrSet(_, let path, let time), .timeSet(let stored)),
+        case (.modificationTimeOrSet(_, let path, let time?), .timeSet(let stored)),
             (.setModificationTime(let path, let time), .timeSet(let stored)):
             return .send(FTPReply(.fileStatus, "Modify=\(FTPListingFormatter.timeVal(stored ?? time)); \(path)"))
         case (.machineStat(let path), .entry(let entry, let permissions)):
@@ -90,6 +90,9 @@ extension FTPSessionStateMachine {
         }
         if case .changeDirectory(let path) = operation, case .notFound = error {
             return .send(FTPReply(.fileUnavailable, "\(path): no such directory."))
+        }
+        if case .modificationTimeOrSet(_, _, nil) = operation, case .notFound = error {
+            return .send(FTPReply(.syntaxErrorInArguments, "Not a real date and time: use MDTM YYYYMMDDHHMMSS path (UTC)."))
         }
         return .send(FTPReply(error))
     }
