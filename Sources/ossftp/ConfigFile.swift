@@ -85,6 +85,7 @@ struct ConfigFile: Decodable {
         var idle_timeout: LenientInt?
         var data_connection_timeout: LenientInt?
         var transfer_stall_timeout: LenientInt?
+        var data_receive_buffer_kb: LenientInt?
         var shutdown_grace_seconds: LenientInt?
         var ban_threshold: LenientInt?
         var ban_seconds: LenientInt?

@@ -84,6 +84,10 @@ struct ServeCommand: AsyncParsableCommand {
             help: "Seconds a passive port waits for its client, or an active connection is tried (default 30).")
     var dataConnectionTimeout: Int?
 
+    @Option(name: .customLong("data_receive_buffer_kb"),
+            help: "Kernel receive buffer of each data connection in KiB; 0 leaves it to the kernel's autotuning, for long fat links (default 2048).")
+    var dataReceiveBufferKB: Int?
+
     @Option(name: .customLong("transfer_stall_timeout"),
             help: "Seconds a transfer may move nothing before it is aborted (426; an upload is not stored) (default 300).")
     var transferStallTimeout: Int?

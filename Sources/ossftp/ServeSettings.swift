@@ -181,6 +181,13 @@ struct ServeSettings {
         }
         ftp.dataConnectionTimeout = .seconds(dataWait)
         ftp.stallTimeout = .seconds(stall)
+        if let kilobytes = flags.dataReceiveBufferKB ?? server?.data_receive_buffer_kb?.value {
+            // Linux caps SO_RCVBUF at net.core.rmem_max; a larger value is not an error there.
+            guard (0...1 << 20).contains(kilobytes) else {
+                throw ConfigError("\(source): data_receive_buffer_kb must be 0 (the kernel's autotuning) to 1048576")
+            }
+            ftp.dataReceiveBuffer = kilobytes == 0 ? nil : kilobytes << 10
+        }
         let grace = flags.shutdownGrace ?? server?.shutdown_grace_seconds?.value ?? 30
         guard grace >= 0 else { throw ConfigError("\(source): shutdown_grace_seconds must be 0 or more") }
         ftp.shutdownGrace = .seconds(grace)

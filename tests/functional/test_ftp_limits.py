@@ -338,3 +338,45 @@ def test_a_long_listing_is_no_stall(tmp_path):
         client.quit()
     finally:
         server.stop()
+
+
+def server_receive_buffer(port: int) -> int:
+    """The kernel receive buffer (ss's skmem `rb`) of the server's side of a data connection."""
+    deadline = time.monotonic() + 5
+    while True:
+        out = subprocess.run(["ss", "-tmnH", "state", "established", f"( sport = :{port} )"],
+                             capture_output=True, text=True, check=True).stdout
+        for word in out.replace("(", " ").replace(")", " ").replace(",", " ").split():
+            if word.startswith("rb") and word[2:].isdigit():
+                return int(word[2:])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no socket on port {port}: {out!r}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("setting, expected", [(None, 4 << 20), ("512", 1 << 20), ("0", None)])
+def test_data_connections_get_the_configured_receive_buffer(tmp_path, alice, setting, expected):
+    """A fixed receive buffer bounds what an upload's end puts in memory (2 MiB by default, which
+    the kernel doubles); 0 leaves the kernel's autotuning, which starts at tcp_rmem's default."""
+    extra = [] if setting is None else ["--data_receive_buffer_kb", setting]
+    server = OssftpServer(tmp_path / "srv", [alice], extra_args=extra)
+    server.start()
+    try:
+        client = login(server, alice.username, alice.password)
+        client.voidcmd("TYPE I")
+        for passive in (True, False):
+            client.set_pasv(passive)
+            data = client.transfercmd("STOR up.bin")
+            port = data.getpeername()[1]
+            data.sendall(b"x" * 65536)
+            measured = server_receive_buffer(port)
+            data.close()
+            client.voidresp()
+            if expected is None:
+                default = int(open("/proc/sys/net/ipv4/tcp_rmem").read().split()[1])
+                assert default // 2 <= measured < 4 << 20, measured
+            else:
+                assert measured == expected, (passive, measured)
+        client.quit()
+    finally:
+        server.stop()

@@ -7,17 +7,20 @@ import OSSVFS
 /// ossftp opens to the client (PORT/EPRT).
 enum DataConnectionSource: Sendable {
     case passive(PassiveListener)
-    case active(host: String, port: Int, tls: DataTLS?)
+    case active(host: String, port: Int, tls: DataTLS?, receiveBuffer: Int?)
 
     /// The data connection, or nil when none could be made in time.
     func connect(group: any EventLoopGroup, timeout: Duration) async -> DataChannel? {
         switch self {
         case .passive(let listener):
             return await listener.accept(timeout: timeout)
-        case .active(let host, let port, let tls):
-            return try? await ClientBootstrap(group: group)
+        case .active(let host, let port, let tls, let receiveBuffer):
+            var bootstrap = ClientBootstrap(group: group)
+            if let receiveBuffer {
+                bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
+            }
+            return try? await bootstrap
                 .connectTimeout(.seconds(Int64(timeout.components.seconds)))
-                .channelOption(.socketOption(.so_rcvbuf), value: DataSocket.receiveBuffer)
                 .channelOption(.recvAllocator, value: DataSocket.recvAllocator)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -49,13 +52,14 @@ enum DataSocket {
     /// at once held 400 MiB.
     static let recvAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64 << 10, initial: 256 << 10, maximum: 256 << 10)
 
-    /// The kernel's receive buffer (it doubles the value for its bookkeeping). Fixed rather
-    /// than autotuned: when an upload's FIN arrives, NIO reads everything the socket holds in
-    /// one go, past the backpressure that bounds reads otherwise, and an autotuned buffer (up
-    /// to `tcp_rmem`'s maximum, 32 MiB here) put up to 30 MiB on the heap at the end of a
-    /// 1 GiB upload. 2 MiB (4 MiB once doubled) still leaves a window of 2 MiB or more: over
-    /// 100 MB/s at 20 ms of round trip.
-    static let receiveBuffer: SocketOptionValue = 2 << 20
+    /// The kernel's receive buffer unless configured (`data_receive_buffer_kb`; nil leaves it
+    /// to the kernel's autotuning). Fixed by default: when an upload's FIN arrives, NIO reads
+    /// everything the socket holds in one go, past the backpressure that bounds reads
+    /// otherwise, and an autotuned buffer (up to `tcp_rmem`'s maximum, 32 MiB here) put up to
+    /// 30 MiB on the heap at the end of a 1 GiB upload. The kernel doubles the value, which
+    /// leaves a window of 2 MiB or more: over 100 MB/s per upload at 20 ms of round trip. Links
+    /// with more bandwidth times delay than that want a larger one, or autotuning.
+    static let defaultReceiveBuffer: Int? = 2 << 20
 }
 
 /// The data connection of the transfer in progress, so that ABOR can close it from the

@@ -20,6 +20,8 @@ public struct FTPServerConfiguration: Sendable {
     public var idleTimeout: Duration
     /// A transfer that moves no byte for this long is aborted.
     public var stallTimeout: Duration
+    /// The kernel receive buffer of data connections, in bytes; nil for its autotuning.
+    public var dataReceiveBuffer: Int? = DataSocket.defaultReceiveBuffer
     /// On stop, how long transfers in progress may take to finish before they are aborted.
     public var shutdownGrace: Duration = .seconds(30)
     /// FTPS: the certificate and session cache; nil for plain FTP only.

@@ -108,14 +108,15 @@ struct FTPSessionOperations: Sendable {
             }
             return .success(.statusLines(lines, directory: true, complete: true), nil)
         case .prepareActiveConnection(let host, let port):
-            return .success(.done, .active(host: host, port: port, tls: request.dataTLS))
+            return .success(.done, .active(host: host, port: port, tls: request.dataTLS,
+                                           receiveBuffer: configuration.dataReceiveBuffer))
         case .openPassiveListener:
             let bindHost = request.local?.plainIPAddress ?? configuration.host
             do {
                 let listener = try await PassiveListener.open(
                     group: group, host: bindHost, ports: configuration.passivePorts,
                     expectedPeer: request.peer?.plainIPAddress, tls: request.dataTLS,
-                    timeout: configuration.dataConnectionTimeout)
+                    timeout: configuration.dataConnectionTimeout, receiveBuffer: configuration.dataReceiveBuffer)
                 let announced = configuration.masqueradeAddress ?? bindHost
                 return .success(.passiveListener(host: announced, port: listener.port), .passive(listener))
             } catch {

@@ -31,7 +31,7 @@ final class PassiveListener: Sendable {
     /// came within `timeout`, the port is closed then, whether a transfer command came or not.
     static func open(
         group: any EventLoopGroup, host: String, ports: ClosedRange<Int>, expectedPeer: String?,
-        tls: DataTLS? = nil, timeout: Duration = .seconds(30)
+        tls: DataTLS? = nil, timeout: Duration = .seconds(30), receiveBuffer: Int? = DataSocket.defaultReceiveBuffer
     ) async throws -> PassiveListener {
         var lastError: (any Error)?
         // A random port first (RFC 2577 §5: not guessable), then the rest of the range in turn.
@@ -40,13 +40,16 @@ final class PassiveListener: Sendable {
             let port = ports.lowerBound + (first - ports.lowerBound + step) % ports.count
             let slot = AcceptSlot(promise: group.next().makePromise(of: DataChannel.self), expectedPeer: expectedPeer)
             do {
-                let server = try await ServerBootstrap(group: group)
+                var bootstrap = ServerBootstrap(group: group)
+                if let receiveBuffer {
+                    // Accepted connections inherit the receive buffer before their handshake.
+                    bootstrap = bootstrap.serverChannelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
+                }
+                let server = try await bootstrap
                     .serverChannelOption(.backlog, value: 4)
                     // A port whose last data connection is in TIME_WAIT may be listened on again;
                     // without this, a burst of transfers used up the range for a minute.
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    // Accepted connections inherit the receive buffer before their handshake.
-                    .serverChannelOption(.socketOption(.so_rcvbuf), value: DataSocket.receiveBuffer)
                     .childChannelOption(.recvAllocator, value: DataSocket.recvAllocator)
                     .childChannelInitializer { child in
                         child.eventLoop.makeCompletedFuture {
