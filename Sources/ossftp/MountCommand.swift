@@ -180,6 +180,7 @@ struct MountCommand: AsyncParsableCommand {
         var endpoint: String?
         var region: String?
         var addressing: String?
+        var s3Checksum: String?
         var credentials: StoreCredentials?
         /// The account's permissions, enforced as the FTP server does.
         var permissions = AccountPermissions.full
@@ -209,6 +210,7 @@ struct MountCommand: AsyncParsableCommand {
                 target.endpoint = own(entry.endpoint) ?? (sameStore ? own(server?.endpoint) : nil)
                 target.region = own(entry.region) ?? (sameStore ? server?.region : nil)
                 target.addressing = own(entry.addressing) ?? (sameStore ? server?.addressing : nil)
+                target.s3Checksum = server?.s3_checksum
                 if let id = entry.access_id, !id.isEmpty { target.credentials = try entry.credentials(field: field) }
                 target.permissions = try entry.resolvedPermissions(field: field)
             }
@@ -226,6 +228,7 @@ struct MountCommand: AsyncParsableCommand {
         target.endpoint = store.endpoint ?? target.endpoint
         target.region = store.region ?? target.region
         target.addressing = store.addressing ?? target.addressing
+        target.s3Checksum = store.s3Checksum ?? target.s3Checksum
         return target
     }
 
@@ -242,7 +245,7 @@ struct MountCommand: AsyncParsableCommand {
         let checksum: StoreDialect.BodyChecksum
         do {
             pathStyle = try StoreOptions.pathStyle(target.addressing)
-            checksum = try StoreOptions.s3Checksum(store.s3Checksum)
+            checksum = try StoreOptions.s3Checksum(target.s3Checksum)
         } catch { throw ValidationError("\(error)") }
         let factory = StoreFactory(
             provider: target.provider == "oss" ? .oss : .s3, endpoint: try target.endpoint.map { try StoreEndpoint($0) },

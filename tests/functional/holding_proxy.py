@@ -1,10 +1,13 @@
 """An HTTP forwarding proxy in front of a real S3 server that holds back the requests that
-write one key, as a stalled link would, until released. Everything else passes through
-unchanged (the Host header included, so signatures still verify)."""
+write one key, as a stalled link would, until released; or, with `hold_answers_to`, lets such
+requests reach the store and holds back only their answers (a request done, its answer lost on
+the way). Everything else passes through unchanged (the Host header included, so signatures
+still verify)."""
 
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -13,10 +16,13 @@ from netutil import HOST
 
 
 class HoldingProxy:
-    def __init__(self, upstream: str, hold_key: str):
+    def __init__(self, upstream: str, hold_key: str, hold_answers_to: str | None = None):
         target = urlsplit(upstream)
         self.upstream_host, self.upstream_port = target.hostname, target.port
         self.hold_key = hold_key
+        # A regular expression on the request path: requests that match go to the store at
+        # once, and their answers wait for `release`.
+        self.hold_answers_to = re.compile(hold_answers_to) if hold_answers_to else None
         self.release = threading.Event()
         self.held = 0
         proxy = self
@@ -40,7 +46,9 @@ class HoldingProxy:
 
             def _forward(self):
                 body = self._body()
-                if self.command in ("PUT", "POST") and proxy.hold_key in self.path:
+                writes = self.command in ("PUT", "POST") and proxy.hold_key in self.path
+                answer_held = writes and proxy.hold_answers_to is not None and proxy.hold_answers_to.search(self.path)
+                if writes and proxy.hold_answers_to is None:
                     proxy.held += 1
                     proxy.release.wait()
                 upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
@@ -50,6 +58,9 @@ class HoldingProxy:
                                  headers=headers)
                 response = upstream.getresponse()
                 data = response.read()
+                if answer_held:
+                    proxy.held += 1
+                    proxy.release.wait()
                 self.send_response(response.status)
                 for name, value in response.getheaders():
                     if name.lower() not in ("transfer-encoding", "connection", "content-length"):

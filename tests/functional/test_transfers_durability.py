@@ -273,6 +273,48 @@ def test_write_back_parts_that_fail_after_the_226_are_sent_again(tmp_path):
             server.stop()
 
 
+def test_a_part_stored_with_its_answer_lost_is_sent_again_at_recovery(seaweedfs, bucket, tmp_path):
+    """Part 2 reaches the store but its answer never comes back before a kill -9. The
+    restarted server finds it in ListParts, which gives no CRC-32C, and the completion of an
+    upload begun with that algorithm must repeat every part's: the part, still in the spool,
+    is sent again, and the object is stored whole (it used to be refused at completion forever)."""
+    from holding_proxy import HoldingProxy
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="obj.bin", hold_answers_to=r"partNumber=2(&|$)")
+    base = tmp_path / "srv"
+    arguments = ["--provider", "s3", "--endpoint", proxy.endpoint]
+    try:
+        server = OssftpServer(base, [], extra_args=[*arguments, "--write_back", "--part_size_mb", "5",
+                                                     "--upload_concurrency", "4"])
+        server.start()
+        body = os.urandom(17 * MiB + 5)
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=60)
+        client.login(*user(seaweedfs, bucket))
+        client.storbinary("STOR obj.bin", io.BytesIO(body))  # 226: synced in the spool
+        client.quit()
+        wait_until(lambda: proxy.held >= 1, 30, "part 2 to reach the store")
+        server.proc.kill()
+        server.proc.wait()
+        upload_id = uploads(seaweedfs, bucket, "obj.bin")[0]["UploadId"]
+        listed = seaweedfs.client().list_parts(Bucket=bucket, Key="obj.bin", UploadId=upload_id)
+        assert 2 in [part["PartNumber"] for part in listed["Parts"]], "part 2 was stored"
+        # From here the proxy passes everything: the journal names it as the store.
+        proxy.hold_answers_to, proxy.hold_key = None, "\0"
+        proxy.release.set()
+        restarted = OssftpServer(base, [], extra_args=arguments)
+        restarted.start()
+        try:
+            wait_until(lambda: object_sha256(seaweedfs, bucket, "obj.bin") == hashlib.sha256(body).hexdigest(), 60,
+                       "the restarted server to finish the upload")
+            wait_until(lambda: not list((base / "spool" / "journal").glob("*.json")), 30, "the journal to empty")
+        finally:
+            restarted.stop()
+            print(restarted.log_tail())
+    finally:
+        proxy.close()
+
+
 def test_write_back_uploads_the_store_refuses_are_dropped_not_held(seaweedfs, bucket, tmp_path):
     """A key that may not write, in write-back mode: small files are told 226 before the store
     is asked. Their uploads are dropped once refused (with an error in the log), never held:

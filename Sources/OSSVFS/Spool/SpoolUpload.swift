@@ -62,6 +62,11 @@ public actor SpoolUpload: VFSWriter {
     var uploadID: String?
     var inFlight: [InFlight] = []
     var stored: [UploadedPart] = []
+    /// Parts the store took that are not collected yet (``partStored(_:)``).
+    var finishedParts: [Int: UploadedPart] = [:]
+    /// The journal save in progress: saves go one after another, so an older record never
+    /// lands after a newer one.
+    var lastSave: Task<Result<Void, any Error>, Never>?
     /// Bytes of the upload so far, from its first (a base copied server-side included): the
     /// offsets ``overwrite(_:at:)`` and ``readBack(at:count:)`` take.
     var total: UInt64 = 0
@@ -229,7 +234,18 @@ public actor SpoolUpload: VFSWriter {
             name: name, store: store.descriptor, key: key, metadata: metadata, writeBack: configuration.writeBack)
         change(&current)
         record = current
-        try await journal.save(current)
+        let previous = lastSave
+        let save = Task { () -> Result<Void, any Error> in
+            _ = await previous?.value
+            do {
+                try await journal.save(current)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        lastSave = save
+        try await save.value.get()
     }
 
     /// Sends a sealed part in the background, waiting first while too many are in flight. The
@@ -246,9 +262,14 @@ public actor SpoolUpload: VFSWriter {
             try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
                 let result: Result<UploadedPart, any Error>
                 do {
-                    result = .success(try await store.uploadPart(
+                    let uploaded = try await store.uploadPart(
                         key, uploadID: id, partNumber: part.number,
-                        body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: true)))
+                        body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: true))
+                    // Known (and, once the client was told the file is stored, journaled)
+                    // before its file goes: a restart cannot send it again, and ListParts does
+                    // not give the checksum the completion repeats.
+                    await self.partStored(uploaded)
+                    result = .success(uploaded)
                 } catch {
                     if keepsFailed {
                         await self.freeFailedPart(part.number)
@@ -293,6 +314,7 @@ public actor SpoolUpload: VFSWriter {
         switch await part.task.result {
         case .success(let uploaded):
             stored.append(uploaded)
+            finishedParts[uploaded.partNumber] = nil
         case .failure(let error):
             if configuration.writeBack, !part.freed, let path = part.path { await release(part.reserved, path: path) }
             throw (error as? ObjectStoreError).map { VFSError($0, path: key) } ?? error
@@ -367,87 +389,6 @@ public actor SpoolUpload: VFSWriter {
             if let journal = configuration.journal, record != nil { await journal.remove(name) }
             await onCommit()
         }
-    }
-
-    // MARK: - Write-back
-
-    /// Puts every byte in a synced spool file and records what is left to send, then lets the
-    /// client go; the rest happens in the background (or after a restart).
-    func sealForWriteBack() async throws {
-        try await startFromBase()
-        if partFile == nil && pendingFirst == nil && uploadID == nil {
-            // Even a tiny file must be on disk before the client is told it is stored.
-            try await openPart()
-        }
-        try await flush()
-        try await sealPart()
-        // A part that failed while the client sent has no file left to send again: the upload
-        // fails here, before the client is told it is stored.
-        if inFlight.contains(where: \.freed) {
-            throw VFSError.storeUnavailable("\(key): a part could not be stored")
-        }
-        let pending = inFlight.compactMap { part in
-            part.path.map { UploadRecord.PendingPart(number: part.number, path: $0, size: UInt64(part.size)) }
-        }
-        let single = pendingFirst.map { UploadRecord.PendingPart(number: 1, path: $0.path, size: UInt64($0.size)) }
-        let size = total
-        let storedSoFar = stored
-        heldBudget = inFlight.reduce(0) { $0 + $1.reserved } + (pendingFirst?.reserved ?? 0)
-        try await updateRecord {
-            $0.pending = pending
-            $0.single = single
-            $0.stored = storedSoFar
-            $0.size = size
-            $0.sealed = true
-        }
-        state = .committed
-        Task { await self.finishWriteBack() }
-    }
-
-    /// Sends what the record says is left, retrying with backoff (at most a minute apart) until
-    /// it is stored; an upload the store refuses for good is dropped, with an error in the log.
-    /// The record stays in the journal until then, for the next start if this process ends.
-    func finishWriteBack() async {
-        for part in inFlight {
-            if case .success(let stored) = await part.task.result {
-                record?.stored.append(stored)
-                heldBudget -= part.reserved
-            }
-        }
-        inFlight = []
-        guard let journal = configuration.journal, var current = record else { return }
-        current.pending.removeAll { part in current.stored.contains { $0.partNumber == part.number } }
-        // Retried until stored or refused for good: giving up here would hold its budget until
-        // a restart, and with it, once enough such uploads piled up, every later upload.
-        var delay: Duration = .seconds(1)
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                try await UploadRecovery.finish(current, store: store, journal: journal)
-                break
-            } catch where UploadRecovery.isRefusedForGood(error) {
-                // Told the client it was stored, but the store will never take it (a key that
-                // may not write): say so loudly, and free what it holds rather than keep it
-                // forever, blocking every later upload behind its budget.
-                VFSMetrics.storeLogger.error(
-                    "dropped the write-back upload of \(key) (\(current.size) bytes): the store refuses it (\(error))")
-                _ = await UploadRecovery.drop(current, store: store, journal: journal)
-                await configuration.budget.release(heldBudget)
-                heldBudget = 0
-                return
-            } catch {
-                if attempt == 8 {
-                    VFSMetrics.storeLogger.warning(
-                        "cannot store the write-back upload of \(key) yet (\(error)); trying again every minute")
-                }
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(60))
-            }
-        }
-        await configuration.budget.release(heldBudget)
-        heldBudget = 0
-        await onCommit()
     }
 
     // MARK: - Aborting

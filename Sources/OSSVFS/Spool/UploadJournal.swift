@@ -94,9 +94,16 @@ public enum UploadRecovery {
                 return
             }
             do {
-                // Parts may have reached the store after the record was last saved: ask it.
+                // Parts may have reached the store after the record was last saved: ask it. A
+                // part whose file is still here is sent again instead: ListParts does not give
+                // the checksums the completion must repeat (S3's CRC-32C) or check (OSS's CRC-64).
+                let pending = record.pending
+                let onDisk = Set(try await BlockingIO.run {
+                    try pending.filter { try PosixFile.status($0.path)?.isRegular == true }.map(\.number)
+                })
                 for part in try await store.listParts(record.key, uploadID: uploadID)
-                where !record.stored.contains(where: { $0.partNumber == part.partNumber }) {
+                where !record.stored.contains(where: { $0.partNumber == part.partNumber })
+                    && !onDisk.contains(part.partNumber) {
                     record.stored.append(part)
                 }
                 for part in record.pending where !record.stored.contains(where: { $0.partNumber == part.number }) {

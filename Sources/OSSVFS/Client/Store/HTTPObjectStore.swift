@@ -185,7 +185,7 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         case "SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidSecurityToken", "ExpiredToken",
             "SecurityTokenExpired":
             return .invalidCredentials(code: code, requestID: requestID)
-        case "InvalidDigest", "BadDigest": return .checksumMismatch(expected: "Content-MD5", actual: message)
+        case "InvalidDigest", "BadDigest": return .checksumMismatch(expected: "the body's checksum", actual: message)
         case "KeyTooLongError": return .keyTooLong(message.isEmpty ? "the key is too long for the store" : message)
         default: return .service(status: status, code: code, message: message, requestID: requestID)
         }

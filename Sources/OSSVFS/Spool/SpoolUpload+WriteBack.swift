@@ -1,0 +1,99 @@
+import Foundation
+
+/// Write-back: the client is told a file is stored once every byte is synced in the spool;
+/// the parts go to the store in the background, and the journal keeps what a restart needs.
+extension SpoolUpload {
+    /// Puts every byte in a synced spool file and records what is left to send, then lets the
+    /// client go; the rest happens in the background (or after a restart).
+    func sealForWriteBack() async throws {
+        try await startFromBase()
+        if partFile == nil && pendingFirst == nil && uploadID == nil {
+            // Even a tiny file must be on disk before the client is told it is stored.
+            try await openPart()
+        }
+        try await flush()
+        try await sealPart()
+        // A part that failed while the client sent has no file left to send again: the upload
+        // fails here, before the client is told it is stored.
+        if inFlight.contains(where: \.freed) {
+            throw VFSError.storeUnavailable("\(key): a part could not be stored")
+        }
+        // Parts the store already took are recorded as stored: their files are gone.
+        let pending = inFlight.filter { finishedParts[$0.number] == nil }.compactMap { part in
+            part.path.map { UploadRecord.PendingPart(number: part.number, path: $0, size: UInt64(part.size)) }
+        }
+        let single = pendingFirst.map { UploadRecord.PendingPart(number: 1, path: $0.path, size: UInt64($0.size)) }
+        let size = total
+        let storedSoFar = stored + finishedParts.values.sorted { $0.partNumber < $1.partNumber }
+        heldBudget = inFlight.reduce(0) { $0 + $1.reserved } + (pendingFirst?.reserved ?? 0)
+        try await updateRecord {
+            $0.pending = pending
+            $0.single = single
+            $0.stored = storedSoFar
+            $0.size = size
+            $0.sealed = true
+        }
+        state = .committed
+        Task { await self.finishWriteBack() }
+    }
+
+    /// Sends what the record says is left, retrying with backoff (at most a minute apart) until
+    /// it is stored; an upload the store refuses for good is dropped, with an error in the log.
+    /// The record stays in the journal until then, for the next start if this process ends.
+    func finishWriteBack() async {
+        for part in inFlight {
+            if case .success(let stored) = await part.task.result {
+                if record?.stored.contains(where: { $0.partNumber == stored.partNumber }) == false {
+                    record?.stored.append(stored)
+                }
+                heldBudget -= part.reserved
+            }
+        }
+        inFlight = []
+        guard let journal = configuration.journal, var current = record else { return }
+        current.pending.removeAll { part in current.stored.contains { $0.partNumber == part.number } }
+        // Retried until stored or refused for good: giving up here would hold its budget until
+        // a restart, and with it, once enough such uploads piled up, every later upload.
+        var delay: Duration = .seconds(1)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await UploadRecovery.finish(current, store: store, journal: journal)
+                break
+            } catch where UploadRecovery.isRefusedForGood(error) {
+                // Told the client it was stored, but the store will never take it (a key that
+                // may not write): say so loudly, and free what it holds rather than keep it
+                // forever, blocking every later upload behind its budget.
+                VFSMetrics.storeLogger.error(
+                    "dropped the write-back upload of \(key) (\(current.size) bytes): the store refuses it (\(error))")
+                _ = await UploadRecovery.drop(current, store: store, journal: journal)
+                await configuration.budget.release(heldBudget)
+                heldBudget = 0
+                return
+            } catch {
+                if attempt == 8 {
+                    VFSMetrics.storeLogger.warning(
+                        "cannot store the write-back upload of \(key) yet (\(error)); trying again every minute")
+                }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(60))
+            }
+        }
+        await configuration.budget.release(heldBudget)
+        heldBudget = 0
+        await onCommit()
+    }
+
+    /// The store took a part. Once the client was told the file is stored, the journal
+    /// records it (with its checksum) before the part's file is removed.
+    func partStored(_ part: UploadedPart) async {
+        finishedParts[part.partNumber] = part
+        // From the seal on (the record in memory is sealed before its save is awaited).
+        guard configuration.writeBack, record?.sealed == true else { return }
+        try? await updateRecord { record in
+            if !record.stored.contains(where: { $0.partNumber == part.partNumber }) { record.stored.append(part) }
+            record.pending.removeAll { $0.number == part.partNumber }
+        }
+    }
+}
