@@ -85,7 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
     var dataConnectionTimeout: Int?
 
     @Option(name: .customLong("data_receive_buffer_kb"),
-            help: "Kernel receive buffer of each data connection in KiB; 0 leaves it to the kernel's autotuning, for long fat links (default 2048).")
+            help: "Kernel receive buffer of each data connection in KiB; 0 leaves it to the kernel's autotuning, for long fat links (default 2048 where net.core.rmem_max allows it, else 0).")
     var dataReceiveBufferKB: Int?
 
     @Option(name: .customLong("transfer_stall_timeout"),

@@ -16,13 +16,19 @@ from netutil import HOST
 
 
 class HoldingProxy:
-    def __init__(self, upstream: str, hold_key: str, hold_answers_to: str | None = None):
+    def __init__(self, upstream: str, hold_key: str, hold_answers_to: str | None = None,
+                 rewrite=None, answer_headers=None):
         target = urlsplit(upstream)
         self.upstream_host, self.upstream_port = target.hostname, target.port
         self.hold_key = hold_key
         # A regular expression on the request path: requests that match go to the store at
         # once, and their answers wait for `release`.
         self.hold_answers_to = re.compile(hold_answers_to) if hold_answers_to else None
+        # `rewrite(method, path, headers, body) -> (headers, body)` changes a request on its way
+        # (a store that ignores a header, a body damaged on the wire); `answer_headers(headers)`
+        # the answer's header list.
+        self.rewrite = rewrite
+        self.answer_headers = answer_headers
         self.release = threading.Event()
         self.held = 0
         proxy = self
@@ -53,6 +59,8 @@ class HoldingProxy:
                     proxy.release.wait()
                 upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "transfer-encoding"}
+                if proxy.rewrite:
+                    headers, body = proxy.rewrite(self.command, self.path, headers, body)
                 headers["Content-Length"] = str(len(body))
                 upstream.request(self.command, self.path, body=body if body or self.command in ("PUT", "POST") else None,
                                  headers=headers)
@@ -62,7 +70,10 @@ class HoldingProxy:
                     proxy.held += 1
                     proxy.release.wait()
                 self.send_response(response.status)
-                for name, value in response.getheaders():
+                answer = response.getheaders()
+                if proxy.answer_headers:
+                    answer = proxy.answer_headers(answer)
+                for name, value in answer:
                     if name.lower() not in ("transfer-encoding", "connection", "content-length"):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))

@@ -263,3 +263,40 @@ def test_an_unknown_s3_checksum_is_refused(seaweedfs, tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "s3_checksum must be crc32c or md5, got sha1" in result.stderr
+
+
+@pytest.mark.parametrize("etag_damaged", [False, True])
+def test_a_store_that_ignores_crc32c_gets_the_md5_checked_instead(seaweedfs, tmp_path, bucket, etag_damaged):
+    """A store that answers without `x-amz-checksum-crc32c` did not check it: the upload is then
+    checked against the ETag by MD5, as before CRC-32C. Here a proxy drops the header from the
+    store's answers, and in the second case also damages the ETag, as a store that kept other
+    bytes would report: that upload must fail, not get 226."""
+    from holding_proxy import HoldingProxy
+
+    def answer(headers):
+        kept = [(name, value) for name, value in headers if name.lower() != "x-amz-checksum-crc32c"]
+        if etag_damaged:
+            kept = [(name, '"00000000000000000000000000000000"' if name.lower() == "etag" else value)
+                    for name, value in kept]
+        return kept
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", answer_headers=answer)
+    server = OssftpServer(tmp_path / "srv", [], extra_args=[
+        "--provider", "s3", "--endpoint", proxy.endpoint, "--region", seaweedfs.region])
+    server.start()
+    try:
+        admin = seaweedfs.admin
+        client = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        for name, size in (("small.bin", 1024 * 1024 + 3), ("large.bin", 16 * 1024 * 1024 + 5)):
+            body = os.urandom(size)
+            if etag_damaged:
+                with pytest.raises(ftplib.error_temp, match="^451"):
+                    client.storbinary(f"STOR {name}", io.BytesIO(body))
+                assert name not in client.nlst()
+            else:
+                assert client.storbinary(f"STOR {name}", io.BytesIO(body)).startswith("226")
+                assert seaweedfs.client().get_object(Bucket=bucket, Key=name)["Body"].read() == body
+        client.quit()
+    finally:
+        server.stop()
+        proxy.close()

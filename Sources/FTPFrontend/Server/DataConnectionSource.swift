@@ -53,13 +53,22 @@ enum DataSocket {
     static let recvAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64 << 10, initial: 256 << 10, maximum: 256 << 10)
 
     /// The kernel's receive buffer unless configured (`data_receive_buffer_kb`; nil leaves it
-    /// to the kernel's autotuning). Fixed by default: when an upload's FIN arrives, NIO reads
-    /// everything the socket holds in one go, past the backpressure that bounds reads
-    /// otherwise, and an autotuned buffer (up to `tcp_rmem`'s maximum, 32 MiB here) put up to
-    /// 30 MiB on the heap at the end of a 1 GiB upload. The kernel doubles the value, which
-    /// leaves a window of 2 MiB or more: over 100 MB/s per upload at 20 ms of round trip. Links
-    /// with more bandwidth times delay than that want a larger one, or autotuning.
-    static let defaultReceiveBuffer: Int? = 2 << 20
+    /// to the kernel's autotuning). When an upload's FIN arrives, NIO reads everything the
+    /// socket holds in one go, past the backpressure that bounds reads otherwise, and an
+    /// autotuned buffer (up to `tcp_rmem`'s maximum, 32 MiB here) put up to 30 MiB on the heap
+    /// at the end of a 1 GiB upload. 2 MiB, which the kernel doubles, still leaves a window of
+    /// 2 MiB or more: over 100 MB/s per upload at 20 ms of round trip.
+    ///
+    /// Only where the kernel grants it (`net.core.rmem_max`): a fixed buffer turns autotuning
+    /// off, and a stock kernel's cap of 208 KiB would hold uploads to about 15 MB/s at 20 ms.
+    /// There the buffer is left to autotuning, which a stock `tcp_rmem` bounds at 6 MiB.
+    static let defaultReceiveBuffer: Int? = {
+        let wanted = 2 << 20
+        guard let text = try? String(contentsOfFile: "/proc/sys/net/core/rmem_max", encoding: .utf8),
+            let granted = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), granted >= wanted
+        else { return nil }
+        return wanted
+    }()
 }
 
 /// The data connection of the transfer in progress, so that ABOR can close it from the

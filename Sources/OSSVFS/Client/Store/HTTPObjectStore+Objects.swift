@@ -85,8 +85,15 @@ extension HTTPObjectStore {
         let response = try await send(key: key, retryable: true) {
             makeRequest("PUT", key: key, headers: headers, body: body)
         }
-        try verifyCRC(response.headers, expected: sums.crc64, key: key)
-        try sums.verify(response.headers)
+        do {
+            try verifyCRC(response.headers, expected: sums.crc64, key: key)
+            try await sums.verify(response.headers, body: body)
+        } catch {
+            // The store kept other bytes than those sent: they must not stay readable as the
+            // object (the one they replaced is gone either way).
+            try? await delete(key)
+            throw error
+        }
         return response.headers["etag"] ?? ""
     }
 
@@ -223,11 +230,17 @@ struct BodyChecksums {
     var crc32c: CRC32C?
 
     static func compute(_ body: ObjectBody, for dialect: StoreDialect) async throws -> BodyChecksums {
-        let kind = dialect.kind, checksum = dialect.bodyChecksum
-        return try await BlockingIO.run {
-            var md5: Digest? = checksum == .md5 ? Digest(.md5) : nil
-            var crc: CRC64? = kind == .oss ? CRC64() : nil
-            var crc32c: CRC32C? = checksum == .crc32c ? CRC32C() : nil
+        try await compute(body, md5: dialect.bodyChecksum == .md5, crc64: dialect.kind == .oss,
+                          crc32c: dialect.bodyChecksum == .crc32c)
+    }
+
+    static func compute(_ body: ObjectBody, md5 wantMD5: Bool, crc64 wantCRC64: Bool, crc32c wantCRC32C: Bool)
+        async throws -> BodyChecksums
+    {
+        try await BlockingIO.run {
+            var md5: Digest? = wantMD5 ? Digest(.md5) : nil
+            var crc: CRC64? = wantCRC64 ? CRC64() : nil
+            var crc32c: CRC32C? = wantCRC32C ? CRC32C() : nil
             switch body {
             case .bytes(let bytes):
                 md5?.update(bytes)
@@ -258,16 +271,30 @@ struct BodyChecksums {
     }
 
     /// Checks what the store reports having received: its CRC-32C, or an ETag that is an MD5
-    /// (a single PUT's and a part's, on both dialects).
-    func verify(_ response: [String: String]) throws {
-        if let crc32c, let reported = response["x-amz-checksum-crc32c"], reported != crc32c.base64 {
-            throw ObjectStoreError.checksumMismatch(expected: crc32c.base64, actual: reported)
-        }
-        if let md5 {
-            let bare = (response["etag"] ?? "").trimmingCharacters(in: ["\""]).lowercased()
-            if bare.count == 32 && bare != hexString(md5) {
-                throw ObjectStoreError.checksumMismatch(expected: hexString(md5), actual: bare)
+    /// (a single PUT's and a part's, on both dialects). A store that answers without the
+    /// CRC-32C ignored it, and so checked nothing: the body's MD5 is then compared with the
+    /// ETag, as before CRC-32C (that MD5 costs only such stores).
+    func verify(_ response: [String: String], body: ObjectBody) async throws {
+        if let crc32c {
+            if let reported = response["x-amz-checksum-crc32c"] {
+                guard reported == crc32c.base64 else {
+                    throw ObjectStoreError.checksumMismatch(expected: crc32c.base64, actual: reported)
+                }
+                return
             }
+            let computed = try await Self.compute(body, md5: true, crc64: false, crc32c: false)
+            try computed.verify(etag: response["etag"])
+            return
+        }
+        try verify(etag: response["etag"])
+    }
+
+    /// Compares the MD5 with an ETag that is one (32 hex digits; a multipart ETag is not).
+    func verify(etag: String?) throws {
+        guard let md5 else { return }
+        let bare = (etag ?? "").trimmingCharacters(in: ["\""]).lowercased()
+        if bare.count == 32 && bare != hexString(md5) {
+            throw ObjectStoreError.checksumMismatch(expected: hexString(md5), actual: bare)
         }
     }
 }
