@@ -18,7 +18,9 @@ public enum FuseErrno {
         case .unsupported: return ENOTSUP
         case .integrity: return EIO
         case .noSpace: return ENOSPC
-        case .storeUnavailable: return EAGAIN
+        // Not EAGAIN: on a blocking descriptor programs read it as "no data yet" (Python's
+        // read returns None), and a copy ended short as if it were whole.
+        case .storeUnavailable: return EIO
         case .storeFailure: return EIO
         }
     }

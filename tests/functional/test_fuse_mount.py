@@ -829,3 +829,31 @@ def test_a_mount_point_in_use_or_holding_files_is_refused(tmp_path):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert (held / "notes.txt").read_text() == "mine"
+
+
+def test_a_read_when_the_store_goes_away_fails_with_eio_not_eagain(tmp_path):
+    """EAGAIN on a blocking read reads as "no data yet" to programs (Python's read returns
+    None): a copy made while the store went away ended short, as if whole, with no error."""
+    with SeaweedFS() as weed:
+        weed.client().create_bucket(Bucket="gone")
+        body = os.urandom(100 * 1024 * 1024)
+        weed.client().put_object(Bucket="gone", Key="big.bin", Body=body)
+        args = ["--provider", "s3", "--endpoint", weed.endpoint, "--region", weed.region, "--bucket", "gone",
+                "--spool_dir", str(tmp_path / "spool")]
+        mount = FuseMount(tmp_path / "mnt", args, env={**os.environ, **weed.env()}).start()
+        try:
+            got = 0
+            with pytest.raises(OSError) as failure:
+                with open(mount.mountpoint / "big.bin", "rb", buffering=0) as source:
+                    while True:
+                        chunk = source.read(1024 * 1024)
+                        assert chunk is not None, f"a read said 'no data yet' after {got} bytes"
+                        if not chunk:
+                            break
+                        got += len(chunk)
+                        if got == 4 * 1024 * 1024:
+                            weed._stop_process()
+            assert failure.value.errno == errno.EIO, failure.value
+            assert got < len(body)
+        finally:
+            mount.stop(timeout=180)
