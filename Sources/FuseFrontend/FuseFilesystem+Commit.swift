@@ -96,7 +96,12 @@ extension FuseFilesystem {
     /// truncate(2) and ftruncate(2). Shrinking keeps the first bytes server-side, growing adds
     /// zeros; an open file being streamed can grow (zeros at commit) but not lose what it sent.
     public func truncate(_ path: String, to size: UInt64, handle: UInt64?) -> Int32 {
-        if let handle, let file = handles.file(handle) {
+        // truncate(2) of a path that is being written cuts what is being written, as POSIX
+        // does to the one file all descriptors share; cutting the stored object instead was
+        // undone when the writer committed (or, for a new file, was ENOENT).
+        var open = handle.flatMap(handles.file)
+        if open == nil, let resolved = try? resolve(path) { open = handles.writing(resolved) }
+        if let file = open {
             let handled = file.lock.withLock { () -> Int32? in
                 if let writer = file.writer {
                     // Growing adds zeros at commit; cutting works while the bytes cut are still

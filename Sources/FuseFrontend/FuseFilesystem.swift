@@ -230,9 +230,14 @@ public final class FuseFilesystem: @unchecked Sendable {
             if handles.writing(from) != nil || handles.writingUnder(from) { return -EBUSY }
             // A directory with a file being written in it is not empty, stored or not.
             if handles.writingUnder(to) { return -ENOTEMPTY }
+            // A file being written under the new name loses it, as to unlink(2): what its
+            // writers still send is dropped at their close. Stored, it would replace the
+            // renamed file's bytes (POSIX: they wrote to the replaced file, which is gone).
+            let replaced = handles.allWritable(to)
+            if flags & noReplace != 0, handles.writing(to) != nil { return -EEXIST }
             // A renamed directory's listed children are stale too.
             listed.withLock { $0.removeAll(keepingCapacity: true) }
-            return BlockingBridge.status { [vfs] in
+            let status = BlockingBridge.status { [vfs] in
                 if flags & noReplace != 0, (try? await vfs.stat(to)) != nil { throw VFSError.alreadyExists(to.description) }
                 do {
                     try await vfs.rename(from, to: to)
@@ -240,6 +245,8 @@ public final class FuseFilesystem: @unchecked Sendable {
                     throw FuseError(EXDEV)
                 }
             }
+            if status == 0 { for file in replaced { file.lock.withLock { dropUnlinked(file) } } }
+            return status
         } catch {
             return -FuseErrno.code(forAny: error)
         }

@@ -857,3 +857,44 @@ def test_a_read_when_the_store_goes_away_fails_with_eio_not_eagain(tmp_path):
             assert got < len(body)
         finally:
             mount.stop(timeout=180)
+
+
+@pytest.mark.parametrize("kind,rename", [("local", "native"), ("s3", "copy")])
+def test_rename_onto_or_truncate_of_a_file_being_written(kind, rename, tmp_path, seaweedfs):
+    """rename(2) onto a file being written takes the name as unlink(2) would: the writer's
+    bytes are dropped at its close, never stored over the renamed file. truncate(2) of the path
+    cuts what is being written, as POSIX does to the one file all descriptors share."""
+    m = _mount(kind, tmp_path, seaweedfs, rename=rename)
+    try:
+        _rename_onto_and_truncate_being_written(m.root)
+    finally:
+        m.mount.stop()
+
+
+def _rename_onto_and_truncate_being_written(root: Path) -> None:
+    (root / "src.txt").write_bytes(b"renamed-in")
+    with open(root / "dst.txt", "wb") as writer:
+        writer.write(b"pending")
+        writer.flush()
+        os.rename(root / "src.txt", root / "dst.txt")
+        assert (root / "dst.txt").read_bytes() == b"renamed-in"
+        writer.write(b" more")
+    assert (root / "dst.txt").read_bytes() == b"renamed-in" and not (root / "src.txt").exists()
+
+    # A new file: truncate by path while its writer has 100 bytes in the spool.
+    with open(root / "new.bin", "wb") as writer:
+        writer.write(b"x" * 100)
+        writer.flush()
+        os.truncate(root / "new.bin", 10)
+        assert os.stat(root / "new.bin").st_size == 10
+    assert (root / "new.bin").read_bytes() == b"x" * 10
+
+    # A stored file changed in place through another descriptor, then truncated by path.
+    (root / "stored.txt").write_bytes(b"0123456789")
+    fd = os.open(root / "stored.txt", os.O_WRONLY)
+    try:
+        os.pwrite(fd, b"AA", 2)
+        os.truncate(root / "stored.txt", 4)
+    finally:
+        os.close(fd)
+    assert (root / "stored.txt").read_bytes() == b"01AA"
