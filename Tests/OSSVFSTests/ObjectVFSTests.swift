@@ -40,6 +40,22 @@ import TestSupport
         }
     }
 
+    @Test func aKeyOfTheLongestLengthIsFoundAndRead() async throws {
+        try await withVFS { vfs, store, _ in
+            // 1,023 bytes, the local store's limit: no `/` fits after it, so it cannot be a
+            // directory; asking whether it is one used to fail the lookup with ENAMETOOLONG.
+            let folders = (0..<5).map { String(repeating: Character(UnicodeScalar(UInt8(97 + $0))), count: 200) }
+            let key = folders.joined(separator: "/") + "/" + String(repeating: "z", count: 18)
+            #expect(key.utf8.count == 1023)
+            try await store.put(key, body: .bytes([7, 8, 9]), metadata: [:])
+            let entry = try await vfs.stat(try path("/" + key))
+            #expect(entry.kind == .file && entry.size == 3)
+            var read: [UInt8] = []
+            for try await chunk in try await vfs.openRead(try path("/" + key), offset: 0) { read += chunk }
+            #expect(read == [7, 8, 9])
+        }
+    }
+
     @Test func removeDirectoryRefusesNonEmptyAndMissing() async throws {
         try await withVFS { vfs, _, _ in
             try await vfs.makeDirectory(try path("/d"))

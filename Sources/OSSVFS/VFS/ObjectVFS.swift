@@ -101,6 +101,9 @@ public struct ObjectVFS: VFS {
     /// Whether any key lives under the directory prefix of `path`.
     func directoryExists(_ path: VFSPath) async throws -> Bool {
         if path.isRoot { return true }
+        // A key of the longest length a store allows has no room for a `/` after it: nothing
+        // can live under it, and the file itself must still be found (stat asks both).
+        if try key(for: path).utf8.count >= store.capabilities.maxKeyLength { return false }
         let prefix = try directoryPrefix(for: path)
         if let known = await cache.directory(prefix) { return known }
         let page = try await storeCall(path) {
