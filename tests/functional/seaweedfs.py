@@ -195,6 +195,10 @@ class SeaweedFS:
             f"-logdir={wd / 'logs'}",
             "mini",
             f"-dir={wd / 'data'}",
+            # Each bucket takes volumes of its own; the count left to weed (free disk over the
+            # 128 MB volume size) ran out at the 60th bucket of a test run, and every write to a
+            # newer bucket got InternalError. Volumes are files that grow as written.
+            "-volume.max=2000",
             f"-ip={HOST}",
             f"-ip.bind={HOST}",
             "-master.telemetry=false",
