@@ -96,8 +96,11 @@ final class FuseDirectoryStream: @unchecked Sendable {
         let entries = try BlockingBridge.run { try await listing.next(Self.batch) }.get()
         fetched(entries)
         ready = entries.map { entry in
-            // Stored already (being replaced): the store's entry stands for it.
-            unlisted[ExactName(entry.name)] = nil
+            // Stored already and being replaced or changed: listed as stat shows it, with the
+            // size so far (a directory of the same name shadows it, as in stat).
+            if let being = unlisted.removeValue(forKey: ExactName(entry.name)), entry.kind == .file {
+                return Item(name: entry.name, status: being)
+            }
             return Item(name: entry.name, status: fill(entry))
         }
         if entries.count < Self.batch {

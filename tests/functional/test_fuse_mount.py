@@ -898,3 +898,15 @@ def _rename_onto_and_truncate_being_written(root: Path) -> None:
     finally:
         os.close(fd)
     assert (root / "stored.txt").read_bytes() == b"01AA"
+
+
+def test_ls_shows_a_file_being_replaced_as_stat_does(mounted):
+    root = mounted.root
+    (root / "old.txt").write_bytes(b"7 bytes")
+    with open(root / "old.txt", "wb") as writer:  # O_TRUNC: a replacement in progress
+        writer.write(b"n" * 1000)
+        writer.flush()
+        assert os.stat(root / "old.txt").st_size == 1000
+        listed = [line.split() for line in sh("ls -l", root).stdout.splitlines()[1:]]
+        assert [(fields[4], fields[-1]) for fields in listed] == [("1000", "old.txt")], listed
+    assert (root / "old.txt").read_bytes() == b"n" * 1000
