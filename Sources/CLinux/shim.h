@@ -31,4 +31,15 @@ static inline long clinux_pread_nowait(int fd, void *buffer, size_t count, long 
     return -1;
 #endif
 }
+
+/// sync_file_range(2) with SYNC_FILE_RANGE_WRITE over the whole file: starts writing its dirty
+/// pages back, waits for no completion.
+static inline long clinux_start_writeback(int fd) {
+#ifdef SYS_sync_file_range
+    return syscall(SYS_sync_file_range, fd, 0LL, 0LL, 2U /* SYNC_FILE_RANGE_WRITE */);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
 #endif

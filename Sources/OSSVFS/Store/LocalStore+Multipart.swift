@@ -118,6 +118,7 @@ extension LocalStore {
                 }
                 throw error
             }
+            layout.settle(destination)
             try DirectoryOps.removeTree(folder)
             return try layout.info(for: key).etag
         }

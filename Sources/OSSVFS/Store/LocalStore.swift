@@ -137,6 +137,7 @@ public final class LocalStore: ObjectStore {
                     try? DirectoryOps.unlinkIfPresent(temp)
                     throw error
                 }
+                layout.settle(destination)
             }
             return try layout.info(for: key).etag
         }
@@ -218,6 +219,7 @@ public final class LocalStore: ObjectStore {
                 try? DirectoryOps.unlinkIfPresent(temp)
                 throw error
             }
+            layout.settle(target)
         }
     }
 }
@@ -251,6 +253,16 @@ extension LocalKeyLayout {
     /// for times before 1970 or after 2554, which MFMT or `touch -d` can set.)
     static func etag(size: UInt64, modified: Double) -> String {
         "\"\(size)-\(String(modified.bitPattern, radix: 16))\""
+    }
+
+    /// After an object's file got its name: without `syncsWrites`, starts the disk write now
+    /// rather than leaving it to the kernel, which writes dirty pages back only down to its
+    /// background threshold (10 % of memory) and leaves the rest for 30 s. A second large upload
+    /// on top of them would be slowed to the disk's pace (the kernel throttles writers near the
+    /// dirty limit). Returns at once; the 226 does not wait for it.
+    func settle(_ path: String) {
+        guard !syncsWrites else { return }
+        BlockingIO.detach { PosixFile.startWriteback(path) }
     }
 
     /// Copies a body into a new temporary file (synced when `sync`) and returns its path. A

@@ -14,4 +14,9 @@ public enum BlockingIO {
             }
         }
     }
+
+    /// Starts `work` on the blocking-I/O queue and returns at once.
+    public static func detach(_ work: @escaping @Sendable () -> Void) {
+        queue.async(execute: work)
+    }
 }

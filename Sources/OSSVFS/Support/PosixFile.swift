@@ -259,6 +259,14 @@ public final class PosixFile: @unchecked Sendable {
         guard fsync(descriptor) == 0 else { throw ObjectStoreError.io(operation: "fsync \(path)", errno: errno) }
     }
 
+    /// Asks the kernel to start writing a file's dirty pages to disk, without waiting for the
+    /// disk (it may wait while the I/O is queued). Advisory: a failure changes nothing.
+    public static func startWriteback(_ path: String) {
+        guard let file = try? openForReading(path) else { return }
+        _ = clinux_start_writeback(file.descriptor)
+        try? file.close()
+    }
+
     /// Closes the descriptor.
     public func close() throws {
         guard descriptor >= 0 else { return }
