@@ -18,6 +18,7 @@ extension SpoolUpload {
         if inFlight.contains(where: \.freed) {
             throw VFSError.storeUnavailable("\(key): a part could not be stored")
         }
+        if uploadID == nil { try await checkStoreTakesKey() }
         // Parts the store already took are recorded as stored: their files are gone.
         let pending = inFlight.filter { finishedParts[$0.number] == nil }.compactMap { part in
             part.path.map { UploadRecord.PendingPart(number: part.number, path: $0, size: UInt64(part.size)) }
@@ -36,6 +37,43 @@ extension SpoolUpload {
         state = .committed
         Task { await self.finishWriteBack() }
     }
+
+    /// An upload that has not reached the store yet (it fits in one part): asks the store to
+    /// start a multipart upload of the key, and abandons it at once, before the client is told
+    /// the file is stored. A key that may not write (a read-only access key, a policy on the
+    /// prefix, a bucket gone) is refused here, and the client gets its error instead of a 226
+    /// for a file that would be dropped later. A store that cannot be reached, or does not
+    /// answer within `writeBackProbeTimeout`, is what write-back is for: the upload goes on to
+    /// the background.
+    private func checkStoreTakesKey() async throws {
+        let (store, key, metadata) = (self.store, self.key, self.metadata)
+        let refusal: (any Error)? = await withCheckedContinuation { continuation in
+            let waiting = LockedBox<CheckedContinuation<(any Error)?, Never>?>(continuation)
+            @Sendable func settle(_ refusal: (any Error)?) {
+                waiting.withValue { pending in
+                    defer { pending = nil }
+                    return pending
+                }?.resume(returning: refusal)
+            }
+            Task {
+                do {
+                    let probe = try await store.createMultipartUpload(key, metadata: metadata)
+                    settle(nil)
+                    try? await store.abortMultipartUpload(key, uploadID: probe)
+                } catch {
+                    settle(UploadRecovery.isRefusedForGood(error) ? error : nil)
+                }
+            }
+            Task {
+                try? await Task.sleep(for: Self.writeBackProbeTimeout)
+                settle(nil)
+            }
+        }
+        if let refusal { throw refusal }
+    }
+
+    /// How long a write-back upload waits for the store to say whether it takes the key.
+    static let writeBackProbeTimeout: Duration = .seconds(5)
 
     /// Sends what the record says is left, retrying with backoff (at most a minute apart) until
     /// it is stored; an upload the store refuses for good is dropped, with an error in the log.
