@@ -27,6 +27,9 @@ public struct FuseMountOptions: Sendable {
     /// The kernel's read-ahead on the mount, in KiB (its own default is 128); 0 keeps the
     /// kernel's. Larger read-ahead means fewer, larger FUSE reads of a file read in order.
     public var kernelReadAheadKB: Int = 1024
+    /// Called once when a signal (SIGINT, SIGTERM, SIGHUP) asks the mount to end, while calls
+    /// still running may hold the unmount: the owner may stop waiting for the store then.
+    public var onExitRequested: (@Sendable () -> Void)?
 
     public init(uid: UInt32, gid: UInt32, fileMode: UInt32 = 0o644, directoryMode: UInt32 = 0o755,
                 readOnly: Bool = false, allowOther: Bool = false, maxRewriteSize: UInt64 = 1 << 30,

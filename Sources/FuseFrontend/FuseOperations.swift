@@ -253,10 +253,12 @@ private final class ExitWatcher: @unchecked Sendable {
             while !done.withLock({ stopped }) {
                 usleep(100_000)
                 guard let session = filesystem.session.withLock({ $0 }), fuse_session_exited(session) != 0 else { continue }
-                done.withLock {
+                let first = done.withLock {
+                    defer { stopped = true }
                     if !stopped { pthread_kill(loopThread, SIGTERM) }
-                    stopped = true
+                    return !stopped
                 }
+                if first { filesystem.options.onExitRequested?() }
             }
         }.start()
     }

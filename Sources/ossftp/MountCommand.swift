@@ -142,7 +142,8 @@ struct MountCommand: AsyncParsableCommand {
         default: .refuse
         }
         let target = try resolveTarget()
-        let objectStore = try await makeStore(target)
+        let transport = CurlTransport()
+        let objectStore = try await makeStore(target, transport: transport)
         let objectVFS = ObjectVFS(store: objectStore, homeDirectory: target.prefix, options: ObjectVFS.Options(
             spool: spool, readAhead: ReadAheadConfiguration(maxWindow: readAheadMB << 20), renamePolicy: renamePolicy,
             caches: MetadataCacheRegistry(ttl: cacheTTL)))
@@ -154,6 +155,13 @@ struct MountCommand: AsyncParsableCommand {
         options.kernelReadAheadKB = kernelReadAheadKB
         options.spoolBudget = spool.budget
         options.ignoresModeChanges = ignoreChmod
+        // A signal asks for an end: calls waiting on a store that does not answer would hold
+        // the unmount for their timeouts and retries (over two minutes). After a grace for
+        // what is nearly done, they fail instead; uploads not stored stay in the journal, for
+        // the one more try below and then the next mount.
+        options.onExitRequested = {
+            DispatchQueue.global().asyncAfter(deadline: .now() + Self.exitGraceSeconds) { transport.stop() }
+        }
         let filesystem = FuseFilesystem(vfs: vfs, options: options)
         let fsName = "ossftp:\(target.provider)/\(target.bucket)"
         // libfuse blocks its thread until unmounted: a thread of its own, not the cooperative pool.
@@ -164,7 +172,9 @@ struct MountCommand: AsyncParsableCommand {
         // Uploads whose abort failed while mounted (the store was down) are still in the journal:
         // one more try now. What still fails keeps this run's folder, which the next mount finds
         // unlocked and clears; removing it would lose those uploads for good, billed.
-        let counts = await UploadRecovery.recover(journal: journal, transport: CurlTransport()) {
+        let lastTry = CurlTransport()
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.exitGraceSeconds) { lastTry.stop() }
+        let counts = await UploadRecovery.recover(journal: journal, transport: lastTry) {
             FileHandle.standardError.write("ossftp mount: \($0)\n".data(using: .utf8)!)
         }
         keepRunFolder = counts.failed > 0
@@ -232,7 +242,11 @@ struct MountCommand: AsyncParsableCommand {
         return target
     }
 
-    private func makeStore(_ target: Target) async throws -> any ObjectStore {
+    /// Seconds the store's requests may go on once a signal asked the mount to end, and again
+    /// for the last try at what the journal still holds.
+    static let exitGraceSeconds = 10.0
+
+    private func makeStore(_ target: Target, transport: CurlTransport) async throws -> any ObjectStore {
         if target.provider == "local" {
             do {
                 return try LocalStore(root: target.localRoot, bucket: target.bucket)
@@ -249,7 +263,7 @@ struct MountCommand: AsyncParsableCommand {
         } catch { throw ValidationError("\(error)") }
         let factory = StoreFactory(
             provider: target.provider == "oss" ? .oss : .s3, endpoint: try target.endpoint.map { try StoreEndpoint($0) },
-            region: target.region, pathStyle: pathStyle, s3Checksum: checksum)
+            region: target.region, pathStyle: pathStyle, s3Checksum: checksum, transport: transport)
         return try await factory.makeStore(bucket: target.bucket, credentials: credentials)
     }
 

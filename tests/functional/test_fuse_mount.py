@@ -764,6 +764,43 @@ def test_a_file_replaced_while_read_never_mixes(mounted):
     assert (root / "swap.bin").read_bytes() == new
 
 
+def test_a_signal_ends_the_mount_soon_while_the_store_does_not_answer(tmp_path, seaweedfs):
+    """SIGTERM while a writer waits on a store that takes its uploads and never answers: each
+    request would run out its 20 s low-speed limit and its retries first (36 s here, over two
+    minutes with a store frozen for every request, past systemd's 90 s before SIGKILL). After
+    a 10 s grace the store's requests fail instead; the writer gets an error, nothing is stored."""
+    from holding_proxy import HoldingProxy
+
+    bucket = "fuse-" + secrets.token_hex(4)
+    seaweedfs.client().create_bucket(Bucket=bucket)
+    # The parts are held: the empty file made at create and the multipart upload's start go
+    # through, the writer fills the spool budget and then waits on the store.
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="partNumber=")
+    env = {**os.environ, **seaweedfs.env()}
+    mount = FuseMount(tmp_path / "mnt", ["--provider", "s3", "--endpoint", proxy.endpoint, "--region",
+                                         seaweedfs.region, "--bucket", bucket, "--spool_dir", str(tmp_path / "spool"),
+                                         "--spool_budget_mb", "64"], env=env).start()
+    try:
+        writer = subprocess.Popen(["dd", "if=/dev/zero", f"of={mount.mountpoint}/stuck.bin", "bs=1M", "count=200",
+                                   "status=none"], stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while proxy.held < 1:
+            assert time.monotonic() < deadline, mount.log_tail()
+            time.sleep(0.1)
+        time.sleep(1)
+        started = time.monotonic()
+        mount.proc.send_signal(signal.SIGTERM)
+        assert mount.proc.wait(timeout=120) == 0, mount.log_tail()
+        assert time.monotonic() - started < 25, mount.log_tail()
+        assert writer.wait(timeout=30) != 0
+        assert not is_mounted(mount.mountpoint)
+    finally:
+        mount.stop()
+        proxy.close()
+    stored = seaweedfs.client().list_objects_v2(Bucket=bucket).get("Contents", [])
+    assert [o["Size"] for o in stored if o["Key"] == "stuck.bin"] in ([], [0])
+
+
 def test_an_upload_the_mount_could_not_abort_is_left_for_the_next_mount(tmp_path):
     """The store was down when a write failed, so its multipart upload could not be aborted: a
     clean unmount used to delete the journal that named it, leaving it in the bucket for good."""

@@ -31,6 +31,8 @@ public final class CurlTransport: @unchecked Sendable {
     }()
 
     let configuration: Configuration
+    /// Set by ``stop()``: shared with every job, whose progress callback reads it.
+    private let stopped = LockedBox(false)
     private let condition = NSCondition()
     private var jobs: [CurlJob] = []
     private var threads = 0
@@ -41,9 +43,23 @@ public final class CurlTransport: @unchecked Sendable {
         self.configuration = configuration
     }
 
+    /// Ends every transfer running or queued, within about a second, and fails every later
+    /// one at once, with ``HTTPTransportError/stopped``: for a process that is going away and
+    /// must not wait out a store that does not answer (what was not stored stays in the
+    /// upload journal for the next start).
+    public func stop() {
+        stopped.withValue { $0 = true }
+        condition.lock()
+        let queued = jobs
+        jobs = []
+        condition.unlock()
+        for job in queued { job.fail(HTTPTransportError.stopped) }
+    }
+
     /// Starts a request and returns once the response head arrived; the body follows as a stream.
     public func start(_ request: HTTPRequest) async throws -> (HTTPResponseHead, ObjectByteStream) {
-        let job = CurlJob(request: request, pipe: BodyPipe(capacity: configuration.bodyBufferSize))
+        if stopped.value { throw HTTPTransportError.stopped }
+        let job = CurlJob(request: request, pipe: BodyPipe(capacity: configuration.bodyBufferSize), stopped: stopped)
         let head = try await withCheckedThrowingContinuation { continuation in
             job.headContinuation = continuation
             enqueue(job)
@@ -101,6 +117,8 @@ public final class CurlTransport: @unchecked Sendable {
 final class CurlJob: @unchecked Sendable {
     let request: HTTPRequest
     let pipe: BodyPipe
+    /// The transport's ``CurlTransport/stop()`` flag.
+    let stopped: LockedBox<Bool>
     var headContinuation: CheckedContinuation<HTTPResponseHead, any Error>?
     private let lock = NSLock()
     private var status = 0
@@ -113,12 +131,19 @@ final class CurlJob: @unchecked Sendable {
     private var gathered: [UInt8] = []
     private static let chunkSize = 256 * 1024
 
-    init(request: HTTPRequest, pipe: BodyPipe) {
+    init(request: HTTPRequest, pipe: BodyPipe, stopped: LockedBox<Bool>) {
         self.request = request
         self.pipe = pipe
+        self.stopped = stopped
+    }
+
+    /// Ends a job that never ran.
+    func fail(_ error: HTTPTransportError) {
+        if !failHead(error) { pipe.finish(error) }
     }
 
     func run(on handle: UnsafeMutableRawPointer, configuration: CurlTransport.Configuration) {
+        if stopped.value { return fail(HTTPTransportError.stopped) }
         curl_easy_reset(handle)
         var list: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(list) }
@@ -142,6 +167,11 @@ final class CurlJob: @unchecked Sendable {
             _ = ccurl_setopt_ptr(handle, CURLOPT_WRITEDATA, context)
             _ = ccurl_setopt_headerfn(handle, curlHeader)
             _ = ccurl_setopt_ptr(handle, CURLOPT_HEADERDATA, context)
+            // Called about once a second even while nothing moves: how stop() reaches a
+            // transfer the store never answers.
+            _ = ccurl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
+            _ = ccurl_setopt_xferinfofn(handle, curlProgress)
+            _ = ccurl_setopt_ptr(handle, CURLOPT_XFERINFODATA, context)
             let length = Int64(request.body?.length ?? 0)
             switch request.method {
             case "HEAD":
@@ -178,7 +208,8 @@ final class CurlJob: @unchecked Sendable {
         } else {
             let detail = String(cString: errorBuffer)
             let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
-            let error = HTTPTransportError(code: Int32(code.rawValue), message: message)
+            let error = code == CURLE_ABORTED_BY_CALLBACK && stopped.value
+                ? HTTPTransportError.stopped : HTTPTransportError(code: Int32(code.rawValue), message: message)
             if !failHead(error) { pipe.finish(pipe.isCancelled ? nil : error) }
         }
     }
@@ -283,4 +314,9 @@ private let curlRead: ccurl_data_cb = { pointer, size, count, context in
     let job = Unmanaged<CurlJob>.fromOpaque(context!).takeUnretainedValue()
     guard let filled = job.fill(pointer!, capacity: size * count) else { return Int(CURL_READFUNC_ABORT) }
     return filled
+}
+
+private let curlProgress: ccurl_xferinfo_cb = { context, _, _, _, _ in
+    let job = Unmanaged<CurlJob>.fromOpaque(context!).takeUnretainedValue()
+    return job.stopped.value ? 1 : 0
 }

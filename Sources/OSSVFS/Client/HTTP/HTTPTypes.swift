@@ -51,6 +51,10 @@ public struct HTTPTransportError: Error, Sendable, Equatable, CustomStringConver
 
     public var description: String { "transport error \(code): \(message)" }
 
+    /// A transfer ended, or refused, by ``CurlTransport/stop()`` (CURLE_ABORTED_BY_CALLBACK):
+    /// never tried again.
+    public static let stopped = HTTPTransportError(code: 42, message: "the transport was stopped (shutting down)")
+
     /// Whether the request may have reached the server; connection failures before sending may not.
     public var isConnectionFailure: Bool {
         // CURLE_COULDNT_RESOLVE_HOST 6, COULDNT_CONNECT 7, OPERATION_TIMEDOUT 28, SEND_ERROR 55,
