@@ -71,6 +71,10 @@ def test_each_account_gets_exactly_its_permissions(accounts_server):
                    lambda: camera.storbinary("STOR photo.jpg", io.BytesIO(b"again"))):
         with pytest.raises(ftplib.error_perm, match="^550"):
             action()
+    # A digest tells of the content as reading does (a short secret can be guessed and checked).
+    for command in ("HASH photo.jpg", "XMD5 photo.jpg", "XCRC photo.jpg"):
+        with pytest.raises(ftplib.error_perm, match="^550 .*may not read"):
+            camera.sendcmd(command)
 
     # MLSD's perm fact says what each account may do (RFC 3659 §7.5.5); admin may rename (copy).
     perms = {name: dict(client.mlsd())["existing.txt"]["perm"]
