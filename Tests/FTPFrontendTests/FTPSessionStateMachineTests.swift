@@ -212,6 +212,16 @@ import Testing
         _ = machine.transferFinished(.completed)
         #expect(code(machine.receivedLine(line("REST abc"))) == 501)
         #expect(code(machine.receivedLine(line("REST -1"))) == 501)
+        // APPE writes at the end: an offset before it is refused (503), not ignored with a 226;
+        // the offset is gone after the refusal, and REST 0 names no place.
+        passive()
+        _ = machine.receivedLine(line("REST 3"))
+        #expect(code(machine.receivedLine(line("APPE f"))) == 503)
+        #expect(machine.receivedLine(line("APPE f")) == .transfer(.append(file)))
+        _ = machine.transferFinished(.completed)
+        passive()
+        _ = machine.receivedLine(line("REST 0"))
+        #expect(machine.receivedLine(line("APPE f")) == .transfer(.append(file)))
     }
 
     @Test func transferOutcomesMapToReplies() {

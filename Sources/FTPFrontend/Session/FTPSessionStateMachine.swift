@@ -269,6 +269,11 @@ public struct FTPSessionStateMachine: Sendable {
         case .stor(let argument):
             return transfer(argument) { .store($0, keepingFirst: pendingRestart) }
         case .appe(let argument):
+            // APPE writes at the end whatever the offset: doing that and answering 226 after a
+            // REST that named another place would report what was not done. REST 0 is no place.
+            if let pendingRestart, pendingRestart > 0 {
+                return .send(FTPReply(.badSequence, "REST \(pendingRestart) does not apply to APPE; send STOR to resume at an offset."))
+            }
             return transfer(argument) { .append($0) }
         case .rest(let offset):
             // In TYPE A the offset would count converted (CRLF) bytes, which are not the
