@@ -96,8 +96,16 @@ import Testing
         _ = machine.receivedLine(line("STOR f"))
         #expect(code(machine.receivedLine(line("NOOP"))) == 200)
         #expect(machine.receivedLine(line("PWD")) == .deferLine(Array("PWD".utf8)))
+        // Behind a held line, NOOP and STAT wait too: pipelined replies keep their order.
+        #expect(machine.receivedLine(line("NOOP")) == .deferLine(Array("NOOP".utf8)))
+        #expect(machine.receivedLine(line("STAT")) == .deferLine(Array("STAT".utf8)))
         #expect(code(machine.transferFinished(.completed)) == 226)
         #expect(code(machine.receivedLine(line("PWD"))) == 257)
+        // The next transfer starts with nothing held.
+        _ = machine.receivedLine(line("EPSV"))
+        _ = machine.operationSucceeded(.openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
+        _ = machine.receivedLine(line("STOR f"))
+        #expect(code(machine.receivedLine(line("NOOP"))) == 200)
     }
 
     @Test func statWithAPathListsOnTheControlConnection() throws {

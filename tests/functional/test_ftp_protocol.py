@@ -165,6 +165,24 @@ def test_stor_data_connection_after_150(ossftp, alice, size):
             assert stored == body, f"226 but {len(stored)} of {size} bytes stored (attempt {i})"
 
 
+def test_commands_pipelined_during_an_upload_are_answered_in_order(ossftp, alice):
+    """PWD, NOOP and STAT sent together during a STOR: PWD waits for the transfer's reply, and
+    NOOP and STAT, which may answer during a transfer, wait behind it (they were answered first,
+    so a pipelining client took NOOP's 200 for PWD's reply)."""
+    with RawFTP(ossftp.port) as c:
+        assert c.login(alice.username, alice.password).code == 230
+        assert c.cmd("TYPE I").code == 200
+        host, port = ftplib.parse227(c.cmd("PASV").text)
+        with socket.create_connection((host, port), timeout=5) as data:
+            assert c.cmd("STOR piped.bin").code in (125, 150)
+            data.sendall(b"part one")
+            c.sock.sendall(b"PWD\r\nNOOP\r\nSTAT\r\n")
+            time.sleep(0.3)
+            data.sendall(b" part two")
+        assert [c.read_reply().code for _ in range(4)] == [226, 257, 200, 211]
+        assert (ossftp.bucket_dir() / "piped.bin").read_bytes() == b"part one part two"
+
+
 def test_retr_data_connection_after_150(ossftp, alice):
     body = os.urandom(100_000)
     (ossftp.bucket_dir() / "late.bin").write_bytes(body)

@@ -113,6 +113,7 @@ extension FTPSessionStateMachine {
     /// The transfer ended; for uploads, `.completed` means the object is committed.
     public mutating func transferFinished(_ outcome: TransferOutcome) -> Action {
         transferring = false
+        holdingLines = false
         if abortRequested {
             // RFC 959 §4.1.3: 426 for the transfer, then 226 for ABOR.
             abortRequested = false

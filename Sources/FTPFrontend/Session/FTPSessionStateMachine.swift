@@ -24,6 +24,9 @@ public struct FTPSessionStateMachine: Sendable {
     var abortRequested = false
     var extendedPassiveOnly = false
     var transferring = false
+    /// A line was held during this transfer (answered after its reply): later ones are held
+    /// behind it, so that pipelined commands are answered in the order sent.
+    var holdingLines = false
     /// Whether the transfer running is an upload (what ABOR's 426 says).
     var transferStores = false
     /// The path named by RNFR, for the RNTO that must follow it.
@@ -84,14 +87,17 @@ public struct FTPSessionStateMachine: Sendable {
         case .command(let command, _):
             if transferring {
                 switch command {
-                case .noop: return .send(FTPReply(.ok, "NOOP ok, transfer in progress."))
-                case .stat(nil, _): return .send(status)
+                // ABOR alone may pass the lines held (RFC 959 §4.1.3 has it sent urgently).
                 case .abor:
                     abortRequested = true
                     return .abortTransfer
+                case .noop where !holdingLines: return .send(FTPReply(.ok, "NOOP ok, transfer in progress."))
+                case .stat(nil, _) where !holdingLines: return .send(status)
                 // QUIT waits too: RFC 959 §4.1.1 keeps the connection open for the transfer's
                 // reply (an upload is committed first), then closes it.
-                default: return .deferLine(bytes)
+                default:
+                    holdingLines = true
+                    return .deferLine(bytes)
                 }
             }
             return handle(command)
