@@ -43,6 +43,8 @@ import Testing
         #expect(FTPListingFormatter.perm(isDirectory: false, .noDelete) == "ar")
         #expect(FTPListingFormatter.perm(isDirectory: true, .uploadOnly) == "celm")
         #expect(FTPListingFormatter.perm(isDirectory: true, AccountPermissions(rename: false)) == "cdelmp")
+        // RMD / and RNFR / are refused whatever the account: the root says so.
+        #expect(FTPListingFormatter.perm(isDirectory: true, .full, isRoot: true) == "celmp")
         let a = try VFSPath(resolving: "/d/a"), b = try VFSPath(resolving: "/d/b")
         #expect(FTPListingFormatter.unique(a) == FTPListingFormatter.unique(try VFSPath(resolving: "/d/./a")))
         #expect(FTPListingFormatter.unique(a) != FTPListingFormatter.unique(b))

@@ -145,6 +145,9 @@ def test_wildcards_in_the_last_name_of_list_and_nlst(server):
     c.cwd("/")
     assert sorted(c.nlst("w/g?.bin")) == ["w/g1.bin", "w/g2.bin"]
     assert c.size("w/g1.bin") == len("g1.bin")
+    # Windows clients separate with `\`: the names come back as written (they were bare).
+    assert sorted(c.nlst("w\\g?.bin")) == ["w\\g1.bin", "w\\g2.bin"]
+    assert c.size("w\\g1.bin") == len("g1.bin")
     with pytest.raises(ftplib.error_perm, match="^550"):
         c.nlst("missing/*.bin")  # only the last name may hold wildcards
     c.quit()

@@ -36,7 +36,7 @@ public enum FTPListingFormatter {
             case "type": out += isDirectory ? "type=dir;" : "type=file;"
             case "size": if !isDirectory { out += "size=\(entry.size);" }
             case "modify": if let modified = entry.modified { out += "modify=\(timeVal(modified));" }
-            case "perm": out += "perm=\(perm(isDirectory: isDirectory, permissions));"
+            case "perm": out += "perm=\(perm(isDirectory: isDirectory, permissions, isRoot: path == .root));"
             case "unique": out += "unique=\(unique(path));"
             default: break
             }
@@ -47,9 +47,11 @@ public enum FTPListingFormatter {
     /// RFC 3659 §7.5.5, from what the session may really do. Files: a(ppend), d(elete),
     /// f (rename), r(ead), w(rite: replace, which needs delete). Directories: c(reate files),
     /// d(elete), e(nter), f (rename), l(ist), m(kdir), p(urge); names are listed for every account.
-    static func perm(isDirectory: Bool, _ permissions: AccountPermissions) -> String {
+    /// The root (the account's home) can be neither removed nor renamed.
+    static func perm(isDirectory: Bool, _ permissions: AccountPermissions, isRoot: Bool = false) -> String {
         let directoryLetters: [(Character, Bool)] = [
-            ("c", permissions.write), ("d", permissions.delete), ("e", true), ("f", permissions.rename),
+            ("c", permissions.write), ("d", permissions.delete && !isRoot), ("e", true),
+            ("f", permissions.rename && !isRoot),
             ("l", true), ("m", permissions.write), ("p", permissions.delete),
         ]
         let fileLetters: [(Character, Bool)] = [

@@ -337,7 +337,8 @@ public struct FTPSessionStateMachine: Sendable {
     /// The folder part of an argument whose last name holds a wildcard (`sub/` of
     /// `sub/*.jpg`), as written; empty otherwise.
     static func wildcardFolder(_ argument: String?) -> String {
-        guard let argument, let slash = argument.lastIndex(of: "/"),
+        // `\` separates too (VFSPath reads it so, for clients on Windows): `d\*` names `d\x`.
+        guard let argument, let slash = argument.lastIndex(where: { $0 == "/" || $0 == "\\" }),
             argument[argument.index(after: slash)...].contains(where: { $0 == "*" || $0 == "?" })
         else { return "" }
         return String(argument[...slash])
