@@ -148,6 +148,10 @@ def test_wildcards_in_the_last_name_of_list_and_nlst(server):
     # Windows clients separate with `\`: the names come back as written (they were bare).
     assert sorted(c.nlst("w\\g?.bin")) == ["w\\g1.bin", "w\\g2.bin"]
     assert c.size("w\\g1.bin") == len("g1.bin")
+    # STAT with a path is LIST over the control connection, patterns included.
+    status = c.sendcmd("STAT w/g?.bin").splitlines()
+    assert status[0].startswith("212") and [line.split()[-1] for line in status[1:-1]] == ["g1.bin", "g2.bin"]
+    assert len(c.sendcmd("STAT w/*.none").splitlines()) == 2  # no match: as LIST, an empty listing
     with pytest.raises(ftplib.error_perm, match="^550"):
         c.nlst("missing/*.bin")  # only the last name may hold wildcards
     c.quit()

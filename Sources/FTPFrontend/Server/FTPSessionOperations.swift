@@ -87,20 +87,29 @@ struct FTPSessionOperations: Sendable {
             return .success(.entry(entry, permissions: vfs.permissions), nil)
         case .statusListing(let path, let limit, let entryItself):
             let now = Date().timeIntervalSince1970
-            if entryItself {
-                let entry = try await vfs.stat(path)
-                let line = FTPListingFormatter.longLine(entry, now: now)
-                return .success(.statusLines([line], directory: entry.kind == .directory, complete: true), nil)
-            }
+            var only: FTPWildcard?
             let listing: VFSDirectoryListing
             do {
+                if entryItself {
+                    let entry = try await vfs.stat(path)
+                    let line = FTPListingFormatter.longLine(entry, now: now)
+                    return .success(.statusLines([line], directory: entry.kind == .directory, complete: true), nil)
+                }
                 listing = try await vfs.list(path)
             } catch VFSError.notDirectory {
                 let line = FTPListingFormatter.longLine(try await vfs.stat(path), now: now)
                 return .success(.statusLines([line], directory: false, complete: true), nil)
+            } catch VFSError.notFound {
+                // No such name, but a wildcard in it: the parent's entries that match, as LIST
+                // gives them over a data connection.
+                guard let wildcard = path.components.last.flatMap(FTPWildcard.init), let parent = path.parent else {
+                    throw VFSError.notFound(path.description)
+                }
+                only = wildcard
+                listing = try await vfs.list(parent)
             }
             var lines: [String] = []
-            for try await entry in listing {
+            for try await entry in listing where only?.matches(entry.name) ?? true {
                 guard lines.count < limit else {
                     return .success(.statusLines(lines, directory: true, complete: false), nil)
                 }
