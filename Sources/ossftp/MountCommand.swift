@@ -82,6 +82,13 @@ struct MountCommand: AsyncParsableCommand {
     @Option(name: .customLong("read_ahead_mb"), help: "Largest ranged GET of a read (default 64).")
     var readAheadMB: Int = 64
 
+    // One range at a time: the kernel already asks for up to 1 MiB ahead, and a second range
+    // in flight made a sequential read no faster here (1.47 s against 1.41 s for 1 GiB from
+    // SeaweedFS reading its disk) for 25 MiB more memory (100 MiB peak against 77).
+    @Option(name: .customLong("read_ahead_ranges"),
+            help: "Ranged GETs a sequential read runs ahead at once (default 1).")
+    var readAheadRanges: Int = 1
+
     @Option(name: .customLong("kernel_read_ahead_kb"),
             help: "The kernel's read-ahead on the mount in KiB (default 1024; needs root; 0 keeps the kernel's 128).")
     var kernelReadAheadKB: Int = 1024
@@ -101,6 +108,9 @@ struct MountCommand: AsyncParsableCommand {
             throw ValidationError("--file_mode and --dir_mode are octal, like 644")
         }
         guard ["refuse", "copy", "native"].contains(rename) else { throw ValidationError("--rename must be refuse, copy or native") }
+        guard readAheadMB > 0, (1...64).contains(readAheadRanges) else {
+            throw ValidationError("--read_ahead_mb must be positive and --read_ahead_ranges 1 to 64")
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: mountpoint, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("mount point \(mountpoint) is not a directory")
@@ -145,7 +155,7 @@ struct MountCommand: AsyncParsableCommand {
         let transport = CurlTransport()
         let objectStore = try await makeStore(target, transport: transport)
         let objectVFS = ObjectVFS(store: objectStore, homeDirectory: target.prefix, options: ObjectVFS.Options(
-            spool: spool, readAhead: ReadAheadConfiguration(maxWindow: readAheadMB << 20), renamePolicy: renamePolicy,
+            spool: spool, readAhead: ReadAheadConfiguration(maxWindow: readAheadMB << 20, parallelRanges: readAheadRanges), renamePolicy: renamePolicy,
             caches: MetadataCacheRegistry(ttl: cacheTTL)))
         let vfs = PermissionedVFS.limiting(objectVFS, to: target.permissions)
         var options = FuseMountOptions(

@@ -612,7 +612,7 @@ def test_detached_mount_with_its_options(tmp_path, seaweedfs):
     result = subprocess.run([str(ossftp_binary()), "mount", str(root), "--bucket", "bkt", "--local_root",
                              str(tmp_path / "data"), "--spool_dir", str(tmp_path / "spool"), "--read_only",
                              "--uid", "4242", "--gid", "4343", "--file_mode", "600", "--dir_mode", "750",
-                             "--cache_ttl", "0", "--attr_timeout", "0", "--read_ahead_mb", "4",
+                             "--cache_ttl", "0", "--attr_timeout", "0", "--read_ahead_mb", "4", "--read_ahead_ranges", "2",
                              "--spool_budget_mb", "64"], capture_output=True, text=True, timeout=30)
     try:
         assert result.returncode == 0, result.stderr
@@ -649,6 +649,11 @@ def test_detached_mount_with_its_options(tmp_path, seaweedfs):
                               "--endpoint", seaweedfs.endpoint, "--bucket", "b", "--credentials_file",
                               str(secrets_file)], capture_output=True, text=True, timeout=30)
     assert refused.returncode != 0 and "--credentials_file" in refused.stderr and not is_mounted(root)
+    # A read-ahead that cannot be is refused before anything is mounted.
+    for bad in (["--read_ahead_ranges", "0"], ["--read_ahead_ranges", "65"], ["--read_ahead_mb", "0"]):
+        refused = subprocess.run([str(ossftp_binary()), "mount", str(root), "--foreground", "--bucket", "bkt",
+                                  "--local_root", str(tmp_path / "data"), *bad], capture_output=True, text=True, timeout=30)
+        assert refused.returncode != 0 and "--read_ahead" in refused.stderr and not is_mounted(root), bad
 
 
 def test_times_and_fsync(mounted):
