@@ -12,8 +12,11 @@ public struct TLSSessionScope: Sendable {
 
     /// A fresh scope, for a new control connection.
     public static func random() -> TLSSessionScope {
-        var generator = SystemRandomNumberGenerator()
-        return TLSSessionScope(bytes: (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        // OpenSSL's generator, in one call: a byte at a time from the system's cost a
+        // getrandom(2) each, sixteen per connection, plain or not.
+        var bytes = [UInt8](repeating: 0, count: 16)
+        precondition(RAND_bytes(&bytes, Int32(bytes.count)) == 1, "OpenSSL could not produce random bytes")
+        return TLSSessionScope(bytes: bytes)
     }
 
     /// Binds `ssl`'s sessions, new or resumed, to this scope.
