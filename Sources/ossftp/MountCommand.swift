@@ -108,8 +108,19 @@ struct MountCommand: AsyncParsableCommand {
             throw ValidationError("--file_mode and --dir_mode are octal, like 644")
         }
         guard ["refuse", "copy", "native"].contains(rename) else { throw ValidationError("--rename must be refuse, copy or native") }
-        guard readAheadMB > 0, (1...64).contains(readAheadRanges) else {
-            throw ValidationError("--read_ahead_mb must be positive and --read_ahead_ranges 1 to 64")
+        guard (1...4096).contains(readAheadMB), (1...64).contains(readAheadRanges) else {
+            throw ValidationError("--read_ahead_mb must be 1 to 4096 and --read_ahead_ranges 1 to 64")
+        }
+        // Sizes become bytes and times nanoseconds in 64 bits: beyond these they overflowed.
+        guard (1...ServeSettings.largestMB).contains(spoolBudgetMB), (0...ServeSettings.largestMB).contains(maxRewriteMB) else {
+            throw ValidationError("--spool_budget_mb must be 1 to \(ServeSettings.largestMB) and --max_rewrite_mb 0 to \(ServeSettings.largestMB)")
+        }
+        let longest = Double(ServeSettings.longestSeconds)
+        guard (0...longest).contains(cacheTTL), (0...longest).contains(attributeTimeout) else {
+            throw ValidationError("--cache_ttl and --attr_timeout must be 0 to \(ServeSettings.longestSeconds) seconds")
+        }
+        guard (0...(1 << 20)).contains(kernelReadAheadKB) else {
+            throw ValidationError("--kernel_read_ahead_kb must be 0 to 1048576")
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: mountpoint, isDirectory: &isDirectory), isDirectory.boolValue else {

@@ -31,6 +31,11 @@ struct ServeSettings {
     var renamePolicy = RenamePolicy.refuse
     var hierarchicalNamespace = false
     var cacheTTL: Double = 5
+
+    /// The longest time a setting may name, in seconds: a year.
+    static let longestSeconds = 365 * 86_400
+    /// The largest size in MiB (a pebibyte), so that bytes stay well within 64 bits.
+    static let largestMB = 1 << 30
     var writeBack = false
     /// Local provider: fsync each object before it is reported stored.
     var localFsync = true
@@ -152,8 +157,9 @@ struct ServeSettings {
         let budgetMB = flags.spoolBudgetMB ?? server?.spool_budget_mb?.value ?? 1024
         let partMB = flags.partSizeMB ?? server?.part_size_mb?.value ?? 16
         uploadConcurrency = flags.uploadConcurrency ?? server?.upload_concurrency?.value ?? 4
-        guard budgetMB > 0, partMB > 0, partMB <= 5120, uploadConcurrency > 0 else {
-            throw ConfigError("\(source): spool_budget_mb, part_size_mb (at most 5120) and upload_concurrency must be positive")
+        guard (1...Self.largestMB).contains(budgetMB), (1...5120).contains(partMB), (1...1024).contains(uploadConcurrency) else {
+            throw ConfigError("\(source): spool_budget_mb (1 to \(Self.largestMB)), part_size_mb (1 to 5120) and "
+                + "upload_concurrency (1 to 1024) are out of range")
         }
         guard budgetMB >= partMB * 2 else {
             throw ConfigError("\(source): spool_budget_mb (\(budgetMB)) must hold at least two parts of part_size_mb (\(partMB))")
@@ -161,23 +167,29 @@ struct ServeSettings {
         spoolBudget = Int64(budgetMB) << 20
         let readAheadMB = flags.readAheadMB ?? server?.read_ahead_mb?.value ?? 64
         let ranges = flags.readAheadRanges ?? server?.read_ahead_ranges?.value ?? 2
-        guard readAheadMB > 0, ranges > 0 else {
-            throw ConfigError("\(source): read_ahead_mb and read_ahead_ranges must be positive")
+        guard (1...4096).contains(readAheadMB), (1...64).contains(ranges) else {
+            throw ConfigError("\(source): read_ahead_mb must be 1 to 4096 and read_ahead_ranges 1 to 64")
         }
         readAhead = ReadAheadConfiguration(maxWindow: readAheadMB << 20, parallelRanges: ranges)
         limits.maxConnections = flags.maxConnections ?? server?.max_connections?.value ?? 512
         limits.maxConnectionsPerAddress = flags.maxConnectionsPerIP ?? server?.max_connections_per_ip?.value ?? 32
         limits.banThreshold = flags.banThreshold ?? server?.ban_threshold?.value ?? 10
-        limits.banDuration = Double(server?.ban_seconds?.value ?? 600)
+        let banSeconds = server?.ban_seconds?.value ?? 600
+        limits.banDuration = Double(banSeconds)
         let idle = flags.idleTimeout ?? server?.idle_timeout?.value ?? 300
         guard limits.maxConnections > 0, limits.maxConnectionsPerAddress > 0, limits.banThreshold > 0, idle > 0 else {
             throw ConfigError("\(source): max_connections, max_connections_per_ip, ban_threshold and idle_timeout must be positive")
         }
+        // Times become nanoseconds in 64 bits: a value past a few centuries overflowed and
+        // stopped the server at the first use, after it had started.
+        for (name, seconds) in [("idle_timeout", idle), ("ban_seconds", banSeconds)] where !(0...Self.longestSeconds).contains(seconds) {
+            throw ConfigError("\(source): \(name) must be 0 to \(Self.longestSeconds) seconds (a year)")
+        }
         ftp.idleTimeout = .seconds(idle)
         let dataWait = flags.dataConnectionTimeout ?? server?.data_connection_timeout?.value ?? 30
         let stall = flags.transferStallTimeout ?? server?.transfer_stall_timeout?.value ?? 300
-        guard dataWait > 0, stall > 0 else {
-            throw ConfigError("\(source): data_connection_timeout and transfer_stall_timeout must be positive")
+        guard (1...Self.longestSeconds).contains(dataWait), (1...Self.longestSeconds).contains(stall) else {
+            throw ConfigError("\(source): data_connection_timeout and transfer_stall_timeout must be 1 to \(Self.longestSeconds) seconds")
         }
         ftp.dataConnectionTimeout = .seconds(dataWait)
         ftp.stallTimeout = .seconds(stall)
@@ -189,7 +201,9 @@ struct ServeSettings {
             ftp.dataReceiveBuffer = kilobytes == 0 ? nil : kilobytes << 10
         }
         let grace = flags.shutdownGrace ?? server?.shutdown_grace_seconds?.value ?? 30
-        guard grace >= 0 else { throw ConfigError("\(source): shutdown_grace_seconds must be 0 or more") }
+        guard (0...Self.longestSeconds).contains(grace) else {
+            throw ConfigError("\(source): shutdown_grace_seconds must be 0 to \(Self.longestSeconds)")
+        }
         ftp.shutdownGrace = .seconds(grace)
         let certificate = flags.tlsCertificate.map { absolute($0, from: cwd) }
             ?? server?.tls_certificate.map { absolute($0, from: configFolder) }
@@ -215,7 +229,9 @@ struct ServeSettings {
         }
         partSize = partMB << 20
         cacheTTL = flags.cacheTTL ?? server?.cache_ttl?.value ?? 5
-        guard cacheTTL >= 0 else { throw ConfigError("\(source): cache_ttl must be 0 or more seconds") }
+        guard (0...Double(Self.longestSeconds)).contains(cacheTTL) else {
+            throw ConfigError("\(source): cache_ttl must be 0 to \(Self.longestSeconds) seconds")
+        }
 
         func absolute(_ path: String, from folder: String) -> String {
             path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: folder + "/"))

@@ -70,6 +70,15 @@ def test_check_explains_a_valid_file_without_its_secrets(tmp_path):
     ({"tls_certificate": "/nonexistent/cert.pem", "tls_key": "/nonexistent/key.pem"}, "tls:"),
     ({"tls_certificate": "/nonexistent/cert.pem"}, "FTPS needs both tls_certificate and tls_key"),
     ({"spool_budget_mb": 16, "part_size_mb": 16}, "spool_budget_mb (16) must hold at least two parts"),
+    # Times and sizes that overflow 64 bits once in nanoseconds or bytes: the server started,
+    # then died at the first PASV (or upload).
+    ({"data_connection_timeout": 10_000_000_000}, "data_connection_timeout and transfer_stall_timeout must be 1 to"),
+    ({"idle_timeout": 10_000_000_000}, "idle_timeout must be 0 to 31536000 seconds"),
+    ({"ban_seconds": -5}, "ban_seconds must be 0 to"),
+    ({"shutdown_grace_seconds": 10_000_000_000}, "shutdown_grace_seconds must be 0 to"),
+    ({"spool_budget_mb": 99_999_999_999_999}, "spool_budget_mb (1 to 1073741824)"),
+    ({"read_ahead_mb": 99_999_999_999_999}, "read_ahead_mb must be 1 to 4096"),
+    ({"cache_ttl": 1e300}, "cache_ttl must be 0 to 31536000 seconds"),
 ])
 def test_bad_files_are_refused_with_the_field_and_the_reason(tmp_path, server, expected):
     path = write_config(tmp_path, server)

@@ -649,11 +649,15 @@ def test_detached_mount_with_its_options(tmp_path, seaweedfs):
                               "--endpoint", seaweedfs.endpoint, "--bucket", "b", "--credentials_file",
                               str(secrets_file)], capture_output=True, text=True, timeout=30)
     assert refused.returncode != 0 and "--credentials_file" in refused.stderr and not is_mounted(root)
-    # A read-ahead that cannot be is refused before anything is mounted.
-    for bad in (["--read_ahead_ranges", "0"], ["--read_ahead_ranges", "65"], ["--read_ahead_mb", "0"]):
+    # Values that cannot be are refused before anything is mounted (a negative size or a time
+    # past 64 bits of nanoseconds used to crash the mount).
+    for bad in ("--read_ahead_ranges=0", "--read_ahead_ranges=65", "--read_ahead_mb=0", "--max_rewrite_mb=-1",
+                "--spool_budget_mb=99999999999999", "--cache_ttl=nan", "--attr_timeout=1e300",
+                "--kernel_read_ahead_kb=-4"):
         refused = subprocess.run([str(ossftp_binary()), "mount", str(root), "--foreground", "--bucket", "bkt",
-                                  "--local_root", str(tmp_path / "data"), *bad], capture_output=True, text=True, timeout=30)
-        assert refused.returncode != 0 and "--read_ahead" in refused.stderr and not is_mounted(root), bad
+                                  "--local_root", str(tmp_path / "data"), bad], capture_output=True, text=True, timeout=30)
+        flag = bad.split("=")[0]
+        assert refused.returncode != 0 and flag in refused.stderr and not is_mounted(root), (bad, refused.stderr)
 
 
 def test_times_and_fsync(mounted):
