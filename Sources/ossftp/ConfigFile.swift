@@ -153,11 +153,12 @@ extension ConfigFile.Account {
         return permissions
     }
 
-    /// The store credentials, each written inline, as `env:NAME` or as `file:PATH`.
-    func credentials(field: String) throws -> StoreCredentials {
+    /// The store credentials, each written inline, as `env:NAME` or as `file:PATH` (relative
+    /// to `folder`, the config file's).
+    func credentials(field: String, relativeTo folder: String) throws -> StoreCredentials {
         StoreCredentials(
-            accessKeyID: try ServeSettings.secret(access_id ?? "", field: "\(field).access_id"),
-            secretAccessKey: try ServeSettings.secret(access_secret ?? "", field: "\(field).access_secret"))
+            accessKeyID: try ServeSettings.secret(access_id ?? "", field: "\(field).access_id", relativeTo: folder),
+            secretAccessKey: try ServeSettings.secret(access_secret ?? "", field: "\(field).access_secret", relativeTo: folder))
     }
 }
 

@@ -229,6 +229,9 @@ struct MountCommand: AsyncParsableCommand {
                 }
                 let entry = accounts[index]
                 let field = "\(config): modules.accounts[\(index)]"
+                // Paths in the file are taken from its folder, as `ossftp serve` takes them.
+                let folder = URL(fileURLWithPath: config).standardizedFileURL.deletingLastPathComponent().path
+                func fromFolder(_ path: String) -> String { path.hasPrefix("/") ? path : "\(folder)/\(path)" }
                 // The account's own store settings over the server's.
                 // The server's endpoint, region and addressing only for an account of its provider.
                 func own(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
@@ -237,12 +240,12 @@ struct MountCommand: AsyncParsableCommand {
                 let sameStore = target.provider == serverProvider
                 target.bucket = entry.bucket_name ?? ""
                 target.prefix = entry.home_dir ?? ""
-                target.localRoot = server?.local_root ?? target.localRoot
+                target.localRoot = server?.local_root.map(fromFolder) ?? target.localRoot
                 target.endpoint = own(entry.endpoint) ?? (sameStore ? own(server?.endpoint) : nil)
                 target.region = own(entry.region) ?? (sameStore ? server?.region : nil)
                 target.addressing = own(entry.addressing) ?? (sameStore ? server?.addressing : nil)
                 target.s3Checksum = server?.s3_checksum
-                if let id = entry.access_id, !id.isEmpty { target.credentials = try entry.credentials(field: field) }
+                if let id = entry.access_id, !id.isEmpty { target.credentials = try entry.credentials(field: field, relativeTo: folder) }
                 target.permissions = try entry.resolvedPermissions(field: field)
             }
         } catch let error as ConfigError {

@@ -182,8 +182,9 @@ struct ServeSettings {
         }
         // Times become nanoseconds in 64 bits: a value past a few centuries overflowed and
         // stopped the server at the first use, after it had started.
-        for (name, seconds) in [("idle_timeout", idle), ("ban_seconds", banSeconds)] where !(0...Self.longestSeconds).contains(seconds) {
-            throw ConfigError("\(source): \(name) must be 0 to \(Self.longestSeconds) seconds (a year)")
+        // A ban of 0 s would turn the ban off without a word (ban_threshold is how to tune it).
+        for (name, seconds) in [("idle_timeout", idle), ("ban_seconds", banSeconds)] where !(1...Self.longestSeconds).contains(seconds) {
+            throw ConfigError("\(source): \(name) must be 1 to \(Self.longestSeconds) seconds (a year)")
         }
         ftp.idleTimeout = .seconds(idle)
         let dataWait = flags.dataConnectionTimeout ?? server?.data_connection_timeout?.value ?? 30
@@ -261,7 +262,7 @@ struct ServeSettings {
             consolePassword = verifier
         }
         if let token = launcher?.token, !token.isEmpty {
-            consoleToken = try Self.secret(token, field: "\(source): modules.launcher.token")
+            consoleToken = try Self.secret(token, field: "\(source): modules.launcher.token", relativeTo: configFolder)
         }
         if webPort != 0 && !ConsoleServer.isLoopback(webAddress) && consolePassword == nil && consoleToken == nil {
             throw ConfigError(
@@ -297,7 +298,7 @@ struct ServeSettings {
                 throw ConfigError("\(field).access_id is missing for \(name)")
             }
             accountPermissions.append(try account.resolvedPermissions(field: field))
-            accountCredentials.append(try account.credentials(field: field))
+            accountCredentials.append(try account.credentials(field: field, relativeTo: configFolder))
             accountStores.append(store)
             if store.provider == .local && (try? PosixFile.status("\(localRoot)/\(bucket)"))??.isDirectory != true {
                 warnings.append("\(field) (\(name)): bucket folder \(localRoot)/\(bucket) does not exist; its logins will fail")
@@ -339,8 +340,9 @@ struct ServeSettings {
 
     /// Config accounts first, then (for OSS and S3) the seed's `access_key_id/bucket` login.
     /// A credential written inline, as `env:NAME` (from the environment), or as `file:PATH`
-    /// (the file's first line; the file must be readable by its owner only).
-    static func secret(_ value: String, field: String) throws -> String {
+    /// (the file's first line; the file must be readable by its owner only). A relative PATH
+    /// is taken from `folder`, the config file's, as every path in the file is.
+    static func secret(_ value: String, field: String, relativeTo folder: String) throws -> String {
         if value.hasPrefix("env:") {
             let name = String(value.dropFirst(4))
             guard let found = ProcessInfo.processInfo.environment[name], !found.isEmpty else {
@@ -349,7 +351,8 @@ struct ServeSettings {
             return found
         }
         if value.hasPrefix("file:") {
-            return try ownerOnlyLines(String(value.dropFirst(5)), field: field)[0]
+            let path = String(value.dropFirst(5))
+            return try ownerOnlyLines(path.hasPrefix("/") ? path : "\(folder)/\(path)", field: field)[0]
         }
         return value
     }

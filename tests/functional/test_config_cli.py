@@ -73,8 +73,9 @@ def test_check_explains_a_valid_file_without_its_secrets(tmp_path):
     # Times and sizes that overflow 64 bits once in nanoseconds or bytes: the server started,
     # then died at the first PASV (or upload).
     ({"data_connection_timeout": 10_000_000_000}, "data_connection_timeout and transfer_stall_timeout must be 1 to"),
-    ({"idle_timeout": 10_000_000_000}, "idle_timeout must be 0 to 31536000 seconds"),
-    ({"ban_seconds": -5}, "ban_seconds must be 0 to"),
+    ({"idle_timeout": 10_000_000_000}, "idle_timeout must be 1 to 31536000 seconds"),
+    ({"ban_seconds": -5}, "ban_seconds must be 1 to"),
+    ({"ban_seconds": 0}, "ban_seconds must be 1 to"),  # it turned the ban off
     ({"shutdown_grace_seconds": 10_000_000_000}, "shutdown_grace_seconds must be 0 to"),
     ({"spool_budget_mb": 99_999_999_999_999}, "spool_budget_mb (1 to 1073741824)"),
     ({"read_ahead_mb": 99_999_999_999_999}, "read_ahead_mb must be 1 to 4096"),

@@ -263,6 +263,28 @@ def test_secrets_from_files_must_be_private(tmp_path):
     assert "chmod 600" in result.stderr and "access_secret" in result.stderr
 
 
+def test_a_relative_secret_file_is_taken_from_the_config_folder(tmp_path):
+    """`file:secret.txt` in /etc/ossftp/config.json is /etc/ossftp/secret.txt, as every path in
+    the file is, whatever the working directory (systemd's is /): it was read from there."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "secret.txt").write_text("s3cr3t\n")
+    (folder / "secret.txt").chmod(0o600)
+    decoy = tmp_path / "secret.txt"  # where the working directory would find it: others may read it
+    decoy.write_text("wrong\n")
+    decoy.chmod(0o644)
+    (folder / "config.json").write_text(json.dumps({"modules": {"accounts": [{
+        "login_username": "u", "login_password": "p", "bucket_name": "b", "access_id": "AK",
+        "access_secret": "file:secret.txt"}], "ossftp": {"provider": "s3", "endpoint": "http://127.0.0.1:9"}}}))
+    result = subprocess.run([str(ossftp_binary()), "config", "check", "conf/config.json"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    (folder / "secret.txt").unlink()
+    result = subprocess.run([str(ossftp_binary()), "config", "check", "conf/config.json"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and str(folder / "secret.txt") in result.stderr, result.stderr
+
+
 def test_clients_that_do_not_read_or_do_not_log_in_are_let_go(tmp_path, tls_files):
     server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")], extra_args=[
         "--idle_timeout", "2", "--max_connections_per_ip", "4"], extra_config=tls_files)
