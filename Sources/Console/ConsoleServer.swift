@@ -169,6 +169,21 @@ public struct ConsoleServer: Sendable {
     private struct Edit: Decodable {
         var key: String
         var value: String
+
+        // A number or a boolean as JSON has it, or as text (what the page sends).
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            key = try container.decode(String.self, forKey: .key)
+            if let number = try? container.decode(Int.self, forKey: .value) {
+                value = String(number)
+            } else if let flag = try? container.decode(Bool.self, forKey: .value) {
+                value = String(flag)
+            } else {
+                value = try container.decode(String.self, forKey: .value)
+            }
+        }
+
+        private enum CodingKeys: String, CodingKey { case key, value }
     }
 
     private func edit(_ request: Request) async throws -> Response {

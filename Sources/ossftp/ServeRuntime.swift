@@ -30,6 +30,19 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         ("shutdown_grace_seconds", "seconds transfers may take to finish on stop"),
     ]
 
+    /// The flag that sets an editable key, when it was given: it wins over config.json.
+    static func overridingFlag(of key: String, in flags: ServeCommand) -> String? {
+        let given: Bool = switch key {
+        case "max_connections": flags.maxConnections != nil
+        case "max_connections_per_ip": flags.maxConnectionsPerIP != nil
+        case "idle_timeout": flags.idleTimeout != nil
+        case "ban_threshold": flags.banThreshold != nil
+        case "shutdown_grace_seconds": flags.shutdownGrace != nil
+        default: false
+        }
+        return given ? "--" + (key == "shutdown_grace_seconds" ? "shutdown_grace" : key) : nil
+    }
+
     init(flags: ServeCommand, settings: ServeSettings, server: FTPServer, limiter: ConnectionLimiter,
          spool: SpoolConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) {
         self.flags = flags
@@ -88,6 +101,11 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         }
         guard let path = settings.value.configPath else {
             throw ConsoleEditError("the server was started without a config.json; there is nothing to edit")
+        }
+        // Written to the file it would change nothing until the flag goes: said so, not "set".
+        if let flag = Self.overridingFlag(of: key, in: flags) {
+            throw ConsoleEditError("\(key) is set by \(flag) on the command line, which wins over config.json; "
+                + "change it there (the file is unchanged)")
         }
         try await reloading.run { try await BlockingIO.run { try self.write(key, value, into: path) } }
         return await configuration()

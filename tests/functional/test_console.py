@@ -197,6 +197,27 @@ def test_config_edits_are_validated_written_and_applied(protected):
         ftp.voidcmd("NOOP")
 
 
+def test_an_edit_of_a_key_a_flag_sets_is_refused_and_a_number_is_taken(tmp_path, alice):
+    """A key given on the command line wins over config.json: editing it answered 200 and
+    logged "set" while nothing changed. A number sent as a JSON number was refused with a
+    message that said the body was no JSON object."""
+    server = OssftpServer(tmp_path / "srv", [alice], console=True,
+                          launcher_config={"password": hash_password(PASSWORD), "token": TOKEN},
+                          extra_args=["--max_connections_per_ip", "2"])
+    server.start()
+    try:
+        client = ConsoleClient(server.web_port, token=TOKEN)
+        before = server.config_path.read_text()
+        code, body = client.post_json("/api/config", {"key": "max_connections_per_ip", "value": "5"})
+        assert code == 422 and "--max_connections_per_ip" in body["error"], body
+        assert server.config_path.read_text() == before
+        code, body = client.post_json("/api/config", {"key": "max_connections", "value": 100})
+        assert code == 200, body
+        assert json.loads(server.config_path.read_text())["modules"]["ossftp"]["max_connections"] == 100
+    finally:
+        server.stop()
+
+
 def test_config_shown_with_secrets_masked(tmp_path, alice):
     bob = Account("bob", "b-" + secrets.token_urlsafe(8), "bucket2", hashed=False)
     server = start(tmp_path, [alice, bob], password=hash_password(PASSWORD), token=TOKEN)
