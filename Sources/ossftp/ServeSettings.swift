@@ -87,13 +87,22 @@ struct ServeSettings {
             throw ConfigError("\(source): passive ports: need 1 <= passive_ports_start <= passive_ports_end <= 65535")
         }
         guard (0...65535).contains(ftp.port) else { throw ConfigError("\(source): port \(ftp.port) is out of range") }
+        // A range of the control port alone: every PASV would find it taken (425). In a larger
+        // range it is skipped as any port in use is.
+        guard !(start == end && end == ftp.port) else {
+            throw ConfigError("\(source): the only passive port is the FTP port \(ftp.port)")
+        }
         ftp.passivePorts = start...end
         let masquerade = flags.masqueradeAddress ?? server?.masquerade_address ?? ""
         ftp.masqueradeAddress = masquerade.isEmpty ? nil : masquerade
         if let masquerade = ftp.masqueradeAddress {
-            let octets = masquerade.split(separator: ".")
-            guard octets.count == 4, octets.allSatisfy({ UInt8($0) != nil }) else {
-                throw ConfigError("\(source): masquerade_address must be an IPv4 address, got \(masquerade)")
+            // As PASV announces it: four decimal numbers, no leading zeros (`010` reads as octal to
+            // some clients), and an address a client can reach (not 0.0.0.0).
+            let octets = masquerade.split(separator: ".", omittingEmptySubsequences: false)
+            guard octets.count == 4, octets.allSatisfy({ UInt8($0) != nil && ($0 == "0" || !$0.hasPrefix("0")) }),
+                masquerade != "0.0.0.0"
+            else {
+                throw ConfigError("\(source): masquerade_address must be an IPv4 address a client can reach, like 203.0.113.7, got \(masquerade)")
             }
         }
 
@@ -145,6 +154,7 @@ struct ServeSettings {
         }
 
         let maxObjects = server?.rename_max_objects?.value ?? 1000
+        guard maxObjects > 0 else { throw ConfigError("\(source): rename_max_objects must be positive") }
         switch (flags.rename ?? server?.rename ?? "refuse").lowercased() {
         case "refuse", "off", "": renamePolicy = .refuse
         case "copy": renamePolicy = .copy(maxDirectoryObjects: maxObjects)
@@ -362,6 +372,7 @@ struct ServeSettings {
     static func ownerOnlyLines(_ path: String, field: String) throws -> [String] {
         var status = stat()
         guard lstat(path, &status) == 0 else { throw ConfigError("\(field): cannot read \(path)") }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw ConfigError("\(field): \(path) is not a file") }
         guard status.st_mode & 0o077 == 0, status.st_uid == getuid() else {
             throw ConfigError("\(field): \(path) must belong to this user and be readable by it only (chmod 600)")
         }

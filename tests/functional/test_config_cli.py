@@ -80,6 +80,9 @@ def test_check_explains_a_valid_file_without_its_secrets(tmp_path):
     ({"spool_budget_mb": 99_999_999_999_999}, "spool_budget_mb (1 to 1073741824)"),
     ({"read_ahead_mb": 99_999_999_999_999}, "read_ahead_mb must be 1 to 4096"),
     ({"cache_ttl": 1e300}, "cache_ttl must be 0 to 31536000 seconds"),
+    ({"masquerade_address": "0.0.0.0"}, "masquerade_address must be an IPv4 address a client can reach"),
+    ({"masquerade_address": "010.1.1.1"}, "masquerade_address must be an IPv4 address a client can reach"),
+    ({"rename_max_objects": -1}, "rename_max_objects must be positive"),
 ])
 def test_bad_files_are_refused_with_the_field_and_the_reason(tmp_path, server, expected):
     path = write_config(tmp_path, server)
@@ -194,3 +197,10 @@ def test_help_of_an_unknown_subcommand_is_a_usage_error():
     assert "no subcommand 'mout'" in result.stderr and "mount" in result.stderr
     known = run("help", "mount")
     assert known.returncode == 0 and "MOUNTPOINT" in known.stdout.upper()
+
+
+def test_a_passive_range_of_the_ftp_port_alone_is_refused(tmp_path):
+    # Every PASV would find its only port taken by the control listener (425).
+    path = write_config(tmp_path, {"port": 21999, "passive_ports_start": 21999, "passive_ports_end": 21999})
+    check = run("config", "check", str(path))
+    assert check.returncode == 1 and "the only passive port is the FTP port 21999" in check.stderr, check.stderr
