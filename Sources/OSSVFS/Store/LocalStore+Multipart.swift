@@ -118,7 +118,7 @@ extension LocalStore {
                 }
                 throw error
             }
-            layout.settle(destination)
+            layout.settle(destination, size: parts.reduce(0) { $0 + $1.size })
             try DirectoryOps.removeTree(folder)
             return try layout.info(for: key).etag
         }
