@@ -103,6 +103,10 @@ struct ConfigFile: Decodable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError("\(path): cannot be read")
         }
+        if let duplicate = JSONDuplicateKeyScanner.firstDuplicate(in: [UInt8](data)) {
+            throw ConfigError("\(path): line \(duplicate.line): \"\(duplicate.key)\" is given twice in one object; "
+                + "keep one (tools differ on which counts)")
+        }
         do {
             var file = try JSONDecoder().decode(ConfigFile.self, from: data)
             file.unknownKeys = Self.unknownKeys(in: data)

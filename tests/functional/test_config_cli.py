@@ -204,3 +204,21 @@ def test_a_passive_range_of_the_ftp_port_alone_is_refused(tmp_path):
     path = write_config(tmp_path, {"port": 21999, "passive_ports_start": 21999, "passive_ports_end": 21999})
     check = run("config", "check", str(path))
     assert check.returncode == 1 and "the only passive port is the FTP port 21999" in check.stderr, check.stderr
+
+
+def test_a_key_given_twice_in_one_object_is_refused(tmp_path):
+    """Foundation keeps the first of two equal keys, Python's json and jq the last: an account
+    with "permissions" twice was full for ossftp and read-only for the tool that edited it."""
+    (tmp_path / "data" / "bkt").mkdir(parents=True)
+    path = tmp_path / "config.json"
+    path.write_text('{"modules": {"ossftp": {"local_root": "data"},\n'
+                    ' "accounts": [{"login_username": "a", "login_password": "p", "bucket_name": "bkt",\n'
+                    '               "permissions": "full", "note": "say \\"permissions\\"",\n'
+                    '               "permissions": "read-only"}]}}\n')
+    check = run("config", "check", str(path))
+    assert check.returncode == 1 and 'line 4: "permissions" is given twice' in check.stderr, check.stderr
+    # The same key in two objects is no repeat.
+    path.write_text('{"modules": {"ossftp": {"local_root": "data"}, "accounts": ['
+                    '{"login_username": "a", "login_password": "p", "bucket_name": "bkt"},'
+                    '{"login_username": "b", "login_password": "q", "bucket_name": "bkt"}]}}')
+    assert run("config", "check", str(path)).returncode == 0
