@@ -77,6 +77,9 @@ struct ServeSettings {
             .map { $0.deletingLastPathComponent().path } ?? cwd
         let server = file?.modules.ossftp
         let source = configPath ?? "flags"
+        // Where a checked value came from: a flag wins over the file, and a message that named
+        // config.json for a flag's value sent the reader to the wrong place.
+        func from(_ flagGiven: Bool) -> String { flagGiven ? "the command line" : source }
         self.configPath = configPath
 
         ftp.host = flags.listenAddress ?? server?.address ?? "127.0.0.1"
@@ -84,13 +87,13 @@ struct ServeSettings {
         let start = flags.passivePortsStart ?? server?.passive_ports_start?.value ?? 51000
         let end = flags.passivePortsEnd ?? server?.passive_ports_end?.value ?? 53000
         guard 1 <= start, start <= end, end <= 65535 else {
-            throw ConfigError("\(source): passive ports: need 1 <= passive_ports_start <= passive_ports_end <= 65535")
+            throw ConfigError("\(from(flags.passivePortsStart != nil || flags.passivePortsEnd != nil)): passive ports: need 1 <= passive_ports_start <= passive_ports_end <= 65535")
         }
-        guard (0...65535).contains(ftp.port) else { throw ConfigError("\(source): port \(ftp.port) is out of range") }
+        guard (0...65535).contains(ftp.port) else { throw ConfigError("\(from(flags.port != nil)): port \(ftp.port) is out of range") }
         // A range of the control port alone: every PASV would find it taken (425). In a larger
         // range it is skipped as any port in use is.
         guard !(start == end && end == ftp.port) else {
-            throw ConfigError("\(source): the only passive port is the FTP port \(ftp.port)")
+            throw ConfigError("\(from(flags.port != nil || flags.passivePortsStart != nil)): the only passive port is the FTP port \(ftp.port)")
         }
         ftp.passivePorts = start...end
         let masquerade = flags.masqueradeAddress ?? server?.masquerade_address ?? ""
@@ -102,7 +105,7 @@ struct ServeSettings {
             guard octets.count == 4, octets.allSatisfy({ UInt8($0) != nil && ($0 == "0" || !$0.hasPrefix("0")) }),
                 masquerade != "0.0.0.0"
             else {
-                throw ConfigError("\(source): masquerade_address must be an IPv4 address a client can reach, like 203.0.113.7, got \(masquerade)")
+                throw ConfigError("\(from(flags.masqueradeAddress != nil)): masquerade_address must be an IPv4 address a client can reach, like 203.0.113.7, got \(masquerade)")
             }
         }
 
@@ -113,12 +116,12 @@ struct ServeSettings {
         case "WARNING", "WARN": logLevel = .warning
         case "ERROR": logLevel = .error
         case "CRITICAL": logLevel = .critical
-        default: throw ConfigError("\(source): loglevel must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got \(levelName)")
+        default: throw ConfigError("\(from(flags.loglevel != nil)): loglevel must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got \(levelName)")
         }
 
         let providerName = flags.provider ?? server?.provider ?? "local"
         guard let provider = Provider(rawValue: providerName.lowercased()) else {
-            throw ConfigError("\(source): provider must be local, oss or s3, got \(providerName)")
+            throw ConfigError("\(from(flags.provider != nil)): provider must be local, oss or s3, got \(providerName)")
         }
         self.provider = provider
         let endpointText = flags.store.endpoint ?? server?.endpoint ?? ""
@@ -159,7 +162,7 @@ struct ServeSettings {
         case "refuse", "off", "": renamePolicy = .refuse
         case "copy": renamePolicy = .copy(maxDirectoryObjects: maxObjects)
         case "native": renamePolicy = .native
-        case let other: throw ConfigError("\(source): rename must be refuse, copy or native, got \(other)")
+        case let other: throw ConfigError("\(from(flags.rename != nil)): rename must be refuse, copy or native, got \(other)")
         }
         hierarchicalNamespace = server?.hierarchical_namespace?.value ?? false
         writeBack = flags.writeBack || (server?.write_back?.value ?? false)
@@ -168,7 +171,7 @@ struct ServeSettings {
         let partMB = flags.partSizeMB ?? server?.part_size_mb?.value ?? 16
         uploadConcurrency = flags.uploadConcurrency ?? server?.upload_concurrency?.value ?? 4
         guard (1...Self.largestMB).contains(budgetMB), (1...5120).contains(partMB), (1...1024).contains(uploadConcurrency) else {
-            throw ConfigError("\(source): spool_budget_mb (1 to \(Self.largestMB)), part_size_mb (1 to 5120) and "
+            throw ConfigError("\(from(flags.spoolBudgetMB != nil || flags.partSizeMB != nil || flags.uploadConcurrency != nil)): spool_budget_mb (1 to \(Self.largestMB)), part_size_mb (1 to 5120) and "
                 + "upload_concurrency (1 to 1024) are out of range")
         }
         guard budgetMB >= partMB * 2 else {
@@ -178,7 +181,7 @@ struct ServeSettings {
         let readAheadMB = flags.readAheadMB ?? server?.read_ahead_mb?.value ?? 64
         let ranges = flags.readAheadRanges ?? server?.read_ahead_ranges?.value ?? 2
         guard (1...4096).contains(readAheadMB), (1...64).contains(ranges) else {
-            throw ConfigError("\(source): read_ahead_mb must be 1 to 4096 and read_ahead_ranges 1 to 64")
+            throw ConfigError("\(from(flags.readAheadMB != nil || flags.readAheadRanges != nil)): read_ahead_mb must be 1 to 4096 and read_ahead_ranges 1 to 64")
         }
         readAhead = ReadAheadConfiguration(maxWindow: readAheadMB << 20, parallelRanges: ranges)
         limits.maxConnections = flags.maxConnections ?? server?.max_connections?.value ?? 512
@@ -188,32 +191,32 @@ struct ServeSettings {
         limits.banDuration = Double(banSeconds)
         let idle = flags.idleTimeout ?? server?.idle_timeout?.value ?? 300
         guard limits.maxConnections > 0, limits.maxConnectionsPerAddress > 0, limits.banThreshold > 0, idle > 0 else {
-            throw ConfigError("\(source): max_connections, max_connections_per_ip, ban_threshold and idle_timeout must be positive")
+            throw ConfigError("\(from(flags.maxConnections != nil || flags.maxConnectionsPerIP != nil || flags.banThreshold != nil || flags.idleTimeout != nil)): max_connections, max_connections_per_ip, ban_threshold and idle_timeout must be positive")
         }
         // Times become nanoseconds in 64 bits: a value past a few centuries overflowed and
         // stopped the server at the first use, after it had started.
         // A ban of 0 s would turn the ban off without a word (ban_threshold is how to tune it).
         for (name, seconds) in [("idle_timeout", idle), ("ban_seconds", banSeconds)] where !(1...Self.longestSeconds).contains(seconds) {
-            throw ConfigError("\(source): \(name) must be 1 to \(Self.longestSeconds) seconds (a year)")
+            throw ConfigError("\(from(name == "idle_timeout" && flags.idleTimeout != nil)): \(name) must be 1 to \(Self.longestSeconds) seconds (a year)")
         }
         ftp.idleTimeout = .seconds(idle)
         let dataWait = flags.dataConnectionTimeout ?? server?.data_connection_timeout?.value ?? 30
         let stall = flags.transferStallTimeout ?? server?.transfer_stall_timeout?.value ?? 300
         guard (1...Self.longestSeconds).contains(dataWait), (1...Self.longestSeconds).contains(stall) else {
-            throw ConfigError("\(source): data_connection_timeout and transfer_stall_timeout must be 1 to \(Self.longestSeconds) seconds")
+            throw ConfigError("\(from(flags.dataConnectionTimeout != nil || flags.transferStallTimeout != nil)): data_connection_timeout and transfer_stall_timeout must be 1 to \(Self.longestSeconds) seconds")
         }
         ftp.dataConnectionTimeout = .seconds(dataWait)
         ftp.stallTimeout = .seconds(stall)
         if let kilobytes = flags.dataReceiveBufferKB ?? server?.data_receive_buffer_kb?.value {
             // Linux caps SO_RCVBUF at net.core.rmem_max; a larger value is not an error there.
             guard (0...1 << 20).contains(kilobytes) else {
-                throw ConfigError("\(source): data_receive_buffer_kb must be 0 (the kernel's autotuning) to 1048576")
+                throw ConfigError("\(from(flags.dataReceiveBufferKB != nil)): data_receive_buffer_kb must be 0 (the kernel's autotuning) to 1048576")
             }
             ftp.dataReceiveBuffer = kilobytes == 0 ? nil : kilobytes << 10
         }
         let grace = flags.shutdownGrace ?? server?.shutdown_grace_seconds?.value ?? 30
         guard (0...Self.longestSeconds).contains(grace) else {
-            throw ConfigError("\(source): shutdown_grace_seconds must be 0 to \(Self.longestSeconds)")
+            throw ConfigError("\(from(flags.shutdownGrace != nil)): shutdown_grace_seconds must be 0 to \(Self.longestSeconds)")
         }
         ftp.shutdownGrace = .seconds(grace)
         let certificate = flags.tlsCertificate.map { absolute($0, from: cwd) }
@@ -241,7 +244,7 @@ struct ServeSettings {
         partSize = partMB << 20
         cacheTTL = flags.cacheTTL ?? server?.cache_ttl?.value ?? 5
         guard (0...Double(Self.longestSeconds)).contains(cacheTTL) else {
-            throw ConfigError("\(source): cache_ttl must be 0 to \(Self.longestSeconds) seconds")
+            throw ConfigError("\(from(flags.cacheTTL != nil)): cache_ttl must be 0 to \(Self.longestSeconds) seconds")
         }
 
         func absolute(_ path: String, from folder: String) -> String {

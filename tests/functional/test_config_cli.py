@@ -222,3 +222,18 @@ def test_a_key_given_twice_in_one_object_is_refused(tmp_path):
                     '{"login_username": "a", "login_password": "p", "bucket_name": "bkt"},'
                     '{"login_username": "b", "login_password": "q", "bucket_name": "bkt"}]}}')
     assert run("config", "check", str(path)).returncode == 0
+
+
+def test_a_bad_flag_value_is_blamed_on_the_command_line_not_the_file(tmp_path):
+    path = write_config(tmp_path, {})
+    for flags, expected in ((["--port", "99999"], "the command line: port 99999 is out of range"),
+                            (["--passive_ports_start", "60000", "--passive_ports_end", "50000"],
+                             "the command line: passive ports"),
+                            (["--idle_timeout", "0"], "the command line: max_connections")):
+        serve = run("serve", "--config", str(path), *flags)
+        assert serve.returncode == EX_CONFIG and expected in serve.stderr, serve.stderr
+        assert str(path) not in serve.stderr
+    # The file's own bad value still names the file.
+    path = write_config(tmp_path, {"port": 99999})
+    serve = run("serve", "--config", str(path))
+    assert serve.returncode == EX_CONFIG and f"{path}: port 99999 is out of range" in serve.stderr, serve.stderr
