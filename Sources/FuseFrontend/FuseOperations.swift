@@ -253,10 +253,13 @@ private final class ExitWatcher: @unchecked Sendable {
             while !done.withLock({ stopped }) {
                 usleep(100_000)
                 guard let session = filesystem.session.withLock({ $0 }), fuse_session_exited(session) != 0 else { continue }
-                let first = done.withLock {
-                    defer { stopped = true }
-                    if !stopped { pthread_kill(loopThread, SIGTERM) }
-                    return !stopped
+                // Under the lock: once stop() ran, the loop's thread may have left libfuse, and
+                // SIGTERM there would end the process.
+                let first = done.withLock { () -> Bool in
+                    guard !stopped else { return false }
+                    stopped = true
+                    pthread_kill(loopThread, SIGTERM)
+                    return true
                 }
                 if first { filesystem.options.onExitRequested?() }
             }

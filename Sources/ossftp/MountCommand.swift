@@ -231,7 +231,6 @@ struct MountCommand: AsyncParsableCommand {
                 let field = "\(config): modules.accounts[\(index)]"
                 // Paths in the file are taken from its folder, as `ossftp serve` takes them.
                 let folder = URL(fileURLWithPath: config).standardizedFileURL.deletingLastPathComponent().path
-                func fromFolder(_ path: String) -> String { path.hasPrefix("/") ? path : "\(folder)/\(path)" }
                 // The account's own store settings over the server's.
                 // The server's endpoint, region and addressing only for an account of its provider.
                 func own(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
@@ -240,7 +239,7 @@ struct MountCommand: AsyncParsableCommand {
                 let sameStore = target.provider == serverProvider
                 target.bucket = entry.bucket_name ?? ""
                 target.prefix = entry.home_dir ?? ""
-                target.localRoot = server?.local_root.map(fromFolder) ?? target.localRoot
+                target.localRoot = server?.local_root.map { ServeSettings.absolute($0, from: folder) } ?? target.localRoot
                 target.endpoint = own(entry.endpoint) ?? (sameStore ? own(server?.endpoint) : nil)
                 target.region = own(entry.region) ?? (sameStore ? server?.region : nil)
                 target.addressing = own(entry.addressing) ?? (sameStore ? server?.addressing : nil)

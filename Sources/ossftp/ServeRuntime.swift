@@ -21,27 +21,17 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
     private let reloading = AsyncSerializer()
     private let startedAt = Date()
 
-    /// The settings the console may change, each a key of `modules.ossftp`, with what it does.
-    static let editable: [(key: String, help: String)] = [
-        ("max_connections", "control connections at once"),
-        ("max_connections_per_ip", "control connections from one address"),
-        ("idle_timeout", "seconds an idle control connection is kept"),
-        ("ban_threshold", "failed logins in 10 minutes that ban an address"),
-        ("shutdown_grace_seconds", "seconds transfers may take to finish on stop"),
+    /// The settings the console may change: each a key of `modules.ossftp`, the flag that sets
+    /// it too (and then wins over the file), and what it does.
+    static let editable: [(key: String, flag: String, given: @Sendable (ServeCommand) -> Bool, help: String)] = [
+        ("max_connections", "--max_connections", { $0.maxConnections != nil }, "control connections at once"),
+        ("max_connections_per_ip", "--max_connections_per_ip", { $0.maxConnectionsPerIP != nil },
+         "control connections from one address"),
+        ("idle_timeout", "--idle_timeout", { $0.idleTimeout != nil }, "seconds an idle control connection is kept"),
+        ("ban_threshold", "--ban_threshold", { $0.banThreshold != nil }, "failed logins in 10 minutes that ban an address"),
+        ("shutdown_grace_seconds", "--shutdown_grace", { $0.shutdownGrace != nil },
+         "seconds transfers may take to finish on stop"),
     ]
-
-    /// The flag that sets an editable key, when it was given: it wins over config.json.
-    static func overridingFlag(of key: String, in flags: ServeCommand) -> String? {
-        let given: Bool = switch key {
-        case "max_connections": flags.maxConnections != nil
-        case "max_connections_per_ip": flags.maxConnectionsPerIP != nil
-        case "idle_timeout": flags.idleTimeout != nil
-        case "ban_threshold": flags.banThreshold != nil
-        case "shutdown_grace_seconds": flags.shutdownGrace != nil
-        default: false
-        }
-        return given ? "--" + (key == "shutdown_grace_seconds" ? "shutdown_grace" : key) : nil
-    }
 
     init(flags: ServeCommand, settings: ServeSettings, server: FTPServer, limiter: ConnectionLimiter,
          spool: SpoolConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) {
@@ -95,7 +85,7 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
     // MARK: - Edits
 
     func update(_ key: String, to value: String) async throws -> ConsoleConfiguration {
-        guard Self.editable.contains(where: { $0.key == key }) else {
+        guard let setting = Self.editable.first(where: { $0.key == key }) else {
             throw ConsoleEditError("\(key) cannot be edited here; editable: "
                 + Self.editable.map(\.key).joined(separator: ", "))
         }
@@ -103,8 +93,8 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
             throw ConsoleEditError("the server was started without a config.json; there is nothing to edit")
         }
         // Written to the file it would change nothing until the flag goes: said so, not "set".
-        if let flag = Self.overridingFlag(of: key, in: flags) {
-            throw ConsoleEditError("\(key) is set by \(flag) on the command line, which wins over config.json; "
+        if setting.given(flags) {
+            throw ConsoleEditError("\(key) is set by \(setting.flag) on the command line, which wins over config.json; "
                 + "change it there (the file is unchanged)")
         }
         try await reloading.run { try await BlockingIO.run { try self.write(key, value, into: path) } }

@@ -31,11 +31,6 @@ struct ServeSettings {
     var renamePolicy = RenamePolicy.refuse
     var hierarchicalNamespace = false
     var cacheTTL: Double = 5
-
-    /// The longest time a setting may name, in seconds: a year.
-    static let longestSeconds = 365 * 86_400
-    /// The largest size in MiB (a pebibyte), so that bytes stay well within 64 bits.
-    static let largestMB = 1 << 30
     var writeBack = false
     /// Local provider: fsync each object before it is reported stored.
     var localFsync = true
@@ -44,6 +39,18 @@ struct ServeSettings {
     var uploadConcurrency = 4
     var readAhead = ReadAheadConfiguration()
     var limits = ConnectionLimiter.Limits()
+    /// The longest time a setting may name, in seconds: a year.
+    static let longestSeconds = 365 * 86_400
+    /// The largest size in MiB (a pebibyte), so that bytes stay well within 64 bits.
+    static let largestMB = 1 << 30
+
+    /// `path` taken from `folder` unless absolute: the config file's folder for paths in the
+    /// file, the working directory for flags.
+    static func absolute(_ path: String, from folder: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: folder + "/"))
+            .standardizedFileURL.path
+    }
+
     /// One HTTP transport for the process, kept across reloads: its worker threads keep the
     /// connections.
     var transport: CurlTransport { Self.sharedTransport }
@@ -219,9 +226,9 @@ struct ServeSettings {
             throw ConfigError("\(from(flags.shutdownGrace != nil)): shutdown_grace_seconds must be 0 to \(Self.longestSeconds)")
         }
         ftp.shutdownGrace = .seconds(grace)
-        let certificate = flags.tlsCertificate.map { absolute($0, from: cwd) }
-            ?? server?.tls_certificate.map { absolute($0, from: configFolder) }
-        let key = flags.tlsKey.map { absolute($0, from: cwd) } ?? server?.tls_key.map { absolute($0, from: configFolder) }
+        let certificate = flags.tlsCertificate.map { Self.absolute($0, from: cwd) }
+            ?? server?.tls_certificate.map { Self.absolute($0, from: configFolder) }
+        let key = flags.tlsKey.map { Self.absolute($0, from: cwd) } ?? server?.tls_key.map { Self.absolute($0, from: configFolder) }
         switch (certificate, key) {
         case (nil, nil):
             break
@@ -247,14 +254,10 @@ struct ServeSettings {
             throw ConfigError("\(from(flags.cacheTTL != nil)): cache_ttl must be 0 to \(Self.longestSeconds) seconds")
         }
 
-        func absolute(_ path: String, from folder: String) -> String {
-            path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: folder + "/"))
-                .standardizedFileURL.path
-        }
-        localRoot = flags.localRoot.map { absolute($0, from: cwd) }
-            ?? server?.local_root.map { absolute($0, from: configFolder) } ?? absolute("data/local", from: cwd)
-        spoolDirectory = flags.spoolDir.map { absolute($0, from: cwd) }
-            ?? server?.spool_dir.map { absolute($0, from: configFolder) }
+        localRoot = flags.localRoot.map { Self.absolute($0, from: cwd) }
+            ?? server?.local_root.map { Self.absolute($0, from: configFolder) } ?? Self.absolute("data/local", from: cwd)
+        spoolDirectory = flags.spoolDir.map { Self.absolute($0, from: cwd) }
+            ?? server?.spool_dir.map { Self.absolute($0, from: configFolder) }
             ?? NSTemporaryDirectory() + "ossftp-spool-\(getuid())"
         let launcher = file?.modules.launcher
         webPort = flags.webPort ?? launcher?.control_port?.value ?? 8192
@@ -365,7 +368,7 @@ struct ServeSettings {
         }
         if value.hasPrefix("file:") {
             let path = String(value.dropFirst(5))
-            return try ownerOnlyLines(path.hasPrefix("/") ? path : "\(folder)/\(path)", field: field)[0]
+            return try ownerOnlyLines(absolute(path, from: folder), field: field)[0]
         }
         return value
     }
