@@ -152,10 +152,12 @@ def test_only_this_connections_session_passes_the_reuse_check(tmp_path, certific
             except (OSError, ssl.SSLError):
                 raw.close()
             outcomes[name] = (client.getline()[:3], got)
-        assert outcomes["foreign"] == ("426", b"")
+        # 425 with the reason, in the reply and in the log (it was a bare 426 "connection closed").
+        assert outcomes["foreign"] == ("425", b"")
         assert outcomes["own"] == ("226", b"mine")
         client.quit()
         stranger.close()
+        assert "did not resume the control connection's TLS session" in server.log_path.read_text()
     finally:
         server.stop()
 

@@ -34,6 +34,14 @@ enum DataConnectionSource: Sendable {
         }
     }
 
+    /// The TLS the data connection gets (PROT P), nil for a plain one.
+    var tls: DataTLS? {
+        switch self {
+        case .passive(let listener): return listener.tls
+        case .active(_, _, let tls, _): return tls
+        }
+    }
+
     /// A transfer command came for this connection (the passive port stays open for it).
     func holdForTransfer() {
         if case .passive(let listener) = self { listener.holdForTransfer() }
@@ -112,11 +120,14 @@ struct DataTLS: Sendable {
     /// The control connection's sessions, the only ones a data connection may resume.
     let scope: TLSSessionScope
     let requireReuse: Bool
+    /// Set when a data connection was closed for not resuming the session, so that the
+    /// transfer's reply and log can say why instead of "connection closed".
+    let refusedUnresumed = ReuseRefusal()
 
     /// Puts TLS first in a new data channel's pipeline (on its event loop).
     func install(on channel: any Channel) throws {
         try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: context, scope: scope, dataConnection: true), position: .first)
-        if requireReuse { try channel.pipeline.syncOperations.addHandler(SessionReuseGuard()) }
+        if requireReuse { try channel.pipeline.syncOperations.addHandler(SessionReuseGuard(refusal: refusedUnresumed)) }
     }
 }
 
@@ -127,8 +138,15 @@ final class SessionReuseGuard: ChannelInboundHandler, RemovableChannelHandler, S
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
+    private let refusal: ReuseRefusal
+
+    init(refusal: ReuseRefusal) {
+        self.refusal = refusal
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let completed = event as? TLSHandshakeCompleted, !completed.resumed {
+            refusal.record()
             // An error, not just a close: an upload's stream must not end as if complete (an
             // empty file would replace the stored one).
             context.fireErrorCaught(TLSError("the data connection did not resume the control connection's TLS session"))
@@ -137,4 +155,17 @@ final class SessionReuseGuard: ChannelInboundHandler, RemovableChannelHandler, S
         }
         context.fireUserInboundEventTriggered(event)
     }
+}
+
+/// Whether ``SessionReuseGuard`` closed a data connection; written on the data channel's event
+/// loop, read by the transfer's task after the connection ended.
+final class ReuseRefusal: @unchecked Sendable {
+    private let lock = Lock()
+    private var happened = false
+
+    func record() {
+        lock.withLock { happened = true }
+    }
+
+    var wasRecorded: Bool { lock.withLock { happened } }
 }

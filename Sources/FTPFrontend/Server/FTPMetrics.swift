@@ -21,6 +21,7 @@ enum FTPMetrics {
         case .refused, .notADirectoryListing: name = "refused"
         case .noDataConnection: name = "no_data_connection"
         case .connectionLost: name = "connection_lost"
+        case .sessionNotResumed: name = "tls_session_not_resumed"
         case .failed: name = "failed"
         case .aborted: name = "aborted"
         }

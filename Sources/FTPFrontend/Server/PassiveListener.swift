@@ -15,13 +15,16 @@ typealias DataChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 /// transfer, and it is closed if no transfer takes it.
 final class PassiveListener: Sendable {
     let port: Int
+    /// TLS for the accepted connection (PROT P), nil for a plain one.
+    let tls: DataTLS?
     private let server: any Channel
     private let slot: AcceptSlot
     /// Closes the port if no transfer command comes in time (cancelled when one does).
     private let unused: Scheduled<Void>
 
-    private init(port: Int, server: any Channel, slot: AcceptSlot, unused: Scheduled<Void>) {
+    private init(port: Int, tls: DataTLS?, server: any Channel, slot: AcceptSlot, unused: Scheduled<Void>) {
         self.port = port
+        self.tls = tls
         self.server = server
         self.slot = slot
         self.unused = unused
@@ -78,7 +81,7 @@ final class PassiveListener: Sendable {
                     }
                     server.close(promise: nil)
                 }
-                return PassiveListener(port: port, server: server, slot: slot, unused: unused)
+                return PassiveListener(port: port, tls: tls, server: server, slot: slot, unused: unused)
             } catch {
                 slot.promise.fail(error)
                 lastError = error

@@ -110,6 +110,9 @@ extension FTPSessionStateMachine {
         case noDataConnection
         /// The data connection broke or was closed early.
         case connectionLost
+        /// A private data connection was closed for not resuming the control connection's TLS
+        /// session (`tls_require_reuse`).
+        case sessionNotResumed
         /// The transfer failed in the store or the spool; for uploads, nothing was committed.
         case failed(VFSError)
         /// ABOR stopped it; for uploads, nothing was committed.

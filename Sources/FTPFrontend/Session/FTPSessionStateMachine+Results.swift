@@ -135,6 +135,11 @@ extension FTPSessionStateMachine {
             return .send(FTPReply(.cannotOpenDataConnection, "No data connection was made."))
         case .connectionLost:
             return .send(FTPReply(.transferAborted, "Data connection closed; transfer aborted."))
+        case .sessionNotResumed:
+            // 425 may follow a 150 (RFC 959 §5.4); vsftpd and FileZilla Server refuse the
+            // same way, and clients that can resume then know to.
+            return .send(FTPReply(.cannotOpenDataConnection,
+                                  "Data connection refused: it did not resume the control connection's TLS session."))
         case .failed(let error):
             return .send(FTPReply(error))
         }
