@@ -125,6 +125,11 @@ def test_stou_site_rein_stat_and_friends(ftp, ossftp, alice):
     assert ftp.sendcmd("SITE HELP").startswith("214")
     with pytest.raises(ftplib.error_perm, match="^502"):
         ftp.sendcmd("SITE CHMOD 644 " + names[0])
+    with pytest.raises(ftplib.error_perm, match="^502 .*no links"):
+        ftp.sendcmd(f"SITE SYMLINK {names[0]} link")
+    with pytest.raises(ftplib.error_perm, match="^504"):
+        ftp.sendcmd("SITE EXEC ls")
+    assert sorted(ftp.nlst()) == names
     assert ftp.sendcmd("ALLO 1000").startswith("202")
     assert ftp.sendcmd("CLNT test 1.0").startswith("200")
     status = ftp.sendcmd("STAT")

@@ -52,17 +52,22 @@ extension FTPSessionStateMachine {
         }
     }
 
-    /// SITE: HELP lists what there is; CHMOD is answered honestly.
+    /// SITE: HELP lists what there is; CHMOD and SYMLINK (ProFTPD's, which clients offer as
+    /// "create link") are answered honestly.
     func site(_ argument: String) -> Action {
         let words = argument.split(separator: " ", maxSplits: 1)
         switch words.first?.uppercased() {
         case "HELP":
             return .send(FTPReply(.help, lines: ["SITE commands:", " HELP", " CHMOD (object storage keeps no modes)",
-                                                 "End"]))
+                                                 " SYMLINK (object storage has no links)", "End"]))
         case "CHMOD":
             return .send(FTPReply(.notImplemented, "SITE CHMOD: object storage keeps no permissions; nothing changed."))
+        case "SYMLINK", "LN":
+            return .send(FTPReply(.notImplemented, "SITE \(words[0].uppercased()): object storage has no links; nothing created."))
         default:
-            return .send(FTPReply(.syntaxError, "SITE \(words.first.map(String.init) ?? "") not understood."))
+            // SITE itself is known; its parameter is not (RFC 959 §4.2: 504).
+            return .send(FTPReply(.parameterNotImplemented,
+                                  "SITE \(words.first.map(String.init) ?? "") is not a site command here; SITE HELP lists them."))
         }
     }
 
