@@ -42,4 +42,14 @@ static inline long clinux_start_writeback(int fd) {
     return -1;
 #endif
 }
+
+/// renameat2(2) with RENAME_EXCHANGE: swaps two names atomically (both must exist).
+static inline long clinux_exchange(const char *first, const char *second) {
+#ifdef SYS_renameat2
+    return syscall(SYS_renameat2, -100 /* AT_FDCWD */, first, -100 /* AT_FDCWD */, second, 2U /* RENAME_EXCHANGE */);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
 #endif

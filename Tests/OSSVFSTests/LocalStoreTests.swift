@@ -146,6 +146,30 @@ import TestSupport
         }
     }
 
+    /// Replacing an object swaps the names (no writeback forced by ext4): a reader of the old
+    /// file keeps its bytes, the new ones are in place, the old file is gone; a folder in the
+    /// way still refuses the put and leaves nothing behind.
+    @Test func replacingAnObjectSwapsItInAndLeavesNothingBehind() async throws {
+        try await withStore { store, bucket in
+            try await store.put("r.bin", body: .bytes(Array(repeating: 1, count: 100)), metadata: [:])
+            let oldFile = try PosixFile.openForReading(bucket + "/r.bin")
+            defer { try? oldFile.close() }
+            try await store.put("r.bin", body: .bytes(Array(repeating: 2, count: 50)), metadata: [:])
+            try await store.copy(from: "r.bin", to: "s.bin")
+            try await store.put("s.bin", body: .bytes([3]), metadata: [:])
+            #expect(try oldFile.read(at: 0, count: 200) == Array(repeating: 1, count: 100))
+            #expect(try await collect(store.get("r.bin", range: nil)) == Array(repeating: 2, count: 50))
+            #expect(try await collect(store.get("s.bin", range: nil)) == [3])
+            try FileManager.default.createDirectory(atPath: bucket + "/d.bin", withIntermediateDirectories: false)
+            await #expect(throws: ObjectStoreError.conflict("a directory with that name exists")) {
+                try await store.put("d.bin", body: .bytes([4]), metadata: [:])
+            }
+            let temp = bucket + "/" + LocalKeyLayout.tempFolder
+            #expect(try FileManager.default.contentsOfDirectory(atPath: temp).isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: bucket).sorted() == ["d.bin", "r.bin", "s.bin", LocalKeyLayout.tempFolder].sorted())
+        }
+    }
+
     @Test func aKeyAndAPrefixOfTheSameNameConflict() async throws {
         try await withStore { store, _ in
             try await store.put("a", body: .bytes([1]), metadata: [:])

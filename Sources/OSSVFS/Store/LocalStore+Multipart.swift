@@ -106,7 +106,7 @@ extension LocalStore {
                 {
                     try DirectoryOps.setModificationTime(temp, modified)
                 }
-                try DirectoryOps.rename(temp, to: destination)
+                try DirectoryOps.place(temp, at: destination)
             } catch {
                 if reusesFirst {
                     // The upload stays as it was, so that completing it again can work.

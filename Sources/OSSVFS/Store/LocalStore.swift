@@ -132,7 +132,7 @@ public final class LocalStore: ObjectStore {
                 let temp = try layout.stage(body, sync: layout.syncsWrites)
                 do {
                     if let modified { try DirectoryOps.setModificationTime(temp, modified) }
-                    try DirectoryOps.rename(temp, to: destination)
+                    try DirectoryOps.place(temp, at: destination)
                 } catch {
                     try? DirectoryOps.unlinkIfPresent(temp)
                     throw error
@@ -214,7 +214,7 @@ public final class LocalStore: ObjectStore {
             do {
                 // A copy keeps the source's metadata, and here the mtime is the metadata.
                 try DirectoryOps.setModificationTime(temp, info.lastModified)
-                try DirectoryOps.rename(temp, to: target)
+                try DirectoryOps.place(temp, at: target)
             } catch {
                 try? DirectoryOps.unlinkIfPresent(temp)
                 throw error
