@@ -13,18 +13,27 @@ import OSSVFS
 ///
 /// Files being written in the directory and not stored yet (which getattr already shows) come
 /// after the store's entries, so `ls` sees a copy in progress as stat does.
+///
+/// A store entry's attributes are made as the kernel takes it, from the entry and the
+/// generation it was fetched at (``FuseAttributeCache``): a file changed since gets its
+/// attributes anew.
 final class FuseDirectoryStream: @unchecked Sendable {
-    /// An entry ready for the kernel.
+    /// An entry ready for the kernel: fixed attributes, or a store entry and when it was fetched.
     struct Item {
         var name: String
-        var status: stat
+        var status: stat?
+        var entry: VFSEntry?
+        var listedAt: UInt64 = 0
     }
 
     let path: VFSPath
     let lock = Lock()
     private let vfs: any VFS
     private let dots: stat
-    private let fill: @Sendable (VFSEntry) -> stat
+    /// The attributes of a store entry fetched at a generation.
+    private let fill: @Sendable (VFSEntry, UInt64) -> stat
+    /// The generation now, taken before each fetch.
+    private let generation: @Sendable () -> UInt64
     /// The directory's files being written, looked up as a listing starts.
     private let pending: @Sendable () -> [ExactName: stat]
     /// Those not met in the store's listing so far, handed out once it ends.
@@ -33,6 +42,10 @@ final class FuseDirectoryStream: @unchecked Sendable {
     /// kernel resuming a buffer) lists the same ones, so offsets keep meaning the same entries.
     private var pendingAtStart: [ExactName: stat]?
     private var listing: Listing?
+    /// The generation when the listing started: its entries are judged against it (pages
+    /// fetched later are newer; judging them as older only costs a stat for a path changed
+    /// through the mount meanwhile).
+    private var listedAt: UInt64 = 0
     /// Entries handed out so far (the offset of the last one).
     private var position: Int64 = 0
     /// Entries fetched from the store and not yet taken by the kernel.
@@ -43,33 +56,36 @@ final class FuseDirectoryStream: @unchecked Sendable {
     static let batch = 256
 
     init(path: VFSPath, vfs: any VFS, dots: stat, pending: @escaping @Sendable () -> [ExactName: stat] = { [:] },
-         fill: @escaping @Sendable (VFSEntry) -> stat) {
+         generation: @escaping @Sendable () -> UInt64 = { 0 }, fill: @escaping @Sendable (VFSEntry, UInt64) -> stat) {
         self.path = path
         self.vfs = vfs
         self.dots = dots
         self.pending = pending
+        self.generation = generation
         self.fill = fill
     }
 
     /// Hands entries from `offset` on to `add` (name, attributes, the entry's offset) until it
     /// returns false (the kernel's buffer is full) or the listing ends. `fetched` sees each
-    /// batch of store entries (for the attribute cache). Call under ``lock``.
+    /// batch of store entries with the generation it was fetched at (for the attribute cache).
+    /// Call under ``lock``.
     func read(from offset: Int64, add: (String, stat, Int64) -> Bool,
-              fetched: ([VFSEntry]) -> Void) throws {
+              fetched: ([VFSEntry], UInt64) -> Void) throws {
         if offset != position { try restart(skippingTo: offset, fetched: fetched) }
         while true {
             if ready.isEmpty {
                 guard try refill(fetched: fetched) else { return }
             }
             let item = ready[0]
-            guard add(item.name, item.status, position + 1) else { return }
+            let status = item.status ?? item.entry.map { fill($0, item.listedAt) } ?? dots
+            guard add(item.name, status, position + 1) else { return }
             ready.removeFirst()
             position += 1
         }
     }
 
     /// Starts over and drops entries up to `offset`.
-    private func restart(skippingTo offset: Int64, fetched: ([VFSEntry]) -> Void) throws {
+    private func restart(skippingTo offset: Int64, fetched: ([VFSEntry], UInt64) -> Void) throws {
         listing = nil
         ready = []
         ended = false
@@ -84,8 +100,9 @@ final class FuseDirectoryStream: @unchecked Sendable {
     }
 
     /// Fetches the next entries; false at the end.
-    private func refill(fetched: ([VFSEntry]) -> Void) throws -> Bool {
+    private func refill(fetched: ([VFSEntry], UInt64) -> Void) throws -> Bool {
         if listing == nil {
+            listedAt = generation()
             listing = Listing(try BlockingBridge.run { [vfs, path] in try await vfs.list(path) }.get().makeAsyncIterator())
             ready = [Item(name: ".", status: dots), Item(name: "..", status: dots)]
             if pendingAtStart == nil { pendingAtStart = pending() }
@@ -94,14 +111,14 @@ final class FuseDirectoryStream: @unchecked Sendable {
         }
         guard !ended, let listing else { return false }
         let entries = try BlockingBridge.run { try await listing.next(Self.batch) }.get()
-        fetched(entries)
+        fetched(entries, listedAt)
         ready = entries.map { entry in
             // Stored already and being replaced or changed: listed as stat shows it, with the
             // size so far (a directory of the same name shadows it, as in stat).
             if let being = unlisted.removeValue(forKey: ExactName(entry.name)), entry.kind == .file {
                 return Item(name: entry.name, status: being)
             }
-            return Item(name: entry.name, status: fill(entry))
+            return Item(name: entry.name, entry: entry, listedAt: listedAt)
         }
         if entries.count < Self.batch {
             ended = true

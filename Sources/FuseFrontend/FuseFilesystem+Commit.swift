@@ -25,9 +25,12 @@ extension FuseFilesystem {
         // Stored or failed, its changes are over: another file may change the path now.
         defer { handles.unclaim(file.path, for: file) }
         if let failure = file.failure { return -failure }
-        if file.unlinked { return 0 }
+        if file.unlinked || !file.hasPendingChanges { return 0 }
         let path = file.path
-        forgetListed(path)
+        // Until the store has it, listings may still show the old object: the size it will
+        // have is shown meanwhile, and listings fetched before the end are not trusted.
+        attributes.beginCommit(path, size: file.pendingSize, modified: file.pendingModified ?? Date().timeIntervalSince1970)
+        defer { attributes.endCommit(path) }
         let result: Result<Void, any Error>
         if let writer = file.writer {
             do {
@@ -149,8 +152,7 @@ extension FuseFilesystem {
 
     /// Cuts or grows the stored object: the kept bytes are copied server-side, zeros added.
     private func truncateStored(_ path: String, to size: UInt64) -> Int32 {
-        perform(path) { [vfs, self] resolved in
-            self.forgetListed(resolved)
+        perform(path) { [vfs, self] resolved in try await self.changing(resolved) {
             let current = try await vfs.stat(resolved)
             guard current.kind == .file else { throw VFSError.isDirectory(resolved.description) }
             if current.size == size { return }
@@ -168,7 +170,7 @@ extension FuseFilesystem {
                 await writer.abort()
                 throw error
             }
-        }
+        } }
     }
 
     /// The mount is going away with files still open: uploads not committed are dropped

@@ -32,7 +32,7 @@ extension FuseFilesystem {
             let file = FuseOpenFile(path: resolved, writable: writable, appending: flags & O_APPEND != 0,
                                     replacing: truncating, size: entry.size, opener: process)
             if truncating {
-                forgetListed(resolved)
+                attributes.changed(resolved)
                 switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
                 case .success(let writer):
                     file.writer = writer
@@ -49,7 +49,7 @@ extension FuseFilesystem {
     public func create(_ path: String, flags: Int32 = 0, process: pid_t? = nil) -> (status: Int32, handle: UInt64) {
         let resolved: VFSPath
         do { resolved = try resolveNew(path) } catch { return (-FuseErrno.code(forAny: error), 0) }
-        forgetListed(resolved)
+        attributes.changed(resolved)
         switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
         case .success(let writer):
             let file = FuseOpenFile(path: resolved, writable: true, appending: flags & O_APPEND != 0,

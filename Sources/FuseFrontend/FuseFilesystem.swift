@@ -19,16 +19,16 @@ public final class FuseFilesystem: @unchecked Sendable {
     let session = LockedValue<OpaquePointer?>(nil)
     /// Set once libfuse tore the file system down in order.
     let endedCleanly = LockedValue(false)
-    /// What recent listings showed, for the getattr that follows each name (`ls -l`): one
-    /// listing answers them all instead of a request per file, as s3fs's stat cache does.
-    let listed = LockedValue<[VFSPath: (entry: VFSEntry, at: Double)]>([:])
-    /// How long a listed entry answers getattr, and how many are kept.
-    static let listedTTL: Double = 5
-    static let listedLimit = 200_000
+    /// What recent listings showed, for the getattr that follows each name (`ls -l`), and
+    /// what changes through the mount made stale.
+    let attributes = FuseAttributeCache()
 
-    /// Forgets what listings said about `path` (it changed through this mount).
-    func forgetListed(_ path: VFSPath) {
-        listed.withLock { _ = $0.removeValue(forKey: path) }
+    /// Runs `work`, a change of `path` through the mount: what listings said of it is stale
+    /// from its start, and stays so for listings fetched while it ran.
+    func changing<T>(_ path: VFSPath, _ work: () async throws -> T) async rethrows -> T {
+        attributes.changed(path)
+        defer { attributes.changed(path) }
+        return try await work()
     }
 
     public init(vfs: any VFS, options: FuseMountOptions) {
@@ -88,6 +88,11 @@ public final class FuseFilesystem: @unchecked Sendable {
     public func getattr(_ path: String, _ status: inout stat) -> Int32 {
         let resolved: VFSPath
         do { resolved = try resolve(path) } catch { return -FuseErrno.code(forAny: error) }
+        // Being stored (its lock is held meanwhile): what it will be once stored (the store may still show the old one).
+        if let committing = attributes.committing(resolved) {
+            fill(&status, kind: .file, size: committing.size, modified: committing.modified)
+            return 0
+        }
         // A file being written shows its size so far, before anything is stored.
         if let open = handles.writing(resolved) {
             let pending = open.lock.withLock { open.hasPendingChanges ? open.pendingSize : nil }
@@ -96,9 +101,8 @@ public final class FuseFilesystem: @unchecked Sendable {
                 return 0
             }
         }
-        let now = Date().timeIntervalSince1970
-        if let known = listed.withLock({ $0[resolved] }), now - known.at < Self.listedTTL {
-            fill(&status, kind: known.entry.kind, size: known.entry.size, modified: known.entry.modified)
+        if let known = attributes.listed(resolved, now: Date().timeIntervalSince1970) {
+            fill(&status, kind: known.kind, size: known.size, modified: known.modified)
             return 0
         }
         switch BlockingBridge.run({ [vfs] in try await vfs.stat(resolved) }) {
@@ -125,16 +129,30 @@ public final class FuseFilesystem: @unchecked Sendable {
                 fill(&status, kind: .file, size: file.size, modified: file.modified ?? Date().timeIntervalSince1970)
                 return status
             }
-        }) { [self] entry in
-            var status = stat()
-            fill(&status, kind: entry.kind, size: entry.size, modified: entry.modified)
-            return status
+        }, generation: { [attributes] in attributes.generation }) { [self] entry, listedAt in
+            listedStatus(of: resolved.appending(entry.name), entry, listedAt: listedAt)
         }
         return (0, directories.withLock { table in
             table.next += 1
             table.open[table.next] = stream
             return table.next
         })
+    }
+
+    /// The attributes of a listed entry as the kernel is handed it: as listed, unless the file
+    /// changed through the mount since the listing was fetched (then as it is now).
+    private func listedStatus(of path: VFSPath, _ entry: VFSEntry, listedAt: UInt64) -> stat {
+        var status = stat()
+        var shown = entry
+        if !attributes.isCurrent(path, listedAt: listedAt) {
+            if let committing = attributes.committing(path) {
+                shown = VFSEntry(name: entry.name, kind: .file, size: committing.size, modified: committing.modified)
+            } else if case .success(let now) = BlockingBridge.run({ [vfs] in try await vfs.stat(path) }) {
+                shown = now
+            }
+        }
+        fill(&status, kind: shown.kind, size: shown.size, modified: shown.modified)
+        return status
     }
 
     /// Entries from `offset` on, as the store's pages arrive; `add` gets each name with its
@@ -145,8 +163,8 @@ public final class FuseFilesystem: @unchecked Sendable {
         let now = Date().timeIntervalSince1970
         return stream.lock.withLock {
             do {
-                try stream.read(from: offset, add: add) { entries in
-                    remember(entries.map { (stream.path.appending($0.name), $0) }, at: now)
+                try stream.read(from: offset, add: add) { entries, listedAt in
+                    attributes.remember(entries.map { (stream.path.appending($0.name), $0) }, listedAt: listedAt, time: now)
                 }
                 return 0
             } catch {
@@ -159,13 +177,6 @@ public final class FuseFilesystem: @unchecked Sendable {
     public func releasedir(_ handle: UInt64) -> Int32 {
         directories.withLock { _ = $0.open.removeValue(forKey: handle) }
         return 0
-    }
-
-    private func remember(_ entries: [(VFSPath, VFSEntry)], at time: Double) {
-        listed.withLock { known in
-            if known.count + entries.count > Self.listedLimit { known.removeAll(keepingCapacity: true) }
-            for (path, entry) in entries { known[path] = (entry, time) }
-        }
     }
 
     public func statfs(_ status: inout statvfs) -> Int32 {
@@ -192,14 +203,14 @@ public final class FuseFilesystem: @unchecked Sendable {
 
     public func mkdir(_ path: String) -> Int32 {
         do { _ = try resolveNew(path) } catch { return -FuseErrno.code(forAny: error) }
-        return perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.makeDirectory($0) }
+        return perform(path) { [vfs, self] resolved in try await self.changing(resolved) { try await vfs.makeDirectory(resolved) } }
     }
 
     public func rmdir(_ path: String) -> Int32 {
         // A file being written inside is not listed yet, but the directory is not empty: its
         // commit would bring the directory back.
         if let resolved = try? resolve(path), handles.writingUnder(resolved) { return -ENOTEMPTY }
-        return perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.removeDirectory($0) }
+        return perform(path) { [vfs, self] resolved in try await self.changing(resolved) { try await vfs.removeDirectory(resolved) } }
     }
 
     /// unlink(2). A file still being written loses its name at once: what its writers send
@@ -209,7 +220,7 @@ public final class FuseFilesystem: @unchecked Sendable {
         do { resolved = try resolve(path) } catch { return -FuseErrno.code(forAny: error) }
         let writers = handles.allWritable(resolved)
         let pending = handles.writing(resolved) != nil
-        let status = perform(path) { [vfs, self] in self.forgetListed($0); try await vfs.removeFile($0) }
+        let status = perform(path) { [vfs, self] resolved in try await self.changing(resolved) { try await vfs.removeFile(resolved) } }
         // Refused (a no-delete account) or failed: the writers keep what they write. Nothing
         // stored yet under that name: unlinking the upload is all there is to do.
         guard status == 0 || (status == -ENOENT && pending) else { return status }
@@ -236,7 +247,8 @@ public final class FuseFilesystem: @unchecked Sendable {
             let replaced = handles.allWritable(to)
             if flags & noReplace != 0, handles.writing(to) != nil { return -EEXIST }
             // A renamed directory's listed children are stale too.
-            listed.withLock { $0.removeAll(keepingCapacity: true) }
+            attributes.changedEverything()
+            defer { attributes.changedEverything() }
             let status = BlockingBridge.status { [vfs] in
                 if flags & noReplace != 0, (try? await vfs.stat(to)) != nil { throw VFSError.alreadyExists(to.description) }
                 do {
@@ -257,7 +269,8 @@ public final class FuseFilesystem: @unchecked Sendable {
         guard let modified else { return 0 }
         let resolved: VFSPath
         do { resolved = try resolve(path) } catch { return -FuseErrno.code(forAny: error) }
-        forgetListed(resolved)
+        attributes.changed(resolved)
+        defer { attributes.changed(resolved) }
         if let open = handle.flatMap(handles.file) ?? handles.writing(resolved) {
             let pending = open.lock.withLock { () -> Bool in
                 guard open.hasPendingChanges else { return false }

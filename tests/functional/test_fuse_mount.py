@@ -956,3 +956,37 @@ def test_ls_shows_a_file_being_replaced_as_stat_does(mounted):
         listed = [line.split() for line in sh("ls -l", root).stdout.splitlines()[1:]]
         assert [(fields[4], fields[-1]) for fields in listed] == [("1000", "old.txt")], listed
     assert (root / "old.txt").read_bytes() == b"n" * 1000
+
+
+def test_a_listing_during_an_overwrite_never_brings_back_the_old_size(mounted):
+    """`ls -l` in a loop while a file is replaced: a listing fetched before the commit ended
+    used to hand the kernel (readdirplus) and the attribute cache the old size after close had
+    returned, and the next reader got the file cut short; `truncate -s +1` then stored it cut."""
+    root = mounted.root
+    (root / "d").mkdir()
+    stop = threading.Event()
+
+    def list_forever() -> None:
+        while not stop.is_set():
+            subprocess.run(["ls", "-l", str(root / "d")], capture_output=True)
+
+    listers = [threading.Thread(target=list_forever) for _ in range(2)]
+    for lister in listers:
+        lister.start()
+    wrong = []
+    try:
+        for attempt in range(20):
+            (root / "d" / "f").write_bytes(os.urandom(100_000))
+            body = os.urandom(400_000 + attempt)
+            (root / "d" / "f").write_bytes(body)
+            seen = len((root / "d" / "f").read_bytes()), os.stat(root / "d" / "f").st_size
+            if seen != (len(body), len(body)):
+                wrong.append((attempt, seen))
+            os.truncate(root / "d" / "f", len(body) + 1)
+            if (root / "d" / "f").read_bytes() != body + b"\0":
+                wrong.append((attempt, "truncate"))
+    finally:
+        stop.set()
+        for lister in listers:
+            lister.join()
+    assert wrong == []
