@@ -34,7 +34,8 @@ struct CopyCommand: AsyncParsableCommand {
     static func remote(_ text: String) throws -> Remote? {
         for provider in [StoreFactory.Provider.oss, .s3] where text.hasPrefix("\(provider.rawValue)://") {
             let rest = text.dropFirst(provider.rawValue.count + 3)
-            guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex, rest.index(after: slash) != rest.endIndex else {
+            // `s3://bucket/` is the bucket's top folder.
+            guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex else {
                 throw ValidationError("\(text): expected \(provider.rawValue)://bucket/key")
             }
             return Remote(provider: provider, bucket: String(rest[..<slash]), key: String(rest[rest.index(after: slash)...]))
@@ -49,8 +50,30 @@ struct CopyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A signal ends the copy, but first aborts its multipart upload (the store would keep
+        // the parts, unseen and billed) and removes a partial download. A second one does not wait.
+        let leftovers = TransferLeftovers()
+        let clearing = LockedBox(false)
+        var signals: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            signals += ServeCommand.onSignal(number) {
+                let first = clearing.withValue { (clearing: inout Bool) -> Bool in
+                    defer { clearing = true }
+                    return !clearing
+                }
+                guard first else { Glibc.exit(128 + number) }
+                Task {
+                    for done in await leftovers.clear() { FileHandle.standardError.write(Data("ossftp cp: \(done)\n".utf8)) }
+                    Glibc.exit(128 + number)
+                }
+            }
+        }
+        defer { signals.forEach { $0.cancel() } }
         do {
-            try await copy()
+            try await copy(leftovers: leftovers)
+        } catch let ObjectStoreError.io(operation, code) {
+            // A local file's error (or a socket's): said in words, not as a store's.
+            throw CopyError(description: "\(operation): \(String(cString: strerror(code)))")
         } catch let error as ObjectStoreError {
             throw CopyError(VFSError(error, path: (try? Self.remote(source)) == nil ? destination : source))
         } catch let error as VFSError {
@@ -58,7 +81,7 @@ struct CopyCommand: AsyncParsableCommand {
         }
     }
 
-    private func copy() async throws {
+    private func copy(leftovers: TransferLeftovers) async throws {
         let from = try Self.remote(source)
         let to = try Self.remote(destination)
         guard (from == nil) != (to == nil), let remote = from ?? to else {
@@ -75,25 +98,31 @@ struct CopyCommand: AsyncParsableCommand {
             provider: remote.provider, endpoint: try store.endpoint.map { try StoreEndpoint($0) }, region: store.region,
             pathStyle: pathStyle, s3Checksum: checksum)
         let objectStore = try await factory.makeStore(bucket: remote.bucket, credentials: credentials)
+        let isFolder = remote.key.isEmpty || remote.key.hasSuffix("/")
         if from == nil, source == "-" {
-            guard !remote.key.hasSuffix("/") else {
+            guard !isFolder else {
                 throw ValidationError("\(destination) is a folder: name the object standard input goes to")
             }
             let input = try PosixFile.duplicating(standard: STDIN_FILENO)
             try await ObjectTransfer.upload(stream: input, to: remote.key, store: objectStore, partSize: partSize << 20,
-                                            concurrency: concurrency)
+                                            concurrency: concurrency, leftovers: leftovers)
         } else if from == nil {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
-                throw CopyError(.notFound(source))
-            }
-            guard !isDirectory.boolValue else { throw CopyError(.isDirectory(source)) }
+            guard let status = try PosixFile.status(source) else { throw CopyError(.notFound(source)) }
+            guard !status.isDirectory else { throw CopyError(.isDirectory(source)) }
             // Into a folder (`s3://b/dir/`) the file keeps its name; a key ending in `/` would
             // be a folder marker with a body, which no listing shows as a file.
-            let key = remote.key.hasSuffix("/") ? remote.key + (source as NSString).lastPathComponent : remote.key
-            try await ObjectTransfer.upload(file: source, to: key, store: objectStore, partSize: partSize << 20,
-                                            concurrency: concurrency)
-        } else if remote.key.hasSuffix("/") {
+            let key = isFolder ? remote.key + (source as NSString).lastPathComponent : remote.key
+            if status.isRegular {
+                try await ObjectTransfer.upload(file: source, to: key, store: objectStore, partSize: partSize << 20,
+                                                concurrency: concurrency, leftovers: leftovers)
+            } else {
+                // A pipe, FIFO or device (`<(command)`, /dev/stdin): read to its end, as `-`.
+                let input = try PosixFile.openForReading(source)
+                defer { try? input.close() }
+                try await ObjectTransfer.upload(stream: input, to: key, store: objectStore, partSize: partSize << 20,
+                                                concurrency: concurrency, leftovers: leftovers)
+            }
+        } else if isFolder {
             throw ValidationError("\(source) is a folder; cp copies one object")
         } else if destination == "-" {
             let output = try PosixFile.duplicating(standard: STDOUT_FILENO)
@@ -104,7 +133,8 @@ struct CopyCommand: AsyncParsableCommand {
                 && isDirectory.boolValue
             let name = remote.key.split(separator: "/").last.map(String.init) ?? remote.key
             try await ObjectTransfer.download(remote.key, from: objectStore,
-                                              to: intoFolder ? (destination as NSString).appendingPathComponent(name) : destination)
+                                              to: intoFolder ? (destination as NSString).appendingPathComponent(name) : destination,
+                                              leftovers: leftovers)
         }
     }
 }
@@ -112,6 +142,10 @@ struct CopyCommand: AsyncParsableCommand {
 /// A failed copy, said in words (the store's error code and request id kept), exit status 1.
 struct CopyError: Error, CustomStringConvertible {
     var description: String
+
+    init(description: String) {
+        self.description = description
+    }
 
     init(_ error: VFSError) {
         switch error {

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import stat
 import subprocess
+import threading
+import time
 
 from ossftp_server import ossftp_binary
 
@@ -88,3 +92,115 @@ def test_folders_keep_the_file_name_as_cp_does(seaweedfs, tmp_path):
     assert (tmp_path / "out" / "report.pdf").read_bytes() == b"pdf"
     whole_folder = cp(seaweedfs, f"s3://{bucket}/docs/", str(tmp_path / "out"))
     assert whole_folder.returncode == 64 and "is a folder" in whole_folder.stderr
+    # The bucket's top folder, `s3://bucket/`, is a folder too.
+    top = cp(seaweedfs, str(tmp_path / "report.pdf"), f"s3://{bucket}/")
+    assert top.returncode == 0, top.stderr
+    assert client.get_object(Bucket=bucket, Key="report.pdf")["Body"].read() == b"pdf"
+    root_object = cp(seaweedfs, f"s3://{bucket}/", str(tmp_path / "out"))
+    assert root_object.returncode == 64 and "is a folder" in root_object.stderr
+
+
+def test_a_download_writes_into_what_is_not_an_ordinary_file_as_cp_does(seaweedfs, tmp_path):
+    """A download used to be renamed over its destination whatever it was: as root,
+    `cp s3://b/k /dev/null` put a file in place of /dev/null."""
+    bucket = "cp-" + secrets.token_hex(4)
+    client = seaweedfs.client()
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="k", Body=b"object body\n")
+    url = f"s3://{bucket}/k"
+    # A device (a null device of our own) stays a device.
+    os.mknod(tmp_path / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    assert cp(seaweedfs, url, str(tmp_path / "null")).returncode == 0
+    assert stat.S_ISCHR(os.lstat(tmp_path / "null").st_mode)
+    # A FIFO's reader gets the bytes.
+    os.mkfifo(tmp_path / "fifo")
+    got = []
+    reader = threading.Thread(target=lambda: got.append((tmp_path / "fifo").read_bytes()))
+    reader.start()
+    assert cp(seaweedfs, url, str(tmp_path / "fifo")).returncode == 0
+    reader.join(30)
+    assert got == [b"object body\n"] and stat.S_ISFIFO(os.lstat(tmp_path / "fifo").st_mode)
+    # A symbolic link is followed: its file is replaced, the link stays.
+    (tmp_path / "target").write_bytes(b"old")
+    os.symlink(tmp_path / "target", tmp_path / "link")
+    assert cp(seaweedfs, url, str(tmp_path / "link")).returncode == 0
+    assert os.path.islink(tmp_path / "link") and (tmp_path / "target").read_bytes() == b"object body\n"
+    # Hard links keep sharing one file.
+    (tmp_path / "a").write_bytes(b"old")
+    os.link(tmp_path / "a", tmp_path / "b")
+    assert cp(seaweedfs, url, str(tmp_path / "a")).returncode == 0
+    assert (tmp_path / "b").read_bytes() == b"object body\n" and os.stat(tmp_path / "a").st_nlink == 2
+    # A private file stays private; a new one follows the umask.
+    (tmp_path / "secret").write_bytes(b"old")
+    os.chmod(tmp_path / "secret", 0o600)
+    assert cp(seaweedfs, url, str(tmp_path / "secret")).returncode == 0
+    assert stat.S_IMODE(os.stat(tmp_path / "secret").st_mode) == 0o600
+    new = subprocess.run(["bash", "-c", 'umask 027 && exec "$@"', "sh", str(ossftp_binary()), "cp", url,
+                          str(tmp_path / "new"), "--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region],
+                         env={**os.environ, "AWS_ACCESS_KEY_ID": seaweedfs.admin.access_key,
+                              "AWS_SECRET_ACCESS_KEY": seaweedfs.admin.secret_key}, capture_output=True, timeout=60)
+    assert new.returncode == 0, new.stderr
+    assert stat.S_IMODE(os.stat(tmp_path / "new").st_mode) == 0o640
+    # A link to nothing is refused, and a missing folder is said in words.
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
+    dangling = cp(seaweedfs, url, str(tmp_path / "dangling"))
+    assert dangling.returncode == 1 and "dangling symbolic link" in dangling.stderr, dangling.stderr
+    missing = cp(seaweedfs, url, str(tmp_path / "nodir" / "x"))
+    assert missing.returncode == 1 and "nodir/x: No such file or directory" in missing.stderr, missing.stderr
+    assert "ossftp-part" not in missing.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "dangling", "fifo", "link", "new", "null",
+                                                         "secret", "target"]
+
+
+def test_a_pipe_is_read_to_its_end(seaweedfs, tmp_path):
+    bucket = "cp-" + secrets.token_hex(4)
+    client = seaweedfs.client()
+    client.create_bucket(Bucket=bucket)
+    body = os.urandom(6 * 1024 * 1024 + 5)
+    (tmp_path / "body").write_bytes(body)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": seaweedfs.admin.access_key,
+           "AWS_SECRET_ACCESS_KEY": seaweedfs.admin.secret_key}
+    piped = subprocess.run(["bash", "-c", 'exec "$@" < <(cat "$BODY")', "sh", str(ossftp_binary()), "cp", "/dev/stdin",
+                            f"s3://{bucket}/piped.bin", "--part_size", "5", "--endpoint", seaweedfs.endpoint,
+                            "--region", seaweedfs.region], env={**env, "BODY": str(tmp_path / "body")},
+                           capture_output=True, timeout=60)
+    assert piped.returncode == 0, piped.stderr
+    assert client.get_object(Bucket=bucket, Key="piped.bin")["Body"].read() == body
+
+
+def test_an_interrupted_copy_leaves_no_upload_and_no_partial_file(seaweedfs, tmp_path):
+    bucket = "cp-" + secrets.token_hex(4)
+    client = seaweedfs.client()
+    client.create_bucket(Bucket=bucket)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": seaweedfs.admin.access_key,
+           "AWS_SECRET_ACCESS_KEY": seaweedfs.admin.secret_key}
+    base = [str(ossftp_binary()), "cp"]
+    where = ["--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region]
+    for number, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        # An upload from a pipe that never ends: parts go up until the signal.
+        upload = subprocess.Popen(base + ["-", f"s3://{bucket}/endless.bin", "--part_size", "5"] + where,
+                                  stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        deadline = time.monotonic() + 60
+        while not client.list_multipart_uploads(Bucket=bucket).get("Uploads"):
+            upload.stdin.write(os.urandom(1024 * 1024))
+            upload.stdin.flush()
+            assert time.monotonic() < deadline
+        upload.stdin.write(os.urandom(6 * 1024 * 1024))
+        upload.stdin.flush()
+        upload.send_signal(number)
+        assert upload.wait(30) == status
+        assert b"aborted" in upload.stderr.read()
+        upload.stdin.close()
+        assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+        assert "Contents" not in client.list_objects_v2(Bucket=bucket)
+    # A download into a file: the partial file goes with the signal.
+    client.put_object(Bucket=bucket, Key="big.bin", Body=os.urandom(128 * 1024 * 1024))
+    download = subprocess.Popen(base + [f"s3://{bucket}/big.bin", str(tmp_path / "big.bin")] + where,
+                                stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith("big.bin.ossftp-part") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline and download.poll() is None
+        time.sleep(0.005)
+    download.send_signal(signal.SIGINT)
+    assert download.wait(30) == 130
+    assert list(tmp_path.iterdir()) == []

@@ -63,6 +63,12 @@ public final class PosixFile: @unchecked Sendable {
         return PosixFile(descriptor: fd, path: path)
     }
 
+    /// Opens an existing file, device or FIFO for writing from its start (cut to nothing with
+    /// `truncating`).
+    public static func openForWriting(_ path: String, truncating: Bool) throws -> PosixFile {
+        try open(path, flags: O_WRONLY | O_CLOEXEC | (truncating ? O_TRUNC : 0), mode: 0)
+    }
+
     /// Creates a new file (failing if it exists) for writing, readable only by its owner.
     public static func createExclusive(_ path: String, mode: mode_t = 0o600) throws -> PosixFile {
         try open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: mode)

@@ -8,14 +8,15 @@ extension ObjectTransfer {
     /// At most `concurrency + 1` parts are in memory. Nothing is stored unless the input ended
     /// and every part was taken; a failed upload is aborted.
     public static func upload(stream input: PosixFile, to key: String, store: any ObjectStore,
-                              partSize: Int = 8 << 20, concurrency: Int = 8) async throws {
+                              partSize: Int = 8 << 20, concurrency: Int = 8,
+                              leftovers: TransferLeftovers? = nil) async throws {
         let partSize = max(partSize, Int(store.capabilities.minPartSize))
         let first = try await readPart(input, size: partSize)
         guard first.count == partSize else {
             try await store.put(key, body: .bytes(first), metadata: [:])
             return
         }
-        try await multipartUpload(key, store: store) { uploadID in
+        try await multipartUpload(key, store: store, leftovers: leftovers) { uploadID in
             try await withThrowingTaskGroup(of: UploadedPart.self) { group in
                 var parts: [UploadedPart] = []
                 var pending = first
@@ -33,6 +34,7 @@ extension ObjectTransfer {
                     }
                     inFlight += 1
                     pending = try await readPart(input, size: partSize)
+                    try Task.checkCancellation()
                     if inFlight >= concurrency, let part = try await group.next() {
                         parts.append(part)
                         inFlight -= 1
@@ -49,6 +51,7 @@ extension ObjectTransfer {
         let stream = try await store.get(key, range: nil)
         do {
             for try await chunk in stream {
+                try Task.checkCancellation()
                 try await BlockingIO.run { try output.writeAll(chunk) }
             }
         } catch {

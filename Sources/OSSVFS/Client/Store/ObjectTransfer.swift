@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Whole-file transfers between a local file and a store, as `ossftp cp` and the benches use
 /// them: uploads as parallel multipart parts read straight from the file, downloads as one
@@ -6,7 +9,8 @@ import Foundation
 public enum ObjectTransfer {
     /// Uploads `path` to `key`: one PUT up to `partSize`, else `concurrency` parts at a time.
     public static func upload(file path: String, to key: String, store: any ObjectStore,
-                              partSize: Int = 8 << 20, concurrency: Int = 8) async throws {
+                              partSize: Int = 8 << 20, concurrency: Int = 8,
+                              leftovers: TransferLeftovers? = nil) async throws {
         guard let status = try PosixFile.status(path), !status.isDirectory else {
             throw ObjectStoreError.io(operation: "open \(path)", errno: 2)
         }
@@ -20,7 +24,7 @@ public enum ObjectTransfer {
         guard count <= store.capabilities.maxParts else {
             throw ObjectStoreError.invalidKey("\(path): \(count) parts of \(partSize) bytes exceed the store's limit")
         }
-        try await multipartUpload(key, store: store) { uploadID in
+        try await multipartUpload(key, store: store, leftovers: leftovers) { uploadID in
             try await withThrowingTaskGroup(of: UploadedPart.self) { group in
                 var parts: [UploadedPart] = []
                 var next = 0
@@ -37,6 +41,8 @@ public enum ObjectTransfer {
                 while next < min(concurrency, count) { addPart() }
                 while let part = try await group.next() {
                     parts.append(part)
+                    // Cancelled (cp interrupted): no more parts; the upload is aborted.
+                    try Task.checkCancellation()
                     if next < count { addPart() }
                 }
                 return parts
@@ -46,28 +52,69 @@ public enum ObjectTransfer {
 
     /// Starts a multipart upload of `key`, has `uploadParts` store its parts, and joins them
     /// in order; aborts the upload when anything fails, so no parts are left behind.
-    static func multipartUpload(_ key: String, store: any ObjectStore,
+    static func multipartUpload(_ key: String, store: any ObjectStore, leftovers: TransferLeftovers?,
                                 _ uploadParts: (String) async throws -> [UploadedPart]) async throws {
         let uploadID = try await store.createMultipartUpload(key, metadata: [:])
+        leftovers?.uploadStarted(key, uploadID: uploadID, in: store)
+        defer { leftovers?.uploadEnded() }
         do {
             let parts = try await uploadParts(uploadID).sorted { $0.partNumber < $1.partNumber }
             try await store.completeMultipartUpload(key, uploadID: uploadID, parts: parts)
         } catch {
+            // Also when cancelled: the store's calls do not stop for a cancelled task.
             try? await store.abortMultipartUpload(key, uploadID: uploadID)
             throw error
         }
     }
 
-    /// Downloads `key` into a new file at `path` (replaced atomically when complete).
-    public static func download(_ key: String, from store: any ObjectStore, to path: String) async throws {
+    /// Downloads `key` to `path` as `cp` writes a file (``LocalDownloadTarget``): a new or
+    /// ordinary file is replaced atomically once complete, keeping the replaced file's mode and
+    /// owner; a device, a FIFO or a hard-linked file is written into.
+    public static func download(_ key: String, from store: any ObjectStore, to path: String,
+                                leftovers: TransferLeftovers? = nil) async throws {
+        switch try await BlockingIO.run({ try LocalDownloadTarget.of(path) }) {
+        case .writeInto(let path, let truncating):
+            let output = try await BlockingIO.run { try PosixFile.openForWriting(path, truncating: truncating) }
+            do {
+                try await download(key, from: store, to: output)
+            } catch {
+                try? output.close()
+                throw error
+            }
+            try output.close()
+        case .replace(let path, let kept):
+            try await replace(path, keeping: kept, with: key, from: store, leftovers: leftovers)
+        }
+    }
+
+    private static func replace(_ path: String, keeping kept: LocalDownloadTarget.Kept?, with key: String,
+                                from store: any ObjectStore, leftovers: TransferLeftovers?) async throws {
         let stream = try await store.get(key, range: nil)
         let temp = path + ".ossftp-part-" + DirectoryOps.randomName()
-        let file = try await BlockingIO.run { try PosixFile.createExclusive(temp, mode: 0o644) }
+        // Private until complete when it replaces a file (whose mode it then takes); a new file
+        // gets 0666 less the umask, as cp's.
+        let file: PosixFile
+        do {
+            file = try await BlockingIO.run { try PosixFile.createExclusive(temp, mode: kept == nil ? 0o666 : 0o600) }
+        } catch ObjectStoreError.io(_, let code) {
+            stream.cancel()
+            throw ObjectStoreError.io(operation: "create \(path)", errno: code)
+        }
+        leftovers?.partialFileCreated(temp)
+        defer { leftovers?.partialFileEnded() }
         do {
             for try await chunk in stream {
+                try Task.checkCancellation()
                 try await BlockingIO.run { try file.writeAll(chunk) }
             }
             try await BlockingIO.run {
+                if let kept {
+                    guard fchmod(file.descriptor, kept.mode) == 0 else {
+                        throw ObjectStoreError.io(operation: "chmod \(temp)", errno: errno)
+                    }
+                    // Only root may give a file away; anyone else's copy is theirs, as with cp.
+                    _ = fchown(file.descriptor, kept.owner, kept.group)
+                }
                 try file.close()
                 try DirectoryOps.rename(temp, to: path)
             }
