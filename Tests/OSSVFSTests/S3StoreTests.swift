@@ -192,8 +192,14 @@ import TestSupport
         let id = try await store.createMultipartUpload(joined, metadata: [:])
         let first = try await store.uploadPartCopy(joined, uploadID: id, partNumber: 1, source: source,
                                                    range: 0...UInt64(6 << 20) - 1)
+        let etag = try await store.head(source).etag
         let second = try await store.uploadPartCopy(joined, uploadID: id, partNumber: 2, source: source,
-                                                    range: UInt64(6 << 20)...UInt64(12 << 20) - 1)
+                                                    range: UInt64(6 << 20)...UInt64(12 << 20) - 1, ifMatch: etag)
+        // A copy pinned to another version (the source since replaced) is refused.
+        await #expect(throws: ObjectStoreError.changed(source)) {
+            try await store.uploadPartCopy(joined, uploadID: id, partNumber: 3, source: source,
+                                           range: 0...UInt64(5 << 20) - 1, ifMatch: "\"0123456789abcdef0123456789abcdef\"")
+        }
         try await store.completeMultipartUpload(joined, uploadID: id, parts: [first, second])
         #expect(try await collect(store.get(joined, range: nil)) == data)
     }

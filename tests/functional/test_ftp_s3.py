@@ -300,3 +300,21 @@ def test_a_store_that_ignores_crc32c_gets_the_md5_checked_instead(seaweedfs, tmp
     finally:
         server.stop()
         proxy.close()
+
+
+@pytest.mark.parametrize("size", [6, 6 * 1024 * 1024])
+def test_appe_continues_the_object_as_stored_not_as_cached(seaweedfs, s3ftp, bucket, size):
+    """APPE kept as many bytes as a cached size said: after another client grew the object,
+    the growth was cut out of it, with 226. Small objects are read back, large ones copied
+    server-side; both must start from the object as it is now."""
+    admin = seaweedfs.admin
+    store = seaweedfs.client()
+    first = os.urandom(size)
+    store.put_object(Bucket=bucket, Key="log.txt", Body=first)
+    client = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    assert client.size("log.txt") == size  # now cached
+    grown = first + b"written by another client\n"
+    store.put_object(Bucket=bucket, Key="log.txt", Body=grown)
+    client.storbinary("APPE log.txt", io.BytesIO(b"appended\n"))
+    assert store.get_object(Bucket=bucket, Key="log.txt")["Body"].read() == grown + b"appended\n"
+    client.quit()

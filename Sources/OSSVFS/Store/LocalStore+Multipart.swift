@@ -45,9 +45,10 @@ extension LocalStore {
     }
 
     public func uploadPartCopy(_ key: String, uploadID: String, partNumber: Int, source: String,
-                               range: ClosedRange<UInt64>) async throws -> UploadedPart {
+                               range: ClosedRange<UInt64>, ifMatch: String?) async throws -> UploadedPart {
         let layout = self.layout
         let info = try await head(source)
+        if let ifMatch, info.etag != ifMatch { throw ObjectStoreError.changed(source) }
         guard range.upperBound < info.size else {
             throw ObjectStoreError.service(status: 416, code: "InvalidRange", message: "copy range", requestID: nil)
         }

@@ -39,9 +39,10 @@ public protocol ObjectStore: Sendable {
     func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws -> String
 
     /// Copies `range` of the object `source` (same bucket) as part `partNumber`; only when
-    /// `capabilities.partCopy`.
+    /// `capabilities.partCopy`. With `ifMatch`, only from the version with that ETag
+    /// (``ObjectStoreError/changed(_:)`` otherwise).
     func uploadPartCopy(_ key: String, uploadID: String, partNumber: Int, source: String,
-                        range: ClosedRange<UInt64>) async throws -> UploadedPart
+                        range: ClosedRange<UInt64>, ifMatch: String?) async throws -> UploadedPart
 
     /// The parts of an upload the store holds.
     func listParts(_ key: String, uploadID: String) async throws -> [UploadedPart]
@@ -264,5 +265,13 @@ extension ObjectStore {
     /// The bytes of one object, or of `range` of it, whatever its ETag.
     public func get(_ key: String, range: ByteRange?) async throws -> ObjectByteStream {
         try await get(key, range: range, ifMatch: nil)
+    }
+}
+
+extension ObjectStore {
+    /// Copies `range` of whatever version of `source` the store holds as part `partNumber`.
+    public func uploadPartCopy(_ key: String, uploadID: String, partNumber: Int, source: String,
+                               range: ClosedRange<UInt64>) async throws -> UploadedPart {
+        try await uploadPartCopy(key, uploadID: uploadID, partNumber: partNumber, source: source, range: range, ifMatch: nil)
     }
 }

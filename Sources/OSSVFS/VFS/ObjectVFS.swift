@@ -227,16 +227,22 @@ public struct ObjectVFS: VFS {
         async let isDirectory = directoryExists(path)
         try await parentCheck
         if try await isDirectory { throw VFSError.isDirectory(path.description) }
-        var base: (key: String, length: UInt64)?
+        var base: (key: String, length: UInt64, etag: String?)?
         if let prefixLength {
+            // The size and version the upload continues: asked of the store now, not taken from
+            // the cache (APPE at a size another client has since grown lost its bytes).
+            await invalidate(key)
             guard let existing = try await fileInfo(path) else {
-                if prefixLength == 0 { return try await openWrite(path, modified: modified, keepingFirst: nil) }
+                if prefixLength == 0 || prefixLength == .max {
+                    return try await openWrite(path, modified: modified, keepingFirst: nil)
+                }
                 throw VFSError.invalidRange("\(path) does not exist; cannot continue it at \(prefixLength)")
             }
+            let prefixLength = prefixLength == .max ? existing.size : prefixLength
             guard prefixLength <= existing.size else {
                 throw VFSError.invalidRange("\(path) has \(existing.size) bytes; cannot continue it at \(prefixLength)")
             }
-            if prefixLength > 0 { base = (key, prefixLength) }
+            if prefixLength > 0 { base = (key, prefixLength, existing.etag) }
         }
         let caches = self.caches
         let bucket = store.identity.bucket

@@ -17,8 +17,9 @@ public protocol VFS: Sendable {
 
     /// A new upload to `path`, stamped with `modified` (seconds since 1970) when given;
     /// nothing is visible until ``VFSWriter/commit()`` returns. With `keepingFirst: n`, the new
-    /// object starts with the first `n` bytes of the existing one (resume: REST+STOR; append:
-    /// `n` = its size), then what is written.
+    /// object starts with the first `n` bytes of the existing one (resume: REST+STOR), then what
+    /// is written; `UInt64.max` keeps all of it, at its size in the store as the upload opens
+    /// (append: ``openAppend(_:)``).
     func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?) async throws
         -> any VFSWriter
 
@@ -52,6 +53,12 @@ extension VFS {
     /// A new upload with the store's own time.
     public func openWrite(_ path: VFSPath) async throws -> any VFSWriter {
         try await openWrite(path, modified: nil, keepingFirst: nil)
+    }
+
+    /// An upload that continues `path` from its end, as the store holds it now (not as a cache
+    /// remembers it); a missing file is created.
+    public func openAppend(_ path: VFSPath) async throws -> any VFSWriter {
+        try await openWrite(path, modified: nil, keepingFirst: .max)
     }
 
     /// A new upload stamped with `modified`.

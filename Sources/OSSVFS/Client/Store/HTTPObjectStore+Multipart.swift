@@ -35,12 +35,18 @@ extension HTTPObjectStore {
 
     /// Copies `range` of an object in this bucket as part `partNumber` (UploadPartCopy).
     public func uploadPartCopy(_ key: String, uploadID: String, partNumber: Int, source: String,
-                               range: ClosedRange<UInt64>) async throws -> UploadedPart {
+                               range: ClosedRange<UInt64>, ifMatch: String?) async throws -> UploadedPart {
         let query = ["partNumber": String(partNumber), "uploadId": uploadID]
-        let headers = ["\(dialect.headerPrefix)copy-source": copySource(source),
+        var headers = ["\(dialect.headerPrefix)copy-source": copySource(source),
                        "\(dialect.headerPrefix)copy-source-range": "bytes=\(range.lowerBound)-\(range.upperBound)"]
-        let response = try await send(key: source, retryable: true) {
-            makeRequest("PUT", key: key, query: query, headers: headers)
+        if let ifMatch { headers["\(dialect.headerPrefix)copy-source-if-match"] = ifMatch }
+        let response: HTTPResponse
+        do {
+            response = try await send(key: source, retryable: true) {
+                makeRequest("PUT", key: key, query: query, headers: headers)
+            }
+        } catch ObjectStoreError.service(412, _, _, _) where ifMatch != nil {
+            throw ObjectStoreError.changed(source)
         }
         guard let document = XMLNode.parse(response.body), document.name != "Error", let etag = document.value("ETag") else {
             throw ObjectStoreError.service(status: response.status, code: "CopyFailed", message: "part \(partNumber)",
