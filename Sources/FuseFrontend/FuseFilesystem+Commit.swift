@@ -72,11 +72,18 @@ extension FuseFilesystem {
     /// so its errors reach close. A copy of the descriptor closed by another process (a child
     /// that inherited it, a flush the kernel sends on its own) does not end the opener's
     /// writing: committing then would store the file cut short. The opener's close, fsync and
-    /// the release after the last close do.
+    /// the release after the last close do; so does any close once the opener has closed its
+    /// own (`Popen(stdout=file)` closes the parent's copy first: the child's exit is then
+    /// where the file is complete, and the parent's wait must find it stored).
     public func flush(_ handle: UInt64, process: pid_t? = nil) -> Int32 {
         guard let file = handles.file(handle) else { return -EBADF }
-        if let opener = file.opener, process != opener { return 0 }
-        return file.lock.withLock { commit(file) }
+        return file.lock.withLock {
+            if let opener = file.opener {
+                guard process == opener || file.openerClosed else { return 0 }
+                if process == opener { file.openerClosed = true }
+            }
+            return commit(file)
+        }
     }
 
     /// fsync(2): returns once the file is stored.

@@ -41,6 +41,8 @@ final class FuseOpenFile: @unchecked Sendable {
     var failure: Int32?
     /// Its name was unlinked while it was written: what it holds is dropped, never stored.
     var unlinked = false
+    /// The opener has closed a descriptor of it: closes by other processes commit from then on.
+    var openerClosed = false
     /// Set by another descriptor's commit of the same path: what this one read or copied (its
     /// read-ahead, a clean staged copy, its idea of the size) may be stale. Behind a lock of
     /// its own, so the committer need not take this file's.

@@ -275,6 +275,19 @@ def test_only_the_writers_own_close_commits(mounted):
     assert path.read_bytes() == b"a" * MiB + b"b" * MiB
 
 
+def test_a_child_that_writes_after_its_parent_closed_is_stored_when_it_exits(mounted):
+    """`Popen(stdout=file)` closes the parent's copy at once; the child's writes were stored
+    only at the release the kernel sends after the exit, and the parent's `wait` could return
+    before: `cat` then showed the file empty."""
+    for attempt in range(10):
+        path = mounted.root / f"out-{attempt}.txt"
+        with open(path, "w") as out:
+            child = subprocess.Popen(["bash", "-c", "sleep 0.05; seq 1 5"], stdout=out)
+        assert child.wait(30) == 0
+        assert path.read_text() == "1\n2\n3\n4\n5\n"
+        assert mounted.store_path(f"out-{attempt}.txt")
+
+
 def test_a_file_being_written_by_another_process(mounted):
     root = mounted.root
     writer = open(root / "grow.bin", "wb")
