@@ -166,7 +166,7 @@ final class FuseHandleTable: @unchecked Sendable {
     func writingUnder(_ directory: VFSPath) -> Bool {
         let inside = lock.withLock {
             files.values.filter { $0.writable && $0.path.components.count > directory.components.count
-                && $0.path.components.starts(with: directory.components) }
+                && $0.path.isWithin(directory) }
         }
         return inside.contains { file in file.lock.withLock { file.isBeingWritten } }
     }

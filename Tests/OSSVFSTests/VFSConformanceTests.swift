@@ -242,6 +242,12 @@ import TestSupport
             return false
         }
         #expect(try await vfs.stat(try path("/target")).kind == .directory)
+        // Names are bytes: the NFD spelling of a name is another name, not the same one or inside it.
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        try await write(vfs, "/\(composed)", [6])
+        try await vfs.rename(try path("/\(composed)"), to: try path("/\(decomposed)"))
+        #expect(try await read(vfs, "/\(decomposed)") == [6])
+        await #expect(throws: VFSError.notFound("/\(composed)")) { try await vfs.stat(try path("/\(composed)")) }
     }
 
     /// A file changed from outside while its entry sits in the cache: a read opened from the

@@ -9,7 +9,7 @@ extension ObjectVFS {
             throw VFSError.permissionDenied("the root directory cannot be renamed")
         }
         if source == destination { return }
-        if destination.components.starts(with: source.components) {
+        if destination.isWithin(source) {
             throw VFSError.invalidName("a directory cannot move into itself")
         }
         let entry = try await stat(source)

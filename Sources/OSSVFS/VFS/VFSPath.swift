@@ -65,6 +65,12 @@ public struct VFSPath: Hashable, Sendable, CustomStringConvertible {
         for name in components { hasher.combine(ExactName(name)) }
     }
 
+    /// Whether this path is `ancestor` or lies below it, names compared byte for byte.
+    public func isWithin(_ ancestor: VFSPath) -> Bool {
+        components.count >= ancestor.components.count
+            && zip(components, ancestor.components).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+    }
+
     /// `/a/b`, or `/` for the root.
     public var description: String {
         "/" + components.joined(separator: "/")
