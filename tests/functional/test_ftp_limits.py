@@ -7,6 +7,7 @@ import ftplib
 import io
 import json
 import os
+import secrets
 import socket
 import subprocess
 import threading
@@ -155,6 +156,22 @@ def test_each_account_can_have_its_own_store(tmp_path, seaweedfs):
         assert (server.bucket_dir() / "where.txt").read_bytes() == b"on disk"
         stored = seaweedfs.client().get_object(Bucket="own-store", Key="where.txt")["Body"].read()
         assert stored == b"in s3"
+    finally:
+        server.stop()
+    # An account whose bucket does not exist: 550 naming the bucket, for good (it was 451,
+    # "try again", with the store's message where the name belongs).
+    missing = Account("gone", "gone-pass-1", "no-such-bucket-" + secrets.token_hex(3),
+                      access_id=seaweedfs.admin.access_key, access_secret=seaweedfs.admin.secret_key,
+                      store={"provider": "s3", "endpoint": seaweedfs.endpoint, "region": seaweedfs.region})
+    server = OssftpServer(tmp_path / "srv2", [missing])
+    server.start()
+    try:
+        client = login(server, "gone", "gone-pass-1")
+        for attempt in (lambda: client.nlst(), lambda: client.storbinary("STOR x", io.BytesIO(b"x")),
+                        lambda: client.size("x")):
+            with pytest.raises(ftplib.error_perm, match=f"^550 the bucket {missing.bucket}: no such file"):
+                attempt()
+        client.quit()
     finally:
         server.stop()
     # An s3 account with no endpoint anywhere is refused at start, with the field named.

@@ -48,13 +48,13 @@ struct FTPDataTransfer: Sendable {
             } catch VFSError.notDirectory where format != .machine {
                 // `LIST file` shows that one file (RFC 959 §4.1.3 allows a file path); MLSD does not.
                 return .listing(nil, single: try await vfs.stat(path), format: format, path: path)
-            } catch VFSError.notFound where format != .machine {
+            } catch let error as VFSError where format != .machine {
                 // No such name, but a wildcard in it: the parent's entries that match, each as
                 // itself (MLSD takes no patterns, RFC 3659 §7.2). A name with a real `*` is
                 // found above.
-                guard let wildcard = path.components.last.flatMap(FTPWildcard.init), let parent = path.parent else {
-                    throw VFSError.notFound(path.description)
-                }
+                guard case .notFound = error, let wildcard = path.components.last.flatMap(FTPWildcard.init),
+                    let parent = path.parent
+                else { throw error }
                 return .listing(try await vfs.list(parent), single: nil, format: format, path: parent, only: wildcard,
                                 namePrefix: namePrefix)
             }

@@ -99,12 +99,12 @@ struct FTPSessionOperations: Sendable {
             } catch VFSError.notDirectory {
                 let line = FTPListingFormatter.longLine(try await vfs.stat(path), now: now)
                 return .success(.statusLines([line], directory: false, complete: true), nil)
-            } catch VFSError.notFound {
+            } catch let error as VFSError {
                 // No such name, but a wildcard in it: the parent's entries that match, as LIST
                 // gives them over a data connection.
-                guard let wildcard = path.components.last.flatMap(FTPWildcard.init), let parent = path.parent else {
-                    throw VFSError.notFound(path.description)
-                }
+                guard case .notFound = error, let wildcard = path.components.last.flatMap(FTPWildcard.init),
+                    let parent = path.parent
+                else { throw error }
                 only = wildcard
                 listing = try await vfs.list(parent)
             }

@@ -35,7 +35,8 @@ public enum VFSError: Error, Sendable, Equatable {
         switch error {
         case .noSuchKey: self = .notFound(path)
         case .changed(let key): self = .integrity("\(key) was replaced while it was read; read it again")
-        case .noSuchBucket(let bucket): self = .storeFailure("bucket \(bucket) does not exist")
+        // For good, not "try again" (451): 550 on FTP, ENOENT on the mount.
+        case .noSuchBucket(let bucket): self = .notFound("the bucket \(bucket)")
         case .noSuchUpload(let id): self = .storeFailure("upload \(id) no longer exists")
         case .accessDenied: self = .permissionDenied(path)
         case .invalidCredentials(let code, _): self = .permissionDenied("\(path): \(code)")

@@ -75,7 +75,7 @@ extension HTTPObjectStore {
                 }
                 // S3 may answer 200 and put the error in the body.
                 if let document = XMLNode.parse(response.body), document.name == "Error" {
-                    throw Self.error(code: document.value("Code") ?? "InternalError",
+                    throw Self.error(bucket: bucket, code: document.value("Code") ?? "InternalError",
                                      message: document.value("Message") ?? "", status: 500, requestID: nil, key: key)
                 }
                 if let expected = combinedCRC(parts: parts) { try verifyCRC(response.headers, expected: expected, key: key) }

@@ -124,7 +124,7 @@ extension HTTPObjectStore {
             for error in XMLNode.parse(response.body)?.all("Error") ?? [] {
                 let key = error.value("Key") ?? ""
                 failures[key] = Self.error(
-                    code: error.value("Code") ?? "InternalError", message: error.value("Message") ?? "",
+                    bucket: bucket, code: error.value("Code") ?? "InternalError", message: error.value("Message") ?? "",
                     status: 200, requestID: nil, key: key)
             }
         }
@@ -150,7 +150,7 @@ extension HTTPObjectStore {
         }
         // S3 may answer 200 with an error document when a copy fails late.
         if let document = XMLNode.parse(response.body), document.name == "Error" {
-            throw Self.error(code: document.value("Code") ?? "InternalError", message: document.value("Message") ?? "",
+            throw Self.error(bucket: bucket, code: document.value("Code") ?? "InternalError", message: document.value("Message") ?? "",
                              status: 200, requestID: nil, key: source)
         }
     }
@@ -195,7 +195,7 @@ extension HTTPObjectStore {
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
         let response = try await send(key: key, retryable: true) { makeRequest("PUT", key: key, headers: headers) }
         if let document = XMLNode.parse(response.body), document.name == "Error" {
-            throw Self.error(code: document.value("Code") ?? "InternalError", message: document.value("Message") ?? "",
+            throw Self.error(bucket: bucket, code: document.value("Code") ?? "InternalError", message: document.value("Message") ?? "",
                              status: 200, requestID: nil, key: key)
         }
     }

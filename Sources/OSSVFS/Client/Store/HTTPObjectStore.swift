@@ -164,7 +164,7 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         }
         let code = document?.value("Code") ?? Self.defaultCode(for: head.status)
         let message = document?.value("Message") ?? "HTTP \(head.status)"
-        return Self.error(code: code, message: message, status: head.status, requestID: requestID, key: key ?? "")
+        return Self.error(bucket: bucket, code: code, message: message, status: head.status, requestID: requestID, key: key ?? "")
     }
 
     static func defaultCode(for status: Int) -> String {
@@ -176,10 +176,12 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         }
     }
 
-    static func error(code: String, message: String, status: Int, requestID: String?, key: String) -> ObjectStoreError {
+    static func error(bucket: String, code: String, message: String, status: Int, requestID: String?, key: String)
+        -> ObjectStoreError
+    {
         switch code {
         case "NoSuchKey": return .noSuchKey(key)
-        case "NoSuchBucket": return .noSuchBucket(message)
+        case "NoSuchBucket": return .noSuchBucket(bucket)
         case "NoSuchUpload": return .noSuchUpload(message)
         case "AccessDenied", "AllAccessDisabled": return .accessDenied(requestID: requestID)
         case "SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidSecurityToken", "ExpiredToken",
