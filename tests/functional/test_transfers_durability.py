@@ -383,3 +383,54 @@ def test_write_back_uploads_the_store_refuses_get_550_not_226(seaweedfs, bucket,
         client.quit()
     finally:
         server.stop()
+
+
+def test_write_back_small_file_gets_226_while_the_store_cannot_be_reached(seaweedfs, bucket, tmp_path):
+    """Write-back with the store's port closed: the folder checks before the upload used to
+    fail it with 451. The 226 follows, and the file reaches the store once it is back."""
+    from ossftp_server import Account
+    from netutil import free_port
+
+    port = free_port()
+    account = Account("wb", "wb-pass-1", bucket, access_id=seaweedfs.admin.access_key,
+                      access_secret=seaweedfs.admin.secret_key,
+                      store={"provider": "s3", "endpoint": f"http://{HOST}:{port}", "region": seaweedfs.region})
+    server = OssftpServer(tmp_path / "srv", [account], extra_args=["--write_back"])
+    forwarder = None
+    try:
+        server.start()
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=90)
+        client.login("wb", "wb-pass-1")
+        body = os.urandom(100_000)
+        started = time.monotonic()
+        assert client.storbinary("STOR sub/away.bin", io.BytesIO(body)).startswith("226")
+        assert time.monotonic() - started < 30
+        client.quit()
+        # The store comes back on its address: a forwarder to SeaweedFS on the closed port.
+        listener = socket.create_server((HOST, port))
+        target = seaweedfs.endpoint.rsplit(":", 1)[1].strip("/")
+
+        def pipe(source, sink):
+            with source, sink:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+
+        def serve():
+            while True:
+                try:
+                    inbound, _ = listener.accept()
+                except OSError:
+                    return
+                outbound = socket.create_connection((HOST, int(target)))
+                threading.Thread(target=pipe, args=(inbound, outbound), daemon=True).start()
+                threading.Thread(target=pipe, args=(outbound.dup(), inbound.dup()), daemon=True).start()
+
+        forwarder = threading.Thread(target=serve, daemon=True)
+        forwarder.start()
+        wait_until(lambda: object_sha256(seaweedfs, bucket, "sub/away.bin") == hashlib.sha256(body).hexdigest(), 90,
+                   "the file to reach the store")
+    finally:
+        server.stop()
+        if forwarder:
+            listener.close()

@@ -47,29 +47,12 @@ extension SpoolUpload {
     /// the background.
     private func checkStoreTakesKey() async throws {
         let (store, key, metadata) = (self.store, self.key, self.metadata)
-        let refusal: (any Error)? = await withCheckedContinuation { continuation in
-            let waiting = LockedBox<CheckedContinuation<(any Error)?, Never>?>(continuation)
-            @Sendable func settle(_ refusal: (any Error)?) {
-                waiting.withValue { pending in
-                    defer { pending = nil }
-                    return pending
-                }?.resume(returning: refusal)
-            }
-            Task {
-                do {
-                    let probe = try await store.createMultipartUpload(key, metadata: metadata)
-                    settle(nil)
-                    try? await store.abortMultipartUpload(key, uploadID: probe)
-                } catch {
-                    settle(UploadRecovery.isRefusedForGood(error) ? error : nil)
-                }
-            }
-            Task {
-                try? await Task.sleep(for: Self.writeBackProbeTimeout)
-                settle(nil)
-            }
+        let outcome = await TimeLimit.outcome(within: Self.writeBackProbeTimeout) {
+            let probe = try await store.createMultipartUpload(key, metadata: metadata)
+            Task { try? await store.abortMultipartUpload(key, uploadID: probe) }
         }
-        if let refusal { throw refusal }
+        // No answer in time, or one that may change (the store unreachable): the 226 follows.
+        if case .failure(let error)? = outcome, UploadRecovery.isRefusedForGood(error) { throw error }
     }
 
     /// How long a write-back upload waits for the store to say whether it takes the key.

@@ -223,10 +223,18 @@ public struct ObjectVFS: VFS {
         let key = try key(for: path)
         // A name the store cannot hold is refused now, not after every byte was sent.
         do { try store.validate(key) } catch let error as ObjectStoreError { throw VFSError(error, path: path.description) }
-        async let parentCheck: Void = requireDirectory(parent)
-        async let isDirectory = directoryExists(path)
-        try await parentCheck
-        if try await isDirectory { throw VFSError.isDirectory(path.description) }
+        if spool.writeBack {
+            // Write-back answers 226 while the store is away: a check it cannot make (the store
+            // unreachable, or silent for the probe's 5 s) is not a refusal here.
+            switch await TimeLimit.outcome(within: SpoolUpload.writeBackProbeTimeout, of: { [self] in
+                try await checkPlace(of: path, in: parent)
+            }) {
+            case .failure(VFSError.storeUnavailable)?, .success?, nil: break
+            case .failure(let error)?: throw error
+            }
+        } else {
+            try await checkPlace(of: path, in: parent)
+        }
         var base: (key: String, length: UInt64, etag: String?)?
         if let prefixLength {
             // The size and version the upload continues: asked of the store now, not taken from
@@ -252,6 +260,14 @@ public struct ObjectVFS: VFS {
         ) {
             await caches.invalidate(bucket: bucket, key: key)
         }
+    }
+
+    /// Refuses an upload to `path` when its folder is missing or a folder has its name.
+    private func checkPlace(of path: VFSPath, in parent: VFSPath) async throws {
+        async let parentCheck: Void = requireDirectory(parent)
+        async let isDirectory = directoryExists(path)
+        try await parentCheck
+        if try await isDirectory { throw VFSError.isDirectory(path.description) }
     }
 
     /// Seconds since 1970 as stored in `mtime` metadata.
