@@ -202,7 +202,15 @@ extension FuseFilesystem {
                 staged.dirty = true
             } else if let writer = file.writer {
                 let chunk = Array(bytes)
-                try BlockingBridge.run { try await writer.write(chunk) }.get()
+                if case .failure(let error) = BlockingBridge.run({ try await writer.write(chunk) }) {
+                    // A failure ends the upload (a part the store refused): nothing of it can be
+                    // stored now, and every later call, close included, says why with the same
+                    // errno (it was EIO from then on, "upload already finished").
+                    file.failure = FuseErrno.code(forAny: error)
+                    file.writer = nil
+                    _ = BlockingBridge.run { await writer.abort() }
+                    throw error
+                }
                 file.size += UInt64(bytes.count)
             }
             return Int32(bytes.count)

@@ -1003,3 +1003,31 @@ def test_a_listing_during_an_overwrite_never_brings_back_the_old_size(mounted):
         for lister in listers:
             lister.join()
     assert wrong == []
+
+
+def test_an_upload_the_store_refuses_says_eacces_to_every_later_call(tmp_path, seaweedfs):
+    """With a key that may only read, a file larger than a part fails at a write (its part is
+    refused): that write, the next ones and close all get EACCES (close used to say EIO)."""
+    bucket = "fuse-ro-" + secrets.token_hex(4)
+    seaweedfs.client().create_bucket(Bucket=bucket)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": seaweedfs.readonly.access_key,
+           "AWS_SECRET_ACCESS_KEY": seaweedfs.readonly.secret_key}
+    mount = FuseMount(tmp_path / "mnt", ["--provider", "s3", "--endpoint", seaweedfs.endpoint, "--region",
+                                         seaweedfs.region, "--bucket", bucket, "--spool_dir", str(tmp_path / "spool")],
+                      env=env).start()
+    try:
+        fd = os.open(tmp_path / "mnt" / "big.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        codes = []
+        for _ in range(64):
+            try:
+                os.write(fd, b"x" * MiB)
+            except OSError as error:
+                codes.append(error.errno)
+                if len(codes) == 2:
+                    break
+        with pytest.raises(OSError) as closing:
+            os.close(fd)
+        assert codes == [errno.EACCES, errno.EACCES] and closing.value.errno == errno.EACCES, (codes, closing.value)
+        assert not seaweedfs.client().list_objects_v2(Bucket=bucket).get("Contents")
+    finally:
+        mount.stop()
