@@ -14,21 +14,41 @@ import OSSVFS
 final class FuseAttributeCache: @unchecked Sendable {
     /// How long a listed entry answers getattr.
     static let listedTTL: Double = 5
-    /// Entries kept (then all are dropped), and changed paths remembered (then every listing
-    /// older than now counts as stale).
+    /// Entries kept (then all are dropped); changed paths and renamed trees remembered (then
+    /// every listing older than now counts as stale).
     static let listedLimit = 200_000
     static let changedLimit = 10_000
+    static let renamedLimit = 64
 
     private struct State {
         var generation: UInt64 = 1
         /// The generation of each path's last change.
         var changed: [VFSPath: UInt64] = [:]
-        /// Listings fetched before this generation are stale for every path (set when
-        /// `changed` was emptied, and by a rename, which moves whole trees).
+        /// Trees renamed (both names), with the generation of the rename: everything under
+        /// them changed.
+        var renamed: [(tree: VFSPath, generation: UInt64)] = []
+        /// Listings fetched before this generation are stale for every path (set when one of
+        /// the above was emptied).
         var floor: UInt64 = 0
-        var listed: [VFSPath: (entry: VFSEntry, at: Double)] = [:]
-        /// Files whose commit is running: the size and time they will have once stored.
-        var committing: [VFSPath: (size: UInt64, modified: Double)] = [:]
+        var listed: [VFSPath: (entry: VFSEntry, at: Double, generation: UInt64)] = [:]
+        /// Files whose commit is running: the size and time they will have once stored, and
+        /// how many commits of the path run (two descriptors may commit one path at once).
+        var committing: [VFSPath: (size: UInt64, modified: Double, count: Int)] = [:]
+
+        mutating func change(_ path: VFSPath) {
+            generation += 1
+            if changed.count >= FuseAttributeCache.changedLimit {
+                changed.removeAll(keepingCapacity: true)
+                floor = generation
+            }
+            changed[path] = generation
+            listed[path] = nil
+        }
+
+        func isCurrent(_ path: VFSPath, listedAt listing: UInt64) -> Bool {
+            listing >= floor && (changed[path] ?? 0) <= listing && committing[path] == nil
+                && !renamed.contains { $0.generation > listing && path.isWithin($0.tree) }
+        }
     }
 
     private let state = LockedValue(State())
@@ -38,49 +58,50 @@ final class FuseAttributeCache: @unchecked Sendable {
 
     /// `path` changes (or just changed) through the mount: what listings said of it is stale.
     func changed(_ path: VFSPath) {
-        state.withLock { state in
-            state.generation += 1
-            if state.changed.count >= Self.changedLimit {
-                state.changed.removeAll(keepingCapacity: true)
-                state.floor = state.generation
-            }
-            state.changed[path] = state.generation
-            state.listed[path] = nil
-        }
+        state.withLock { $0.change(path) }
     }
 
-    /// Anything may have changed (a rename moves whole trees): every listing so far is stale.
-    func changedEverything() {
+    /// The tree at `path` moves (a rename): what listings said of anything in it is stale.
+    func changedTree(_ path: VFSPath) {
         state.withLock { state in
             state.generation += 1
-            state.floor = state.generation
-            state.changed.removeAll(keepingCapacity: true)
-            state.listed.removeAll(keepingCapacity: true)
+            if state.renamed.count >= Self.renamedLimit {
+                state.renamed.removeAll(keepingCapacity: true)
+                state.floor = state.generation
+            }
+            state.renamed.append((path, state.generation))
         }
     }
 
     /// A commit of `path` starts: until ``endCommit(_:)`` it shows `size`, what it will have.
     func beginCommit(_ path: VFSPath, size: UInt64, modified: Double) {
-        changed(path)
-        state.withLock { $0.committing[path] = (size, modified) }
+        state.withLock { state in
+            state.change(path)
+            state.committing[path] = (size, modified, (state.committing[path]?.count ?? 0) + 1)
+        }
     }
 
-    /// The commit ended, stored or not: the store answers for `path` again.
+    /// The commit ended, stored or not: the store answers for `path` again once no other
+    /// commit of it runs.
     func endCommit(_ path: VFSPath) {
-        state.withLock { _ = $0.committing.removeValue(forKey: path) }
-        changed(path)
+        state.withLock { state in
+            if let running = state.committing[path], running.count > 1 {
+                state.committing[path]?.count = running.count - 1
+            } else {
+                state.committing[path] = nil
+            }
+            state.change(path)
+        }
     }
 
-    /// The size and time of `path` while its commit runs.
+    /// The size and time of `path` while a commit of it runs.
     func committing(_ path: VFSPath) -> (size: UInt64, modified: Double)? {
-        state.withLock { $0.committing[path] }
+        state.withLock { $0.committing[path].map { ($0.size, $0.modified) } }
     }
 
     /// Whether what a listing fetched at `generation` says of `path` still holds.
     func isCurrent(_ path: VFSPath, listedAt generation: UInt64) -> Bool {
-        state.withLock { state in
-            generation >= state.floor && (state.changed[path] ?? 0) <= generation && state.committing[path] == nil
-        }
+        state.withLock { $0.isCurrent(path, listedAt: generation) }
     }
 
     /// Keeps what a listing fetched at `generation` showed, but for paths changed since.
@@ -88,17 +109,18 @@ final class FuseAttributeCache: @unchecked Sendable {
         state.withLock { state in
             guard generation >= state.floor else { return }
             if state.listed.count + entries.count > Self.listedLimit { state.listed.removeAll(keepingCapacity: true) }
-            for (path, entry) in entries
-            where (state.changed[path] ?? 0) <= generation && state.committing[path] == nil {
-                state.listed[path] = (entry, time)
+            for (path, entry) in entries where state.isCurrent(path, listedAt: generation) {
+                state.listed[path] = (entry, time, generation)
             }
         }
     }
 
-    /// A listed entry of `path` younger than ``listedTTL``.
+    /// A listed entry of `path` younger than ``listedTTL`` and not changed since it was listed.
     func listed(_ path: VFSPath, now: Double) -> VFSEntry? {
         state.withLock { state in
-            guard let known = state.listed[path], now - known.at < Self.listedTTL else { return nil }
+            guard let known = state.listed[path], now - known.at < Self.listedTTL,
+                state.isCurrent(path, listedAt: known.generation)
+            else { return nil }
             return known.entry
         }
     }

@@ -72,18 +72,40 @@ extension FuseFilesystem {
     /// so its errors reach close. A copy of the descriptor closed by another process (a child
     /// that inherited it, a flush the kernel sends on its own) does not end the opener's
     /// writing: committing then would store the file cut short. The opener's close, fsync and
-    /// the release after the last close do; so does any close once the opener has closed its
-    /// own (`Popen(stdout=file)` closes the parent's copy first: the child's exit is then
-    /// where the file is complete, and the parent's wait must find it stored).
+    /// the release after the last close do; so does any close once the opener holds no
+    /// descriptor of it any more (`Popen(stdout=file)` closes the parent's copy first: the
+    /// child's exit is then where the file is complete, and the parent's wait must find it
+    /// stored). A shell's `exec > file` keeps a duplicate, and its commands' exits do not commit.
     public func flush(_ handle: UInt64, process: pid_t? = nil) -> Int32 {
         guard let file = handles.file(handle) else { return -EBADF }
         return file.lock.withLock {
             if let opener = file.opener {
-                guard process == opener || file.openerClosed else { return 0 }
-                if process == opener { file.openerClosed = true }
+                if process == opener {
+                    file.openerClosed = !holdsDescriptor(opener, of: file.path)
+                } else if !file.openerClosed {
+                    return 0
+                }
             }
             return commit(file)
         }
+    }
+
+    /// Whether `process` still has a descriptor open on `path` of this mount. The kernel takes
+    /// a descriptor out of the table before its flush, so during the opener's flush only its
+    /// duplicates are found. Unknown (no mount point, no /proc): it is assumed to.
+    func holdsDescriptor(_ process: pid_t, of path: VFSPath) -> Bool {
+        guard let mountpoint = mountpoint.withLock({ $0 }), let folder = Glibc.opendir("/proc/\(process)/fd") else { return true }
+        defer { Glibc.closedir(folder) }
+        let wanted = (mountpoint == "/" ? "" : mountpoint) + path.description
+        var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        while let entry = Glibc.readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.first?.isNumber == true else { continue }
+            let count = readlink("/proc/\(process)/fd/\(name)", &target, target.count - 1)
+            guard count > 0 else { continue }
+            if String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) == wanted { return true }
+        }
+        return false
     }
 
     /// fsync(2): returns once the file is stored.

@@ -17,6 +17,9 @@ public final class FuseFilesystem: @unchecked Sendable {
     let mountedAt = Date().timeIntervalSince1970
     /// libfuse's session, once mounted (to notice a signal-requested exit).
     let session = LockedValue<OpaquePointer?>(nil)
+    /// Where it is mounted (its real path), once mounted: descriptors of its files are found
+    /// under it in /proc.
+    let mountpoint = LockedValue<String?>(nil)
     /// Set once libfuse tore the file system down in order.
     let endedCleanly = LockedValue(false)
     /// What recent listings showed, for the getattr that follows each name (`ls -l`), and
@@ -246,9 +249,13 @@ public final class FuseFilesystem: @unchecked Sendable {
             // renamed file's bytes (POSIX: they wrote to the replaced file, which is gone).
             let replaced = handles.allWritable(to)
             if flags & noReplace != 0, handles.writing(to) != nil { return -EEXIST }
-            // A renamed directory's listed children are stale too.
-            attributes.changedEverything()
-            defer { attributes.changedEverything() }
+            // Everything under either name changes (a renamed directory's children too).
+            attributes.changedTree(from)
+            attributes.changedTree(to)
+            defer {
+                attributes.changedTree(from)
+                attributes.changedTree(to)
+            }
             let status = BlockingBridge.status { [vfs] in
                 if flags & noReplace != 0, (try? await vfs.stat(to)) != nil { throw VFSError.alreadyExists(to.description) }
                 do {

@@ -171,6 +171,10 @@ public enum FuseOperations {
         if filesystem.options.allowOther { options.append("allow_other") }
         if filesystem.options.readOnly { options.append("ro") }
         let arguments = ["ossftp", mountpoint, "-f", "-o", options.joined(separator: ",")]
+        if let real = realpath(mountpoint, nil) {
+            filesystem.mountpoint.withLock { $0 = String(cString: real) }
+            free(real)
+        }
         let argv = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: arguments.count + 1)
         for (index, argument) in arguments.enumerated() { argv[index] = strdup(argument) }
         argv[arguments.count] = nil

@@ -107,7 +107,7 @@ struct CopyCommand: AsyncParsableCommand {
             try await ObjectTransfer.upload(stream: input, to: remote.key, store: objectStore, partSize: partSize << 20,
                                             concurrency: concurrency, leftovers: leftovers)
         } else if from == nil {
-            guard let status = try PosixFile.status(source) else { throw CopyError(.notFound(source)) }
+            guard let status = try PosixFile.status(source, followingLinks: true) else { throw CopyError(.notFound(source)) }
             guard !status.isDirectory else { throw CopyError(.isDirectory(source)) }
             // Into a folder (`s3://b/dir/`) the file keeps its name; a key ending in `/` would
             // be a folder marker with a body, which no listing shows as a file.

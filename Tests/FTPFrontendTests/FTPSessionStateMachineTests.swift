@@ -220,6 +220,9 @@ import Testing
         _ = machine.transferFinished(.completed)
         #expect(code(machine.receivedLine(line("REST abc"))) == 501)
         #expect(code(machine.receivedLine(line("REST -1"))) == 501)
+        // Past off_t: no file has such a byte (and the VFS reads UInt64.max as "all of it").
+        #expect(code(machine.receivedLine(line("REST 18446744073709551615"))) == 501)
+        #expect(code(machine.receivedLine(line("REST 9223372036854775807"))) == 350)
         // APPE writes at the end: an offset before it is refused (503), not ignored with a 226;
         // the offset is gone after the refusal, and REST 0 names no place.
         passive()

@@ -10,6 +10,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from ossftp_server import ossftp_binary
 
 
@@ -130,6 +132,10 @@ def test_a_download_writes_into_what_is_not_an_ordinary_file_as_cp_does(seaweedf
     os.link(tmp_path / "a", tmp_path / "b")
     assert cp(seaweedfs, url, str(tmp_path / "a")).returncode == 0
     assert (tmp_path / "b").read_bytes() == b"object body\n" and os.stat(tmp_path / "a").st_nlink == 2
+    # A key that is missing leaves such a file as it was (it is opened only once the object came).
+    (tmp_path / "a").write_bytes(b"kept")
+    assert cp(seaweedfs, f"s3://{bucket}/missing", str(tmp_path / "a")).returncode == 1
+    assert (tmp_path / "b").read_bytes() == b"kept"
     # A private file stays private; a new one follows the umask.
     (tmp_path / "secret").write_bytes(b"old")
     os.chmod(tmp_path / "secret", 0o600)
@@ -195,12 +201,23 @@ def test_an_interrupted_copy_leaves_no_upload_and_no_partial_file(seaweedfs, tmp
         assert "Contents" not in client.list_objects_v2(Bucket=bucket)
     # A download into a file: the partial file goes with the signal.
     client.put_object(Bucket=bucket, Key="big.bin", Body=os.urandom(128 * 1024 * 1024))
-    download = subprocess.Popen(base + [f"s3://{bucket}/big.bin", str(tmp_path / "big.bin")] + where,
-                                stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 60
-    while not any(p.name.startswith("big.bin.ossftp-part") for p in tmp_path.iterdir()):
-        assert time.monotonic() < deadline and download.poll() is None
-        time.sleep(0.005)
-    download.send_signal(signal.SIGINT)
-    assert download.wait(30) == 130
-    assert list(tmp_path.iterdir()) == []
+    # (A download that ends before the signal lands is tried again.)
+    for attempt in range(5):
+        target = tmp_path / f"big-{attempt}.bin"
+        download = subprocess.Popen(base + [f"s3://{bucket}/big.bin", str(target)] + where,
+                                    stderr=subprocess.PIPE, env=env)
+        deadline = time.monotonic() + 60
+        while download.poll() is None and not any(p.name.startswith(f"{target.name}.ossftp-part")
+                                                  for p in tmp_path.iterdir()):
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        download.send_signal(signal.SIGINT)
+        status = download.wait(30)
+        if status == 0:
+            target.unlink()
+            continue
+        assert status == 130
+        assert list(tmp_path.iterdir()) == []
+        break
+    else:
+        pytest.fail("every download ended before its signal")

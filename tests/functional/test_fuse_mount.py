@@ -26,10 +26,11 @@ MiB = 1024 * 1024
 
 
 class Mounted:
-    def __init__(self, root: Path, store_path, mount: FuseMount, kind: str):
+    def __init__(self, root: Path, store_path, mount: FuseMount, kind: str, store_read=None):
         self.root = root  # the mount point
         self.kind = kind  # "local" or "s3"
         self.store_path = store_path  # key -> whether the store holds it
+        self.store_read = store_read  # key -> the stored bytes
         self.mount = mount
 
 
@@ -39,6 +40,7 @@ def _mount(kind: str, tmp_path: Path, seaweedfs, rename: str = "refuse", extra: 
         args = ["--bucket", "bkt", "--local_root", str(tmp_path / "data")]
         env = None
         store_has = lambda key: (tmp_path / "data" / "bkt" / key).exists()  # noqa: E731
+        store_read = lambda key: (tmp_path / "data" / "bkt" / key).read_bytes()  # noqa: E731
     else:
         bucket = "fuse-" + secrets.token_hex(4)
         client = seaweedfs.client()
@@ -49,9 +51,12 @@ def _mount(kind: str, tmp_path: Path, seaweedfs, rename: str = "refuse", extra: 
 
         def store_has(key: str) -> bool:
             return client.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) > 0
+
+        def store_read(key: str) -> bytes:
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
     args += ["--rename", rename, "--spool_dir", str(tmp_path / "spool"), *(extra or [])]
     mount = FuseMount(tmp_path / "mnt", args, env=env).start()
-    return Mounted(tmp_path / "mnt", store_has, mount, kind)
+    return Mounted(tmp_path / "mnt", store_has, mount, kind, store_read)
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -286,6 +291,14 @@ def test_a_child_that_writes_after_its_parent_closed_is_stored_when_it_exits(mou
         assert child.wait(30) == 0
         assert path.read_text() == "1\n2\n3\n4\n5\n"
         assert mounted.store_path(f"out-{attempt}.txt")
+    # A shell's `exec > file` keeps a duplicate of its descriptor: its commands' exits do not
+    # commit the file (each would store it again, whole), the shell's own end does.
+    script = subprocess.Popen(["bash", "-c", "exec > log.txt; echo 1; /bin/echo 2; /bin/true; sleep 2; echo 3"],
+                              cwd=mounted.root)
+    time.sleep(1)
+    assert mounted.store_read("log.txt") == b""  # committed empty by the shell's close of its first descriptor
+    assert script.wait(30) == 0
+    assert (mounted.root / "log.txt").read_text() == "1\n2\n3\n"
 
 
 def test_a_file_being_written_by_another_process(mounted):

@@ -107,8 +107,10 @@ public enum FTPCommandTable {
         // REST STREAM (RFC 3659 §5): FileZilla resumes uploads with REST+STOR only when it sees it.
         Entry(verb: "REST", argument: .required, requiresLogin: true, help: "REST <offset>: restarts the next transfer there.",
               feature: "REST STREAM") { argument throws(FTPReply) in
-            guard let offset = UInt64(argument!), argument!.allSatisfy(\.isNumber) else {
-                throw FTPReply(.syntaxErrorInArguments, "REST needs a byte offset of 0 or more.")
+            // Up to off_t's largest: beyond, no file has such a byte (and UInt64.max means
+            // "the whole object" to the VFS).
+            guard let offset = UInt64(argument!), argument!.allSatisfy(\.isNumber), offset <= UInt64(Int64.max) else {
+                throw FTPReply(.syntaxErrorInArguments, "REST needs a byte offset from 0 to \(Int64.max).")
             }
             return .rest(offset)
         },

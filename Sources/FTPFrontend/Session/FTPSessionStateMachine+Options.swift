@@ -64,6 +64,8 @@ extension FTPSessionStateMachine {
             return .send(FTPReply(.notImplemented, "SITE CHMOD: object storage keeps no permissions; nothing changed."))
         case "SYMLINK", "LN":
             return .send(FTPReply(.notImplemented, "SITE \(words[0].uppercased()): object storage has no links; nothing created."))
+        case nil:
+            return .send(FTPReply(.syntaxErrorInArguments, "SITE needs a command; SITE HELP lists them."))
         default:
             // SITE itself is known; its parameter is not (RFC 959 §4.2: 504).
             return .send(FTPReply(.parameterNotImplemented,

@@ -281,13 +281,13 @@ public final class PosixFile: @unchecked Sendable {
         guard result == 0 else { throw ObjectStoreError.io(operation: "close \(path)", errno: errno) }
     }
 
-    /// Size and modification time of a path itself (a link is no file), or nil when it does not
-    /// exist.
-    public static func status(_ path: String) throws
+    /// Size and modification time of a path itself (a link is no file), or of what it links to
+    /// with `followingLinks`; nil when it does not exist.
+    public static func status(_ path: String, followingLinks: Bool = false) throws
         -> (isDirectory: Bool, isRegular: Bool, size: UInt64, modified: Double)?
     {
         var st = stat()
-        guard lstat(path, &st) == 0 else {
+        guard (followingLinks ? stat(path, &st) : lstat(path, &st)) == 0 else {
             if errno == ENOENT || errno == ENOTDIR { return nil }
             throw ObjectStoreError.io(operation: "stat \(path)", errno: errno)
         }

@@ -39,13 +39,13 @@ extension HTTPObjectStore {
         let query = ["partNumber": String(partNumber), "uploadId": uploadID]
         var headers = ["\(dialect.headerPrefix)copy-source": copySource(source),
                        "\(dialect.headerPrefix)copy-source-range": "bytes=\(range.lowerBound)-\(range.upperBound)"]
-        if let ifMatch { headers["\(dialect.headerPrefix)copy-source-if-match"] = ifMatch }
+        if let ifMatch, !ifMatch.isEmpty { headers["\(dialect.headerPrefix)copy-source-if-match"] = ifMatch }
         let response: HTTPResponse
         do {
             response = try await send(key: source, retryable: true) {
                 makeRequest("PUT", key: key, query: query, headers: headers)
             }
-        } catch ObjectStoreError.service(412, _, _, _) where ifMatch != nil {
+        } catch ObjectStoreError.service(412, _, _, _) where ifMatch?.isEmpty == false {
             throw ObjectStoreError.changed(source)
         }
         guard let document = XMLNode.parse(response.body), document.name != "Error", let etag = document.value("ETag") else {

@@ -34,7 +34,6 @@ extension ObjectTransfer {
                     }
                     inFlight += 1
                     pending = try await readPart(input, size: partSize)
-                    try Task.checkCancellation()
                     if inFlight >= concurrency, let part = try await group.next() {
                         parts.append(part)
                         inFlight -= 1
@@ -48,10 +47,13 @@ extension ObjectTransfer {
 
     /// Writes the object `key` to `output` as it arrives.
     public static func download(_ key: String, from store: any ObjectStore, to output: PosixFile) async throws {
-        let stream = try await store.get(key, range: nil)
+        try await write(try await store.get(key, range: nil), to: output)
+    }
+
+    /// Writes `stream` to `output` as it arrives.
+    static func write(_ stream: ObjectByteStream, to output: PosixFile) async throws {
         do {
             for try await chunk in stream {
-                try Task.checkCancellation()
                 try await BlockingIO.run { try output.writeAll(chunk) }
             }
         } catch {

@@ -41,8 +41,6 @@ public enum ObjectTransfer {
                 while next < min(concurrency, count) { addPart() }
                 while let part = try await group.next() {
                     parts.append(part)
-                    // Cancelled (cp interrupted): no more parts; the upload is aborted.
-                    try Task.checkCancellation()
                     if next < count { addPart() }
                 }
                 return parts
@@ -61,7 +59,6 @@ public enum ObjectTransfer {
             let parts = try await uploadParts(uploadID).sorted { $0.partNumber < $1.partNumber }
             try await store.completeMultipartUpload(key, uploadID: uploadID, parts: parts)
         } catch {
-            // Also when cancelled: the store's calls do not stop for a cancelled task.
             try? await store.abortMultipartUpload(key, uploadID: uploadID)
             throw error
         }
@@ -74,9 +71,17 @@ public enum ObjectTransfer {
                                 leftovers: TransferLeftovers? = nil) async throws {
         switch try await BlockingIO.run({ try LocalDownloadTarget.of(path) }) {
         case .writeInto(let path, let truncating):
-            let output = try await BlockingIO.run { try PosixFile.openForWriting(path, truncating: truncating) }
+            // The object first: a missing key or a refusal must not have emptied the file.
+            let stream = try await store.get(key, range: nil)
+            let output: PosixFile
             do {
-                try await download(key, from: store, to: output)
+                output = try await BlockingIO.run { try PosixFile.openForWriting(path, truncating: truncating) }
+            } catch {
+                stream.cancel()
+                throw error
+            }
+            do {
+                try await write(stream, to: output)
             } catch {
                 try? output.close()
                 throw error
@@ -104,16 +109,16 @@ public enum ObjectTransfer {
         defer { leftovers?.partialFileEnded() }
         do {
             for try await chunk in stream {
-                try Task.checkCancellation()
                 try await BlockingIO.run { try file.writeAll(chunk) }
             }
             try await BlockingIO.run {
                 if let kept {
+                    // The owner first: a chown clears setuid and setgid, which the mode then sets.
+                    // (Only the owner or root replaces a file: see LocalDownloadTarget.)
+                    _ = fchown(file.descriptor, kept.owner, kept.group)
                     guard fchmod(file.descriptor, kept.mode) == 0 else {
                         throw ObjectStoreError.io(operation: "chmod \(temp)", errno: errno)
                     }
-                    // Only root may give a file away; anyone else's copy is theirs, as with cp.
-                    _ = fchown(file.descriptor, kept.owner, kept.group)
                 }
                 try file.close()
                 try DirectoryOps.rename(temp, to: path)

@@ -34,6 +34,9 @@ public final class TransferLeftovers: @unchecked Sendable {
         if let upload {
             do {
                 try await upload.store.abortMultipartUpload(upload.key, uploadID: upload.uploadID)
+                // Parts still arriving when the abort came may be kept (S3 says to abort again).
+                try? await Task.sleep(for: .milliseconds(500))
+                try? await upload.store.abortMultipartUpload(upload.key, uploadID: upload.uploadID)
                 done.append("the multipart upload of \(upload.key) was aborted")
             } catch {
                 done.append("the multipart upload \(upload.uploadID) of \(upload.key) could not be aborted: \(error)")
