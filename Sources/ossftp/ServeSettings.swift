@@ -415,21 +415,33 @@ struct ServeSettings {
                 provider: own.provider == .oss ? .oss : .s3, endpoint: own.endpoint, region: own.region,
                 pathStyle: own.pathStyle, useInternalEndpoint: useInternalEndpoint, bucketEndpoints: bucketEndpoints,
                 hierarchicalNamespace: hierarchicalNamespace, s3Checksum: s3Checksum, transport: transport)
-            return ConfiguredAccount(
-                username: account.login_username ?? "", password: PasswordVerifier(stored: account.login_password ?? "")
-            ) { () async throws -> any VFS in
-                let store: any ObjectStore = if let accountFactory {
-                    try await accountFactory.makeStore(bucket: bucket, credentials: credentials)
-                } else {
-                    try LocalStore(root: root, bucket: bucket, syncsWrites: localFsync)
+            let session = AccountSession(home: home, options: options, permissions: permissions)
+            let password = PasswordVerifier(stored: account.login_password ?? "")
+            guard let accountFactory else {
+                let local: @Sendable () throws -> any VFS = {
+                    session.vfs(on: try LocalStore(root: root, bucket: bucket, syncsWrites: localFsync))
                 }
-                let vfs = ObjectVFS(store: store, homeDirectory: home, options: options)
-                return PermissionedVFS.limiting(vfs, to: permissions)
+                return ConfiguredAccount(username: account.login_username ?? "", password: password,
+                                         makeVFS: { try local() }, makeVFSAtOnce: local)
+            }
+            return ConfiguredAccount(username: account.login_username ?? "", password: password) {
+                session.vfs(on: try await accountFactory.makeStore(bucket: bucket, credentials: credentials))
             }
         }
         let accountLogin = AccountAuthenticator(accounts: configured)
         guard let factory else { return accountLogin }
         let storeLogin = StoreLoginAuthenticator(factory: factory, options: options)
         return ChainedAuthenticator([accountLogin, storeLogin])
+    }
+}
+
+/// What an account's login builds on its store: its view from its home, within its permissions.
+struct AccountSession: Sendable {
+    let home: String
+    let options: ObjectVFS.Options
+    let permissions: AccountPermissions
+
+    func vfs(on store: any ObjectStore) -> any VFS {
+        PermissionedVFS.limiting(ObjectVFS(store: store, homeDirectory: home, options: options), to: permissions)
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import OSSVFS
 
 @Suite struct PasswordVerifierTests {
@@ -44,5 +45,27 @@ import Testing
         await #expect(throws: AuthenticationError.self) {
             try await authenticator.authenticate(user: "alice", password: "correct horse")
         }
+    }
+
+    /// Only a plaintext password with a VFS that needs no waiting is answered at once; anything
+    /// else (a hash, a wrong password, an unknown user, a store to ask) is left to `authenticate`.
+    @Test func authenticationAtOnceOnlyForPlaintextOnTheSpot() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        _ = try folder.make("bucket")
+        let local: @Sendable () throws -> any VFS = {
+            ObjectVFS(store: try LocalStore(root: folder.path, bucket: "bucket"), spool: SpoolConfiguration(directory: folder.path + "/spool"))
+        }
+        let plain = ConfiguredAccount(username: "carol", password: PasswordVerifier(stored: "open sesame"),
+                                      makeVFS: { try local() }, makeVFSAtOnce: local)
+        let hashed = ConfiguredAccount(username: "alice", password: PasswordVerifier(stored: stored),
+                                       makeVFS: { try local() }, makeVFSAtOnce: local)
+        let remote = ConfiguredAccount(username: "dave", password: PasswordVerifier(stored: "pw")) { try local() }
+        let authenticator = ChainedAuthenticator([AccountAuthenticator(accounts: [plain, hashed, remote])])
+        #expect(authenticator.authenticateAtOnce(user: "carol", password: "open sesame")?.user == "carol")
+        #expect(authenticator.authenticateAtOnce(user: "carol", password: "open") == nil)
+        #expect(authenticator.authenticateAtOnce(user: "alice", password: "correct horse") == nil)
+        #expect(authenticator.authenticateAtOnce(user: "dave", password: "pw") == nil)
+        #expect(authenticator.authenticateAtOnce(user: "nobody", password: "pw") == nil)
     }
 }

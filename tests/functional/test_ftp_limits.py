@@ -121,9 +121,11 @@ def test_connection_caps_idle_timeout_and_bans(tmp_path):
         server.stop()
 
 
-def test_a_ban_reaches_connections_opened_before_it(tmp_path):
-    """Connections opened before the ban cannot go on guessing: even the right password gets 421."""
-    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")],
+@pytest.mark.parametrize("hashed", [True, False])
+def test_a_ban_reaches_connections_opened_before_it(tmp_path, hashed):
+    """Connections opened before the ban cannot go on guessing: even the right password gets 421
+    (a plaintext password, checked at once on the event loop, too)."""
+    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket", hashed=hashed)],
                           extra_args=["--ban_threshold", "2"])
     server.start()
     try:

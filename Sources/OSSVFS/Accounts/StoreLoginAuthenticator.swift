@@ -112,4 +112,11 @@ public struct ChainedAuthenticator: Authenticator {
         }
         throw last
     }
+
+    public func authenticateAtOnce(user: String, password: String) -> AuthenticatedSession? {
+        for authenticator in authenticators {
+            if let session = authenticator.authenticateAtOnce(user: user, password: password) { return session }
+        }
+        return nil
+    }
 }
