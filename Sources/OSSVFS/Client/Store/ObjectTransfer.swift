@@ -52,7 +52,14 @@ public enum ObjectTransfer {
     /// in order; aborts the upload when anything fails, so no parts are left behind.
     static func multipartUpload(_ key: String, store: any ObjectStore, leftovers: TransferLeftovers?,
                                 _ uploadParts: (String) async throws -> [UploadedPart]) async throws {
-        let uploadID = try await store.createMultipartUpload(key, metadata: [:])
+        leftovers?.uploadStarting(true)
+        let uploadID: String
+        do {
+            uploadID = try await store.createMultipartUpload(key, metadata: [:])
+        } catch {
+            leftovers?.uploadStarting(false)
+            throw error
+        }
         leftovers?.uploadStarted(key, uploadID: uploadID, in: store)
         defer { leftovers?.uploadEnded() }
         do {

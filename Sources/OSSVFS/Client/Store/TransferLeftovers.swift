@@ -4,12 +4,21 @@
 public final class TransferLeftovers: @unchecked Sendable {
     private let lock = Lock()
     private var upload: (store: any ObjectStore, key: String, uploadID: String)?
+    /// A multipart upload is being created: its id is not known yet.
+    private var uploadStarting = false
     private var partialFile: String?
 
     public init() {}
 
+    func uploadStarting(_ starting: Bool) {
+        lock.withLock { uploadStarting = starting }
+    }
+
     func uploadStarted(_ key: String, uploadID: String, in store: any ObjectStore) {
-        lock.withLock { upload = (store, key, uploadID) }
+        lock.withLock {
+            upload = (store, key, uploadID)
+            uploadStarting = false
+        }
     }
 
     func uploadEnded() {
@@ -26,6 +35,10 @@ public final class TransferLeftovers: @unchecked Sendable {
 
     /// Aborts the upload and removes the partial file, if any; says what was done.
     public func clear() async -> [String] {
+        // An upload the store is creating now is waited for (up to 10 s), to be aborted too.
+        for _ in 0..<200 where lock.withLock({ uploadStarting }) {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
         let (upload, partialFile) = lock.withLock { () -> ((store: any ObjectStore, key: String, uploadID: String)?, String?) in
             defer { (self.upload, self.partialFile) = (nil, nil) }
             return (self.upload, self.partialFile)
