@@ -18,12 +18,15 @@ import OSSVFS
 /// generation it was fetched at (``FuseAttributeCache``): a file changed since gets its
 /// attributes anew.
 final class FuseDirectoryStream: @unchecked Sendable {
-    /// An entry ready for the kernel: fixed attributes, or a store entry and when it was fetched.
+    /// An entry ready for the kernel: its attributes, or the store's entry they are made from.
     struct Item {
+        enum Attributes {
+            case fixed(stat)
+            case listed(VFSEntry)
+        }
+
         var name: String
-        var status: stat?
-        var entry: VFSEntry?
-        var listedAt: UInt64 = 0
+        var attributes: Attributes
     }
 
     let path: VFSPath
@@ -77,7 +80,10 @@ final class FuseDirectoryStream: @unchecked Sendable {
                 guard try refill(fetched: fetched) else { return }
             }
             let item = ready[0]
-            let status = item.status ?? item.entry.map { fill($0, item.listedAt) } ?? dots
+            let status = switch item.attributes {
+            case .fixed(let status): status
+            case .listed(let entry): fill(entry, listedAt)
+            }
             guard add(item.name, status, position + 1) else { return }
             ready.removeFirst()
             position += 1
@@ -104,7 +110,7 @@ final class FuseDirectoryStream: @unchecked Sendable {
         if listing == nil {
             listedAt = generation()
             listing = Listing(try BlockingBridge.run { [vfs, path] in try await vfs.list(path) }.get().makeAsyncIterator())
-            ready = [Item(name: ".", status: dots), Item(name: "..", status: dots)]
+            ready = [Item(name: ".", attributes: .fixed(dots)), Item(name: "..", attributes: .fixed(dots))]
             if pendingAtStart == nil { pendingAtStart = pending() }
             unlisted = pendingAtStart ?? [:]
             return true
@@ -116,14 +122,14 @@ final class FuseDirectoryStream: @unchecked Sendable {
             // Stored already and being replaced or changed: listed as stat shows it, with the
             // size so far (a directory of the same name shadows it, as in stat).
             if let being = unlisted.removeValue(forKey: ExactName(entry.name)), entry.kind == .file {
-                return Item(name: entry.name, status: being)
+                return Item(name: entry.name, attributes: .fixed(being))
             }
-            return Item(name: entry.name, entry: entry, listedAt: listedAt)
+            return Item(name: entry.name, attributes: .listed(entry))
         }
         if entries.count < Self.batch {
             ended = true
             ready += unlisted.sorted { $0.key.text.utf8.lexicographicallyPrecedes($1.key.text.utf8) }
-                .map { Item(name: $0.key.text, status: $0.value) }
+                .map { Item(name: $0.key.text, attributes: .fixed($0.value)) }
             unlisted = [:]
         }
         return !ready.isEmpty

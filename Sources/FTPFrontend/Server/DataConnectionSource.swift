@@ -122,7 +122,7 @@ struct DataTLS: Sendable {
     let requireReuse: Bool
     /// Set when a data connection was closed for not resuming the session, so that the
     /// transfer's reply and log can say why instead of "connection closed".
-    let refusedUnresumed = ReuseRefusal()
+    let refusedUnresumed = LockedBox(false)
 
     /// Puts TLS first in a new data channel's pipeline (on its event loop).
     func install(on channel: any Channel) throws {
@@ -138,15 +138,15 @@ final class SessionReuseGuard: ChannelInboundHandler, RemovableChannelHandler, S
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    private let refusal: ReuseRefusal
+    private let refusal: LockedBox<Bool>
 
-    init(refusal: ReuseRefusal) {
+    init(refusal: LockedBox<Bool>) {
         self.refusal = refusal
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let completed = event as? TLSHandshakeCompleted, !completed.resumed {
-            refusal.record()
+            refusal.withValue { $0 = true }
             // An error, not just a close: an upload's stream must not end as if complete (an
             // empty file would replace the stored one).
             context.fireErrorCaught(TLSError("the data connection did not resume the control connection's TLS session"))
@@ -155,17 +155,4 @@ final class SessionReuseGuard: ChannelInboundHandler, RemovableChannelHandler, S
         }
         context.fireUserInboundEventTriggered(event)
     }
-}
-
-/// Whether ``SessionReuseGuard`` closed a data connection; written on the data channel's event
-/// loop, read by the transfer's task after the connection ended.
-final class ReuseRefusal: @unchecked Sendable {
-    private let lock = Lock()
-    private var happened = false
-
-    func record() {
-        lock.withLock { happened = true }
-    }
-
-    var wasRecorded: Bool { lock.withLock { happened } }
 }

@@ -67,7 +67,7 @@ struct FTPTransferRunner: Sendable {
                                       storeWait: { handle.counter.waitingOnStore($0) }, aborted: { handle.wasAborted })
         watchdog.cancel()
         if handle.wasAborted && outcome != .completed { outcome = .aborted }
-        if outcome == .connectionLost, source.tls?.refusedUnresumed.wasRecorded == true {
+        if outcome == .connectionLost, source.tls?.refusedUnresumed.value == true {
             logger.notice("data connection refused: it did not resume the control connection's TLS session")
             outcome = .sessionNotResumed
         }

@@ -57,8 +57,7 @@ public struct VFSPath: Hashable, Sendable, CustomStringConvertible {
     // Paths are equal when their names are byte for byte (see ``ExactName``): two keys that
     // differ only in Unicode normalization are two files.
     public static func == (a: VFSPath, b: VFSPath) -> Bool {
-        a.components.count == b.components.count
-            && zip(a.components, b.components).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+        a.components.count == b.components.count && a.isWithin(b)
     }
 
     public func hash(into hasher: inout Hasher) {

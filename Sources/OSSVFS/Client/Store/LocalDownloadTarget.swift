@@ -16,8 +16,8 @@ enum LocalDownloadTarget: Equatable {
     /// temporary name, then renamed over it. A new file gets 0666 less the umask.
     case replace(path: String, keeping: Kept?)
     /// A device, a FIFO, a file with other hard links, or another user's file: opened and
-    /// written, as `cp` does
-    /// (renaming over `/dev/null` would put a file in its place; over a hard link, split it).
+    /// written, as `cp` does (renaming over `/dev/null` would put a file in its place; over a
+    /// hard link, split it).
     case writeInto(path: String, truncating: Bool)
 
     /// The target for `path`. A symbolic link is followed: the file it names is replaced and
@@ -37,11 +37,9 @@ enum LocalDownloadTarget: Equatable {
             throw ObjectStoreError.io(operation: "stat \(path)", errno: code)
         }
         switch status.st_mode & S_IFMT {
-        case S_IFREG where status.st_nlink > 1:
-            return .writeInto(path: path, truncating: true)
-        case S_IFREG where status.st_uid != geteuid() && geteuid() != 0:
-            // Someone else's file: written into, as cp does (refused unless it may be written),
-            // never replaced by one of the caller's in a folder the caller may write.
+        case S_IFREG where status.st_nlink > 1 || (status.st_uid != geteuid() && geteuid() != 0):
+            // Hard-linked, or someone else's file: written into, as cp does (refused unless it
+            // may be written), never replaced by one of the caller's in a folder it may write.
             return .writeInto(path: path, truncating: true)
         case S_IFREG:
             let kept = Kept(mode: status.st_mode & 0o7777, owner: status.st_uid, group: status.st_gid)
