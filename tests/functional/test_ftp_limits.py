@@ -170,7 +170,7 @@ def test_each_account_can_have_its_own_store(tmp_path, seaweedfs):
     try:
         client = login(server, "gone", "gone-pass-1")
         for attempt in (lambda: client.nlst(), lambda: client.storbinary("STOR x", io.BytesIO(b"x")),
-                        lambda: client.size("x")):
+                        lambda: client.size("x"), lambda: client.sendcmd("MLST /")):
             with pytest.raises(ftplib.error_perm, match=f"^550 the bucket {missing.bucket}: no such file"):
                 attempt()
         client.quit()

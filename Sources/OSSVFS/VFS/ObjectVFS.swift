@@ -114,6 +114,16 @@ public struct ObjectVFS: VFS {
         return exists
     }
 
+    /// Throws when the bucket is missing. The root always exists, but only in a bucket that
+    /// does: `MLST /` there is 550 like its listing, not the facts of a folder.
+    func requireBucket() async throws {
+        if await cache.directory(homePrefix) != nil { return }
+        try await storeCall(.root) {
+            try await store.listPage(ListRequest(prefix: homePrefix, delimiter: "/", maxKeys: 1))
+        }
+        await cache.setDirectory(homePrefix, exists: true)
+    }
+
     /// The object at `path`, or nil when there is none.
     func fileInfo(_ path: VFSPath) async throws -> ObjectInfo? {
         if path.isRoot { return nil }
@@ -153,7 +163,10 @@ public struct ObjectVFS: VFS {
     }
 
     public func stat(_ path: VFSPath) async throws -> VFSEntry {
-        if path.isRoot { return VFSEntry(name: "/", kind: .directory, size: 0, modified: nil) }
+        if path.isRoot {
+            try await requireBucket()
+            return VFSEntry(name: "/", kind: .directory, size: 0, modified: nil)
+        }
         // A directory shadows a file of the same name (as in mountpoint-s3); ask both at once.
         async let isDirectory = directoryExists(path)
         async let file = fileInfo(path)
