@@ -50,6 +50,34 @@ import TestSupport
         }
     }
 
+    /// A file's cached bytes are offered as ranges to send from the page cache, in order and
+    /// each once, then an empty range at the end; bytes past a shortened file's end are not.
+    @Test func cachedRangesCoverTheFileInOrder() async throws {
+        try await withStore { store, bucket in
+            let data = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            try await store.put("warm.bin", body: .bytes(data), metadata: [:])
+            let source = try #require(try await store.get("warm.bin", range: .from(5)).source as? any FileRegionSource)
+            let descriptor = try source.duplicateDescriptor()
+            defer { close(descriptor) }
+            var ranges: [Range<UInt64>] = []
+            var sent: [UInt8] = []
+            while let range = source.nextCachedRange(maxLength: 30_000), !range.isEmpty {
+                ranges.append(range)
+                var bytes = [UInt8](repeating: 0, count: range.count)
+                #expect(pread(descriptor, &bytes, bytes.count, off_t(range.lowerBound)) == bytes.count)
+                sent += bytes
+            }
+            #expect(ranges == [5..<30_005, 30_005..<60_005, 60_005..<90_005, 90_005..<100_000])
+            #expect(sent == Array(data[5...]))
+            #expect(source.nextCachedRange(maxLength: 30_000) == 100_000..<100_000)
+
+            let shortened = try await store.get("warm.bin", range: nil).source as? any FileRegionSource
+            #expect(shortened?.nextCachedRange(maxLength: 30_000) == 0..<30_000)
+            #expect(truncate(bucket + "/warm.bin", 50_000) == 0)
+            #expect(shortened?.nextCachedRange(maxLength: 30_000) == nil)
+        }
+    }
+
     @Test func putHeadGetAndRanges() async throws {
         try await withStore { store, bucket in
             let data = Array("hello, object storage".utf8)

@@ -19,18 +19,24 @@ enum DataConnectionSource: Sendable {
             if let receiveBuffer {
                 bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
             }
-            return try? await bootstrap
+            let configured = bootstrap
                 .connectTimeout(.seconds(Int64(timeout.components.seconds)))
                 .channelOption(.recvAllocator, value: DataSocket.recvAllocator)
-                .connect(host: host, port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        // RFC 4217 §7: ossftp is the TLS server even when it opens the connection.
-                        try tls?.install(on: channel)
-                        return try DataChannel(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
-                    }
+            let initializer: @Sendable (any Channel) -> EventLoopFuture<DataChannel> = { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // RFC 4217 §7: ossftp is the TLS server even when it opens the connection.
+                    try tls?.install(on: channel)
+                    return try DataChannel(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
                 }
+            }
+            // PORT and EPRT give an address; only one the parser does not take (an IPv6 zone)
+            // goes through the resolver.
+            if let address = SocketAddress.literal(host, port: port) {
+                return try? await configured.connect(to: address, channelInitializer: initializer)
+            }
+            return try? await configured.connect(host: host, port: port, channelInitializer: initializer)
         }
     }
 

@@ -359,11 +359,19 @@ final class FTPControlHandler: ChannelInboundHandler {
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let report: @Sendable (TransferEvent) -> Void = { event in
-            loop.execute { handler.value.transferEvent(event) }
+            // The 150 leaves before the transfer's first bytes when the transfer runs on this
+            // loop; queued, it waited for the transfer's first suspension (a small file's
+            // data, and even its close, came before it).
+            if case .started = event, loop.inEventLoop {
+                handler.value.transferEvent(event)
+            } else {
+                loop.execute { handler.value.transferEvent(event) }
+            }
         }
         let runner = FTPTransferRunner(
             vfs: vfs, source: source, handle: handle, group: group,
-            mover: FTPDataTransfer(vfs: vfs, facts: machine.machineFacts, ascii: machine.transferType == .ascii),
+            mover: FTPDataTransfer(vfs: vfs, facts: machine.machineFacts, ascii: machine.transferType == .ascii,
+                                   sendsFileRegions: source.tls == nil),
             dataConnectionTimeout: configuration.dataConnectionTimeout,
             stallTimeout: Double(configuration.stallTimeout.components.seconds), logger: logger)
         let registry = self.registry

@@ -36,6 +36,9 @@ struct FTPDataTransfer: Sendable {
     var facts: Set<String> = FTPListingFormatter.allFacts
     /// TYPE A: line ends become CRLF on the wire and LF in the store (RFC 959 §3.1.1.1).
     var ascii = false
+    /// Whether a local file's cached bytes may go from the page cache to the socket (sendfile):
+    /// only on a plain data connection, as TLS encrypts in the process.
+    var sendsFileRegions = false
 
     /// Checks the request and opens what it needs; throws a ``VFSError`` to refuse it.
     func prepare(_ transfer: FTPSessionStateMachine.Transfer) async throws -> Prepared {
@@ -166,17 +169,32 @@ struct FTPDataTransfer: Sendable {
     /// Sends a download, one chunk in flight: awaiting each write keeps at most one chunk
     /// queued per download.
     ///
-    /// A local file's chunk that the kernel already holds is read straight into the socket's
-    /// buffer, here on the event loop (it cannot wait: preadv2 with RWF_NOWAIT). Any other chunk
-    /// (a store's, or one that would wait for the disk) comes from ``ObjectChunkSource/nextChunk()``,
-    /// off the loop, and is copied in.
+    /// A local file's chunk that the kernel already holds goes from the page cache to a plain
+    /// socket (sendfile), or over TLS is read straight into the socket's buffer; either here on
+    /// the event loop, as neither can wait for the disk (cachestat tells first; preadv2 with
+    /// RWF_NOWAIT). Any other chunk (a store's, or one that would wait for the disk) comes from
+    /// ``ObjectChunkSource/nextChunk()``, off the loop, and is copied in.
     private func send(_ stream: ObjectByteStream, of path: VFSPath, over channel: DataChannel, progress: @Sendable (Int) -> Void,
                       storeWait: @Sendable (Bool) -> Void) async -> Outcome
     {
         let ready = ascii ? nil : stream.source as? any ImmediateChunkSource
+        let regions = sendsFileRegions ? ready as? any FileRegionSource : nil
+        // The file's own descriptor for sendfile, taken at the first cached range.
+        var regionFile: NIOFileHandle?
+        defer { try? regionFile?.close() }
         do {
             var lastWasCR = false
             while true {
+                if let regions, let range = regions.nextCachedRange(maxLength: Self.regionChunk) {
+                    guard !range.isEmpty else { break }
+                    let file = try regionFile ?? NIOFileHandle(
+                        _deprecatedTakingOwnershipOfDescriptor: regions.duplicateDescriptor())
+                    regionFile = file
+                    try await channel.channel.writeAndFlush(
+                        FileRegion(fileHandle: file, readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound)))
+                    progress(range.count)
+                    continue
+                }
                 var buffer: ByteBuffer
                 if let ready, let filled = try Self.readReady(ready, allocator: channel.channel.allocator) {
                     guard filled.readableBytes > 0 else { break }
@@ -239,6 +257,9 @@ struct FTPDataTransfer: Sendable {
 
     /// Bytes of a local file read at once for a download.
     static let downloadChunk = 256 << 10
+    /// Bytes of a local file sent from the page cache at once: the stall watchdog hears of
+    /// progress after each.
+    static let regionChunk = 1 << 20
 
     private func receive(into writer: any VFSWriter, over channel: DataChannel, progress: @Sendable (Int) -> Void,
                          storeWait: @Sendable (Bool) -> Void, aborted: @Sendable () -> Bool)

@@ -48,7 +48,7 @@ final class PassiveListener: Sendable {
                     // Accepted connections inherit the receive buffer before their handshake.
                     bootstrap = bootstrap.serverChannelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
                 }
-                let server = try await bootstrap
+                let configured = bootstrap
                     .serverChannelOption(.backlog, value: 4)
                     // A port whose last data connection is in TIME_WAIT may be listened on again;
                     // without this, a burst of transfers used up the range for a minute.
@@ -69,7 +69,8 @@ final class PassiveListener: Sendable {
                                 ActivationSignal(slot: slot, channel: wrapped), position: .first)
                         }
                     }
-                    .bind(host: host, port: port).get()
+                let server = try await (SocketAddress.literal(host, port: port).map { configured.bind(to: $0) }
+                    ?? configured.bind(host: host, port: port)).get()
                 // A client that sent PASV and no transfer command must not keep the port open;
                 // a connection that came meanwhile is finished with it.
                 let unused = server.eventLoop.scheduleTask(

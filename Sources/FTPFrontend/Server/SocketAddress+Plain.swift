@@ -13,4 +13,11 @@ extension SocketAddress {
         guard let ip = ipAddress else { return nil }
         return isIPv4Mapped ? String(ip.dropFirst("::ffff:".count)) : ip
     }
+
+    /// The address of an IP literal, with no resolver involved; nil for a host name. (Binding
+    /// or connecting by host name goes through getaddrinfo, which first asks the kernel for
+    /// every interface's addresses: a netlink round trip per data connection.)
+    static func literal(_ host: String, port: Int) -> SocketAddress? {
+        try? SocketAddress(ipAddress: host, port: port)
+    }
 }

@@ -310,7 +310,7 @@ extension LocalKeyLayout {
 }
 
 /// Reads a byte range of a file chunk by chunk, on demand.
-final class LocalChunkSource: ImmediateChunkSource, @unchecked Sendable {
+final class LocalChunkSource: FileRegionSource, @unchecked Sendable {
     private let file: PosixFile
     private let start: UInt64
     private let end: UInt64
@@ -348,6 +348,22 @@ final class LocalChunkSource: ImmediateChunkSource, @unchecked Sendable {
     }
 
     var expectedLength: UInt64? { end - start }
+
+    func duplicateDescriptor() throws -> CInt {
+        try file.duplicateDescriptor()
+    }
+
+    func nextCachedRange(maxLength: Int) -> Range<UInt64>? {
+        lock.withLock {
+            guard !cancelled, position < end else { return position..<position }
+            let count = min(UInt64(maxLength), end - position)
+            // A file cut shorter meanwhile has no pages past its end: it is read instead, and
+            // the read says so.
+            guard file.isCached(at: position, count: count) else { return nil }
+            defer { position += count }
+            return position..<position + count
+        }
+    }
 
     func nextChunkIfReady(into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
         try lock.withLock {

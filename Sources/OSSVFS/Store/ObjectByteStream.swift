@@ -24,6 +24,18 @@ public protocol ImmediateChunkSource: ObjectChunkSource {
     func nextChunkIfReady(into buffer: UnsafeMutableRawBufferPointer) throws -> Int?
 }
 
+/// A chunk source over an open local file: its bytes that the page cache holds can go to a
+/// socket straight from there (sendfile(2)), with no copy through the frontend's buffers.
+public protocol FileRegionSource: ImmediateChunkSource {
+    /// A new descriptor of the file, which the caller owns and closes.
+    func duplicateDescriptor() throws -> CInt
+    /// The next bytes, at most `maxLength`, as offsets in the file, if the page cache holds
+    /// them all (sending them cannot wait for the disk); the source moves past them. An empty
+    /// range at the end; nil when they must be read instead, by ``ImmediateChunkSource`` or
+    /// ``ObjectChunkSource/nextChunk()``.
+    func nextCachedRange(maxLength: Int) -> Range<UInt64>?
+}
+
 /// An object's bytes as an async sequence of chunks.
 public struct ObjectByteStream: AsyncSequence, Sendable {
     public typealias Element = [UInt8]

@@ -150,6 +150,22 @@ public final class PosixFile: @unchecked Sendable {
         }
     }
 
+    /// Whether the page cache holds every page of `count` bytes at `offset` (cachestat(2)), so
+    /// that reading or sending them cannot wait for the disk. False when the kernel cannot say,
+    /// and for bytes past the end of the file.
+    public func isCached(at offset: UInt64, count: UInt64) -> Bool {
+        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let pages = (offset + count + page - 1) / page - offset / page
+        return clinux_cached_pages(descriptor, offset, count) == Int64(pages)
+    }
+
+    /// A new descriptor of the same open file, for a caller that owns and closes it.
+    public func duplicateDescriptor() throws -> CInt {
+        let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0 else { throw ObjectStoreError.io(operation: "dup \(path)", errno: errno) }
+        return copy
+    }
+
     /// Writes `range` of the concatenation of `buffers` at the current position, with
     /// vectored writes (no copy into one buffer first).
     public func writeAll(_ buffers: [UnsafeRawBufferPointer], range: Range<Int>) throws {
