@@ -87,6 +87,17 @@ import Testing
         #expect(machine.receivedLine(line("RETR f")) == .transfer(.retrieve(try VFSPath(resolving: "/f"), offset: 0)))
     }
 
+    /// ABOR with no transfer running closes a data connection set up for none (RFC 959
+    /// §4.1.3), so the next transfer needs a new PASV.
+    @Test func aborWithNoTransferClosesTheDataConnection() throws {
+        var machine = loggedIn()
+        _ = machine.receivedLine(line("PASV"))
+        _ = machine.operationSucceeded(
+            .openPassiveListener(extended: false), result: .passiveListener(host: "127.0.0.1", port: 51_234))
+        #expect(machine.receivedLine(line("ABOR")) == .closeDataConnection(FTPReply(.closingDataConnection, "No transfer to abort.")))
+        #expect(code(machine.receivedLine(line("RETR f"))) == 425)
+    }
+
     @Test func duringATransferNoopAnswersAndOtherCommandsWait() throws {
         var machine = loggedIn()
         _ = machine.receivedLine(line("EPSV"))

@@ -95,6 +95,46 @@ def test_abor_stops_a_download_and_an_upload(ftp, ossftp):
     assert ftp.sendcmd("NOOP").startswith("200")
 
 
+def test_a_data_connection_racing_abor_or_a_dropped_session_leaves_the_server_up(ossftp, alice):
+    """A data connection that becomes active just as its transfer is cancelled (ABOR right
+    behind the command, or the control connection dropped) is closed. It used to be dropped
+    unfinished, and NIO's async channel stopped the whole process (2 to 8 rounds here)."""
+    (ossftp.bucket_dir() / "listed.txt").write_bytes(b"x")
+    for round_number in range(30):
+        verb = ("LIST", "NLST", "MLSD")[round_number % 3]
+        with RawFTP(ossftp.port) as c:
+            assert c.login(alice.username, alice.password).code == 230
+            port = int(c.cmd("EPSV").lines[0].split("|")[3])
+            data = socket.create_connection((HOST, port))
+            c.sock.sendall(f"{verb}\r\nABOR\r\n".encode())
+            time.sleep(0.05 * (round_number % 4))
+            c.cmd("NOOP")
+            data.close()
+    for round_number in range(20):
+        c = RawFTP(ossftp.port)
+        c.login(alice.username, alice.password)
+        port = int(c.cmd("EPSV").lines[0].split("|")[3])
+        c.sock.sendall(b"LIST\r\n")
+        time.sleep(0.002 * (round_number % 5))
+        data = socket.socket()
+        data.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            data.connect((HOST, port))
+        c.close()
+        time.sleep(0.05)
+        data.close()
+    assert ossftp.proc.poll() is None, "the server stopped"
+    # ABOR with no transfer closes a data connection set up for none (RFC 959 §4.1.3); it
+    # stayed open until the data connection timeout.
+    with RawFTP(ossftp.port) as c:
+        assert c.login(alice.username, alice.password).code == 230
+        port = int(c.cmd("EPSV").lines[0].split("|")[3])
+        with socket.create_connection((HOST, port), timeout=10) as data:
+            assert c.cmd("ABOR").code == 226
+            with contextlib.suppress(ConnectionResetError):
+                assert data.recv(1) == b"", "the data connection was left open"
+
+
 def test_ascii_transfers_convert_line_ends(ftp, ossftp):
     ftp.storlines("STOR text.txt", io.BytesIO(b"one\r\ntwo\r\nthree\r\n"))
     assert (ossftp.bucket_dir() / "text.txt").read_bytes() == b"one\ntwo\nthree\n"

@@ -208,6 +208,10 @@ final class FTPControlHandler: ChannelInboundHandler {
                 logger.error("cannot start TLS: \(error)")
                 context.close(promise: nil)
             }
+        case .closeDataConnection(let reply):
+            dataSource?.close()
+            dataSource = nil
+            send(reply)
         case .reinitialize(let reply):
             awaitingLoginSince = .now()
             vfs = nil

@@ -84,7 +84,7 @@ final class PassiveListener: Sendable {
                 }
                 return PassiveListener(port: port, tls: tls, server: server, slot: slot, unused: unused)
             } catch {
-                slot.promise.fail(error)
+                slot.close(error)
                 lastError = error
             }
         }
@@ -104,12 +104,12 @@ final class PassiveListener: Sendable {
         let slot = self.slot
         let future = slot.promise.futureResult
         let timer = future.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
-            slot.promise.fail(ChannelError.connectTimeout(.seconds(timeout.components.seconds)))
+            slot.close(ChannelError.connectTimeout(.seconds(timeout.components.seconds)))
         }
         let accepted = try? await withTaskCancellationHandler {
             try await future.get()
         } onCancel: {
-            slot.promise.fail(CancellationError())
+            slot.close(CancellationError())
         }
         timer.cancel()
         defer { server.close(promise: nil) }
@@ -195,10 +195,13 @@ private final class AcceptSlot: Sendable {
         if !delivered { Self.finish(channel) }
     }
 
-    /// Refuses further connections and ends a pending accept.
-    func close() {
+    /// Refuses further connections and ends a pending accept with `error`. The promise is
+    /// failed only through here: a connection that becomes active after it is finished by
+    /// ``deliver(_:)``; succeeding a failed promise would drop it unfinished, which NIO's
+    /// async channel punishes by stopping the process.
+    func close(_ error: any Error = ChannelError.ioOnClosedChannel) {
         lock.withLock { closed = true }
-        promise.fail(ChannelError.ioOnClosedChannel)
+        promise.fail(error)
     }
 
     /// Closes a connection no transfer will use: an async channel must be finished, not dropped.

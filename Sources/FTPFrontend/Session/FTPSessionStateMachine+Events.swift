@@ -21,6 +21,9 @@ extension FTPSessionStateMachine {
         case sendReplies([FTPReply])
         /// Stop the running transfer; answer with ``transferFinished(_:)``.
         case abortTransfer
+        /// Close the data connection set up for no transfer yet, then send the reply (ABOR
+        /// with no transfer running, RFC 959 §4.1.3).
+        case closeDataConnection(FTPReply)
         /// Forget the login and the data connection setup (REIN), then send the reply.
         case reinitialize(FTPReply)
         /// Send the reply (234), then start TLS on the control connection, dropping any

@@ -157,7 +157,7 @@ public struct FTPSessionStateMachine: Sendable {
             return site(argument)
         case .abor:
             dataConnectionReady = false
-            return .send(FTPReply(.closingDataConnection, "No transfer to abort."))
+            return .closeDataConnection(FTPReply(.closingDataConnection, "No transfer to abort."))
         case .port(let host, let port):
             return activeConnection(host: host, port: port)
         case .stou(nil):
