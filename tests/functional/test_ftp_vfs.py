@@ -147,6 +147,12 @@ def test_wildcards_in_the_last_name_of_list_and_nlst(server):
     assert c.size("w/g1.bin") == len("g1.bin")
     # Windows clients separate with `\`: the names come back as written (they were bare).
     assert sorted(c.nlst("w\\g?.bin")) == ["w\\g1.bin", "w\\g2.bin"]
+    # So is a file named, whatever the way to it (`mget w/g1.bin` would RETR another file from
+    # a bare name), and a name holding a real `*`; a folder's entries come bare.
+    assert c.nlst("w/g1.bin") == ["w/g1.bin"]
+    assert c.nlst("/w/g1.bin/") == ["/w/g1.bin"]
+    assert c.nlst("w/../w/star*.bin") == ["w/../w/star*.bin"]
+    assert "g1.bin" in c.nlst("/w")
     assert c.size("w\\g1.bin") == len("g1.bin")
     # STAT with a path is LIST over the control connection, patterns included.
     status = c.sendcmd("STAT w/g?.bin").splitlines()

@@ -49,8 +49,9 @@ struct FTPDataTransfer: Sendable {
                 if entryItself { return .listing(nil, single: try await vfs.stat(path), format: format, path: path) }
                 return .listing(try await vfs.list(path), single: nil, format: format, path: path)
             } catch VFSError.notDirectory where format != .machine {
-                // `LIST file` shows that one file (RFC 959 §4.1.3 allows a file path); MLSD does not.
-                return .listing(nil, single: try await vfs.stat(path), format: format, path: path)
+                // `LIST file` shows that one file (RFC 959 §4.1.3 allows a file path); MLSD does
+                // not. NLST gives it as written, folder and all.
+                return .listing(nil, single: try await vfs.stat(path), format: format, path: path, namePrefix: namePrefix)
             } catch let error as VFSError where format != .machine {
                 // No such name, but a wildcard in it: the parent's entries that match, each as
                 // itself (MLSD takes no patterns, RFC 3659 §7.2). A name with a real `*` is

@@ -89,8 +89,9 @@ extension FTPSessionStateMachine {
 
     /// A transfer over the data connection.
     public enum Transfer: Equatable, Sendable {
-        /// `namePrefix`: for NLST of a wildcard in a folder (`NLST sub/*.jpg`), the folder as the
-        /// client wrote it, put before each name, as Windows' and BSD's `mget` then RETR them.
+        /// `namePrefix`: for NLST of a file or a wildcard in a folder (`NLST sub/a.jpg`,
+        /// `NLST sub/*.jpg`), the folder as the client wrote it, put before each name, as
+        /// Windows' and BSD's `mget` then RETR them. A folder's own entries come bare.
         /// `entryItself`: the directory's own line (`LIST -d`), not its entries.
         case list(VFSPath, format: FTPListingFormat, namePrefix: String = "", entryItself: Bool = false)
         case retrieve(VFSPath, offset: UInt64)

@@ -249,7 +249,7 @@ public struct FTPSessionStateMachine: Sendable {
         case .list(let argument, let directoryItself):
             return transfer(argument) { .list($0, format: .long, entryItself: directoryItself) }
         case .nlst(let argument):
-            return transfer(argument) { .list($0, format: .names, namePrefix: Self.wildcardFolder(argument)) }
+            return transfer(argument) { .list($0, format: .names, namePrefix: Self.writtenFolder(argument)) }
         case .mlsd(let argument):
             return transfer(argument) { .list($0, format: .machine) }
         case .mlst(let argument):
@@ -334,14 +334,16 @@ public struct FTPSessionStateMachine: Sendable {
         return action
     }
 
-    /// The folder part of an argument whose last name holds a wildcard (`sub/` of
-    /// `sub/*.jpg`), as written; empty otherwise.
-    static func wildcardFolder(_ argument: String?) -> String {
+    /// The folder part of an argument as the client wrote it (`sub/` of `sub/*.jpg` or of
+    /// `sub/a.jpg`); empty when it names none.
+    static func writtenFolder(_ argument: String?) -> String {
         // `\` separates too (VFSPath reads it so, for clients on Windows): `d\*` names `d\x`.
-        guard let argument, let slash = argument.lastIndex(where: { $0 == "/" || $0 == "\\" }),
-            argument[argument.index(after: slash)...].contains(where: { $0 == "*" || $0 == "?" })
-        else { return "" }
-        return String(argument[...slash])
+        func isSeparator(_ character: Character) -> Bool { character == "/" || character == "\\" }
+        guard let argument else { return "" }
+        // `sub/a.jpg/` is still `sub/a.jpg`, as a path.
+        let trimmed = argument[..<(argument.lastIndex { !isSeparator($0) }.map { argument.index(after: $0) } ?? argument.startIndex)]
+        guard let slash = trimmed.lastIndex(where: isSeparator) else { return "" }
+        return String(trimmed[...slash])
     }
 
     /// PORT and EPRT: only to the client's own address and to ports from 1024 on, so the
