@@ -170,10 +170,13 @@ def test_each_account_can_have_its_own_store(tmp_path, seaweedfs):
     try:
         client = login(server, "gone", "gone-pass-1")
         for attempt in (lambda: client.nlst(), lambda: client.storbinary("STOR x", io.BytesIO(b"x")),
-                        lambda: client.size("x"), lambda: client.sendcmd("MLST /")):
+                        lambda: client.size("x"), lambda: client.sendcmd("MLST /"), lambda: client.mkd("made")):
             with pytest.raises(ftplib.error_perm, match=f"^550 the bucket {missing.bucket}: no such file"):
                 attempt()
         client.quit()
+        # MKD wrote a folder marker, which SeaweedFS took as an order to create the bucket.
+        names = [bucket["Name"] for bucket in seaweedfs.client().list_buckets()["Buckets"]]
+        assert missing.bucket not in names
     finally:
         server.stop()
     # An s3 account with no endpoint anywhere is refused at start, with the field named.

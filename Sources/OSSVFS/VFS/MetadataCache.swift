@@ -25,6 +25,9 @@ public actor MetadataCache {
     // Keyed by bytes: `café` and `café` (a combining accent) are two keys (see ExactName).
     private var objects: [ExactName: Entry] = [:]
     private var directories: [ExactName: Entry] = [:]
+    /// Until when the bucket is known to exist (a listing of it answered). Writes do not
+    /// forget it: they change keys, not the bucket.
+    private var bucketSeenUntil: Double = 0
     /// Hits and misses, for the metrics.
     public private(set) var hits = 0
     public private(set) var misses = 0
@@ -71,6 +74,14 @@ public actor MetadataCache {
         guard ttl > 0 else { return }
         trim(&directories)
         directories[ExactName(prefix)] = .directory(exists: exists, expires: now + ttl)
+    }
+
+    /// Whether a listing showed the bucket to exist within the TTL.
+    var bucketKnownToExist: Bool { bucketSeenUntil > now }
+
+    func bucketExists() {
+        guard ttl > 0 else { return }
+        bucketSeenUntil = now + ttl
     }
 
     /// Forgets `key`, its directory form and every ancestor directory (a write may create or

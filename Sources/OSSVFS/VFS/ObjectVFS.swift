@@ -100,7 +100,10 @@ public struct ObjectVFS: VFS {
 
     /// Whether any key lives under the directory prefix of `path`.
     func directoryExists(_ path: VFSPath) async throws -> Bool {
-        if path.isRoot { return true }
+        if path.isRoot {
+            try await requireBucket()
+            return true
+        }
         // A key of the longest length a store allows has no room for a `/` after it: nothing
         // can live under it, and the file itself must still be found (stat asks both).
         if try key(for: path).utf8.count >= store.capabilities.maxKeyLength { return false }
@@ -115,13 +118,17 @@ public struct ObjectVFS: VFS {
     }
 
     /// Throws when the bucket is missing. The root always exists, but only in a bucket that
-    /// does: `MLST /` there is 550 like its listing, not the facts of a folder.
+    /// does: `MLST /` there is 550 like its listing, and `MKD /d` must not write a marker that
+    /// some stores take as an order to create the bucket.
     func requireBucket() async throws {
-        if await cache.directory(homePrefix) != nil { return }
+        // The local store's bucket is a folder, checked when the store was made; a listing of
+        // it would read the whole folder.
+        if store.capabilities.localReads { return }
+        if await cache.bucketKnownToExist { return }
         try await storeCall(.root) {
             try await store.listPage(ListRequest(prefix: homePrefix, delimiter: "/", maxKeys: 1))
         }
-        await cache.setDirectory(homePrefix, exists: true)
+        await cache.bucketExists()
     }
 
     /// The object at `path`, or nil when there is none.
@@ -164,7 +171,7 @@ public struct ObjectVFS: VFS {
 
     public func stat(_ path: VFSPath) async throws -> VFSEntry {
         if path.isRoot {
-            try await requireBucket()
+            _ = try await directoryExists(path)
             return VFSEntry(name: "/", kind: .directory, size: 0, modified: nil)
         }
         // A directory shadows a file of the same name (as in mountpoint-s3); ask both at once.
