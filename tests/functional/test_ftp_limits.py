@@ -72,6 +72,11 @@ def test_each_account_gets_exactly_its_permissions(accounts_server):
                    lambda: camera.storbinary("STOR photo.jpg", io.BytesIO(b"again"))):
         with pytest.raises(ftplib.error_perm, match="^550"):
             action()
+    # A broken upload is resumed from the file's end (REST at its size, then STOR); from
+    # anywhere else it would replace bytes, which is refused.
+    camera.storbinary("STOR photo.jpg", io.BytesIO(b"-rest"), rest=len(b"\xff\xd8jpeg"))
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        camera.storbinary("STOR photo.jpg", io.BytesIO(b"x"), rest=2)
     # A digest tells of the content as reading does (a short secret can be guessed and checked).
     for command in ("HASH photo.jpg", "XMD5 photo.jpg", "XCRC photo.jpg"):
         with pytest.raises(ftplib.error_perm, match="^550 .*may not read"):
@@ -86,6 +91,9 @@ def test_each_account_gets_exactly_its_permissions(accounts_server):
     out = io.BytesIO()
     admin.retrbinary("RETR existing.txt", out.write)
     assert out.getvalue() == b"keep me and more"
+    out = io.BytesIO()
+    admin.retrbinary("RETR photo.jpg", out.write)
+    assert out.getvalue() == b"\xff\xd8jpeg-rest"
     admin.delete("photo.jpg")
     for client in (admin, reader, keeper, camera):
         client.quit()
