@@ -185,6 +185,12 @@ import Testing
         #expect(machine.transferStarted(.storeUnique(chosen, nameGiven: true))
             == .send(FTPReply(.openingDataConnection, "FILE: photo.jpg.1")))
         _ = machine.transferFinished(.completed)
+        // Outside the working directory, the whole path: `sub.1` alone would name another file.
+        passive()
+        _ = machine.receivedLine(line("STOU w/sub"))
+        #expect(machine.transferStarted(.storeUnique(try VFSPath(resolving: "/w/sub.1"), nameGiven: true))
+            == .send(FTPReply(.openingDataConnection, "FILE: /w/sub.1")))
+        _ = machine.transferFinished(.completed)
         passive()
         guard case .transfer(.storeUnique(let unnamed, nameGiven: false)) = machine.receivedLine(line("STOU")) else {
             Issue.record("STOU without a name should upload under a chosen one"); return
@@ -339,5 +345,8 @@ extension FTPSessionStateMachineTests {
         #expect(reply(s3.receivedLine(line("OPTS HASH CRC64")))?.code.rawValue == 504)
         var local = Machine(checksums: [])
         #expect(reply(local.receivedLine(line("OPTS HASH MD5")))?.lines == ["No store here keeps checksums."])
+        // Asked which algorithm is in use, with none kept: none (it said MD5).
+        #expect(reply(local.receivedLine(line("OPTS HASH")))?.code.rawValue == 504)
+        #expect(reply(s3.receivedLine(line("OPTS HASH")))?.lines == ["MD5"])
     }
 }

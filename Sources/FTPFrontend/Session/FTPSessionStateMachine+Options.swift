@@ -30,6 +30,10 @@ extension FTPSessionStateMachine {
         case ("UTF8", _), ("UTF-8", _):
             return .send(FTPReply(.parameterNotImplemented, "UTF8 cannot be turned off."))
         case ("HASH", nil):
+            // The algorithm in use; with no store keeping checksums there is none.
+            guard checksums.contains(hashAlgorithm) else {
+                return .send(FTPReply(.parameterNotImplemented, "No store here keeps checksums."))
+            }
             return .send(FTPReply(.ok, hashAlgorithm.rawValue))
         case ("HASH", let name?):
             guard let algorithm = FTPHashAlgorithm(rawValue: String(name)), checksums.contains(algorithm) else {

@@ -105,8 +105,10 @@ extension FTPSessionStateMachine {
         case .store(let path, _), .append(let path):
             return .send(FTPReply(.openingDataConnection, "Ready to receive \(path)."))
         case .storeUnique(let path, _):
-            // RFC 1123 §4.1.2.9: the name goes in the 150 reply.
-            return .send(FTPReply(.openingDataConnection, "FILE: \(path.name ?? "")"))
+            // RFC 1123 §4.1.2.9: the name goes in the 150 reply; one outside the working
+            // directory (`STOU sub/f`) as its whole path, so that the client can reach it.
+            let name = path.parent == workingDirectory ? path.name ?? "" : path.description
+            return .send(FTPReply(.openingDataConnection, "FILE: \(name)"))
         }
     }
 
