@@ -278,6 +278,12 @@ import Testing
         #expect(code(machine.receivedLine(line("EPSV 1"))) == 522)
         #expect(machine.receivedLine(line("EPRT |2|::1|50000|")) == .perform(.prepareActiveConnection(host: "::1", port: 50000)))
         #expect(code(machine.receivedLine(line("EPRT |2|::2|50000|"))) == 501)
+        var v4 = Machine(peerAddress: "127.0.0.1")
+        _ = v4.receivedLine(line("USER a"))
+        _ = v4.receivedLine(line("PASS b"))
+        _ = v4.authenticationSucceeded()
+        #expect(v4.receivedLine(line("EPRT |1|127.000.000.001|50000|"))
+            == .perform(.prepareActiveConnection(host: "127.0.0.1", port: 50000)))
     }
 
     @Test func simpleCommands() {

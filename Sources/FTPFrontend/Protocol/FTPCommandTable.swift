@@ -252,11 +252,16 @@ public enum FTPCommandTable {
         guard family == 1 || family == 2 else {
             throw FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (1,2).")
         }
-        let host = String(fields[2])
-        let valid = family == 1
-            ? host.split(separator: ".", omittingEmptySubsequences: false).count == 4
-                && host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { UInt8($0) != nil }
-            : host.contains(":") && host.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+        var host = String(fields[2])
+        let valid: Bool
+        if family == 1 {
+            let octets = host.split(separator: ".", omittingEmptySubsequences: false).map { UInt8($0) }
+            valid = octets.count == 4 && octets.allSatisfy { $0 != nil }
+            // As PORT's numbers: `127.000.000.001` is the client's own 127.0.0.1.
+            if valid { host = octets.map { String($0!) }.joined(separator: ".") }
+        } else {
+            valid = host.contains(":") && host.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+        }
         guard valid, let port = Int(fields[3]), (1...65535).contains(port) else {
             throw FTPReply(.syntaxErrorInArguments, "Bad EPRT address or port.")
         }
