@@ -135,6 +135,24 @@ def test_a_data_connection_racing_abor_or_a_dropped_session_leaves_the_server_up
                 assert data.recv(1) == b"", "the data connection was left open"
 
 
+def test_a_file_cut_shorter_during_its_download_fails_it_at_once(ftp, ossftp):
+    """Another program truncates a local file being sent from the page cache (sendfile): the
+    download ends with 451 within seconds. sendfile had nothing more to send, and NIO tried it
+    again and again, a core busy until the stall watchdog's 426 five minutes later."""
+    ftp.storbinary("STOR long.bin", io.BytesIO(os.urandom(64 * MiB)))
+    conn = ftp.transfercmd("RETR long.bin")
+    conn.settimeout(20)
+    got = conn.recv(MiB)
+    os.truncate(ossftp.bucket_dir() / "long.bin", 100_000)
+    ftp.sock.settimeout(20)
+    while chunk := conn.recv(MiB):
+        got += chunk
+    conn.close()
+    with pytest.raises(ftplib.error_temp, match="^451 .*shrank"):
+        ftp.voidresp()
+    assert len(got) < 64 * MiB
+
+
 def test_ascii_transfers_convert_line_ends(ftp, ossftp):
     ftp.storlines("STOR text.txt", io.BytesIO(b"one\r\ntwo\r\nthree\r\n"))
     assert (ossftp.bucket_dir() / "text.txt").read_bytes() == b"one\ntwo\nthree\n"

@@ -191,8 +191,7 @@ struct FTPDataTransfer: Sendable {
                     let file = try regionFile ?? NIOFileHandle(
                         _deprecatedTakingOwnershipOfDescriptor: regions.duplicateDescriptor())
                     regionFile = file
-                    try await channel.channel.writeAndFlush(
-                        FileRegion(fileHandle: file, readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound)))
+                    try await Self.sendRegion(range, of: file, from: regions, over: channel)
                     progress(range.count)
                     continue
                 }
@@ -228,6 +227,30 @@ struct FTPDataTransfer: Sendable {
             stream.cancel()
             try? await channel.channel.close()
             return .connectionLost
+        }
+    }
+
+    /// Sends `range` of `file` from the page cache. While the socket takes it, the file is
+    /// looked at each second: cut shorter than the range by another program, it gives sendfile
+    /// nothing to send, which NIO would try again and again until the stall watchdog. The
+    /// connection is closed then, with the read's error.
+    private static func sendRegion(_ range: Range<UInt64>, of file: NIOFileHandle, from source: any FileRegionSource,
+                                   over channel: DataChannel) async throws
+    {
+        let socket = channel.channel
+        let shrank = LockedBox(false)
+        let watch = socket.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { task in
+            guard source.endsBefore(range.upperBound) else { return }
+            shrank.withValue { $0 = true }
+            task.cancel()
+            socket.close(promise: nil)
+        }
+        defer { watch.cancel() }
+        do {
+            try await socket.writeAndFlush(
+                FileRegion(fileHandle: file, readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound)))
+        } catch where shrank.value {
+            throw ObjectStoreError.io(operation: "read: object shrank while being read", errno: EIO)
         }
     }
 

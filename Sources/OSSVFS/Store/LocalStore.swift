@@ -357,12 +357,15 @@ final class LocalChunkSource: FileRegionSource, @unchecked Sendable {
         lock.withLock {
             guard !cancelled, position < end else { return position..<position }
             let count = min(UInt64(maxLength), end - position)
-            // A file cut shorter meanwhile has no pages past its end: it is read instead, and
-            // the read says so.
+            // A file cut shorter meanwhile is read instead, and the read says so.
             guard file.isCached(at: position, count: count) else { return nil }
             defer { position += count }
             return position..<position + count
         }
+    }
+
+    func endsBefore(_ offset: UInt64) -> Bool {
+        ((try? file.size()) ?? 0) < offset
     }
 
     func nextChunkIfReady(into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {

@@ -34,6 +34,9 @@ public protocol FileRegionSource: ImmediateChunkSource {
     /// range at the end; nil when they must be read instead, by ``ImmediateChunkSource`` or
     /// ``ObjectChunkSource/nextChunk()``.
     func nextCachedRange(maxLength: Int) -> Range<UInt64>?
+    /// Whether the file now ends before `offset`: another program cut it shorter while a range
+    /// was being sent (sendfile then sends nothing, and would be retried for ever).
+    func endsBefore(_ offset: UInt64) -> Bool
 }
 
 /// An object's bytes as an async sequence of chunks.

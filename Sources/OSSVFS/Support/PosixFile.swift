@@ -150,13 +150,29 @@ public final class PosixFile: @unchecked Sendable {
         }
     }
 
-    /// Whether the page cache holds every page of `count` bytes at `offset` (cachestat(2)), so
-    /// that reading or sending them cannot wait for the disk. False when the kernel cannot say,
-    /// and for bytes past the end of the file.
+    /// Whether `count` bytes at `offset` lie within the file and the page cache holds them, so
+    /// that sending them straight from there (sendfile) does not wait for the disk. False when
+    /// the kernel cannot say (no cachestat before Linux 6.5; refused for another user's file).
+    ///
+    /// cachestat(2) counts the pages present, also those another reader's disk read is still
+    /// filling; a one-byte RWF_NOWAIT read at each end of the range, which fails on a page not
+    /// yet read, narrows that (readahead fills a range's pages together).
     public func isCached(at offset: UInt64, count: UInt64) -> Bool {
+        guard count > 0, let size = try? size(), offset + count <= size else { return false }
         let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
         let pages = (offset + count + page - 1) / page - offset / page
-        return clinux_cached_pages(descriptor, offset, count) == Int64(pages)
+        guard clinux_cached_pages(descriptor, offset, count) == Int64(pages) else { return false }
+        var byte: UInt8 = 0
+        return withUnsafeMutableBytes(of: &byte) { probe in
+            [offset, offset + count - 1].allSatisfy { (try? readIfCached(at: $0, into: probe)) == 1 }
+        }
+    }
+
+    /// The file's size now (fstat).
+    public func size() throws -> UInt64 {
+        var st = stat()
+        guard fstat(descriptor, &st) == 0 else { throw ObjectStoreError.io(operation: "stat \(path)", errno: errno) }
+        return UInt64(st.st_size)
     }
 
     /// A new descriptor of the same open file, for a caller that owns and closes it.

@@ -79,9 +79,9 @@ public actor MetadataCache {
     /// Whether a listing showed the bucket to exist within the TTL.
     var bucketKnownToExist: Bool { bucketSeenUntil > now }
 
+    /// Buckets come and go rarely: the answer is kept at least a minute, with the cache off too.
     func bucketExists() {
-        guard ttl > 0 else { return }
-        bucketSeenUntil = now + ttl
+        bucketSeenUntil = now + max(ttl, 60)
     }
 
     /// Forgets `key`, its directory form and every ancestor directory (a write may create or

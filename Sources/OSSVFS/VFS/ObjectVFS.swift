@@ -125,10 +125,14 @@ public struct ObjectVFS: VFS {
         // it would read the whole folder.
         if store.capabilities.localReads { return }
         if await cache.bucketKnownToExist { return }
-        try await storeCall(.root) {
-            try await store.listPage(ListRequest(prefix: homePrefix, delimiter: "/", maxKeys: 1))
+        do {
+            _ = try await store.listPage(ListRequest(prefix: homePrefix, delimiter: "/", maxKeys: 1))
+            await cache.bucketExists()
+        } catch let error as ObjectStoreError {
+            // Only a missing bucket is an answer; a store that cannot say now leaves the root
+            // as it always was (the operation that follows meets the trouble itself).
+            if case .noSuchBucket = error { throw VFSError(error, path: "/") }
         }
-        await cache.bucketExists()
     }
 
     /// The object at `path`, or nil when there is none.
