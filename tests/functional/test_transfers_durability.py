@@ -388,6 +388,27 @@ def test_write_back_uploads_the_store_refuses_get_550_not_226(seaweedfs, bucket,
 def test_write_back_small_file_gets_226_while_the_store_cannot_be_reached(seaweedfs, bucket, tmp_path):
     """Write-back with the store's port closed: the folder checks before the upload used to
     fail it with 451. The 226 follows, and the file reaches the store once it is back."""
+    server, port, client = write_back_session_with_store_away(seaweedfs, bucket, tmp_path)
+    forwarder = None
+    try:
+        body = os.urandom(100_000)
+        started = time.monotonic()
+        assert client.storbinary("STOR sub/away.bin", io.BytesIO(body)).startswith("226")
+        assert time.monotonic() - started < 30
+        client.quit()
+        # The store comes back on its address: a forwarder to SeaweedFS on the closed port.
+        forwarder = forward(port, seaweedfs)
+        wait_until(lambda: object_sha256(seaweedfs, bucket, "sub/away.bin") == hashlib.sha256(body).hexdigest(), 90,
+                   "the file to reach the store")
+    finally:
+        server.stop()
+        if forwarder:
+            forwarder.close()
+
+
+def write_back_session_with_store_away(seaweedfs, bucket, tmp_path) -> tuple[OssftpServer, int, ftplib.FTP]:
+    """A write-back server, its store's port (closed until ``forward`` brings the store back),
+    and a client logged in to it."""
     from ossftp_server import Account
     from netutil import free_port
 
@@ -396,41 +417,98 @@ def test_write_back_small_file_gets_226_while_the_store_cannot_be_reached(seawee
                       access_secret=seaweedfs.admin.secret_key,
                       store={"provider": "s3", "endpoint": f"http://{HOST}:{port}", "region": seaweedfs.region})
     server = OssftpServer(tmp_path / "srv", [account], extra_args=["--write_back"])
+    server.start()
+    client = ftplib.FTP()
+    client.connect(HOST, server.port, timeout=90)
+    client.login("wb", "wb-pass-1")
+    return server, port, client
+
+
+def forward(port: int, seaweedfs) -> socket.socket:
+    """Brings the store back on `port`: forwards its connections to SeaweedFS until closed."""
+    listener = socket.create_server((HOST, port))
+    target = int(seaweedfs.endpoint.rsplit(":", 1)[1].strip("/"))
+
+    def pipe(source, sink):
+        with source, sink:
+            while data := source.recv(65536):
+                sink.sendall(data)
+
+    def serve():
+        while True:
+            try:
+                inbound, _ = listener.accept()
+            except OSError:
+                return
+            outbound = socket.create_connection((HOST, target))
+            threading.Thread(target=pipe, args=(inbound, outbound), daemon=True).start()
+            threading.Thread(target=pipe, args=(outbound.dup(), inbound.dup()), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def test_write_back_uploads_of_one_name_are_stored_in_the_order_they_were_told(seaweedfs, bucket, tmp_path):
+    """Two write-back uploads of one name while the store is away: each retries on its own
+    backoff. The older one's late retry completed after the newer one and put the old bytes
+    back; now it gives way, and the newer stays."""
+    server, port, client = write_back_session_with_store_away(seaweedfs, bucket, tmp_path)
     forwarder = None
     try:
-        server.start()
-        client = ftplib.FTP()
-        client.connect(HOST, server.port, timeout=90)
-        client.login("wb", "wb-pass-1")
-        body = os.urandom(100_000)
-        started = time.monotonic()
-        assert client.storbinary("STOR sub/away.bin", io.BytesIO(body)).startswith("226")
-        assert time.monotonic() - started < 30
+        first, second = os.urandom(1000), os.urandom(2000)
+        assert client.storbinary("STOR latest.jpg", io.BytesIO(first)).startswith("226")
+        # The first one's retries are 16 s and then 32 s apart by the time the store is back.
+        time.sleep(20)
+        assert client.storbinary("STOR latest.jpg", io.BytesIO(second)).startswith("226")
         client.quit()
-        # The store comes back on its address: a forwarder to SeaweedFS on the closed port.
-        listener = socket.create_server((HOST, port))
-        target = seaweedfs.endpoint.rsplit(":", 1)[1].strip("/")
-
-        def pipe(source, sink):
-            with source, sink:
-                while data := source.recv(65536):
-                    sink.sendall(data)
-
-        def serve():
-            while True:
-                try:
-                    inbound, _ = listener.accept()
-                except OSError:
-                    return
-                outbound = socket.create_connection((HOST, int(target)))
-                threading.Thread(target=pipe, args=(inbound, outbound), daemon=True).start()
-                threading.Thread(target=pipe, args=(outbound.dup(), inbound.dup()), daemon=True).start()
-
-        forwarder = threading.Thread(target=serve, daemon=True)
-        forwarder.start()
-        wait_until(lambda: object_sha256(seaweedfs, bucket, "sub/away.bin") == hashlib.sha256(body).hexdigest(), 90,
-                   "the file to reach the store")
+        forwarder = forward(port, seaweedfs)
+        # Both are done (stored in order, or the first dropped) once the journal is empty.
+        wait_until(lambda: not list((tmp_path / "srv" / "spool" / "journal").glob("*.json")), 150,
+                   "both uploads to be done")
+        assert object_sha256(seaweedfs, bucket, "latest.jpg") == hashlib.sha256(second).hexdigest()
     finally:
         server.stop()
         if forwarder:
-            listener.close()
+            forwarder.close()
+
+
+def test_write_back_append_is_told_stored_once_its_kept_bytes_are_copied(seaweedfs, bucket, tmp_path):
+    """An append's kept bytes are copied inside the store (UploadPartCopy); no spool file could
+    send them again, so the 226 waits for the copy. It came first, and a copy lost with the
+    store was then completed without: the file cut to the appended bytes."""
+    from holding_proxy import HoldingProxy
+
+    kept, added = os.urandom(6 * MiB), os.urandom(MiB)
+    seaweedfs.client().put_object(Bucket=bucket, Key="grow.bin", Body=kept)
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="grow.bin", hold_answers_to=r"partNumber=1(&|$)")
+    server = OssftpServer(tmp_path / "srv", [], extra_args=["--provider", "s3", "--endpoint", proxy.endpoint,
+                                                            "--write_back", "--part_size_mb", "5"])
+    try:
+        server.start()
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=60)
+        client.login(*user(seaweedfs, bucket))
+        replies: list[str] = []
+
+        def append():
+            try:
+                replies.append(client.storbinary("APPE grow.bin", io.BytesIO(added)))
+            except ftplib.Error as error:
+                replies.append(str(error))
+
+        appending = threading.Thread(target=append)
+        appending.start()
+        wait_until(lambda: proxy.held >= 1 or replies, 30, "the copy of the kept bytes to reach the store")
+        assert not replies, (replies, server.log_tail())
+        time.sleep(3)
+        assert not replies, "226 before the kept bytes were copied"
+        proxy.hold_answers_to, proxy.hold_key = None, "\0"
+        proxy.release.set()
+        appending.join(60)
+        assert replies and replies[0].startswith("226"), replies
+        client.quit()
+        wait_until(lambda: object_sha256(seaweedfs, bucket, "grow.bin") == hashlib.sha256(kept + added).hexdigest(), 60,
+                   "the append to reach the store")
+    finally:
+        server.stop()
+        proxy.close()

@@ -18,6 +18,15 @@ extension SpoolUpload {
         if inFlight.contains(where: \.freed) {
             throw VFSError.storeUnavailable("\(key): a part could not be stored")
         }
+        // An append's kept bytes are copied inside the store (UploadPartCopy): no file here could
+        // send them again, so the client is told the file is stored only once they are. (Left
+        // to the background, a lost copy was completed without: the file cut to the new bytes.)
+        for part in inFlight where part.path == nil {
+            switch await part.task.result {
+            case .success(let copied): finishedParts[copied.partNumber] = copied
+            case .failure(let error): throw (error as? ObjectStoreError).map { VFSError($0, path: key) } ?? error
+            }
+        }
         if uploadID == nil { try await checkStoreTakesKey() }
         // Parts the store already took are recorded as stored: their files are gone.
         let pending = inFlight.filter { finishedParts[$0.number] == nil }.compactMap { part in
@@ -27,12 +36,15 @@ extension SpoolUpload {
         let size = total
         let storedSoFar = stored + finishedParts.values.sorted { $0.partNumber < $1.partNumber }
         heldBudget = inFlight.reduce(0) { $0 + $1.reserved } + (pendingFirst?.reserved ?? 0)
+        let sealedAt = Date().timeIntervalSince1970
+        await WriteBackOrder.shared.sealed(WriteBackOrder.name(key, in: store.descriptor), at: sealedAt)
         try await updateRecord {
             $0.pending = pending
             $0.single = single
             $0.stored = storedSoFar
             $0.size = size
             $0.sealed = true
+            $0.sealedAt = sealedAt
         }
         state = .committed
         Task { await self.finishWriteBack() }
@@ -75,35 +87,10 @@ extension SpoolUpload {
         current.pending.removeAll { part in current.stored.contains { $0.partNumber == part.number } }
         // Retried until stored or refused for good: giving up here would hold its budget until
         // a restart, and with it, once enough such uploads piled up, every later upload.
-        var delay: Duration = .seconds(1)
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                try await UploadRecovery.finish(current, store: store, journal: journal)
-                break
-            } catch where UploadRecovery.isRefusedForGood(error) {
-                // Told the client it was stored, but the store will never take it (a key that
-                // may not write): say so loudly, and free what it holds rather than keep it
-                // forever, blocking every later upload behind its budget.
-                VFSMetrics.storeLogger.error(
-                    "dropped the write-back upload of \(key) (\(current.size) bytes): the store refuses it (\(error))")
-                _ = await UploadRecovery.drop(current, store: store, journal: journal)
-                await configuration.budget.release(heldBudget)
-                heldBudget = 0
-                return
-            } catch {
-                if attempt == 8 {
-                    VFSMetrics.storeLogger.warning(
-                        "cannot store the write-back upload of \(key) yet (\(error)); trying again every minute")
-                }
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(60))
-            }
-        }
+        let outcome = await UploadRecovery.finishEventually(current, store: store, journal: journal, firstDelay: .seconds(1))
         await configuration.budget.release(heldBudget)
         heldBudget = 0
-        await onCommit()
+        if case .stored = outcome { await onCommit() }
     }
 
     /// The store took a part. Once the client was told the file is stored, the journal

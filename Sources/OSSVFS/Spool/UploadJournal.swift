@@ -20,6 +20,9 @@ public struct UploadRecord: Codable, Sendable, Equatable {
     public var uploadID: String?
     /// Whether the client was told the upload is done (write-back only).
     public var sealed = false
+    /// When the client was told (seconds since 1970): uploads of one name are finished in
+    /// this order (``WriteBackOrder``). Absent in records of earlier versions: oldest.
+    public var sealedAt: Double?
     /// Parts in the store.
     public var stored: [UploadedPart] = []
     /// Parts on disk still to send.
@@ -48,11 +51,31 @@ public final class UploadJournal: Sendable {
         try await BlockingIO.run {
             try DirectoryOps.makePath(directory, under: "")
             let temp = target + ".tmp-" + DirectoryOps.randomName()
-            let file = try PosixFile.createExclusive(temp, mode: 0o600)
-            try file.writeAll(data)
-            try file.sync()
-            try file.close()
-            try DirectoryOps.rename(temp, to: target)
+            do {
+                let file = try PosixFile.createExclusive(temp, mode: 0o600)
+                defer { try? file.close() }
+                try file.writeAll(data)
+                try file.sync()
+                try DirectoryOps.rename(temp, to: target)
+            } catch {
+                // A full disk must not leave one empty file per attempt behind.
+                try? DirectoryOps.unlinkIfPresent(temp)
+                throw error
+            }
+            // The new name itself must survive a power loss, not only the bytes.
+            try DirectoryOps.syncFolder(directory)
+        }
+    }
+
+    /// Records of the same name as `record`, sealed before it, once it is stored: they must
+    /// never be completed (a restart would put their older bytes back), only dropped.
+    func retireOlder(than record: UploadRecord) async {
+        for other in (try? await records()) ?? []
+        where other.name != record.name && other.key == record.key && other.store == record.store && other.sealed
+            && (other.sealedAt ?? 0) <= (record.sealedAt ?? 0) {
+            var retired = other
+            retired.sealed = false
+            try? await save(retired)
         }
     }
 
@@ -83,13 +106,27 @@ public enum UploadRecovery {
     /// the record once the object is stored.
     public static func finish(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async throws {
         var record = record
+        let name = WriteBackOrder.name(record.key, in: record.store)
+        let sealedAt = record.sealedAt ?? 0
+        // The object changes here: after every upload of the name sealed earlier, never after
+        // one sealed later (``WriteBackOrder``); those sealed earlier are retired once it is.
+        let finished = record
+        func commit(_ body: @escaping @Sendable () async throws -> Void) async throws {
+            try await WriteBackOrder.shared.commit(name, sealedAt: sealedAt) {
+                try await body()
+                await journal.retireOlder(than: finished)
+            }
+        }
+        let (key, metadata) = (record.key, record.metadata)
         if let single = record.single {
-            try await store.put(record.key, body: .file(path: single.path, offset: 0, length: single.size, disposable: true),
-                                metadata: record.metadata)
+            try await commit {
+                try await store.put(key, body: .file(path: single.path, offset: 0, length: single.size, disposable: true),
+                                    metadata: metadata)
+            }
         } else {
             guard let uploadID = record.uploadID else {
                 // Nothing was ever sent and nothing is on disk: an empty object.
-                try await store.put(record.key, body: .bytes([]), metadata: record.metadata)
+                try await commit { try await store.put(key, body: .bytes([]), metadata: metadata) }
                 await cleanUp(record, journal: journal)
                 return
             }
@@ -114,7 +151,7 @@ public enum UploadRecovery {
                     try await journal.save(record)
                 }
                 let parts = record.stored.sorted { $0.partNumber < $1.partNumber }
-                try await store.completeMultipartUpload(record.key, uploadID: uploadID, parts: parts)
+                try await commit { try await store.completeMultipartUpload(key, uploadID: uploadID, parts: parts) }
             } catch ObjectStoreError.noSuchUpload {
                 // The previous run completed the upload and was stopped before it could drop the
                 // record: the object is there, whole. Anything else is a real loss.
@@ -124,6 +161,75 @@ public enum UploadRecovery {
             }
         }
         await cleanUp(record, journal: journal)
+    }
+
+    /// How a write-back upload left the background.
+    public enum Outcome: Sendable {
+        case stored
+        /// The store will never take it (a key that may not write).
+        case refused
+        /// An upload of the same name sealed later is (or will be) stored instead.
+        case superseded
+    }
+
+    /// Finishes a write-back upload, trying again (`firstDelay`, doubling to a minute apart)
+    /// until it is stored, refused for good, or superseded; the last two are dropped, with a
+    /// line in the log. The record stays in the journal until then, for the next start if this
+    /// process ends.
+    public static func finishEventually(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal,
+                                        firstDelay: Duration) async -> Outcome {
+        var delay = firstDelay
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await finish(record, store: store, journal: journal)
+                return .stored
+            } catch is WriteBackOrder.Superseded {
+                VFSMetrics.storeLogger.notice(
+                    "dropped the write-back upload of \(record.key) (\(record.size) bytes): a later upload of it replaces it")
+                await retire(record, store: store, journal: journal)
+                return .superseded
+            } catch where isRefusedForGood(error) {
+                // Told the client it was stored, but the store will never take it: say so
+                // loudly, and free what it holds rather than keep it forever, blocking every
+                // later upload behind its budget.
+                VFSMetrics.storeLogger.error(
+                    "dropped the write-back upload of \(record.key) (\(record.size) bytes): the store refuses it (\(error))")
+                _ = await drop(record, store: store, journal: journal)
+                return .refused
+            } catch {
+                if attempt == 8 {
+                    VFSMetrics.storeLogger.warning(
+                        "cannot store the write-back upload of \(record.key) yet (\(error)); trying again every minute")
+                }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(60))
+            }
+        }
+    }
+
+    /// Drops a superseded upload. Until the store is told, the record stays, unsealed: the
+    /// next start aborts it rather than completing it over the newer object.
+    static func retire(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async {
+        var retired = record
+        retired.sealed = false
+        try? await journal.save(retired)
+        if !(await drop(retired, store: store, journal: journal)) {
+            Task { _ = await dropLater(retired, store: store, journal: journal) }
+        }
+    }
+
+    /// Asks the store again to drop an upload, 5 s and then up to a minute apart, for about
+    /// an hour; the record stays for the next start if it never could.
+    static func dropLater(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async -> Bool {
+        var delay: Duration = .seconds(5)
+        for _ in 0..<70 {
+            try? await Task.sleep(for: delay)
+            if await drop(record, store: store, journal: journal) { return true }
+            delay = min(delay * 2, .seconds(60))
+        }
+        return false
     }
 
     /// Aborts the multipart upload and removes the spool files and the record.
@@ -177,12 +283,21 @@ public enum UploadRecovery {
         // Spool files of uploads nobody recorded (a one-part upload cut short) are just removed.
         let known = Set(records.map { "upload-\($0.name)-" })
         let spool = (journal.directory as NSString).deletingLastPathComponent
+        let journalFolder = journal.directory
         _ = try? await BlockingIO.run {
             for entry in (try DirectoryOps.entries(of: spool)) ?? [] where entry.name.hasPrefix("upload-") {
                 if !known.contains(where: { entry.name.hasPrefix($0) }) {
                     try? DirectoryOps.unlinkIfPresent("\(spool)/\(entry.name)")
                 }
             }
+            // Saves cut short (a full disk, a kill) before their rename.
+            for entry in (try DirectoryOps.entries(of: journalFolder)) ?? [] where entry.name.contains(".json.tmp-") {
+                try? DirectoryOps.unlinkIfPresent("\(journalFolder)/\(entry.name)")
+            }
+        }
+        // Known as sealed before this run's uploads of the same names, which supersede them.
+        for record in records where record.writeBack && record.sealed {
+            await WriteBackOrder.shared.sealed(WriteBackOrder.name(record.key, in: record.store), at: record.sealedAt ?? 0)
         }
         for record in records {
             let store = try? record.store.makeStore(transport: transport)
@@ -191,13 +306,21 @@ public enum UploadRecovery {
                     try await finish(record, store: store, journal: journal)
                     log("finished the write-back upload of \(record.key) (\(record.size) bytes) left by a previous run")
                     counts.finished += 1
+                } catch is WriteBackOrder.Superseded {
+                    await retire(record, store: store, journal: journal)
+                    log("dropped the write-back upload of \(record.key) left by a previous run: a later upload of it replaces it")
+                    counts.dropped += 1
                 } catch where isRefusedForGood(error) {
                     _ = await drop(record, store: store, journal: journal)
                     log("dropped the write-back upload of \(record.key) (\(record.size) bytes): the store refuses it (\(error))")
                     counts.dropped += 1
                 } catch {
-                    log("could not finish the write-back upload of \(record.key) yet: \(error); kept for the next start")
+                    // Told to its client as stored: tried again while this process runs (it
+                    // waited for the next start, and a newer upload of the name in between
+                    // was then overwritten by it).
+                    log("could not finish the write-back upload of \(record.key) yet: \(error); trying again in the background")
                     counts.failed += 1
+                    Task { _ = await finishEventually(record, store: store, journal: journal, firstDelay: .seconds(5)) }
                 }
             } else if await drop(record, store: store, journal: journal) {
                 log("dropped the unfinished upload of \(record.key) left by a previous run")

@@ -128,6 +128,15 @@ enum DirectoryOps {
         }
     }
 
+    /// Syncs a folder itself (fsync on it), so that names just made or changed in it survive a
+    /// power loss, not only the files' bytes.
+    static func syncFolder(_ path: String) throws {
+        let descriptor = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw ObjectStoreError.io(operation: "open \(path)", errno: errno) }
+        defer { Glibc.close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw ObjectStoreError.io(operation: "fsync \(path)", errno: errno) }
+    }
+
     /// Moves a finished object's file (`temp`) to `destination`, atomically, as ``rename(_:to:)``.
     ///
     /// Over an existing file the two names are swapped (renameat2 with RENAME_EXCHANGE) and the
