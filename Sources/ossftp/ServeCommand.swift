@@ -156,9 +156,11 @@ struct ServeCommand: AsyncParsableCommand {
         let runtime = ServeRuntime(flags: self, settings: settings, server: server, limiter: limiter, spool: spool,
                                    metricsRegistry: metrics, logger: logger)
         if let journal = spool.journal {
-            // What a previous run left: finish write-back uploads, drop the rest.
+            // What a previous run left: finish write-back uploads, drop the rest; known before
+            // the first upload of this run, which comes after them.
+            let records = await UploadRecovery.prepare(journal: journal)
             Task {
-                let counts = await UploadRecovery.recover(journal: journal, transport: settings.transport) {
+                let counts = await UploadRecovery.recover(records, journal: journal, transport: settings.transport) {
                     logger.notice("\($0)")
                 }
                 if counts.finished + counts.dropped + counts.failed > 0 {

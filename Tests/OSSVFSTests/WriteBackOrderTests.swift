@@ -1,24 +1,42 @@
+import Foundation
 import Testing
 @testable import OSSVFS
 
 @Suite struct WriteBackOrderTests {
-    /// An upload sealed before another of the same name never commits once the later one is
-    /// known; other names are not held back; commits of one name never overlap.
-    @Test func laterSealsWinAndCommitsOfOneNameRunOneAtATime() async throws {
+    /// An upload sealed before another of its name gives way once that one is stored, not
+    /// while it is only sealed (it may still fail); seal times grow per name even when a
+    /// previous run's clock was ahead.
+    @Test func anOlderUploadGivesWayOnlyToAStoredNewerOne() async throws {
         let order = WriteBackOrder()
-        await order.sealed("k", at: 1)
-        await order.sealed("k", at: 2)
         let ran = LockedBox<[String]>([])
+        let (first, second) = (await order.seal("k"), await order.seal("k"))
+        #expect(first < second)
+        try await order.commit("k", sealedAt: second) { ran.withValue { $0.append("second") } }
         await #expect(throws: WriteBackOrder.Superseded.self) {
-            try await order.commit("k", sealedAt: 1) { ran.withValue { $0.append("old") } }
+            try await order.commit("k", sealedAt: first) { ran.withValue { $0.append("first") } }
         }
-        try await order.commit("other", sealedAt: 1) { ran.withValue { $0.append("other") } }
+        // Only sealed, the newer one does not hold the older back.
+        let (older, newer) = (await order.seal("j"), await order.seal("j"))
+        try await order.commit("j", sealedAt: older) { ran.withValue { $0.append("older") } }
+        try await order.commit("j", sealedAt: newer) { ran.withValue { $0.append("newer") } }
+        // A previous run stored an upload it sealed ten minutes ahead of this clock.
+        let ahead = Date().timeIntervalSince1970 + 600
+        await order.storedEarlier("c", at: ahead)
+        let now = await order.seal("c")
+        #expect(now > ahead)
+        try await order.commit("c", sealedAt: now) { ran.withValue { $0.append("after the clock") } }
+        #expect(ran.value == ["second", "older", "newer", "after the clock"])
+    }
 
-        // The first commit holds the name until its body ends; the second waits for it.
+    /// Commits of one name never overlap: a second waits for the first's body to end.
+    @Test func commitsOfOneNameRunOneAtATime() async throws {
+        let order = WriteBackOrder()
+        let ran = LockedBox<[String]>([])
+        let (one, two) = (await order.seal("k"), await order.seal("k"))
         let (entered, enteredGate) = AsyncStream<Void>.makeStream()
         let (release, releaseGate) = AsyncStream<Void>.makeStream()
         let first = Task {
-            try await order.commit("k", sealedAt: 2) {
+            try await order.commit("k", sealedAt: one) {
                 ran.withValue { $0.append("first in") }
                 enteredGate.yield()
                 for await _ in release { break }
@@ -26,13 +44,11 @@ import Testing
             }
         }
         for await _ in entered { break }
-        let second = Task { try await order.commit("k", sealedAt: 3) { ran.withValue { $0.append("second") } } }
+        let second = Task { try await order.commit("k", sealedAt: two) { ran.withValue { $0.append("second") } } }
         try await Task.sleep(for: .milliseconds(100))
         releaseGate.yield()
         try await first.value
         try await second.value
-        #expect(ran.value == ["other", "first in", "first out", "second"])
-        // A record of a previous run (sealed at 0, or before the field existed) gives way too.
-        await #expect(throws: WriteBackOrder.Superseded.self) { try await order.commit("k", sealedAt: 0) {} }
+        #expect(ran.value == ["first in", "first out", "second"])
     }
 }

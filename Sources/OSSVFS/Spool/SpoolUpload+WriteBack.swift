@@ -36,15 +36,20 @@ extension SpoolUpload {
         let size = total
         let storedSoFar = stored + finishedParts.values.sorted { $0.partNumber < $1.partNumber }
         heldBudget = inFlight.reduce(0) { $0 + $1.reserved } + (pendingFirst?.reserved ?? 0)
-        let sealedAt = Date().timeIntervalSince1970
-        await WriteBackOrder.shared.sealed(WriteBackOrder.name(key, in: store.descriptor), at: sealedAt)
-        try await updateRecord {
-            $0.pending = pending
-            $0.single = single
-            $0.stored = storedSoFar
-            $0.size = size
-            $0.sealed = true
-            $0.sealedAt = sealedAt
+        let orderName = WriteBackOrder.name(key, in: store.descriptor)
+        let sealedAt = await WriteBackOrder.shared.seal(orderName)
+        do {
+            try await updateRecord {
+                $0.pending = pending
+                $0.single = single
+                $0.stored = storedSoFar
+                $0.size = size
+                $0.sealed = true
+                $0.sealedAt = sealedAt
+            }
+        } catch {
+            await WriteBackOrder.shared.done(orderName)
+            throw error
         }
         state = .committed
         Task { await self.finishWriteBack() }

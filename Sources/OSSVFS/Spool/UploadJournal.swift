@@ -45,9 +45,11 @@ public final class UploadJournal: Sendable {
 
     /// Writes a record (temporary file, fsync, rename).
     public func save(_ record: UploadRecord) async throws {
-        let data = Array(try JSONEncoder().encode(record))
+        try await write(Array(try JSONEncoder().encode(record)), to: path(record.name))
+    }
+
+    private func write(_ data: [UInt8], to target: String) async throws {
         let directory = self.directory
-        let target = path(record.name)
         try await BlockingIO.run {
             try DirectoryOps.makePath(directory, under: "")
             let temp = target + ".tmp-" + DirectoryOps.randomName()
@@ -67,21 +69,49 @@ public final class UploadJournal: Sendable {
         }
     }
 
-    /// Records of the same name as `record`, sealed before it, once it is stored: they must
-    /// never be completed (a restart would put their older bytes back), only dropped.
-    func retireOlder(than record: UploadRecord) async {
-        for other in (try? await records()) ?? []
-        where other.name != record.name && other.key == record.key && other.store == record.store && other.sealed
-            && (other.sealedAt ?? 0) <= (record.sealedAt ?? 0) {
-            var retired = other
-            retired.sealed = false
-            try? await save(retired)
+    /// That an upload of a name, sealed at `sealedAt`, was stored while uploads of the name
+    /// sealed before it were still in the journal: those must never be completed, by this run
+    /// or a later one (their older bytes would replace the newer). Marks are removed at a
+    /// start that finds no such upload left.
+    struct StoredMark: Codable {
+        var name: String
+        var sealedAt: Double
+    }
+
+    /// `record` is stored: leaves a ``StoredMark`` when uploads of its name sealed before it
+    /// are still here. (Editing their records instead raced with their own saves.)
+    func markStored(_ record: UploadRecord) async {
+        let name = WriteBackOrder.name(record.key, in: record.store)
+        let sealedAt = record.sealedAt ?? 0
+        let older = ((try? await records()) ?? []).contains { other in
+            other.name != record.name && WriteBackOrder.name(other.key, in: other.store) == name
+                && (other.sealedAt ?? 0) < sealedAt
         }
+        guard older, let data = try? JSONEncoder().encode(StoredMark(name: name, sealedAt: sealedAt)) else { return }
+        try? await write(Array(data), to: "\(directory)/stored-\(DirectoryOps.randomName()).mark")
+    }
+
+    /// The marks left, each with its file.
+    func marks() async -> [(path: String, mark: StoredMark)] {
+        let directory = self.directory
+        return (try? await BlockingIO.run {
+            guard let entries = try DirectoryOps.entries(of: directory) else { return [] }
+            return entries.filter { $0.name.hasSuffix(".mark") }.compactMap { entry in
+                let path = "\(directory)/\(entry.name)"
+                guard let file = try? PosixFile.openForReading(path), let bytes = try? file.read(at: 0, count: 1 << 16),
+                    let mark = try? JSONDecoder().decode(StoredMark.self, from: Data(bytes))
+                else { return nil }
+                return (path, mark)
+            }
+        }) ?? []
+    }
+
+    func removeFile(_ path: String) async {
+        _ = try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(path) }
     }
 
     public func remove(_ name: String) async {
-        let target = path(name)
-        _ = try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(target) }
+        await removeFile(path(name))
     }
 
     /// Every record, oldest name order; unreadable files are skipped.
@@ -96,240 +126,5 @@ public final class UploadJournal: Sendable {
                 return try? JSONDecoder().decode(UploadRecord.self, from: Data(bytes))
             }
         }
-    }
-}
-
-/// Finishes or drops what the journal holds: at start-up for what a previous process left,
-/// and in the background for this process's write-back uploads.
-public enum UploadRecovery {
-    /// Sends the parts still on disk and completes the object; removes the spool files and
-    /// the record once the object is stored.
-    public static func finish(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async throws {
-        var record = record
-        let name = WriteBackOrder.name(record.key, in: record.store)
-        let sealedAt = record.sealedAt ?? 0
-        // The object changes here: after every upload of the name sealed earlier, never after
-        // one sealed later (``WriteBackOrder``); those sealed earlier are retired once it is.
-        let finished = record
-        func commit(_ body: @escaping @Sendable () async throws -> Void) async throws {
-            try await WriteBackOrder.shared.commit(name, sealedAt: sealedAt) {
-                try await body()
-                await journal.retireOlder(than: finished)
-            }
-        }
-        let (key, metadata) = (record.key, record.metadata)
-        if let single = record.single {
-            try await commit {
-                try await store.put(key, body: .file(path: single.path, offset: 0, length: single.size, disposable: true),
-                                    metadata: metadata)
-            }
-        } else {
-            guard let uploadID = record.uploadID else {
-                // Nothing was ever sent and nothing is on disk: an empty object.
-                try await commit { try await store.put(key, body: .bytes([]), metadata: metadata) }
-                await cleanUp(record, journal: journal)
-                return
-            }
-            do {
-                // Parts may have reached the store after the record was last saved: ask it. A
-                // part whose file is still here is sent again instead: ListParts does not give
-                // the checksums the completion must repeat (S3's CRC-32C) or check (OSS's CRC-64).
-                let pending = record.pending
-                let onDisk = Set(try await BlockingIO.run {
-                    try pending.filter { try PosixFile.status($0.path)?.isRegular == true }.map(\.number)
-                })
-                for part in try await store.listParts(record.key, uploadID: uploadID)
-                where !record.stored.contains(where: { $0.partNumber == part.partNumber })
-                    && !onDisk.contains(part.partNumber) {
-                    record.stored.append(part)
-                }
-                for part in record.pending where !record.stored.contains(where: { $0.partNumber == part.number }) {
-                    let stored = try await store.uploadPart(
-                        record.key, uploadID: uploadID, partNumber: part.number,
-                        body: .file(path: part.path, offset: 0, length: part.size, disposable: true))
-                    record.stored.append(stored)
-                    try await journal.save(record)
-                }
-                let parts = record.stored.sorted { $0.partNumber < $1.partNumber }
-                try await commit { try await store.completeMultipartUpload(key, uploadID: uploadID, parts: parts) }
-            } catch ObjectStoreError.noSuchUpload {
-                // The previous run completed the upload and was stopped before it could drop the
-                // record: the object is there, whole. Anything else is a real loss.
-                guard let stored = try? await store.head(record.key), stored.size == record.size else {
-                    throw ObjectStoreError.noSuchUpload(uploadID)
-                }
-            }
-        }
-        await cleanUp(record, journal: journal)
-    }
-
-    /// How a write-back upload left the background.
-    public enum Outcome: Sendable {
-        case stored
-        /// The store will never take it (a key that may not write).
-        case refused
-        /// An upload of the same name sealed later is (or will be) stored instead.
-        case superseded
-    }
-
-    /// Finishes a write-back upload, trying again (`firstDelay`, doubling to a minute apart)
-    /// until it is stored, refused for good, or superseded; the last two are dropped, with a
-    /// line in the log. The record stays in the journal until then, for the next start if this
-    /// process ends.
-    public static func finishEventually(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal,
-                                        firstDelay: Duration) async -> Outcome {
-        var delay = firstDelay
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                try await finish(record, store: store, journal: journal)
-                return .stored
-            } catch is WriteBackOrder.Superseded {
-                VFSMetrics.storeLogger.notice(
-                    "dropped the write-back upload of \(record.key) (\(record.size) bytes): a later upload of it replaces it")
-                await retire(record, store: store, journal: journal)
-                return .superseded
-            } catch where isRefusedForGood(error) {
-                // Told the client it was stored, but the store will never take it: say so
-                // loudly, and free what it holds rather than keep it forever, blocking every
-                // later upload behind its budget.
-                VFSMetrics.storeLogger.error(
-                    "dropped the write-back upload of \(record.key) (\(record.size) bytes): the store refuses it (\(error))")
-                _ = await drop(record, store: store, journal: journal)
-                return .refused
-            } catch {
-                if attempt == 8 {
-                    VFSMetrics.storeLogger.warning(
-                        "cannot store the write-back upload of \(record.key) yet (\(error)); trying again every minute")
-                }
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(60))
-            }
-        }
-    }
-
-    /// Drops a superseded upload. Until the store is told, the record stays, unsealed: the
-    /// next start aborts it rather than completing it over the newer object.
-    static func retire(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async {
-        var retired = record
-        retired.sealed = false
-        try? await journal.save(retired)
-        if !(await drop(retired, store: store, journal: journal)) {
-            Task { _ = await dropLater(retired, store: store, journal: journal) }
-        }
-    }
-
-    /// Asks the store again to drop an upload, 5 s and then up to a minute apart, for about
-    /// an hour; the record stays for the next start if it never could.
-    static func dropLater(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async -> Bool {
-        var delay: Duration = .seconds(5)
-        for _ in 0..<70 {
-            try? await Task.sleep(for: delay)
-            if await drop(record, store: store, journal: journal) { return true }
-            delay = min(delay * 2, .seconds(60))
-        }
-        return false
-    }
-
-    /// Aborts the multipart upload and removes the spool files and the record.
-    /// Aborts the record's multipart upload and removes the record and its files; false (all
-    /// kept, for the next start) when the store could not be told, so no upload is forgotten
-    /// while it still costs storage.
-    @discardableResult
-    /// Whether the store refuses an upload for good (the key may not write, the bucket is gone,
-    /// the name is refused): retrying a write-back upload then only holds its spool files and
-    /// budget forever, and with them every later upload of the server.
-    public static func isRefusedForGood(_ error: any Error) -> Bool {
-        switch error as? ObjectStoreError {
-        case .accessDenied?, .invalidCredentials?, .noSuchBucket?, .invalidKey?, .keyTooLong?: return true
-        default: return false
-        }
-    }
-
-    public static func drop(_ record: UploadRecord, store: (any ObjectStore)?, journal: UploadJournal) async -> Bool {
-        if let uploadID = record.uploadID {
-            guard let store else { return false }
-            do {
-                try await store.abortMultipartUpload(record.key, uploadID: uploadID)
-            } catch ObjectStoreError.noSuchUpload {
-                // Already gone: nothing left to abort.
-            } catch {
-                return false
-            }
-        }
-        await cleanUp(record, journal: journal)
-        return true
-    }
-
-    static func cleanUp(_ record: UploadRecord, journal: UploadJournal) async {
-        let spool = (journal.directory as NSString).deletingLastPathComponent
-        let prefix = "upload-\(record.name)-"
-        _ = try? await BlockingIO.run {
-            for entry in (try DirectoryOps.entries(of: spool)) ?? [] where entry.name.hasPrefix(prefix) {
-                try? DirectoryOps.unlinkIfPresent("\(spool)/\(entry.name)")
-            }
-        }
-        await journal.remove(record.name)
-    }
-
-    /// What a restarted process does with the records it finds: uploads the client was told
-    /// are done (write-back) are finished; the others are aborted, leaving nothing behind.
-    /// Returns (finished, dropped, failed) counts.
-    public static func recover(journal: UploadJournal, transport: CurlTransport,
-                               log: @Sendable (String) -> Void) async -> (finished: Int, dropped: Int, failed: Int) {
-        var counts = (finished: 0, dropped: 0, failed: 0)
-        let records = (try? await journal.records()) ?? []
-        // Spool files of uploads nobody recorded (a one-part upload cut short) are just removed.
-        let known = Set(records.map { "upload-\($0.name)-" })
-        let spool = (journal.directory as NSString).deletingLastPathComponent
-        let journalFolder = journal.directory
-        _ = try? await BlockingIO.run {
-            for entry in (try DirectoryOps.entries(of: spool)) ?? [] where entry.name.hasPrefix("upload-") {
-                if !known.contains(where: { entry.name.hasPrefix($0) }) {
-                    try? DirectoryOps.unlinkIfPresent("\(spool)/\(entry.name)")
-                }
-            }
-            // Saves cut short (a full disk, a kill) before their rename.
-            for entry in (try DirectoryOps.entries(of: journalFolder)) ?? [] where entry.name.contains(".json.tmp-") {
-                try? DirectoryOps.unlinkIfPresent("\(journalFolder)/\(entry.name)")
-            }
-        }
-        // Known as sealed before this run's uploads of the same names, which supersede them.
-        for record in records where record.writeBack && record.sealed {
-            await WriteBackOrder.shared.sealed(WriteBackOrder.name(record.key, in: record.store), at: record.sealedAt ?? 0)
-        }
-        for record in records {
-            let store = try? record.store.makeStore(transport: transport)
-            if record.writeBack && record.sealed, let store {
-                do {
-                    try await finish(record, store: store, journal: journal)
-                    log("finished the write-back upload of \(record.key) (\(record.size) bytes) left by a previous run")
-                    counts.finished += 1
-                } catch is WriteBackOrder.Superseded {
-                    await retire(record, store: store, journal: journal)
-                    log("dropped the write-back upload of \(record.key) left by a previous run: a later upload of it replaces it")
-                    counts.dropped += 1
-                } catch where isRefusedForGood(error) {
-                    _ = await drop(record, store: store, journal: journal)
-                    log("dropped the write-back upload of \(record.key) (\(record.size) bytes): the store refuses it (\(error))")
-                    counts.dropped += 1
-                } catch {
-                    // Told to its client as stored: tried again while this process runs (it
-                    // waited for the next start, and a newer upload of the name in between
-                    // was then overwritten by it).
-                    log("could not finish the write-back upload of \(record.key) yet: \(error); trying again in the background")
-                    counts.failed += 1
-                    Task { _ = await finishEventually(record, store: store, journal: journal, firstDelay: .seconds(5)) }
-                }
-            } else if await drop(record, store: store, journal: journal) {
-                log("dropped the unfinished upload of \(record.key) left by a previous run")
-                counts.dropped += 1
-            } else {
-                log("could not abort the unfinished upload of \(record.key) left by a previous run; kept for the next start")
-                counts.failed += 1
-            }
-        }
-        return counts
     }
 }
