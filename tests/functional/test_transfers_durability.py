@@ -472,6 +472,41 @@ def test_write_back_uploads_of_one_name_are_stored_in_the_order_they_were_told(s
             forwarder.close()
 
 
+def test_a_previous_runs_clock_ahead_does_not_drop_this_runs_uploads(seaweedfs, bucket, tmp_path):
+    """A write-back upload left by a killed run whose clock was ten minutes ahead: once the
+    restart finished it, every new upload of the name was dropped after its 226 (sealed
+    "before" it), until this clock caught up. Seal times now only grow per name."""
+    import json
+
+    server, port, client = write_back_session_with_store_away(seaweedfs, bucket, tmp_path)
+    forwarder = None
+    try:
+        old, new = os.urandom(1000), os.urandom(2000)
+        assert client.storbinary("STOR clock.bin", io.BytesIO(old)).startswith("226")
+        server.proc.kill()
+        server.proc.wait()
+        journal = tmp_path / "srv" / "spool" / "journal"
+        [record_path] = list(journal.glob("*.json"))
+        record = json.loads(record_path.read_text())
+        record["sealedAt"] += 600
+        record_path.write_text(json.dumps(record))
+        forwarder = forward(port, seaweedfs)
+        server.start()
+        wait_until(lambda: not list(journal.glob("*.json")), 60, "the restart to finish the old upload")
+        assert object_sha256(seaweedfs, bucket, "clock.bin") == hashlib.sha256(old).hexdigest()
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=60)
+        client.login("wb", "wb-pass-1")
+        assert client.storbinary("STOR clock.bin", io.BytesIO(new)).startswith("226")
+        client.quit()
+        wait_until(lambda: not list(journal.glob("*.json")), 60, "the new upload to be done")
+        assert object_sha256(seaweedfs, bucket, "clock.bin") == hashlib.sha256(new).hexdigest(), server.log_tail()
+    finally:
+        server.stop()
+        if forwarder:
+            forwarder.close()
+
+
 def test_write_back_append_is_told_stored_once_its_kept_bytes_are_copied(seaweedfs, bucket, tmp_path):
     """An append's kept bytes are copied inside the store (UploadPartCopy); no spool file could
     send them again, so the 226 waits for the copy. It came first, and a copy lost with the
