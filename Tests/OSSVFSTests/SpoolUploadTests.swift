@@ -116,6 +116,8 @@ import TestSupport
             record.sealed = true
             record.stored = [part]
             record.size = 3
+            // Saved before the completion is sent, as finish() does.
+            record.completing = true
             try await journal.save(record)
             try await store.completeMultipartUpload("done", uploadID: id, parts: [part])
 
@@ -132,6 +134,19 @@ import TestSupport
                 try await UploadRecovery.finish(lost, store: store, journal: journal)
             }
             #expect(try await journal.records().map(\.name) == ["r2"])
+
+            // Gone without a completion sent (aborted by someone else): an object of the same
+            // size is not taken for this upload.
+            let other = try await store.createMultipartUpload("done", metadata: [:])
+            try await store.abortMultipartUpload("done", uploadID: other)
+            var aborted = record
+            aborted.name = "r3"
+            aborted.uploadID = other
+            aborted.completing = false
+            try await journal.save(aborted)
+            await #expect(throws: ObjectStoreError.self) {
+                try await UploadRecovery.finish(aborted, store: store, journal: journal)
+            }
         }
     }
 

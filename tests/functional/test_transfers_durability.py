@@ -273,11 +273,16 @@ def test_write_back_parts_that_fail_after_the_226_are_sent_again(tmp_path):
             server.stop()
 
 
-def test_a_part_stored_with_its_answer_lost_is_sent_again_at_recovery(seaweedfs, bucket, tmp_path):
+@pytest.mark.parametrize("aborted_elsewhere", [False, True])
+def test_a_part_stored_with_its_answer_lost_is_sent_again_at_recovery(seaweedfs, bucket, tmp_path, aborted_elsewhere):
     """Part 2 reaches the store but its answer never comes back before a kill -9. The
     restarted server finds it in ListParts, which gives no CRC-32C, and the completion of an
     upload begun with that algorithm must repeat every part's: the part, still in the spool,
-    is sent again, and the object is stored whole (it used to be refused at completion forever)."""
+    is sent again, and the object is stored whole (it used to be refused at completion forever).
+
+    With the multipart upload aborted by someone else meanwhile, the stored parts are lost: the
+    restart says so and leaves the older object of the same size as it was. It used to take
+    that object for its own and log the upload as finished."""
     from holding_proxy import HoldingProxy
 
     proxy = HoldingProxy(seaweedfs.endpoint, hold_key="obj.bin", hold_answers_to=r"partNumber=2(&|$)")
@@ -287,7 +292,9 @@ def test_a_part_stored_with_its_answer_lost_is_sent_again_at_recovery(seaweedfs,
         server = OssftpServer(base, [], extra_args=[*arguments, "--write_back", "--part_size_mb", "5",
                                                      "--upload_concurrency", "4"])
         server.start()
-        body = os.urandom(17 * MiB + 5)
+        body, older = os.urandom(17 * MiB + 5), os.urandom(17 * MiB + 5)
+        if aborted_elsewhere:
+            seaweedfs.client().put_object(Bucket=bucket, Key="obj.bin", Body=older)
         client = ftplib.FTP()
         client.connect(HOST, server.port, timeout=60)
         client.login(*user(seaweedfs, bucket))
@@ -299,15 +306,21 @@ def test_a_part_stored_with_its_answer_lost_is_sent_again_at_recovery(seaweedfs,
         upload_id = uploads(seaweedfs, bucket, "obj.bin")[0]["UploadId"]
         listed = seaweedfs.client().list_parts(Bucket=bucket, Key="obj.bin", UploadId=upload_id)
         assert 2 in [part["PartNumber"] for part in listed["Parts"]], "part 2 was stored"
+        if aborted_elsewhere:
+            seaweedfs.client().abort_multipart_upload(Bucket=bucket, Key="obj.bin", UploadId=upload_id)
         # From here the proxy passes everything: the journal names it as the store.
         proxy.hold_answers_to, proxy.hold_key = None, "\0"
         proxy.release.set()
         restarted = OssftpServer(base, [], extra_args=arguments)
         restarted.start()
         try:
-            wait_until(lambda: object_sha256(seaweedfs, bucket, "obj.bin") == hashlib.sha256(body).hexdigest(), 60,
-                       "the restarted server to finish the upload")
-            wait_until(lambda: not list((base / "spool" / "journal").glob("*.json")), 30, "the journal to empty")
+            expected = older if aborted_elsewhere else body
+            wait_until(lambda: not list((base / "spool" / "journal").glob("*.json")), 60, "the journal to empty")
+            assert object_sha256(seaweedfs, bucket, "obj.bin") == hashlib.sha256(expected).hexdigest()
+            if aborted_elsewhere:
+                wait_until(lambda: "dropped the write-back upload of obj.bin" in restarted.log_tail(), 30,
+                           "the restart to say the upload is lost")
+                assert "finished the write-back upload" not in restarted.log_tail()
         finally:
             restarted.stop()
             print(restarted.log_tail())

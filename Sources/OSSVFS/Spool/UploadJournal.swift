@@ -23,6 +23,10 @@ public struct UploadRecord: Codable, Sendable, Equatable {
     /// When the client was told (seconds since 1970): uploads of one name are finished in
     /// this order (``WriteBackOrder``). Absent in records of earlier versions: oldest.
     public var sealedAt: Double?
+    /// Whether CompleteMultipartUpload was sent: only then is an upload found gone taken for
+    /// stored (its answer lost). Written from the first save on; absent (nil) only in records
+    /// of earlier versions, which cannot say.
+    public var completing: Bool? = false
     /// Parts in the store.
     public var stored: [UploadedPart] = []
     /// Parts on disk still to send.

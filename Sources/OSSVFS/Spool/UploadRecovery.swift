@@ -52,13 +52,21 @@ public enum UploadRecovery {
                     try await journal.save(record)
                 }
                 let parts = record.stored.sorted { $0.partNumber < $1.partNumber }
+                // Recorded first: only an upload this process asked to complete may be found
+                // gone and taken for stored.
+                record.completing = true
+                try await journal.save(record)
                 try await commit { try await store.completeMultipartUpload(key, uploadID: uploadID, parts: parts) }
             } catch ObjectStoreError.noSuchUpload {
-                // The previous run completed the upload and was stopped before it could drop the
-                // record: the object is there, whole. Anything else is a real loss.
-                guard let stored = try? await store.head(record.key), stored.size == record.size else {
-                    throw ObjectStoreError.noSuchUpload(uploadID)
-                }
+                // A completion was sent (its answer lost, or the run stopped before it could drop
+                // the record): the object is there, whole. Gone without one (aborted by someone
+                // else), the parts in the store are lost, whatever object has the name; so is a
+                // completed object of another size. Said so, and the record dropped (refused
+                // for good), not taken for stored.
+                // (A record of an earlier version cannot say: taken as sent, as it was.)
+                guard record.completing ?? true, let stored = try? await store.head(record.key),
+                    stored.size == record.size
+                else { throw ObjectStoreError.noSuchUpload(uploadID) }
             }
         }
         await cleanUp(record, journal: journal)
@@ -135,21 +143,21 @@ public enum UploadRecovery {
         return false
     }
 
-    /// Aborts the multipart upload and removes the spool files and the record.
-    /// Aborts the record's multipart upload and removes the record and its files; false (all
-    /// kept, for the next start) when the store could not be told, so no upload is forgotten
-    /// while it still costs storage.
-    @discardableResult
     /// Whether the store refuses an upload for good (the key may not write, the bucket is gone,
-    /// the name is refused): retrying a write-back upload then only holds its spool files and
-    /// budget forever, and with them every later upload of the server.
+    /// the name is refused, the multipart upload is gone): retrying a write-back upload then
+    /// only holds its spool files and budget forever, and with them every later upload of the
+    /// server.
     public static func isRefusedForGood(_ error: any Error) -> Bool {
         switch error as? ObjectStoreError {
-        case .accessDenied?, .invalidCredentials?, .noSuchBucket?, .invalidKey?, .keyTooLong?: return true
+        case .accessDenied?, .invalidCredentials?, .noSuchBucket?, .invalidKey?, .keyTooLong?, .noSuchUpload?: return true
         default: return false
         }
     }
 
+    /// Aborts the record's multipart upload and removes the record and its files; false (all
+    /// kept, for the next start) when the store could not be told, so no upload is forgotten
+    /// while it still costs storage.
+    @discardableResult
     public static func drop(_ record: UploadRecord, store: (any ObjectStore)?, journal: UploadJournal) async -> Bool {
         if let uploadID = record.uploadID {
             guard let store else { return false }
