@@ -339,9 +339,9 @@ public struct FTPSessionStateMachine: Sendable {
     static func writtenFolder(_ argument: String?) -> String {
         // `\` separates too (VFSPath reads it so, for clients on Windows): `d\*` names `d\x`.
         func isSeparator(_ character: Character) -> Bool { character == "/" || character == "\\" }
-        guard let argument else { return "" }
+        guard var trimmed = argument?[...] else { return "" }
         // `sub/a.jpg/` is still `sub/a.jpg`, as a path.
-        let trimmed = argument[..<(argument.lastIndex { !isSeparator($0) }.map { argument.index(after: $0) } ?? argument.startIndex)]
+        while let last = trimmed.last, isSeparator(last) { trimmed.removeLast() }
         guard let slash = trimmed.lastIndex(where: isSeparator) else { return "" }
         return String(trimmed[...slash])
     }

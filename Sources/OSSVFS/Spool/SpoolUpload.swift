@@ -355,27 +355,13 @@ public actor SpoolUpload: VFSWriter {
     }
 
     /// Asks the store again, in the background, to drop an upload it could not be told to
-    /// drop (it was away): 5 s, then up to a minute apart, for about an hour, so that its
-    /// parts (unseen, and billed) do not wait for the next start. The journal's record goes
+    /// drop (``UploadRecovery/abortEventually(_:uploadID:store:)``). The journal's record goes
     /// once the store took it; the next start still aborts whatever is left.
     private func abortLater(_ id: String) {
         let (store, key, name) = (self.store, self.key, self.name)
         let journal = record != nil ? configuration.journal : nil
         Task.detached {
-            var delay = 5.0
-            for _ in 0..<64 {
-                try? await Task.sleep(for: .seconds(delay))
-                do {
-                    try await store.abortMultipartUpload(key, uploadID: id)
-                } catch ObjectStoreError.noSuchUpload {
-                    // Gone already (the store expired it, or another abort came through).
-                } catch {
-                    delay = min(delay * 2, 60)
-                    continue
-                }
-                await journal?.remove(name)
-                return
-            }
+            if await UploadRecovery.abortEventually(key, uploadID: id, store: store) { await journal?.remove(name) }
         }
     }
 

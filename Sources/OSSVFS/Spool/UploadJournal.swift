@@ -82,16 +82,11 @@ public final class UploadJournal: Sendable {
         var sealedAt: Double
     }
 
-    /// `record` is stored: leaves a ``StoredMark`` when uploads of its name sealed before it
-    /// are still here. (Editing their records instead raced with their own saves.)
+    /// `record` is stored while other uploads of its name are pending: leaves a
+    /// ``StoredMark``. (Editing their records instead raced with their own saves.)
     func markStored(_ record: UploadRecord) async {
-        let name = WriteBackOrder.name(record.key, in: record.store)
-        let sealedAt = record.sealedAt ?? 0
-        let older = ((try? await records()) ?? []).contains { other in
-            other.name != record.name && WriteBackOrder.name(other.key, in: other.store) == name
-                && (other.sealedAt ?? 0) < sealedAt
-        }
-        guard older, let data = try? JSONEncoder().encode(StoredMark(name: name, sealedAt: sealedAt)) else { return }
+        let mark = StoredMark(name: WriteBackOrder.name(record.key, in: record.store), sealedAt: record.sealedAt ?? 0)
+        guard let data = try? JSONEncoder().encode(mark) else { return }
         try? await write(Array(data), to: "\(directory)/stored-\(DirectoryOps.randomName()).mark")
     }
 

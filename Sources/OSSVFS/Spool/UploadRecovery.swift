@@ -10,13 +10,10 @@ public enum UploadRecovery {
         let name = WriteBackOrder.name(record.key, in: record.store)
         let sealedAt = record.sealedAt ?? 0
         // The object changes here: never after an upload of the name sealed later was stored
-        // (``WriteBackOrder``); one left in the journal, sealed earlier, is marked superseded.
+        // (``WriteBackOrder``); those still pending, if sealed earlier, are marked superseded.
         let finished = record
         func commit(_ body: @escaping @Sendable () async throws -> Void) async throws {
-            try await WriteBackOrder.shared.commit(name, sealedAt: sealedAt) {
-                try await body()
-                await journal.markStored(finished)
-            }
+            if try await WriteBackOrder.shared.commit(name, sealedAt: sealedAt, body) { await journal.markStored(finished) }
         }
         let (key, metadata) = (record.key, record.metadata)
         if let single = record.single {
@@ -127,18 +124,34 @@ public enum UploadRecovery {
         retired.sealed = false
         try? await journal.save(retired)
         if !(await drop(retired, store: store, journal: journal)) {
-            Task { _ = await dropLater(retired, store: store, journal: journal) }
+            Task { await dropLater(retired, store: store, journal: journal) }
         }
     }
 
-    /// Asks the store again to drop an upload, 5 s and then up to a minute apart, for about
-    /// an hour; the record stays for the next start if it never could.
-    static func dropLater(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async -> Bool {
+    /// Asks the store again to drop an upload, then removes its record and files; the record
+    /// stays for the next start if the store never took it.
+    static func dropLater(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async {
+        guard let uploadID = record.uploadID else { return await cleanUp(record, journal: journal) }
+        if await abortEventually(record.key, uploadID: uploadID, store: store) { await cleanUp(record, journal: journal) }
+    }
+
+    /// Asks the store to abort a multipart upload it could not be told to abort (it was away):
+    /// 5 s, then up to a minute apart, for about an hour, so that its parts (unseen, and
+    /// billed) do not wait for the next start. True once the store took it, or the upload is
+    /// gone already.
+    static func abortEventually(_ key: String, uploadID: String, store: any ObjectStore) async -> Bool {
         var delay: Duration = .seconds(5)
-        for _ in 0..<70 {
+        for _ in 0..<64 {
             try? await Task.sleep(for: delay)
-            if await drop(record, store: store, journal: journal) { return true }
-            delay = min(delay * 2, .seconds(60))
+            do {
+                try await store.abortMultipartUpload(key, uploadID: uploadID)
+                return true
+            } catch ObjectStoreError.noSuchUpload {
+                // Gone already (the store expired it, or another abort came through).
+                return true
+            } catch {
+                delay = min(delay * 2, .seconds(60))
+            }
         }
         return false
     }

@@ -72,18 +72,22 @@ actor WriteBackOrder {
 
     /// Runs `commit` (the upload's completion) unless an upload of `name` sealed later is
     /// stored; then throws ``Superseded``. Commits of one name never overlap. The upload is
-    /// done once this returns, stored, or throws ``Superseded``.
-    func commit(_ name: String, sealedAt time: Double, _ commit: @Sendable () async throws -> Void) async throws {
+    /// done once this returns, stored, or throws ``Superseded``. Returns whether other
+    /// uploads of the name are still pending (older ones then need the journal's mark).
+    @discardableResult
+    func commit(_ name: String, sealedAt time: Double, _ commit: @Sendable () async throws -> Void) async throws -> Bool {
         await acquire(name)
         do {
             guard (names[name]?.storedUpTo ?? -.infinity) < time else { throw Superseded() }
             try await commit()
+            let othersPending = (names[name]?.pending ?? 1) > 1
             if var state = names[name] {
                 state.storedUpTo = max(state.storedUpTo, time)
                 names[name] = state
             }
             release(name)
             done(name)
+            return othersPending
         } catch let error as Superseded {
             release(name)
             done(name)
