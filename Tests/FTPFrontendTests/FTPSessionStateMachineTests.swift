@@ -68,6 +68,32 @@ import Testing
         #expect(machine.receivedLine(line("PWD")) == .send(.pathReply("/d", "is the current directory.")))
     }
 
+    /// A trailing separator names a folder (POSIX path resolution): `DELE f/` must not reach
+    /// the file `f`, and no upload takes a name ending in one.
+    @Test func aTrailingSeparatorNamesAFolder() throws {
+        var machine = loggedIn()
+        for command in ["DELE f/", "SIZE f/", "MDTM f\\", "MFMT 20240101000000 f/", "HASH f/"] {
+            #expect(code(machine.receivedLine(line(command))) == 550, "\(command)")
+        }
+        _ = machine.receivedLine(line("PASV"))
+        _ = machine.operationSucceeded(
+            .openPassiveListener(extended: false), result: .passiveListener(host: "127.0.0.1", port: 51_234))
+        #expect(code(machine.receivedLine(line("RETR f/"))) == 550)
+        for command in ["STOR f/", "APPE f/", "STOU f/"] {
+            #expect(code(machine.receivedLine(line(command))) == 553, "\(command)")
+        }
+        // Still ready: a refused name does not use up the data connection.
+        #expect(machine.receivedLine(line("RETR f")) == .transfer(.retrieve(try VFSPath(resolving: "/f"), offset: 0)))
+        machine = loggedIn()
+        let folder = try VFSPath(resolving: "/d")
+        #expect(machine.receivedLine(line("RNFR d/")) == .perform(.renameSource(folder, folder: true)))
+        #expect(machine.receivedLine(line("RNFR d")) == .perform(.renameSource(folder, folder: false)))
+        _ = machine.operationSucceeded(.renameSource(folder, folder: false), result: .done)
+        #expect(machine.receivedLine(line("RNTO e/")) == .perform(.rename(folder, to: try VFSPath(resolving: "/e"), folder: true)))
+        #expect(machine.receivedLine(line("MKD n/")) == .perform(.makeDirectory(try VFSPath(resolving: "/n"))))
+        #expect(machine.receivedLine(line("RMD n/")) == .perform(.removeDirectory(try VFSPath(resolving: "/n"))))
+    }
+
     @Test func failedOperationsMapToReplies() throws {
         var machine = loggedIn()
         let missing = try VFSPath(resolving: "/missing")

@@ -53,6 +53,41 @@ def test_rename_by_copy_moves_files_and_directories(server):
     c.quit()
 
 
+def test_a_trailing_slash_names_a_folder_never_a_file(server):
+    """`f/` names a folder, as in POSIX path resolution: no verb that takes a file acts on the
+    file `f` when written so (DELE f/ deleted it)."""
+    srv, user, password = server
+    c = login(srv, user, password)
+    c.storbinary("STOR f", io.BytesIO(b"kept"))
+    for command in ("DELE f/", "SIZE f/", "MDTM f/", "MFMT 20200101000000 f/", "RNFR f/"):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            c.sendcmd(command)
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        fetch(c, "f/")
+    with pytest.raises(ftplib.error_perm, match="^553"):
+        c.storbinary("STOR f/", io.BytesIO(b"lost"))
+    with pytest.raises(ftplib.error_perm, match="^553"):
+        c.storbinary("APPE f/", io.BytesIO(b"lost"))
+    # A file renamed to a name written as a folder: ENOTDIR in rename(2).
+    c.sendcmd("RNFR f")
+    with pytest.raises(ftplib.error_perm, match="^550 .*not a directory"):
+        c.sendcmd("RNTO g/")
+    assert fetch(c, "f") == b"kept"
+    assert sorted(c.nlst()) == ["f"]
+    # Folders may be written with one.
+    c.mkd("d/")
+    c.storbinary("STOR d/inner", io.BytesIO(b"in"))
+    c.sendcmd("RNFR d/")
+    c.sendcmd("RNTO e/")
+    assert fetch(c, "e/inner") == b"in"
+    c.cwd("e/")
+    c.cwd("/")
+    c.delete("e/inner")
+    c.rmd("e/")
+    assert sorted(c.nlst()) == ["f"]
+    c.quit()
+
+
 def test_names_with_spaces_hashes_percents_quotes_and_chinese(server):
     srv, user, password = server
     c = login(srv, user, password)

@@ -56,10 +56,13 @@ struct FTPSessionOperations: Sendable {
             let entry = try await vfs.stat(path)
             guard entry.kind == .file else { throw VFSError.isDirectory(path.description) }
             return .success(.size(entry.size), nil)
-        case .renameSource(let path):
-            _ = try await vfs.stat(path)
+        case .renameSource(let path, let folder):
+            // `RNFR f/` of a file is ENOTDIR in POSIX's rename(2); so is `RNTO g/` after it.
+            let entry = try await vfs.stat(path)
+            if folder && entry.kind != .directory { throw VFSError.notDirectory(path.description) }
             return .success(.done, nil)
-        case .rename(let source, let destination):
+        case .rename(let source, let destination, let folder):
+            if folder, try await vfs.stat(source).kind != .directory { throw VFSError.notDirectory(destination.description) }
             try await vfs.rename(source, to: destination)
             return .success(.done, nil)
         case .modificationTime(let path):

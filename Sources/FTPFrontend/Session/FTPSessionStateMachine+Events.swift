@@ -54,9 +54,10 @@ extension FTPSessionStateMachine {
         case openPassiveListener(extended: Bool)
         /// PORT/EPRT: remember where to connect for the next transfer.
         case prepareActiveConnection(host: String, port: Int)
-        /// RNFR: check that the source exists.
-        case renameSource(VFSPath)
-        case rename(VFSPath, to: VFSPath)
+        /// RNFR: check that the source exists (a folder, when written with a trailing `/`).
+        case renameSource(VFSPath, folder: Bool = false)
+        /// RNTO: a destination written with a trailing `/` needs a folder as the source.
+        case rename(VFSPath, to: VFSPath, folder: Bool = false)
         case modificationTime(VFSPath)
         case setModificationTime(VFSPath, Double)
         /// `MDTM time path`: the time of `named` (the whole argument as a path) when that

@@ -44,7 +44,7 @@ extension FTPSessionStateMachine {
             return .send(FTPReply(.fileActionOK, "File removed."))
         case (.size, .size(let size)):
             return .send(FTPReply(.fileStatus, "\(size)"))
-        case (.renameSource(let path), _):
+        case (.renameSource(let path, _), _):
             renameSource = path
             return .send(FTPReply(.pendingFurtherInformation, "\(path) exists; send RNTO."))
         case (.rename, _):

@@ -163,7 +163,7 @@ public struct FTPSessionStateMachine: Sendable {
         case .stou(nil):
             return transfer("stou-" + Self.uniqueSuffix()) { .storeUnique($0, nameGiven: false) }
         case .stou(let name?):
-            return transfer(name) { .storeUnique($0, nameGiven: true) }
+            return transfer(name, naming: .newFile) { .storeUnique($0, nameGiven: true) }
         case .syst:
             return .send(FTPReply(.systemType, "UNIX Type: L8"))
         case .stat(nil, _):
@@ -255,32 +255,32 @@ public struct FTPSessionStateMachine: Sendable {
         case .mlst(let argument):
             return resolving(argument ?? ".") { .perform(.machineStat($0)) }
         case .mdtm(let argument):
-            return resolving(argument) { .perform(.modificationTime($0)) }
+            return resolving(argument, naming: .file) { .perform(.modificationTime($0)) }
         case .mfmt(let time, let argument):
-            return resolving(argument) { .perform(.setModificationTime($0, time)) }
+            return resolving(argument, naming: .file) { .perform(.setModificationTime($0, time)) }
         case .mdtmSet(let time, let argument, let whole):
             // A file named like `20240101000000 x` is asked about, as before; only when no such
             // file exists is the argument a time and a path.
-            return resolving(argument) { path in
+            return resolving(argument, naming: .file) { path in
                 let named = try? VFSPath(resolving: whole, from: workingDirectory)
                 return .perform(.modificationTimeOrSet(named: named, path, time))
             }
         case .rnfr(let argument):
-            return resolving(argument) { .perform(.renameSource($0)) }
+            return resolving(argument) { .perform(.renameSource($0, folder: Self.endsInSeparator(argument))) }
         case .rnto(let argument):
             guard let source = pendingRename else { return .send(FTPReply(.badSequence, "Send RNFR first.")) }
-            return resolving(argument) { .perform(.rename(source, to: $0)) }
+            return resolving(argument) { .perform(.rename(source, to: $0, folder: Self.endsInSeparator(argument))) }
         case .retr(let argument):
-            return transfer(argument) { .retrieve($0, offset: pendingRestart ?? 0) }
+            return transfer(argument, naming: .file) { .retrieve($0, offset: pendingRestart ?? 0) }
         case .stor(let argument):
-            return transfer(argument) { .store($0, keepingFirst: pendingRestart) }
+            return transfer(argument, naming: .newFile) { .store($0, keepingFirst: pendingRestart) }
         case .appe(let argument):
             // APPE writes at the end whatever the offset: doing that and answering 226 after a
             // REST that named another place would report what was not done. REST 0 is no place.
             if let pendingRestart, pendingRestart > 0 {
                 return .send(FTPReply(.badSequence, "REST \(pendingRestart) does not apply to APPE; send STOR to resume at an offset."))
             }
-            return transfer(argument) { .append($0) }
+            return transfer(argument, naming: .newFile) { .append($0) }
         case .rest(let offset):
             // In TYPE A the offset would count converted (CRLF) bytes, which are not the
             // stored ones: resuming there would skip or repeat data (RFC 3659 §5.3).
@@ -290,21 +290,40 @@ public struct FTPSessionStateMachine: Sendable {
             restartOffset = offset
             return .send(FTPReply(.pendingFurtherInformation, "Restarting at \(offset). Send RETR or STOR."))
         case .size(let argument):
-            return resolving(argument) { .perform(.size($0)) }
+            return resolving(argument, naming: .file) { .perform(.size($0)) }
         case .dele(let argument):
-            return resolving(argument) { .perform(.removeFile($0)) }
+            return resolving(argument, naming: .file) { .perform(.removeFile($0)) }
         case .mkd(let argument):
             return resolving(argument) { .perform(.makeDirectory($0)) }
         case .rmd(let argument):
             return resolving(argument) { .perform(.removeDirectory($0)) }
         case .hash(let argument, let algorithm, let legacy):
             let chosen = algorithm ?? hashAlgorithm
-            return resolving(argument) { .perform(.checksum($0, chosen, legacy: legacy)) }
+            return resolving(argument, naming: .file) { .perform(.checksum($0, chosen, legacy: legacy)) }
         }
     }
 
+    /// What a path argument must name.
+    enum Naming {
+        /// A file or a folder.
+        case any
+        /// An existing file.
+        case file
+        /// A file to be written.
+        case newFile
+    }
+
     /// Resolves a path argument against the working directory, or refuses it.
-    func resolving(_ argument: String, _ next: (VFSPath) -> Action) -> Action {
+    ///
+    /// A path written with a trailing separator names a folder, as in POSIX path resolution
+    /// (`f/` of a file is ENOTDIR): `DELE f/` must not delete the file `f`, which resolving
+    /// alone would make of it.
+    func resolving(_ argument: String, naming: Naming = .any, _ next: (VFSPath) -> Action) -> Action {
+        if naming != .any, Self.endsInSeparator(argument) {
+            return naming == .file
+                ? .send(FTPReply(.fileUnavailable, "\(argument): a path ending in / names a folder, not a file."))
+                : .send(FTPReply(.fileNameNotAllowed, "\(argument): a file's name cannot end in /."))
+        }
         do {
             return next(try VFSPath(resolving: argument, from: workingDirectory))
         } catch let error as VFSError {
@@ -314,7 +333,12 @@ public struct FTPSessionStateMachine: Sendable {
         }
     }
 
-    mutating func transfer(_ argument: String?, _ make: (VFSPath) -> Transfer) -> Action {
+    /// Whether `argument` ends in `/` or `\` (both separate, see ``VFSPath``).
+    static func endsInSeparator(_ argument: String) -> Bool {
+        argument.utf8.last == UInt8(ascii: "/") || argument.utf8.last == UInt8(ascii: "\\")
+    }
+
+    mutating func transfer(_ argument: String?, naming: Naming = .any, _ make: (VFSPath) -> Transfer) -> Action {
         if tls.requiredForData && !dataPrivate {
             // RFC 4217 §9: 521 when the PROT level does not allow the data connection.
             return .send(FTPReply(.dataProtectionRefused, "Data connections must be encrypted: send PBSZ 0 and PROT P."))
@@ -322,7 +346,7 @@ public struct FTPSessionStateMachine: Sendable {
         guard dataConnectionReady else {
             return .send(FTPReply(.cannotOpenDataConnection, "Use PASV, EPSV, PORT or EPRT first."))
         }
-        let action = resolving(argument ?? ".") { .transfer(make($0)) }
+        let action = resolving(argument ?? ".", naming: naming) { .transfer(make($0)) }
         if case .transfer(let transfer) = action {
             transferring = true
             dataConnectionReady = false
