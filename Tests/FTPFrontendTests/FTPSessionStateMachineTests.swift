@@ -304,6 +304,20 @@ import Testing
         #expect(code(machine.receivedLine(line("EPSV 1"))) == 522)
         #expect(machine.receivedLine(line("EPRT |2|::1|50000|")) == .perform(.prepareActiveConnection(host: "::1", port: 50000)))
         #expect(code(machine.receivedLine(line("EPRT |2|::2|50000|"))) == 501)
+        // The client's own address however written (RFC 4291 §2.2 allows several forms).
+        for written in ["0:0:0:0:0:0:0:1", "::0001", "0000::1"] {
+            #expect(machine.receivedLine(line("EPRT |2|\(written)|50000|")) == .perform(.prepareActiveConnection(host: "::1", port: 50000)))
+        }
+        for malformed in ["::1::", "1:2:3:4:5:6:7:8:9", "fe80::1%lo", "::1.2", "::g"] {
+            #expect(code(machine.receivedLine(line("EPRT |2|\(malformed)|50000|"))) == 501, "\(malformed)")
+        }
+        // An IPv4 client naming itself in IPv6's mapped form.
+        var mapped = Machine(peerAddress: "127.0.0.1")
+        _ = mapped.receivedLine(line("USER a"))
+        _ = mapped.receivedLine(line("PASS b"))
+        _ = mapped.authenticationSucceeded()
+        #expect(mapped.receivedLine(line("EPRT |2|::ffff:127.0.0.1|50000|")) == .perform(.prepareActiveConnection(host: "127.0.0.1", port: 50000)))
+        #expect(code(mapped.receivedLine(line("EPRT |2|::ffff:127.0.0.2|50000|"))) == 501)
         var v4 = Machine(peerAddress: "127.0.0.1")
         _ = v4.receivedLine(line("USER a"))
         _ = v4.receivedLine(line("PASS b"))

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// The one table of verbs: it drives parsing, the login gate, FEAT and HELP
 /// (in the manner of pyftpdlib's `proto_cmds`).
 public enum FTPCommandTable {
@@ -259,13 +262,28 @@ public enum FTPCommandTable {
             valid = octets.count == 4 && octets.allSatisfy { $0 != nil }
             // As PORT's numbers: `127.000.000.001` is the client's own 127.0.0.1.
             if valid { host = octets.map { String($0!) }.joined(separator: ".") }
+        } else if let canonical = canonicalIPv6(host) {
+            // Compared with the client's address as inet_ntop writes it: `0:0:0:0:0:0:0:1` and
+            // `::0001` are the client's own ::1, and an IPv4-mapped one its IPv4 address.
+            (valid, host) = (true, canonical)
         } else {
-            valid = host.contains(":") && host.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+            valid = false
         }
         guard valid, let port = Int(fields[3]), (1...65535).contains(port) else {
             throw FTPReply(.syntaxErrorInArguments, "Bad EPRT address or port.")
         }
         return .port(host: host, port: port)
+    }
+
+    /// An IPv6 literal as inet_ntop(3) writes it (an IPv4-mapped one as plain IPv4), or nil.
+    static func canonicalIPv6(_ text: String) -> String? {
+        var address = in6_addr()
+        guard text.utf8.count < INET6_ADDRSTRLEN, inet_pton(AF_INET6, text, &address) == 1 else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        let canonical = String(cString: buffer)
+        if canonical.hasPrefix("::ffff:"), canonical.contains(".") { return String(canonical.dropFirst(7)) }
+        return canonical
     }
 
     /// `MFMT YYYYMMDDHHMMSS[.sss] path` (draft-somers-ftp-mfxx-04 §3), time in UTC.
