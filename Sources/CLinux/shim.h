@@ -53,6 +53,16 @@ static inline long clinux_exchange(const char *first, const char *second) {
 #endif
 }
 
+/// renameat2(2) with RENAME_NOREPLACE: renames only when nothing has the new name (EEXIST).
+static inline long clinux_rename_noreplace(const char *from, const char *to) {
+#ifdef SYS_renameat2
+    return syscall(SYS_renameat2, -100 /* AT_FDCWD */, from, -100 /* AT_FDCWD */, to, 1U /* RENAME_NOREPLACE */);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 #include <stdint.h>
 
 /// cachestat(2) (Linux 6.5): how many pages of `length` bytes at `offset` the page cache

@@ -93,6 +93,26 @@ import TestSupport
         }
     }
 
+    /// A write that may only create fails when the key exists (renameat2 RENAME_NOREPLACE: no
+    /// window between a check and the rename), by put and by completion alike.
+    @Test func writesThatMayOnlyCreateLeaveAnExistingObject() async throws {
+        try await withStore { store, bucket in
+            try await store.put("d/f", body: .bytes(Array("first".utf8)), metadata: [:], ifAbsent: true)
+            await #expect(throws: ObjectStoreError.conflict("an object has that name")) {
+                try await store.put("d/f", body: .bytes(Array("second".utf8)), metadata: [:], ifAbsent: true)
+            }
+            let id = try await store.createMultipartUpload("d/f", metadata: [:])
+            let part = try await store.uploadPart("d/f", uploadID: id, partNumber: 1, body: .bytes(Array("third".utf8)))
+            await #expect(throws: ObjectStoreError.conflict("an object has that name")) {
+                try await store.completeMultipartUpload("d/f", uploadID: id, parts: [part], ifAbsent: true)
+            }
+            #expect(try await collect(store.get("d/f", range: nil)) == Array("first".utf8))
+            // No temporary file is left behind by the refusals.
+            let leftovers = try FileManager.default.subpathsOfDirectory(atPath: bucket).filter { !$0.hasPrefix(".ossftp") }
+            #expect(leftovers.sorted() == ["d", "d/f"])
+        }
+    }
+
     @Test func aReadPinnedToAnETagFailsOnceTheFileIsReplaced() async throws {
         try await withStore { store, _ in
             try await store.put("p.bin", body: .bytes(Array(repeating: 1, count: 100)), metadata: [:])

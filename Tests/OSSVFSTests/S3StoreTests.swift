@@ -134,6 +134,29 @@ import TestSupport
         #expect(reread == data)
     }
 
+    /// A write that may only create fails when the key exists, by PUT and by
+    /// CompleteMultipartUpload alike, and changes nothing.
+    @Test func writesThatMayOnlyCreateLeaveAnExistingObject() async throws {
+        let store = try await SeaweedFSStores.store()
+        let key = unique("create-only")
+        try await store.put(key, body: .bytes(Array("first".utf8)), metadata: [:], ifAbsent: true)
+        await #expect(throws: ObjectStoreError.conflict("\(key) exists")) {
+            try await store.put(key, body: .bytes(Array("second".utf8)), metadata: [:], ifAbsent: true)
+        }
+        let id = try await store.createMultipartUpload(key, metadata: [:])
+        let part = try await store.uploadPart(key, uploadID: id, partNumber: 1, body: .bytes(random(1000)))
+        await #expect(throws: ObjectStoreError.conflict("\(key) exists")) {
+            try await store.completeMultipartUpload(key, uploadID: id, parts: [part], ifAbsent: true)
+        }
+        try await store.abortMultipartUpload(key, uploadID: id)
+        #expect(try await collect(store.get(key, range: nil)) == Array("first".utf8))
+        let other = unique("create-only-multipart")
+        let upload = try await store.createMultipartUpload(other, metadata: [:])
+        let piece = try await store.uploadPart(other, uploadID: upload, partNumber: 1, body: .bytes(Array("made".utf8)))
+        try await store.completeMultipartUpload(other, uploadID: upload, parts: [piece], ifAbsent: true)
+        #expect(try await collect(store.get(other, range: nil)) == Array("made".utf8))
+    }
+
     @Test func abortedUploadIsGone() async throws {
         let store = try await SeaweedFSStores.store()
         let key = unique("aborted")

@@ -442,3 +442,47 @@ def test_data_connections_get_the_configured_receive_buffer(tmp_path, alice, set
         client.quit()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("store", ["local", "s3"])
+@pytest.mark.parametrize("permissions", ["no-delete", "upload-only"])
+def test_an_account_that_may_not_replace_cannot_replace_a_file_made_during_its_upload(
+        tmp_path, seaweedfs, store, permissions):
+    """The check that a no-delete account creates and does not replace is made again by the store
+    as the upload commits: a file another account stored meanwhile is kept, and the upload is
+    refused with 550 (it replaced that file, and was told 226)."""
+    if store == "s3":
+        bucket = "race-" + secrets.token_hex(4)
+        seaweedfs.client().create_bucket(Bucket=bucket)
+        extra = {"access_id": seaweedfs.admin.access_key, "access_secret": seaweedfs.admin.secret_key,
+                 "store": {"provider": "s3", "endpoint": seaweedfs.endpoint, "region": seaweedfs.region}}
+    else:
+        bucket, extra = "shared", {}
+    accounts = [Account("keeper", "k-pass-1", bucket, permissions=permissions, **extra),
+                Account("admin", "a-pass-1", bucket, **extra)]
+    server = OssftpServer(tmp_path / "srv", accounts)
+    server.start()
+    try:
+        keeper, admin = login(server, "keeper", "k-pass-1"), login(server, "admin", "a-pass-1")
+        keeper.voidcmd("TYPE I")
+        data = keeper.transfercmd("STOR race.txt")
+        data.sendall(b"from the keeper " * 1000)
+        admin.storbinary("STOR race.txt", io.BytesIO(b"IMPORTANT"))
+        data.sendall(b"more")
+        data.close()
+        with pytest.raises(ftplib.error_perm, match="^550 .*already exists"):
+            keeper.voidresp()
+        assert fetch_bytes(admin, "race.txt") == b"IMPORTANT"
+        # A name nobody took meanwhile is created as before.
+        keeper.storbinary("STOR fresh.txt", io.BytesIO(b"new"))
+        assert fetch_bytes(admin, "fresh.txt") == b"new"
+        keeper.quit()
+        admin.quit()
+    finally:
+        server.stop()
+
+
+def fetch_bytes(client: ftplib.FTP, name: str) -> bytes:
+    out = io.BytesIO()
+    client.retrbinary(f"RETR {name}", out.write)
+    return out.getvalue()

@@ -46,6 +46,8 @@ public actor SpoolUpload: VFSWriter {
     let store: any ObjectStore
     let key: String
     let metadata: [String: String]
+    /// Whether the commit may only create the object, never replace one.
+    let ifAbsent: Bool
     let configuration: SpoolConfiguration
     let onCommit: @Sendable () async -> Void
     let name = DirectoryOps.randomName()
@@ -84,12 +86,15 @@ public actor SpoolUpload: VFSWriter {
     /// bytes of the object `base.key`, of the version `base.etag` when given (another version
     /// fails the upload: its bytes are not the ones the client continues); `onCommit` runs once
     /// the object is stored.
+    /// With `ifAbsent`, the commit fails with ``VFSError/alreadyExists(_:)`` when an object
+    /// has the key by then (an account that may not replace files: one may appear meanwhile).
     public init(store: any ObjectStore, key: String, metadata: [String: String] = [:],
                 configuration: SpoolConfiguration, base: (key: String, length: UInt64, etag: String?)? = nil,
-                onCommit: @escaping @Sendable () async -> Void = {}) {
+                ifAbsent: Bool = false, onCommit: @escaping @Sendable () async -> Void = {}) {
         self.store = store
         self.key = key
         self.metadata = metadata
+        self.ifAbsent = ifAbsent
         self.configuration = configuration
         self.base = base
         self.onCommit = onCommit
@@ -233,7 +238,8 @@ public actor SpoolUpload: VFSWriter {
     func updateRecord(_ change: (inout UploadRecord) -> Void) async throws {
         guard let journal = configuration.journal else { return }
         var current = record ?? UploadRecord(
-            name: name, store: store.descriptor, key: key, metadata: metadata, writeBack: configuration.writeBack)
+            name: name, store: store.descriptor, key: key, metadata: metadata, writeBack: configuration.writeBack,
+            ifAbsent: ifAbsent ? true : nil)
         change(&current)
         record = current
         let previous = lastSave
@@ -381,21 +387,21 @@ public actor SpoolUpload: VFSWriter {
             try await startFromBase()
             if uploadID == nil && partFile == nil && pendingFirst == nil {
                 // Never left memory: one PUT of the buffer.
-                try await store.put(key, body: .bytes(buffer), metadata: metadata)
+                try await store.put(key, body: .bytes(buffer), metadata: metadata, ifAbsent: ifAbsent)
                 buffer = []
             } else {
                 try await flush()
                 try await sealPart()
                 if let first = pendingFirst {
                     let body = ObjectBody.file(path: first.path, offset: 0, length: UInt64(first.size), disposable: true)
-                    try await store.put(key, body: body, metadata: metadata)
+                    try await store.put(key, body: body, metadata: metadata, ifAbsent: ifAbsent)
                     pendingFirst = nil
                     await release(first.reserved, path: first.path)
                 } else {
                     while !inFlight.isEmpty { try await collectOldest() }
                     guard let id = uploadID else { preconditionFailure("a multipart upload without an id") }
                     let parts = stored.sorted { $0.partNumber < $1.partNumber }
-                    try await store.completeMultipartUpload(key, uploadID: id, parts: parts)
+                    try await store.completeMultipartUpload(key, uploadID: id, parts: parts, ifAbsent: ifAbsent)
                     uploadID = nil
                 }
             }

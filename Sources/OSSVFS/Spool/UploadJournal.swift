@@ -16,6 +16,8 @@ public struct UploadRecord: Codable, Sendable, Equatable {
     public var key: String
     public var metadata: [String: String]
     public var writeBack: Bool
+    /// Whether the commit may only create the object (absent: it may replace one).
+    public var ifAbsent: Bool?
     /// The multipart upload, once started.
     public var uploadID: String?
     /// Whether the client was told the upload is done (write-back only).

@@ -15,16 +15,16 @@ public enum UploadRecovery {
         func commit(_ body: @escaping @Sendable () async throws -> Void) async throws {
             if try await WriteBackOrder.shared.commit(name, sealedAt: sealedAt, body) { await journal.markStored(finished) }
         }
-        let (key, metadata) = (record.key, record.metadata)
+        let (key, metadata, ifAbsent) = (record.key, record.metadata, record.ifAbsent ?? false)
         if let single = record.single {
             try await commit {
                 try await store.put(key, body: .file(path: single.path, offset: 0, length: single.size, disposable: true),
-                                    metadata: metadata)
+                                    metadata: metadata, ifAbsent: ifAbsent)
             }
         } else {
             guard let uploadID = record.uploadID else {
                 // Nothing was ever sent and nothing is on disk: an empty object.
-                try await commit { try await store.put(key, body: .bytes([]), metadata: metadata) }
+                try await commit { try await store.put(key, body: .bytes([]), metadata: metadata, ifAbsent: ifAbsent) }
                 await cleanUp(record, journal: journal)
                 return
             }
@@ -53,7 +53,9 @@ public enum UploadRecovery {
                 // gone and taken for stored.
                 record.completing = true
                 try await journal.save(record)
-                try await commit { try await store.completeMultipartUpload(key, uploadID: uploadID, parts: parts) }
+                try await commit {
+                    try await store.completeMultipartUpload(key, uploadID: uploadID, parts: parts, ifAbsent: ifAbsent)
+                }
             } catch ObjectStoreError.noSuchUpload {
                 // A completion was sent (its answer lost, or the run stopped before it could drop
                 // the record): the object is there, whole. Gone without one (aborted by someone
@@ -162,7 +164,9 @@ public enum UploadRecovery {
     /// server.
     public static func isRefusedForGood(_ error: any Error) -> Bool {
         switch error as? ObjectStoreError {
-        case .accessDenied?, .invalidCredentials?, .noSuchBucket?, .invalidKey?, .keyTooLong?, .noSuchUpload?: return true
+        // `.conflict`: a folder has the name, or an object does and the upload may only create.
+        case .accessDenied?, .invalidCredentials?, .noSuchBucket?, .invalidKey?, .keyTooLong?, .noSuchUpload?, .conflict?:
+            return true
         default: return false
         }
     }

@@ -58,8 +58,8 @@ extension LocalStore {
     }
 
     @discardableResult
-    public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws
-        -> String
+    public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart], ifAbsent: Bool)
+        async throws -> String
     {
         let layout = self.layout
         return try await BlockingIO.run {
@@ -107,7 +107,7 @@ extension LocalStore {
                 {
                     try DirectoryOps.setModificationTime(temp, modified)
                 }
-                try DirectoryOps.place(temp, at: destination)
+                try DirectoryOps.place(temp, at: destination, ifAbsent: ifAbsent)
             } catch {
                 if reusesFirst {
                     // The upload stays as it was, so that completing it again can work.

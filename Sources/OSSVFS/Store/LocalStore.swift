@@ -114,7 +114,7 @@ public final class LocalStore: ObjectStore {
     }
 
     @discardableResult
-    public func put(_ key: String, body: ObjectBody, metadata: [String: String]) async throws -> String {
+    public func put(_ key: String, body: ObjectBody, metadata: [String: String], ifAbsent: Bool) async throws -> String {
         let modified = try Self.modificationTime(from: metadata)
         let layout = self.layout
         return try await BlockingIO.run {
@@ -127,12 +127,14 @@ public final class LocalStore: ObjectStore {
                 }
                 if try PosixFile.status(destination) == nil {
                     try PosixFile.createExclusive(destination, mode: 0o644).close()
+                } else if ifAbsent {
+                    throw ObjectStoreError.conflict("\(key) exists")
                 }
             } else {
                 let temp = try layout.stage(body, sync: layout.syncsWrites)
                 do {
                     if let modified { try DirectoryOps.setModificationTime(temp, modified) }
-                    try DirectoryOps.place(temp, at: destination)
+                    try DirectoryOps.place(temp, at: destination, ifAbsent: ifAbsent)
                 } catch {
                     try? DirectoryOps.unlinkIfPresent(temp)
                     throw error

@@ -24,9 +24,11 @@ public protocol ObjectStore: Sendable {
     /// One page of a listing: keys and, with a delimiter, common prefixes, in UTF-8 byte order.
     func listPage(_ request: ListRequest) async throws -> ListPage
 
-    /// Stores a whole object; it becomes visible atomically.
+    /// Stores a whole object; it becomes visible atomically. With `ifAbsent`, only when no
+    /// object has the key as it commits (S3's `If-None-Match: *`, OSS's
+    /// `x-oss-forbid-overwrite`), else ``ObjectStoreError/conflict(_:)`` and nothing changes.
     @discardableResult
-    func put(_ key: String, body: ObjectBody, metadata: [String: String]) async throws -> String
+    func put(_ key: String, body: ObjectBody, metadata: [String: String], ifAbsent: Bool) async throws -> String
 
     /// Starts a multipart upload and returns its upload id.
     func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String
@@ -35,8 +37,10 @@ public protocol ObjectStore: Sendable {
     func uploadPart(_ key: String, uploadID: String, partNumber: Int, body: ObjectBody) async throws -> UploadedPart
 
     /// Joins the parts, in the order given, into the object; it becomes visible atomically.
+    /// `ifAbsent` as for ``put(_:body:metadata:ifAbsent:)``.
     @discardableResult
-    func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws -> String
+    func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart], ifAbsent: Bool) async throws
+        -> String
 
     /// Copies `range` of the object `source` (same bucket) as part `partNumber`; only when
     /// `capabilities.partCopy`. With `ifMatch`, only from the version with that ETag
@@ -75,6 +79,18 @@ public protocol ObjectStore: Sendable {
 }
 
 extension ObjectStore {
+    /// Stores a whole object, replacing any with the key.
+    @discardableResult
+    public func put(_ key: String, body: ObjectBody, metadata: [String: String]) async throws -> String {
+        try await put(key, body: body, metadata: metadata, ifAbsent: false)
+    }
+
+    /// Joins the parts into the object, replacing any with the key.
+    @discardableResult
+    public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws -> String {
+        try await completeMultipartUpload(key, uploadID: uploadID, parts: parts, ifAbsent: false)
+    }
+
     public func rename(from source: String, to destination: String) async throws {
         throw ObjectStoreError.service(
             status: 501, code: "NotImplemented", message: "this store has no native rename", requestID: nil)

@@ -144,7 +144,15 @@ enum DirectoryOps {
     /// writing the new file back at once (`auto_da_alloc`, for editors that do not fsync): 5 ms
     /// for each 10 MB object replaced, in the commit, even with `local_no_fsync`, where the swap
     /// took 0.5 ms. Readers see the old file or the new one either way.
-    static func place(_ temp: String, at destination: String) throws {
+    static func place(_ temp: String, at destination: String, ifAbsent: Bool = false) throws {
+        if ifAbsent {
+            // One renameat2 that refuses to replace: no window between a check and the rename.
+            guard clinux_rename_noreplace(temp, destination) != 0 else { return }
+            let code = errno
+            if code == EEXIST { throw ObjectStoreError.conflict("an object has that name") }
+            if code == ENOTDIR { throw ObjectStoreError.conflict("a parent of the key is an object") }
+            throw ObjectStoreError.io(operation: "rename \(temp)", errno: code)
+        }
         var status = stat()
         // Only over a regular file: a folder swapped out would be missing from listings meanwhile.
         guard lstat(destination, &status) == 0, status.st_mode & S_IFMT == S_IFREG,

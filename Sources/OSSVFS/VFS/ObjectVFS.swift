@@ -240,8 +240,8 @@ public struct ObjectVFS: VFS {
         return info
     }
 
-    public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?) async throws
-        -> any VFSWriter
+    public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?, ifAbsent: Bool)
+        async throws -> any VFSWriter
     {
         guard let parent = path.parent else { throw VFSError.isDirectory(path.description) }
         let key = try key(for: path)
@@ -266,7 +266,7 @@ public struct ObjectVFS: VFS {
             await invalidate(key)
             guard let existing = try await fileInfo(path) else {
                 if prefixLength == 0 || prefixLength == .max {
-                    return try await openWrite(path, modified: modified, keepingFirst: nil)
+                    return try await openWrite(path, modified: modified, keepingFirst: nil, ifAbsent: ifAbsent)
                 }
                 throw VFSError.invalidRange("\(path) does not exist; cannot continue it at \(prefixLength)")
             }
@@ -280,7 +280,7 @@ public struct ObjectVFS: VFS {
         let bucket = store.identity.bucket
         return SpoolUpload(
             store: store, key: key, metadata: modified.map { ["mtime": Self.format($0)] } ?? [:],
-            configuration: spool, base: base
+            configuration: spool, base: base, ifAbsent: ifAbsent
         ) {
             await caches.invalidate(bucket: bucket, key: key)
         }

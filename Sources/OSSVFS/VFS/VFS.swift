@@ -19,8 +19,10 @@ public protocol VFS: Sendable {
     /// nothing is visible until ``VFSWriter/commit()`` returns. With `keepingFirst: n`, the new
     /// object starts with the first `n` bytes of the existing one (resume: REST+STOR), then what
     /// is written; `UInt64.max` keeps all of it, at its size in the store as the upload opens
-    /// (append: ``openAppend(_:)``).
-    func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?) async throws
+    /// (append: ``openAppend(_:)``). With `ifAbsent`, the commit fails with
+    /// ``VFSError/alreadyExists(_:)`` if a file has the name by then, checked by the store as it
+    /// commits (an account that may not replace files, while another may create the same name).
+    func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?, ifAbsent: Bool) async throws
         -> any VFSWriter
 
     /// Creates an empty directory.
@@ -50,6 +52,13 @@ public protocol VFS: Sendable {
 }
 
 extension VFS {
+    /// A new upload that may replace a file.
+    public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?) async throws
+        -> any VFSWriter
+    {
+        try await openWrite(path, modified: modified, keepingFirst: prefixLength, ifAbsent: false)
+    }
+
     /// A new upload with the store's own time.
     public func openWrite(_ path: VFSPath) async throws -> any VFSWriter {
         try await openWrite(path, modified: nil, keepingFirst: nil)

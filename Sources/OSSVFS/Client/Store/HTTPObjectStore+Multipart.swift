@@ -57,26 +57,32 @@ extension HTTPObjectStore {
     }
 
     @discardableResult
-    public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws -> String {
+    public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart], ifAbsent: Bool)
+        async throws -> String
+    {
         let items = parts.map { part -> String in
             let etag = part.etag.hasPrefix("\"") ? part.etag : "\"\(part.etag)\""
             let checksum = part.crc32c.map { "<ChecksumCRC32C>\(XMLNode.escape($0))</ChecksumCRC32C>" } ?? ""
             return "<Part><PartNumber>\(part.partNumber)</PartNumber><ETag>\(XMLNode.escape(etag))</ETag>\(checksum)</Part>"
         }.joined()
         let body = Array("<CompleteMultipartUpload>\(items)</CompleteMultipartUpload>".utf8)
-        let headers = ["content-md5": Crypto.contentMD5(body), "content-type": "application/xml"]
+        var headers = ["content-md5": Crypto.contentMD5(body), "content-type": "application/xml"]
+        if ifAbsent { headers.merge(absentCondition) { $1 } }
         var attempt = 0
         let firstStarted = ContinuousClock.now
         while true {
             attempt += 1
             do {
-                let response = try await send(key: key, retryable: false) {
-                    makeRequest("POST", key: key, query: ["uploadId": uploadID], headers: headers, body: .bytes(body))
-                }
-                // S3 may answer 200 and put the error in the body.
-                if let document = XMLNode.parse(response.body), document.name == "Error" {
-                    throw Self.error(bucket: bucket, code: document.value("Code") ?? "InternalError",
-                                     message: document.value("Message") ?? "", status: 500, requestID: nil, key: key)
+                let response = try await conditional(key, ifAbsent) {
+                    let response = try await send(key: key, retryable: false) {
+                        makeRequest("POST", key: key, query: ["uploadId": uploadID], headers: headers, body: .bytes(body))
+                    }
+                    // S3 may answer 200 and put the error in the body.
+                    if let document = XMLNode.parse(response.body), document.name == "Error" {
+                        throw Self.error(bucket: bucket, code: document.value("Code") ?? "InternalError",
+                                         message: document.value("Message") ?? "", status: 500, requestID: nil, key: key)
+                    }
+                    return response
                 }
                 if let expected = combinedCRC(parts: parts) { try verifyCRC(response.headers, expected: expected, key: key) }
                 return XMLNode.parse(response.body)?.value("ETag") ?? response.headers["etag"] ?? ""

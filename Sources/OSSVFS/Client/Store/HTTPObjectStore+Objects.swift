@@ -77,13 +77,14 @@ extension HTTPObjectStore {
     }
 
     @discardableResult
-    public func put(_ key: String, body: ObjectBody, metadata: [String: String]) async throws -> String {
+    public func put(_ key: String, body: ObjectBody, metadata: [String: String], ifAbsent: Bool) async throws -> String {
         let sums = try await BodyChecksums.compute(body, for: dialect)
         var headers = sums.headers
         headers["content-type"] = "application/octet-stream"
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
-        let response = try await send(key: key, retryable: true) {
-            makeRequest("PUT", key: key, headers: headers, body: body)
+        if ifAbsent { headers.merge(absentCondition) { $1 } }
+        let response = try await conditional(key, ifAbsent) {
+            try await send(key: key, retryable: true) { makeRequest("PUT", key: key, headers: headers, body: body) }
         }
         do {
             try verifyCRC(response.headers, expected: sums.crc64, key: key)
@@ -95,6 +96,27 @@ extension HTTPObjectStore {
             throw error
         }
         return response.headers["etag"] ?? ""
+    }
+
+    /// The header that makes a write fail when the key exists: S3's conditional write (RFC 9110
+    /// §13.1.2), OSS's own flag.
+    var absentCondition: [String: String] {
+        switch dialect.kind {
+        case .s3: return ["if-none-match": "*"]
+        case .oss: return ["x-oss-forbid-overwrite": "true"]
+        }
+    }
+
+    /// Runs a write; with `ifAbsent`, the store's refusal to replace (S3's 412, OSS's 409
+    /// FileAlreadyExists) becomes ``ObjectStoreError/conflict(_:)``.
+    func conditional<T>(_ key: String, _ ifAbsent: Bool, _ write: () async throws -> T) async throws -> T {
+        do {
+            return try await write()
+        } catch ObjectStoreError.service(let status, let code, _, _)
+            where ifAbsent && (status == 412 || code == "FileAlreadyExists" || code == "PreconditionFailed")
+        {
+            throw ObjectStoreError.conflict("\(key) exists")
+        }
     }
 
     /// Compares the store's CRC-64 with ours; a store that reports none is trusted on Content-MD5.
