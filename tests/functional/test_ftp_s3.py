@@ -67,11 +67,19 @@ def test_wrong_secret_unknown_key_and_unknown_bucket_get_530(seaweedfs, s3ftp, b
     for user, password in [(f"{admin.access_key}/{bucket}", "not-the-secret"),
                            (f"AKNOSUCHKEY123456789/{bucket}", admin.secret_key),
                            (f"{admin.access_key}/no-such-bucket-x", admin.secret_key),
-                           (admin.access_key, admin.secret_key)]:
+                           (admin.access_key, admin.secret_key),
+                           # Names no store can hold: a wrong login like any other, delayed and
+                           # counted (they were 421 "cannot be reached", at once).
+                           (f"{admin.access_key}/bucket one", admin.secret_key),
+                           (f"{admin.access_key}/..", admin.secret_key),
+                           (f"{admin.access_key}/bucket-one%00", admin.secret_key),
+                           (f"x/{admin.access_key}/{bucket}", admin.secret_key)]:
         client = ftplib.FTP()
         client.connect(HOST, s3ftp.port, timeout=20)
+        started = time.monotonic()
         with pytest.raises(ftplib.error_perm, match="^530"):
             client.login(user, password)
+        assert time.monotonic() - started >= 0.9, user
         client.close()
 
 

@@ -24,8 +24,27 @@ public struct StoreLoginAuthenticator: Authenticator {
         return (key, bucket)
     }
 
+    /// Whether `keyID` and `bucket` could name a key and a bucket of some store: none holds a
+    /// `/`, a space, `%` or a control byte, and no bucket is `.` or `..` (S3's legacy names,
+    /// the loosest, take letters, digits, `.`, `_` and `-`). Anything else is a wrong login,
+    /// not a request to send: the store's 400 for it read as "cannot be reached" (421, with no
+    /// delay and no count toward a ban).
+    static func isPlausible(keyID: String, bucket: String) -> Bool {
+        func allowed(_ byte: UInt8) -> Bool {
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        }
+        // Key ids: letters and digits, with `.` (OSS's STS ids), `_`, `-`, `+`, `=` in others'.
+        let keyBytes = keyID.utf8
+        guard (1...128).contains(keyBytes.count),
+            keyBytes.allSatisfy({ allowed($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "=") })
+        else { return false }
+        return (1...255).contains(bucket.utf8.count) && bucket.utf8.allSatisfy(allowed) && bucket != "." && bucket != ".."
+    }
+
     public func authenticate(user: String, password: String) async throws -> AuthenticatedSession {
-        guard let (keyID, bucket) = Self.split(user), !password.isEmpty else { throw AuthenticationError.rejected }
+        guard let (keyID, bucket) = Self.split(user), !password.isEmpty, Self.isPlausible(keyID: keyID, bucket: bucket)
+        else { throw AuthenticationError.rejected }
         let credentials = StoreCredentials(accessKeyID: keyID, secretAccessKey: password)
         let cacheKey = LoginVerdictCache.Key(keyID: keyID, secretHash: Crypto.sha256Hex(Array(password.utf8)), bucket: bucket)
         let store: HTTPObjectStore
@@ -54,7 +73,9 @@ public struct StoreLoginAuthenticator: Authenticator {
 
     static func verdict(for error: ObjectStoreError) -> AuthenticationError {
         switch error {
-        case .invalidCredentials, .noSuchBucket: return .rejected
+        case .invalidCredentials, .noSuchBucket, .invalidKey: return .rejected
+        // 400: the store found the request malformed, and only the login's names vary in it.
+        case .service(let status, _, _, _) where status == 400: return .rejected
         default: return .unavailable("\(error)")
         }
     }
