@@ -17,4 +17,15 @@ static inline long cossl_ctx_enable_server_session_cache(SSL_CTX *ctx) {
 }
 static inline BIO *cossl_bio_new_mem(void) { return BIO_new(BIO_s_mem()); }
 static inline long cossl_ctx_set_dh_auto(SSL_CTX *ctx) { return SSL_CTX_set_dh_auto(ctx, 1); }
+/// A passphrase callback that gives none: an encrypted key fails to load instead of OpenSSL
+/// asking for its passphrase on the terminal (a server would wait there forever).
+static int cossl_no_passphrase(char *buffer, int size, int rwflag, void *userdata) {
+    (void)buffer; (void)size; (void)rwflag;
+    if (userdata) *(int *)userdata = 1;
+    return -1;
+}
+static inline void cossl_ctx_refuse_passphrase(SSL_CTX *ctx, int *asked) {
+    SSL_CTX_set_default_passwd_cb(ctx, cossl_no_passphrase);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, asked);
+}
 #endif

@@ -237,3 +237,19 @@ def test_a_bad_flag_value_is_blamed_on_the_command_line_not_the_file(tmp_path):
     path = write_config(tmp_path, {"port": 99999})
     serve = run("serve", "--config", str(path))
     assert serve.returncode == EX_CONFIG and f"{path}: port 99999 is out of range" in serve.stderr, serve.stderr
+
+
+def test_an_encrypted_tls_key_is_refused_without_asking_for_its_passphrase(tmp_path):
+    # OpenSSL asked for the passphrase on the terminal, and the server waited there.
+    key, cert = tmp_path / "enc-key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-passout", "pass:secret", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    key.chmod(0o600)
+    path = write_config(tmp_path, {"tls_certificate": str(cert), "tls_key": str(key)})
+    command = f"{ossftp_binary()} serve --config {path} --port {free_port()} --web_port 0"
+    # Under a terminal of its own (script), where OpenSSL's default callback would prompt.
+    result = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=30,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == EX_CONFIG, result.stdout
+    assert f"the private key {key} is encrypted" in result.stdout
+    assert "pass phrase" not in result.stdout.lower()

@@ -15,9 +15,17 @@ public final class TLSServerContext: @unchecked Sendable {
         guard SSL_CTX_use_certificate_chain_file(context, certificatePath) == 1 else {
             throw TLSError("cannot load the certificate \(certificatePath): \(Self.lastError())")
         }
-        guard SSL_CTX_use_PrivateKey_file(context, keyPath, SSL_FILETYPE_PEM) == 1,
-            SSL_CTX_check_private_key(context) == 1
-        else {
+        var askedForPassphrase: Int32 = 0
+        let loaded = withUnsafeMutablePointer(to: &askedForPassphrase) { asked in
+            cossl_ctx_refuse_passphrase(context, asked)
+            defer { cossl_ctx_refuse_passphrase(context, nil) }
+            return SSL_CTX_use_PrivateKey_file(context, keyPath, SSL_FILETYPE_PEM) == 1
+        }
+        if askedForPassphrase != 0 {
+            throw TLSError("the private key \(keyPath) is encrypted; ossftp needs it without a passphrase "
+                + "(openssl pkey -in \(keyPath) -out plain-key.pem, then keep that file mode 600)")
+        }
+        guard loaded, SSL_CTX_check_private_key(context) == 1 else {
             throw TLSError("cannot load the private key \(keyPath) (or it does not match): \(Self.lastError())")
         }
         // TLS 1.2: forward secrecy and AEAD only (Mozilla's "intermediate"); TLS 1.3's suites
