@@ -302,6 +302,17 @@ struct ServeSettings {
             guard let bucket = account.bucket_name, !bucket.isEmpty else {
                 throw ConfigError("\(field).bucket_name is missing for \(name)")
             }
+            // A bucket is one name (on the local store, one folder of local_root), and a home
+            // goes down only: `..` was taken, and every login or write then failed.
+            if bucket == "." || bucket == ".." || bucket.contains(where: { $0 == "/" || $0 == "\\" || $0 == "\0" }) {
+                throw ConfigError("\(field).bucket_name of \(name) must be one name, not '.' or '..' and without '/' or '\\'")
+            }
+            if let home = account.home_dir,
+                home.split(whereSeparator: { $0 == "/" || $0 == "\\" }).contains(where: { $0 == "." || $0 == ".." })
+                    || home.contains("\0")
+            {
+                throw ConfigError("\(field).home_dir of \(name) may not have '.' or '..' in it: a home is a folder below the bucket's root")
+            }
             if let reason = PasswordVerifier.malformedHash(password) {
                 throw ConfigError("\(field).login_password of \(name) is not a usable hash: \(reason) (make one with ossftp passwd)")
             }

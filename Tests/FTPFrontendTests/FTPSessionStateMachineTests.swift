@@ -88,6 +88,7 @@ import Testing
         let folder = try VFSPath(resolving: "/d")
         #expect(machine.receivedLine(line("RNFR d/")) == .perform(.renameSource(folder, folder: true)))
         #expect(machine.receivedLine(line("RNFR d")) == .perform(.renameSource(folder, folder: false)))
+        for root in ["RNFR /", "RNFR ..", "RNFR ./"] { #expect(code(machine.receivedLine(line(root))) == 550, "\(root)") }
         _ = machine.operationSucceeded(.renameSource(folder, folder: false), result: .done)
         #expect(machine.receivedLine(line("RNTO e/")) == .perform(.rename(folder, to: try VFSPath(resolving: "/e"), folder: true)))
         #expect(machine.receivedLine(line("MKD n/")) == .perform(.makeDirectory(try VFSPath(resolving: "/n"))))

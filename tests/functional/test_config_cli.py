@@ -94,6 +94,22 @@ def test_bad_files_are_refused_with_the_field_and_the_reason(tmp_path, server, e
     assert expected in serve.stderr
 
 
+@pytest.mark.parametrize("account, expected", [
+    ({"bucket_name": ".."}, "bucket_name of alice must be one name"),
+    ({"bucket_name": "."}, "bucket_name of alice must be one name"),
+    ({"bucket_name": "../.."}, "bucket_name of alice must be one name"),
+    ({"bucket_name": "bkt", "home_dir": "../../.."}, "home_dir of alice may not have '.' or '..'"),
+    ({"bucket_name": "bkt", "home_dir": "in/./x"}, "home_dir of alice may not have '.' or '..'"),
+])
+def test_account_paths_that_leave_their_place_are_refused(tmp_path, account, expected):
+    # They were "valid", and every login (bucket) or write (home) then failed.
+    path = write_config(tmp_path, {}, accounts=[{"login_username": "alice", "login_password": "pw", **account}])
+    check = run("config", "check", str(path))
+    assert check.returncode == 1 and expected in check.stderr, check.stderr
+    serve = run("serve", "--config", str(path), "--port", str(free_port()))
+    assert serve.returncode == EX_CONFIG and expected in serve.stderr
+
+
 @pytest.mark.parametrize("stored, reason", [
     ("pbkdf2-sha256$200000$00112233445566778899aabbccddeeff$a8", "a key of 1 bytes; it must be 32"),
     ("pbkdf2-sha256$1$00112233445566778899aabbccddeeff$" + "ab" * 32, "1 iterations; at least 1000"),

@@ -266,7 +266,10 @@ public struct FTPSessionStateMachine: Sendable {
                 return .perform(.modificationTimeOrSet(named: named, path, time))
             }
         case .rnfr(let argument):
-            return resolving(argument) { .perform(.renameSource($0, folder: Self.endsInSeparator(argument))) }
+            return resolving(argument) { path in
+                guard !path.isRoot else { return .send(FTPReply(.fileUnavailable, "/: the root cannot be renamed.")) }
+                return .perform(.renameSource(path, folder: Self.endsInSeparator(argument)))
+            }
         case .rnto(let argument):
             guard let source = pendingRename else { return .send(FTPReply(.badSequence, "Send RNFR first.")) }
             return resolving(argument) { .perform(.rename(source, to: $0, folder: Self.endsInSeparator(argument))) }
