@@ -112,8 +112,11 @@ struct MountCommand: AsyncParsableCommand {
             throw ValidationError("--read_ahead_mb must be 1 to 4096 and --read_ahead_ranges 1 to 64")
         }
         // Sizes become bytes and times nanoseconds in 64 bits: beyond these they overflowed.
-        guard (1...ServeSettings.largestMB).contains(spoolBudgetMB), (0...ServeSettings.largestMB).contains(maxRewriteMB) else {
-            throw ValidationError("--spool_budget_mb must be 1 to \(ServeSettings.largestMB) and --max_rewrite_mb 0 to \(ServeSettings.largestMB)")
+        // Two parts at least, as `serve` requires: with less, almost every upload to S3 or OSS
+        // failed with ENOSPC (a part's space is reserved as it starts).
+        let partMB = SpoolConfiguration(directory: "").partSize >> 20
+        guard (2 * partMB...ServeSettings.largestMB).contains(spoolBudgetMB), (0...ServeSettings.largestMB).contains(maxRewriteMB) else {
+            throw ValidationError("--spool_budget_mb must be \(2 * partMB) (two parts of \(partMB) MiB) to \(ServeSettings.largestMB) and --max_rewrite_mb 0 to \(ServeSettings.largestMB)")
         }
         let longest = Double(ServeSettings.longestSeconds)
         guard (0...longest).contains(cacheTTL), (0...longest).contains(attributeTimeout) else {
@@ -180,8 +183,14 @@ struct MountCommand: AsyncParsableCommand {
         // the unmount for their timeouts and retries (over two minutes). After a grace for
         // what is nearly done, they fail instead; uploads not stored stay in the journal, for
         // the one more try below and then the next mount.
+        // Writers waiting for spool space (a program with more files open than the budget holds
+        // parts of) wait for nothing that will come: they fail too, or the unmount waits for them.
+        let budget = spool.budget
         options.onExitRequested = {
-            DispatchQueue.global().asyncAfter(deadline: .now() + Self.exitGraceSeconds) { transport.stop() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + Self.exitGraceSeconds) {
+                transport.stop()
+                Task { await budget.close(reason: "the mount is ending") }
+            }
         }
         let filesystem = FuseFilesystem(vfs: vfs, options: options)
         let fsName = "ossftp:\(target.provider)/\(target.bucket)"

@@ -11,6 +11,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -1044,3 +1045,67 @@ def test_an_upload_the_store_refuses_says_eacces_to_every_later_call(tmp_path, s
         assert not seaweedfs.client().list_objects_v2(Bucket=bucket).get("Contents")
     finally:
         mount.stop()
+
+
+WRITE_MANY_FILES = r"""
+import errno, os, sys, time
+folder, count = sys.argv[1], int(sys.argv[2])
+files, failed = [], None
+for index in range(count):
+    fd = os.open(f"{folder}/many-{index}.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    files.append(fd)
+    try:
+        os.write(fd, bytes([index]) * (512 << 10))
+    except OSError as error:
+        failed = (index, errno.errorcode[error.errno])
+        break
+print("failed", failed, flush=True)
+for fd in files:
+    try:
+        os.close(fd)
+    except OSError as error:
+        print("close", errno.errorcode[error.errno], flush=True)
+"""
+
+
+def test_one_program_writing_more_files_than_the_spool_holds_gets_enospc_not_a_hang(tmp_path, seaweedfs):
+    """Each file written to S3 takes a part's worth of spool budget until its part is full, so a
+    program writing more files at once than the budget holds parts of waited for itself, for
+    ever, in a state kill -9 could not end, and SIGTERM could not end the mount. With nothing
+    stored for 30 s the write now fails with ENOSPC; the files before it are stored whole."""
+    bucket = "fuse-" + secrets.token_hex(4)
+    seaweedfs.client().create_bucket(Bucket=bucket)
+    env = {**os.environ, **seaweedfs.env()}
+    args = ["--provider", "s3", "--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region, "--bucket", bucket,
+            "--spool_dir", str(tmp_path / "spool"), "--spool_budget_mb", "32"]
+    mount = FuseMount(tmp_path / "mnt", args, env=env).start()
+    try:
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-c", WRITE_MANY_FILES, str(mount.mountpoint), "6"],
+                                capture_output=True, text=True, timeout=120)
+        assert 25 < time.monotonic() - started < 60, result.stdout
+        assert "failed (4, 'ENOSPC')" in result.stdout, result.stdout + mount.log_tail()
+        client = seaweedfs.client()
+        for index in range(4):
+            body = client.get_object(Bucket=bucket, Key=f"many-{index}.bin")["Body"].read()
+            assert body == bytes([index]) * (512 << 10)
+        # While such a writer waits, SIGTERM still ends the mount (it waited for the writer).
+        writer = subprocess.Popen([sys.executable, "-c", WRITE_MANY_FILES, str(mount.mountpoint), "6"],
+                                  stdout=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert writer.poll() is None
+        stopping = time.monotonic()
+        mount.proc.send_signal(signal.SIGTERM)
+        assert mount.proc.wait(timeout=60) == 0, mount.log_tail()
+        assert time.monotonic() - stopping < 20, mount.log_tail()
+        writer.wait(timeout=30)
+        assert not is_mounted(mount.mountpoint)
+    finally:
+        mount.stop()
+
+
+def test_a_spool_budget_below_two_parts_is_refused(tmp_path):
+    # With less, almost every write to S3 or OSS failed with ENOSPC.
+    result = subprocess.run([str(ossftp_binary()), "mount", str(tmp_path), "--bucket", "b", "--spool_budget_mb", "7"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "--spool_budget_mb must be 32 (two parts of 16 MiB)" in result.stderr

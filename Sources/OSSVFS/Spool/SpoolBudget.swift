@@ -1,6 +1,13 @@
+import Foundation
+
 /// The spool's disk budget, shared by every upload of the process. An upload reserves the
 /// space of each part before writing it and gives it back once the part is uploaded; when the
 /// budget is used up, writers wait, which stops ossftp reading from the clients' sockets.
+///
+/// A wait ends with ``VFSError/noSpace(_:)`` when nothing is given back for `stallLimit`: one
+/// program writing more files at once than the budget holds parts of (each file's part is
+/// sealed only once full) would otherwise wait forever for itself. Uploads that progress give
+/// space back as their parts are stored, and their waiters go on waiting.
 public actor SpoolBudget {
     /// Bytes the spool may hold at once.
     public let limit: Int64
@@ -8,17 +15,33 @@ public actor SpoolBudget {
     public private(set) var used: Int64 = 0
     /// The most ever reserved at once.
     public private(set) var peak: Int64 = 0
-    private var waiters: [(bytes: Int64, continuation: CheckedContinuation<Void, Never>)] = []
+    /// How long a reservation waits with nothing given back before it fails.
+    public let stallLimit: Duration
+    private var waiters: [Waiter] = []
+    private var nextWaiter = 0
+    /// When space was last given back.
+    private var lastRelease = ContinuousClock.now
+    /// Why reservations fail at once from now on (the process is ending), if it is.
+    private var closedReason: String?
 
-    public init(limit: Int64) {
+    private struct Waiter {
+        var id: Int
+        var bytes: Int64
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    public init(limit: Int64, stallLimit: Duration = .seconds(30)) {
         self.limit = limit
+        self.stallLimit = stallLimit
         VFSMetrics.spoolBudget.record(limit)
         VFSMetrics.spoolBytes.record(0)
     }
 
     /// Reserves `bytes`, waiting while the budget is used up. Throws when `bytes` alone
-    /// exceeds the whole budget.
+    /// exceeds the whole budget, when nothing was given back for `stallLimit` while it waited,
+    /// or once ``close(reason:)`` was called.
     public func reserve(_ bytes: Int64) async throws {
+        if let closedReason { throw VFSError.storeUnavailable(closedReason) }
         guard bytes <= limit else {
             throw VFSError.noSpace("a part of \(bytes) bytes does not fit the spool budget of \(limit) bytes")
         }
@@ -26,14 +49,36 @@ public actor SpoolBudget {
             take(bytes)
             return
         }
-        await withCheckedContinuation { continuation in
-            waiters.append((bytes, continuation))
+        nextWaiter += 1
+        let id = nextWaiter
+        let watchdog = Task { [stallLimit] in
+            while !Task.isCancelled {
+                try await Task.sleep(for: stallLimit)
+                if self.giveUpIfStalled(id) { return }
+            }
         }
+        defer { watchdog.cancel() }
+        try await withCheckedThrowingContinuation { continuation in
+            waiters.append(Waiter(id: id, bytes: bytes, continuation: continuation))
+        }
+    }
+
+    /// Fails waiter `id` if nothing was given back for `stallLimit`; whether it is gone.
+    private func giveUpIfStalled(_ id: Int) -> Bool {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return true }
+        guard ContinuousClock.now - lastRelease >= stallLimit else { return false }
+        let waiter = waiters.remove(at: index)
+        waiter.continuation.resume(throwing: VFSError.noSpace(
+            "the spool budget of \(limit >> 20) MiB has been full for \(stallLimit) with nothing stored; "
+                + "too many files are being written at once for it (raise spool_budget_mb)"))
+        // The next in line may fit now that this one left the queue.
+        admitWaiters()
+        return true
     }
 
     /// Reserves `bytes` if they are free now, without waiting.
     public func tryReserve(_ bytes: Int64) -> Bool {
-        guard used + bytes <= limit && waiters.isEmpty else { return false }
+        guard closedReason == nil, used + bytes <= limit && waiters.isEmpty else { return false }
         take(bytes)
         return true
     }
@@ -41,8 +86,22 @@ public actor SpoolBudget {
     /// Gives back `bytes`.
     public func release(_ bytes: Int64) {
         used -= bytes
-        defer { VFSMetrics.spoolBytes.record(used) }
-        // First come, first served, so a large part is not starved by small ones.
+        lastRelease = .now
+        VFSMetrics.spoolBytes.record(used)
+        admitWaiters()
+    }
+
+    /// Fails every reservation waiting now and every later one: the process is ending, and a
+    /// writer waiting for space would hold its end up.
+    public func close(reason: String) {
+        closedReason = reason
+        let waiting = waiters
+        waiters = []
+        for waiter in waiting { waiter.continuation.resume(throwing: VFSError.storeUnavailable(reason)) }
+    }
+
+    // First come, first served, so a large part is not starved by small ones.
+    private func admitWaiters() {
         while let first = waiters.first, used + first.bytes <= limit {
             waiters.removeFirst()
             take(first.bytes)

@@ -1,0 +1,41 @@
+import Testing
+@testable import OSSVFS
+
+/// The spool budget's waits: they end when space comes back, fail when none comes back for the
+/// stall limit, and fail at once once the budget is closed.
+@Suite struct SpoolBudgetTests {
+    @Test func aWaitWithNothingGivenBackFailsAfterTheStallLimit() async throws {
+        let budget = SpoolBudget(limit: 100, stallLimit: .milliseconds(300))
+        try await budget.reserve(80)
+        let started = ContinuousClock.now
+        await #expect(throws: VFSError.self) { try await budget.reserve(40) }
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        #expect(await budget.used == 80)
+    }
+
+    @Test func aWaitWhileSpaceComesBackGoesOnUntilItFits() async throws {
+        let budget = SpoolBudget(limit: 100, stallLimit: .milliseconds(300))
+        try await budget.reserve(95)
+        // Five bytes back every 100 ms: never 300 ms without progress, and room after 700 ms.
+        let giver = Task {
+            for _ in 0..<7 {
+                try await Task.sleep(for: .milliseconds(100))
+                await budget.release(5)
+            }
+        }
+        try await budget.reserve(40)
+        #expect(await budget.used == 100)
+        try await giver.value
+    }
+
+    @Test func closingFailsTheWaitersAndLaterReservations() async throws {
+        let budget = SpoolBudget(limit: 100, stallLimit: .seconds(60))
+        try await budget.reserve(100)
+        let waiter = Task { try await budget.reserve(10) }
+        try await Task.sleep(for: .milliseconds(100))
+        await budget.close(reason: "ending")
+        await #expect(throws: VFSError.storeUnavailable("ending")) { try await waiter.value }
+        await #expect(throws: VFSError.storeUnavailable("ending")) { try await budget.reserve(1) }
+        #expect(await !budget.tryReserve(0))
+    }
+}
