@@ -83,6 +83,10 @@ def test_check_explains_a_valid_file_without_its_secrets(tmp_path):
     ({"masquerade_address": "0.0.0.0"}, "masquerade_address must be an IPv4 address a client can reach"),
     ({"masquerade_address": "010.1.1.1"}, "masquerade_address must be an IPv4 address a client can reach"),
     ({"rename_max_objects": -1}, "rename_max_objects must be positive"),
+    # Endpoints were taken loosely: spaces in the host, a port past 65535, a path dropped.
+    ({"provider": "s3", "endpoint": "not a url"}, "endpoint: not a url: not a url is not a host name"),
+    ({"provider": "s3", "endpoint": "http://127.0.0.1:99999"}, "the port must be 1 to 65535"),
+    ({"provider": "s3", "endpoint": "http://127.0.0.1:9000/p?q=1"}, "a path or query is not used"),
 ])
 def test_bad_files_are_refused_with_the_field_and_the_reason(tmp_path, server, expected):
     path = write_config(tmp_path, server)

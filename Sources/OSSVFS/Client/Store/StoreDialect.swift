@@ -50,24 +50,40 @@ public struct StoreEndpoint: Sendable, Equatable {
     public var host: String
     public var port: Int?
 
-    /// Parses `https://host[:port]`, or a bare host (HTTPS).
+    /// Why an endpoint was refused.
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Parses `https://host[:port]`, or a bare host (HTTPS). Anything else is refused: a path
+    /// or query (dropped, it would not have been used), a port out of range, a host with
+    /// spaces or other characters no host name has.
     public init(_ text: String) throws {
+        func refuse(_ reason: String) -> Invalid { Invalid(description: "\(text): \(reason); write scheme://host[:port]") }
         var rest = Substring(text)
         scheme = "https"
         if let range = rest.range(of: "://") {
             scheme = rest[..<range.lowerBound].lowercased()
             rest = rest[range.upperBound...]
         }
-        guard scheme == "http" || scheme == "https" else { throw ObjectStoreError.transport("endpoint \(text): scheme must be http or https") }
-        rest = rest.prefix { $0 != "/" }
-        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]"), let port = Int(rest[rest.index(after: colon)...]) {
+        guard scheme == "http" || scheme == "https" else { throw refuse("the scheme must be http or https") }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard rest.dropFirst(authority.count).allSatisfy({ $0 == "/" }) else { throw refuse("a path or query is not used") }
+        rest = authority
+        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]") {
+            guard let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else {
+                throw refuse("the port must be 1 to 65535")
+            }
             host = String(rest[..<colon])
             self.port = port
         } else {
             host = String(rest)
             port = nil
         }
-        guard !host.isEmpty else { throw ObjectStoreError.transport("endpoint \(text) has no host") }
+        guard !host.isEmpty else { throw refuse("no host") }
+        let isIPv6 = host.hasPrefix("[") && host.hasSuffix("]")
+        guard isIPv6 || host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") })
+        else { throw refuse("\(host) is not a host name") }
     }
 
     /// `host` or `host:port`, as the Host header.
