@@ -9,13 +9,14 @@ public struct ConsoleAccess: Sendable {
     /// The credentials in force.
     public struct Credentials: Sendable {
         /// Checks a password typed on the login page; nil when no password is set.
-        public var verifyPassword: (@Sendable (String) async -> Bool)?
+        public var verifyPassword: (@Sendable (_ password: String, _ peer: String) async -> Bool)?
         /// A bearer token for the API and /metrics (`Authorization: Bearer ...`); nil for none.
         public var token: String?
         /// Differs whenever the password or token does.
         public var stamp: String
 
-        public init(verifyPassword: (@Sendable (String) async -> Bool)?, token: String?, stamp: String) {
+        public init(verifyPassword: (@Sendable (_ password: String, _ peer: String) async -> Bool)?, token: String?,
+                    stamp: String) {
             self.verifyPassword = verifyPassword
             self.token = token
             self.stamp = stamp

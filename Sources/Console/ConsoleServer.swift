@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 
@@ -38,11 +39,20 @@ public struct ConsoleServer: Sendable {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
+    /// Console connections served at once, and how long one may sit idle.
+    static let maxConnections = 64
+    static let idleTimeout = TimeAmount.seconds(30)
+
     /// Serves until the task is cancelled. `onListening` gets the bound port.
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        // Bounded like the FTP side: at most `maxConnections` at once (more wait in the listen
+        // backlog) and an idle one closed after `idleTimeout`. Without, idle connections to the
+        // console used up the process's descriptors, and FTP logins with them.
         let app = Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "ossftp"),
+            server: .http1(configuration: .init(idleTimeout: Self.idleTimeout)),
+            configuration: .init(address: .hostname(host, port: port), serverName: "ossftp",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(Self.maxConnections)),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
         try await app.run()
@@ -146,7 +156,7 @@ public struct ConsoleServer: Sendable {
         }
         let body = try await request.body.collect(upTo: 16 << 10)
         let form = Self.formFields(String(buffer: body))
-        guard await verify(form["password"] ?? "") else {
+        guard await verify(form["password"] ?? "", address) else {
             failures.failed(address)
             logger.notice("console: failed login", metadata: ["peer": "\(address)"])
             // As for FTP logins: a wrong password is answered slowly.

@@ -232,17 +232,19 @@ struct ServeCommand: AsyncParsableCommand {
     static func console(settings: ServeSettings, source: ServeRuntime, log: ConsoleLogBuffer, logger: Logger)
         -> ConsoleServer
     {
-        // One password check at a time, a wrong one holding the next for a second: guesses sent
-        // in parallel get no faster than one a second.
-        let attempts = AsyncSerializer()
+        // One password check at a time from each address, a wrong one holding that address's
+        // next for a second: guesses sent in parallel get no faster than one a second, and ten
+        // wrong ones ban the address. One queue for all let guesses from a few addresses hold
+        // the administrator's right password for as long as they went on.
+        let attempts = KeyedSerializer()
         // Looked up at each use: a reload that rotates the password or token applies at once.
         let access = ConsoleAccess { [source] in
             let settings = source.currentSettings
             let verifier = settings.consolePassword
             return ConsoleAccess.Credentials(
                 verifyPassword: verifier.map { verifier in
-                    { @Sendable password in
-                        (try? await attempts.run {
+                    { @Sendable password, peer in
+                        (try? await attempts.run(peer) {
                             let right = try await BlockingIO.run { verifier.verify(password) }
                             if !right { try? await Task.sleep(for: .seconds(1)) }
                             return right

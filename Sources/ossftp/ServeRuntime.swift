@@ -229,3 +229,18 @@ actor AsyncSerializer {
         return try await task.value
     }
 }
+
+/// Runs async jobs one after another for each key (a peer's address), different keys at once.
+actor KeyedSerializer {
+    private var lanes: [String: (serializer: AsyncSerializer, pending: Int)] = [:]
+
+    func run<T: Sendable>(_ key: String, _ job: @escaping @Sendable () async throws -> T) async throws -> T {
+        let lane = lanes[key]?.serializer ?? AsyncSerializer()
+        lanes[key] = (lane, (lanes[key]?.pending ?? 0) + 1)
+        // A key's lane goes once its last job is done: addresses seen once are not kept.
+        defer {
+            if let entry = lanes[key] { lanes[key] = entry.pending > 1 ? (entry.serializer, entry.pending - 1) : nil }
+        }
+        return try await lane.run(job)
+    }
+}

@@ -461,3 +461,58 @@ def test_sighup_reloads_the_tls_certificate_for_new_sessions(tmp_path, alice, tl
         before.quit()
     finally:
         server.stop()
+
+
+def test_idle_console_connections_are_bounded_and_leave_ftp_alone(open_console, alice):
+    """Idle connections to the console were never closed nor capped: enough of them used up
+    the process's descriptors, and FTP logins failed with them. At most 64 are served at once
+    (more wait in the listen backlog), and an idle one is closed after 30 s."""
+    import socket
+
+    process = psutil.Process(open_console.proc.pid)
+    before = process.num_fds()
+    idle = [socket.create_connection((HOST, open_console.web_port), timeout=5) for _ in range(300)]
+    try:
+        time.sleep(1)
+        assert process.num_fds() - before <= 64 + 4, process.num_fds() - before
+        ftp = ftplib.FTP()
+        ftp.connect(HOST, open_console.port, timeout=10)
+        ftp.login(alice.username, alice.password)
+        ftp.quit()
+        # The first ones served are closed once idle for 30 s; those waiting then get their turn.
+        idle[0].settimeout(40)
+        assert idle[0].recv(1) == b""
+    finally:
+        for connection in idle:
+            connection.close()
+    status, _, _ = ConsoleClient(open_console.web_port).request("GET", "/api/status")
+    assert status == 200
+
+
+def test_guesses_from_other_addresses_do_not_hold_up_the_right_password(protected):
+    """Checks were one at a time for everyone, a wrong one holding the next for a second, so a
+    few addresses guessing under their ban limit held the administrator's right password for
+    as long as they went on (35 s for 36 guesses). They are one at a time per address now."""
+    import http.client
+
+    def login_from(address: str, password: str) -> int:
+        connection = http.client.HTTPConnection(HOST, protected.web_port, timeout=60, source_address=(address, 0))
+        try:
+            connection.request("POST", "/login", f"password={password}".encode(),
+                               {"Content-Type": "application/x-www-form-urlencoded"})
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    results: list[int] = []
+    guessers = [threading.Thread(target=lambda a=address: results.append(login_from(a, "guess")))
+                for address in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5") for _ in range(8)]
+    for guesser in guessers:
+        guesser.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert login_from("127.0.0.1", PASSWORD) == 303
+    assert time.monotonic() - started < 3
+    for guesser in guessers:
+        guesser.join()
+    assert results == [401] * 32
