@@ -68,6 +68,7 @@ extension FuseFilesystem {
             if file.writable { forgetIfStoredChanged(file) }
             if let staged = file.staged { return staged.read(into: buffer, at: offset) }
             if let writer = file.writer { return readPending(file, writer, into: buffer, at: offset) }
+            if file.readsReplaced { return -EIO }
             let got = readStored(file, into: buffer, at: offset)
             // A short read is the end of what this reader's stream saw. The file may have grown
             // since (appended elsewhere: `tail -f`), and the kernel, told of the new size, asks
@@ -77,11 +78,43 @@ extension FuseFilesystem {
                 case .success(let entry) = BlockingBridge.run({ [vfs, path = file.path] in try await vfs.stat(path) }),
                 entry.size > offset + UInt64(got)
             else { return got }
-            file.reader?.close()
-            file.reader = nil
-            return readStored(file, into: buffer, at: offset)
+            return readOnGrown(file, into: buffer, at: offset, kept: Int(got))
         }
     }
+
+    /// The rest of a read whose stream ended at `offset + kept` while the file is now longer:
+    /// from a fresh stream, if the object there now starts with the bytes the old one ended
+    /// with (grown: `tail -f`); else it was replaced, and the read fails with EIO rather than
+    /// go on with another object's bytes (it went on, mixing the two).
+    private func readOnGrown(_ file: FuseOpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
+                             kept: Int) -> Int32 {
+        let end = offset + UInt64(kept)
+        let overlap = file.reader?.heldSuffix(endingAt: end, maxCount: Self.grownOverlap) ?? []
+        file.reader?.close()
+        file.reader = nil
+        let from = end - UInt64(overlap.count)
+        let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[kept...])
+        let result = BlockingBridge.run { [vfs, path = file.path] () async throws -> (FuseReader, [UInt8]?) in
+            let reader = FuseReader(stream: try await vfs.openReader(path, offset: from), offset: from)
+            guard try await reader.read(at: from, count: overlap.count) == overlap else { return (reader, nil) }
+            return (reader, try await reader.read(at: end, count: rest.count))
+        }
+        switch result {
+        case .success((let reader, let bytes?)):
+            file.reader = reader
+            bytes.withUnsafeBytes { rest.copyMemory(from: $0) }
+            return Int32(kept + bytes.count)
+        case .success((let reader, nil)):
+            reader.close()
+            file.readsReplaced = true
+            return -EIO
+        case .failure(let error):
+            return kept > 0 ? Int32(kept) : -FuseErrno.code(forAny: error)
+        }
+    }
+
+    /// How many of the last bytes read must match before a grown file is read on.
+    static let grownOverlap = 64 << 10
 
     /// Reads a file being streamed: the bytes a continued file kept from the stored object
     /// from the store (`a+`: append, then read from the start), the written ones while they

@@ -39,6 +39,9 @@ final class FuseOpenFile: @unchecked Sendable {
     var pendingModified: Double?
     /// A failed upload: every later call on the file reports it.
     var failure: Int32?
+    /// Its reads found the object replaced by another one (not grown): each later read fails
+    /// with EIO rather than go on in the new one's bytes.
+    var readsReplaced = false
     /// Its name was unlinked while it was written: what it holds is dropped, never stored.
     var unlinked = false
     /// The opener has closed a descriptor of it: closes by other processes commit from then on.

@@ -58,6 +58,20 @@ final class FuseReader: @unchecked Sendable {
         return out
     }
 
+    /// Up to `maxCount` of the bytes this reader gave that end at `end`, from those it still
+    /// holds; fewer (or none) when it holds less.
+    func heldSuffix(endingAt end: UInt64, maxCount: Int) -> [UInt8] {
+        let start = max(heldStart, end >= UInt64(maxCount) ? end - UInt64(maxCount) : 0)
+        guard start < end, end <= streamPosition else { return [] }
+        var out: [UInt8] = []
+        for (chunkStart, bytes) in chunks where chunkStart + UInt64(bytes.count) > start && chunkStart < end {
+            let from = Int(max(start, chunkStart) - chunkStart)
+            let to = Int(min(end, chunkStart + UInt64(bytes.count)) - chunkStart)
+            out.append(contentsOf: bytes[from..<to])
+        }
+        return out
+    }
+
     func close() {
         stream.cancel()
     }

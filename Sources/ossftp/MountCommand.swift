@@ -125,6 +125,11 @@ struct MountCommand: AsyncParsableCommand {
         guard (0...(1 << 20)).contains(kernelReadAheadKB) else {
             throw ValidationError("--kernel_read_ahead_kb must be 0 to 1048576")
         }
+        var status = stat()
+        if stat(mountpoint, &status) != 0 && errno == ENOTCONN {
+            // A mount whose process ended (kill -9) until it is unmounted.
+            throw ValidationError("\(mountpoint) is a mount whose process has ended; unmount it first (fusermount3 -u \(mountpoint))")
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: mountpoint, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("mount point \(mountpoint) is not a directory")
@@ -172,6 +177,23 @@ struct MountCommand: AsyncParsableCommand {
             spool: spool, readAhead: ReadAheadConfiguration(maxWindow: readAheadMB << 20, parallelRanges: readAheadRanges), renamePolicy: renamePolicy,
             caches: MetadataCacheRegistry(ttl: cacheTTL)))
         let vfs = PermissionedVFS.limiting(objectVFS, to: target.permissions)
+        // The bucket is looked at before mounting: a missing bucket, a wrong secret or a store
+        // that cannot be reached made a mount that reported success, then failed every call.
+        switch await TimeLimit.outcome(within: .seconds(Self.storeCheckSeconds), of: {
+            // The credentials first: the bucket's check takes any answer but "no such bucket".
+            if let remote = objectStore as? HTTPObjectStore { try await remote.validateCredentials() }
+            return try await vfs.stat(.root)
+        }) {
+        case .success?:
+            break
+        case .failure(let error)?:
+            // The errno's words and the error's own detail: `No such file or directory (the bucket x)`.
+            let detail = Mirror(reflecting: error).children.first?.value as? String
+            let words = String(cString: strerror(FuseErrno.code(forAny: error)))
+            throw Self.cannotUse(target, "\(words)" + (detail.map { " (\($0))" } ?? ""))
+        case nil:
+            throw Self.cannotUse(target, "the store did not answer within \(Self.storeCheckSeconds) s")
+        }
         var options = FuseMountOptions(
             uid: uid ?? getuid(), gid: gid ?? getgid(), fileMode: UInt32(fileMode, radix: 8)!,
             directoryMode: UInt32(directoryMode, radix: 8)!, readOnly: readOnly || !target.permissions.write, allowOther: allowOther,
@@ -277,6 +299,16 @@ struct MountCommand: AsyncParsableCommand {
     /// Seconds the store's requests may go on once a signal asked the mount to end, and again
     /// for the last try at what the journal still holds.
     static let exitGraceSeconds = 10.0
+
+    /// Says why the bucket cannot be mounted, and the exit status for it (EX_UNAVAILABLE): a
+    /// fault of the store or the credentials, not of the command line (no usage printed).
+    static func cannotUse(_ target: Target, _ reason: String) -> ExitCode {
+        FileHandle.standardError.write("ossftp mount: cannot use \(target.provider) bucket \(target.bucket): \(reason)\n".data(using: .utf8)!)
+        return ExitCode(69)
+    }
+
+    /// How long the store may take to answer the check made before mounting.
+    static let storeCheckSeconds = 30
 
     private func makeStore(_ target: Target, transport: CurlTransport) async throws -> any ObjectStore {
         if target.provider == "local" {

@@ -281,6 +281,46 @@ def test_only_the_writers_own_close_commits(mounted):
     assert path.read_bytes() == b"a" * MiB + b"b" * MiB
 
 
+def test_a_shell_redirection_replaces_the_file_only_when_the_command_is_done(mounted):
+    """`cmd > f` opens f, dup2s it onto 1 and closes the first descriptor: that close by the
+    opener stored f empty at once, while the command still wrote (and a failed write then had
+    lost the old content). A reader of the same file held by the opener still lets its close
+    commit (the descriptor kept must be one open for writing)."""
+    path = mounted.root / "keep.txt"
+    path.write_bytes(b"precious\n")
+    shell = subprocess.Popen(["bash", "-c", f"(sleep 2; echo new) | cat > '{path}'"])
+    time.sleep(1)
+    assert mounted.store_read("keep.txt") == b"precious\n"
+    assert shell.wait(timeout=30) == 0
+    assert mounted.store_read("keep.txt") == b"new\n"
+    with open(path, "rb") as reader:
+        with open(path, "wb") as writer:
+            writer.write(b"while read")
+        assert mounted.store_read("keep.txt") == b"while read"
+        assert reader.read(3) in (b"new", b"whi")
+
+
+def test_a_length_field_rewritten_after_an_append_is_stored(mounted):
+    """A write before the old end after one at the end (a header rewritten once the data is
+    appended, as WAV, zip and tar -r writers do): the kept prefix of a small file is in the
+    spool, where it can still change. On the local store it was copied in the store, and the
+    rewrite failed with EINVAL at close, leaving the stale header stored."""
+    path = mounted.root / "sized.bin"
+    path.write_bytes((4).to_bytes(4, "little") + b"abcd")
+    with open(path, "r+b", buffering=0) as file:
+        file.seek(0, os.SEEK_END)
+        file.write(b"efgh")
+        file.seek(0)
+        file.write((8).to_bytes(4, "little"))
+    assert mounted.store_read("sized.bin") == (8).to_bytes(4, "little") + b"abcdefgh"
+    # Appended with O_APPEND, then cut back.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    os.write(fd, b"ijkl")
+    os.ftruncate(fd, 6)
+    os.close(fd)
+    assert mounted.store_read("sized.bin") == (8).to_bytes(4, "little") + b"ab"
+
+
 def test_a_child_that_writes_after_its_parent_closed_is_stored_when_it_exits(mounted):
     """`Popen(stdout=file)` closes the parent's copy at once; the child's writes were stored
     only at the release the kernel sends after the exit, and the parent's `wait` could return
@@ -297,7 +337,8 @@ def test_a_child_that_writes_after_its_parent_closed_is_stored_when_it_exits(mou
     script = subprocess.Popen(["bash", "-c", "exec > log.txt; echo 1; /bin/echo 2; /bin/true; sleep 2; echo 3"],
                               cwd=mounted.root)
     time.sleep(1)
-    assert mounted.store_read("log.txt") == b""  # committed empty by the shell's close of its first descriptor
+    # Nor does the shell's close of the first descriptor it opened (it keeps the one on 1).
+    assert not mounted.store_path("log.txt")
     assert script.wait(30) == 0
     assert (mounted.root / "log.txt").read_text() == "1\n2\n3\n"
 
@@ -487,18 +528,23 @@ def test_append_then_read_from_the_start(mounted):
             handle.seek(0)
             assert handle.read() == base + b"tail"
         assert (root / name).read_bytes() == base + b"tail"
-    # On S3 a kept prefix smaller than a part is read back into the spool: patched there, it
-    # reads back patched (the local store copies it server-side: EINVAL for a patch there).
+    # A kept prefix under 8 MiB is read back into the spool: patched there, it reads back
+    # patched (the local store copied even small ones server-side, and a patch was EINVAL).
     descriptor = os.open(root / "small.bin", os.O_RDWR)
     os.pwrite(descriptor, b"more", 3004)
-    if mounted.kind == "s3":
-        assert os.pwrite(descriptor, b"HEAD", 0) == 4
-        assert os.pread(descriptor, 6, 0)[:4] == b"HEAD"
-    else:
-        with pytest.raises(OSError) as failure:
-            os.pwrite(descriptor, b"HEAD", 0)
-        assert failure.value.errno == errno.EINVAL
+    assert os.pwrite(descriptor, b"HEAD", 0) == 4
+    assert os.pread(descriptor, 6, 0)[:4] == b"HEAD"
     os.close(descriptor)
+    # A larger one stays in the store: a patch before its end is EINVAL until the close.
+    base = os.urandom(9 * MiB)
+    (root / "huge.bin").write_bytes(base)
+    descriptor = os.open(root / "huge.bin", os.O_RDWR)
+    os.pwrite(descriptor, b"more", 9 * MiB)
+    with pytest.raises(OSError) as failure:
+        os.pwrite(descriptor, b"HEAD", 0)
+    assert failure.value.errno == errno.EINVAL
+    os.close(descriptor)
+    assert (root / "huge.bin").read_bytes() == base + b"more"
 
 
 def test_new_files_grow_with_zeros(mounted):
@@ -546,6 +592,11 @@ def test_the_next_mount_clears_what_a_killed_mount_left(tmp_path, seaweedfs):
     m.mount.proc.wait()
     with pytest.raises(OSError):
         handle.close()
+    # Mounting again before the dead mount is unmounted says what to do (it said "not a directory").
+    stale = subprocess.run([str(ossftp_binary()), "mount", str(m.root), *m.mount.args], env=m.mount.env,
+                           capture_output=True, text=True, timeout=30)
+    assert stale.returncode != 0
+    assert f"{m.root} is a mount whose process has ended; unmount it first (fusermount3 -u {m.root})" in stale.stderr
     subprocess.run(["fusermount3", "-u", "-z", str(m.root)], capture_output=True)
     spool = tmp_path / "spool"
     left = [entry.name for entry in spool.iterdir() if entry.name.startswith("mount-run-")]
@@ -798,6 +849,32 @@ def test_a_file_replaced_while_read_never_mixes(mounted):
     finally:
         reader.close()
     assert (root / "swap.bin").read_bytes() == new
+    # Replaced by a longer one: the reader came to the old one's end, and the kernel, told the
+    # new size, read on from the new object (the way a file appended elsewhere is followed).
+    for old_size, new_size in ((MiB, 5 * MiB), (12000, 5 * MiB)):
+        (root / "grow.bin").write_bytes(b"A" * old_size)
+        with open(root / "grow.bin", "rb", buffering=0) as reader:
+            got = reader.read(5)
+            (root / "grow.bin").write_bytes(b"B" * new_size)
+            try:
+                while chunk := reader.read(64 * 1024):
+                    got += chunk
+                assert got == b"A" * old_size
+            except OSError as error:
+                assert error.errno == errno.EIO
+            assert b"B" not in got, (old_size, len(got), got.count(b"B"))
+    # A file that really grew (appended) is still followed, as `tail -f` does.
+    (root / "log.txt").write_bytes(b"line 1\n" * 20000)
+    with open(root / "log.txt", "rb", buffering=0) as reader:
+        got = b""
+        while chunk := reader.read(64 * 1024):
+            got += chunk
+        with open(root / "log.txt", "ab") as appender:
+            appender.write(b"line 2\n" * 100)
+        time.sleep(1.5)
+        while chunk := reader.read(64 * 1024):
+            got += chunk
+        assert got == b"line 1\n" * 20000 + b"line 2\n" * 100
 
 
 def test_a_signal_ends_the_mount_soon_while_the_store_does_not_answer(tmp_path, seaweedfs):
@@ -1109,3 +1186,21 @@ def test_a_spool_budget_below_two_parts_is_refused(tmp_path):
     result = subprocess.run([str(ossftp_binary()), "mount", str(tmp_path), "--bucket", "b", "--spool_budget_mb", "7"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode != 0 and "--spool_budget_mb must be 32 (two parts of 16 MiB)" in result.stderr
+
+
+def test_a_mount_on_a_bucket_it_cannot_use_fails_at_once(tmp_path, seaweedfs):
+    """A missing bucket or a wrong secret made a mount that reported success and then failed
+    every call; the bucket is now looked at before mounting."""
+    base = ["--provider", "s3", "--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region,
+            "--spool_dir", str(tmp_path / "spool")]
+    seaweedfs.client().create_bucket(Bucket="fuse-there")
+    (tmp_path / "mnt").mkdir()
+    cases = [(["--bucket", "fuse-no-such-bucket"], seaweedfs.env(), "No such file or directory (fuse-no-such-bucket)"),
+             (["--bucket", "fuse-there"], {**seaweedfs.env(), "AWS_SECRET_ACCESS_KEY": "wrong"}, "Permission denied")]
+    for extra, credentials, expected in cases:
+        result = subprocess.run([str(ossftp_binary()), "mount", str(tmp_path / "mnt"), *base, *extra],
+                                env={**os.environ, **credentials}, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 69 and "cannot use s3 bucket" in result.stderr and expected in result.stderr, \
+            result.stderr
+        assert "Usage:" not in result.stderr
+        assert not is_mounted(tmp_path / "mnt")

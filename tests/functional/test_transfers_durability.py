@@ -526,7 +526,7 @@ def test_write_back_append_is_told_stored_once_its_kept_bytes_are_copied(seaweed
     store was then completed without: the file cut to the appended bytes."""
     from holding_proxy import HoldingProxy
 
-    kept, added = os.urandom(6 * MiB), os.urandom(MiB)
+    kept, added = os.urandom(9 * MiB), os.urandom(MiB)  # above the 8 MiB read into the spool
     seaweedfs.client().put_object(Bucket=bucket, Key="grow.bin", Body=kept)
     proxy = HoldingProxy(seaweedfs.endpoint, hold_key="grow.bin", hold_answers_to=r"partNumber=1(&|$)")
     server = OssftpServer(tmp_path / "srv", [], extra_args=["--provider", "s3", "--endpoint", proxy.endpoint,

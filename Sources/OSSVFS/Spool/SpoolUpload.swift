@@ -337,7 +337,10 @@ public actor SpoolUpload: VFSWriter {
         guard let base else { return }
         self.base = nil
         guard base.length > 0 else { return }
-        if base.length >= UInt64(store.capabilities.minPartSize) && store.capabilities.partCopy {
+        // A small prefix is read into the spool rather than copied in the store: there it can
+        // still be changed (a mount's write before the old end, after one at the end: a length
+        // field rewritten once the data is appended), which a server-side copy cannot.
+        if base.length >= max(UInt64(store.capabilities.minPartSize), Self.spoolPrefixBelow) && store.capabilities.partCopy {
             try await startMultipart()
             let pieces = Int((base.length + Self.copyPartSize - 1) / Self.copyPartSize)
             let pieceSize = (base.length + UInt64(pieces) - 1) / UInt64(pieces)
@@ -370,6 +373,9 @@ public actor SpoolUpload: VFSWriter {
             if await UploadRecovery.abortEventually(key, uploadID: id, store: store) { await journal?.remove(name) }
         }
     }
+
+    /// A kept prefix smaller than this is read into the spool, not copied server-side.
+    static let spoolPrefixBelow: UInt64 = 8 << 20
 
     /// Server-side copies are cut into parts of at most 1 GiB (CopyObject's OSS limit).
     static let copyPartSize: UInt64 = 1 << 30

@@ -1,8 +1,8 @@
 /// Waits for work at most a given time.
-enum TimeLimit {
+public enum TimeLimit {
     /// The outcome of `work`, or nil when `limit` passes first. The work is not stopped (the
     /// store's calls do not stop for a cancelled task): it goes on, and its outcome is dropped.
-    static func outcome<T: Sendable>(within limit: Duration, of work: @escaping @Sendable () async throws -> T) async
+    public static func outcome<T: Sendable>(within limit: Duration, of work: @escaping @Sendable () async throws -> T) async
         -> Result<T, any Error>?
     {
         await withCheckedContinuation { continuation in
