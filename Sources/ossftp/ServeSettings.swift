@@ -13,6 +13,8 @@ struct ServeSettings {
     var ftp = FTPServerConfiguration()
     var logLevel = Logger.Level.info
     var provider = Provider.local
+    /// Whether the provider was named (flag or config.json) rather than taken by default.
+    var providerNamed = false
     var localRoot: String
     var spoolDirectory: String
     var webPort = 8192
@@ -126,6 +128,7 @@ struct ServeSettings {
         default: throw ConfigError("\(from(flags.loglevel != nil)): loglevel must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got \(levelName)")
         }
 
+        providerNamed = flags.provider != nil || !(server?.provider ?? "").isEmpty
         let providerName = flags.provider ?? server?.provider ?? "local"
         guard let provider = Provider(rawValue: providerName.lowercased()) else {
             throw ConfigError("\(from(flags.provider != nil)): provider must be local, oss or s3, got \(providerName)")
@@ -321,6 +324,15 @@ struct ServeSettings {
                     "\(field) (\(name)) keeps its password in plaintext; replace login_password with the output of ossftp passwd")
             }
             let store = try accountStore(account, field: field)
+            // The seed tool's config.json has no provider: it always meant OSS. Read as the local
+            // default, its accounts were served from empty local folders, their keys ignored.
+            if store.provider == .local && !providerNamed && (account.provider ?? "").isEmpty
+                && (!(account.access_id ?? "").isEmpty || !(account.access_secret ?? "").isEmpty)
+            {
+                throw ConfigError("\(field) (\(name)) has access_id or access_secret, but no provider is set and the "
+                    + "local store uses neither: set modules.ossftp.provider to \"oss\" (with its endpoint) for the "
+                    + "seed tool's OSS, or \"local\" to serve local folders")
+            }
             if store.provider != .local && (account.access_id ?? "").isEmpty {
                 throw ConfigError("\(field).access_id is missing for \(name)")
             }

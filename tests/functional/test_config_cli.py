@@ -273,3 +273,22 @@ def test_an_encrypted_tls_key_is_refused_without_asking_for_its_passphrase(tmp_p
     assert result.returncode == EX_CONFIG, result.stdout
     assert f"the private key {key} is encrypted" in result.stdout
     assert "pass phrase" not in result.stdout.lower()
+
+
+def test_the_seed_tools_oss_accounts_are_not_served_from_local_folders(tmp_path):
+    # The seed tool's config.json names no provider: it always meant OSS. Taken as the local
+    # default, its accounts were served from empty local folders and their keys ignored.
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps({"modules": {"ossftp": {"address": "127.0.0.1", "port": 2048, "bucket_endpoints": ""},
+                                            "accounts": [{"access_id": "LTAI-seed", "access_secret": "seed-secret",
+                                                          "bucket_name": "photos", "home_dir": "",
+                                                          "login_username": "cam", "login_password": "pw"}]}}))
+    check = run("config", "check", str(path))
+    assert check.returncode == 1
+    assert "has access_id or access_secret, but no provider is set" in check.stderr
+    assert 'set modules.ossftp.provider to "oss"' in check.stderr
+    # Named, either way, it is taken as said.
+    config = json.loads(path.read_text())
+    config["modules"]["ossftp"].update(provider="local", local_root=str(tmp_path), spool_dir=str(tmp_path / "spool"))
+    path.write_text(json.dumps(config))
+    assert run("config", "check", str(path)).returncode == 0
