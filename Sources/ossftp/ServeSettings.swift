@@ -79,6 +79,9 @@ struct ServeSettings {
         var configPath = flags.config
         if configPath == nil && FileManager.default.fileExists(atPath: "config.json") { configPath = "config.json" }
         let file = try configPath.map(ConfigFile.load)
+        // Any user who can write it can add accounts or point local_root at /, applied at the
+        // next SIGHUP: refused, as sshd refuses such files.
+        if let configPath { try Self.refuseWorldAccess(configPath, what: "the config file", readable: true) }
         for key in file?.unknownKeys ?? [] {
             warnings.append("\(configPath ?? "config.json"): \(key) is not a setting of ossftp and is ignored (misspelt?)")
         }
@@ -236,6 +239,8 @@ struct ServeSettings {
         case (nil, nil):
             break
         case (let certificate?, let key?):
+            try Self.refuseWorldAccess(certificate, what: "tls_certificate", readable: true)
+            try Self.refuseWorldAccess(key, what: "tls_key", readable: false)
             do {
                 ftp.tls = try TLSServerContext(certificatePath: certificate, keyPath: key)
             } catch {
@@ -398,6 +403,20 @@ struct ServeSettings {
 
     /// The non-empty lines (trimmed) of a file that belongs to this user and only it can read;
     /// throws unless there is at least one.
+    /// Refuses a file every user may write (or, unless `readable`, read): `o+w` lets anyone
+    /// change what the server runs with, `o+r` on a private key gives it away. Group access is
+    /// left alone (Debian keeps keys 0640 in the `ssl-cert` group).
+    static func refuseWorldAccess(_ path: String, what: String, readable: Bool) throws {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return }  // a missing file is reported where it is read
+        if status.st_mode & S_IWOTH != 0 {
+            throw ConfigError("\(what) \(path) is writable by every user; chmod o-w \(path)")
+        }
+        if !readable && status.st_mode & S_IROTH != 0 {
+            throw ConfigError("\(what) \(path) is readable by every user; chmod o-r \(path) (or 600)")
+        }
+    }
+
     static func ownerOnlyLines(_ path: String, field: String) throws -> [String] {
         var status = stat()
         guard lstat(path, &status) == 0 else { throw ConfigError("\(field): cannot read \(path)") }
