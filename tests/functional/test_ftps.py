@@ -329,3 +329,31 @@ def test_a_data_connection_dropped_before_its_handshake_holds_nothing_up(tmp_pat
         assert time.monotonic() - started < 10, server.log_tail()
     finally:
         server.stop()
+
+
+def test_a_data_connection_never_handshaken_ends_after_the_data_connection_timeout(tmp_path, certificate):
+    # Connected and silent (no ClientHello): the transfer waited for the stall timeout (300 s),
+    # not for the time a client has to set up a data connection.
+    cert, key = certificate
+    server = OssftpServer(tmp_path / "srv", [Account("alice", "alice-pass", "bucket1")],
+                          extra_config={"tls_certificate": str(cert), "tls_key": str(key), "data_connection_timeout": 3})
+    server.start()
+    try:
+        client = ftps(server)
+        client.storbinary("STOR there.bin", io.BytesIO(b"x" * 1000))
+        for command in ("STOR up.bin", "RETR there.bin"):
+            client.voidcmd("TYPE I")
+            port = int(client.sendcmd("EPSV").split("|")[3])
+            raw = socket.create_connection((HOST, port), timeout=20)
+            started = time.monotonic()
+            client.putcmd(command)
+            reply = client.getline()
+            while reply.startswith("150"):
+                reply = client.getline()
+            assert reply[:1] == "4", reply
+            assert time.monotonic() - started < 15, reply
+            raw.close()
+        assert not (server.bucket_dir() / "up.bin").exists()
+        client.quit()
+    finally:
+        server.stop()

@@ -129,11 +129,50 @@ struct DataTLS: Sendable {
     /// Set when a data connection was closed for not resuming the session, so that the
     /// transfer's reply and log can say why instead of "connection closed".
     let refusedUnresumed = LockedBox(false)
+    /// How long the client has to finish the handshake (the data connection's own timeout).
+    var handshakeTimeout: Duration = .seconds(30)
 
     /// Puts TLS first in a new data channel's pipeline (on its event loop).
     func install(on channel: any Channel) throws {
         try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: context, scope: scope, dataConnection: true), position: .first)
+        try channel.pipeline.syncOperations.addHandler(HandshakeDeadline(timeout: handshakeTimeout))
         if requireReuse { try channel.pipeline.syncOperations.addHandler(SessionReuseGuard(refusal: refusedUnresumed)) }
+    }
+}
+
+/// Closes a data connection whose TLS handshake is not done within the data connection
+/// timeout: a client that connects and never starts TLS held the session until the transfer's
+/// stall timeout (300 s), ten times the time it has to connect at all.
+final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let timeout: Duration
+    private var timer: Scheduled<Void>?
+
+    init(timeout: Duration) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
+            // An error, not just a close: an upload's stream must not end as if complete.
+            channel.pipeline.fireErrorCaught(TLSError("the data connection's TLS handshake was not done in time"))
+            channel.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is TLSHandshakeCompleted {
+            timer?.cancel()
+            timer = nil
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
 

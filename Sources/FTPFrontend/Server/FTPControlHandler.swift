@@ -347,7 +347,8 @@ final class FTPControlHandler: ChannelInboundHandler {
     /// TLS for the next data connection when PROT P is in force.
     private func dataTLS() -> DataTLS? {
         guard let tls = configuration.tls, machine.dataPrivate else { return nil }
-        return DataTLS(context: tls, scope: tlsScope, requireReuse: configuration.requireTLSSessionReuse)
+        return DataTLS(context: tls, scope: tlsScope, requireReuse: configuration.requireTLSSessionReuse,
+                       handshakeTimeout: configuration.dataConnectionTimeout)
     }
 
     // MARK: - Transfers
