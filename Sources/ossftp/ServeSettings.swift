@@ -188,7 +188,7 @@ struct ServeSettings {
                 + "upload_concurrency (1 to 1024) are out of range")
         }
         guard budgetMB >= partMB * 2 else {
-            throw ConfigError("\(source): spool_budget_mb (\(budgetMB)) must hold at least two parts of part_size_mb (\(partMB))")
+            throw ConfigError("\(from(flags.spoolBudgetMB != nil || flags.partSizeMB != nil)): spool_budget_mb (\(budgetMB)) must hold at least two parts of part_size_mb (\(partMB))")
         }
         spoolBudget = Int64(budgetMB) << 20
         let readAheadMB = flags.readAheadMB ?? server?.read_ahead_mb?.value ?? 64
@@ -270,7 +270,8 @@ struct ServeSettings {
         let launcher = file?.modules.launcher
         webPort = flags.webPort ?? launcher?.control_port?.value ?? 8192
         guard (0...65535).contains(webPort) else {
-            throw ConfigError("\(source): modules.launcher.control_port \(webPort) is out of range")
+            throw ConfigError(flags.webPort != nil ? "the command line: --web_port \(webPort) is out of range (0 to 65535)"
+                : "\(source): modules.launcher.control_port \(webPort) is out of range (0 to 65535)")
         }
         webAddress = flags.webAddress ?? launcher?.address ?? "127.0.0.1"
         if let password = launcher?.password, !password.isEmpty {
@@ -290,7 +291,7 @@ struct ServeSettings {
         }
         if webPort != 0 && !ConsoleServer.isLoopback(webAddress) && consolePassword == nil && consoleToken == nil {
             throw ConfigError(
-                "\(source): modules.launcher.address: the console listens on \(webAddress), beyond loopback, only "
+                "\(flags.webAddress != nil ? "the command line: --web_address" : "\(source): modules.launcher.address"): the console listens on \(webAddress), beyond loopback, only "
                     + "with modules.launcher.password or modules.launcher.token set")
         }
 

@@ -311,3 +311,15 @@ def test_files_every_user_could_change_or_read_are_refused(tmp_path):
     assert serve.returncode == EX_CONFIG and f"tls_key {key} is readable by every user" in serve.stderr
     key.chmod(0o640)  # group-readable, as Debian's ssl-cert group keeps keys: taken
     assert run("config", "check", str(path)).returncode == 0
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--web_port", "99999"], "the command line: --web_port 99999 is out of range"),
+    (["--spool_budget_mb", "16", "--part_size_mb", "16"], "the command line: spool_budget_mb (16) must hold"),
+    (["--web_address", "0.0.0.0"], "the command line: --web_address: the console listens on 0.0.0.0"),
+])
+def test_a_bad_flag_is_blamed_on_the_command_line_not_the_file(tmp_path, flags, expected):
+    # With a config file loaded, these named the file's keys for the flags' values.
+    path = write_config(tmp_path, {})
+    serve = run("serve", "--config", str(path), "--port", str(free_port()), *flags)
+    assert serve.returncode == EX_CONFIG and expected in serve.stderr, serve.stderr
