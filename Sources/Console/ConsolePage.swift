@@ -20,9 +20,13 @@ enum ConsolePage {
         </style>
         """
 
-    static func login(error: String?, enabled: Bool) -> String {
+    /// The login page; `locked`: protected at start, its password since removed by a reload.
+    static func login(error: String?, enabled: Bool, locked: Bool = false) -> String {
         let message = error.map { "<p class=\"error\" id=\"login-error\">\(escape($0))</p>" } ?? ""
-        let form = enabled ? """
+        let form = locked && !enabled
+            ? "<p id=\"login-locked\">The console password was removed from config.json at a reload. The console "
+                + "stays protected until ossftp restarts: use the token, if one is set, or restart.</p>"
+            : enabled ? """
             <form method="post" action="/login">
             <label>Password <input type="password" name="password" id="password" autofocus></label>
             <button type="submit" id="login">Log in</button>

@@ -68,7 +68,8 @@ public struct ConsoleServer: Sendable {
             return Self.html(ConsolePage.main(protected: self.access.isProtected))
         }
         router.get("/login") { _, _ in
-            Self.html(ConsolePage.login(error: nil, enabled: self.access.current().verifyPassword != nil))
+            Self.html(ConsolePage.login(error: nil, enabled: self.access.current().verifyPassword != nil,
+                                        locked: self.access.isProtected))
         }
         router.post("/login") { request, context in try await self.login(request, from: context.remoteAddress) }
         router.post("/logout") { request, _ in
@@ -151,8 +152,8 @@ public struct ConsoleServer: Sendable {
         }
         let credentials = access.current()
         guard let verify = credentials.verifyPassword else {
-            return Self.html(ConsolePage.login(error: "No console password is set.", enabled: false),
-                             status: .forbidden)
+            return Self.html(ConsolePage.login(error: "No console password is set.", enabled: false,
+                                               locked: access.isProtected), status: .forbidden)
         }
         let body = try await request.body.collect(upTo: 16 << 10)
         let form = Self.formFields(String(buffer: body))

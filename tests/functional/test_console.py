@@ -516,3 +516,15 @@ def test_guesses_from_other_addresses_do_not_hold_up_the_right_password(protecte
     for guesser in guessers:
         guesser.join()
     assert results == [401] * 32
+
+
+def test_a_password_removed_at_reload_says_the_console_stays_locked(protected):
+    # The console stays protected until a restart; its login page said "no password is set:
+    # read-only on loopback, open the status page", which then answered 401.
+    reload_with(protected, lambda c: c["modules"]["launcher"].pop("password"))
+    anonymous = ConsoleClient(protected.web_port)
+    status, _, body = anonymous.request("GET", "/login")
+    assert status == 200 and b"stays protected until ossftp restarts" in body
+    assert b"read-only on loopback" not in body
+    assert anonymous.request("GET", "/api/status")[0] == 401
+    assert ConsoleClient(protected.web_port, token=TOKEN).request("GET", "/api/status")[0] == 200
