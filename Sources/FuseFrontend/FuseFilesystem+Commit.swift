@@ -75,21 +75,17 @@ extension FuseFilesystem {
     /// the release after the last close do; so does any close once the opener holds no
     /// descriptor of it any more (`Popen(stdout=file)` closes the parent's copy first: the
     /// child's exit is then where the file is complete, and the parent's wait must find it
-    /// stored). A shell's `exec > file` keeps a duplicate, and its commands' exits do not commit;
-    /// nor does the opener's close of one descriptor while it keeps another (a shell's
-    /// `cmd > file` opens, dup2s onto 1 and closes the first: committing there stored the file
-    /// empty while the command still wrote, and a failed write then lost the old content).
+    /// stored). A shell's `exec > file` keeps a duplicate, and its commands' exits do not commit.
+    // The opener's own close commits even while it keeps a duplicate (a shell's `cmd > file`
+    // stores the file empty, then the command's output at its end, as O_TRUNC empties a POSIX
+    // file at once): /proc cannot tell a duplicate from another open of the same file, and
+    // guessing left closes that returned before the store had the file, errors lost.
     public func flush(_ handle: UInt64, process: pid_t? = nil) -> Int32 {
         guard let file = handles.file(handle) else { return -EBADF }
         return file.lock.withLock {
             if let opener = file.opener {
                 if process == opener {
-                    let held = descriptorCount(opener, of: file.path, forWriting: file.writable)
-                    file.openerClosed = held == 0
-                    // Its other open files of the path (two open(2)s, not a dup) hold one each at
-                    // least: only descriptors beyond those can be duplicates of this one.
-                    let others = handles.allWritable(file.path).filter { $0 !== file && $0.opener == opener }.count
-                    if let held, held > others { return 0 }
+                    file.openerClosed = (descriptorCount(opener, of: file.path) ?? 1) == 0
                 } else if !file.openerClosed {
                     return 0
                 }
@@ -98,11 +94,10 @@ extension FuseFilesystem {
         }
     }
 
-    /// How many descriptors `process` has open on `path` of this mount (`forWriting`: open for
-    /// writing, as a duplicate of a writer is; a reader of the same file is not). The kernel
-    /// takes a descriptor out of the table before its flush, so during the opener's flush the
-    /// one being closed is not counted. Nil when unknown (no mount point, no /proc).
-    func descriptorCount(_ process: pid_t, of path: VFSPath, forWriting: Bool = false) -> Int? {
+    /// How many descriptors `process` has open on `path` of this mount. The kernel takes a
+    /// descriptor out of the table before its flush, so during the opener's flush the one being
+    /// closed is not counted. Nil when unknown (no mount point, no /proc).
+    func descriptorCount(_ process: pid_t, of path: VFSPath) -> Int? {
         guard let mountpoint = mountpoint.withLock({ $0 }), let folder = Glibc.opendir("/proc/\(process)/fd") else { return nil }
         defer { Glibc.closedir(folder) }
         let wanted = (mountpoint == "/" ? "" : mountpoint) + path.description
@@ -114,19 +109,9 @@ extension FuseFilesystem {
             let count = readlink("/proc/\(process)/fd/\(name)", &target, target.count - 1)
             guard count > 0 else { continue }
             guard String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) == wanted else { continue }
-            if !forWriting || Self.isOpenForWriting(process, descriptor: name) { found += 1 }
+            found += 1
         }
         return found
-    }
-
-    /// Whether descriptor `descriptor` of `process` was opened for writing, from the `flags:`
-    /// line (octal) of /proc's fdinfo; true when it cannot be read.
-    static func isOpenForWriting(_ process: pid_t, descriptor: String) -> Bool {
-        guard let info = try? String(contentsOfFile: "/proc/\(process)/fdinfo/\(descriptor)", encoding: .utf8),
-            let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags:") }),
-            let flags = Int(line.dropFirst("flags:".count).trimmingCharacters(in: .whitespaces), radix: 8)
-        else { return true }
-        return flags & Int(O_ACCMODE) != Int(O_RDONLY)
     }
 
     /// fsync(2): returns once the file is stored.

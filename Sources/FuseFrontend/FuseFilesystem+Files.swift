@@ -78,6 +78,13 @@ extension FuseFilesystem {
                 case .success(let entry) = BlockingBridge.run({ [vfs, path = file.path] in try await vfs.stat(path) }),
                 entry.size > offset + UInt64(got)
             else { return got }
+            // A read-write descriptor reads what another descriptor stored (see
+            // forgetIfStoredChanged): it reads on from the new object whatever it is.
+            if file.writable {
+                file.reader?.close()
+                file.reader = nil
+                return readStored(file, into: buffer, at: offset)
+            }
             return readOnGrown(file, into: buffer, at: offset, kept: Int(got))
         }
     }
@@ -89,10 +96,13 @@ extension FuseFilesystem {
     private func readOnGrown(_ file: FuseOpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
                              kept: Int) -> Int32 {
         let end = offset + UInt64(kept)
-        let overlap = file.reader?.heldSuffix(endingAt: end, maxCount: Self.grownOverlap) ?? []
+        // Compared where the old stream ended, which an out-of-order read (the kernel's
+        // read-ahead) may lie beyond.
+        let anchor = min(end, file.reader?.position ?? end)
+        let overlap = file.reader?.heldSuffix(endingAt: anchor, maxCount: Self.grownOverlap) ?? []
         file.reader?.close()
         file.reader = nil
-        let from = end - UInt64(overlap.count)
+        let from = anchor - UInt64(overlap.count)
         let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[kept...])
         let result = BlockingBridge.run { [vfs, path = file.path] () async throws -> (FuseReader, [UInt8]?) in
             let reader = FuseReader(stream: try await vfs.openReader(path, offset: from), offset: from)

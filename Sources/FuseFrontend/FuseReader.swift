@@ -26,6 +26,9 @@ final class FuseReader: @unchecked Sendable {
 
     private var heldStart: UInt64 { chunks.first?.start ?? streamPosition }
 
+    /// The offset of the stream's next byte: the end of what it gave.
+    var position: UInt64 { streamPosition }
+
     /// Up to `count` bytes at `offset`; fewer only at the end of the file.
     func read(at offset: UInt64, count: Int) async throws -> [UInt8] {
         if offset < heldStart || offset > streamPosition + Self.skipAhead {

@@ -244,7 +244,7 @@ struct ServeCommand: AsyncParsableCommand {
             return ConsoleAccess.Credentials(
                 verifyPassword: verifier.map { verifier in
                     { @Sendable password, peer in
-                        (try? await attempts.run(peer) {
+                        (try? await attempts.run(Self.lane(for: peer)) {
                             let right = try await BlockingIO.run { verifier.verify(password) }
                             if !right { try? await Task.sleep(for: .seconds(1)) }
                             return right
@@ -256,6 +256,18 @@ struct ServeCommand: AsyncParsableCommand {
         }
         return ConsoleServer(host: settings.webAddress, port: settings.webPort, source: source, access: access,
                              log: log, logger: logger)
+    }
+}
+
+extension ServeCommand {
+    /// The queue a console login from `peer` waits in: its address, or for IPv6 its /64, which
+    /// one client holds whole (an address a guess would let it spread over 2^64 queues).
+    static func lane(for peer: String) -> String {
+        var address = in6_addr()
+        guard peer.contains(":"), inet_pton(AF_INET6, peer, &address) == 1 else { return peer }
+        return withUnsafeBytes(of: &address) { bytes in
+            bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ".") + "/64"
+        }
     }
 }
 

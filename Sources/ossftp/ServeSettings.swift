@@ -81,7 +81,7 @@ struct ServeSettings {
         let file = try configPath.map(ConfigFile.load)
         // Any user who can write it can add accounts or point local_root at /, applied at the
         // next SIGHUP: refused, as sshd refuses such files.
-        if let configPath { try Self.refuseWorldAccess(configPath, what: "the config file", readable: true) }
+        if let configPath { try Self.refuseWorldAccess(configPath, what: "the config file") }
         for key in file?.unknownKeys ?? [] {
             warnings.append("\(configPath ?? "config.json"): \(key) is not a setting of ossftp and is ignored (misspelt?)")
         }
@@ -239,8 +239,14 @@ struct ServeSettings {
         case (nil, nil):
             break
         case (let certificate?, let key?):
-            try Self.refuseWorldAccess(certificate, what: "tls_certificate", readable: true)
-            try Self.refuseWorldAccess(key, what: "tls_key", readable: false)
+            try Self.refuseWorldAccess(certificate, what: "tls_certificate")
+            try Self.refuseWorldAccess(key, what: "tls_key")
+            // Readable by all is common where keys are mounted (Docker secrets are 0444): said,
+            // not refused.
+            var keyStatus = stat()
+            if stat(key, &keyStatus) == 0, keyStatus.st_mode & S_IROTH != 0 {
+                warnings.append("\(source): tls_key \(key) is readable by every user; chmod o-r \(key) unless that is intended")
+            }
             do {
                 ftp.tls = try TLSServerContext(certificatePath: certificate, keyPath: key)
             } catch {
@@ -404,17 +410,13 @@ struct ServeSettings {
 
     /// The non-empty lines (trimmed) of a file that belongs to this user and only it can read;
     /// throws unless there is at least one.
-    /// Refuses a file every user may write (or, unless `readable`, read): `o+w` lets anyone
-    /// change what the server runs with, `o+r` on a private key gives it away. Group access is
-    /// left alone (Debian keeps keys 0640 in the `ssl-cert` group).
-    static func refuseWorldAccess(_ path: String, what: String, readable: Bool) throws {
+    /// Refuses a file every user may write: anyone could change what the server runs with.
+    /// Group access is left alone (Debian keeps keys 0640 in the `ssl-cert` group).
+    static func refuseWorldAccess(_ path: String, what: String) throws {
         var status = stat()
         guard stat(path, &status) == 0 else { return }  // a missing file is reported where it is read
         if status.st_mode & S_IWOTH != 0 {
             throw ConfigError("\(what) \(path) is writable by every user; chmod o-w \(path)")
-        }
-        if !readable && status.st_mode & S_IROTH != 0 {
-            throw ConfigError("\(what) \(path) is readable by every user; chmod o-r \(path) (or 600)")
         }
     }
 

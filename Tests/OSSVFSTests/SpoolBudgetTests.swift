@@ -28,6 +28,19 @@ import Testing
         try await giver.value
     }
 
+    /// A part on its way to the store (a slow link) is progress to come: waiters wait on.
+    @Test func aWaitWhilePartsAreBeingSentGoesOn() async throws {
+        let budget = SpoolBudget(limit: 100, stallLimit: .milliseconds(300))
+        try await budget.reserve(100)
+        await budget.sending(true)
+        let waiter = Task { try await budget.reserve(10) }
+        try await Task.sleep(for: .milliseconds(900))
+        await budget.sending(false)
+        await budget.release(50)
+        try await waiter.value
+        #expect(await budget.used == 60)
+    }
+
     @Test func closingFailsTheWaitersAndLaterReservations() async throws {
         let budget = SpoolBudget(limit: 100, stallLimit: .seconds(60))
         try await budget.reserve(100)

@@ -34,11 +34,12 @@ public struct StoreLoginAuthenticator: Authenticator {
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                 || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
         }
-        // Key ids: letters and digits, with `.` (OSS's STS ids), `_`, `-`, `+`, `=` in others'.
+        // Key ids vary more between stores (MinIO's user names may hold `@`): only what none
+        // could hold is refused, a space, `%`, a control byte or a separator.
         let keyBytes = keyID.utf8
-        guard (1...128).contains(keyBytes.count),
-            keyBytes.allSatisfy({ allowed($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "=") })
-        else { return false }
+        guard (1...128).contains(keyBytes.count), keyBytes.allSatisfy({
+            $0 > 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "%") && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "/")
+        }) else { return false }
         return (1...255).contains(bucket.utf8.count) && bucket.utf8.allSatisfy(allowed) && bucket != "." && bucket != ".."
     }
 

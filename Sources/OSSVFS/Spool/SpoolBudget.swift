@@ -4,10 +4,10 @@ import Foundation
 /// space of each part before writing it and gives it back once the part is uploaded; when the
 /// budget is used up, writers wait, which stops ossftp reading from the clients' sockets.
 ///
-/// A wait ends with ``VFSError/noSpace(_:)`` when nothing is given back for `stallLimit`: one
-/// program writing more files at once than the budget holds parts of (each file's part is
-/// sealed only once full) would otherwise wait forever for itself. Uploads that progress give
-/// space back as their parts are stored, and their waiters go on waiting.
+/// A wait ends with ``VFSError/noSpace(_:)`` when for `stallLimit` nothing was given back and
+/// no part was on its way to the store: one program writing more files at once than the budget
+/// holds parts of (each file's part is sealed only once full) would otherwise wait forever for
+/// itself. While parts are being sent (a slow link, a store retrying), waiters wait, as before.
 public actor SpoolBudget {
     /// Bytes the spool may hold at once.
     public let limit: Int64
@@ -23,6 +23,8 @@ public actor SpoolBudget {
     private var lastRelease = ContinuousClock.now
     /// Why reservations fail at once from now on (the process is ending), if it is.
     private var closedReason: String?
+    /// Parts being sent to the store now: space will come back when they end.
+    private var sendingParts = 0
 
     private struct Waiter {
         var id: Int
@@ -66,10 +68,10 @@ public actor SpoolBudget {
     /// Fails waiter `id` if nothing was given back for `stallLimit`; whether it is gone.
     private func giveUpIfStalled(_ id: Int) -> Bool {
         guard let index = waiters.firstIndex(where: { $0.id == id }) else { return true }
-        guard ContinuousClock.now - lastRelease >= stallLimit else { return false }
+        guard sendingParts == 0, ContinuousClock.now - lastRelease >= stallLimit else { return false }
         let waiter = waiters.remove(at: index)
         waiter.continuation.resume(throwing: VFSError.noSpace(
-            "the spool budget of \(limit >> 20) MiB has been full for \(stallLimit) with nothing stored; "
+            "the spool budget of \(limit >> 20) MiB has been full for \(stallLimit) with nothing being stored; "
                 + "too many files are being written at once for it (raise spool_budget_mb)"))
         // The next in line may fit now that this one left the queue.
         admitWaiters()
@@ -89,6 +91,13 @@ public actor SpoolBudget {
         lastRelease = .now
         VFSMetrics.spoolBytes.record(used)
         admitWaiters()
+    }
+
+    /// A part's upload to the store starts (`true`) or ends (`false`). The end counts as
+    /// progress for the stall limit even before the part's space is given back.
+    public func sending(_ started: Bool) {
+        sendingParts += started ? 1 : -1
+        if !started { lastRelease = .now }
     }
 
     /// Fails every reservation waiting now and every later one: the process is ending, and a

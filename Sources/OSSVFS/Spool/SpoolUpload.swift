@@ -270,9 +270,17 @@ public actor SpoolUpload: VFSWriter {
             try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
                 let result: Result<UploadedPart, any Error>
                 do {
-                    let uploaded = try await store.uploadPart(
-                        key, uploadID: id, partNumber: part.number,
-                        body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: true))
+                    await budget.sending(true)
+                    let uploaded: UploadedPart
+                    do {
+                        uploaded = try await store.uploadPart(
+                            key, uploadID: id, partNumber: part.number,
+                            body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: true))
+                    } catch {
+                        await budget.sending(false)
+                        throw error
+                    }
+                    await budget.sending(false)
                     // Known (and, once the client was told the file is stored, journaled)
                     // before its file goes: a restart cannot send it again, and ListParts does
                     // not give the checksum the completion repeats.
@@ -400,7 +408,15 @@ public actor SpoolUpload: VFSWriter {
                 try await sealPart()
                 if let first = pendingFirst {
                     let body = ObjectBody.file(path: first.path, offset: 0, length: UInt64(first.size), disposable: true)
-                    try await store.put(key, body: body, metadata: metadata, ifAbsent: ifAbsent)
+                    let budget = configuration.budget
+                    await budget.sending(true)
+                    do {
+                        try await store.put(key, body: body, metadata: metadata, ifAbsent: ifAbsent)
+                    } catch {
+                        await budget.sending(false)
+                        throw error
+                    }
+                    await budget.sending(false)
                     pendingFirst = nil
                     await release(first.reserved, path: first.path)
                 } else {

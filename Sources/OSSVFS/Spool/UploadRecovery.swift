@@ -98,7 +98,7 @@ public enum UploadRecovery {
                     "dropped the write-back upload of \(record.key) (\(record.size) bytes): a later upload of it replaces it")
                 await retire(record, store: store, journal: journal)
                 return .superseded
-            } catch where isRefusedForGood(error) {
+            } catch where isRefusedForGood(error, ifAbsent: record.ifAbsent ?? false) {
                 // Told the client it was stored, but the store will never take it: say so
                 // loudly, and free what it holds rather than keep it forever, blocking every
                 // later upload behind its budget.
@@ -162,11 +162,14 @@ public enum UploadRecovery {
     /// the name is refused, the multipart upload is gone): retrying a write-back upload then
     /// only holds its spool files and budget forever, and with them every later upload of the
     /// server.
-    public static func isRefusedForGood(_ error: any Error) -> Bool {
+    /// `ifAbsent`: the upload may only create its object, and a conflict (an object has the
+    /// name) is final; other conflicts (a folder there for now) are retried.
+    public static func isRefusedForGood(_ error: any Error, ifAbsent: Bool = false) -> Bool {
         switch error as? ObjectStoreError {
-        // `.conflict`: a folder has the name, or an object does and the upload may only create.
-        case .accessDenied?, .invalidCredentials?, .noSuchBucket?, .invalidKey?, .keyTooLong?, .noSuchUpload?, .conflict?:
+        case .accessDenied?, .invalidCredentials?, .noSuchBucket?, .invalidKey?, .keyTooLong?, .noSuchUpload?:
             return true
+        case .conflict?:
+            return ifAbsent
         default: return false
         }
     }
@@ -258,7 +261,7 @@ public enum UploadRecovery {
                     await retire(record, store: store, journal: journal)
                     log("dropped the write-back upload of \(record.key) left by a previous run: a later upload of it replaces it")
                     counts.dropped += 1
-                } catch where isRefusedForGood(error) {
+                } catch where isRefusedForGood(error, ifAbsent: record.ifAbsent ?? false) {
                     _ = await drop(record, store: store, journal: journal)
                     await WriteBackOrder.shared.done(WriteBackOrder.name(record.key, in: record.store))
                     log("dropped the write-back upload of \(record.key) (\(record.size) bytes): the store refuses it (\(error))")

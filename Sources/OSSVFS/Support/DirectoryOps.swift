@@ -148,7 +148,16 @@ enum DirectoryOps {
         if ifAbsent {
             // One renameat2 that refuses to replace: no window between a check and the rename.
             guard clinux_rename_noreplace(temp, destination) != 0 else { return }
-            let code = errno
+            var code = errno
+            if code == EINVAL || code == ENOSYS {
+                // A file system or kernel without RENAME_NOREPLACE (NFS, CIFS, old kernels):
+                // link(2) refuses an existing name as atomically; then the temporary name goes.
+                if Glibc.link(temp, destination) == 0 {
+                    _ = unlink(temp)
+                    return
+                }
+                code = errno
+            }
             if code == EEXIST { throw ObjectStoreError.conflict("an object has that name") }
             if code == ENOTDIR { throw ObjectStoreError.conflict("a parent of the key is an object") }
             throw ObjectStoreError.io(operation: "rename \(temp)", errno: code)
