@@ -83,8 +83,22 @@ extension HTTPObjectStore {
         headers["content-type"] = "application/octet-stream"
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
         if ifAbsent { headers.merge(absentCondition) { $1 } }
-        let response = try await conditional(key, ifAbsent) {
-            try await send(key: key, retryable: true) { makeRequest("PUT", key: key, headers: headers, body: body) }
+        let response: HTTPResponse
+        do {
+            response = try await conditional(key, ifAbsent) {
+                try await send(key: key, retryable: true) { makeRequest("PUT", key: key, headers: headers, body: body) }
+            }
+        } catch ObjectStoreError.conflict(let reason) {
+            // The PUT is retried when its answer is lost, and the retry of one that was stored
+            // meets its own object: the same bytes there are this upload's, not a conflict.
+            if let stored = try? await head(key), stored.size == body.length,
+                let storedMD5 = VFSChecksums.md5(fromETag: stored.etag),
+                let md5 = try await BodyChecksums.compute(body, md5: true, crc64: false, crc32c: false).md5,
+                hexString(md5) == storedMD5
+            {
+                return stored.etag
+            }
+            throw ObjectStoreError.conflict(reason)
         }
         do {
             try verifyCRC(response.headers, expected: sums.crc64, key: key)
