@@ -1178,8 +1178,13 @@ def test_a_mount_on_a_bucket_it_cannot_use_fails_at_once(tmp_path, seaweedfs):
     cases = [(["--bucket", "fuse-no-such-bucket"], seaweedfs.env(), "No such file or directory (fuse-no-such-bucket)"),
              (["--bucket", "fuse-there"], {**seaweedfs.env(), "AWS_SECRET_ACCESS_KEY": "wrong"}, "Permission denied")]
     for extra, credentials, expected in cases:
-        result = subprocess.run([str(ossftp_binary()), "mount", str(tmp_path / "mnt"), *base, *extra],
-                                env={**os.environ, **credentials}, capture_output=True, text=True, timeout=60)
+        try:
+            result = subprocess.run([str(ossftp_binary()), "mount", str(tmp_path / "mnt"), *base, *extra],
+                                    env={**os.environ, **credentials}, capture_output=True, text=True, timeout=60)
+        finally:
+            # A mount that came up after all (the failure this test is for) must not outlive it.
+            if is_mounted(tmp_path / "mnt"):
+                subprocess.run(["fusermount3", "-u", "-z", str(tmp_path / "mnt")], capture_output=True)
         assert result.returncode == 69 and "cannot use s3 bucket" in result.stderr and expected in result.stderr, \
             result.stderr
         assert "Usage:" not in result.stderr
