@@ -43,20 +43,11 @@ static inline long clinux_start_writeback(int fd) {
 #endif
 }
 
-/// renameat2(2) with RENAME_EXCHANGE: swaps two names atomically (both must exist).
-static inline long clinux_exchange(const char *first, const char *second) {
+/// renameat2(2): `flags` RENAME_NOREPLACE (1: refuse an existing new name, EEXIST) or
+/// RENAME_EXCHANGE (2: swap two names atomically, both must exist).
+static inline long clinux_renameat2(const char *from, const char *to, unsigned int flags) {
 #ifdef SYS_renameat2
-    return syscall(SYS_renameat2, -100 /* AT_FDCWD */, first, -100 /* AT_FDCWD */, second, 2U /* RENAME_EXCHANGE */);
-#else
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
-/// renameat2(2) with RENAME_NOREPLACE: renames only when nothing has the new name (EEXIST).
-static inline long clinux_rename_noreplace(const char *from, const char *to) {
-#ifdef SYS_renameat2
-    return syscall(SYS_renameat2, -100 /* AT_FDCWD */, from, -100 /* AT_FDCWD */, to, 1U /* RENAME_NOREPLACE */);
+    return syscall(SYS_renameat2, -100 /* AT_FDCWD */, from, -100 /* AT_FDCWD */, to, flags);
 #else
     errno = ENOSYS;
     return -1;

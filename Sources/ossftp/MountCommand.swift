@@ -114,7 +114,7 @@ struct MountCommand: AsyncParsableCommand {
         // Sizes become bytes and times nanoseconds in 64 bits: beyond these they overflowed.
         // Two parts at least, as `serve` requires: with less, almost every upload to S3 or OSS
         // failed with ENOSPC (a part's space is reserved as it starts).
-        let partMB = SpoolConfiguration(directory: "").partSize >> 20
+        let partMB = SpoolConfiguration.defaultPartSize >> 20
         guard (2 * partMB...ServeSettings.largestMB).contains(spoolBudgetMB), (0...ServeSettings.largestMB).contains(maxRewriteMB) else {
             throw ValidationError("--spool_budget_mb must be \(2 * partMB) (two parts of \(partMB) MiB) to \(ServeSettings.largestMB) and --max_rewrite_mb 0 to \(ServeSettings.largestMB)")
         }

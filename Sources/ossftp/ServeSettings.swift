@@ -181,7 +181,7 @@ struct ServeSettings {
         writeBack = flags.writeBack || (server?.write_back?.value ?? false)
         localFsync = !flags.localNoFsync && (server?.local_fsync?.value ?? true)
         let budgetMB = flags.spoolBudgetMB ?? server?.spool_budget_mb?.value ?? 1024
-        let partMB = flags.partSizeMB ?? server?.part_size_mb?.value ?? 16
+        let partMB = flags.partSizeMB ?? server?.part_size_mb?.value ?? SpoolConfiguration.defaultPartSize >> 20
         uploadConcurrency = flags.uploadConcurrency ?? server?.upload_concurrency?.value ?? 4
         guard (1...Self.largestMB).contains(budgetMB), (1...5120).contains(partMB), (1...1024).contains(uploadConcurrency) else {
             throw ConfigError("\(from(flags.spoolBudgetMB != nil || flags.partSizeMB != nil || flags.uploadConcurrency != nil)): spool_budget_mb (1 to \(Self.largestMB)), part_size_mb (1 to 5120) and "

@@ -19,8 +19,8 @@ public actor SpoolBudget {
     public let stallLimit: Duration
     private var waiters: [Waiter] = []
     private var nextWaiter = 0
-    /// When space was last given back.
-    private var lastRelease = ContinuousClock.now
+    /// When space was last given back, or a part's upload last ended.
+    private var lastProgress = ContinuousClock.now
     /// Why reservations fail at once from now on (the process is ending), if it is.
     private var closedReason: String?
     /// Parts being sent to the store now: space will come back when they end.
@@ -68,7 +68,7 @@ public actor SpoolBudget {
     /// Fails waiter `id` if nothing was given back for `stallLimit`; whether it is gone.
     private func giveUpIfStalled(_ id: Int) -> Bool {
         guard let index = waiters.firstIndex(where: { $0.id == id }) else { return true }
-        guard sendingParts == 0, ContinuousClock.now - lastRelease >= stallLimit else { return false }
+        guard sendingParts == 0, ContinuousClock.now - lastProgress >= stallLimit else { return false }
         let waiter = waiters.remove(at: index)
         waiter.continuation.resume(throwing: VFSError.noSpace(
             "the spool budget of \(limit >> 20) MiB has been full for \(stallLimit) with nothing being stored; "
@@ -88,7 +88,7 @@ public actor SpoolBudget {
     /// Gives back `bytes`.
     public func release(_ bytes: Int64) {
         used -= bytes
-        lastRelease = .now
+        lastProgress = .now
         VFSMetrics.spoolBytes.record(used)
         admitWaiters()
     }
@@ -97,7 +97,7 @@ public actor SpoolBudget {
     /// progress for the stall limit even before the part's space is given back.
     public func sending(_ started: Bool) {
         sendingParts += started ? 1 : -1
-        if !started { lastRelease = .now }
+        if !started { lastProgress = .now }
     }
 
     /// Fails every reservation waiting now and every later one: the process is ending, and a

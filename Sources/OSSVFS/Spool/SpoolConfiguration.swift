@@ -4,6 +4,8 @@ public struct SpoolConfiguration: Sendable {
     public var directory: String
     /// Size of the first parts; a file no larger than this goes up as one PUT.
     public var partSize: Int
+    /// The part size when none is given (`part_size_mb`'s default).
+    public static let defaultPartSize = 16 << 20
     /// Parts of one upload sent at once.
     public var concurrency: Int
     /// Bytes gathered in memory before each write to a spool file.
@@ -16,7 +18,7 @@ public struct SpoolConfiguration: Sendable {
     /// the background (finished after a restart if need be).
     public var writeBack: Bool
 
-    public init(directory: String, partSize: Int = 16 << 20, concurrency: Int = 4, writeBufferSize: Int = 256 << 10,
+    public init(directory: String, partSize: Int = Self.defaultPartSize, concurrency: Int = 4, writeBufferSize: Int = 256 << 10,
                 budget: SpoolBudget = SpoolBudget(limit: 1 << 30), journal: UploadJournal? = nil,
                 writeBack: Bool = false) {
         self.directory = directory

@@ -144,10 +144,14 @@ enum DirectoryOps {
     /// writing the new file back at once (`auto_da_alloc`, for editors that do not fsync): 5 ms
     /// for each 10 MB object replaced, in the commit, even with `local_no_fsync`, where the swap
     /// took 0.5 ms. Readers see the old file or the new one either way.
+    /// renameat2(2)'s flags (linux/fs.h), which Glibc does not export.
+    static let renameNoReplace: UInt32 = 1
+    static let renameExchange: UInt32 = 2
+
     static func place(_ temp: String, at destination: String, ifAbsent: Bool = false) throws {
         if ifAbsent {
             // One renameat2 that refuses to replace: no window between a check and the rename.
-            guard clinux_rename_noreplace(temp, destination) != 0 else { return }
+            guard clinux_renameat2(temp, destination, Self.renameNoReplace) != 0 else { return }
             var code = errno
             if code == EINVAL || code == ENOSYS {
                 // A file system or kernel without RENAME_NOREPLACE (NFS, CIFS, old kernels):
@@ -165,7 +169,7 @@ enum DirectoryOps {
         var status = stat()
         // Only over a regular file: a folder swapped out would be missing from listings meanwhile.
         guard lstat(destination, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
-            clinux_exchange(temp, destination) == 0
+            clinux_renameat2(temp, destination, Self.renameExchange) == 0
         else {
             return try rename(temp, to: destination)
         }
@@ -173,7 +177,7 @@ enum DirectoryOps {
         let code = errno
         // The old one goes back and the commit fails as a whole (EISDIR: a folder took the name
         // between the check and the swap).
-        _ = clinux_exchange(temp, destination)
+        _ = clinux_renameat2(temp, destination, Self.renameExchange)
         if code == EISDIR { throw ObjectStoreError.conflict("a directory with that name exists") }
         throw ObjectStoreError.io(operation: "unlink the replaced \(temp)", errno: code)
     }
