@@ -377,4 +377,57 @@ import TestSupport
             await #expect(throws: ObjectStoreError.noSuchKey("src")) { try await store.head("src") }
         }
     }
+
+    /// An upload that begins writing over a large object drops that object's cached pages
+    /// (the page cache would otherwise hold both); the old bytes stay readable until the
+    /// commit. A small object's pages, and those of an object an upload continues, stay.
+    @Test func anUploadOverALargeObjectDropsItsCachedPages() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let bucket = try folder.make("bucket")
+        let store = try LocalStore(root: folder.path, bucket: "bucket")
+        let spool = SpoolConfiguration(directory: folder.path + "/spool")
+        let large = Int(LocalKeyLayout.largeObjectSize)
+        let old = [UInt8](repeating: 0x61, count: large)
+        for key in ["large", "small", "continued"] {
+            try await store.put(key, body: .bytes(key == "small" ? Array(old[..<(1 << 20)]) : old), metadata: [:])
+        }
+        // The last MiB of each: what an upload continuing the first MiB does not read again.
+        func lastMiB(_ key: String) throws -> (PosixFile, UInt64) {
+            let file = try PosixFile.openForReading(bucket + "/" + key)
+            return (file, try file.size() - (1 << 20))
+        }
+        func warm(_ key: String) throws {
+            let (file, offset) = try lastMiB(key)
+            defer { try? file.close() }
+            _ = try file.read(at: offset, count: 1 << 20)
+        }
+        func cached(_ key: String) throws -> Bool {
+            let (file, offset) = try lastMiB(key)
+            defer { try? file.close() }
+            return file.isCached(at: offset, count: 1 << 20)
+        }
+        for key in ["large", "small", "continued"] {
+            try warm(key)
+            #expect(try cached(key))
+        }
+        func upload(_ key: String, base: (key: String, length: UInt64, etag: String?)? = nil) async throws -> SpoolUpload {
+            let upload = SpoolUpload(store: store, key: key, configuration: spool, base: base)
+            try await upload.write([UInt8](repeating: 0x62, count: spool.writeBufferSize))
+            return upload
+        }
+        let replacing = try await upload("large")
+        #expect(try !cached("large"))
+        let file = try PosixFile.openForReading(bucket + "/large")
+        #expect(try file.read(at: 0, count: 4) == [0x61, 0x61, 0x61, 0x61])
+        try file.close()
+        try await replacing.commit()
+        #expect(try await store.head("large").size == UInt64(spool.writeBufferSize))
+        let small = try await upload("small")
+        #expect(try cached("small"))
+        await small.abort()
+        let continuing = try await upload("continued", base: ("continued", 1 << 20, nil))
+        #expect(try cached("continued"))
+        await continuing.abort()
+    }
 }

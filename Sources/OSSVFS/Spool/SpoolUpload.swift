@@ -53,6 +53,8 @@ public actor SpoolUpload: VFSWriter {
     let name = DirectoryOps.randomName()
     var state = State.accepting
     var base: (key: String, length: UInt64, etag: String?)?
+    /// Whether the upload starts from an existing object's bytes (`base` is gone once they are in).
+    let continuesObject: Bool
 
     var buffer: [UInt8] = []
     var partFile: PosixFile?
@@ -97,6 +99,7 @@ public actor SpoolUpload: VFSWriter {
         self.ifAbsent = ifAbsent
         self.configuration = configuration
         self.base = base
+        continuesObject = base != nil
         self.onCommit = onCommit
     }
 
@@ -167,9 +170,13 @@ public actor SpoolUpload: VFSWriter {
         let path = "\(configuration.directory)/upload-\(name)-\(nextPartNumber)"
         let directory = configuration.directory
         let store = self.store
+        let key = self.key
+        // An upload continuing an object reads it: its cache stays.
+        let begins = nextPartNumber == 1 && !continuesObject
         let file: PosixFile
         (file, adopted) = try await storeIO { () -> (PosixFile, Bool) in
             try DirectoryOps.makePath(directory, under: "")
+            if begins { store.uploadBegins(key) }
             return (try PosixFile.createExclusive(path), store.adoptsFiles(in: directory))
         }
         partFile = file

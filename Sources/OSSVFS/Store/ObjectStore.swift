@@ -73,6 +73,12 @@ public protocol ObjectStore: Sendable {
     /// (a hard link on the same file system). Blocking: call it off the event loops.
     func adoptsFiles(in directory: String) -> Bool
 
+    /// Told as an upload to `key` begins writing its bytes. A store that keeps the current
+    /// object in memory may let go of it: the upload is about to need as much memory again.
+    /// The object stays readable until the upload commits. Advisory; blocking: call it off the
+    /// event loops.
+    func uploadBegins(_ key: String)
+
     /// Throws ``ObjectStoreError/invalidKey(_:)`` for a key this store cannot hold, so that
     /// an upload is refused before its bytes are sent rather than at its commit.
     func validate(_ key: String) throws
@@ -97,6 +103,8 @@ extension ObjectStore {
     }
 
     public func adoptsFiles(in directory: String) -> Bool { false }
+
+    public func uploadBegins(_ key: String) {}
 
     /// Stores that check keys only as they receive them.
     public func validate(_ key: String) throws {}

@@ -305,6 +305,14 @@ public final class PosixFile: @unchecked Sendable {
         try? file.close()
     }
 
+    /// Asks the kernel to drop a file's clean pages from its page cache; dirty ones are
+    /// written first and stay until they are clean. Advisory: a failure changes nothing.
+    public static func dropCachedPages(_ path: String) {
+        guard let file = try? openForReading(path) else { return }
+        _ = posix_fadvise(file.descriptor, 0, 0, POSIX_FADV_DONTNEED)
+        try? file.close()
+    }
+
     /// Closes the descriptor.
     public func close() throws {
         guard descriptor >= 0 else { return }
