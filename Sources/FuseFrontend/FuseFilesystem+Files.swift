@@ -214,6 +214,14 @@ extension FuseFilesystem {
 
     /// ``write(_:_:at:)`` with the file's lock held (and the claim, when a change needs it).
     private func writeHoldingLock(_ file: FuseOpenFile, _ bytes: UnsafeRawBufferPointer, at requested: UInt64) -> Int32 {
+        let status = writeBytes(file, bytes, at: requested)
+        // A write marks the modification time for update (POSIX write(2)): a time set before
+        // it (utimens while the file was open) no longer holds; the commit's time does.
+        if status > 0 { file.pendingModified = nil }
+        return status
+    }
+
+    private func writeBytes(_ file: FuseOpenFile, _ bytes: UnsafeRawBufferPointer, at requested: UInt64) -> Int32 {
         if let failure = file.failure {
             if !file.hasPendingChanges { handles.unclaim(file.path, for: file) }
             return -failure

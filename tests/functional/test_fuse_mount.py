@@ -724,6 +724,21 @@ def test_times_and_fsync(mounted):
     os.utime(root / "t.txt", (1_600_000_000, 1_600_000_000))
     assert os.stat(root / "t.txt").st_mtime == 1_600_000_000
     assert sh("cp -p t.txt copy.txt && stat -c %Y copy.txt", root).stdout == "1600000000\n"
+    # A time set while a file is open holds if nothing is written after it, as with cp -p; a
+    # write after it sets the time to now again, as write(2) does.
+    for writes_after, expected in ((False, 1_600_000_000), (True, None)):
+        name = f"open-{writes_after}.txt"
+        with open(root / name, "wb") as handle:
+            handle.write(b"a")
+            handle.flush()
+            os.utime(handle.fileno(), (1_600_000_000, 1_600_000_000))
+            if writes_after:
+                handle.write(b"b")
+        mtime = os.stat(root / name).st_mtime
+        if expected:
+            assert mtime == expected, name
+        else:
+            assert abs(mtime - time.time()) < 60, name
     # fsync returns once the object is stored, before close.
     fd = os.open(root / "synced.bin", os.O_WRONLY | os.O_CREAT, 0o644)
     os.write(fd, b"s" * 1000)
