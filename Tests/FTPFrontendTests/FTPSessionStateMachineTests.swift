@@ -132,6 +132,8 @@ import Testing
             .openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
         #expect(epsv == .send(FTPReply(.enteringExtendedPassiveMode, "Entering Extended Passive Mode (|||50000|).")))
         _ = machine.receivedLine(line("STOR f"))
+        let stored = try VFSPath(resolving: "/f")
+        #expect(code(machine.transferStarted(.store(stored, keepingFirst: nil))) == 150)
         #expect(code(machine.receivedLine(line("NOOP"))) == 200)
         #expect(machine.receivedLine(line("PWD")) == .deferLine(Array("PWD".utf8)))
         // Behind a held line, NOOP and STAT wait too: pipelined replies keep their order.
@@ -143,6 +145,18 @@ import Testing
         _ = machine.receivedLine(line("EPSV"))
         _ = machine.operationSucceeded(.openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
         _ = machine.receivedLine(line("STOR f"))
+        _ = machine.transferStarted(.store(stored, keepingFirst: nil))
+        #expect(code(machine.receivedLine(line("NOOP"))) == 200)
+        #expect(code(machine.transferFinished(.completed)) == 226)
+        // Before the 150 is out (NOOP pipelined right behind RETR), NOOP and STAT wait too:
+        // answered at once, their replies came before the 150.
+        _ = machine.receivedLine(line("EPSV"))
+        _ = machine.operationSucceeded(.openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
+        _ = machine.receivedLine(line("RETR f"))
+        #expect(machine.receivedLine(line("NOOP")) == .deferLine(Array("NOOP".utf8)))
+        #expect(machine.receivedLine(line("STAT")) == .deferLine(Array("STAT".utf8)))
+        #expect(code(machine.transferStarted(.retrieve(stored, offset: 0))) == 150)
+        #expect(code(machine.transferFinished(.completed)) == 226)
         #expect(code(machine.receivedLine(line("NOOP"))) == 200)
     }
 
@@ -174,6 +188,7 @@ import Testing
         _ = machine.receivedLine(line("EPSV"))
         _ = machine.operationSucceeded(.openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
         _ = machine.receivedLine(line("RETR f"))
+        _ = machine.transferStarted(.retrieve(try VFSPath(resolving: "/f"), offset: 0))
         #expect(code(machine.receivedLine(line("STAT"))) == 211)
         #expect(machine.receivedLine(line("STAT d")) == .deferLine(Array("STAT d".utf8)))
         #expect(machine.receivedLine(line("QUIT")) == .deferLine(Array("QUIT".utf8)))

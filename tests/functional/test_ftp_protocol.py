@@ -183,6 +183,61 @@ def test_commands_pipelined_during_an_upload_are_answered_in_order(ossftp, alice
         assert (ossftp.bucket_dir() / "piped.bin").read_bytes() == b"part one part two"
 
 
+@pytest.mark.parametrize("verb", ["RETR", "STOR", "LIST", "NLST", "MLSD"])
+def test_noop_and_stat_pipelined_behind_a_transfer_command_come_after_its_150(ossftp, alice, verb):
+    """`RETR f` and `NOOP` in one packet: the NOOP's 200 came before the RETR's 150, and a
+    pipelining client took it for the RETR's reply."""
+    (ossftp.bucket_dir() / "f.bin").write_bytes(b"x" * 100_000)
+    with RawFTP(ossftp.port) as c:
+        assert c.login(alice.username, alice.password).code == 230
+        assert c.cmd("TYPE I").code == 200
+        for follower, code in (("NOOP", 200), ("STAT", 211)):
+            host, port = ftplib.parse227(c.cmd("PASV").text)
+            with socket.create_connection((host, port), timeout=5) as data:
+                argument = " f.bin" if verb in ("RETR", "STOR") else ""
+                c.sock.sendall(f"{verb}{argument}\r\n{follower}\r\n".encode())
+                assert c.read_reply().code == 150
+                if verb == "STOR":
+                    data.sendall(b"stored")
+                    data.shutdown(socket.SHUT_WR)
+                _recv_all(data)
+            assert [c.read_reply().code for _ in range(2)] == [226, code], (verb, follower)
+
+
+def test_a_client_that_half_closes_still_gets_every_reply(ossftp, alice):
+    """`printf 'MKD x\\r\\nQUIT\\r\\n' | nc -N`: the client's FIN ends its commands, not the
+    session. Each command read is answered, a transfer running is finished and answered, and
+    the server closes once all is answered (it dropped them all at the FIN, after doing the
+    MKD)."""
+    login = f"USER {alice.username}\r\nPASS {alice.password}\r\n".encode()
+    with RawFTP(ossftp.port) as c:
+        c.sock.sendall(login + b"MKD halfclosed\r\nPWD\r\nQUIT\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        assert [c.read_reply().code for _ in range(5)] == [331, 230, 257, 257, 221]
+        assert c.sock.recv(1) == b""
+    assert (ossftp.bucket_dir() / "halfclosed").is_dir()
+    # Without QUIT: answered, then closed by the server.
+    with RawFTP(ossftp.port) as c:
+        c.sock.sendall(b"SYST\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        assert c.read_reply().code == 215
+        assert c.sock.recv(1) == b""
+    # During an upload: it is committed and answered before the QUIT's reply.
+    with RawFTP(ossftp.port) as c:
+        assert c.login(alice.username, alice.password).code == 230
+        assert c.cmd("TYPE I").code == 200
+        host, port = ftplib.parse227(c.cmd("PASV").text)
+        with socket.create_connection((host, port), timeout=5) as data:
+            assert c.cmd("STOR halfclosed.bin").code == 150
+            data.sendall(b"first ")
+            c.sock.sendall(b"QUIT\r\n")
+            c.sock.shutdown(socket.SHUT_WR)
+            time.sleep(0.3)
+            data.sendall(b"second")
+        assert [c.read_reply().code for _ in range(2)] == [226, 221]
+    assert (ossftp.bucket_dir() / "halfclosed.bin").read_bytes() == b"first second"
+
+
 def test_retr_data_connection_after_150(ossftp, alice):
     body = os.urandom(100_000)
     (ossftp.bucket_dir() / "late.bin").write_bytes(body)

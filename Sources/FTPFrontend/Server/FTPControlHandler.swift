@@ -38,6 +38,11 @@ final class FTPControlHandler: ChannelInboundHandler {
     /// A login or VFS operation is running; its answer comes back through ``runAsync(_:then:)``.
     private var busy = false
     private var closing = false
+    /// The client half-closed: no more commands come. The session ends once those read are
+    /// answered and the transfer running has sent its reply.
+    private var inputClosed = false
+    /// The last reply written: a connection closes once it is out.
+    private var lastWrite: EventLoopFuture<Void>?
     /// Plaintext that followed AUTH in the same read is discarded, never obeyed (RFC 4217 §4).
     private var droppingPlaintext = false
     private var lastActivity = NIODeadline.now()
@@ -147,6 +152,9 @@ final class FTPControlHandler: ChannelInboundHandler {
             // Lines read between AUTH and the end of the handshake were sent in clear; from
             // here on, lines come through TLS.
             droppingPlaintext = false
+        case ChannelEvent.inputClosed:
+            inputClosed = true
+            closeIfAnswered()
         case is FTPServerStopping:
             // A session moving data closes after the transfer's reply (see transferEvent).
             if transferTask == nil && !closing { execute(.sendAndClose(Self.stoppingReply)) }
@@ -166,7 +174,20 @@ final class FTPControlHandler: ChannelInboundHandler {
     private func send(_ reply: FTPReply) {
         guard let context else { return }
         logger.debug("reply \(reply.code.rawValue)")
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: reply.encoded())), promise: nil)
+        lastWrite = context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: reply.encoded())))
+    }
+
+    /// After the client's half-close: closes the connection once every command it sent is
+    /// answered and no transfer or operation is left to report (RFC 959 §4.1.1 keeps QUIT's
+    /// connection open for a transfer's reply; a FIN is no more than that).
+    private func closeIfAnswered() {
+        guard inputClosed, !closing, !busy, transferTask == nil, pending.isEmpty, deferred.isEmpty,
+            let context
+        else { return }
+        closing = true
+        let written = lastWrite ?? context.eventLoop.makeSucceededVoidFuture()
+        written.whenComplete { _ in context.close(promise: nil) }
+        context.eventLoop.scheduleTask(in: Self.closeDeadline) { context.close(promise: nil) }
     }
 
     private func execute(_ action: Machine.Action) {
@@ -234,6 +255,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         while !busy && !closing && !pending.isEmpty && context?.channel.isWritable != false {
             execute(machine.receivedLine(pending.removeFirst()))
         }
+        closeIfAnswered()
     }
 
     /// Runs `work` off the loop, then `done` with its result back on the loop.

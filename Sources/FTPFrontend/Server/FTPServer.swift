@@ -116,6 +116,9 @@ public final class FTPServer: Sendable {
             // abort() sends the whole line urgent, so the server would never see its LF).
             // RFC 959 §4.1.3 and RFC 854's Synch.
             $0.childChannelOption(Self.urgentInline, value: 1)
+            // A client that half-closes (`printf 'MKD x\r\nQUIT\r\n' | nc -N`) still reads
+            // the replies: its FIN ends its commands, not the session (FTPControlHandler).
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let (configuration, authenticator) = current.value

@@ -98,7 +98,8 @@ extension FTPSessionStateMachine {
     }
 
     /// The transfer was accepted and the data connection is about to be used.
-    public func transferStarted(_ transfer: Transfer) -> Action {
+    public mutating func transferStarted(_ transfer: Transfer) -> Action {
+        transferAnnounced = true
         switch transfer {
         case .list: return .send(FTPReply(.openingDataConnection, "Here comes the listing."))
         case .retrieve(let path, _): return .send(FTPReply(.openingDataConnection, "Opening data connection for \(path)."))
@@ -115,6 +116,7 @@ extension FTPSessionStateMachine {
     /// The transfer ended; for uploads, `.completed` means the object is committed.
     public mutating func transferFinished(_ outcome: TransferOutcome) -> Action {
         transferring = false
+        transferAnnounced = false
         holdingLines = false
         if abortRequested {
             // RFC 959 §4.1.3: 426 for the transfer, then 226 for ABOR.

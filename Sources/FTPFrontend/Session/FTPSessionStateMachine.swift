@@ -24,6 +24,9 @@ public struct FTPSessionStateMachine: Sendable {
     var abortRequested = false
     var extendedPassiveOnly = false
     var transferring = false
+    /// The running transfer's 150 is out: until then NOOP and STAT wait like other lines, or
+    /// their replies would come before it.
+    var transferAnnounced = false
     /// A line was held during this transfer (answered after its reply): later ones are held
     /// behind it, so that pipelined commands are answered in the order sent.
     var holdingLines = false
@@ -91,8 +94,9 @@ public struct FTPSessionStateMachine: Sendable {
                 case .abor:
                     abortRequested = true
                     return .abortTransfer
-                case .noop where !holdingLines: return .send(FTPReply(.ok, "NOOP ok, transfer in progress."))
-                case .stat(nil, _) where !holdingLines: return .send(status)
+                case .noop where transferAnnounced && !holdingLines:
+                    return .send(FTPReply(.ok, "NOOP ok, transfer in progress."))
+                case .stat(nil, _) where transferAnnounced && !holdingLines: return .send(status)
                 // QUIT waits too: RFC 959 §4.1.1 keeps the connection open for the transfer's
                 // reply (an upload is committed first), then closes it.
                 default:
