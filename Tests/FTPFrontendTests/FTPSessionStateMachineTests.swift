@@ -305,9 +305,27 @@ import Testing
 
     @Test func epsvAllRefusesPasvAndOtherFamilies() {
         var machine = loggedIn()
-        #expect(code(machine.receivedLine(line("EPSV 2"))) == 522)
+        // RFC 2428 §3: the 522 names the families this connection can use.
+        for family in ["2", "3"] {
+            #expect(machine.receivedLine(line("EPSV \(family)"))
+                == .send(FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (1).")))
+        }
         #expect(code(machine.receivedLine(line("EPSV ALL"))) == 200)
         #expect(code(machine.receivedLine(line("PASV"))) == 503)
+    }
+
+    /// RFC 3659 §7.8: FEAT's MLST line stars the facts OPTS MLST left on.
+    @Test func featShowsTheFactsOptsMlstSelected() {
+        var machine = loggedIn()
+        func mlstLine() -> String? {
+            guard case .send(let reply) = machine.receivedLine(line("FEAT")) else { return nil }
+            return reply.lines.first { $0.hasPrefix(" MLST ") }
+        }
+        #expect(mlstLine() == " MLST type*;size*;modify*;perm*;unique*;")
+        #expect(code(machine.receivedLine(line("OPTS MLST size;Modify;bogus;"))) == 200)
+        #expect(mlstLine() == " MLST type;size*;modify*;perm;unique;")
+        _ = machine.receivedLine(line("OPTS MLST"))
+        #expect(mlstLine() == " MLST type;size;modify;perm;unique;")
     }
 
     @Test func ipv6SessionsUseEPSVNotPASV() {

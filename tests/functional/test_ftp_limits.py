@@ -54,6 +54,9 @@ def test_each_account_gets_exactly_its_permissions(accounts_server):
                    lambda: reader.mkd("mine"), lambda: reader.rename("existing.txt", "other.txt")):
         with pytest.raises(ftplib.error_perm, match="^550"):
             action()
+    # The refusal comes at RNFR (it was 350 there, and 550 only at RNTO).
+    with pytest.raises(ftplib.error_perm, match="^550.*may not rename"):
+        reader.sendcmd("RNFR existing.txt")
 
     keeper = login(accounts_server, "keeper", "k-pass-1")
     keeper.storbinary("STOR kept.txt", io.BytesIO(b"new"))

@@ -180,14 +180,17 @@ public enum FTPCommandTable {
 
     /// The FEAT reply (RFC 2389 §3.2): each feature on its own line, led by one space.
     /// HASH's line names the algorithms and stars the session's selection (draft-bryan-ftpext-hash §3.1).
-    /// HASH is advertised only with `checksums`, the algorithms some store keeps.
+    /// HASH is advertised only with `checksums`, the algorithms some store keeps. MLST's line
+    /// stars the facts `machineFacts` has on (RFC 3659 §7.8: OPTS MLST changes what FEAT shows).
     public static func featReply(tls: Bool, hash: FTPHashAlgorithm = .md5,
-                                 checksums: [FTPHashAlgorithm] = FTPHashAlgorithm.offered) -> FTPReply {
+                                 checksums: [FTPHashAlgorithm] = FTPHashAlgorithm.offered,
+                                 machineFacts: Set<String> = FTPListingFormatter.allFacts) -> FTPReply {
         let hashLine = "HASH " + checksums.map { $0 == hash ? "\($0.rawValue)*" : $0.rawValue }.joined(separator: ";")
+        let mlstLine = "MLST " + FTPListingFormatter.factOrder.map { machineFacts.contains($0) ? "\($0)*;" : "\($0);" }.joined()
         // TVFS (RFC 3659 §6): paths are one tree with `/` separators.
         let advertised = entries.filter { tls || !tlsVerbs.contains($0.verb) }.compactMap(\.feature)
             .filter { $0 != "HASH" || !checksums.isEmpty }
-            .map { $0 == "HASH" ? hashLine : $0 }
+            .map { $0 == "HASH" ? hashLine : $0.hasPrefix("MLST ") ? mlstLine : $0 }
         let features = Set(advertised + ["TVFS"]).sorted()
         return FTPReply(.systemStatus, lines: ["Features:"] + features.map { " \($0)" } + ["End"])
     }
@@ -334,9 +337,8 @@ public enum FTPCommandTable {
         case "1": return .epsv(.family(1))
         case "2": return .epsv(.family(2))
         default:
-            if Int(argument) != nil {
-                throw FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (1,2).")
-            }
+            // Any other family: the session answers 522 with the one its connection has.
+            if let family = Int(argument) { return .epsv(.family(family)) }
             throw FTPReply(.syntaxErrorInArguments, "Unknown EPSV argument \(argument).")
         }
     }

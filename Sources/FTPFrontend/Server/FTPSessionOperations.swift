@@ -57,6 +57,8 @@ struct FTPSessionOperations: Sendable {
             guard entry.kind == .file else { throw VFSError.isDirectory(path.description) }
             return .success(.size(entry.size), nil)
         case .renameSource(let path, let folder):
+            // Refused renames are refused here, not after the client sent RNTO too.
+            try vfs.checkRenameAllowed()
             // `RNFR f/` of a file is ENOTDIR in POSIX's rename(2); so is `RNTO g/` after it.
             let entry = try await vfs.stat(path)
             if folder && entry.kind != .directory { throw VFSError.notDirectory(path.description) }

@@ -178,7 +178,8 @@ public struct FTPSessionStateMachine: Sendable {
                 .perform(.statusListing($0, limit: Self.statusListingLimit, entryItself: directoryItself))
             }
         case .feat:
-            return .send(FTPCommandTable.featReply(tls: tls.available, hash: hashAlgorithm, checksums: checksums))
+            return .send(FTPCommandTable.featReply(tls: tls.available, hash: hashAlgorithm, checksums: checksums,
+                                                   machineFacts: machineFacts))
         case .auth(let mechanism):
             guard tls.available else { return .send(FTPReply(.notImplemented, "TLS is not configured on this server.")) }
             guard ["TLS", "SSL", "TLS-C", "TLS-P"].contains(mechanism.uppercased()) else {

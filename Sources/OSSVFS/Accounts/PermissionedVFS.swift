@@ -112,6 +112,11 @@ public struct PermissionedVFS: VFS {
         try await base.removeDirectory(path)
     }
 
+    public func checkRenameAllowed() throws {
+        try require(allowed.rename, "rename")
+        try base.checkRenameAllowed()
+    }
+
     public func rename(_ source: VFSPath, to destination: VFSPath) async throws {
         try require(allowed.rename, "rename")
         // Onto an existing name, a rename destroys what was there (a file, an empty directory).

@@ -1,10 +1,14 @@
 /// Rename, by policy: refused (the default), copy-then-delete, or the store's atomic rename.
 extension ObjectVFS {
-    public func rename(_ source: VFSPath, to destination: VFSPath) async throws {
+    public func checkRenameAllowed() throws {
         if case .refuse = renamePolicy {
             throw VFSError.unsupported(
                 "rename is off: object storage has no rename (config.json \"rename\": \"copy\" turns on copy-then-delete)")
         }
+    }
+
+    public func rename(_ source: VFSPath, to destination: VFSPath) async throws {
+        try checkRenameAllowed()
         guard !source.isRoot, let destinationParent = destination.parent else {
             throw VFSError.permissionDenied("the root directory cannot be renamed")
         }

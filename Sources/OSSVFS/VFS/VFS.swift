@@ -37,6 +37,10 @@ public protocol VFS: Sendable {
     /// Renames a file or a directory, as the account's rename policy allows.
     func rename(_ source: VFSPath, to destination: VFSPath) async throws
 
+    /// Throws what ``rename(_:to:)`` would for any rename here, when renames are refused (by
+    /// the rename policy or the account): FTP's RNFR says so before the client sends RNTO.
+    func checkRenameAllowed() throws
+
     /// Sets a file's modification time (seconds since 1970).
     func setModificationTime(_ path: VFSPath, _ time: Double) async throws
 
