@@ -236,6 +236,21 @@ def test_a_client_that_half_closes_still_gets_every_reply(ossftp, alice):
             data.sendall(b"second")
         assert [c.read_reply().code for _ in range(2)] == [226, 221]
     assert (ossftp.bucket_dir() / "halfclosed.bin").read_bytes() == b"first second"
+    # Without QUIT, a FIN during an upload is a disconnect: a client that dies closes its data
+    # connection too, which reads as the file's end. Nothing is stored.
+    with RawFTP(ossftp.port) as c:
+        assert c.login(alice.username, alice.password).code == 230
+        assert c.cmd("TYPE I").code == 200
+        host, port = ftplib.parse227(c.cmd("PASV").text)
+        with socket.create_connection((host, port), timeout=5) as data:
+            assert c.cmd("STOR cut.bin").code == 150
+            data.sendall(b"only the start")
+            time.sleep(0.2)
+            c.sock.shutdown(socket.SHUT_WR)
+            time.sleep(0.3)
+        assert c.read_reply().code == 426
+        assert c.sock.recv(1) == b""
+    assert not (ossftp.bucket_dir() / "cut.bin").exists()
 
 
 def test_retr_data_connection_after_150(ossftp, alice):

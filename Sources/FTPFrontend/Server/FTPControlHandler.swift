@@ -154,6 +154,13 @@ final class FTPControlHandler: ChannelInboundHandler {
             droppingPlaintext = false
         case ChannelEvent.inputClosed:
             inputClosed = true
+            // A client that dies mid-upload closes its data connection too, which reads as the
+            // file's end (stream mode): only an upload the client said QUIT after is kept;
+            // otherwise its FIN counts as a disconnect and the upload is aborted, as before.
+            if transferTask != nil && machine.transferStores && !quitSent {
+                transferHandle?.abort()
+                transferTask?.cancel()
+            }
             closeIfAnswered()
         case is FTPServerStopping:
             // A session moving data closes after the transfer's reply (see transferEvent).
@@ -175,6 +182,16 @@ final class FTPControlHandler: ChannelInboundHandler {
         guard let context else { return }
         logger.debug("reply \(reply.code.rawValue)")
         lastWrite = context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: reply.encoded())))
+    }
+
+    /// Whether the lines waiting to be answered include a QUIT.
+    private var quitSent: Bool {
+        let loggedIn = machine.isLoggedIn
+        func isQuit(_ line: [UInt8]) -> Bool {
+            if case .command(.quit, _) = FTPCommandParser.parse(line, loggedIn: loggedIn) { return true }
+            return false
+        }
+        return deferred.contains(where: isQuit) || pending.contains { if case .line(let bytes) = $0 { isQuit(bytes) } else { false } }
     }
 
     /// After the client's half-close: closes the connection once every command it sent is
