@@ -12,6 +12,8 @@ typedef size_t (*ccurl_data_cb)(char *, size_t, size_t, void *);
 static inline CURLcode ccurl_setopt_writefn(CURL *h, ccurl_data_cb cb) { return curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, cb); }
 static inline CURLcode ccurl_setopt_headerfn(CURL *h, ccurl_data_cb cb) { return curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, cb); }
 static inline CURLcode ccurl_setopt_readfn(CURL *h, ccurl_data_cb cb) { return curl_easy_setopt(h, CURLOPT_READFUNCTION, cb); }
+typedef int (*ccurl_seek_cb)(void *, curl_off_t, int);
+static inline CURLcode ccurl_setopt_seekfn(CURL *h, ccurl_seek_cb cb) { return curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, cb); }
 typedef int (*ccurl_xferinfo_cb)(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
 static inline CURLcode ccurl_setopt_xferinfofn(CURL *h, ccurl_xferinfo_cb cb) { return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, cb); }
 

@@ -17,7 +17,7 @@ from netutil import HOST
 
 class HoldingProxy:
     def __init__(self, upstream: str, hold_key: str, hold_answers_to: str | None = None,
-                 rewrite=None, answer_headers=None):
+                 rewrite=None, answer_headers=None, drop_reused: str | None = None):
         target = urlsplit(upstream)
         self.upstream_host, self.upstream_port = target.hostname, target.port
         self.hold_key = hold_key
@@ -29,6 +29,11 @@ class HoldingProxy:
         # the answer's header list.
         self.rewrite = rewrite
         self.answer_headers = answer_headers
+        # A regular expression on the request path: such a request that comes on a kept-alive
+        # connection (one that served a request before) is read and the connection closed with
+        # no answer, as a store that restarted drops its idle connections. `dropped` counts them.
+        self.drop_reused = re.compile(drop_reused) if drop_reused else None
+        self.dropped = 0
         self.release = threading.Event()
         self.held = 0
         proxy = self
@@ -52,6 +57,12 @@ class HoldingProxy:
 
             def _forward(self):
                 body = self._body()
+                served = getattr(self, "served", 0)
+                self.served = served + 1
+                if served and proxy.drop_reused is not None and proxy.drop_reused.search(self.path):
+                    proxy.dropped += 1
+                    self.close_connection = True
+                    return
                 writes = self.command in ("PUT", "POST") and proxy.hold_key in self.path
                 answer_held = writes and proxy.hold_answers_to is not None and proxy.hold_answers_to.search(self.path)
                 if writes and proxy.hold_answers_to is None:

@@ -16,6 +16,7 @@ import time
 import psutil
 import pytest
 
+from holding_proxy import HoldingProxy
 from netutil import HOST
 from ossftp_server import OssftpServer, ossftp_binary
 from seaweedfs import SeaweedFS
@@ -285,7 +286,6 @@ def test_a_store_that_ignores_crc32c_gets_the_md5_checked_instead(seaweedfs, tmp
     checked against the ETag by MD5, as before CRC-32C. Here a proxy drops the header from the
     store's answers, and in the second case also damages the ETag, as a store that kept other
     bytes would report: that upload must fail, not get 226."""
-    from holding_proxy import HoldingProxy
 
     def answer(headers):
         kept = [(name, value) for name, value in headers if name.lower() != "x-amz-checksum-crc32c"]
@@ -310,6 +310,29 @@ def test_a_store_that_ignores_crc32c_gets_the_md5_checked_instead(seaweedfs, tmp
             else:
                 assert client.storbinary(f"STOR {name}", io.BytesIO(body)).startswith("226")
                 assert seaweedfs.client().get_object(Bucket=bucket, Key=name)["Body"].read() == body
+        client.quit()
+    finally:
+        server.stop()
+        proxy.close()
+
+
+def test_a_request_on_a_connection_the_store_dropped_is_sent_again_whole(seaweedfs, bucket, tmp_path):
+    """A store that restarts drops its kept-alive connections; the next request on one fails
+    once it is under way, and libcurl sends it again on a new connection, which needs the
+    body from its start. It could not rewind the body: each such part failed the upload with
+    451 ("necessary data rewind wasn't possible")."""
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", drop_reused=r"/dropped\.bin")
+    server = OssftpServer(tmp_path / "srv", [], extra_args=[
+        "--provider", "s3", "--endpoint", proxy.endpoint, "--region", seaweedfs.region, "--part_size_mb", "5",
+        "--upload_concurrency", "1"])
+    server.start()
+    try:
+        admin = seaweedfs.admin
+        client = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        body = os.urandom(18 * 1024 * 1024 + 7)
+        assert client.storbinary("STOR dropped.bin", io.BytesIO(body)).startswith("226")
+        assert seaweedfs.client().get_object(Bucket=bucket, Key="dropped.bin")["Body"].read() == body
+        assert proxy.dropped > 0
         client.quit()
     finally:
         server.stop()

@@ -190,6 +190,12 @@ final class CurlJob: @unchecked Sendable {
             if request.method == "PUT" || request.method == "POST" {
                 _ = ccurl_setopt_readfn(handle, curlRead)
                 _ = ccurl_setopt_ptr(handle, CURLOPT_READDATA, context)
+                // A kept-alive connection the store dropped (it restarted) is found dead only
+                // once the request is under way: libcurl then sends it again on a new
+                // connection, which needs the body from its start. Without this it failed with
+                // "necessary data rewind wasn't possible" (65).
+                _ = ccurl_setopt_seekfn(handle, curlSeek)
+                _ = ccurl_setopt_ptr(handle, CURLOPT_SEEKDATA, context)
             }
             var headerLines = request.headers.map { "\($0.key): \($0.value)" }
             // No 100-continue round trip; and no form content type on POST unless the caller set one.
@@ -276,6 +282,24 @@ final class CurlJob: @unchecked Sendable {
         }
     }
 
+    /// Moves the body back to `offset` bytes from its start (libcurl asks for 0 to send the
+    /// request again); false when that is outside the body.
+    fileprivate func rewind(to offset: UInt64) -> Bool {
+        guard let body = request.body, offset <= body.length else { return false }
+        switch body {
+        case .bytes:
+            bodyPosition = offset
+        case .file(let path, let start, let length, _):
+            if bodyFile == nil {
+                guard let file = try? PosixFile.openForReading(path) else { return false }
+                bodyFile = file
+            }
+            bodyPosition = start + offset
+            bodyRemaining = length - offset
+        }
+        return true
+    }
+
     private func deliverHead() {
         lock.lock()
         let continuation = headContinuation
@@ -294,6 +318,12 @@ final class CurlJob: @unchecked Sendable {
         continuation.resume(throwing: error)
         return true
     }
+}
+
+private let curlSeek: ccurl_seek_cb = { context, offset, origin in
+    let job = Unmanaged<CurlJob>.fromOpaque(context!).takeUnretainedValue()
+    guard origin == SEEK_SET, offset >= 0, job.rewind(to: UInt64(offset)) else { return Int32(CURL_SEEKFUNC_CANTSEEK) }
+    return Int32(CURL_SEEKFUNC_OK)
 }
 
 private let curlWrite: ccurl_data_cb = { pointer, size, count, context in

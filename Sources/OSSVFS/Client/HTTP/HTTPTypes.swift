@@ -58,7 +58,9 @@ public struct HTTPTransportError: Error, Sendable, Equatable, CustomStringConver
     /// Whether the request may have reached the server; connection failures before sending may not.
     public var isConnectionFailure: Bool {
         // CURLE_COULDNT_RESOLVE_HOST 6, COULDNT_CONNECT 7, OPERATION_TIMEDOUT 28, SEND_ERROR 55,
-        // RECV_ERROR 56, GOT_NOTHING 52, SSL_CONNECT_ERROR 35, PARTIAL_FILE 18.
-        [6, 7, 18, 28, 35, 52, 55, 56].contains(code)
+        // RECV_ERROR 56, GOT_NOTHING 52, SSL_CONNECT_ERROR 35, PARTIAL_FILE 18, and
+        // SEND_FAIL_REWIND 65 (a dead kept-alive connection whose request libcurl could not
+        // send again itself).
+        [6, 7, 18, 28, 35, 52, 55, 56, 65].contains(code)
     }
 }
