@@ -316,6 +316,25 @@ def test_a_store_that_ignores_crc32c_gets_the_md5_checked_instead(seaweedfs, tmp
         proxy.close()
 
 
+def test_mfmt_keeps_the_objects_standard_headers(seaweedfs, s3ftp, bucket):
+    """MFMT rewrites the metadata by copying the object onto itself with REPLACE, which also
+    replaces Content-Type, Cache-Control, Content-Disposition, Content-Encoding and
+    Content-Language: they were dropped (`Content-Encoding: gzip` lost breaks an object served
+    over HTTP)."""
+    client = seaweedfs.client()
+    headers = dict(ContentType="image/jpeg", CacheControl="max-age=60", ContentDisposition='attachment; filename="m.jpg"',
+                   ContentEncoding="gzip", ContentLanguage="fr")
+    client.put_object(Bucket=bucket, Key="m.jpg", Body=b"jpeg bytes", Metadata={"owner": "ann"}, **headers)
+    admin = seaweedfs.admin
+    ftp = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    assert ftp.sendcmd("MFMT 20200102030405 m.jpg").startswith("213")
+    ftp.quit()
+    head = client.head_object(Bucket=bucket, Key="m.jpg")
+    assert {name: head.get(name) for name in headers} == headers
+    assert head["Metadata"]["owner"] == "ann"
+    assert client.get_object(Bucket=bucket, Key="m.jpg")["Body"].read() == b"jpeg bytes"
+
+
 def test_a_request_on_a_connection_the_store_dropped_is_sent_again_whole(seaweedfs, bucket, tmp_path):
     """A store that restarts drops its kept-alive connections; the next request on one fails
     once it is under way, and libcurl sends it again on a new connection, which needs the

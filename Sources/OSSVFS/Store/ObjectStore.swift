@@ -161,16 +161,25 @@ public struct ObjectInfo: Sendable, Equatable {
     public var metadata: [String: String]
     /// The CRC-64/XZ of the whole object, when the store reports one (OSS does).
     public var crc64: UInt64?
+    /// The standard headers the store keeps with the object (``ObjectInfo/contentHeaderNames``),
+    /// lower-case, as a HEAD returns them: a copy that replaces the metadata must send them again.
+    public var contentHeaders: [String: String]
 
     public init(key: String, size: UInt64, lastModified: Double, etag: String, metadata: [String: String] = [:],
-                crc64: UInt64? = nil) {
+                crc64: UInt64? = nil, contentHeaders: [String: String] = [:]) {
         self.key = key
         self.size = size
         self.lastModified = lastModified
         self.etag = etag
         self.metadata = metadata
         self.crc64 = crc64
+        self.contentHeaders = contentHeaders
     }
+
+    /// Headers S3 and OSS keep with an object and drop in a copy that replaces its metadata
+    /// (`Content-Encoding: gzip` lost made an object served over HTTP unreadable).
+    public static let contentHeaderNames = ["content-type", "cache-control", "content-disposition", "content-encoding",
+                                            "content-language", "expires"]
 }
 
 /// A byte range of an object, as in an HTTP `Range` header (RFC 9110 §14.1.2).

@@ -1,7 +1,14 @@
 /// Multipart uploads: initiate, upload part (and part copy), complete, abort, list parts and uploads.
 extension HTTPObjectStore {
     public func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String {
-        var headers = ["content-type": "application/octet-stream"]
+        try await createMultipartUpload(key, metadata: metadata, contentHeaders: [:])
+    }
+
+    /// A multipart upload whose object gets `contentHeaders` (a copy in parts keeps its source's).
+    func createMultipartUpload(_ key: String, metadata: [String: String], contentHeaders: [String: String]) async throws
+        -> String
+    {
+        var headers = contentHeaders.merging(["content-type": "application/octet-stream"]) { own, _ in own }
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
         // Parts carry a CRC-32C on S3 (``BodyChecksums``); AWS S3 refuses a part checksum that
         // the upload did not announce.

@@ -17,7 +17,8 @@ extension HTTPObjectStore {
             key: key, size: UInt64(headers["content-length"] ?? "") ?? 0,
             lastModified: headers["last-modified"].flatMap(HTTPDates.parseRFC1123) ?? 0,
             etag: headers["etag"] ?? "", metadata: metadata,
-            crc64: headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) })
+            crc64: headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) },
+            contentHeaders: headers.filter { ObjectInfo.contentHeaderNames.contains($0.key) })
     }
 
     public func get(_ key: String, range: ByteRange?, ifMatch: String?) async throws -> ObjectByteStream {
@@ -192,11 +193,17 @@ extension HTTPObjectStore {
     }
 
     private func copyInParts(from source: String, to destination: String, size: UInt64, partSize: UInt64,
-                             metadata: [String: String]?) async throws {
-        // Multipart copies do not carry the source's metadata over: take it along unless replaced.
+                             metadata: [String: String]?, contentHeaders: [String: String]? = nil) async throws {
+        // Multipart copies do not carry the source's metadata and standard headers over: take
+        // them along (the metadata unless replaced).
         var carried = metadata ?? [:]
-        if metadata == nil { carried = try await head(source).metadata }
-        let id = try await createMultipartUpload(destination, metadata: carried)
+        var headers = contentHeaders ?? [:]
+        if metadata == nil || contentHeaders == nil {
+            let info = try await head(source)
+            if metadata == nil { carried = info.metadata }
+            if contentHeaders == nil { headers = info.contentHeaders }
+        }
+        let id = try await createMultipartUpload(destination, metadata: carried, contentHeaders: headers)
         do {
             var parts: [UploadedPart] = []
             var offset: UInt64 = 0
@@ -220,14 +227,17 @@ extension HTTPObjectStore {
         let limit: UInt64 = dialect.kind == .oss ? 1 << 30 : 5 << 30
         if info.size > limit {
             let temporary = key + ".ossftp-meta-" + DirectoryOps.randomName()
-            try await copyInParts(from: key, to: temporary, size: info.size, partSize: 256 << 20, metadata: metadata)
-            try await copyInParts(from: temporary, to: key, size: info.size, partSize: 256 << 20, metadata: metadata)
+            try await copyInParts(from: key, to: temporary, size: info.size, partSize: 256 << 20, metadata: metadata,
+                                  contentHeaders: info.contentHeaders)
+            try await copyInParts(from: temporary, to: key, size: info.size, partSize: 256 << 20, metadata: metadata,
+                                  contentHeaders: info.contentHeaders)
             try await delete(temporary)
             return
         }
-        var headers = ["\(dialect.headerPrefix)copy-source": copySource(key),
-                       "\(dialect.headerPrefix)metadata-directive": "REPLACE",
-                       "content-type": "application/octet-stream"]
+        // REPLACE replaces the standard headers too: the object's own are sent again.
+        var headers = info.contentHeaders.merging(["content-type": "application/octet-stream"]) { own, _ in own }
+        headers["\(dialect.headerPrefix)copy-source"] = copySource(key)
+        headers["\(dialect.headerPrefix)metadata-directive"] = "REPLACE"
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
         let response = try await send(key: key, retryable: true) { makeRequest("PUT", key: key, headers: headers) }
         if let document = XMLNode.parse(response.body), document.name == "Error" {
