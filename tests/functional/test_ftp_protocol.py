@@ -204,6 +204,16 @@ def test_noop_and_stat_pipelined_behind_a_transfer_command_come_after_its_150(os
             assert [c.read_reply().code for _ in range(2)] == [226, code], (verb, follower)
 
 
+def _upload_started(c: RawFTP, account, name: str) -> socket.socket:
+    """Logs `c` in and starts a binary STOR of `name`; returns its data connection."""
+    assert c.login(account.username, account.password).code == 230
+    assert c.cmd("TYPE I").code == 200
+    host, port = ftplib.parse227(c.cmd("PASV").text)
+    data = socket.create_connection((host, port), timeout=5)
+    assert c.cmd(f"STOR {name}").code == 150
+    return data
+
+
 def test_a_client_that_half_closes_still_gets_every_reply(ossftp, alice):
     """`printf 'MKD x\\r\\nQUIT\\r\\n' | nc -N`: the client's FIN ends its commands, not the
     session. Each command read is answered, a transfer running is finished and answered, and
@@ -224,11 +234,7 @@ def test_a_client_that_half_closes_still_gets_every_reply(ossftp, alice):
         assert c.sock.recv(1) == b""
     # During an upload: it is committed and answered before the QUIT's reply.
     with RawFTP(ossftp.port) as c:
-        assert c.login(alice.username, alice.password).code == 230
-        assert c.cmd("TYPE I").code == 200
-        host, port = ftplib.parse227(c.cmd("PASV").text)
-        with socket.create_connection((host, port), timeout=5) as data:
-            assert c.cmd("STOR halfclosed.bin").code == 150
+        with _upload_started(c, alice, "halfclosed.bin") as data:
             data.sendall(b"first ")
             c.sock.sendall(b"QUIT\r\n")
             c.sock.shutdown(socket.SHUT_WR)
@@ -239,11 +245,7 @@ def test_a_client_that_half_closes_still_gets_every_reply(ossftp, alice):
     # Without QUIT, a FIN during an upload is a disconnect: a client that dies closes its data
     # connection too, which reads as the file's end. Nothing is stored.
     with RawFTP(ossftp.port) as c:
-        assert c.login(alice.username, alice.password).code == 230
-        assert c.cmd("TYPE I").code == 200
-        host, port = ftplib.parse227(c.cmd("PASV").text)
-        with socket.create_connection((host, port), timeout=5) as data:
-            assert c.cmd("STOR cut.bin").code == 150
+        with _upload_started(c, alice, "cut.bin") as data:
             data.sendall(b"only the start")
             time.sleep(0.2)
             c.sock.shutdown(socket.SHUT_WR)

@@ -316,6 +316,34 @@ def test_a_store_that_ignores_crc32c_gets_the_md5_checked_instead(seaweedfs, tmp
         proxy.close()
 
 
+def test_a_file_deleted_while_it_is_downloaded_ends_with_451(seaweedfs, bucket, tmp_path):
+    """RFC 959 §5.4: after its 150 a RETR ends 226, 425, 426 or 451. A file deleted while it was
+    read (its next ranged GET found nothing) ended with 550, a refusal, after part of it."""
+    body = os.urandom(40 * 1024 * 1024)
+    seaweedfs.client().put_object(Bucket=bucket, Key="gone.bin", Body=body)
+    server = OssftpServer(tmp_path / "srv", [], extra_args=[
+        "--provider", "s3", "--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region, "--read_ahead_mb", "1"])
+    server.start()
+    try:
+        admin = seaweedfs.admin
+        reader = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        reader.voidcmd("TYPE I")
+        data = reader.transfercmd("RETR gone.bin")
+        received = data.recv(1024 * 1024)
+        deleter = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        deleter.delete("gone.bin")
+        deleter.quit()
+        while chunk := data.recv(1024 * 1024):
+            received += chunk
+        data.close()
+        with pytest.raises(ftplib.error_temp, match="^451"):
+            reader.voidresp()
+        assert len(received) < len(body) and body.startswith(received)
+        reader.quit()
+    finally:
+        server.stop()
+
+
 def test_mfmt_keeps_the_objects_standard_headers(seaweedfs, s3ftp, bucket):
     """MFMT rewrites the metadata by copying the object onto itself with REPLACE, which also
     replaces Content-Type, Cache-Control, Content-Disposition, Content-Encoding and

@@ -145,7 +145,11 @@ extension FTPSessionStateMachine {
             return .send(FTPReply(.cannotOpenDataConnection,
                                   "Data connection refused: it did not resume the control connection's TLS session."))
         case .failed(let error):
-            return .send(FTPReply(error))
+            var reply = FTPReply(error)
+            // RFC 959 §5.4: after its 150 a download ends 226, 425, 426 or 451 (a file deleted
+            // while it was being read gave 550, a refusal, with half of it sent).
+            if !transferStores && reply.code.rawValue >= 500 { reply.code = .localError }
+            return .send(reply)
         }
     }
 }
