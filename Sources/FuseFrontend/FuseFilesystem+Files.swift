@@ -104,10 +104,11 @@ extension FuseFilesystem {
         file.reader = nil
         let from = anchor - UInt64(overlap.count)
         let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[kept...])
+        let wanted = rest.count
         let result = BlockingBridge.run { [vfs, path = file.path] () async throws -> (FuseReader, [UInt8]?) in
             let reader = FuseReader(stream: try await vfs.openReader(path, offset: from), offset: from)
             guard try await reader.read(at: from, count: overlap.count) == overlap else { return (reader, nil) }
-            return (reader, try await reader.read(at: end, count: rest.count))
+            return (reader, try await reader.read(at: end, count: wanted))
         }
         switch result {
         case .success((let reader, let bytes?)):
