@@ -344,6 +344,33 @@ def test_a_file_deleted_while_it_is_downloaded_ends_with_451(seaweedfs, bucket, 
         server.stop()
 
 
+def test_a_folder_whose_last_file_is_deleted_is_no_longer_listed(seaweedfs, s3ftp, bucket):
+    """SEMANTICS: a prefix-only folder disappears with its last object. SeaweedFS's filer keeps
+    listing the folder for seconds after (its empty-folder cleanup runs later): it stayed in
+    LIST, while CWD into it failed."""
+    client = seaweedfs.client()
+    client.put_object(Bucket=bucket, Key="only/f", Body=b"1")
+    client.put_object(Bucket=bucket, Key="tree/sub/g", Body=b"2")
+    admin = seaweedfs.admin
+    ftp = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    assert sorted(ftp.nlst()) == ["only", "tree"]
+    ftp.delete("only/f")
+    ftp.delete("tree/sub/g")
+    # The store itself still lists them.
+    listed = client.list_objects_v2(Bucket=bucket, Delimiter="/").get("CommonPrefixes", [])
+    assert {p["Prefix"] for p in listed} == {"only/", "tree/"}
+    assert ftp.nlst() == []
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.cwd("only")
+    # The folder is gone for uploads too; a file put there again by another program brings it back.
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.storbinary("STOR only/again", io.BytesIO(b"3"))
+    client.put_object(Bucket=bucket, Key="only/again", Body=b"3")
+    assert ftp.nlst() == ["only"]
+    assert ftp.nlst("only") == ["again"]
+    ftp.quit()
+
+
 def test_mfmt_keeps_the_objects_standard_headers(seaweedfs, s3ftp, bucket):
     """MFMT rewrites the metadata by copying the object onto itself with REPLACE, which also
     replaces Content-Type, Cache-Control, Content-Disposition, Content-Encoding and

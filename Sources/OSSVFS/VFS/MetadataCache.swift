@@ -28,6 +28,9 @@ public actor MetadataCache {
     /// Until when the bucket is known to exist (a listing of it answered). Writes do not
     /// forget it: they change keys, not the bucket.
     private var bucketSeenUntil: Double = 0
+    /// Directory prefixes whose objects ossftp deleted, until when they may still be listed
+    /// though empty (``noteEmptied(_:)``).
+    private var emptied: [ExactName: Double] = [:]
     /// Hits and misses, for the metrics.
     public private(set) var hits = 0
     public private(set) var misses = 0
@@ -75,6 +78,37 @@ public actor MetadataCache {
         trim(&directories)
         directories[ExactName(prefix)] = .directory(exists: exists, expires: now + ttl)
     }
+
+    /// Notes that ossftp deleted the last objects it knew of under `prefixes`. Stores that keep
+    /// real folders (SeaweedFS's filer) go on listing such a folder for seconds after (their
+    /// empty-folder cleanup runs later), where S3 lists only prefixes of existing keys: a
+    /// listing then checks each of these before it shows it. Kept a minute, cache or not.
+    func noteEmptied(_ prefixes: Set<String>) {
+        let until = now + Self.emptiedLifetime
+        if emptied.count + prefixes.count > maxEntries {
+            let current = now
+            emptied = emptied.filter { $0.value > current }
+            if emptied.count + prefixes.count > maxEntries { emptied.removeAll() }
+        }
+        for prefix in prefixes { emptied[ExactName(prefix)] = until }
+    }
+
+    /// Whether ossftp emptied `prefix` lately, so that a listing showing it must check it.
+    func mayBeEmptied(_ prefix: String) -> Bool {
+        guard let until = emptied[ExactName(prefix)] else { return false }
+        if until > now { return true }
+        emptied[ExactName(prefix)] = nil
+        return false
+    }
+
+    /// A check found something under `prefix`: listings show it again without checking.
+    func clearEmptied(_ prefix: String) {
+        emptied[ExactName(prefix)] = nil
+    }
+
+    /// How long a prefix ossftp emptied is checked when listed (SeaweedFS's cleanup took
+    /// up to 15 s).
+    static let emptiedLifetime: Double = 60
 
     /// Whether a listing showed the bucket to exist within the TTL.
     var bucketKnownToExist: Bool { bucketSeenUntil > now }
@@ -147,5 +181,21 @@ public final class MetadataCacheRegistry: Sendable {
     /// Forgets everything under `prefix` in every cache of the bucket.
     public func invalidate(bucket: String, prefix: String) async {
         for cache in caches(ofBucket: bucket) { await cache.invalidate(prefix: prefix) }
+    }
+
+    /// Notes, in every cache of the bucket, the directory prefixes above `keys` (and a
+    /// directory marker's own), just deleted (``MetadataCache/noteEmptied(_:)``).
+    public func noteEmptied(bucket: String, above keys: [String]) async {
+        var prefixes = Set<String>()
+        for key in keys {
+            if key.endsWithSlashByte { prefixes.insert(key) }
+            var path = key.endsWithSlashByte ? key.droppingLastByte() : key
+            while let parent = path.beforeLastSlashByte() {
+                path = parent
+                prefixes.insert(path + "/")
+            }
+        }
+        guard !prefixes.isEmpty else { return }
+        for cache in caches(ofBucket: bucket) { await cache.noteEmptied(prefixes) }
     }
 }

@@ -5,17 +5,25 @@ extension ObjectVFS {
         let store = self.store
         let pageSize = self.pageSize
         let description = path.description
+        let cache = self.cache
         let fetch: VFSDirectoryListing.PageFetcher = { token in
             do {
-                let page = try await store.listPage(
-                    ListRequest(prefix: prefix, delimiter: "/", continuationToken: token, maxKeys: pageSize))
+                let page = try await Self.hidingEmptied(
+                    store.listPage(ListRequest(prefix: prefix, delimiter: "/", continuationToken: token, maxKeys: pageSize)),
+                    store: store, cache: cache)
                 return (Self.entries(of: page, under: prefix), page.nextContinuationToken)
             } catch let error as ObjectStoreError {
                 throw VFSError(error, path: description)
             }
         }
+        let isRoot = path.isRoot
         let first = try await storeCall(path) {
-            try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: pageSize))
+            // A folder emptied lately that holds nothing is gone, whatever the store lists.
+            if !isRoot, try await Self.isEmptiedFolder(prefix, store: store, cache: cache) {
+                return ListPage(objects: [], commonPrefixes: [], nextContinuationToken: nil)
+            }
+            return try await Self.hidingEmptied(
+                store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: pageSize)), store: store, cache: cache)
         }
         let exists = path.isRoot || !first.objects.isEmpty || !first.commonPrefixes.isEmpty
         if !path.isRoot { await cache.setDirectory(prefix, exists: exists) }
@@ -26,6 +34,32 @@ extension ObjectVFS {
         }
         return VFSDirectoryListing(
             firstEntries: Self.entries(of: first, under: prefix), next: first.nextContinuationToken, fetch: fetch)
+    }
+
+    /// `page` without the folders ossftp emptied lately that hold nothing now: SeaweedFS's
+    /// filer lists a folder for seconds after its last object is deleted
+    /// (``MetadataCache/noteEmptied(_:)``). One request for each such folder a page shows.
+    static func hidingEmptied(_ page: ListPage, store: any ObjectStore, cache: MetadataCache) async throws -> ListPage {
+        var kept: [String] = []
+        kept.reserveCapacity(page.commonPrefixes.count)
+        for common in page.commonPrefixes where try await !isEmptiedFolder(common, store: store, cache: cache) {
+            kept.append(common)
+        }
+        guard kept.count != page.commonPrefixes.count else { return page }
+        var shown = page
+        shown.commonPrefixes = kept
+        return shown
+    }
+
+    /// Whether `prefix` is a folder ossftp emptied that holds no key now. Asked without a
+    /// delimiter: with one, SeaweedFS answers for such a folder with its own name as a key, as
+    /// if it had a marker.
+    static func isEmptiedFolder(_ prefix: String, store: any ObjectStore, cache: MetadataCache) async throws -> Bool {
+        guard await cache.mayBeEmptied(prefix) else { return false }
+        let inside = try await store.listPage(ListRequest(prefix: prefix, delimiter: nil, maxKeys: 1))
+        if inside.objects.isEmpty { return true }
+        await cache.clearEmptied(prefix)
+        return false
     }
 
     /// The entries a page shows, in key order: names below `prefix` that a path can name.

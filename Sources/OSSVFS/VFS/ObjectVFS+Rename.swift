@@ -52,6 +52,7 @@ extension ObjectVFS {
             try await storeCall(source) { try await store.copy(from: from, to: to) }
             await invalidate(to)
             try await storeCall(source) { try await store.delete(from) }
+            await noteEmptied(above: [from])
         }
         await invalidate(from)
         await invalidate(to)
@@ -98,6 +99,7 @@ extension ObjectVFS {
             // Deepest first, so each marker goes after what is under it (folder-backed stores such
             // as SeaweedFS's filer keep a directory that still had entries when its marker went).
             let failures = try await storeCall(source) { try await store.deleteMany(sources.reversed()) }
+            await noteEmptied(above: sources)
             if !failures.isEmpty {
                 await caches.invalidate(bucket: store.identity.bucket, prefix: from)
                 await caches.invalidate(bucket: store.identity.bucket, prefix: to)

@@ -93,6 +93,12 @@ public struct ObjectVFS: VFS {
         }
     }
 
+    /// Notes the folders above `keys`, just deleted, as possibly emptied (see
+    /// ``MetadataCache/noteEmptied(_:)``).
+    func noteEmptied(above keys: [String]) async {
+        await caches.noteEmptied(bucket: store.identity.bucket, above: keys)
+    }
+
     /// Forgets what a write to `key` may have changed, in every cache of the bucket.
     func invalidate(_ key: String) async {
         await caches.invalidate(bucket: store.identity.bucket, key: key)
@@ -109,10 +115,13 @@ public struct ObjectVFS: VFS {
         if try key(for: path).utf8.count >= store.capabilities.maxKeyLength { return false }
         let prefix = try directoryPrefix(for: path)
         if let known = await cache.directory(prefix) { return known }
-        let page = try await storeCall(path) {
-            try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 1))
+        let cache = self.cache
+        let exists = try await storeCall(path) {
+            if try await Self.isEmptiedFolder(prefix, store: store, cache: cache) { return false }
+            let page = try await Self.hidingEmptied(store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 1)),
+                                                    store: store, cache: cache)
+            return !page.objects.isEmpty || !page.commonPrefixes.isEmpty
         }
-        let exists = !page.objects.isEmpty || !page.commonPrefixes.isEmpty
         await cache.setDirectory(prefix, exists: exists)
         return exists
     }
@@ -318,6 +327,7 @@ public struct ObjectVFS: VFS {
         let key = try key(for: path)
         try await storeCall(path) { try await store.delete(key) }
         await invalidate(key)
+        await noteEmptied(above: [key])
     }
 
     public func removeDirectory(_ path: VFSPath) async throws {
@@ -337,6 +347,7 @@ public struct ObjectVFS: VFS {
         if marker.size > 0 { throw VFSError.directoryNotEmpty(path.description) }
         try await storeCall(path) { try await store.delete(prefix) }
         await invalidate(prefix)
+        await noteEmptied(above: [prefix])
     }
 
     public func setModificationTime(_ path: VFSPath, _ time: Double) async throws {
