@@ -560,3 +560,54 @@ def test_write_back_append_is_told_stored_once_its_kept_bytes_are_copied(seaweed
     finally:
         server.stop()
         proxy.close()
+
+
+def test_write_back_append_and_delete_wait_for_the_upload_told_stored_before_them(seaweedfs, bucket, tmp_path):
+    """A write-back STOR got its 226 and is still on its way to the store. An APPE then read
+    the older object (or none) and its commit dropped the pending upload's bytes; a DELE got
+    550 (or 250), and the upload landed after it. Both now wait for it first."""
+    from holding_proxy import HoldingProxy
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="pend-")
+    server = OssftpServer(tmp_path / "srv", [], extra_args=["--provider", "s3", "--endpoint", proxy.endpoint,
+                                                            "--write_back"])
+    try:
+        server.start()
+        first, tail = os.urandom(100_000), b"TAIL"
+        sessions = []
+        for _ in range(2):
+            client = ftplib.FTP()
+            client.connect(HOST, server.port, timeout=60)
+            client.login(*user(seaweedfs, bucket))
+            sessions.append(client)
+        appender, deleter = sessions
+        assert appender.storbinary("STOR pend-a.bin", io.BytesIO(first)).startswith("226")
+        assert deleter.storbinary("STOR pend-d.bin", io.BytesIO(b"doomed")).startswith("226")
+        replies: dict[str, str] = {}
+
+        def run(name, action):
+            try:
+                replies[name] = action()
+            except ftplib.Error as error:
+                replies[name] = str(error)
+
+        threads = [threading.Thread(target=run, args=("APPE", lambda: appender.storbinary("APPE pend-a.bin", io.BytesIO(tail))))
+                   , threading.Thread(target=run, args=("DELE", lambda: deleter.delete("pend-d.bin")))]
+        for thread in threads:
+            thread.start()
+        time.sleep(2)
+        assert not replies, "answered before the uploads told stored were"
+        proxy.hold_key = "\0"
+        proxy.release.set()
+        for thread in threads:
+            thread.join(60)
+        assert replies["APPE"].startswith("226") and replies["DELE"].startswith("250"), replies
+        wait_until(lambda: object_sha256(seaweedfs, bucket, "pend-a.bin") == hashlib.sha256(first + tail).hexdigest(), 60,
+                   "the append to reach the store")
+        time.sleep(2)
+        assert object_sha256(seaweedfs, bucket, "pend-d.bin") is None
+        for client in sessions:
+            client.quit()
+    finally:
+        server.stop()
+        proxy.close()

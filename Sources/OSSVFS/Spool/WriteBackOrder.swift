@@ -63,6 +63,21 @@ actor WriteBackOrder {
         names[name] = state
     }
 
+    /// Whether an upload of `name` is sealed (its client got 226) and not yet done.
+    func isPending(_ name: String) -> Bool {
+        (names[name]?.pending ?? 0) > 0
+    }
+
+    /// Waits until no upload of `name` is pending, at most `limit`; returns whether none is.
+    func settled(_ name: String, within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while isPending(name) {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return true
+    }
+
     /// A pending upload of `name` is done without being stored (dropped or refused).
     func done(_ name: String) {
         guard var state = names[name] else { return }

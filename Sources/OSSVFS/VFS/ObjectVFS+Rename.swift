@@ -16,6 +16,8 @@ extension ObjectVFS {
         if destination.isWithin(source) {
             throw VFSError.invalidName("a directory cannot move into itself")
         }
+        try await awaitPendingUploads(of: try key(for: source), source)
+        try await awaitPendingUploads(of: try key(for: destination), destination)
         let entry = try await stat(source)
         try await requireDirectory(destinationParent)
         let target = try? await stat(destination)

@@ -93,6 +93,23 @@ public struct ObjectVFS: VFS {
         }
     }
 
+    /// Waits for the write-back uploads of `key` whose clients got their 226 and that are not
+    /// stored yet: an append, a delete, a rename or a time set after them must act on what they
+    /// store (an APPE read the older object and its commit then dropped the pending upload's
+    /// bytes; a DELE was undone when the upload landed). Gives up after
+    /// ``pendingUploadWait`` with ``VFSError/storeUnavailable(_:)`` (451: try again).
+    func awaitPendingUploads(of key: String, _ path: VFSPath) async throws {
+        let name = WriteBackOrder.name(key, in: store.descriptor)
+        guard await WriteBackOrder.shared.isPending(name) else { return }
+        guard await WriteBackOrder.shared.settled(name, within: Self.pendingUploadWait) else {
+            throw VFSError.storeUnavailable("an earlier upload of \(path) is still being stored; try again later")
+        }
+        await invalidate(key)
+    }
+
+    /// How long an operation waits for the pending write-back uploads of its file.
+    static let pendingUploadWait = Duration.seconds(30)
+
     /// Notes the folders above `keys`, just deleted, as possibly emptied (see
     /// ``MetadataCache/noteEmptied(_:)``).
     func noteEmptied(above keys: [String]) async {
@@ -270,6 +287,7 @@ public struct ObjectVFS: VFS {
         }
         var base: (key: String, length: UInt64, etag: String?)?
         if let prefixLength {
+            try await awaitPendingUploads(of: key, path)
             // The size and version the upload continues: asked of the store now, not taken from
             // the cache (APPE at a size another client has since grown lost its bytes).
             await invalidate(key)
@@ -320,6 +338,7 @@ public struct ObjectVFS: VFS {
     }
 
     public func removeFile(_ path: VFSPath) async throws {
+        try await awaitPendingUploads(of: try key(for: path), path)
         guard try await fileInfo(path) != nil else {
             if try await directoryExists(path) { throw VFSError.isDirectory(path.description) }
             throw VFSError.notFound(path.description)
@@ -351,6 +370,7 @@ public struct ObjectVFS: VFS {
     }
 
     public func setModificationTime(_ path: VFSPath, _ time: Double) async throws {
+        if !path.isRoot { try await awaitPendingUploads(of: try key(for: path), path) }
         guard let info = try await fileInfo(path) else {
             if try await directoryExists(path) {
                 throw VFSError.unsupported("directories are key prefixes and keep no modification time")
