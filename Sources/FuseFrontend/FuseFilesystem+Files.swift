@@ -31,6 +31,15 @@ extension FuseFilesystem {
             if entry.kind == .directory { return (-EISDIR, 0) }
             let file = FuseOpenFile(path: resolved, writable: writable, appending: flags & O_APPEND != 0,
                                     replacing: truncating, size: entry.size, opener: process)
+            if !writable {
+                // Readers of two versions at once must not share the kernel's pages of the file:
+                // the one that read the new version filled them, and the other, which must fail
+                // with EIO once its version is gone, was handed them (the two mixed). This one
+                // reads past the cache; the open drops the pages, so the other's next reads come
+                // here and find its version replaced.
+                file.version = entry.etag
+                file.bypassesCache = handles.readers(resolved).contains { $0.version != entry.etag }
+            }
             if truncating {
                 attributes.changed(resolved)
                 switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
@@ -43,6 +52,11 @@ extension FuseFilesystem {
             }
             return (0, handles.insert(file))
         }
+    }
+
+    /// Whether the open file `handle` must be read with direct I/O (``FuseOpenFile/bypassesCache``).
+    public func bypassesCache(_ handle: UInt64) -> Bool {
+        handles.file(handle)?.bypassesCache ?? false
     }
 
     /// create(2) with `flags` by `process` (nil: unknown): a new empty file, written by streaming.

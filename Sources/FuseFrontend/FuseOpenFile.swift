@@ -25,6 +25,11 @@ final class FuseOpenFile: @unchecked Sendable {
     /// The process that opened it, when known: only its close commits (see ``FuseFilesystem/flush(_:process:)``).
     let opener: pid_t?
     var reader: FuseReader?
+    /// A reader's version of the file at its open (the ETag), when known.
+    var version: String?
+    /// Opened with direct I/O: another reader of the path has another version open, and the
+    /// kernel's page cache, one per file, would hand each the other's pages.
+    var bypassesCache = false
     /// The streaming upload, and how many bytes it holds.
     var writer: (any VFSWriter)?
     var size: UInt64 = 0
@@ -196,6 +201,11 @@ final class FuseHandleTable: @unchecked Sendable {
             }
         }
         return found
+    }
+
+    /// Every read-only open file of `path`.
+    func readers(_ path: VFSPath) -> [FuseOpenFile] {
+        lock.withLock { files.values.filter { $0.path == path && !$0.writable } }
     }
 
     /// Every writable open file of `path`.

@@ -118,10 +118,11 @@ public enum FuseOperations {
         }
         ops.open = { path, info in
             guard let info else { return -EINVAL }
-            let (status, handle) = FuseOperations.filesystem().open(
+            let filesystem = FuseOperations.filesystem()
+            let (status, handle) = filesystem.open(
                 FuseOperations.string(path), flags: info.pointee.flags, process: FuseOperations.callingProcess())
             info.pointee.fh = handle
-            if info.pointee.flags & O_ACCMODE != O_RDONLY { info.pointee.direct_io = 1 }
+            if info.pointee.flags & O_ACCMODE != O_RDONLY || filesystem.bypassesCache(handle) { info.pointee.direct_io = 1 }
             return status
         }
         ops.create = { path, _, info in

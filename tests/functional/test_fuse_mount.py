@@ -844,6 +844,23 @@ def test_a_file_replaced_while_read_never_mixes(mounted):
     finally:
         reader.close()
     assert (root / "swap.bin").read_bytes() == new
+    # A second reader of the new version meanwhile: it filled the kernel's pages of the file,
+    # and the first reader was handed them (1 MiB of the old file, then the new one's bytes).
+    size = 20 * MiB
+    (root / "pair.bin").write_bytes(b"1" * size)
+    first = open(root / "pair.bin", "rb", buffering=0)
+    try:
+        got = first.read(MiB)
+        (root / "pair.bin").write_bytes(b"2" * size)
+        assert (root / "pair.bin").read_bytes() == b"2" * size
+        try:
+            while chunk := first.read(MiB):
+                got += chunk
+        except OSError as error:
+            assert error.errno == errno.EIO
+        assert b"2" not in got, f"{got.count(b'2')} bytes of the new version in the old one's read"
+    finally:
+        first.close()
     # Replaced by a longer one: the reader came to the old one's end, and the kernel, told the
     # new size, read on from the new object (the way a file appended elsewhere is followed).
     for old_size, new_size in ((MiB, 5 * MiB), (12000, 5 * MiB)):

@@ -210,7 +210,7 @@ public struct ObjectVFS: VFS {
         let name = path.name ?? "/"
         if try await isDirectory { return VFSEntry(name: name, kind: .directory, size: 0, modified: nil) }
         if let info = try await file {
-            return VFSEntry(name: name, kind: .file, size: info.size, modified: Self.modified(info))
+            return VFSEntry(name: name, kind: .file, size: info.size, modified: Self.modified(info), etag: info.etag)
         }
         throw VFSError.notFound(path.description)
     }

@@ -92,12 +92,15 @@ public struct VFSEntry: Sendable, Equatable {
     public var size: UInt64
     /// Seconds since 1970-01-01 UTC; nil when the store gives none (prefix-only directories).
     public var modified: Double?
+    /// The stored version's ETag, when a lookup of the file gave it (listings do not).
+    public var etag: String?
 
-    public init(name: String, kind: Kind, size: UInt64, modified: Double?) {
+    public init(name: String, kind: Kind, size: UInt64, modified: Double?, etag: String? = nil) {
         self.name = name
         self.kind = kind
         self.size = size
         self.modified = modified
+        self.etag = etag
     }
 
     /// The entry's key below its directory's prefix (`name`, or `name/` for a directory):
