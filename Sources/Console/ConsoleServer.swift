@@ -200,6 +200,9 @@ public struct ConsoleServer: Sendable {
     private func edit(_ request: Request) async throws -> Response {
         if let refused = refuseChange(request) { return refused }
         let body = try await request.body.collect(upTo: 64 << 10)
+        if let duplicate = JSONDuplicateKeyScanner.firstDuplicate(in: Array(buffer: body)) {
+            return Self.refusal(.badRequest, "\"\(duplicate.key)\" is given twice")
+        }
         guard let edit = try? JSONDecoder().decode(Edit.self, from: Data(buffer: body)) else {
             return Self.refusal(.badRequest, "expected a JSON object {\"key\": ..., \"value\": ...}")
         }

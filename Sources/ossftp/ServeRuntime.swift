@@ -107,6 +107,12 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         guard let data = FileManager.default.contents(atPath: path),
             var root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         else { throw ConsoleEditError("\(path) can no longer be read as JSON") }
+        // Rewritten, a key given twice would keep the last, where ossftp read the first: an
+        // unrelated edit then changed an account's permissions.
+        if let duplicate = JSONDuplicateKeyScanner.firstDuplicate(in: [UInt8](data)) {
+            throw ConsoleEditError("\(path): line \(duplicate.line): \"\(duplicate.key)\" is given twice in one object; "
+                + "keep one by hand (the file is unchanged)")
+        }
         var modules = root["modules"] as? [String: Any] ?? [:]
         var server = modules["ossftp"] as? [String: Any] ?? [:]
         let trimmed = value.trimmingCharacters(in: .whitespaces)

@@ -237,6 +237,12 @@ def test_a_key_given_twice_in_one_object_is_refused(tmp_path):
                     '               "permissions": "read-only"}]}}\n')
     check = run("config", "check", str(path))
     assert check.returncode == 1 and 'line 4: "permissions" is given twice' in check.stderr, check.stderr
+    # Written with an escape, it is the same key to every decoder (it passed as another).
+    path.write_text('{"modules": {"ossftp": {"local_root": "data"},\n'
+                    ' "accounts": [{"login_username": "a", "login_password": "p", "bucket_name": "bkt",\n'
+                    '               "permissions": "read-only", "permi\\u0073sions": "full"}]}}\n')
+    check = run("config", "check", str(path))
+    assert check.returncode == 1 and '"permissions" is given twice' in check.stderr, check.stderr
     # The same key in two objects is no repeat.
     path.write_text('{"modules": {"ossftp": {"local_root": "data"}, "accounts": ['
                     '{"login_username": "a", "login_password": "p", "bucket_name": "bkt"},'

@@ -158,6 +158,24 @@ def test_protected_console_needs_login_or_token(protected):
     assert ConsoleClient(protected.web_port, token=TOKEN + "x").request("GET", "/api/status")[0] == 401
 
 
+def test_an_edit_refuses_keys_given_twice_in_its_body_or_in_config_json(protected):
+    """A body with "key" twice was taken with the first. A config.json with a key twice (edited
+    by hand since the start) was rewritten keeping the last, where ossftp had read the first:
+    an unrelated edit changed an account's permissions."""
+    client = ConsoleClient(protected.web_port, token=TOKEN)
+    status, _, body = client.request("POST", "/api/config",
+                                     b'{"key": "idle_timeout", "key": "max_connections", "value": "60"}',
+                                     {"Content-Type": "application/json"})
+    assert status == 400 and json.loads(body)["error"] == '"key" is given twice', body
+    text = protected.config_path.read_text()
+    edited = text.replace('"modules"', '"modul\\u0065s": {}, "modules"', 1)
+    assert edited != text
+    protected.config_path.write_text(edited)
+    code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": "60"})
+    assert code == 422 and '"modules" is given twice' in body["error"], body
+    assert protected.config_path.read_text() == edited
+
+
 def test_an_edit_writes_through_a_linked_config_json(protected):
     # config.json kept elsewhere (a deployment's shared folder) behind a link: the edit lands
     # there, and the link stays a link.

@@ -1,12 +1,16 @@
+import Foundation
+
 /// Finds a key written twice in one JSON object. JSON leaves the meaning of such a file open
 /// (RFC 8259 §4: names "SHOULD be unique"): Foundation's decoder keeps the first, most tools
 /// (Python's json, jq) the last. A config.json with `"permissions"` twice would be read by
-/// ossftp one way and by the tool that wrote it another, so such a file is refused.
-enum JSONDuplicateKeyScanner {
+/// ossftp one way and by the tool that wrote it another, so such a file is refused; so is a
+/// console request written so.
+public enum JSONDuplicateKeyScanner {
     /// The first key that repeats within its object, with its 1-based line; nil when none does.
     /// The text is assumed to be JSON otherwise; the decoder reports any other fault.
-    static func firstDuplicate(in bytes: [UInt8]) -> (key: String, line: Int)? {
-        // One entry per open container: the keys seen so far, or nil for an array.
+    public static func firstDuplicate(in bytes: [UInt8]) -> (key: String, line: Int)? {
+        // One entry per open container: the keys seen so far (their bytes once unescaped), or
+        // nil for an array.
         var containers: [Set<[UInt8]>?] = []
         // Whether the next string in the current object is a key (after `{` or `,`).
         var expectingKey = false
@@ -31,14 +35,20 @@ enum JSONDuplicateKeyScanner {
             case UInt8(ascii: "\""):
                 let start = index + 1
                 index = start
-                // To the closing quote; an escaped quote does not end the string. Escapes are
-                // compared as written: `"a"` and `"\u0061"` count as two keys (rare enough).
+                // To the closing quote; an escaped quote does not end the string.
+                var escaped = false
                 while index < bytes.count && bytes[index] != UInt8(ascii: "\"") {
-                    if bytes[index] == UInt8(ascii: "\\") { index += 1 }
+                    if bytes[index] == UInt8(ascii: "\\") {
+                        escaped = true
+                        index += 1
+                    }
                     index += 1
                 }
                 if expectingKey, var keys = containers.last ?? nil {
-                    let key = Array(bytes[start..<min(index, bytes.count)])
+                    let written = Array(bytes[start..<min(index, bytes.count)])
+                    // Compared as the decoder reads them: `"permi\u0073sions"` is `"permissions"`
+                    // (compared as written, it passed, and a console edit then kept the other one).
+                    let key = escaped ? unescaped(written) ?? written : written
                     if keys.contains(key) { return (String(decoding: key, as: UTF8.self), line) }
                     keys.insert(key)
                     containers[containers.count - 1] = keys
@@ -50,5 +60,14 @@ enum JSONDuplicateKeyScanner {
             index += 1
         }
         return nil
+    }
+
+    /// The bytes of a JSON string's text (between its quotes) with its escapes decoded.
+    private static func unescaped(_ written: [UInt8]) -> [UInt8]? {
+        let quoted = Data([UInt8(ascii: "\"")] + written + [UInt8(ascii: "\"")])
+        guard let text = try? JSONSerialization.jsonObject(with: quoted, options: .fragmentsAllowed) as? String else {
+            return nil
+        }
+        return Array(text.utf8)
     }
 }
