@@ -419,7 +419,7 @@ def test_write_back_small_file_gets_226_while_the_store_cannot_be_reached(seawee
             forwarder.close()
 
 
-def write_back_session_with_store_away(seaweedfs, bucket, tmp_path) -> tuple[OssftpServer, int, ftplib.FTP]:
+def write_back_session_with_store_away(seaweedfs, bucket, tmp_path, extra_args=()) -> tuple[OssftpServer, int, ftplib.FTP]:
     """A write-back server, its store's port (closed until ``forward`` brings the store back),
     and a client logged in to it."""
     from ossftp_server import Account
@@ -429,7 +429,7 @@ def write_back_session_with_store_away(seaweedfs, bucket, tmp_path) -> tuple[Oss
     account = Account("wb", "wb-pass-1", bucket, access_id=seaweedfs.admin.access_key,
                       access_secret=seaweedfs.admin.secret_key,
                       store={"provider": "s3", "endpoint": f"http://{HOST}:{port}", "region": seaweedfs.region})
-    server = OssftpServer(tmp_path / "srv", [account], extra_args=["--write_back"])
+    server = OssftpServer(tmp_path / "srv", [account], extra_args=["--write_back", *extra_args])
     server.start()
     client = ftplib.FTP()
     client.connect(HOST, server.port, timeout=90)
@@ -611,3 +611,27 @@ def test_write_back_append_and_delete_wait_for_the_upload_told_stored_before_the
     finally:
         server.stop()
         proxy.close()
+
+
+def test_small_write_back_files_waiting_for_the_store_hold_their_size_of_budget(seaweedfs, bucket, tmp_path):
+    """Each upload reserves budget 8 MiB at a time; a file waiting for the store held its whole
+    step until stored, so 1 KiB files filled a 16 MiB budget at the third, which waited 30 s
+    and got 452. A sealed part now gives back what it did not use."""
+    server, port, client = write_back_session_with_store_away(seaweedfs, bucket, tmp_path,
+                                                              extra_args=["--spool_budget_mb", "32"])
+    forwarder = None
+    try:
+        bodies = [os.urandom(1024) for _ in range(8)]
+        for index, body in enumerate(bodies):
+            started = time.monotonic()
+            assert client.storbinary(f"STOR small-{index}.bin", io.BytesIO(body)).startswith("226")
+            assert time.monotonic() - started < 15, f"upload {index} waited for budget"
+        client.quit()
+        forwarder = forward(port, seaweedfs)
+        for index, body in enumerate(bodies):
+            wait_until(lambda: object_sha256(seaweedfs, bucket, f"small-{index}.bin") == hashlib.sha256(body).hexdigest(),
+                       150, f"small-{index}.bin to be stored")
+    finally:
+        server.stop()
+        if forwarder:
+            forwarder.close()

@@ -220,6 +220,13 @@ public actor SpoolUpload: VFSWriter {
             if durable { try file.sync() }
             try file.close()
         }
+        // The part's size is final: the budget it took beyond that goes back now, not once the
+        // part is stored (small files waiting for the store held 8 MiB each, and 128 of them
+        // of 1 KiB filled the default budget).
+        if partReserved > Int64(partFill) {
+            await configuration.budget.release(partReserved - Int64(partFill))
+            partReserved = Int64(partFill)
+        }
         let sealed = SealedPart(number: nextPartNumber, path: path, size: partFill, reserved: partReserved)
         partFile = nil
         partPath = nil
