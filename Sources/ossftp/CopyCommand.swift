@@ -71,6 +71,11 @@ struct CopyCommand: AsyncParsableCommand {
         defer { signals.forEach { $0.cancel() } }
         do {
             try await copy(leftovers: leftovers)
+        } catch where clearing.value {
+            // A signal came: the copy failed because its upload was aborted under it. The
+            // signal's task exits with 128 + its number once the leftovers are cleared; this
+            // error (NoSuchUpload) must not exit first with 1.
+            while true { try? await Task.sleep(for: .seconds(60)) }
         } catch let ObjectStoreError.io(operation, code) {
             // A local file's error (or a socket's): said in words, not as a store's.
             throw CopyError(description: "\(operation): \(String(cString: strerror(code)))")

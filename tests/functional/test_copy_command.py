@@ -199,6 +199,25 @@ def test_an_interrupted_copy_leaves_no_upload_and_no_partial_file(seaweedfs, tmp
         upload.stdin.close()
         assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
         assert "Contents" not in client.list_objects_v2(Bucket=bucket)
+    # An upload of a file: the parts in flight fail once the signal aborted their upload, and
+    # that failure exited with 1 first, in most runs.
+    source = tmp_path.parent / f"{tmp_path.name}-source.bin"
+    source.write_bytes(os.urandom(200 * 1024 * 1024))
+    try:
+        for _ in range(3):
+            upload = subprocess.Popen(base + [str(source), f"s3://{bucket}/file.bin", "--part_size", "5"] + where,
+                                      stderr=subprocess.PIPE, env=env)
+            deadline = time.monotonic() + 60
+            while not client.list_multipart_uploads(Bucket=bucket).get("Uploads"):
+                assert time.monotonic() < deadline and upload.poll() is None
+                time.sleep(0.01)
+            time.sleep(0.3)
+            upload.send_signal(signal.SIGINT)
+            assert upload.wait(30) == 130, upload.stderr.read()
+            assert b"aborted" in upload.stderr.read()
+            assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    finally:
+        source.unlink()
     # A download into a file: the partial file goes with the signal.
     client.put_object(Bucket=bucket, Key="big.bin", Body=os.urandom(128 * 1024 * 1024))
     # (A download that ends before the signal lands is tried again.)
