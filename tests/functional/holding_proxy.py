@@ -17,7 +17,7 @@ from netutil import HOST
 
 class HoldingProxy:
     def __init__(self, upstream: str, hold_key: str, hold_answers_to: str | None = None,
-                 rewrite=None, answer_headers=None, drop_reused: str | None = None):
+                 rewrite=None, answer_headers=None, drop_reused: str | None = None, refuse=None):
         target = urlsplit(upstream)
         self.upstream_host, self.upstream_port = target.hostname, target.port
         self.hold_key = hold_key
@@ -34,6 +34,9 @@ class HoldingProxy:
         # no answer, as a store that restarted drops its idle connections. `dropped` counts them.
         self.drop_reused = re.compile(drop_reused) if drop_reused else None
         self.dropped = 0
+        # `refuse(method, path, headers) -> bool`: such a request is answered 403 AccessDenied
+        # without reaching the store (a policy that refuses it).
+        self.refuse = refuse
         self.release = threading.Event()
         self.held = 0
         proxy = self
@@ -62,6 +65,15 @@ class HoldingProxy:
                 if served and proxy.drop_reused is not None and proxy.drop_reused.search(self.path):
                     proxy.dropped += 1
                     self.close_connection = True
+                    return
+                if proxy.refuse is not None and proxy.refuse(self.command, self.path, self.headers):
+                    denied = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+                              b'<Message>Access Denied</Message></Error>')
+                    self.send_response(403)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(denied)))
+                    self.end_headers()
+                    self.wfile.write(denied)
                     return
                 writes = self.command in ("PUT", "POST") and proxy.hold_key in self.path
                 answer_held = writes and proxy.hold_answers_to is not None and proxy.hold_answers_to.search(self.path)

@@ -118,14 +118,17 @@ extension ObjectVFS {
     private func copyAll(_ keys: [String], from: String, to: String, path: VFSPath) async throws {
         let store = self.store
         var copied: [String] = []
-        do {
-            try await withThrowingTaskGroup(of: String.self) { group in
-                var next = 0
-                func add() {
-                    let key = keys[next]
-                    next += 1
-                    let target = to + key.droppingBytes(from.utf8.count)
-                    group.addTask {
+        var firstError: (any Error)?
+        // Every copy that finished is known, also those in flight when one failed: undoing only
+        // those collected before the failure left the others behind.
+        await withTaskGroup(of: Result<String, any Error>.self) { group in
+            var next = 0
+            func add() {
+                let key = keys[next]
+                next += 1
+                let target = to + key.droppingBytes(from.utf8.count)
+                group.addTask {
+                    do {
                         // A directory marker is empty: writing a new one is cheaper than a copy,
                         // and some stores (SeaweedFS) cannot copy one.
                         if key.endsWithSlashByte {
@@ -133,20 +136,38 @@ extension ObjectVFS {
                         } else {
                             try await store.copy(from: key, to: target)
                         }
-                        return target
+                        return .success(target)
+                    } catch {
+                        return .failure(error)
                     }
                 }
-                while next < min(8, keys.count) { add() }
-                while let target = try await group.next() {
-                    copied.append(target)
-                    if next < keys.count { add() }
-                }
             }
-        } catch {
-            _ = try? await store.deleteMany(copied)
-            await caches.invalidate(bucket: store.identity.bucket, prefix: to)
-            if let error = error as? ObjectStoreError { throw VFSError(error, path: path.description) }
-            throw error
+            while next < min(8, keys.count) { add() }
+            while let result = await group.next() {
+                switch result {
+                case .success(let target): copied.append(target)
+                case .failure(let error): firstError = firstError ?? error
+                }
+                if firstError == nil && next < keys.count { add() }
+            }
         }
+        guard let error = firstError else { return }
+        // Undone: the copies made go. When the store cannot take that either (it is away),
+        // they stay, and the error says where: a later rename onto it is refused (not empty)
+        // until they are removed.
+        let left: Int
+        do {
+            left = copied.isEmpty ? 0 : try await store.deleteMany(copied).count
+        } catch {
+            left = copied.count
+        }
+        await caches.invalidate(bucket: store.identity.bucket, prefix: to)
+        let failure = (error as? ObjectStoreError).map { VFSError($0, path: path.description) } ?? error
+        guard left > 0 else { throw failure }
+        VFSMetrics.storeLogger.error("a failed rename left copies behind", metadata: [
+            "source": "\(from)", "destination": "\(to)", "copies": "\(left)"])
+        let reason = (failure as? VFSError)?.detail ?? "\(failure)"
+        throw VFSError.storeFailure(
+            "renaming \(path) failed (\(reason)), and the \(left) copies already made under \(to) could not be removed either: remove them")
     }
 }

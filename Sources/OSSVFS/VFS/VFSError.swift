@@ -30,6 +30,17 @@ public enum VFSError: Error, Sendable, Equatable {
     /// The store failed in a way retrying will not fix.
     case storeFailure(String)
 
+    /// The path or reason the error carries.
+    public var detail: String {
+        switch self {
+        case .notFound(let text), .alreadyExists(let text), .notDirectory(let text), .isDirectory(let text),
+            .directoryNotEmpty(let text), .permissionDenied(let text), .invalidName(let text), .nameTooLong(let text),
+            .invalidRange(let text), .unsupported(let text), .integrity(let text), .noSpace(let text),
+            .storeUnavailable(let text), .storeFailure(let text):
+            return text
+        }
+    }
+
     /// The VFS meaning of a store error.
     public init(_ error: ObjectStoreError, path: String) {
         switch error {
