@@ -48,6 +48,14 @@ def connect(server: OssftpServer, user: str, password: str) -> ftplib.FTP:
     return client
 
 
+def s3_server(tmp_path, endpoint: str, region: str, *extra: str) -> OssftpServer:
+    """A started ossftp server on the S3 provider at `endpoint`, with `extra` flags."""
+    server = OssftpServer(tmp_path / "srv", [], extra_args=["--provider", "s3", "--endpoint", endpoint,
+                                                            "--region", region, *extra])
+    server.start()
+    return server
+
+
 def test_login_with_key_and_bucket_reaches_the_bucket(seaweedfs, s3ftp, bucket):
     admin = seaweedfs.admin
     client = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
@@ -321,9 +329,7 @@ def test_a_file_deleted_while_it_is_downloaded_ends_with_451(seaweedfs, bucket, 
     read (its next ranged GET found nothing) ended with 550, a refusal, after part of it."""
     body = os.urandom(40 * 1024 * 1024)
     seaweedfs.client().put_object(Bucket=bucket, Key="gone.bin", Body=body)
-    server = OssftpServer(tmp_path / "srv", [], extra_args=[
-        "--provider", "s3", "--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region, "--read_ahead_mb", "1"])
-    server.start()
+    server = s3_server(tmp_path, seaweedfs.endpoint, seaweedfs.region, "--read_ahead_mb", "1")
     try:
         admin = seaweedfs.admin
         reader = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
@@ -388,9 +394,7 @@ def test_a_folder_rename_that_cannot_be_undone_says_where_its_copies_are(seaweed
         return deletes_refused[0] and method == "POST" and "delete" in path
 
     proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", refuse=refuse)
-    server = OssftpServer(tmp_path / "srv", [], extra_args=[
-        "--provider", "s3", "--endpoint", proxy.endpoint, "--region", seaweedfs.region, "--rename", "copy"])
-    server.start()
+    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region, "--rename", "copy")
     try:
         admin = seaweedfs.admin
         ftp = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
@@ -436,10 +440,7 @@ def test_a_request_on_a_connection_the_store_dropped_is_sent_again_whole(seaweed
     body from its start. It could not rewind the body: each such part failed the upload with
     451 ("necessary data rewind wasn't possible")."""
     proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", drop_reused=r"/dropped\.bin")
-    server = OssftpServer(tmp_path / "srv", [], extra_args=[
-        "--provider", "s3", "--endpoint", proxy.endpoint, "--region", seaweedfs.region, "--part_size_mb", "5",
-        "--upload_concurrency", "1"])
-    server.start()
+    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region, "--part_size_mb", "5", "--upload_concurrency", "1")
     try:
         admin = seaweedfs.admin
         client = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
