@@ -63,11 +63,11 @@ public struct ConsoleServer: Sendable {
     func makeRouter() -> Router<ConsoleRequestContext> {
         let router = Router(context: ConsoleRequestContext.self)
         router.add(middleware: ConsoleHostCheck(loopbackOnly: Self.isLoopback(host)))
-        router.get("/") { request, _ in
+        router.getAndHead("/") { request, _ in
             guard self.mayRead(request) else { return Self.redirect(to: "/login") }
             return Self.html(ConsolePage.main(protected: self.access.isProtected))
         }
-        router.get("/login") { _, _ in
+        router.getAndHead("/login") { _, _ in
             Self.html(ConsolePage.login(error: nil, enabled: self.access.current().verifyPassword != nil,
                                         locked: self.access.isProtected))
         }
@@ -79,21 +79,21 @@ public struct ConsoleServer: Sendable {
                                       sameSite: .strict))
             return response
         }
-        router.get("/metrics") { request, _ in
+        router.getAndHead("/metrics") { request, _ in
             guard self.mayRead(request) else { return Self.refusal(.unauthorized, "authentication required") }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: self.source.metrics())))
         }
         let api = router.group("api")
-        api.get("status") { request, _ in try await self.read(request) { await self.source.status() } }
-        api.get("sessions") { request, _ in try await self.read(request) { await self.source.sessions() } }
-        api.get("transfers") { request, _ in
+        api.getAndHead("status") { request, _ in try await self.read(request) { await self.source.status() } }
+        api.getAndHead("sessions") { request, _ in try await self.read(request) { await self.source.sessions() } }
+        api.getAndHead("transfers") { request, _ in
             try await self.read(request) { await self.source.sessions().filter { $0.transfer != nil } }
         }
-        api.get("spool") { request, _ in try await self.read(request) { await self.source.spool() } }
-        api.get("errors") { request, _ in try await self.read(request) { self.log.recentErrors() } }
-        api.get("log") { request, _ in try await self.read(request) { self.log.tail() } }
-        api.get("config") { request, _ in try await self.read(request) { await self.source.configuration() } }
+        api.getAndHead("spool") { request, _ in try await self.read(request) { await self.source.spool() } }
+        api.getAndHead("errors") { request, _ in try await self.read(request) { self.log.recentErrors() } }
+        api.getAndHead("log") { request, _ in try await self.read(request) { self.log.tail() } }
+        api.getAndHead("config") { request, _ in try await self.read(request) { await self.source.configuration() } }
         api.post("config") { request, _ in try await self.edit(request) }
         api.post("reload") { request, _ in
             if let refused = self.refuseChange(request) { return refused }
@@ -251,5 +251,19 @@ public struct ConsoleServer: Sendable {
             if let name = parts.first { fields[name] = parts.count > 1 ? parts[1] : "" }
         }
         return fields
+    }
+}
+
+extension RouterMethods where Context == ConsoleRequestContext {
+    /// GET of `path`, and HEAD with the same status and headers and no body: RFC 9110 §9.3.2
+    /// has HEAD wherever GET is (it was 404).
+    @discardableResult
+    func getAndHead(_ path: RouterPath, use handler: @Sendable @escaping (Request, Context) async throws -> Response) -> Self {
+        get(path, use: handler)
+        return head(path) { request, context in
+            var response = try await handler(request, context)
+            response.body = ResponseBody()
+            return response
+        }
     }
 }

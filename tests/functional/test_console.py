@@ -134,6 +134,11 @@ def test_protected_console_needs_login_or_token(protected):
     anonymous = ConsoleClient(protected.web_port)
     for path in ("/api/status", "/api/sessions", "/api/config", "/api/log", "/api/errors", "/metrics"):
         assert anonymous.request("GET", path)[0] == 401, path
+        # HEAD is answered wherever GET is, as GET would be (RFC 9110 §9.3.2; it was 404).
+        assert anonymous.request("HEAD", path)[0] == 401, path
+    assert anonymous.request("HEAD", "/login")[0] == 200
+    status, body = ConsoleClient(protected.web_port, token=TOKEN).request("HEAD", "/api/status")[::2]
+    assert status == 200 and body == b""
     status, headers, _ = anonymous.request("GET", "/")
     assert status == 303 and headers["Location"] == "/login"
     assert anonymous.post_json("/api/config", {"key": "idle_timeout", "value": "60"})[0] == 401
