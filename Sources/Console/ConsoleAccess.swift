@@ -8,7 +8,8 @@ import Foundation
 public struct ConsoleAccess: Sendable {
     /// The credentials in force.
     public struct Credentials: Sendable {
-        /// Checks a password typed on the login page; nil when no password is set.
+        /// Checks a password typed on the login page, answering a wrong one slowly (a second:
+        /// guesses must not be fast); nil when no password is set.
         public var verifyPassword: (@Sendable (_ password: String, _ peer: String) async -> Bool)?
         /// A bearer token for the API and /metrics (`Authorization: Bearer ...`); nil for none.
         public var token: String?

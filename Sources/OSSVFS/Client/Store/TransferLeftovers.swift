@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What a transfer would leave if the process ended now: a multipart upload not completed
 /// (parts the store keeps, and bills, until aborted) and a partial download beside its
 /// destination. `ossftp cp` clears them when a signal ends the copy.
@@ -55,8 +59,9 @@ public final class TransferLeftovers: @unchecked Sendable {
                 done.append("the multipart upload \(upload.uploadID) of \(upload.key) could not be aborted: \(error)")
             }
         }
-        if let partialFile {
-            try? DirectoryOps.unlinkIfPresent(partialFile)
+        // Said only when there was one: a download that got its name just before the signal
+        // has no partial file left (it said "removed" of a file that was complete).
+        if let partialFile, unlink(partialFile) == 0 {
             done.append("the partial file \(partialFile) was removed")
         }
         return done
