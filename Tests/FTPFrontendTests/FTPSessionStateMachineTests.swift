@@ -311,8 +311,8 @@ import Testing
     @Test func epsvAllRefusesPasvAndOtherFamilies() {
         var machine = loggedIn()
         // RFC 2428 §3: the 522 names the families this connection can use.
-        for family in ["2", "3"] {
-            #expect(machine.receivedLine(line("EPSV \(family)"))
+        for command in ["EPSV 2", "EPSV 3", "EPRT |3|127.0.0.1|5000|"] {
+            #expect(machine.receivedLine(line(command))
                 == .send(FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (1).")))
         }
         #expect(code(machine.receivedLine(line("EPSV ALL"))) == 200)

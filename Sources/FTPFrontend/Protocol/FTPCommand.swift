@@ -18,6 +18,9 @@ public enum FTPCommand: Equatable, Sendable {
     case epsv(EPSVArgument)
     /// PORT or EPRT: the client's address and port for an active data connection.
     case port(host: String, port: Int)
+    /// EPRT naming a network family other than 1 (IPv4) and 2 (IPv6): the session answers
+    /// 522 with its connection's (RFC 2428 §2).
+    case eprtFamily(Int)
     case allo
     // Service commands (RFC 959 §4.1.3, RFC 3659).
     case retr(String)

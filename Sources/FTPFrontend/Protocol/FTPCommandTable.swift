@@ -255,9 +255,7 @@ public enum FTPCommandTable {
         guard fields.count == 5, fields[0].isEmpty, fields[4].isEmpty, let family = Int(fields[1]) else {
             throw FTPReply(.syntaxErrorInArguments, "Use EPRT |family|address|port|.")
         }
-        guard family == 1 || family == 2 else {
-            throw FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (1,2).")
-        }
+        guard family == 1 || family == 2 else { return .eprtFamily(family) }
         var host = String(fields[2])
         let valid: Bool
         if family == 1 {

@@ -164,6 +164,8 @@ public struct FTPSessionStateMachine: Sendable {
             return .closeDataConnection(FTPReply(.closingDataConnection, "No transfer to abort."))
         case .port(let host, let port):
             return activeConnection(host: host, port: port)
+        case .eprtFamily:
+            return .send(FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (\(controlIsIPv6 ? 2 : 1))."))
         case .stou(nil):
             return transfer("stou-" + Self.uniqueSuffix()) { .storeUnique($0, nameGiven: false) }
         case .stou(let name?):
