@@ -100,6 +100,20 @@ public actor SpoolBudget {
         if !started { lastProgress = .now }
     }
 
+    /// Runs `upload`, a part's upload to the store, counted as being sent (``sending(_:)``)
+    /// while it runs, whatever its outcome.
+    nonisolated func whileSending<T: Sendable>(_ upload: @Sendable () async throws -> T) async throws -> T {
+        await sending(true)
+        do {
+            let result = try await upload()
+            await sending(false)
+            return result
+        } catch {
+            await sending(false)
+            throw error
+        }
+    }
+
     /// Fails every reservation waiting now and every later one: the process is ending, and a
     /// writer waiting for space would hold its end up.
     public func close(reason: String) {

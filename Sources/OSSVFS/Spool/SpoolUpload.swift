@@ -284,17 +284,11 @@ public actor SpoolUpload: VFSWriter {
             try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
                 let result: Result<UploadedPart, any Error>
                 do {
-                    await budget.sending(true)
-                    let uploaded: UploadedPart
-                    do {
-                        uploaded = try await store.uploadPart(
+                    let uploaded = try await budget.whileSending {
+                        try await store.uploadPart(
                             key, uploadID: id, partNumber: part.number,
                             body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: true))
-                    } catch {
-                        await budget.sending(false)
-                        throw error
                     }
-                    await budget.sending(false)
                     // Known (and, once the client was told the file is stored, journaled)
                     // before its file goes: a restart cannot send it again, and ListParts does
                     // not give the checksum the completion repeats.
@@ -422,15 +416,10 @@ public actor SpoolUpload: VFSWriter {
                 try await sealPart()
                 if let first = pendingFirst {
                     let body = ObjectBody.file(path: first.path, offset: 0, length: UInt64(first.size), disposable: true)
-                    let budget = configuration.budget
-                    await budget.sending(true)
-                    do {
+                    let (store, key, metadata, ifAbsent) = (self.store, self.key, self.metadata, self.ifAbsent)
+                    _ = try await configuration.budget.whileSending {
                         try await store.put(key, body: body, metadata: metadata, ifAbsent: ifAbsent)
-                    } catch {
-                        await budget.sending(false)
-                        throw error
                     }
-                    await budget.sending(false)
                     pendingFirst = nil
                     await release(first.reserved, path: first.path)
                 } else {

@@ -93,12 +93,17 @@ public actor MetadataCache {
         for prefix in prefixes { emptied[ExactName(prefix)] = until }
     }
 
-    /// Whether ossftp emptied `prefix` lately, so that a listing showing it must check it.
-    func mayBeEmptied(_ prefix: String) -> Bool {
-        guard let until = emptied[ExactName(prefix)] else { return false }
-        if until > now { return true }
-        emptied[ExactName(prefix)] = nil
-        return false
+    /// Those of `prefixes` ossftp emptied lately, which a listing showing them must check: one
+    /// call per listed page (nothing to look up while ossftp emptied nothing).
+    func mayBeEmptied(_ prefixes: [String]) -> [String] {
+        guard !emptied.isEmpty else { return [] }
+        let current = now
+        return prefixes.filter { prefix in
+            guard let until = emptied[ExactName(prefix)] else { return false }
+            if until > current { return true }
+            emptied[ExactName(prefix)] = nil
+            return false
+        }
     }
 
     /// A check found something under `prefix`: listings show it again without checking.

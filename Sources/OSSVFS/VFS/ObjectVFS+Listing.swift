@@ -40,22 +40,28 @@ extension ObjectVFS {
     /// filer lists a folder for seconds after its last object is deleted
     /// (``MetadataCache/noteEmptied(_:)``). One request for each such folder a page shows.
     static func hidingEmptied(_ page: ListPage, store: any ObjectStore, cache: MetadataCache) async throws -> ListPage {
-        var kept: [String] = []
-        kept.reserveCapacity(page.commonPrefixes.count)
-        for common in page.commonPrefixes where try await !isEmptiedFolder(common, store: store, cache: cache) {
-            kept.append(common)
+        guard !page.commonPrefixes.isEmpty else { return page }
+        var gone = Set<String>()
+        for candidate in await cache.mayBeEmptied(page.commonPrefixes)
+        where try await holdsNothing(candidate, store: store, cache: cache) {
+            gone.insert(candidate)
         }
-        guard kept.count != page.commonPrefixes.count else { return page }
+        guard !gone.isEmpty else { return page }
         var shown = page
-        shown.commonPrefixes = kept
+        shown.commonPrefixes.removeAll { gone.contains($0) }
         return shown
     }
 
-    /// Whether `prefix` is a folder ossftp emptied that holds no key now. Asked without a
-    /// delimiter: with one, SeaweedFS answers for such a folder with its own name as a key, as
-    /// if it had a marker.
+    /// Whether `prefix` is a folder ossftp emptied that holds no key now.
     static func isEmptiedFolder(_ prefix: String, store: any ObjectStore, cache: MetadataCache) async throws -> Bool {
-        guard await cache.mayBeEmptied(prefix) else { return false }
+        guard await !cache.mayBeEmptied([prefix]).isEmpty else { return false }
+        return try await holdsNothing(prefix, store: store, cache: cache)
+    }
+
+    /// Asks the store whether any key is under `prefix`, a folder ossftp emptied lately; when
+    /// one is, listings show it again without asking. Asked without a delimiter: with one,
+    /// SeaweedFS answers for such a folder with its own name as a key, as if it had a marker.
+    private static func holdsNothing(_ prefix: String, store: any ObjectStore, cache: MetadataCache) async throws -> Bool {
         let inside = try await store.listPage(ListRequest(prefix: prefix, delimiter: nil, maxKeys: 1))
         if inside.objects.isEmpty { return true }
         await cache.clearEmptied(prefix)
