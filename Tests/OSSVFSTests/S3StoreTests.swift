@@ -31,6 +31,22 @@ import TestSupport
         try await store.delete(key)
     }
 
+    /// A machine whose clock is 20 minutes behind: SeaweedFS refuses its requests with
+    /// RequestTimeTooSkewed, and every retry was refused the same way (451 after half a
+    /// minute). The store's time is learnt from the refusal and the request goes through.
+    @Test func aClockTwentyMinutesOffIsCorrectedFromTheStoresAnswer() async throws {
+        let store = try await SeaweedFSStores.store()
+        store.machineClock = { Date().addingTimeInterval(-1200) }
+        let key = unique("skewed")
+        let data = random(1000)
+        let started = ContinuousClock.now
+        try await store.put(key, body: .bytes(data), metadata: [:])
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(try await collect(store.get(key, range: nil)) == data)
+        #expect(abs(store.storeNow.timeIntervalSince1970 - Date().timeIntervalSince1970) < 60)
+        try await store.delete(key)
+    }
+
     /// A read pinned to an ETag fails once the object was replaced: its ranges never mix two objects.
     @Test func aReadPinnedToAnETagFailsOnceTheObjectIsReplaced() async throws {
         let store = try await SeaweedFSStores.store()

@@ -17,7 +17,8 @@ from netutil import HOST
 
 class HoldingProxy:
     def __init__(self, upstream: str, hold_key: str, hold_answers_to: str | None = None,
-                 rewrite=None, answer_headers=None, drop_reused: str | None = None, refuse=None):
+                 rewrite=None, answer_headers=None, drop_reused: str | None = None, refuse=None,
+                 drop_answer_to: str | None = None, dropped_reaches_store: bool = True, replace_answer=None):
         target = urlsplit(upstream)
         self.upstream_host, self.upstream_port = target.hostname, target.port
         self.hold_key = hold_key
@@ -37,6 +38,18 @@ class HoldingProxy:
         # `refuse(method, path, headers) -> bool`: such a request is answered 403 AccessDenied
         # without reaching the store (a policy that refuses it).
         self.refuse = refuse
+        # A regular expression on the paths of one multipart upload's requests (`?uploadId=`):
+        # the first such request reaches the store (unless `dropped_reaches_store` is false)
+        # and its answer is dropped with the connection, as a completion done with its answer
+        # lost on the way. Later ones are answered 404 NoSuchUpload, as OSS and AWS answer for
+        # an upload completed (SeaweedFS would complete it again). `answers_dropped` counts.
+        self.drop_answer_to = re.compile(drop_answer_to) if drop_answer_to else None
+        self.dropped_reaches_store = dropped_reaches_store
+        self.answers_dropped = 0
+        # `replace_answer(method, path, request_headers, status, headers, body) -> (status,
+        # headers, body)`: the store's whole answer replaced (a store that ignores a request
+        # header the signature covers, so it cannot be taken out of the request).
+        self.replace_answer = replace_answer
         self.release = threading.Event()
         self.held = 0
         proxy = self
@@ -67,13 +80,15 @@ class HoldingProxy:
                     self.close_connection = True
                     return
                 if proxy.refuse is not None and proxy.refuse(self.command, self.path, self.headers):
-                    denied = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
-                              b'<Message>Access Denied</Message></Error>')
-                    self.send_response(403)
-                    self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(denied)))
-                    self.end_headers()
-                    self.wfile.write(denied)
+                    self._error(403, "AccessDenied", "Access Denied")
+                    return
+                lost = proxy.drop_answer_to is not None and proxy.drop_answer_to.search(self.path)
+                if lost and proxy.answers_dropped:
+                    self._error(404, "NoSuchUpload", "The specified upload does not exist.")
+                    return
+                if lost and not proxy.dropped_reaches_store:
+                    proxy.answers_dropped += 1
+                    self.close_connection = True
                     return
                 writes = self.command in ("PUT", "POST") and proxy.hold_key in self.path
                 answer_held = writes and proxy.hold_answers_to is not None and proxy.hold_answers_to.search(self.path)
@@ -92,8 +107,15 @@ class HoldingProxy:
                 if answer_held:
                     proxy.held += 1
                     proxy.release.wait()
-                self.send_response(response.status)
-                answer = response.getheaders()
+                if lost:
+                    proxy.answers_dropped += 1
+                    upstream.close()
+                    self.close_connection = True
+                    return
+                status, answer = response.status, response.getheaders()
+                if proxy.replace_answer:
+                    status, answer, data = proxy.replace_answer(self.command, self.path, headers, status, answer, data)
+                self.send_response(status)
                 if proxy.answer_headers:
                     answer = proxy.answer_headers(answer)
                 for name, value in answer:
@@ -106,6 +128,15 @@ class HoldingProxy:
                 if self.command != "HEAD":
                     self.wfile.write(data)
                 upstream.close()
+
+            def _error(self, status: int, code: str, message: str):
+                document = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+                            f'<Message>{message}</Message></Error>').encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(document)))
+                self.end_headers()
+                self.wfile.write(document)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 

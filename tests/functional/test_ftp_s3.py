@@ -454,6 +454,103 @@ def test_a_request_on_a_connection_the_store_dropped_is_sent_again_whole(seaweed
         proxy.close()
 
 
+@pytest.mark.parametrize("completed", [True, False])
+def test_a_completion_whose_answer_is_lost_is_checked_against_the_object(seaweedfs, bucket, tmp_path, completed):
+    """The completion's answer is lost with its connection, and the store then says the upload
+    no longer exists (as OSS and AWS do once an upload is completed; libcurl itself sends the
+    completion again on a new connection). Completed: the client got 451 for a file that was
+    stored. Not completed (the request was lost before the store), with an older object under
+    the key: the client got 226 and the old bytes stayed. The object is now checked against the
+    parts (size and multipart ETag)."""
+    old = b"the file as it was before\n"
+    seaweedfs.client().put_object(Bucket=bucket, Key="lost.bin", Body=old)
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", drop_answer_to=r"/lost\.bin\?uploadId=",
+                         dropped_reaches_store=completed)
+    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region, "--part_size_mb", "5")
+    try:
+        admin = seaweedfs.admin
+        client = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        body = os.urandom(12 * 1024 * 1024 + 3)
+        if completed:
+            assert client.storbinary("STOR lost.bin", io.BytesIO(body)).startswith("226")
+        else:
+            with pytest.raises(ftplib.error_temp, match="^451"):
+                client.storbinary("STOR lost.bin", io.BytesIO(body))
+        assert proxy.answers_dropped == 1
+        stored = seaweedfs.client().get_object(Bucket=bucket, Key="lost.bin")["Body"].read()
+        assert stored == (body if completed else old)
+        client.quit()
+    finally:
+        server.stop()
+        proxy.close()
+
+
+def test_a_store_that_ignores_range_never_gives_the_wrong_bytes(seaweedfs, bucket, tmp_path):
+    """A store (or proxy) that ignores Range answers 200 with the whole object: RETR after REST
+    sent the whole object from the start, and a large RETR sent it once per range asked, each
+    time with 226. Only an answer that is the range asked is used; anything else is 451."""
+
+    store = seaweedfs.client()
+    small, large = os.urandom(100_000), os.urandom(3 * 1024 * 1024 + 100)
+    store.put_object(Bucket=bucket, Key="small.bin", Body=small)
+    store.put_object(Bucket=bucket, Key="large.bin", Body=large)
+    objects = {"small.bin": small, "large.bin": large}
+
+    def whole_object(method, path, headers, status, answer, data):
+        # The signature covers Range, so the store gets it and its answer is replaced.
+        name = path.split("?")[0].rsplit("/", 1)[-1]
+        if method != "GET" or status != 206 or name not in objects:
+            return status, answer, data
+        kept = [(k, v) for k, v in answer if k.lower() not in ("content-range", "content-length")]
+        return 200, kept, objects[name]
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", replace_answer=whole_object)
+    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region)
+    try:
+        admin = seaweedfs.admin
+        client = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        # The whole of a small object is what was asked: it is delivered.
+        out = io.BytesIO()
+        assert client.retrbinary("RETR small.bin", out.write).startswith("226")
+        assert out.getvalue() == small
+        for name, rest in (("small.bin", 1000), ("large.bin", None)):
+            out = io.BytesIO()
+            with pytest.raises(ftplib.error_temp, match="^451.*whole object"):
+                client.retrbinary(f"RETR {name}", out.write, rest=rest)
+            expected = (small if name == "small.bin" else large)[rest or 0:]
+            assert len(out.getvalue()) <= len(expected) and expected.startswith(out.getvalue())
+        client.quit()
+    finally:
+        server.stop()
+        proxy.close()
+
+
+def test_a_listing_that_does_not_move_on_ends_with_451(seaweedfs, bucket, tmp_path):
+    """A listing page that says it is truncated and names as the next position the one just
+    asked for: LIST asked for the same page forever (thousands of requests a minute, never
+    answered, going on after the client left)."""
+    seaweedfs.client().put_object(Bucket=bucket, Key="a.txt", Body=b"a")
+
+    def stuck(method, path, headers, status, answer, data):
+        if method == "GET" and "list-type=2" in path and b"<ListBucketResult" in data:
+            data = data.replace(b"<IsTruncated>false</IsTruncated>",
+                                b"<IsTruncated>true</IsTruncated><NextContinuationToken>again</NextContinuationToken>")
+        return status, answer, data
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", replace_answer=stuck)
+    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region)
+    try:
+        admin = seaweedfs.admin
+        client = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        with pytest.raises(ftplib.error_temp, match="^451.*truncated"):
+            client.retrlines("LIST")
+        assert client.voidcmd("NOOP").startswith("200")
+        client.quit()
+    finally:
+        server.stop()
+        proxy.close()
+
+
 @pytest.mark.parametrize("size", [6, 6 * 1024 * 1024])
 def test_appe_continues_the_object_as_stored_not_as_cached(seaweedfs, s3ftp, bucket, size):
     """APPE kept as many bytes as a cached size said: after another client grew the object,

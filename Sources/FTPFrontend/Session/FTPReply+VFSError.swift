@@ -26,7 +26,7 @@ extension FTPReply {
         case .unsupported(let reason):
             self.init(.fileUnavailable, "Not supported on object storage: \(reason).")
         case .integrity(let reason):
-            self.init(.localError, "Integrity check failed, nothing stored: \(reason).")
+            self.init(.localError, "Integrity check failed: \(reason).")
         case .noSpace(let reason):
             self.init(.insufficientStorage, "Insufficient storage: \(reason).")
         case .storeUnavailable(let reason):

@@ -20,9 +20,15 @@ extension HTTPObjectStore {
         if let token = request.continuationToken { query["continuation-token"] = token }
         let response = try await send(retryable: true) { makeRequest("GET", query: query) }
         let (page, root) = try parse(response.body)
-        let truncated = root.value("IsTruncated") == "true"
         var result = page
-        result.nextContinuationToken = truncated ? root.value("NextContinuationToken").map(decode(root)) : nil
+        if root.value("IsTruncated") == "true" {
+            // A page that says more follow must say where: without a new token the listing
+            // would either stop short or ask for the same page forever.
+            guard let token = root.value("NextContinuationToken").map(decode(root)), !token.isEmpty,
+                !token.utf8.elementsEqual((request.continuationToken ?? "").utf8)
+            else { throw Self.stuckListing(request) }
+            result.nextContinuationToken = token
+        }
         return result
     }
 
@@ -36,9 +42,20 @@ extension HTTPObjectStore {
         if root.value("IsTruncated") == "true" {
             // NextMarker comes only with a delimiter; otherwise the last key is the marker.
             let last = [page.objects.last?.key, page.commonPrefixes.last].compactMap { $0 }.max()
-            result.nextContinuationToken = root.value("NextMarker").map(decode(root)) ?? last
+            guard let next = root.value("NextMarker").map(decode(root)) ?? last,
+                // Keys sort by their UTF-8 bytes (String's < would take é and e + U+0301 as equal).
+                request.continuationToken.map({ $0.utf8.lexicographicallyPrecedes(next.utf8) }) ?? !next.isEmpty
+            else { throw Self.stuckListing(request) }
+            result.nextContinuationToken = next
         }
         return result
+    }
+
+    /// A truncated page whose next token or marker does not move the listing on.
+    private static func stuckListing(_ request: ListRequest) -> ObjectStoreError {
+        .service(status: 200, code: "MalformedResponse",
+                 message: "the listing of \(request.prefix.isEmpty ? "the bucket" : request.prefix) says it is truncated but gives no next position",
+                 requestID: nil)
     }
 
     private func decode(_ root: XMLNode) -> (String) -> String {

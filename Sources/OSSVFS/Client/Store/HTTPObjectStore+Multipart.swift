@@ -1,3 +1,5 @@
+import Foundation
+
 /// Multipart uploads: initiate, upload part (and part copy), complete, abort, list parts and uploads.
 extension HTTPObjectStore {
     public func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String {
@@ -91,20 +93,63 @@ extension HTTPObjectStore {
                     }
                     return response
                 }
-                if let expected = combinedCRC(parts: parts) { try verifyCRC(response.headers, expected: expected, key: key) }
+                if let expected = combinedCRC(parts: parts) {
+                    do {
+                        try verifyCRC(response.headers, expected: expected, key: key)
+                    } catch {
+                        // As for a single PUT: the store kept other bytes than those sent, and
+                        // they must not stay readable as the object.
+                        try? await delete(key)
+                        throw error
+                    }
+                }
                 return XMLNode.parse(response.body)?.value("ETag") ?? response.headers["etag"] ?? ""
+            } catch ObjectStoreError.noSuchUpload(let id) {
+                // The upload is gone: completed by an attempt whose answer was lost (libcurl
+                // itself sends a request again when a kept-alive connection closes before any
+                // answer), or aborted. Only the object tells which.
+                if let etag = await completedObject(key, parts: parts) { return etag }
+                throw ObjectStoreError.noSuchUpload(id)
             } catch let error as ObjectStoreError {
                 guard retry.allows(after: attempt, since: firstStarted), Self.answerMayBeLost(error) else { throw error }
                 // The complete may have happened with its answer lost: check before repeating it.
                 do {
                     _ = try await listParts(key, uploadID: uploadID)
                 } catch ObjectStoreError.noSuchUpload {
-                    if let info = try? await head(key) { return info.etag }
+                    if let etag = await completedObject(key, parts: parts) { return etag }
                     throw error
                 }
                 try await retry.pause(before: attempt + 1)
             }
         }
+    }
+
+    /// The ETag of `key` when it is the object that completing `parts` makes (its size, and
+    /// its CRC-64 on OSS or its multipart ETag on S3, match); nil when it is another or none.
+    func completedObject(_ key: String, parts: [UploadedPart]) async -> String? {
+        guard let info = try? await head(key), info.size == parts.reduce(0, { $0 + $1.size }) else { return nil }
+        if let expected = combinedCRC(parts: parts), let crc = info.crc64 { return crc == expected ? info.etag : nil }
+        // S3's multipart ETag: the MD5 of the parts' MD5s, then a dash and the part count.
+        var digest = Digest(.md5)
+        for part in parts {
+            let hex = part.etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            guard let bytes = Self.bytes(hex: hex), bytes.count == 16 else { return nil }
+            digest.update(bytes)
+        }
+        let expected = "\(hexString(digest.finalize()))-\(parts.count)"
+        let etag = info.etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
+        return etag == expected ? info.etag : nil
+    }
+
+    private static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
     }
 
     static func answerMayBeLost(_ error: ObjectStoreError) -> Bool {

@@ -50,8 +50,18 @@ extension HTTPObjectStore {
                 }
                 // Latency to the first byte: the body streams at the reader's pace.
                 record(request, key: key, since: started, .answered(head, nil))
+                if let range {
+                    if let problem = ContentRangeCheck.problem(
+                        asked: range, status: head.status, contentRange: head.headers["content-range"],
+                        contentLength: head.headers["content-length"].flatMap { UInt64($0) })
+                    {
+                        stream.cancel()
+                        throw ObjectStoreError.service(status: head.status, code: "InvalidRangeAnswer", message: problem,
+                                                       requestID: head.headers["\(dialect.headerPrefix)request-id"])
+                    }
+                    return stream
+                }
                 // A whole object is checked end to end: CRC-64 on OSS, the MD5 ETag of a single-part S3 object.
-                guard range == nil else { return stream }
                 let expectedCRC = head.headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) }
                 let etag = (head.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
                 let expectedMD5 = dialect.kind == .s3 && etag.count == 32 && !etag.contains("-") ? etag.lowercased() : nil

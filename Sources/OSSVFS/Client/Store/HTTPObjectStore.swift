@@ -48,6 +48,20 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         }
     }
 
+    // How far the store's clock is ahead of this machine's, learnt from a RequestTimeTooSkewed
+    // answer: requests are signed at the store's time, as Alibaba's and AWS's SDKs do, so a
+    // camera or NAS whose clock is off still gets through.
+    private let skew = Lock()
+    private var storeClockOffset: TimeInterval = 0
+
+    /// This machine's clock (tests set one that is off; set before the first request).
+    var machineClock: @Sendable () -> Date = { Date() }
+
+    /// Now, by the store's clock as last learnt.
+    var storeNow: Date {
+        machineClock().addingTimeInterval(skew.withLock { storeClockOffset })
+    }
+
     var prefersListV1: Bool {
         get { listV1.withLock { useListV1 } }
         set { listV1.withLock { useListV1 = newValue } }
@@ -74,7 +88,7 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         var signable = SignableRequest(
             method: method, host: host, path: path, bucket: service ? nil : bucket, key: key, query: query,
             headers: headers)
-        dialect.signer.sign(&signable, credentials: credentials, date: Date())
+        dialect.signer.sign(&signable, credentials: credentials, date: storeNow)
         let queryString = signable.encodedQuery
         let url = "\(endpoint.scheme)://\(host)\(path)" + (queryString.isEmpty ? "" : "?\(queryString)")
         var request = HTTPRequest(method: method, url: url, headers: signable.headers, body: body)
@@ -164,6 +178,17 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         }
         let code = document?.value("Code") ?? Self.defaultCode(for: head.status)
         let message = document?.value("Message") ?? "HTTP \(head.status)"
+        if code == "RequestTimeTooSkewed" {
+            // The answer's ServerTime (both dialects' error documents carry it), else its Date.
+            if let storeTime = document?.value("ServerTime").flatMap(HTTPDates.parseISO8601)
+                ?? head.headers["date"].flatMap(HTTPDates.parseRFC1123)
+            {
+                let offset = storeTime - machineClock().timeIntervalSince1970
+                skew.withLock { storeClockOffset = offset }
+                VFSMetrics.storeLogger.warning(
+                    "the store's clock differs from this machine's by \(Int(offset)) s: requests are signed at the store's time")
+            }
+        }
         return Self.error(bucket: bucket, code: code, message: message, status: head.status, requestID: requestID, key: key ?? "")
     }
 

@@ -79,11 +79,19 @@ public struct StoreFactory: Sendable {
                 credentials: credentials, transport: transport)
         case .oss:
             let endpoint = try await ossEndpoint(bucket: bucket, credentials: credentials)
+            let addressedByPath = pathStyle ?? endpoint.isIPAddress
             guard let region = region ?? Self.ossRegion(fromHost: endpoint.host) else {
-                throw ObjectStoreError.transport("cannot tell the OSS region of \(endpoint.host): set --region")
+                // An endpoint not named after its region (a private deployment's, an address):
+                // V4 needs the region, V1 does not, and OSS takes both.
+                VFSMetrics.storeLogger.info(
+                    "cannot tell the OSS region of \(endpoint.host): signing with V1; set --region to sign with V4")
+                return HTTPObjectStore(
+                    bucket: bucket, endpoint: endpoint,
+                    dialect: .oss(region: "", signatureVersion: 1, pathStyle: addressedByPath),
+                    credentials: credentials, transport: transport, hierarchicalNamespace: hierarchicalNamespace)
             }
             return HTTPObjectStore(
-                bucket: bucket, endpoint: endpoint, dialect: .oss(region: region, pathStyle: pathStyle ?? false),
+                bucket: bucket, endpoint: endpoint, dialect: .oss(region: region, pathStyle: addressedByPath),
                 credentials: credentials, transport: transport, hierarchicalNamespace: hierarchicalNamespace)
         }
     }
