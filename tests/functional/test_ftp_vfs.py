@@ -198,3 +198,34 @@ def test_wildcards_in_the_last_name_of_list_and_nlst(server):
     with pytest.raises(ftplib.error_perm, match="^550"):
         c.nlst("missing/*.bin")  # only the last name may hold wildcards
     c.quit()
+
+
+def test_clients_making_the_same_folder_at_once_all_succeed_or_hear_it_exists(server):
+    """rclone copies files in parallel and makes each one's parent folder first: two MKDs of
+    one folder at once on the local store, and the second got 451 (EEXIST from the marker's
+    exclusive create, taken as a store failure) and failed its file's copy."""
+    import threading
+
+    srv, user, password = server
+    clients = [login(srv, user, password) for _ in range(8)]
+    for round_number in range(3):
+        replies: list[str] = []
+        start = threading.Barrier(len(clients))
+
+        def make(client):
+            start.wait()
+            try:
+                replies.append(client.sendcmd(f"MKD race{round_number}"))
+            except ftplib.all_errors as error:
+                replies.append(str(error))
+
+        threads = [threading.Thread(target=make, args=(client,)) for client in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert all(reply.startswith(("257", "550")) for reply in replies), replies
+        assert any(reply.startswith("257") for reply in replies), replies
+        assert clients[0].nlst(f"race{round_number}") == []
+    for client in clients:
+        client.quit()

@@ -186,6 +186,66 @@ def test_an_upload_cut_without_close_notify_is_not_stored(tmp_path, certificate)
         server.stop()
 
 
+def test_an_upload_closed_before_its_handshake_is_not_stored(tmp_path, certificate):
+    """Under PROT P, a data connection closed before any TLS (a FIN alone, from the client or
+    from anyone who took the passive port first) ended the upload as an empty file, with 226,
+    over the file that was there."""
+    server = tls_server(tmp_path, certificate)
+    try:
+        victim = server.bucket_dir() / "victim.bin"
+        victim.write_bytes(b"v" * 8000)
+        client = ftps(server)
+        client.voidcmd("TYPE I")
+        for closed_before_command in (False, True):
+            port = int(client.sendcmd("EPSV").split("|")[3])
+            raw = socket.create_connection((HOST, port), timeout=20)
+            if closed_before_command:
+                raw.close()
+                time.sleep(0.3)
+            assert client.sendcmd("STOR victim.bin").startswith("150")
+            raw.close()
+            reply = client.getline()
+            assert reply[:3] in ("425", "426"), reply
+            assert victim.read_bytes() == b"v" * 8000
+        assert client.voidcmd("NOOP").startswith("200")
+        client.quit()
+    finally:
+        server.stop()
+
+
+def test_a_download_to_a_client_that_stopped_reading_ends(tmp_path, certificate):
+    """Under PROT P, a download to a client that no longer reads: ABOR, and the stall
+    watchdog, closed the data connection only once its close_notify was sent, which never
+    happened; the 426 waited for the client to go (the stall timeout for ABOR, forever for the
+    watchdog), holding the session."""
+    cert, key = certificate
+    server = OssftpServer(tmp_path / "srv", [Account("alice", "alice-pass", "bucket1")],
+                          extra_config={"tls_certificate": str(cert), "tls_key": str(key),
+                                        "transfer_stall_timeout": 3})
+    server.start()
+    try:
+        (server.bucket_dir() / "big.bin").write_bytes(os.urandom(32 * MiB))
+        client = ftps(server)
+        client.voidcmd("TYPE I")
+        for ending in ("ABOR", "stall"):
+            data = private_data(client, "RETR big.bin")
+            data.recv(1000)
+            time.sleep(1)  # the buffers between fill up
+            started = time.monotonic()
+            if ending == "ABOR":
+                client.putcmd("ABOR")
+                replies = [client.getline()[:3], client.getline()[:3]]
+                assert replies == ["426", "226"], replies
+            else:
+                assert client.getline().startswith("426")
+            assert time.monotonic() - started < 10, ending
+            data.close()
+        assert client.voidcmd("NOOP").startswith("200")
+        client.quit()
+    finally:
+        server.stop()
+
+
 def test_an_empty_download_still_gets_its_handshake_and_close_notify(tmp_path, certificate):
     server = tls_server(tmp_path, certificate)
     try:

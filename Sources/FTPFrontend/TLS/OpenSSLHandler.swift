@@ -196,11 +196,29 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         closing = true
         // close_notify before the socket closes (FileZilla fails transfers without it).
         _ = SSL_shutdown(ssl)
+        guard context.channel.isWritable else {
+            // A peer that stopped reading (a stalled or aborted download) would never take
+            // the close_notify queued behind what it left unread, and the close would wait
+            // for it forever, holding the transfer's 426 and the session.
+            context.close(mode: mode, promise: promise)
+            return
+        }
         let sent = context.eventLoop.makePromise(of: Void.self)
         flushCiphertext(context: context, promise: sent)
         context.flush()
-        sent.futureResult.whenComplete { _ in context.close(mode: mode, promise: promise) }
+        let closed = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let timeout = context.eventLoop.scheduleTask(in: Self.closeNotifyWait) {
+            closed.value.close(mode: mode, promise: nil)
+        }
+        sent.futureResult.whenComplete { _ in
+            timeout.cancel()
+            // Closed by the wait's end already: the close is done.
+            if context.channel.isActive { context.close(mode: mode, promise: promise) } else { promise?.succeed() }
+        }
     }
+
+    /// How long a close waits for its close_notify to be taken by a peer that reads slowly.
+    static let closeNotifyWait = TimeAmount.seconds(5)
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         guard event is TLSCloseAfterHandshake else {
@@ -216,11 +234,17 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// transfer, a shutdown) would wait forever.
     func channelInactive(context: ChannelHandlerContext) {
         failPendingWrites(ChannelError.ioOnClosedChannel)
+        // A transfer that ended well and was waiting to give the client its handshake.
+        let transferEnded = closeAfterHandshake != nil
         if let waiting = closeAfterHandshake {
             closeAfterHandshake = nil
             waiting.succeed()
         }
-        if dataConnection, handshakeDone, !peerClosed, !closing {
+        if dataConnection, !handshakeDone, !transferEnded {
+            // Closed before any TLS: under PROT P no byte of it can count, and an upload so
+            // ended was stored empty with 226 (RFC 4217 §9: the data connection is protected).
+            context.fireErrorCaught(TLSError("the data connection ended before its TLS handshake"))
+        } else if dataConnection, handshakeDone, !peerClosed, !closing {
             // The stream ended without close_notify: a FIN anyone on the path can forge. An
             // upload so ended may be cut short; it must not be stored as complete (as vsftpd's
             // strict_ssl_read_eof).

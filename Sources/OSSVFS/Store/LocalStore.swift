@@ -138,10 +138,12 @@ public final class LocalStore: ObjectStore {
                 guard body.length == 0 else {
                     throw ObjectStoreError.invalidKey("\(key) is a folder here and cannot hold bytes")
                 }
-                if try PosixFile.status(destination) == nil {
+                do {
                     try PosixFile.createExclusive(destination, mode: 0o644).close()
-                } else if ifAbsent {
-                    throw ObjectStoreError.conflict("\(key) exists")
+                } catch ObjectStoreError.io(_, EEXIST) {
+                    // There already, or made meanwhile by another client's MKD of the same
+                    // folder (rclone makes a parent folder once per file it copies into it).
+                    if ifAbsent { throw ObjectStoreError.conflict("\(key) exists") }
                 }
             } else {
                 let temp = try layout.stage(body, sync: layout.syncsWrites)
