@@ -8,8 +8,10 @@ import OSSVFS
 /// neither ossftp nor libfuse holds the whole listing.
 ///
 /// Entries are numbered from 1 (`.` and `..` first); the number of the last entry a buffer
-/// took is the offset the kernel asks from next. An offset other than where the stream stands
-/// (`seekdir`, `rewinddir`) restarts the listing and skips to it.
+/// took is the offset the kernel asks from next. The kernel may pass on only part of a buffer
+/// (a program reading with a buffer smaller than a page: musl's readdir uses 2 KiB) and then
+/// asks again from within it: the last buffer's entries are kept and handed out again. Any
+/// other offset (`seekdir`, `rewinddir`) restarts the listing and skips to it.
 ///
 /// Files being written in the directory and not stored yet (which getattr already shows) come
 /// after the store's entries, so `ls` sees a copy in progress as stat does.
@@ -53,6 +55,9 @@ final class FuseDirectoryStream: @unchecked Sendable {
     private var position: Int64 = 0
     /// Entries fetched from the store and not yet taken by the kernel.
     private var ready: [Item] = []
+    /// The entries handed out by the last read, the first of them at offset `recentStart + 1`.
+    private var recent: [Item] = []
+    private var recentStart: Int64 = 0
     private var ended = false
 
     /// Store entries fetched per trip to the VFS: a trip costs a thread hop.
@@ -74,7 +79,19 @@ final class FuseDirectoryStream: @unchecked Sendable {
     /// Call under ``lock``.
     func read(from offset: Int64, add: (String, stat, Int64) -> Bool,
               fetched: ([VFSEntry], UInt64) -> Void) throws {
-        if offset != position { try restart(skippingTo: offset, fetched: fetched) }
+        if offset != position {
+            if offset > 0, offset >= recentStart, offset < position {
+                // Part of the last buffer was not passed on: the same entries again, so that
+                // (offset 0 is rewinddir, which must see the folder as it is now)
+                // none is lost or repeated and the folder is not listed again from its start.
+                ready = Array(recent[Int(offset - recentStart)...]) + ready
+                position = offset
+            } else {
+                try restart(skippingTo: offset, fetched: fetched)
+            }
+        }
+        recent = []
+        recentStart = position
         while true {
             if ready.isEmpty {
                 guard try refill(fetched: fetched) else { return }
@@ -85,7 +102,7 @@ final class FuseDirectoryStream: @unchecked Sendable {
             case .listed(let entry): fill(entry, listedAt)
             }
             guard add(item.name, status, position + 1) else { return }
-            ready.removeFirst()
+            recent.append(ready.removeFirst())
             position += 1
         }
     }
@@ -94,6 +111,8 @@ final class FuseDirectoryStream: @unchecked Sendable {
     private func restart(skippingTo offset: Int64, fetched: ([VFSEntry], UInt64) -> Void) throws {
         listing = nil
         ready = []
+        recent = []
+        recentStart = 0
         ended = false
         position = 0
         while position < offset {

@@ -350,6 +350,25 @@ def test_a_file_deleted_while_it_is_downloaded_ends_with_451(seaweedfs, bucket, 
         server.stop()
 
 
+def test_a_file_deleted_elsewhere_while_cached_is_forgotten_at_the_first_failed_read(seaweedfs, s3ftp, bucket):
+    """Another program deletes a file whose entry the session has cached: the RETR's GET finds
+    nothing, and the entry stayed, so SIZE went on answering 213 and RETR 451 (try again)
+    until the cache's TTL ran out."""
+    store = seaweedfs.client()
+    store.put_object(Bucket=bucket, Key="cached.bin", Body=b"x" * 1000)
+    admin = seaweedfs.admin
+    ftp = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    assert ftp.size("cached.bin") == 1000
+    store.delete_object(Bucket=bucket, Key="cached.bin")
+    with pytest.raises(ftplib.Error, match="^(451|550)"):
+        ftp.retrbinary("RETR cached.bin", lambda chunk: None)
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.size("cached.bin")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.retrbinary("RETR cached.bin", lambda chunk: None)
+    ftp.quit()
+
+
 def test_a_folder_whose_last_file_is_deleted_is_no_longer_listed(seaweedfs, s3ftp, bucket):
     """SEMANTICS: a prefix-only folder disappears with its last object. SeaweedFS's filer keeps
     listing the folder for seconds after (its empty-folder cleanup runs later): it stayed in
@@ -413,6 +432,24 @@ def test_a_folder_rename_that_cannot_be_undone_says_where_its_copies_are(seaweed
     finally:
         server.stop()
         proxy.close()
+
+
+def test_a_folder_whose_first_subfolder_was_emptied_is_still_a_folder(seaweedfs, s3ftp, bucket):
+    """`p/d/only` deleted, `p/keep` left: the lookup of `p` lists one entry, which was the
+    emptied `d/` (it sorts first), hid it, and took `p` for gone; CWD, MLST and STOR into `p`
+    got 550 for a minute."""
+    client = seaweedfs.client()
+    client.put_object(Bucket=bucket, Key="p/keep", Body=b"1")
+    client.put_object(Bucket=bucket, Key="p/d/only", Body=b"2")
+    admin = seaweedfs.admin
+    ftp = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    ftp.delete("p/d/only")
+    time.sleep(6)  # past the cache's TTL: the lookup asks the store
+    assert ftp.sendcmd("MLST p").startswith("250")
+    assert ftp.storbinary("STOR p/new", io.BytesIO(b"3")).startswith("226")
+    ftp.cwd("p")
+    assert sorted(ftp.nlst()) == ["keep", "new"]
+    ftp.quit()
 
 
 def test_mfmt_keeps_the_objects_standard_headers(seaweedfs, s3ftp, bucket):

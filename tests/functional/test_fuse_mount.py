@@ -93,18 +93,75 @@ def test_shell_tools(mounted):
     assert os.statvfs(root).f_bsize == 4096
 
 
+def _local_folder(tmp_path: Path, folder: str, names: list[str], body: bytes) -> list[str]:
+    """Files `names` holding `body` put straight into the local store's folder `folder`."""
+    path = tmp_path / "data" / "bkt" / folder
+    path.mkdir()
+    for name in names:
+        (path / name).write_bytes(body)
+    return names
+
+
 def test_a_large_directory_is_listed_in_full_and_in_order(tmp_path, seaweedfs):
     m = _mount("local", tmp_path, seaweedfs)
     try:
-        folder = tmp_path / "data" / "bkt" / "many"
-        folder.mkdir()
-        names = [f"n{index:05d}" for index in range(3000)]
-        for name in names:
-            (folder / name).write_bytes(b"xy")
+        names = _local_folder(tmp_path, "many", [f"n{index:05d}" for index in range(3000)], b"xy")
         # Many kernel buffers' worth: each readdir call resumes at the offset of the last.
         assert os.listdir(m.root / "many") == names
         lines = sh("ls -l many", m.root).stdout.splitlines()[1:]
         assert len(lines) == 3000 and all(line.split()[4] == "2" for line in lines)
+    finally:
+        m.mount.stop()
+
+
+def _read_directory(path: Path, buffer_size: int, after_first=None) -> list[str]:
+    """The names getdents64 gives with a buffer of `buffer_size` bytes (musl's readdir asks for
+    2 KiB); `after_first` runs once the first buffer is read."""
+    import ctypes
+    import struct
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    getdents64 = 217  # x86-64
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    names: list[str] = []
+    try:
+        buffer = ctypes.create_string_buffer(buffer_size)
+        while True:
+            count = libc.syscall(getdents64, descriptor, buffer, buffer_size)
+            assert count >= 0, os.strerror(ctypes.get_errno())
+            if count == 0:
+                return names
+            raw, offset = buffer.raw[:count], 0
+            while offset < count:
+                length = struct.unpack_from("<H", raw, offset + 16)[0]
+                names.append(raw[offset + 19:offset + length].split(b"\0", 1)[0].decode())
+                offset += length
+            if after_first is not None:
+                after_first()
+                after_first = None
+    finally:
+        os.close(descriptor)
+
+
+def test_a_directory_read_with_a_small_buffer_loses_and_repeats_nothing(tmp_path, seaweedfs):
+    """A reader whose buffer is smaller than the kernel's page (musl's readdir, 2 KiB) takes
+    part of each FUSE reply, and the kernel asks again from within it: the folder was listed
+    again from its start and skipped into by count, so files deleted before the reader's
+    position made it lose others, and the reads cost the square of the folder's size."""
+    m = _mount("local", tmp_path, seaweedfs)
+    try:
+        names = _local_folder(tmp_path, "many", [f"name-{index:05d}" for index in range(2000)], b"x")
+        assert _read_directory(m.root / "many", 2048) == [".", ".."] + names
+
+        def delete_early_names():
+            for name in names[:300]:
+                os.unlink(m.root / "many" / name)
+
+        seen = _read_directory(m.root / "many", 2048, after_first=delete_early_names)
+        untouched = names[300:]
+        assert [name for name in seen if name in set(untouched)] == untouched
+        assert len(seen) == len(set(seen))
     finally:
         m.mount.stop()
 

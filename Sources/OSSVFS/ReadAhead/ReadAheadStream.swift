@@ -103,14 +103,19 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
             } catch ObjectStoreError.changed(let key) where !delivered && refresh != nil {
                 try await restart(after: key)
                 continue
+            } catch ObjectStoreError.noSuchKey(let key) where !delivered && refresh != nil {
+                // Deleted since the entry was cached: the entry is dropped and looked up
+                // again, so this read fails as not found and the next one hears 550 at once.
+                try await restart(after: key)
+                continue
             }
             currentEnd = next.end
             fillRanges()
         }
     }
 
-    /// The object was replaced before any of its bytes were handed out (the entry it was
-    /// opened from was stale): read the new one instead, from the same offset. Once only.
+    /// The object was replaced or deleted before any of its bytes were handed out (the entry
+    /// it was opened from was stale): read the new one instead, from the same offset. Once only.
     private func restart(after key: String) async throws {
         guard let refresh else { return }
         self.refresh = nil

@@ -111,9 +111,10 @@ public actor MetadataCache {
         emptied[ExactName(prefix)] = nil
     }
 
-    /// How long a prefix ossftp emptied is checked when listed (SeaweedFS's cleanup took
-    /// up to 15 s).
-    static let emptiedLifetime: Double = 60
+    /// How long a prefix ossftp emptied is checked when listed: SeaweedFS 4.48 went on
+    /// listing such a folder for about two minutes (a minute here let it come back, empty,
+    /// and MKD then said it existed).
+    static let emptiedLifetime: Double = 600
 
     /// Whether a listing showed the bucket to exist within the TTL.
     var bucketKnownToExist: Bool { bucketSeenUntil > now }

@@ -113,6 +113,9 @@ public struct ObjectVFS: VFS {
     /// Notes the folders above `keys`, just deleted, as possibly emptied (see
     /// ``MetadataCache/noteEmptied(_:)``).
     func noteEmptied(above keys: [String]) async {
+        // The local store never lists a folder with nothing in it; and checking one there
+        // reads the whole folder, which made each `rm` in a large folder read it all again.
+        if store.capabilities.localReads { return }
         await caches.noteEmptied(bucket: store.identity.bucket, above: keys)
     }
 
@@ -135,9 +138,13 @@ public struct ObjectVFS: VFS {
         let cache = self.cache
         let exists = try await storeCall(path) {
             if try await Self.isEmptiedFolder(prefix, store: store, cache: cache) { return false }
-            let page = try await Self.hidingEmptied(store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 1)),
-                                                    store: store, cache: cache)
-            return !page.objects.isEmpty || !page.commonPrefixes.isEmpty
+            let listed = try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 1))
+            if listed.objects.isEmpty && listed.commonPrefixes.isEmpty { return false }
+            let page = try await Self.hidingEmptied(listed, store: store, cache: cache)
+            if !page.objects.isEmpty || !page.commonPrefixes.isEmpty { return true }
+            // The page's one entry was a folder ossftp emptied, which sorts first; keys after
+            // it (`p/keep` after `p/d/`) still make this a folder.
+            return try await !store.listPage(ListRequest(prefix: prefix, delimiter: nil, maxKeys: 1)).objects.isEmpty
         }
         await cache.setDirectory(prefix, exists: exists)
         return exists
