@@ -33,6 +33,28 @@ import Testing
         #expect(code(machine.receivedLine(line("PWD"))) == 257)
     }
 
+    /// RFC 2228 §3: an accepted AUTH makes the user log in again. A USER, or a whole login,
+    /// made in clear carried over into the protected session.
+    @Test func anAcceptedAuthForgetsTheLoginMadeInClear() {
+        var machine = Machine(tls: .init(available: true))
+        _ = machine.receivedLine(line("USER alice"))
+        #expect(machine.receivedLine(line("AUTH TLS")) == .startTLS(
+            FTPReply(.securityExchangeOK, "AUTH TLS ok: start the handshake."), loggedOut: false))
+        #expect(code(machine.receivedLine(line("PASS secret"))) == 503)
+
+        var signedIn = Machine(tls: .init(available: true))
+        _ = signedIn.receivedLine(line("USER alice"))
+        _ = signedIn.receivedLine(line("PASS pw"))
+        _ = signedIn.authenticationSucceeded()
+        guard case .startTLS(_, let loggedOut) = signedIn.receivedLine(line("AUTH TLS")) else {
+            Issue.record("AUTH refused")
+            return
+        }
+        #expect(loggedOut)
+        #expect(!signedIn.isLoggedIn)
+        #expect(code(signedIn.receivedLine(line("PWD"))) == 530)
+    }
+
     @Test func repeatedFailuresCloseTheConnection() {
         var machine = Machine(maxFailedLogins: 3)
         for attempt in 1...3 {

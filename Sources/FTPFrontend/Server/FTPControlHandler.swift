@@ -231,10 +231,11 @@ final class FTPControlHandler: ChannelInboundHandler {
             // The transfer task sees its data connection close and reports; ABOR's replies follow.
             transferHandle?.abort()
             transferTask?.cancel()
-        case .startTLS(let reply):
+        case .startTLS(let reply, let loggedOut):
             guard let tls = configuration.tls, let context else {
                 preconditionFailure("AUTH is accepted only with TLS configured")
             }
+            if loggedOut { forgetLogin() }
             // In this event-loop turn: the 234 goes out in clear, and every byte read after it
             // goes through TLS. Lines already read after AUTH were sent in clear: dropped.
             send(reply)
@@ -251,11 +252,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             dataSource = nil
             send(reply)
         case .reinitialize(let reply):
-            awaitingLoginSince = .now()
-            vfs = nil
-            activity?.loggedOut()
-            dataSource?.close()
-            dataSource = nil
+            forgetLogin()
             send(reply)
         case .authenticate(let user, let password):
             authenticate(user: user, password: password)
@@ -264,6 +261,16 @@ final class FTPControlHandler: ChannelInboundHandler {
         case .transfer(let transfer):
             startTransfer(transfer)
         }
+    }
+
+    /// Back to before USER (REIN, or AUTH after a login): the account's VFS and the data
+    /// connection set up for it are dropped.
+    private func forgetLogin() {
+        awaitingLoginSince = .now()
+        vfs = nil
+        activity?.loggedOut()
+        dataSource?.close()
+        dataSource = nil
     }
 
     /// Answers the lines that waited for a login or operation to finish, until one starts

@@ -27,8 +27,9 @@ extension FTPSessionStateMachine {
         /// Forget the login and the data connection setup (REIN), then send the reply.
         case reinitialize(FTPReply)
         /// Send the reply (234), then start TLS on the control connection, dropping any
-        /// plaintext that came after AUTH.
-        case startTLS(FTPReply)
+        /// plaintext that came after AUTH; with `loggedOut`, forget the login first (RFC 2228
+        /// §3: an accepted AUTH makes the user log in again).
+        case startTLS(FTPReply, loggedOut: Bool)
     }
 
     /// TLS policy of the server (RFC 4217).

@@ -188,8 +188,14 @@ public struct FTPSessionStateMachine: Sendable {
                 return .send(FTPReply(.parameterNotImplemented, "AUTH \(mechanism) not supported; use AUTH TLS."))
             }
             guard !controlEncrypted else { return .send(FTPReply(.badSequence, "TLS is already on.")) }
+            if case .authenticating = state { return .send(FTPReply(.badSequence, "A login is in progress.")) }
             controlEncrypted = true
-            return .startTLS(FTPReply(.securityExchangeOK, "AUTH \(mechanism.uppercased()) ok: start the handshake."))
+            // RFC 2228 §3: "The server must also require that the user reauthorize": a USER
+            // or a login made in clear does not carry over into the protected session.
+            let loggedOut = if case .loggedIn = state { true } else { false }
+            if state != .awaitingUser { _ = reinitialize() }
+            return .startTLS(FTPReply(.securityExchangeOK, "AUTH \(mechanism.uppercased()) ok: start the handshake."),
+                             loggedOut: loggedOut)
         case .pbsz(let size):
             guard controlEncrypted else { return .send(FTPReply(.badSequence, "PBSZ needs AUTH TLS first.")) }
             // RFC 4217 §8: a decimal size; any is answered with PBSZ=0 (TLS needs no buffer).
