@@ -208,6 +208,7 @@ def test_an_upload_closed_before_its_handshake_is_not_stored(tmp_path, certifica
             assert reply[:3] in ("425", "426"), reply
             assert victim.read_bytes() == b"v" * 8000
         assert client.voidcmd("NOOP").startswith("200")
+        assert "data connection lost: " in server.log_tail() and "before its TLS handshake" in server.log_tail()
         client.quit()
     finally:
         server.stop()

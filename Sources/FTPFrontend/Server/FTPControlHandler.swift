@@ -422,7 +422,8 @@ final class FTPControlHandler: ChannelInboundHandler {
         let runner = FTPTransferRunner(
             vfs: vfs, source: source, handle: handle, group: group,
             mover: FTPDataTransfer(vfs: vfs, facts: machine.machineFacts, ascii: machine.transferType == .ascii,
-                                   sendsFileRegions: source.tls == nil),
+                                   sendsFileRegions: source.tls == nil,
+                                   lost: { [logger] in logger.info("data connection lost: \($0)") }),
             dataConnectionTimeout: configuration.dataConnectionTimeout,
             stallTimeout: Double(configuration.stallTimeout.components.seconds), logger: logger)
         let registry = self.registry

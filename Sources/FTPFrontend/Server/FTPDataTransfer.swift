@@ -39,6 +39,8 @@ struct FTPDataTransfer: Sendable {
     /// Whether a local file's cached bytes may go from the page cache to the socket (sendfile):
     /// only on a plain data connection, as TLS encrypts in the process.
     var sendsFileRegions = false
+    /// Told why a data connection was lost (a TLS failure names its cause), for the log.
+    var lost: @Sendable (any Error) -> Void = { _ in }
 
     /// Checks the request and opens what it needs; throws a ``VFSError`` to refuse it.
     func prepare(_ transfer: FTPSessionStateMachine.Transfer) async throws -> Prepared {
@@ -162,6 +164,7 @@ struct FTPDataTransfer: Sendable {
             try? await channel.channel.close()
             return .failed(error)
         } catch {
+            lost(error)
             try? await channel.channel.close()
             return .connectionLost
         }
@@ -224,6 +227,7 @@ struct FTPDataTransfer: Sendable {
             try? await channel.channel.close()
             return .failed(VFSError(error, path: path.description))
         } catch {
+            lost(error)
             stream.cancel()
             try? await channel.channel.close()
             return .connectionLost
@@ -330,6 +334,7 @@ struct FTPDataTransfer: Sendable {
             await writer.abort()
             return .failed(error)
         } catch {
+            lost(error)
             await writer.abort()
             return .connectionLost
         }
