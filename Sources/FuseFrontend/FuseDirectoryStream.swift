@@ -82,8 +82,8 @@ final class FuseDirectoryStream: @unchecked Sendable {
         if offset != position {
             if offset > 0, offset >= recentStart, offset < position {
                 // Part of the last buffer was not passed on: the same entries again, so that
-                // (offset 0 is rewinddir, which must see the folder as it is now)
                 // none is lost or repeated and the folder is not listed again from its start.
+                // (Offset 0 is rewinddir, which must see the folder as it is now.)
                 ready = Array(recent[Int(offset - recentStart)...]) + ready
                 position = offset
             } else {

@@ -15,7 +15,7 @@ enum ContentRangeCheck {
             // The whole object: the range asked only when it starts at 0 and reaches the end.
             switch range {
             case .from(0): return nil
-            case .closed(0, let end) where contentLength.map({ $0 <= end + 1 }) ?? false: return nil
+            case .closed(0, let end) where contentLength.map({ $0 == 0 || $0 - 1 <= end }) ?? false: return nil
             default: return "the store answered a GET of \(asked) with the whole object (HTTP \(status))"
             }
         }
