@@ -96,7 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
             help: "On SIGTERM or SIGINT, seconds transfers in progress may take to finish before they are aborted (default 30).")
     var shutdownGrace: Int?
 
-    @Option(name: .customLong("ban_threshold"), help: "Failed logins from one address in 10 minutes that ban it (default 10).")
+    @Option(name: .customLong("ban_threshold"), help: "Failed logins from one address in 10 minutes that ban it (default 10; 0: no bans).")
     var banThreshold: Int?
 
     @Option(name: .customLong("tls_certificate"), help: "PEM certificate chain for FTPS (AUTH TLS).")

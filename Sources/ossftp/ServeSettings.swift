@@ -82,6 +82,12 @@ struct ServeSettings {
         // Any user who can write it can add accounts or point local_root at /, applied at the
         // next SIGHUP: refused, as sshd refuses such files.
         if let configPath { try Self.refuseWorldAccess(configPath, what: "the config file") }
+        if let configPath, let file, Self.holdsSecretsInline(file) {
+            var status = stat()
+            if stat(configPath, &status) == 0, status.st_mode & S_IROTH != 0 {
+                warnings.append("\(configPath) holds secrets (an access_secret, a plaintext password or the console's token) and is readable by every user; chmod 600 \(configPath), or give them as env: or file:")
+            }
+        }
         for key in file?.unknownKeys ?? [] {
             warnings.append("\(configPath ?? "config.json"): \(key) is not a setting of ossftp and is ignored (misspelt?)")
         }
@@ -203,8 +209,10 @@ struct ServeSettings {
         let banSeconds = server?.ban_seconds?.value ?? 600
         limits.banDuration = Double(banSeconds)
         let idle = flags.idleTimeout ?? server?.idle_timeout?.value ?? 300
-        guard limits.maxConnections > 0, limits.maxConnectionsPerAddress > 0, limits.banThreshold > 0, idle > 0 else {
-            throw ConfigError("\(from(flags.maxConnections != nil || flags.maxConnectionsPerIP != nil || flags.banThreshold != nil || flags.idleTimeout != nil)): max_connections, max_connections_per_ip, ban_threshold and idle_timeout must be positive")
+        // ban_threshold 0 turns bans off (a server only its own machine's users reach, where
+        // one mistyped script would otherwise lock everyone on 127.0.0.1 out).
+        guard limits.maxConnections > 0, limits.maxConnectionsPerAddress > 0, limits.banThreshold >= 0, idle > 0 else {
+            throw ConfigError("\(from(flags.maxConnections != nil || flags.maxConnectionsPerIP != nil || flags.banThreshold != nil || flags.idleTimeout != nil)): max_connections, max_connections_per_ip and idle_timeout must be positive, ban_threshold 0 (no bans) or more")
         }
         // Times become nanoseconds in 64 bits: a value past a few centuries overflowed and
         // stopped the server at the first use, after it had started.
@@ -418,6 +426,19 @@ struct ServeSettings {
         if status.st_mode & S_IWOTH != 0 {
             throw ConfigError("\(what) \(path) is writable by every user; chmod o-w \(path)")
         }
+    }
+
+    /// Whether the file holds a secret itself: an inline access_secret or console token (not
+    /// `env:` or `file:`), or a password not hashed.
+    static func holdsSecretsInline(_ file: ConfigFile) -> Bool {
+        func inline(_ value: String?) -> Bool {
+            guard let value, !value.isEmpty else { return false }
+            return !value.hasPrefix("env:") && !value.hasPrefix("file:")
+        }
+        let accounts = file.modules.accounts ?? []
+        return accounts.contains { inline($0.access_secret) || (inline($0.login_password) && PasswordVerifier(stored: $0.login_password ?? "").isPlaintext) }
+            || inline(file.modules.launcher?.token)
+            || (inline(file.modules.launcher?.password) && PasswordVerifier(stored: file.modules.launcher?.password ?? "").isPlaintext)
     }
 
     static func ownerOnlyLines(_ path: String, field: String) throws -> [String] {

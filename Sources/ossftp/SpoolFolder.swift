@@ -7,7 +7,16 @@ enum SpoolFolder {
     /// /tmp, and another user must not be able to plant it (or links in it) first.
     static func prepare(_ path: String) throws {
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
-            throw ConfigError("cannot create the spool folder \(path): \(String(cString: strerror(errno)))")
+            // Its parents too (the shipped config.json's `data/spool` in a fresh checkout),
+            // readable by their owner only, as the spool.
+            let parent = (path as NSString).deletingLastPathComponent
+            guard errno == ENOENT, !parent.isEmpty,
+                (try? FileManager.default.createDirectory(
+                    atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])) != nil,
+                mkdir(path, 0o700) == 0 || errno == EEXIST
+            else {
+                throw ConfigError("cannot create the spool folder \(path): \(String(cString: strerror(errno)))")
+            }
         }
         var status = stat()
         guard lstat(path, &status) == 0 else {

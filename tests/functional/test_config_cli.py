@@ -331,3 +331,39 @@ def test_a_bad_flag_is_blamed_on_the_command_line_not_the_file(tmp_path, flags, 
     path = write_config(tmp_path, {})
     serve = run("serve", "--config", str(path), "--port", str(free_port()), *flags)
     assert serve.returncode == EX_CONFIG and expected in serve.stderr, serve.stderr
+
+
+def test_secrets_in_a_file_every_user_can_read_are_warned_of(tmp_path):
+    """A config.json holding a secret itself (a plaintext password here) and readable by every
+    user, as a copied seed config.json usually is, passed without a word."""
+    path = write_config(tmp_path, {})
+    path.chmod(0o644)
+    check = run("config", "check", str(path))
+    assert check.returncode == 0
+    assert f"{path} holds secrets" in check.stdout + check.stderr and f"chmod 600 {path}" in check.stdout + check.stderr
+    path.chmod(0o600)
+    assert "holds secrets" not in (lambda r: r.stdout + r.stderr)(run("config", "check", str(path)))
+
+
+def test_the_shipped_config_json_serves_from_a_fresh_checkout(tmp_path):
+    """README: `ossftp serve --config config.json`. The shipped file's spool_dir is data/spool,
+    and data/ is not in a fresh checkout: serve stopped at once (78, cannot create the spool
+    folder), though `config check` called the file valid."""
+    import shutil
+    import time
+
+    from netutil import free_port_range, stop_process, wait_for_banner
+
+    shutil.copy(Path(__file__).resolve().parents[2] / "config.json", tmp_path / "config.json")
+    (tmp_path / "config.json").chmod(0o600)
+    port = free_port()
+    low, high = free_port_range(10, exclude=(port,))
+    proc = subprocess.Popen([str(ossftp_binary()), "serve", "--config", "config.json", "--port", str(port),
+                             "--web_port", "0", "--passive_ports_start", str(low), "--passive_ports_end", str(high)],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert wait_for_banner(port, time.monotonic() + 30, proc).startswith("220")
+        assert (tmp_path / "data" / "spool").is_dir()
+        assert (tmp_path / "data" / "spool").stat().st_mode & 0o077 == 0
+    finally:
+        stop_process(proc)

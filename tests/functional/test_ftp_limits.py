@@ -128,6 +128,28 @@ def test_connection_caps_idle_timeout_and_bans(tmp_path):
                     assert c.cmd("PASS wrong").code == (421 if (attempt, guess) == (1, 1) else 530)
         with RawFTP(server.port) as banned:
             assert banned.greeting.code == 421
+        # The ban is logged once, with the address and how long it lasts.
+        assert server.log_tail().count("too many failed logins from 127.0.0.1: refused for 600 s") == 1
+    finally:
+        server.stop()
+
+
+def test_a_threshold_of_0_bans_no_one(tmp_path):
+    """Bans could not be turned off (0 was refused), so on a server only its own machine
+    reaches, ten mistyped logins locked every local client out for ten minutes."""
+    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")],
+                          extra_args=["--ban_threshold", "0"])
+    server.start()
+    try:
+        for _ in range(6):
+            with RawFTP(server.port) as c:
+                for _ in range(2):
+                    c.cmd("USER user")
+                    assert c.cmd("PASS wrong").code == 530
+        with RawFTP(server.port) as c:
+            c.cmd("USER user")
+            assert c.cmd("PASS right-pass").code == 230
+        assert "too many failed logins" not in server.log_tail()
     finally:
         server.stop()
 

@@ -7,7 +7,7 @@ public final class ConnectionLimiter: Sendable {
     public struct Limits: Sendable {
         public var maxConnections: Int
         public var maxConnectionsPerAddress: Int
-        /// Failed logins from one address within `banWindow` that ban it...
+        /// Failed logins from one address within `banWindow` that ban it (0: no bans)...
         public var banThreshold: Int
         public var banWindow: Double
         /// ...for this many seconds.
@@ -78,17 +78,22 @@ public final class ConnectionLimiter: Sendable {
         lock.withLock { (bannedUntil[address] ?? 0) > now }
     }
 
-    /// Counts a failed login; enough of them within the window ban the address.
-    func recordFailedLogin(_ address: String) {
+    /// Counts a failed login; enough of them within the window ban the address (none with a
+    /// threshold of 0). Returns the ban's length in seconds when this one brought it.
+    func recordFailedLogin(_ address: String) -> Double? {
         lock.withLock {
+            guard inForce.banThreshold > 0 else { return nil }
             let current = now
             var recent = failures[address, default: []].filter { $0 > current - inForce.banWindow }
             recent.append(current)
+            var banned: Double?
             if recent.count >= inForce.banThreshold {
                 bannedUntil[address] = current + inForce.banDuration
+                banned = inForce.banDuration
                 recent = []
             }
             failures[address] = recent.isEmpty ? nil : recent
+            return banned
         }
     }
 }

@@ -337,7 +337,10 @@ final class FTPControlHandler: ChannelInboundHandler {
             } catch {
                 logger.notice("failed login", metadata: ["user": "\(user)", "reason": "\(error)"])
                 FTPMetrics.loginFailed.increment()
-                limiter.recordFailedLogin(address)
+                if let seconds = limiter.recordFailedLogin(address) {
+                    logger.warning("too many failed logins from \(address): refused for \(Int(seconds)) s",
+                                   metadata: ["address": "\(address)"])
+                }
                 // RFC 2577 §5: failed logins are slowed down.
                 try? await Task.sleep(for: delay)
                 if limiter.isBanned(address) { return nil }
