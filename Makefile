@@ -82,6 +82,13 @@ install-files:
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ossftp
 	test -e $(DESTDIR)$(SYSCONFDIR)/ossftp/config.json || \
 		install -m 0600 contrib/config.example.json $(DESTDIR)$(SYSCONFDIR)/ossftp/config.json
+	@# The service's user (see the unit) owns its config; a staged install (DESTDIR) leaves
+	@# that to the package's own scripts.
+	@if [ -z "$(DESTDIR)" ]; then \
+		getent passwd ossftp >/dev/null || $(SUDO) useradd --system --home-dir /var/lib/ossftp --no-create-home \
+			--shell /usr/sbin/nologin ossftp; \
+		$(SUDO) chown ossftp:ossftp $(SYSCONFDIR)/ossftp/config.json; \
+	fi
 
 clean:
 	rm -rf .build .run

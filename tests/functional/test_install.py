@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import configparser
 import os
+import shutil
 import stat
 import subprocess
+import tempfile
+from pathlib import Path
 
 from ossftp_server import REPO_ROOT, ossftp_binary
 
@@ -34,6 +37,8 @@ def test_install_stages_binary_unit_docs_and_config(tmp_path):
     assert service["ExecStart"] == "/opt/ossftp/bin/ossftp serve --config /etc/ossftp/config.json"
     assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
     assert service["RestartPreventExitStatus"] == "64 78"
+    # A static user that owns config.json: a DynamicUser could not read a root-owned 0600 file.
+    assert service["User"] == "ossftp" and "DynamicUser" not in service
     assert unit["Install"]["WantedBy"] == "multi-user.target"
     assert (tmp_path / "opt/ossftp/share/doc/ossftp/CONFIG.md").is_file()
 
@@ -42,6 +47,18 @@ def test_install_stages_binary_unit_docs_and_config(tmp_path):
     check = subprocess.run([str(binary), "config", "check", str(config)], capture_output=True, text=True,
                            timeout=30)
     assert check.returncode == 0, check.stdout + check.stderr
+
+    # The service's user, owning the file as `make install` leaves it, can read it (a copy in
+    # a folder that user can reach; pytest's own are root's alone).
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)
+        owned = Path(folder) / "config.json"
+        shutil.copy(config, owned)
+        os.chmod(owned, 0o600)
+        os.chown(owned, 65534, 65534)
+        as_user = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(ossftp_binary()),
+                                  "config", "check", str(owned)], capture_output=True, text=True, timeout=30)
+        assert as_user.returncode == 0, as_user.stdout + as_user.stderr
 
     # A second install keeps the operator's config.json.
     config.write_text(config.read_text().replace('"port": 2048', '"port": 2121'))
