@@ -136,13 +136,14 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(Self.configurationExitCode)
         }
         let logBuffer = ConsoleLogBuffer()
+        ReloadableLevelLogHandler.level.withValue { $0 = settings.logLevel }
         LoggingSystem.bootstrap({ label, metadataProvider in
             var stderr = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
-            stderr.logLevel = settings.logLevel
-            return MultiplexLogHandler([
+            stderr.logLevel = .trace
+            return ReloadableLevelLogHandler(inner: MultiplexLogHandler([
                 stderr,
-                ConsoleLogHandler(buffer: logBuffer, level: settings.logLevel, metadataProvider: metadataProvider),
-            ])
+                ConsoleLogHandler(buffer: logBuffer, level: .trace, metadataProvider: metadataProvider),
+            ]))
         }, metadataProvider: LogContext.metadataProvider)
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))

@@ -20,6 +20,8 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
     /// One reload or edit at a time: two would race on config.json.
     private let reloading = AsyncSerializer()
     private let startedAt = Date()
+    /// The settings the server started with: its listeners are bound to their addresses.
+    private let started: ServeSettings
 
     /// The settings the console may change: each a key of `modules.ossftp`, the flag that sets
     /// it too (and then wins over the file), and what it does.
@@ -37,6 +39,7 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
          spool: SpoolConfiguration, metricsRegistry: PrometheusCollectorRegistry, logger: Logger) {
         self.flags = flags
         self.settings = LockedBox(settings)
+        self.started = settings
         self.server = server
         self.limiter = limiter
         self.spool = spool
@@ -67,17 +70,19 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         server.reconfigure(next.ftp, authenticator: authenticator)
         limiter.limits = next.limits
         let previous = settings.value
-        if next.ftp.host != previous.ftp.host || next.ftp.port != previous.ftp.port {
-            logger.warning("reload: a new FTP address or port takes a restart; still on \(previous.ftp.host):\(previous.ftp.port)")
+        // Compared with what is bound, not with the last reload's file (which was never bound).
+        if next.ftp.host != started.ftp.host || next.ftp.port != started.ftp.port {
+            logger.warning("reload: a new FTP address or port takes a restart; still on \(started.ftp.host):\(started.ftp.port)")
         }
-        if next.webAddress != previous.webAddress || next.webPort != previous.webPort {
-            logger.warning("reload: a new console address or port takes a restart; still on \(previous.webAddress):\(previous.webPort)")
+        if next.webAddress != started.webAddress || next.webPort != started.webPort {
+            logger.warning("reload: a new console address or port takes a restart; still on \(started.webAddress):\(started.webPort)")
         }
         let wasProtected = previous.consolePassword != nil || previous.consoleToken != nil
         if wasProtected != (next.consolePassword != nil || next.consoleToken != nil) {
             logger.warning("reload: setting or removing every console credential takes a restart; a changed password or token applies now")
         }
         settings.withValue { $0 = next }
+        ReloadableLevelLogHandler.level.withValue { $0 = next.logLevel }
         for warning in next.warnings { logger.warning("\(warning)") }
         logger.notice("configuration reloaded", metadata: ["accounts": "\(next.accounts.count)"])
     }

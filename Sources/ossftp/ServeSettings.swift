@@ -101,6 +101,11 @@ struct ServeSettings {
         self.configPath = configPath
 
         ftp.host = flags.listenAddress ?? server?.address ?? "127.0.0.1"
+        // Checked here, so that `config check` says what serve would (it stopped with exit 1
+        // and "UnknownHost" for an empty or misspelt address).
+        guard Self.isIPAddress(ftp.host) || ftp.host == "localhost" else {
+            throw ConfigError("\(flags.listenAddress != nil ? "the command line: --listen_address" : "\(source): modules.ossftp.address") \"\(ftp.host)\" is not an IP address (like 127.0.0.1, 0.0.0.0 or ::)")
+        }
         ftp.port = flags.port ?? server?.port?.value ?? 2048
         let start = flags.passivePortsStart ?? server?.passive_ports_start?.value ?? 51000
         let end = flags.passivePortsEnd ?? server?.passive_ports_end?.value ?? 53000
@@ -288,6 +293,9 @@ struct ServeSettings {
                 : "\(source): modules.launcher.control_port \(webPort) is out of range (0 to 65535)")
         }
         webAddress = flags.webAddress ?? launcher?.address ?? "127.0.0.1"
+        if webPort != 0, webPort == ftp.port {
+            throw ConfigError("\(from(flags.webPort != nil || flags.port != nil)): the console's port (modules.launcher.control_port) and the FTP port are both \(webPort)")
+        }
         if let password = launcher?.password, !password.isEmpty {
             if let reason = PasswordVerifier.malformedHash(password) {
                 throw ConfigError("\(source): modules.launcher.password is not a usable hash: \(reason) (make one with ossftp passwd)")
@@ -369,7 +377,7 @@ struct ServeSettings {
         let providers = Set(accountStores.map(\.provider) + [provider])
         ftp.storedChecksums = providers.contains(.oss) ? [.md5, .crc64] : providers.contains(.s3) ? [.md5] : []
         if accounts.isEmpty && provider == .local {
-            warnings.append("no account is configured: every login will be refused (see config.json, modules.accounts)")
+            warnings.append("no account is configured: every login will be refused (see config.json, modules.accounts); the seed's access_key_id/bucket logins need modules.ossftp.provider \"oss\" or \"s3\" (--provider)")
         }
     }
 
@@ -439,6 +447,13 @@ struct ServeSettings {
         return accounts.contains { inline($0.access_secret) || (inline($0.login_password) && PasswordVerifier(stored: $0.login_password ?? "").isPlaintext) }
             || inline(file.modules.launcher?.token)
             || (inline(file.modules.launcher?.password) && PasswordVerifier(stored: file.modules.launcher?.password ?? "").isPlaintext)
+    }
+
+    /// An IPv4 or IPv6 literal.
+    static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 
     static func ownerOnlyLines(_ path: String, field: String) throws -> [String] {

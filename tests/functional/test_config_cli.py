@@ -83,6 +83,9 @@ def test_check_explains_a_valid_file_without_its_secrets(tmp_path):
     ({"masquerade_address": "0.0.0.0"}, "masquerade_address must be an IPv4 address a client can reach"),
     ({"masquerade_address": "010.1.1.1"}, "masquerade_address must be an IPv4 address a client can reach"),
     ({"rename_max_objects": -1}, "rename_max_objects must be positive"),
+    # `config check` passed these, and serve stopped with exit 1 ("UnknownHost").
+    ({"address": ""}, 'modules.ossftp.address "" is not an IP address'),
+    ({"address": "not-an-ip"}, 'modules.ossftp.address "not-an-ip" is not an IP address'),
     # Endpoints were taken loosely: spaces in the host, a port past 65535, a path dropped.
     ({"provider": "s3", "endpoint": "not a url"}, "endpoint: not a url: not a url is not a host name"),
     ({"provider": "s3", "endpoint": "http://127.0.0.1:99999"}, "the port must be 1 to 65535"),
@@ -367,3 +370,11 @@ def test_the_shipped_config_json_serves_from_a_fresh_checkout(tmp_path):
         assert (tmp_path / "data" / "spool").stat().st_mode & 0o077 == 0
     finally:
         stop_process(proc)
+
+
+def test_the_console_and_ftp_on_one_port_are_refused_by_check(tmp_path):
+    """`config check` called it valid; serve then failed to bind the second listener."""
+    path = write_config(tmp_path, {"port": 8192})
+    check = run("config", "check", str(path))
+    assert check.returncode == 1
+    assert "the console's port (modules.launcher.control_port) and the FTP port are both 8192" in check.stderr

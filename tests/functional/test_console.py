@@ -329,6 +329,37 @@ def reload_with(server: OssftpServer, change) -> None:
         time.sleep(0.1)
 
 
+class SettingsFromFileServer(OssftpServer):
+    """The harness's server without its --loglevel and --port flags, which would win over the
+    file (which names the same)."""
+
+    def command(self) -> list[str]:
+        command = super().command()
+        for flag in ("--loglevel", "--port"):
+            index = command.index(flag)
+            command = command[:index] + command[index + 2:]
+        return command
+
+
+def test_a_reload_applies_the_log_level_and_names_the_port_still_bound(tmp_path, alice):
+    """A reload with a new log_level said "configuration reloaded" and kept the old level; and
+    a port changed and changed back was said to be "still on" the port of the first change,
+    which was never bound."""
+    server = SettingsFromFileServer(tmp_path / "srv", [alice]).start()
+    try:
+        port = server.port
+        reload_with(server, lambda c: c["modules"]["ossftp"].update(log_level="DEBUG"))
+        ftp = login(server, alice)
+        ftp.voidcmd("NOOP")
+        ftp.quit()
+        assert " debug " in server.log_tail()
+        reload_with(server, lambda c: c["modules"]["ossftp"].update(port=port + 1))
+        reload_with(server, lambda c: c["modules"]["ossftp"].update(port=port + 2))
+        assert server.log_tail().count(f"still on 127.0.0.1:{port}\n") == 2
+    finally:
+        server.stop()
+
+
 def test_ten_wrong_passwords_from_one_address_lock_it_out(protected):
     # Past ten failures in ten minutes, even the right password is refused from there (429).
     assert guess_in_parallel(protected, 10) == [401] * 10
