@@ -89,13 +89,17 @@ def main(argv: list[str] | None = None) -> int:
               f"'{USERNAME}' was printed at first run).")
         return 0
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "storage" / BUCKET).mkdir(parents=True, exist_ok=True)
-    (run_dir / "spool").mkdir(parents=True, exist_ok=True)
-
     password = secrets.token_urlsafe(12)
-    config = build_config(run_dir, hash_password(password))
-    write_private(config_path, json.dumps(config, indent=2) + "\n")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "storage" / BUCKET).mkdir(parents=True, exist_ok=True)
+        (run_dir / "spool").mkdir(parents=True, exist_ok=True)
+        config = build_config(run_dir, hash_password(password))
+        write_private(config_path, json.dumps(config, indent=2) + "\n")
+    except OSError as error:
+        print(f"cannot set up {run_dir}: {error.strerror or error} ({error.filename or run_dir}); "
+              f"run from a folder you can write in, or give --dir", file=sys.stderr)
+        return 1
 
     print(f"""Created {config_path}
 Files are stored under {run_dir / 'storage' / BUCKET}

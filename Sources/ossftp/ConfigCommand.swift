@@ -18,7 +18,7 @@ struct ConfigCommand: ParsableCommand {
                 naming the field and what is wrong.
                 """)
 
-        @Argument(help: "The file (default: ./config.json).")
+        @Argument(help: "The file.")
         var path: String = "config.json"
 
         func run() throws {
@@ -58,7 +58,7 @@ struct ConfigExplanation {
         switch settings.provider {
         case .local: lines.append("store: local folders under \(settings.localRoot)")
         case .oss, .s3:
-            lines.append("store: \(settings.provider.rawValue) at \(settings.endpoint.map { "\($0)" } ?? "the region's endpoint")")
+            lines.append("store: \(settings.provider.rawValue) at \(settings.endpoint.map { "\($0.scheme)://\($0.authority)" } ?? "the region's endpoint")")
         }
         for (index, account) in settings.accounts.enumerated() {
             let permissions = settings.accountPermissions[index]
@@ -74,7 +74,11 @@ struct ConfigExplanation {
             + (settings.writeBack ? ", write-back" : ""))
         lines.append("limits: \(settings.limits.maxConnections) connections, \(settings.limits.maxConnectionsPerAddress) per address, "
             + "idle timeout \(settings.ftp.idleTimeout.components.seconds) s, ban after \(settings.limits.banThreshold) failed logins")
-        lines.append("rename: \(settings.renamePolicy)")
+        switch settings.renamePolicy {
+        case .refuse: lines.append("rename: refused")
+        case .copy(let limit): lines.append("rename: by copy, folders of up to \(limit) objects")
+        case .native: lines.append("rename: the store's own")
+        }
         self.lines = lines
     }
 

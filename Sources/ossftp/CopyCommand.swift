@@ -19,10 +19,10 @@ struct CopyCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Option(name: .customLong("part_size"), help: "Multipart part size in MiB (default 8).")
+    @Option(name: .customLong("part_size"), help: "Multipart part size in MiB.")
     var partSize: Int = 8
 
-    @Option(help: "Parts uploaded at once (default 8).")
+    @Option(help: "Parts uploaded at once.")
     var concurrency: Int = 8
 
     struct Remote {

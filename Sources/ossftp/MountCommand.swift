@@ -61,43 +61,43 @@ struct MountCommand: AsyncParsableCommand {
     @Option(help: "Group shown for files (default: the caller's).")
     var gid: UInt32?
 
-    @Option(name: .customLong("file_mode"), help: "Mode shown for files, octal (default 644).")
+    @Option(name: .customLong("file_mode"), help: "Mode shown for files, octal.")
     var fileMode: String = "644"
 
-    @Option(name: .customLong("dir_mode"), help: "Mode shown for directories, octal (default 755).")
+    @Option(name: .customLong("dir_mode"), help: "Mode shown for directories, octal.")
     var directoryMode: String = "755"
 
-    @Option(name: .customLong("cache_ttl"), help: "Seconds a looked-up name is trusted (default 5).")
+    @Option(name: .customLong("cache_ttl"), help: "Seconds a looked-up name is trusted.")
     var cacheTTL: Double = 5
 
-    @Option(name: .customLong("attr_timeout"), help: "Seconds the kernel trusts attributes (default 1).")
+    @Option(name: .customLong("attr_timeout"), help: "Seconds the kernel trusts attributes.")
     var attributeTimeout: Double = 1
 
     @Option(name: .customLong("spool_dir"), help: "Where uploads and files changed in place are staged.")
     var spoolDir: String?
 
-    @Option(name: .customLong("spool_budget_mb"), help: "Disk the spool may use at once (default 1024).")
+    @Option(name: .customLong("spool_budget_mb"), help: "Disk the spool may use at once.")
     var spoolBudgetMB: Int = 1024
 
-    @Option(name: .customLong("read_ahead_mb"), help: "Largest ranged GET of a read (default 64).")
+    @Option(name: .customLong("read_ahead_mb"), help: "Largest ranged GET of a read.")
     var readAheadMB: Int = 64
 
     // One range at a time: the kernel already asks for up to 1 MiB ahead, and a second range
     // in flight made a sequential read no faster here (1.47 s against 1.41 s for 1 GiB from
     // SeaweedFS reading its disk) for 25 MiB more memory (100 MiB peak against 77).
     @Option(name: .customLong("read_ahead_ranges"),
-            help: "Ranged GETs a sequential read runs ahead at once (default 1).")
+            help: "Ranged GETs a sequential read runs ahead at once.")
     var readAheadRanges: Int = 1
 
     @Option(name: .customLong("kernel_read_ahead_kb"),
-            help: "The kernel's read-ahead on the mount in KiB (default 1024; needs root; 0 keeps the kernel's 128).")
+            help: "The kernel's read-ahead on the mount in KiB (needs root; 0 keeps the kernel's 128).")
     var kernelReadAheadKB: Int = 1024
 
     @Option(help: "refuse (mv copies, as between file systems), copy or native.")
     var rename: String = "refuse"
 
     @Option(name: .customLong("max_rewrite_mb"),
-            help: "Largest existing file that can be changed in place; beyond it such writes fail with EFBIG (default 1024).")
+            help: "Largest existing file that can be changed in place; beyond it such writes fail with EFBIG.")
     var maxRewriteMB: Int = 1024
 
     func validate() throws {

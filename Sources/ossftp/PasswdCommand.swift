@@ -13,7 +13,7 @@ struct PasswdCommand: ParsableCommand {
             logins against; the password itself is stored nowhere.
             """)
 
-    @Option(help: "PBKDF2-HMAC-SHA256 iterations (default \(PasswordVerifier.defaultIterations)).")
+    @Option(help: "PBKDF2-HMAC-SHA256 iterations.")
     var iterations: Int = PasswordVerifier.defaultIterations
 
     func validate() throws {
