@@ -110,9 +110,11 @@ struct ServeSettings {
         let start = flags.passivePortsStart ?? server?.passive_ports_start?.value ?? 51000
         let end = flags.passivePortsEnd ?? server?.passive_ports_end?.value ?? 53000
         guard 1 <= start, start <= end, end <= 65535 else {
-            throw ConfigError("\(from(flags.passivePortsStart != nil || flags.passivePortsEnd != nil)): passive ports: need 1 <= passive_ports_start <= passive_ports_end <= 65535")
+            throw ConfigError("\(from(flags.passivePortsStart != nil || flags.passivePortsEnd != nil)): passive ports \(start) to \(end): need 1 <= passive_ports_start <= passive_ports_end <= 65535")
         }
-        guard (0...65535).contains(ftp.port) else { throw ConfigError("\(from(flags.port != nil)): port \(ftp.port) is out of range") }
+        guard (0...65535).contains(ftp.port) else {
+            throw ConfigError("\(from(flags.port != nil)): \(flags.port != nil ? "port" : "modules.ossftp.port") \(ftp.port) is out of range (0 to 65535)")
+        }
         // A range of the control port alone: every PASV would find it taken (425). In a larger
         // range it is skipped as any port in use is.
         guard !(start == end && end == ftp.port) else {

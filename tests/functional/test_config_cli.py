@@ -265,7 +265,7 @@ def test_a_bad_flag_value_is_blamed_on_the_command_line_not_the_file(tmp_path):
     # The file's own bad value still names the file.
     path = write_config(tmp_path, {"port": 99999})
     serve = run("serve", "--config", str(path))
-    assert serve.returncode == EX_CONFIG and f"{path}: port 99999 is out of range" in serve.stderr, serve.stderr
+    assert serve.returncode == EX_CONFIG and f"{path}: modules.ossftp.port 99999 is out of range" in serve.stderr, serve.stderr
 
 
 def test_an_encrypted_tls_key_is_refused_without_asking_for_its_passphrase(tmp_path):
