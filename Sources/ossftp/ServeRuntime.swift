@@ -126,11 +126,11 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         server[key] = Int(trimmed).map { $0 as Any } ?? trimmed
         modules["ossftp"] = server
         root["modules"] = modules
-        let edited = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+        let edited = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         let candidate = path + ".console-edit"
         guard FileManager.default.createFile(atPath: candidate, contents: edited,
                                              attributes: [.posixPermissions: 0o600]) else {
-            throw ConsoleEditError("cannot write \(candidate)")
+            throw ConsoleEditError("cannot write \(candidate) beside config.json: \(String(cString: strerror(errno)))")
         }
         do {
             try apply(configPath: candidate)
