@@ -511,3 +511,34 @@ def fetch_bytes(client: ftplib.FTP, name: str) -> bytes:
     out = io.BytesIO()
     client.retrbinary(f"RETR {name}", out.write)
     return out.getvalue()
+
+
+def test_connections_that_ended_give_their_memory_back(tmp_path):
+    """Each control connection's handler kept its channel context, which kept the handler:
+    neither was ever freed, nor the session's VFS and what it had listed (3 KB per connection,
+    growing without end: 30,000 connections took 93 MB, and 40 sessions listing 100,000
+    entries kept 865 MB). Freed, the memory is reused: a second round of connections leaves
+    the process about as large as the first did."""
+    import psutil
+
+    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")])
+    server.start()
+    try:
+        process = psutil.Process(server.proc.pid)
+
+        def connections(count: int) -> int:
+            for _ in range(count):
+                with socket.create_connection((HOST, server.port), timeout=10) as c:
+                    c.recv(100)
+                    c.sendall(b"QUIT\r\n")
+                    c.recv(100)
+            time.sleep(6)  # a closing connection is held up to 5 s for its last reply
+            return process.memory_info().rss
+
+        connections(3000)  # pools, arenas and caches reach their size
+        first = connections(4000)
+        grown = (connections(4000) - first) / 2**20
+        # Kept, 4,000 connections would add about 12 MiB.
+        assert grown < 4, f"{grown:.1f} MiB more after 4,000 more connections"
+    finally:
+        server.stop()
