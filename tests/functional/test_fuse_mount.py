@@ -27,11 +27,12 @@ MiB = 1024 * 1024
 
 
 class Mounted:
-    def __init__(self, root: Path, store_path, mount: FuseMount, kind: str, store_read=None):
+    def __init__(self, root: Path, store_path, mount: FuseMount, kind: str, store_read=None, store_write=None):
         self.root = root  # the mount point
         self.kind = kind  # "local" or "s3"
         self.store_path = store_path  # key -> whether the store holds it
         self.store_read = store_read  # key -> the stored bytes
+        self.store_write = store_write  # (key, bytes): an object put by another program
         self.mount = mount
 
 
@@ -42,6 +43,10 @@ def _mount(kind: str, tmp_path: Path, seaweedfs, rename: str = "refuse", extra: 
         env = None
         store_has = lambda key: (tmp_path / "data" / "bkt" / key).exists()  # noqa: E731
         store_read = lambda key: (tmp_path / "data" / "bkt" / key).read_bytes()  # noqa: E731
+
+        def store_write(key: str, body: bytes) -> None:
+            (tmp_path / "data" / "bkt" / key).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "data" / "bkt" / key).write_bytes(body)
     else:
         bucket = "fuse-" + secrets.token_hex(4)
         client = seaweedfs.client()
@@ -55,9 +60,12 @@ def _mount(kind: str, tmp_path: Path, seaweedfs, rename: str = "refuse", extra: 
 
         def store_read(key: str) -> bytes:
             return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+        def store_write(key: str, body: bytes) -> None:
+            client.put_object(Bucket=bucket, Key=key, Body=body)
     args += ["--rename", rename, "--spool_dir", str(tmp_path / "spool"), *(extra or [])]
     mount = FuseMount(tmp_path / "mnt", args, env=env).start()
-    return Mounted(tmp_path / "mnt", store_has, mount, kind, store_read)
+    return Mounted(tmp_path / "mnt", store_has, mount, kind, store_read, store_write)
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -164,6 +172,20 @@ def test_a_directory_read_with_a_small_buffer_loses_and_repeats_nothing(tmp_path
         assert len(seen) == len(set(seen))
     finally:
         m.mount.stop()
+
+
+def test_rm_r_of_folders_that_are_only_prefixes(mounted):
+    """Folders no one made with mkdir exist only as the prefix of their files, and go away
+    with the last of them: `rm -r` unlinked the files and then got ENOENT from rmdir of each
+    such folder, exiting 1 though everything was removed."""
+    for key in ("tree/x/1", "tree/x/2", "tree/y/deeper/3", "tree/4"):
+        mounted.store_write(key, b"data")
+    result = sh("rm -r tree", mounted.root)
+    assert result.returncode == 0, result.stderr
+    assert not (mounted.root / "tree").exists()
+    assert not mounted.store_path("tree/")
+    # A folder that never was is still missing.
+    assert sh("rmdir never-there", mounted.root).returncode != 0
 
 
 def test_kernel_read_ahead_is_raised(mounted):

@@ -29,7 +29,7 @@ struct LocalKeyLayout: Sendable {
     func components(of key: String) throws -> [String] {
         guard !key.isEmpty else { throw ObjectStoreError.invalidKey("empty key") }
         guard key.utf8.count <= maxKeyLength else {
-            throw ObjectStoreError.invalidKey("key longer than \(maxKeyLength) bytes")
+            throw ObjectStoreError.keyTooLong("key longer than \(maxKeyLength) bytes")
         }
         guard !key.utf8.contains(0) else { throw ObjectStoreError.invalidKey("NUL in key") }
         // By bytes: the kernel cuts at every `/` byte, whatever character it is part of.

@@ -31,6 +31,9 @@ public actor MetadataCache {
     /// Directory prefixes whose objects ossftp deleted, until when they may still be listed
     /// though empty (``noteEmptied(_:)``).
     private var emptied: [ExactName: Double] = [:]
+    /// Those of them removed by RMD or rmdir (their marker deleted): gone as asked, not as the
+    /// side effect of deleting their last object.
+    private var removed: [ExactName: Double] = [:]
     /// Hits and misses, for the metrics.
     public private(set) var hits = 0
     public private(set) var misses = 0
@@ -82,15 +85,29 @@ public actor MetadataCache {
     /// Notes that ossftp deleted the last objects it knew of under `prefixes`. Stores that keep
     /// real folders (SeaweedFS's filer) go on listing such a folder for seconds after (their
     /// empty-folder cleanup runs later), where S3 lists only prefixes of existing keys: a
-    /// listing then checks each of these before it shows it. Kept a minute, cache or not.
-    func noteEmptied(_ prefixes: Set<String>) {
+    /// listing then checks each of these before it shows it, and RMD or rmdir of one that is gone
+    /// succeeds. Kept ten minutes, cache or not.
+    func noteEmptied(_ prefixes: Set<String>, removing markers: Set<String> = []) {
         let until = now + Self.emptiedLifetime
-        if emptied.count + prefixes.count > maxEntries {
+        if emptied.count + prefixes.count > maxEntries || removed.count + markers.count > maxEntries {
             let current = now
             emptied = emptied.filter { $0.value > current }
+            removed = removed.filter { $0.value > current }
             if emptied.count + prefixes.count > maxEntries { emptied.removeAll() }
+            if removed.count + markers.count > maxEntries { removed.removeAll() }
         }
         for prefix in prefixes { emptied[ExactName(prefix)] = until }
+        for prefix in markers { removed[ExactName(prefix)] = until }
+    }
+
+    /// Whether `prefix` went away with the last object under it, deleted through ossftp lately,
+    /// and was not itself removed since: an RMD or rmdir of it then succeeds.
+    func vanishedWithItsObjects(_ prefix: String) -> Bool {
+        guard !mayBeEmptied([prefix]).isEmpty else { return false }
+        guard let until = removed[ExactName(prefix)] else { return true }
+        if until > now { return false }
+        removed[ExactName(prefix)] = nil
+        return true
     }
 
     /// Those of `prefixes` ossftp emptied lately, which a listing showing them must check: one
@@ -131,10 +148,13 @@ public actor MetadataCache {
         let bare = key.endsWithSlashByte ? key.droppingLastByte() : key
         objects[ExactName(bare)] = nil
         directories[ExactName(bare + "/")] = nil
+        // Written again (a marker, or a key below): such a folder is there, not removed.
+        if !removed.isEmpty { removed[ExactName(bare + "/")] = nil }
         var prefix = bare
         while let parent = prefix.beforeLastSlashByte() {
             prefix = parent
             directories[ExactName(prefix + "/")] = nil
+            if !removed.isEmpty { removed[ExactName(prefix + "/")] = nil }
         }
         directories[ExactName("")] = nil
     }
@@ -193,8 +213,12 @@ public final class MetadataCacheRegistry: Sendable {
     /// directory marker's own), just deleted (``MetadataCache/noteEmptied(_:)``).
     public func noteEmptied(bucket: String, above keys: [String]) async {
         var prefixes = Set<String>()
+        var markers = Set<String>()
         for key in keys {
-            if key.endsWithSlashByte { prefixes.insert(key) }
+            if key.endsWithSlashByte {
+                prefixes.insert(key)
+                markers.insert(key)
+            }
             var path = key.endsWithSlashByte ? key.droppingLastByte() : key
             while let parent = path.beforeLastSlashByte() {
                 path = parent
@@ -202,6 +226,6 @@ public final class MetadataCacheRegistry: Sendable {
             }
         }
         guard !prefixes.isEmpty else { return }
-        for cache in caches(ofBucket: bucket) { await cache.noteEmptied(prefixes) }
+        for cache in caches(ofBucket: bucket) { await cache.noteEmptied(prefixes, removing: markers) }
     }
 }

@@ -40,7 +40,9 @@ extension ObjectVFS {
     /// filer lists a folder for seconds after its last object is deleted
     /// (``MetadataCache/noteEmptied(_:)``). One request for each such folder a page shows.
     static func hidingEmptied(_ page: ListPage, store: any ObjectStore, cache: MetadataCache) async throws -> ListPage {
-        guard !page.commonPrefixes.isEmpty else { return page }
+        // The local store never lists a folder with nothing in it; and asking it reads the
+        // whole folder (each `rm` in a large folder read it all again).
+        guard !page.commonPrefixes.isEmpty, !store.capabilities.localReads else { return page }
         var gone = Set<String>()
         for candidate in await cache.mayBeEmptied(page.commonPrefixes)
         where try await holdsNothing(candidate, store: store, cache: cache) {
@@ -54,7 +56,7 @@ extension ObjectVFS {
 
     /// Whether `prefix` is a folder ossftp emptied that holds no key now.
     static func isEmptiedFolder(_ prefix: String, store: any ObjectStore, cache: MetadataCache) async throws -> Bool {
-        guard await !cache.mayBeEmptied([prefix]).isEmpty else { return false }
+        guard !store.capabilities.localReads, await !cache.mayBeEmptied([prefix]).isEmpty else { return false }
         return try await holdsNothing(prefix, store: store, cache: cache)
     }
 

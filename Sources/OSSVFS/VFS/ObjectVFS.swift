@@ -113,9 +113,6 @@ public struct ObjectVFS: VFS {
     /// Notes the folders above `keys`, just deleted, as possibly emptied (see
     /// ``MetadataCache/noteEmptied(_:)``).
     func noteEmptied(above keys: [String]) async {
-        // The local store never lists a folder with nothing in it; and checking one there
-        // reads the whole folder, which made each `rm` in a large folder read it all again.
-        if store.capabilities.localReads { return }
         await caches.noteEmptied(bucket: store.identity.bucket, above: keys)
     }
 
@@ -366,6 +363,10 @@ public struct ObjectVFS: VFS {
         if others > 0 { throw VFSError.directoryNotEmpty(path.description) }
         guard let marker = page.objects.first(where: { $0.key.utf8.elementsEqual(prefix.utf8) }) else {
             if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
+            // A folder that was only the prefix of its objects went away with the last of
+            // them, deleted through ossftp moments ago: `rm -r` and FTP clients deleting a
+            // tree remove the folder next, and it is gone as they asked.
+            if await cache.vanishedWithItsObjects(prefix) { return }
             throw VFSError.notFound(path.description)
         }
         // A marker another tool gave a body holds data no listing shows: removing the
