@@ -452,6 +452,30 @@ def test_a_folder_whose_first_subfolder_was_emptied_is_still_a_folder(seaweedfs,
     ftp.quit()
 
 
+def test_a_folder_rename_undone_leaves_no_folder_behind(seaweedfs, bucket, tmp_path):
+    """A folder rename by copy that fails part way (a key that would be too long) removes the
+    copies made, but SeaweedFS went on listing the destination's folders for minutes: a tree
+    that was never made appeared in LIST, and RMD of it said it was not empty."""
+    store = seaweedfs.client()
+    deep = "/".join(letter * 200 for letter in "abcd")
+    store.put_object(Bucket=bucket, Key=f"s/{deep}/f", Body=b"deep")
+    store.put_object(Bucket=bucket, Key="s/near/z", Body=b"near")
+    server = s3_server(tmp_path, seaweedfs.endpoint, seaweedfs.region, "--rename", "copy")
+    try:
+        admin = seaweedfs.admin
+        ftp = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        target = "t" * 250
+        ftp.sendcmd("RNFR s")
+        with pytest.raises(ftplib.error_perm, match="^553|^550"):
+            ftp.sendcmd(f"RNTO {target}")
+        assert ftp.nlst() == ["s"]
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            ftp.cwd(target)
+        ftp.quit()
+    finally:
+        server.stop()
+
+
 def test_mfmt_keeps_the_objects_standard_headers(seaweedfs, s3ftp, bucket):
     """MFMT rewrites the metadata by copying the object onto itself with REPLACE, which also
     replaces Content-Type, Cache-Control, Content-Disposition, Content-Encoding and

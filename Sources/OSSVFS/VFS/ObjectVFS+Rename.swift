@@ -162,6 +162,9 @@ extension ObjectVFS {
             left = copied.count
         }
         await caches.invalidate(bucket: store.identity.bucket, prefix: to)
+        // The copies' folders, emptied again: a store that keeps real folders (SeaweedFS) lists
+        // them for minutes, a destination tree that was never made.
+        if !copied.isEmpty { await noteEmptied(above: copied) }
         let failure = (error as? ObjectStoreError).map { VFSError($0, path: path.description) } ?? error
         guard left > 0 else { throw failure }
         VFSMetrics.storeLogger.error("a failed rename left copies behind", metadata: [
