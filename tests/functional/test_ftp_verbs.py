@@ -220,6 +220,43 @@ def test_stou_with_a_name_takes_it_when_free(ftp, ossftp):
     assert (ossftp.bucket_dir() / "new.pdf").read_bytes() == b"fourth"
 
 
+def test_stous_of_one_name_at_once_never_overwrite_each_other(ossftp, alice):
+    """Several STOUs of one name at once all found it free, all heard 226, and one file was
+    left: the others' acknowledged uploads were lost. Each commits only if the name is still
+    free; the ones that lost the race hear so (550)."""
+    import threading
+
+    clients = []
+    for _ in range(8):
+        client = ftplib.FTP()
+        client.connect(HOST, ossftp.port, timeout=15)
+        client.login(alice.username, alice.password)
+        clients.append(client)
+    start = threading.Barrier(len(clients))
+    stored, refused = [], []
+
+    def upload(index, client):
+        start.wait()
+        body = f"upload {index}\n".encode() * 100_000
+        try:
+            client.storbinary("STOU photo.jpg", io.BytesIO(body))
+            stored.append(body)
+        except ftplib.error_perm as error:
+            refused.append(str(error))
+
+    threads = [threading.Thread(target=upload, args=pair) for pair in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    kept = sorted(p.read_bytes() for p in ossftp.bucket_dir().iterdir() if p.name.startswith("photo.jpg"))
+    assert sorted(stored) == kept, (len(stored), len(kept))
+    assert len(stored) + len(refused) == len(clients)
+    assert all(reply.startswith("550") and "exists" in reply for reply in refused)
+    for client in clients:
+        client.quit()
+
+
 def test_list_d_stat_options_and_mdtm_with_a_time(ftp, ossftp):
     folder = ossftp.bucket_dir() / "photos"
     folder.mkdir()

@@ -69,7 +69,9 @@ struct FTPDataTransfer: Sendable {
         case .store(let path, let keepingFirst):
             return .upload(try await vfs.openWrite(path, modified: nil, keepingFirst: keepingFirst))
         case .storeUnique(let path, _):
-            return .upload(try await vfs.openWrite(path))
+            // Committed only if the name is still free (where the store can tell): two STOUs
+            // that found the same free name must not both hear 226 and one file remain.
+            return .upload(try await vfs.openWrite(path, modified: nil, keepingFirst: nil, ifAbsent: true))
         case .append(let path):
             // APPE of a missing file creates it (RFC 959 §4.1.3).
             return .upload(try await vfs.openAppend(path))
