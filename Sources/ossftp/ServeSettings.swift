@@ -103,7 +103,7 @@ struct ServeSettings {
         ftp.host = flags.listenAddress ?? server?.address ?? "127.0.0.1"
         // Checked here, so that `config check` says what serve would (it stopped with exit 1
         // and "UnknownHost" for an empty or misspelt address).
-        guard Self.isIPAddress(ftp.host) || ftp.host == "localhost" else {
+        guard IPLiteral.isAddress(ftp.host) || ftp.host == "localhost" else {
             throw ConfigError("\(flags.listenAddress != nil ? "the command line: --listen_address" : "\(source): modules.ossftp.address") \"\(ftp.host)\" is not an IP address (like 127.0.0.1, 0.0.0.0 or ::)")
         }
         ftp.port = flags.port ?? server?.port?.value ?? 2048
@@ -449,13 +449,6 @@ struct ServeSettings {
         return accounts.contains { inline($0.access_secret) || (inline($0.login_password) && PasswordVerifier(stored: $0.login_password ?? "").isPlaintext) }
             || inline(file.modules.launcher?.token)
             || (inline(file.modules.launcher?.password) && PasswordVerifier(stored: file.modules.launcher?.password ?? "").isPlaintext)
-    }
-
-    /// An IPv4 or IPv6 literal.
-    static func isIPAddress(_ text: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 
     static func ownerOnlyLines(_ path: String, field: String) throws -> [String] {

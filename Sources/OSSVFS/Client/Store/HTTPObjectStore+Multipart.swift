@@ -133,23 +133,12 @@ extension HTTPObjectStore {
         var digest = Digest(.md5)
         for part in parts {
             let hex = part.etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-            guard let bytes = Self.bytes(hex: hex), bytes.count == 16 else { return nil }
+            guard let bytes = bytesFromHex(hex), bytes.count == 16 else { return nil }
             digest.update(bytes)
         }
         let expected = "\(hexString(digest.finalize()))-\(parts.count)"
         let etag = info.etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
         return etag == expected ? info.etag : nil
-    }
-
-    private static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
-            bytes.append(byte)
-        }
-        return bytes
     }
 
     static func answerMayBeLost(_ error: ObjectStoreError) -> Bool {

@@ -89,9 +89,7 @@ public struct StoreEndpoint: Sendable, Equatable {
     /// Whether the host is an IP address, which cannot take a bucket name in front of it:
     /// such an endpoint is addressed by path unless told otherwise, as the SDKs do.
     public var isIPAddress: Bool {
-        if host.hasPrefix("[") { return true }
-        var address = in_addr()
-        return inet_pton(AF_INET, host, &address) == 1
+        host.hasPrefix("[") || IPLiteral.isAddress(host)
     }
 
     /// `host` or `host:port`, as the Host header.
