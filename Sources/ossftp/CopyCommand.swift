@@ -166,6 +166,7 @@ struct CopyError: Error, CustomStringConvertible {
         case .unsupported(let reason): description = "not supported: \(reason)"
         case .integrity(let reason): description = "integrity check failed: \(reason)"
         case .noSpace(let reason): description = "no space left: \(reason)"
+        case .busy(let reason): description = "busy: \(reason)"
         case .storeUnavailable(let reason): description = "store unavailable: \(reason)"
         case .storeFailure(let reason): description = "store error: \(reason)"
         }

@@ -8,6 +8,8 @@ import hashlib
 import io
 import os
 import subprocess
+import threading
+import time
 from urllib.parse import quote
 
 import pytest
@@ -109,3 +111,59 @@ def test_ftplib_rest_both_ways_and_appe(server):
     assert fetch(client, "new.bin") == b"fresh"
     assert "REST STREAM" in client.sendcmd("FEAT")
     client.quit()
+
+
+def _append_in_thread(client, name: str, data: bytes) -> tuple[threading.Thread, dict]:
+    outcome = {}
+
+    def run():
+        try:
+            outcome["reply"] = client.storbinary(f"APPE {name}", io.BytesIO(data))
+        except ftplib.all_errors as error:
+            outcome["reply"] = str(error)
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _first_append_in_flight(server):
+    """Two sessions; the first has stored `base` and is sending an APPE of it, not yet ended."""
+    srv, user, password = server
+    first, second = login(srv, user, password), login(srv, user, password)
+    first.storbinary("STOR log.txt", io.BytesIO(b"base\n"))
+    first.voidcmd("TYPE I")
+    data = first.transfercmd("APPE log.txt")
+    data.sendall(b"from A\n")
+    return first, second, data
+
+
+def test_an_append_waits_for_another_append_of_the_same_file(server):
+    """Two APPEs of one file at once each started from the same stored version, and the one
+    committed last dropped the other's bytes after both clients heard 226. The second now waits
+    for the first and continues what it stored."""
+    first, second, data = _first_append_in_flight(server)
+    thread, outcome = _append_in_thread(second, "log.txt", b"from B\n")
+    time.sleep(1)
+    data.close()
+    assert first.voidresp().startswith("226")
+    thread.join(60)
+    assert outcome["reply"].startswith("226"), outcome
+    assert fetch(first, "log.txt") == b"base\nfrom A\nfrom B\n"
+    first.quit()
+    second.quit()
+
+
+def test_an_append_held_up_too_long_by_another_gets_450_and_stores_nothing(server):
+    first, second, data = _first_append_in_flight(server)
+    started = time.monotonic()
+    with pytest.raises(ftplib.error_temp, match="^450"):
+        second.storbinary("APPE log.txt", io.BytesIO(b"from B\n"))
+    assert 2 < time.monotonic() - started < 30
+    data.close()
+    assert first.voidresp().startswith("226")
+    assert fetch(first, "log.txt") == b"base\nfrom A\n"
+    # Once the first is stored, the file is free again.
+    second.storbinary("APPE log.txt", io.BytesIO(b"from B\n"))
+    assert fetch(second, "log.txt") == b"base\nfrom A\nfrom B\n"
+    first.quit()
+    second.quit()

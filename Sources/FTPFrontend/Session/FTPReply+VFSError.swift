@@ -29,6 +29,8 @@ extension FTPReply {
             self.init(.localError, "Integrity check failed: \(reason).")
         case .noSpace(let reason):
             self.init(.insufficientStorage, "Insufficient storage: \(reason).")
+        case .busy(let reason):
+            self.init(.fileBusy, "File busy, try again: \(reason).")
         case .storeUnavailable(let reason):
             self.init(.localError, "Storage unavailable, try again: \(reason).")
         case .storeFailure(let reason):

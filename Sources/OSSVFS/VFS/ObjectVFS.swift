@@ -289,24 +289,46 @@ public struct ObjectVFS: VFS {
         } else {
             try await checkPlace(of: path, in: parent)
         }
-        var base: (key: String, length: UInt64, etag: String?)?
-        if let prefixLength {
-            try await awaitPendingUploads(of: key, path)
-            // The size and version the upload continues: asked of the store now, not taken from
-            // the cache (APPE at a size another client has since grown lost its bytes).
-            await invalidate(key)
-            guard let existing = try await fileInfo(path) else {
-                if prefixLength == 0 || prefixLength == .max {
-                    return try await openWrite(path, modified: modified, keepingFirst: nil, ifAbsent: ifAbsent)
-                }
-                throw VFSError.invalidRange("\(path) does not exist; cannot continue it at \(prefixLength)")
-            }
-            let prefixLength = prefixLength == .max ? existing.size : prefixLength
-            guard prefixLength <= existing.size else {
-                throw VFSError.invalidRange("\(path) has \(existing.size) bytes; cannot continue it at \(prefixLength)")
-            }
-            if prefixLength > 0 { base = (key, prefixLength, existing.etag) }
+        guard let prefixLength else { return upload(of: key, modified: modified, base: nil, ifAbsent: ifAbsent) }
+        let lease = WriteBackOrder.name(key, in: store.descriptor)
+        guard await ContinuationLeases.shared.acquire(lease, within: Self.continuationWait) else {
+            throw VFSError.busy("another upload is continuing \(path)")
         }
+        do {
+            return LeasedWriter(try await continuation(of: path, key: key, keepingFirst: prefixLength,
+                                                       modified: modified, ifAbsent: ifAbsent), lease: lease)
+        } catch {
+            await ContinuationLeases.shared.release(lease)
+            throw error
+        }
+    }
+
+    /// How long an upload that continues a file waits for another one continuing it to end.
+    static let continuationWait = Duration.seconds(3)
+
+    /// An upload keeping the first `prefixLength` bytes of `path` (all of them for `.max`), as
+    /// the store holds it now; a missing file is created when nothing or all is to be kept.
+    private func continuation(of path: VFSPath, key: String, keepingFirst prefixLength: UInt64, modified: Double?,
+                              ifAbsent: Bool) async throws -> any VFSWriter {
+        try await awaitPendingUploads(of: key, path)
+        // The size and version the upload continues: asked of the store now, not taken from
+        // the cache (APPE at a size another client has since grown lost its bytes).
+        await invalidate(key)
+        guard let existing = try await fileInfo(path) else {
+            if prefixLength == 0 || prefixLength == .max {
+                return upload(of: key, modified: modified, base: nil, ifAbsent: ifAbsent)
+            }
+            throw VFSError.invalidRange("\(path) does not exist; cannot continue it at \(prefixLength)")
+        }
+        let length = prefixLength == .max ? existing.size : prefixLength
+        guard length <= existing.size else {
+            throw VFSError.invalidRange("\(path) has \(existing.size) bytes; cannot continue it at \(length)")
+        }
+        return upload(of: key, modified: modified, base: length > 0 ? (key, length, existing.etag) : nil, ifAbsent: ifAbsent)
+    }
+
+    private func upload(of key: String, modified: Double?, base: (key: String, length: UInt64, etag: String?)?,
+                        ifAbsent: Bool) -> SpoolUpload {
         let caches = self.caches
         let bucket = store.identity.bucket
         return SpoolUpload(

@@ -25,6 +25,8 @@ public enum VFSError: Error, Sendable, Equatable {
     case integrity(String)
     /// The spool or the local disk is full.
     case noSpace(String)
+    /// Another upload is continuing the same file; trying again once it ends will work.
+    case busy(String)
     /// The store did not answer or answered with a transient error; retrying may work.
     case storeUnavailable(String)
     /// The store failed in a way retrying will not fix.
@@ -36,7 +38,7 @@ public enum VFSError: Error, Sendable, Equatable {
         case .notFound(let text), .alreadyExists(let text), .notDirectory(let text), .isDirectory(let text),
             .directoryNotEmpty(let text), .permissionDenied(let text), .invalidName(let text), .nameTooLong(let text),
             .invalidRange(let text), .unsupported(let text), .integrity(let text), .noSpace(let text),
-            .storeUnavailable(let text), .storeFailure(let text):
+            .busy(let text), .storeUnavailable(let text), .storeFailure(let text):
             return text
         }
     }
