@@ -7,6 +7,9 @@ enum ConfigMasking {
     static let secretKeys: Set<String> = ["access_secret", "login_password", "password", "token", "secret",
                                           "access_key_secret"]
 
+    /// The secret keys whose value may be `env:NAME` or `file:PATH` (``ServeSettings/secret(_:field:relativeTo:)``).
+    static let referenceKeys: Set<String> = ["access_secret", "token"]
+
     /// The masked, pretty-printed document; nil when `data` is not JSON.
     static func masked(_ data: Data) -> String? {
         guard let root = try? JSONSerialization.jsonObject(with: data) else { return nil }
@@ -22,8 +25,9 @@ enum ConfigMasking {
         }
         if let array = value as? [Any] { return array.map { mask($0, key: key) } }
         if let key, secretKeys.contains(key), let text = value as? String, !text.isEmpty {
-            // A reference says where the secret is, not what it is: shown.
-            if text.hasPrefix("env:") || text.hasPrefix("file:") { return text }
+            // A reference says where the secret is, not what it is: shown, in the fields that
+            // take one. A password is always itself, whatever it begins with.
+            if referenceKeys.contains(key) && (text.hasPrefix("env:") || text.hasPrefix("file:")) { return text }
             return "********"
         }
         return value

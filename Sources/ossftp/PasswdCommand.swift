@@ -25,14 +25,38 @@ struct PasswdCommand: ParsableCommand {
     func run() throws {
         let password: String
         if isatty(STDIN_FILENO) == 1 {
-            let first = String(cString: getpass("Password: "))
-            let second = String(cString: getpass("Again: "))
+            let first = try Self.text(Self.bytes(getpass("Password: ")))
+            let second = try Self.text(Self.bytes(getpass("Again: ")))
             guard first == second else { throw ValidationError("the two passwords differ") }
             password = first
         } else {
-            password = readLine(strippingNewline: true) ?? ""
+            password = try Self.text(Self.firstLine())
         }
         guard !password.isEmpty else { throw ValidationError("the password is empty") }
         print(PasswordVerifier.hashing(password, iterations: iterations).storedForm)
+    }
+
+    /// The bytes as text. Bytes that are not UTF-8 would be hashed as U+FFFD, a password no
+    /// client can send (a login's PASS must be UTF-8, RFC 2640): refused instead.
+    private static func text(_ bytes: [UInt8]) throws -> String {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ValidationError("the password is not valid UTF-8; FTP clients send passwords as UTF-8")
+        }
+        return text
+    }
+
+    /// The bytes of a C string (getpass's answer).
+    private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?) -> [UInt8] {
+        guard let pointer else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
+    }
+
+    /// Standard input's first line, without its line end.
+    private static func firstLine() -> [UInt8] {
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(STDIN_FILENO, &byte, 1) == 1 && byte != 0x0A { line.append(byte) }
+        if line.last == 0x0D { line.removeLast() }
+        return line
     }
 }

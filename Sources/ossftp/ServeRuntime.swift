@@ -52,12 +52,17 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
     /// Rereads config.json (with the same flags) and applies accounts, limits and the TLS
     /// certificate to new sessions; open sessions go on. On an error nothing changes.
     func reload() async throws {
-        try await reloading.run { try await BlockingIO.run { try self.apply(configPath: nil) } }
+        try await reloading.run {
+            try await BlockingIO.run {
+                let (next, authenticator) = try self.validated(configPath: nil)
+                self.putInForce(next, authenticator: authenticator)
+            }
+        }
     }
 
-    /// Validates the settings that `configPath` (or the flags' file) gives and puts them in force.
+    /// The settings that `configPath` (or the flags' file) gives, checked, and their accounts.
     /// Reads files (config.json, certificates): call it on `BlockingIO`, never on an event loop.
-    private func apply(configPath: String?) throws {
+    private func validated(configPath: String?) throws -> (ServeSettings, any Authenticator) {
         var flags = self.flags
         if let configPath { flags.config = configPath } else { flags.config = settings.value.configPath }
         let next: ServeSettings
@@ -66,7 +71,11 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         } catch let error as ConfigError {
             throw ConsoleEditError(error.description)
         }
-        let authenticator = try next.makeAuthenticator(spool: spool, logger: logger)
+        return (next, try next.makeAuthenticator(spool: spool, logger: logger))
+    }
+
+    /// Applies `next` to new sessions; open sessions go on.
+    private func putInForce(_ next: ServeSettings, authenticator: any Authenticator) {
         server.reconfigure(next.ftp, authenticator: authenticator)
         limiter.limits = next.limits
         let previous = settings.value
@@ -127,36 +136,55 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         modules["ossftp"] = server
         root["modules"] = modules
         let edited = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        let candidate = path + ".console-edit"
-        guard FileManager.default.createFile(atPath: candidate, contents: edited,
-                                             attributes: [.posixPermissions: 0o600]) else {
-            throw ConsoleEditError("cannot write \(candidate) beside config.json: \(String(cString: strerror(errno)))")
+        // Written beside the file it replaces (a rename never leaves a half-written file; a
+        // config.json that is a link is written where it points, and the link stays a link),
+        // with the old file's mode and owner.
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        var old = stat()
+        guard stat(target, &old) == 0 else {
+            throw ConsoleEditError("cannot read \(path): \(String(cString: strerror(errno))) (the file is unchanged)")
         }
+        let staged = target + ".console-edit"
+        let handle = open(staged, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard handle >= 0 else {
+            throw ConsoleEditError("cannot write \(staged) beside config.json: \(String(cString: strerror(errno)))")
+        }
+        var failure: Int32 = 0
+        let written = edited.withUnsafeBytes { Glibc.write(handle, $0.baseAddress, $0.count) }
+        if written != edited.count {
+            failure = written < 0 ? errno : EIO
+        } else if fchown(handle, old.st_uid, old.st_gid) != 0 && geteuid() == 0 {
+            // Only root can give the file away; any other user's edit is its own file.
+            failure = errno
+        } else if fchmod(handle, old.st_mode & 0o7777) != 0 {
+            failure = errno
+        }
+        close(handle)
+        guard failure == 0 else {
+            unlink(staged)
+            throw ConsoleEditError("cannot write \(staged) beside config.json: \(String(cString: strerror(failure)))")
+        }
+        let next: ServeSettings
+        let authenticator: any Authenticator
         do {
-            try apply(configPath: candidate)
+            (next, authenticator) = try validated(configPath: staged)
         } catch let error as ConsoleEditError {
-            try? FileManager.default.removeItem(atPath: candidate)
+            unlink(staged)
             // Said of config.json, the file the operator knows.
-            throw ConsoleEditError(error.message.replacingOccurrences(of: candidate, with: path))
+            throw ConsoleEditError(error.message.replacingOccurrences(of: staged, with: path))
         } catch {
-            try? FileManager.default.removeItem(atPath: candidate)
+            unlink(staged)
             throw error
         }
-        // Valid and in force: it becomes config.json (rename: never a half-written file). A
-        // config.json that is a link is written where it points: the link stays a link.
-        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        var staged = candidate
-        if target != path {
-            staged = target + ".console-edit"
-            try? FileManager.default.removeItem(atPath: candidate)
-            guard FileManager.default.createFile(atPath: staged, contents: edited, attributes: [.posixPermissions: 0o600])
-            else { throw ConsoleEditError("cannot write \(staged)") }
-        }
+        // In force only once it is config.json: an edit that cannot be saved changes nothing.
         guard rename(staged, target) == 0 else {
-            try? FileManager.default.removeItem(atPath: staged)
-            throw ConsoleEditError("cannot replace \(target)")
+            let reason = String(cString: strerror(errno))
+            unlink(staged)
+            throw ConsoleEditError("cannot replace \(target): \(reason) (the file and the settings in force are unchanged)")
         }
-        settings.withValue { $0.configPath = path }
+        var saved = next
+        saved.configPath = path
+        putInForce(saved, authenticator: authenticator)
     }
 
     // MARK: - Figures

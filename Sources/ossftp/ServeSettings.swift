@@ -446,7 +446,7 @@ struct ServeSettings {
             return !value.hasPrefix("env:") && !value.hasPrefix("file:")
         }
         let accounts = file.modules.accounts ?? []
-        return accounts.contains { inline($0.access_secret) || (inline($0.login_password) && PasswordVerifier(stored: $0.login_password ?? "").isPlaintext) }
+        return accounts.contains { inline($0.access_secret) || (!($0.login_password ?? "").isEmpty && PasswordVerifier(stored: $0.login_password ?? "").isPlaintext) }
             || inline(file.modules.launcher?.token)
             || (inline(file.modules.launcher?.password) && PasswordVerifier(stored: file.modules.launcher?.password ?? "").isPlaintext)
     }

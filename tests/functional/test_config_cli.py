@@ -42,6 +42,12 @@ def test_passwd_prints_a_hash_that_pbkdf2_reproduces():
     assert "correct horse" not in result.stdout
     empty = run("passwd", stdin="\n")
     assert empty.returncode != 0 and "empty" in empty.stderr
+    # A Latin-1 password was hashed as U+FFFD, which no login can send (PASS must be UTF-8).
+    latin1 = subprocess.run([str(ossftp_binary()), "passwd"], input=b"p\xe4ss\n", capture_output=True, timeout=60)
+    assert latin1.returncode != 0 and b"not valid UTF-8" in latin1.stderr and latin1.stdout == b""
+    crlf = run("passwd", "--iterations", "1000", stdin="p\u00e4ss\r\n")
+    _, _, salt, key = crlf.stdout.strip().split("$")
+    assert hashlib.pbkdf2_hmac("sha256", "p\u00e4ss".encode(), bytes.fromhex(salt), 1000, 32).hex() == key
 
 
 def test_check_explains_a_valid_file_without_its_secrets(tmp_path):
@@ -346,6 +352,11 @@ def test_secrets_in_a_file_every_user_can_read_are_warned_of(tmp_path):
     assert f"{path} holds secrets" in check.stdout + check.stderr and f"chmod 600 {path}" in check.stdout + check.stderr
     path.chmod(0o600)
     assert "holds secrets" not in (lambda r: r.stdout + r.stderr)(run("config", "check", str(path)))
+    # A password written as `env:NAME` is that very text (passwords take no reference).
+    path = write_config(tmp_path, {}, accounts=[
+        {"login_username": "alice", "login_password": "env:FTP_PW", "bucket_name": "bkt"}])
+    path.chmod(0o644)
+    assert f"{path} holds secrets" in (lambda r: r.stdout + r.stderr)(run("config", "check", str(path)))
 
 
 def test_the_shipped_config_json_serves_from_a_fresh_checkout(tmp_path):

@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -197,6 +198,33 @@ def test_an_edit_writes_through_a_linked_config_json(protected):
     assert sorted(p.name for p in real.parent.iterdir()) == ["config.json"]
 
 
+def test_an_edit_that_cannot_replace_config_json_changes_nothing(protected):
+    """An edit whose config.json could not be replaced (a file bind-mounted into a container,
+    or immutable) answered 422 and was in force all the same; and the server then took the
+    deleted staging file for its config.json, so every reload and edit failed until a restart."""
+    client = ConsoleClient(protected.web_port, token=TOKEN)
+    config = protected.config_path
+    os.chmod(config, 0o640)
+    before = config.read_text()
+    subprocess.run(["mount", "--bind", str(config), str(config)], check=True)
+    try:
+        code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": "77"})
+        shown = client.get_json("/api/config")
+        assert {s["key"]: s["value"] for s in shown["settings"]}["idle_timeout"] != "77", shown
+        assert code == 422 and "cannot replace" in body["error"] and "unchanged" in body["error"], body
+        assert ".console-edit" not in json.dumps(shown)
+        assert client.post_json("/api/reload", {})[0] == 200
+    finally:
+        subprocess.run(["umount", str(config)], check=True)
+    assert config.read_text() == before
+    assert sorted(p.name for p in config.parent.iterdir() if "console-edit" in p.name) == []
+    # Once the file can be replaced, an edit goes through, and keeps the file's mode.
+    code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": "77"})
+    assert code == 200, body
+    assert json.loads(config.read_text())["modules"]["ossftp"]["idle_timeout"] == 77
+    assert stat.S_IMODE(config.stat().st_mode) == 0o640
+
+
 def test_config_edits_are_validated_written_and_applied(protected):
     client = ConsoleClient(protected.web_port, token=TOKEN)
     before = protected.config_path.read_text()
@@ -243,12 +271,18 @@ def test_an_edit_of_a_key_a_flag_sets_is_refused_and_a_number_is_taken(tmp_path,
 
 def test_config_shown_with_secrets_masked(tmp_path, alice):
     bob = Account("bob", "b-" + secrets.token_urlsafe(8), "bucket2", hashed=False)
-    server = start(tmp_path, [alice, bob], password=hash_password(PASSWORD), token=TOKEN)
+    # Passwords take no env: or file: reference: these are the passwords themselves, and were
+    # shown as they are.
+    carol = Account("carol", "env:C-" + secrets.token_urlsafe(8), "bucket3", hashed=False)
+    dave = Account("dave", "file:D-" + secrets.token_urlsafe(8), "bucket4", hashed=False)
+    server = start(tmp_path, [alice, bob, carol, dave], password=hash_password(PASSWORD), token=TOKEN)
     try:
+        assert login(server, carol) and login(server, dave)
         config = ConsoleClient(server.web_port, token=TOKEN).get_json("/api/config")
         text = config["masked"]
         assert bob.password not in text and TOKEN not in text and "pbkdf2-sha256$" not in text
-        assert text.count("********") >= 4  # two passwords, the console's password and token
+        assert carol.password not in text and dave.password not in text
+        assert text.count("********") >= 6  # four passwords, the console's password and token
         assert '"login_username" : "bob"' in text or '"login_username": "bob"' in text
     finally:
         server.stop()

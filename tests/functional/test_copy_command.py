@@ -240,3 +240,68 @@ def test_an_interrupted_copy_leaves_no_upload_and_no_partial_file(seaweedfs, tmp
         break
     else:
         pytest.fail("every download ended before its signal")
+
+
+def test_a_link_is_followed_and_a_file_without_a_size_is_read_to_its_end(seaweedfs, tmp_path):
+    """A source that is a symbolic link stored the link's own few bytes (its target's path)
+    with exit 0; a /proc file, whose size reads 0, was stored empty."""
+    bucket = "cp-" + secrets.token_hex(4)
+    client = seaweedfs.client()
+    client.create_bucket(Bucket=bucket)
+    for name, size in (("small.bin", 1000), ("large.bin", 11 * 1024 * 1024 + 1)):
+        body = os.urandom(size)
+        (tmp_path / name).write_bytes(body)
+        (tmp_path / f"link-{name}").symlink_to(tmp_path / name)
+        up = cp(seaweedfs, str(tmp_path / f"link-{name}"), f"s3://{bucket}/{name}", "--part_size", "5")
+        assert up.returncode == 0, up.stderr
+        assert client.get_object(Bucket=bucket, Key=name)["Body"].read() == body, name
+    up = cp(seaweedfs, "/proc/self/status", f"s3://{bucket}/status")
+    assert up.returncode == 0, up.stderr
+    stored = client.get_object(Bucket=bucket, Key="status")["Body"].read()
+    assert stored.startswith(b"Name:") and b"VmRSS" in stored, stored[:200]
+
+
+def _upload_while(seaweedfs, tmp_path, change) -> tuple[subprocess.CompletedProcess, str, bytes]:
+    """Uploads a 200 MiB file part by part, and calls `change(path)` once its multipart upload began."""
+    bucket = "cp-" + secrets.token_hex(4)
+    client = seaweedfs.client()
+    client.create_bucket(Bucket=bucket)
+    source = tmp_path / "source.bin"
+    body = os.urandom(1024 * 1024) * 200
+    source.write_bytes(body)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": seaweedfs.admin.access_key,
+           "AWS_SECRET_ACCESS_KEY": seaweedfs.admin.secret_key}
+    process = subprocess.Popen([str(ossftp_binary()), "cp", str(source), f"s3://{bucket}/obj", "--endpoint",
+                                seaweedfs.endpoint, "--region", seaweedfs.region, "--part_size", "5",
+                                "--concurrency", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 60
+    while not client.list_multipart_uploads(Bucket=bucket).get("Uploads"):
+        assert process.poll() is None and time.monotonic() < deadline, "the upload ended before it could be changed"
+        time.sleep(0.005)
+    change(source)
+    out, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err), bucket, body
+
+
+def test_a_source_renamed_over_during_the_upload_is_not_mixed_in(seaweedfs, tmp_path):
+    """Each part reopened the path: a file renamed over it meanwhile (an editor's save, a log
+    rotation) was stored as old parts followed by new ones, with exit 0."""
+    def replace(path):
+        other = path.with_name("other.bin")
+        other.write_bytes(b"B" * (200 * 1024 * 1024))
+        os.rename(other, path)
+    done, bucket, body = _upload_while(seaweedfs, tmp_path, replace)
+    assert done.returncode == 0, done.stderr
+    stored = seaweedfs.client().get_object(Bucket=bucket, Key="obj")["Body"].read()
+    assert stored == body, "the object mixes the two files"
+
+
+def test_a_source_written_during_the_upload_is_not_stored(seaweedfs, tmp_path):
+    def grow(path):
+        with open(path, "ab") as out:
+            out.write(b"more")
+    done, bucket, _ = _upload_while(seaweedfs, tmp_path, grow)
+    assert done.returncode == 1 and b"changed while it was being copied" in done.stderr, done.stderr
+    client = seaweedfs.client()
+    assert "Contents" not in client.list_objects_v2(Bucket=bucket)
+    assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")

@@ -8,16 +8,29 @@ import Glibc
 /// streamed GET written as it arrives.
 public enum ObjectTransfer {
     /// Uploads `path` to `key`: one PUT up to `partSize`, else `concurrency` parts at a time.
+    ///
+    /// The file is opened once, through any link, and every part is read from that open file
+    /// (`/proc/self/fd/N`): a file renamed over `path` meanwhile (an editor's save, a log
+    /// rotation) is not mixed in. A file changed in place while its parts go up is not
+    /// stored: its size or time moved, and the upload is dropped. A file that gives no size
+    /// (`/proc`, `/sys`) is read to its end.
     public static func upload(file path: String, to key: String, store: any ObjectStore,
                               partSize: Int = 8 << 20, concurrency: Int = 8,
                               leftovers: TransferLeftovers? = nil) async throws {
-        guard let status = try PosixFile.status(path), !status.isDirectory else {
-            throw ObjectStoreError.io(operation: "open \(path)", errno: 2)
+        let file = try PosixFile.openForReading(path)
+        defer { try? file.close() }
+        let before = try identity(of: file, path)
+        if before.isDirectory { throw ObjectStoreError.io(operation: "read \(path)", errno: EISDIR) }
+        if before.size == 0 {
+            try await upload(stream: file, to: key, store: store, partSize: partSize, concurrency: concurrency,
+                             leftovers: leftovers)
+            return
         }
-        let size = status.size
+        let pinned = "/proc/self/fd/\(file.descriptor)"
+        let size = before.size
         let partSize = UInt64(max(partSize, store.capabilities.minPartSize))
         if size <= partSize {
-            try await store.put(key, body: .file(path: path, offset: 0, length: size), metadata: [:])
+            try await store.put(key, body: .file(path: pinned, offset: 0, length: size), metadata: [:])
             return
         }
         let count = Int((size + partSize - 1) / partSize)
@@ -25,7 +38,7 @@ public enum ObjectTransfer {
             throw ObjectStoreError.invalidKey("\(path): \(count) parts of \(partSize) bytes exceed the store's limit")
         }
         try await multipartUpload(key, store: store, leftovers: leftovers) { uploadID in
-            try await withThrowingTaskGroup(of: UploadedPart.self) { group in
+            let parts = try await withThrowingTaskGroup(of: UploadedPart.self) { group in
                 var parts: [UploadedPart] = []
                 var next = 0
                 func addPart() {
@@ -35,7 +48,7 @@ public enum ObjectTransfer {
                     next += 1
                     group.addTask {
                         try await store.uploadPart(key, uploadID: uploadID, partNumber: number,
-                                                   body: .file(path: path, offset: offset, length: length))
+                                                   body: .file(path: pinned, offset: offset, length: length))
                     }
                 }
                 while next < min(concurrency, count) { addPart() }
@@ -45,7 +58,24 @@ public enum ObjectTransfer {
                 }
                 return parts
             }
+            // Its parts were read at different times: one written meanwhile would join old and
+            // new bytes into an object that never was a file.
+            let after = try identity(of: file, path)
+            guard after.size == before.size && after.modified == before.modified else {
+                throw ObjectStoreError.io(operation: "\(path) changed while it was being copied; nothing stored",
+                                          errno: EAGAIN)
+            }
+            return parts
         }
+    }
+
+    private static func identity(of file: PosixFile, _ path: String) throws
+        -> (isDirectory: Bool, size: UInt64, modified: [Int])
+    {
+        var status = stat()
+        guard fstat(file.descriptor, &status) == 0 else { throw ObjectStoreError.io(operation: "stat \(path)", errno: errno) }
+        return ((status.st_mode & S_IFMT) == S_IFDIR, UInt64(status.st_size),
+                [status.st_mtim.tv_sec, status.st_mtim.tv_nsec])
     }
 
     /// Starts a multipart upload of `key`, has `uploadParts` store its parts, and joins them
