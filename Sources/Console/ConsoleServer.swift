@@ -114,10 +114,16 @@ public struct ConsoleServer: Sendable {
         access.isProtected ? isAuthenticated(request) : true
     }
 
+    /// The token of an `Authorization: Bearer` header; the scheme's name in any case (RFC 9110 §11.1).
+    static func bearerToken(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization], header.utf8.count > 7,
+            header.prefix(7).lowercased() == "bearer "
+        else { return nil }
+        return String(header.dropFirst(7))
+    }
+
     func isAuthenticated(_ request: Request) -> Bool {
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            access.tokenMatches(String(header.dropFirst("Bearer ".count)))
-        {
+        if let token = Self.bearerToken(request), access.tokenMatches(token) {
             return true
         }
         if let cookie = request.cookies[Self.cookieName], sessions.isValid(cookie.value, stamp: access.current().stamp) {
@@ -134,7 +140,7 @@ public struct ConsoleServer: Sendable {
         guard isAuthenticated(request) else { return Self.refusal(.unauthorized, "authentication required") }
         // A session cookie rides along on any request the browser makes; the header proves
         // the console's own page sent this one. A bearer token cannot be sent cross-site.
-        let bearer = request.headers[.authorization]?.hasPrefix("Bearer ") ?? false
+        let bearer = Self.bearerToken(request) != nil
         if !bearer, request.headers[HTTPField.Name(Self.csrfHeader)!] == nil {
             return Self.refusal(.forbidden, "missing \(Self.csrfHeader) header")
         }
@@ -204,6 +210,12 @@ public struct ConsoleServer: Sendable {
             return Self.refusal(.badRequest, "\"\(duplicate.key)\" is given twice")
         }
         guard let edit = try? JSONDecoder().decode(Edit.self, from: Data(buffer: body)) else {
+            // An object with its key, whose value is the trouble (120.5, null): said so.
+            if let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any],
+                object["key"] is String, object.keys.contains("value")
+            {
+                return Self.refusal(.badRequest, "\"value\" must be a whole number or text")
+            }
             return Self.refusal(.badRequest, "expected a JSON object {\"key\": ..., \"value\": ...}")
         }
         do {

@@ -7,17 +7,45 @@ import OSSVFS
 /// Where changes end: commit on close and fsync, truncate, a name unlinked while written, and
 /// the mount going away with files open.
 extension FuseFilesystem {
-    /// Its name is gone (unlink while written): the upload is dropped, and later writes are
-    /// accepted and dropped too, as POSIX writes to an unlinked file. Call under its lock.
+    /// Its name is gone (unlink while written): nothing of it is ever stored, and its
+    /// descriptors go on with a file of their own, as POSIX keeps an unlinked file for whoever
+    /// has it open: a temporary file (Python's TemporaryFile, sqlite's temp files: open, unlink,
+    /// write, read back) is read back from a local copy in the spool, which goes at release.
+    /// When what was streamed cannot be read back any more (parts already sent), later writes
+    /// are accepted and dropped, and reads fail. Call under its lock.
     func dropUnlinked(_ file: FuseOpenFile) {
         file.unlinked = true
         handles.unclaim(file.path, for: file)
         if let writer = file.writer {
             file.writer = nil
+            if file.staged == nil && file.continuedFrom == 0 {
+                file.staged = try? localCopy(of: writer, size: file.size, extendedTo: file.extendedSize)
+            }
             _ = BlockingBridge.run { await writer.abort() }
         }
-        file.staged?.remove()
-        file.staged = nil
+        file.staged?.dirty = true
+    }
+
+    /// What `writer` streamed so far, in a spool file of its own; nil unless all of it is
+    /// still in the spool.
+    private func localCopy(of writer: any VFSWriter, size: UInt64, extendedTo extended: UInt64) throws -> FuseStagedCopy {
+        let copy = try FuseStagedCopy(directory: options.stagingDirectory, budget: options.spoolBudget)
+        do {
+            try copy.reserveBlocking(upTo: max(size, extended))
+            var offset: UInt64 = 0
+            while offset < size {
+                let at = offset, count = Int(min(size - offset, 1 << 20))
+                let bytes = try BlockingBridge.run { try await writer.readBack(at: at, count: count) }.get()
+                guard bytes.count == count else { throw FuseError(EIO) }
+                try copy.write(bytes, at: at)
+                offset += UInt64(count)
+            }
+            if extended > size { try copy.truncate(to: extended) }
+        } catch {
+            copy.remove()
+            throw error
+        }
+        return copy
     }
 
     /// Stores what was written; the next write, if any, starts a continuation.
@@ -160,8 +188,8 @@ extension FuseFilesystem {
                 }
                 // Nothing pending (coreutils' truncate opens the file, then ftruncate): the
                 // stored object is cut or grown server-side, as for truncate(2) of the path,
-                // instead of copying it whole into the spool.
-                guard let staged = file.staged else { return nil }
+                // instead of copying it whole into the spool. An unlinked file has no object.
+                guard let staged = file.staged else { return file.unlinked ? 0 : nil }
                 do {
                     try staged.reserveBlocking(upTo: size)
                     try staged.truncate(to: size)

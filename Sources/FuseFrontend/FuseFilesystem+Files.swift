@@ -241,7 +241,18 @@ extension FuseFilesystem {
             if !file.hasPendingChanges { handles.unclaim(file.path, for: file) }
             return -failure
         }
-        if file.unlinked { return Int32(bytes.count) }
+        if file.unlinked {
+            // Its own file now (see dropUnlinked), or dropped.
+            guard let staged = file.staged else { return Int32(bytes.count) }
+            let offset = file.appending ? staged.size : requested
+            do {
+                try staged.reserveBlocking(upTo: offset + UInt64(bytes.count))
+                try staged.write(bytes, at: offset)
+            } catch {
+                return -FuseErrno.code(forAny: error)
+            }
+            return Int32(bytes.count)
+        }
         do {
             if file.needsClaim { try beginChanging(file) }
             let end = file.staged?.size ?? max(file.size, file.extendedSize)

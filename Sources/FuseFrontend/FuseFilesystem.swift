@@ -71,6 +71,17 @@ public final class FuseFilesystem: @unchecked Sendable {
 
     // MARK: - Attributes
 
+    /// `time` to the microsecond, rounded up. Times travel as a Double, which near 2026 holds
+    /// about seven digits after the second: `touch -d @1700000000.1` came back as
+    /// .099999904, older than the source, and `cp -u` or make then copied or built again.
+    /// Rounded up, a copy made with its source's time is never the older of the two.
+    static func shownTime(_ time: Double) -> timespec {
+        let seconds = time.rounded(.down)
+        let micros = min(((time - seconds) * 1e6 - 1e-3).rounded(.up), 1e6)
+        return Glibc.timespec(tv_sec: Int(seconds) + (micros >= 1e6 ? 1 : 0),
+                              tv_nsec: micros >= 1e6 ? 0 : Int(max(micros, 0)) * 1000)
+    }
+
     /// Fills `status` for an entry.
     func fill(_ status: inout stat, kind: VFSEntry.Kind, size: UInt64, modified: Double?) {
         status = stat()
@@ -81,8 +92,7 @@ public final class FuseFilesystem: @unchecked Sendable {
         status.st_size = off_t(size)
         status.st_blksize = 1 << 20
         status.st_blocks = blkcnt_t((size + 511) / 512)
-        let time = modified ?? mountedAt
-        let spec = timespec(tv_sec: Int(time), tv_nsec: Int((time - time.rounded(.down)) * 1e9))
+        let spec = Self.shownTime(modified ?? mountedAt)
         status.st_mtim = spec
         status.st_ctim = spec
         status.st_atim = spec
@@ -115,6 +125,14 @@ public final class FuseFilesystem: @unchecked Sendable {
         case .failure(let error):
             return -FuseErrno.code(forAny: error)
         }
+    }
+
+    /// The attributes of the file open as `handle`, by what it holds.
+    public func getattr(handle: UInt64, _ status: inout stat) -> Int32 {
+        guard let file = handles.file(handle) else { return -EBADF }
+        let (size, modified) = file.lock.withLock { (file.hasPendingChanges ? file.pendingSize : file.size, file.pendingModified) }
+        fill(&status, kind: .file, size: size, modified: modified)
+        return 0
     }
 
     /// opendir(3): a stream over the directory's listing, started at the first readdir.
@@ -235,8 +253,11 @@ public final class FuseFilesystem: @unchecked Sendable {
     /// file systems, so `mv` falls back to copy and delete. RENAME_NOREPLACE is honoured;
     /// RENAME_EXCHANGE cannot be done on object storage (EINVAL).
     public func rename(_ source: String, _ destination: String, flags: UInt32) -> Int32 {
-        let noReplace: UInt32 = 1, exchange: UInt32 = 2
-        if flags & exchange != 0 { return -EINVAL }
+        // renameat2(2): only RENAME_NOREPLACE is kept; RENAME_EXCHANGE (2) and RENAME_WHITEOUT
+        // (4, an overlay's marker device, which object storage cannot hold) are refused, not
+        // done as a plain rename.
+        let noReplace: UInt32 = 1
+        if flags & ~noReplace != 0 { return -EINVAL }
         do {
             let from = try resolve(source), to = try resolveNew(destination)
             // A file still being written has no object to rename yet, and one being written in

@@ -64,8 +64,11 @@ public enum FuseOperations {
             filesystem.abandonOpenFiles()
             filesystem.endedCleanly.withLock { $0 = true }
         }
-        ops.getattr = { path, status, _ in
+        ops.getattr = { path, status, info in
             guard let status else { return -EINVAL }
+            // No path: an open file whose name was unlinked (libfuse asks after ftruncate and
+            // futimens): its descriptor's attributes, not the root's.
+            if path == nil, let info { return FuseOperations.filesystem().getattr(handle: info.pointee.fh, &status.pointee) }
             return FuseOperations.filesystem().getattr(FuseOperations.string(path), &status.pointee)
         }
         ops.opendir = { path, info in

@@ -173,6 +173,11 @@ struct MountCommand: AsyncParsableCommand {
         let target = try resolveTarget()
         let transport = CurlTransport()
         let objectStore = try await makeStore(target, transport: transport)
+        // Said now, not as EXDEV on every rename once mounted.
+        if case .native = renamePolicy, !objectStore.capabilities.nativeRename {
+            throw ValidationError("--rename native needs a store with its own rename (the local store, or an OSS "
+                + "bucket with hierarchical namespace); use --rename copy")
+        }
         let objectVFS = ObjectVFS(store: objectStore, homeDirectory: target.prefix, options: ObjectVFS.Options(
             spool: spool, readAhead: ReadAheadConfiguration(maxWindow: readAheadMB << 20, parallelRanges: readAheadRanges), renamePolicy: renamePolicy,
             caches: MetadataCacheRegistry(ttl: cacheTTL)))

@@ -131,6 +131,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             settings = try ServeSettings(flags: self)
             try SpoolFolder.prepare(settings.spoolDirectory)
+            try SpoolFolder.claimForServe(settings.spoolDirectory)
         } catch let error as ConfigError {
             FileHandle.standardError.write(Data("ossftp: invalid configuration: \(error.description)\n".utf8))
             throw ExitCode(Self.configurationExitCode)

@@ -145,33 +145,25 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
             throw ConsoleEditError("cannot read \(path): \(String(cString: strerror(errno))) (the file is unchanged)")
         }
         let staged = target + ".console-edit"
-        let handle = open(staged, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard handle >= 0 else {
-            throw ConsoleEditError("cannot write \(staged) beside config.json: \(String(cString: strerror(errno)))")
+        try stage(edited, at: staged, like: old)
+        // Checked as a reload reads it: from config.json's own folder, where a link's relative
+        // paths (`file:` secrets, certificates) are taken from, not from the folder it points to.
+        let checked = target == path ? staged : path + ".console-edit"
+        if checked != staged {
+            do { try stage(edited, at: checked, like: old) } catch {
+                unlink(staged)
+                throw error
+            }
         }
-        var failure: Int32 = 0
-        let written = edited.withUnsafeBytes { Glibc.write(handle, $0.baseAddress, $0.count) }
-        if written != edited.count {
-            failure = written < 0 ? errno : EIO
-        } else if fchown(handle, old.st_uid, old.st_gid) != 0 && geteuid() == 0 {
-            // Only root can give the file away; any other user's edit is its own file.
-            failure = errno
-        } else if fchmod(handle, old.st_mode & 0o7777) != 0 {
-            failure = errno
-        }
-        close(handle)
-        guard failure == 0 else {
-            unlink(staged)
-            throw ConsoleEditError("cannot write \(staged) beside config.json: \(String(cString: strerror(failure)))")
-        }
+        defer { if checked != staged { unlink(checked) } }
         let next: ServeSettings
         let authenticator: any Authenticator
         do {
-            (next, authenticator) = try validated(configPath: staged)
+            (next, authenticator) = try validated(configPath: checked)
         } catch let error as ConsoleEditError {
             unlink(staged)
             // Said of config.json, the file the operator knows.
-            throw ConsoleEditError(error.message.replacingOccurrences(of: staged, with: path))
+            throw ConsoleEditError(error.message.replacingOccurrences(of: checked, with: path))
         } catch {
             unlink(staged)
             throw error
@@ -185,6 +177,29 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         var saved = next
         saved.configPath = path
         putInForce(saved, authenticator: authenticator)
+    }
+
+    /// Writes `data` to a new file at `path`, with the mode and owner of `old`.
+    private func stage(_ data: Data, at path: String, like old: stat) throws {
+        let handle = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard handle >= 0 else {
+            throw ConsoleEditError("cannot write \(path) beside config.json: \(String(cString: strerror(errno)))")
+        }
+        var failure: Int32 = 0
+        let written = data.withUnsafeBytes { Glibc.write(handle, $0.baseAddress, $0.count) }
+        if written != data.count {
+            failure = written < 0 ? errno : EIO
+        } else if fchown(handle, old.st_uid, old.st_gid) != 0 && geteuid() == 0 {
+            // Only root can give the file away; any other user's edit is its own file.
+            failure = errno
+        } else if fchmod(handle, old.st_mode & 0o7777) != 0 {
+            failure = errno
+        }
+        close(handle)
+        guard failure == 0 else {
+            unlink(path)
+            throw ConsoleEditError("cannot write \(path) beside config.json: \(String(cString: strerror(failure)))")
+        }
     }
 
     // MARK: - Figures
@@ -237,10 +252,12 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
             "shutdown_grace_seconds": "\(settings.ftp.shutdownGrace.components.seconds)",
         ]
         var masked = "(started without a config.json)"
-        if let path = settings.configPath,
-            let data = try? await BlockingIO.run({ FileManager.default.contents(atPath: path) })
-        {
-            masked = ConfigMasking.masked(data) ?? "(\(path) is not valid JSON)"
+        if let path = settings.configPath {
+            if let data = try? await BlockingIO.run({ FileManager.default.contents(atPath: path) }) {
+                masked = ConfigMasking.masked(data) ?? "(\(path) is not valid JSON)"
+            } else {
+                masked = "(\(path) cannot be read now: the settings shown are those in force)"
+            }
         }
         return ConsoleConfiguration(
             path: settings.configPath, masked: masked,

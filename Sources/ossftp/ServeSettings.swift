@@ -439,7 +439,8 @@ struct ServeSettings {
     }
 
     /// Whether the file holds a secret itself: an inline access_secret or console token (not
-    /// `env:` or `file:`), or a password not hashed.
+    /// `env:` or `file:`), or a password not hashed (passwords take no reference: `env:X` is
+    /// the password itself).
     static func holdsSecretsInline(_ file: ConfigFile) -> Bool {
         func inline(_ value: String?) -> Bool {
             guard let value, !value.isEmpty else { return false }
@@ -448,7 +449,8 @@ struct ServeSettings {
         let accounts = file.modules.accounts ?? []
         return accounts.contains { inline($0.access_secret) || (!($0.login_password ?? "").isEmpty && PasswordVerifier(stored: $0.login_password ?? "").isPlaintext) }
             || inline(file.modules.launcher?.token)
-            || (inline(file.modules.launcher?.password) && PasswordVerifier(stored: file.modules.launcher?.password ?? "").isPlaintext)
+            || (!(file.modules.launcher?.password ?? "").isEmpty
+                && PasswordVerifier(stored: file.modules.launcher?.password ?? "").isPlaintext)
     }
 
     static func ownerOnlyLines(_ path: String, field: String) throws -> [String] {

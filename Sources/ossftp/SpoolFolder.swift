@@ -27,4 +27,33 @@ enum SpoolFolder {
                 "the spool folder \(path) must be a folder of this user that no one else may write in (not a link); give --spool_dir")
         }
     }
+
+    /// Takes the spool for this `serve` alone, for as long as the process runs. At start a
+    /// server clears the spool files no record of its journal names, and finishes or drops
+    /// what the journal holds: a second server on the same folder deleted the first one's
+    /// uploads in flight, some of them already answered 226. (Mounts keep to run folders of
+    /// their own inside the spool, and are not concerned.)
+    static func claimForServe(_ path: String) throws {
+        let lockPath = "\(path)/.serve.lock"
+        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else {
+            throw ConfigError("cannot open \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            var holder = [UInt8](repeating: 0, count: 32)
+            let count = pread(descriptor, &holder, holder.count, 0)
+            let pid = count > 0 ? String(decoding: holder[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+            close(descriptor)
+            throw ConfigError("the spool folder \(path) is in use by another ossftp serve\(pid.isEmpty ? "" : " (pid \(pid))"); "
+                + "give each server its own spool_dir")
+        }
+        let text = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = pwrite(descriptor, text, text.count, 0)
+        // Held until the process ends: the descriptor is never closed.
+        heldLock = descriptor
+    }
+
+    /// The lock's descriptor, kept open for the process's life (closing it would free the lock).
+    nonisolated(unsafe) private static var heldLock: Int32 = -1
 }

@@ -60,6 +60,10 @@ import Testing
         #expect(parse("LIST -a dir name") == .command(.list("dir name", directoryItself: false), verb: "LIST"))
         #expect(parse("LIST -ld dir") == .command(.list("dir", directoryItself: true), verb: "LIST"))
         #expect(parse("LIST -l -d") == .command(.list(nil, directoryItself: true), verb: "LIST"))
+        // A name that begins with `-` is a name, not options; `--` ends the options.
+        #expect(parse("LIST -dash.txt") == .command(.list("-dash.txt", directoryItself: false), verb: "LIST"))
+        #expect(parse("LIST -- -dash") == .command(.list("-dash", directoryItself: false), verb: "LIST"))
+        #expect(parse("LIST -la -- -d x") == .command(.list("-d x", directoryItself: false), verb: "LIST"))
         // STAT with options only lists the working directory; STAT alone is the status.
         #expect(parse("STAT -la") == .command(.stat("."), verb: "STAT"))
         #expect(parse("STAT -d dir") == .command(.stat("dir", directoryItself: true), verb: "STAT"))

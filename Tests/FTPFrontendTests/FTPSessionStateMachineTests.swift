@@ -323,6 +323,7 @@ import Testing
         #expect(code(machine.transferFinished(.connectionLost)) == 426)
         #expect(code(machine.transferFinished(.failed(.storeUnavailable("down")))) == 451)
         #expect(code(machine.transferFinished(.failed(.noSpace("spool")))) == 452)
+        #expect(code(machine.transferFinished(.refused(.busy("/f")))) == 450)
         // A download that fails after its 150 (the file deleted while read) ends 451, never 5xx.
         _ = machine.receivedLine(line("PASV"))
         _ = machine.operationSucceeded(.openPassiveListener(extended: false), result: .passiveListener(host: "127.0.0.1", port: 50_000))

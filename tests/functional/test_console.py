@@ -616,3 +616,16 @@ def test_a_password_removed_at_reload_says_the_console_stays_locked(protected):
     assert b"read-only on loopback" not in body
     assert anonymous.request("GET", "/api/status")[0] == 401
     assert ConsoleClient(protected.web_port, token=TOKEN).request("GET", "/api/status")[0] == 200
+
+
+def test_the_bearer_scheme_is_taken_in_any_case_and_a_bad_value_is_named(protected):
+    """`Authorization: bearer …` was refused (RFC 9110 §11.1: the scheme is case-insensitive);
+    a value of 120.5 or null got "expected a JSON object"."""
+    anonymous = ConsoleClient(protected.web_port)
+    for scheme in ("bearer", "BEARER"):
+        status, _, _ = anonymous.request("GET", "/api/status", headers={"Authorization": f"{scheme} {TOKEN}"})
+        assert status == 200, scheme
+    client = ConsoleClient(protected.web_port, token=TOKEN)
+    for value in (120.5, None):
+        code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": value})
+        assert code == 400 and body["error"] == '"value" must be a whole number or text', body

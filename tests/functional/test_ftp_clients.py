@@ -68,6 +68,20 @@ def test_curl_wrong_password_is_access_denied(ossftp, alice, tmp_path, subproces
     assert res.returncode == 67, describe(res)
 
 
+def test_curl_with_ftp_pret(ossftp, alice, tmp_path, subprocess_env):
+    """curl --ftp-pret sends PRET before PASV (drftpd's extension): 500 failed the transfer
+    with curl's exit 84."""
+    (tmp_path / "up.txt").write_bytes(b"pret\n")
+    url = f"ftp://{HOST}:{ossftp.port}/pret.txt"
+    user = ["--user", f"{alice.username}:{alice.password}"]
+    up = run(["curl", "-sS", "--noproxy", "*", "--ftp-pret", *user, "-T", str(tmp_path / "up.txt"), url],
+             subprocess_env, tmp_path)
+    assert up.returncode == 0, describe(up)
+    down = run(["curl", "-sS", "--noproxy", "*", "--ftp-pret", *user, "-o", str(tmp_path / "down.txt"), url],
+               subprocess_env, tmp_path)
+    assert down.returncode == 0 and (tmp_path / "down.txt").read_bytes() == b"pret\n", describe(down)
+
+
 def test_lftp_session(ossftp, alice, tmp_path, subprocess_env):
     work = tmp_path / "work"
     work.mkdir()

@@ -143,7 +143,7 @@ def test_an_append_waits_for_another_append_of_the_same_file(server):
     for the first and continues what it stored."""
     first, second, data = _first_append_in_flight(server)
     thread, outcome = _append_in_thread(second, "log.txt", b"from B\n")
-    time.sleep(1)
+    time.sleep(0.3)
     data.close()
     assert first.voidresp().startswith("226")
     thread.join(60)
@@ -166,4 +166,21 @@ def test_an_append_held_up_too_long_by_another_gets_450_and_stores_nothing(serve
     second.storbinary("APPE log.txt", io.BytesIO(b"from B\n"))
     assert fetch(second, "log.txt") == b"base\nfrom A\nfrom B\n"
     first.quit()
+    second.quit()
+
+
+def test_an_append_whose_client_went_silent_is_taken_over(server):
+    """A client whose connection died silently mid-APPE held the file until the stall
+    watchdog ended its upload (minutes): its resume on a new connection got 450 meanwhile.
+    After 20 s without a byte, a new continuation takes over; the silent one stores nothing."""
+    first, second, data = _first_append_in_flight(server)
+    with pytest.raises(ftplib.error_temp, match="^450"):
+        second.storbinary("APPE log.txt", io.BytesIO(b"from B\n"))
+    time.sleep(18)
+    assert second.storbinary("APPE log.txt", io.BytesIO(b"from B\n")).startswith("226")
+    assert fetch(second, "log.txt") == b"base\nfrom B\n"
+    data.close()
+    with pytest.raises(ftplib.all_errors):
+        first.voidresp()
+    assert fetch(second, "log.txt") == b"base\nfrom B\n"
     second.quit()

@@ -370,9 +370,10 @@ def test_a_file_deleted_elsewhere_while_cached_is_forgotten_at_the_first_failed_
 
 
 def test_a_folder_whose_last_file_is_deleted_is_no_longer_listed(seaweedfs, s3ftp, bucket):
-    """SEMANTICS: a prefix-only folder disappears with its last object. SeaweedFS's filer keeps
-    listing the folder for seconds after (its empty-folder cleanup runs later): it stayed in
-    LIST, while CWD into it failed."""
+    """SEMANTICS: a prefix-only folder disappears from listings with its last object. SeaweedFS's
+    filer keeps listing the folder for seconds after (its empty-folder cleanup runs later): it
+    stayed in LIST. Deleted through ossftp, it stays, empty, for whoever goes into it (a client
+    deleting a tree, a camera replacing its picture) until RMD."""
     client = seaweedfs.client()
     client.put_object(Bucket=bucket, Key="only/f", Body=b"1")
     client.put_object(Bucket=bucket, Key="tree/sub/g", Body=b"2")
@@ -385,11 +386,15 @@ def test_a_folder_whose_last_file_is_deleted_is_no_longer_listed(seaweedfs, s3ft
     listed = client.list_objects_v2(Bucket=bucket, Delimiter="/").get("CommonPrefixes", [])
     assert {p["Prefix"] for p in listed} == {"only/", "tree/"}
     assert ftp.nlst() == []
-    with pytest.raises(ftplib.error_perm, match="^550"):
-        ftp.cwd("only")
-    # The folder is gone for uploads too; a file put there again by another program brings it back.
-    with pytest.raises(ftplib.error_perm, match="^550"):
-        ftp.storbinary("STOR only/again", io.BytesIO(b"3"))
+    assert ftp.cwd("only").startswith("250") and ftp.nlst() == []
+    ftp.cwd("/")
+    assert ftp.sendcmd("RMD tree/sub").startswith("250") and ftp.sendcmd("RMD only").startswith("250")
+    for gone in ("only", "tree/sub"):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            ftp.cwd(gone)
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            ftp.storbinary(f"STOR {gone}/again", io.BytesIO(b"3"))
+    # A file put there again by another program brings it back.
     client.put_object(Bucket=bucket, Key="only/again", Body=b"3")
     assert ftp.nlst() == ["only"]
     assert ftp.nlst("only") == ["again"]

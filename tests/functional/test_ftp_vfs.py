@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ftplib
 import io
+import subprocess
 import pytest
 
 from netutil import HOST
@@ -229,3 +230,86 @@ def test_clients_making_the_same_folder_at_once_all_succeed_or_hear_it_exists(se
         assert clients[0].nlst(f"race{round_number}") == []
     for client in clients:
         client.quit()
+
+
+def _put_behind(srv, user, seaweedfs, key: str, body: bytes) -> None:
+    """Stores `key` without ossftp (another tool's upload): its folders are only prefixes."""
+    if "/" in user:  # the S3 login, access_key/bucket
+        seaweedfs.client().put_object(Bucket=user.split("/", 1)[1], Key=key, Body=body)
+    else:
+        path = srv.base / "root" / "bucket3" / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+
+
+def test_lftp_removes_a_tree_of_folders_that_are_only_prefixes(server, seaweedfs, subprocess_env):
+    """A folder went away with its last object: lftp's `rm -r`, back in the parent it had
+    emptied, got 550 on CWD and exited 1 (rclone's purge likewise), with every object gone."""
+    srv, user, password = server
+    for key in ("T/x/a.txt", "T/x/y/z.txt", "T/keep.txt"):
+        _put_behind(srv, user, seaweedfs, key, b"data\n")
+    result = subprocess.run(["lftp", "-u", f"{user},{password}", "-p", str(srv.port), HOST, "-e",
+                             "set ftp:ssl-allow no; set cmd:fail-exit yes; rm -r /T/x; exit"],
+                            env=subprocess_env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    client = login(srv, user, password)
+    assert [name for name, _ in client.mlsd("/T")] == ["keep.txt"]
+    # Removed, as asked: not there for the grace a folder emptied of its objects keeps.
+    for gone in ("/T/x", "/T/x/y"):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            client.cwd(gone)
+    client.quit()
+
+
+def test_a_session_stays_in_a_folder_it_emptied(server, seaweedfs):
+    """A camera's `CWD cam; DELE old.jpg; STOR new.jpg` got 550 once the folder, only a prefix,
+    went with its last picture; CDUP from such a folder got 550 too."""
+    srv, user, password = server
+    _put_behind(srv, user, seaweedfs, "cam/day/old.jpg", b"old")
+    client = login(srv, user, password)
+    client.cwd("/cam/day")
+    client.delete("old.jpg")
+    client.storbinary("STOR new.jpg", io.BytesIO(b"new"))
+    assert fetch(client, "/cam/day/new.jpg") == b"new"
+    client.delete("new.jpg")
+    assert client.sendcmd("CDUP").startswith("250")
+    assert client.pwd() == "/cam"
+    assert client.nlst() == [] or client.nlst() == ["day"]
+    client.cwd("day")
+    client.cwd("/")
+    assert client.sendcmd("RMD /cam/day").startswith("250")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        client.cwd("/cam/day")
+    # An RMD of the folder above takes the emptied folders below it too.
+    _put_behind(srv, user, seaweedfs, "a/b/c/f.txt", b"f")
+    client.delete("/a/b/c/f.txt")
+    assert client.sendcmd("RMD /a").startswith("250")
+    for gone in ("/a", "/a/b", "/a/b/c"):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            client.cwd(gone)
+    client.quit()
+
+
+def test_an_emptied_folder_is_kept_by_mkd_moved_by_rename_and_gone_with_its_parent(server, seaweedfs):
+    """A folder ossftp emptied stays for a while: MKD of it said it existed and it then went
+    away; a rename of it answered 250 and made nothing; a folder removed and made again
+    brought back the emptied folders it had held."""
+    srv, user, password = server
+    for key in ("cam/old.jpg", "tree/sub/f", "a/c/f"):
+        _put_behind(srv, user, seaweedfs, key, b"x")
+    client = login(srv, user, password)
+    client.delete("/cam/old.jpg")
+    assert client.sendcmd("MKD /cam").startswith("257")
+    assert "cam" in [name for name, _ in client.mlsd("/")]  # its marker keeps it now
+    client.delete("/tree/sub/f")
+    assert client.sendcmd("RNFR /tree").startswith("350") and client.sendcmd("RNTO /moved").startswith("250")
+    assert client.cwd("/moved").startswith("250") and client.nlst() == []
+    for gone in ("/tree", "/tree/sub"):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            client.cwd(gone)
+    client.delete("/a/c/f")
+    assert client.sendcmd("RMD /a").startswith("250")
+    assert client.sendcmd("MKD /a").startswith("257")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        client.cwd("/a/c")
+    client.quit()

@@ -3,6 +3,7 @@ shell tools people use on it, and the errno of everything object storage cannot 
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import json
 import hashlib
@@ -12,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -125,7 +127,6 @@ def test_a_large_directory_is_listed_in_full_and_in_order(tmp_path, seaweedfs):
 def _read_directory(path: Path, buffer_size: int, after_first=None) -> list[str]:
     """The names getdents64 gives with a buffer of `buffer_size` bytes (musl's readdir asks for
     2 KiB); `after_first` runs once the first buffer is read."""
-    import ctypes
     import struct
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -289,6 +290,11 @@ def test_unsupported_operations_fail_with_their_errno(mounted):
     fails(lambda: os.chown(root / "f", 4242, 4242), errno.EPERM)
     fails(lambda: os.setxattr(root / "f", "user.k", b"v"), errno.EOPNOTSUPP)
     fails(lambda: os.rename(root / "f", root / "g"), errno.EXDEV)
+    # renameat2's RENAME_WHITEOUT (an overlay's marker) was done as a plain rename.
+    libc = ctypes.CDLL(None, use_errno=True)
+    for flag in (4,):  # RENAME_WHITEOUT
+        assert libc.renameat2(-100, str(root / "f").encode(), -100, str(root / "g").encode(), flag) == -1
+        assert ctypes.get_errno() == errno.EINVAL, flag
     assert sorted(os.listdir(root)) == ["f"]
 
 
@@ -818,6 +824,12 @@ def test_times_and_fsync(mounted):
             assert mtime == expected, name
         else:
             assert abs(mtime - time.time()) < 60, name
+    # Fractions of a second come back to the microsecond and never earlier than set: .1 came
+    # back as .099999904, and `cp -u` after `cp -p` copied again.
+    for nanoseconds in (1_700_000_000_100_000_000, 1_700_000_000_123_456_789, 1_700_000_000_999_999_999):
+        os.utime(root / "t.txt", ns=(nanoseconds, nanoseconds))
+        shown = os.stat(root / "t.txt").st_mtime_ns
+        assert 0 <= shown - nanoseconds < 1_000, (nanoseconds, shown)
     # fsync returns once the object is stored, before close.
     fd = os.open(root / "synced.bin", os.O_WRONLY | os.O_CREAT, 0o644)
     os.write(fd, b"s" * 1000)
@@ -1300,3 +1312,38 @@ def test_a_mount_on_a_bucket_it_cannot_use_fails_at_once(tmp_path, seaweedfs):
             result.stderr
         assert "Usage:" not in result.stderr
         assert not is_mounted(tmp_path / "mnt")
+
+
+def test_a_file_unlinked_while_open_is_still_read_and_written_through_its_descriptor(mounted, tmp_path):
+    """Temporary files (Python's TemporaryFile, sqlite's temp files) are opened, unlinked,
+    then written and read back: reads failed with ENOENT, and sqlite with "disk I/O error".
+    Nothing of them is stored."""
+    root = mounted.root
+    fd = os.open(root / "tmp.bin", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, b"before unlink\n")
+    os.unlink(root / "tmp.bin")
+    os.write(fd, b"after unlink\n")
+    assert os.pread(fd, 100, 0) == b"before unlink\nafter unlink\n"
+    os.ftruncate(fd, 6)
+    assert os.pread(fd, 100, 0) == b"before"
+    os.close(fd)
+    with tempfile.TemporaryFile(dir=root) as handle:
+        handle.write(b"x" * 300_000)
+        handle.seek(0)
+        assert handle.read() == b"x" * 300_000
+    script = ("import sqlite3; c = sqlite3.connect(':memory:'); c.execute('pragma temp_store=file'); "
+              "c.execute('create temp table t(a)'); "
+              "c.executemany('insert into t values (?)', ((i,) for i in range(200000))); "
+              "c.execute('create index i on t(a)'); print(c.execute('select count(*) from t').fetchone()[0])")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "SQLITE_TMPDIR": str(root)})
+    assert run.returncode == 0 and run.stdout == "200000\n", run.stderr
+    assert os.listdir(root) == []
+    assert not mounted.store_path("tmp.bin")
+    assert not any(tmp_path.joinpath("spool").rglob("fuse-*")), "a local copy outlived its file"
+
+
+def test_native_rename_over_a_store_without_one_is_refused_at_start(tmp_path, seaweedfs):
+    # It mounted, and every rename then got EXDEV.
+    with pytest.raises(RuntimeError, match="--rename native needs a store with its own rename"):
+        _mount("s3", tmp_path, seaweedfs, rename="native")

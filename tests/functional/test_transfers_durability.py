@@ -60,6 +60,13 @@ def uploads(seaweedfs, bucket, key) -> list:
     return [u for u in listed.get("Uploads", []) if u["Key"] == key]
 
 
+def logged_in(server, seaweedfs, bucket) -> ftplib.FTP:
+    client = ftplib.FTP()
+    client.connect(HOST, server.port, timeout=60)
+    client.login(*user(seaweedfs, bucket))
+    return client
+
+
 def wait_until(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -533,9 +540,7 @@ def test_write_back_append_is_told_stored_once_its_kept_bytes_are_copied(seaweed
                                                             "--write_back", "--part_size_mb", "5"])
     try:
         server.start()
-        client = ftplib.FTP()
-        client.connect(HOST, server.port, timeout=60)
-        client.login(*user(seaweedfs, bucket))
+        client = logged_in(server, seaweedfs, bucket)
         replies: list[str] = []
 
         def append():
@@ -635,3 +640,153 @@ def test_small_write_back_files_waiting_for_the_store_hold_their_size_of_budget(
         server.stop()
         if forwarder:
             forwarder.close()
+
+
+def test_a_second_server_on_the_same_spool_is_refused(tmp_path):
+    """A second `ossftp serve` on the first one's spool folder cleared, at its start, the spool
+    files no record of its own journal named: the first server's uploads in flight, some
+    already answered 226 in write-back mode, were lost."""
+    from netutil import free_port
+    from ossftp_server import Account, ossftp_binary
+    account = Account("dave", "d-" + secrets.token_urlsafe(8), "bucket4")
+    first = OssftpServer(tmp_path / "first", [account], extra_args=["--write_back"]).start()
+    try:
+        client = ftplib.FTP()
+        client.connect(HOST, first.port, timeout=30)
+        client.login(account.username, account.password)
+        client.voidcmd("TYPE I")
+        data = client.transfercmd("STOR kept.bin")
+        body = os.urandom(3 * MiB)
+        data.sendall(body[:MiB])
+        second = subprocess.Popen([str(ossftp_binary()), "serve", "--config", str(first.config_path),
+                                   "--port", str(free_port())], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _, errors = second.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            second.kill()
+            second.communicate()
+            pytest.fail("a second server started on the first one's spool folder")
+        assert second.returncode == 78 and "in use by another ossftp serve" in errors, errors
+        data.sendall(body[MiB:])
+        data.close()
+        assert client.voidresp().startswith("226")
+        out = io.BytesIO()
+        client.retrbinary("RETR kept.bin", out.write)
+        assert out.getvalue() == body
+        client.quit()
+    finally:
+        first.stop()
+
+
+def test_a_write_back_upload_whose_credentials_are_refused_at_restart_is_kept(tmp_path):
+    """Credentials rotated while write-back uploads waited for the store: the next start signed
+    them with the journal's old key, got SignatureDoesNotMatch, and dropped uploads whose
+    clients had heard 226. They are kept and tried again: once the key works, they land."""
+    import dataclasses
+    with SeaweedFS() as s3:
+        bucket = "rot-" + secrets.token_hex(4)
+        s3.client().create_bucket(Bucket=bucket)
+        original = s3.admin
+        base = tmp_path / "srv"
+        server = s3_server(s3, base, "--write_back")
+        name, password = user(s3, bucket)
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=60)
+        client.login(name, password)
+        s3._stop_process()  # the store is away: the upload waits in the spool after its 226
+        body = os.urandom(4096)
+        client.storbinary("STOR kept.bin", io.BytesIO(body))
+        server.proc.kill()
+        server.proc.wait()
+        assert list((base / "spool" / "journal").glob("*.json"))
+        s3.admin = dataclasses.replace(original, secret_key="rotated-" + secrets.token_hex(8))
+        s3._start()
+        restarted = s3_server(s3, base)
+        try:
+            wait_until(lambda: "refuses the credentials it was uploaded with" in restarted.log_tail(), 60,
+                       "the refusal to be logged")
+            assert list((base / "spool" / "journal").glob("*.json")), "the upload was dropped"
+            assert [p for p in (base / "spool").iterdir() if p.name.startswith("upload-")]
+            s3._stop_process()
+            s3.admin = original
+            s3._start()
+            digest = hashlib.sha256(body).hexdigest()
+            wait_until(lambda: object_sha256(s3, bucket, "kept.bin") == digest, 120, "the upload to land")
+        finally:
+            restarted.stop()
+
+
+def test_a_folder_rename_and_rmd_wait_for_write_back_uploads_into_the_folder(seaweedfs, bucket, tmp_path):
+    """A folder renamed (by copy) while a write-back upload into it was still on its way: the
+    file landed under the old name, outside the renamed folder. An RMD of a folder holding only
+    such an upload said 250, and the folder came back."""
+    from holding_proxy import HoldingProxy
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="dir1/pend")
+    server = OssftpServer(tmp_path / "srv", [], extra_args=["--provider", "s3", "--endpoint", proxy.endpoint,
+                                                            "--write_back", "--rename", "copy"])
+    try:
+        server.start()
+        client = logged_in(server, seaweedfs, bucket)
+        client.mkd("dir1")
+        client.storbinary("STOR dir1/old.bin", io.BytesIO(b"old"))
+        assert client.storbinary("STOR dir1/pend.bin", io.BytesIO(b"pending")).startswith("226")
+        replies: dict[str, str] = {}
+
+        def rename():
+            try:
+                replies["rename"] = client.rename("dir1", "dir2")
+            except ftplib.Error as error:
+                replies["rename"] = str(error)
+        thread = threading.Thread(target=rename)
+        thread.start()
+        time.sleep(2)
+        assert not replies, "the rename went ahead of the upload told stored"
+        proxy.hold_key = "\0"
+        proxy.release.set()
+        thread.join(60)
+        assert replies["rename"].startswith("250"), replies
+        keys = sorted(o["Key"] for o in seaweedfs.client().list_objects_v2(Bucket=bucket).get("Contents", []))
+        assert keys == ["dir2/", "dir2/old.bin", "dir2/pend.bin"], keys
+        # RMD of a folder whose one file is still on its way: not empty once it lands.
+        proxy.release = threading.Event()
+        proxy.hold_key = "dir3/pend"
+        client.mkd("dir3")
+        assert client.storbinary("STOR dir3/pend.bin", io.BytesIO(b"pending")).startswith("226")
+        threading.Timer(2, proxy.release.set).start()
+        with pytest.raises(ftplib.error_perm, match="^550 .*not empty"):
+            client.rmd("dir3")
+        assert client.nlst("dir3") in (["pend.bin"], ["dir3/pend.bin"])
+        client.quit()
+    finally:
+        server.stop()
+        proxy.close()
+
+
+def test_a_journal_record_that_cannot_be_read_keeps_the_spool_files(seaweedfs, bucket, tmp_path):
+    """A record damaged (or written by another version) was skipped in silence, and the start
+    then removed the spool file of its upload, told stored, as an unrecorded leftover."""
+    from holding_proxy import HoldingProxy
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="held.bin")
+    base = tmp_path / "srv"
+    server = OssftpServer(base, [], extra_args=["--provider", "s3", "--endpoint", proxy.endpoint, "--write_back"])
+    try:
+        server.start()
+        client = logged_in(server, seaweedfs, bucket)
+        assert client.storbinary("STOR held.bin", io.BytesIO(os.urandom(4096))).startswith("226")
+        server.proc.kill()
+        server.proc.wait()
+    finally:
+        proxy.close()
+    records = list((base / "spool" / "journal").glob("*.json"))
+    assert len(records) == 1
+    records[0].write_bytes(records[0].read_bytes()[:20])
+    spooled = [p.name for p in (base / "spool").iterdir() if p.name.startswith("upload-")]
+    assert spooled
+    restarted = s3_server(seaweedfs, base)
+    try:
+        wait_until(lambda: "cannot be read" in restarted.log_tail(), 30, "the damaged record to be reported")
+        assert [p.name for p in (base / "spool").iterdir() if p.name.startswith("upload-")] == spooled
+    finally:
+        restarted.stop()

@@ -46,6 +46,9 @@ public enum FTPCommand: Equatable, Sendable {
     case stat(String?, directoryItself: Bool = false)
     case site(String)
     case clnt
+    /// PRET <command>: the next transfer, announced ahead (drftpd's extension, sent by curl
+    /// `--ftp-pret`); nothing here needs it.
+    case pret
     case help(String?)
     case noop
     // Security (RFC 4217).

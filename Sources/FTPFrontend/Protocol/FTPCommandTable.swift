@@ -58,6 +58,10 @@ public enum FTPCommandTable {
               feature: nil) { .site($0!) },
         Entry(verb: "CLNT", argument: .optional, requiresLogin: false, help: "CLNT <name>: the client says who it is.",
               feature: "CLNT") { _ in .clnt },
+        // Not in FEAT: a client that saw it there would send it before every PASV for nothing.
+        Entry(verb: "PRET", argument: .required, requiresLogin: true,
+              help: "PRET <command>: announces the next transfer; nothing to prepare here.",
+              feature: nil) { _ in .pret },
         Entry(verb: "FEAT", argument: .none, requiresLogin: false, help: "FEAT: lists the extensions served.",
               feature: nil) { _ in .feat },
         Entry(verb: "HELP", argument: .optional, requiresLogin: false, help: "HELP [<verb>]: shows help.",
@@ -341,27 +345,34 @@ public enum FTPCommandTable {
         }
     }
 
-    /// The letters of the `ls` options before the path (`la` of `-la dir`).
-    static func listOptions(_ argument: String?) -> Set<Character> {
-        guard var rest = argument?[...] else { return [] }
+    /// The `ls` options a LIST, NLST or STAT argument begins with (`-la`, `-a -l`, `-1`): words
+    /// of a `-` and letters or digits only, up to a `--`, which ends them. A name such as `-dash.txt` is not
+    /// an option (it was taken for `-d` and more, and the folder listed instead).
+    static func splitListOptions(_ argument: String?) -> (letters: Set<Character>, rest: Substring?) {
+        guard var rest = argument?[...] else { return ([], nil) }
         var letters: Set<Character> = []
         while rest.hasPrefix("-") {
             let end = rest.firstIndex(of: " ") ?? rest.endIndex
-            letters.formUnion(rest[rest.index(after: rest.startIndex)..<end])
-            guard end < rest.endIndex else { break }
-            rest = rest[rest.index(after: end)...].drop { $0 == " " }
+            let word = rest[rest.index(after: rest.startIndex)..<end]
+            if word == "-" {
+                rest = rest[end...].drop { $0 == " " }
+                break
+            }
+            guard !word.isEmpty, word.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { break }
+            letters.formUnion(word)
+            rest = rest[end...].drop { $0 == " " }
         }
-        return letters
+        return (letters, rest.isEmpty ? nil : rest)
+    }
+
+    /// The letters of the `ls` options before the path (`la` of `-la dir`).
+    static func listOptions(_ argument: String?) -> Set<Character> {
+        splitListOptions(argument).letters
     }
 
     /// Drops `ls` options that clients send with LIST (`-a`, `-la`, `-l`): object storage has no
     /// hidden files, and the format is always `ls -l`.
     static func stripListOptions(_ argument: String?) -> String? {
-        guard var rest = argument?[...] else { return nil }
-        while rest.hasPrefix("-") {
-            guard let space = rest.firstIndex(of: " ") else { return nil }
-            rest = rest[rest.index(after: space)...].drop { $0 == " " }
-        }
-        return rest.isEmpty ? nil : String(rest)
+        splitListOptions(argument).rest.map(String.init)
     }
 }

@@ -28,6 +28,9 @@ struct FTPDataTransfer: Sendable {
 
     /// How many bytes of an upload are gathered before they go to the writer.
     static let uploadChunk = 256 << 10
+    /// How long an upload whose data connection ended waits for its control connection's end
+    /// before it commits (a client that died closes both).
+    static let controlEndWait = Duration.milliseconds(30)
     /// At most this many reads go to the writer at once (one vectored write; IOV_MAX is 1024).
     static let uploadChunkPieces = 64
 
@@ -343,7 +346,9 @@ struct FTPDataTransfer: Sendable {
         // A client that dies closes its data and control connections together, and the data
         // connection's end looks like the end of the file. Give the control connection's end a
         // moment to arrive (it cancels this task) before committing what may be a torn file.
-        try? await Task.sleep(for: .milliseconds(100))
+        // Both ends leave the client's host together: the moment covers their arrival apart,
+        // and is paid by every upload (100 ms held a camera's small files to ten a second).
+        try? await Task.sleep(for: Self.controlEndWait)
         if aborted() {
             await writer.abort()
             return .aborted

@@ -157,6 +157,8 @@ public struct FTPSessionStateMachine: Sendable {
             return .send(FTPReply(.superfluous, "ALLO not needed: space is taken as data arrives."))
         case .clnt:
             return .send(FTPReply(.ok, "Noted."))
+        case .pret:
+            return .send(FTPReply(.ok, "Ready for the transfer."))
         case .site(let argument):
             return site(argument)
         case .abor:

@@ -117,15 +117,28 @@ public final class UploadJournal: Sendable {
 
     /// Every record, oldest name order; unreadable files are skipped.
     public func records() async throws -> [UploadRecord] {
+        try await readAll().records
+    }
+
+    /// The records, and the paths of the record files that could not be read as one (damaged,
+    /// or written by another version).
+    public func readAll() async throws -> (records: [UploadRecord], unreadable: [String]) {
         let directory = self.directory
         return try await BlockingIO.run {
-            guard let entries = try DirectoryOps.entries(of: directory) else { return [] }
-            return entries.filter { $0.name.hasSuffix(".json") }.sorted { $0.name < $1.name }.compactMap { entry in
-                guard let file = try? PosixFile.openForReading("\(directory)/\(entry.name)"),
-                    let bytes = try? file.read(at: 0, count: 16 << 20)
-                else { return nil }
-                return try? JSONDecoder().decode(UploadRecord.self, from: Data(bytes))
+            guard let entries = try DirectoryOps.entries(of: directory) else { return ([], []) }
+            var records: [UploadRecord] = []
+            var unreadable: [String] = []
+            for entry in entries.filter({ $0.name.hasSuffix(".json") }).sorted(by: { $0.name < $1.name }) {
+                let path = "\(directory)/\(entry.name)"
+                if let file = try? PosixFile.openForReading(path), let bytes = try? file.read(at: 0, count: 16 << 20),
+                    let record = try? JSONDecoder().decode(UploadRecord.self, from: Data(bytes))
+                {
+                    records.append(record)
+                } else {
+                    unreadable.append(path)
+                }
             }
+            return (records, unreadable)
         }
     }
 }

@@ -98,7 +98,7 @@ public enum UploadRecovery {
                     "dropped the write-back upload of \(record.key) (\(record.size) bytes): a later upload of it replaces it")
                 await retire(record, store: store, journal: journal)
                 return .superseded
-            } catch where isRefusedForGood(error, ifAbsent: record.ifAbsent ?? false) {
+            } catch where isRefusedForGood(error, ifAbsent: record.ifAbsent ?? false) && !isCredentialRefusal(error) {
                 // Told the client it was stored, but the store will never take it: say so
                 // loudly, and free what it holds rather than keep it forever, blocking every
                 // later upload behind its budget.
@@ -174,6 +174,12 @@ public enum UploadRecovery {
         }
     }
 
+    /// Whether the store refused the request's signature or key id (not the request itself).
+    static func isCredentialRefusal(_ error: any Error) -> Bool {
+        if case .invalidCredentials? = error as? ObjectStoreError { return true }
+        return false
+    }
+
     /// Aborts the record's multipart upload and removes the record and its files; false (all
     /// kept, for the next start) when the store could not be told, so no upload is forgotten
     /// while it still costs storage.
@@ -216,13 +222,19 @@ public enum UploadRecovery {
     /// and the order of write-back uploads of each name known (``WriteBackOrder``), so that a
     /// new upload is sealed after those of the previous run whatever the clocks said.
     public static func prepare(journal: UploadJournal) async -> [UploadRecord] {
-        let records = (try? await journal.records()) ?? []
-        // Spool files of uploads nobody recorded (a one-part upload cut short) are just removed.
+        let (records, unreadable) = (try? await journal.readAll()) ?? ([], [])
+        for path in unreadable {
+            VFSMetrics.storeLogger.error(
+                "the upload journal's record \(path) cannot be read; the spool's unrecorded files are kept until it is removed")
+        }
+        // Spool files of uploads nobody recorded (a one-part upload cut short) are just removed;
+        // not while a record cannot be read: they may be its upload's, told stored.
         let known = Set(records.map { "upload-\($0.name)-" })
         let spool = (journal.directory as NSString).deletingLastPathComponent
         let journalFolder = journal.directory
+        let clearsUnrecorded = unreadable.isEmpty
         _ = try? await BlockingIO.run {
-            for entry in (try DirectoryOps.entries(of: spool)) ?? [] where entry.name.hasPrefix("upload-") {
+            for entry in (try DirectoryOps.entries(of: spool)) ?? [] where entry.name.hasPrefix("upload-") && clearsUnrecorded {
                 if !known.contains(where: { entry.name.hasPrefix($0) }) {
                     try? DirectoryOps.unlinkIfPresent("\(spool)/\(entry.name)")
                 }
@@ -261,10 +273,19 @@ public enum UploadRecovery {
                     await retire(record, store: store, journal: journal)
                     log("dropped the write-back upload of \(record.key) left by a previous run: a later upload of it replaces it")
                     counts.dropped += 1
+                } catch where isCredentialRefusal(error) {
+                    // The credentials it was uploaded with are refused now (rotated, revoked):
+                    // kept, files and all, and tried again, rather than dropped after its client
+                    // was told it is stored. Restoring those credentials lets it finish.
+                    VFSMetrics.storeLogger.error(
+                        "cannot finish the write-back upload of \(record.key) (\(record.size) bytes): the store refuses the credentials it was uploaded with (\(error)); kept, and tried again (at most a minute apart)")
+                    counts.failed += 1
+                    Task { _ = await finishEventually(record, store: store, journal: journal, firstDelay: .seconds(5)) }
                 } catch where isRefusedForGood(error, ifAbsent: record.ifAbsent ?? false) {
                     _ = await drop(record, store: store, journal: journal)
                     await WriteBackOrder.shared.done(WriteBackOrder.name(record.key, in: record.store))
-                    log("dropped the write-back upload of \(record.key) (\(record.size) bytes): the store refuses it (\(error))")
+                    VFSMetrics.storeLogger.error(
+                        "dropped the write-back upload of \(record.key) (\(record.size) bytes) left by a previous run: the store refuses it (\(error))")
                     counts.dropped += 1
                 } catch {
                     // Told to its client as stored: tried again while this process runs (it

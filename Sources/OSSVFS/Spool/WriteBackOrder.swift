@@ -70,8 +70,23 @@ actor WriteBackOrder {
 
     /// Waits until no upload of `name` is pending, at most `limit`; returns whether none is.
     func settled(_ name: String, within limit: Duration) async -> Bool {
+        await settled(within: limit) { isPending(name) }
+    }
+
+    /// Whether an upload of a name that begins with `prefix` (the files of a folder) is pending.
+    func isPending(under prefix: String) -> Bool {
+        names.contains { $0.key.hasBytePrefix(prefix) && $0.value.pending > 0 }
+    }
+
+    /// Waits until no upload of a name under `prefix` is pending, at most `limit`; returns
+    /// whether none is.
+    func settled(under prefix: String, within limit: Duration) async -> Bool {
+        await settled(within: limit) { isPending(under: prefix) }
+    }
+
+    private func settled(within limit: Duration, while pending: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + limit
-        while isPending(name) {
+        while pending() {
             guard ContinuousClock.now < deadline else { return false }
             try? await Task.sleep(for: .milliseconds(50))
         }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Every way an ``ObjectStore`` operation fails, whatever the backend.
 ///
 /// Service error codes (OSS and S3 share most of them) become cases; anything else keeps
@@ -30,4 +34,27 @@ public enum ObjectStoreError: Error, Sendable, Equatable {
     case service(status: Int, code: String, message: String, requestID: String?)
     /// The request never got an answer (connection refused, timeout, TLS failure).
     case transport(String)
+}
+
+extension ObjectStoreError: CustomStringConvertible {
+    /// In words, for logs and messages (the default spelled the request id `Optional("…")`).
+    public var description: String {
+        func id(_ requestID: String?) -> String { requestID.map { " (request id \($0))" } ?? "" }
+        switch self {
+        case .noSuchKey(let key): return "no such key: \(key)"
+        case .changed(let key): return "\(key) was replaced while it was read"
+        case .noSuchBucket(let bucket): return "no such bucket: \(bucket)"
+        case .noSuchUpload(let upload): return "no such multipart upload: \(upload)"
+        case .accessDenied(let requestID): return "access denied\(id(requestID))"
+        case .invalidCredentials(let code, let requestID): return "invalid credentials: \(code)\(id(requestID))"
+        case .invalidKey(let reason): return "invalid key: \(reason)"
+        case .keyTooLong(let reason): return "key too long: \(reason)"
+        case .conflict(let reason): return "conflict: \(reason)"
+        case .checksumMismatch(let expected, let actual): return "checksum mismatch: expected \(expected), got \(actual)"
+        case .io(let operation, let code): return "\(operation): \(String(cString: strerror(code)))"
+        case .service(let status, let code, let message, let requestID):
+            return "HTTP \(status) \(code): \(message)\(id(requestID))"
+        case .transport(let reason): return "no answer: \(reason)"
+        }
+    }
 }

@@ -12,12 +12,28 @@ actor ContinuationLeases {
     static let shared = ContinuationLeases()
 
     private var held: Set<String> = []
+    /// The uploads holding leases, once they are made (``attach(_:to:)``).
+    private var holders: [String: WeakHolder] = [:]
     private var waiting: [String: [(ticket: UInt64, continuation: CheckedContinuation<Bool, Never>)]] = [:]
     private var nextTicket: UInt64 = 0
 
-    /// Takes the lease of `name`, waiting at most `limit` for its holder to release it;
-    /// returns whether it was taken.
+    /// How long a holder that takes no byte keeps its lease from an upload that wants it. A
+    /// client whose connection died silently mid-APPE holds its upload until the stall
+    /// watchdog ends it (minutes): its resume, on a new connection, takes over instead.
+    static let idleTakeover = Duration.seconds(20)
+
+    private struct WeakHolder {
+        weak var writer: LeasedWriter?
+    }
+
+    /// Takes the lease of `name`, waiting at most `limit` for its holder to release it (or
+    /// dropping a holder idle for ``idleTakeover``); returns whether it was taken.
     func acquire(_ name: String, within limit: Duration) async -> Bool {
+        if held.contains(name), let holder = holders[name]?.writer, holder.idle(for: Self.idleTakeover) {
+            // Its upload is dropped (nothing of it was acknowledged); the release that follows
+            // frees the lease, or hands it to an upload already waiting.
+            await holder.abort()
+        }
         guard held.contains(name) else {
             held.insert(name)
             return true
@@ -33,8 +49,14 @@ actor ContinuationLeases {
         }
     }
 
+    /// Notes the upload that holds the lease of `name`.
+    func attach(_ writer: LeasedWriter, to name: String) {
+        holders[name] = WeakHolder(writer: writer)
+    }
+
     /// Releases the lease of `name`, handing it to the first upload waiting for it.
     func release(_ name: String) {
+        holders[name] = nil
         if var queue = waiting[name], !queue.isEmpty {
             let next = queue.removeFirst()
             waiting[name] = queue.isEmpty ? nil : queue
@@ -44,61 +66,11 @@ actor ContinuationLeases {
         }
     }
 
+    /// A waiter's time ran out: it leaves the queue, and its acquire answers false.
     private func giveUp(_ name: String, ticket: UInt64) {
         guard var queue = waiting[name], let index = queue.firstIndex(where: { $0.ticket == ticket }) else { return }
         let waiter = queue.remove(at: index)
         waiting[name] = queue.isEmpty ? nil : queue
         waiter.continuation.resume(returning: false)
-    }
-}
-
-/// An upload holding its object's continuation lease, released once it is committed or dropped.
-final class LeasedWriter: VFSWriter, @unchecked Sendable {
-    private let upload: any VFSWriter
-    private let name: String
-    private let lock = Lock()
-    private var released = false
-
-    init(_ upload: any VFSWriter, lease name: String) {
-        self.upload = upload
-        self.name = name
-    }
-
-    func write(contentsOf chunks: [any VFSBytes]) async throws { try await upload.write(contentsOf: chunks) }
-    func overwrite(_ bytes: [UInt8], at offset: UInt64) async throws { try await upload.overwrite(bytes, at: offset) }
-    func readBack(at offset: UInt64, count: Int) async throws -> [UInt8] {
-        try await upload.readBack(at: offset, count: count)
-    }
-    func truncate(to size: UInt64) async throws { try await upload.truncate(to: size) }
-
-    func commit() async throws {
-        do {
-            try await upload.commit()
-        } catch {
-            await release()
-            throw error
-        }
-        await release()
-    }
-
-    func abort() async {
-        await upload.abort()
-        await release()
-    }
-
-    private func release() async {
-        guard lock.withLock({ () -> Bool in
-            defer { released = true }
-            return !released
-        }) else { return }
-        await ContinuationLeases.shared.release(name)
-    }
-
-    deinit {
-        // A frontend that drops an upload without ending it must not hold the file for good.
-        if !released {
-            let name = self.name
-            Task { await ContinuationLeases.shared.release(name) }
-        }
     }
 }

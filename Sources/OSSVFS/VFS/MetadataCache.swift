@@ -98,16 +98,30 @@ public actor MetadataCache {
         }
         for prefix in prefixes { emptied[ExactName(prefix)] = until }
         for prefix in markers { removed[ExactName(prefix)] = until }
+        // Folders emptied below one removed went with it: made again, it must not bring them
+        // back (a write under it clears its own mark, not theirs). They stay noted as emptied,
+        // for the listings that a store still shows them in.
+        if !markers.isEmpty {
+            for entry in emptied.keys where markers.contains(where: { entry.text.hasBytePrefix($0) }) {
+                removed[entry] = until
+            }
+        }
     }
 
     /// Whether `prefix` went away with the last object under it, deleted through ossftp lately,
     /// and was not itself removed since: an RMD or rmdir of it then succeeds.
     func vanishedWithItsObjects(_ prefix: String) -> Bool {
         guard !mayBeEmptied([prefix]).isEmpty else { return false }
-        guard let until = removed[ExactName(prefix)] else { return true }
-        if until > now { return false }
-        removed[ExactName(prefix)] = nil
-        return true
+        // Removed itself, or with a folder above it (an RMD takes what no listing shows).
+        var folder = prefix.droppingLastByte()
+        while true {
+            if let until = removed[ExactName(folder + "/")] {
+                if until > now { return false }
+                removed[ExactName(folder + "/")] = nil
+            }
+            guard let parent = folder.beforeLastSlashByte() else { return true }
+            folder = parent
+        }
     }
 
     /// Those of `prefixes` ossftp emptied lately, which a listing showing them must check: one

@@ -27,8 +27,9 @@ extension ObjectVFS {
         }
         let exists = path.isRoot || !first.objects.isEmpty || !first.commonPrefixes.isEmpty
         if !path.isRoot { await cache.setDirectory(prefix, exists: exists) }
-        if !exists {
-            // An empty directory still holds its own marker, so an empty page means no directory.
+        // An empty directory still holds its own marker, so an empty page means no directory;
+        // unless it went with its last object lately (``directoryExists(_:)``) and stays, empty.
+        if !exists, await !cache.vanishedWithItsObjects(prefix) {
             if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
             throw VFSError.notFound(path.description)
         }

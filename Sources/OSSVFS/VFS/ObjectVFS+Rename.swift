@@ -50,6 +50,7 @@ extension ObjectVFS {
             preconditionFailure("checked by rename(_:to:)")
         case .native:
             try await nativeRename(from, to, source)
+            await noteEmptied(above: [from])
         case .copy:
             try await storeCall(source) { try await store.copy(from: from, to: to) }
             await invalidate(to)
@@ -85,9 +86,32 @@ extension ObjectVFS {
         return keys
     }
 
+    /// `prefix` and the folder prefixes between it and each of `keys`.
+    static func folders(under prefix: String, holding keys: [String]) -> [String] {
+        var folders: Set<String> = [prefix]
+        for key in keys {
+            var path = key.endsWithSlashByte ? key.droppingLastByte() : key
+            while let parent = path.beforeLastSlashByte(), (parent + "/").utf8.count > prefix.utf8.count {
+                path = parent
+                folders.insert(parent + "/")
+            }
+        }
+        return folders.sorted()
+    }
+
     private func renameDirectory(_ source: VFSPath, to destination: VFSPath) async throws {
         let from = try directoryPrefix(for: source)
         let to = try directoryPrefix(for: destination)
+        try await awaitPendingUploads(under: from, source)
+        try await awaitPendingUploads(under: to, destination)
+        if try await !storedDirectoryExists(source, prefix: from) {
+            // A folder that stays only for a while after ossftp emptied it (directoryExists):
+            // it moves as the empty folder it is, a marker at its new name.
+            try await storeCall(destination) { try await store.put(to, body: .bytes([]), metadata: [:]) }
+            await caches.invalidate(bucket: store.identity.bucket, prefix: to)
+            await noteEmptied(above: [from])
+            return
+        }
         switch renamePolicy {
         case .refuse:
             preconditionFailure("checked by rename(_:to:)")
@@ -101,16 +125,21 @@ extension ObjectVFS {
             // Deepest first, so each marker goes after what is under it (folder-backed stores such
             // as SeaweedFS's filer keep a directory that still had entries when its marker went).
             let failures = try await storeCall(source) { try await store.deleteMany(sources.reversed()) }
-            await noteEmptied(above: sources)
+            await caches.invalidate(bucket: store.identity.bucket, prefix: from)
+            await caches.invalidate(bucket: store.identity.bucket, prefix: to)
+            // The folder and every folder in it moved: gone as an RMD leaves them, markers or
+            // not. (After the invalidation, which takes a folder written to as not removed.)
+            await noteEmptied(above: sources + Self.folders(under: from, holding: sources))
             if !failures.isEmpty {
-                await caches.invalidate(bucket: store.identity.bucket, prefix: from)
-                await caches.invalidate(bucket: store.identity.bucket, prefix: to)
                 throw VFSError.storeFailure(
                     "\(destination) is complete, but \(failures.count) of \(sources.count) objects could not be removed from \(source)")
             }
+            return
         }
         await caches.invalidate(bucket: store.identity.bucket, prefix: from)
         await caches.invalidate(bucket: store.identity.bucket, prefix: to)
+        // Moved by the store: gone under the old name, markers or not (after the invalidation).
+        await noteEmptied(above: [from])
     }
 
     /// Copies every key to the new prefix, eight at a time; on any failure removes the copies
@@ -164,7 +193,8 @@ extension ObjectVFS {
         await caches.invalidate(bucket: store.identity.bucket, prefix: to)
         // The copies' folders, emptied again: a store that keeps real folders (SeaweedFS) lists
         // them for minutes, a destination tree that was never made.
-        if !copied.isEmpty { await noteEmptied(above: copied) }
+        // The tree was never made: its folders are gone as RMD leaves them.
+        if !copied.isEmpty { await noteEmptied(above: copied + Self.folders(under: to, holding: copied)) }
         let failure = (error as? ObjectStoreError).map { VFSError($0, path: path.description) } ?? error
         guard left > 0 else { throw failure }
         VFSMetrics.storeLogger.error("a failed rename left copies behind", metadata: [

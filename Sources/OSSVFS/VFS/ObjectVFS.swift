@@ -107,6 +107,18 @@ public struct ObjectVFS: VFS {
         await invalidate(key)
     }
 
+    /// Waits, as ``awaitPendingUploads(of:_:)``, for the pending write-back uploads of every
+    /// file under the directory prefix `prefix`: a folder renamed or removed meanwhile would
+    /// get them back under its old name once they land.
+    func awaitPendingUploads(under prefix: String, _ path: VFSPath) async throws {
+        let name = WriteBackOrder.name(prefix, in: store.descriptor)
+        guard await WriteBackOrder.shared.isPending(under: name) else { return }
+        guard await WriteBackOrder.shared.settled(under: name, within: Self.pendingUploadWait) else {
+            throw VFSError.storeUnavailable("uploads into \(path) are still being stored; try again later")
+        }
+        await caches.invalidate(bucket: store.identity.bucket, prefix: prefix)
+    }
+
     /// How long an operation waits for the pending write-back uploads of its file.
     static let pendingUploadWait = Duration.seconds(30)
 
@@ -121,7 +133,8 @@ public struct ObjectVFS: VFS {
         await caches.invalidate(bucket: store.identity.bucket, key: key)
     }
 
-    /// Whether any key lives under the directory prefix of `path`.
+    /// Whether `path` is a folder: a key lives under its directory prefix, or ossftp emptied it
+    /// lately and it was not removed since (``MetadataCache/vanishedWithItsObjects(_:)``).
     func directoryExists(_ path: VFSPath) async throws -> Bool {
         if path.isRoot {
             try await requireBucket()
@@ -131,6 +144,17 @@ public struct ObjectVFS: VFS {
         // can live under it, and the file itself must still be found (stat asks both).
         if try key(for: path).utf8.count >= store.capabilities.maxKeyLength { return false }
         let prefix = try directoryPrefix(for: path)
+        if try await storedDirectoryExists(path, prefix: prefix) { return true }
+        // A folder that went away with the last object under it, deleted through ossftp lately,
+        // is still there, empty, until RMD or rmdir, as on a disk: a client deleting a tree goes
+        // back up into it (lftp's `rm -r`, rclone's purge), a session standing in it goes on
+        // (CDUP, a camera's next STOR after deleting the old picture).
+        return await cache.vanishedWithItsObjects(prefix)
+    }
+
+    /// Whether any key lives under `prefix`, the directory prefix of `path` (a marker, or the
+    /// folder's objects).
+    func storedDirectoryExists(_ path: VFSPath, prefix: String) async throws -> Bool {
         if let known = await cache.directory(prefix) { return known }
         let cache = self.cache
         let exists = try await storeCall(path) {
@@ -289,14 +313,19 @@ public struct ObjectVFS: VFS {
         } else {
             try await checkPlace(of: path, in: parent)
         }
-        guard let prefixLength else { return upload(of: key, modified: modified, base: nil, ifAbsent: ifAbsent) }
+        // Keeping nothing (REST 0) replaces the file: no continuation.
+        guard let prefixLength, prefixLength > 0 else {
+            return upload(of: key, modified: modified, base: nil, ifAbsent: ifAbsent)
+        }
         let lease = WriteBackOrder.name(key, in: store.descriptor)
         guard await ContinuationLeases.shared.acquire(lease, within: Self.continuationWait) else {
             throw VFSError.busy("another upload is continuing \(path)")
         }
         do {
-            return LeasedWriter(try await continuation(of: path, key: key, keepingFirst: prefixLength,
-                                                       modified: modified, ifAbsent: ifAbsent), lease: lease)
+            let writer = LeasedWriter(try await continuation(of: path, key: key, keepingFirst: prefixLength,
+                                                             modified: modified, ifAbsent: ifAbsent), lease: lease)
+            await ContinuationLeases.shared.attach(writer, to: lease)
+            return writer
         } catch {
             await ContinuationLeases.shared.release(lease)
             throw error
@@ -327,6 +356,7 @@ public struct ObjectVFS: VFS {
         return upload(of: key, modified: modified, base: length > 0 ? (key, length, existing.etag) : nil, ifAbsent: ifAbsent)
     }
 
+    /// A new upload of `key`, keeping `base`'s first bytes when given.
     private func upload(of key: String, modified: Double?, base: (key: String, length: UInt64, etag: String?)?,
                         ifAbsent: Bool) -> SpoolUpload {
         let caches = self.caches
@@ -356,9 +386,13 @@ public struct ObjectVFS: VFS {
         guard let parent = path.parent else { throw VFSError.alreadyExists(path.description) }
         let prefix = try directoryPrefix(for: path)
         async let parentCheck: Void = requireDirectory(parent)
-        async let existing = try? stat(path)
+        async let isFile = fileInfo(path) != nil
+        async let isFolder = storedDirectoryExists(path, prefix: prefix)
         try await parentCheck
-        if await existing != nil { throw VFSError.alreadyExists(path.description) }
+        // A folder that stays only for a while after ossftp emptied it (directoryExists) gets
+        // its marker: made for good, as asked.
+        let (file, folder) = try await (isFile, isFolder)
+        if file || folder { throw VFSError.alreadyExists(path.description) }
         try await storeCall(path) { try await store.put(prefix, body: .bytes([]), metadata: [:]) }
         await invalidate(prefix)
     }
@@ -378,17 +412,32 @@ public struct ObjectVFS: VFS {
     public func removeDirectory(_ path: VFSPath) async throws {
         if path.isRoot { throw VFSError.permissionDenied("the root directory cannot be removed") }
         let prefix = try directoryPrefix(for: path)
-        let page = try await storeCall(path) {
-            try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2))
+        try await awaitPendingUploads(under: prefix, path)
+        let cache = self.cache
+        let (page, others) = try await storeCall(path) {
+            let listed = try await store.listPage(ListRequest(prefix: prefix, delimiter: "/", maxKeys: 2))
+            // A folder ossftp emptied that the store still lists (SeaweedFS does, for minutes)
+            // is not content: it went with this one, as it went from its listings.
+            let page = try await Self.hidingEmptied(listed, store: store, cache: cache)
+            var others = page.commonPrefixes.count + page.objects.filter { !$0.key.utf8.elementsEqual(prefix.utf8) }.count
+            if others == 0 && listed.nextContinuationToken != nil && page.commonPrefixes.count < listed.commonPrefixes.count {
+                // Hidden entries filled the page: any object under the folder, other than its marker.
+                let keys = try await store.listPage(ListRequest(prefix: prefix, delimiter: nil, maxKeys: 2)).objects
+                others = keys.filter { !$0.key.utf8.elementsEqual(prefix.utf8) }.count
+            }
+            return (page, others)
         }
-        let others = page.commonPrefixes.count + page.objects.filter { !$0.key.utf8.elementsEqual(prefix.utf8) }.count
         if others > 0 { throw VFSError.directoryNotEmpty(path.description) }
         guard let marker = page.objects.first(where: { $0.key.utf8.elementsEqual(prefix.utf8) }) else {
             if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
             // A folder that was only the prefix of its objects went away with the last of
             // them, deleted through ossftp moments ago: `rm -r` and FTP clients deleting a
             // tree remove the folder next, and it is gone as they asked.
-            if await cache.vanishedWithItsObjects(prefix) { return }
+            if await cache.vanishedWithItsObjects(prefix) {
+                await invalidate(prefix)
+                await noteEmptied(above: [prefix])
+                return
+            }
             throw VFSError.notFound(path.description)
         }
         // A marker another tool gave a body holds data no listing shows: removing the

@@ -13,7 +13,7 @@ public enum ObjectTransfer {
     /// (`/proc/self/fd/N`): a file renamed over `path` meanwhile (an editor's save, a log
     /// rotation) is not mixed in. A file changed in place while its parts go up is not
     /// stored: its size or time moved, and the upload is dropped. A file that gives no size
-    /// (`/proc`, `/sys`) is read to its end.
+    /// (`/proc`) is read to its end.
     public static func upload(file path: String, to key: String, store: any ObjectStore,
                               partSize: Int = 8 << 20, concurrency: Int = 8,
                               leftovers: TransferLeftovers? = nil) async throws {
@@ -26,7 +26,8 @@ public enum ObjectTransfer {
                              leftovers: leftovers)
             return
         }
-        let pinned = "/proc/self/fd/\(file.descriptor)"
+        // Without /proc (a bare chroot) each part opens the path again, as before.
+        let pinned = access("/proc/self/fd/\(file.descriptor)", R_OK) == 0 ? "/proc/self/fd/\(file.descriptor)" : path
         let size = before.size
         let partSize = UInt64(max(partSize, store.capabilities.minPartSize))
         if size <= partSize {
@@ -69,6 +70,7 @@ public enum ObjectTransfer {
         }
     }
 
+    /// What tells whether the open file changed: its kind, size and modification time.
     private static func identity(of file: PosixFile, _ path: String) throws
         -> (isDirectory: Bool, size: UInt64, modified: [Int])
     {
