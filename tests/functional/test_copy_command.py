@@ -205,8 +205,9 @@ def test_an_interrupted_copy_leaves_no_upload_and_no_partial_file(seaweedfs, tmp
     source.write_bytes(os.urandom(200 * 1024 * 1024))
     try:
         for _ in range(3):
-            upload = subprocess.Popen(base + [str(source), f"s3://{bucket}/file.bin", "--part_size", "5"] + where,
-                                      stderr=subprocess.PIPE, env=env)
+            # One part at a time: eight at once could finish the 200 MiB before the signal came.
+            upload = subprocess.Popen(base + [str(source), f"s3://{bucket}/file.bin", "--part_size", "5",
+                                              "--concurrency", "1"] + where, stderr=subprocess.PIPE, env=env)
             deadline = time.monotonic() + 60
             while not client.list_multipart_uploads(Bucket=bucket).get("Uploads"):
                 assert time.monotonic() < deadline and upload.poll() is None
