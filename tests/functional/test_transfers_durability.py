@@ -747,7 +747,9 @@ def test_a_folder_rename_and_rmd_wait_for_write_back_uploads_into_the_folder(sea
         thread.join(60)
         assert replies["rename"].startswith("250"), replies
         keys = sorted(o["Key"] for o in seaweedfs.client().list_objects_v2(Bucket=bucket).get("Contents", []))
-        assert keys == ["dir2/", "dir2/old.bin", "dir2/pend.bin"], keys
+        # (SeaweedFS lists the folder's marker, `dir2/`, in some runs and not in others.)
+        assert [key for key in keys if not key.endswith("/")] == ["dir2/old.bin", "dir2/pend.bin"], keys
+        assert not [key for key in keys if key.startswith("dir1/")], keys
         # RMD of a folder whose one file is still on its way: not empty once it lands.
         proxy.release = threading.Event()
         proxy.hold_key = "dir3/pend"
