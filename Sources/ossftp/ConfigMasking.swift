@@ -27,7 +27,7 @@ enum ConfigMasking {
         if let key, secretKeys.contains(key), let text = value as? String, !text.isEmpty {
             // A reference says where the secret is, not what it is: shown, in the fields that
             // take one. A password is always itself, whatever it begins with.
-            if referenceKeys.contains(key) && (text.hasPrefix("env:") || text.hasPrefix("file:")) { return text }
+            if referenceKeys.contains(key) && ServeSettings.isReference(text) { return text }
             return "********"
         }
         return value

@@ -407,7 +407,6 @@ struct ServeSettings {
         return store
     }
 
-    /// Config accounts first, then (for OSS and S3) the seed's `access_key_id/bucket` login.
     /// A credential written inline, as `env:NAME` (from the environment), or as `file:PATH`
     /// (the file's first line; the file must be readable by its owner only). A relative PATH
     /// is taken from `folder`, the config file's, as every path in the file is.
@@ -426,8 +425,12 @@ struct ServeSettings {
         return value
     }
 
-    /// The non-empty lines (trimmed) of a file that belongs to this user and only it can read;
-    /// throws unless there is at least one.
+    /// Whether `value` names where a secret is (`env:NAME`, `file:PATH`) rather than being it,
+    /// in the fields that take such references (not passwords).
+    static func isReference(_ value: String) -> Bool {
+        value.hasPrefix("env:") || value.hasPrefix("file:")
+    }
+
     /// Refuses a file every user may write: anyone could change what the server runs with.
     /// Group access is left alone (Debian keeps keys 0640 in the `ssl-cert` group).
     static func refuseWorldAccess(_ path: String, what: String) throws {
@@ -444,15 +447,19 @@ struct ServeSettings {
     static func holdsSecretsInline(_ file: ConfigFile) -> Bool {
         func inline(_ value: String?) -> Bool {
             guard let value, !value.isEmpty else { return false }
-            return !value.hasPrefix("env:") && !value.hasPrefix("file:")
+            return !isReference(value)
+        }
+        func plaintext(_ password: String?) -> Bool {
+            guard let password, !password.isEmpty else { return false }
+            return PasswordVerifier(stored: password).isPlaintext
         }
         let accounts = file.modules.accounts ?? []
-        return accounts.contains { inline($0.access_secret) || (!($0.login_password ?? "").isEmpty && PasswordVerifier(stored: $0.login_password ?? "").isPlaintext) }
-            || inline(file.modules.launcher?.token)
-            || (!(file.modules.launcher?.password ?? "").isEmpty
-                && PasswordVerifier(stored: file.modules.launcher?.password ?? "").isPlaintext)
+        return accounts.contains { inline($0.access_secret) || plaintext($0.login_password) }
+            || inline(file.modules.launcher?.token) || plaintext(file.modules.launcher?.password)
     }
 
+    /// The non-empty lines (trimmed) of a file that belongs to this user and only it can read;
+    /// throws unless there is at least one.
     static func ownerOnlyLines(_ path: String, field: String) throws -> [String] {
         var status = stat()
         guard lstat(path, &status) == 0 else { throw ConfigError("\(field): cannot read \(path)") }
@@ -473,6 +480,7 @@ struct ServeSettings {
             writeBack: writeBack)
     }
 
+    /// Config accounts first, then (for OSS and S3) the seed's `access_key_id/bucket` login.
     func makeAuthenticator(spool: SpoolConfiguration, logger: Logger) throws -> any Authenticator {
         let options = ObjectVFS.Options(
             spool: spool, readAhead: readAhead, renamePolicy: renamePolicy, caches: MetadataCacheRegistry(ttl: cacheTTL))

@@ -86,19 +86,6 @@ extension ObjectVFS {
         return keys
     }
 
-    /// `prefix` and the folder prefixes between it and each of `keys`.
-    static func folders(under prefix: String, holding keys: [String]) -> [String] {
-        var folders: Set<String> = [prefix]
-        for key in keys {
-            var path = key.endsWithSlashByte ? key.droppingLastByte() : key
-            while let parent = path.beforeLastSlashByte(), (parent + "/").utf8.count > prefix.utf8.count {
-                path = parent
-                folders.insert(parent + "/")
-            }
-        }
-        return folders.sorted()
-    }
-
     private func renameDirectory(_ source: VFSPath, to destination: VFSPath) async throws {
         let from = try directoryPrefix(for: source)
         let to = try directoryPrefix(for: destination)
@@ -127,9 +114,10 @@ extension ObjectVFS {
             let failures = try await storeCall(source) { try await store.deleteMany(sources.reversed()) }
             await caches.invalidate(bucket: store.identity.bucket, prefix: from)
             await caches.invalidate(bucket: store.identity.bucket, prefix: to)
-            // The folder and every folder in it moved: gone as an RMD leaves them, markers or
-            // not. (After the invalidation, which takes a folder written to as not removed.)
-            await noteEmptied(above: sources + Self.folders(under: from, holding: sources))
+            // The folder moved, and every folder in it with it: gone as an RMD leaves them,
+            // markers or not. (After the invalidation, which takes a folder written to as not
+            // removed.)
+            await noteEmptied(above: sources + [from])
             if !failures.isEmpty {
                 throw VFSError.storeFailure(
                     "\(destination) is complete, but \(failures.count) of \(sources.count) objects could not be removed from \(source)")
@@ -194,7 +182,7 @@ extension ObjectVFS {
         // The copies' folders, emptied again: a store that keeps real folders (SeaweedFS) lists
         // them for minutes, a destination tree that was never made.
         // The tree was never made: its folders are gone as RMD leaves them.
-        if !copied.isEmpty { await noteEmptied(above: copied + Self.folders(under: to, holding: copied)) }
+        if !copied.isEmpty { await noteEmptied(above: copied + [to]) }
         let failure = (error as? ObjectStoreError).map { VFSError($0, path: path.description) } ?? error
         guard left > 0 else { throw failure }
         VFSMetrics.storeLogger.error("a failed rename left copies behind", metadata: [

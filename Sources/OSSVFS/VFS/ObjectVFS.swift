@@ -336,7 +336,7 @@ public struct ObjectVFS: VFS {
     static let continuationWait = Duration.seconds(3)
 
     /// An upload keeping the first `prefixLength` bytes of `path` (all of them for `.max`), as
-    /// the store holds it now; a missing file is created when nothing or all is to be kept.
+    /// the store holds it now; a missing file is created when all is to be kept (APPE).
     private func continuation(of path: VFSPath, key: String, keepingFirst prefixLength: UInt64, modified: Double?,
                               ifAbsent: Bool) async throws -> any VFSWriter {
         try await awaitPendingUploads(of: key, path)
@@ -344,7 +344,7 @@ public struct ObjectVFS: VFS {
         // the cache (APPE at a size another client has since grown lost its bytes).
         await invalidate(key)
         guard let existing = try await fileInfo(path) else {
-            if prefixLength == 0 || prefixLength == .max {
+            if prefixLength == .max {
                 return upload(of: key, modified: modified, base: nil, ifAbsent: ifAbsent)
             }
             throw VFSError.invalidRange("\(path) does not exist; cannot continue it at \(prefixLength)")
