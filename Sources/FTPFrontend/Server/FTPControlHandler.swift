@@ -51,14 +51,14 @@ final class FTPControlHandler: ChannelInboundHandler {
     private var idleCheck: RepeatedTask?
     /// What the console shows of this session.
     private var activity: FTPSessionActivity?
-    /// The TLS sessions of this connection and its data connections.
-    private let tlsScope: TLSSessionScope
+    /// The TLS session scope of this connection and its data connections, made when TLS is
+    /// first used: most plain sessions never need one.
+    private lazy var tlsScope: TLSSessionScope = TLSSessionScope.random()
 
     init(configuration: FTPServerConfiguration, authenticator: any Authenticator, group: any EventLoopGroup,
          limiter: ConnectionLimiter, registry: FTPSessionRegistry, logger: Logger, implicitTLS: Bool,
-         controlIsIPv6: Bool, peerAddress: String?, tlsScope: TLSSessionScope)
+         controlIsIPv6: Bool, peerAddress: String?, tlsScope: TLSSessionScope?)
     {
-        self.tlsScope = tlsScope
         self.registry = registry
         self.configuration = configuration
         self.authenticator = authenticator
@@ -72,6 +72,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         self.machine = Machine(maxFailedLogins: configuration.maxFailedLogins, controlIsIPv6: controlIsIPv6,
                                peerAddress: peerAddress, tls: policy, implicitTLS: implicitTLS,
                                checksums: configuration.storedChecksums)
+        if let tlsScope { self.tlsScope = tlsScope }
     }
 
     // MARK: - Channel events
@@ -89,8 +90,11 @@ final class FTPControlHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let address = context.remoteAddress?.plainIPAddress ?? "?"
-        let peer = context.remoteAddress?.port.map { "\(address):\($0)" } ?? address
+        // The channel's addresses, not the context's: the channel keeps them from the accept,
+        // where the context's asks the kernel again (a getpeername(2) each time).
+        let remote = context.channel.remoteAddress
+        let address = remote?.plainIPAddress ?? "?"
+        let peer = remote?.port.map { "\(address):\($0)" } ?? address
         logger[metadataKey: "peer"] = "\(peer)"
         if let refusal = limiter.admit(address) {
             execute(.sendAndClose(refusal))
@@ -375,7 +379,7 @@ final class FTPControlHandler: ChannelInboundHandler {
     private func perform(_ operation: Machine.Operation) {
         guard let vfs else { preconditionFailure("operations need a login") }
         let request = FTPSessionOperations.Request(
-            vfs: vfs, local: context?.localAddress, peer: context?.remoteAddress, dataTLS: dataTLS())
+            vfs: vfs, local: context?.channel.localAddress, peer: context?.channel.remoteAddress, dataTLS: dataTLS())
         switch operation {
         case .prepareActiveConnection, .openPassiveListener:
             // A new data connection setup replaces the previous one.

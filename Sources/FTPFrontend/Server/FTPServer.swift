@@ -115,7 +115,9 @@ public final class FTPServer: Sendable {
             // without SO_OOBINLINE Linux takes the urgent byte out of the stream (ftplib's
             // abort() sends the whole line urgent, so the server would never see its LF).
             // RFC 959 §4.1.3 and RFC 854's Synch.
-            $0.childChannelOption(Self.urgentInline, value: 1)
+            // Set on the listening socket: accepted sockets inherit it on Linux, which spares a
+            // setsockopt(2) per connection.
+            $0.serverChannelOption(Self.urgentInline, value: 1)
             // A client that half-closes (`printf 'MKD x\r\nQUIT\r\n' | nc -N`) still reads
             // the replies: its FIN ends its commands, not the session (FTPControlHandler).
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
@@ -124,8 +126,10 @@ public final class FTPServer: Sendable {
                     let (configuration, authenticator) = current.value
                     let tls = implicitTLS ? configuration.tls : nil
                     let operations = channel.pipeline.syncOperations
-                    let scope = TLSSessionScope.random()
-                    if let tls { try operations.addHandler(OpenSSLHandler(context: tls, scope: scope)) }
+                    // Implicit TLS needs its scope now; a plain connection makes one if it
+                    // ever sends AUTH.
+                    let scope = tls.map { _ in TLSSessionScope.random() }
+                    if let tls, let scope { try operations.addHandler(OpenSSLHandler(context: tls, scope: scope)) }
                     try operations.addHandler(FTPLineHandler())
                     try operations.addHandler(FTPControlHandler(
                         // The session's data connections and tasks stay on its own loop too.
