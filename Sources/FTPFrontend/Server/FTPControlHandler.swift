@@ -213,9 +213,17 @@ final class FTPControlHandler: ChannelInboundHandler {
             let context
         else { return }
         closing = true
-        let written = lastWrite ?? context.eventLoop.makeSucceededVoidFuture()
+        Self.close(context, after: lastWrite ?? context.eventLoop.makeSucceededVoidFuture())
+    }
+
+    /// Closes once `written` completes, or at ``closeDeadline``: a peer that never reads (or
+    /// never finishes a TLS handshake) would hold that write, and the connection, forever.
+    private static func close(_ context: ChannelHandlerContext, after written: EventLoopFuture<Void>) {
         written.whenComplete { _ in context.close(promise: nil) }
-        context.eventLoop.scheduleTask(in: Self.closeDeadline) { context.close(promise: nil) }
+        let deadline = context.eventLoop.scheduleTask(in: closeDeadline) { context.close(promise: nil) }
+        // The deadline's task holds the context, and with it this handler and its session:
+        // left to run out, it kept every closed connection's memory for five more seconds.
+        context.channel.closeFuture.whenComplete { _ in deadline.cancel() }
     }
 
     private func execute(_ action: Machine.Action) {
@@ -226,11 +234,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             closing = true
             pending = []
             guard let context else { return }
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: reply.encoded())))
-                .whenComplete { _ in context.close(promise: nil) }
-            // A peer that never reads (or never finishes a TLS handshake) would hold that write,
-            // and the connection, forever.
-            context.eventLoop.scheduleTask(in: Self.closeDeadline) { context.close(promise: nil) }
+            Self.close(context, after: context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: reply.encoded()))))
         case .deferLine(let line):
             // Held lines are bounded like queued ones: a client cannot pile up memory by
             // pipelining during a long transfer.
