@@ -55,6 +55,19 @@ import Testing
         #expect(code(signedIn.receivedLine(line("PWD"))) == 530)
     }
 
+    /// AUTH TLS-P (the pre-RFC 4217 drafts) protects data as well; AUTH TLS leaves that to
+    /// PROT P. TLS-P was accepted and its data connections went in clear.
+    @Test func authTLSPProtectsTheDataConnections() {
+        var plain = Machine(tls: .init(available: true))
+        _ = plain.receivedLine(line("AUTH TLS"))
+        #expect(!plain.dataPrivate)
+        var protected = Machine(tls: .init(available: true))
+        _ = protected.receivedLine(line("AUTH tls-p"))
+        #expect(protected.dataPrivate)
+        _ = protected.receivedLine(line("PROT C"))
+        #expect(!protected.dataPrivate)
+    }
+
     @Test func repeatedFailuresCloseTheConnection() {
         var machine = Machine(maxFailedLogins: 3)
         for attempt in 1...3 {

@@ -125,6 +125,86 @@ def test_session_reuse_can_be_required(tmp_path, certificate, subprocess_env):
         server.stop()
 
 
+def test_required_reuse_lets_every_transfer_of_a_session_resume(tmp_path, certificate, subprocess_env):
+    """A TLS 1.3 client uses each session ticket once (RFC 8446 Appendix C.4), and data
+    connections hand out none: with the handshake's two tickets spent, curl's later data
+    connections on one control connection made full handshakes and were refused (curl exit 18
+    for downloads, 55 for uploads). The control connection now hands a fresh ticket before
+    each protected data connection."""
+    server = tls_server(tmp_path, certificate, tls_require_reuse=True)
+    try:
+        names = [f"f{index}.bin" for index in range(4)]
+        for index, name in enumerate(names):
+            (server.bucket_dir() / name).write_bytes(os.urandom(100_000 + index))
+        base = f"ftp://alice:alice-pass@{HOST}:{server.port}"
+        outputs = [tmp_path / f"down-{name}" for name in names]
+        # curl makes all four transfers on one control connection.
+        command = ["curl", "-sS", "-k", "--ssl-reqd", "--tlsv1.3", "-w", "%{num_connects}\n"]
+        for name, output in zip(names, outputs):
+            command += [f"{base}/{name}", "-o", str(output)]
+        result = subprocess.run(command, env=subprocess_env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        # The control connection and a data connection, then a data connection each.
+        assert result.stdout.split() == ["2", "1", "1", "1"], result.stdout
+        for name, output in zip(names, outputs):
+            assert output.read_bytes() == (server.bucket_dir() / name).read_bytes()
+        uploads = tmp_path / "up"
+        uploads.mkdir()
+        for index in range(3):
+            (uploads / f"u{index}.bin").write_bytes(os.urandom(50_000 + index))
+        result = subprocess.run(["curl", "-sS", "-k", "--ssl-reqd", "--tlsv1.3", "-T", f"{uploads}/{{u0,u1,u2}}.bin",
+                                 f"{base}/up/", "--ftp-create-dirs"], env=subprocess_env, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        for index in range(3):
+            name = f"u{index}.bin"
+            assert (server.bucket_dir() / "up" / name).read_bytes() == (uploads / name).read_bytes()
+    finally:
+        server.stop()
+
+
+def test_urgent_data_on_a_tls_control_connection_leaves_the_session_working(tmp_path, certificate):
+    """RFC 959 §4.1.3's abort sends the Telnet Synch's DM byte as TCP urgent data. Kept inline
+    (as plain control connections need), on a TLS connection that byte landed inside the TLS
+    records: the server answered with an alert and dropped the session and its transfer. Under
+    TLS the kernel now takes the byte out of the stream; the IP and ABOR inside TLS work."""
+    server = tls_server(tmp_path, certificate)
+    try:
+        (server.bucket_dir() / "big.bin").write_bytes(os.urandom(16 * MiB))
+        for kind in ("explicit", "implicit"):
+            if kind == "explicit":
+                client = ftps(server)
+            else:
+                client = ftplib.FTP_TLS(context=client_context(), timeout=20)
+                client.host = HOST
+                raw = socket.create_connection((HOST, server.implicit_port), timeout=20)
+                client.sock = client.context.wrap_socket(raw, server_hostname=HOST)
+                client.af = client.sock.family
+                client.file = client.sock.makefile("r", encoding="utf-8")
+                client.getresp()
+                ftplib.FTP.login(client, "alice", "alice-pass")
+                client.prot_p()
+            client.voidcmd("TYPE I")
+            data = private_data(client, "RETR big.bin")
+            data.recv(65536)
+            client.sock.sendall(b"\xff\xf4\xff")  # IAC IP IAC, inside TLS
+            with socket.socket(fileno=os.dup(client.sock.fileno())) as plain:
+                plain.send(b"\xf2", socket.MSG_OOB)  # DM as urgent data, beside TLS
+            client.sock.sendall(b"ABOR\r\n")
+            replies = [client.getline().strip()[:3]]
+            if replies[0] == "426":
+                replies.append(client.getline().strip()[:3])
+            assert replies[-1] in ("225", "226"), (kind, replies)
+            data.close()
+            assert client.sendcmd("NOOP").startswith("200"), kind
+            out = io.BytesIO()
+            client.retrbinary("RETR big.bin", out.write)
+            assert out.getvalue() == (server.bucket_dir() / "big.bin").read_bytes()
+            client.quit()
+    finally:
+        server.stop()
+
+
 def test_only_this_connections_session_passes_the_reuse_check(tmp_path, certificate):
     """tls_require_reuse proves a data connection comes from the client holding the control
     connection: a session resumed from another connection (one that only did AUTH TLS) is no proof."""

@@ -258,6 +258,9 @@ final class FTPControlHandler: ChannelInboundHandler {
             droppingPlaintext = true
             do {
                 try context.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls, scope: tlsScope), position: .first)
+                // Urgent data inline would now land in the TLS records and break them (an
+                // urgent ABOR's DM byte, RFC 959 §4.1.3): out of line, the kernel drops it.
+                try context.channel.syncOptions?.setOption(ChannelOptions.urgentInline, value: 0)
             } catch {
                 logger.error("cannot start TLS: \(error)")
                 context.close(promise: nil)
@@ -389,6 +392,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             // A new data connection setup replaces the previous one.
             dataSource?.close()
             dataSource = nil
+            if request.dataTLS != nil { context?.triggerUserOutboundEvent(TLSIssueSessionTicket(), promise: nil) }
         default:
             break
         }

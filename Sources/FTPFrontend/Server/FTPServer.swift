@@ -100,9 +100,6 @@ public final class FTPServer: Sendable {
             .whenComplete { _ in channel.close(promise: nil) }
     }
 
-    private static let urgentInline = ChannelOptions.Types.SocketOption(
-        level: .socket, name: NIOBSDSocket.Option(rawValue: SO_OOBINLINE))
-
     /// Listens on `port`, one socket per event loop (``ReusePortListeners``).
     private func bind(port: Int, implicitTLS: Bool) async throws -> [any Channel] {
         let current = self.current
@@ -116,8 +113,8 @@ public final class FTPServer: Sendable {
             // abort() sends the whole line urgent, so the server would never see its LF).
             // RFC 959 §4.1.3 and RFC 854's Synch.
             // Set on the listening socket: accepted sockets inherit it on Linux, which spares a
-            // setsockopt(2) per connection.
-            $0.serverChannelOption(Self.urgentInline, value: 1)
+            // setsockopt(2) per connection. Not under TLS, whose records the byte would break.
+            $0.serverChannelOption(ChannelOptions.urgentInline, value: implicitTLS ? 0 : 1)
             // A client that half-closes (`printf 'MKD x\r\nQUIT\r\n' | nc -N`) still reads
             // the replies: its FIN ends its commands, not the session (FTPControlHandler).
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)

@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 
 extension SocketAddress {
@@ -20,4 +21,10 @@ extension SocketAddress {
     static func literal(_ host: String, port: Int) -> SocketAddress? {
         try? SocketAddress(ipAddress: host, port: port)
     }
+}
+
+extension ChannelOptions {
+    /// SO_OOBINLINE: TCP urgent data stays in the stream (a plain control connection's urgent
+    /// ABOR, RFC 959 §4.1.3), instead of the kernel taking its last byte out.
+    static let urgentInline = Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_OOBINLINE))
 }

@@ -196,6 +196,12 @@ public struct FTPSessionStateMachine: Sendable {
             // or a login made in clear does not carry over into the protected session.
             let loggedOut = if case .loggedIn = state { true } else { false }
             if state != .awaitingUser { _ = reinitialize() }
+            // TLS-P, from the drafts RFC 4217 replaced, protects the data connections too: a
+            // client that chose it must not have its files sent in clear for want of PROT P.
+            if mechanism.uppercased() == "TLS-P" {
+                protectionBufferSet = true
+                dataPrivate = true
+            }
             return .startTLS(FTPReply(.securityExchangeOK, "AUTH \(mechanism.uppercased()) ok: start the handshake."),
                              loggedOut: loggedOut)
         case .pbsz(let size):

@@ -11,6 +11,13 @@ struct TLSHandshakeCompleted {
 /// Any other close (ABOR, the stall watchdog, a shutdown, a refused session) is at once.
 struct TLSCloseAfterHandshake {}
 
+/// Sent outbound on a control connection before each protected data connection: a fresh
+/// TLS 1.3 session ticket for it to resume. TLS 1.3 clients use a ticket once (RFC 8446
+/// Appendix C.4), data connections send none (see ``OpenSSLHandler/init(context:scope:dataConnection:)``),
+/// and the handshake's two were spent by the second transfer of a session: with
+/// `tls_require_reuse`, curl's third data connection was refused.
+struct TLSIssueSessionTicket {}
+
 /// TLS on a NIO channel with OpenSSL and memory BIOs: ciphertext from the socket goes into
 /// the read BIO, plaintext comes out of `SSL_read`; plaintext written goes through `SSL_write`
 /// and the write BIO's ciphertext is written to the socket. Everything runs on the channel's
@@ -221,12 +228,21 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     static let closeNotifyWait = TimeAmount.seconds(5)
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        guard event is TLSCloseAfterHandshake else {
+        switch event {
+        case is TLSCloseAfterHandshake:
+            closeWaitsForHandshake = true
+            promise?.succeed()
+        case is TLSIssueSessionTicket:
+            // TLS 1.2 sessions resume any number of times; a 1.3 ticket is made now and goes
+            // out ahead of the next reply.
+            if handshakeDone, !closing, SSL_version(ssl) == TLS1_3_VERSION, SSL_new_session_ticket(ssl) == 1 {
+                _ = SSL_do_handshake(ssl)
+                flushCiphertext(context: context, promise: nil)
+            }
+            promise?.succeed()
+        default:
             context.triggerUserOutboundEvent(event, promise: promise)
-            return
         }
-        closeWaitsForHandshake = true
-        promise?.succeed()
     }
 
     /// The connection ended before the handshake did (a client that died while setting up a
