@@ -24,6 +24,11 @@ public final class LocalStore: ObjectStore {
     let chunkSize: Int
     /// ``adoptsFiles(in:)``'s answers, by folder.
     private let adoptionByFolder = LockedBox<[String: Bool]>([:])
+    /// Bucket and spool folders known to take links, for the whole process: a login makes its
+    /// own store, and probing again cost each session's first upload four file operations. A
+    /// stale yes does no harm (``LocalKeyLayout/stage(_:sync:)`` copies when the link fails);
+    /// a no, which may have been a passing failure, is kept by one store only.
+    private static let adoptingFolders = LockedBox<Set<String>>([])
     /// Folders as listings last read them.
     let folderSnapshots = LocalFolderSnapshots()
 
@@ -56,8 +61,10 @@ public final class LocalStore: ObjectStore {
     /// Tried for real once per folder (two bind mounts of one file system share a device
     /// number, yet refuse links between them).
     public func adoptsFiles(in directory: String) -> Bool {
-        if let known = adoptionByFolder.value[directory] { return known }
         let layout = self.layout
+        let folders = "\(layout.bucketPath)\u{0}\(directory)"
+        if Self.adoptingFolders.value.contains(folders) { return true }
+        if let known = adoptionByFolder.value[directory] { return known }
         let probe = "\(directory)/.ossftp-link-probe-\(DirectoryOps.randomName())"
         var linked = false
         if (try? DirectoryOps.makePath(layout.tempFolderPath, under: layout.bucketPath)) != nil,
@@ -69,6 +76,7 @@ public final class LocalStore: ObjectStore {
             try? DirectoryOps.unlinkIfPresent(target)
             try? DirectoryOps.unlinkIfPresent(probe)
         }
+        if linked { Self.adoptingFolders.withValue { _ = $0.insert(folders) } }
         adoptionByFolder.withValue { $0[directory] = linked }
         return linked
     }
