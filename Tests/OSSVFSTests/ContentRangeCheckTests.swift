@@ -32,6 +32,17 @@ struct ContentRangeCheckTests {
         #expect(problem(.suffix(10), 200, nil, length: 5000))
     }
 
+    /// A range that covers the object (an upload continuing it reads it so) gets the object's
+    /// checksums; any other range has none.
+    @Test func aRangeCoveringTheObjectIsAWholeRead() {
+        #expect(ContentRangeCheck.holdsWholeObject(status: 200, contentRange: nil))
+        #expect(ContentRangeCheck.holdsWholeObject(status: 206, contentRange: "bytes 0-999/1000"))
+        #expect(!ContentRangeCheck.holdsWholeObject(status: 206, contentRange: "bytes 0-998/1000"))
+        #expect(!ContentRangeCheck.holdsWholeObject(status: 206, contentRange: "bytes 1-999/1000"))
+        #expect(!ContentRangeCheck.holdsWholeObject(status: 206, contentRange: "bytes 0-999/*"))
+        #expect(!ContentRangeCheck.holdsWholeObject(status: 206, contentRange: nil))
+    }
+
     @Test func anAddressEndpointIsAddressedByPath() throws {
         #expect(try StoreEndpoint("http://127.0.0.1:9000").isIPAddress)
         #expect(try StoreEndpoint("http://[::1]:9000").isIPAddress)

@@ -47,6 +47,19 @@ import Testing
         #expect(authorization(OSSV1Signer(), request, sts, v1Date) == "OSS STS.ExampleAKID:4KI7CC9W/+BU5fy2OqXlP/kv+Yw=")
     }
 
+    /// Every `x-oss-` query parameter is a subresource, as Alibaba's Go SDK v2 signs them
+    /// (oss2's list lacks `x-oss-rename`, and a rename signed without it was refused).
+    @Test func v1RenameSignsItsQueryParameter() {
+        let request = SignableRequest(
+            method: "POST", host: host, path: "/renamed%20a%2Bb.txt", bucket: "examplebucket", key: "renamed a+b.txt",
+            query: ["x-oss-rename": ""], headers: ["x-oss-rename-source": "a%20b.txt"])
+        var signed = request
+        signed.headers["date"] = SigningDate.rfc1123(v1Date)
+        #expect(OSSV1Signer().stringToSign(signed).hasSuffix("\n/examplebucket/renamed a+b.txt?x-oss-rename"))
+        #expect(authorization(OSSV1Signer(), request, credentials, v1Date)
+            == "OSS LTAI5tExampleAKID:UFOJ88zxAyaOYyqxAS9q/YPdNzc=")
+    }
+
     @Test func v1ServiceAndBucketResources() {
         let list = SignableRequest(method: "GET", host: "oss-cn-hangzhou.aliyuncs.com", path: "/", bucket: nil, key: nil,
                                    query: ["prefix": "my", "max-keys": "10"])

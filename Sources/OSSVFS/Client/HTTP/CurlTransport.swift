@@ -197,7 +197,11 @@ final class CurlJob: @unchecked Sendable {
                 _ = ccurl_setopt_seekfn(handle, curlSeek)
                 _ = ccurl_setopt_ptr(handle, CURLOPT_SEEKDATA, context)
             }
-            var headerLines = request.headers.map { "\($0.key): \($0.value)" }
+            // libcurl drops a header with nothing after its colon; `name;` sends it empty (an
+            // empty user metadata value, signed as such, was not sent, and the request refused).
+            var headerLines = request.headers.map {
+                $0.value.allSatisfy(\.isWhitespace) ? "\($0.key);" : "\($0.key): \($0.value)"
+            }
             // No 100-continue round trip; and no form content type on POST unless the caller set one.
             headerLines.append("Expect:")
             if request.headers["content-type"] == nil { headerLines.append("Content-Type:") }

@@ -33,7 +33,8 @@ struct XMLNode: Sendable {
         return root
     }
 
-    /// Escapes text for an element's content.
+    /// Escapes text for an element's content. Tab, LF and CR go as character references: a
+    /// parser turns a literal CR (or CR LF) into LF (XML 1.0 §2.11), which named another key.
     static func escape(_ text: String) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
@@ -43,10 +44,24 @@ struct XMLNode: Sendable {
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&apos;"
+            case "\t": out += "&#9;"
+            case "\n": out += "&#10;"
+            case "\r": out += "&#13;"
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out
+    }
+
+    /// Whether XML 1.0 can carry `text` at all (§2.2 `Char`): other control characters and
+    /// U+FFFE, U+FFFF cannot be written even as references.
+    static func canCarry(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { scalar in
+            switch scalar.value {
+            case 0x9, 0xA, 0xD, 0x20...0xD7FF, 0xE000...0xFFFD, 0x10000...0x10FFFF: true
+            default: false
+            }
+        }
     }
 
     private final class Builder: NSObject, XMLParserDelegate {

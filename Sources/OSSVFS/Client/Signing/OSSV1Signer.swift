@@ -54,7 +54,9 @@ public struct OSSV1Signer: RequestSigner {
         case (let bucket?, nil): resource = "/\(bucket)/"
         case (let bucket?, let key?): resource = "/\(bucket)/\(key)"
         }
-        let signed = request.query.filter { Self.subresources.contains($0.key) }
+        // Every `x-oss-` parameter too, as Alibaba's Go and Java SDKs sign them: oss2's list
+        // lacks `x-oss-rename`, and a rename signed without it is refused.
+        let signed = request.query.filter { Self.subresources.contains($0.key) || $0.key.hasPrefix("x-oss-") }
             .sorted { $0.key < $1.key }
             .map { $0.value.isEmpty ? $0.key : "\($0.key)=\($0.value)" }
         if !signed.isEmpty { resource += "?" + signed.joined(separator: "&") }

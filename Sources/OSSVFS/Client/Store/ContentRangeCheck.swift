@@ -37,6 +37,14 @@ enum ContentRangeCheck {
         return nil
     }
 
+    /// Whether an answer that passed ``problem(asked:status:contentRange:contentLength:)`` holds
+    /// the whole object (200, or `bytes 0-(n-1)/n`): then the object's checksums apply to it.
+    static func holdsWholeObject(status: Int, contentRange: String?) -> Bool {
+        guard status == 206 else { return true }
+        guard let contentRange, let (first, last, total) = parse(contentRange), let total else { return false }
+        return first == 0 && last + 1 == total
+    }
+
     /// `bytes 0-99/1234` or `bytes 0-99/*` (RFC 9110 §14.4): first, last and total if known.
     static func parse(_ text: String) -> (UInt64, UInt64, UInt64?)? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)

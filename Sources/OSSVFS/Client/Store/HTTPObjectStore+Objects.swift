@@ -59,7 +59,10 @@ extension HTTPObjectStore {
                         throw ObjectStoreError.service(status: head.status, code: "InvalidRangeAnswer", message: problem,
                                                        requestID: head.headers["\(dialect.headerPrefix)request-id"])
                     }
-                    return stream
+                    // A range that covers the whole object (an upload continuing one reads it
+                    // so) is checked like a whole read; any other has no checksum of its own.
+                    guard ContentRangeCheck.holdsWholeObject(status: head.status, contentRange: head.headers["content-range"])
+                    else { return stream }
                 }
                 // A whole object is checked end to end: CRC-64 on OSS, the MD5 ETag of a single-part S3 object.
                 let expectedCRC = head.headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) }
@@ -156,8 +159,17 @@ extension HTTPObjectStore {
         _ = try await send(key: key, retryable: true) { makeRequest("DELETE", key: key) }
     }
 
-    public func deleteMany(_ keys: [String]) async throws -> [String: ObjectStoreError] {
+    public func deleteMany(_ allKeys: [String]) async throws -> [String: ObjectStoreError] {
         var failures: [String: ObjectStoreError] = [:]
+        // A key XML cannot carry would make the whole batch malformed: such keys go one by one.
+        let keys = allKeys.filter(XMLNode.canCarry)
+        for key in allKeys where !XMLNode.canCarry(key) {
+            do {
+                try await delete(key)
+            } catch let error as ObjectStoreError {
+                failures[key] = error
+            }
+        }
         var start = 0
         while start < keys.count {
             let batch = Array(keys[start..<min(start + 1000, keys.count)])
