@@ -3,6 +3,7 @@ tool's way: user `access_key_id/bucket_name`, password the secret."""
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 import hashlib
 import io
@@ -54,6 +55,20 @@ def s3_server(tmp_path, endpoint: str, region: str, *extra: str) -> OssftpServer
                                                             "--region", region, *extra])
     server.start()
     return server
+
+
+@contextlib.contextmanager
+def proxied_session(seaweedfs, tmp_path, bucket: str, *flags: str, **proxy_options):
+    """A logged-in FTP session on ossftp serving `bucket` through a ``HoldingProxy`` made with
+    `proxy_options`; server and proxy stop at the end."""
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", **proxy_options)
+    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region, *flags)
+    try:
+        admin = seaweedfs.admin
+        yield connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+    finally:
+        server.stop()
+        proxy.close()
 
 
 def test_login_with_key_and_bucket_reaches_the_bucket(seaweedfs, s3ftp, bucket):
@@ -537,18 +552,11 @@ def test_mfmt_keeps_an_empty_metadata_value(seaweedfs, bucket, tmp_path):
             answer = [*answer, ("x-amz-meta-empty", "")]
         return status, answer, data
 
-    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", replace_answer=with_empty_value)
-    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region)
-    try:
-        admin = seaweedfs.admin
-        ftp = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+    with proxied_session(seaweedfs, tmp_path, bucket, replace_answer=with_empty_value) as ftp:
         assert ftp.sendcmd("MFMT 20200102030405 m.jpg").startswith("213")
         assert ftp.sendcmd("MDTM m.jpg") == "213 20200102030405"
         ftp.quit()
-        assert client.head_object(Bucket=bucket, Key="m.jpg")["Metadata"]["owner"] == "ann"
-    finally:
-        server.stop()
-        proxy.close()
+    assert client.head_object(Bucket=bucket, Key="m.jpg")["Metadata"]["owner"] == "ann"
 
 
 def test_an_append_checks_the_object_it_reads_back(seaweedfs, bucket, tmp_path):
@@ -565,18 +573,11 @@ def test_an_append_checks_the_object_it_reads_back(seaweedfs, bucket, tmp_path):
             data = bytes([data[0] ^ 1]) + data[1:]
         return status, answer, data
 
-    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", replace_answer=damaged)
-    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region)
-    try:
-        admin = seaweedfs.admin
-        client = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+    with proxied_session(seaweedfs, tmp_path, bucket, replace_answer=damaged) as client:
         with pytest.raises(ftplib.error_temp, match="^451"):
             client.storbinary("APPE log.txt", io.BytesIO(b"appended\n"))
         client.quit()
-        assert store.get_object(Bucket=bucket, Key="log.txt")["Body"].read() == first
-    finally:
-        server.stop()
-        proxy.close()
+    assert store.get_object(Bucket=bucket, Key="log.txt")["Body"].read() == first
 
 
 def test_a_request_on_a_connection_the_store_dropped_is_sent_again_whole(seaweedfs, bucket, tmp_path):
@@ -682,18 +683,11 @@ def test_a_listing_that_does_not_move_on_ends_with_451(seaweedfs, bucket, tmp_pa
                                 b"<IsTruncated>true</IsTruncated><NextContinuationToken>again</NextContinuationToken>")
         return status, answer, data
 
-    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", replace_answer=stuck)
-    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region)
-    try:
-        admin = seaweedfs.admin
-        client = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+    with proxied_session(seaweedfs, tmp_path, bucket, replace_answer=stuck) as client:
         with pytest.raises(ftplib.error_temp, match="^451.*truncated"):
             client.retrlines("LIST")
         assert client.voidcmd("NOOP").startswith("200")
         client.quit()
-    finally:
-        server.stop()
-        proxy.close()
 
 
 @pytest.mark.parametrize("size", [6, 6 * 1024 * 1024])
