@@ -262,15 +262,9 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 extension ServeCommand {
-    /// The queue a console login from `peer` waits in: its address, or for IPv6 its /64, which
-    /// one client holds whole (an address a guess would let it spread over 2^64 queues).
-    static func lane(for peer: String) -> String {
-        var address = in6_addr()
-        guard peer.contains(":"), inet_pton(AF_INET6, peer, &address) == 1 else { return peer }
-        return withUnsafeBytes(of: &address) { bytes in
-            bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ".") + "/64"
-        }
-    }
+    /// The queue a console login from `peer` waits in: its address, or for IPv6 its /64
+    /// (``IPLiteral/clientKey(_:)``).
+    static func lane(for peer: String) -> String { IPLiteral.clientKey(peer) }
 }
 
 /// The console could not start (its port in use, say).

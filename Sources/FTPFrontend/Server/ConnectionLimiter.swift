@@ -32,8 +32,13 @@ public final class ConnectionLimiter: Sendable {
     }
     nonisolated(unsafe) private var total = 0
     nonisolated(unsafe) private var perAddress: [String: Int] = [:]
+    /// Failed logins and bans, by client (``IPLiteral/clientKey(_:)``: an IPv6 client's /64).
     nonisolated(unsafe) private var failures: [String: [Double]] = [:]
     nonisolated(unsafe) private var bannedUntil: [String: Double] = [:]
+    /// When both tables were last cleared of what expired.
+    nonisolated(unsafe) private var lastSweep: Double = 0
+    /// Clients tracked at most; past it the ones that failed longest ago are forgotten first.
+    static let trackedClients = 100_000
 
     public init(limits: Limits = Limits()) {
         self.inForce = limits
@@ -47,9 +52,10 @@ public final class ConnectionLimiter: Sendable {
     /// Takes a slot for a new connection from `address`, or says why not.
     func admit(_ address: String) -> FTPReply? {
         lock.withLock {
-            if let until = bannedUntil[address] {
+            let client = IPLiteral.clientKey(address)
+            if let until = bannedUntil[client] {
                 if until > now { return Self.bannedReply }
-                bannedUntil[address] = nil
+                bannedUntil[client] = nil
             }
             if total >= inForce.maxConnections {
                 return FTPReply(.serviceNotAvailable, "Too many connections; try again later.")
@@ -75,7 +81,7 @@ public final class ConnectionLimiter: Sendable {
     /// Whether `address` is banned now. Checked at every login, not only at connect: connections
     /// opened before the ban would otherwise go on guessing, and a right guess would log in.
     func isBanned(_ address: String) -> Bool {
-        lock.withLock { (bannedUntil[address] ?? 0) > now }
+        lock.withLock { (bannedUntil[IPLiteral.clientKey(address)] ?? 0) > now }
     }
 
     /// Counts a failed login; enough of them within the window ban the address (none with a
@@ -84,16 +90,40 @@ public final class ConnectionLimiter: Sendable {
         lock.withLock {
             guard inForce.banThreshold > 0 else { return nil }
             let current = now
-            var recent = failures[address, default: []].filter { $0 > current - inForce.banWindow }
+            let client = IPLiteral.clientKey(address)
+            var recent = failures[client, default: []].filter { $0 > current - inForce.banWindow }
             recent.append(current)
             var banned: Double?
             if recent.count >= inForce.banThreshold {
-                bannedUntil[address] = current + inForce.banDuration
+                bannedUntil[client] = current + inForce.banDuration
                 banned = inForce.banDuration
                 recent = []
             }
-            failures[address] = recent.isEmpty ? nil : recent
+            failures[client] = recent.isEmpty ? nil : recent
+            sweep(at: current)
             return banned
         }
     }
+
+    /// Forgets failures older than the window and bans that ended, once a window (at most a
+    /// minute) or when more than ``trackedClients`` failed within it. A client that failed once
+    /// and never came back stayed for the life of the process (some 150 bytes each, from every
+    /// address that ever failed). Bans are never dropped early; each takes a threshold of failures.
+    private func sweep(at current: Double) {
+        let crowded = failures.count > Self.trackedClients
+        guard crowded || current - lastSweep >= min(60, inForce.banWindow) else { return }
+        lastSweep = current
+        let windowStart = current - inForce.banWindow
+        failures = failures.filter { ($0.value.last ?? 0) > windowStart }
+        bannedUntil = bannedUntil.filter { $0.value > current }
+        // Still too many within the window: the clients whose last failure is oldest go.
+        let excess = failures.count - Self.trackedClients / 2
+        if crowded, excess > 0 {
+            let oldest = failures.sorted { ($0.value.last ?? 0) < ($1.value.last ?? 0) }.prefix(excess)
+            for (client, _) in oldest { failures[client] = nil }
+        }
+    }
+
+    /// Clients with failures or bans on record, for tests.
+    var trackedClientCount: Int { lock.withLock { failures.count + bannedUntil.count } }
 }

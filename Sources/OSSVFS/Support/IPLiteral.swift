@@ -8,4 +8,14 @@ public enum IPLiteral {
         var v6 = in6_addr()
         return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
+
+    /// What one client holds whole: an IPv4 address as it is, an IPv6 address as its /64 (one
+    /// client may use any address of it, and would otherwise spread over 2^64 entries).
+    public static func clientKey(_ address: String) -> String {
+        var v6 = in6_addr()
+        guard address.contains(":"), inet_pton(AF_INET6, address, &v6) == 1 else { return address }
+        return withUnsafeBytes(of: &v6) { bytes in
+            bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ".") + "/64"
+        }
+    }
 }

@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+@testable import FTPFrontend
+
+@Suite struct ConnectionLimiterTests {
+    /// Every address that ever failed a login stayed on record for the life of the process.
+    @Test func failuresOlderThanTheWindowAreForgotten() async throws {
+        let limiter = ConnectionLimiter(limits: .init(banThreshold: 3, banWindow: 0.05, banDuration: 0.05))
+        for index in 0..<1000 { _ = limiter.recordFailedLogin("10.0.\(index / 256).\(index % 256)") }
+        #expect(limiter.trackedClientCount == 1000)
+        try await Task.sleep(for: .milliseconds(120))
+        _ = limiter.recordFailedLogin("10.9.9.9")
+        #expect(limiter.trackedClientCount == 1)
+    }
+
+    /// Bans and their count go by an IPv6 client's /64: one client may use any of its 2^64
+    /// addresses, and one failure from each never reached the ban.
+    @Test func anIPv6ClientIsCountedByItsSlash64() {
+        let limiter = ConnectionLimiter(limits: .init(banThreshold: 3))
+        #expect(limiter.recordFailedLogin("2001:db8:1:2::1") == nil)
+        #expect(limiter.recordFailedLogin("2001:db8:1:2::2") == nil)
+        #expect(limiter.recordFailedLogin("2001:db8:1:2:ffff::3") != nil)
+        #expect(limiter.isBanned("2001:db8:1:2:abcd::9"))
+        #expect(limiter.admit("2001:db8:1:2::77") == ConnectionLimiter.bannedReply)
+        #expect(!limiter.isBanned("2001:db8:1:3::1"))
+        #expect(limiter.admit("2001:db8:1:3::1") == nil)
+        // IPv4 addresses stay apart.
+        for _ in 0..<3 { _ = limiter.recordFailedLogin("192.0.2.1") }
+        #expect(limiter.isBanned("192.0.2.1") && !limiter.isBanned("192.0.2.2"))
+    }
+}
