@@ -55,17 +55,21 @@ import Testing
         #expect(code(signedIn.receivedLine(line("PWD"))) == 530)
     }
 
-    /// AUTH TLS-P (the pre-RFC 4217 drafts) protects data as well; AUTH TLS leaves that to
-    /// PROT P. TLS-P was accepted and its data connections went in clear.
-    @Test func authTLSPProtectsTheDataConnections() {
-        var plain = Machine(tls: .init(available: true))
-        _ = plain.receivedLine(line("AUTH TLS"))
-        #expect(!plain.dataPrivate)
-        var protected = Machine(tls: .init(available: true))
-        _ = protected.receivedLine(line("AUTH tls-p"))
-        #expect(protected.dataPrivate)
-        _ = protected.receivedLine(line("PROT C"))
-        #expect(!protected.dataPrivate)
+    /// AUTH SSL and TLS-P (the pre-RFC 4217 drafts) protect data as well; AUTH TLS and TLS-C
+    /// leave that to PROT P. They were accepted and their data connections went in clear.
+    @Test func authSSLAndTLSPProtectTheDataConnections() {
+        for mechanism in ["TLS", "tls-c"] {
+            var plain = Machine(tls: .init(available: true))
+            _ = plain.receivedLine(line("AUTH \(mechanism)"))
+            #expect(!plain.dataPrivate)
+        }
+        for mechanism in ["SSL", "tls-p"] {
+            var protected = Machine(tls: .init(available: true))
+            _ = protected.receivedLine(line("AUTH \(mechanism)"))
+            #expect(protected.dataPrivate)
+            _ = protected.receivedLine(line("PROT C"))
+            #expect(!protected.dataPrivate)
+        }
     }
 
     @Test func repeatedFailuresCloseTheConnection() {

@@ -37,7 +37,8 @@ public final class ConnectionLimiter: Sendable {
     nonisolated(unsafe) private var bannedUntil: [String: Double] = [:]
     /// When both tables were last cleared of what expired.
     nonisolated(unsafe) private var lastSweep: Double = 0
-    /// Clients tracked at most; past it the ones that failed longest ago are forgotten first.
+    /// Clients tracked at most; past it the ones that failed longest ago are forgotten, down to
+    /// nine tenths of it.
     static let trackedClients = 100_000
 
     public init(limits: Limits = Limits()) {
@@ -116,8 +117,9 @@ public final class ConnectionLimiter: Sendable {
         let windowStart = current - inForce.banWindow
         failures = failures.filter { ($0.value.last ?? 0) > windowStart }
         bannedUntil = bannedUntil.filter { $0.value > current }
-        // Still too many within the window: the clients whose last failure is oldest go.
-        let excess = failures.count - Self.trackedClients / 2
+        // Still too many within the window: the clients whose last failure is oldest go, down to
+        // nine tenths of the bound (some room, so that the next failures do not sort again).
+        let excess = failures.count - Self.trackedClients / 10 * 9
         if crowded, excess > 0 {
             let oldest = failures.sorted { ($0.value.last ?? 0) < ($1.value.last ?? 0) }.prefix(excess)
             for (client, _) in oldest { failures[client] = nil }

@@ -196,9 +196,10 @@ public struct FTPSessionStateMachine: Sendable {
             // or a login made in clear does not carry over into the protected session.
             let loggedOut = if case .loggedIn = state { true } else { false }
             if state != .awaitingUser { _ = reinitialize() }
-            // TLS-P, from the drafts RFC 4217 replaced, protects the data connections too: a
-            // client that chose it must not have its files sent in clear for want of PROT P.
-            if mechanism.uppercased() == "TLS-P" {
+            // SSL and TLS-P, from the drafts RFC 4217 replaced, protect the data connections
+            // too (as vsftpd takes them): a client that chose one must not have its files sent
+            // in clear for want of PROT P.
+            if ["SSL", "TLS-P"].contains(mechanism.uppercased()) {
                 protectionBufferSet = true
                 dataPrivate = true
             }

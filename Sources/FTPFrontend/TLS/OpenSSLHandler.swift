@@ -235,8 +235,12 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case is TLSIssueSessionTicket:
             // TLS 1.2 sessions resume any number of times; a 1.3 ticket is made now and goes
             // out ahead of the next reply.
-            if handshakeDone, !closing, SSL_version(ssl) == TLS1_3_VERSION, SSL_new_session_ticket(ssl) == 1 {
-                _ = SSL_do_handshake(ssl)
+            if handshakeDone, !closing, !peerClosed, SSL_version(ssl) == TLS1_3_VERSION, SSL_new_session_ticket(ssl) == 1 {
+                guard SSL_do_handshake(ssl) == 1 else {
+                    // The connection is unusable now: every later reply would be lost.
+                    promise?.succeed()
+                    return fail(context: context, TLSError("TLS session ticket failed: \(TLSServerContext.lastError())"))
+                }
                 flushCiphertext(context: context, promise: nil)
             }
             promise?.succeed()

@@ -15,7 +15,12 @@ public enum IPLiteral {
         var v6 = in6_addr()
         guard address.contains(":"), inet_pton(AF_INET6, address, &v6) == 1 else { return address }
         return withUnsafeBytes(of: &v6) { bytes in
-            bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ".") + "/64"
+            // An IPv4 client of a dual-stack listener (`::ffff:a.b.c.d`) is its IPv4 address:
+            // as a /64, every such client would share one.
+            if bytes.prefix(10).allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff {
+                return bytes.suffix(4).map { String($0) }.joined(separator: ".")
+            }
+            return bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ".") + "/64"
         }
     }
 }

@@ -199,9 +199,7 @@ final class CurlJob: @unchecked Sendable {
             }
             // libcurl drops a header with nothing after its colon; `name;` sends it empty (an
             // empty user metadata value, signed as such, was not sent, and the request refused).
-            var headerLines = request.headers.map {
-                $0.value.allSatisfy(\.isWhitespace) ? "\($0.key);" : "\($0.key): \($0.value)"
-            }
+            var headerLines = request.headers.map { $0.value.isEmpty ? "\($0.key);" : "\($0.key): \($0.value)" }
             // No 100-continue round trip; and no form content type on POST unless the caller set one.
             headerLines.append("Expect:")
             if request.headers["content-type"] == nil { headerLines.append("Content-Type:") }

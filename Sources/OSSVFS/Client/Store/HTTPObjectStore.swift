@@ -85,9 +85,12 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
             host = "\(bucket).\(endpoint.authority)"
             path = "/\(encodedKey)"
         }
+        // Values as they go on the wire: spaces and tabs around a field value are not part of it
+        // (RFC 9110 §5.5), libcurl leaves them out, and a signature over them would not match.
+        let sent = headers.mapValues { $0.trimmingCharacters(in: [" ", "\t"]) }
         var signable = SignableRequest(
             method: method, host: host, path: path, bucket: service ? nil : bucket, key: key, query: query,
-            headers: headers)
+            headers: sent)
         dialect.signer.sign(&signable, credentials: credentials, date: storeNow)
         let queryString = signable.encodedQuery
         let url = "\(endpoint.scheme)://\(host)\(path)" + (queryString.isEmpty ? "" : "?\(queryString)")
