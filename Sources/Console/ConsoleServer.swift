@@ -17,6 +17,9 @@ public struct ConsoleServer: Sendable {
     let logger: Logger
     let sessions = ConsoleLoginSessions()
     let failures = ConsoleLoginFailures()
+    /// What one client holds whole (the executable's `IPLiteral.clientKey`: an IPv6 client's
+    /// /64), the unit failed logins are counted by.
+    let clientKey: @Sendable (String) -> String
 
     static let cookieName = "ossftp_console"
     /// Sent by the console's own scripts on every change: a cross-site form cannot set it
@@ -24,7 +27,8 @@ public struct ConsoleServer: Sendable {
     static let csrfHeader = "X-OSSFTP-Console"
 
     public init(host: String, port: Int, source: any ConsoleSource, access: ConsoleAccess, log: ConsoleLogBuffer,
-                logger: Logger) {
+                logger: Logger, clientKey: @escaping @Sendable (String) -> String = { $0 }) {
+        self.clientKey = clientKey
         self.host = host
         self.port = port
         self.source = source
@@ -148,10 +152,11 @@ public struct ConsoleServer: Sendable {
     }
 
     private func login(_ request: Request, from peer: SocketAddress?) async throws -> Response {
-        // Past ten wrong passwords from one address in ten minutes, it is refused until ten
-        // minutes after its last, unchecked: guessing from one place ends there.
+        // Past ten wrong passwords from one address (an IPv6 client's /64) in ten minutes, it is
+        // refused until ten minutes after its last, unchecked: guessing from one place ends there.
         let address = peer?.ipAddress ?? "unknown"
-        if failures.isRefused(address) {
+        let client = clientKey(address)
+        if failures.isRefused(client) {
             logger.notice("console: login refused, too many failures", metadata: ["peer": "\(address)"])
             return Self.html(ConsolePage.login(error: "Too many failed logins from this address; try again later.",
                                                enabled: true), status: .tooManyRequests)
@@ -164,13 +169,13 @@ public struct ConsoleServer: Sendable {
         let body = try await request.body.collect(upTo: 16 << 10)
         let form = Self.formFields(String(buffer: body))
         guard await verify(form["password"] ?? "", address) else {
-            failures.failed(address)
+            failures.failed(client)
             logger.notice("console: failed login", metadata: ["peer": "\(address)"])
             // Answered slowly already: `verifyPassword` holds a wrong password a second (a
             // second wait here made it two, where CONFIG.md says one).
             return Self.html(ConsolePage.login(error: "Wrong password.", enabled: true), status: .unauthorized)
         }
-        failures.succeeded(address)
+        failures.succeeded(client)
         logger.info("console: login")
         var response = Self.redirect(to: "/")
         response.setCookie(Cookie(name: Self.cookieName, value: sessions.open(stamp: credentials.stamp), path: "/", httpOnly: true,

@@ -257,7 +257,7 @@ struct ServeCommand: AsyncParsableCommand {
                 stamp: "\(verifier?.storedForm ?? "")\u{0}\(settings.consoleToken ?? "")")
         }
         return ConsoleServer(host: settings.webAddress, port: settings.webPort, source: source, access: access,
-                             log: log, logger: logger)
+                             log: log, logger: logger, clientKey: IPLiteral.clientKey)
     }
 }
 

@@ -27,6 +27,8 @@ import OSSVFS
         #expect(limiter.admit("2001:db8:1:3::1") == nil)
         // IPv4 addresses stay apart, also as a dual-stack listener sees them.
         #expect(IPLiteral.clientKey("::ffff:192.0.2.7") == "192.0.2.7")
+        #expect(IPLiteral.clientKey("2001:db8:1:2::5") == IPLiteral.clientKey("2001:db8:1:2:ffff::1"))
+        #expect(IPLiteral.clientKey("2001:db8:1:2::5") != IPLiteral.clientKey("2001:db8:1:3::5"))
         for _ in 0..<3 { _ = limiter.recordFailedLogin("192.0.2.1") }
         #expect(limiter.isBanned("192.0.2.1") && !limiter.isBanned("192.0.2.2"))
     }
