@@ -1,4 +1,5 @@
 import CMalloc
+import Glibc
 
 /// glibc malloc settings for a process that moves large buffers between threads.
 enum MallocTuning {
@@ -12,5 +13,43 @@ enum MallocTuning {
         // From the heap they are reused; a free top above 32 MiB still goes back to the system.
         _ = mallopt(M_MMAP_THRESHOLD, 4 << 20)
         _ = mallopt(M_TRIM_THRESHOLD, 32 << 20)
+        startIdleTrim()
+    }
+
+    /// How often the process's CPU time is looked at...
+    static let idleCheck = Duration.seconds(10)
+    /// ...and the CPU time within one look (in seconds) below which the process is quiet.
+    static let quietCPU = 0.02
+
+    /// Gives back to the system the memory malloc holds free, once the process goes quiet
+    /// (malloc_trim). The settings above keep freed buffers for reuse, and only a free top of
+    /// an arena above the threshold ever went back: a mount that had been busy stayed at
+    /// 175 MiB when idle, 56 MiB of it free in malloc. Once per quiet spell only: trimming
+    /// while busy would make the next transfers fault their buffers in again.
+    private static func startIdleTrim() {
+        Task.detached(priority: .background) {
+            var last = cpuSeconds()
+            var trimmed = true
+            while true {
+                try? await Task.sleep(for: idleCheck)
+                let now = cpuSeconds()
+                if now - last > quietCPU {
+                    trimmed = false
+                } else if !trimmed {
+                    _ = malloc_trim(0)
+                    trimmed = true
+                }
+                last = cpuSeconds()
+            }
+        }
+    }
+
+    /// User and system CPU time of the whole process, in seconds.
+    private static func cpuSeconds() -> Double {
+        var usage = rusage()
+        _ = getrusage(RUSAGE_SELF.rawValue, &usage)
+        let seconds = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec
+        let micros = usage.ru_utime.tv_usec + usage.ru_stime.tv_usec
+        return Double(seconds) + Double(micros) / 1e6
     }
 }
