@@ -39,7 +39,7 @@ enum MallocTuning {
                     _ = malloc_trim(0)
                     trimmed = true
                 }
-                last = cpuSeconds()
+                last = cpuSeconds()  // after the trim, whose own CPU time is no activity
             }
         }
     }

@@ -246,7 +246,8 @@ struct ServeCommand: AsyncParsableCommand {
             return ConsoleAccess.Credentials(
                 verifyPassword: verifier.map { verifier in
                     { @Sendable password, peer in
-                        (try? await attempts.run(Self.lane(for: peer)) {
+                        // One queue per client: an address, or an IPv6 client's /64.
+                        (try? await attempts.run(IPLiteral.clientKey(peer)) {
                             let right = try await BlockingIO.run { verifier.verify(password) }
                             if !right { try? await Task.sleep(for: .seconds(1)) }
                             return right
@@ -259,12 +260,6 @@ struct ServeCommand: AsyncParsableCommand {
         return ConsoleServer(host: settings.webAddress, port: settings.webPort, source: source, access: access,
                              log: log, logger: logger, clientKey: IPLiteral.clientKey)
     }
-}
-
-extension ServeCommand {
-    /// The queue a console login from `peer` waits in: its address, or for IPv6 its /64
-    /// (``IPLiteral/clientKey(_:)``).
-    static func lane(for peer: String) -> String { IPLiteral.clientKey(peer) }
 }
 
 /// The console could not start (its port in use, say).

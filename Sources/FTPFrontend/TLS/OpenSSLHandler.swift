@@ -14,8 +14,8 @@ struct TLSCloseAfterHandshake {}
 /// Sent outbound on a control connection before each protected data connection: a fresh
 /// TLS 1.3 session ticket for it to resume. TLS 1.3 clients use a ticket once (RFC 8446
 /// Appendix C.4), data connections send none (see ``OpenSSLHandler/init(context:scope:dataConnection:)``),
-/// and the handshake's two were spent by the second transfer of a session: with
-/// `tls_require_reuse`, curl's third data connection was refused.
+/// and the handshake's were soon spent: with `tls_require_reuse`, curl's later data connections
+/// on one control connection were refused.
 struct TLSIssueSessionTicket {}
 
 /// TLS on a NIO channel with OpenSSL and memory BIOs: ciphertext from the socket goes into

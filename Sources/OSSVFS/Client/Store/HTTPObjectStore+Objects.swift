@@ -162,8 +162,12 @@ extension HTTPObjectStore {
     public func deleteMany(_ allKeys: [String]) async throws -> [String: ObjectStoreError] {
         var failures: [String: ObjectStoreError] = [:]
         // A key XML cannot carry would make the whole batch malformed: such keys go one by one.
-        let keys = allKeys.filter(XMLNode.canCarry)
-        for key in allKeys where !XMLNode.canCarry(key) {
+        var keys: [String] = []
+        for key in allKeys {
+            guard !XMLNode.canCarry(key) else {
+                keys.append(key)
+                continue
+            }
             do {
                 try await delete(key)
             } catch let error as ObjectStoreError {
