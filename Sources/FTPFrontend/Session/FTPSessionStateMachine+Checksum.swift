@@ -28,7 +28,7 @@ extension FTPSessionStateMachine {
         let hint = other.isEmpty ? "" : " Stored here: \(other.joined(separator: ", ")) (OPTS HASH <name>, then HASH)."
         switch algorithm {
         case .md5:
-            return "No stored MD5 for \(path): the store's ETag is not one (uploaded in parts, or a local store).\(hint)"
+            return "No stored MD5 for \(path): the store's ETag is not one (uploaded in parts, encrypted with a KMS or customer key, or a local store).\(hint)"
         case .crc64:
             return "No stored CRC64 for \(path): only OSS keeps one.\(hint)"
         case .crc32:

@@ -51,8 +51,7 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
 
     private func startVerification() {
         crc = info.crc64 != nil ? CRC64() : nil
-        let etag = info.etag.trimmingCharacters(in: ["\""]).lowercased()
-        md5 = info.crc64 == nil && etag.count == 32 && etag.allSatisfy(\.isHexDigit) ? Digest(.md5) : nil
+        md5 = info.crc64 == nil && info.contentMD5 != nil ? Digest(.md5) : nil
     }
 
     /// The offset of the next byte `nextChunk()` returns.
@@ -156,8 +155,7 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
         if let crc, let expected = info.crc64, crc.value != expected {
             throw ObjectStoreError.checksumMismatch(expected: String(expected), actual: String(crc.value))
         }
-        if let digest = md5.take()?.finalize() {
-            let expected = info.etag.trimmingCharacters(in: ["\""]).lowercased()
+        if let digest = md5.take()?.finalize(), let expected = info.contentMD5 {
             if hexString(digest) != expected {
                 throw ObjectStoreError.checksumMismatch(expected: expected, actual: hexString(digest))
             }

@@ -161,18 +161,22 @@ public struct ObjectInfo: Sendable, Equatable {
     public var metadata: [String: String]
     /// The CRC-64/XZ of the whole object, when the store reports one (OSS does).
     public var crc64: UInt64?
+    /// The MD5 of the whole object, when a HEAD's ETag is one (``StoreDialect/contentMD5(etag:in:)``).
+    /// A listing does not say how an object is encrypted, so it leaves this out.
+    public var contentMD5: String?
     /// The standard headers the store keeps with the object (``ObjectInfo/contentHeaderNames``),
     /// lower-case, as a HEAD returns them: a copy that replaces the metadata must send them again.
     public var contentHeaders: [String: String]
 
     public init(key: String, size: UInt64, lastModified: Double, etag: String, metadata: [String: String] = [:],
-                crc64: UInt64? = nil, contentHeaders: [String: String] = [:]) {
+                crc64: UInt64? = nil, contentMD5: String? = nil, contentHeaders: [String: String] = [:]) {
         self.key = key
         self.size = size
         self.lastModified = lastModified
         self.etag = etag
         self.metadata = metadata
         self.crc64 = crc64
+        self.contentMD5 = contentMD5
         self.contentHeaders = contentHeaders
     }
 

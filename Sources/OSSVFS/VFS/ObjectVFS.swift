@@ -249,7 +249,7 @@ public struct ObjectVFS: VFS {
         async let file = fileInfo(path)
         if try await isDirectory { throw VFSError.isDirectory(path.description) }
         guard let info = try await file else { throw VFSError.notFound(path.description) }
-        return VFSChecksums(size: info.size, md5: VFSChecksums.md5(fromETag: info.etag), crc64: info.crc64)
+        return VFSChecksums(size: info.size, md5: info.contentMD5, crc64: info.crc64)
     }
 
     /// Throws unless `path` is an existing directory.

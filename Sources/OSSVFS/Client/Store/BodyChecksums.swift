@@ -52,10 +52,12 @@ struct BodyChecksums {
     }
 
     /// Checks what the store reports having received: its CRC-32C, or an ETag that is an MD5
-    /// (a single PUT's and a part's, on both dialects). A store that answers without the
+    /// (a single PUT's and a part's, on both dialects, unless encrypted with a key of KMS or the
+    /// customer's: ``StoreDialect/contentMD5(etag:in:)``). A store that answers without the
     /// CRC-32C ignored it, and so checked nothing: the body's MD5 is then compared with the
     /// ETag, as before CRC-32C (that MD5 costs only such stores).
-    func verify(_ response: [String: String], body: ObjectBody) async throws {
+    func verify(_ response: [String: String], body: ObjectBody, dialect: StoreDialect) async throws {
+        let storedMD5 = dialect.contentMD5(etag: response["etag"], in: response)
         if let crc32c {
             if let reported = response["x-amz-checksum-crc32c"] {
                 guard reported == crc32c.base64 else {
@@ -63,19 +65,19 @@ struct BodyChecksums {
                 }
                 return
             }
+            guard storedMD5 != nil else { return }
             let computed = try await Self.compute(body, md5: true, crc64: false, crc32c: false)
-            try computed.verify(etag: response["etag"])
+            try computed.verify(storedMD5: storedMD5)
             return
         }
-        try verify(etag: response["etag"])
+        try verify(storedMD5: storedMD5)
     }
 
-    /// Compares the MD5 with an ETag that is one (32 hex digits; a multipart ETag is not).
-    func verify(etag: String?) throws {
-        guard let md5 else { return }
-        let bare = (etag ?? "").trimmingCharacters(in: ["\""]).lowercased()
-        if bare.count == 32 && bare != hexString(md5) {
-            throw ObjectStoreError.checksumMismatch(expected: hexString(md5), actual: bare)
+    /// Compares the MD5 with the store's, when it gave one.
+    func verify(storedMD5: String?) throws {
+        guard let md5, let storedMD5 else { return }
+        if storedMD5 != hexString(md5) {
+            throw ObjectStoreError.checksumMismatch(expected: hexString(md5), actual: storedMD5)
         }
     }
 }

@@ -37,7 +37,7 @@ extension HTTPObjectStore {
             makeRequest("PUT", key: key, query: query, headers: headers, body: body)
         }
         try verifyCRC(response.headers, expected: sums.crc64, key: key)
-        try await sums.verify(response.headers, body: body)
+        try await sums.verify(response.headers, body: body, dialect: dialect)
         return UploadedPart(partNumber: partNumber, etag: response.headers["etag"] ?? "", size: body.length,
                             crc64: sums.crc64, crc32c: sums.crc32c?.base64)
     }

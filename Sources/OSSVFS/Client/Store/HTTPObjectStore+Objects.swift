@@ -18,6 +18,7 @@ extension HTTPObjectStore {
             lastModified: headers["last-modified"].flatMap(HTTPDates.parseRFC1123) ?? 0,
             etag: headers["etag"] ?? "", metadata: metadata,
             crc64: headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) },
+            contentMD5: dialect.contentMD5(etag: headers["etag"], in: headers),
             contentHeaders: headers.filter { ObjectInfo.contentHeaderNames.contains($0.key) })
     }
 
@@ -66,8 +67,7 @@ extension HTTPObjectStore {
                 }
                 // A whole object is checked end to end: CRC-64 on OSS, the MD5 ETag of a single-part S3 object.
                 let expectedCRC = head.headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) }
-                let etag = (head.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                let expectedMD5 = dialect.kind == .s3 && etag.count == 32 && !etag.contains("-") ? etag.lowercased() : nil
+                let expectedMD5 = dialect.kind == .s3 ? dialect.contentMD5(etag: head.headers["etag"], in: head.headers) : nil
                 if expectedCRC == nil && expectedMD5 == nil { return stream }
                 return ObjectByteStream(source: VerifyingChunkSource(
                     upstream: stream, key: key, expectedCRC64: expectedCRC, expectedMD5: expectedMD5))
@@ -106,7 +106,7 @@ extension HTTPObjectStore {
             // The PUT is retried when its answer is lost, and the retry of one that was stored
             // meets its own object: the same bytes there are this upload's, not a conflict.
             if let stored = try? await head(key), stored.size == body.length,
-                let storedMD5 = VFSChecksums.md5(fromETag: stored.etag),
+                let storedMD5 = stored.contentMD5,
                 let md5 = try await BodyChecksums.compute(body, md5: true, crc64: false, crc32c: false).md5,
                 hexString(md5) == storedMD5
             {
@@ -116,7 +116,7 @@ extension HTTPObjectStore {
         }
         do {
             try verifyCRC(response.headers, expected: sums.crc64, key: key)
-            try await sums.verify(response.headers, body: body)
+            try await sums.verify(response.headers, body: body, dialect: dialect)
         } catch {
             // The store kept other bytes than those sent: they must not stay readable as the
             // object (the one they replaced is gone either way).

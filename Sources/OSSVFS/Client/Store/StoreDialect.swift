@@ -28,6 +28,16 @@ public struct StoreDialect: Sendable {
     public var region: String
     public var signatureVersion: Int
 
+    /// The MD5 of the bytes, when an answer's ETag is one: 32 hex digits (a multipart ETag has a
+    /// dash), for an object stored in clear or encrypted with the store's own key. AWS S3 gives
+    /// objects encrypted with a KMS key (`aws:kms`, `aws:kms:dsse`) or the customer's key (SSE-C)
+    /// ETags that are not their MD5; OSS's KMS and SM4 are taken alike, as it does not say.
+    public func contentMD5(etag: String?, in headers: [String: String]) -> String? {
+        if let encryption = headers["\(headerPrefix)server-side-encryption"], encryption.uppercased() != "AES256" { return nil }
+        if headers["\(headerPrefix)server-side-encryption-customer-algorithm"] != nil { return nil }
+        return etag.flatMap(VFSChecksums.md5(fromETag:))
+    }
+
     /// Alibaba OSS, signed with V4 (the SDKs' default) in `region`, or V1.
     public static func oss(region: String, signatureVersion: Int = 4, pathStyle: Bool = false) -> StoreDialect {
         let signer: any RequestSigner = signatureVersion == 1 ? OSSV1Signer() : OSSV4Signer(region: region)
