@@ -36,4 +36,25 @@ import Testing
         }
         #expect(pieces.value == CRC64.checksum(data))
     }
+
+    /// An upload continuing a whole object copies it server-side in parts with no CRC each;
+    /// the first carries the object's CRC and length, so the completed object is still checked.
+    @Test func partsCopiedFromAWholeObjectAreCoveredByItsCRC() {
+        let object = (0..<3000).map { UInt8(($0 * 31) & 0xFF) }
+        let appended = (0..<700).map { UInt8(($0 * 17 + 5) & 0xFF) }
+        let whole = CRC64.checksum(object + appended)
+        var parts = [
+            UploadedPart(partNumber: 1, etag: "a", size: 1500),
+            UploadedPart(partNumber: 2, etag: "b", size: 1500),
+            UploadedPart(partNumber: 3, etag: "c", size: 700, crc64: CRC64.checksum(appended)),
+        ]
+        #expect(HTTPObjectStore.combinedCRC(parts: parts) == nil)
+        parts[0].crc64 = CRC64.checksum(object)
+        parts[0].crc64Span = 3000
+        parts[1].crc64Span = 0
+        #expect(HTTPObjectStore.combinedCRC(parts: parts) == whole)
+        // A run that does not cover its parts (a later one missing) checks nothing wrong.
+        parts[1].crc64Span = nil
+        #expect(HTTPObjectStore.combinedCRC(parts: parts) == nil)
+    }
 }

@@ -411,7 +411,7 @@ import TestSupport
             try warm(key)
             #expect(try cached(key))
         }
-        func upload(_ key: String, base: (key: String, length: UInt64, etag: String?)? = nil) async throws -> SpoolUpload {
+        func upload(_ key: String, base: UploadBase? = nil) async throws -> SpoolUpload {
             let upload = SpoolUpload(store: store, key: key, configuration: spool, base: base)
             try await upload.write([UInt8](repeating: 0x62, count: spool.writeBufferSize))
             return upload
@@ -426,7 +426,7 @@ import TestSupport
         let small = try await upload("small")
         #expect(try cached("small"))
         await small.abort()
-        let continuing = try await upload("continued", base: ("continued", 1 << 20, nil))
+        let continuing = try await upload("continued", base: UploadBase(key: "continued", length: 1 << 20, etag: nil))
         #expect(try cached("continued"))
         await continuing.abort()
     }

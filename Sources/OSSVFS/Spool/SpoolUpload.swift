@@ -52,7 +52,7 @@ public actor SpoolUpload: VFSWriter {
     let onCommit: @Sendable () async -> Void
     let name = DirectoryOps.randomName()
     var state = State.accepting
-    var base: (key: String, length: UInt64, etag: String?)?
+    var base: UploadBase?
     /// Whether the upload starts from an existing object's bytes (`base` is gone once they are in).
     let continuesObject: Bool
 
@@ -84,14 +84,12 @@ public actor SpoolUpload: VFSWriter {
     /// the store keeps them, and the budget bounds only bytes waiting for a store.
     var adopted = false
 
-    /// An upload of `key` (with `metadata`), optionally continuing the first `base.length`
-    /// bytes of the object `base.key`, of the version `base.etag` when given (another version
-    /// fails the upload: its bytes are not the ones the client continues); `onCommit` runs once
-    /// the object is stored.
+    /// An upload of `key` (with `metadata`), optionally continuing the first bytes of another
+    /// object (``UploadBase``); `onCommit` runs once the object is stored.
     /// With `ifAbsent`, the commit fails with ``VFSError/alreadyExists(_:)`` when an object
     /// has the key by then (an account that may not replace files: one may appear meanwhile).
     public init(store: any ObjectStore, key: String, metadata: [String: String] = [:],
-                configuration: SpoolConfiguration, base: (key: String, length: UInt64, etag: String?)? = nil,
+                configuration: SpoolConfiguration, base: UploadBase? = nil,
                 ifAbsent: Bool = false, onCommit: @escaping @Sendable () async -> Void = {}) {
         self.store = store
         self.key = key
@@ -367,8 +365,14 @@ public actor SpoolUpload: VFSWriter {
                 nextPartNumber += 1
                 let range = offset...last
                 try await launch(number: number, path: nil, size: Int(range.count), reserved: 0) { [store, key] id in
-                    try await store.uploadPartCopy(key, uploadID: id, partNumber: number, source: base.key, range: range,
-                                                   ifMatch: base.etag)
+                    var part = try await store.uploadPartCopy(key, uploadID: id, partNumber: number, source: base.key,
+                                                              range: range, ifMatch: base.etag)
+                    // The copied run's CRC is the base's, given to its first part.
+                    if let crc = base.crc64 {
+                        part.crc64 = range.lowerBound == 0 ? crc : nil
+                        part.crc64Span = range.lowerBound == 0 ? base.length : 0
+                    }
+                    return part
                 }
                 offset = last + 1
             }

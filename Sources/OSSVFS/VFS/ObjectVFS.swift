@@ -353,11 +353,13 @@ public struct ObjectVFS: VFS {
         guard length <= existing.size else {
             throw VFSError.invalidRange("\(path) has \(existing.size) bytes; cannot continue it at \(length)")
         }
-        return upload(of: key, modified: modified, base: length > 0 ? (key, length, existing.etag) : nil, ifAbsent: ifAbsent)
+        let base = UploadBase(key: key, length: length, etag: existing.etag,
+                              crc64: length == existing.size ? existing.crc64 : nil)
+        return upload(of: key, modified: modified, base: length > 0 ? base : nil, ifAbsent: ifAbsent)
     }
 
     /// A new upload of `key`, keeping `base`'s first bytes when given.
-    private func upload(of key: String, modified: Double?, base: (key: String, length: UInt64, etag: String?)?,
+    private func upload(of key: String, modified: Double?, base: UploadBase?,
                         ifAbsent: Bool) -> SpoolUpload {
         let caches = self.caches
         let bucket = store.identity.bucket

@@ -93,7 +93,7 @@ extension HTTPObjectStore {
                     }
                     return response
                 }
-                if let expected = combinedCRC(parts: parts) {
+                if let expected = Self.combinedCRC(parts: parts) {
                     do {
                         try verifyCRC(response.headers, expected: expected, key: key)
                     } catch {
@@ -128,7 +128,7 @@ extension HTTPObjectStore {
     /// its CRC-64 on OSS or its multipart ETag on S3, match); nil when it is another or none.
     func completedObject(_ key: String, parts: [UploadedPart]) async -> String? {
         guard let info = try? await head(key), info.size == parts.reduce(0, { $0 + $1.size }) else { return nil }
-        if let expected = combinedCRC(parts: parts), let crc = info.crc64 { return crc == expected ? info.etag : nil }
+        if let expected = Self.combinedCRC(parts: parts), let crc = info.crc64 { return crc == expected ? info.etag : nil }
         // S3's multipart ETag: the MD5 of the parts' MD5s, then a dash and the part count.
         var digest = Digest(.md5)
         for part in parts {
@@ -150,11 +150,13 @@ extension HTTPObjectStore {
     }
 
     /// The whole object's CRC-64 combined from its parts' (OSS answers with it), when every part has one.
-    func combinedCRC(parts: [UploadedPart]) -> UInt64? {
+    static func combinedCRC(parts: [UploadedPart]) -> UInt64? {
         var combined: UInt64 = 0
         for part in parts {
+            let span = part.crc64Span ?? part.size
+            if span == 0 { continue }
             guard let crc = part.crc64 else { return nil }
-            combined = CRC64.combine(combined, crc, secondLength: part.size)
+            combined = CRC64.combine(combined, crc, secondLength: span)
         }
         return combined
     }
