@@ -31,6 +31,8 @@ final class FuseAttributeCache: @unchecked Sendable {
         /// the above was emptied).
         var floor: UInt64 = 0
         var listed: [VFSPath: (entry: VFSEntry, at: Double, generation: UInt64)] = [:]
+        /// When entries past ``FuseAttributeCache/listedTTL`` are next dropped.
+        var nextSweep: Double = 0
         /// Files whose commit is running: the size and time they will have once stored, and
         /// how many commits of the path run (two descriptors may commit one path at once).
         var committing: [VFSPath: (size: UInt64, modified: Double, count: Int)] = [:]
@@ -108,12 +110,21 @@ final class FuseAttributeCache: @unchecked Sendable {
     func remember(_ entries: [(VFSPath, VFSEntry)], listedAt generation: UInt64, time: Double) {
         state.withLock { state in
             guard generation >= state.floor else { return }
+            // Entries that no longer answer go every other TTL: a mount that listed a large
+            // tree once would otherwise hold it until the limit.
+            if time >= state.nextSweep {
+                state.nextSweep = time + 2 * Self.listedTTL
+                state.listed = state.listed.filter { time - $0.value.at < Self.listedTTL }
+            }
             if state.listed.count + entries.count > Self.listedLimit { state.listed.removeAll(keepingCapacity: true) }
             for (path, entry) in entries where state.isCurrent(path, listedAt: generation) {
                 state.listed[path] = (entry, time, generation)
             }
         }
     }
+
+    /// Entries held, expired ones included (tests).
+    var listedCount: Int { state.withLock { $0.listed.count } }
 
     /// A listed entry of `path` younger than ``listedTTL`` and not changed since it was listed.
     func listed(_ path: VFSPath, now: Double) -> VFSEntry? {

@@ -34,6 +34,8 @@ public actor MetadataCache {
     /// Those of them removed by RMD or rmdir (their marker deleted): gone as asked, not as the
     /// side effect of deleting their last object.
     private var removed: [ExactName: Double] = [:]
+    /// When expired entries are next dropped (``sweepIfDue()``).
+    private var nextSweep: Double = 0
     /// Hits and misses, for the metrics.
     public private(set) var hits = 0
     public private(set) var misses = 0
@@ -60,6 +62,7 @@ public actor MetadataCache {
 
     func setObject(_ key: String, _ info: ObjectInfo?) {
         guard ttl > 0 else { return }
+        sweepIfDue()
         trim(&objects)
         objects[ExactName(key)] = info.map { .object($0, expires: now + ttl) } ?? .absent(expires: now + ttl)
     }
@@ -78,6 +81,7 @@ public actor MetadataCache {
 
     func setDirectory(_ prefix: String, exists: Bool) {
         guard ttl > 0 else { return }
+        sweepIfDue()
         trim(&directories)
         directories[ExactName(prefix)] = .directory(exists: exists, expires: now + ttl)
     }
@@ -178,6 +182,20 @@ public actor MetadataCache {
         objects = objects.filter { !$0.key.text.hasBytePrefix(prefix) }
         directories = directories.filter { !$0.key.text.hasBytePrefix(prefix) }
         invalidate(prefix)
+    }
+
+    /// Entries held, expired ones included (tests).
+    var entryCount: Int { objects.count + directories.count }
+
+    /// Drops expired entries every other TTL (at least every second), as entries are added:
+    /// otherwise a walk of a large tree would hold every entry it met until the caps, long
+    /// after they stopped answering anything.
+    private func sweepIfDue() {
+        let current = now
+        guard current >= nextSweep else { return }
+        nextSweep = current + max(2 * ttl, 1)
+        objects = objects.filter { $0.value.expires > current }
+        directories = directories.filter { $0.value.expires > current }
     }
 
     private func trim(_ table: inout [ExactName: Entry]) {
