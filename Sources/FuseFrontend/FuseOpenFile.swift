@@ -120,38 +120,63 @@ final class FuseHandleTable: @unchecked Sendable {
     }
 
     /// Waits, up to `timeout`, until no open file of `path` but `excluded` has changes not yet
-    /// stored, or is about to (holds the path's claim); false when one still has. `excluded`'s
-    /// lock may be held: it is never taken here.
+    /// stored, or is about to (holds the path's claim); false when one still has. With
+    /// `idleGrace`, false as soon as one has had pending changes and no call of its own running
+    /// (its lock free) for that long. `excluded`'s lock may be held: it is never taken here.
     func waitUntilNoneWriting(_ path: VFSPath, except excluded: FuseOpenFile? = nil,
-                              timeout: Duration = .seconds(3)) -> Bool {
+                              timeout: Duration = .seconds(3), idleGrace: Duration? = nil) -> Bool {
         let deadline = ContinuousClock.now + timeout
+        var idle = IdleWatch(grace: idleGrace)
         while claimedByAnother(path, excluded) || writing(path, except: excluded) != nil {
+            if idle.expired(seeing: idleWriter(path, except: excluded)) { return false }
             if ContinuousClock.now >= deadline { return false }
             usleep(5_000)
         }
         return true
     }
 
+    /// Whether another open file of `path` has changes not yet stored and no call of its own
+    /// running (its lock is free).
+    private func idleWriter(_ path: VFSPath, except excluded: FuseOpenFile?) -> Bool {
+        allWritable(path).contains { file in
+            file !== excluded && file.lock.withLockIfFree { file.isBeingWritten } == true
+        }
+    }
+
     /// Claims the right to change `path` in place for `file`, waiting up to `timeout` for
     /// another file's claim and pending changes to end; false (nothing claimed) when they do
-    /// not. The claim closes the gap between looking for other writers and becoming one: two
-    /// files starting from the same stored bytes would each drop the other's changes.
+    /// not, or once the other has held them idle for ``writeIdleGrace``. The claim closes the
+    /// gap between looking for other writers and becoming one: two files starting from the
+    /// same stored bytes would each drop the other's changes.
+    ///
+    /// It is taken in write(2), where the kernel holds the file's inode lock for the whole
+    /// call: the other descriptor may close meanwhile (its commit is what this waits for), but
+    /// not write. One that writes again (`dd bs=1` writes byte by byte) was held up with this
+    /// one for the whole timeout.
     func claim(_ path: VFSPath, for file: FuseOpenFile, timeout: Duration = .seconds(3)) -> Bool {
         let deadline = ContinuousClock.now + timeout
-        while !lock.withLock({ () -> Bool in
-            guard claims[path].map({ $0 === file }) ?? true else { return false }
+        var idle = IdleWatch(grace: Self.writeIdleGrace)
+        while let holder = lock.withLock({ () -> FuseOpenFile? in
+            if let holder = claims[path], holder !== file { return holder }
             claims[path] = file
-            return true
+            return nil
         }) {
+            if idle.expired(seeing: holder.lock.withLockIfFree({ holder.isBeingWritten }) == true) { return false }
             if ContinuousClock.now >= deadline { return false }
             usleep(5_000)
         }
-        guard waitUntilNoneWriting(path, except: file, timeout: max(.zero, deadline - ContinuousClock.now)) else {
+        guard waitUntilNoneWriting(path, except: file, timeout: max(.zero, deadline - ContinuousClock.now),
+                                   idleGrace: Self.writeIdleGrace) else {
             unclaim(path, for: file)
             return false
         }
         return true
     }
+
+    /// How long a write waits on another descriptor that holds pending changes and does
+    /// nothing: a close comes at once after the last write (`echo >>`), more than this says
+    /// the other has more to write, which this write's inode lock keeps it from.
+    static let writeIdleGrace: Duration = .milliseconds(250)
 
     /// Whether `file` holds the claim on `path`.
     func holdsClaim(_ path: VFSPath, for file: FuseOpenFile) -> Bool {
@@ -234,5 +259,24 @@ extension LockedValue where Value == Bool {
             defer { flag = false }
             return flag
         }
+    }
+}
+
+/// How long something has been seen idle, without a break.
+private struct IdleWatch {
+    let grace: Duration?
+    private var since: ContinuousClock.Instant?
+
+    init(grace: Duration?) { self.grace = grace }
+
+    /// Notes one look; true once every look for `grace` saw it idle.
+    mutating func expired(seeing idle: Bool) -> Bool {
+        guard let grace, idle else {
+            since = nil
+            return false
+        }
+        let now = ContinuousClock.now
+        if since == nil { since = now }
+        return now - since! >= grace
     }
 }

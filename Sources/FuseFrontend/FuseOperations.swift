@@ -108,7 +108,7 @@ public enum FuseOperations {
                 if spec.tv_nsec == utimeNow {
                     var now = timespec()
                     clock_gettime(CLOCK_REALTIME, &now)
-                    modified = Double(now.tv_sec)
+                    modified = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
                 } else if spec.tv_nsec != utimeOmit {
                     modified = Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
                 }
