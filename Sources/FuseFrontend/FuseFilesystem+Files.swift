@@ -26,7 +26,16 @@ extension FuseFilesystem {
             // its own (the last to close wins, as with two STORs); reading or changing it in
             // place would need what does not exist yet.
             if truncating { return create(path, flags: flags, process: process) }
-            return (handles.writing(resolved) != nil ? -EBUSY : -ENOENT, 0)
+            guard let source = handles.writing(resolved) else { return (-ENOENT, 0) }
+            // Read-only, it reads the writer's pending bytes (git's index-pack reads back the
+            // pack it is writing through a second descriptor), past the page cache: the writer
+            // may still change what was read. Changing it in place would start from bytes that
+            // are not stored.
+            guard !writable else { return (-EBUSY, 0) }
+            let file = FuseOpenFile(path: resolved, writable: false, size: 0, opener: process)
+            file.pendingSource = source
+            file.bypassesCache = true
+            return (0, handles.insert(file))
         case .success(let entry):
             if entry.kind == .directory { return (-EISDIR, 0) }
             let file = FuseOpenFile(path: resolved, writable: writable, appending: flags & O_APPEND != 0,
@@ -77,6 +86,7 @@ extension FuseFilesystem {
 
     public func read(_ handle: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Int32 {
         guard let file = handles.file(handle) else { return -EBADF }
+        if let status = readFromWriter(file, into: buffer, at: offset) { return status }
         return file.lock.withLock {
             if let failure = file.failure { return -failure }
             if file.writable { forgetIfStoredChanged(file) }
@@ -101,6 +111,24 @@ extension FuseFilesystem {
             }
             return readOnGrown(file, into: buffer, at: offset, kept: Int(got))
         }
+    }
+
+    /// A read of a file opened while another descriptor wrote it (``FuseOpenFile/pendingSource``):
+    /// from that descriptor's pending bytes while it holds them; nil once they are stored
+    /// (read the object then) or dropped (unlinked: the object is not there either).
+    private func readFromWriter(_ file: FuseOpenFile, into buffer: UnsafeMutableRawBufferPointer,
+                                at offset: UInt64) -> Int32? {
+        guard let source = file.lock.withLock({ file.pendingSource }) else { return nil }
+        // The writer's lock, never both: a write may be waiting on this reader's path.
+        let status = source.lock.withLock { () -> Int32? in
+            guard source.isBeingWritten else { return nil }
+            if let failure = source.failure { return -failure }
+            if let staged = source.staged { return staged.read(into: buffer, at: offset) }
+            if let writer = source.writer { return readPending(source, writer, into: buffer, at: offset) }
+            return nil
+        }
+        if status == nil { file.lock.withLock { file.pendingSource = nil } }
+        return status
     }
 
     /// The rest of a read whose stream ended at `offset + kept` while the file is now longer:

@@ -27,6 +27,9 @@ final class FuseOpenFile: @unchecked Sendable {
     var reader: FuseReader?
     /// A reader's version of the file at its open (the ETag), when known.
     var version: String?
+    /// For a reader opened while another descriptor was writing the file and nothing of it
+    /// was stored yet: that descriptor, whose pending bytes it reads until they are stored.
+    var pendingSource: FuseOpenFile?
     /// Opened with direct I/O: another reader of the path has another version open, and the
     /// kernel's page cache, one per file, would hand each the other's pages.
     var bypassesCache = false

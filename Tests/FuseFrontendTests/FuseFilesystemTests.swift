@@ -125,8 +125,13 @@ import TestSupport
             #expect(write(fs, first, Array("abc".utf8), at: 0) == 3)
             var attributes = stat()
             #expect(fs.getattr("/g", &attributes) == 0 && attributes.st_size == 3)
-            // Shown, not stored: reading or renaming it is EBUSY; a truncating open uploads anew.
-            #expect(fs.open("/g", flags: O_RDONLY, process: 2).status == -EBUSY)
+            // Shown, not stored: read from the writer's spool; changing it in place or
+            // renaming it is EBUSY; a truncating open uploads anew.
+            let (opened, reader) = fs.open("/g", flags: O_RDONLY, process: 2)
+            #expect(opened == 0 && fs.bypassesCache(reader))
+            #expect(read(fs, reader, at: 1, count: 10) == Array("bc".utf8))
+            #expect(fs.release(reader) == 0)
+            #expect(fs.open("/g", flags: O_RDWR, process: 2).status == -EBUSY)
             #expect(fs.rename("/g", "/h", flags: 0) == -EBUSY)
             let (status, second) = fs.open("/g", flags: O_WRONLY | O_TRUNC, process: 2)
             #expect(status == 0)

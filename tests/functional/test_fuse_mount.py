@@ -452,12 +452,58 @@ def test_a_file_being_written_by_another_process(mounted):
     assert os.stat(root / "grow.bin").st_size == MiB  # shown while written
     listed = sh("ls -l", root).stdout.splitlines()[1:]  # and listed so, as a copy in progress
     assert [(line.split()[4], line.split()[-1]) for line in listed] == [(str(MiB), "grow.bin")]
-    cat = sh("cat grow.bin", root)
-    assert cat.returncode != 0 and "busy" in cat.stderr.lower()
+    # Read by another descriptor from the writer's spool, also as it grows, then stored.
+    assert sh("md5sum < grow.bin", root).stdout.split()[0] == hashlib.md5(b"g" * MiB).hexdigest()
+    other = os.open(root / "grow.bin", os.O_RDONLY)
+    assert os.pread(other, 4, MiB - 2) == b"gg"
+    writer.write(b"h" * 10)
+    writer.flush()
+    assert os.pread(other, 4, MiB - 2) == b"gghh"
+    with pytest.raises(OSError) as refused:
+        os.open(root / "grow.bin", os.O_WRONLY)  # changing it in place: nothing stored to start from
+    assert refused.value.errno == errno.EBUSY
     assert sh("rm grow.bin && ls", root).stdout == ""
+    with pytest.raises(OSError) as gone:
+        os.pread(other, 4, 0)
+    assert gone.value.errno == errno.ENOENT
+    os.close(other)
     writer.write(b"h" * MiB)  # the writer goes on; its bytes are dropped, as for an unlinked file
     writer.close()
     assert not mounted.store_path("grow.bin") and not (root / "grow.bin").exists()
+
+    with open(root / "kept.bin", "wb") as writer:
+        writer.write(b"k" * 1000)
+        writer.flush()
+        reader = os.open(root / "kept.bin", os.O_RDONLY)
+        assert os.pread(reader, 2000, 0) == b"k" * 1000
+    assert os.pread(reader, 2000, 0) == b"k" * 1000  # stored: read from the object
+    os.close(reader)
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_git_clone_into_the_mount(kind, tmp_path, seaweedfs):
+    """git's index-pack writes the pack through one descriptor and reads it back through
+    another: EBUSY made every clone and fetch into the mount fail."""
+    source = tmp_path / "source"
+    source.mkdir()
+    assert sh("git init -q && git config user.email t@e.st && git config user.name t && mkdir -p d/e"
+              " && head -c 300000 /dev/urandom > blob.bin", source).returncode == 0
+    # Six versions of 30 text files, so the pack holds deltas: index-pack resolves them in
+    # threads, each opening the pack being written again, read-only.
+    for version in range(6):
+        for index in range(30):
+            lines = [str(n) for n in range(400)]
+            lines[index] = f"changed {version}"
+            (source / "d" / "e" / f"t{index}.txt").write_text("\n".join(lines))
+        assert sh(f"git add -A && git commit -q -m v{version}", source).returncode == 0
+    mounted = _mount(kind, tmp_path, seaweedfs, rename="copy" if kind == "s3" else "native")
+    try:
+        cloned = sh(f"git -c pack.threads=2 clone -q file://{source} clone && cd clone && git fsck --strict"
+                    " && git log --oneline", mounted.root)
+        assert cloned.returncode == 0 and "v5" in cloned.stdout, cloned.stderr
+        assert (mounted.root / "clone" / "blob.bin").read_bytes() == (source / "blob.bin").read_bytes()
+    finally:
+        mounted.mount.stop()
 
 
 def test_a_new_file_is_changed_and_read_while_its_bytes_are_in_the_spool(mounted):
