@@ -361,9 +361,20 @@ extension FuseFilesystem {
         file.reader?.close()
         file.reader = nil
         file.continuedFrom = size
-        file.writer = try BlockingBridge.run { [vfs] in
-            try await vfs.openWrite(path, modified: nil, keepingFirst: size > 0 ? size : nil)
-        }.get()
+        do {
+            file.writer = try BlockingBridge.run { [vfs] in
+                try await vfs.openWrite(path, modified: nil, keepingFirst: size > 0 ? size : nil)
+            }.get()
+        } catch let error as VFSError {
+            // Nothing to continue: the file was renamed or removed since its descriptor last
+            // stored it (open files go by name here), as its reads say too.
+            if case .invalidRange = error, size > 0,
+                case .failure(VFSError.notFound) = BlockingBridge.run({ [vfs] in try await vfs.stat(path) })
+            {
+                throw FuseError(ENOENT)
+            }
+            throw error
+        }
     }
 
     /// Streams zeros up to `size`.

@@ -245,6 +245,18 @@ def test_mv_with_rename_by_copy_or_natively(kind, rename, tmp_path, seaweedfs):
             os.rename(m.root / "g", m.root / "other")
         assert failure.value.errno == errno.EISDIR
         assert sorted(os.listdir(m.root)) == ["empty", "g", "other"]
+        # A descriptor whose file was stored (fsync) and then renamed: open files go by name
+        # here, so it writes and reads ENOENT (the write was EINVAL), and the file is intact.
+        descriptor = os.open(m.root / "synced", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(descriptor, b"abc")
+        os.fsync(descriptor)
+        os.rename(m.root / "synced", m.root / "renamed")
+        for call in (lambda: os.write(descriptor, b"d"), lambda: os.pread(descriptor, 3, 0)):
+            with pytest.raises(OSError) as failure:
+                call()
+            assert failure.value.errno == errno.ENOENT
+        os.close(descriptor)
+        assert (m.root / "renamed").read_bytes() == b"abc"
     finally:
         m.mount.stop()
 
