@@ -718,6 +718,26 @@ def test_objects_encrypted_with_a_kms_key_are_read_and_written(seaweedfs, bucket
         client.quit()
 
 
+def test_a_put_stored_with_every_answer_lost_is_reported_stored(seaweedfs, bucket, tmp_path):
+    """A gateway that answers 502 after the store kept the bytes (or a frozen store whose
+    answers never come): the single PUT was reported failed (451, "try again") with the
+    object stored, and the APPE the client then sent again doubled its bytes."""
+    store = seaweedfs.client()
+    store.put_object(Bucket=bucket, Key="log.txt", Body=b"A" * 10)
+
+    def lost(method, path, headers, status, answer, data):
+        if method == "PUT" and path.split("?")[0].endswith(("/log.txt", "/new.txt")):
+            return 502, [("Content-Type", "text/html")], b"<html>Bad Gateway</html>"
+        return status, answer, data
+
+    with proxied_session(seaweedfs, tmp_path, bucket, replace_answer=lost) as client:
+        assert client.storbinary("APPE log.txt", io.BytesIO(b"B" * 5)).startswith("226")
+        assert store.get_object(Bucket=bucket, Key="log.txt")["Body"].read() == b"A" * 10 + b"B" * 5
+        assert client.storbinary("STOR new.txt", io.BytesIO(b"new")).startswith("226")
+        assert store.get_object(Bucket=bucket, Key="new.txt")["Body"].read() == b"new"
+        client.quit()
+
+
 def test_a_listing_that_does_not_move_on_ends_with_451(seaweedfs, bucket, tmp_path):
     """A listing page that says it is truncated and names as the next position the one just
     asked for: LIST asked for the same page forever (thousands of requests a minute, never

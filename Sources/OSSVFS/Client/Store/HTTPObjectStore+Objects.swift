@@ -105,14 +105,14 @@ extension HTTPObjectStore {
         } catch ObjectStoreError.conflict(let reason) {
             // The PUT is retried when its answer is lost, and the retry of one that was stored
             // meets its own object: the same bytes there are this upload's, not a conflict.
-            if let stored = try? await head(key), stored.size == body.length,
-                let storedMD5 = stored.contentMD5,
-                let md5 = try await BodyChecksums.compute(body, md5: true, crc64: false, crc32c: false).md5,
-                hexString(md5) == storedMD5
-            {
-                return stored.etag
-            }
+            if let etag = try await storedAlready(key, body: body, sums: sums) { return etag }
             throw ObjectStoreError.conflict(reason)
+        } catch let error as ObjectStoreError where Self.answerMayBeLost(error) {
+            // Every attempt's answer lost (a frozen store that took the bytes, a gateway's 502
+            // after the store kept them): a 451 then told the client to send again what was
+            // stored, and an APPE sent twice doubled its bytes. The object says which.
+            if let etag = try await storedAlready(key, body: body, sums: sums) { return etag }
+            throw error
         }
         do {
             try verifyCRC(response.headers, expected: sums.crc64, key: key)
@@ -124,6 +124,18 @@ extension HTTPObjectStore {
             throw error
         }
         return response.headers["etag"] ?? ""
+    }
+
+    /// The ETag of `key` when the object there holds `body`'s bytes: the same size, and the
+    /// same CRC-64 (OSS) or MD5 (an ETag that is one); nil when it differs, is missing, or
+    /// tells nothing to compare.
+    private func storedAlready(_ key: String, body: ObjectBody, sums: BodyChecksums) async throws -> String? {
+        guard let stored = try? await head(key), stored.size == body.length else { return nil }
+        if let crc = stored.crc64, let expected = sums.crc64 { return crc == expected ? stored.etag : nil }
+        guard let storedMD5 = stored.contentMD5 else { return nil }
+        var md5 = sums.md5
+        if md5 == nil { md5 = try await BodyChecksums.compute(body, md5: true, crc64: false, crc32c: false).md5 }
+        return md5.map(hexString) == storedMD5 ? stored.etag : nil
     }
 
     /// The header that makes a write fail when the key exists: S3's conditional write (RFC 9110
