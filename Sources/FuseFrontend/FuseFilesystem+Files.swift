@@ -362,8 +362,11 @@ extension FuseFilesystem {
         file.reader = nil
         file.continuedFrom = size
         do {
+            // Keeping all the stored bytes, none included: an account that may not replace
+            // files may continue one (a shell's `echo > new` stores the file empty at the
+            // close of the descriptor it duplicated, then writes; that write was refused).
             file.writer = try BlockingBridge.run { [vfs] in
-                try await vfs.openWrite(path, modified: nil, keepingFirst: size > 0 ? size : nil)
+                try await vfs.openWrite(path, modified: nil, keepingFirst: size)
             }.get()
         } catch let error as VFSError {
             // Nothing to continue: the file was renamed or removed since its descriptor last
@@ -389,6 +392,10 @@ extension FuseFilesystem {
 
     /// Copies the file into the spool (within the limit) for changes anywhere in it.
     private func stage(_ file: FuseOpenFile) throws {
+        // The staged copy replaces the object at commit: refused now, not at close, for an
+        // account that may not replace files (a program that ignores close's error thought
+        // its change saved).
+        guard vfs.permissions.delete else { throw VFSError.permissionDenied("this account may not replace existing files") }
         file.reader?.close()
         file.reader = nil
         let path = file.path

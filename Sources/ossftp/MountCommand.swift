@@ -100,7 +100,15 @@ struct MountCommand: AsyncParsableCommand {
             help: "Largest existing file that can be changed in place; beyond it such writes fail with EFBIG.")
     var maxRewriteMB: Int = 1024
 
-    func validate() throws {
+    mutating func validate() throws {
+        // libfuse moves the process to / as it mounts (in the foreground too): relative paths
+        // are taken from the folder the command ran in, as the help says, before that. They
+        // were read from / after it: an empty bucket listed, every change in place ENOENT.
+        let folder = FileManager.default.currentDirectoryPath
+        localRoot = localRoot.map { ServeSettings.absolute($0, from: folder) }
+        spoolDir = spoolDir.map { ServeSettings.absolute($0, from: folder) }
+        config = config.map { ServeSettings.absolute($0, from: folder) }
+        credentialsFile = credentialsFile.map { ServeSettings.absolute($0, from: folder) }
         if let provider { guard ["local", "oss", "s3"].contains(provider) else { throw ValidationError("--provider must be local, oss or s3") } }
         guard (config == nil) == (account == nil) else { throw ValidationError("--config and --account go together") }
         guard bucket != nil || account != nil else { throw ValidationError("give --bucket, or --config and --account") }
@@ -243,7 +251,8 @@ struct MountCommand: AsyncParsableCommand {
         var provider = "local"
         var bucket = ""
         var prefix = ""
-        var localRoot = "data/local"
+        /// Relative to the folder the command ran in (libfuse moves the process to / later).
+        var localRoot = ServeSettings.absolute("data/local", from: FileManager.default.currentDirectoryPath)
         var endpoint: String?
         var region: String?
         var addressing: String?

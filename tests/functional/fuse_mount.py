@@ -22,10 +22,11 @@ def is_mounted(path: Path) -> bool:
 
 class FuseMount:
     def __init__(self, mountpoint: Path, args: list[str], env: dict[str, str] | None = None,
-                 log: Path | None = None):
+                 log: Path | None = None, cwd: Path | None = None):
         self.mountpoint = mountpoint
         self.args = args
         self.env = env
+        self.cwd = cwd
         self.log = log or mountpoint.parent / f"{mountpoint.name}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -33,7 +34,7 @@ class FuseMount:
         self.mountpoint.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([str(ossftp_binary()), "mount", str(self.mountpoint), "--foreground", *self.args],
                                      stdin=subprocess.DEVNULL, stdout=open(self.log, "ab"),
-                                     stderr=subprocess.STDOUT, env=self.env)
+                                     stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd)
         deadline = time.monotonic() + timeout
         while not is_mounted(self.mountpoint):
             if self.proc.poll() is not None:

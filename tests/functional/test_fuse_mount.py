@@ -845,6 +845,23 @@ def test_mount_takes_store_bucket_home_and_permissions_from_a_config_account(tmp
         with pytest.raises(OSError) as failure:
             os.unlink(camera.mountpoint / "old.jpg")  # no-delete, as over FTP
         assert failure.value.errno == errno.EACCES
+        # A shell's redirection: the duplicated descriptor's close stores the file empty,
+        # and the output continues it (it was refused as replacing a file: EACCES, and an
+        # empty file the account could not replace).
+        result = sh("echo hello > shell.txt && ls / > listing.txt", camera.mountpoint)
+        assert result.returncode == 0, result.stderr
+        assert client.get_object(Bucket=bucket, Key="photos/shell.txt")["Body"].read() == b"hello\n"
+        assert b"tmp" in client.get_object(Bucket=bucket, Key="photos/listing.txt")["Body"].read()
+        # Replacing a stored file is still refused; a change in place at the write, not at the
+        # close (the write was taken and the close refused).
+        descriptor = os.open(camera.mountpoint / "old.jpg", os.O_RDWR)
+        with pytest.raises(OSError) as failure:
+            os.pwrite(descriptor, b"X", 0)
+        assert failure.value.errno == errno.EACCES
+        os.close(descriptor)
+        replaced = sh("echo other > shell.txt", camera.mountpoint)
+        assert replaced.returncode != 0
+        assert client.get_object(Bucket=bucket, Key="photos/shell.txt")["Body"].read() == b"hello\n"
     finally:
         camera.stop()
     viewer = FuseMount(tmp_path / "viewer", ["--config", str(config), "--account", "viewer",
@@ -861,6 +878,24 @@ def test_mount_takes_store_bucket_home_and_permissions_from_a_config_account(tmp
                              capture_output=True, text=True, env=env, timeout=60)
     assert unknown.returncode != 0
     assert "no account nobody" in unknown.stderr
+
+
+def test_relative_paths_are_taken_from_the_folder_the_mount_ran_in(tmp_path):
+    """libfuse moves the process to / as it mounts: a relative --local_root listed nothing
+    and a relative --spool_dir made every change in place ENOENT."""
+    (tmp_path / "root" / "b").mkdir(parents=True)
+    (tmp_path / "root" / "b" / "seen.txt").write_bytes(b"abcdef")
+    mount = FuseMount(tmp_path / "mnt", ["--bucket", "b", "--local_root", "root", "--spool_dir", "spool"],
+                      cwd=tmp_path).start()
+    try:
+        assert os.listdir(tmp_path / "mnt") == ["seen.txt"]
+        descriptor = os.open(tmp_path / "mnt" / "seen.txt", os.O_RDWR)
+        assert os.pwrite(descriptor, b"Z", 0) == 1
+        os.close(descriptor)
+        assert (tmp_path / "root" / "b" / "seen.txt").read_bytes() == b"Zbcdef"
+        assert any(os.scandir(tmp_path / "spool"))  # the run's folder is there
+    finally:
+        mount.stop()
 
 
 def test_detached_mount_with_its_options(tmp_path, seaweedfs):
