@@ -87,22 +87,31 @@ final class ConsoleLoginSessions: @unchecked Sendable {
 }
 
 /// Failed console logins by address: past `threshold` within `window`, an address is refused
-/// (429) until `window` has passed since its last failure, whatever password it sends.
+/// (429) until `window` has passed since its last failure, whatever password it sends. Past
+/// `totalThreshold` failures within `window` from all addresses together, every address is:
+/// a local user owns all of 127.0.0.0/8, and ten guesses from each of its addresses went
+/// unchecked (the token, which no failure counts against, still gets in).
 final class ConsoleLoginFailures: @unchecked Sendable {
     private let lock = NSLock()
     private var failures: [String: (count: Int, last: ContinuousClock.Instant)] = [:]
+    /// When the latest failures came, oldest first, at most `totalThreshold` of them.
+    private var recent: [ContinuousClock.Instant] = []
     let threshold: Int
+    let totalThreshold: Int
     let window: Duration
 
-    init(threshold: Int = 10, window: Duration = .seconds(600)) {
+    init(threshold: Int = 10, totalThreshold: Int = 100, window: Duration = .seconds(600)) {
         self.threshold = threshold
+        self.totalThreshold = totalThreshold
         self.window = window
     }
 
     func isRefused(_ address: String) -> Bool {
         lock.withLock {
+            let now = ContinuousClock.now
+            if recent.count >= totalThreshold, let oldest = recent.first, now - oldest <= window { return true }
             guard let entry = failures[address] else { return false }
-            if ContinuousClock.now - entry.last > window {
+            if now - entry.last > window {
                 failures[address] = nil
                 return false
             }
@@ -117,6 +126,8 @@ final class ConsoleLoginFailures: @unchecked Sendable {
             failures = failures.filter { now - $0.value.last <= window }
             let count = (failures[address]?.count ?? 0) + 1
             failures[address] = (count, now)
+            recent.append(now)
+            if recent.count > totalThreshold { recent.removeFirst(recent.count - totalThreshold) }
         }
     }
 

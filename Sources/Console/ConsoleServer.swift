@@ -153,12 +153,13 @@ public struct ConsoleServer: Sendable {
 
     private func login(_ request: Request, from peer: SocketAddress?) async throws -> Response {
         // Past ten wrong passwords from one address (an IPv6 client's /64) in ten minutes, it is
-        // refused until ten minutes after its last, unchecked: guessing from one place ends there.
+        // refused until ten minutes after its last, unchecked: guessing from one place ends there;
+        // past a hundred from all addresses, every one is (``ConsoleLoginFailures``).
         let address = peer?.ipAddress ?? "unknown"
         let client = clientKey(address)
         if failures.isRefused(client) {
             logger.notice("console: login refused, too many failures", metadata: ["peer": "\(address)"])
-            return Self.html(ConsolePage.login(error: "Too many failed logins from this address; try again later.",
+            return Self.html(ConsolePage.login(error: "Too many failed logins (from this address, or from all together); try again later.",
                                                enabled: true), status: .tooManyRequests)
         }
         let credentials = access.current()

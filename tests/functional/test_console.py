@@ -131,6 +131,19 @@ def guess_in_parallel(server: OssftpServer, count: int) -> list[int]:
     return results
 
 
+def login_from(server: OssftpServer, address: str, password: str) -> int:
+    """A console login sent from `address` (any of 127.0.0.0/8); its status."""
+    import http.client
+
+    connection = http.client.HTTPConnection(HOST, server.web_port, timeout=60, source_address=(address, 0))
+    try:
+        connection.request("POST", "/login", f"password={password}".encode(),
+                           {"Content-Type": "application/x-www-form-urlencoded"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
 def test_protected_console_needs_login_or_token(protected):
     anonymous = ConsoleClient(protected.web_port)
     for path in ("/api/status", "/api/sessions", "/api/config", "/api/log", "/api/errors", "/metrics"):
@@ -402,6 +415,23 @@ def test_ten_wrong_passwords_from_one_address_lock_it_out(protected):
     assert ConsoleClient(protected.web_port, token=TOKEN).request("GET", "/api/status")[0] == 200
 
 
+def test_guesses_spread_over_loopback_addresses_lock_out_passwords_not_the_token(protected):
+    """Ten guesses from each of 127.0.0.0/8's addresses went unchecked: a local user could guess
+    on without end. Past a hundred failures from all addresses in ten minutes, password logins
+    are refused everywhere (429); the token still gets in."""
+    results: list[int] = []
+    guessers = [threading.Thread(target=lambda a=f"127.0.1.{n}": results.extend(
+                    login_from(protected, a, "guess") for _ in range(5))) for n in range(1, 21)]
+    for guesser in guessers:
+        guesser.start()
+    for guesser in guessers:
+        guesser.join()
+    assert results == [401] * 100  # five from each of twenty addresses: under each one's limit
+    assert login_from(protected, "127.0.2.1", "guess") == 429
+    assert login_from(protected, "127.0.0.1", PASSWORD) == 429
+    assert ConsoleClient(protected.web_port, token=TOKEN).request("GET", "/api/status")[0] == 200
+
+
 def test_a_rotated_console_password_or_token_applies_at_reload(protected):
     # A leaked credential is rotated by editing config.json and SIGHUP: at once, not after a
     # restart; and the logins made with the old password end.
@@ -581,25 +611,14 @@ def test_guesses_from_other_addresses_do_not_hold_up_the_right_password(protecte
     """Checks were one at a time for everyone, a wrong one holding the next for a second, so a
     few addresses guessing under their ban limit held the administrator's right password for
     as long as they went on (35 s for 36 guesses). They are one at a time per address now."""
-    import http.client
-
-    def login_from(address: str, password: str) -> int:
-        connection = http.client.HTTPConnection(HOST, protected.web_port, timeout=60, source_address=(address, 0))
-        try:
-            connection.request("POST", "/login", f"password={password}".encode(),
-                               {"Content-Type": "application/x-www-form-urlencoded"})
-            return connection.getresponse().status
-        finally:
-            connection.close()
-
     results: list[int] = []
-    guessers = [threading.Thread(target=lambda a=address: results.append(login_from(a, "guess")))
+    guessers = [threading.Thread(target=lambda a=address: results.append(login_from(protected, a, "guess")))
                 for address in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5") for _ in range(8)]
     for guesser in guessers:
         guesser.start()
     time.sleep(0.5)
     started = time.monotonic()
-    assert login_from("127.0.0.1", PASSWORD) == 303
+    assert login_from(protected, "127.0.0.1", PASSWORD) == 303
     assert time.monotonic() - started < 3
     for guesser in guessers:
         guesser.join()
