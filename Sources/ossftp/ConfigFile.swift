@@ -20,6 +20,20 @@ struct ConfigFile: Decodable {
         var accounts: [Account]?
         var launcher: Launcher?
         var ossftp: Server?
+        /// The seed's SFTP server, which ossftp does not have (see ``SeedSFTP``).
+        var osssftp: SeedSFTP?
+    }
+
+    /// The seed's `modules.osssftp`: its keys are known, and only `enable` is read, to say
+    /// that ossftp serves no SFTP.
+    struct SeedSFTP: Decodable {
+        var enable: LenientInt?
+        var address: IgnoredValue?
+        var port: IgnoredValue?
+        var `internal`: IgnoredValue?
+        var log_level: IgnoredValue?
+        var bucket_endpoints: IgnoredValue?
+        var buff_size: IgnoredValue?
     }
 
     struct Account: Decodable {
@@ -52,6 +66,9 @@ struct ConfigFile: Decodable {
         var auto_start: IgnoredValue?
         var popup_webui: IgnoredValue?
         var show_systray: IgnoredValue?
+        /// The seed's scheme for OSS (`https`, its default, or `http`): ossftp keeps HTTPS unless
+        /// an endpoint names http, and says so when this asks for http.
+        var oss_protocol: String?
     }
 
     struct Server: Decodable {
@@ -63,6 +80,10 @@ struct ConfigFile: Decodable {
         var log_level: String?
         var bucket_endpoints: String?
         var `internal`: LenientBool?
+        /// The seed's switch: 0 kept its FTP server from starting, so `serve` refuses to start.
+        var enable: LenientInt?
+        /// The seed's send buffer in MB; ossftp sizes its buffers itself.
+        var buff_size: IgnoredValue?
         // ossftp's additions.
         var provider: String?
         var endpoint: String?
@@ -132,7 +153,8 @@ struct ConfigFile: Decodable {
         }
         var found = root.keys.filter { $0 != "modules" }.sorted()
         let modules = root["modules"] as? [String: Any]
-        found += unknown(modules, ["accounts", "launcher", "ossftp"], at: "modules")
+        found += unknown(modules, ["accounts", "launcher", "ossftp", "osssftp"], at: "modules")
+        found += unknown(modules?["osssftp"], names(SeedSFTP()), at: "modules.osssftp")
         found += unknown(modules?["launcher"], names(Launcher()), at: "modules.launcher")
         found += unknown(modules?["ossftp"], names(Server()), at: "modules.ossftp")
         for (index, account) in ((modules?["accounts"] as? [Any]) ?? []).enumerated() {

@@ -153,6 +153,30 @@ def test_misspelt_keys_and_a_shadowed_account_are_warned_of(tmp_path):
     assert seed.returncode == 0 and "not a setting" not in seed.stdout + seed.stderr, seed.stderr
 
 
+def test_the_seed_tools_own_keys_are_known_and_its_ftp_switch_is_followed(tmp_path):
+    """The seed's keys were warned of as misspelt (buff_size, enable, launcher.oss_protocol,
+    the osssftp section), and enable: 0, which kept its FTP server from starting, was ignored."""
+    path = write_config(tmp_path, {"buff_size": 10, "enable": 1}, accounts=[
+        {"login_username": "alice", "login_password": "x", "bucket_name": "bkt"},
+        {"login_username": "", "login_password": "forgot-the-name", "bucket_name": "bkt"}])
+    config = json.loads(path.read_text())
+    config["modules"]["launcher"] = {"oss_protocol": "http", "control_port": 8192}
+    config["modules"]["osssftp"] = {"enable": 1, "address": "127.0.0.1", "port": 50000, "buff_size": 10}
+    path.write_text(json.dumps(config))
+    check = run("config", "check", str(path))
+    assert check.returncode == 0, check.stderr
+    assert "not a setting" not in check.stdout + check.stderr
+    assert "modules.osssftp is the seed tool's SFTP server, which ossftp does not have" in check.stdout
+    assert "oss_protocol http is ignored: ossftp reaches OSS over HTTPS" in check.stdout
+    assert "modules.accounts[1] has no login_username" in check.stdout
+    config["modules"]["ossftp"]["enable"] = 0
+    path.write_text(json.dumps(config))
+    check = run("config", "check", str(path))
+    assert check.returncode == 1 and "modules.ossftp.enable is 0" in check.stderr
+    served = run("serve", "--config", str(path))
+    assert served.returncode != 0 and "modules.ossftp.enable is 0" in served.stderr
+
+
 def test_an_account_without_a_bucket_is_named(tmp_path):
     path = write_config(tmp_path, {}, accounts=[{"login_username": "bob", "login_password": "x"}])
     check = run("config", "check", str(path))
