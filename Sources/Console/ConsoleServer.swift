@@ -154,7 +154,7 @@ public struct ConsoleServer: Sendable {
     private func login(_ request: Request, from peer: SocketAddress?) async throws -> Response {
         // Past ten wrong passwords from one address (an IPv6 client's /64) in ten minutes, it is
         // refused until ten minutes after its last, unchecked: guessing from one place ends there;
-        // past a hundred from all addresses, every one is (``ConsoleLoginFailures``).
+        // past a hundred from all addresses, every one is refused (``ConsoleLoginFailures``).
         let address = peer?.ipAddress ?? "unknown"
         let client = clientKey(address)
         if failures.isRefused(client) {

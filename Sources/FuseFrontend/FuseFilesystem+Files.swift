@@ -225,11 +225,11 @@ extension FuseFilesystem {
                 return -FuseErrno.code(forAny: error)
             }
         }
-        let count = buffer.count
-        switch BlockingBridge.run({ try await reader.read(at: offset, count: count) }) {
-        case .success(let bytes):
-            bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
-            return Int32(bytes.count)
+        // This thread waits for the task, so libfuse's buffer outlives it.
+        let target = KernelBuffer(bytes: buffer)
+        switch BlockingBridge.run({ try await reader.read(at: offset, into: target.bytes) }) {
+        case .success(let count):
+            return Int32(count)
         case .failure(let error):
             return -FuseErrno.code(forAny: error)
         }
@@ -362,11 +362,15 @@ extension FuseFilesystem {
         file.reader = nil
         file.continuedFrom = size
         do {
-            // Keeping all the stored bytes, none included: an account that may not replace
-            // files may continue one (a shell's `echo > new` stores the file empty at the
-            // close of the descriptor it duplicated, then writes; that write was refused).
+            // Keeping all the stored bytes. None, for a file this descriptor made and stored
+            // empty itself, and that no other descriptor stored since, also counts: an account
+            // that may not replace files may continue it (a shell's `echo > new` stores the
+            // file empty at the close of the descriptor it duplicated, then writes; that write
+            // was refused). Any other empty file is replaced, as before.
+            let ownEmpty = size == 0 && file.replacing && !file.storedChanged.withLock { $0 }
+            let keeping: UInt64? = size > 0 || ownEmpty ? size : nil
             file.writer = try BlockingBridge.run { [vfs] in
-                try await vfs.openWrite(path, modified: nil, keepingFirst: size)
+                try await vfs.openWrite(path, modified: nil, keepingFirst: keeping)
             }.get()
         } catch let error as VFSError {
             // Nothing to continue: the file was renamed or removed since its descriptor last
@@ -404,4 +408,10 @@ extension FuseFilesystem {
                                           limit: options.maxRewriteSize, budget: options.spoolBudget)
         }.get()
     }
+}
+
+/// libfuse's buffer for one read, handed to the task that fills it while the worker thread
+/// that owns it waits (``BlockingBridge``).
+private struct KernelBuffer: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
 }

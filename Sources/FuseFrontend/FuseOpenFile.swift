@@ -279,7 +279,10 @@ private struct IdleWatch {
             return false
         }
         let now = ContinuousClock.now
-        if since == nil { since = now }
-        return now - since! >= grace
+        guard let since else {
+            self.since = now
+            return false
+        }
+        return now - since >= grace
     }
 }

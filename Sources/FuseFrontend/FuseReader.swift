@@ -29,8 +29,41 @@ final class FuseReader: @unchecked Sendable {
     /// The offset of the stream's next byte: the end of what it gave.
     var position: UInt64 { streamPosition }
 
+    /// Up to `target.count` bytes at `offset`, written into `target`; how many (fewer only at
+    /// the end of the file). The bytes go straight into libfuse's buffer: a sequential read of
+    /// 1 GiB made a 1 MiB array per kernel read and copied it once more.
+    func read(at offset: UInt64, into target: UnsafeMutableRawBufferPointer) async throws -> Int {
+        let end = try await fill(from: offset, count: target.count)
+        defer { dropBehind() }
+        return copyHeld(from: offset, to: end, into: target)
+    }
+
     /// Up to `count` bytes at `offset`; fewer only at the end of the file.
     func read(at offset: UInt64, count: Int) async throws -> [UInt8] {
+        let end = try await fill(from: offset, count: count)
+        defer { dropBehind() }
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = copyHeld(from: offset, to: end, into: UnsafeMutableRawBufferPointer(buffer))
+        }
+    }
+
+    /// Copies the held bytes from `offset` to `end` into `target`; how many.
+    private func copyHeld(from offset: UInt64, to end: UInt64, into target: UnsafeMutableRawBufferPointer) -> Int {
+        var written = 0
+        for (start, bytes) in chunks where start + UInt64(bytes.count) > offset && start < end {
+            let from = Int(max(offset, start) - start)
+            let to = Int(min(end, start + UInt64(bytes.count)) - start)
+            bytes.withUnsafeBytes { source in
+                (target.baseAddress! + written).copyMemory(from: source.baseAddress! + from, byteCount: to - from)
+            }
+            written += to - from
+        }
+        return written
+    }
+
+    /// Seeks when `offset` is outside what is held or just ahead, then reads the stream up to
+    /// `offset + count` (or its end); that end.
+    private func fill(from offset: UInt64, count: Int) async throws -> UInt64 {
         if offset < heldStart || offset > streamPosition + Self.skipAhead {
             stream.seek(to: offset)
             chunks = []
@@ -48,17 +81,14 @@ final class FuseReader: @unchecked Sendable {
             heldBytes += chunk.count
             streamPosition += UInt64(chunk.count)
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(count)
-        for (start, bytes) in chunks where start + UInt64(bytes.count) > offset && start < end {
-            let from = Int(max(offset, start) - start)
-            let to = Int(min(end, start + UInt64(bytes.count)) - start)
-            out.append(contentsOf: bytes[from..<to])
-        }
+        return min(end, streamPosition)
+    }
+
+    /// Lets go of chunks further behind than ``keepBehind``.
+    private func dropBehind() {
         while heldBytes - (chunks.first?.bytes.count ?? 0) >= Self.keepBehind, chunks.count > 1 {
             heldBytes -= chunks.removeFirst().bytes.count
         }
-        return out
     }
 
     /// Up to `maxCount` of the bytes this reader gave that end at `end`, from those it still

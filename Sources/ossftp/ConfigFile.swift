@@ -27,7 +27,7 @@ struct ConfigFile: Decodable {
     /// The seed's `modules.osssftp`: its keys are known, and only `enable` is read, to say
     /// that ossftp serves no SFTP.
     struct SeedSFTP: Decodable {
-        var enable: LenientInt?
+        var enable: SeedValue?
         var address: IgnoredValue?
         var port: IgnoredValue?
         var `internal`: IgnoredValue?
@@ -68,7 +68,7 @@ struct ConfigFile: Decodable {
         var show_systray: IgnoredValue?
         /// The seed's scheme for OSS (`https`, its default, or `http`): ossftp keeps HTTPS unless
         /// an endpoint names http, and says so when this asks for http.
-        var oss_protocol: String?
+        var oss_protocol: SeedValue?
     }
 
     struct Server: Decodable {
@@ -81,7 +81,7 @@ struct ConfigFile: Decodable {
         var bucket_endpoints: String?
         var `internal`: LenientBool?
         /// The seed's switch: 0 kept its FTP server from starting, so `serve` refuses to start.
-        var enable: LenientInt?
+        var enable: SeedValue?
         /// The seed's send buffer in MB; ossftp sizes its buffers itself.
         var buff_size: IgnoredValue?
         // ossftp's additions.
@@ -255,4 +255,44 @@ struct LenientDouble: Decodable {
 /// A value of any JSON type, taken and not read: a key ossftp knows and has no use for.
 struct IgnoredValue: Decodable {
     init(from decoder: any Decoder) throws {}
+}
+
+/// A seed key ossftp only looks at: text, a number or a boolean, as text (`"0"`, `"false"`);
+/// nil for anything else. Never fails the file: the seed did not check these either.
+struct SeedValue: Decodable {
+    var text: String?
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(String.self) {
+            text = value
+        } else if let value = try? container.decode(Int.self) {
+            text = String(value)
+        } else if let value = try? container.decode(Bool.self) {
+            text = String(value)
+        }
+    }
+
+    /// Whether it says off: 0 or false.
+    var isOff: Bool { text.map { ["0", "false"].contains($0.lowercased()) } ?? false }
+}
+
+extension ConfigFile {
+    /// The seed tool's keys that ossftp does not follow: its switch that kept FTP from starting
+    /// stops `serve` with a clear word rather than serve what the file turned off; its SFTP
+    /// server and plain-HTTP scheme are named as ignored.
+    static func checkSeedKeys(_ file: ConfigFile?, path: String, warnings: inout [String]) throws {
+        if let enable = file?.modules.ossftp?.enable, enable.isOff {
+            throw ConfigError("\(path): modules.ossftp.enable is \(enable.text ?? "0"), which kept the seed tool's FTP server from starting; "
+                + "set it to 1, or remove it, to serve")
+        }
+        if let sftp = file?.modules.osssftp, let enable = sftp.enable, enable.text != nil, !enable.isOff {
+            warnings.append("\(path): modules.osssftp is the seed tool's SFTP server, which ossftp does not have; "
+                + "it is ignored (ossftp encrypts with FTPS: tls_certificate and tls_key)")
+        }
+        if let scheme = file?.modules.launcher?.oss_protocol?.text, scheme.lowercased() != "https" {
+            warnings.append("\(path): modules.launcher.oss_protocol \(scheme) is ignored: ossftp reaches OSS over HTTPS "
+                + "unless an endpoint names http:// (modules.ossftp.endpoint)")
+        }
+    }
 }

@@ -48,24 +48,6 @@ struct ServeSettings {
 
     /// `path` taken from `folder` unless absolute: the config file's folder for paths in the
     /// file, the working directory for flags.
-    /// The seed tool's keys that ossftp does not follow: its switch that kept FTP from starting
-    /// stops `serve` with a clear word rather than serve what the file turned off; its SFTP
-    /// server and plain-HTTP scheme are named as ignored.
-    static func checkSeedKeys(_ file: ConfigFile?, path: String, warnings: inout [String]) throws {
-        if file?.modules.ossftp?.enable?.value == 0 {
-            throw ConfigError("\(path): modules.ossftp.enable is 0, which kept the seed tool's FTP server from starting; "
-                + "set it to 1, or remove it, to serve")
-        }
-        if let sftp = file?.modules.osssftp, (sftp.enable?.value ?? 0) != 0 {
-            warnings.append("\(path): modules.osssftp is the seed tool's SFTP server, which ossftp does not have; "
-                + "it is ignored (ossftp encrypts with FTPS: tls_certificate and tls_key)")
-        }
-        if let scheme = file?.modules.launcher?.oss_protocol, scheme.lowercased() != "https" {
-            warnings.append("\(path): modules.launcher.oss_protocol \(scheme) is ignored: ossftp reaches OSS over HTTPS "
-                + "unless an endpoint names http:// (modules.ossftp.endpoint)")
-        }
-    }
-
     static func absolute(_ path: String, from folder: String) -> String {
         path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: folder + "/"))
             .standardizedFileURL.path
@@ -109,7 +91,7 @@ struct ServeSettings {
         for key in file?.unknownKeys ?? [] {
             warnings.append("\(configPath ?? "config.json"): \(key) is not a setting of ossftp and is ignored (misspelt?)")
         }
-        try Self.checkSeedKeys(file, path: configPath ?? "config.json", warnings: &warnings)
+        try ConfigFile.checkSeedKeys(file, path: configPath ?? "config.json", warnings: &warnings)
         let configFolder = configPath.map { URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: cwd)) }
             .map { $0.deletingLastPathComponent().path } ?? cwd
         let server = file?.modules.ossftp

@@ -5,7 +5,7 @@ import Testing
 /// The metadata cache lets go of what no longer answers.
 struct MetadataCacheTests {
     @Test func expiredEntriesGoAsNewOnesComeNotOnlyAtTheCap() async throws {
-        let cache = MetadataCache(ttl: 0.05)
+        let cache = MetadataCache(ttl: 0.4)
         for index in 0..<500 {
             await cache.setObject("walk/\(index)", ObjectInfo(key: "walk/\(index)", size: 1, lastModified: 0, etag: "e"))
             await cache.setDirectory("walk/\(index)/", exists: false)

@@ -156,7 +156,7 @@ def test_misspelt_keys_and_a_shadowed_account_are_warned_of(tmp_path):
 def test_the_seed_tools_own_keys_are_known_and_its_ftp_switch_is_followed(tmp_path):
     """The seed's keys were warned of as misspelt (buff_size, enable, launcher.oss_protocol,
     the osssftp section), and enable: 0, which kept its FTP server from starting, was ignored."""
-    path = write_config(tmp_path, {"buff_size": 10, "enable": 1}, accounts=[
+    path = write_config(tmp_path, {"buff_size": 10, "enable": True}, accounts=[
         {"login_username": "alice", "login_password": "x", "bucket_name": "bkt"},
         {"login_username": "", "login_password": "forgot-the-name", "bucket_name": "bkt"}])
     config = json.loads(path.read_text())
@@ -173,8 +173,11 @@ def test_the_seed_tools_own_keys_are_known_and_its_ftp_switch_is_followed(tmp_pa
     path.write_text(json.dumps(config))
     check = run("config", "check", str(path))
     assert check.returncode == 1 and "modules.ossftp.enable is 0" in check.stderr
+    config["modules"]["ossftp"]["enable"] = "false"  # as the seed's page may write it
+    path.write_text(json.dumps(config))
+    assert "modules.ossftp.enable is false" in run("config", "check", str(path)).stderr
     served = run("serve", "--config", str(path))
-    assert served.returncode != 0 and "modules.ossftp.enable is 0" in served.stderr
+    assert served.returncode != 0 and "modules.ossftp.enable is false" in served.stderr
 
 
 def test_an_account_without_a_bucket_is_named(tmp_path):

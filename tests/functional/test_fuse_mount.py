@@ -596,7 +596,7 @@ def test_descriptors_changing_one_file_lose_nothing(mounted):
     other = threading.Thread(target=write_second)
     attempt.clear()
     other.start()
-    time.sleep(0.1)
+    time.sleep(0.02)  # well within the wait for an idle writer (250 ms); before it, no wait at all
     os.close(first)
     other.join(timeout=10)
     assert "errno" not in attempt

@@ -250,8 +250,8 @@ public struct UploadedPart: Sendable, Equatable, Codable {
     /// The part's CRC-64/XZ, when known, so the whole object's can be checked at completion.
     public var crc64: UInt64?
     /// The bytes `crc64` covers, when not the part's own: parts copied server-side from the
-    /// whole of an object have no CRC each, so the first carries the object's (and its length)
-    /// and the others 0, covered by it.
+    /// whole of an object have no CRC each that OSS documents, so the first carries the
+    /// object's (and its length) and the others 0, covered by it.
     public var crc64Span: UInt64?
     /// The part's CRC-32C in base64, on S3: the completion must repeat it for an upload
     /// started with that checksum algorithm.

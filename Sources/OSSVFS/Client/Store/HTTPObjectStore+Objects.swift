@@ -98,6 +98,7 @@ extension HTTPObjectStore {
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
         if ifAbsent { headers.merge(absentCondition) { $1 } }
         let response: HTTPResponse
+        let started = Date().timeIntervalSince1970
         do {
             response = try await conditional(key, ifAbsent) {
                 try await send(key: key, retryable: true) { makeRequest("PUT", key: key, headers: headers, body: body) }
@@ -105,13 +106,17 @@ extension HTTPObjectStore {
         } catch ObjectStoreError.conflict(let reason) {
             // The PUT is retried when its answer is lost, and the retry of one that was stored
             // meets its own object: the same bytes there are this upload's, not a conflict.
-            if let etag = try await storedAlready(key, body: body, sums: sums) { return etag }
+            if let etag = try await storedAlready(key, body: body, sums: sums, metadata: metadata, since: started) {
+                return etag
+            }
             throw ObjectStoreError.conflict(reason)
         } catch let error as ObjectStoreError where Self.answerMayBeLost(error) {
             // Every attempt's answer lost (a frozen store that took the bytes, a gateway's 502
             // after the store kept them): a 451 then told the client to send again what was
             // stored, and an APPE sent twice doubled its bytes. The object says which.
-            if let etag = try await storedAlready(key, body: body, sums: sums) { return etag }
+            if let etag = try await storedAlready(key, body: body, sums: sums, metadata: metadata, since: started) {
+                return etag
+            }
             throw error
         }
         do {
@@ -126,17 +131,27 @@ extension HTTPObjectStore {
         return response.headers["etag"] ?? ""
     }
 
-    /// The ETag of `key` when the object there holds `body`'s bytes: the same size, and the
-    /// same CRC-64 (OSS) or MD5 (an ETag that is one); nil when it differs, is missing, or
-    /// tells nothing to compare.
-    private func storedAlready(_ key: String, body: ObjectBody, sums: BodyChecksums) async throws -> String? {
-        guard let stored = try? await head(key), stored.size == body.length else { return nil }
+    /// The ETag of `key` when the object there is this PUT's: the same size and `metadata`'s
+    /// time, stored since the PUT began (give or take ``clockSkew``), and the same CRC-64 (OSS)
+    /// or MD5 (an ETag that is one); nil when it differs, is missing, or tells nothing to
+    /// compare. An older object with the same bytes is not this PUT's: its time (and, for a
+    /// write that must not replace, its existence) would be taken for done.
+    private func storedAlready(_ key: String, body: ObjectBody, sums: BodyChecksums, metadata: [String: String],
+                               since started: Double) async throws -> String? {
+        guard let stored = try? await head(key), stored.size == body.length,
+            stored.lastModified >= started - Self.clockSkew,
+            metadata["mtime"] == nil || stored.metadata["mtime"] == metadata["mtime"]
+        else { return nil }
         if let crc = stored.crc64, let expected = sums.crc64 { return crc == expected ? stored.etag : nil }
         guard let storedMD5 = stored.contentMD5 else { return nil }
         var md5 = sums.md5
         if md5 == nil { md5 = try await BodyChecksums.compute(body, md5: true, crc64: false, crc32c: false).md5 }
         return md5.map(hexString) == storedMD5 ? stored.etag : nil
     }
+
+    /// How far the store's clock may be behind this one, for ``storedAlready``: Last-Modified
+    /// has whole seconds, and a store's clock drifts.
+    static let clockSkew: Double = 120
 
     /// The header that makes a write fail when the key exists: S3's conditional write (RFC 9110
     /// §13.1.2), OSS's own flag.
