@@ -368,6 +368,11 @@ extension FuseFilesystem {
             // file empty at the close of the descriptor it duplicated, then writes; that write
             // was refused). Any other empty file is replaced, as before.
             let ownEmpty = size == 0 && file.replacing && !file.storedChanged.withLock { $0 }
+            // Renamed or removed since it was stored: nothing to continue, as for a longer file
+            // below (it was made again under the old name).
+            if ownEmpty, case .failure(VFSError.notFound) = BlockingBridge.run({ [vfs] in try await vfs.stat(path) }) {
+                throw FuseError(ENOENT)
+            }
             let keeping: UInt64? = size > 0 || ownEmpty ? size : nil
             file.writer = try BlockingBridge.run { [vfs] in
                 try await vfs.openWrite(path, modified: nil, keepingFirst: keeping)

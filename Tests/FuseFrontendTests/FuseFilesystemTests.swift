@@ -119,6 +119,25 @@ import TestSupport
         }
     }
 
+    /// The kernel holds a file's inode lock through a write: a write waiting on another
+    /// descriptor's idle changes kept that one from writing too, for the whole 3 s.
+    @Test func aWriteGivesUpSoonOnAnIdleWritersChanges() async throws {
+        try await withFilesystem { fs, store in
+            put(store, "f", "0123456789")
+            let (_, first) = fs.open("/f", flags: O_WRONLY, process: 1)
+            let (_, second) = fs.open("/f", flags: O_WRONLY, process: 2)
+            #expect(write(fs, first, Array("A".utf8), at: 5) == 1)
+            let started = ContinuousClock.now
+            #expect(write(fs, second, Array("B".utf8), at: 6) == -EBUSY)
+            let waited = ContinuousClock.now - started
+            #expect(waited >= .milliseconds(200) && waited < .seconds(2))
+            #expect(fs.release(first) == 0)
+            #expect(write(fs, second, Array("B".utf8), at: 6) == 1)
+            #expect(fs.release(second) == 0)
+            #expect(stored(store, "f") == "01234AB789")
+        }
+    }
+
     @Test func aFileBeingWrittenAnswersConsistently() async throws {
         try await withFilesystem { fs, store in
             let (_, first) = fs.create("/g", process: 1)

@@ -257,6 +257,15 @@ def test_mv_with_rename_by_copy_or_natively(kind, rename, tmp_path, seaweedfs):
             assert failure.value.errno == errno.ENOENT
         os.close(descriptor)
         assert (m.root / "renamed").read_bytes() == b"abc"
+        # The same for a file stored empty: it was made again under the old name.
+        descriptor = os.open(m.root / "void", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.fsync(descriptor)
+        os.rename(m.root / "void", m.root / "moved-void")
+        with pytest.raises(OSError) as failure:
+            os.write(descriptor, b"d")
+        assert failure.value.errno == errno.ENOENT
+        os.close(descriptor)
+        assert not (m.root / "void").exists() and (m.root / "moved-void").read_bytes() == b""
     finally:
         m.mount.stop()
 
