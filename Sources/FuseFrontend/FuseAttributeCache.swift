@@ -123,6 +123,14 @@ final class FuseAttributeCache: @unchecked Sendable {
         }
     }
 
+    /// Drops the entries past ``listedTTL`` at `now` (a quiet mount, before it gives memory back).
+    func sweep(now: Double) {
+        state.withLock { state in
+            state.nextSweep = now + 2 * Self.listedTTL
+            state.listed = state.listed.filter { now - $0.value.at < Self.listedTTL }
+        }
+    }
+
     /// Entries held, expired ones included (tests).
     var listedCount: Int { state.withLock { $0.listed.count } }
 

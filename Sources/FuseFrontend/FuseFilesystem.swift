@@ -292,6 +292,12 @@ public final class FuseFilesystem: @unchecked Sendable {
         }
     }
 
+    /// Drops what the mount's listings told it that no longer answers anything (a quiet
+    /// mount, before it gives memory back).
+    public func sweepExpiredEntries() {
+        attributes.sweep(now: Date().timeIntervalSince1970)
+    }
+
     /// Times: the modification time is kept (mtime metadata); the access time is not.
     public func utimens(_ path: String, modified: Double?, handle: UInt64?) -> Int32 {
         guard let modified else { return 0 }

@@ -1,8 +1,13 @@
 import CMalloc
 import Glibc
+import OSSVFS
 
 /// glibc malloc settings for a process that moves large buffers between threads.
 enum MallocTuning {
+    /// Runs once the process has gone quiet, before the trim: lets go of what caches hold
+    /// past its time, so that the trim can give it back.
+    nonisolated(unsafe) static var beforeTrim: @Sendable () async -> Void = {}
+
     static func apply() {
         // Few arenas: the curl and NIO threads would otherwise each keep their own, and the
         // memory they hold shows as RSS long after a transfer.
@@ -36,6 +41,8 @@ enum MallocTuning {
                 if now - last > quietCPU {
                     trimmed = false
                 } else if !trimmed {
+                    await MetadataCacheRegistry.sweepAll()
+                    await beforeTrim()
                     _ = malloc_trim(0)
                     trimmed = true
                 }

@@ -228,6 +228,7 @@ struct MountCommand: AsyncParsableCommand {
             }
         }
         let filesystem = FuseFilesystem(vfs: vfs, options: options)
+        MallocTuning.beforeTrim = { filesystem.sweepExpiredEntries() }
         let fsName = "ossftp:\(target.provider)/\(target.bucket)"
         // libfuse blocks its thread until unmounted: a thread of its own, not the cooperative pool.
         let status = await withCheckedContinuation { (done: CheckedContinuation<Int32, Never>) in

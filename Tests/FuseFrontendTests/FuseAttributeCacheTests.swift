@@ -16,5 +16,8 @@ struct FuseAttributeCacheTests {
         cache.remember(later, listedAt: cache.generation, time: 100 + 2 * FuseAttributeCache.listedTTL)
         #expect(cache.listedCount == 1)
         #expect(cache.listed(later[0].0, now: 100 + 2 * FuseAttributeCache.listedTTL) != nil)
+        // With no listing after it (a quiet mount), a sweep lets it go.
+        cache.sweep(now: 100 + 3 * FuseAttributeCache.listedTTL)
+        #expect(cache.listedCount == 0)
     }
 }

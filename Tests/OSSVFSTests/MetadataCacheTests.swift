@@ -16,4 +16,15 @@ struct MetadataCacheTests {
         #expect(await cache.entryCount == 1)
         #expect(await cache.object("later") != nil)
     }
+
+    /// A process gone quiet lets go of every cache's expired entries before giving memory back.
+    @Test func aQuietProcessSweepsEveryRegistry() async throws {
+        let registry = MetadataCacheRegistry(ttl: 0.2)
+        let cache = registry.cache(for: StoreIdentity(bucket: "b", principal: "p"))
+        for index in 0..<100 { await cache.setDirectory("d\(index)/", exists: true) }
+        #expect(await cache.entryCount == 100)
+        try await Task.sleep(for: .milliseconds(300))
+        await MetadataCacheRegistry.sweepAll()
+        #expect(await cache.entryCount == 0)
+    }
 }

@@ -191,8 +191,13 @@ public actor MetadataCache {
     /// otherwise a walk of a large tree would hold every entry it met until the caps, long
     /// after they stopped answering anything.
     private func sweepIfDue() {
+        guard now >= nextSweep else { return }
+        sweep()
+    }
+
+    /// Drops expired entries now (a quiet process, before it gives memory back).
+    func sweep() {
         let current = now
-        guard current >= nextSweep else { return }
         nextSweep = current + max(2 * ttl, 1)
         objects = objects.filter { $0.value.expires > current }
         directories = directories.filter { $0.value.expires > current }
@@ -215,6 +220,28 @@ public final class MetadataCacheRegistry: Sendable {
     /// Caches whose entries live `ttl` seconds (0 turns caching off; invalidation still runs).
     public init(ttl: Double = 5) {
         self.ttl = ttl
+        Self.all.withValue { $0.append(Weak(self)) }
+    }
+
+    /// Every registry of the process, held weakly (a reload makes new ones).
+    private static let all = LockedBox<[Weak]>([])
+
+    private struct Weak: @unchecked Sendable {
+        weak var registry: MetadataCacheRegistry?
+        init(_ registry: MetadataCacheRegistry) { self.registry = registry }
+    }
+
+    /// Drops the expired entries of every cache of the process: called once it has gone quiet,
+    /// before malloc gives free memory back (entries are otherwise dropped only as new ones
+    /// come).
+    public static func sweepAll() async {
+        let registries = all.withValue { list in
+            list.removeAll { $0.registry == nil }
+            return list.compactMap(\.registry)
+        }
+        for registry in registries {
+            for cache in registry.lock.withLock({ Array(registry.caches.values) }) { await cache.sweep() }
+        }
     }
 
     /// The cache for one bucket and credentials.
