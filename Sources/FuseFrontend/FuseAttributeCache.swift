@@ -47,6 +47,12 @@ final class FuseAttributeCache: @unchecked Sendable {
             listed[path] = nil
         }
 
+        /// Drops the listed entries past ``FuseAttributeCache/listedTTL`` at `now`.
+        mutating func sweep(now: Double) {
+            nextSweep = now + 2 * FuseAttributeCache.listedTTL
+            listed = listed.filter { now - $0.value.at < FuseAttributeCache.listedTTL }
+        }
+
         func isCurrent(_ path: VFSPath, listedAt listing: UInt64) -> Bool {
             listing >= floor && (changed[path] ?? 0) <= listing && committing[path] == nil
                 && !renamed.contains { $0.generation > listing && path.isWithin($0.tree) }
@@ -112,10 +118,7 @@ final class FuseAttributeCache: @unchecked Sendable {
             guard generation >= state.floor else { return }
             // Entries that no longer answer go every other TTL: a mount that listed a large
             // tree once would otherwise hold it until the limit.
-            if time >= state.nextSweep {
-                state.nextSweep = time + 2 * Self.listedTTL
-                state.listed = state.listed.filter { time - $0.value.at < Self.listedTTL }
-            }
+            if time >= state.nextSweep { state.sweep(now: time) }
             if state.listed.count + entries.count > Self.listedLimit { state.listed.removeAll(keepingCapacity: true) }
             for (path, entry) in entries where state.isCurrent(path, listedAt: generation) {
                 state.listed[path] = (entry, time, generation)
@@ -125,10 +128,7 @@ final class FuseAttributeCache: @unchecked Sendable {
 
     /// Drops the entries past ``listedTTL`` at `now` (a quiet mount, before it gives memory back).
     func sweep(now: Double) {
-        state.withLock { state in
-            state.nextSweep = now + 2 * Self.listedTTL
-            state.listed = state.listed.filter { now - $0.value.at < Self.listedTTL }
-        }
+        state.withLock { $0.sweep(now: now) }
     }
 
     /// Entries held, expired ones included (tests).

@@ -370,9 +370,7 @@ extension FuseFilesystem {
             let ownEmpty = size == 0 && file.replacing && !file.storedChanged.withLock { $0 }
             // Renamed or removed since it was stored: nothing to continue, as for a longer file
             // below (it was made again under the old name).
-            if ownEmpty, case .failure(VFSError.notFound) = BlockingBridge.run({ [vfs] in try await vfs.stat(path) }) {
-                throw FuseError(ENOENT)
-            }
+            if ownEmpty && isGone(path) { throw FuseError(ENOENT) }
             let keeping: UInt64? = size > 0 || ownEmpty ? size : nil
             file.writer = try BlockingBridge.run { [vfs] in
                 try await vfs.openWrite(path, modified: nil, keepingFirst: keeping)
@@ -380,13 +378,15 @@ extension FuseFilesystem {
         } catch let error as VFSError {
             // Nothing to continue: the file was renamed or removed since its descriptor last
             // stored it (open files go by name here), as its reads say too.
-            if case .invalidRange = error, size > 0,
-                case .failure(VFSError.notFound) = BlockingBridge.run({ [vfs] in try await vfs.stat(path) })
-            {
-                throw FuseError(ENOENT)
-            }
+            if case .invalidRange = error, size > 0, isGone(path) { throw FuseError(ENOENT) }
             throw error
         }
+    }
+
+    /// Whether the store has nothing at `path` now.
+    private func isGone(_ path: VFSPath) -> Bool {
+        if case .failure(VFSError.notFound) = BlockingBridge.run({ [vfs] in try await vfs.stat(path) }) { return true }
+        return false
     }
 
     /// Streams zeros up to `size`.

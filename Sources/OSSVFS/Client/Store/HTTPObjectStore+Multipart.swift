@@ -62,7 +62,6 @@ extension HTTPObjectStore {
                                            requestID: nil)
         }
         return UploadedPart(partNumber: partNumber, etag: etag, size: range.upperBound - range.lowerBound + 1,
-                            crc64: response.headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) },
                             crc32c: document.value("ChecksumCRC32C"))
     }
 
