@@ -18,7 +18,8 @@ from netutil import HOST
 class HoldingProxy:
     def __init__(self, upstream: str, hold_key: str, hold_answers_to: str | None = None,
                  rewrite=None, answer_headers=None, drop_reused: str | None = None, refuse=None,
-                 drop_answer_to: str | None = None, dropped_reaches_store: bool = True, replace_answer=None):
+                 drop_answer_to: str | None = None, dropped_reaches_store: bool = True, replace_answer=None,
+                 stall_reads_of: str | None = None):
         target = urlsplit(upstream)
         self.upstream_host, self.upstream_port = target.hostname, target.port
         self.hold_key = hold_key
@@ -50,6 +51,11 @@ class HoldingProxy:
         # headers, body)`: the store's whole answer replaced (a store that ignores a request
         # header the signature covers, so it cannot be taken out of the request).
         self.replace_answer = replace_answer
+        # A regular expression on the request path: a GET that matches is answered with its
+        # head and the first 64 KiB of its body, and then nothing more until `release` (a
+        # store that froze in the middle of a download). `stalled` counts them.
+        self.stall_reads_of = re.compile(stall_reads_of) if stall_reads_of else None
+        self.stalled = 0
         self.release = threading.Event()
         self.held = 0
         proxy = self
@@ -125,7 +131,15 @@ class HoldingProxy:
                 length = response.getheader("Content-Length") if self.command == "HEAD" else None
                 self.send_header("Content-Length", length or str(len(data)))
                 self.end_headers()
-                if self.command != "HEAD":
+                stall = (self.command == "GET" and proxy.stall_reads_of is not None
+                         and proxy.stall_reads_of.search(self.path) and len(data) > 65536)
+                if stall:
+                    self.wfile.write(data[:65536])
+                    self.wfile.flush()
+                    proxy.stalled += 1
+                    proxy.release.wait()
+                    self.close_connection = True
+                elif self.command != "HEAD":
                     self.wfile.write(data)
                 upstream.close()
 

@@ -773,3 +773,37 @@ def test_appe_continues_the_object_as_stored_not_as_cached(seaweedfs, s3ftp, buc
     client.storbinary("APPE log.txt", io.BytesIO(b"appended\n"))
     assert store.get_object(Bucket=bucket, Key="log.txt")["Body"].read() == grown + b"appended\n"
     client.quit()
+
+
+def test_abor_ends_a_download_from_a_store_that_froze(seaweedfs, bucket, tmp_path):
+    """A store that stops sending in the middle of a download: ABOR's replies waited for
+    libcurl's low-speed limit and the retries after it, about a minute, and the session
+    answered nothing else meanwhile."""
+    data = os.urandom(8 * 1024 * 1024)
+    seaweedfs.client().put_object(Bucket=bucket, Key="frozen.bin", Body=data)
+    seaweedfs.client().put_object(Bucket=bucket, Key="fine.txt", Body=b"fine")
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", stall_reads_of=r"/frozen\.bin")
+    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region)
+    try:
+        admin = seaweedfs.admin
+        client = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        conn = client.transfercmd("RETR frozen.bin")
+        deadline = time.monotonic() + 10
+        while proxy.stalled == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proxy.stalled >= 1
+        started = time.monotonic()
+        client.sock.sendall(b"ABOR\r\n")
+        replies = [client.getline() for _ in range(2)]
+        took = time.monotonic() - started
+        conn.close()
+        assert replies[0].startswith("426") and replies[1].startswith("226"), replies
+        assert took < 5, took
+        # The session goes on, and so do reads of other objects through the same store.
+        out = io.BytesIO()
+        client.retrbinary("RETR fine.txt", out.write)
+        assert out.getvalue() == b"fine"
+        client.quit()
+    finally:
+        server.stop()
+        proxy.close()

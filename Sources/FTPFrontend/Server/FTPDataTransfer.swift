@@ -358,7 +358,10 @@ struct FTPDataTransfer: Sendable {
             return .connectionLost
         }
         do {
-            try await writer.commit()
+            // Every byte is in: the commit runs to its end in a task of its own, which an ABOR
+            // or a closing control connection from here on does not cancel (a part upload cut
+            // halfway would fail an upload the client sent whole).
+            try await Task { try await writer.commit() }.value
             return .completed
         } catch let error as VFSError {
             return .failed(error)

@@ -11,10 +11,16 @@ final class BodyPipe: ObjectChunkSource, @unchecked Sendable {
     private var finished = false
     private var failure: (any Error)?
     private var cancelled = false
+    /// What a read after the stop throws: nil when the reader itself cancelled.
+    private var stopError: (any Error)?
     private var waiter: CheckedContinuation<[UInt8]?, any Error>?
 
-    init(capacity: Int) {
+    /// Whether a reading task that is cancelled stops the body (with `CancellationError`).
+    private let followsTaskCancellation: Bool
+
+    init(capacity: Int, followsTaskCancellation: Bool = false) {
         self.capacity = capacity
+        self.followsTaskCancellation = followsTaskCancellation
     }
 
     // MARK: producer (curl thread)
@@ -53,6 +59,16 @@ final class BodyPipe: ObjectChunkSource, @unchecked Sendable {
     // MARK: consumer
 
     func nextChunk() async throws -> [UInt8]? {
+        guard followsTaskCancellation else { return try await waitForChunk() }
+        try Task.checkCancellation()
+        return try await withTaskCancellationHandler {
+            try await waitForChunk()
+        } onCancel: {
+            stop(throwing: CancellationError())
+        }
+    }
+
+    private func waitForChunk() async throws -> [UInt8]? {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             if !chunks.isEmpty {
@@ -62,7 +78,7 @@ final class BodyPipe: ObjectChunkSource, @unchecked Sendable {
                 condition.unlock()
                 continuation.resume(returning: chunk)
             } else if finished || cancelled {
-                let failure = cancelled ? nil : self.failure
+                let failure = cancelled ? stopError : self.failure
                 condition.unlock()
                 if let failure { continuation.resume(throwing: failure) } else { continuation.resume(returning: nil) }
             } else {
@@ -73,7 +89,15 @@ final class BodyPipe: ObjectChunkSource, @unchecked Sendable {
     }
 
     func cancel() {
+        stop(throwing: nil)
+    }
+
+    /// Drops what is held and wakes both sides: the producer stops, and a waiting reader gets
+    /// the end of the body, or `error` (a cancelled reader's task must not take a cut body for
+    /// a whole one).
+    private func stop(throwing error: (any Error)?) {
         condition.lock()
+        if !cancelled { stopError = error }
         cancelled = true
         chunks.removeAll()
         buffered = 0
@@ -81,7 +105,7 @@ final class BodyPipe: ObjectChunkSource, @unchecked Sendable {
         self.waiter = nil
         condition.broadcast()
         condition.unlock()
-        waiter?.resume(returning: nil)
+        if let error { waiter?.resume(throwing: error) } else { waiter?.resume(returning: nil) }
     }
 
     var isCancelled: Bool {

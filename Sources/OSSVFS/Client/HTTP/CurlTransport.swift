@@ -59,12 +59,27 @@ public final class CurlTransport: @unchecked Sendable {
     /// Starts a request and returns once the response head arrived; the body follows as a stream.
     public func start(_ request: HTTPRequest) async throws -> (HTTPResponseHead, ObjectByteStream) {
         if stopped.value { throw HTTPTransportError.stopped }
-        let job = CurlJob(request: request, pipe: BodyPipe(capacity: configuration.bodyBufferSize), stopped: stopped)
-        let head = try await withCheckedThrowingContinuation { continuation in
-            job.headContinuation = continuation
-            enqueue(job)
+        let cancellable = request.stopsWhenCancelled
+        if cancellable { try Task.checkCancellation() }
+        let pipe = BodyPipe(capacity: configuration.bodyBufferSize, followsTaskCancellation: cancellable)
+        let job = CurlJob(request: request, pipe: pipe, stopped: stopped)
+        guard cancellable else {
+            let head = try await withCheckedThrowingContinuation { continuation in
+                if job.attach(continuation) { enqueue(job) }
+            }
+            return (head, ObjectByteStream(source: pipe))
         }
-        return (head, ObjectByteStream(source: job.pipe))
+        // ABOR, or a client gone, cancels the task: the wait for the answer ends at once, and
+        // the transfer within about a second (the progress callback), where the low-speed limit
+        // and the retries would have held a frozen store's request for a minute.
+        let head = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                if job.attach(continuation) { enqueue(job) }
+            }
+        } onCancel: {
+            job.cancel()
+        }
+        return (head, ObjectByteStream(source: pipe))
     }
 
     /// Sends a request and collects the whole body (at most `maxBodySize` bytes).
@@ -119,7 +134,9 @@ final class CurlJob: @unchecked Sendable {
     let pipe: BodyPipe
     /// The transport's ``CurlTransport/stop()`` flag.
     let stopped: LockedBox<Bool>
-    var headContinuation: CheckedContinuation<HTTPResponseHead, any Error>?
+    private var headContinuation: CheckedContinuation<HTTPResponseHead, any Error>?
+    /// Set by ``cancel()``: the progress callback then ends the transfer.
+    private var cancelled = false
     private let lock = NSLock()
     private var status = 0
     private var headers: [String: String] = [:]
@@ -137,6 +154,39 @@ final class CurlJob: @unchecked Sendable {
         self.stopped = stopped
     }
 
+    /// Takes the continuation that waits for the response head; false (and the continuation
+    /// resumed with `CancellationError`) when the job was cancelled first.
+    func attach(_ continuation: CheckedContinuation<HTTPResponseHead, any Error>) -> Bool {
+        lock.lock()
+        guard !cancelled else {
+            lock.unlock()
+            continuation.resume(throwing: CancellationError())
+            return false
+        }
+        headContinuation = continuation
+        lock.unlock()
+        return true
+    }
+
+    /// The waiting task was cancelled: its wait ends now, and the transfer at the next
+    /// progress callback (or before it starts, if still queued).
+    func cancel() {
+        lock.lock()
+        cancelled = true
+        lock.unlock()
+        _ = failHead(CancellationError())
+    }
+
+    /// Whether the transfer should end: the transport stopped, the waiting task cancelled, or
+    /// the body's reader gone (a reader that stops reading a store that stopped sending would
+    /// otherwise hold this thread until the low-speed limit).
+    var shouldEnd: Bool {
+        if stopped.value || pipe.isCancelled { return true }
+        lock.lock()
+        defer { lock.unlock() }
+        return cancelled
+    }
+
     /// Ends a job that never ran.
     func fail(_ error: HTTPTransportError) {
         if !failHead(error) { pipe.finish(error) }
@@ -144,6 +194,7 @@ final class CurlJob: @unchecked Sendable {
 
     func run(on handle: UnsafeMutableRawPointer, configuration: CurlTransport.Configuration) {
         if stopped.value { return fail(HTTPTransportError.stopped) }
+        if shouldEnd { return fail(HTTPTransportError(code: 42, message: "cancelled before it started")) }
         curl_easy_reset(handle)
         var list: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(list) }
@@ -350,5 +401,5 @@ private let curlRead: ccurl_data_cb = { pointer, size, count, context in
 
 private let curlProgress: ccurl_xferinfo_cb = { context, _, _, _, _ in
     let job = Unmanaged<CurlJob>.fromOpaque(context!).takeUnretainedValue()
-    return job.stopped.value ? 1 : 0
+    return job.shouldEnd ? 1 : 0
 }

@@ -16,6 +16,15 @@ public struct HTTPRequest: Sendable {
         self.body = body
     }
 
+    /// Whether a cancelled task stops the request (within about a second) instead of waiting
+    /// for its answer: reads, and part uploads, whose loss changes nothing stored. A request
+    /// that changes what is stored (a PUT of an object, a completion, a copy, a delete) runs to
+    /// its answer, so that a client who went away does not leave its outcome unknown, and the
+    /// clean-up after a cancelled upload still reaches the store.
+    public var stopsWhenCancelled: Bool {
+        method == "GET" || method == "HEAD" || operation == "UploadPart"
+    }
+
     /// Whether repeating the request cannot do harm (RFC 9110 §9.2.2).
     public var isIdempotent: Bool {
         ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"].contains(method)
