@@ -184,3 +184,25 @@ def test_an_append_whose_client_went_silent_is_taken_over(server):
         first.voidresp()
     assert fetch(second, "log.txt") == b"base\nfrom B\n"
     second.quit()
+
+
+@pytest.mark.parametrize("base", [b"", b"base\n"], ids=["empty", "small"])
+def test_an_append_fails_when_a_stor_replaced_its_file_meanwhile(server, base):
+    """A STOR from another session that stored while an APPE's bytes still came was replaced
+    by the APPE's commit, with 226 for both clients, since the continued version was checked
+    only at the APPE's start. Now the APPE gets 450 and the STOR's file stays."""
+    srv, user, password = server
+    first, second = login(srv, user, password), login(srv, user, password)
+    first.storbinary("STOR log.txt", io.BytesIO(base))
+    first.voidcmd("TYPE I")
+    data = first.transfercmd("APPE log.txt")
+    data.sendall(os.urandom(2 * MiB))
+    time.sleep(0.5)
+    assert second.storbinary("STOR log.txt", io.BytesIO(b"from B\n")).startswith("226")
+    data.sendall(b"from A\n")
+    data.close()
+    with pytest.raises(ftplib.error_temp, match="^450"):
+        first.voidresp()
+    assert fetch(second, "log.txt") == b"from B\n"
+    first.quit()
+    second.quit()

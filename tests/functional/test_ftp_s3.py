@@ -807,3 +807,31 @@ def test_abor_ends_a_download_from_a_store_that_froze(seaweedfs, bucket, tmp_pat
     finally:
         server.stop()
         proxy.close()
+
+
+@pytest.mark.parametrize("size", [None, 0, 6, 10 * 1024 * 1024])
+def test_appe_fails_when_another_client_changes_the_object_meanwhile(seaweedfs, s3ftp, bucket, size):
+    """The object an APPE continues was checked only when its bytes were taken in, at the
+    upload's start: another client's upload that landed while the APPE's bytes still came
+    was replaced at the commit, with 226 (the base missing, empty, read back, or copied
+    server-side alike). Now the commit finds the change: 450, and the other upload stays."""
+    admin = seaweedfs.admin
+    store = seaweedfs.client()
+    if size is not None:
+        store.put_object(Bucket=bucket, Key="log.txt", Body=os.urandom(size))
+    client = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    client.voidcmd("TYPE I")
+    conn = client.transfercmd("APPE log.txt")
+    conn.sendall(os.urandom(2 * 1024 * 1024))  # past the first write to the spool
+    time.sleep(0.5)
+    theirs = b"stored by another client meanwhile\n"
+    store.put_object(Bucket=bucket, Key="log.txt", Body=theirs)
+    conn.sendall(b"the end\n")
+    conn.close()
+    with pytest.raises(ftplib.error_temp, match="^450"):
+        client.voidresp()
+    assert store.get_object(Bucket=bucket, Key="log.txt")["Body"].read() == theirs
+    # Sent again, the APPE continues the other client's object.
+    client.storbinary("APPE log.txt", io.BytesIO(b"appended\n"))
+    assert store.get_object(Bucket=bucket, Key="log.txt")["Body"].read() == theirs + b"appended\n"
+    client.quit()

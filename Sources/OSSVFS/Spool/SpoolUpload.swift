@@ -55,6 +55,8 @@ public actor SpoolUpload: VFSWriter {
     var base: UploadBase?
     /// Whether the upload starts from an existing object's bytes (`base` is gone once they are in).
     let continuesObject: Bool
+    /// The version the upload continues, checked again just before the commit.
+    let continued: UploadBase?
 
     var buffer: [UInt8] = []
     var partFile: PosixFile?
@@ -97,7 +99,8 @@ public actor SpoolUpload: VFSWriter {
         self.ifAbsent = ifAbsent
         self.configuration = configuration
         self.base = base
-        continuesObject = base != nil
+        continuesObject = base.map { $0.length > 0 } ?? false
+        continued = base
         self.onCommit = onCommit
     }
 
@@ -412,6 +415,7 @@ public actor SpoolUpload: VFSWriter {
         }
         try await guarded {
             try await startFromBase()
+            try await continued?.checkUnchanged(in: store)
             if uploadID == nil && partFile == nil && pendingFirst == nil {
                 // Never left memory: one PUT of the buffer.
                 try await store.put(key, body: .bytes(buffer), metadata: metadata, ifAbsent: ifAbsent)

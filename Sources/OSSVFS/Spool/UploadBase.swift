@@ -12,11 +12,32 @@ public struct UploadBase: Sendable {
     /// reports one (OSS). Copied server-side, they carry no CRC of their own: this one lets the
     /// completed object's be checked still.
     public var crc64: UInt64?
+    /// The object did not exist (an APPE that creates its file): one made meanwhile by
+    /// someone else fails the upload, as a changed version does.
+    public var absent: Bool
 
-    public init(key: String, length: UInt64, etag: String?, crc64: UInt64? = nil) {
+    public init(key: String, length: UInt64, etag: String?, crc64: UInt64? = nil, absent: Bool = false) {
         self.key = key
         self.length = length
         self.etag = etag
         self.crc64 = crc64
+        self.absent = absent
+    }
+
+    /// Asks the store, just before the commit, whether the object is still the version the
+    /// upload continues. Its first bytes were checked when they were copied, at the upload's
+    /// start; bytes another client stored since would otherwise be replaced by a commit that
+    /// was to keep every byte. A store with conditional writes would close the last gap; this
+    /// leaves the time of one request. An object deleted meanwhile is made again, whole.
+    func checkUnchanged(in store: any ObjectStore) async throws {
+        let now: ObjectInfo
+        do {
+            now = try await store.head(key)
+        } catch ObjectStoreError.noSuchKey {
+            return
+        }
+        let changed = absent || (etag.map { !$0.isEmpty && $0 != now.etag } ?? false)
+        guard changed else { return }
+        throw VFSError.busy("\(key) was changed by another client while this upload continued it; send it again")
     }
 }

@@ -345,7 +345,8 @@ public struct ObjectVFS: VFS {
         await invalidate(key)
         guard let existing = try await fileInfo(path) else {
             if prefixLength == .max {
-                return upload(of: key, modified: modified, base: nil, ifAbsent: ifAbsent)
+                return upload(of: key, modified: modified, base: UploadBase(key: key, length: 0, etag: nil, absent: true),
+                              ifAbsent: ifAbsent)
             }
             throw VFSError.invalidRange("\(path) does not exist; cannot continue it at \(prefixLength)")
         }
@@ -355,7 +356,7 @@ public struct ObjectVFS: VFS {
         }
         let base = UploadBase(key: key, length: length, etag: existing.etag,
                               crc64: length == existing.size ? existing.crc64 : nil)
-        return upload(of: key, modified: modified, base: length > 0 ? base : nil, ifAbsent: ifAbsent)
+        return upload(of: key, modified: modified, base: base, ifAbsent: ifAbsent)
     }
 
     /// A new upload of `key`, keeping `base`'s first bytes when given.
