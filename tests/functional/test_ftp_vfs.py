@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import ftplib
 import io
+import secrets
 import subprocess
 import pytest
 
 from netutil import HOST
+from ossftp_server import Account, OssftpServer
 
 NAMES = ["a b.txt", "#hash", "100%", "quote\"d'", "中文名.txt", "+plus+"]
 
@@ -313,3 +315,28 @@ def test_an_emptied_folder_is_kept_by_mkd_moved_by_rename_and_gone_with_its_pare
     with pytest.raises(ftplib.error_perm, match="^550"):
         client.cwd("/a/c")
     client.quit()
+
+
+def test_a_folder_rename_by_copy_keeps_the_bytes_of_a_marker_that_holds_some(tmp_path):
+    """A folder marker that another tool wrote bytes into (`dir/` with a body, on a store
+    that keeps it): RMD refuses to drop such a marker, but a rename by copy wrote every marker
+    anew, empty, and then deleted the old one with its bytes."""
+    account = Account("carol", "c-" + secrets.token_urlsafe(10), "bucket3")
+    srv = OssftpServer(tmp_path / "srv", [account], extra_args=["--rename", "copy"])
+    srv.start()
+    try:
+        c = login(srv, account.username, account.password)
+        c.mkd("md")
+        c.mkd("md/sub")
+        c.mkd("md/empty")
+        c.storbinary("STOR md/f.txt", io.BytesIO(b"f"))
+        marker = srv.bucket_dir() / "md" / "sub" / ".ossftp-dir"
+        marker.write_bytes(b"bytes another tool put in the marker")
+        c.rename("md", "md2")
+        assert (srv.bucket_dir() / "md2" / "sub" / ".ossftp-dir").read_bytes() == b"bytes another tool put in the marker"
+        assert (srv.bucket_dir() / "md2" / "empty" / ".ossftp-dir").read_bytes() == b""
+        assert fetch(c, "md2/f.txt") == b"f"
+        assert not (srv.bucket_dir() / "md").exists()
+        c.quit()
+    finally:
+        srv.stop()

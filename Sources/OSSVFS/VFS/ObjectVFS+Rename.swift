@@ -68,15 +68,15 @@ extension ObjectVFS {
         try await storeCall(source) { try await store.rename(from: from, to: to) }
     }
 
-    /// Every key under the directory, or a refusal when there are more than `limit`.
-    private func keys(under prefix: String, limit: Int, path: VFSPath) async throws -> [String] {
-        var keys: [String] = []
+    /// Every object under the directory, or a refusal when there are more than `limit`.
+    private func objects(under prefix: String, limit: Int, path: VFSPath) async throws -> [ObjectInfo] {
+        var keys: [ObjectInfo] = []
         var token: String?
         repeat {
             let page = try await storeCall(path) {
                 try await store.listPage(ListRequest(prefix: prefix, delimiter: nil, continuationToken: token, maxKeys: 1000))
             }
-            keys += page.objects.map(\.key)
+            keys += page.objects
             if keys.count > limit {
                 throw VFSError.unsupported(
                     "\(path) holds more than \(limit) objects; renaming it would copy them all (see config.json rename_max_objects)")
@@ -105,8 +105,9 @@ extension ObjectVFS {
         case .native:
             try await nativeRename(from, to, source)
         case .copy(let limit):
-            let sources = try await keys(under: from, limit: limit, path: source)
-            try await copyAll(sources, from: from, to: to, path: source)
+            let objects = try await objects(under: from, limit: limit, path: source)
+            let sources = objects.map(\.key)
+            try await copyAll(objects, from: from, to: to, path: source)
             // Everything is copied: now the sources go. A failure here leaves a complete copy
             // and some of the originals, and says so.
             // Deepest first, so each marker goes after what is under it (folder-backed stores such
@@ -132,7 +133,7 @@ extension ObjectVFS {
 
     /// Copies every key to the new prefix, eight at a time; on any failure removes the copies
     /// made, so the tree is either whole at the destination or untouched.
-    private func copyAll(_ keys: [String], from: String, to: String, path: VFSPath) async throws {
+    private func copyAll(_ objects: [ObjectInfo], from: String, to: String, path: VFSPath) async throws {
         let store = self.store
         var copied: [String] = []
         var firstError: (any Error)?
@@ -141,14 +142,16 @@ extension ObjectVFS {
         await withTaskGroup(of: Result<String, any Error>.self) { group in
             var next = 0
             func add() {
-                let key = keys[next]
+                let object = objects[next]
+                let key = object.key
                 next += 1
                 let target = to + key.droppingBytes(from.utf8.count)
                 group.addTask {
                     do {
-                        // A directory marker is empty: writing a new one is cheaper than a copy,
-                        // and some stores (SeaweedFS) cannot copy one.
-                        if key.endsWithSlashByte {
+                        // An empty directory marker is written anew: cheaper than a copy, and
+                        // some stores (SeaweedFS) cannot copy one. A marker that holds bytes
+                        // (another tool put them there) is copied: they are not ours to drop.
+                        if key.endsWithSlashByte && object.size == 0 {
                             try await store.put(target, body: .bytes([]), metadata: [:])
                         } else {
                             try await store.copy(from: key, to: target)
@@ -159,13 +162,13 @@ extension ObjectVFS {
                     }
                 }
             }
-            while next < min(8, keys.count) { add() }
+            while next < min(8, objects.count) { add() }
             while let result = await group.next() {
                 switch result {
                 case .success(let target): copied.append(target)
                 case .failure(let error): firstError = firstError ?? error
                 }
-                if firstError == nil && next < keys.count { add() }
+                if firstError == nil && next < objects.count { add() }
             }
         }
         guard let error = firstError else { return }
