@@ -97,7 +97,7 @@ struct MountCommand: AsyncParsableCommand {
     var rename: String = "refuse"
 
     @Option(name: .customLong("max_rewrite_mb"),
-            help: "Largest existing file that can be changed in place; beyond it such writes fail with EFBIG.")
+            help: "Largest existing file that can be changed in place (beyond it such writes fail with EFBIG), and largest new file that can be read back and patched anywhere while written.")
     var maxRewriteMB: Int = 1024
 
     mutating func validate() throws {
@@ -170,8 +170,11 @@ struct MountCommand: AsyncParsableCommand {
         var keepRunFolder = false
         defer { if !keepRunFolder { run.remove() } }
         let journal = UploadJournal(directory: run.path + "/journal")
-        let spool = SpoolConfiguration(directory: run.path, budget: SpoolBudget(limit: Int64(spoolBudgetMB) << 20),
+        var spool = SpoolConfiguration(directory: run.path, budget: SpoolBudget(limit: Int64(spoolBudgetMB) << 20),
                                        journal: journal)
+        // A new file stays readable and patchable anywhere until its close up to the size a
+        // stored one may be rewritten at (git's index-pack reads back its pack).
+        spool.retainSentBytes = Int64(maxRewriteMB) << 20
         Task { await Self.clearAbandonedRuns(in: spoolDirectory) }
         let renamePolicy: RenamePolicy = switch rename {
         case "copy": .copy(maxDirectoryObjects: 1000)

@@ -231,6 +231,48 @@ import TestSupport
         }
     }
 
+    /// With sent parts kept (the mount), bytes already sent are read back and patched until
+    /// the commit, which sends the patched parts again; once the kept parts would outgrow the
+    /// retention none is kept, and those bytes are refused as before. Nothing is left in the
+    /// spool afterwards.
+    @Test func keptPartsAreReadAndPatchedUntilTheCommit() async throws {
+        try await Self.withForeignSpool { store, spoolPath in
+            let model = ModelledUpload(store: store, key: "kept", spoolPath: spoolPath, retainSentBytes: 3 << 20)
+            let upload = model.upload
+            func patch(_ count: Int, at offset: Int, _ seed: Int) async throws {
+                let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 3 &+ seed) }
+                try await upload.overwrite(bytes, at: UInt64(offset))
+                model.expected.replaceSubrange(offset..<(offset + count), with: bytes)
+            }
+            // Parts 1 and 2 sent (part 3 being written).
+            for index in 0..<5 { try await model.append(500_000 + index, index) }
+            try await patch(100, at: 10, 1)
+            try await patch(300, at: (1 << 20) - 150, 2)
+            for (offset, count) in [(0, 200), ((1 << 20) - 200, 400), ((2 << 20) - 10, 20)] {
+                #expect(try await upload.readBack(at: UInt64(offset), count: count)
+                        == Array(model.expected[offset..<(offset + count)]))
+            }
+            try await patch(50, at: 10, 3)
+            // Part 3 fills the 3 MiB kept; a patch there is sent again when part 4 goes, which
+            // does not fit: from then on nothing is kept.
+            try await model.append((3 << 20) - model.expected.count + 100_000, 9)
+            try await patch(10, at: (2 << 20) + 5, 4)
+            try await model.append(1 << 20, 10)
+            await #expect(throws: VFSError.self) { try await upload.overwrite([1, 2, 3], at: 10) }
+            await #expect(throws: VFSError.self) { _ = try await upload.readBack(at: 10, count: 3) }
+            try await upload.commit()
+            let stored = try await collect(store.get("kept", range: nil))
+            let same = stored == model.expected
+            #expect(same)
+            if !same {
+                let first = zip(stored, model.expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                Issue.record("sizes \(stored.count) \(model.expected.count), first difference at \(String(describing: first))")
+            }
+            let left = try FileManager.default.contentsOfDirectory(atPath: spoolPath)
+            #expect(left.isEmpty, "\(left)")
+        }
+    }
+
     /// Cutting an upload back while the bytes cut are in the spool: in the buffer, in the part
     /// being written, into the first part kept back (which becomes the part being written
     /// again); refused once they have gone to the store. Writing goes on from the new end.
@@ -322,9 +364,10 @@ final class ModelledUpload: @unchecked Sendable {
     let upload: SpoolUpload
     var expected: [UInt8] = []
 
-    init(store: LocalStore, key: String, spoolPath: String) {
-        let spool = SpoolConfiguration(directory: spoolPath, partSize: 1 << 20, writeBufferSize: 64 << 10,
+    init(store: LocalStore, key: String, spoolPath: String, retainSentBytes: Int64 = 0) {
+        var spool = SpoolConfiguration(directory: spoolPath, partSize: 1 << 20, writeBufferSize: 64 << 10,
                                        budget: SpoolBudget(limit: 64 << 20))
+        spool.retainSentBytes = retainSentBytes
         upload = SpoolUpload(store: store, key: key, configuration: spool)
     }
 

@@ -508,7 +508,8 @@ def test_git_clone_into_the_mount(kind, tmp_path, seaweedfs):
     source = tmp_path / "source"
     source.mkdir()
     assert sh("git init -q && git config user.email t@e.st && git config user.name t && mkdir -p d/e"
-              " && head -c 300000 /dev/urandom > blob.bin", source).returncode == 0
+              " && head -c 300000 /dev/urandom > blob.bin && head -c 20000000 /dev/urandom > large.bin",
+              source).returncode == 0
     # Six versions of 30 text files, so the pack holds deltas: index-pack resolves them in
     # threads, each opening the pack being written again, read-only.
     for version in range(6):
@@ -523,6 +524,31 @@ def test_git_clone_into_the_mount(kind, tmp_path, seaweedfs):
                     " && git log --oneline", mounted.root)
         assert cloned.returncode == 0 and "v5" in cloned.stdout, cloned.stderr
         assert (mounted.root / "clone" / "blob.bin").read_bytes() == (source / "blob.bin").read_bytes()
+        # The pack holds 20 MB that do not compress: larger than a part, so on S3 its first
+        # part went up while index-pack still wrote and read the pack.
+        assert (mounted.root / "clone" / "large.bin").read_bytes() == (source / "large.bin").read_bytes()
+    finally:
+        mounted.mount.stop()
+
+
+def test_a_new_file_larger_than_max_rewrite_keeps_only_what_is_not_sent(tmp_path, seaweedfs):
+    """Past `--max_rewrite_mb`, a new file's sent parts are not kept: a write or read back
+    there is refused (EINVAL) and the upload goes on; the part being written stays open."""
+    mounted = _mount("s3", tmp_path, seaweedfs, extra=["--max_rewrite_mb", "20"])
+    try:
+        chunk = bytes(range(256)) * (MiB // 256)
+        descriptor = os.open(mounted.root / "big", os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+        for _ in range(40):
+            os.write(descriptor, chunk)
+        for call in (lambda: os.pwrite(descriptor, b"x", 3), lambda: os.pread(descriptor, 1, 3)):
+            with pytest.raises(OSError) as failure:
+                call()
+            assert failure.value.errno == errno.EINVAL
+        os.pwrite(descriptor, b"end", 40 * MiB - 3)
+        os.close(descriptor)
+        expected = (chunk * 40)[:-3] + b"end"
+        assert hashlib.sha256(mounted.store_read("big")).hexdigest() == hashlib.sha256(expected).hexdigest()
+        assert not list((tmp_path / "spool").rglob("upload-*"))
     finally:
         mounted.mount.stop()
 
@@ -538,23 +564,27 @@ def test_a_new_file_is_changed_and_read_while_its_bytes_are_in_the_spool(mounted
     assert os.pwrite(descriptor, b"ccc", 9) == 3
     assert os.pread(descriptor, 100, 0) == b"aaaaabbacccc"
     # Past the first 16 MiB part, once a second has begun, the first is on its way to the
-    # store: on S3 a write or read back there is refused (EINVAL) and the upload goes on. The
-    # local store keeps the whole upload in one spool file, so everything stays writable.
+    # store (S3): its file stays in the spool until the close, so a write there (a header
+    # filled in last) and a read back still work; the patched part is sent again. The local
+    # store keeps the whole upload in one spool file.
     tail = bytes(range(256)) * (17 * MiB // 256)
     os.lseek(descriptor, 0, os.SEEK_END)
     os.write(descriptor, tail)
-    if mounted.kind == "s3":
-        for call in (lambda: os.pwrite(descriptor, b"x", 3), lambda: os.pread(descriptor, 1, 3)):
-            with pytest.raises(OSError) as failure:
-                call()
-            assert failure.value.errno == errno.EINVAL
-        expected = b"aaaaabbacccc" + tail
-    else:
-        os.pwrite(descriptor, b"x", 3)
-        expected = b"aaaxabbacccc" + tail
+    os.write(descriptor, tail)
+    os.pwrite(descriptor, b"x", 3)
+    os.pwrite(descriptor, b"yy", 16 * MiB - 1)  # across the first two parts
+    expected = bytearray(b"aaaxabbacccc" + tail + tail)
+    expected[16 * MiB - 1:16 * MiB + 1] = b"yy"
+    expected = bytes(expected)
+    assert os.pread(descriptor, 8, 0) == expected[:8]
+    assert os.pread(descriptor, 4, 16 * MiB - 2) == expected[16 * MiB - 2:16 * MiB + 2]
+    reader = os.open(root / "seq", os.O_RDONLY)  # another descriptor, as git's index-pack opens
+    assert os.pread(reader, 6, 0) == expected[:6]
+    os.close(reader)
     assert os.pread(descriptor, 5, len(expected) - 5) == expected[-5:]
     os.close(descriptor)
-    assert (root / "seq").read_bytes() == expected
+    assert hashlib.sha256((root / "seq").read_bytes()).hexdigest() == hashlib.sha256(expected).hexdigest()
+    assert hashlib.sha256(mounted.store_read("seq")).hexdigest() == hashlib.sha256(expected).hexdigest()
 
     # vim writes its swap file's first block again as it goes.
     (root / "notes.txt").write_text("one\n")

@@ -8,21 +8,34 @@ extension SpoolUpload {
     enum Holder {
         case buffer(Int)
         case file(String, UInt64)
+        /// A part already sent whose file is kept (its number, file and offset there).
+        case sent(Int, String, UInt64)
     }
 
-    /// Where the `count` written bytes from `offset` are held, stretch by stretch: the first
-    /// part kept back until a second begins, the part being written, the buffer. Throws when
-    /// some of them have already gone to the store, or when the range lies past the end.
+    /// The offset of the first byte not sent yet: of the first part kept back until a second
+    /// begins, else of the part being written, else of the buffer.
+    var firstUnsent: UInt64 {
+        let bufferStart = total - UInt64(buffer.count)
+        return bufferStart - UInt64(partFill) - UInt64(pendingFirst?.size ?? 0)
+    }
+
+    /// Where the `count` written bytes from `offset` are held, stretch by stretch: the parts
+    /// sent and kept, the first part kept back until a second begins, the part being written,
+    /// the buffer. Throws when some of them have already gone to the store and are not kept,
+    /// or when the range lies past the end.
     func holders(from offset: UInt64, count: Int) throws -> [(Holder, Int)] {
         let end = offset + UInt64(count)
         let bufferStart = total - UInt64(buffer.count)
         let partStart = bufferStart - UInt64(partFill)
-        let firstStart = partStart - UInt64(pendingFirst?.size ?? 0)
+        let firstStart = firstUnsent
         guard end <= total else { throw VFSError.invalidRange("\(key): bytes \(offset)-\(end) lie past the \(total) written") }
-        guard offset >= firstStart else {
+        guard offset >= earliestHeld(unsentFrom: firstStart) else {
             throw VFSError.invalidRange("\(key): bytes from \(offset) were already sent to the store")
         }
         var stretches: [(start: UInt64, end: UInt64, holder: (UInt64) -> Holder)] = []
+        for part in retained {
+            stretches.append((part.start, part.start + UInt64(part.size), { .sent(part.number, part.path, $0 - part.start) }))
+        }
         if let first = pendingFirst { stretches.append((firstStart, partStart, { .file(first.path, $0 - firstStart) })) }
         if let path = partPath { stretches.append((partStart, bufferStart, { .file(path, $0 - partStart) })) }
         stretches.append((bufferStart, total, { .buffer(Int($0 - bufferStart)) }))
@@ -42,7 +55,15 @@ extension SpoolUpload {
         guard offset <= total else { throw VFSError.invalidRange("\(key): a write at \(offset) lies past the \(total) bytes written") }
         let inside = Int(min(UInt64(bytes.count), total - offset))
         // Refused before anything changes: the upload goes on as it was.
-        let pieces = try holders(from: offset, count: inside)
+        var pieces = try holders(from: offset, count: inside)
+        let sending = pieces.compactMap { holder, _ -> Int? in if case .sent(let number, _, _) = holder { number } else { nil } }
+        if !sending.isEmpty {
+            // A part still on its way is let arrive first: a patch in the middle of its send
+            // fails the part's checksum, and with it the upload. Then placed again, since
+            // writes may have come in meanwhile.
+            await waitUntilSent(sending)
+            pieces = try holders(from: offset, count: inside)
+        }
         let durable = configuration.writeBack
         try await guarded {
             var done = 0
@@ -59,6 +80,13 @@ extension SpoolUpload {
                         if durable { try file.sync() }
                         try file.close()
                     }
+                case .sent(let number, let path, let at):
+                    try await storeIO {
+                        let file = try PosixFile.openForChanging(path)
+                        try file.writeAll(slice, at: at)
+                        try file.close()
+                    }
+                    sentPartPatched(number)
                 }
                 done += length
             }
@@ -70,8 +98,10 @@ extension SpoolUpload {
         guard case .accepting = state else { throw VFSError.storeFailure("upload is no longer accepting data") }
         try await guarded { try await startFromBase() }
         guard size < total else { return }
-        // Refused before anything changes, as a write there would be.
-        _ = try holders(from: size, count: Int(total - size))
+        // Refused before anything changes: sent parts, kept or not, stay as sent.
+        guard size >= firstUnsent else {
+            throw VFSError.invalidRange("\(key): bytes from \(size) were already sent to the store")
+        }
         let bufferStart = total - UInt64(buffer.count)
         let partStart = bufferStart - UInt64(partFill)
         try await guarded {
@@ -113,12 +143,18 @@ extension SpoolUpload {
         guard case .accepting = state else { throw VFSError.storeFailure("upload is no longer accepting data") }
         try await guarded { try await startFromBase() }
         guard offset < total else { return [] }
+        // What the buffer holds is taken before the first wait for the disk: a write that comes
+        // in meanwhile may move the buffer into a part file.
+        let pieces = try holders(from: offset, count: Int(min(UInt64(count), total - offset))).map { holder, length in
+            if case .buffer(let index) = holder { return (holder, length, Array(buffer[index..<(index + length)])) }
+            return (holder, length, [UInt8]())
+        }
         var bytes: [UInt8] = []
-        for (holder, length) in try holders(from: offset, count: Int(min(UInt64(count), total - offset))) {
+        for (holder, length, buffered) in pieces {
             switch holder {
-            case .buffer(let index):
-                bytes += buffer[index..<(index + length)]
-            case .file(let path, let at):
+            case .buffer:
+                bytes += buffered
+            case .file(let path, let at), .sent(_, let path, let at):
                 bytes += try await storeIO {
                     let file = try PosixFile.openForReading(path)
                     defer { try? file.close() }

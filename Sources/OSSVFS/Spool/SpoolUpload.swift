@@ -31,6 +31,8 @@ public actor SpoolUpload: VFSWriter {
         var path: String
         var size: Int
         var reserved: Int64
+        /// The offset of its first byte in the upload.
+        var start: UInt64
     }
 
     struct InFlight {
@@ -85,6 +87,15 @@ public actor SpoolUpload: VFSWriter {
     /// that would be copied together again, and holds no budget: its bytes already sit where
     /// the store keeps them, and the budget bounds only bytes waiting for a store.
     var adopted = false
+    /// Parts sent and still kept in the spool (``SpoolConfiguration/retainSentBytes``), in
+    /// order and without gaps; their bytes, and the numbers of those patched since they were sent.
+    var retained: [RetainedPart] = []
+    var retainedBytes: Int64 = 0
+    var patchedSentParts: Set<Int> = []
+    /// The store's record of each part sent again after a patch, which the completion names.
+    var resentParts: [Int: UploadedPart] = [:]
+    /// Set once the file outgrew the retention: no part is kept from then on.
+    var retentionEnded = false
 
     /// An upload of `key` (with `metadata`), optionally continuing the first bytes of another
     /// object (``UploadBase``); `onCommit` runs once the object is stored.
@@ -114,15 +125,19 @@ public actor SpoolUpload: VFSWriter {
         }
     }
 
+    // `total` counts bytes once they are in the buffer or in a part file, never while on their
+    // way between (writeOut waits for the disk and the budget): a read back or a patch that
+    // comes in meanwhile (another descriptor of the mount) places offsets by it, and found
+    // them shifted by the bytes in transit.
     func append(_ chunks: [any VFSBytes]) async throws {
         let count = chunks.reduce(0) { $0 + $1.count }
-        total += UInt64(count)
         // Large writes go straight to the part file: no copy into the buffer.
         if buffer.isEmpty && count >= configuration.writeBufferSize {
             try await writeOut(chunks, count: count)
             return
         }
         for chunk in chunks { chunk.withUnsafeBytes { buffer.append(contentsOf: $0) } }
+        total += UInt64(count)
         if buffer.count >= configuration.writeBufferSize { try await flush() }
     }
 
@@ -131,6 +146,7 @@ public actor SpoolUpload: VFSWriter {
         guard !buffer.isEmpty else { return }
         let bytes = buffer
         buffer = []
+        total -= UInt64(bytes.count)
         try await writeOut([bytes], count: bytes.count)
     }
 
@@ -147,6 +163,7 @@ public actor SpoolUpload: VFSWriter {
                 try chunks.withUnsafeBuffers { try file.writeAll($0, range: range) }
             }
             partFill += range.count
+            total += UInt64(range.count)
             start = range.upperBound
             if partFill == partLimit { try await sealPart() }
         }
@@ -228,7 +245,8 @@ public actor SpoolUpload: VFSWriter {
             await configuration.budget.release(partReserved - Int64(partFill))
             partReserved = Int64(partFill)
         }
-        let sealed = SealedPart(number: nextPartNumber, path: path, size: partFill, reserved: partReserved)
+        let start = total - UInt64(buffer.count) - UInt64(partFill)
+        let sealed = SealedPart(number: nextPartNumber, path: path, size: partFill, reserved: partReserved, start: start)
         partFile = nil
         partPath = nil
         partFill = 0
@@ -281,6 +299,15 @@ public actor SpoolUpload: VFSWriter {
     func launch(_ part: SealedPart) async throws {
         let budget = configuration.budget
         let keepsFailed = configuration.writeBack
+        // A kept part's file outlives its upload (the abort or the commit removes it); its
+        // budget goes back as any part's: the budget bounds bytes waiting for the store.
+        let keeps: Bool
+        do {
+            keeps = try await retain(part)
+        } catch {
+            await release(part.reserved, path: part.path)
+            throw error
+        }
         do {
             try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
                 let result: Result<UploadedPart, any Error>
@@ -288,7 +315,7 @@ public actor SpoolUpload: VFSWriter {
                     let uploaded = try await budget.whileSending {
                         try await store.uploadPart(
                             key, uploadID: id, partNumber: part.number,
-                            body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: true))
+                            body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: !keeps))
                     }
                     // Known (and, once the client was told the file is stored, journaled)
                     // before its file goes: a restart cannot send it again, and ListParts does
@@ -302,7 +329,7 @@ public actor SpoolUpload: VFSWriter {
                     }
                     result = .failure(error)
                 }
-                try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(part.path) }
+                if !keeps { try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(part.path) } }
                 await budget.release(part.reserved)
                 return try result.get()
             }
@@ -434,12 +461,14 @@ public actor SpoolUpload: VFSWriter {
                 } else {
                     while !inFlight.isEmpty { try await collectOldest() }
                     guard let id = uploadID else { preconditionFailure("a multipart upload without an id") }
-                    let parts = stored.sorted { $0.partNumber < $1.partNumber }
+                    try await resendPatchedParts(uploadID: id)
+                    let parts = completedParts()
                     try await store.completeMultipartUpload(key, uploadID: id, parts: parts, ifAbsent: ifAbsent)
                     uploadID = nil
                 }
             }
             state = .committed
+            await dropRetained()
             if let journal = configuration.journal, record != nil { await journal.remove(name) }
             await onCommit()
         }
@@ -461,6 +490,7 @@ public actor SpoolUpload: VFSWriter {
             }
         }
         inFlight = []
+        await dropRetained()
         var aborted = true
         if let id = uploadID {
             uploadID = nil
