@@ -161,6 +161,7 @@ struct MountCommand: AsyncParsableCommand {
         }
         if !foreground { try detach() }
         MallocTuning.apply()
+        OpenFilesLimit.raise()
         // A folder of this run's own in the spool, with a journal: a mount killed mid-upload
         // leaves its multipart uploads and files there, for the next mount to clear.
         let run: SpoolRunFolder

@@ -127,6 +127,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         MallocTuning.apply()
+        OpenFilesLimit.raise()
         let settings: ServeSettings
         do {
             settings = try ServeSettings(flags: self)

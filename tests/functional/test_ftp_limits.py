@@ -543,3 +543,56 @@ def test_connections_that_ended_give_their_memory_back(tmp_path):
         assert grown < 4, f"{grown:.1f} MiB more after 6,000 more connections"
     finally:
         server.stop()
+
+
+class _LimitedFilesServer(OssftpServer):
+    """ossftp started with an open files limit of 256, which it may raise to 4096."""
+
+    def command(self) -> list[str]:
+        return ["prlimit", "--nofile=256:4096", "--", *super().command()]
+
+
+def _open_files_limits(pid: int) -> tuple[int, int]:
+    for line in open(f"/proc/{pid}/limits"):
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError("no open files line")
+
+
+def test_out_of_file_descriptors_the_listener_backs_off_and_recovers(tmp_path):
+    """With every file descriptor taken, accept(2) fails with EMFILE: the listener retried at
+    once, forever, on both loops (two cores busy, nothing logged). It now waits between tries
+    and says why, and takes the waiting clients once descriptors are free. At start the open
+    files limit is raised to what the system allows the process."""
+    import psutil
+
+    account = Account("fd", "f-" + secrets.token_urlsafe(10), "bucketfd")
+    server = _LimitedFilesServer(tmp_path / "srv", [account])
+    server.start()
+    sockets: list[socket.socket] = []
+    try:
+        assert _open_files_limits(server.proc.pid) == (4096, 4096)
+        subprocess.run(["prlimit", "--pid", str(server.proc.pid), "--nofile=48:48"], check=True)
+        for _ in range(80):
+            sockets.append(socket.create_connection((HOST, server.port), timeout=5))
+        time.sleep(1)
+        process = psutil.Process(server.proc.pid)
+        before = process.cpu_times()
+        time.sleep(3)
+        after = process.cpu_times()
+        spent = (after.user + after.system) - (before.user + before.system)
+        assert spent < 0.5, f"{spent:.2f} s of CPU in 3 s with no descriptor free"
+        assert "cannot accept connections" in server.log_tail(100_000)
+        for connection in sockets:
+            connection.close()
+        sockets = []
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=10)
+        client.login(account.username, account.password)
+        client.storbinary("STOR after.txt", io.BytesIO(b"descriptors are back"))
+        client.quit()
+    finally:
+        for connection in sockets:
+            connection.close()
+        server.stop()

@@ -43,7 +43,7 @@ final class PassiveListener: Sendable {
             let port = ports.lowerBound + (first - ports.lowerBound + step) % ports.count
             let slot = AcceptSlot(promise: group.next().makePromise(of: DataChannel.self), expectedPeer: expectedPeer)
             do {
-                var bootstrap = ServerBootstrap(group: group)
+                var bootstrap = AcceptBackoff.install(on: ServerBootstrap(group: group))
                 if let receiveBuffer {
                     // Accepted connections inherit the receive buffer before their handshake.
                     bootstrap = bootstrap.serverChannelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))

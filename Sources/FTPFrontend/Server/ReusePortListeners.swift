@@ -51,7 +51,7 @@ enum ReusePortListeners {
     }
 
     private static func bootstrap(on loop: any EventLoop) -> ServerBootstrap {
-        ServerBootstrap(group: loop, childGroup: loop)
+        AcceptBackoff.install(on: ServerBootstrap(group: loop, childGroup: loop))
             .serverChannelOption(.backlog, value: Self.backlog)
     }
 
