@@ -97,19 +97,41 @@ import TestSupport
     /// window between a check and the rename), by put and by completion alike.
     @Test func writesThatMayOnlyCreateLeaveAnExistingObject() async throws {
         try await withStore { store, bucket in
-            try await store.put("d/f", body: .bytes(Array("first".utf8)), metadata: [:], ifAbsent: true)
+            try await store.put("d/f", body: .bytes(Array("first".utf8)), metadata: [:], condition: .absent)
             await #expect(throws: ObjectStoreError.conflict("an object has that name")) {
-                try await store.put("d/f", body: .bytes(Array("second".utf8)), metadata: [:], ifAbsent: true)
+                try await store.put("d/f", body: .bytes(Array("second".utf8)), metadata: [:], condition: .absent)
             }
             let id = try await store.createMultipartUpload("d/f", metadata: [:])
             let part = try await store.uploadPart("d/f", uploadID: id, partNumber: 1, body: .bytes(Array("third".utf8)))
             await #expect(throws: ObjectStoreError.conflict("an object has that name")) {
-                try await store.completeMultipartUpload("d/f", uploadID: id, parts: [part], ifAbsent: true)
+                try await store.completeMultipartUpload("d/f", uploadID: id, parts: [part], condition: .absent)
             }
             #expect(try await collect(store.get("d/f", range: nil)) == Array("first".utf8))
             // No temporary file is left behind by the refusals.
             let leftovers = try FileManager.default.subpathsOfDirectory(atPath: bucket).filter { !$0.hasPrefix(".ossftp") }
             #expect(leftovers.sorted() == ["d", "d/f"])
+        }
+    }
+
+    /// A write on a version (`.matching`) takes place only over that version, by put and by
+    /// completion alike, and leaves no temporary file when refused.
+    @Test func writesOnAVersionLeaveAnotherOne() async throws {
+        try await withStore { store, bucket in
+            let first = try await store.put("v", body: .bytes(Array("first".utf8)), metadata: ["mtime": "1700000000"])
+            let second = try await store.put("v", body: .bytes(Array("second!".utf8)), metadata: [:], condition: .matching(first))
+            await #expect(throws: ObjectStoreError.changed("v")) {
+                try await store.put("v", body: .bytes(Array("third".utf8)), metadata: [:], condition: .matching(first))
+            }
+            let id = try await store.createMultipartUpload("v", metadata: [:])
+            let part = try await store.uploadPart("v", uploadID: id, partNumber: 1, body: .bytes(Array("fourth".utf8)))
+            await #expect(throws: ObjectStoreError.changed("v")) {
+                try await store.completeMultipartUpload("v", uploadID: id, parts: [part], condition: .matching(first))
+            }
+            #expect(try await collect(store.get("v", range: nil)) == Array("second!".utf8))
+            try await store.completeMultipartUpload("v", uploadID: id, parts: [part], condition: .matching(second))
+            #expect(try await collect(store.get("v", range: nil)) == Array("fourth".utf8))
+            let leftovers = try FileManager.default.subpathsOfDirectory(atPath: bucket).filter { !$0.hasPrefix(".ossftp") }
+            #expect(leftovers.sorted() == ["v"])
         }
     }
 

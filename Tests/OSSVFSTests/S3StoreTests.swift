@@ -155,24 +155,48 @@ import TestSupport
     @Test func writesThatMayOnlyCreateLeaveAnExistingObject() async throws {
         let store = try await SeaweedFSStores.store()
         let key = unique("create-only")
-        try await store.put(key, body: .bytes(Array("first".utf8)), metadata: [:], ifAbsent: true)
+        try await store.put(key, body: .bytes(Array("first".utf8)), metadata: [:], condition: .absent)
         await #expect(throws: ObjectStoreError.conflict("\(key) exists")) {
-            try await store.put(key, body: .bytes(Array("second".utf8)), metadata: [:], ifAbsent: true)
+            try await store.put(key, body: .bytes(Array("second".utf8)), metadata: [:], condition: .absent)
         }
         // The same bytes again, as a retry after a lost answer sends them: the upload's own object.
-        try await store.put(key, body: .bytes(Array("first".utf8)), metadata: [:], ifAbsent: true)
+        try await store.put(key, body: .bytes(Array("first".utf8)), metadata: [:], condition: .absent)
         let id = try await store.createMultipartUpload(key, metadata: [:])
         let part = try await store.uploadPart(key, uploadID: id, partNumber: 1, body: .bytes(random(1000)))
         await #expect(throws: ObjectStoreError.conflict("\(key) exists")) {
-            try await store.completeMultipartUpload(key, uploadID: id, parts: [part], ifAbsent: true)
+            try await store.completeMultipartUpload(key, uploadID: id, parts: [part], condition: .absent)
         }
         try await store.abortMultipartUpload(key, uploadID: id)
         #expect(try await collect(store.get(key, range: nil)) == Array("first".utf8))
         let other = unique("create-only-multipart")
         let upload = try await store.createMultipartUpload(other, metadata: [:])
         let piece = try await store.uploadPart(other, uploadID: upload, partNumber: 1, body: .bytes(Array("made".utf8)))
-        try await store.completeMultipartUpload(other, uploadID: upload, parts: [piece], ifAbsent: true)
+        try await store.completeMultipartUpload(other, uploadID: upload, parts: [piece], condition: .absent)
         #expect(try await collect(store.get(other, range: nil)) == Array("made".utf8))
+    }
+
+    /// A write on the version it continues (If-Match) takes place only over that version, by
+    /// PUT and by CompleteMultipartUpload alike; over another, or none, it changes nothing.
+    @Test func writesOnAVersionLeaveAnotherOne() async throws {
+        let store = try await SeaweedFSStores.store()
+        let key = unique("on-version")
+        let first = try await store.put(key, body: .bytes(Array("first".utf8)), metadata: [:])
+        let second = try await store.put(key, body: .bytes(Array("second".utf8)), metadata: [:], condition: .matching(first))
+        await #expect(throws: ObjectStoreError.changed(key)) {
+            try await store.put(key, body: .bytes(Array("third".utf8)), metadata: [:], condition: .matching(first))
+        }
+        let id = try await store.createMultipartUpload(key, metadata: [:])
+        let part = try await store.uploadPart(key, uploadID: id, partNumber: 1, body: .bytes(random(1000)))
+        await #expect(throws: ObjectStoreError.changed(key)) {
+            try await store.completeMultipartUpload(key, uploadID: id, parts: [part], condition: .matching(first))
+        }
+        #expect(try await collect(store.get(key, range: nil)) == Array("second".utf8))
+        try await store.completeMultipartUpload(key, uploadID: id, parts: [part], condition: .matching(second))
+        #expect(try await store.head(key).size == 1000)
+        let missing = unique("on-version-missing")
+        await #expect(throws: ObjectStoreError.changed(missing)) {
+            try await store.put(missing, body: .bytes([1]), metadata: [:], condition: .matching(first))
+        }
     }
 
     @Test func abortedUploadIsGone() async throws {

@@ -395,8 +395,13 @@ public actor SpoolUpload: VFSWriter {
                 nextPartNumber += 1
                 let range = offset...last
                 try await launch(number: number, path: nil, size: Int(range.count), reserved: 0) { [store, key] id in
-                    var part = try await store.uploadPartCopy(key, uploadID: id, partNumber: number, source: base.key,
+                    var part: UploadedPart
+                    do {
+                        part = try await store.uploadPartCopy(key, uploadID: id, partNumber: number, source: base.key,
                                                               range: range, ifMatch: base.etag)
+                    } catch ObjectStoreError.changed {
+                        throw base.changedError
+                    }
                     // OSS documents no CRC in a copy's answer: the copied run's is the base's,
                     // given to its first part.
                     if let crc = base.crc64 {
@@ -409,8 +414,14 @@ public actor SpoolUpload: VFSWriter {
             }
             total += base.length
         } else {
-            let stream = try await store.get(base.key, range: .closed(0, base.length - 1), ifMatch: base.etag)
-            for try await chunk in stream { try await append([chunk]) }
+            do {
+                let stream = try await store.get(base.key, range: .closed(0, base.length - 1), ifMatch: base.etag)
+                for try await chunk in stream { try await append([chunk]) }
+            } catch ObjectStoreError.changed {
+                // Replaced since the continuation began: the client sends again, as when the
+                // commit finds it (not 451, which says the bytes read were wrong).
+                throw base.changedError
+            }
         }
     }
 
@@ -440,21 +451,25 @@ public actor SpoolUpload: VFSWriter {
             try await guarded { try await sealForWriteBack() }
             return
         }
+        let condition = commitCondition
         try await guarded {
             try await startFromBase()
-            try await continued?.checkUnchanged(in: store)
             if uploadID == nil && partFile == nil && pendingFirst == nil {
                 // Never left memory: one PUT of the buffer.
-                try await store.put(key, body: .bytes(buffer), metadata: metadata, ifAbsent: ifAbsent)
+                try await finalWrite { [store, key, metadata, buffer] in
+                    try await store.put(key, body: .bytes(buffer), metadata: metadata, condition: condition)
+                }
                 buffer = []
             } else {
                 try await flush()
                 try await sealPart()
                 if let first = pendingFirst {
                     let body = ObjectBody.file(path: first.path, offset: 0, length: UInt64(first.size), disposable: true)
-                    let (store, key, metadata, ifAbsent) = (self.store, self.key, self.metadata, self.ifAbsent)
-                    _ = try await configuration.budget.whileSending {
-                        try await store.put(key, body: body, metadata: metadata, ifAbsent: ifAbsent)
+                    let (store, key, metadata, budget) = (self.store, self.key, self.metadata, configuration.budget)
+                    try await finalWrite {
+                        _ = try await budget.whileSending {
+                            try await store.put(key, body: body, metadata: metadata, condition: condition)
+                        }
                     }
                     pendingFirst = nil
                     await release(first.reserved, path: first.path)
@@ -463,7 +478,9 @@ public actor SpoolUpload: VFSWriter {
                     guard let id = uploadID else { preconditionFailure("a multipart upload without an id") }
                     try await resendPatchedParts(uploadID: id)
                     let parts = completedParts()
-                    try await store.completeMultipartUpload(key, uploadID: id, parts: parts, ifAbsent: ifAbsent)
+                    try await finalWrite { [store, key] in
+                        try await store.completeMultipartUpload(key, uploadID: id, parts: parts, condition: condition)
+                    }
                     uploadID = nil
                 }
             }

@@ -24,11 +24,20 @@ public struct UploadBase: Sendable {
         self.absent = absent
     }
 
+    /// What the commit of an upload continuing this version requires of the key: that it is
+    /// still this version (or still absent). S3 checks it as it writes; OSS cannot, and
+    /// ``checkUnchanged(in:)`` just before is all there is.
+    var commitCondition: WriteCondition {
+        if absent { return .absent }
+        guard let etag, !etag.isEmpty else { return .none }
+        return .matching(etag)
+    }
+
     /// Asks the store, just before the commit, whether the object is still the version the
     /// upload continues. Its first bytes were checked when they were copied, at the upload's
     /// start; bytes another client stored since would otherwise be replaced by a commit that
-    /// was to keep every byte. A store with conditional writes would close the last gap; this
-    /// leaves the time of one request. An object deleted meanwhile is made again, whole.
+    /// was to keep every byte. On a store without conditional writes (OSS) that leaves the time
+    /// of one request; an object deleted meanwhile is then made again, whole.
     func checkUnchanged(in store: any ObjectStore) async throws {
         let now: ObjectInfo
         do {
@@ -38,6 +47,11 @@ public struct UploadBase: Sendable {
         }
         let changed = absent || (etag.map { !$0.isEmpty && $0 != now.etag } ?? false)
         guard changed else { return }
-        throw VFSError.busy("\(key) was changed by another client while this upload continued it; send it again")
+        throw changedError
+    }
+
+    /// The error of a continuation whose object changed meanwhile.
+    var changedError: VFSError {
+        .busy("\(key) was changed by another client while this upload continued it; send it again")
     }
 }

@@ -19,12 +19,12 @@ public enum UploadRecovery {
         if let single = record.single {
             try await commit {
                 try await store.put(key, body: .file(path: single.path, offset: 0, length: single.size, disposable: true),
-                                    metadata: metadata, ifAbsent: ifAbsent)
+                                    metadata: metadata, condition: WriteCondition(ifAbsent: ifAbsent))
             }
         } else {
             guard let uploadID = record.uploadID else {
                 // Nothing was ever sent and nothing is on disk: an empty object.
-                try await commit { try await store.put(key, body: .bytes([]), metadata: metadata, ifAbsent: ifAbsent) }
+                try await commit { try await store.put(key, body: .bytes([]), metadata: metadata, condition: WriteCondition(ifAbsent: ifAbsent)) }
                 await cleanUp(record, journal: journal)
                 return
             }
@@ -54,7 +54,8 @@ public enum UploadRecovery {
                 record.completing = true
                 try await journal.save(record)
                 try await commit {
-                    try await store.completeMultipartUpload(key, uploadID: uploadID, parts: parts, ifAbsent: ifAbsent)
+                    try await store.completeMultipartUpload(key, uploadID: uploadID, parts: parts,
+                                                            condition: WriteCondition(ifAbsent: ifAbsent))
                 }
             } catch ObjectStoreError.noSuchUpload {
                 // A completion was sent (its answer lost, or the run stopped before it could drop

@@ -90,3 +90,15 @@ struct LocalKeyLayout: Sendable {
     var tempFolderPath: String { "\(bucketPath)/\(Self.tempFolder)" }
     var uploadsFolderPath: String { "\(bucketPath)/\(Self.uploadsFolder)" }
 }
+
+extension LocalKeyLayout {
+    /// Refuses a write made on `.matching` when the file at `path` is another version, or
+    /// gone (``ObjectStoreError/changed(_:)``). Checked just before the file is put in place:
+    /// the time of a rename is left, which another ossftp process on the same folder may use.
+    func check(_ condition: WriteCondition, of key: String, at path: String) throws {
+        guard case .matching(let etag) = condition else { return }
+        guard let status = try PosixFile.status(path), status.isRegular,
+            Self.etag(size: status.size, modified: status.modified) == etag
+        else { throw ObjectStoreError.changed(key) }
+    }
+}

@@ -58,9 +58,10 @@ extension LocalStore {
     }
 
     @discardableResult
-    public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart], ifAbsent: Bool)
-        async throws -> String
+    public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart],
+                                        condition: WriteCondition) async throws -> String
     {
+        let ifAbsent = condition == .absent
         let layout = self.layout
         return try await BlockingIO.run {
             let folder = try layout.uploadFolder(uploadID, key: key)
@@ -107,6 +108,7 @@ extension LocalStore {
                 {
                     try DirectoryOps.setModificationTime(temp, modified)
                 }
+                try layout.check(condition, of: key, at: destination)
                 try DirectoryOps.place(temp, at: destination, ifAbsent: ifAbsent)
             } catch {
                 if reusesFirst {

@@ -135,7 +135,10 @@ public final class LocalStore: ObjectStore {
     }
 
     @discardableResult
-    public func put(_ key: String, body: ObjectBody, metadata: [String: String], ifAbsent: Bool) async throws -> String {
+    public func put(_ key: String, body: ObjectBody, metadata: [String: String], condition: WriteCondition) async throws
+        -> String
+    {
+        let ifAbsent = condition == .absent
         let modified = try Self.modificationTime(from: metadata)
         let layout = self.layout
         return try await BlockingIO.run {
@@ -157,6 +160,7 @@ public final class LocalStore: ObjectStore {
                 let temp = try layout.stage(body, sync: layout.syncsWrites)
                 do {
                     if let modified { try DirectoryOps.setModificationTime(temp, modified) }
+                    try layout.check(condition, of: key, at: destination)
                     try DirectoryOps.place(temp, at: destination, ifAbsent: ifAbsent)
                 } catch {
                     try? DirectoryOps.unlinkIfPresent(temp)

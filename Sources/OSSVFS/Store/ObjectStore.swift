@@ -24,11 +24,11 @@ public protocol ObjectStore: Sendable {
     /// One page of a listing: keys and, with a delimiter, common prefixes, in UTF-8 byte order.
     func listPage(_ request: ListRequest) async throws -> ListPage
 
-    /// Stores a whole object; it becomes visible atomically. With `ifAbsent`, only when no
-    /// object has the key as it commits (S3's `If-None-Match: *`, OSS's
-    /// `x-oss-forbid-overwrite`), else ``ObjectStoreError/conflict(_:)`` and nothing changes.
+    /// Stores a whole object; it becomes visible atomically, when `condition` holds as it
+    /// commits (else nothing changes): see ``WriteCondition``.
     @discardableResult
-    func put(_ key: String, body: ObjectBody, metadata: [String: String], ifAbsent: Bool) async throws -> String
+    func put(_ key: String, body: ObjectBody, metadata: [String: String], condition: WriteCondition) async throws
+        -> String
 
     /// Starts a multipart upload and returns its upload id.
     func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String
@@ -37,10 +37,10 @@ public protocol ObjectStore: Sendable {
     func uploadPart(_ key: String, uploadID: String, partNumber: Int, body: ObjectBody) async throws -> UploadedPart
 
     /// Joins the parts, in the order given, into the object; it becomes visible atomically.
-    /// `ifAbsent` as for ``put(_:body:metadata:ifAbsent:)``.
+    /// `condition` as for ``put(_:body:metadata:condition:)``.
     @discardableResult
-    func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart], ifAbsent: Bool) async throws
-        -> String
+    func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart],
+                                 condition: WriteCondition) async throws -> String
 
     /// Copies `range` of the object `source` (same bucket) as part `partNumber`; only when
     /// `capabilities.partCopy`. With `ifMatch`, only from the version with that ETag
@@ -88,13 +88,13 @@ extension ObjectStore {
     /// Stores a whole object, replacing any with the key.
     @discardableResult
     public func put(_ key: String, body: ObjectBody, metadata: [String: String]) async throws -> String {
-        try await put(key, body: body, metadata: metadata, ifAbsent: false)
+        try await put(key, body: body, metadata: metadata, condition: .none)
     }
 
     /// Joins the parts into the object, replacing any with the key.
     @discardableResult
     public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws -> String {
-        try await completeMultipartUpload(key, uploadID: uploadID, parts: parts, ifAbsent: false)
+        try await completeMultipartUpload(key, uploadID: uploadID, parts: parts, condition: .none)
     }
 
     public func rename(from source: String, to destination: String) async throws {
@@ -314,5 +314,23 @@ extension ObjectStore {
     public func uploadPartCopy(_ key: String, uploadID: String, partNumber: Int, source: String,
                                range: ClosedRange<UInt64>) async throws -> UploadedPart {
         try await uploadPartCopy(key, uploadID: uploadID, partNumber: partNumber, source: source, range: range, ifMatch: nil)
+    }
+}
+
+/// What must hold of a key for a write to it to take place.
+public enum WriteCondition: Sendable, Equatable {
+    /// Nothing: the write replaces whatever is there.
+    case none
+    /// No object has the key (S3's `If-None-Match: *`, OSS's `x-oss-forbid-overwrite`); else
+    /// ``ObjectStoreError/conflict(_:)``.
+    case absent
+    /// The object under the key has this ETag (S3's `If-Match`, RFC 9110 §13.1.1); else
+    /// ``ObjectStoreError/changed(_:)``. OSS has no such check for writes: there the write
+    /// takes place regardless, and the caller looks just before it.
+    case matching(String)
+
+    /// `.absent` when `ifAbsent`, else `.none`.
+    public init(ifAbsent: Bool) {
+        self = ifAbsent ? .absent : .none
     }
 }

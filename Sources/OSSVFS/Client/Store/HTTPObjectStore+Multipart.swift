@@ -66,8 +66,8 @@ extension HTTPObjectStore {
     }
 
     @discardableResult
-    public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart], ifAbsent: Bool)
-        async throws -> String
+    public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart],
+                                        condition: WriteCondition) async throws -> String
     {
         let items = parts.map { part -> String in
             let etag = part.etag.hasPrefix("\"") ? part.etag : "\"\(part.etag)\""
@@ -76,13 +76,13 @@ extension HTTPObjectStore {
         }.joined()
         let body = Array("<CompleteMultipartUpload>\(items)</CompleteMultipartUpload>".utf8)
         var headers = ["content-md5": Crypto.contentMD5(body), "content-type": "application/xml"]
-        if ifAbsent { headers.merge(absentCondition) { $1 } }
+        headers.merge(conditionHeaders(condition)) { $1 }
         var attempt = 0
         let firstStarted = ContinuousClock.now
         while true {
             attempt += 1
             do {
-                let response = try await conditional(key, ifAbsent) {
+                let response = try await conditional(key, condition) {
                     let response = try await send(key: key, retryable: false) {
                         makeRequest("POST", key: key, query: ["uploadId": uploadID], headers: headers, body: .bytes(body))
                     }
@@ -104,6 +104,11 @@ extension HTTPObjectStore {
                     }
                 }
                 return XMLNode.parse(response.body)?.value("ETag") ?? response.headers["etag"] ?? ""
+            } catch ObjectStoreError.changed(let changed) {
+                // An attempt whose answer was lost completed the upload: the object is then
+                // this upload's, and no longer the version the condition names.
+                if let etag = await completedObject(key, parts: parts) { return etag }
+                throw ObjectStoreError.changed(changed)
             } catch ObjectStoreError.noSuchUpload(let id) {
                 // The upload is gone: completed by an attempt whose answer was lost (libcurl
                 // itself sends a request again when a kept-alive connection closes before any

@@ -91,25 +91,27 @@ extension HTTPObjectStore {
     }
 
     @discardableResult
-    public func put(_ key: String, body: ObjectBody, metadata: [String: String], ifAbsent: Bool) async throws -> String {
+    public func put(_ key: String, body: ObjectBody, metadata: [String: String], condition: WriteCondition) async throws
+        -> String
+    {
         let sums = try await BodyChecksums.compute(body, for: dialect)
         var headers = sums.headers
         headers["content-type"] = "application/octet-stream"
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
-        if ifAbsent { headers.merge(absentCondition) { $1 } }
+        headers.merge(conditionHeaders(condition)) { $1 }
         let response: HTTPResponse
         let started = Date().timeIntervalSince1970
         do {
-            response = try await conditional(key, ifAbsent) {
+            response = try await conditional(key, condition) {
                 try await send(key: key, retryable: true) { makeRequest("PUT", key: key, headers: headers, body: body) }
             }
-        } catch ObjectStoreError.conflict(let reason) {
+        } catch let refusal as ObjectStoreError where refusal.isConditionRefusal {
             // The PUT is retried when its answer is lost, and the retry of one that was stored
             // meets its own object: the same bytes there are this upload's, not a conflict.
             if let etag = try await storedAlready(key, body: body, sums: sums, metadata: metadata, since: started) {
                 return etag
             }
-            throw ObjectStoreError.conflict(reason)
+            throw refusal
         } catch let error as ObjectStoreError where Self.answerMayBeLost(error) {
             // Every attempt's answer lost (a frozen store that took the bytes, a gateway's 502
             // after the store kept them): a 451 then told the client to send again what was
@@ -162,15 +164,36 @@ extension HTTPObjectStore {
         }
     }
 
-    /// Runs a write; with `ifAbsent`, the store's refusal to replace (S3's 412, OSS's 409
-    /// FileAlreadyExists) becomes ``ObjectStoreError/conflict(_:)``.
-    func conditional<T>(_ key: String, _ ifAbsent: Bool, _ write: () async throws -> T) async throws -> T {
+    /// The headers that make a write conditional; none for `.matching` on OSS, which has no
+    /// such check for writes.
+    func conditionHeaders(_ condition: WriteCondition) -> [String: String] {
+        switch condition {
+        case .none: return [:]
+        case .absent: return absentCondition
+        case .matching(let etag): return dialect.kind == .s3 ? ["if-match": etag] : [:]
+        }
+    }
+
+    /// Runs a write; the store's refusal of its condition (S3's 412, OSS's 409
+    /// FileAlreadyExists) becomes ``ObjectStoreError/conflict(_:)`` for `.absent` and
+    /// ``ObjectStoreError/changed(_:)`` for `.matching` (a missing object included: S3
+    /// answers 404 to If-Match then).
+    func conditional<T>(_ key: String, _ condition: WriteCondition, _ write: () async throws -> T) async throws -> T {
         do {
             return try await write()
         } catch ObjectStoreError.service(let status, let code, _, _)
-            where ifAbsent && (status == 412 || code == "FileAlreadyExists" || code == "PreconditionFailed")
+            where condition == .absent && (status == 412 || code == "FileAlreadyExists" || code == "PreconditionFailed")
         {
             throw ObjectStoreError.conflict("\(key) exists")
+        } catch let error as ObjectStoreError where condition != .none && condition != .absent {
+            switch error {
+            case .service(let status, let code, _, _) where status == 412 || code == "PreconditionFailed":
+                throw ObjectStoreError.changed(key)
+            case .noSuchKey:
+                throw ObjectStoreError.changed(key)
+            default:
+                throw error
+            }
         }
     }
 
@@ -389,5 +412,15 @@ enum HTTPDates {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "Z") else { return nil }
         return Double(UTCDate.daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3600
             + minute * 60 + second) + fraction
+    }
+}
+
+extension ObjectStoreError {
+    /// A conditional write refused because its condition did not hold.
+    var isConditionRefusal: Bool {
+        switch self {
+        case .conflict, .changed: return true
+        default: return false
+        }
     }
 }
