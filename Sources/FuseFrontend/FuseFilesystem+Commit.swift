@@ -75,6 +75,7 @@ extension FuseFilesystem {
             result = BlockingBridge.run { [vfs] in try await staged.upload(to: path, vfs: vfs) }
             if case .success = result {
                 staged.dirty = false
+                staged.version = nil
                 file.size = staged.size
             }
         } else {
@@ -84,6 +85,8 @@ extension FuseFilesystem {
             file.failure = FuseErrno.code(forAny: error)
             return -file.failure!
         }
+        // Its own version now, whose ETag the upload does not tell.
+        file.storedVersion = nil
         // What the other descriptors of the path copied in place is no longer what is stored.
         for other in handles.allWritable(path) where other !== file {
             other.storedChanged.withLock { $0 = true }
@@ -220,7 +223,8 @@ extension FuseFilesystem {
             guard current.kind == .file else { throw VFSError.isDirectory(resolved.description) }
             if current.size == size { return }
             let writer = try await vfs.openWrite(resolved, modified: nil,
-                                                 keepingFirst: min(size, current.size) > 0 ? min(size, current.size) : nil)
+                                                 keepingFirst: min(size, current.size) > 0 ? min(size, current.size) : nil,
+                                                 ifAbsent: false, onVersion: current.etag)
             do {
                 var missing = size > current.size ? size - current.size : 0
                 while missing > 0 {

@@ -40,6 +40,7 @@ extension FuseFilesystem {
             if entry.kind == .directory { return (-EISDIR, 0) }
             let file = FuseOpenFile(path: resolved, writable: writable, appending: flags & O_APPEND != 0,
                                     replacing: truncating, size: entry.size, opener: process)
+            file.storedVersion = entry.etag
             if !writable {
                 // Readers of two versions at once must not share the kernel's pages of the file:
                 // the one that read the new version filled them, and the other, which must fail
@@ -335,6 +336,7 @@ extension FuseFilesystem {
         if case .success(let entry) = BlockingBridge.run({ [vfs, path = file.path] in try await vfs.stat(path) }) {
             file.size = entry.size
             file.extendedSize = 0
+            file.storedVersion = entry.etag
         }
     }
 
@@ -372,8 +374,9 @@ extension FuseFilesystem {
             // below (it was made again under the old name).
             if ownEmpty && isGone(path) { throw FuseError(ENOENT) }
             let keeping: UInt64? = size > 0 || ownEmpty ? size : nil
+            let version = size > 0 ? file.storedVersion : nil
             file.writer = try BlockingBridge.run { [vfs] in
-                try await vfs.openWrite(path, modified: nil, keepingFirst: keeping)
+                try await vfs.openWrite(path, modified: nil, keepingFirst: keeping, ifAbsent: false, onVersion: version)
             }.get()
         } catch let error as VFSError {
             // Nothing to continue: the file was renamed or removed since its descriptor last

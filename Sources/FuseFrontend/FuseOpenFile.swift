@@ -27,6 +27,10 @@ final class FuseOpenFile: @unchecked Sendable {
     var reader: FuseReader?
     /// A reader's version of the file at its open (the ETag), when known.
     var version: String?
+    /// The version (ETag) of the stored file that this descriptor's size and first change
+    /// start from, when known: its upload commits only over that version (EBUSY otherwise).
+    /// Unknown once it stored a change itself.
+    var storedVersion: String?
     /// For a reader opened while another descriptor was writing the file and nothing of it
     /// was stored yet: that descriptor, whose pending bytes it reads until they are stored.
     var pendingSource: FuseOpenFile?

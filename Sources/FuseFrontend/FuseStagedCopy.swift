@@ -11,6 +11,8 @@ final class FuseStagedCopy: @unchecked Sendable {
     private let descriptor: Int32
     /// Whether it differs from the stored object.
     var dirty = false
+    /// The version (ETag) of the object copied, when known: the upload commits only over it.
+    var version: String?
     /// The spool's budget, which the copy's bytes count against, and how much it holds of it.
     private let budget: SpoolBudget?
     private var reserved: Int64 = 0
@@ -21,7 +23,8 @@ final class FuseStagedCopy: @unchecked Sendable {
     /// `budget` has room for it now (else ENOSPC).
     static func make(of source: VFSPath, vfs: any VFS, directory: String, limit: UInt64,
                      budget: SpoolBudget? = nil) async throws -> FuseStagedCopy {
-        let size = try await vfs.stat(source).size
+        let entry = try await vfs.stat(source)
+        let size = entry.size
         guard size <= limit else { throw FuseError(EFBIG) }
         // Disk I/O goes to the blocking pool: tasks run on the event loops.
         let copy = try await BlockingIO.run { try FuseStagedCopy(directory: directory, budget: budget) }
@@ -37,6 +40,7 @@ final class FuseStagedCopy: @unchecked Sendable {
             copy.remove()
             throw error
         }
+        copy.version = entry.etag
         return copy
     }
 
@@ -107,7 +111,7 @@ final class FuseStagedCopy: @unchecked Sendable {
 
     /// Uploads the copy as the new object.
     func upload(to target: VFSPath, vfs: any VFS) async throws {
-        let writer = try await vfs.openWrite(target)
+        let writer = try await vfs.openWrite(target, modified: nil, keepingFirst: nil, ifAbsent: false, onVersion: version)
         do {
             var offset: UInt64 = 0
             while true {

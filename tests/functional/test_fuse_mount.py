@@ -1550,3 +1550,40 @@ def test_native_rename_over_a_store_without_one_is_refused_at_start(tmp_path, se
     # It mounted, and every rename then got EXDEV.
     with pytest.raises(RuntimeError, match="--rename native needs a store with its own rename"):
         _mount("s3", tmp_path, seaweedfs, rename="native")
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_a_change_another_client_stored_after_the_open_is_not_replaced(kind, tmp_path, seaweedfs):
+    """A descriptor's change starts from the file as the mount saw it at the open (or when
+    it last looked): another client's upload stored in between was cut or replaced at the
+    close, which succeeded (an append kept the mount's old size; a change in place uploaded
+    the copy over it). Now the write or the close gives EBUSY, and the other upload stays."""
+    mounted = _mount(kind, tmp_path, seaweedfs)
+    root = mounted.root
+    try:
+        (root / "log").write_bytes(b"base\n")
+        appender = os.open(root / "log", os.O_WRONLY | os.O_APPEND)
+        mounted.store_write("log", b"base\nother\n")
+        with pytest.raises(OSError) as failure:
+            os.write(appender, b"mine\n")
+        assert failure.value.errno == errno.EBUSY
+        os.close(appender)
+        assert mounted.store_read("log") == b"base\nother\n"
+        # Copied at its first write to be changed in place; replaced by another before the close.
+        time.sleep(6)  # the mount's attributes of the file expire
+        changer = os.open(root / "log", os.O_RDWR)
+        os.pwrite(changer, b"B", 0)
+        mounted.store_write("log", b"replaced by another client\n")
+        with pytest.raises(OSError) as failure:
+            os.close(changer)
+        assert failure.value.errno == errno.EBUSY
+        assert mounted.store_read("log") == b"replaced by another client\n"
+        # With nothing in between, both work as before.
+        time.sleep(6)
+        with open(root / "log", "ab") as handle:
+            handle.write(b"appended\n")
+        with open(root / "log", "r+b") as handle:
+            handle.write(b"R")
+        assert mounted.store_read("log") == b"replaced by another client\nappended\n".replace(b"r", b"R", 1)
+    finally:
+        mounted.mount.stop()

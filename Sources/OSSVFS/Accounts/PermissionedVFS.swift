@@ -79,8 +79,8 @@ public struct PermissionedVFS: VFS {
         return try await base.openRead(path, offset: offset)
     }
 
-    public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?, ifAbsent: Bool)
-        async throws -> any VFSWriter
+    public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?, ifAbsent: Bool,
+                          onVersion: String?) async throws -> any VFSWriter
     {
         try require(allowed.write, "upload")
         if !allowed.delete, let existing = try? await base.stat(path), existing.kind == .file {
@@ -88,13 +88,14 @@ public struct PermissionedVFS: VFS {
             guard prefixLength == existing.size || prefixLength == .max else {
                 throw VFSError.permissionDenied("this account may not replace existing files")
             }
-            return try await base.openWrite(path, modified: modified, keepingFirst: prefixLength, ifAbsent: ifAbsent)
+            return try await base.openWrite(path, modified: modified, keepingFirst: prefixLength, ifAbsent: ifAbsent,
+                                            onVersion: onVersion)
         }
         // A new file: the store checks again as it commits, since another account or session may
         // create the name while this upload's bytes arrive (the check above alone let it replace
         // that file).
         return try await base.openWrite(path, modified: modified, keepingFirst: prefixLength,
-                                        ifAbsent: ifAbsent || !allowed.delete)
+                                        ifAbsent: ifAbsent || !allowed.delete, onVersion: onVersion)
     }
 
     public func makeDirectory(_ path: VFSPath) async throws {

@@ -294,8 +294,8 @@ public struct ObjectVFS: VFS {
         return info
     }
 
-    public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?, ifAbsent: Bool)
-        async throws -> any VFSWriter
+    public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?, ifAbsent: Bool,
+                          onVersion: String?) async throws -> any VFSWriter
     {
         guard let parent = path.parent else { throw VFSError.isDirectory(path.description) }
         let key = try key(for: path)
@@ -313,9 +313,11 @@ public struct ObjectVFS: VFS {
         } else {
             try await checkPlace(of: path, in: parent)
         }
-        // Keeping nothing (REST 0) replaces the file: no continuation.
+        // Keeping nothing (REST 0) replaces the file: no continuation. A replacement of a known
+        // version (the mount's copy changed in place) commits only over that version.
         guard let prefixLength, prefixLength > 0 else {
-            return upload(of: key, modified: modified, base: nil, ifAbsent: ifAbsent)
+            return upload(of: key, modified: modified, base: onVersion.map { UploadBase(key: key, length: 0, etag: $0) },
+                          ifAbsent: ifAbsent)
         }
         let lease = WriteBackOrder.name(key, in: store.descriptor)
         guard await ContinuationLeases.shared.acquire(lease, within: Self.continuationWait) else {
@@ -323,7 +325,8 @@ public struct ObjectVFS: VFS {
         }
         do {
             let writer = LeasedWriter(try await continuation(of: path, key: key, keepingFirst: prefixLength,
-                                                             modified: modified, ifAbsent: ifAbsent), lease: lease)
+                                                             modified: modified, ifAbsent: ifAbsent, onVersion: onVersion),
+                                      lease: lease)
             await ContinuationLeases.shared.attach(writer, to: lease)
             return writer
         } catch {
@@ -338,7 +341,7 @@ public struct ObjectVFS: VFS {
     /// An upload keeping the first `prefixLength` bytes of `path` (all of them for `.max`), as
     /// the store holds it now; a missing file is created when all is to be kept (APPE).
     private func continuation(of path: VFSPath, key: String, keepingFirst prefixLength: UInt64, modified: Double?,
-                              ifAbsent: Bool) async throws -> any VFSWriter {
+                              ifAbsent: Bool, onVersion: String?) async throws -> any VFSWriter {
         try await awaitPendingUploads(of: key, path)
         // The size and version the upload continues: asked of the store now, not taken from
         // the cache (APPE at a size another client has since grown lost its bytes).
@@ -349,6 +352,11 @@ public struct ObjectVFS: VFS {
                               ifAbsent: ifAbsent)
             }
             throw VFSError.invalidRange("\(path) does not exist; cannot continue it at \(prefixLength)")
+        }
+        if let onVersion, !onVersion.isEmpty, existing.etag != onVersion {
+            // The caller's offsets are into another version (the mount's size at its open):
+            // continuing would cut or shift what another client stored since.
+            throw VFSError.busy("\(path) was changed by another client since it was opened")
         }
         let length = prefixLength == .max ? existing.size : prefixLength
         guard length <= existing.size else {

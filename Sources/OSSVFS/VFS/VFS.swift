@@ -22,8 +22,12 @@ public protocol VFS: Sendable {
     /// (append: ``openAppend(_:)``). With `ifAbsent`, the commit fails with
     /// ``VFSError/alreadyExists(_:)`` if a file has the name by then, checked by the store as it
     /// commits (an account that may not replace files, while another may create the same name).
-    func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?, ifAbsent: Bool) async throws
-        -> any VFSWriter
+    /// With `onVersion` (an ETag), the upload is of a change to that version of the file: when
+    /// the file is another version as the upload opens or commits, it fails with
+    /// ``VFSError/busy(_:)`` and the other version stays (the mount's changes, which start
+    /// from what it read or was told of the file).
+    func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?, ifAbsent: Bool,
+                   onVersion: String?) async throws -> any VFSWriter
 
     /// Creates an empty directory.
     func makeDirectory(_ path: VFSPath) async throws
@@ -56,6 +60,13 @@ public protocol VFS: Sendable {
 }
 
 extension VFS {
+    /// An upload that does not depend on the version of the file it replaces or continues.
+    public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?, ifAbsent: Bool)
+        async throws -> any VFSWriter
+    {
+        try await openWrite(path, modified: modified, keepingFirst: prefixLength, ifAbsent: ifAbsent, onVersion: nil)
+    }
+
     /// A new upload that may replace a file.
     public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?) async throws
         -> any VFSWriter
