@@ -217,6 +217,8 @@ extension FuseFilesystem {
     }
 
     /// Cuts or grows the stored object: the kept bytes are copied server-side, zeros added.
+    /// Cut, it keeps the first bytes of whatever is stored; grown, it adds the zeros past the
+    /// end it saw, so only over that version (EBUSY if another client stored one since).
     private func truncateStored(_ path: String, to size: UInt64) -> Int32 {
         perform(path) { [vfs, self] resolved in try await self.changing(resolved) {
             let current = try await vfs.stat(resolved)
@@ -224,7 +226,7 @@ extension FuseFilesystem {
             if current.size == size { return }
             let writer = try await vfs.openWrite(resolved, modified: nil,
                                                  keepingFirst: min(size, current.size) > 0 ? min(size, current.size) : nil,
-                                                 ifAbsent: false, onVersion: current.etag)
+                                                 ifAbsent: false, onVersion: size > current.size ? current.etag : nil)
             do {
                 var missing = size > current.size ? size - current.size : 0
                 while missing > 0 {

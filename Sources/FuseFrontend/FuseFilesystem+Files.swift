@@ -41,6 +41,7 @@ extension FuseFilesystem {
             let file = FuseOpenFile(path: resolved, writable: writable, appending: flags & O_APPEND != 0,
                                     replacing: truncating, size: entry.size, opener: process)
             file.storedVersion = entry.etag
+            file.keptSentBytes = keptSentBytes(flags)
             if !writable {
                 // Readers of two versions at once must not share the kernel's pages of the file:
                 // the one that read the new version filled them, and the other, which must fail
@@ -52,7 +53,11 @@ extension FuseFilesystem {
             }
             if truncating {
                 attributes.changed(resolved)
-                switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
+                switch BlockingBridge.run({ [vfs, kept = file.keptSentBytes] in
+                    let writer = try await vfs.openWrite(resolved)
+                    await writer.keepSentBytes(upTo: kept)
+                    return writer
+                }) {
                 case .success(let writer):
                     file.writer = writer
                     file.size = 0
@@ -74,10 +79,16 @@ extension FuseFilesystem {
         let resolved: VFSPath
         do { resolved = try resolveNew(path) } catch { return (-FuseErrno.code(forAny: error), 0) }
         attributes.changed(resolved)
-        switch BlockingBridge.run({ [vfs] in try await vfs.openWrite(resolved) }) {
+        let kept = keptSentBytes(flags)
+        switch BlockingBridge.run({ [vfs] in
+            let writer = try await vfs.openWrite(resolved)
+            await writer.keepSentBytes(upTo: kept)
+            return writer
+        }) {
         case .success(let writer):
             let file = FuseOpenFile(path: resolved, writable: true, appending: flags & O_APPEND != 0,
                                     replacing: true, size: 0, opener: process)
+            file.keptSentBytes = kept
             file.writer = writer
             return (0, handles.insert(file))
         case .failure(let error):
@@ -375,8 +386,11 @@ extension FuseFilesystem {
             if ownEmpty && isGone(path) { throw FuseError(ENOENT) }
             let keeping: UInt64? = size > 0 || ownEmpty ? size : nil
             let version = size > 0 ? file.storedVersion : nil
-            file.writer = try BlockingBridge.run { [vfs] in
-                try await vfs.openWrite(path, modified: nil, keepingFirst: keeping, ifAbsent: false, onVersion: version)
+            file.writer = try BlockingBridge.run { [vfs, kept = file.keptSentBytes] in
+                let writer = try await vfs.openWrite(path, modified: nil, keepingFirst: keeping, ifAbsent: false,
+                                                     onVersion: version)
+                await writer.keepSentBytes(upTo: kept)
+                return writer
             }.get()
         } catch let error as VFSError {
             // Nothing to continue: the file was renamed or removed since its descriptor last
@@ -385,6 +399,19 @@ extension FuseFilesystem {
             throw error
         }
     }
+
+    /// How many first bytes of what a descriptor opened with `flags` writes stay in the spool
+    /// once sent, until its close (``VFSWriter/keepSentBytes(upTo:)``): all of a file opened to
+    /// read and write, up to `--max_rewrite_mb` (git's index-pack reads back and checks the pack
+    /// it writes); the first part of one opened only to write, where headers filled in last
+    /// are (a video muxer, a WAV writer). Keeping all of every file cost `dd` and `cp` a tenth
+    /// of their speed: fresh memory for each GiB they write.
+    func keptSentBytes(_ flags: Int32) -> Int64 {
+        flags & O_ACCMODE == O_RDWR ? Int64(options.maxRewriteSize) : Self.keptHeaderBytes
+    }
+
+    /// The first bytes kept of a file opened only to write: one part.
+    static let keptHeaderBytes: Int64 = 16 << 20
 
     /// Whether the store has nothing at `path` now.
     private func isGone(_ path: VFSPath) -> Bool {

@@ -31,6 +31,9 @@ final class FuseOpenFile: @unchecked Sendable {
     /// start from, when known: its upload commits only over that version (EBUSY otherwise).
     /// Unknown once it stored a change itself.
     var storedVersion: String?
+    /// How many first bytes of its uploads stay in the spool once sent, until its close
+    /// (``FuseFilesystem/keptSentBytes(_:)``).
+    var keptSentBytes: Int64 = 0
     /// For a reader opened while another descriptor was writing the file and nothing of it
     /// was stored yet: that descriptor, whose pending bytes it reads until they are stored.
     var pendingSource: FuseOpenFile?

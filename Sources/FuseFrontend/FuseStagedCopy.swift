@@ -23,24 +23,26 @@ final class FuseStagedCopy: @unchecked Sendable {
     /// `budget` has room for it now (else ENOSPC).
     static func make(of source: VFSPath, vfs: any VFS, directory: String, limit: UInt64,
                      budget: SpoolBudget? = nil) async throws -> FuseStagedCopy {
-        let entry = try await vfs.stat(source)
-        let size = entry.size
+        let size = try await vfs.stat(source).size
         guard size <= limit else { throw FuseError(EFBIG) }
         // Disk I/O goes to the blocking pool: tasks run on the event loops.
         let copy = try await BlockingIO.run { try FuseStagedCopy(directory: directory, budget: budget) }
         do {
             try await copy.reserve(upTo: size)
             var offset: UInt64 = 0
-            for try await chunk in try await vfs.openRead(source, offset: 0) {
+            // A reader that checks the version it reads: the copy's version is the object it
+            // copied, not a cached entry that may be older (its upload would be refused).
+            let reader = try await vfs.openReader(source, offset: 0)
+            for try await chunk in ObjectByteStream(source: reader) {
                 let at = offset
                 try await BlockingIO.run { try copy.write(chunk, at: at) }
                 offset += UInt64(chunk.count)
             }
+            copy.version = reader.etag
         } catch {
             copy.remove()
             throw error
         }
-        copy.version = entry.etag
         return copy
     }
 

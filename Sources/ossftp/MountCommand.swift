@@ -171,11 +171,8 @@ struct MountCommand: AsyncParsableCommand {
         var keepRunFolder = false
         defer { if !keepRunFolder { run.remove() } }
         let journal = UploadJournal(directory: run.path + "/journal")
-        var spool = SpoolConfiguration(directory: run.path, budget: SpoolBudget(limit: Int64(spoolBudgetMB) << 20),
+        let spool = SpoolConfiguration(directory: run.path, budget: SpoolBudget(limit: Int64(spoolBudgetMB) << 20),
                                        journal: journal)
-        // A new file stays readable and patchable anywhere until its close up to the size a
-        // stored one may be rewritten at (git's index-pack reads back its pack).
-        spool.retainSentBytes = Int64(maxRewriteMB) << 20
         Task { await Self.clearAbandonedRuns(in: spoolDirectory) }
         let renamePolicy: RenamePolicy = switch rename {
         case "copy": .copy(maxDirectoryObjects: 1000)

@@ -232,9 +232,9 @@ import TestSupport
     }
 
     /// With sent parts kept (the mount), bytes already sent are read back and patched until
-    /// the commit, which sends the patched parts again; once the kept parts would outgrow the
-    /// retention none is kept, and those bytes are refused as before. Nothing is left in the
-    /// spool afterwards.
+    /// the commit, which sends the patched parts again; past the retention nothing more is
+    /// kept, and those bytes are refused once sent, as before, while the kept ones stay open.
+    /// Nothing is left in the spool afterwards.
     @Test func keptPartsAreReadAndPatchedUntilTheCommit() async throws {
         try await Self.withForeignSpool { store, spoolPath in
             let model = ModelledUpload(store: store, key: "kept", spoolPath: spoolPath, retainSentBytes: 3 << 20)
@@ -253,13 +253,15 @@ import TestSupport
                         == Array(model.expected[offset..<(offset + count)]))
             }
             try await patch(50, at: 10, 3)
-            // Part 3 fills the 3 MiB kept; a patch there is sent again when part 4 goes, which
-            // does not fit: from then on nothing is kept.
+            // Part 3 fills the 3 MiB kept; part 4 does not fit, so it is not kept once sent,
+            // nor any later part. The three kept stay open to patches.
             try await model.append((3 << 20) - model.expected.count + 100_000, 9)
             try await patch(10, at: (2 << 20) + 5, 4)
             try await model.append(1 << 20, 10)
-            await #expect(throws: VFSError.self) { try await upload.overwrite([1, 2, 3], at: 10) }
-            await #expect(throws: VFSError.self) { _ = try await upload.readBack(at: 10, count: 3) }
+            try await patch(3, at: 10, 5)
+            await #expect(throws: VFSError.self) { try await upload.overwrite([1, 2, 3], at: (3 << 20) + 10) }
+            await #expect(throws: VFSError.self) { _ = try await upload.readBack(at: (3 << 20) - 2, count: 4) }
+            #expect(try await upload.readBack(at: 8, count: 6) == Array(model.expected[8..<14]))
             try await upload.commit()
             let stored = try await collect(store.get("kept", range: nil))
             let same = stored == model.expected
@@ -363,15 +365,18 @@ import TestSupport
 final class ModelledUpload: @unchecked Sendable {
     let upload: SpoolUpload
     var expected: [UInt8] = []
+    /// The first bytes kept once sent (``SpoolUpload/keepSentBytes(upTo:)``), set at the first append.
+    var keptBytes: Int64 = 0
 
     init(store: LocalStore, key: String, spoolPath: String, retainSentBytes: Int64 = 0) {
-        var spool = SpoolConfiguration(directory: spoolPath, partSize: 1 << 20, writeBufferSize: 64 << 10,
+        let spool = SpoolConfiguration(directory: spoolPath, partSize: 1 << 20, writeBufferSize: 64 << 10,
                                        budget: SpoolBudget(limit: 64 << 20))
-        spool.retainSentBytes = retainSentBytes
         upload = SpoolUpload(store: store, key: key, configuration: spool)
+        keptBytes = retainSentBytes
     }
 
     func append(_ count: Int, _ seed: Int) async throws {
+        if expected.isEmpty && keptBytes > 0 { await upload.keepSentBytes(upTo: keptBytes) }
         let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ seed) }
         try await upload.write(bytes)
         expected += bytes

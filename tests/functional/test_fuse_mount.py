@@ -531,23 +531,33 @@ def test_git_clone_into_the_mount(kind, tmp_path, seaweedfs):
         mounted.mount.stop()
 
 
-def test_a_new_file_larger_than_max_rewrite_keeps_only_what_is_not_sent(tmp_path, seaweedfs):
-    """Past `--max_rewrite_mb`, a new file's sent parts are not kept: a write or read back
-    there is refused (EINVAL) and the upload goes on; the part being written stays open."""
+def test_a_new_file_keeps_only_its_first_parts_once_sent(tmp_path, seaweedfs):
+    """Sent parts stay in the spool only up to a limit: `--max_rewrite_mb` for a file opened
+    to read and write, the first part for one opened only to write (where a header filled in
+    last is). Past them a write or read back of bytes already sent is refused (EINVAL) and the
+    upload goes on; the kept first bytes and the part being written stay open."""
     mounted = _mount("s3", tmp_path, seaweedfs, extra=["--max_rewrite_mb", "20"])
     try:
         chunk = bytes(range(256)) * (MiB // 256)
-        descriptor = os.open(mounted.root / "big", os.O_RDWR | os.O_CREAT | os.O_TRUNC)
-        for _ in range(40):
-            os.write(descriptor, chunk)
-        for call in (lambda: os.pwrite(descriptor, b"x", 3), lambda: os.pread(descriptor, 1, 3)):
-            with pytest.raises(OSError) as failure:
-                call()
-            assert failure.value.errno == errno.EINVAL
-        os.pwrite(descriptor, b"end", 40 * MiB - 3)
-        os.close(descriptor)
-        expected = (chunk * 40)[:-3] + b"end"
-        assert hashlib.sha256(mounted.store_read("big")).hexdigest() == hashlib.sha256(expected).hexdigest()
+        for name, flags in (("rw", os.O_RDWR), ("wo", os.O_WRONLY)):
+            descriptor = os.open(mounted.root / name, flags | os.O_CREAT | os.O_TRUNC)
+            for _ in range(40):
+                os.write(descriptor, chunk)
+            os.pwrite(descriptor, b"head", 3)  # in the first part, kept either way
+            calls = [lambda: os.pwrite(descriptor, b"x", 20 * MiB)]
+            if flags == os.O_RDWR:
+                calls.append(lambda: os.pread(descriptor, 1, 20 * MiB))
+                assert os.pread(descriptor, 4, 3) == b"head"
+            for call in calls:
+                with pytest.raises(OSError) as failure:
+                    call()
+                assert failure.value.errno == errno.EINVAL
+            os.pwrite(descriptor, b"end", 40 * MiB - 3)
+            os.close(descriptor)
+            expected = bytearray(chunk * 40)
+            expected[3:7] = b"head"
+            expected[-3:] = b"end"
+            assert hashlib.sha256(mounted.store_read(name)).hexdigest() == hashlib.sha256(bytes(expected)).hexdigest()
         assert not list((tmp_path / "spool").rglob("upload-*"))
     finally:
         mounted.mount.stop()

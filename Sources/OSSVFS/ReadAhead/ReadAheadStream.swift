@@ -36,6 +36,10 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
 
     public var expectedLength: UInt64? { info.size >= startOffset ? info.size - startOffset : 0 }
 
+    /// The ETag of the object read: the one the stream moved to when the entry it was opened
+    /// with was stale. Read it from the task that reads the stream.
+    public var etag: String { info.etag }
+
     public init(store: any ObjectStore, info: ObjectInfo, offset: UInt64, configuration: ReadAheadConfiguration,
                 refresh: (@Sendable () async throws -> ObjectInfo)? = nil) {
         self.store = store

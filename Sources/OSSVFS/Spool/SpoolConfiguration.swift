@@ -17,11 +17,6 @@ public struct SpoolConfiguration: Sendable {
     /// Write-back: an upload is reported done once it is synced in the spool, and goes up in
     /// the background (finished after a restart if need be).
     public var writeBack: Bool
-    /// Bytes of a new file's parts kept in the spool after they were sent, until the commit
-    /// (the mount: a file can then be read back and patched anywhere while it is being
-    /// written, as git's index-pack and video muxers do; a patched part is sent again). 0
-    /// keeps none; a file that outgrows it keeps none from then on. Not with write-back.
-    public var retainSentBytes: Int64 = 0
 
     public init(directory: String, partSize: Int = Self.defaultPartSize, concurrency: Int = 4, writeBufferSize: Int = 256 << 10,
                 budget: SpoolBudget = SpoolBudget(limit: 1 << 30), journal: UploadJournal? = nil,

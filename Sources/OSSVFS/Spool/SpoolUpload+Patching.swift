@@ -29,9 +29,6 @@ extension SpoolUpload {
         let partStart = bufferStart - UInt64(partFill)
         let firstStart = firstUnsent
         guard end <= total else { throw VFSError.invalidRange("\(key): bytes \(offset)-\(end) lie past the \(total) written") }
-        guard offset >= earliestHeld(unsentFrom: firstStart) else {
-            throw VFSError.invalidRange("\(key): bytes from \(offset) were already sent to the store")
-        }
         var stretches: [(start: UInt64, end: UInt64, holder: (UInt64) -> Holder)] = []
         for part in retained {
             stretches.append((part.start, part.start + UInt64(part.size), { .sent(part.number, part.path, $0 - part.start) }))
@@ -45,6 +42,10 @@ extension SpoolUpload {
             let length = min(end, stretch.end) - position
             pieces.append((stretch.holder(position), Int(length)))
             position += length
+        }
+        // Sent and not kept (past the kept parts, before the first not sent).
+        guard position == end else {
+            throw VFSError.invalidRange("\(key): bytes from \(position) were already sent to the store")
         }
         return pieces
     }

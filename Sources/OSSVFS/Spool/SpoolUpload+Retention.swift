@@ -1,9 +1,9 @@
-/// Parts kept after they were sent (``SpoolConfiguration/retainSentBytes``): a new file being
-/// written through the mount can be read back and patched anywhere until it is committed, not
-/// only in the part being written. git's index-pack reads back the pack it writes, through a
-/// second descriptor; a video muxer writes its header last. A patched part is sent again
-/// under its number before the completion (a multipart upload keeps the last part sent
-/// under a number).
+/// Parts kept after they were sent (``keepSentBytes(upTo:)``): the first bytes of a file being
+/// written through the mount can be read back and patched until it is committed, not only
+/// those of the part being written. git's index-pack reads back the pack it writes, through a
+/// second descriptor; a video muxer or a WAV writer fills in its header last. A patched part is
+/// sent again under its number before the completion (a multipart upload keeps the last part
+/// sent under a number).
 extension SpoolUpload {
     /// A sent part whose file is kept.
     struct RetainedPart {
@@ -13,29 +13,24 @@ extension SpoolUpload {
         var size: Int
     }
 
-    /// Whether `part`'s file is to be kept once sent: while the kept parts still fit the
-    /// retention and follow each other with no gap. A file that outgrows the retention drops
-    /// what it kept (a patch or read-back there gives EINVAL, as before any was kept).
-    func retain(_ part: SealedPart) async throws -> Bool {
-        let limit = configuration.retainSentBytes
-        guard limit > 0, !configuration.writeBack, !retentionEnded else { return false }
-        let follows = retained.last.map { $0.start + UInt64($0.size) == part.start } ?? true
-        guard follows, retainedBytes + Int64(part.size) <= limit else {
+    public func keepSentBytes(upTo bytes: Int64) {
+        retentionLimit = configuration.writeBack ? 0 : bytes
+    }
+
+    /// Whether `part`'s file is to be kept once sent: while the kept parts, which begin with
+    /// the first, still fit the retention. The first that does not ends it; the parts kept
+    /// stay (a header at the start can still be filled in), and bytes past them are refused
+    /// (EINVAL) once sent, as with no retention.
+    func retain(_ part: SealedPart) -> Bool {
+        guard !retentionEnded else { return false }
+        let follows = retained.last.map { $0.start + UInt64($0.size) == part.start } ?? (part.start == 0)
+        guard follows, retainedBytes + Int64(part.size) <= retentionLimit else {
             retentionEnded = true
-            // Patches not sent yet go now, before their files do.
-            if let id = uploadID { try await resendPatchedParts(uploadID: id) }
-            await dropRetained()
             return false
         }
         retained.append(RetainedPart(number: part.number, path: part.path, start: part.start, size: part.size))
         retainedBytes += Int64(part.size)
         return true
-    }
-
-    /// The offset from which bytes are still here: the first kept part's, else the first part
-    /// not yet sent.
-    func earliestHeld(unsentFrom firstUnsent: UInt64) -> UInt64 {
-        retained.first?.start ?? firstUnsent
     }
 
     /// Waits until the parts `numbers` that are in flight have ended (stored or not: a failure

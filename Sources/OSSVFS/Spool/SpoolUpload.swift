@@ -87,14 +87,17 @@ public actor SpoolUpload: VFSWriter {
     /// that would be copied together again, and holds no budget: its bytes already sit where
     /// the store keeps them, and the budget bounds only bytes waiting for a store.
     var adopted = false
-    /// Parts sent and still kept in the spool (``SpoolConfiguration/retainSentBytes``), in
-    /// order and without gaps; their bytes, and the numbers of those patched since they were sent.
+    /// How many of the first bytes are kept in the spool once sent (``keepSentBytes(upTo:)``).
+    var retentionLimit: Int64 = 0
+    /// Parts sent and still kept in the spool, in order and without gaps from the first part.
     var retained: [RetainedPart] = []
+    /// The bytes of the kept parts.
     var retainedBytes: Int64 = 0
+    /// The numbers of kept parts patched since they were sent: sent again before the completion.
     var patchedSentParts: Set<Int> = []
     /// The store's record of each part sent again after a patch, which the completion names.
     var resentParts: [Int: UploadedPart] = [:]
-    /// Set once the file outgrew the retention: no part is kept from then on.
+    /// Set once a part did not fit the retention: no later part is kept.
     var retentionEnded = false
 
     /// An upload of `key` (with `metadata`), optionally continuing the first bytes of another
@@ -301,13 +304,7 @@ public actor SpoolUpload: VFSWriter {
         let keepsFailed = configuration.writeBack
         // A kept part's file outlives its upload (the abort or the commit removes it); its
         // budget goes back as any part's: the budget bounds bytes waiting for the store.
-        let keeps: Bool
-        do {
-            keeps = try await retain(part)
-        } catch {
-            await release(part.reserved, path: part.path)
-            throw error
-        }
+        let keeps = retain(part)
         do {
             try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
                 let result: Result<UploadedPart, any Error>

@@ -37,13 +37,14 @@ public struct UploadBase: Sendable {
     /// upload continues. Its first bytes were checked when they were copied, at the upload's
     /// start; bytes another client stored since would otherwise be replaced by a commit that
     /// was to keep every byte. On a store without conditional writes (OSS) that leaves the time
-    /// of one request; an object deleted meanwhile is then made again, whole.
+    /// of one request. An object deleted meanwhile is a change too, as S3's If-Match takes it.
     func checkUnchanged(in store: any ObjectStore) async throws {
         let now: ObjectInfo
         do {
             now = try await store.head(key)
         } catch ObjectStoreError.noSuchKey {
-            return
+            if absent || (etag ?? "").isEmpty { return }
+            throw changedError
         }
         let changed = absent || (etag.map { !$0.isEmpty && $0 != now.etag } ?? false)
         guard changed else { return }

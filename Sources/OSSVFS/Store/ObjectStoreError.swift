@@ -58,3 +58,13 @@ extension ObjectStoreError: CustomStringConvertible {
         }
     }
 }
+
+extension ObjectStoreError {
+    /// A conditional write refused because its condition did not hold.
+    var isConditionRefusal: Bool {
+        switch self {
+        case .conflict, .changed: return true
+        default: return false
+        }
+    }
+}

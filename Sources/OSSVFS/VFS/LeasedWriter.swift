@@ -41,6 +41,10 @@ final class LeasedWriter: VFSWriter, @unchecked Sendable {
         try await upload.truncate(to: size)
     }
 
+    func keepSentBytes(upTo bytes: Int64) async {
+        await upload.keepSentBytes(upTo: bytes)
+    }
+
     func commit() async throws {
         do {
             try await upload.commit()

@@ -70,20 +70,20 @@ extension ObjectVFS {
 
     /// Every object under the directory, or a refusal when there are more than `limit`.
     private func objects(under prefix: String, limit: Int, path: VFSPath) async throws -> [ObjectInfo] {
-        var keys: [ObjectInfo] = []
+        var objects: [ObjectInfo] = []
         var token: String?
         repeat {
             let page = try await storeCall(path) {
                 try await store.listPage(ListRequest(prefix: prefix, delimiter: nil, continuationToken: token, maxKeys: 1000))
             }
-            keys += page.objects
-            if keys.count > limit {
+            objects += page.objects
+            if objects.count > limit {
                 throw VFSError.unsupported(
                     "\(path) holds more than \(limit) objects; renaming it would copy them all (see config.json rename_max_objects)")
             }
             token = page.nextContinuationToken
         } while token != nil
-        return keys
+        return objects
     }
 
     private func renameDirectory(_ source: VFSPath, to destination: VFSPath) async throws {

@@ -181,6 +181,10 @@ public protocol VFSWriter: AnyObject, Sendable {
     func commit() async throws
     /// Drops the upload; nothing becomes visible and nothing is left behind.
     func abort() async
+    /// Keeps the first `bytes` of what is written in the spool even once sent to the store,
+    /// until the commit, so that they can still be read back and patched (the mount: a file
+    /// opened to read and write, which git's index-pack reads back; a header filled in last).
+    func keepSentBytes(upTo bytes: Int64) async
 }
 
 extension VFSWriter {

@@ -164,6 +164,9 @@ extension HTTPObjectStore {
         }
     }
 
+    /// AWS's 409 when another conditional write of the key is under way: it lost the race.
+    static let conditionalConflict = "ConditionalRequestConflict"
+
     /// The headers that make a write conditional; none for `.matching` on OSS, which has no
     /// such check for writes.
     func conditionHeaders(_ condition: WriteCondition) -> [String: String] {
@@ -182,12 +185,14 @@ extension HTTPObjectStore {
         do {
             return try await write()
         } catch ObjectStoreError.service(let status, let code, _, _)
-            where condition == .absent && (status == 412 || code == "FileAlreadyExists" || code == "PreconditionFailed")
+            where condition == .absent && (status == 412 || code == "FileAlreadyExists" || code == "PreconditionFailed"
+                || code == Self.conditionalConflict)
         {
             throw ObjectStoreError.conflict("\(key) exists")
         } catch let error as ObjectStoreError where condition != .none && condition != .absent {
             switch error {
-            case .service(let status, let code, _, _) where status == 412 || code == "PreconditionFailed":
+            case .service(let status, let code, _, _)
+                where status == 412 || code == "PreconditionFailed" || code == Self.conditionalConflict:
                 throw ObjectStoreError.changed(key)
             case .noSuchKey:
                 throw ObjectStoreError.changed(key)
@@ -412,15 +417,5 @@ enum HTTPDates {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "Z") else { return nil }
         return Double(UTCDate.daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3600
             + minute * 60 + second) + fraction
-    }
-}
-
-extension ObjectStoreError {
-    /// A conditional write refused because its condition did not hold.
-    var isConditionRefusal: Bool {
-        switch self {
-        case .conflict, .changed: return true
-        default: return false
-        }
     }
 }
