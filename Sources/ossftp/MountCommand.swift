@@ -159,6 +159,10 @@ struct MountCommand: AsyncParsableCommand {
         do { try SpoolFolder.prepare(spoolDirectory) } catch let error as ConfigError {
             throw ValidationError(error.description)
         }
+        // Said before detaching, where the user sees it.
+        if let warning = SpoolFolder.roomWarning(spoolDirectory, budget: Int64(spoolBudgetMB) << 20) {
+            FileHandle.standardError.write(Data("ossftp: warning: \(warning)\n".utf8))
+        }
         if !foreground { try detach() }
         MallocTuning.apply()
         OpenFilesLimit.raise()

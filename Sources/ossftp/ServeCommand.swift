@@ -151,6 +151,9 @@ struct ServeCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let logger = Logger(label: "ossftp")
         for warning in settings.warnings { logger.warning("\(warning)") }
+        if let warning = SpoolFolder.roomWarning(settings.spoolDirectory, budget: settings.spoolBudget) {
+            logger.warning("\(warning)")
+        }
         let spool = settings.makeSpool()
         let limiter = ConnectionLimiter(limits: settings.limits)
         let server = FTPServer(

@@ -28,6 +28,18 @@ enum SpoolFolder {
         }
     }
 
+    /// A warning when the file system of `path` has less room than `budget` bytes: uploads
+    /// then fail with 452 (ENOSPC on the mount) once it is full, though the budget would have
+    /// let them wait for parts to be stored.
+    static func roomWarning(_ path: String, budget: Int64) -> String? {
+        var space = statvfs()
+        guard statvfs(path, &space) == 0 else { return nil }
+        let free = Int64(space.f_bavail) * Int64(space.f_frsize)
+        guard free < budget else { return nil }
+        return "the spool folder \(path) has \(free >> 20) MiB free, less than the spool budget of \(budget >> 20) MiB: "
+            + "uploads will fail with 452 (ENOSPC) when it is full; lower spool_budget_mb or give a larger spool_dir"
+    }
+
     /// Takes the spool for this `serve` alone, for as long as the process runs. At start a
     /// server clears the spool files no record of its journal names, and finishes or drops
     /// what the journal holds: a second server on the same folder deleted the first one's

@@ -7,6 +7,7 @@ import ftplib
 import io
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -596,3 +597,29 @@ def test_out_of_file_descriptors_the_listener_backs_off_and_recovers(tmp_path):
         for connection in sockets:
             connection.close()
         server.stop()
+
+
+def test_a_spool_folder_smaller_than_the_budget_is_warned_of(tmp_path):
+    """With the spool on a file system smaller than the spool budget, uploads got 452 once it
+    filled, though nothing at start said the budget could not be met (the audit's finding)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(small)], check=True)
+    try:
+        account = Account("sp", "s-" + secrets.token_urlsafe(10), "bucketsp")
+        server = OssftpServer(tmp_path / "srv", [account], extra_args=["--spool_dir", str(small / "spool")])
+        server.start()
+        try:
+            log = server.log_tail(100_000)
+            assert re.search(r"has 1[56] MiB free, less than the spool budget of 1024 MiB", log), log
+        finally:
+            server.stop()
+        roomy = OssftpServer(tmp_path / "srv2", [account], extra_args=["--spool_budget_mb", "8", "--part_size_mb", "4",
+                                                                      "--spool_dir", str(small / "spool2")])
+        roomy.start()
+        try:
+            assert "less than the spool budget" not in roomy.log_tail(100_000)
+        finally:
+            roomy.stop()
+    finally:
+        subprocess.run(["umount", str(small)], check=False)

@@ -467,7 +467,13 @@ final class FTPControlHandler: ChannelInboundHandler {
             transferTask = nil
             transferHandle = nil
             activity?.setTransfer(nil)
-            logger.info("transfer finished: \(outcome)")
+            // A failure of the store or the spool is the operator's to see; a client's
+            // cancel or disconnect is not.
+            if case .failed = outcome {
+                logger.warning("transfer finished: \(outcome)")
+            } else {
+                logger.info("transfer finished: \(outcome)")
+            }
             execute(machine.transferFinished(outcome))
             if registry.isStopping {
                 // The server is stopping and waited for this transfer: the session ends here.
