@@ -53,11 +53,7 @@ extension FuseFilesystem {
             }
             if truncating {
                 attributes.changed(resolved)
-                switch BlockingBridge.run({ [vfs, kept = file.keptSentBytes] in
-                    let writer = try await vfs.openWrite(resolved)
-                    await writer.keepSentBytes(upTo: kept)
-                    return writer
-                }) {
+                switch openStream(resolved, keeping: file.keptSentBytes) {
                 case .success(let writer):
                     file.writer = writer
                     file.size = 0
@@ -80,11 +76,7 @@ extension FuseFilesystem {
         do { resolved = try resolveNew(path) } catch { return (-FuseErrno.code(forAny: error), 0) }
         attributes.changed(resolved)
         let kept = keptSentBytes(flags)
-        switch BlockingBridge.run({ [vfs] in
-            let writer = try await vfs.openWrite(resolved)
-            await writer.keepSentBytes(upTo: kept)
-            return writer
-        }) {
+        switch openStream(resolved, keeping: kept) {
         case .success(let writer):
             let file = FuseOpenFile(path: resolved, writable: true, appending: flags & O_APPEND != 0,
                                     replacing: true, size: 0, opener: process)
@@ -386,17 +378,24 @@ extension FuseFilesystem {
             if ownEmpty && isGone(path) { throw FuseError(ENOENT) }
             let keeping: UInt64? = size > 0 || ownEmpty ? size : nil
             let version = size > 0 ? file.storedVersion : nil
-            file.writer = try BlockingBridge.run { [vfs, kept = file.keptSentBytes] in
-                let writer = try await vfs.openWrite(path, modified: nil, keepingFirst: keeping, ifAbsent: false,
-                                                     onVersion: version)
-                await writer.keepSentBytes(upTo: kept)
-                return writer
-            }.get()
+            file.writer = try openStream(path, keeping: file.keptSentBytes, continuingFirst: keeping,
+                                         onVersion: version).get()
         } catch let error as VFSError {
             // Nothing to continue: the file was renamed or removed since its descriptor last
             // stored it (open files go by name here), as its reads say too.
             if case .invalidRange = error, size > 0, isGone(path) { throw FuseError(ENOENT) }
             throw error
+        }
+    }
+
+    /// A streaming upload of `path` (continuing its first `continuingFirst` bytes, of version
+    /// `onVersion`, when given) whose first `kept` bytes stay in the spool once sent.
+    private func openStream(_ path: VFSPath, keeping kept: Int64, continuingFirst prefix: UInt64? = nil,
+                            onVersion version: String? = nil) -> Result<any VFSWriter, any Error> {
+        BlockingBridge.run { [vfs] in
+            let writer = try await vfs.openWrite(path, modified: nil, keepingFirst: prefix, ifAbsent: false, onVersion: version)
+            await writer.keepSentBytes(upTo: kept)
+            return writer
         }
     }
 

@@ -184,22 +184,26 @@ extension HTTPObjectStore {
     func conditional<T>(_ key: String, _ condition: WriteCondition, _ write: () async throws -> T) async throws -> T {
         do {
             return try await write()
-        } catch ObjectStoreError.service(let status, let code, _, _)
-            where condition == .absent && (status == 412 || code == "FileAlreadyExists" || code == "PreconditionFailed"
-                || code == Self.conditionalConflict)
-        {
-            throw ObjectStoreError.conflict("\(key) exists")
-        } catch let error as ObjectStoreError where condition != .none && condition != .absent {
-            switch error {
-            case .service(let status, let code, _, _)
-                where status == 412 || code == "PreconditionFailed" || code == Self.conditionalConflict:
+        } catch let error as ObjectStoreError {
+            switch (condition, error) {
+            case (.absent, .service(let status, let code, _, _))
+                where Self.refusesCondition(status, code) || code == "FileAlreadyExists":
+                throw ObjectStoreError.conflict("\(key) exists")
+            case (.matching, .service(let status, let code, _, _)) where Self.refusesCondition(status, code):
                 throw ObjectStoreError.changed(key)
-            case .noSuchKey:
+            case (.matching, .noSuchKey):
+                // S3 answers If-Match on a missing key with 404: gone is changed too.
                 throw ObjectStoreError.changed(key)
             default:
                 throw error
             }
         }
+    }
+
+    /// Whether an answer says a write's condition did not hold (RFC 9110 §15.5.13, or AWS's 409
+    /// for a conditional write that lost a race with another).
+    static func refusesCondition(_ status: Int, _ code: String) -> Bool {
+        status == 412 || code == "PreconditionFailed" || code == conditionalConflict
     }
 
     /// Compares the store's CRC-64 with ours; a store that reports none is trusted on Content-MD5.
