@@ -32,9 +32,7 @@ struct ReloadableLevelLogHandler: LogHandler {
         set { inner.metadataProvider = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
-        inner.log(level: level, message: message, metadata: metadata, source: source, file: file, function: function,
-                  line: line)
+    func log(event: LogEvent) {
+        inner.log(event: event)
     }
 }

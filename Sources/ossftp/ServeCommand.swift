@@ -262,7 +262,7 @@ struct ServeCommand: AsyncParsableCommand {
                 stamp: "\(verifier?.storedForm ?? "")\u{0}\(settings.consoleToken ?? "")")
         }
         return ConsoleServer(host: settings.webAddress, port: settings.webPort, source: source, access: access,
-                             log: log, logger: logger, clientKey: IPLiteral.clientKey)
+                             log: log, logger: logger, clientKey: { IPLiteral.clientKey($0) })
     }
 }
 

@@ -375,7 +375,7 @@ import TestSupport
         let store = try LocalStore(root: folder.path, bucket: "bucket")
         for keepSpoolFile in [true, false] {
             let spoolFile = folder.path + "/spool-part-\(keepSpoolFile)"
-            FileManager.default.createFile(atPath: spoolFile, contents: Data([1, 2, 3]))
+            _ = FileManager.default.createFile(atPath: spoolFile, contents: Data([1, 2, 3]))
             let id = try await store.createMultipartUpload("joined", metadata: [:])
             let one = try await store.uploadPart(
                 "joined", uploadID: id, partNumber: 1, body: .file(path: spoolFile, offset: 0, length: 3, disposable: true))

@@ -91,7 +91,7 @@ import TestSupport
         defer { folder.remove() }
         let data = random(200_000)
         let path = folder.path + "/spool"
-        FileManager.default.createFile(atPath: path, contents: Data(data))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(data))
         let key = unique("slice")
         try await store.put(key, body: .file(path: path, offset: 1000, length: 50_000), metadata: [:])
         #expect(try await collect(store.get(key, range: nil)) == Array(data[1000..<51_000]))

@@ -47,8 +47,8 @@ import Testing
         let second = Task { try await order.commit("k", sealedAt: two) { ran.withValue { $0.append("second") } } }
         try await Task.sleep(for: .milliseconds(100))
         releaseGate.yield()
-        try await first.value
-        try await second.value
+        _ = try await first.value
+        _ = try await second.value
         #expect(ran.value == ["first in", "first out", "second"])
     }
 }

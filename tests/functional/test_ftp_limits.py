@@ -612,6 +612,20 @@ def test_a_spool_folder_smaller_than_the_budget_is_warned_of(tmp_path):
         try:
             log = server.log_tail(100_000)
             assert re.search(r"has 1[56] MiB free, less than the spool budget of 1024 MiB", log), log
+            # A spool that fills answers 452, without the server's folders in the reply (they
+            # were there: the client saw the spool's path); the log names them.
+            client = ftplib.FTP()
+            client.connect(HOST, server.port, timeout=30)
+            client.login(account.username, account.password)
+            with pytest.raises(ftplib.error_temp, match="^452") as refused:
+                try:
+                    client.storbinary("STOR big.bin", io.BytesIO(os.urandom(24 << 20)))
+                except (ConnectionResetError, BrokenPipeError):
+                    client.getresp()  # the data connection was closed while the client sent
+            assert str(small) not in str(refused.value), refused.value
+            assert "big.bin" not in client.nlst()
+            client.quit()
+            assert re.search(r"transfer finished: .*" + re.escape(str(small)), server.log_tail(100_000))
         finally:
             server.stop()
         roomy = OssftpServer(tmp_path / "srv2", [account], extra_args=["--spool_budget_mb", "8", "--part_size_mb", "4",

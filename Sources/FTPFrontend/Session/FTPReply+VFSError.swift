@@ -27,8 +27,10 @@ extension FTPReply {
             self.init(.fileUnavailable, "Not supported on object storage: \(reason).")
         case .integrity(let reason):
             self.init(.localError, "Integrity check failed: \(reason).")
-        case .noSpace(let reason):
-            self.init(.insufficientStorage, "Insufficient storage: \(reason).")
+        case .noSpace:
+            // The reason names the server's own folders (the spool's, the local store's): it
+            // goes to the log, which records every failed transfer with it, not to the client.
+            self.init(.insufficientStorage, "Insufficient storage space on the server; nothing was stored.")
         case .busy(let reason):
             self.init(.fileBusy, "File busy, try again: \(reason).")
         case .storeUnavailable(let reason):

@@ -396,16 +396,24 @@ public struct ObjectVFS: VFS {
     public func makeDirectory(_ path: VFSPath) async throws {
         guard let parent = path.parent else { throw VFSError.alreadyExists(path.description) }
         let prefix = try directoryPrefix(for: path)
-        async let parentCheck: Void = requireDirectory(parent)
-        async let isFile = fileInfo(path) != nil
-        async let isFolder = storedDirectoryExists(path, prefix: prefix)
-        try await parentCheck
-        // A folder that stays only for a while after ossftp emptied it (directoryExists) gets
-        // its marker: made for good, as asked.
-        let (file, folder) = try await (isFile, isFolder)
-        if file || folder { throw VFSError.alreadyExists(path.description) }
-        try await storeCall(path) { try await store.put(prefix, body: .bytes([]), metadata: [:]) }
-        await invalidate(prefix)
+        try await FolderCreationQueue.shared.serialize(WriteBackOrder.name(prefix, in: store.descriptor)) {
+            async let parentCheck: Void = requireDirectory(parent)
+            async let isFile = fileInfo(path) != nil
+            async let isFolder = storedDirectoryExists(path, prefix: prefix)
+            try await parentCheck
+            // A folder that stays only for a while after ossftp emptied it (directoryExists) gets
+            // its marker: made for good, as asked.
+            let (file, folder) = try await (isFile, isFolder)
+            if file || folder { throw VFSError.alreadyExists(path.description) }
+            // Only if no marker is there yet: of two clients making the same folder at once, one
+            // gets 550 (RFC 959 §4.2's reply for a name that exists), as either would a moment
+            // later. Between processes this rests on the store (see FolderCreationQueue). Not
+            // for a folder ossftp emptied: SeaweedFS keeps it for minutes as an entry that
+            // refuses the condition.
+            let condition: WriteCondition = await cache.mayBeEmptied([prefix]).isEmpty ? .absent : .none
+            try await storeCall(path) { try await store.put(prefix, body: .bytes([]), metadata: [:], condition: condition) }
+            await invalidate(prefix)
+        }
     }
 
     public func removeFile(_ path: VFSPath) async throws {
