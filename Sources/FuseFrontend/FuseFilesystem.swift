@@ -71,15 +71,11 @@ public final class FuseFilesystem: @unchecked Sendable {
 
     // MARK: - Attributes
 
-    /// `time` to the microsecond, rounded up. Times travel as a Double, which near 2026 holds
-    /// about seven digits after the second: `touch -d @1700000000.1` came back as
-    /// .099999904, older than the source, and `cp -u` or make then copied or built again.
-    /// Rounded up, a copy made with its source's time is never the older of the two.
+    /// `time` to the microsecond (``MicrosecondTime``): exact when set to the microsecond, else
+    /// rounded up, so that a copy made with its source's time is never the older of the two.
     static func shownTime(_ time: Double) -> timespec {
-        let seconds = time.rounded(.down)
-        let micros = min(((time - seconds) * 1e6 - 1e-3).rounded(.up), 1e6)
-        return Glibc.timespec(tv_sec: Int(seconds) + (micros >= 1e6 ? 1 : 0),
-                              tv_nsec: micros >= 1e6 ? 0 : Int(max(micros, 0)) * 1000)
+        guard let shown = MicrosecondTime(time) else { return Glibc.timespec(tv_sec: 0, tv_nsec: 0) }
+        return Glibc.timespec(tv_sec: shown.seconds, tv_nsec: shown.nanoseconds)
     }
 
     /// Fills `status` for an entry.

@@ -18,6 +18,16 @@ import Testing
             == "drwxr-xr-x 1 owner group             0 Mar 05  2026 d")
     }
 
+    /// Six months as GNU ls counts them, half a mean Gregorian year (182.62 days): at 182.55
+    /// days ossftp showed the year where `ls -l` showed the time.
+    @Test func sixMonthsAreHalfAMeanGregorianYear() {
+        let entry = VFSEntry(name: "f", kind: .file, size: 0, modified: time)
+        #expect(FTPListingFormatter.longLine(entry, now: time + 182.55 * 86_400)
+            == "-rw-r--r-- 1 owner group             0 Mar 05 14:22 f")
+        #expect(FTPListingFormatter.longLine(entry, now: time + 182.63 * 86_400)
+            == "-rw-r--r-- 1 owner group             0 Mar 05  2026 f")
+    }
+
     /// As `ls -l`: a future time shows its year (clients read a year-less date ahead of
     /// them as last year's), beyond an hour's leeway for a store's clock.
     @Test func futureFilesShowTheYear() {

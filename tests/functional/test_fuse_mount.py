@@ -8,6 +8,7 @@ import errno
 import json
 import hashlib
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -1033,6 +1034,17 @@ def test_times_and_fsync(mounted):
         os.utime(root / "t.txt", ns=(nanoseconds, nanoseconds))
         shown = os.stat(root / "t.txt").st_mtime_ns
         assert 0 <= shown - nanoseconds < 1_000, (nanoseconds, shown)
+    # A time set to the microsecond comes back as set: 17 of 40 came back a microsecond later
+    # (rsync with nanosecond times then copied them on every run), and 23:59:59.999999 as
+    # midnight of the next day. On the local store the file on disk has it too (.123456001).
+    rng = random.Random(7)
+    for seconds, micros in [(1_578_009_599, 999_999)] + [(rng.randrange(10**9, 2 * 10**9), rng.randrange(10**6))
+                                                          for _ in range(40)]:
+        nanoseconds = seconds * 1_000_000_000 + micros * 1_000
+        os.utime(root / "t.txt", ns=(nanoseconds, nanoseconds))
+        assert os.stat(root / "t.txt").st_mtime_ns == nanoseconds, (seconds, micros)
+        if mounted.kind == "local":
+            assert os.stat(root.parent / "data" / "bkt" / "t.txt").st_mtime_ns == nanoseconds, (seconds, micros)
     # touch with no time (UTIME_NOW) sets now, not now cut to the whole second: a stamp file
     # touched after a source was saved looked older than it, and make rebuilt.
     for _ in range(3):

@@ -3,8 +3,10 @@ import OSSVFS
 
 /// Formats listing lines: `ls -l` for LIST, bare names for NLST. Times are UTC.
 public enum FTPListingFormatter {
-    // `ls` shows the year instead of the time for dates more than six months from now.
-    private static let halfYear: Double = 182.5 * 86_400
+    // `ls` shows the year instead of the time for dates more than six months from now: half
+    // of the mean Gregorian year, as GNU ls counts it (182.5 days left a window of three hours
+    // where the two disagreed).
+    static let halfYear: Double = 365.2425 * 86_400 / 2
 
     /// Shown for entries that keep no time (directories are key prefixes): one time for the
     /// whole run, so that listings do not change from one LIST to the next.

@@ -114,7 +114,7 @@ extension LocalStore {
                 if reusesFirst {
                     // The upload stays as it was, so that completing it again can work.
                     try? PosixFile.truncate(temp, to: first.size)
-                    try? DirectoryOps.setModificationTime(temp, first.modified)
+                    try? DirectoryOps.restoreModificationTime(temp, first.modified)
                     try? DirectoryOps.rename(temp, to: first.path)
                 } else {
                     try? DirectoryOps.unlinkIfPresent(temp)

@@ -242,7 +242,7 @@ public final class LocalStore: ObjectStore {
                                         sync: layout.syncsWrites)
             do {
                 // A copy keeps the source's metadata, and here the mtime is the metadata.
-                try DirectoryOps.setModificationTime(temp, info.lastModified)
+                try DirectoryOps.restoreModificationTime(temp, info.lastModified)
                 try DirectoryOps.place(temp, at: target)
             } catch {
                 try? DirectoryOps.unlinkIfPresent(temp)

@@ -196,8 +196,21 @@ enum DirectoryOps {
 
     /// Sets a file's access and modification times.
     static func setModificationTime(_ path: String, _ time: Double) throws {
+        // To the microsecond, as the mount shows it: the time that was set, not that time
+        // off by the Double's last bit (`.123456001`).
+        guard let exact = MicrosecondTime(time) else { throw ObjectStoreError.io(operation: "utimensat: \(time) is not a time", errno: EINVAL) }
+        try setModificationTime(path, timespec(tv_sec: exact.seconds, tv_nsec: exact.nanoseconds))
+    }
+
+    /// Gives `path` the modification time `time` that `stat` read from a file, to the
+    /// nanosecond that Double keeps: a copy keeps its source's time, and a multipart part
+    /// given back after a refused completion keeps the ETag made from its time.
+    static func restoreModificationTime(_ path: String, _ time: Double) throws {
         let seconds = time.rounded(.down)
-        let spec = timespec(tv_sec: Int(seconds), tv_nsec: Int((time - seconds) * 1e9))
+        try setModificationTime(path, timespec(tv_sec: Int(seconds), tv_nsec: Int((time - seconds) * 1e9)))
+    }
+
+    private static func setModificationTime(_ path: String, _ spec: timespec) throws {
         let times = [spec, spec]
         guard utimensat(AT_FDCWD, path, times, 0) == 0 else {
             throw ObjectStoreError.io(operation: "utimensat \(path)", errno: errno)
