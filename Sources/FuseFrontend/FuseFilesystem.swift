@@ -110,7 +110,9 @@ public final class FuseFilesystem: @unchecked Sendable {
                 return 0
             }
         }
-        if let known = attributes.listed(resolved, now: Date().timeIntervalSince1970) {
+        if let known = attributes.listed(resolved, now: Date().timeIntervalSince1970),
+            known.kind == .directory || !options.exactTimes
+        {
             fill(&status, kind: known.kind, size: known.size, modified: known.modified)
             return 0
         }

@@ -22,6 +22,11 @@ public struct FuseMountOptions: Sendable {
     /// chmod, chown and directory times succeed without effect, as asked for with
     /// `--ignore_chmod`; otherwise what cannot be kept fails (EPERM, ENOTSUP).
     public var ignoresModeChanges = false
+    /// A file's attributes come from the store's answer about that file (its `mtime`
+    /// metadata), never from a listing, which carries only Last-Modified (`--exact_times`).
+    /// `ls -l` then costs a request per file, as with s3fs, and `rsync -a` with `--delete`
+    /// into an S3 or OSS bucket sees the times it set.
+    public var exactTimes = false
     /// Seconds the kernel may trust names and attributes it was given.
     public var attributeTimeout: Double
     /// The kernel's read-ahead on the mount, in KiB (its own default is 128); 0 keeps the

@@ -80,8 +80,9 @@ public enum FuseOperations {
         ops.readdir = { _, buffer, filler, offset, info, flags in
             guard let info else { return -EINVAL }
             let plus = flags.rawValue & FUSE_READDIR_PLUS.rawValue != 0
-            let sink = FillerSink(buffer: buffer, filler: filler, plus: plus)
-            return FuseOperations.filesystem().readdir(info.pointee.fh, from: Int64(offset)) { sink.add($0, $1, $2) }
+            let filesystem = FuseOperations.filesystem()
+            let sink = FillerSink(buffer: buffer, filler: filler, plus: plus, plusForFiles: !filesystem.options.exactTimes)
+            return filesystem.readdir(info.pointee.fh, from: Int64(offset)) { sink.add($0, $1, $2) }
         }
         ops.releasedir = { _, info in info.map { FuseOperations.filesystem().releasedir($0.pointee.fh) } ?? -EINVAL }
         ops.statfs = { _, status in
@@ -287,16 +288,23 @@ private struct FillerSink {
     let buffer: UnsafeMutableRawPointer?
     let filler: fuse_fill_dir_t?
     let plus: Bool
+    /// Whether files get their listed attributes too (not with `--exact_times`: the kernel
+    /// then looks each one up, and getattr asks the store).
+    let plusForFiles: Bool
 
-    init(buffer: UnsafeMutableRawPointer?, filler: fuse_fill_dir_t?, plus: Bool) {
+    init(buffer: UnsafeMutableRawPointer?, filler: fuse_fill_dir_t?, plus: Bool, plusForFiles: Bool) {
         self.buffer = buffer
         self.filler = filler
         self.plus = plus
+        self.plusForFiles = plusForFiles
     }
 
     func add(_ name: String, _ status: stat, _ offset: Int64) -> Bool {
         var status = status
-        let flags = plus ? FUSE_FILL_DIR_PLUS : fuse_fill_dir_flags(rawValue: 0)
+        // An entry without FUSE_FILL_DIR_PLUS goes to the kernel with no node, which it then
+        // looks up by name (the kernel's fuse_direntplus_link skips a zero node id).
+        let isDirectory = status.st_mode & S_IFMT == S_IFDIR
+        let flags = plus && (plusForFiles || isDirectory) ? FUSE_FILL_DIR_PLUS : fuse_fill_dir_flags(rawValue: 0)
         return filler?(buffer, name, &status, off_t(offset), flags) == 0
     }
 }

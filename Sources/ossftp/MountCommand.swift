@@ -55,6 +55,10 @@ struct MountCommand: AsyncParsableCommand {
           help: "chmod, chown and times on directories succeed and change nothing (for cp -a and rsync -a); by default they fail with EPERM and ENOTSUP.")
     var ignoreChmod = false
 
+    @Flag(name: .customLong("exact_times"),
+          help: "Every file's time is its own mtime metadata, asked of the store, never a listing's Last-Modified: ls -l costs a request per file (as s3fs), and rsync -a with --delete into an S3 or OSS bucket sees the times it set.")
+    var exactTimes = false
+
     @Option(help: "Owner shown for files (default: the caller).")
     var uid: UInt32?
 
@@ -219,6 +223,7 @@ struct MountCommand: AsyncParsableCommand {
         options.kernelReadAheadKB = kernelReadAheadKB
         options.spoolBudget = spool.budget
         options.ignoresModeChanges = ignoreChmod
+        options.exactTimes = exactTimes
         // A signal asks for an end: calls waiting on a store that does not answer would hold
         // the unmount for their timeouts and retries (over two minutes). After a grace for
         // what is nearly done, they fail instead; uploads not stored stay in the journal, for

@@ -1609,3 +1609,37 @@ def test_a_change_another_client_stored_after_the_open_is_not_replaced(kind, tmp
         assert mounted.store_read("log") == b"replaced by another client\nappended\n".replace(b"r", b"R", 1)
     finally:
         mounted.mount.stop()
+
+
+def test_exact_times_let_rsync_with_delete_find_nothing_to_send_over_s3(tmp_path, seaweedfs):
+    """Over S3 a listing carries only Last-Modified, and stat took files' times from it for 5 s
+    after one: `rsync -a --delete` into the mount lists the destination, saw every file as
+    changed, and sent it again on every run (the audit's finding). With --exact_times a file's
+    time is its own mtime metadata, also right after a listing."""
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    times = {}
+    for index, name in enumerate(["f0.txt", "f1.txt", "f2.txt", "sub/g.bin"]):
+        (source / name).write_bytes(os.urandom(100 + index))
+        times[name] = 1_600_000_000_123_456_000 + index * 1_000_000_000
+        os.utime(source / name, ns=(times[name], times[name]))
+    rsync = ["rsync", "-a", "--inplace", "--delete"]
+    for flags in ([], ["--exact_times"]):
+        (tmp_path / "mnt").mkdir(exist_ok=True)
+        m = _mount("s3", tmp_path, seaweedfs, extra=["--ignore_chmod", *flags])
+        try:
+            copied = subprocess.run([*rsync, f"{source}/", f"{m.root}/dst/"], capture_output=True, text=True, timeout=120)
+            assert copied.returncode == 0, copied.stderr
+            os.listdir(m.root / "dst")  # a listing: what stat shows next comes from it, or not
+            shown = {name: os.stat(m.root / "dst" / name).st_mtime_ns for name in times}
+            again = subprocess.run([*rsync, "--dry-run", "-i", f"{source}/", f"{m.root}/dst/"],
+                                   capture_output=True, text=True, timeout=120)
+            assert again.returncode == 0, again.stderr
+            resent = [line for line in again.stdout.splitlines() if line[1:2] == "f"]
+            if flags:
+                assert shown == times
+                assert resent == [], again.stdout
+            else:  # as documented: the listing's Last-Modified, and rsync sends the files again
+                assert shown != times and resent, (shown, again.stdout)
+        finally:
+            m.mount.stop()
