@@ -637,3 +637,26 @@ def test_a_spool_folder_smaller_than_the_budget_is_warned_of(tmp_path):
             roomy.stop()
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+@pytest.mark.parametrize("permissions", ["no-delete", "upload-only"])
+def test_a_resume_at_a_size_the_cache_had_cannot_cut_a_file_grown_meanwhile(accounts_server, permissions):
+    """REST at a file's size then STOR is how an account that may not replace files resumes
+    one: the size it was checked against came from the cache, and a file another program had
+    grown within cache_ttl was cut back to it, with 226 (the audit's finding)."""
+    name, password = ("keeper", "k-pass-1") if permissions == "no-delete" else ("camera", "c-pass-1")
+    client = login(accounts_server, name, password)
+    client.voidcmd("TYPE I")
+    client.storbinary("STOR grown.txt", io.BytesIO(b"0123456789"))
+    assert client.size("grown.txt") == 10  # now in the cache
+    stored = accounts_server.local_root / "shared" / "grown.txt"
+    stored.write_bytes(b"0123456789 and what another program added")  # not through ossftp
+    with pytest.raises(ftplib.error_temp, match="^450"):
+        client.storbinary("STOR grown.txt", io.BytesIO(b""), rest=10)
+    assert stored.read_bytes() == b"0123456789 and what another program added"
+    # The next try sees the new size: replacing from 10 is refused, continuing from the end works.
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        client.storbinary("STOR grown.txt", io.BytesIO(b""), rest=10)
+    client.storbinary("STOR grown.txt", io.BytesIO(b"!"), rest=stored.stat().st_size)
+    assert stored.read_bytes() == b"0123456789 and what another program added!"
+    client.quit()

@@ -20,7 +20,7 @@ import pytest
 
 from holding_proxy import HoldingProxy
 from netutil import HOST
-from ossftp_server import OssftpServer, ossftp_binary
+from ossftp_server import Account, OssftpServer, ossftp_binary
 from seaweedfs import SeaweedFS
 
 
@@ -877,3 +877,25 @@ def test_appends_from_two_servers_at_once_all_stay(seaweedfs, bucket, tmp_path):
     finally:
         for server in servers:
             server.stop()
+
+
+def test_a_refusal_by_the_store_names_the_file_as_the_client_knows_it(seaweedfs, bucket, tmp_path):
+    """An account with a home folder whose key the store lets only read: its upload's 550 named
+    the object's key (`users/alice/probe.txt`), telling the account of the bucket's layout
+    above its home (the audit's finding)."""
+    readonly = seaweedfs.readonly
+    account = Account("alice", "a-pass-1", bucket, home_dir="users/alice", access_id=readonly.access_key,
+                      access_secret=readonly.secret_key)
+    seaweedfs.client().put_object(Bucket=bucket, Key="users/alice/seen.txt", Body=b"x")
+    server = OssftpServer(tmp_path / "srv", [account], extra_args=[
+        "--provider", "s3", "--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region])
+    server.start()
+    try:
+        client = connect(server, "alice", "a-pass-1")
+        for upload in (io.BytesIO(b"small"), io.BytesIO(os.urandom(17 << 20))):
+            with pytest.raises(ftplib.error_perm, match="^550") as refused:
+                client.storbinary("STOR probe.txt", upload)
+            assert "users/alice" not in str(refused.value) and "probe.txt" in str(refused.value), refused.value
+        client.quit()
+    finally:
+        server.stop()

@@ -1643,3 +1643,49 @@ def test_exact_times_let_rsync_with_delete_find_nothing_to_send_over_s3(tmp_path
                 assert shown != times and resent, (shown, again.stdout)
         finally:
             m.mount.stop()
+
+
+@pytest.mark.parametrize("permissions", ["no-delete", "upload-only"])
+def test_a_file_continued_by_an_account_that_may_not_change_or_read_it_keeps_its_stored_bytes(tmp_path, permissions):
+    """The mount continues a file by keeping its stored bytes in the upload, and then served
+    the descriptor's reads, writes and truncations from there: after one byte appended, a
+    no-delete or upload-only account overwrote or emptied the file, and an upload-only account
+    read it all back (the audit's finding)."""
+    data = tmp_path / "data"
+    (data / "bkt" / "in").mkdir(parents=True)
+    victim = data / "bkt" / "in" / "victim.txt"
+    original = b"VICTIM-CONTENT-0123456789\n"
+    victim.write_bytes(original)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"modules": {
+        "ossftp": {"provider": "local", "local_root": str(data)},
+        "accounts": [{"login_username": "acct", "login_password": "unused", "bucket_name": "bkt", "home_dir": "in",
+                      "permissions": permissions}]}}))
+    mount = FuseMount(tmp_path / "mnt", ["--config", str(config), "--account", "acct",
+                                         "--spool_dir", str(tmp_path / "spool")]).start()
+    try:
+        path = mount.mountpoint / "victim.txt"
+        descriptor = os.open(path, os.O_WRONLY)
+        try:
+            os.pwrite(descriptor, b"\n", len(original))  # from its end: allowed
+            for change in (lambda: os.pwrite(descriptor, b"HACKED", 0), lambda: os.ftruncate(descriptor, 0)):
+                with pytest.raises(OSError) as refused:
+                    change()
+                assert refused.value.errno == errno.EACCES
+        finally:
+            os.close(descriptor)
+        expected = original + b"\n"
+        assert victim.read_bytes() == expected
+        if permissions == "upload-only":
+            descriptor = os.open(path, os.O_RDWR | os.O_APPEND)
+            try:
+                os.write(descriptor, b"!")
+                with pytest.raises(OSError) as refused:
+                    os.pread(descriptor, 1 << 20, 0)
+                assert refused.value.errno == errno.EACCES
+            finally:
+                os.close(descriptor)
+            expected += b"!"
+        assert victim.read_bytes() == expected
+    finally:
+        mount.stop()

@@ -366,6 +366,36 @@ def test_write_back_small_file_gets_226_while_the_store_does_not_answer(seaweedf
         proxy.close()
 
 
+def test_write_back_takes_a_large_file_into_the_spool_while_the_store_is_slow(seaweedfs, bucket, tmp_path):
+    """Write-back is for slow links: the client's file goes into the spool at the client's
+    pace and the 226 follows. Parts wait there for their turn; the writer waited for parts in
+    flight instead, held to the store's pace after five parts (about 80 MiB by default), so a
+    large file was no faster than without write-back (the audit's finding). Here the store
+    answers no part upload until the 226, of a file of twelve parts where two are sent at once."""
+    from holding_proxy import HoldingProxy
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="big.bin", hold_answers_to=r"partNumber=")
+    server = OssftpServer(tmp_path / "srv", [], extra_args=[
+        "--provider", "s3", "--endpoint", proxy.endpoint, "--write_back", "--part_size_mb", "5",
+        "--upload_concurrency", "2", "--spool_budget_mb", "200"])
+    try:
+        server.start()
+        body = os.urandom(60 * MiB)
+        client = logged_in(server, seaweedfs, bucket)
+        client.sock.settimeout(60)
+        assert client.storbinary("STOR big.bin", io.BytesIO(body)).startswith("226")
+        assert 1 <= proxy.held <= 2, proxy.held  # two part uploads at a time, none answered yet
+        assert object_sha256(seaweedfs, bucket, "big.bin") is None
+        client.quit()
+        proxy.release.set()
+        wait_until(lambda: object_sha256(seaweedfs, bucket, "big.bin") == hashlib.sha256(body).hexdigest(), 120,
+                   "the file to reach the store")
+        wait_until(lambda: not list(server.spool_dir.rglob("upload-*")), 30, "the spool to empty")
+    finally:
+        server.stop()
+        proxy.close()
+
+
 def test_write_back_uploads_the_store_refuses_get_550_not_226(seaweedfs, bucket, tmp_path):
     """A key that may not write, in write-back mode. A small file is told its reply before any
     of it goes to the store: it used to get 226 and then be dropped in the background (an

@@ -88,14 +88,20 @@ public struct PermissionedVFS: VFS {
             guard prefixLength == existing.size || prefixLength == .max else {
                 throw VFSError.permissionDenied("this account may not replace existing files")
             }
-            return try await base.openWrite(path, modified: modified, keepingFirst: prefixLength, ifAbsent: ifAbsent,
-                                            onVersion: onVersion)
+            // The size compared may be the cache's: the upload must continue that very version,
+            // or a file grown meanwhile by another process is cut back to it (REST at the old
+            // size, then STOR, got 226). APPE keeps all there is, whatever its size.
+            let version = prefixLength == .max ? onVersion : onVersion ?? existing.etag
+            let upload = try await base.openWrite(path, modified: modified, keepingFirst: prefixLength,
+                                                  ifAbsent: ifAbsent, onVersion: version)
+            return PermissionedWriter(upload, keeping: existing.size, allowed: allowed)
         }
         // A new file: the store checks again as it commits, since another account or session may
         // create the name while this upload's bytes arrive (the check above alone let it replace
         // that file).
-        return try await base.openWrite(path, modified: modified, keepingFirst: prefixLength,
-                                        ifAbsent: ifAbsent || !allowed.delete, onVersion: onVersion)
+        let upload = try await base.openWrite(path, modified: modified, keepingFirst: prefixLength,
+                                              ifAbsent: ifAbsent || !allowed.delete, onVersion: onVersion)
+        return allowed.read ? upload : PermissionedWriter(upload, keeping: 0, allowed: allowed)
     }
 
     public func makeDirectory(_ path: VFSPath) async throws {

@@ -28,7 +28,7 @@ extension SpoolUpload {
         let bufferStart = total - UInt64(buffer.count)
         let partStart = bufferStart - UInt64(partFill)
         let firstStart = firstUnsent
-        guard end <= total else { throw VFSError.invalidRange("\(key): bytes \(offset)-\(end) lie past the \(total) written") }
+        guard end <= total else { throw VFSError.invalidRange("\(shown): bytes \(offset)-\(end) lie past the \(total) written") }
         var stretches: [(start: UInt64, end: UInt64, holder: (UInt64) -> Holder)] = []
         for part in retained {
             stretches.append((part.start, part.start + UInt64(part.size), { .sent(part.number, part.path, $0 - part.start) }))
@@ -45,7 +45,7 @@ extension SpoolUpload {
         }
         // Sent and not kept (past the kept parts, before the first not sent).
         guard position == end else {
-            throw VFSError.invalidRange("\(key): bytes from \(position) were already sent to the store")
+            throw VFSError.invalidRange("\(shown): bytes from \(position) were already sent to the store")
         }
         return pieces
     }
@@ -53,7 +53,7 @@ extension SpoolUpload {
     public func overwrite(_ bytes: [UInt8], at offset: UInt64) async throws {
         guard case .accepting = state else { throw VFSError.storeFailure("upload is no longer accepting data") }
         try await guarded { try await startFromBase() }
-        guard offset <= total else { throw VFSError.invalidRange("\(key): a write at \(offset) lies past the \(total) bytes written") }
+        guard offset <= total else { throw VFSError.invalidRange("\(shown): a write at \(offset) lies past the \(total) bytes written") }
         let inside = Int(min(UInt64(bytes.count), total - offset))
         // Refused before anything changes: the upload goes on as it was.
         var pieces = try holders(from: offset, count: inside)
@@ -101,7 +101,7 @@ extension SpoolUpload {
         guard size < total else { return }
         // Refused before anything changes: sent parts, kept or not, stay as sent.
         guard size >= firstUnsent else {
-            throw VFSError.invalidRange("\(key): bytes from \(size) were already sent to the store")
+            throw VFSError.invalidRange("\(shown): bytes from \(size) were already sent to the store")
         }
         let bufferStart = total - UInt64(buffer.count)
         let partStart = bufferStart - UInt64(partFill)

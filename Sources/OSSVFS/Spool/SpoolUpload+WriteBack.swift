@@ -16,7 +16,7 @@ extension SpoolUpload {
         // A part that failed while the client sent has no file left to send again: the upload
         // fails here, before the client is told it is stored.
         if inFlight.contains(where: \.freed) {
-            throw VFSError.storeUnavailable("\(key): a part could not be stored")
+            throw VFSError.storeUnavailable("\(shown): a part could not be stored")
         }
         // An append's kept bytes are copied inside the store (UploadPartCopy): no file here could
         // send them again, so the client is told the file is stored only once they are. (Left
@@ -24,7 +24,7 @@ extension SpoolUpload {
         for part in inFlight where part.path == nil {
             switch await part.task.result {
             case .success(let copied): finishedParts[copied.partNumber] = copied
-            case .failure(let error): throw (error as? ObjectStoreError).map { VFSError($0, path: key) } ?? error
+            case .failure(let error): throw (error as? ObjectStoreError).map { VFSError($0, path: shown) } ?? error
             }
         }
         if uploadID == nil { try await checkStoreTakesKey() }

@@ -47,10 +47,14 @@ public actor SpoolUpload: VFSWriter {
 
     let store: any ObjectStore
     let key: String
+    /// The file's name in errors.
+    let shown: String
     let metadata: [String: String]
     /// Whether the commit may only create the object, never replace one.
     let ifAbsent: Bool
     let configuration: SpoolConfiguration
+    /// The parts being sent, at most `configuration.concurrency` at once.
+    let sendSlots: PartSendSlots
     let onCommit: @Sendable () async -> Void
     let name = DirectoryOps.randomName()
     var state = State.accepting
@@ -104,14 +108,18 @@ public actor SpoolUpload: VFSWriter {
     /// object (``UploadBase``); `onCommit` runs once the object is stored.
     /// With `ifAbsent`, the commit fails with ``VFSError/alreadyExists(_:)`` when an object
     /// has the key by then (an account that may not replace files: one may appear meanwhile).
-    public init(store: any ObjectStore, key: String, metadata: [String: String] = [:],
+    /// `shownAs` names the file in errors (the path its client knows; the key by default,
+    /// which for an account with a home folder tells of the bucket's other folders).
+    public init(store: any ObjectStore, key: String, shownAs: String? = nil, metadata: [String: String] = [:],
                 configuration: SpoolConfiguration, base: UploadBase? = nil,
                 ifAbsent: Bool = false, onCommit: @escaping @Sendable () async -> Void = {}) {
         self.store = store
         self.key = key
+        self.shown = shownAs ?? key
         self.metadata = metadata
         self.ifAbsent = ifAbsent
         self.configuration = configuration
+        sendSlots = PartSendSlots(configuration.concurrency)
         self.base = base
         continuesObject = base.map { $0.length > 0 } ?? false
         continued = base
@@ -338,10 +346,14 @@ public actor SpoolUpload: VFSWriter {
 
     func launch(number: Int, path: String?, size: Int, reserved: Int64,
                         _ operation: @escaping @Sendable (String) async throws -> UploadedPart) async throws {
-        while inFlight.count >= configuration.concurrency { try await collectOldest() }
+        // With write-back, sealed parts wait for a slot on disk (see PartSendSlots): the spool
+        // budget bounds them, which writers wait for as they fill parts.
+        let waiting = configuration.writeBack ? Self.writeBackPartsWaiting : configuration.concurrency
+        while inFlight.count >= waiting { try await collectOldest() }
         guard let id = uploadID else { preconditionFailure("parts are sent only within a multipart upload") }
-        inFlight.append(InFlight(number: number, task: Task { try await operation(id) }, path: path, size: size,
-                                 reserved: reserved))
+        let slots = sendSlots
+        inFlight.append(InFlight(number: number, task: Task { try await slots.run { try await operation(id) } },
+                                 path: path, size: size, reserved: reserved))
     }
 
     /// A write-back part failed while the client is still sending: the upload fails anyway (the
@@ -366,7 +378,7 @@ public actor SpoolUpload: VFSWriter {
             finishedParts[uploaded.partNumber] = nil
         case .failure(let error):
             if configuration.writeBack, !part.freed, let path = part.path { await release(part.reserved, path: path) }
-            throw (error as? ObjectStoreError).map { VFSError($0, path: key) } ?? error
+            throw (error as? ObjectStoreError).map { VFSError($0, path: shown) } ?? error
         }
     }
 
@@ -432,6 +444,10 @@ public actor SpoolUpload: VFSWriter {
             if await UploadRecovery.abortEventually(key, uploadID: id, store: store) { await journal?.remove(name) }
         }
     }
+
+    /// Sealed parts of one write-back upload waiting to be sent or being sent, beyond which its
+    /// writer waits (the spool budget stops it well before, at the default part size).
+    static let writeBackPartsWaiting = 10_000
 
     /// A kept prefix smaller than this is read into the spool, not copied server-side.
     static let spoolPrefixBelow: UInt64 = 8 << 20
@@ -539,7 +555,7 @@ public actor SpoolUpload: VFSWriter {
             try await body()
         } catch {
             await abort()
-            if let error = error as? ObjectStoreError { throw VFSError(error, path: key) }
+            if let error = error as? ObjectStoreError { throw VFSError(error, path: shown) }
             throw error
         }
     }

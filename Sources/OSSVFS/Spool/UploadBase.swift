@@ -53,6 +53,7 @@ public struct UploadBase: Sendable {
 
     /// The error of a continuation whose object changed meanwhile.
     var changedError: VFSError {
-        .busy("\(key) was changed by another client while this upload continued it; send it again")
+        // Not named by its key: a client with a home folder knows the file by another name.
+        .busy("the file was changed by another client while this upload continued it; send it again")
     }
 }

@@ -316,7 +316,7 @@ public struct ObjectVFS: VFS {
         // Keeping nothing (REST 0) replaces the file: no continuation. A replacement of a known
         // version (the mount's copy changed in place) commits only over that version.
         guard let prefixLength, prefixLength > 0 else {
-            return upload(of: key, modified: modified, base: onVersion.map { UploadBase(key: key, length: 0, etag: $0) },
+            return upload(of: key, at: path, modified: modified, base: onVersion.map { UploadBase(key: key, length: 0, etag: $0) },
                           ifAbsent: ifAbsent)
         }
         let lease = WriteBackOrder.name(key, in: store.descriptor)
@@ -348,7 +348,7 @@ public struct ObjectVFS: VFS {
         await invalidate(key)
         guard let existing = try await fileInfo(path) else {
             if prefixLength == .max {
-                return upload(of: key, modified: modified, base: UploadBase(key: key, length: 0, etag: nil, absent: true),
+                return upload(of: key, at: path, modified: modified, base: UploadBase(key: key, length: 0, etag: nil, absent: true),
                               ifAbsent: ifAbsent)
             }
             throw VFSError.invalidRange("\(path) does not exist; cannot continue it at \(prefixLength)")
@@ -364,16 +364,16 @@ public struct ObjectVFS: VFS {
         }
         let base = UploadBase(key: key, length: length, etag: existing.etag,
                               crc64: length == existing.size ? existing.crc64 : nil)
-        return upload(of: key, modified: modified, base: base, ifAbsent: ifAbsent)
+        return upload(of: key, at: path, modified: modified, base: base, ifAbsent: ifAbsent)
     }
 
     /// A new upload of `key`, keeping `base`'s first bytes when given.
-    private func upload(of key: String, modified: Double?, base: UploadBase?,
+    private func upload(of key: String, at path: VFSPath, modified: Double?, base: UploadBase?,
                         ifAbsent: Bool) -> SpoolUpload {
         let caches = self.caches
         let bucket = store.identity.bucket
         return SpoolUpload(
-            store: store, key: key, metadata: modified.map { ["mtime": Self.format($0)] } ?? [:],
+            store: store, key: key, shownAs: path.description, metadata: modified.map { ["mtime": Self.format($0)] } ?? [:],
             configuration: spool, base: base, ifAbsent: ifAbsent
         ) {
             await caches.invalidate(bucket: bucket, key: key)
