@@ -484,8 +484,9 @@ def test_an_account_that_may_not_replace_cannot_replace_a_file_made_during_its_u
                  "store": {"provider": "s3", "endpoint": seaweedfs.endpoint, "region": seaweedfs.region}}
     else:
         bucket, extra = "shared", {}
-    accounts = [Account("keeper", "k-pass-1", bucket, permissions=permissions, **extra),
-                Account("admin", "a-pass-1", bucket, **extra)]
+    # Both in one home folder, which the refusal must not name (it said `in/race.txt exists`).
+    accounts = [Account("keeper", "k-pass-1", bucket, permissions=permissions, home_dir="in", **extra),
+                Account("admin", "a-pass-1", bucket, home_dir="in", **extra)]
     server = OssftpServer(tmp_path / "srv", accounts)
     server.start()
     try:
@@ -496,8 +497,9 @@ def test_an_account_that_may_not_replace_cannot_replace_a_file_made_during_its_u
         admin.storbinary("STOR race.txt", io.BytesIO(b"IMPORTANT"))
         data.sendall(b"more")
         data.close()
-        with pytest.raises(ftplib.error_perm, match="^550 .*already exists"):
+        with pytest.raises(ftplib.error_perm, match="^550 .*already exists") as refused:
             keeper.voidresp()
+        assert "in/race.txt" not in str(refused.value), refused.value
         assert fetch_bytes(admin, "race.txt") == b"IMPORTANT"
         # A name nobody took meanwhile is created as before.
         keeper.storbinary("STOR fresh.txt", io.BytesIO(b"new"))

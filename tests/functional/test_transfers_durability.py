@@ -396,6 +396,49 @@ def test_write_back_takes_a_large_file_into_the_spool_while_the_store_is_slow(se
         proxy.close()
 
 
+def test_a_write_back_part_the_store_refuses_fails_the_upload_before_the_rest_is_sent(seaweedfs, bucket, tmp_path):
+    """With parts waiting in the spool for their turn (write-back), a part the store refused
+    was noticed only once the client had sent the whole file, and every later part was sent to
+    the store for nothing. The next part sealed after the refusal now ends the upload."""
+    import re
+    from holding_proxy import HoldingProxy
+
+    sent = []
+
+    def refuse(method, path, headers):
+        if method == "PUT" and "partNumber=" in path:
+            sent.append(path)
+            return re.search(r"partNumber=2(&|$)", path) is not None
+        return False
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", refuse=refuse)
+    server = OssftpServer(tmp_path / "srv", [], extra_args=[
+        "--provider", "s3", "--endpoint", proxy.endpoint, "--write_back", "--part_size_mb", "5",
+        "--upload_concurrency", "1", "--spool_budget_mb", "400"])
+    try:
+        server.start()
+        client = logged_in(server, seaweedfs, bucket)
+
+        class Paced(io.BytesIO):
+            """A client sending 200 MiB at about 50 MiB/s, so that the refusal comes while it sends."""
+            def read(self, size=-1):
+                time.sleep(0.02)
+                return super().read(size)
+
+        with pytest.raises((ftplib.error_perm, ftplib.error_temp, ConnectionResetError, BrokenPipeError)):
+            try:
+                client.storbinary("STOR refused.bin", Paced(os.urandom(200 * MiB)), blocksize=MiB)
+            except (ConnectionResetError, BrokenPipeError):
+                client.getresp()
+        assert len(sent) < 20, f"{len(sent)} parts of 40 were sent"
+        assert object_sha256(seaweedfs, bucket, "refused.bin") is None
+        wait_until(lambda: not uploads(seaweedfs, bucket, "refused.bin"), 30, "the upload to be aborted")
+        wait_until(lambda: not list(server.spool_dir.rglob("upload-*")), 30, "the spool to empty")
+    finally:
+        server.stop()
+        proxy.close()
+
+
 def test_write_back_uploads_the_store_refuses_get_550_not_226(seaweedfs, bucket, tmp_path):
     """A key that may not write, in write-back mode. A small file is told its reply before any
     of it goes to the store: it used to get 226 and then be dropped in the background (an

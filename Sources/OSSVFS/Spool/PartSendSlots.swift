@@ -1,4 +1,4 @@
-/// At most `count` part uploads of one upload at a time; the others wait their turn, in order.
+/// At most `count` part uploads of one upload at a time; the others wait their turn.
 ///
 /// Without write-back the writer itself waits for a part to end before it seals another, so
 /// the client is held to the store's pace and the wait after its last byte stays within a few

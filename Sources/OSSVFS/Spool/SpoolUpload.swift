@@ -314,13 +314,18 @@ public actor SpoolUpload: VFSWriter {
         // budget goes back as any part's: the budget bounds bytes waiting for the store.
         let keeps = retain(part)
         do {
-            try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) { [store, key] id in
+            try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) {
+                [store, key, sendSlots] id in
                 let result: Result<UploadedPart, any Error>
                 do {
-                    let uploaded = try await budget.whileSending {
-                        try await store.uploadPart(
-                            key, uploadID: id, partNumber: part.number,
-                            body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: !keeps))
+                    // Cancelled while it waits for its turn, the part goes back below like a
+                    // failed one (its file and budget were lost when the wait was outside).
+                    let uploaded = try await sendSlots.run {
+                        try await budget.whileSending {
+                            try await store.uploadPart(
+                                key, uploadID: id, partNumber: part.number,
+                                body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: !keeps))
+                        }
                     }
                     // Known (and, once the client was told the file is stored, journaled)
                     // before its file goes: a restart cannot send it again, and ListParts does
@@ -350,10 +355,17 @@ public actor SpoolUpload: VFSWriter {
         // budget bounds them, which writers wait for as they fill parts.
         let waiting = configuration.writeBack ? Self.writeBackPartsWaiting : configuration.concurrency
         while inFlight.count >= waiting { try await collectOldest() }
+        // A write-back part that failed fails the upload now, not after the client sent the
+        // rest (its file and budget went back already: freeFailedPart).
+        if let index = inFlight.firstIndex(where: \.freed) {
+            let failed = inFlight.remove(at: index)
+            if case .failure(let error) = await failed.task.result {
+                throw (error as? ObjectStoreError).map { VFSError($0, path: shown) } ?? error
+            }
+        }
         guard let id = uploadID else { preconditionFailure("parts are sent only within a multipart upload") }
-        let slots = sendSlots
-        inFlight.append(InFlight(number: number, task: Task { try await slots.run { try await operation(id) } },
-                                 path: path, size: size, reserved: reserved))
+        inFlight.append(InFlight(number: number, task: Task { try await operation(id) }, path: path, size: size,
+                                 reserved: reserved))
     }
 
     /// A write-back part failed while the client is still sending: the upload fails anyway (the
@@ -403,11 +415,13 @@ public actor SpoolUpload: VFSWriter {
                 let number = nextPartNumber
                 nextPartNumber += 1
                 let range = offset...last
-                try await launch(number: number, path: nil, size: Int(range.count), reserved: 0) { [store, key] id in
+                try await launch(number: number, path: nil, size: Int(range.count), reserved: 0) { [store, key, sendSlots] id in
                     var part: UploadedPart
                     do {
-                        part = try await store.uploadPartCopy(key, uploadID: id, partNumber: number, source: base.key,
-                                                              range: range, ifMatch: base.etag)
+                        part = try await sendSlots.run {
+                            try await store.uploadPartCopy(key, uploadID: id, partNumber: number, source: base.key,
+                                                           range: range, ifMatch: base.etag)
+                        }
                     } catch ObjectStoreError.changed {
                         throw base.changedError
                     }

@@ -37,7 +37,7 @@ struct LocalKeyLayout: Sendable {
         if Self.isMarker(key) { parts.removeLast() }
         for part in parts {
             if part.isEmpty || part.utf8.elementsEqual(".".utf8) || part.utf8.elementsEqual("..".utf8) {
-                throw ObjectStoreError.invalidKey("key \(key) has an empty, '.' or '..' component")
+                throw ObjectStoreError.invalidKey("a name has an empty, '.' or '..' component")
             }
             if part.hasBytePrefix(Self.reservedPrefix) {
                 throw ObjectStoreError.invalidKey("names starting with \(Self.reservedPrefix) are reserved")

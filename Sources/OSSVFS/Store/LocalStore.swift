@@ -147,7 +147,7 @@ public final class LocalStore: ObjectStore {
             if LocalKeyLayout.isMarker(key) {
                 // A folder's marker is an empty file here: bytes for it would be lost.
                 guard body.length == 0 else {
-                    throw ObjectStoreError.invalidKey("\(key) is a folder here and cannot hold bytes")
+                    throw ObjectStoreError.invalidKey("a folder here cannot hold bytes")
                 }
                 do {
                     try PosixFile.createExclusive(destination, mode: 0o644).close()

@@ -411,7 +411,16 @@ public struct ObjectVFS: VFS {
             // for a folder ossftp emptied: SeaweedFS keeps it for minutes as an entry that
             // refuses the condition.
             let condition: WriteCondition = await cache.mayBeEmptied([prefix]).isEmpty ? .absent : .none
-            try await storeCall(path) { try await store.put(prefix, body: .bytes([]), metadata: [:], condition: condition) }
+            try await storeCall(path) {
+                do {
+                    _ = try await store.put(prefix, body: .bytes([]), metadata: [:], condition: condition)
+                } catch ObjectStoreError.service(let status, let code, _, _)
+                    where condition == .absent && (status == 501 || code == "NotImplemented")
+                {
+                    // A store without conditional writes: the marker as before, the race its own.
+                    _ = try await store.put(prefix, body: .bytes([]), metadata: [:], condition: .none)
+                }
+            }
             await invalidate(prefix)
         }
     }

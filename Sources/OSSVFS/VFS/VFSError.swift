@@ -43,11 +43,18 @@ public enum VFSError: Error, Sendable, Equatable {
         }
     }
 
+    /// What an I/O operation did (`write`, `rename`), without the file it named.
+    static func verb(of operation: String) -> String {
+        String(operation.prefix { $0 != " " && $0 != ":" })
+    }
+
     /// The VFS meaning of a store error.
     public init(_ error: ObjectStoreError, path: String) {
         switch error {
         case .noSuchKey: self = .notFound(path)
-        case .changed(let key): self = .integrity("\(key) was replaced while it was read; read it again")
+        // Named by the client's path, never the key: for an account with a home folder the key
+        // tells of the bucket above it.
+        case .changed: self = .integrity("\(path) was replaced while it was read; read it again")
         // For good, not "try again" (451): 550 on FTP, ENOENT on the mount.
         case .noSuchBucket(let bucket): self = .notFound("the bucket \(bucket)")
         case .noSuchUpload(let id): self = .storeFailure("upload \(id) no longer exists")
@@ -55,17 +62,19 @@ public enum VFSError: Error, Sendable, Equatable {
         case .invalidCredentials(let code, _): self = .permissionDenied("\(path): \(code)")
         case .invalidKey(let reason): self = .invalidName(reason)
         case .keyTooLong(let reason): self = .nameTooLong("\(path): \(reason)")
-        case .conflict(let reason): self = .alreadyExists("\(path): \(reason)")
+        case .conflict: self = .alreadyExists(path)
         case .checksumMismatch(let expected, let actual):
             self = .integrity("\(path): checksum \(actual), expected \(expected)")
         case .io(let operation, let code):
             switch code {
-            case 28, 122: self = .noSpace(operation)  // ENOSPC, EDQUOT
+            // The operation names the server's own files (the spool's, the local store's
+            // folder): the client hears only what was done.
+            case 28, 122: self = .noSpace(operation)  // ENOSPC, EDQUOT (the 452 does not show it)
             case 36: self = .nameTooLong("\(path): a name is longer than the file system allows")  // ENAMETOOLONG
             // EPERM, EACCES, EROFS: the local store's folder refuses (an immutable or read-only
             // folder); no retry will change that, so not "try again later" (451) but 550.
-            case 1, 13, 30: self = .permissionDenied("\(path): the file system refused to \(operation)")
-            default: self = .storeFailure("\(operation): errno \(code)")
+            case 1, 13, 30: self = .permissionDenied("\(path): the file system refused to \(Self.verb(of: operation))")
+            default: self = .storeFailure("\(path): \(Self.verb(of: operation)) failed on the server's disk (errno \(code))")
             }
         case .service(let status, let code, let message, _):
             if status == 416 {
