@@ -43,9 +43,12 @@ public enum VFSError: Error, Sendable, Equatable {
         }
     }
 
-    /// What an I/O operation did (`write`, `rename`), without the file it named.
+    /// What an I/O operation did (`write`, `rename`), without the file it named (`read: object
+    /// shrank while being read`, which names none, is kept whole).
     static func verb(of operation: String) -> String {
-        String(operation.prefix { $0 != " " && $0 != ":" })
+        guard operation.contains("/") else { return operation }
+        let first = operation.prefix { $0 != " " && $0 != ":" }
+        return !first.isEmpty && first.allSatisfy({ $0.isLetter || $0 == "_" }) ? String(first) : "work on a file"
     }
 
     /// The VFS meaning of a store error.
@@ -74,7 +77,9 @@ public enum VFSError: Error, Sendable, Equatable {
             // EPERM, EACCES, EROFS: the local store's folder refuses (an immutable or read-only
             // folder); no retry will change that, so not "try again later" (451) but 550.
             case 1, 13, 30: self = .permissionDenied("\(path): the file system refused to \(Self.verb(of: operation))")
-            default: self = .storeFailure("\(path): \(Self.verb(of: operation)) failed on the server's disk (errno \(code))")
+            default:
+                let said = operation.contains("/") ? "\(Self.verb(of: operation)) failed on the server's disk" : operation
+                self = .storeFailure("\(path): \(said) (errno \(code))")
             }
         case .service(let status, let code, let message, _):
             if status == 416 {
