@@ -105,6 +105,54 @@ def test_write_back_upload_survives_kill_9(seaweedfs, bucket, tmp_path, subproce
         restarted.stop()
 
 
+def test_a_write_back_upload_the_store_refused_is_not_finished_by_the_next_start(seaweedfs, bucket, tmp_path):
+    """A write-back upload the store refuses after its 226 is dropped. When the store refused
+    its abort too, its journal record still said "stored for the client" and its part files
+    stayed: the next start finished it, over a later upload of the name that had landed since
+    (the audit's finding)."""
+    import threading
+    from holding_proxy import HoldingProxy
+
+    gate, refusing = threading.Event(), threading.Event()
+    refusing.set()
+
+    def refuse(method, path, headers):
+        if "old.bin" in path and "uploadId=" in path:
+            gate.wait(60)  # the parts wait here until the client has its 226
+            return refusing.is_set()
+        return False
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", refuse=refuse)
+    base = tmp_path / "srv"
+    server = OssftpServer(base, [], extra_args=["--provider", "s3", "--endpoint", proxy.endpoint, "--write_back",
+                                                "--part_size_mb", "5", "--upload_concurrency", "2"])
+    restarted = None
+    try:
+        server.start()
+        client = logged_in(server, seaweedfs, bucket)
+        assert client.storbinary("STOR old.bin", io.BytesIO(os.urandom(20 * MiB))).startswith("226")
+        gate.set()
+        wait_until(lambda: "dropped the write-back upload of old.bin" in server.log_tail(100_000), 60, "the drop")
+        wait_until(lambda: not list((base / "spool").glob("upload-*")), 30, "the dropped upload's files to go")
+        refusing.clear()
+        newer = os.urandom(MiB)
+        assert client.storbinary("STOR old.bin", io.BytesIO(newer)).startswith("226")
+        wait_until(lambda: object_sha256(seaweedfs, bucket, "old.bin") == hashlib.sha256(newer).hexdigest(), 60,
+                   "the newer upload to land")
+        server.proc.kill()
+        server.proc.wait()
+        restarted = OssftpServer(base, [], extra_args=["--provider", "s3", "--endpoint", proxy.endpoint])
+        restarted.start()
+        wait_until(lambda: not list((base / "spool" / "journal").glob("*.json")), 60, "the journal to empty")
+        wait_until(lambda: not uploads(seaweedfs, bucket, "old.bin"), 60, "the refused upload to be aborted")
+        assert object_sha256(seaweedfs, bucket, "old.bin") == hashlib.sha256(newer).hexdigest()
+    finally:
+        if restarted:
+            restarted.stop()
+        server.stop()
+        proxy.close()
+
+
 def test_kill_9_in_default_mode_leaves_no_object_and_no_upload(seaweedfs, bucket, tmp_path):
     base = tmp_path / "srv"
     server = s3_server(seaweedfs, base, "--part_size_mb", "5")

@@ -105,7 +105,12 @@ public enum UploadRecovery {
                 // later upload behind its budget.
                 VFSMetrics.storeLogger.error(
                     "dropped the write-back upload of \(record.key) (\(record.size) bytes): the store refuses it (\(error))")
-                _ = await drop(record, store: store, journal: journal)
+                // Retired, not only dropped: if the store refuses the abort too, the record must
+                // no longer say "stored for the client", or the next start finished it, over a
+                // later upload of the name already stored (the audit's finding). Its files go
+                // at once: nothing will send them again.
+                await removeFiles(of: record, journal: journal)
+                await retire(record, store: store, journal: journal)
                 await WriteBackOrder.shared.done(WriteBackOrder.name(record.key, in: record.store))
                 return .refused
             } catch {
@@ -201,6 +206,12 @@ public enum UploadRecovery {
     }
 
     static func cleanUp(_ record: UploadRecord, journal: UploadJournal) async {
+        await removeFiles(of: record, journal: journal)
+        await journal.remove(record.name)
+    }
+
+    /// Removes the upload's spool files (its parts), keeping its record.
+    static func removeFiles(of record: UploadRecord, journal: UploadJournal) async {
         let spool = (journal.directory as NSString).deletingLastPathComponent
         let prefix = "upload-\(record.name)-"
         _ = try? await BlockingIO.run {
@@ -208,7 +219,6 @@ public enum UploadRecovery {
                 try? DirectoryOps.unlinkIfPresent("\(spool)/\(entry.name)")
             }
         }
-        await journal.remove(record.name)
     }
 
     /// What a restarted process does with the records it finds: uploads the client was told
