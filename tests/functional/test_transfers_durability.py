@@ -101,6 +101,9 @@ def test_write_back_upload_survives_kill_9(seaweedfs, bucket, tmp_path, subproce
                    "the restarted server to finish the upload")
         wait_until(lambda: not list((base / "spool" / "journal").glob("*.json")), 30, "the journal to empty")
         assert not [p for p in (base / "spool").iterdir() if p.name.startswith("upload-")]
+        # Said before it is finished, not only after (which may take long over a slow link).
+        log = restarted.log_tail(100_000)
+        assert log.index("finishing the write-back upload of big.bin") < log.index("finished the write-back upload of big.bin")
     finally:
         restarted.stop()
 

@@ -273,6 +273,11 @@ public enum UploadRecovery {
     public static func recover(_ records: [UploadRecord], journal: UploadJournal, transport: CurlTransport,
                                log: @Sendable (String) -> Void) async -> (finished: Int, dropped: Int, failed: Int) {
         var counts = (finished: 0, dropped: 0, failed: 0)
+        // Said first: finishing them may take long over a slow link, and the clients were told
+        // they are stored.
+        for record in records where record.writeBack && record.sealed {
+            log("finishing the write-back upload of \(record.key) (\(record.size) bytes) left by a previous run")
+        }
         for record in records {
             let store = try? record.store.makeStore(transport: transport)
             if record.writeBack && record.sealed, let store {
@@ -293,7 +298,9 @@ public enum UploadRecovery {
                     counts.failed += 1
                     Task { _ = await finishEventually(record, store: store, journal: journal, firstDelay: .seconds(5)) }
                 } catch where isRefusedForGood(error, ifAbsent: record.ifAbsent ?? false) {
-                    _ = await drop(record, store: store, journal: journal)
+                    // Retired, as while running (see finishEventually): never finished later.
+                    await removeFiles(of: record, journal: journal)
+                    await retire(record, store: store, journal: journal)
                     await WriteBackOrder.shared.done(WriteBackOrder.name(record.key, in: record.store))
                     VFSMetrics.storeLogger.error(
                         "dropped the write-back upload of \(record.key) (\(record.size) bytes) left by a previous run: the store refuses it (\(error))")
