@@ -6,7 +6,7 @@
 /// back through `pread` after appending one byte, and a no-delete account appended a byte and
 /// then overwrote or emptied the file (the audit's finding). Bytes the account wrote itself
 /// stay its own to patch, as a new file's are.
-final class PermissionedWriter: VFSWriter, @unchecked Sendable {
+final class PermissionedWriter: VFSWriter {
     private let upload: any VFSWriter
     /// How many of the upload's first bytes are the stored file's.
     private let kept: UInt64

@@ -105,13 +105,7 @@ public enum UploadRecovery {
                 // later upload behind its budget.
                 VFSMetrics.storeLogger.error(
                     "dropped the write-back upload of \(record.key) (\(record.size) bytes): the store refuses it (\(error))")
-                // Retired, not only dropped: if the store refuses the abort too, the record must
-                // no longer say "stored for the client", or the next start finished it, over a
-                // later upload of the name already stored (the audit's finding). Its files go
-                // at once: nothing will send them again.
-                await removeFiles(of: record, journal: journal)
-                await retire(record, store: store, journal: journal)
-                await WriteBackOrder.shared.done(WriteBackOrder.name(record.key, in: record.store))
+                await dropRefused(record, store: store, journal: journal)
                 return .refused
             } catch {
                 if attempt == 8 {
@@ -134,6 +128,17 @@ public enum UploadRecovery {
         if !(await drop(retired, store: store, journal: journal)) {
             Task { await dropLater(retired, store: store, journal: journal) }
         }
+    }
+
+    /// Drops a write-back upload the store refuses for good, while running or at a restart.
+    /// Retired, not only dropped: if the store refuses the abort too, the record must no longer
+    /// say "stored for the client", or the next start finished it, over a later upload of the
+    /// name already stored (the audit's finding). Its files go at once: nothing will send them
+    /// again.
+    static func dropRefused(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async {
+        await removeFiles(of: record, journal: journal)
+        await retire(record, store: store, journal: journal)
+        await WriteBackOrder.shared.done(WriteBackOrder.name(record.key, in: record.store))
     }
 
     /// Asks the store again to drop an upload, then removes its record and files; the record
@@ -298,10 +303,7 @@ public enum UploadRecovery {
                     counts.failed += 1
                     Task { _ = await finishEventually(record, store: store, journal: journal, firstDelay: .seconds(5)) }
                 } catch where isRefusedForGood(error, ifAbsent: record.ifAbsent ?? false) {
-                    // Retired, as while running (see finishEventually): never finished later.
-                    await removeFiles(of: record, journal: journal)
-                    await retire(record, store: store, journal: journal)
-                    await WriteBackOrder.shared.done(WriteBackOrder.name(record.key, in: record.store))
+                    await dropRefused(record, store: store, journal: journal)
                     VFSMetrics.storeLogger.error(
                         "dropped the write-back upload of \(record.key) (\(record.size) bytes) left by a previous run: the store refuses it (\(error))")
                     counts.dropped += 1
