@@ -32,6 +32,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 
 
+class PortTaken(RuntimeError):
+    """weed found one of the ports chosen for it taken."""
+
+
 def weed_binary() -> Path:
     env = os.environ.get("WEED_BIN")
     if env:
@@ -92,7 +96,18 @@ class SeaweedFS:
             raise RuntimeError("already started")
         self.workdir = Path(tempfile.mkdtemp(prefix="ossftp-weed-"))
         try:
-            self._start()
+            # The ports are free when chosen, but they lie in the kernel's ephemeral range: a
+            # client socket of another test may take one before weed binds it (a whole test
+            # file's setup failed once so). Then weed exits at once, and new ports are chosen.
+            for attempt in range(3):
+                try:
+                    self._start()
+                    break
+                except PortTaken:
+                    self._stop_process()
+                    self.ports = {}
+                    if attempt == 2:
+                        raise
         except BaseException:
             self.stop()
             raise
@@ -234,8 +249,9 @@ class SeaweedFS:
         # 1. The S3 port answers HTTP at all (anonymous requests get 403).
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"weed mini exited with code {self.proc.returncode}:\n{tail(self.log_path)}")
+                said = tail(self.log_path)
+                failure = PortTaken if "Port allocation failed" in said else RuntimeError
+                raise failure(f"weed mini exited with code {self.proc.returncode}:\n{said}")
             try:
                 urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
                     self.endpoint + "/", timeout=2)
@@ -253,8 +269,9 @@ class SeaweedFS:
         last: Exception | None = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"weed mini exited with code {self.proc.returncode}:\n{tail(self.log_path)}")
+                said = tail(self.log_path)
+                failure = PortTaken if "Port allocation failed" in said else RuntimeError
+                raise failure(f"weed mini exited with code {self.proc.returncode}:\n{said}")
             try:
                 client.list_buckets()
                 return

@@ -54,3 +54,31 @@ def test_seaweedfs_s3_roundtrip_and_auth(seaweedfs):
 
     admin.delete_object(Bucket=bucket, Key="dir/obj.bin")
     admin.delete_bucket(Bucket=bucket)
+
+
+def test_a_port_taken_before_weed_binds_it_is_chosen_again(monkeypatch):
+    """The ports are chosen free from the ephemeral range, and another test's client socket
+    took one before weed bound it: weed exited, and every test of a file that needed the store
+    failed at its setup. The harness now chooses again."""
+    import seaweedfs as harness
+
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind((HOST, 0))
+    holder.listen()
+    choices = []
+    chosen_free = harness.free_ports
+
+    def first_with_the_masters_port_taken(count):
+        ports = chosen_free(count)
+        if not choices:
+            ports[2] = holder.getsockname()[1]  # the master's
+        choices.append(ports)
+        return ports
+
+    monkeypatch.setattr(harness, "free_ports", first_with_the_masters_port_taken)
+    try:
+        with harness.SeaweedFS() as s3:
+            assert len(choices) == 2
+            s3.client().list_buckets()
+    finally:
+        holder.close()
