@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -70,8 +71,10 @@ class SeaweedFS:
     ADMIN_ACTIONS = ["Admin", "Read", "List", "Tagging", "Write"]
     READONLY_ACTIONS = ["Read", "List"]
 
-    def __init__(self, start_timeout: float = 30.0):
+    def __init__(self, start_timeout: float = 30.0, mini_args: list[str] | None = None):
         self.start_timeout = start_timeout
+        # More flags for `weed mini` (a benchmark's `-cpuprofile=...`).
+        self.mini_args = list(mini_args or [])
         self.region = REGION
         self.admin = _random_credentials("admin")
         self.readonly = _random_credentials("readonly")
@@ -120,6 +123,12 @@ class SeaweedFS:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def interrupt(self, timeout: float = 30.0) -> None:
+        """SIGINT, then waits for weed to exit: it writes a `-cpuprofile` only then (not on SIGTERM)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(timeout=timeout)
 
     def stop(self) -> None:
         self._stop_process()
@@ -235,6 +244,7 @@ class SeaweedFS:
             f"-admin.port.grpc={p['admin_grpc']}",
             f"-filer.localSocket={wd / 'filer.sock'}",
             f"-s3.localSocket={wd / 's3.sock'}",
+            *self.mini_args,
         ]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
