@@ -346,6 +346,46 @@ import TestSupport
         }
     }
 
+    /// A folder made on the server by another program and holding nothing is shown as a folder
+    /// (the marker it would have, as if MKD had made it); a write into it gives it that marker,
+    /// so it stays once the write's object goes; a folder holding a file stays a prefix.
+    @Test func bareFoldersAreShownAndKeptOnceWrittenInto() async throws {
+        try await withStore { store, bucket in
+            for folder in ["in", "deep/er", "gone", "tree", "piped"] {
+                try FileManager.default.createDirectory(atPath: "\(bucket)/\(folder)", withIntermediateDirectories: true)
+            }
+            #expect(FileManager.default.createFile(atPath: bucket + "/tree/t.txt", contents: Data("t".utf8)))
+            #expect(mkfifo(bucket + "/piped/fifo", 0o644) == 0)
+            let root = try await store.listPage(ListRequest(prefix: "", delimiter: "/"))
+            #expect(root.commonPrefixes == ["deep/", "gone/", "in/", "piped/", "tree/"])
+            let bare = try await store.listPage(ListRequest(prefix: "in/", delimiter: "/"))
+            #expect(bare.objects.map(\.key) == ["in/"] && bare.objects.first?.size == 0 && bare.commonPrefixes.isEmpty)
+            #expect(try await store.listPage(ListRequest(prefix: "piped/", delimiter: "/")).objects.map(\.key) == ["piped/"])
+            #expect(try await store.head("in/").size == 0)
+            await #expect(throws: ObjectStoreError.noSuchKey("tree/")) { _ = try await store.head("tree/") }
+            #expect(try await store.listPage(ListRequest(prefix: "deep/", delimiter: nil)).objects.map(\.key) == ["deep/er/"])
+            let deep = try await store.listPage(ListRequest(prefix: "deep/", delimiter: "/"))
+            #expect(deep.objects.isEmpty && deep.commonPrefixes == ["deep/er/"])
+
+            try await store.put("in/a.txt", body: .bytes([1]), metadata: [:])
+            #expect(FileManager.default.fileExists(atPath: bucket + "/in/" + LocalKeyLayout.markerName))
+            try await store.delete("in/a.txt")
+            #expect(try await store.head("in/").size == 0)
+            // The nearest folder that exists is the one taken: `deep/er` here, not the new `x`.
+            try await store.put("deep/er/x/y.txt", body: .bytes([1]), metadata: [:])
+            try await store.delete("deep/er/x/y.txt")
+            #expect(!FileManager.default.fileExists(atPath: bucket + "/deep/er/x"))
+            #expect(FileManager.default.fileExists(atPath: bucket + "/deep/er/" + LocalKeyLayout.markerName))
+            #expect(!FileManager.default.fileExists(atPath: bucket + "/deep/" + LocalKeyLayout.markerName))
+            // A prefix stays one: it goes with its last object.
+            try await store.put("tree/u.txt", body: .bytes([1]), metadata: [:])
+            #expect(!FileManager.default.fileExists(atPath: bucket + "/tree/" + LocalKeyLayout.markerName))
+            // Removing the marker a bare folder is shown with removes the folder.
+            try await store.delete("gone/")
+            #expect(!FileManager.default.fileExists(atPath: bucket + "/gone"))
+        }
+    }
+
     @Test func multipartUploadJoinsPartsAtomically() async throws {
         try await withStore { store, _ in
             let id = try await store.createMultipartUpload("big/file", metadata: [:])

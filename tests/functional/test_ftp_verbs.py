@@ -257,6 +257,32 @@ def test_stous_of_one_name_at_once_never_overwrite_each_other(ossftp, alice):
         client.quit()
 
 
+def test_a_folder_made_on_the_server_is_there_to_enter_and_upload_into(ftp, ossftp):
+    """A folder an administrator made with mkdir (no marker, nothing in it) was left out of
+    listings, and CWD into it got 550: a camera told to store there could not. It is a folder
+    now, and one written into keeps its place when its files go, as one made with MKD."""
+    bucket = ossftp.bucket_dir()
+    (bucket / "incoming").mkdir()
+    (bucket / "spare" / "nested").mkdir(parents=True)
+    assert {name: facts["type"] for name, facts in ftp.mlsd()} == {"incoming": "dir", "spare": "dir"}
+    ftp.cwd("incoming")
+    assert ftp.nlst() == [] and ftp.pwd() == "/incoming"
+    ftp.storbinary("STOR pic.jpg", io.BytesIO(b"jpeg"))
+    ftp.delete("pic.jpg")
+    ftp.cwd("/")
+    assert [name for name, _ in ftp.mlsd()] == ["incoming", "spare"]
+    assert (bucket / "incoming").is_dir()
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.mkd("incoming")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.rmd("spare")  # it holds `nested`
+    # RMD removes a bare folder for real (it answered 250 and left it on disk).
+    ftp.rmd("spare/nested")
+    assert not (bucket / "spare" / "nested").exists()
+    ftp.rmd("incoming")
+    assert not (bucket / "incoming").exists()
+
+
 def test_list_d_stat_options_and_mdtm_with_a_time(ftp, ossftp):
     folder = ossftp.bucket_dir() / "photos"
     folder.mkdir()

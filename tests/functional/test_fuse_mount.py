@@ -190,6 +190,21 @@ def test_rm_r_of_folders_that_are_only_prefixes(mounted):
     assert sh("rmdir never-there", mounted.root).returncode != 0
 
 
+def test_a_folder_made_beside_the_mount_is_shown_and_kept(tmp_path, seaweedfs):
+    """On the local store, a folder made in the bucket's folder by another program (no marker,
+    nothing in it) was missing from `ls` and gave ENOENT. It is a folder, and stays one once
+    a file written into it is removed; rmdir removes it from the disk."""
+    m = _mount("local", tmp_path, seaweedfs)
+    try:
+        (tmp_path / "data" / "bkt" / "drop").mkdir()
+        assert sh("ls", m.root).stdout.split() == ["drop"]
+        assert sh("echo x > drop/f && rm drop/f && ls -A drop && ls", m.root).stdout.split() == ["drop"]
+        assert sh("rmdir drop", m.root).returncode == 0
+        assert not (tmp_path / "data" / "bkt" / "drop").exists()
+    finally:
+        m.mount.stop()
+
+
 def test_kernel_read_ahead_is_raised(mounted):
     # The kernel offers FUSE 128 KiB of read-ahead; the mount asks for 1 MiB (as root).
     device = os.stat(mounted.root).st_dev

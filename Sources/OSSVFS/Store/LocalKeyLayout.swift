@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How ``LocalStore`` lays keys out as files, so the tree stays readable by people:
 ///
 /// - object `a/b/c` is the file `<bucket>/a/b/c`;
@@ -100,5 +104,47 @@ extension LocalKeyLayout {
         guard let status = try PosixFile.status(path), status.isRegular,
             Self.etag(size: status.size, modified: status.modified) == etag
         else { throw ObjectStoreError.changed(key) }
+    }
+}
+
+extension LocalKeyLayout {
+    /// The folder that a new key's entry goes into: a file's folder, or the one above a
+    /// marker's own folder.
+    func receivingFolder(for key: String) throws -> String {
+        let folder = try parentFolder(for: key)
+        return Self.isMarker(key) ? (folder.beforeLastSlashByte() ?? bucketPath) : folder
+    }
+
+    /// The marker a bare folder is shown with: a folder another program made (`mkdir` on the
+    /// server) that holds no marker, file or folder. An object store has no such thing (a
+    /// prefix with no key under it is nothing), but on disk it is where an administrator means
+    /// uploads to go: it is shown, entered and listed (empty) as if it had its marker. Nil for
+    /// anything else.
+    func bareFolderMarker(_ folderKey: String, at folder: String) throws -> ObjectInfo? {
+        guard !folderKey.isEmpty, let status = try PosixFile.status(folder), status.isDirectory,
+            try PosixFile.status("\(folder)/\(Self.markerName)") == nil,
+            try !DirectoryOps.holdsEntries(folder, reservedPrefix: Self.reservedPrefix)
+        else { return nil }
+        return Self.info(folderKey, size: 0, modified: status.modified)
+    }
+
+    /// Before a write puts a new entry under `folder` (or under the nearest of its parents that
+    /// exists): a bare folder there gets its marker, so that it stays when that entry goes, as
+    /// a folder made with MKD does. Otherwise it would become a prefix of the new key only, and
+    /// go with its last object.
+    func adoptBareFolder(above folder: String) throws {
+        var existing = folder
+        while try PosixFile.status(existing) == nil {
+            guard let parent = existing.beforeLastSlashByte(), parent.utf8.count >= bucketPath.utf8.count else { return }
+            existing = parent
+        }
+        guard existing.utf8.count > bucketPath.utf8.count, existing.hasBytePrefix(bucketPath + "/") else { return }
+        let folderKey = existing.droppingBytes(bucketPath.utf8.count + 1) + "/"
+        guard try bareFolderMarker(folderKey, at: existing) != nil else { return }
+        do {
+            try PosixFile.createExclusive("\(existing)/\(Self.markerName)", mode: 0o644).close()
+        } catch ObjectStoreError.io(_, EEXIST) {
+            // Made meanwhile by another write into it.
+        }
     }
 }

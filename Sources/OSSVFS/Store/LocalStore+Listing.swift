@@ -67,12 +67,21 @@ extension LocalKeyLayout {
         let folderBytes = Array(folderKey.utf8)
         var taken = 0
         var lastKey: String?
-        // The folder's own marker is the key `folderKey`, before every child.
-        if !folderKey.isEmpty, namePrefix.isEmpty, token == nil,
-            children.contains(where: { $0.entry.name == LocalKeyLayout.markerName })
-        {
-            page.objects.append(try info(for: folderKey))
-            (taken, lastKey) = (1, folderKey)
+        // The folder's own marker is the key `folderKey`, before every child; a bare folder
+        // (made by another program, holding nothing) is shown with one (``bareFolderMarker``).
+        if !folderKey.isEmpty, namePrefix.isEmpty, token == nil {
+            let marker: ObjectInfo?
+            if children.contains(where: { $0.entry.name == LocalKeyLayout.markerName }) {
+                marker = try info(for: folderKey)
+            } else if !children.contains(where: { Self.isKeyEntry($0.entry) }) {
+                marker = try bareFolderMarker(folderKey, at: folder)
+            } else {
+                marker = nil
+            }
+            if let marker {
+                page.objects.append(marker)
+                (taken, lastKey) = (1, folderKey)
+            }
         }
         // The first child after the token (binary search: children are in key order).
         var start = 0
@@ -89,16 +98,14 @@ extension LocalKeyLayout {
             }
         }
         for child in children[start...].lazy.map(\.entry) {
-            guard child.name.hasBytePrefix(namePrefix), !child.name.hasPrefix(LocalKeyLayout.reservedPrefix),
-                child.kind != .other
-            else { continue }
+            guard child.name.hasBytePrefix(namePrefix), Self.isKeyEntry(child) else { continue }
             if taken >= request.maxKeys {
                 page.nextContinuationToken = lastKey
                 break
             }
             let key = folderKey + child.name
             if child.isDirectory {
-                guard try holdsAnything("\(folder)/\(child.name)") else { continue }
+                // Every folder is one: it holds a key, or a folder, or it is bare and shown so.
                 page.commonPrefixes.append(key + "/")
                 lastKey = key + "/"
             } else {
@@ -112,17 +119,10 @@ extension LocalKeyLayout {
         return page
     }
 
-    /// Whether a folder holds a marker or any object (folders left empty by hand are not shown).
-    private func holdsAnything(_ path: String) throws -> Bool {
-        guard let children = try DirectoryOps.entries(of: path) else { return false }
-        for child in children {
-            if child.name == LocalKeyLayout.markerName { return true }
-            if child.name.hasPrefix(LocalKeyLayout.reservedPrefix) { continue }
-            if child.kind == .file { return true }
-            // Only real folders are looked into: a link (even one to `.`) is no content.
-            if child.kind == .directory, try holdsAnything("\(path)/\(child.name)") { return true }
-        }
-        return false
+    /// Whether a folder's entry is a file or a folder that a key can name (not reserved, no
+    /// link, FIFO, socket or device).
+    static func isKeyEntry(_ entry: DirectoryOps.Entry) -> Bool {
+        entry.kind != .other && !entry.name.hasPrefix(LocalKeyLayout.reservedPrefix)
     }
 
     /// Every key that starts with `prefix`, markers included.
@@ -134,6 +134,12 @@ extension LocalKeyLayout {
 
     private func walk(folderKey: String, prefix: String, into result: inout [ObjectInfo]) throws {
         guard let folder = folderPath(folderKey), let children = try DirectoryOps.entries(of: folder) else { return }
+        if !folderKey.isEmpty, folderKey.hasBytePrefix(prefix), !children.contains(where: Self.isKeyEntry),
+            !children.contains(where: { $0.name == LocalKeyLayout.markerName }),
+            let marker = try bareFolderMarker(folderKey, at: folder)
+        {
+            result.append(marker)
+        }
         for child in children {
             if child.name == LocalKeyLayout.markerName {
                 if !folderKey.isEmpty && folderKey.hasBytePrefix(prefix) { result.append(try info(for: folderKey)) }

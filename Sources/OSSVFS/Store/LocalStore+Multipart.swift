@@ -70,6 +70,7 @@ extension LocalStore {
                     status: 400, code: "InvalidPartOrder", message: "parts must ascend", requestID: nil)
             }
             let destination = try layout.filePath(for: key)
+            try layout.adoptBareFolder(above: try layout.receivingFolder(for: key))
             try DirectoryOps.makePath(try layout.parentFolder(for: key), under: layout.bucketPath)
             try DirectoryOps.makePath(layout.tempFolderPath, under: layout.bucketPath)
             let temp = "\(layout.tempFolderPath)/\(DirectoryOps.randomName())"

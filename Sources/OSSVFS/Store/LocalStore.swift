@@ -143,6 +143,7 @@ public final class LocalStore: ObjectStore {
         let layout = self.layout
         return try await BlockingIO.run {
             let destination = try layout.filePath(for: key)
+            try layout.adoptBareFolder(above: try layout.receivingFolder(for: key))
             try DirectoryOps.makePath(try layout.parentFolder(for: key), under: layout.bucketPath)
             if LocalKeyLayout.isMarker(key) {
                 // A folder's marker is an empty file here: bytes for it would be lost.
@@ -206,6 +207,7 @@ public final class LocalStore: ObjectStore {
             let from = isFolder ? try layout.parentFolder(for: source) : try layout.filePath(for: source)
             let to = isFolder ? try layout.parentFolder(for: destination) : try layout.filePath(for: destination)
             guard try PosixFile.status(from) != nil else { throw ObjectStoreError.noSuchKey(source) }
+            try layout.adoptBareFolder(above: try layout.receivingFolder(for: destination))
             try DirectoryOps.makePath(to.beforeLastSlashByte() ?? to, under: layout.bucketPath)
             try DirectoryOps.rename(from, to: to)
             if let fromParent = from.beforeLastSlashByte() {
@@ -237,6 +239,7 @@ public final class LocalStore: ObjectStore {
         try await BlockingIO.run {
             let info = try layout.info(for: source)
             let target = try layout.filePath(for: destination)
+            try layout.adoptBareFolder(above: try layout.receivingFolder(for: destination))
             try DirectoryOps.makePath(try layout.parentFolder(for: destination), under: layout.bucketPath)
             let temp = try layout.stage(.file(path: try layout.filePath(for: source), offset: 0, length: info.size),
                                         sync: layout.syncsWrites)
@@ -258,6 +261,11 @@ extension LocalKeyLayout {
     func info(for key: String) throws -> ObjectInfo {
         let path = try filePath(for: key)
         guard let status = try PosixFile.status(path), status.isRegular else {
+            if Self.isMarker(key), try PosixFile.status(path) == nil,
+                let marker = try bareFolderMarker(key, at: try parentFolder(for: key))
+            {
+                return marker
+            }
             throw ObjectStoreError.noSuchKey(key)
         }
         return Self.info(key, size: status.size, modified: status.modified)

@@ -80,6 +80,31 @@ enum DirectoryOps {
         }
     }
 
+    /// Whether a folder holds a file or a folder whose name is a key's and not reserved (`.ossftp-`):
+    /// reads only until the first one, so that a folder of many files costs a few entries.
+    /// Links, FIFOs, sockets and devices are nothing here, as everywhere in the local store.
+    static func holdsEntries(_ path: String, reservedPrefix: String) throws -> Bool {
+        guard let dir = opendir(path) else {
+            if errno == ENOENT || errno == ENOTDIR { return false }
+            throw ObjectStoreError.io(operation: "opendir \(path)", errno: errno)
+        }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            // A name that is not UTF-8 is no key, as in ``entries(of:)``.
+            let decoded = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(validating: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let name = decoded, name != ".", name != "..", !name.hasPrefix(reservedPrefix) else { continue }
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_DIR), Int32(DT_REG): return true
+            case Int32(DT_UNKNOWN):
+                if let kind = try self.kind(of: "\(path)/\(name)"), kind != .other { return true }
+            default: continue
+            }
+        }
+        return false
+    }
+
     /// Creates a folder and its parents. Throws `conflict` when a file stands in the way.
     static func makePath(_ path: String, under base: String) throws {
         guard path.hasBytePrefix(base) else { return }
