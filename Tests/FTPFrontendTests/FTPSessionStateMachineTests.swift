@@ -211,6 +211,10 @@ import Testing
         // `-d`, as `ls -ld`: the directory's own entry.
         #expect(machine.receivedLine(line("STAT -ld d"))
             == .perform(.statusListing(directory, limit: limit, entryItself: true)))
+        // Written with a trailing separator, the path names a folder: a file there is refused.
+        #expect(machine.receivedLine(line("STAT d/"))
+            == .perform(.statusListing(directory, limit: limit, folderOnly: true)))
+        #expect(machine.receivedLine(line("MLST d\\")) == .perform(.machineStat(directory, folderOnly: true)))
         let complete = machine.operationSucceeded(
             .statusListing(directory, limit: limit), result: .statusLines(["-rw-r--r-- x"], directory: true, complete: true))
         #expect(complete == .send(FTPReply(.directoryStatus, lines: ["Status of /d:", "-rw-r--r-- x", "End of status."])))

@@ -344,6 +344,25 @@ def test_stat_with_a_path_lists_on_the_control_connection(ftp, ossftp):
         ftp.sendcmd("STAT ../../etc")
 
 
+def test_a_file_written_as_a_folder_is_not_listed(ftp, ossftp):
+    """`c.txt/` names a folder (SEMANTICS, paths): LIST, NLST, MLST and STAT of it listed the
+    file, where SIZE and MDTM refused it and `ls c.txt/` says "Not a directory"."""
+    ftp.storbinary("STOR c.txt", io.BytesIO(b"c"))
+    ftp.mkd("d")
+    for command in ("LIST -l c.txt/", "NLST c.txt/", "LIST -ld c.txt/"):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            ftp.retrlines(command, lambda line: None)
+    for command in ("MLST c.txt/", "STAT c.txt/", "STAT -ld c.txt\\"):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            ftp.sendcmd(command)
+    # Folders written so are listed as before; the file without the `/` too.
+    assert ftp.nlst("d/") == [] and ftp.sendcmd("STAT d/").startswith("212")
+    assert ftp.sendcmd("MLST d/").startswith("250") and ftp.nlst("c.txt") == ["c.txt"]
+    lines = []
+    ftp.retrlines("LIST /", lines.append)
+    assert sorted(line.split()[-1] for line in lines) == ["c.txt", "d"]
+
+
 def test_stat_of_a_huge_directory_is_cut_short(ftp, ossftp):
     folder = ossftp.bucket_dir() / "many"
     folder.mkdir()

@@ -48,12 +48,16 @@ struct FTPDataTransfer: Sendable {
     /// Checks the request and opens what it needs; throws a ``VFSError`` to refuse it.
     func prepare(_ transfer: FTPSessionStateMachine.Transfer) async throws -> Prepared {
         switch transfer {
-        case .list(let path, let format, let namePrefix, let entryItself):
+        case .list(let path, let format, let namePrefix, let entryItself, let folderOnly):
             do {
                 // `LIST -d dir` shows the directory's own entry, as `ls -ld`.
-                if entryItself { return .listing(nil, single: try await vfs.stat(path), format: format, path: path) }
+                if entryItself {
+                    let entry = try await vfs.stat(path)
+                    if folderOnly, entry.kind != .directory { throw VFSError.notDirectory(path.description) }
+                    return .listing(nil, single: entry, format: format, path: path)
+                }
                 return .listing(try await vfs.list(path), single: nil, format: format, path: path)
-            } catch VFSError.notDirectory where format != .machine {
+            } catch VFSError.notDirectory where format != .machine && !folderOnly {
                 // `LIST file` shows that one file (RFC 959 §4.1.3 allows a file path); MLSD does
                 // not. NLST gives it as written, folder and all.
                 return .listing(nil, single: try await vfs.stat(path), format: format, path: path, namePrefix: namePrefix)

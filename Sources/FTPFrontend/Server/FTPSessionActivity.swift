@@ -57,7 +57,7 @@ final class FTPTransferProgress: @unchecked Sendable {
 
     init(_ transfer: FTPSessionStateMachine.Transfer) {
         switch transfer {
-        case .list(let path, _, _, _): (direction, self.path) = (.listing, path.description)
+        case .list(let path, _, _, _, _): (direction, self.path) = (.listing, path.description)
         case .retrieve(let path, _): (direction, self.path) = (.download, path.description)
         case .store(let path, _), .storeUnique(let path, _), .append(let path):
             (direction, self.path) = (.upload, path.description)

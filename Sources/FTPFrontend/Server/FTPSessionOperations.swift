@@ -86,22 +86,24 @@ struct FTPSessionOperations: Sendable {
             return .success(.timeSet((try? await vfs.stat(path))?.modified), nil)
         case .checksum(let path, _, _):
             return .success(.checksums(try await vfs.checksums(path)), nil)
-        case .machineStat(let path):
+        case .machineStat(let path, let folderOnly):
             var entry = try await vfs.stat(path)
+            if folderOnly, entry.kind != .directory { throw VFSError.notDirectory(path.description) }
             entry.name = path.description
             return .success(.entry(entry, permissions: vfs.permissions), nil)
-        case .statusListing(let path, let limit, let entryItself):
+        case .statusListing(let path, let limit, let entryItself, let folderOnly):
             let now = Date().timeIntervalSince1970
             var only: FTPWildcard?
             let listing: VFSDirectoryListing
             do {
                 if entryItself {
                     let entry = try await vfs.stat(path)
+                    if folderOnly, entry.kind != .directory { throw VFSError.notDirectory(path.description) }
                     let line = FTPListingFormatter.longLine(entry, now: now)
                     return .success(.statusLines([line], directory: entry.kind == .directory, complete: true), nil)
                 }
                 listing = try await vfs.list(path)
-            } catch VFSError.notDirectory {
+            } catch VFSError.notDirectory where !folderOnly {
                 let line = FTPListingFormatter.longLine(try await vfs.stat(path), now: now)
                 return .success(.statusLines([line], directory: false, complete: true), nil)
             } catch let error as VFSError {

@@ -33,7 +33,7 @@ struct FTPTransferRunner: Sendable {
             prepared = try await mover.prepare(transfer)
         } catch {
             source.close()
-            if case .list(let path, .machine, _, _) = transfer, case VFSError.notDirectory = error {
+            if case .list(let path, .machine, _, _, _) = transfer, case VFSError.notDirectory = error {
                 report(.finished(.notADirectoryListing(path)))
             } else {
                 report(.finished(.refused(error as? VFSError ?? .storeFailure("\(error)"))))

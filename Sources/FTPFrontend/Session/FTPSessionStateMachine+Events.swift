@@ -65,12 +65,13 @@ extension FTPSessionStateMachine {
         /// exists, else set the time of `path`.
         /// The time of the file with the whole name, or else set `path`'s (nil: no real time).
         case modificationTimeOrSet(named: VFSPath?, VFSPath, Double?)
-        /// MLST: the facts of one entry.
-        case machineStat(VFSPath)
+        /// MLST: the facts of one entry. `folderOnly`: the path was written with a trailing
+        /// separator, so it names a folder (a file there is "not a directory").
+        case machineStat(VFSPath, folderOnly: Bool = false)
         /// HASH, XMD5, XCRC: a stored checksum.
         case checksum(VFSPath, FTPHashAlgorithm, legacy: Bool)
         /// STAT with a path: its `ls -l` lines, at most `limit` of a directory's.
-        case statusListing(VFSPath, limit: Int, entryItself: Bool = false)
+        case statusListing(VFSPath, limit: Int, entryItself: Bool = false, folderOnly: Bool = false)
     }
 
     /// What an operation found.
@@ -95,7 +96,10 @@ extension FTPSessionStateMachine {
         /// `NLST sub/*.jpg`), the folder as the client wrote it, put before each name, as
         /// Windows' and BSD's `mget` then RETR them. A folder's own entries come bare.
         /// `entryItself`: the directory's own line (`LIST -d`), not its entries.
-        case list(VFSPath, format: FTPListingFormat, namePrefix: String = "", entryItself: Bool = false)
+        /// `folderOnly`: the path was written with a trailing separator (`LIST f/`), so a file
+        /// there is "not a directory", as `ls f/` says, rather than listed as itself.
+        case list(VFSPath, format: FTPListingFormat, namePrefix: String = "", entryItself: Bool = false,
+                  folderOnly: Bool = false)
         case retrieve(VFSPath, offset: UInt64)
         /// STOR, after REST n: keep the first n bytes of the existing file.
         case store(VFSPath, keepingFirst: UInt64?)

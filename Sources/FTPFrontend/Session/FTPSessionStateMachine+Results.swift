@@ -56,7 +56,7 @@ extension FTPSessionStateMachine {
         case (.modificationTimeOrSet(_, let path, let time?), .timeSet(let stored)),
             (.setModificationTime(let path, let time), .timeSet(let stored)):
             return .send(FTPReply(.fileStatus, "Modify=\(FTPListingFormatter.timeVal(stored ?? time)); \(path)"))
-        case (.machineStat(let path), .entry(let entry, let permissions)):
+        case (.machineStat(let path, _), .entry(let entry, let permissions)):
             let facts = FTPListingFormatter.facts(entry, path: path, permissions: permissions, enabled: machineFacts)
             return .send(FTPReply(.fileActionOK, lines: ["Listing \(path)", " \(facts) \(path)", "End"]))
         case (.prepareActiveConnection, _):
@@ -71,7 +71,7 @@ extension FTPSessionStateMachine {
             return .send(FTPReply(.enteringPassiveMode, "Entering Passive Mode (\(address),\(port >> 8),\(port & 0xFF))."))
         case (.checksum(let path, let algorithm, let legacy), .checksums(let sums)):
             return Self.checksumReply(path: path, algorithm: algorithm, legacy: legacy, sums: sums)
-        case (.statusListing(let path, let limit, _), .statusLines(let lines, let directory, let complete)):
+        case (.statusListing(let path, let limit, _, _), .statusLines(let lines, let directory, let complete)):
             // RFC 959 §4.1.3: STAT with a path is LIST over the control connection; 212 for a
             // directory, 213 for a file (§4.2.1).
             let last = complete ? "End of status." : "End of status: the first \(limit) entries; LIST or MLSD shows all."

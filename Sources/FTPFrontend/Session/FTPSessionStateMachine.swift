@@ -179,7 +179,8 @@ public struct FTPSessionStateMachine: Sendable {
         case .stat(let argument?, let directoryItself):
             guard isLoggedIn else { return .send(FTPReply(.notLoggedIn, "Log in with USER and PASS first.")) }
             return resolving(argument) {
-                .perform(.statusListing($0, limit: Self.statusListingLimit, entryItself: directoryItself))
+                .perform(.statusListing($0, limit: Self.statusListingLimit, entryItself: directoryItself,
+                                        folderOnly: Self.endsInSeparator(argument)))
             }
         case .feat:
             return .send(FTPCommandTable.featReply(tls: tls.available, hash: hashAlgorithm, checksums: checksums,
@@ -269,13 +270,18 @@ public struct FTPSessionStateMachine: Sendable {
                 return .perform(.openPassiveListener(extended: true))
             }
         case .list(let argument, let directoryItself):
-            return transfer(argument) { .list($0, format: .long, entryItself: directoryItself) }
+            let folderOnly = Self.endsInSeparator(argument ?? "")
+            return transfer(argument) { .list($0, format: .long, entryItself: directoryItself, folderOnly: folderOnly) }
         case .nlst(let argument):
-            return transfer(argument) { .list($0, format: .names, namePrefix: Self.writtenFolder(argument)) }
+            let folderOnly = Self.endsInSeparator(argument ?? "")
+            return transfer(argument) {
+                .list($0, format: .names, namePrefix: Self.writtenFolder(argument), folderOnly: folderOnly)
+            }
         case .mlsd(let argument):
             return transfer(argument) { .list($0, format: .machine) }
         case .mlst(let argument):
-            return resolving(argument ?? ".") { .perform(.machineStat($0)) }
+            let folderOnly = Self.endsInSeparator(argument ?? "")
+            return resolving(argument ?? ".") { .perform(.machineStat($0, folderOnly: folderOnly)) }
         case .mdtm(let argument):
             return resolving(argument, naming: .file) { .perform(.modificationTime($0)) }
         case .mfmt(let time, let argument):
