@@ -60,6 +60,7 @@ bench: deps
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftp_transfers.py
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/ftpbench.py
 	OSSFTP_BIN=.build/release/ossftp $(PY) bench/fuse_mount.py
+	OSSFTP_BIN=.build/release/ossftp $(PY) bench/seaweedfs_profile.py
 
 # Installs the release binary, the systemd unit, docs, and an example config.json (kept if
 # one is there). DESTDIR stages into a folder; PREFIX moves the binary (the unit follows).
