@@ -328,6 +328,22 @@ import TestSupport
         #expect(SpoolRunFolder.abandoned(in: folder.path, prefix: "run-").isEmpty)  // locked by the finder now
         abandoned.forEach { $0.remove() }
         #expect(!FileManager.default.fileExists(atPath: path) && FileManager.default.fileExists(atPath: other.path))
+        // Killed while making its folder, before the rename (with its lock or before it): left
+        // alone for a minute, as a process may still be making it, then cleared.
+        for (name, locked) in [("a", true), ("b", false)] {
+            let making = folder.path + "/" + SpoolRunFolder.makingPrefix + name
+            #expect(mkdir(making, 0o700) == 0)
+            if locked { #expect(FileManager.default.createFile(atPath: making + "/.lock", contents: nil)) }
+        }
+        #expect(SpoolRunFolder.abandoned(in: folder.path, prefix: "run-").isEmpty)
+        for name in ["a", "b"] {
+            var old = [timespec(tv_sec: time(nil) - 120, tv_nsec: 0), timespec(tv_sec: time(nil) - 120, tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, folder.path + "/" + SpoolRunFolder.makingPrefix + name, &old, 0) == 0)
+        }
+        let leftovers = SpoolRunFolder.abandoned(in: folder.path, prefix: "run-")
+        #expect(leftovers.map(\.path).sorted() == ["a", "b"].map { folder.path + "/" + SpoolRunFolder.makingPrefix + $0 })
+        leftovers.forEach { $0.remove() }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == [other.path.split(separator: "/").last.map(String.init)!])
     }
 
     /// A record whose multipart upload cannot be aborted (no store to tell) is kept for the

@@ -23,7 +23,7 @@ public final class SpoolRunFolder: @unchecked Sendable {
         // Made and locked under another name first, so that no other process ever sees it
         // unlocked under a run folder's name and takes it for abandoned.
         let name = DirectoryOps.randomName()
-        let making = "\(spool)/.making-\(name)"
+        let making = "\(spool)/\(makingPrefix)\(name)"
         guard mkdir(making, 0o700) == 0 else { throw ObjectStoreError.io(operation: "mkdir \(making)", errno: errno) }
         guard let lock = lockFile(in: making, creating: true) else {
             let code = errno
@@ -42,15 +42,28 @@ public final class SpoolRunFolder: @unchecked Sendable {
     }
 
     /// The run folders in `spool` whose process is gone (nothing holds their lock), each now
-    /// locked by the caller, who should clear and ``remove()`` them.
+    /// locked by the caller, who should clear and ``remove()`` them. So are the folders of a
+    /// process that died while it made its own (`.making-*`, before their rename), a minute
+    /// after they were made: no process is still making them by then.
     public static func abandoned(in spool: String, prefix: String) -> [SpoolRunFolder] {
         let entries = (try? DirectoryOps.entries(of: spool)) ?? []
+        let now = Double(time(nil))
         return entries.compactMap { entry in
-            guard entry.isDirectory, entry.name.hasPrefix(prefix) else { return nil }
+            guard entry.isDirectory else { return nil }
             let path = "\(spool)/\(entry.name)"
-            return lockFile(in: path, creating: false).map { SpoolRunFolder(path: path, lockDescriptor: $0) }
+            if entry.name.hasPrefix(prefix) {
+                return lockFile(in: path, creating: false).map { SpoolRunFolder(path: path, lockDescriptor: $0) }
+            }
+            guard entry.name.hasPrefix(makingPrefix), let made = (try? PosixFile.status(path)) ?? nil,
+                now - made.modified > makingAge
+            else { return nil }
+            let lock = lockFile(in: path, creating: false) ?? lockFile(in: path, creating: true)
+            return lock.map { SpoolRunFolder(path: path, lockDescriptor: $0) }
         }
     }
+
+    static let makingPrefix = ".making-"
+    static let makingAge = 60.0
 
     /// The folder's lock file, opened and locked without waiting; nil when another process
     /// holds it (or it cannot be opened).
