@@ -164,6 +164,46 @@ import Testing
         #expect(code(machine.receivedLine(line("RETR f"))) == 425)
     }
 
+    /// A PASV or EPSV that fails replaces the setup made before it all the same (the server
+    /// closed that one as the new one began): the next transfer needs another. It was taken
+    /// for set up, and the server process stopped on the transfer (any user could end it).
+    @Test func aFailedPassiveListenerLeavesNoDataConnectionSetUp() throws {
+        var machine = Machine(peerAddress: "127.0.0.1")
+        _ = machine.receivedLine(line("USER alice"))
+        _ = machine.receivedLine(line("PASS pw"))
+        _ = machine.authenticationSucceeded()
+        #expect(machine.receivedLine(line("PORT 127,0,0,1,200,34")) == .perform(.prepareActiveConnection(host: "127.0.0.1", port: 51_234)))
+        _ = machine.operationSucceeded(.prepareActiveConnection(host: "127.0.0.1", port: 51_234), result: .done)
+        for command in ["EPSV", "PASV"] {
+            let extended = command == "EPSV"
+            #expect(machine.receivedLine(line(command)) == .perform(.openPassiveListener(extended: extended)))
+            #expect(code(machine.operationFailed(.openPassiveListener(extended: extended), .storeFailure("no port"))) == 425)
+            #expect(code(machine.receivedLine(line("RETR f"))) == 425)
+        }
+    }
+
+    /// PROT applies to the data connections set up after it: one set up before under the other
+    /// level is closed, to be set up again. It carried the transfer at the old level: in clear
+    /// after PROT P, past `tls_require_data`.
+    @Test func protChangingTheLevelClosesADataConnectionSetUpBefore() throws {
+        var machine = Machine(tls: .init(available: true, requiredForData: true))
+        _ = machine.receivedLine(line("AUTH TLS"))
+        _ = machine.receivedLine(line("USER alice"))
+        _ = machine.receivedLine(line("PASS pw"))
+        _ = machine.authenticationSucceeded()
+        _ = machine.receivedLine(line("PBSZ 0"))
+        _ = machine.receivedLine(line("EPSV"))
+        _ = machine.operationSucceeded(.openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
+        #expect(machine.receivedLine(line("PROT P"))
+            == .closeDataConnection(FTPReply(.ok, "Data connections are private. Send PASV, EPSV, PORT or EPRT again.")))
+        #expect(code(machine.receivedLine(line("RETR f"))) == 425)
+        // Set up under PROT P, and PROT P again: nothing to close.
+        _ = machine.receivedLine(line("EPSV"))
+        _ = machine.operationSucceeded(.openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
+        #expect(machine.receivedLine(line("PROT P")) == .send(FTPReply(.ok, "Data connections are private.")))
+        #expect(machine.receivedLine(line("RETR f")) == .transfer(.retrieve(try VFSPath(resolving: "/f"), offset: 0)))
+    }
+
     @Test func duringATransferNoopAnswersAndOtherCommandsWait() throws {
         var machine = loggedIn()
         _ = machine.receivedLine(line("EPSV"))

@@ -83,6 +83,8 @@ class OssftpServer:
     port: int = 0
     passive_start: int = 0
     passive_end: int = 0
+    # How many passive ports the server gets (a test of a range used up asks for one).
+    passive_range_size: int = PASSIVE_RANGE_SIZE
     proc: subprocess.Popen | None = None
     banner: str = ""
     # Set by a test that stops the server itself; otherwise an exit during a test is a crash.
@@ -153,7 +155,7 @@ class OssftpServer:
     def start(self) -> "OssftpServer":
         self.base.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.passive_start, self.passive_end = free_port_range(PASSIVE_RANGE_SIZE, exclude=(self.port,))
+        self.passive_start, self.passive_end = free_port_range(self.passive_range_size, exclude=(self.port,))
         if self.console:
             self.web_port = free_port()
         self.write_config()

@@ -262,6 +262,37 @@ def test_stalled_transfers_unused_passive_ports_and_the_total_cap(tmp_path):
         server.stop()
 
 
+def test_a_passive_port_refused_after_an_active_setup_ends_no_server(tmp_path):
+    """A session set up an active connection, then asked for a passive port when none was free
+    (425), then sent RETR: the server process stopped (a precondition), ending every session.
+    Any user could do it where the passive range is small (one address may hold 32 sessions)."""
+    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")], passive_range_size=1)
+    server.start()
+    try:
+        (server.bucket_dir() / "hello.txt").write_bytes(b"hello")
+        listener = socket.create_server((HOST, 0))
+        with RawFTP(server.port) as a, RawFTP(server.port) as b:
+            assert a.login("user", "right-pass").code == 230 and b.login("user", "right-pass").code == 230
+            assert a.cmd(f"EPRT |1|{HOST}|{listener.getsockname()[1]}|").code == 200
+            epsv_port(b)  # the only passive port
+            assert a.cmd("EPSV").code == 425
+            assert a.cmd("RETR hello.txt").code == 425
+            # The port comes free with b's transfer, and a's next setup works.
+            data = socket.create_connection((HOST, server.passive_start))
+            assert b.cmd("RETR hello.txt").code == 150
+            assert data.recv(100) == b"hello"
+            data.close()
+            assert b.read_reply().code == 226
+            data = socket.create_connection((HOST, epsv_port(a)))
+            assert a.cmd("RETR hello.txt").code == 150
+            data.close()
+            assert a.read_reply().code == 226
+        listener.close()
+        assert server.proc.poll() is None
+    finally:
+        server.stop()
+
+
 def test_waiting_on_a_slow_store_is_no_stall(tmp_path, seaweedfs):
     # The store holds the upload's requests for longer than the stall timeout, so the spool
     # budget fills and ossftp stops reading the client: that wait is the store's, not the

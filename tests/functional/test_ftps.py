@@ -374,6 +374,32 @@ def test_policy_replies_and_plaintext_after_auth(tmp_path, certificate):
         server.stop()
 
 
+def test_prot_p_after_epsv_cannot_carry_data_in_clear(tmp_path, certificate):
+    """EPSV under PROT C made a plain listener; PROT P then RETR sent the file through it in
+    clear, with tls_require_data on. PROT now closes a data connection set up under the other
+    level: the transfer needs a new EPSV, made under PROT P."""
+    server = tls_server(tmp_path, certificate, tls_require_data=True)
+    try:
+        (server.bucket_dir() / "hello.txt").write_bytes(b"hello world")
+        client = ftplib.FTP_TLS(context=client_context())
+        client.connect(HOST, server.port, timeout=20)
+        client.login("alice", "alice-pass")
+        assert client.sendcmd("PBSZ 0").startswith("200")
+        plain_port = int(client.sendcmd("EPSV").split("|")[3])
+        assert client.sendcmd("PROT P") == "200 Data connections are private. Send PASV, EPSV, PORT or EPRT again."
+        with pytest.raises(ftplib.error_temp, match="^425"):
+            client.sendcmd("RETR hello.txt")
+        with pytest.raises(OSError):
+            socket.create_connection((HOST, plain_port), timeout=2).close()
+        secure = private_data(client, "RETR hello.txt")
+        assert secure.recv(100) == b"hello world"
+        secure.close()
+        assert client.voidresp().startswith("226")
+        client.quit()
+    finally:
+        server.stop()
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_old_tls_versions_are_refused(tmp_path, certificate):
     server = tls_server(tmp_path, certificate)

@@ -422,8 +422,12 @@ final class FTPControlHandler: ChannelInboundHandler {
     // MARK: - Transfers
 
     private func startTransfer(_ transfer: Machine.Transfer) {
-        guard let vfs, let source = dataSource, let context else {
-            preconditionFailure("the state machine asks for transfers only with a login and a data connection set up")
+        guard let vfs, let context else { preconditionFailure("the state machine asks for transfers only with a login") }
+        guard let source = dataSource else {
+            // The state machine asks for one only with a data connection set up; were the two
+            // ever to disagree, the client gets 425, and the server goes on.
+            execute(machine.transferFinished(.noDataConnection))
+            return
         }
         dataSource = nil
         let handle = TransferHandle(FTPTransferProgress(transfer))

@@ -218,12 +218,10 @@ public struct FTPSessionStateMachine: Sendable {
             guard protectionBufferSet else { return .send(FTPReply(.badSequence, "PROT needs PBSZ first.")) }
             switch level.uppercased() {
             case "P":
-                dataPrivate = true
-                return .send(FTPReply(.ok, "Data connections are private."))
+                return protect(private: true, "Data connections are private.")
             case "C":
                 if tls.requiredForData { return .send(FTPReply(.dataProtectionRefused, "Data connections must be encrypted.")) }
-                dataPrivate = false
-                return .send(FTPReply(.ok, "Data connections are clear."))
+                return protect(private: false, "Data connections are clear.")
             case "S", "E":
                 return .send(FTPReply(.protectionLevelNotSupported, "PROT \(level) is not supported; use P or C."))
             default:
@@ -258,6 +256,8 @@ public struct FTPSessionStateMachine: Sendable {
             if extendedPassiveOnly { return .send(FTPReply(.badSequence, "PASV refused after EPSV ALL.")) }
             // PASV's reply holds an IPv4 address only (RFC 2428 §1).
             if controlIsIPv6 { return .send(FTPReply(.cannotOpenDataConnection, "PASV has no IPv6 form; use EPSV.")) }
+            // The setup made before is closed now, whether or not this one opens.
+            dataConnectionReady = false
             return .perform(.openPassiveListener(extended: false))
         case .epsv(let argument):
             switch argument {
@@ -267,6 +267,7 @@ public struct FTPSessionStateMachine: Sendable {
             case .family(let family) where family != (controlIsIPv6 ? 2 : 1):
                 return .send(FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (\(controlIsIPv6 ? 2 : 1))."))
             case .any, .family:
+                dataConnectionReady = false
                 return .perform(.openPassiveListener(extended: true))
             }
         case .list(let argument, let directoryItself):
@@ -403,7 +404,7 @@ public struct FTPSessionStateMachine: Sendable {
 
     /// PORT and EPRT: only to the client's own address and to ports from 1024 on, so the
     /// server cannot be used to reach a third party (FTP bounce, RFC 2577 §3).
-    func activeConnection(host: String, port: Int) -> Action {
+    mutating func activeConnection(host: String, port: Int) -> Action {
         if extendedPassiveOnly { return .send(FTPReply(.badSequence, "PORT and EPRT refused after EPSV ALL.")) }
         guard let peerAddress, host == peerAddress else {
             return .send(FTPReply(.syntaxErrorInArguments, "Rejected data connection to a foreign address."))
@@ -411,7 +412,18 @@ public struct FTPSessionStateMachine: Sendable {
         guard port >= 1024 else {
             return .send(FTPReply(.syntaxErrorInArguments, "Rejected data connection to a privileged port."))
         }
+        dataConnectionReady = false
         return .perform(.prepareActiveConnection(host: host, port: port))
+    }
+
+    /// PROT: a data connection set up before under the other level is closed, to be set up
+    /// again. It would carry the transfer at the level in force when it was made: clear after
+    /// PROT P (past `tls_require_data`), or TLS to a client that asked for clear.
+    mutating func protect(private wanted: Bool, _ text: String) -> Action {
+        defer { dataPrivate = wanted }
+        guard dataConnectionReady, dataPrivate != wanted else { return .send(FTPReply(.ok, text)) }
+        dataConnectionReady = false
+        return .closeDataConnection(FTPReply(.ok, text + " Send PASV, EPSV, PORT or EPRT again."))
     }
 
     /// REIN (RFC 959 §4.1.1): back to before USER.
