@@ -182,6 +182,20 @@ import Testing
         }
     }
 
+    /// EPRT to the unspecified address (lftp over IPv6 sends its socket's `::`) is to the
+    /// client's own address; any other address stays refused.
+    @Test func eprtToTheUnspecifiedAddressIsToTheClient() throws {
+        for (peer, family, unspecified) in [("::1", 2, "::"), ("127.0.0.1", 1, "0.0.0.0")] {
+            var machine = Machine(controlIsIPv6: family == 2, peerAddress: peer)
+            _ = machine.receivedLine(line("USER alice"))
+            _ = machine.receivedLine(line("PASS pw"))
+            _ = machine.authenticationSucceeded()
+            #expect(machine.receivedLine(line("EPRT |\(family)|\(unspecified)|50000|"))
+                == .perform(.prepareActiveConnection(host: peer, port: 50_000)))
+            #expect(code(machine.receivedLine(line(family == 2 ? "EPRT |2|::2|50000|" : "EPRT |1|127.0.0.2|50000|"))) == 501)
+        }
+    }
+
     /// PROT applies to the data connections set up after it: one set up before under the other
     /// level is closed, to be set up again. It carried the transfer at the old level: in clear
     /// after PROT P, past `tls_require_data`.

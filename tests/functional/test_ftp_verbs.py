@@ -574,6 +574,14 @@ def test_ipv6_listener_with_epsv_and_eprt(tmp_path, subprocess_env):
         result = subprocess.run(["curl", "-sS", "-g", f"ftp://six:six-pass@[::1]:{server.port}/v6.bin"],
                                 env=subprocess_env, capture_output=True, timeout=30)
         assert result.stdout == b"over ipv6", result.stderr
+        # lftp in active mode sends its socket's unspecified address (`EPRT |2|::|port|`): taken
+        # for the client's own. It got 501, and lftp went passive 15 s later.
+        started = time.monotonic()
+        result = subprocess.run(["lftp", "-u", "six,six-pass", "-e", "set ftp:ssl-allow no; set ftp:passive-mode off; "
+                                 "set net:max-retries 1; set net:timeout 5; set cmd:fail-exit yes; cat v6.bin; exit",
+                                 f"ftp://[::1]:{server.port}"], env=subprocess_env, capture_output=True, timeout=60)
+        assert result.stdout == b"over ipv6", result.stderr
+        assert time.monotonic() - started < 5 and b"passive mode" not in result.stderr, result.stderr
     finally:
         server.stop()
 

@@ -404,8 +404,12 @@ public struct FTPSessionStateMachine: Sendable {
 
     /// PORT and EPRT: only to the client's own address and to ports from 1024 on, so the
     /// server cannot be used to reach a third party (FTP bounce, RFC 2577 §3).
-    mutating func activeConnection(host: String, port: Int) -> Action {
+    mutating func activeConnection(host written: String, port: Int) -> Action {
         if extendedPassiveOnly { return .send(FTPReply(.badSequence, "PORT and EPRT refused after EPSV ALL.")) }
+        // The unspecified address names no other host: lftp over IPv6 sends `EPRT |2|::|port|`
+        // (its socket's own bound address), and retried in passive mode 15 s after the 501.
+        // The connection goes to the client's address, as for any other.
+        let host = written == "::" || written == "0.0.0.0" ? peerAddress ?? written : written
         guard let peerAddress, host == peerAddress else {
             return .send(FTPReply(.syntaxErrorInArguments, "Rejected data connection to a foreign address."))
         }
