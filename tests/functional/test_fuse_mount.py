@@ -363,8 +363,13 @@ def test_unsupported_operations_fail_with_their_errno(mounted):
     fails(lambda: os.chown(root / "f", 4242, 4242), errno.EPERM)
     fails(lambda: os.setxattr(root / "f", "user.k", b"v"), errno.EOPNOTSUPP)
     fails(lambda: os.rename(root / "f", root / "g"), errno.EXDEV)
-    # renameat2's RENAME_WHITEOUT (an overlay's marker) was done as a plain rename.
     libc = ctypes.CDLL(None, use_errno=True)
+    # fallocate(2) itself (glibc's posix_fallocate falls back to writing zeros).
+    with open(root / "f", "r+b") as handle:
+        assert libc.fallocate(handle.fileno(), 0, ctypes.c_long(0), ctypes.c_long(1 << 20)) == -1
+        assert ctypes.get_errno() == errno.EOPNOTSUPP
+    assert (root / "f").read_bytes() == b"data"
+    # renameat2's RENAME_WHITEOUT (an overlay's marker) was done as a plain rename.
     for flag in (4,):  # RENAME_WHITEOUT
         assert libc.renameat2(-100, str(root / "f").encode(), -100, str(root / "g").encode(), flag) == -1
         assert ctypes.get_errno() == errno.EINVAL, flag
