@@ -182,6 +182,22 @@ import Testing
         }
     }
 
+    /// STOU after REST n: 503, as APPE (an offset names bytes of no file), and the REST is used
+    /// up. It stored the data whole under a new name and answered 226.
+    @Test func stouAfterARestIsRefused() throws {
+        var machine = loggedIn()
+        _ = machine.receivedLine(line("TYPE I"))
+        _ = machine.receivedLine(line("EPSV"))
+        _ = machine.operationSucceeded(.openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
+        #expect(code(machine.receivedLine(line("REST 3"))) == 350)
+        #expect(code(machine.receivedLine(line("STOU"))) == 503)
+        guard case .transfer(.storeUnique(let path, nameGiven: true)) = machine.receivedLine(line("STOU s.txt")) else {
+            Issue.record("expected a STOU transfer")
+            return
+        }
+        #expect(path == (try VFSPath(resolving: "/s.txt")))
+    }
+
     /// EPRT to the unspecified address (lftp over IPv6 sends its socket's `::`) is to the
     /// client's own address; any other address stays refused.
     @Test func eprtToTheUnspecifiedAddressIsToTheClient() throws {

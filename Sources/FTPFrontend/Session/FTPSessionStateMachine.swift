@@ -168,6 +168,9 @@ public struct FTPSessionStateMachine: Sendable {
             return activeConnection(host: host, port: port)
         case .eprtFamily:
             return .send(FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (\(controlIsIPv6 ? 2 : 1))."))
+        case .stou where (pendingRestart ?? 0) > 0:
+            // STOU makes a new file: an offset would name bytes of none (as APPE after REST n).
+            return .send(FTPReply(.badSequence, "REST \(pendingRestart ?? 0) does not apply to STOU, which makes a new file."))
         case .stou(nil):
             return transfer("stou-" + Self.uniqueSuffix()) { .storeUnique($0, nameGiven: false) }
         case .stou(let name?):
