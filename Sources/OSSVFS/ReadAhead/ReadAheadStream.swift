@@ -3,7 +3,7 @@
 ///
 /// Memory per stream is bounded by the transport's per-request buffer times
 /// `parallelRanges`, whatever the window. A ``seek(to:)`` drops the ranges in flight and starts
-/// again from the initial window. A read of the whole object from offset 0 is checked end to
+/// again from a small window (`seekWindow`), one range at a time until it has grown back. A read of the whole object from offset 0 is checked end to
 /// end: CRC-64 when the store reports one, else the MD5 ETag of a single-part object.
 public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
     private let store: any ObjectStore
@@ -140,7 +140,10 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
 
     /// Starts range requests until `parallelRanges` are in flight or the object is covered.
     private func fillRanges() {
-        while ranges.count < configuration.parallelRanges && nextRequestOffset < info.size {
+        // After a seek, one range at a time, asked for once the last is read, while the window
+        // grows back: the reads may jump again, and a range cut off mid-body loses its connection.
+        let inFlight = window >= configuration.initialWindow ? configuration.parallelRanges : current == nil ? 1 : 0
+        while ranges.count < inFlight && nextRequestOffset < info.size {
             let start = nextRequestOffset
             let end = min(info.size, start + UInt64(window)) - 1
             nextRequestOffset = end + 1
@@ -171,7 +174,7 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
         dropRanges()
         lock.withLock { position = offset }
         nextRequestOffset = offset
-        window = configuration.initialWindow
+        window = configuration.seekWindow
         crc = nil
         md5 = nil
         if offset == 0 { startVerification() }
