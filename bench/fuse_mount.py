@@ -17,6 +17,7 @@ import argparse
 import concurrent.futures
 import hashlib
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,22 @@ def cpu_seconds(pid: int) -> float:
     return total + sum(cpu_seconds(int(child)) for child in children)
 
 
+def random_reads(path: Path, count: int = 300) -> float:
+    """Milliseconds per 4 KiB pread at page-aligned offsets spread over the file (a database's
+    pattern), the same offsets for both file systems."""
+    offsets = random.Random(7)
+    size = path.stat().st_size
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        start = time.monotonic()
+        for _ in range(count):
+            if len(os.pread(descriptor, 4096, offsets.randrange(0, size - 4096) & ~4095)) != 4096:
+                raise RuntimeError(f"{path}: a short read")
+        return (time.monotonic() - start) / count * 1000
+    finally:
+        os.close(descriptor)
+
+
 def steps(root: Path, source: Path, expected: str, client_pid: int, store_pid: int) -> dict[str, float]:
     # CPU seconds during the write: the file system's own and the store's. On two cores the
     # write cannot take less than their sum over two, whoever the client is.
@@ -64,6 +81,8 @@ def steps(root: Path, source: Path, expected: str, client_pid: int, store_pid: i
     digest = hashlib.sha256(Path(root / "w" / "big.bin").read_bytes()).hexdigest()
     if digest != expected:
         raise RuntimeError(f"{root}: the file read back differs")
+    drop_caches()
+    figures["random 4 KiB reads (ms each)"] = random_reads(root / "w" / "big.bin")
     figures["ls -l of 10,000 files (s)"] = timed(f"ls -l {root}/many | wc -l")
     figures["create 1,000 small files (s)"] = timed(
         f"mkdir -p {root}/small && for i in $(seq 1000); do echo $i > {root}/small/f$i; done")
