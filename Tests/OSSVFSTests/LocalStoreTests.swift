@@ -380,9 +380,18 @@ import TestSupport
             // A prefix stays one: it goes with its last object.
             try await store.put("tree/u.txt", body: .bytes([1]), metadata: [:])
             #expect(!FileManager.default.fileExists(atPath: bucket + "/tree/" + LocalKeyLayout.markerName))
-            // Removing the marker a bare folder is shown with removes the folder.
+            // Removing the marker a bare folder is shown with removes the folder, and only it.
+            try FileManager.default.createDirectory(atPath: bucket + "/gone/inner", withIntermediateDirectories: true)
+            try await store.delete("gone/inner/")
+            #expect(!FileManager.default.fileExists(atPath: bucket + "/gone/inner"))
+            #expect(try await store.head("gone/").size == 0)
             try await store.delete("gone/")
             #expect(!FileManager.default.fileExists(atPath: bucket + "/gone"))
+            // One that holds only what no listing shows stays, and says so.
+            await #expect(throws: ObjectStoreError.io(operation: "rmdir \(bucket)/piped", errno: ENOTEMPTY)) {
+                try await store.delete("piped/")
+            }
+            #expect(FileManager.default.fileExists(atPath: bucket + "/piped/fifo"))
         }
     }
 

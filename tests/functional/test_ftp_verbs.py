@@ -276,11 +276,20 @@ def test_a_folder_made_on_the_server_is_there_to_enter_and_upload_into(ftp, ossf
         ftp.mkd("incoming")
     with pytest.raises(ftplib.error_perm, match="^550"):
         ftp.rmd("spare")  # it holds `nested`
-    # RMD removes a bare folder for real (it answered 250 and left it on disk).
+    # RMD removes a bare folder for real (it answered 250 and left it on disk), and only it:
+    # `spare` stays, a folder on disk.
     ftp.rmd("spare/nested")
     assert not (bucket / "spare" / "nested").exists()
+    assert [name for name, _ in ftp.mlsd()] == ["incoming", "spare"] and ftp.nlst("spare") == []
+    ftp.rmd("spare")
     ftp.rmd("incoming")
-    assert not (bucket / "incoming").exists()
+    assert not (bucket / "incoming").exists() and not (bucket / "spare").exists()
+    # A folder holding only what no listing shows (a link) is not removed, and RMD says so.
+    (bucket / "linked").mkdir()
+    (bucket / "linked" / "l").symlink_to("/etc")
+    with pytest.raises(ftplib.error_perm, match="^550.*no listing shows"):
+        ftp.rmd("linked")
+    assert (bucket / "linked" / "l").is_symlink()
 
 
 def test_list_d_stat_options_and_mdtm_with_a_time(ftp, ossftp):

@@ -222,7 +222,21 @@ public final class LocalStore: ObjectStore {
             let path = try layout.filePath(for: key)
             if try PosixFile.status(path)?.isDirectory == true { return }
             try DirectoryOps.unlinkIfPresent(path)
-            DirectoryOps.pruneEmpty(from: try layout.parentFolder(for: key), stoppingAt: layout.bucketPath)
+            let folder = try layout.parentFolder(for: key)
+            guard LocalKeyLayout.isMarker(key) else {
+                // Folders that were only the prefix of this object go with it, as in a bucket.
+                DirectoryOps.pruneEmpty(from: folder, stoppingAt: layout.bucketPath)
+                return
+            }
+            // A folder's marker takes its folder along, if nothing else is in it, and nothing
+            // above it: those are folders on disk, shown as such (an administrator's
+            // `mkdir -p incoming/cam1` lost `incoming` with an RMD of `cam1`).
+            _ = rmdir(folder)
+            // Still there with no key in it: it holds only what no listing shows (a link, a
+            // FIFO, a name that is not UTF-8), which an RMD reported removed and left.
+            if try layout.bareFolderMarker(key, at: folder) != nil {
+                throw ObjectStoreError.io(operation: "rmdir \(folder)", errno: ENOTEMPTY)
+            }
         }
     }
 

@@ -74,6 +74,7 @@ public enum VFSError: Error, Sendable, Equatable {
             // folder): the client hears only what was done.
             case 28, 122: self = .noSpace(operation)  // ENOSPC, EDQUOT (the 452 does not show it)
             case 36: self = .nameTooLong("\(path): a name is longer than the file system allows")  // ENAMETOOLONG
+            case 39: self = .directoryNotEmpty("\(path) holds entries no listing shows")  // ENOTEMPTY
             // EPERM, EACCES, EROFS: the local store's folder refuses (an immutable or read-only
             // folder); no retry will change that, so not "try again later" (451) but 550.
             case 1, 13, 30: self = .permissionDenied("\(path): the file system refused to \(Self.verb(of: operation))")
