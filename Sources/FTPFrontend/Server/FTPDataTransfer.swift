@@ -52,9 +52,7 @@ struct FTPDataTransfer: Sendable {
             do {
                 // `LIST -d dir` shows the directory's own entry, as `ls -ld`.
                 if entryItself {
-                    let entry = try await vfs.stat(path)
-                    if folderOnly, entry.kind != .directory { throw VFSError.notDirectory(path.description) }
-                    return .listing(nil, single: entry, format: format, path: path)
+                    return .listing(nil, single: try await vfs.stat(path, folderOnly: folderOnly), format: format, path: path)
                 }
                 return .listing(try await vfs.list(path), single: nil, format: format, path: path)
             } catch VFSError.notDirectory where format != .machine && !folderOnly {
@@ -420,5 +418,15 @@ struct NetworkBytes: VFSBytes {
 
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try buffer.withUnsafeReadableBytes(body)
+    }
+}
+
+extension VFS {
+    /// The entry at `path`; with `folderOnly` (the client wrote the path with a trailing
+    /// separator, which names a folder) a file there is "not a directory", as `ls f/` says.
+    func stat(_ path: VFSPath, folderOnly: Bool) async throws -> VFSEntry {
+        let entry = try await stat(path)
+        if folderOnly, entry.kind != .directory { throw VFSError.notDirectory(path.description) }
+        return entry
     }
 }

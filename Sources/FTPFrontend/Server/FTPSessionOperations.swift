@@ -87,8 +87,7 @@ struct FTPSessionOperations: Sendable {
         case .checksum(let path, _, _):
             return .success(.checksums(try await vfs.checksums(path)), nil)
         case .machineStat(let path, let folderOnly):
-            var entry = try await vfs.stat(path)
-            if folderOnly, entry.kind != .directory { throw VFSError.notDirectory(path.description) }
+            var entry = try await vfs.stat(path, folderOnly: folderOnly)
             entry.name = path.description
             return .success(.entry(entry, permissions: vfs.permissions), nil)
         case .statusListing(let path, let limit, let entryItself, let folderOnly):
@@ -97,8 +96,7 @@ struct FTPSessionOperations: Sendable {
             let listing: VFSDirectoryListing
             do {
                 if entryItself {
-                    let entry = try await vfs.stat(path)
-                    if folderOnly, entry.kind != .directory { throw VFSError.notDirectory(path.description) }
+                    let entry = try await vfs.stat(path, folderOnly: folderOnly)
                     let line = FTPListingFormatter.longLine(entry, now: now)
                     return .success(.statusLines([line], directory: entry.kind == .directory, complete: true), nil)
                 }

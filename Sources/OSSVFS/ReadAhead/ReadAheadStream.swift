@@ -3,8 +3,9 @@
 ///
 /// Memory per stream is bounded by the transport's per-request buffer times
 /// `parallelRanges`, whatever the window. A ``seek(to:)`` drops the ranges in flight and starts
-/// again from a small window (`seekWindow`), one range at a time until it has grown back. A read of the whole object from offset 0 is checked end to
-/// end: CRC-64 when the store reports one, else the MD5 ETag of a single-part object.
+/// again from a small window (`seekWindow`), one range at a time until it has grown back. A
+/// read of the whole object from offset 0 is checked end to end: CRC-64 when the store reports
+/// one, else the MD5 ETag of a single-part object.
 public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
     private let store: any ObjectStore
     private var info: ObjectInfo

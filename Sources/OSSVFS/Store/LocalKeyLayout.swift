@@ -121,10 +121,19 @@ extension LocalKeyLayout {
     /// uploads to go: it is shown, entered and listed (empty) as if it had its marker. Nil for
     /// anything else.
     func bareFolderMarker(_ folderKey: String, at folder: String) throws -> ObjectInfo? {
-        guard !folderKey.isEmpty, let status = try PosixFile.status(folder), status.isDirectory,
-            try PosixFile.status("\(folder)/\(Self.markerName)") == nil,
-            try !DirectoryOps.holdsEntries(folder, reservedPrefix: Self.reservedPrefix)
-        else { return nil }
+        guard try PosixFile.status("\(folder)/\(Self.markerName)") == nil else { return nil }
+        var holdsKeys = false
+        try DirectoryOps.visitEntries(of: folder) { entry in
+            holdsKeys = Self.isKeyEntry(entry)
+            return !holdsKeys
+        }
+        return holdsKeys ? nil : try bareMarker(folderKey, at: folder)
+    }
+
+    /// The marker of a folder already read and found bare (no marker, no key entry): made from
+    /// the folder's own status, with its time.
+    func bareMarker(_ folderKey: String, at folder: String) throws -> ObjectInfo? {
+        guard !folderKey.isEmpty, let status = try PosixFile.status(folder), status.isDirectory else { return nil }
         return Self.info(folderKey, size: 0, modified: status.modified)
     }
 

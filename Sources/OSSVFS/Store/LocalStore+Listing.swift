@@ -74,7 +74,7 @@ extension LocalKeyLayout {
             if children.contains(where: { $0.entry.name == LocalKeyLayout.markerName }) {
                 marker = try info(for: folderKey)
             } else if !children.contains(where: { Self.isKeyEntry($0.entry) }) {
-                marker = try bareFolderMarker(folderKey, at: folder)
+                marker = try bareMarker(folderKey, at: folder)
             } else {
                 marker = nil
             }
@@ -136,7 +136,7 @@ extension LocalKeyLayout {
         guard let folder = folderPath(folderKey), let children = try DirectoryOps.entries(of: folder) else { return }
         if !folderKey.isEmpty, folderKey.hasBytePrefix(prefix), !children.contains(where: Self.isKeyEntry),
             !children.contains(where: { $0.name == LocalKeyLayout.markerName }),
-            let marker = try bareFolderMarker(folderKey, at: folder)
+            let marker = try bareMarker(folderKey, at: folder)
         {
             result.append(marker)
         }

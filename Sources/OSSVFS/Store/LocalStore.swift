@@ -274,10 +274,9 @@ extension LocalKeyLayout {
     /// Metadata of a key, from its file.
     func info(for key: String) throws -> ObjectInfo {
         let path = try filePath(for: key)
-        guard let status = try PosixFile.status(path), status.isRegular else {
-            if Self.isMarker(key), try PosixFile.status(path) == nil,
-                let marker = try bareFolderMarker(key, at: try parentFolder(for: key))
-            {
+        let status = try PosixFile.status(path)
+        guard let status, status.isRegular else {
+            if status == nil, Self.isMarker(key), let marker = try bareFolderMarker(key, at: try parentFolder(for: key)) {
                 return marker
             }
             throw ObjectStoreError.noSuchKey(key)

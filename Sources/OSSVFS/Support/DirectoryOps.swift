@@ -21,12 +21,21 @@ enum DirectoryOps {
     /// The entries of a folder (without `.` and `..`), or nil when it does not exist. Names
     /// that are not UTF-8 are left out: no key can name them.
     static func entries(of path: String) throws -> [Entry]? {
+        var result: [Entry] = []
+        guard try visitEntries(of: path, { result.append($0); return true }) else { return nil }
+        return result
+    }
+
+    /// Hands the entries of a folder, as ``entries(of:)`` gives them, to `visit` until it
+    /// returns false (a folder of many files read only as far as needed); false when the folder
+    /// does not exist.
+    @discardableResult
+    static func visitEntries(of path: String, _ visit: (Entry) throws -> Bool) throws -> Bool {
         guard let dir = opendir(path) else {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
+            if errno == ENOENT || errno == ENOTDIR { return false }
             throw ObjectStoreError.io(operation: "opendir \(path)", errno: errno)
         }
         defer { closedir(dir) }
-        var result: [Entry] = []
         while let entry = readdir(dir) {
             let decoded = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(validating: raw.prefix { $0 != 0 }, as: UTF8.self)
@@ -40,9 +49,9 @@ enum DirectoryOps {
             case Int32(DT_UNKNOWN): kind = try self.kind(of: "\(path)/\(name)") ?? .other
             default: kind = .other
             }
-            result.append(Entry(name: name, kind: kind))
+            if try !visit(Entry(name: name, kind: kind)) { break }
         }
-        return result
+        return true
     }
 
     /// What tells a folder's names apart from before: which folder it is, and when its entries
@@ -78,31 +87,6 @@ enum DirectoryOps {
         case S_IFREG: return .file
         default: return .other
         }
-    }
-
-    /// Whether a folder holds a file or a folder whose name is a key's and not reserved (`.ossftp-`):
-    /// reads only until the first one, so that a folder of many files costs a few entries.
-    /// Links, FIFOs, sockets and devices are nothing here, as everywhere in the local store.
-    static func holdsEntries(_ path: String, reservedPrefix: String) throws -> Bool {
-        guard let dir = opendir(path) else {
-            if errno == ENOENT || errno == ENOTDIR { return false }
-            throw ObjectStoreError.io(operation: "opendir \(path)", errno: errno)
-        }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            // A name that is not UTF-8 is no key, as in ``entries(of:)``.
-            let decoded = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(validating: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard let name = decoded, name != ".", name != "..", !name.hasPrefix(reservedPrefix) else { continue }
-            switch Int32(entry.pointee.d_type) {
-            case Int32(DT_DIR), Int32(DT_REG): return true
-            case Int32(DT_UNKNOWN):
-                if let kind = try self.kind(of: "\(path)/\(name)"), kind != .other { return true }
-            default: continue
-            }
-        }
-        return false
     }
 
     /// Creates a folder and its parents. Throws `conflict` when a file stands in the way.
