@@ -14,13 +14,15 @@ import Testing
     }
 
     @Test func aWaitWhileSpaceComesBackGoesOnUntilItFits() async throws {
-        let budget = SpoolBudget(limit: 100, stallLimit: .milliseconds(300))
+        // The steps are far apart from the limit (a loaded machine's sleeps overran a 100 ms
+        // step against a 300 ms limit), and the whole wait is longer than the limit.
+        let budget = SpoolBudget(limit: 100, stallLimit: .seconds(1))
         try await budget.reserve(95)
-        // Five bytes back every 100 ms: never 300 ms without progress, and room after 700 ms.
+        // A byte back every 50 ms: never a second without progress, and room after 1.75 s.
         let giver = Task {
-            for _ in 0..<7 {
-                try await Task.sleep(for: .milliseconds(100))
-                await budget.release(5)
+            for _ in 0..<35 {
+                try await Task.sleep(for: .milliseconds(50))
+                await budget.release(1)
             }
         }
         try await budget.reserve(40)
