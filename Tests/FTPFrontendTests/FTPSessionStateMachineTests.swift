@@ -452,9 +452,15 @@ import Testing
         _ = machine.receivedLine(line("USER a"))
         _ = machine.receivedLine(line("PASS b"))
         _ = machine.authenticationSucceeded()
-        #expect(code(machine.receivedLine(line("PASV"))) == 425)
+        // RFC 2428 §2: the family is not supported here, not the connection failed (425).
+        #expect(code(machine.receivedLine(line("PASV"))) == 522)
         #expect(machine.receivedLine(line("EPSV")) == .perform(.openPassiveListener(extended: true)))
         #expect(code(machine.receivedLine(line("EPSV 1"))) == 522)
+        // PORT's address is IPv4 whatever it says: 0,0,0,0 is not this client's ::1.
+        for ipv4 in ["PORT 0,0,0,0,195,80", "PORT 127,0,0,1,195,80", "EPRT |1|0.0.0.0|50000|"] {
+            #expect(machine.receivedLine(line(ipv4))
+                == .send(FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (2).")), "\(ipv4)")
+        }
         #expect(machine.receivedLine(line("EPRT |2|::1|50000|")) == .perform(.prepareActiveConnection(host: "::1", port: 50000)))
         #expect(code(machine.receivedLine(line("EPRT |2|::2|50000|"))) == 501)
         // The client's own address however written (RFC 4291 §2.2 allows several forms).
@@ -477,6 +483,8 @@ import Testing
         _ = v4.authenticationSucceeded()
         #expect(v4.receivedLine(line("EPRT |1|127.000.000.001|50000|"))
             == .perform(.prepareActiveConnection(host: "127.0.0.1", port: 50000)))
+        #expect(code(v4.receivedLine(line("EPRT |2|::|50000|"))) == 522)
+        #expect(code(v4.receivedLine(line("EPRT |2|::1|50000|"))) == 522)
     }
 
     @Test func simpleCommands() {

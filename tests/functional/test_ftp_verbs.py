@@ -572,8 +572,10 @@ def test_ipv6_listener_with_epsv_and_eprt(tmp_path, subprocess_env):
         client.af = socket.AF_INET6
         client.connect("::1", server.port, timeout=20)
         client.login("six", "six-pass")
-        with pytest.raises(ftplib.error_temp, match="^425"):
-            client.sendcmd("PASV")
+        # RFC 2428 §2: PASV and PORT carry IPv4 only, a family this connection does not use.
+        for ipv4_only in ("PASV", "PORT 0,0,0,0,195,80", "PORT 127,0,0,1,195,80"):
+            with pytest.raises(ftplib.error_perm, match="^522"):
+                client.sendcmd(ipv4_only)
         client.storbinary("STOR v6.bin", io.BytesIO(b"over ipv6"))  # ftplib uses EPSV on IPv6
         client.set_pasv(False)  # EPRT |2|::1|port|
         out = io.BytesIO()

@@ -258,7 +258,7 @@ public struct FTPSessionStateMachine: Sendable {
         case .pasv:
             if extendedPassiveOnly { return .send(FTPReply(.badSequence, "PASV refused after EPSV ALL.")) }
             // PASV's reply holds an IPv4 address only (RFC 2428 §1).
-            if controlIsIPv6 { return .send(FTPReply(.cannotOpenDataConnection, "PASV has no IPv6 form; use EPSV.")) }
+            if controlIsIPv6 { return .send(FTPReply(.networkProtocolNotSupported, "PASV has no IPv6 form; use EPSV.")) }
             // The setup made before is closed now, whether or not this one opens.
             dataConnectionReady = false
             return .perform(.openPassiveListener(extended: false))
@@ -409,6 +409,11 @@ public struct FTPSessionStateMachine: Sendable {
     /// server cannot be used to reach a third party (FTP bounce, RFC 2577 §3).
     mutating func activeConnection(host written: String, port: Int) -> Action {
         if extendedPassiveOnly { return .send(FTPReply(.badSequence, "PORT and EPRT refused after EPSV ALL.")) }
+        // An address of the other family names no host this client can be (PORT holds IPv4
+        // only): the reply that says which family to use (RFC 2428 §2).
+        guard written.contains(":") == controlIsIPv6 else {
+            return .send(FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (\(controlIsIPv6 ? 2 : 1))."))
+        }
         // The unspecified address names no other host: lftp over IPv6 sends `EPRT |2|::|port|`
         // (its socket's own bound address), and retried in passive mode 15 s after the 501.
         // The connection goes to the client's address, as for any other.
