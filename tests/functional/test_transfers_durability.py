@@ -6,6 +6,7 @@ from __future__ import annotations
 import ftplib
 import hashlib
 import io
+import json
 import os
 import secrets
 import socket
@@ -133,10 +134,19 @@ def test_a_write_back_upload_the_store_refused_is_not_finished_by_the_next_start
     try:
         server.start()
         client = logged_in(server, seaweedfs, bucket)
-        assert client.storbinary("STOR old.bin", io.BytesIO(os.urandom(20 * MiB))).startswith("226")
+        refused_bytes = os.urandom(20 * MiB)
+        assert client.storbinary("STOR old.bin", io.BytesIO(refused_bytes)).startswith("226")
         gate.set()
         wait_until(lambda: "dropped the write-back upload of old.bin" in server.log_tail(100_000), 60, "the drop")
         wait_until(lambda: not list((base / "spool").glob("upload-*")), 30, "the dropped upload's files to go")
+        # Told stored, so not thrown away: every part was still in the spool (each refused),
+        # and the file is kept whole beside a description, out of the spool's way.
+        [kept] = (base / "spool" / "refused").iterdir()
+        assert (kept / "old.bin").read_bytes() == refused_bytes
+        about = json.loads((kept / "refused.json").read_text())
+        assert (about["key"], about["bucket"], about["size"], about["file"]) == ("old.bin", bucket, 20 * MiB, "old.bin")
+        assert "AccessDenied" in about["error"] or "denied" in about["error"].lower(), about
+        assert f"kept in {kept}" in server.log_tail(100_000)
         refusing.clear()
         newer = os.urandom(MiB)
         assert client.storbinary("STOR old.bin", io.BytesIO(newer)).startswith("226")
@@ -152,6 +162,48 @@ def test_a_write_back_upload_the_store_refused_is_not_finished_by_the_next_start
     finally:
         if restarted:
             restarted.stop()
+        server.stop()
+        proxy.close()
+
+
+def test_a_small_write_back_upload_refused_after_its_226_is_kept_aside(seaweedfs, bucket, tmp_path):
+    """A file of one part goes up in one PUT after its 226. When the store refuses that PUT
+    for good (a policy changed in between), the client was told it is stored: its bytes are
+    kept in the spool's `refused` folder, whole, under its own name, and said in the log."""
+    from holding_proxy import HoldingProxy
+
+    gate = threading.Event()
+
+    def refuse(method, path, headers):
+        # The check before the 226 (a multipart upload begun and abandoned) passes; the PUT
+        # that stores the file waits for the 226 and is refused.
+        if method == "PUT" and path.endswith("cam%201/shot.jpg"):
+            gate.wait(60)
+            return True
+        return False
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", refuse=refuse)
+    base = tmp_path / "srv"
+    server = OssftpServer(base, [], extra_args=["--provider", "s3", "--endpoint", proxy.endpoint, "--write_back"])
+    try:
+        server.start()
+        client = logged_in(server, seaweedfs, bucket)
+        client.mkd("cam 1")
+        data = os.urandom(300_000)
+        assert client.storbinary("STOR cam 1/shot.jpg", io.BytesIO(data)).startswith("226")
+        gate.set()
+        wait_until(lambda: "dropped the write-back upload of cam 1/shot.jpg" in server.log_tail(100_000), 60, "the drop")
+        [kept] = (base / "spool" / "refused").iterdir()
+        assert (kept / "shot.jpg").read_bytes() == data
+        about = json.loads((kept / "refused.json").read_text())
+        assert about["key"] == "cam 1/shot.jpg" and about["size"] == len(data) and about["file"] == "shot.jpg"
+        assert about["store"] == proxy.endpoint and about["partsLost"] == []
+        # The description is for reading: no credentials in it.
+        assert seaweedfs.admin.secret_key not in (kept / "refused.json").read_text()
+        assert oct((kept).stat().st_mode & 0o777) == "0o700"
+        assert not list((base / "spool").glob("upload-*"))
+        assert object_sha256(seaweedfs, bucket, "cam 1/shot.jpg") is None
+    finally:
         server.stop()
         proxy.close()
 

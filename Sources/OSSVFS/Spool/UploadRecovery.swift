@@ -103,9 +103,9 @@ public enum UploadRecovery {
                 // Told the client it was stored, but the store will never take it: say so
                 // loudly, and free what it holds rather than keep it forever, blocking every
                 // later upload behind its budget.
+                let kept = await dropRefused(record, store: store, journal: journal, error: error)
                 VFSMetrics.storeLogger.error(
-                    "dropped the write-back upload of \(record.key) (\(record.size) bytes): the store refuses it (\(error))")
-                await dropRefused(record, store: store, journal: journal)
+                    "dropped the write-back upload of \(record.key) (\(record.size) bytes): the store refuses it (\(error))\(kept)")
                 return .refused
             } catch {
                 if attempt == 8 {
@@ -133,12 +133,23 @@ public enum UploadRecovery {
     /// Drops a write-back upload the store refuses for good, while running or at a restart.
     /// Retired, not only dropped: if the store refuses the abort too, the record must no longer
     /// say "stored for the client", or the next start finished it, over a later upload of the
-    /// name already stored (the audit's finding). Its files go at once: nothing will send them
-    /// again.
-    static func dropRefused(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal) async {
+    /// name already stored (the audit's finding). Its bytes leave the spool at once, nothing
+    /// will send them again, but are kept aside (``RefusedUploadArchive``): its client was told
+    /// they are stored. Returns what the log line says of them.
+    static func dropRefused(_ record: UploadRecord, store: any ObjectStore, journal: UploadJournal,
+                            error: any Error) async -> String {
+        let spool = (journal.directory as NSString).deletingLastPathComponent
+        let kept: String
+        do {
+            let folder = try await BlockingIO.run { try RefusedUploadArchive.keep(record, spool: spool, error: error) }
+            kept = folder.map { "; what the spool held of it is kept in \($0)" } ?? "; the spool held none of its bytes"
+        } catch let failure {
+            kept = "; its bytes could not be kept aside (\(failure))"
+        }
         await removeFiles(of: record, journal: journal)
         await retire(record, store: store, journal: journal)
         await WriteBackOrder.shared.done(WriteBackOrder.name(record.key, in: record.store))
+        return kept
     }
 
     /// Asks the store again to drop an upload, then removes its record and files; the record
@@ -303,9 +314,9 @@ public enum UploadRecovery {
                     counts.failed += 1
                     Task { _ = await finishEventually(record, store: store, journal: journal, firstDelay: .seconds(5)) }
                 } catch where isRefusedForGood(error, ifAbsent: record.ifAbsent ?? false) {
-                    await dropRefused(record, store: store, journal: journal)
+                    let kept = await dropRefused(record, store: store, journal: journal, error: error)
                     VFSMetrics.storeLogger.error(
-                        "dropped the write-back upload of \(record.key) (\(record.size) bytes) left by a previous run: the store refuses it (\(error))")
+                        "dropped the write-back upload of \(record.key) (\(record.size) bytes) left by a previous run: the store refuses it (\(error))\(kept)")
                     counts.dropped += 1
                 } catch {
                     // Told to its client as stored: tried again while this process runs (it

@@ -264,7 +264,6 @@ public final class PosixFile: @unchecked Sendable {
         try bytes.withUnsafeBytes { try writeAll($0) }
     }
 
-    /// Flushes the file's data to stable storage.
     /// Appends `length` bytes of `input` from `offset` at this file's position, in the kernel
     /// where it can (copy_file_range, which may share blocks on file systems that reflink).
     public func append(contentsOf input: PosixFile, from offset: UInt64 = 0, length: UInt64) throws {
@@ -293,6 +292,7 @@ public final class PosixFile: @unchecked Sendable {
         }
     }
 
+    /// Flushes the file's data to stable storage.
     public func sync() throws {
         guard fsync(descriptor) == 0 else { throw ObjectStoreError.io(operation: "fsync \(path)", errno: errno) }
     }
