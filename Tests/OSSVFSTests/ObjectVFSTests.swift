@@ -53,6 +53,12 @@ import TestSupport
             var read: [UInt8] = []
             for try await chunk in try await vfs.openRead(try path("/" + key), offset: 0) { read += chunk }
             #expect(read == [7, 8, 9])
+            // Listed or removed as a folder, it is a file (LIST of it shows its line), and a
+            // missing one at that length is missing: not a name too long for one that exists.
+            await #expect(throws: VFSError.notDirectory("/" + key)) { try await vfs.list(try path("/" + key)) }
+            await #expect(throws: VFSError.notDirectory("/" + key)) { try await vfs.removeDirectory(try path("/" + key)) }
+            let missing = String(key.dropLast()) + "y"
+            await #expect(throws: VFSError.notFound("/" + missing)) { try await vfs.list(try path("/" + missing)) }
         }
     }
 

@@ -1,7 +1,7 @@
 /// Directory listings: one request for existence and the first page, then page by page.
 extension ObjectVFS {
     public func list(_ path: VFSPath) async throws -> VFSDirectoryListing {
-        let prefix = try directoryPrefix(for: path)
+        let prefix = try await existingDirectoryPrefix(for: path)
         let store = self.store
         let pageSize = self.pageSize
         let description = path.description

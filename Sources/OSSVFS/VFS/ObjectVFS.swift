@@ -76,6 +76,17 @@ public struct ObjectVFS: VFS {
         path.isRoot ? homePrefix : try checkedLength(try key(for: path) + "/", path)
     }
 
+    /// The prefix of a path that must be an existing directory (to list or remove). A key of
+    /// the longest length the store allows can be a file but no folder (no room for its `/`):
+    /// not a directory, or not found, rather than a name too long for one that exists.
+    func existingDirectoryPrefix(for path: VFSPath) async throws -> String {
+        if !path.isRoot, try key(for: path).utf8.count == store.capabilities.maxKeyLength {
+            if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
+            throw VFSError.notFound(path.description)
+        }
+        return try directoryPrefix(for: path)
+    }
+
     private func checkedLength(_ key: String, _ path: VFSPath) throws -> String {
         guard key.utf8.count <= store.capabilities.maxKeyLength else {
             throw VFSError.nameTooLong("\(path): keys are limited to \(store.capabilities.maxKeyLength) bytes")
@@ -439,7 +450,7 @@ public struct ObjectVFS: VFS {
 
     public func removeDirectory(_ path: VFSPath) async throws {
         if path.isRoot { throw VFSError.permissionDenied("the root directory cannot be removed") }
-        let prefix = try directoryPrefix(for: path)
+        let prefix = try await existingDirectoryPrefix(for: path)
         try await awaitPendingUploads(under: prefix, path)
         let cache = self.cache
         let (page, others) = try await storeCall(path) {
