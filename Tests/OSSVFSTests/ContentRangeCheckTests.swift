@@ -24,12 +24,24 @@ struct ContentRangeCheckTests {
         #expect(problem(.closed(100, 199), 206, "bytes 0-99/1000"))  // another range
         #expect(problem(.closed(100, 199), 206, "bytes 100-150/1000"))  // short of what exists
         #expect(problem(.from(10), 206, nil))
+        // A body shorter than the range it names (a proxy cut it, its length made to match):
+        // passed on, the next range closed the hole up, and the download ended 226.
+        #expect(problem(.closed(0, 99), 206, "bytes 0-99/1000", length: 50))
+        #expect(!problem(.closed(0, 99), 206, "bytes 0-99/1000", length: 100))
         // 200: the whole object, which is the range only when that covers it.
         #expect(!problem(.from(0), 200, nil))
         #expect(!problem(.closed(0, 1 << 20), 200, nil, length: 1000))
         #expect(problem(.closed(0, 99), 200, nil, length: 1000))
         #expect(problem(.from(1000), 200, nil, length: 5000))
         #expect(problem(.suffix(10), 200, nil, length: 5000))
+    }
+
+    /// What the body must hold, counted as it streams: the range a 206 names, else the length.
+    @Test func theBodyHoldsTheRangeItNames() {
+        #expect(ContentRangeCheck.bodyLength(status: 206, contentRange: "bytes 100-199/1000", contentLength: nil) == 100)
+        #expect(ContentRangeCheck.bodyLength(status: 206, contentRange: "bytes 5-5/*", contentLength: 7) == 1)
+        #expect(ContentRangeCheck.bodyLength(status: 200, contentRange: nil, contentLength: 42) == 42)
+        #expect(ContentRangeCheck.bodyLength(status: 200, contentRange: nil, contentLength: nil) == nil)
     }
 
     /// A range that covers the object (an upload continuing it reads it so) gets the object's

@@ -19,7 +19,7 @@ class HoldingProxy:
     def __init__(self, upstream: str, hold_key: str, hold_answers_to: str | None = None,
                  rewrite=None, answer_headers=None, drop_reused: str | None = None, refuse=None,
                  drop_answer_to: str | None = None, dropped_reaches_store: bool = True, replace_answer=None,
-                 stall_reads_of: str | None = None):
+                 stall_reads_of: str | None = None, close_delimited: str | None = None):
         target = urlsplit(upstream)
         self.upstream_host, self.upstream_port = target.hostname, target.port
         self.hold_key = hold_key
@@ -56,6 +56,10 @@ class HoldingProxy:
         # store that froze in the middle of a download). `stalled` counts them.
         self.stall_reads_of = re.compile(stall_reads_of) if stall_reads_of else None
         self.stalled = 0
+        # A regular expression on the request path: such an answer is sent with no
+        # Content-Length, its body ending where the connection closes (RFC 9112 §6.3), so a
+        # body cut short looks like a whole one to anything that does not count it.
+        self.close_delimited = re.compile(close_delimited) if close_delimited else None
         self.release = threading.Event()
         self.held = 0
         proxy = self
@@ -129,7 +133,13 @@ class HoldingProxy:
                         self.send_header(name, value)
                 # A HEAD's answer has no body but tells the object's length.
                 length = response.getheader("Content-Length") if self.command == "HEAD" else None
-                self.send_header("Content-Length", length or str(len(data)))
+                delimited_by_close = (self.command == "GET" and proxy.close_delimited is not None
+                                      and proxy.close_delimited.search(self.path))
+                if delimited_by_close:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", length or str(len(data)))
                 self.end_headers()
                 stall = (self.command == "GET" and proxy.stall_reads_of is not None
                          and proxy.stall_reads_of.search(self.path) and len(data) > 65536)

@@ -672,6 +672,41 @@ def test_a_store_that_ignores_range_never_gives_the_wrong_bytes(seaweedfs, bucke
         proxy.close()
 
 
+@pytest.mark.parametrize("length_header", ["matching the cut body", "absent"])
+def test_a_range_answered_short_never_ends_a_download_226(seaweedfs, bucket, tmp_path, length_header):
+    """A ranged GET whose body holds less than the range its Content-Range names (a proxy cut
+    it, and either made Content-Length match or sent none) was passed on as it was: the next
+    range closed the hole up, and RETR of a multipart object (no checksum of the whole) ended
+    226 with the middle missing. Now such an answer is refused, or counted and resumed: the
+    download is whole, or ends 451 with what came before the hole."""
+    store = seaweedfs.client()
+    parts = [os.urandom(5 * 1024 * 1024) for _ in range(2)]
+    upload = store.create_multipart_upload(Bucket=bucket, Key="spliced.bin")["UploadId"]
+    etags = [store.upload_part(Bucket=bucket, Key="spliced.bin", UploadId=upload, PartNumber=n + 1, Body=part)["ETag"]
+             for n, part in enumerate(parts)]
+    store.complete_multipart_upload(Bucket=bucket, Key="spliced.bin", UploadId=upload, MultipartUpload={
+        "Parts": [{"ETag": etag, "PartNumber": n + 1} for n, etag in enumerate(etags)]})
+    whole = b"".join(parts)
+
+    def cut(method, path, headers, status, answer, data):
+        if method == "GET" and status == 206 and path.split("?")[0].endswith("/spliced.bin"):
+            return status, answer, data[:len(data) // 2]
+        return status, answer, data
+
+    delimited = r"/spliced\.bin" if length_header == "absent" else None
+    with proxied_session(seaweedfs, tmp_path, bucket, "--cache_ttl", "0", replace_answer=cut,
+                         close_delimited=delimited) as client:
+        out = io.BytesIO()
+        try:
+            reply = client.retrbinary("RETR spliced.bin", out.write)
+        except ftplib.error_temp as error:
+            assert str(error).startswith("451"), error
+            assert whole.startswith(out.getvalue()) and len(out.getvalue()) < len(whole)
+        else:
+            assert reply.startswith("226") and out.getvalue() == whole
+        client.quit()
+
+
 @pytest.mark.parametrize("checksum", ["crc32c", "md5"])
 def test_objects_encrypted_with_a_kms_key_are_read_and_written(seaweedfs, bucket, tmp_path, checksum):
     """AWS S3 gives objects encrypted with a KMS key (or the customer's) ETags that are not

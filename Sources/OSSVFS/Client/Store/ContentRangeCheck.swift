@@ -34,7 +34,20 @@ enum ContentRangeCheck {
         guard first == expected.first, expected.last.map({ $0 == last }) ?? true else {
             return "the store answered a GET of \(asked) with bytes \(first)-\(last)"
         }
+        // The body must be the range it names: a shorter one, passed on, left a hole in the
+        // download that the next range closed up (RFC 9110 §14.4).
+        if let contentLength, contentLength != last - first + 1 {
+            return "the store answered a GET of \(asked) with \(contentLength) bytes for bytes \(first)-\(last)"
+        }
         return nil
+    }
+
+    /// The bytes the body of an answer that passed ``problem(asked:status:contentRange:contentLength:)``
+    /// must hold, when its status and headers say (a 206's range, or a 200's Content-Length).
+    static func bodyLength(status: Int, contentRange: String?, contentLength: UInt64?) -> UInt64? {
+        guard status == 206 else { return contentLength }
+        guard let contentRange, let (first, last, _) = parse(contentRange) else { return nil }
+        return last - first + 1
     }
 
     /// Whether an answer that passed ``problem(asked:status:contentRange:contentLength:)`` holds

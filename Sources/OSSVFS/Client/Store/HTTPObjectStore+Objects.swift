@@ -51,10 +51,15 @@ extension HTTPObjectStore {
                 }
                 // Latency to the first byte: the body streams at the reader's pace.
                 record(request, key: key, since: started, .answered(head, nil))
+                let contentLength = head.headers["content-length"].flatMap { UInt64($0) }
+                // Counted as it streams: a body that ends short of what its headers promise
+                // (chunked, or cut by a proxy) is a broken transfer, never a shorter object.
+                let bodyLength = ContentRangeCheck.bodyLength(
+                    status: head.status, contentRange: head.headers["content-range"], contentLength: contentLength)
                 if let range {
                     if let problem = ContentRangeCheck.problem(
                         asked: range, status: head.status, contentRange: head.headers["content-range"],
-                        contentLength: head.headers["content-length"].flatMap { UInt64($0) })
+                        contentLength: contentLength)
                     {
                         stream.cancel()
                         throw ObjectStoreError.service(status: head.status, code: "InvalidRangeAnswer", message: problem,
@@ -63,14 +68,17 @@ extension HTTPObjectStore {
                     // A range that covers the whole object (an upload continuing one reads it
                     // so) is checked like a whole read; any other has no checksum of its own.
                     guard ContentRangeCheck.holdsWholeObject(status: head.status, contentRange: head.headers["content-range"])
-                    else { return stream }
+                    else {
+                        return ObjectByteStream(source: VerifyingChunkSource(
+                            upstream: stream, key: key, expectedCRC64: nil, expectedMD5: nil, expectedLength: bodyLength))
+                    }
                 }
                 // A whole object is checked end to end: CRC-64 on OSS, the MD5 ETag of a single-part S3 object.
                 let expectedCRC = head.headers["x-oss-hash-crc64ecma"].flatMap { UInt64($0) }
                 let expectedMD5 = dialect.kind == .s3 ? dialect.contentMD5(etag: head.headers["etag"], in: head.headers) : nil
-                if expectedCRC == nil && expectedMD5 == nil { return stream }
                 return ObjectByteStream(source: VerifyingChunkSource(
-                    upstream: stream, key: key, expectedCRC64: expectedCRC, expectedMD5: expectedMD5))
+                    upstream: stream, key: key, expectedCRC64: expectedCRC, expectedMD5: expectedMD5,
+                    expectedLength: bodyLength))
             } catch let error as HTTPTransportError {
                 record(request, key: key, since: started, .transportFailed(error))
                 if retry.allows(after: attempt, since: firstStarted) && error.isConnectionFailure {
@@ -350,26 +358,37 @@ extension HTTPObjectStore {
     }
 }
 
-/// Passes a download through while computing its CRC-64 and MD5, and fails at the end if
-/// either differs from what the store announced: a corrupted download never ends as a success.
+/// Passes a download through while counting it and computing its CRC-64 and MD5, and fails
+/// if it ends with another length than its headers said (a broken transfer, which a reader
+/// may resume) or either checksum differs from what the store announced: a corrupted or
+/// truncated download never ends as a success.
 final class VerifyingChunkSource: ObjectChunkSource, @unchecked Sendable {
     private let upstream: ObjectByteStream
     private let key: String
     private let expectedCRC64: UInt64?
     private let expectedMD5: String?
+    private let expectedBytes: UInt64?
+    private var received: UInt64 = 0
     private var crc = CRC64()
     private var md5: Digest?
 
-    init(upstream: ObjectByteStream, key: String, expectedCRC64: UInt64?, expectedMD5: String?) {
+    init(upstream: ObjectByteStream, key: String, expectedCRC64: UInt64?, expectedMD5: String?,
+         expectedLength: UInt64? = nil) {
         self.upstream = upstream
         self.key = key
         self.expectedCRC64 = expectedCRC64
         self.expectedMD5 = expectedMD5
+        self.expectedBytes = expectedLength
         if expectedMD5 != nil { md5 = Digest(.md5) }
     }
 
+    var expectedLength: UInt64? { expectedBytes }
+
     func nextChunk() async throws -> [UInt8]? {
         guard let chunk = try await upstream.source.nextChunk() else {
+            if let expectedBytes, received < expectedBytes {
+                throw ObjectStoreError.transport("the body of \(key) ended after \(received) of \(expectedBytes) bytes")
+            }
             if let expectedCRC64, crc.value != expectedCRC64 {
                 throw ObjectStoreError.checksumMismatch(expected: String(expectedCRC64), actual: String(crc.value))
             }
@@ -377,6 +396,12 @@ final class VerifyingChunkSource: ObjectChunkSource, @unchecked Sendable {
                 throw ObjectStoreError.checksumMismatch(expected: expectedMD5, actual: hexString(digest))
             }
             return nil
+        }
+        received += UInt64(chunk.count)
+        if let expectedBytes, received > expectedBytes {
+            upstream.cancel()
+            throw ObjectStoreError.service(status: 200, code: "InvalidRangeAnswer",
+                                           message: "the body of \(key) holds more than \(expectedBytes) bytes", requestID: nil)
         }
         if expectedCRC64 != nil { crc.update(chunk) }
         md5?.update(chunk)
