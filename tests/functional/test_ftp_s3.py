@@ -248,6 +248,28 @@ def test_a_frozen_store_gets_451_in_bounded_time(tmp_path):
             server.stop()
 
 
+def test_a_store_that_is_gone_is_not_named_to_clients(tmp_path):
+    """451 told FTP clients libcurl's words, which name the store's address: "Failed to
+    connect to 127.0.0.1 port 60727". The client hears what happened; the log, where."""
+    with SeaweedFS() as weed:
+        weed.client().create_bucket(Bucket="gone")
+        server = OssftpServer(tmp_path / "srv", [], extra_args=[
+            "--provider", "s3", "--endpoint", weed.endpoint, "--region", weed.region, "--cache_ttl", "0"])
+        server.start()
+        try:
+            client = connect(server, f"{weed.admin.access_key}/gone", weed.admin.secret_key)
+            port = str(urllib.parse.urlsplit(weed.endpoint).port)
+            weed.stop()
+            for command in (client.nlst, lambda: client.size("x.bin")):
+                with pytest.raises(ftplib.error_temp, match="^451") as refused:
+                    command()
+                assert "cannot connect to the store" in str(refused.value), refused.value
+                assert port not in str(refused.value) and "127.0.0.1" not in str(refused.value), refused.value
+            assert f"port {port}" in server.log_tail(100_000)
+        finally:
+            server.stop()
+
+
 def test_uploads_carry_a_crc32c_the_store_checked(seaweedfs, s3ftp, bucket):
     """S3 uploads send `x-amz-checksum-crc32c` (not Content-MD5); the store checks it against
     the bytes and keeps it. Computed here with crcmod, an implementation of its own."""

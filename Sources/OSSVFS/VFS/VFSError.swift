@@ -90,7 +90,9 @@ public enum VFSError: Error, Sendable, Equatable {
             } else {
                 self = .storeFailure("\(code): \(message)")
             }
-        case .transport(let reason): self = .storeUnavailable(reason)
+        // libcurl's words name the store's address: the client hears what happened, the log
+        // (every failed request, every failed transfer) where.
+        case .transport(let reason): self = .storeUnavailable(HTTPTransportError.summary(ofReason: reason))
         }
     }
 }

@@ -72,4 +72,28 @@ public struct HTTPTransportError: Error, Sendable, Equatable, CustomStringConver
         // send again itself).
         [6, 7, 18, 28, 35, 52, 55, 56, 65].contains(code)
     }
+
+    /// What went wrong, in words that name no host, port or address (libcurl's messages name
+    /// the store's): for FTP clients, who need not learn where the store is. The log keeps
+    /// ``description``.
+    public var summary: String {
+        switch code {
+        case 6: "the store's host name does not resolve"
+        case 7: "cannot connect to the store"
+        case 28: "the store did not answer in time"
+        case 35, 51, 53, 54, 58, 59, 60, 66, 77, 80, 83, 90, 91: "the TLS connection to the store failed"
+        case 18, 52, 55, 56, 65: "the connection to the store broke"
+        case 42: "the server is stopping"
+        default: "the store could not be reached (libcurl error \(code))"
+        }
+    }
+
+    /// ``summary`` for a reason made from ``description``; any other reason (ossftp's own
+    /// words) as it is.
+    public static func summary(ofReason reason: String) -> String {
+        guard reason.hasPrefix("transport error "), let colon = reason.firstIndex(of: ":"),
+            let code = Int32(reason[reason.index(reason.startIndex, offsetBy: 16)..<colon])
+        else { return reason }
+        return HTTPTransportError(code: code, message: "").summary
+    }
 }

@@ -387,7 +387,7 @@ final class VerifyingChunkSource: ObjectChunkSource, @unchecked Sendable {
     func nextChunk() async throws -> [UInt8]? {
         guard let chunk = try await upstream.source.nextChunk() else {
             if let expectedBytes, received < expectedBytes {
-                throw ObjectStoreError.transport("the body of \(key) ended after \(received) of \(expectedBytes) bytes")
+                throw ObjectStoreError.transport("the store's answer ended after \(received) of \(expectedBytes) bytes")
             }
             if let expectedCRC64, crc.value != expectedCRC64 {
                 throw ObjectStoreError.checksumMismatch(expected: String(expectedCRC64), actual: String(crc.value))
@@ -401,7 +401,7 @@ final class VerifyingChunkSource: ObjectChunkSource, @unchecked Sendable {
         if let expectedBytes, received > expectedBytes {
             upstream.cancel()
             throw ObjectStoreError.service(status: 200, code: "InvalidRangeAnswer",
-                                           message: "the body of \(key) holds more than \(expectedBytes) bytes", requestID: nil)
+                                           message: "the store's answer holds more than \(expectedBytes) bytes", requestID: nil)
         }
         if expectedCRC64 != nil { crc.update(chunk) }
         md5?.update(chunk)
