@@ -385,6 +385,12 @@ struct ServeSettings {
         // OSS, CRC-64 on OSS; the local store keeps none.
         let providers = Set(accountStores.map(\.provider) + [provider])
         ftp.storedChecksums = providers.contains(.oss) ? [.md5, .crc64] : providers.contains(.s3) ? [.md5] : []
+        // S3 takes no part under 5 MiB, so a smaller part_size_mb is raised to that: the budget
+        // must hold two such parts, or every upload past the write buffer got 452 with the
+        // spool idle.
+        if providers.contains(.s3), spoolBudget < Int64(2 * max(partMB, 5)) << 20 {
+            throw ConfigError("\(from(flags.spoolBudgetMB != nil || flags.partSizeMB != nil)): spool_budget_mb (\(spoolBudget >> 20)) must hold at least two parts of \(max(partMB, 5)) MiB (S3's smallest part is 5 MiB)")
+        }
         if accounts.isEmpty && provider == .local {
             warnings.append("no account is configured: every login will be refused (see config.json, modules.accounts); the seed's access_key_id/bucket logins need modules.ossftp.provider \"oss\" or \"s3\" (--provider)")
         }

@@ -107,6 +107,15 @@ def test_bad_files_are_refused_with_the_field_and_the_reason(tmp_path, server, e
     assert expected in serve.stderr
 
 
+def test_a_budget_too_small_for_s3s_smallest_parts_is_refused(tmp_path):
+    # S3 raises smaller parts to 5 MiB: a budget of two 1 MiB parts took small files and gave
+    # every larger one 452 with the spool idle.
+    serve = run("serve", "--provider", "s3", "--endpoint", "http://127.0.0.1:9", "--spool_budget_mb", "8",
+                "--part_size_mb", "1", "--port", str(free_port()), "--spool_dir", str(tmp_path / "spool"))
+    assert serve.returncode == EX_CONFIG, serve.stderr
+    assert "spool_budget_mb (8) must hold at least two parts of 5 MiB" in serve.stderr
+
+
 @pytest.mark.parametrize("account, expected", [
     ({"bucket_name": ".."}, "bucket_name of alice must be one name"),
     ({"bucket_name": "."}, "bucket_name of alice must be one name"),
