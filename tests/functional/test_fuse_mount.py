@@ -205,6 +205,36 @@ def test_a_folder_made_beside_the_mount_is_shown_and_kept(tmp_path, seaweedfs):
         m.mount.stop()
 
 
+def test_a_shell_writing_into_a_full_local_store_hears_enospc(tmp_path, seaweedfs):
+    """With the local store's disk full, `echo hello > f` on the mount said nothing and exited
+    0, leaving f empty: the bytes waited in the spool's buffer and failed at the commit, and
+    bash closes a builtin's redirection with dup2, whose error the kernel drops. The first
+    write of an upload now asks the store's disk for room, as a write to that disk would."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(small)], check=True)
+    mount = None
+    try:
+        (small / "data" / "bkt").mkdir(parents=True)
+        mount = FuseMount(tmp_path / "mnt", ["--bucket", "bkt", "--local_root", str(small / "data"),
+                                             "--spool_dir", str(tmp_path / "spool")]).start()
+        root = tmp_path / "mnt"
+        assert sh("echo kept > kept.txt", root).returncode == 0
+        filler = small / "filler"
+        sh(f"dd if=/dev/zero of={filler} bs=64k 2>/dev/null", tmp_path)  # until the disk is full
+        for command in ("echo hello > new.txt", "printf abc > other.txt", "{ echo a; echo b; } > third.txt"):
+            result = sh(command, root)
+            assert result.returncode != 0 and "No space left on device" in result.stderr, (command, result)
+        assert sh("cat kept.txt", root).stdout == "kept\n"
+        filler.unlink()
+        assert sh("echo hello > new.txt && cat new.txt", root).stdout == "hello\n"
+        assert (small / "data" / "bkt" / "new.txt").read_bytes() == b"hello\n"
+    finally:
+        if mount:
+            mount.stop()
+        subprocess.run(["umount", str(small)], check=False)
+
+
 def test_kernel_read_ahead_is_raised(mounted):
     # The kernel offers FUSE 128 KiB of read-ahead; the mount asks for 1 MiB (as root).
     device = os.stat(mounted.root).st_dev

@@ -91,6 +91,8 @@ public actor SpoolUpload: VFSWriter {
     /// that would be copied together again, and holds no budget: its bytes already sit where
     /// the store keeps them, and the budget bounds only bytes waiting for a store.
     var adopted = false
+    /// Whether the store's disk was asked for room (``requireRoom(for:)``).
+    var roomChecked = false
     /// How many of the first bytes are kept in the spool once sent (``keepSentBytes(upTo:)``).
     var retentionLimit: Int64 = 0
     /// Parts sent and still kept in the spool, in order and without gaps from the first part.
@@ -142,6 +144,10 @@ public actor SpoolUpload: VFSWriter {
     // them shifted by the bytes in transit.
     func append(_ chunks: [any VFSBytes]) async throws {
         let count = chunks.reduce(0) { $0 + $1.count }
+        if !roomChecked && count > 0 {
+            roomChecked = true
+            try await requireRoom(for: count)
+        }
         // Large writes go straight to the part file: no copy into the buffer.
         if buffer.isEmpty && count >= configuration.writeBufferSize {
             try await writeOut(chunks, count: count)
@@ -150,6 +156,20 @@ public actor SpoolUpload: VFSWriter {
         for chunk in chunks { chunk.withUnsafeBytes { buffer.append(contentsOf: $0) } }
         total += UInt64(count)
         if buffer.count >= configuration.writeBufferSize { try await flush() }
+    }
+
+    /// On a store on the local disk, the first bytes of an upload need room there, which a
+    /// full disk refuses at once (452, ENOSPC), as a write to the disk itself would: kept in
+    /// the buffer, they failed only at the commit, which a shell's `echo > file` on the mount
+    /// never hears (it closes the file with dup2, and the kernel drops that close's error),
+    /// so the file was left empty with exit status 0. Checked once per upload: a disk that
+    /// fills later fails the part file's write or the commit.
+    func requireRoom(for count: Int) async throws {
+        let store = self.store
+        guard store.capabilities.localReads, let free = try await storeIO({ store.freeSpace() }),
+            free < UInt64(count)
+        else { return }
+        throw VFSError.noSpace("\(shown): the store's disk has \(free) bytes free")
     }
 
     /// Writes the buffer into part files.

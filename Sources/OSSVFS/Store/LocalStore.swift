@@ -94,6 +94,14 @@ public final class LocalStore: ObjectStore {
         PosixFile.dropCachedPages(path)
     }
 
+    public func freeSpace() -> UInt64? {
+        var space = statvfs()
+        guard statvfs(layout.bucketPath, &space) == 0 else { return nil }
+        // Root may write into the blocks kept back for it, as it would on this disk directly.
+        let blocks = geteuid() == 0 ? space.f_bfree : space.f_bavail
+        return UInt64(blocks) * UInt64(space.f_frsize)
+    }
+
     public func head(_ key: String) async throws -> ObjectInfo {
         let layout = self.layout
         return try await BlockingIO.run { try layout.info(for: key) }

@@ -82,6 +82,10 @@ public protocol ObjectStore: Sendable {
     /// Throws ``ObjectStoreError/invalidKey(_:)`` for a key this store cannot hold, so that
     /// an upload is refused before its bytes are sent rather than at its commit.
     func validate(_ key: String) throws
+
+    /// The bytes free where the store keeps its objects, when that is a local disk; nil for a
+    /// store over the network. Blocking: call it off the event loops.
+    func freeSpace() -> UInt64?
 }
 
 extension ObjectStore {
@@ -105,6 +109,8 @@ extension ObjectStore {
     public func adoptsFiles(in directory: String) -> Bool { false }
 
     public func uploadBegins(_ key: String) {}
+
+    public func freeSpace() -> UInt64? { nil }
 
     /// Stores that check keys only as they receive them.
     public func validate(_ key: String) throws {}
