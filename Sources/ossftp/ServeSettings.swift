@@ -523,6 +523,8 @@ struct ServeSettings {
                 return ConfiguredAccount(username: account.login_username ?? "", password: password,
                                          makeVFS: { try local() }, makeVFSAtOnce: local)
             }
+            Self.checkAccountStore(account.login_username ?? "", bucket: bucket, credentials: credentials,
+                                   factory: accountFactory, logger: logger)
             return ConfiguredAccount(username: account.login_username ?? "", password: password) {
                 session.vfs(on: try await accountFactory.makeStore(bucket: bucket, credentials: credentials))
             }
@@ -531,6 +533,29 @@ struct ServeSettings {
         guard let factory else { return accountLogin }
         let storeLogin = StoreLoginAuthenticator(factory: factory, options: options)
         return ChainedAuthenticator([accountLogin, storeLogin])
+    }
+}
+
+extension ServeSettings {
+    /// Asks, in the background, whether an account's store takes its credentials and has its
+    /// bucket, and says so in the log when not. Its logins succeed either way (the password
+    /// is right: 530 would tell the user otherwise), and then every command gets 550 naming
+    /// the store's refusal; the operator learns of it at start (and at each reload), not from
+    /// users. A store that cannot be reached is left to the requests that need it.
+    static func checkAccountStore(_ user: String, bucket: String, credentials: StoreCredentials, factory: StoreFactory,
+                                  logger: Logger) {
+        Task {
+            do {
+                try await factory.makeStore(bucket: bucket, credentials: credentials).validateCredentials()
+            } catch let error as ObjectStoreError {
+                switch error {
+                case .invalidCredentials, .noSuchBucket, .invalidKey:
+                    logger.error("account \(user): the store refuses it (\(error)); its sessions will get 550 for every command until its credentials or bucket_name are fixed")
+                default:
+                    break
+                }
+            } catch {}
+        }
     }
 }
 

@@ -956,3 +956,34 @@ def test_a_refusal_by_the_store_names_the_file_as_the_client_knows_it(seaweedfs,
         client.quit()
     finally:
         server.stop()
+
+
+def test_an_account_whose_store_refuses_it_is_named_in_the_log_at_start(seaweedfs, bucket, tmp_path):
+    """A config account whose bucket does not exist, or whose secret the store refuses, logged
+    in (its password is right) and got 550 for every command, and nothing told the operator.
+    The server now asks the store for each account at start and logs those it refuses; the
+    account that works, and one whose key may only write (AccessDenied to a read), are not."""
+    admin, readonly = seaweedfs.admin, seaweedfs.readonly
+    accounts = [
+        Account("nob", "n-pass-1", "no-such-bucket-zz", access_id=admin.access_key, access_secret=admin.secret_key),
+        Account("badsec", "b-pass-1", bucket, access_id=admin.access_key, access_secret="wrong-" + admin.secret_key),
+        Account("fine", "f-pass-1", bucket, access_id=readonly.access_key, access_secret=readonly.secret_key),
+    ]
+    server = OssftpServer(tmp_path / "srv", accounts, extra_args=[
+        "--provider", "s3", "--endpoint", seaweedfs.endpoint, "--region", seaweedfs.region])
+    server.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not ("account nob:" in server.log_tail(100_000) and "account badsec:" in server.log_tail(100_000)):
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.2)
+        log = server.log_tail(100_000)
+        assert "account fine:" not in log
+        assert admin.secret_key not in log
+        # The login itself stands (the password is right); the commands say why they fail.
+        client = connect(server, "nob", "n-pass-1")
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            client.nlst()
+        client.quit()
+    finally:
+        server.stop()
