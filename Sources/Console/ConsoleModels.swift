@@ -73,14 +73,39 @@ public struct ConsoleSpool: Codable, Sendable {
     public var budgetBytes: Int64
     public var writeBack: Bool
     public var pending: [ConsolePendingUpload]
+    /// Write-back uploads the store refused after their 226, kept in the spool's `refused`
+    /// folder for the operator.
+    public var refused: [ConsoleRefusedUpload]
 
     public init(usedBytes: Int64, peakBytes: Int64, budgetBytes: Int64, writeBack: Bool,
-                pending: [ConsolePendingUpload]) {
+                pending: [ConsolePendingUpload], refused: [ConsoleRefusedUpload] = []) {
         self.usedBytes = usedBytes
         self.peakBytes = peakBytes
         self.budgetBytes = budgetBytes
         self.writeBack = writeBack
         self.pending = pending
+        self.refused = refused
+    }
+}
+
+/// A write-back upload the store refused after its client was told it is stored.
+public struct ConsoleRefusedUpload: Codable, Sendable {
+    public var bucket: String
+    public var key: String
+    public var size: Int64
+    /// Where its bytes are kept.
+    public var folder: String
+    /// Whether the whole file is there (otherwise only some of its parts).
+    public var whole: Bool
+    public var error: String
+
+    public init(bucket: String, key: String, size: Int64, folder: String, whole: Bool, error: String) {
+        self.bucket = bucket
+        self.key = key
+        self.size = size
+        self.folder = folder
+        self.whole = whole
+        self.error = error
     }
 }
 

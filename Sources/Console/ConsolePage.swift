@@ -50,7 +50,8 @@ enum ConsolePage {
             <section><h2>Sessions</h2><table><thead><tr><th>User</th><th>Address</th><th>Directory</th><th>Connected</th><th>Idle</th></tr></thead><tbody id="sessions"></tbody></table></section>
             <section><h2>Transfers</h2><table><thead><tr><th>User</th><th>Path</th><th>Progress</th><th>Speed</th></tr></thead><tbody id="transfers"></tbody></table></section>
             <section><h2>Spool</h2><p><progress id="spool-bar" value="0" max="1"></progress> <span id="spool-text"></span></p>
-            <table><thead><tr><th>Pending upload</th><th>Size</th><th>Parts sent</th><th>State</th></tr></thead><tbody id="pending"></tbody></table></section>
+            <table><thead><tr><th>Pending upload</th><th>Size</th><th>Parts sent</th><th>State</th></tr></thead><tbody id="pending"></tbody></table>
+            <table><thead><tr><th>Refused after its 226</th><th>Size</th><th>Kept in</th><th>Store's refusal</th></tr></thead><tbody id="refused"></tbody></table></section>
             <section><h2>Recent errors</h2><table><tbody id="errors"></tbody></table></section>
             <section><h2>Configuration</h2>\(editNote)<table><tbody id="settings"></tbody></table>
             <p id="edit-result"></p><pre id="config"></pre></section>
@@ -84,6 +85,7 @@ enum ConsolePage {
             const bar = document.getElementById('spool-bar'); bar.max = spool.budgetBytes; bar.value = spool.usedBytes;
             document.getElementById('spool-text').textContent = bytes(spool.usedBytes) + ' of ' + bytes(spool.budgetBytes) + ' (peak ' + bytes(spool.peakBytes) + ')' + (spool.writeBack ? ', write-back' : '');
             fill('pending', spool.pending.map(p => row([p.bucket + '/' + p.key, bytes(p.size), p.partsSent + ' of ' + p.parts, p.state])), 'No pending uploads.');
+            fill('refused', spool.refused.map(r => row([r.bucket + '/' + r.key, bytes(r.size), r.folder + (r.whole ? '' : ' (parts only)'), r.error])), 'None.');
             fill('errors', errors.slice().reverse().map(e => row([e.time, e.level, e.message + (e.metadata.request_id ? ' (request ' + e.metadata.request_id + ')' : '')])), 'No errors.');
             document.getElementById('log').textContent = log.map(e => e.time + ' ' + e.level + ' ' + e.message + ' ' + Object.entries(e.metadata).map(([k, v]) => k + '=' + v).join(' ')).join('\\n');
           } catch (e) { console.log(e); }

@@ -238,8 +238,15 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
                 bucket: bucket, key: record.key, size: Int64(record.size), parts: parts,
                 partsSent: record.stored.count, state: record.uploadID == nil ? "waiting" : "sending")
         }
+        let directory = spool.directory
+        let refused = ((try? await BlockingIO.run { RefusedUploadArchive.list(spool: directory) }) ?? []).map { kept in
+            ConsoleRefusedUpload(bucket: kept.description.bucket, key: kept.description.key,
+                                 size: Int64(kept.description.size), folder: kept.folder,
+                                 whole: kept.description.file != nil, error: kept.description.error)
+        }
         return ConsoleSpool(usedBytes: await spool.budget.used, peakBytes: await spool.budget.peak,
-                            budgetBytes: await spool.budget.limit, writeBack: spool.writeBack, pending: pending)
+                            budgetBytes: await spool.budget.limit, writeBack: spool.writeBack, pending: pending,
+                            refused: refused)
     }
 
     func configuration() async -> ConsoleConfiguration {

@@ -184,7 +184,8 @@ def test_a_small_write_back_upload_refused_after_its_226_is_kept_aside(seaweedfs
 
     proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", refuse=refuse)
     base = tmp_path / "srv"
-    server = OssftpServer(base, [], extra_args=["--provider", "s3", "--endpoint", proxy.endpoint, "--write_back"])
+    server = OssftpServer(base, [], console=True,
+                          extra_args=["--provider", "s3", "--endpoint", proxy.endpoint, "--write_back"])
     try:
         server.start()
         client = logged_in(server, seaweedfs, bucket)
@@ -203,6 +204,11 @@ def test_a_small_write_back_upload_refused_after_its_226_is_kept_aside(seaweedfs
         assert oct((kept).stat().st_mode & 0o777) == "0o700"
         assert not list((base / "spool").glob("upload-*"))
         assert object_sha256(seaweedfs, bucket, "cam 1/shot.jpg") is None
+        # The operator sees it on the console.
+        from console_client import ConsoleClient
+        [shown] = ConsoleClient(server.web_port).get_json("/api/spool")["refused"]
+        assert (shown["key"], shown["bucket"], shown["size"], shown["whole"]) == ("cam 1/shot.jpg", bucket, len(data), True)
+        assert shown["folder"] == str(kept)
     finally:
         server.stop()
         proxy.close()

@@ -9,22 +9,22 @@ import Foundation
 /// file of one part, or parts that all failed), otherwise the parts still there
 /// (`name.part-00003`): parts the store had taken are not kept once sent. `refused.json` says
 /// which (``Description``). The spool's budget no longer counts these files.
-enum RefusedUploadArchive {
+public enum RefusedUploadArchive {
     /// What `refused.json` says about the upload.
-    struct Description: Codable, Equatable {
-        var key: String
-        var bucket: String
+    public struct Description: Codable, Equatable, Sendable {
+        public var key: String
+        public var bucket: String
         /// The store's endpoint (an `http(s)` URL), or the local store's root.
-        var store: String
-        var size: UInt64
+        public var store: String
+        public var size: UInt64
         /// Why the store refused it.
-        var error: String
+        public var error: String
         /// The file kept whole, under this name; nil when only parts are.
-        var file: String?
+        public var file: String?
         /// Part files kept, by part number, when the file is not whole.
-        var partsKept: [Int]
+        public var partsKept: [Int]
         /// Parts the store had taken: their bytes are not here.
-        var partsLost: [Int]
+        public var partsLost: [Int]
     }
 
     /// Moves what the spool still holds of `record` into a new folder under `spool/refused`;
@@ -91,6 +91,20 @@ enum RefusedUploadArchive {
         try about.sync()
         try DirectoryOps.syncFolder(folder)
         return folder
+    }
+
+    /// The uploads kept in `spool/refused`, with their folders, oldest first; a folder whose
+    /// description cannot be read is left out. Blocking.
+    public static func list(spool: String) -> [(folder: String, description: Description)] {
+        let refused = "\(spool)/refused"
+        let names = ((try? DirectoryOps.entries(of: refused)) ?? nil)?.map(\.name).sorted() ?? []
+        return names.compactMap { name in
+            let folder = "\(refused)/\(name)"
+            guard let data = FileManager.default.contents(atPath: "\(folder)/refused.json"),
+                let description = try? JSONDecoder().decode(Description.self, from: data)
+            else { return nil }
+            return (folder, description)
+        }
     }
 
     /// The key's last segment, as a file name (`object` for one that cannot be).
