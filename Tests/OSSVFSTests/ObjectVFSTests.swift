@@ -62,6 +62,32 @@ import TestSupport
         }
     }
 
+    /// A file made where a folder was just removed is a file: the folder's cached existence
+    /// went with its rmdir (the mount showed the file as a directory until remounted).
+    @Test func aFileWhereAFolderWasRemovedIsAFile() async throws {
+        try await withVFS { vfs, _, _ in
+            try await vfs.makeDirectory(try path("/h"))
+            #expect(try await vfs.stat(try path("/h")).kind == .directory)
+            try await vfs.removeDirectory(try path("/h"))
+            await #expect(throws: VFSError.notFound("/h")) { try await vfs.stat(try path("/h")) }
+            try await write(vfs, "/h", [1, 2, 3])
+            let entry = try await vfs.stat(try path("/h"))
+            #expect(entry.kind == .file && entry.size == 3)
+        }
+        // And by a rename onto the name.
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        _ = try folder.make("bucket")
+        let store = try LocalStore(root: folder.path, bucket: "bucket")
+        let vfs = ObjectVFS(store: store, spool: SpoolConfiguration(directory: folder.path + "/spool"),
+                            renamePolicy: .native)
+        try await write(vfs, "/f", [4, 5])
+        try await vfs.makeDirectory(try path("/g"))
+        try await vfs.removeDirectory(try path("/g"))
+        try await vfs.rename(try path("/f"), to: try path("/g"))
+        #expect(try await vfs.stat(try path("/g")).kind == .file)
+    }
+
     @Test func removeDirectoryRefusesNonEmptyAndMissing() async throws {
         try await withVFS { vfs, _, _ in
             try await vfs.makeDirectory(try path("/d"))

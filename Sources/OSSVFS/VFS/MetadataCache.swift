@@ -166,8 +166,10 @@ public actor MetadataCache {
         let bare = key.endsWithSlashByte ? key.droppingLastByte() : key
         objects[ExactName(bare)] = nil
         directories[ExactName(bare + "/")] = nil
-        // Written again (a marker, or a key below): such a folder is there, not removed.
-        if !removed.isEmpty { removed[ExactName(bare + "/")] = nil }
+        // Written again (its marker, or a key below): such a folder is there, not removed. A
+        // file of the folder's name does not bring it back (a mount showed that file as the
+        // folder, until remounted).
+        if !removed.isEmpty && key.endsWithSlashByte { removed[ExactName(key)] = nil }
         var prefix = bare
         while let parent = prefix.beforeLastSlashByte() {
             prefix = parent
