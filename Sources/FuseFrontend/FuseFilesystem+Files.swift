@@ -225,6 +225,11 @@ extension FuseFilesystem {
             case .success(let stream):
                 reader = FuseReader(stream: stream, offset: offset)
                 file.reader = reader
+            case .failure(VFSError.invalidRange):
+                // Past the object's end: the end of the file (pread(2) gives 0 there), as for
+                // a descriptor whose reader was open from the start. A read-write descriptor
+                // opens its reader at the offset asked, and got EINVAL.
+                return 0
             case .failure(let error):
                 return -FuseErrno.code(forAny: error)
             }

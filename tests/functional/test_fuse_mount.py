@@ -238,6 +238,27 @@ def test_a_shell_writing_into_a_full_local_store_hears_enospc(tmp_path, seaweedf
         subprocess.run(["umount", str(small)], check=False)
 
 
+def test_a_read_past_the_end_through_a_read_write_descriptor_is_the_end(mounted):
+    """pread(2) at or past the end gives 0 bytes. Through a read-write descriptor of a stored
+    file it gave EINVAL: such a descriptor opens its reader at the offset asked, and the store
+    refused a range past the object's end."""
+    path = mounted.root / "short.txt"
+    path.write_bytes(b"abc")
+    for flags in (os.O_RDONLY, os.O_RDWR):
+        fd = os.open(path, flags)
+        try:
+            assert os.pread(fd, 4, 100) == b"" and os.pread(fd, 4, 3) == b"" and os.pread(fd, 4, 1) == b"bc"
+        finally:
+            os.close(fd)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.ftruncate(fd, 0)
+        assert os.pread(fd, 1, 100) == b""
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b""
+
+
 def test_kernel_read_ahead_is_raised(mounted):
     # The kernel offers FUSE 128 KiB of read-ahead; the mount asks for 1 MiB (as root).
     device = os.stat(mounted.root).st_dev
