@@ -244,10 +244,10 @@ import Testing
         let stored = try VFSPath(resolving: "/f")
         #expect(code(machine.transferStarted(.store(stored, keepingFirst: nil))) == 150)
         #expect(code(machine.receivedLine(line("NOOP"))) == 200)
-        #expect(machine.receivedLine(line("PWD")) == .deferLine(Array("PWD".utf8)))
+        #expect(machine.receivedLine(line("PWD")) == .deferLine(line("PWD")))
         // Behind a held line, NOOP and STAT wait too: pipelined replies keep their order.
-        #expect(machine.receivedLine(line("NOOP")) == .deferLine(Array("NOOP".utf8)))
-        #expect(machine.receivedLine(line("STAT")) == .deferLine(Array("STAT".utf8)))
+        #expect(machine.receivedLine(line("NOOP")) == .deferLine(line("NOOP")))
+        #expect(machine.receivedLine(line("STAT")) == .deferLine(line("STAT")))
         #expect(code(machine.transferFinished(.completed)) == 226)
         #expect(code(machine.receivedLine(line("PWD"))) == 257)
         // The next transfer starts with nothing held.
@@ -256,14 +256,21 @@ import Testing
         _ = machine.receivedLine(line("STOR f"))
         _ = machine.transferStarted(.store(stored, keepingFirst: nil))
         #expect(code(machine.receivedLine(line("NOOP"))) == 200)
+        // Lines refused as they stand wait their turn too: answered at once, their 500 and 501
+        // came before the 226 and before the replies of lines sent ahead of them.
+        #expect(machine.receivedLine(line("FOO")) == .deferLine(line("FOO")))
+        #expect(machine.receivedLine(line("MKD")) == .deferLine(line("MKD")))
+        #expect(machine.receivedLine(.overlong) == .deferLine(.overlong))
         #expect(code(machine.transferFinished(.completed)) == 226)
+        #expect(code(machine.receivedLine(line("FOO"))) == 500)
+        #expect(code(machine.receivedLine(.overlong)) == 500)
         // Before the 150 is out (NOOP pipelined right behind RETR), NOOP and STAT wait too:
         // answered at once, their replies came before the 150.
         _ = machine.receivedLine(line("EPSV"))
         _ = machine.operationSucceeded(.openPassiveListener(extended: true), result: .passiveListener(host: "127.0.0.1", port: 50_000))
         _ = machine.receivedLine(line("RETR f"))
-        #expect(machine.receivedLine(line("NOOP")) == .deferLine(Array("NOOP".utf8)))
-        #expect(machine.receivedLine(line("STAT")) == .deferLine(Array("STAT".utf8)))
+        #expect(machine.receivedLine(line("NOOP")) == .deferLine(line("NOOP")))
+        #expect(machine.receivedLine(line("STAT")) == .deferLine(line("STAT")))
         #expect(code(machine.transferStarted(.retrieve(stored, offset: 0))) == 150)
         #expect(code(machine.transferFinished(.completed)) == 226)
         #expect(code(machine.receivedLine(line("NOOP"))) == 200)
@@ -303,8 +310,8 @@ import Testing
         _ = machine.receivedLine(line("RETR f"))
         _ = machine.transferStarted(.retrieve(try VFSPath(resolving: "/f"), offset: 0))
         #expect(code(machine.receivedLine(line("STAT"))) == 211)
-        #expect(machine.receivedLine(line("STAT d")) == .deferLine(Array("STAT d".utf8)))
-        #expect(machine.receivedLine(line("QUIT")) == .deferLine(Array("QUIT".utf8)))
+        #expect(machine.receivedLine(line("STAT d")) == .deferLine(line("STAT d")))
+        #expect(machine.receivedLine(line("QUIT")) == .deferLine(line("QUIT")))
         #expect(code(machine.transferFinished(.completed)) == 226)
         #expect(machine.receivedLine(line("QUIT")) == .sendAndClose(FTPReply(.closingControl, "Goodbye.")))
     }

@@ -183,6 +183,24 @@ def test_commands_pipelined_during_an_upload_are_answered_in_order(ossftp, alice
         assert (ossftp.bucket_dir() / "piped.bin").read_bytes() == b"part one part two"
 
 
+def test_lines_refused_during_an_upload_keep_their_place(ossftp, alice):
+    """An unknown verb, a missing argument, bytes that are not UTF-8 and an over-long line,
+    sent during a STOR with good commands around them: their 500 and 501 were answered at once,
+    ahead of the 226 and of the PWD sent before them (a randomized audit's finding)."""
+    with RawFTP(ossftp.port) as c:
+        assert c.login(alice.username, alice.password).code == 230
+        assert c.cmd("TYPE I").code == 200
+        host, port = ftplib.parse227(c.cmd("PASV").text)
+        with socket.create_connection((host, port), timeout=5) as data:
+            assert c.cmd("STOR refused.bin").code in (125, 150)
+            lines = [b"PWD", b"FOO", b"MKD", b"NOOP", b"SIZE \xff", b"X" * 5000, b"SYST"]
+            c.sock.sendall(b"".join(line + b"\r\n" for line in lines))
+            time.sleep(0.3)
+            data.sendall(b"data")
+        assert [c.read_reply().code for _ in range(len(lines) + 1)] == [226, 257, 500, 501, 200, 501, 500, 215]
+        assert (ossftp.bucket_dir() / "refused.bin").read_bytes() == b"data"
+
+
 @pytest.mark.parametrize("verb", ["RETR", "STOR", "LIST", "NLST", "MLSD"])
 def test_noop_and_stat_pipelined_behind_a_transfer_command_come_after_its_150(ossftp, alice, verb):
     """`RETR f` and `NOOP` in one packet: the NOOP's 200 came before the RETR's 150, and a

@@ -34,7 +34,7 @@ final class FTPControlHandler: ChannelInboundHandler {
     /// Lines read while a VFS operation or login is under way, answered in order after it.
     private var pending: [FTPControlLine] = []
     /// Lines held back by the state machine until the running transfer ends.
-    private var deferred: [[UInt8]] = []
+    private var deferred: [FTPControlLine] = []
     /// A login or VFS operation is running; its answer comes back through ``runAsync(_:then:)``.
     private var busy = false
     private var closing = false
@@ -198,11 +198,12 @@ final class FTPControlHandler: ChannelInboundHandler {
     /// Whether the lines waiting to be answered include a QUIT.
     private var quitSent: Bool {
         let loggedIn = machine.isLoggedIn
-        func isQuit(_ line: [UInt8]) -> Bool {
-            if case .command(.quit, _) = FTPCommandParser.parse(line, loggedIn: loggedIn) { return true }
-            return false
+        func isQuit(_ line: FTPControlLine) -> Bool {
+            guard case .line(let bytes) = line, case .command(.quit, _) = FTPCommandParser.parse(bytes, loggedIn: loggedIn)
+            else { return false }
+            return true
         }
-        return deferred.contains(where: isQuit) || pending.contains { if case .line(let bytes) = $0 { isQuit(bytes) } else { false } }
+        return deferred.contains(where: isQuit) || pending.contains(where: isQuit)
     }
 
     /// After the client's half-close: closes the connection once every command it sent is
@@ -486,7 +487,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             }
             // Lines that arrived during the transfer are answered now, in order, before any
             // read since.
-            pending.insert(contentsOf: deferred.map { FTPControlLine.line($0) }, at: 0)
+            pending.insert(contentsOf: deferred, at: 0)
             deferred = []
             drainPending()
         }

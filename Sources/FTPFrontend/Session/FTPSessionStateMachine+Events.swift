@@ -16,7 +16,7 @@ extension FTPSessionStateMachine {
         /// Run a data transfer; answer with ``transferStarted()`` then ``transferFinished(_:)``.
         case transfer(Transfer)
         /// Hold the line until the running transfer ends, then feed it again.
-        case deferLine([UInt8])
+        case deferLine(FTPControlLine)
         /// Send several replies in order (ABOR's 426 and 226).
         case sendReplies([FTPReply])
         /// Stop the running transfer; answer with ``transferFinished(_:)``.

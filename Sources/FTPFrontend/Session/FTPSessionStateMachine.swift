@@ -82,11 +82,11 @@ public struct FTPSessionStateMachine: Sendable {
     /// A line arrived on the control connection.
     public mutating func receivedLine(_ line: FTPControlLine) -> Action {
         guard case .line(let bytes) = line else {
-            return .send(FTPReply(.syntaxError, "Command line too long."))
+            return refusing(line, FTPReply(.syntaxError, "Command line too long."))
         }
         switch FTPCommandParser.parse(bytes, loggedIn: isLoggedIn) {
         case .refused(let reply):
-            return .send(reply)
+            return refusing(line, reply)
         case .command(let command, _):
             if transferring {
                 switch command {
@@ -101,11 +101,20 @@ public struct FTPSessionStateMachine: Sendable {
                 // reply (an upload is committed first), then closes it.
                 default:
                     holdingLines = true
-                    return .deferLine(bytes)
+                    return .deferLine(line)
                 }
             }
             return handle(command)
         }
+    }
+
+    /// A line refused as it stands (unknown, malformed, too long): answered now, or during a
+    /// transfer held like any other, so that its reply keeps its place after the transfer's and
+    /// those of the lines sent before it (a pipelining client pairs replies by order).
+    mutating func refusing(_ line: FTPControlLine, _ reply: FTPReply) -> Action {
+        guard transferring else { return .send(reply) }
+        holdingLines = true
+        return .deferLine(line)
     }
 
     mutating func quit() -> Action {
