@@ -165,40 +165,37 @@ def test_stor_data_connection_after_150(ossftp, alice, size):
             assert stored == body, f"226 but {len(stored)} of {size} bytes stored (attempt {i})"
 
 
-def test_commands_pipelined_during_an_upload_are_answered_in_order(ossftp, alice):
-    """PWD, NOOP and STAT sent together during a STOR: PWD waits for the transfer's reply, and
-    NOOP and STAT, which may answer during a transfer, wait behind it (they were answered first,
-    so a pipelining client took NOOP's 200 for PWD's reply)."""
+def _lines_during_an_upload(ossftp, alice, name: str, lines: list[bytes]) -> list[int]:
+    """Sends `lines` in one packet while STOR `name` receives `part one` and then `part two`;
+    the codes of the replies after the 150, in order."""
     with RawFTP(ossftp.port) as c:
         assert c.login(alice.username, alice.password).code == 230
         assert c.cmd("TYPE I").code == 200
         host, port = ftplib.parse227(c.cmd("PASV").text)
         with socket.create_connection((host, port), timeout=5) as data:
-            assert c.cmd("STOR piped.bin").code in (125, 150)
+            assert c.cmd(f"STOR {name}").code in (125, 150)
             data.sendall(b"part one")
-            c.sock.sendall(b"PWD\r\nNOOP\r\nSTAT\r\n")
+            c.sock.sendall(b"".join(line + b"\r\n" for line in lines))
             time.sleep(0.3)
             data.sendall(b" part two")
-        assert [c.read_reply().code for _ in range(4)] == [226, 257, 200, 211]
-        assert (ossftp.bucket_dir() / "piped.bin").read_bytes() == b"part one part two"
+        codes = [c.read_reply().code for _ in range(len(lines) + 1)]
+    assert (ossftp.bucket_dir() / name).read_bytes() == b"part one part two"
+    return codes
+
+
+def test_commands_pipelined_during_an_upload_are_answered_in_order(ossftp, alice):
+    """PWD, NOOP and STAT sent together during a STOR: PWD waits for the transfer's reply, and
+    NOOP and STAT, which may answer during a transfer, wait behind it (they were answered first,
+    so a pipelining client took NOOP's 200 for PWD's reply)."""
+    assert _lines_during_an_upload(ossftp, alice, "piped.bin", [b"PWD", b"NOOP", b"STAT"]) == [226, 257, 200, 211]
 
 
 def test_lines_refused_during_an_upload_keep_their_place(ossftp, alice):
     """An unknown verb, a missing argument, bytes that are not UTF-8 and an over-long line,
     sent during a STOR with good commands around them: their 500 and 501 were answered at once,
     ahead of the 226 and of the PWD sent before them (a randomized audit's finding)."""
-    with RawFTP(ossftp.port) as c:
-        assert c.login(alice.username, alice.password).code == 230
-        assert c.cmd("TYPE I").code == 200
-        host, port = ftplib.parse227(c.cmd("PASV").text)
-        with socket.create_connection((host, port), timeout=5) as data:
-            assert c.cmd("STOR refused.bin").code in (125, 150)
-            lines = [b"PWD", b"FOO", b"MKD", b"NOOP", b"SIZE \xff", b"X" * 5000, b"SYST"]
-            c.sock.sendall(b"".join(line + b"\r\n" for line in lines))
-            time.sleep(0.3)
-            data.sendall(b"data")
-        assert [c.read_reply().code for _ in range(len(lines) + 1)] == [226, 257, 500, 501, 200, 501, 500, 215]
-        assert (ossftp.bucket_dir() / "refused.bin").read_bytes() == b"data"
+    lines = [b"PWD", b"FOO", b"MKD", b"NOOP", b"SIZE \xff", b"X" * 5000, b"SYST"]
+    assert _lines_during_an_upload(ossftp, alice, "refused.bin", lines) == [226, 257, 500, 501, 200, 501, 500, 215]
 
 
 @pytest.mark.parametrize("verb", ["RETR", "STOR", "LIST", "NLST", "MLSD"])
