@@ -52,6 +52,14 @@ import Testing
         #expect(parse("TYPE A") == .command(.type(.ascii), verb: "TYPE"))
         #expect(code(parse("TYPE E")) == 504)
         #expect(code(parse("TYPE Z")) == 501)
+        #expect(parse("TYPE a n") == .command(.type(.ascii), verb: "TYPE"))
+        for unimplemented in ["TYPE A T", "TYPE E N", "TYPE L 7"] {
+            #expect(code(parse(unimplemented)) == 504, "\(unimplemented)")
+        }
+        // More than a type: no type (`TYPE I I` was taken for I).
+        for malformed in ["TYPE I I", "TYPE I X Y", "TYPE i junk", "TYPE A N X", "TYPE L 8 8", "TYPE A X", "TYPE L x"] {
+            #expect(code(parse(malformed)) == 501, "\(malformed)")
+        }
         #expect(parse("EPSV") == .command(.epsv(.any), verb: "EPSV"))
         #expect(parse("EPSV ALL") == .command(.epsv(.all), verb: "EPSV"))
         // Families the server lacks are the session's to refuse: it knows its connection's.

@@ -230,12 +230,17 @@ public enum FTPCommandTable {
 
     private static func parseType(_ argument: String?) throws(FTPReply) -> FTPCommand {
         let words = argument!.uppercased().split(separator: " ")
-        switch words.first {
-        case "I": return .type(.image)
+        // RFC 959 §4.1.2: `I`, `L <size>`, or `A`/`E` with a format code (N, T or C) after it;
+        // anything more is no type (`TYPE I I` was taken for I).
+        switch (words.first, words.count) {
+        case ("I", 1): return .type(.image)
         // "L 8" is binary by another name (RFC 959 §3.1.1.4).
-        case "L" where words.count == 2 && words[1] == "8": return .type(.image)
-        case "A" where words.count == 1 || words[1] == "N": return .type(.ascii)
-        case "A", "E", "L": throw FTPReply(.parameterNotImplemented, "Type \(argument!) not implemented.")
+        case ("L", 2) where words[1] == "8": return .type(.image)
+        case ("A", 1): return .type(.ascii)
+        case ("A", 2) where words[1] == "N": return .type(.ascii)
+        case ("A", 2) where ["T", "C"].contains(words[1]), ("E", 1), ("E", 2) where ["N", "T", "C"].contains(words[1]),
+             ("L", 2) where UInt8(words[1]) != nil:
+            throw FTPReply(.parameterNotImplemented, "Type \(argument!) not implemented.")
         default: throw FTPReply(.syntaxErrorInArguments, "Unknown type \(argument!).")
         }
     }
