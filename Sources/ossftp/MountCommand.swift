@@ -340,7 +340,8 @@ struct MountCommand: AsyncParsableCommand {
             do {
                 return try LocalStore(root: target.localRoot, bucket: target.bucket)
             } catch {
-                throw ValidationError("local bucket \(target.localRoot)/\(target.bucket) does not exist")
+                // A missing bucket, as on S3 and OSS: the store's fault, not the command line's.
+                throw Self.cannotUse(target, "\(target.localRoot)/\(target.bucket) does not exist")
             }
         }
         let credentials = try loadCredentials(target)
