@@ -415,6 +415,63 @@ import TestSupport
         }
     }
 
+    /// A process that died while completing (its first part moved out to be the object's
+    /// file, some of the next part appended) left an upload no completion could finish: an
+    /// acknowledged write-back upload was lost so. The next completion takes the part back.
+    @Test func aCompletionCutShortIsResumed() async throws {
+        try await withStore { store, bucket in
+            let id = try await store.createMultipartUpload("k", metadata: [:])
+            let one = try await store.uploadPart("k", uploadID: id, partNumber: 1, body: .bytes([1, 2, 3]))
+            let two = try await store.uploadPart("k", uploadID: id, partNumber: 2, body: .bytes([4, 5]))
+            // What the dead process left: the note, the part away at the temporary name with one
+            // byte of part 2 on it.
+            let folder = "\(bucket)/\(LocalKeyLayout.uploadsFolder)/\(id)"
+            let first = "\(folder)/part-1"
+            let status = try #require(try PosixFile.status(first))
+            let inode = try #require(PosixFile.inode(first))
+            try FileManager.default.createDirectory(atPath: "\(bucket)/\(LocalKeyLayout.tempFolder)",
+                                                    withIntermediateDirectories: true)
+            let temp = "\(bucket)/\(LocalKeyLayout.tempFolder)/cut"
+            try "\(inode) \(status.size) \(status.modified) \(temp)".write(
+                toFile: "\(folder)/\(LocalKeyLayout.completionNote)", atomically: false, encoding: .utf8)
+            try FileManager.default.moveItem(atPath: first, toPath: temp)
+            let handle = try #require(FileHandle(forWritingAtPath: temp))
+            handle.seekToEndOfFile()
+            handle.write(Data([4]))
+            handle.closeFile()
+            // Listed again whole, then completed.
+            #expect(try await store.listParts("k", uploadID: id).map(\.etag) == [one.etag, two.etag])
+            try await store.completeMultipartUpload("k", uploadID: id, parts: [one, two])
+            #expect(try await collect(store.get("k", range: nil)) == [1, 2, 3, 4, 5])
+            #expect(!FileManager.default.fileExists(atPath: temp) && !FileManager.default.fileExists(atPath: folder))
+        }
+    }
+
+    /// Died after the object was placed by an exchange, the replaced object left at the
+    /// temporary name: the next completion finds it done, and clears both.
+    @Test func aCompletionThatPlacedTheObjectIsDone() async throws {
+        try await withStore { store, bucket in
+            try await store.put("k", body: .bytes([9, 9]), metadata: [:])
+            let id = try await store.createMultipartUpload("k", metadata: [:])
+            let one = try await store.uploadPart("k", uploadID: id, partNumber: 1, body: .bytes([1, 2, 3]))
+            let folder = "\(bucket)/\(LocalKeyLayout.uploadsFolder)/\(id)"
+            let first = "\(folder)/part-1"
+            let status = try #require(try PosixFile.status(first))
+            let inode = try #require(PosixFile.inode(first))
+            let temp = "\(bucket)/\(LocalKeyLayout.tempFolder)/swapped"
+            try FileManager.default.createDirectory(atPath: "\(bucket)/\(LocalKeyLayout.tempFolder)",
+                                                    withIntermediateDirectories: true)
+            try "\(inode) \(status.size) \(status.modified) \(temp)".write(
+                toFile: "\(folder)/\(LocalKeyLayout.completionNote)", atomically: false, encoding: .utf8)
+            // The exchange: the part is the object, the old object at the temporary name.
+            try FileManager.default.moveItem(atPath: "\(bucket)/k", toPath: temp)
+            try FileManager.default.moveItem(atPath: first, toPath: "\(bucket)/k")
+            try await store.completeMultipartUpload("k", uploadID: id, parts: [one])
+            #expect(try await collect(store.get("k", range: nil)) == [1, 2, 3])
+            #expect(!FileManager.default.fileExists(atPath: temp) && !FileManager.default.fileExists(atPath: folder))
+        }
+    }
+
     @Test func completingLeavesAStillLinkedFirstPartAlone() async throws {
         // A part taken from a spool file by hard link shares its bytes with that file until the
         // spool lets go: the object must then be a copy, and the spool file stay as it was.

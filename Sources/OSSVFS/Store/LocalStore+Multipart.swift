@@ -65,6 +65,9 @@ extension LocalStore {
         let layout = self.layout
         return try await BlockingIO.run {
             let folder = try layout.uploadFolder(uploadID, key: key)
+            if case .placed = try layout.resumeCompletion(in: folder, key: key) {
+                return try layout.info(for: key).etag
+            }
             guard !parts.isEmpty, zip(parts, parts.dropFirst()).allSatisfy({ $0.partNumber < $1.partNumber }) else {
                 throw ObjectStoreError.service(
                     status: 400, code: "InvalidPartOrder", message: "parts must ascend", requestID: nil)
@@ -89,7 +92,16 @@ extension LocalStore {
             let first = try checkedPath(parts[0])
             let reusesFirst = PosixFile.linkCount(first.path) == 1
             let output: PosixFile
+            let note = "\(folder)/\(LocalKeyLayout.completionNote)"
             if reusesFirst {
+                // Said first where the first part goes: a process that dies before the object
+                // is placed leaves it there, and the next completion takes it back.
+                if let inode = PosixFile.inode(first.path) {
+                    try DirectoryOps.unlinkIfPresent(note)
+                    let written = try PosixFile.createExclusive(note)
+                    try written.writeAll(Array("\(inode) \(first.size) \(first.modified) \(temp)".utf8))
+                    try written.close()
+                }
                 try DirectoryOps.rename(first.path, to: temp)
                 output = try PosixFile.openAtEnd(temp)
             } else {
@@ -117,6 +129,7 @@ extension LocalStore {
                     try? PosixFile.truncate(temp, to: first.size)
                     try? DirectoryOps.restoreModificationTime(temp, first.modified)
                     try? DirectoryOps.rename(temp, to: first.path)
+                    try? DirectoryOps.unlinkIfPresent(note)
                 } else {
                     try? DirectoryOps.unlinkIfPresent(temp)
                 }
@@ -132,6 +145,7 @@ extension LocalStore {
         let layout = self.layout
         return try await BlockingIO.run {
             let folder = try layout.uploadFolder(uploadID, key: key)
+            if case .placed = try layout.resumeCompletion(in: folder, key: key) { throw ObjectStoreError.noSuchUpload(uploadID) }
             return try (DirectoryOps.entries(of: folder) ?? []).compactMap { entry -> UploadedPart? in
                 guard entry.name.hasPrefix("part-"), let number = Int(entry.name.dropFirst(5)),
                     let status = try PosixFile.status("\(folder)/\(entry.name)")
@@ -151,6 +165,53 @@ extension LocalStore {
 }
 
 extension LocalKeyLayout {
+    /// The note a completion leaves in the upload's folder while its first part is away being
+    /// made the object: `<inode> <size> <mtime> <temporary path>`.
+    static let completionNote = "completing"
+
+    /// Where an upload stands after a completion that did not end (the process died).
+    enum CompletionState {
+        /// No completion was under way, or it was taken back: the parts are all in place.
+        case parts
+        /// The object was placed: the upload is done, and its folder now removed.
+        case placed
+    }
+
+    /// Takes back the first part of a completion cut short, so that completing again can work:
+    /// the completion moves the part out to be the object's file and appends the others to it,
+    /// and the object never got its bytes, nor could any later completion (the part was gone;
+    /// an acknowledged write-back upload was lost so). The part's inode tells what happened:
+    /// still at the temporary name, it is cut back to its size and time and put back; at the
+    /// key, the object was placed; at neither, or another file at the temporary name (the
+    /// object replaced, swapped there), placed too.
+    func resumeCompletion(in folder: String, key: String) throws -> CompletionState {
+        let note = "\(folder)/\(Self.completionNote)"
+        guard let text = try? PosixFile.openForReading(note).read(at: 0, count: 8192) else { return .parts }
+        let fields = String(decoding: text, as: UTF8.self).split(separator: " ", maxSplits: 3).map(String.init)
+        let firstPart = "\(folder)/part-1"
+        guard fields.count == 4, let inode = UInt64(fields[0]), let size = UInt64(fields[1]),
+            let modified = Double(fields[2]), try PosixFile.status(firstPart) == nil
+        else {
+            // Written but the part never moved (or a note cut short before it could).
+            try DirectoryOps.unlinkIfPresent(note)
+            return .parts
+        }
+        let temp = fields[3]
+        guard temp.hasBytePrefix(tempFolderPath + "/") else { throw ObjectStoreError.noSuchUpload(folder) }
+        if PosixFile.inode(temp) == inode {
+            try PosixFile.truncate(temp, to: size)
+            try DirectoryOps.restoreModificationTime(temp, modified)
+            try DirectoryOps.rename(temp, to: firstPart)
+            try DirectoryOps.unlinkIfPresent(note)
+            return .parts
+        }
+        // Placed by an exchange that left the replaced object at the temporary name.
+        if PosixFile.inode(temp) != nil { try DirectoryOps.unlinkIfPresent(temp) }
+        guard PosixFile.inode(try filePath(for: key)) == inode else { throw ObjectStoreError.noSuchUpload(folder) }
+        try DirectoryOps.removeTree(folder)
+        return .placed
+    }
+
     /// The staging folder of an upload, checked to belong to `key`.
     func uploadFolder(_ uploadID: String, key: String) throws -> String {
         guard !uploadID.isEmpty, uploadID.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {

@@ -323,6 +323,13 @@ public final class PosixFile: @unchecked Sendable {
 
     /// Size and modification time of a path itself (a link is no file), or of what it links to
     /// with `followingLinks`; nil when it does not exist.
+    /// The inode number of `path` itself (not following a link); nil when it does not exist.
+    public static func inode(_ path: String) -> UInt64? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return UInt64(st.st_ino)
+    }
+
     public static func status(_ path: String, followingLinks: Bool = false) throws
         -> (isDirectory: Bool, isRegular: Bool, size: UInt64, modified: Double)?
     {
