@@ -472,6 +472,28 @@ import TestSupport
         }
     }
 
+    /// Staging files a killed process left are removed once nothing has written them for an
+    /// hour; fresh ones, and the first part of a completion cut short, stay.
+    @Test func abandonedStagingFilesAreSwept() async throws {
+        try await withStore { store, bucket in
+            let id = try await store.createMultipartUpload("k", metadata: [:])
+            _ = try await store.uploadPart("k", uploadID: id, partNumber: 1, body: .bytes([1]))
+            let temp = "\(bucket)/\(LocalKeyLayout.tempFolder)"
+            try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
+            for name in ["old", "fresh", "joining"] {
+                FileManager.default.createFile(atPath: "\(temp)/\(name)", contents: Data([7]))
+            }
+            try "1 1 1 \(temp)/joining".write(
+                toFile: "\(bucket)/\(LocalKeyLayout.uploadsFolder)/\(id)/\(LocalKeyLayout.completionNote)",
+                atomically: false, encoding: .utf8)
+            let layout = LocalKeyLayout(bucketPath: bucket, maxKeyLength: 1023, syncsWrites: false)
+            let now = Date().timeIntervalSince1970
+            for name in ["old", "joining"] { try DirectoryOps.setModificationTime("\(temp)/\(name)", now - 7200) }
+            #expect(LocalLeftovers.sweep(layout, now: now) == 1)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: temp).sorted() == ["fresh", "joining"])
+        }
+    }
+
     @Test func completingLeavesAStillLinkedFirstPartAlone() async throws {
         // A part taken from a spool file by hard link shares its bytes with that file until the
         // spool lets go: the object must then be a copy, and the spool file stay as it was.

@@ -49,6 +49,7 @@ public final class LocalStore: ObjectStore {
         self.root = root
         self.bucket = bucket
         self.chunkSize = chunkSize
+        LocalLeftovers.sweepRegularly(layout)
     }
 
     /// Keys the local layout refuses (`..`, empty parts, ossftp's own `.ossftp-` names).
