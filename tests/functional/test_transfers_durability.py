@@ -941,6 +941,16 @@ def test_a_folder_rename_and_rmd_wait_for_write_back_uploads_into_the_folder(sea
         with pytest.raises(ftplib.error_perm, match="^550 .*not empty"):
             client.rmd("dir3")
         assert client.nlst("dir3") in (["pend.bin"], ["dir3/pend.bin"])
+        # RNFR of a new file still on its way: it waits for it, as the rename does (it gave 550
+        # at once: a file the client was just told is stored, to rename from a temporary name).
+        proxy.release = threading.Event()
+        proxy.hold_key = "tmp-upload"
+        assert client.storbinary("STOR tmp-upload.part", io.BytesIO(b"renamed")).startswith("226")
+        threading.Timer(2, proxy.release.set).start()
+        started = time.monotonic()
+        assert client.rename("tmp-upload.part", "final.bin").startswith("250")
+        assert time.monotonic() - started > 1
+        assert seaweedfs.client().get_object(Bucket=bucket, Key="final.bin")["Body"].read() == b"renamed"
         client.quit()
     finally:
         server.stop()

@@ -59,8 +59,9 @@ struct FTPSessionOperations: Sendable {
         case .renameSource(let path, let folder):
             // Refused renames are refused here, not after the client sent RNTO too.
             try vfs.checkRenameAllowed()
-            // `RNFR f/` of a file is ENOTDIR in POSIX's rename(2); so is `RNTO g/` after it.
-            let entry = try await vfs.stat(path)
+            // `RNFR f/` of a file is ENOTDIR in POSIX's rename(2); so is `RNTO g/` after it. A
+            // file whose write-back upload is still on its way is waited for, as RNTO would.
+            let entry = try await vfs.statSettled(path)
             if folder && entry.kind != .directory { throw VFSError.notDirectory(path.description) }
             return .success(.done, nil)
         case .rename(let source, let destination, let folder):

@@ -60,6 +60,8 @@ public struct PermissionedVFS: VFS {
 
     public func stat(_ path: VFSPath) async throws -> VFSEntry { try await base.stat(path) }
 
+    public func statSettled(_ path: VFSPath) async throws -> VFSEntry { try await base.statSettled(path) }
+
     /// A digest tells of the content (a short secret can be guessed and checked against it):
     /// as reading.
     public func checksums(_ path: VFSPath) async throws -> VFSChecksums {

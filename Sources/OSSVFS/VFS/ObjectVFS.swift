@@ -254,6 +254,17 @@ public struct ObjectVFS: VFS {
         throw VFSError.notFound(path.description)
     }
 
+    public func statSettled(_ path: VFSPath) async throws -> VFSEntry {
+        do {
+            return try await stat(path)
+        } catch VFSError.notFound where !path.isRoot {
+            // A write-back upload told stored is not visible until it lands: RNFR of it got
+            // 550 at once, where the rename itself would have waited for it.
+            try await awaitPendingUploads(of: try key(for: path), path)
+            return try await stat(path)
+        }
+    }
+
     public func checksums(_ path: VFSPath) async throws -> VFSChecksums {
         // As in stat: a directory shadows a file of the same name.
         async let isDirectory = directoryExists(path)

@@ -5,6 +5,11 @@ public protocol VFS: Sendable {
     /// What is at `path`.
     func stat(_ path: VFSPath) async throws -> VFSEntry
 
+    /// What is at `path` once the uploads of it that were reported stored (write-back) are:
+    /// for the start of a change that must act on them (RNFR), which ``stat(_:)`` would tell
+    /// of a file not there yet. Waits as the change itself would, then gives up with 451.
+    func statSettled(_ path: VFSPath) async throws -> VFSEntry
+
     /// The entries of a directory, yielded as the store's pages arrive.
     /// Throws before returning when `path` is missing or not a directory.
     func list(_ path: VFSPath) async throws -> VFSDirectoryListing
