@@ -82,7 +82,11 @@ extension FuseFilesystem {
             return 0
         }
         if case .failure(let error) = result {
-            file.failure = FuseErrno.code(forAny: error)
+            // A creator that appends met a file made meanwhile: busy, as a continuation that
+            // met another version (not EEXIST, which close(2) never means).
+            if case VFSError.alreadyExists = error, file.appending { file.failure = EBUSY } else {
+                file.failure = FuseErrno.code(forAny: error)
+            }
             return -file.failure!
         }
         // Its own version now, whose ETag the upload does not tell.

@@ -76,7 +76,11 @@ extension FuseFilesystem {
         do { resolved = try resolveNew(path) } catch { return (-FuseErrno.code(forAny: error), 0) }
         attributes.changed(resolved)
         let kept = keptSentBytes(flags)
-        switch openStream(resolved, keeping: kept) {
+        // A file created to append to (`>>`, "a" mode) is an APPE that creates it: stored only
+        // where nothing was made meanwhile (another mount's appender created it first), else
+        // its close fails with EBUSY and the other's lines stay. Stored over it, they were lost
+        // with both closes answered 0.
+        switch openStream(resolved, keeping: kept, ifAbsent: flags & O_APPEND != 0) {
         case .success(let writer):
             let file = FuseOpenFile(path: resolved, writable: true, appending: flags & O_APPEND != 0,
                                     replacing: true, size: 0, opener: process)
@@ -396,9 +400,9 @@ extension FuseFilesystem {
     /// A streaming upload of `path` (continuing its first `continuingFirst` bytes, of version
     /// `onVersion`, when given) whose first `kept` bytes stay in the spool once sent.
     private func openStream(_ path: VFSPath, keeping kept: Int64, continuingFirst prefix: UInt64? = nil,
-                            onVersion version: String? = nil) -> Result<any VFSWriter, any Error> {
+                            onVersion version: String? = nil, ifAbsent: Bool = false) -> Result<any VFSWriter, any Error> {
         BlockingBridge.run { [vfs] in
-            let writer = try await vfs.openWrite(path, modified: nil, keepingFirst: prefix, ifAbsent: false, onVersion: version)
+            let writer = try await vfs.openWrite(path, modified: nil, keepingFirst: prefix, ifAbsent: ifAbsent, onVersion: version)
             await writer.keepSentBytes(upTo: kept)
             return writer
         }

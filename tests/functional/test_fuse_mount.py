@@ -259,6 +259,33 @@ def test_a_read_past_the_end_through_a_read_write_descriptor_is_the_end(mounted)
     assert path.read_bytes() == b""
 
 
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_two_mounts_creating_a_file_to_append_to_lose_no_acknowledged_line(kind, tmp_path, seaweedfs):
+    """Two mounts of one bucket each create `log.txt` to append to (O_APPEND|O_CREAT) and write
+    a line; the second to close stored its line over the first's, and both closes answered 0.
+    A file created to append to is an APPE that creates it: the later close gets EBUSY, and the
+    line stored first stays."""
+    first = _mount(kind, tmp_path, seaweedfs)
+    second = None
+    try:
+        args = [*first.mount.args]
+        args[args.index("--spool_dir") + 1] = str(tmp_path / "spool2")
+        second = FuseMount(tmp_path / "mnt2", args, env=first.mount.env).start()
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        one = os.open(first.root / "log.txt", flags, 0o644)
+        two = os.open(tmp_path / "mnt2" / "log.txt", flags, 0o644)
+        assert os.write(one, b"one\n") == 4 and os.write(two, b"two\n") == 4
+        os.close(two)
+        with pytest.raises(OSError) as refused:
+            os.close(one)
+        assert refused.value.errno == errno.EBUSY
+        assert first.store_read("log.txt") == b"two\n"
+    finally:
+        if second:
+            second.stop()
+        first.mount.stop()
+
+
 def test_kernel_read_ahead_is_raised(mounted):
     # The kernel offers FUSE 128 KiB of read-ahead; the mount asks for 1 MiB (as root).
     device = os.stat(mounted.root).st_dev
