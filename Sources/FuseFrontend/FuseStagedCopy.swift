@@ -41,6 +41,9 @@ final class FuseStagedCopy: @unchecked Sendable {
             copy.version = reader.etag
         } catch {
             copy.remove()
+            // Another client stored a version while it was copied: the change in place meets
+            // another version, busy as any such (it gave EIO).
+            if case ObjectStoreError.changed = error { throw FuseError(EBUSY) }
             throw error
         }
         return copy
