@@ -432,7 +432,7 @@ import TestSupport
             try FileManager.default.createDirectory(atPath: "\(bucket)/\(LocalKeyLayout.tempFolder)",
                                                     withIntermediateDirectories: true)
             let temp = "\(bucket)/\(LocalKeyLayout.tempFolder)/cut"
-            try "\(inode) \(status.size) \(status.modified) \(temp)".write(
+            try "\(inode) \(status.size) \(status.modified) 1 cut".write(
                 toFile: "\(folder)/\(LocalKeyLayout.completionNote)", atomically: false, encoding: .utf8)
             try FileManager.default.moveItem(atPath: first, toPath: temp)
             let handle = try #require(FileHandle(forWritingAtPath: temp))
@@ -461,13 +461,41 @@ import TestSupport
             let temp = "\(bucket)/\(LocalKeyLayout.tempFolder)/swapped"
             try FileManager.default.createDirectory(atPath: "\(bucket)/\(LocalKeyLayout.tempFolder)",
                                                     withIntermediateDirectories: true)
-            try "\(inode) \(status.size) \(status.modified) \(temp)".write(
+            try "\(inode) \(status.size) \(status.modified) 1 swapped".write(
                 toFile: "\(folder)/\(LocalKeyLayout.completionNote)", atomically: false, encoding: .utf8)
             // The exchange: the part is the object, the old object at the temporary name.
             try FileManager.default.moveItem(atPath: "\(bucket)/k", toPath: temp)
             try FileManager.default.moveItem(atPath: first, toPath: "\(bucket)/k")
             try await store.completeMultipartUpload("k", uploadID: id, parts: [one])
             #expect(try await collect(store.get("k", range: nil)) == [1, 2, 3])
+            #expect(!FileManager.default.fileExists(atPath: temp) && !FileManager.default.fileExists(atPath: folder))
+        }
+    }
+
+    /// Died between the link that placed the object (a file system without RENAME_NOREPLACE)
+    /// and the unlink of the temporary name: the object is whole, and stays so.
+    @Test func aCompletionPlacedByALinkIsDoneAndNotCut() async throws {
+        try await withStore { store, bucket in
+            let id = try await store.createMultipartUpload("k", metadata: [:])
+            let one = try await store.uploadPart("k", uploadID: id, partNumber: 1, body: .bytes([1, 2, 3]))
+            let two = try await store.uploadPart("k", uploadID: id, partNumber: 2, body: .bytes([4, 5]))
+            let folder = "\(bucket)/\(LocalKeyLayout.uploadsFolder)/\(id)"
+            let first = "\(folder)/part-1"
+            let status = try #require(try PosixFile.status(first))
+            let inode = try #require(PosixFile.inode(first))
+            let temp = "\(bucket)/\(LocalKeyLayout.tempFolder)/linked"
+            try FileManager.default.createDirectory(atPath: "\(bucket)/\(LocalKeyLayout.tempFolder)",
+                                                    withIntermediateDirectories: true)
+            try "\(inode) \(status.size) \(status.modified) 1 linked".write(
+                toFile: "\(folder)/\(LocalKeyLayout.completionNote)", atomically: false, encoding: .utf8)
+            try FileManager.default.moveItem(atPath: first, toPath: temp)
+            let handle = try #require(FileHandle(forWritingAtPath: temp))
+            handle.seekToEndOfFile()
+            handle.write(Data([4, 5]))
+            handle.closeFile()
+            try FileManager.default.linkItem(atPath: temp, toPath: "\(bucket)/k")
+            try await store.completeMultipartUpload("k", uploadID: id, parts: [one, two], condition: .absent)
+            #expect(try await collect(store.get("k", range: nil)) == [1, 2, 3, 4, 5])
             #expect(!FileManager.default.fileExists(atPath: temp) && !FileManager.default.fileExists(atPath: folder))
         }
     }
@@ -483,13 +511,14 @@ import TestSupport
             for name in ["old", "fresh", "joining"] {
                 FileManager.default.createFile(atPath: "\(temp)/\(name)", contents: Data([7]))
             }
-            try "1 1 1 \(temp)/joining".write(
+            try "1 1 1 1 joining".write(
                 toFile: "\(bucket)/\(LocalKeyLayout.uploadsFolder)/\(id)/\(LocalKeyLayout.completionNote)",
                 atomically: false, encoding: .utf8)
             let layout = LocalKeyLayout(bucketPath: bucket, maxKeyLength: 1023, syncsWrites: false)
-            let now = Date().timeIntervalSince1970
-            for name in ["old", "joining"] { try DirectoryOps.setModificationTime("\(temp)/\(name)", now - 7200) }
-            #expect(LocalLeftovers.sweep(layout, now: now) == 1)
+            // Two hours from now (a file's ctime cannot be set back): "fresh" was written then.
+            let later = Date().timeIntervalSince1970 + 7200
+            try DirectoryOps.setModificationTime("\(temp)/fresh", later)
+            LocalLeftovers.sweep(layout, now: later)
             #expect(try FileManager.default.contentsOfDirectory(atPath: temp).sorted() == ["fresh", "joining"])
         }
     }

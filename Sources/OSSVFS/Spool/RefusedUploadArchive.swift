@@ -59,30 +59,21 @@ public enum RefusedUploadArchive {
         var description = Description(
             key: record.key, bucket: record.store.bucket, store: location(of: record.store), size: record.size,
             error: String(describing: error), file: nil, partsKept: [], partsLost: [])
-        if whole {
-            // The parts in order make the file: the first renamed into place, the others
-            // appended to it (in the kernel where it can) and removed.
-            let target = "\(folder)/\(name)"
-            if let first = parts.first {
-                try DirectoryOps.rename(first.path, to: target)
-                let output = try PosixFile.openAtEnd(target)
-                for part in parts.dropFirst() {
-                    let input = try PosixFile.openForReading(part.path)
-                    try output.append(contentsOf: input, length: part.size)
-                    try DirectoryOps.unlinkIfPresent(part.path)
-                }
-                try output.sync()
-            } else {
-                _ = try PosixFile.createExclusive(target)
-            }
+        // Every part into the folder first: renames, which need no room, so nothing is lost
+        // whatever follows. Then, when they make the whole file, they are joined into it; if
+        // that cannot be done (the disk full), they stay as parts.
+        var moved: [(number: Int, path: String, size: UInt64)] = []
+        for part in parts {
+            let path = "\(folder)/\(name).part-\(partLabel(part.number))"
+            try DirectoryOps.rename(part.path, to: path)
+            moved.append((part.number, path, part.size))
+        }
+        let kept = Set(parts.map(\.number))
+        description.partsKept = parts.map(\.number)
+        description.partsLost = record.stored.map(\.partNumber).filter { !kept.contains($0) }.sorted()
+        if whole && joined(moved, into: "\(folder)/\(name)") {
             description.file = name
-        } else {
-            for part in parts {
-                try DirectoryOps.rename(part.path, to: "\(folder)/\(name).part-\(partLabel(part.number))")
-            }
-            let kept = Set(parts.map(\.number))
-            description.partsKept = parts.map(\.number)
-            description.partsLost = record.stored.map(\.partNumber).filter { !kept.contains($0) }.sorted()
+            description.partsKept = []
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -105,6 +96,27 @@ public enum RefusedUploadArchive {
             else { return nil }
             return (folder, description)
         }
+    }
+
+    /// Joins the part files, in order, into `target` (the first renamed into place, the others
+    /// appended, in the kernel where it can) and removes them; false with every part file as
+    /// it was when it cannot.
+    static func joined(_ parts: [(number: Int, path: String, size: UInt64)], into target: String) -> Bool {
+        guard let first = parts.first else { return (try? PosixFile.createExclusive(target)) != nil }
+        guard (try? DirectoryOps.rename(first.path, to: target)) != nil else { return false }
+        do {
+            let output = try PosixFile.openAtEnd(target)
+            for part in parts.dropFirst() {
+                try output.append(contentsOf: try PosixFile.openForReading(part.path), length: part.size)
+            }
+            try output.sync()
+        } catch {
+            try? PosixFile.truncate(target, to: first.size)
+            try? DirectoryOps.rename(target, to: first.path)
+            return false
+        }
+        for part in parts.dropFirst() { try? DirectoryOps.unlinkIfPresent(part.path) }
+        return true
     }
 
     /// The key's last segment, as a file name (`object` for one that cannot be).

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// Files a process that died left in the local store's `.ossftp-tmp`: a copy or an upload being
@@ -32,25 +35,28 @@ enum LocalLeftovers {
         guard let entries = (try? DirectoryOps.entries(of: layout.tempFolderPath)) ?? nil, !entries.isEmpty else { return 0 }
         let kept = completionParts(layout)
         var removed = 0
-        for entry in entries {
+        for entry in entries where !kept.contains(entry.name) {
             let path = "\(layout.tempFolderPath)/\(entry.name)"
-            guard let status = try? PosixFile.status(path), status.isRegular, now - status.modified > abandonedAge,
-                !kept.contains(path)
-            else { continue }
+            // The later of its data's and its inode's last change: a file staged by a hard link
+            // to a spool file, or given its object's time before it is placed, carries an old
+            // mtime while it is in use; the link, the rename and the time set change its ctime.
+            var status = stat()
+            guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { continue }
+            let changed = max(Double(status.st_mtim.tv_sec), Double(status.st_ctim.tv_sec))
+            guard now - changed > abandonedAge else { continue }
             if (try? DirectoryOps.unlinkIfPresent(path)) != nil { removed += 1 }
         }
         return removed
     }
 
-    /// The staging files completions cut short have their first parts at, by their notes.
+    /// The names in `.ossftp-tmp` that completions cut short have their first parts at.
     private static func completionParts(_ layout: LocalKeyLayout) -> Set<String> {
-        var paths = Set<String>()
+        var names = Set<String>()
         for upload in ((try? DirectoryOps.entries(of: layout.uploadsFolderPath)) ?? nil) ?? [] {
-            let note = "\(layout.uploadsFolderPath)/\(upload.name)/\(LocalKeyLayout.completionNote)"
-            guard let text = try? PosixFile.openForReading(note).read(at: 0, count: 8192) else { continue }
-            let fields = String(decoding: text, as: UTF8.self).split(separator: " ", maxSplits: 3)
-            if fields.count == 4 { paths.insert(String(fields[3])) }
+            if let note = LocalKeyLayout.CompletionNote.read(in: "\(layout.uploadsFolderPath)/\(upload.name)") {
+                names.insert(note.tempName)
+            }
         }
-        return paths
+        return names
     }
 }

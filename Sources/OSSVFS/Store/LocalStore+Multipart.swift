@@ -99,7 +99,8 @@ extension LocalStore {
                 if let inode = PosixFile.inode(first.path) {
                     try DirectoryOps.unlinkIfPresent(note)
                     let written = try PosixFile.createExclusive(note)
-                    try written.writeAll(Array("\(inode) \(first.size) \(first.modified) \(temp)".utf8))
+                    let tempName = String(temp.dropFirst(layout.tempFolderPath.utf8.count + 1))
+                    try written.writeAll(Array("\(inode) \(first.size) \(first.modified) \(parts[0].partNumber) \(tempName)".utf8))
                     try written.close()
                 }
                 try DirectoryOps.rename(first.path, to: temp)
@@ -128,8 +129,8 @@ extension LocalStore {
                     // The upload stays as it was, so that completing it again can work.
                     try? PosixFile.truncate(temp, to: first.size)
                     try? DirectoryOps.restoreModificationTime(temp, first.modified)
-                    try? DirectoryOps.rename(temp, to: first.path)
-                    try? DirectoryOps.unlinkIfPresent(note)
+                    // The note stays unless the part is back: the next completion takes it back.
+                    if (try? DirectoryOps.rename(temp, to: first.path)) != nil { try? DirectoryOps.unlinkIfPresent(note) }
                 } else {
                     try? DirectoryOps.unlinkIfPresent(temp)
                 }
@@ -166,8 +167,34 @@ extension LocalStore {
 
 extension LocalKeyLayout {
     /// The note a completion leaves in the upload's folder while its first part is away being
-    /// made the object: `<inode> <size> <mtime> <temporary path>`.
+    /// made the object: `<inode> <size> <mtime> <part number> <name in .ossftp-tmp>`.
     static let completionNote = "completing"
+
+    /// A completion note's fields.
+    struct CompletionNote {
+        var inode: UInt64
+        var size: UInt64
+        var modified: Double
+        var partNumber: Int
+        /// The temporary file's name in ``tempFolderPath`` (a name, so the note holds however
+        /// the bucket's folder is spelled at the next start).
+        var tempName: String
+
+        init?(_ text: String) {
+            let fields = text.split(separator: " ", maxSplits: 4).map(String.init)
+            guard fields.count == 5, let inode = UInt64(fields[0]), let size = UInt64(fields[1]),
+                let modified = Double(fields[2]), let part = Int(fields[3]), !fields[4].contains("/")
+            else { return nil }
+            (self.inode, self.size, self.modified, partNumber, tempName) = (inode, size, modified, part, fields[4])
+        }
+
+        /// The note of the upload folder `folder`, if it has one that reads.
+        static func read(in folder: String) -> CompletionNote? {
+            guard let text = try? PosixFile.openForReading("\(folder)/\(completionNote)").read(at: 0, count: 8192)
+            else { return nil }
+            return CompletionNote(String(decoding: text, as: UTF8.self))
+        }
+    }
 
     /// Where an upload stands after a completion that did not end (the process died).
     enum CompletionState {
@@ -181,35 +208,37 @@ extension LocalKeyLayout {
     /// the completion moves the part out to be the object's file and appends the others to it,
     /// and the object never got its bytes, nor could any later completion (the part was gone;
     /// an acknowledged write-back upload was lost so). The part's inode tells what happened:
-    /// still at the temporary name, it is cut back to its size and time and put back; at the
-    /// key, the object was placed; at neither, or another file at the temporary name (the
-    /// object replaced, swapped there), placed too.
+    /// at the key, the object was placed (whatever is left at the temporary name: the
+    /// replaced object an exchange put there, or a second link a link-then-unlink placement
+    /// had not removed yet); else at the temporary name alone, it is cut back to its size and
+    /// time and put back.
     func resumeCompletion(in folder: String, key: String) throws -> CompletionState {
-        let note = "\(folder)/\(Self.completionNote)"
-        guard let text = try? PosixFile.openForReading(note).read(at: 0, count: 8192) else { return .parts }
-        let fields = String(decoding: text, as: UTF8.self).split(separator: " ", maxSplits: 3).map(String.init)
-        let firstPart = "\(folder)/part-1"
-        guard fields.count == 4, let inode = UInt64(fields[0]), let size = UInt64(fields[1]),
-            let modified = Double(fields[2]), try PosixFile.status(firstPart) == nil
+        let notePath = "\(folder)/\(Self.completionNote)"
+        guard PosixFile.inode(notePath) != nil else { return .parts }
+        guard let note = CompletionNote.read(in: folder),
+            try PosixFile.status("\(folder)/part-\(note.partNumber)") == nil
         else {
             // Written but the part never moved (or a note cut short before it could).
-            try DirectoryOps.unlinkIfPresent(note)
+            try DirectoryOps.unlinkIfPresent(notePath)
             return .parts
         }
-        let temp = fields[3]
-        guard temp.hasBytePrefix(tempFolderPath + "/") else { throw ObjectStoreError.noSuchUpload(folder) }
-        if PosixFile.inode(temp) == inode {
-            try PosixFile.truncate(temp, to: size)
-            try DirectoryOps.restoreModificationTime(temp, modified)
-            try DirectoryOps.rename(temp, to: firstPart)
-            try DirectoryOps.unlinkIfPresent(note)
-            return .parts
+        let temp = "\(tempFolderPath)/\(note.tempName)"
+        if PosixFile.inode(try filePath(for: key)) == note.inode {
+            try DirectoryOps.unlinkIfPresent(temp)
+            try DirectoryOps.removeTree(folder)
+            return .placed
         }
-        // Placed by an exchange that left the replaced object at the temporary name.
-        if PosixFile.inode(temp) != nil { try DirectoryOps.unlinkIfPresent(temp) }
-        guard PosixFile.inode(try filePath(for: key)) == inode else { throw ObjectStoreError.noSuchUpload(folder) }
-        try DirectoryOps.removeTree(folder)
-        return .placed
+        guard PosixFile.inode(temp) == note.inode else {
+            // Neither: the object placed and since replaced, or its part lost. An exchange's
+            // leftover (the replaced object) goes.
+            try DirectoryOps.unlinkIfPresent(temp)
+            throw ObjectStoreError.noSuchUpload(folder)
+        }
+        try PosixFile.truncate(temp, to: note.size)
+        try DirectoryOps.restoreModificationTime(temp, note.modified)
+        try DirectoryOps.rename(temp, to: "\(folder)/part-\(note.partNumber)")
+        try DirectoryOps.unlinkIfPresent(notePath)
+        return .parts
     }
 
     /// The staging folder of an upload, checked to belong to `key`.

@@ -261,6 +261,8 @@ public struct ObjectVFS: VFS {
             // A write-back upload told stored is not visible until it lands: RNFR of it got
             // 550 at once, where the rename itself would have waited for it.
             try await awaitPendingUploads(of: try key(for: path), path)
+            // Or a folder that is there only by uploads into it still on their way.
+            try await awaitPendingUploads(under: try directoryPrefix(for: path), path)
             return try await stat(path)
         }
     }

@@ -369,6 +369,8 @@ final class VerifyingChunkSource: ObjectChunkSource, @unchecked Sendable {
     private let expectedMD5: String?
     private let expectedBytes: UInt64?
     private var received: UInt64 = 0
+    // Set from any thread (a reader cancelling while another waits for a chunk).
+    private let cancelled = LockedBox(false)
     private var crc = CRC64()
     private var md5: Digest?
 
@@ -386,6 +388,8 @@ final class VerifyingChunkSource: ObjectChunkSource, @unchecked Sendable {
 
     func nextChunk() async throws -> [UInt8]? {
         guard let chunk = try await upstream.source.nextChunk() else {
+            // Cut off by its reader: the end it asked for, not a short body.
+            if cancelled.value { return nil }
             if let expectedBytes, received < expectedBytes {
                 throw ObjectStoreError.transport("the store's answer ended after \(received) of \(expectedBytes) bytes")
             }
@@ -409,6 +413,7 @@ final class VerifyingChunkSource: ObjectChunkSource, @unchecked Sendable {
     }
 
     func cancel() {
+        cancelled.withValue { $0 = true }
         upstream.cancel()
     }
 }
