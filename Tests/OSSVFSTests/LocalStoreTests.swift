@@ -415,33 +415,41 @@ import TestSupport
         }
     }
 
+    /// What a process that died while completing `k` left: the note, and part 1 moved out to
+    /// `.ossftp-tmp/<tempName>` with `appended` on it. Returns the parts, the upload's folder
+    /// and the temporary path.
+    func cutCompletion(_ store: LocalStore, _ bucket: String, tempName: String, appended: [UInt8]) async throws
+        -> (parts: [UploadedPart], folder: String, temp: String, id: String)
+    {
+        let id = try await store.createMultipartUpload("k", metadata: [:])
+        let one = try await store.uploadPart("k", uploadID: id, partNumber: 1, body: .bytes([1, 2, 3]))
+        let two = try await store.uploadPart("k", uploadID: id, partNumber: 2, body: .bytes([4, 5]))
+        let folder = "\(bucket)/\(LocalKeyLayout.uploadsFolder)/\(id)"
+        let first = "\(folder)/part-1"
+        let status = try #require(try PosixFile.status(first))
+        let inode = try #require(PosixFile.inode(first))
+        try FileManager.default.createDirectory(atPath: "\(bucket)/\(LocalKeyLayout.tempFolder)",
+                                                withIntermediateDirectories: true)
+        let temp = "\(bucket)/\(LocalKeyLayout.tempFolder)/\(tempName)"
+        try "\(inode) \(status.size) \(status.modified) 1 \(tempName)".write(
+            toFile: "\(folder)/\(LocalKeyLayout.completionNote)", atomically: false, encoding: .utf8)
+        try FileManager.default.moveItem(atPath: first, toPath: temp)
+        let handle = try #require(FileHandle(forWritingAtPath: temp))
+        handle.seekToEndOfFile()
+        handle.write(Data(appended))
+        handle.closeFile()
+        return ([one, two], folder, temp, id)
+    }
+
     /// A process that died while completing (its first part moved out to be the object's
     /// file, some of the next part appended) left an upload no completion could finish: an
     /// acknowledged write-back upload was lost so. The next completion takes the part back.
     @Test func aCompletionCutShortIsResumed() async throws {
         try await withStore { store, bucket in
-            let id = try await store.createMultipartUpload("k", metadata: [:])
-            let one = try await store.uploadPart("k", uploadID: id, partNumber: 1, body: .bytes([1, 2, 3]))
-            let two = try await store.uploadPart("k", uploadID: id, partNumber: 2, body: .bytes([4, 5]))
-            // What the dead process left: the note, the part away at the temporary name with one
-            // byte of part 2 on it.
-            let folder = "\(bucket)/\(LocalKeyLayout.uploadsFolder)/\(id)"
-            let first = "\(folder)/part-1"
-            let status = try #require(try PosixFile.status(first))
-            let inode = try #require(PosixFile.inode(first))
-            try FileManager.default.createDirectory(atPath: "\(bucket)/\(LocalKeyLayout.tempFolder)",
-                                                    withIntermediateDirectories: true)
-            let temp = "\(bucket)/\(LocalKeyLayout.tempFolder)/cut"
-            try "\(inode) \(status.size) \(status.modified) 1 cut".write(
-                toFile: "\(folder)/\(LocalKeyLayout.completionNote)", atomically: false, encoding: .utf8)
-            try FileManager.default.moveItem(atPath: first, toPath: temp)
-            let handle = try #require(FileHandle(forWritingAtPath: temp))
-            handle.seekToEndOfFile()
-            handle.write(Data([4]))
-            handle.closeFile()
+            let (parts, folder, temp, id) = try await cutCompletion(store, bucket, tempName: "cut", appended: [4])
             // Listed again whole, then completed.
-            #expect(try await store.listParts("k", uploadID: id).map(\.etag) == [one.etag, two.etag])
-            try await store.completeMultipartUpload("k", uploadID: id, parts: [one, two])
+            #expect(try await store.listParts("k", uploadID: id).map(\.etag) == parts.map(\.etag))
+            try await store.completeMultipartUpload("k", uploadID: id, parts: parts)
             #expect(try await collect(store.get("k", range: nil)) == [1, 2, 3, 4, 5])
             #expect(!FileManager.default.fileExists(atPath: temp) && !FileManager.default.fileExists(atPath: folder))
         }
@@ -452,22 +460,13 @@ import TestSupport
     @Test func aCompletionThatPlacedTheObjectIsDone() async throws {
         try await withStore { store, bucket in
             try await store.put("k", body: .bytes([9, 9]), metadata: [:])
-            let id = try await store.createMultipartUpload("k", metadata: [:])
-            let one = try await store.uploadPart("k", uploadID: id, partNumber: 1, body: .bytes([1, 2, 3]))
-            let folder = "\(bucket)/\(LocalKeyLayout.uploadsFolder)/\(id)"
-            let first = "\(folder)/part-1"
-            let status = try #require(try PosixFile.status(first))
-            let inode = try #require(PosixFile.inode(first))
-            let temp = "\(bucket)/\(LocalKeyLayout.tempFolder)/swapped"
-            try FileManager.default.createDirectory(atPath: "\(bucket)/\(LocalKeyLayout.tempFolder)",
-                                                    withIntermediateDirectories: true)
-            try "\(inode) \(status.size) \(status.modified) 1 swapped".write(
-                toFile: "\(folder)/\(LocalKeyLayout.completionNote)", atomically: false, encoding: .utf8)
-            // The exchange: the part is the object, the old object at the temporary name.
+            let (parts, folder, temp, id) = try await cutCompletion(store, bucket, tempName: "swapped", appended: [4, 5])
+            // The exchange: the joined part is the object, the old object at the temporary name.
+            try FileManager.default.moveItem(atPath: temp, toPath: "\(bucket)/swap")
             try FileManager.default.moveItem(atPath: "\(bucket)/k", toPath: temp)
-            try FileManager.default.moveItem(atPath: first, toPath: "\(bucket)/k")
-            try await store.completeMultipartUpload("k", uploadID: id, parts: [one])
-            #expect(try await collect(store.get("k", range: nil)) == [1, 2, 3])
+            try FileManager.default.moveItem(atPath: "\(bucket)/swap", toPath: "\(bucket)/k")
+            try await store.completeMultipartUpload("k", uploadID: id, parts: parts)
+            #expect(try await collect(store.get("k", range: nil)) == [1, 2, 3, 4, 5])
             #expect(!FileManager.default.fileExists(atPath: temp) && !FileManager.default.fileExists(atPath: folder))
         }
     }
@@ -476,25 +475,9 @@ import TestSupport
     /// and the unlink of the temporary name: the object is whole, and stays so.
     @Test func aCompletionPlacedByALinkIsDoneAndNotCut() async throws {
         try await withStore { store, bucket in
-            let id = try await store.createMultipartUpload("k", metadata: [:])
-            let one = try await store.uploadPart("k", uploadID: id, partNumber: 1, body: .bytes([1, 2, 3]))
-            let two = try await store.uploadPart("k", uploadID: id, partNumber: 2, body: .bytes([4, 5]))
-            let folder = "\(bucket)/\(LocalKeyLayout.uploadsFolder)/\(id)"
-            let first = "\(folder)/part-1"
-            let status = try #require(try PosixFile.status(first))
-            let inode = try #require(PosixFile.inode(first))
-            let temp = "\(bucket)/\(LocalKeyLayout.tempFolder)/linked"
-            try FileManager.default.createDirectory(atPath: "\(bucket)/\(LocalKeyLayout.tempFolder)",
-                                                    withIntermediateDirectories: true)
-            try "\(inode) \(status.size) \(status.modified) 1 linked".write(
-                toFile: "\(folder)/\(LocalKeyLayout.completionNote)", atomically: false, encoding: .utf8)
-            try FileManager.default.moveItem(atPath: first, toPath: temp)
-            let handle = try #require(FileHandle(forWritingAtPath: temp))
-            handle.seekToEndOfFile()
-            handle.write(Data([4, 5]))
-            handle.closeFile()
+            let (parts, folder, temp, id) = try await cutCompletion(store, bucket, tempName: "linked", appended: [4, 5])
             try FileManager.default.linkItem(atPath: temp, toPath: "\(bucket)/k")
-            try await store.completeMultipartUpload("k", uploadID: id, parts: [one, two], condition: .absent)
+            try await store.completeMultipartUpload("k", uploadID: id, parts: parts, condition: .absent)
             #expect(try await collect(store.get("k", range: nil)) == [1, 2, 3, 4, 5])
             #expect(!FileManager.default.fileExists(atPath: temp) && !FileManager.default.fileExists(atPath: folder))
         }
