@@ -76,7 +76,8 @@ extension LocalStore {
             try layout.adoptBareFolder(above: try layout.receivingFolder(for: key))
             try DirectoryOps.makePath(try layout.parentFolder(for: key), under: layout.bucketPath)
             try DirectoryOps.makePath(layout.tempFolderPath, under: layout.bucketPath)
-            let temp = "\(layout.tempFolderPath)/\(DirectoryOps.randomName())"
+            let tempName = DirectoryOps.randomName()
+            let temp = "\(layout.tempFolderPath)/\(tempName)"
             func checkedPath(_ part: UploadedPart) throws -> (path: String, size: UInt64, modified: Double) {
                 let partPath = "\(folder)/part-\(part.partNumber)"
                 guard let status = try PosixFile.status(partPath), status.size == part.size,
@@ -97,11 +98,8 @@ extension LocalStore {
                 // Said first where the first part goes: a process that dies before the object
                 // is placed leaves it there, and the next completion takes it back.
                 if let inode = PosixFile.inode(first.path) {
-                    try DirectoryOps.unlinkIfPresent(note)
-                    let written = try PosixFile.createExclusive(note)
-                    let tempName = String(temp.dropFirst(layout.tempFolderPath.utf8.count + 1))
-                    try written.writeAll(Array("\(inode) \(first.size) \(first.modified) \(parts[0].partNumber) \(tempName)".utf8))
-                    try written.close()
+                    try LocalKeyLayout.CompletionNote(inode: inode, size: first.size, modified: first.modified,
+                                                      partNumber: parts[0].partNumber, tempName: tempName).write(in: folder)
                 }
                 try DirectoryOps.rename(first.path, to: temp)
                 output = try PosixFile.openAtEnd(temp)
@@ -180,12 +178,26 @@ extension LocalKeyLayout {
         /// the bucket's folder is spelled at the next start).
         var tempName: String
 
+        init(inode: UInt64, size: UInt64, modified: Double, partNumber: Int, tempName: String) {
+            (self.inode, self.size, self.modified, self.partNumber, self.tempName) = (inode, size, modified, partNumber, tempName)
+        }
+
+        /// Read from the note's text (``write(in:)``); nil when it does not read.
         init?(_ text: String) {
             let fields = text.split(separator: " ", maxSplits: 4).map(String.init)
             guard fields.count == 5, let inode = UInt64(fields[0]), let size = UInt64(fields[1]),
                 let modified = Double(fields[2]), let part = Int(fields[3]), !fields[4].contains("/")
             else { return nil }
             (self.inode, self.size, self.modified, partNumber, tempName) = (inode, size, modified, part, fields[4])
+        }
+
+        /// Writes this note into the upload folder `folder`, in place of any there.
+        func write(in folder: String) throws {
+            let path = "\(folder)/\(completionNote)"
+            try DirectoryOps.unlinkIfPresent(path)
+            let file = try PosixFile.createExclusive(path)
+            try file.writeAll(Array("\(inode) \(size) \(modified) \(partNumber) \(tempName)".utf8))
+            try file.close()
         }
 
         /// The note of the upload folder `folder`, if it has one that reads.
