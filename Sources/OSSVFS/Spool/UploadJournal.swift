@@ -42,6 +42,9 @@ public struct UploadRecord: Codable, Sendable, Equatable {
 /// credentials). Each save is atomic and synced, so a record survives kill -9 and power loss.
 public final class UploadJournal: Sendable {
     public let directory: String
+    /// Marks this process left that may still be on disk: the sweep after a record's removal
+    /// reads the journal only while some are.
+    private let marksLeft = LockedBox(0)
 
     public init(directory: String) {
         self.directory = directory
@@ -77,8 +80,8 @@ public final class UploadJournal: Sendable {
 
     /// That an upload of a name, sealed at `sealedAt`, was stored while uploads of the name
     /// sealed before it were still in the journal: those must never be completed, by this run
-    /// or a later one (their older bytes would replace the newer). Marks are removed at a
-    /// start that finds no such upload left.
+    /// or a later one (their older bytes would replace the newer). Marks are removed once no
+    /// such upload is left: when the last record of the name goes, or at the next start.
     struct StoredMark: Codable {
         var name: String
         var sealedAt: Double
@@ -89,7 +92,33 @@ public final class UploadJournal: Sendable {
     func markStored(_ record: UploadRecord) async {
         let mark = StoredMark(name: WriteBackOrder.name(record.key, in: record.store), sealedAt: record.sealedAt ?? 0)
         guard let data = try? JSONEncoder().encode(mark) else { return }
+        marksLeft.withValue { $0 += 1 }
         try? await write(Array(data), to: "\(directory)/stored-\(DirectoryOps.randomName()).mark")
+    }
+
+    /// Removes the marks no record needs any more: those with no upload of their name sealed
+    /// before them left in `records`, which must be every record of the journal read after
+    /// the marks were written. Returns the marks kept.
+    @discardableResult
+    func removeMarks(notNeededBy records: [UploadRecord]) async -> [StoredMark] {
+        var kept: [StoredMark] = []
+        for (path, mark) in await marks() {
+            let superseded = records.contains {
+                WriteBackOrder.name($0.key, in: $0.store) == mark.name && ($0.sealedAt ?? 0) < mark.sealedAt
+            }
+            if superseded { kept.append(mark) } else { await removeFile(path) }
+        }
+        return kept
+    }
+
+    /// After a record's removal, while this process left marks: those it no longer needs go,
+    /// rather than piling up in the journal until a restart. The records are read after the
+    /// marks' writes, and a record sealed before a mark was saved before it, so a mark still
+    /// needed is always seen needed. Nothing is removed while a record cannot be read.
+    private func removeMarksNoLongerNeeded() async {
+        guard marksLeft.value > 0, let journal = try? await readAll(), journal.unreadable.isEmpty else { return }
+        let kept = await removeMarks(notNeededBy: journal.records)
+        marksLeft.withValue { $0 = kept.count }
     }
 
     /// The marks left, each with its file.
@@ -113,6 +142,7 @@ public final class UploadJournal: Sendable {
 
     public func remove(_ name: String) async {
         await removeFile(path(name))
+        await removeMarksNoLongerNeeded()
     }
 
     /// Every record, oldest name order; unreadable files are skipped.

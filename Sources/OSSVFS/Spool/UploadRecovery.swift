@@ -271,13 +271,10 @@ public enum UploadRecovery {
                 try? DirectoryOps.unlinkIfPresent("\(journalFolder)/\(entry.name)")
             }
         }
-        for (path, mark) in await journal.marks() {
+        for (_, mark) in await journal.marks() {
             await WriteBackOrder.shared.storedEarlier(mark.name, at: mark.sealedAt)
-            let superseded = records.contains {
-                WriteBackOrder.name($0.key, in: $0.store) == mark.name && ($0.sealedAt ?? 0) < mark.sealedAt
-            }
-            if !superseded { await journal.removeFile(path) }
         }
+        await journal.removeMarks(notNeededBy: records)
         for record in records where record.writeBack && record.sealed {
             await WriteBackOrder.shared.sealedEarlier(WriteBackOrder.name(record.key, in: record.store),
                                                       at: record.sealedAt ?? 0)
