@@ -176,7 +176,14 @@ extension ConfigFile.Account {
         guard var permissions = AccountPermissions(name: permissions ?? "") else {
             throw ConfigError("\(field).permissions must be full, read-only, no-delete or upload-only, got \(permissions ?? "")")
         }
-        if let allowRename = allow_rename?.value { permissions.rename = allowRename }
+        if let allowRename = allow_rename?.value {
+            // A rename moves a file away from where others look for it, as a delete would: an
+            // account meant to change nothing cannot be given it (the admin meant another).
+            if allowRename && !permissions.write {
+                throw ConfigError("\(field).allow_rename cannot be true for a read-only account: a rename changes the bucket (no-delete with allow_rename reads, adds and renames)")
+            }
+            permissions.rename = allowRename
+        }
         return permissions
     }
 

@@ -312,7 +312,16 @@ struct ServeSettings {
             consolePassword = verifier
         }
         if let token = launcher?.token, !token.isEmpty {
-            consoleToken = try Self.secret(token, field: "\(source): modules.launcher.token", relativeTo: configFolder)
+            let value = try Self.secret(token, field: "\(source): modules.launcher.token", relativeTo: configFolder)
+            // A token of spaces is refused by every request (headers are trimmed), and a short
+            // one is guessed: the token is not slowed down or locked out as passwords are.
+            if value.allSatisfy(\.isWhitespace) {
+                throw ConfigError("\(source): modules.launcher.token is blank; no request could carry it")
+            }
+            if value.count < 16 {
+                warnings.append("\(source): modules.launcher.token has \(value.count) characters; give it at least 16 (openssl rand -hex 16), since tokens are not slowed down after a wrong one")
+            }
+            consoleToken = value
         }
         if webPort != 0 && !ConsoleServer.isLoopback(webAddress) && consolePassword == nil && consoleToken == nil {
             throw ConfigError(
@@ -331,11 +340,18 @@ struct ServeSettings {
                 }
                 continue
             }
+            // Two entries of one name: one would be ignored, and which one the admin meant (a
+            // read-only one added below a full one) cannot be told.
             if let first = firstIndex[name] {
-                warnings.append("\(field) has the login_username \(name) of modules.accounts[\(first)]; only that first one is used")
-            } else {
-                firstIndex[name] = index
+                throw ConfigError("\(field) has the login_username \(name) of modules.accounts[\(first)]: one name, one account")
             }
+            if let other = firstIndex.first(where: { $0.key.lowercased() == name.lowercased() }) {
+                warnings.append("\(field) has the login_username \(name), and modules.accounts[\(other.value)] \(other.key): they are two accounts, as user names are compared exactly")
+            }
+            if name.first?.isWhitespace == true || name.last?.isWhitespace == true {
+                warnings.append("\(field) has spaces at the start or end of its login_username '\(name)': they are part of the name")
+            }
+            firstIndex[name] = index
             guard let password = account.login_password, !password.isEmpty else {
                 throw ConfigError("\(field).login_password is missing for \(name)")
             }
@@ -518,7 +534,13 @@ struct ServeSettings {
             let password = PasswordVerifier(stored: account.login_password ?? "")
             guard let accountFactory else {
                 let local: @Sendable () throws -> any VFS = {
-                    session.vfs(on: try LocalStore(root: root, bucket: bucket, syncsWrites: localFsync))
+                    do {
+                        return session.vfs(on: try LocalStore(root: root, bucket: bucket, syncsWrites: localFsync))
+                    } catch ObjectStoreError.noSuchBucket(let name) {
+                        // As an S3 account without its bucket: logged in, 550 for each command.
+                        // The next login finds the folder once it is made.
+                        return session.refusing(.noSuchBucket(name))
+                    }
                 }
                 return ConfiguredAccount(username: account.login_username ?? "", password: password,
                                          makeVFS: { try local() }, makeVFSAtOnce: local)
@@ -567,5 +589,10 @@ struct AccountSession: Sendable {
 
     func vfs(on store: any ObjectStore) -> any VFS {
         PermissionedVFS.limiting(ObjectVFS(store: store, homeDirectory: home, options: options), to: permissions)
+    }
+
+    /// The view of an account whose store refuses it for good.
+    func refusing(_ refusal: ObjectStoreError) -> any VFS {
+        PermissionedVFS.limiting(RefusedStoreVFS(refusal: refusal), to: permissions)
     }
 }

@@ -137,6 +137,10 @@ def test_account_paths_that_leave_their_place_are_refused(tmp_path, account, exp
     ("pbkdf2-sha256$1$00112233445566778899aabbccddeeff$" + "ab" * 32, "1 iterations; at least 1000"),
     ("pbkdf2-sha256$1000$00$" + "ab" * 32, "a salt of 1 bytes; at least 8"),
     ("pbkdf2-sha256$many$00$00", "not of the form"),
+    # Another tool's hashes were taken as plaintext passwords: the hash itself logged in.
+    ("pbkdf2-sha1$200000$00112233445566778899aabbccddeeff$" + "ab" * 20, "a hash of a kind ossftp does not read"),
+    ("pbkdf2_sha256$260000$salt$" + "QUJD" * 11, "a hash of a kind ossftp does not read"),
+    ("$6$rounds=5000$saltsalt$" + "x" * 86, "a hash of a kind ossftp does not read"),
 ])
 def test_a_hash_that_would_let_guesses_in_is_refused(tmp_path, stored, reason):
     # A cut key would match one guess in 256; it is neither a hash nor taken as the password.
@@ -147,19 +151,61 @@ def test_a_hash_that_would_let_guesses_in_is_refused(tmp_path, stored, reason):
     assert reason in check.stderr
 
 
-def test_misspelt_keys_and_a_shadowed_account_are_warned_of(tmp_path):
+def test_misspelt_keys_and_look_alike_names_are_warned_of(tmp_path):
     # "permission" for "permissions" would leave bob with full rights: never silently.
     path = write_config(tmp_path, {"max_conections": 3}, accounts=[
         {"login_username": "bob", "login_password": "x", "bucket_name": "bkt", "permission": "read-only"},
-        {"login_username": "bob", "login_password": "y", "bucket_name": "bkt"}])
+        {"login_username": "Bob", "login_password": "y", "bucket_name": "bkt"},
+        {"login_username": "bob ", "login_password": "z", "bucket_name": "bkt"}])
     check = run("config", "check", str(path))
     assert check.returncode == 0, check.stderr
     assert "modules.accounts[0].permission is not a setting of ossftp" in check.stdout
     assert "modules.ossftp.max_conections is not a setting of ossftp" in check.stdout
-    assert "modules.accounts[1]" in check.stdout and "only that first one is used" in check.stdout
+    assert "modules.accounts[1] has the login_username Bob, and modules.accounts[0] bob: they are two accounts" in check.stdout
+    assert "modules.accounts[2] has spaces at the start or end of its login_username 'bob '" in check.stdout
     # The seed's own file, launcher keys included, warns of nothing unknown.
     seed = run("config", "check", str(Path(__file__).resolve().parents[2] / "config.json"))
     assert seed.returncode == 0 and "not a setting" not in seed.stdout + seed.stderr, seed.stderr
+
+
+def test_an_account_named_twice_is_refused(tmp_path):
+    # Only the first counted, and check listed the second (a read-only bob below a full one) as
+    # if it applied.
+    path = write_config(tmp_path, {}, accounts=[
+        {"login_username": "bob", "login_password": "x", "bucket_name": "bkt"},
+        {"login_username": "bob", "login_password": "y", "bucket_name": "bkt", "permissions": "read-only"}])
+    check = run("config", "check", str(path))
+    assert check.returncode == 1
+    assert "modules.accounts[1] has the login_username bob of modules.accounts[0]: one name, one account" in check.stderr
+
+
+def test_a_read_only_account_cannot_be_given_renames(tmp_path):
+    # It got 250 for RNFR/RNTO and could move any file away from where others look.
+    path = write_config(tmp_path, {}, accounts=[
+        {"login_username": "ro", "login_password": "x", "bucket_name": "bkt", "permissions": "read-only",
+         "allow_rename": True}])
+    check = run("config", "check", str(path))
+    assert check.returncode == 1
+    assert "modules.accounts[0].allow_rename cannot be true for a read-only account" in check.stderr
+    allowed = write_config(tmp_path, {}, accounts=[
+        {"login_username": "nd", "login_password": "x", "bucket_name": "bkt", "permissions": "no-delete",
+         "allow_rename": True}])
+    check = run("config", "check", str(allowed))
+    assert check.returncode == 0 and "account nd: bucket bkt" in check.stdout, check.stderr
+
+
+@pytest.mark.parametrize("token, expected", [
+    ("   ", "modules.launcher.token is blank"),
+    ("a", "modules.launcher.token has 1 characters; give it at least 16"),
+])
+def test_a_blank_console_token_is_refused_and_a_short_one_warned_of(tmp_path, token, expected):
+    path = write_config(tmp_path, {})
+    config = json.loads(path.read_text())
+    config["modules"]["launcher"] = {"control_port": 8192, "token": token}
+    path.write_text(json.dumps(config))
+    check = run("config", "check", str(path))
+    assert expected in check.stdout + check.stderr
+    assert check.returncode == (1 if token.isspace() else 0)
 
 
 def test_the_seed_tools_own_keys_are_known_and_its_ftp_switch_is_followed(tmp_path):

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from netutil import HOST
-from ossftp_server import Account, OssftpServer, ossftp_binary
+from ossftp_server import Account, OssftpServer, hash_password, ossftp_binary
 from rawftp import RawFTP
 
 
@@ -151,6 +151,77 @@ def test_a_threshold_of_0_bans_no_one(tmp_path):
             c.cmd("USER user")
             assert c.cmd("PASS right-pass").code == 230
         assert "too many failed logins" not in server.log_tail()
+    finally:
+        server.stop()
+
+
+def test_a_failed_login_takes_as_long_whether_the_user_exists_or_not(tmp_path):
+    """The failure delay was added after the password's hash, so a known user's wrong password
+    took a hash longer (about 0.1 s at ossftp passwd's cost) than an unknown user's. A costly
+    hash here (about 0.3 s) makes the difference plain; the log names no user that is not
+    an account, since that is often a password typed one field early."""
+    account = Account("alice", "right-pass", "bucket")
+    server = OssftpServer(tmp_path / "srv", [account], extra_args=["--ban_threshold", "0"])
+    server.write_config = _with_hash(server, account, iterations=600_000)
+    server.start()
+    try:
+        def failure_time(user: str) -> float:
+            with RawFTP(server.port) as c:
+                c.cmd(f"USER {user}")
+                started = time.monotonic()
+                assert c.cmd("PASS wrong-pass").code == 530
+                return time.monotonic() - started
+        known = min(failure_time("alice") for _ in range(3))
+        unknown = min(failure_time("Secret-Typed-As-User") for _ in range(3))
+        assert known >= 1.0 and unknown >= 1.0
+        assert abs(known - unknown) < 0.12, (known, unknown)
+        log = server.log_tail(20000)
+        assert "Secret-Typed-As-User" not in log and "(no account; 20 characters)" in log
+        assert "user=alice" in log
+    finally:
+        server.stop()
+
+
+def _with_hash(server: OssftpServer, account: Account, iterations: int):
+    """`server.write_config` with `account`'s password hashed at `iterations`."""
+    write = server.write_config
+
+    def write_config() -> None:
+        write()
+        config = json.loads(server.config_path.read_text())
+        for entry in config["modules"]["accounts"]:
+            if entry["login_username"] == account.username:
+                entry["login_password"] = hash_password(account.password, iterations=iterations)
+        server.config_path.write_text(json.dumps(config))
+    return write_config
+
+
+def test_a_local_account_without_its_bucket_folder_logs_in_and_gets_550(tmp_path):
+    """It got "421 try again later" at each right login, which clients retry forever; an S3
+    account without its bucket logs in and gets 550 for each command, and so does this one.
+    Once the folder is made, the next login works."""
+    account = Account("alice", "right-pass", "gone")
+    server = OssftpServer(tmp_path / "srv", [account])
+    write = server.write_config
+
+    def write_config() -> None:
+        write()
+        server.bucket_dir(account).rmdir()
+    server.write_config = write_config
+    server.start()
+    try:
+        with RawFTP(server.port) as c:
+            assert c.login("alice", "right-pass").code == 230
+            reply = c.cmd("MKD d")
+            assert reply.code == 550 and "the bucket gone" in reply.text, reply.text
+            assert c.cmd("SIZE f").code == 550
+            assert c.cmd("PWD").code == 257
+        with RawFTP(server.port) as c:
+            assert c.login("alice", "wrong").code == 530
+        server.bucket_dir(account).mkdir()
+        with RawFTP(server.port) as c:
+            assert c.login("alice", "right-pass").code == 230
+            assert c.cmd("MKD d").code == 257
     finally:
         server.stop()
 

@@ -340,6 +340,10 @@ final class FTPControlHandler: ChannelInboundHandler {
             return
         }
         runAsync({ () -> Result<any VFS, AuthenticationError>? in
+            // A failure is answered `delay` after the attempt began, not after the password's
+            // check: the hash of a known user's password takes longer than none, and would tell
+            // which user names exist.
+            let deadline = ContinuousClock.now.advanced(by: delay)
             // nil: the address is banned (by this or another of its connections).
             if limiter.isBanned(address) { return nil }
             do {
@@ -354,14 +358,16 @@ final class FTPControlHandler: ChannelInboundHandler {
                 logger.warning("login while the account's storage cannot be reached", metadata: ["user": "\(user)", "reason": "\(reason)"])
                 return .failure(.unavailable(reason))
             } catch {
-                logger.notice("failed login", metadata: ["user": "\(user)", "reason": "\(error)"])
+                // A name that is no account's may be a password typed one field early.
+                let shown = authenticator.mayBeUser(user) ? user : "(no account; \(user.count) characters)"
+                logger.notice("failed login", metadata: ["user": "\(shown)", "reason": "\(error)"])
                 FTPMetrics.loginFailed.increment()
                 if let seconds = limiter.recordFailedLogin(address) {
                     logger.warning("too many failed logins from \(address): refused for \(Int(seconds)) s",
                                    metadata: ["address": "\(address)"])
                 }
                 // RFC 2577 §5: failed logins are slowed down.
-                try? await Task.sleep(for: delay)
+                try? await Task.sleep(until: deadline, clock: .continuous)
                 if limiter.isBanned(address) { return nil }
                 return .failure(error as? AuthenticationError ?? .rejected)
             }

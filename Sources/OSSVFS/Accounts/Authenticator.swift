@@ -8,6 +8,11 @@ public protocol Authenticator: Sendable {
     /// otherwise, and for wrong credentials: ``authenticate(user:password:)`` then decides.
     /// A login answered here costs the caller no trip off its thread and back.
     func authenticateAtOnce(user: String, password: String) -> AuthenticatedSession?
+
+    /// Whether `user` names an account this authenticator could log in (whatever the
+    /// password): a failed login's log line names only such users, since a user name that
+    /// names none is often a password typed one field early.
+    func mayBeUser(_ user: String) -> Bool
 }
 
 extension Authenticator {
@@ -56,13 +61,20 @@ public struct ConfiguredAccount: Sendable {
 /// Checks logins against the configured accounts.
 public struct AccountAuthenticator: Authenticator {
     private let accounts: [String: ConfiguredAccount]
-    // Checked when the user is unknown, so that the time taken does not reveal which users exist.
-    private let decoy = PasswordVerifier.pbkdf2SHA256(iterations: 10_000, salt: [0], key: [UInt8](repeating: 0, count: 32))
+    // Checked when the user is unknown, so that the time taken does not reveal which users exist:
+    // as costly as the accounts' own hashes (the frontends also answer every failure at one
+    // deadline, which covers the hash).
+    private let decoy: PasswordVerifier
 
     public init(accounts: [ConfiguredAccount]) {
         var byName: [String: ConfiguredAccount] = [:]
         for account in accounts where byName[account.username] == nil { byName[account.username] = account }
         self.accounts = byName
+        let iterations = accounts.compactMap { account -> Int? in
+            if case .pbkdf2SHA256(let iterations, _, _) = account.password { return iterations }
+            return nil
+        }.max() ?? 10_000
+        decoy = .pbkdf2SHA256(iterations: iterations, salt: [0], key: [UInt8](repeating: 0, count: 32))
     }
 
     public func authenticate(user: String, password: String) async throws -> AuthenticatedSession {
@@ -79,6 +91,8 @@ public struct AccountAuthenticator: Authenticator {
             throw AuthenticationError.unavailable("\(error)")
         }
     }
+
+    public func mayBeUser(_ user: String) -> Bool { accounts[user] != nil }
 
     public func authenticateAtOnce(user: String, password: String) -> AuthenticatedSession? {
         guard let account = accounts[user], account.password.isPlaintext, let makeVFS = account.makeVFSAtOnce,

@@ -18,6 +18,11 @@ public enum PasswordVerifier: Sendable, Equatable {
     /// iterations make guessing cheap: such a value is a configuration error, never taken as
     /// the password itself either.
     public static func malformedHash(_ stored: String) -> String? {
+        // Another tool's hash (pbkdf2-sha1$, Django's pbkdf2_sha256$, crypt's $6$...) would be
+        // taken as the password itself: whoever reads the file could log in with it.
+        if !stored.hasPrefix(scheme + "$") && (stored.lowercased().hasPrefix("pbkdf2") || Self.looksLikeCrypt(stored)) {
+            return "a hash of a kind ossftp does not read; only pbkdf2-sha256$… (as ossftp passwd writes) is"
+        }
         guard stored.hasPrefix(scheme + "$") else { return nil }
         let fields = stored.split(separator: "$", omittingEmptySubsequences: false)
         guard fields.count == 4, let iterations = Int(fields[1]), let salt = bytesFromHex(String(fields[2])),
@@ -29,6 +34,14 @@ public enum PasswordVerifier: Sendable, Equatable {
         if salt.count < 8 { return "a salt of \(salt.count) bytes; at least 8" }
         if key.count != 32 { return "a key of \(key.count) bytes; it must be 32" }
         return nil
+    }
+
+    /// Whether `stored` has the form of a crypt(3) hash: `$id$` then at least one more `$`
+    /// (`$6$salt$hash`, `$2b$12$...`, `$argon2id$v=19$...`).
+    static func looksLikeCrypt(_ stored: String) -> Bool {
+        let fields = stored.split(separator: "$", omittingEmptySubsequences: false)
+        guard fields.count >= 4, fields[0].isEmpty, let id = fields.dropFirst().first, !id.isEmpty else { return false }
+        return id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") } && stored.count >= 20
     }
 
     /// The fewest and most iterations a stored hash may have (as `ossftp passwd --iterations`).

@@ -43,6 +43,11 @@ public struct StoreLoginAuthenticator: Authenticator {
         return (1...255).contains(bucket.utf8.count) && bucket.utf8.allSatisfy(allowed) && bucket != "." && bucket != ".."
     }
 
+    public func mayBeUser(_ user: String) -> Bool {
+        guard let (keyID, bucket) = Self.split(user) else { return false }
+        return Self.isPlausible(keyID: keyID, bucket: bucket)
+    }
+
     public func authenticate(user: String, password: String) async throws -> AuthenticatedSession {
         guard let (keyID, bucket) = Self.split(user), !password.isEmpty, Self.isPlausible(keyID: keyID, bucket: bucket)
         else { throw AuthenticationError.rejected }
@@ -120,6 +125,8 @@ public struct ChainedAuthenticator: Authenticator {
     public init(_ authenticators: [any Authenticator]) {
         self.authenticators = authenticators
     }
+
+    public func mayBeUser(_ user: String) -> Bool { authenticators.contains { $0.mayBeUser(user) } }
 
     public func authenticate(user: String, password: String) async throws -> AuthenticatedSession {
         var last: any Error = AuthenticationError.rejected
