@@ -82,9 +82,9 @@ extension FuseFilesystem {
             return 0
         }
         if case .failure(let error) = result {
-            // A creator that appends met a file made meanwhile: busy, as a continuation that
-            // met another version (not EEXIST, which close(2) never means).
-            if case VFSError.alreadyExists = error, file.appending { file.failure = EBUSY } else {
+            // A creator that appends, or creates exclusively, met a file made meanwhile: busy, as
+            // a continuation that met another version (not EEXIST, which close(2) never means).
+            if case VFSError.alreadyExists = error, file.onlyIfAbsent { file.failure = EBUSY } else {
                 file.failure = FuseErrno.code(forAny: error)
             }
             return -file.failure!

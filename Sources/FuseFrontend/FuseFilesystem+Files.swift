@@ -76,14 +76,16 @@ extension FuseFilesystem {
         do { resolved = try resolveNew(path) } catch { return (-FuseErrno.code(forAny: error), 0) }
         attributes.changed(resolved)
         let kept = keptSentBytes(flags)
-        // A file created to append to (`>>`, "a" mode) is an APPE that creates it: stored only
-        // where nothing was made meanwhile (another mount's appender created it first), else
-        // its close fails with EBUSY and the other's lines stay. Stored over it, they were lost
+        // A file created to append to (`>>`, "a" mode) is an APPE that creates it, and one
+        // created exclusively (O_EXCL: a lock file) must be new: stored only where nothing was
+        // made meanwhile (by another mount), else its close fails with EBUSY and the other's
+        // file stays. Stored over it, its lines were lost, or two processes held one lock,
         // with both closes answered 0.
-        switch openStream(resolved, keeping: kept, ifAbsent: flags & O_APPEND != 0) {
+        let onlyIfAbsent = flags & (O_APPEND | O_EXCL) != 0
+        switch openStream(resolved, keeping: kept, ifAbsent: onlyIfAbsent) {
         case .success(let writer):
             let file = FuseOpenFile(path: resolved, writable: true, appending: flags & O_APPEND != 0,
-                                    replacing: true, size: 0, opener: process)
+                                    replacing: true, onlyIfAbsent: onlyIfAbsent, size: 0, opener: process)
             file.keptSentBytes = kept
             file.writer = writer
             return (0, handles.insert(file))

@@ -22,6 +22,9 @@ final class FuseOpenFile: @unchecked Sendable {
     /// Created, or opened with O_TRUNC: it replaces the file (the last to close wins), so it
     /// never waits for other writers, even when it goes on after a commit of its own.
     let replacing: Bool
+    /// Created to append to (O_APPEND) or exclusively (O_EXCL): stored only if no file was
+    /// made under its name meanwhile (another mount's), else its close gets EBUSY.
+    let onlyIfAbsent: Bool
     /// The process that opened it, when known: only its close commits (see ``FuseFilesystem/flush(_:process:)``).
     let opener: pid_t?
     var reader: FuseReader?
@@ -69,12 +72,13 @@ final class FuseOpenFile: @unchecked Sendable {
     /// The same for its reads: cleared once they have dropped what they held.
     let readsStale = LockedValue(false)
 
-    init(path: VFSPath, writable: Bool, appending: Bool = false, replacing: Bool = false, size: UInt64,
-         opener: pid_t?) {
+    init(path: VFSPath, writable: Bool, appending: Bool = false, replacing: Bool = false, onlyIfAbsent: Bool = false,
+         size: UInt64, opener: pid_t?) {
         self.path = path
         self.writable = writable
         self.appending = appending
         self.replacing = replacing
+        self.onlyIfAbsent = onlyIfAbsent
         self.size = size
         self.opener = opener
     }

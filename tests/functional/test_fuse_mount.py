@@ -260,18 +260,20 @@ def test_a_read_past_the_end_through_a_read_write_descriptor_is_the_end(mounted)
 
 
 @pytest.mark.parametrize("kind", ["local", "s3"])
-def test_two_mounts_creating_a_file_to_append_to_lose_no_acknowledged_line(kind, tmp_path, seaweedfs):
-    """Two mounts of one bucket each create `log.txt` to append to (O_APPEND|O_CREAT) and write
-    a line; the second to close stored its line over the first's, and both closes answered 0.
-    A file created to append to is an APPE that creates it: the later close gets EBUSY, and the
-    line stored first stays."""
+@pytest.mark.parametrize("mode", [os.O_APPEND, os.O_EXCL], ids=["append", "exclusive"])
+def test_two_mounts_creating_a_file_only_where_none_is_lose_no_acknowledged_line(kind, mode, tmp_path, seaweedfs):
+    """Two mounts of one bucket each create `log.txt` to append to (O_APPEND|O_CREAT), or
+    exclusively (O_EXCL: a lock file), and write a line; the second to close stored its line
+    over the first's, and both closes answered 0: two holders of one lock. Such a file is
+    stored only where none was made meanwhile: the later close gets EBUSY, and the line
+    stored first stays."""
     first = _mount(kind, tmp_path, seaweedfs)
     second = None
     try:
         args = [*first.mount.args]
         args[args.index("--spool_dir") + 1] = str(tmp_path / "spool2")
         second = FuseMount(tmp_path / "mnt2", args, env=first.mount.env).start()
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        flags = os.O_WRONLY | mode | os.O_CREAT
         one = os.open(first.root / "log.txt", flags, 0o644)
         two = os.open(tmp_path / "mnt2" / "log.txt", flags, 0o644)
         assert os.write(one, b"one\n") == 4 and os.write(two, b"two\n") == 4
