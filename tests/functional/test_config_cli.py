@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import socket
@@ -370,6 +371,50 @@ def test_an_encrypted_tls_key_is_refused_without_asking_for_its_passphrase(tmp_p
     assert result.returncode == EX_CONFIG, result.stdout
     assert f"the private key {key} is encrypted" in result.stdout
     assert "pass phrase" not in result.stdout.lower()
+
+
+def _certificate(folder: Path, not_before: datetime.datetime, not_after: datetime.datetime) -> tuple[Path, Path]:
+    """A self-signed certificate valid from `not_before` to `not_after`, and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(not_before)
+                   .not_valid_after(not_after).sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("valid, expected", [
+    ((-400, -30), "expired on"),
+    ((30, 400), "is not valid before"),
+    ((-30, 5), "expires on"),
+    ((-30, 400), None),
+])
+def test_a_certificate_clients_would_refuse_by_its_dates_is_warned_of(tmp_path, valid, expected):
+    # Every client that checks certificates failed its handshakes, and nothing said why.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert, key = _certificate(tmp_path, now + datetime.timedelta(days=valid[0]), now + datetime.timedelta(days=valid[1]))
+    check = run("config", "check", str(write_config(tmp_path, {"tls_certificate": str(cert), "tls_key": str(key)})))
+    assert check.returncode == 0, check.stderr
+    if expected:
+        assert f"tls_certificate {cert} {expected}" in check.stdout, check.stdout
+    else:
+        assert "tls_certificate" not in check.stdout.replace("FTPS:", ""), check.stdout
+
+
+def test_empty_tls_file_keys_leave_ftps_off(tmp_path):
+    # A template's "" was read as the config folder: "cannot load the certificate <folder>".
+    check = run("config", "check", str(write_config(tmp_path, {"tls_certificate": "", "tls_key": ""})))
+    assert check.returncode == 0, check.stderr
+    assert "FTPS: off" in check.stdout
 
 
 def test_the_seed_tools_oss_accounts_are_not_served_from_local_folders(tmp_path):

@@ -258,7 +258,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             pending = []
             droppingPlaintext = true
             do {
-                try context.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls, scope: tlsScope), position: .first)
+                try context.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls, scope: tlsScope, handshakeTimeout: configuration.tlsHandshakeTimeout), position: .first)
                 // Urgent data inline would now land in the TLS records and break them (an
                 // urgent ABOR's DM byte, RFC 959 §4.1.3): out of line, the kernel drops it.
                 try context.channel.syncOptions?.setOption(ChannelOptions.urgentInline, value: 0)

@@ -126,7 +126,10 @@ public final class FTPServer: Sendable {
                     // Implicit TLS needs its scope now; a plain connection makes one if it
                     // ever sends AUTH.
                     let scope = tls.map { _ in TLSSessionScope.random() }
-                    if let tls, let scope { try operations.addHandler(OpenSSLHandler(context: tls, scope: scope)) }
+                    if let tls, let scope {
+                        try operations.addHandler(OpenSSLHandler(context: tls, scope: scope,
+                                                                 handshakeTimeout: configuration.tlsHandshakeTimeout))
+                    }
                     try operations.addHandler(FTPLineHandler())
                     try operations.addHandler(FTPControlHandler(
                         // The session's data connections and tasks stay on its own loop too.

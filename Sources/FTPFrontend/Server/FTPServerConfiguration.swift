@@ -18,6 +18,10 @@ public struct FTPServerConfiguration: Sendable {
     public var maxPendingLines: Int
     /// A control connection with no command (and no transfer) for this long is closed with 421.
     public var idleTimeout: Duration
+    /// How long a control connection's TLS handshake may take (the implicit port's, or after
+    /// AUTH TLS): the idle timeout, at most 30 s. One that stalls held its place in the
+    /// per-address limit for the whole idle timeout, and its closing 421 could not be sent.
+    public var tlsHandshakeTimeout: Duration { min(idleTimeout, .seconds(30)) }
     /// A transfer that moves no byte for this long is aborted.
     public var stallTimeout: Duration
     /// The kernel receive buffer of data connections, in bytes; nil for its autotuning.

@@ -232,7 +232,9 @@ public struct FTPSessionStateMachine: Sendable {
             case "P":
                 return protect(private: true, "Data connections are private.")
             case "C":
-                if tls.requiredForData { return .send(FTPReply(.dataProtectionRefused, "Data connections must be encrypted.")) }
+                // RFC 2228 §4 lists 534 among PROT's replies for a level refused by policy; 521
+                // (RFC 4217 §9) is the transfer's, when it is sent under such a level.
+                if tls.requiredForData { return .send(FTPReply(.policyRefused, "Data connections must be encrypted.")) }
                 return protect(private: false, "Data connections are clear.")
             case "S", "E":
                 return .send(FTPReply(.protectionLevelNotSupported, "PROT \(level) is not supported; use P or C."))

@@ -37,12 +37,17 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The peer sent close_notify: the stream ended cleanly, whatever the socket says next.
     private var peerClosed = false
     private let dataConnection: Bool
-    /// The transfer ended well (``TLSCloseAfterHandshake``): a close before the handshake waits.
+    /// The transfer ended well (``TLSCloseAfterHandshake``): a close before the handshake waits,
+    /// and a close after it waits for its close_notify to be sent. Other closes of a data
+    /// connection are at once.
     private var closeWaitsForHandshake = false
     /// Such a close, waiting for the handshake.
     private var closeAfterHandshake: EventLoopPromise<Void>?
     /// How long such a close waits for a handshake that does not come.
     static let handshakeWaitOnClose = TimeAmount.seconds(10)
+    private let handshakeTimeout: Duration?
+    /// The end of ``handshakeTimeout``, from the handler's start on an active channel.
+    private var handshakeDeadline: Scheduled<Void>?
 
     /// `dataConnection`: no TLS 1.3 session tickets are sent. A client that only writes
     /// (an upload) never reads them, and closing a socket with unread data makes the kernel
@@ -50,7 +55,11 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// rclone, closes that way). Data connections resume the control connection's session
     /// and need no tickets of their own.
     /// `scope`: the control connection's (``TLSSessionScope``).
-    init(context tls: TLSServerContext, scope: TLSSessionScope, dataConnection: Bool = false) {
+    /// `handshakeTimeout`: a handshake not finished by then fails, and the connection closes
+    /// (nil: none; data connections have their own timeout).
+    init(context tls: TLSServerContext, scope: TLSSessionScope, dataConnection: Bool = false,
+         handshakeTimeout: Duration? = nil) {
+        self.handshakeTimeout = handshakeTimeout
         ssl = SSL_new(tls.context)!
         readBIO = cossl_bio_new_mem()!
         writeBIO = cossl_bio_new_mem()!
@@ -66,6 +75,27 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     // MARK: Inbound
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startHandshakeClock(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startHandshakeClock(context: context)
+        context.fireChannelActive()
+    }
+
+    private func startHandshakeClock(context: ChannelHandlerContext) {
+        guard let handshakeTimeout, handshakeDeadline == nil, !handshakeDone else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let seconds = handshakeTimeout.components.seconds
+        handshakeDeadline = context.eventLoop.scheduleTask(in: .seconds(seconds)) {
+            let (handler, context) = bound.value
+            handler.handshakeDeadline = nil
+            guard !handler.handshakeDone, context.channel.isActive else { return }
+            handler.fail(context: context, TLSError("no TLS handshake within \(seconds) s"))
+        }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
@@ -85,6 +115,8 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.flush()
         if result == 1 {
             handshakeDone = true
+            handshakeDeadline?.cancel()
+            handshakeDeadline = nil
             context.fireUserInboundEventTriggered(TLSHandshakeCompleted(resumed: SSL_session_reused(ssl) == 1))
             let writes = pendingWrites
             pendingWrites = []
@@ -210,6 +242,16 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(mode: mode, promise: promise)
             return
         }
+        if dataConnection && !closeWaitsForHandshake {
+            // A transfer that did not end well (ABOR, the stall watchdog, a shutdown): its
+            // client is told so on the control connection, and its close_notify is sent only
+            // if the socket takes it now. NIO's buffer may be empty while the kernel's is full
+            // of what a client that stopped reading left: waiting held ABOR's 426 for 5 s.
+            flushCiphertext(context: context, promise: nil)
+            context.flush()
+            context.close(mode: mode, promise: promise)
+            return
+        }
         let sent = context.eventLoop.makePromise(of: Void.self)
         flushCiphertext(context: context, promise: sent)
         context.flush()
@@ -253,6 +295,9 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// data connection): writes waiting for the handshake fail, or whoever waits on them (a
     /// transfer, a shutdown) would wait forever.
     func channelInactive(context: ChannelHandlerContext) {
+        // The deadline's task holds this handler: not for its whole time after the close.
+        handshakeDeadline?.cancel()
+        handshakeDeadline = nil
         failPendingWrites(ChannelError.ioOnClosedChannel)
         // A transfer that ended well and was waiting to give the client its handshake.
         let transferEnded = closeAfterHandshake != nil
@@ -274,7 +319,23 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        handshakeDeadline?.cancel()
+        handshakeDeadline = nil
         failPendingWrites(ChannelError.ioOnClosedChannel)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed? = event as? ChannelEvent, !handshakeDone {
+            // The peer ended its side before the handshake finished, which now never can: what
+            // waits for it (the implicit port's 220, a transfer's close) would hold the
+            // connection, and its place in the per-address limit, until a deadline.
+            failPendingWrites(ChannelError.ioOnClosedChannel)
+            if let waiting = closeAfterHandshake {
+                closeAfterHandshake = nil
+                context.close(mode: .all, promise: waiting)
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     private func failPendingWrites(_ error: any Error) {

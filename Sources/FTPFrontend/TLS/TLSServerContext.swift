@@ -1,4 +1,5 @@
 import COpenSSL
+import Glibc
 
 /// The server side of FTPS on OpenSSL: one `SSL_CTX` with the certificate, TLS 1.2 and newer
 /// only, and a server session cache, so that data connections can resume the control
@@ -42,6 +43,30 @@ public final class TLSServerContext: @unchecked Sendable {
 
     deinit {
         SSL_CTX_free(context)
+    }
+
+    /// What an admin should hear of the certificate's dates at `now` (seconds since 1970):
+    /// expired, not valid yet, or expiring within 14 days; nil when none of these. Clients
+    /// that check certificates fail every handshake with such a one, which the server does
+    /// not see.
+    public func certificateWarning(now: time_t) -> String? {
+        guard let certificate = SSL_CTX_get0_certificate(context),
+            let notBefore = X509_get0_notBefore(certificate), let notAfter = X509_get0_notAfter(certificate)
+        else { return nil }
+        var moment = now
+        if X509_cmp_time(notAfter, &moment) < 0 { return "expired on \(Self.format(notAfter))" }
+        if X509_cmp_time(notBefore, &moment) > 0 { return "is not valid before \(Self.format(notBefore))" }
+        var soon = now + 14 * 86_400
+        if X509_cmp_time(notAfter, &soon) < 0 { return "expires on \(Self.format(notAfter))" }
+        return nil
+    }
+
+    /// An ASN.1 time as `2026-11-30 10:40 UTC`.
+    private static func format(_ time: UnsafePointer<ASN1_TIME>) -> String {
+        var parts = tm()
+        guard ASN1_TIME_to_tm(time, &parts) == 1 else { return "an unreadable date" }
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)) UTC"
     }
 
     static let tls12Ciphers = [
