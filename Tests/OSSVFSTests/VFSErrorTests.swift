@@ -23,11 +23,11 @@ import Testing
 
     /// libcurl's messages name the store's host and port: a client hears what happened only.
     @Test func transportFailuresNameNoAddress() {
-        let refused = ObjectStoreError.transport(HTTPTransportError(
-            code: 7, message: "Failed to connect to 10.1.2.3 port 9000 after 0 ms: Couldn't connect to server").description)
+        let refused = ObjectStoreError.transport(
+            "transport error 7: Failed to connect to 10.1.2.3 port 9000 after 0 ms: Couldn't connect to server", curlCode: 7)
         #expect(VFSError(refused, path: "/f") == .storeUnavailable("cannot connect to the store"))
-        let timedOut = ObjectStoreError.transport(HTTPTransportError(
-            code: 28, message: "Operation too slow. Less than 1 bytes/sec transferred the last 20 seconds").description)
+        let timedOut = ObjectStoreError.transport(
+            "transport error 28: Operation too slow. Less than 1 bytes/sec transferred the last 20 seconds", curlCode: 28)
         #expect(VFSError(timedOut, path: "/f") == .storeUnavailable("the store did not answer in time"))
         // ossftp's own words name nothing of the kind, and stay.
         #expect(VFSError(.transport("the store's answer ended after 5 of 9 bytes"), path: "/f")

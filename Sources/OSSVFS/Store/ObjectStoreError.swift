@@ -32,8 +32,10 @@ public enum ObjectStoreError: Error, Sendable, Equatable {
     case io(operation: String, errno: Int32)
     /// Any other answer of the service.
     case service(status: Int, code: String, message: String, requestID: String?)
-    /// The request never got an answer (connection refused, timeout, TLS failure).
-    case transport(String)
+    /// The request never got an answer (connection refused, timeout, TLS failure): what
+    /// happened, for the log, and libcurl's code when it was libcurl's failure (its message
+    /// names the store's address, which clients are told in other words).
+    case transport(String, curlCode: Int32? = nil)
 }
 
 extension ObjectStoreError: CustomStringConvertible {
@@ -54,7 +56,7 @@ extension ObjectStoreError: CustomStringConvertible {
         case .io(let operation, let code): return "\(operation): \(String(cString: strerror(code)))"
         case .service(let status, let code, let message, let requestID):
             return "HTTP \(status) \(code): \(message)\(id(requestID))"
-        case .transport(let reason): return "no answer: \(reason)"
+        case .transport(let reason, _): return "no answer: \(reason)"
         }
     }
 }

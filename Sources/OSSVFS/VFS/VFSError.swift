@@ -92,7 +92,8 @@ public enum VFSError: Error, Sendable, Equatable {
             }
         // libcurl's words name the store's address: the client hears what happened, the log
         // (every failed request, every failed transfer) where.
-        case .transport(let reason): self = .storeUnavailable(HTTPTransportError.summary(ofReason: reason))
+        case .transport(let reason, let code):
+            self = .storeUnavailable(code.map { HTTPTransportError(code: $0, message: "").summary } ?? reason)
         }
     }
 }

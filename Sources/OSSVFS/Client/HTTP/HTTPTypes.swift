@@ -88,12 +88,4 @@ public struct HTTPTransportError: Error, Sendable, Equatable, CustomStringConver
         }
     }
 
-    /// ``summary`` for a reason made from ``description``; any other reason (ossftp's own
-    /// words) as it is.
-    public static func summary(ofReason reason: String) -> String {
-        guard reason.hasPrefix("transport error "), let colon = reason.firstIndex(of: ":"),
-            let code = Int32(reason[reason.index(reason.startIndex, offsetBy: 16)..<colon])
-        else { return reason }
-        return HTTPTransportError(code: code, message: "").summary
-    }
 }

@@ -85,7 +85,7 @@ extension HTTPObjectStore {
                     try await retry.pause(before: attempt + 1)
                     continue
                 }
-                throw ObjectStoreError.transport(error.description)
+                throw ObjectStoreError.transport(error.description, curlCode: error.code)
             }
         }
     }

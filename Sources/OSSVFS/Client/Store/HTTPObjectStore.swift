@@ -130,7 +130,7 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
                     try await retry.pause(before: attempt + 1)
                     continue
                 }
-                throw ObjectStoreError.transport(error.description)
+                throw ObjectStoreError.transport(error.description, curlCode: error.code)
             }
         }
     }
