@@ -30,7 +30,9 @@ extension ObjectTransfer {
                     }
                     let (body, partNumber) = (pending, number)
                     group.addTask {
-                        try await store.uploadPart(key, uploadID: uploadID, partNumber: partNumber, body: .bytes(body))
+                        try await leftovers.sendingPart {
+                            try await store.uploadPart(key, uploadID: uploadID, partNumber: partNumber, body: .bytes(body))
+                        }
                     }
                     inFlight += 1
                     pending = try await readPart(input, size: partSize)

@@ -48,8 +48,10 @@ public enum ObjectTransfer {
                     let length = min(partSize, size - offset)
                     next += 1
                     group.addTask {
-                        try await store.uploadPart(key, uploadID: uploadID, partNumber: number,
-                                                   body: .file(path: pinned, offset: offset, length: length))
+                        try await leftovers.sendingPart {
+                            try await store.uploadPart(key, uploadID: uploadID, partNumber: number,
+                                                       body: .file(path: pinned, offset: offset, length: length))
+                        }
                     }
                 }
                 while next < min(concurrency, count) { addPart() }

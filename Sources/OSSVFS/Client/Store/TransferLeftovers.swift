@@ -11,8 +11,18 @@ public final class TransferLeftovers: @unchecked Sendable {
     /// A multipart upload is being created: its id is not known yet.
     private var uploadStarting = false
     private var partialFile: String?
+    /// Parts being sent: one the store took in before an abort may still be written after
+    /// it, and bring the upload back (SeaweedFS's filer makes the part's folder anew).
+    private var partsInFlight = 0
 
     public init() {}
+
+    /// Runs `send`, a part's upload, counted as in flight.
+    func sendingPart<T>(_ send: () async throws -> T) async throws -> T {
+        lock.withLock { partsInFlight += 1 }
+        defer { lock.withLock { partsInFlight -= 1 } }
+        return try await send()
+    }
 
     func uploadStarting(_ starting: Bool) {
         lock.withLock { uploadStarting = starting }
@@ -51,8 +61,13 @@ public final class TransferLeftovers: @unchecked Sendable {
         if let upload {
             do {
                 try await upload.store.abortMultipartUpload(upload.key, uploadID: upload.uploadID)
-                // Parts still arriving when the abort came may be kept (S3 says to abort again).
-                try? await Task.sleep(for: .milliseconds(500))
+                // Parts still arriving when the abort came may be kept (S3 says to abort again):
+                // once those in flight have ended (up to 10 s; a fixed half second was too
+                // short for a 5 MiB part on a busy machine, and the upload came back).
+                try? await Task.sleep(for: .milliseconds(100))
+                for _ in 0..<200 where lock.withLock({ partsInFlight > 0 }) {
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
                 try? await upload.store.abortMultipartUpload(upload.key, uploadID: upload.uploadID)
                 done.append("the multipart upload of \(upload.key) was aborted")
             } catch {
@@ -65,5 +80,13 @@ public final class TransferLeftovers: @unchecked Sendable {
             done.append("the partial file \(partialFile) was removed")
         }
         return done
+    }
+}
+
+extension Optional where Wrapped == TransferLeftovers {
+    /// Runs `send`, a part's upload, counted as in flight when there are leftovers to keep.
+    func sendingPart<T>(_ send: () async throws -> T) async throws -> T {
+        guard let leftovers = self else { return try await send() }
+        return try await leftovers.sendingPart(send)
     }
 }
