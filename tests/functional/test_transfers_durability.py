@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from netutil import HOST
-from ossftp_server import OssftpServer
+from ossftp_server import Account, OssftpServer
 from seaweedfs import SeaweedFS
 
 MiB = 1024 * 1024
@@ -266,6 +266,61 @@ def test_a_client_dropping_mid_stor_leaves_nothing(seaweedfs, bucket, tmp_path, 
         for key in ("dropped.bin", "reset.bin"):
             wait_until(lambda: not uploads(seaweedfs, bucket, key), 30, f"{key}'s upload to be aborted")
             assert object_sha256(seaweedfs, bucket, key) is None, key
+    finally:
+        server.stop()
+
+
+# A client process that logs in, starts a STOR, sends `sent` bytes and is killed (SIGKILL): the
+# kernel ends its data and control connections together.
+_KILLED_UPLOADER = r"""
+import os, socket, sys
+port, user, password, path, sent = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+control = socket.create_connection(("127.0.0.1", int(port)))
+replies = control.makefile("rb")
+def reply():
+    line = replies.readline()
+    while line[3:4] == b"-":
+        line = replies.readline()
+    return line
+def command(line):
+    control.sendall(line.encode() + b"\r\n")
+    return reply()
+reply(); command("USER " + user); command("PASS " + password); command("TYPE I")
+data = socket.create_connection(("127.0.0.1", int(command("EPSV").split(b"|")[3])))
+assert command("STOR " + path).startswith(b"150")
+data.sendall(os.urandom(sent))
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_clients_killed_mid_stor_on_a_busy_server_leave_nothing(tmp_path):
+    """Clients killed mid-upload, four at a time for 15 s: the data connection's end looks like
+    the file's end, and only the control connection's end, which comes with it, tells them
+    apart. On a busy server the session may read that end late; none of the cut files may
+    be stored."""
+    account = Account("kc", "kc-pass-" + secrets.token_hex(4), "bucket")
+    server = OssftpServer(tmp_path / "srv", [account])
+    server.start()
+    killed: list[str] = []
+    stop = time.monotonic() + 15
+    try:
+        def uploader(number: int) -> None:
+            count = 0
+            while time.monotonic() < stop:
+                count += 1
+                path = f"killed-{number}-{count}.bin"
+                sent = 100_000 + (count * 7919 * (number + 1)) % 1_900_000
+                subprocess.run(["python3", "-c", _KILLED_UPLOADER, str(server.port), account.username,
+                                account.password, path, str(sent)], capture_output=True, timeout=60)
+                killed.append(path)
+        threads = [threading.Thread(target=uploader, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        time.sleep(2)
+        stored = [path for path in killed if (server.bucket_dir() / path).exists()]
+        assert len(killed) > 100 and stored == [], (len(killed), stored[:5])
     finally:
         server.stop()
 

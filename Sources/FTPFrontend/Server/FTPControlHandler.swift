@@ -456,7 +456,8 @@ final class FTPControlHandler: ChannelInboundHandler {
             vfs: vfs, source: source, handle: handle, group: group,
             mover: FTPDataTransfer(vfs: vfs, facts: machine.machineFacts, ascii: machine.transferType == .ascii,
                                    sendsFileRegions: source.tls == nil,
-                                   lost: { [logger] in logger.info("data connection lost: \($0)") }),
+                                   lost: { [logger] in logger.info("data connection lost: \($0)") },
+                                   controlEndUnread: Self.controlEndUnread(handler, channel: context.channel)),
             dataConnectionTimeout: configuration.dataConnectionTimeout,
             stallTimeout: Double(configuration.stallTimeout.components.seconds), logger: logger)
         let registry = self.registry
@@ -465,6 +466,27 @@ final class FTPControlHandler: ChannelInboundHandler {
         transferTask = Task(executorPreference: taskExecutor) {
             await LogContext.$session.withValue(session) { await runner.run(transfer, report: report) }
             registry.transferTaskEnded()
+        }
+    }
+
+    /// Whether the client has ended the control connection (its FIN or reset is in the kernel:
+    /// the socket is no longer ESTABLISHED) while the session has not read that end yet.
+    private static func controlEndUnread(_ handler: NIOLoopBound<FTPControlHandler>, channel: any Channel)
+        -> @Sendable () async -> Bool
+    {
+        {
+            let loop = channel.eventLoop
+            guard let unread = try? await loop.submit({ !handler.value.inputClosed && !handler.value.closing }).get(),
+                unread
+            else { return false }
+            #if os(Linux)
+            guard let provider = channel as? SocketOptionProvider, let info = try? await provider.getTCPInfo().get()
+            else { return false }
+            // TCP_ESTABLISHED in linux/tcp_states.h (not in Glibc's module).
+            return info.tcpi_state != 1
+            #else
+            return false
+            #endif
         }
     }
 

@@ -31,6 +31,9 @@ struct FTPDataTransfer: Sendable {
     /// How long an upload whose data connection ended waits for its control connection's end
     /// before it commits (a client that died closes both).
     static let controlEndWait = Duration.milliseconds(30)
+    /// How many times, 10 ms apart, an upload waits for its session to read a control
+    /// connection's end the kernel has.
+    static let controlEndReadChecks = 300
     /// At most this many reads go to the writer at once (one vectored write; IOV_MAX is 1024).
     static let uploadChunkPieces = 64
 
@@ -44,6 +47,9 @@ struct FTPDataTransfer: Sendable {
     var sendsFileRegions = false
     /// Told why a data connection was lost (a TLS failure names its cause), for the log.
     var lost: @Sendable (any Error) -> Void = { _ in }
+    /// Whether the client has ended its control connection, as the kernel knows, while the
+    /// session has not read that end yet (see ``receive(into:over:progress:storeWait:aborted:)``).
+    var controlEndUnread: @Sendable () async -> Bool = { false }
 
     /// Checks the request and opens what it needs; throws a ``VFSError`` to refuse it.
     func prepare(_ transfer: FTPSessionStateMachine.Transfer) async throws -> Prepared {
@@ -351,6 +357,14 @@ struct FTPDataTransfer: Sendable {
         // Both ends leave the client's host together: the moment covers their arrival apart,
         // and is paid by every upload (100 ms held a camera's small files to ten a second).
         try? await Task.sleep(for: Self.controlEndWait)
+        // On a busy server the session may not have read the control connection's end within
+        // that moment though the kernel has it (a third of the uploads of clients killed
+        // mid-transfer were stored cut): then the session is given time to read it, and what
+        // came before it (a QUIT keeps the upload), and to decide.
+        for _ in 0..<Self.controlEndReadChecks where !aborted() && !Task.isCancelled {
+            guard await controlEndUnread() else { break }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         if aborted() {
             await writer.abort()
             return .aborted
