@@ -7,6 +7,7 @@ import ftplib
 import io
 import secrets
 import subprocess
+import time
 import pytest
 
 from netutil import HOST
@@ -344,3 +345,40 @@ def test_a_folder_rename_by_copy_keeps_the_bytes_of_a_marker_that_holds_some(tmp
         c.quit()
     finally:
         srv.stop()
+
+
+def test_a_file_another_process_stored_where_a_folder_was_emptied_here_is_a_file(tmp_path):
+    """A process that deleted the last file of `a/sub` keeps `a/sub` (and `a`) as folders for a
+    while, as on a disk; another process then removed `a` and stored a file named `a`. The first
+    showed `a` as an empty folder for minutes (SIZE 550 "is a directory", STOR under it 550),
+    long past its cache TTL, while RETR gave the file: the file wins."""
+    account = Account("pa", "pa-pass", "shared")
+    first = OssftpServer(tmp_path / "one", [account], extra_args=["--cache_ttl", "1"])
+    second = OssftpServer(tmp_path / "two", [account],
+                          extra_args=["--cache_ttl", "1", "--local_root", str((tmp_path / "one" / "root").resolve())])
+    first.start()
+    second.start()
+    try:
+        a, b = login(first, "pa", "pa-pass"), login(second, "pa", "pa-pass")
+        a.mkd("a")
+        (first.bucket_dir() / "a" / "sub").mkdir(parents=True)
+        (first.bucket_dir() / "a" / "sub" / "x").write_bytes(b"x")
+        a.delete("a/sub/x")
+        a.cwd("/a/sub")  # kept, empty, for this process
+        a.cwd("/")
+        b.rmd("a")
+        b.storbinary("STOR a", io.BytesIO(b"file-a"))
+        time.sleep(2.5)  # past both cache TTLs
+        assert a.size("a") == 6
+        assert fetch(a, "a") == b"file-a"
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            a.cwd("/a/sub")
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            a.storbinary("STOR a/sub/y", io.BytesIO(b"yy"))
+        assert sorted(p.name for p in first.bucket_dir().iterdir() if not p.name.startswith(".ossftp-")) == ["a"]
+        assert (first.bucket_dir() / "a").read_bytes() == b"file-a"
+        a.quit()
+        b.quit()
+    finally:
+        first.stop()
+        second.stop()

@@ -160,7 +160,19 @@ public struct ObjectVFS: VFS {
         // is still there, empty, until RMD or rmdir, as on a disk: a client deleting a tree goes
         // back up into it (lftp's `rm -r`, rclone's purge), a session standing in it goes on
         // (CDUP, a camera's next STOR after deleting the old picture).
-        return await cache.vanishedWithItsObjects(prefix)
+        guard await cache.vanishedWithItsObjects(prefix) else { return false }
+        // That memory is this process's own: another one may have removed the folder, or one
+        // above it, and stored a file of that name since, which no listing here contradicts.
+        // The file wins (it was shown as an empty folder for minutes, and STOR under it gave 550).
+        var folder: VFSPath? = path
+        while let current = folder, !current.isRoot {
+            if try await fileInfo(current) != nil {
+                await cache.clearEmptied(prefix)
+                return false
+            }
+            folder = current.parent
+        }
+        return true
     }
 
     /// Whether any key lives under `prefix`, the directory prefix of `path` (a marker, or the
