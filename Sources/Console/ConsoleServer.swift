@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import ServiceLifecycle
 import NIOCore
 
 /// The web console and `/metrics` on Hummingbird: HTML pages, the JSON API behind them, and
@@ -59,7 +60,17 @@ public struct ConsoleServer: Sendable {
                                  availableConnectionsDelegate: MaximumAvailableConnections(Self.maxConnections)),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
-        try await app.run()
+        // Ended by the task's cancellation, as a graceful shutdown: cancelled itself, the
+        // server logged "Waiting on child channel: CancellationError()" as an error at every
+        // clean stop, and the console listed it among the recent errors.
+        // The group runs apart from this task, which cancellation would reach through.
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let running = Task { try await group.run() }
+        try await withTaskCancellationHandler {
+            try await running.value
+        } onCancel: {
+            Task { await group.triggerGracefulShutdown() }
+        }
     }
 
     // MARK: - Routes

@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import stat
 import subprocess
 import threading
@@ -648,3 +649,25 @@ def test_the_bearer_scheme_is_taken_in_any_case_and_a_bad_value_is_named(protect
     for value in (120.5, None):
         code, body = client.post_json("/api/config", {"key": "idle_timeout", "value": value})
         assert code == 400 and body["error"] == '"value" must be a whole number or text', body
+
+
+def test_a_clean_stop_logs_no_error(tmp_path, alice):
+    """Each SIGTERM logged "Waiting on child channel: CancellationError()" as an error (the
+    console's server was cancelled, not shut down), and the console listed it among the
+    recent errors of a server that had none. A browser's idle keep-alive connection does not
+    hold the stop up."""
+    server = start(tmp_path, [alice])
+    try:
+        console = ConsoleClient(server.web_port)
+        assert console.get_json("/api/status") is not None
+        idle = socket.create_connection((HOST, server.web_port))
+        idle.sendall(b"GET /api/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert idle.recv(65536).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert server.stop() == 0
+        assert time.monotonic() - started < 10
+        idle.close()
+        errors = [line for line in server.log_tail(100_000).splitlines() if " error " in line]
+        assert errors == [], errors
+    finally:
+        server.stop()
