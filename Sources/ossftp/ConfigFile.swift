@@ -36,7 +36,7 @@ struct ConfigFile: Decodable {
         var buff_size: IgnoredValue?
     }
 
-    struct Account: Decodable {
+    struct Account: Decodable, Equatable {
         var access_id: String?
         var access_secret: String?
         var bucket_name: String?
@@ -219,7 +219,7 @@ struct LenientInt: Decodable {
 }
 
 /// A boolean written as true/false, "true"/"false" (any case), or null for "unset".
-struct LenientBool: Decodable {
+struct LenientBool: Decodable, Equatable {
     var value: Bool?
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()

@@ -356,7 +356,12 @@ struct ServeSettings {
             // Two entries of one name: one would be ignored, and which one the admin meant (a
             // read-only one added below a full one) cannot be told.
             if let first = firstIndex[name] {
-                throw ConfigError("\(field) has the login_username \(name) of modules.accounts[\(first)]: one name, one account")
+                // The same entry twice (a paste): nothing to choose between.
+                if file?.modules.accounts?[first] == account {
+                    warnings.append("\(field) repeats modules.accounts[\(first)] (\(name)) as it is; it is ignored")
+                    continue
+                }
+                throw ConfigError("\(field) has the login_username \(name) of modules.accounts[\(first)] with other settings: one name, one account")
             }
             if let other = firstIndex.first(where: { $0.key.lowercased() == name.lowercased() }) {
                 warnings.append("\(field) has the login_username \(name), and modules.accounts[\(other.value)] \(other.key): they are two accounts, as user names are compared exactly")
@@ -406,7 +411,7 @@ struct ServeSettings {
             accountCredentials.append(try account.credentials(field: field, relativeTo: configFolder))
             accountStores.append(store)
             if store.provider == .local && (try? PosixFile.status("\(localRoot)/\(bucket)"))??.isDirectory != true {
-                warnings.append("\(field) (\(name)): bucket folder \(localRoot)/\(bucket) does not exist; its logins will fail")
+                warnings.append("\(field) (\(name)): bucket folder \(localRoot)/\(bucket) does not exist; its sessions get 550 for every command until it is made")
             }
             accounts.append(account)
         }

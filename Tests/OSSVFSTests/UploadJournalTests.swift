@@ -10,6 +10,9 @@ import TestSupport
                      writeBack: true, sealed: true, sealedAt: sealedAt)
     }
 
+    /// The record's name in ``WriteBackOrder``.
+    static func name(_ record: UploadRecord) -> String { WriteBackOrder.name(record.key, in: record.store) }
+
     /// A mark that an upload was stored while an older one of its name was pending stays while
     /// that older record is in the journal, and goes with it, in the same run: marks no longer
     /// pile up until the next start.
@@ -22,11 +25,11 @@ import TestSupport
         let elsewhere = Self.record("c", key: "other", sealedAt: 0.5, folder: folder)
         for record in [older, newer, elsewhere] { try await journal.save(record) }
         await journal.markStored(newer)
-        await journal.remove(newer.name)
+        await journal.remove(newer.name, writeBackName: Self.name(newer))
         // The older upload of "k" must still never be completed: its mark is kept.
         #expect(await journal.marks().map(\.mark.sealedAt) == [2])
         // A record of another name, sealed earlier, does not hold the mark.
-        await journal.remove(older.name)
+        await journal.remove(older.name, writeBackName: Self.name(older))
         #expect(await journal.marks().isEmpty)
         #expect(try await journal.records().map(\.name) == ["c"])
     }
@@ -43,7 +46,7 @@ import TestSupport
         try await journal.save(newer)
         await journal.markStored(newer)
         try Data("{damaged".utf8).write(to: URL(fileURLWithPath: folder.path + "/journal/a.json"))
-        await journal.remove(newer.name)
+        await journal.remove(newer.name, writeBackName: Self.name(newer))
         #expect(await journal.marks().count == 1)
     }
 }

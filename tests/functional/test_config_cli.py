@@ -177,7 +177,16 @@ def test_an_account_named_twice_is_refused(tmp_path):
         {"login_username": "bob", "login_password": "y", "bucket_name": "bkt", "permissions": "read-only"}])
     check = run("config", "check", str(path))
     assert check.returncode == 1
-    assert "modules.accounts[1] has the login_username bob of modules.accounts[0]: one name, one account" in check.stderr
+    assert ("modules.accounts[1] has the login_username bob of modules.accounts[0] with other settings: "
+            "one name, one account") in check.stderr
+    # The same entry pasted twice: nothing to choose between, said and ignored.
+    same = write_config(tmp_path, {}, accounts=[
+        {"login_username": "bob", "login_password": "x", "bucket_name": "bkt"},
+        {"login_username": "bob", "login_password": "x", "bucket_name": "bkt"}])
+    check = run("config", "check", str(same))
+    assert check.returncode == 0, check.stderr
+    assert "modules.accounts[1] repeats modules.accounts[0] (bob) as it is; it is ignored" in check.stdout
+    assert check.stdout.count("account bob:") == 1
 
 
 def test_a_read_only_account_cannot_be_given_renames(tmp_path):

@@ -359,7 +359,7 @@ final class FTPControlHandler: ChannelInboundHandler {
                 return .failure(.unavailable(reason))
             } catch {
                 // A name that is no account's may be a password typed one field early.
-                let shown = authenticator.mayBeUser(user) ? user : "(no account; \(user.count) characters)"
+                let shown = authenticator.mayBeUser(user) ? user : "(not an account)"
                 logger.notice("failed login", metadata: ["user": "\(shown)", "reason": "\(error)"])
                 FTPMetrics.loginFailed.increment()
                 if let seconds = limiter.recordFailedLogin(address) {
@@ -469,6 +469,19 @@ final class FTPControlHandler: ChannelInboundHandler {
         }
     }
 
+    /// Whether reading is paused (``channelWritabilityChanged(context:)``).
+    private var readsPaused: Bool { context?.channel.isWritable == false }
+
+    /// The client ended the control connection while reads were paused, so that its end cannot
+    /// be read: as at its FIN, an upload it did not QUIT after is aborted.
+    private func controlEndedUnread() {
+        guard !inputClosed, !closing else { return }
+        if transferTask != nil && machine.transferStores && !quitSent {
+            transferHandle?.abort()
+            transferTask?.cancel()
+        }
+    }
+
     /// Whether the client has ended the control connection (its FIN or reset is in the kernel:
     /// the socket is no longer ESTABLISHED) while the session has not read that end yet.
     private static func controlEndUnread(_ handler: NIOLoopBound<FTPControlHandler>, channel: any Channel)
@@ -483,7 +496,17 @@ final class FTPControlHandler: ChannelInboundHandler {
             guard let provider = channel as? SocketOptionProvider, let info = try? await provider.getTCPInfo().get()
             else { return false }
             // TCP_ESTABLISHED in linux/tcp_states.h (not in Glibc's module).
-            return info.tcpi_state != 1
+            guard info.tcpi_state != 1 else { return false }
+            // Reads are paused while the client does not read its replies: its end would never
+            // be read, and the wait would end in a commit of what may be a cut file.
+            let decided = try? await loop.submit { () -> Bool in
+                guard !handler.value.readsPaused else {
+                    handler.value.controlEndedUnread()
+                    return true
+                }
+                return false
+            }.get()
+            return decided != true
             #else
             return false
             #endif

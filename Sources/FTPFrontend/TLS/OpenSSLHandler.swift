@@ -327,8 +327,9 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed? = event as? ChannelEvent, !handshakeDone {
             // The peer ended its side before the handshake finished, which now never can: what
-            // waits for it (the implicit port's 220, a transfer's close) would hold the
-            // connection, and its place in the per-address limit, until a deadline.
+            // waits for it (the implicit port's 220) would hold the connection, and its place
+            // in the per-address limit, until a deadline. (Only control connections take
+            // half-closes; a data connection's end closes it.)
             failPendingWrites(ChannelError.ioOnClosedChannel)
             if let waiting = closeAfterHandshake {
                 closeAfterHandshake = nil

@@ -1,5 +1,7 @@
 import COpenSSL
+#if canImport(Glibc)
 import Glibc
+#endif
 
 /// The server side of FTPS on OpenSSL: one `SSL_CTX` with the certificate, TLS 1.2 and newer
 /// only, and a server session cache, so that data connections can resume the control

@@ -70,10 +70,13 @@ public struct AccountAuthenticator: Authenticator {
         var byName: [String: ConfiguredAccount] = [:]
         for account in accounts where byName[account.username] == nil { byName[account.username] = account }
         self.accounts = byName
-        let iterations = accounts.compactMap { account -> Int? in
+        let dearest = accounts.compactMap { account -> Int? in
             if case .pbkdf2SHA256(let iterations, _, _) = account.password { return iterations }
             return nil
         }.max() ?? 10_000
+        // No dearer than ossftp passwd's: an unknown user name must not cost every guess the
+        // CPU of the one account hashed at ten million iterations (the deadline hides the rest).
+        let iterations = min(dearest, PasswordVerifier.defaultIterations)
         decoy = .pbkdf2SHA256(iterations: iterations, salt: [0], key: [UInt8](repeating: 0, count: 32))
     }
 

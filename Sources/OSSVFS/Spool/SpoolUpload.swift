@@ -533,7 +533,9 @@ public actor SpoolUpload: VFSWriter {
             }
             state = .committed
             await dropRetained()
-            if let journal = configuration.journal, record != nil { await journal.remove(name) }
+            if let journal = configuration.journal, record != nil {
+                await journal.remove(name, writeBackName: WriteBackOrder.name(key, in: store.descriptor))
+            }
             await onCommit()
         }
     }
@@ -566,7 +568,9 @@ public actor SpoolUpload: VFSWriter {
             }
         }
         // If the store could not be told, the record stays, and the next start aborts it.
-        if aborted, let journal = configuration.journal, record != nil { await journal.remove(name) }
+        if aborted, let journal = configuration.journal, record != nil {
+            await journal.remove(name, writeBackName: WriteBackOrder.name(key, in: store.descriptor))
+        }
         if let first = pendingFirst {
             pendingFirst = nil
             await release(first.reserved, path: first.path)

@@ -42,9 +42,9 @@ public struct UploadRecord: Codable, Sendable, Equatable {
 /// credentials). Each save is atomic and synced, so a record survives kill -9 and power loss.
 public final class UploadJournal: Sendable {
     public let directory: String
-    /// Marks this process left that may still be on disk: the sweep after a record's removal
-    /// reads the journal only while some are.
-    private let marksLeft = LockedBox(0)
+    /// How many marks of each write-back name may be on disk: a record's removal sweeps the
+    /// marks of its own name only, and only while there are some.
+    private let marksByName = LockedBox<[String: Int]>([:])
 
     public init(directory: String) {
         self.directory = directory
@@ -92,33 +92,49 @@ public final class UploadJournal: Sendable {
     func markStored(_ record: UploadRecord) async {
         let mark = StoredMark(name: WriteBackOrder.name(record.key, in: record.store), sealedAt: record.sealedAt ?? 0)
         guard let data = try? JSONEncoder().encode(mark) else { return }
-        marksLeft.withValue { $0 += 1 }
+        marksByName.withValue { $0[mark.name, default: 0] += 1 }
         try? await write(Array(data), to: "\(directory)/stored-\(DirectoryOps.randomName()).mark")
     }
 
-    /// Removes the marks no record needs any more: those with no upload of their name sealed
-    /// before them left in `records`, which must be every record of the journal read after
-    /// the marks were written. Returns the marks kept.
+    /// Removes the marks no record needs any more (those with no upload of their name sealed
+    /// before them left in `records`, every record of the journal, read at start) and counts
+    /// those kept. Returns them.
     @discardableResult
     func removeMarks(notNeededBy records: [UploadRecord]) async -> [StoredMark] {
         var kept: [StoredMark] = []
         for (path, mark) in await marks() {
-            let superseded = records.contains {
-                WriteBackOrder.name($0.key, in: $0.store) == mark.name && ($0.sealedAt ?? 0) < mark.sealedAt
-            }
-            if superseded { kept.append(mark) } else { await removeFile(path) }
+            if Self.needs(mark, records) { kept.append(mark) } else { await removeFile(path) }
+        }
+        marksByName.withValue { counts in
+            counts = [:]
+            for mark in kept { counts[mark.name, default: 0] += 1 }
         }
         return kept
     }
 
-    /// After a record's removal, while this process left marks: those it no longer needs go,
-    /// rather than piling up in the journal until a restart. The records are read after the
-    /// marks' writes, and a record sealed before a mark was saved before it, so a mark still
-    /// needed is always seen needed. Nothing is removed while a record cannot be read.
-    private func removeMarksNoLongerNeeded() async {
-        guard marksLeft.value > 0, let journal = try? await readAll(), journal.unreadable.isEmpty else { return }
-        let kept = await removeMarks(notNeededBy: journal.records)
-        marksLeft.withValue { $0 = kept.count }
+    /// Whether an upload in `records` of the mark's name was sealed before it.
+    private static func needs(_ mark: StoredMark, _ records: [UploadRecord]) -> Bool {
+        records.contains { WriteBackOrder.name($0.key, in: $0.store) == mark.name && ($0.sealedAt ?? 0) < mark.sealedAt }
+    }
+
+    /// After the removal of a record of the write-back name `name`, while this process knows
+    /// of marks of it: those no record needs any more go, rather than piling up in the journal
+    /// until a restart. The marks are listed before the records are read: a record sealed
+    /// before a mark was saved before the mark was written, so it is in the records read, and a
+    /// mark written meanwhile is not judged. Nothing is removed while a record cannot be read.
+    private func removeMarksNoLongerNeeded(of name: String) async {
+        guard (marksByName.value[name] ?? 0) > 0 else { return }
+        let listed = await marks().filter { $0.mark.name == name }
+        guard let journal = try? await readAll(), journal.unreadable.isEmpty else { return }
+        var removed = 0
+        for (path, mark) in listed where !Self.needs(mark, journal.records) {
+            await removeFile(path)
+            removed += 1
+        }
+        marksByName.withValue { counts in
+            let left = (counts[name] ?? 0) - removed
+            counts[name] = left > 0 ? left : nil
+        }
     }
 
     /// The marks left, each with its file.
@@ -140,9 +156,11 @@ public final class UploadJournal: Sendable {
         _ = try? await BlockingIO.run { try DirectoryOps.unlinkIfPresent(path) }
     }
 
-    public func remove(_ name: String) async {
+    /// Removes a record; `writeBackName`, its upload's name in ``WriteBackOrder``, lets marks
+    /// of that name that no record needs any more go with it.
+    public func remove(_ name: String, writeBackName: String? = nil) async {
         await removeFile(path(name))
-        await removeMarksNoLongerNeeded()
+        if let writeBackName { await removeMarksNoLongerNeeded(of: writeBackName) }
     }
 
     /// Every record, oldest name order; unreadable files are skipped.

@@ -223,7 +223,7 @@ public enum UploadRecovery {
 
     static func cleanUp(_ record: UploadRecord, journal: UploadJournal) async {
         await removeFiles(of: record, journal: journal)
-        await journal.remove(record.name)
+        await journal.remove(record.name, writeBackName: WriteBackOrder.name(record.key, in: record.store))
     }
 
     /// Removes the upload's spool files (its parts), keeping its record.

@@ -166,7 +166,8 @@ public struct ObjectVFS: VFS {
         // The file wins (it was shown as an empty folder for minutes, and STOR under it gave 550).
         var folder: VFSPath? = path
         while let current = folder, !current.isRoot {
-            if try await fileInfo(current) != nil {
+            // A store that cannot say now leaves the folder as remembered.
+            if (try? await fileInfo(current)) != nil {
                 await cache.clearEmptied(prefix)
                 return false
             }

@@ -14,12 +14,17 @@ public final class TransferLeftovers: @unchecked Sendable {
     /// Parts being sent: one the store took in before an abort may still be written after
     /// it, and bring the upload back (SeaweedFS's filer makes the part's folder anew).
     private var partsInFlight = 0
+    /// A signal is clearing: no part starts any more, so those in flight only end.
+    private var clearing = false
 
     public init() {}
 
     /// Runs `send`, a part's upload, counted as in flight.
     func sendingPart<T>(_ send: () async throws -> T) async throws -> T {
-        lock.withLock { partsInFlight += 1 }
+        try lock.withLock {
+            if clearing { throw CancellationError() }
+            partsInFlight += 1
+        }
         defer { lock.withLock { partsInFlight -= 1 } }
         return try await send()
     }
@@ -49,6 +54,7 @@ public final class TransferLeftovers: @unchecked Sendable {
 
     /// Aborts the upload and removes the partial file, if any; says what was done.
     public func clear() async -> [String] {
+        lock.withLock { clearing = true }
         // An upload the store is creating now is waited for (up to 10 s), to be aborted too.
         for _ in 0..<200 where lock.withLock({ uploadStarting }) {
             try? await Task.sleep(for: .milliseconds(50))
