@@ -139,7 +139,7 @@ extension FuseFilesystem {
         var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         var found = 0
         while let entry = Glibc.readdir(folder) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = String(decoding: DirectoryEntry.nameBytes(entry), as: UTF8.self)
             guard name.first?.isNumber == true else { continue }
             let count = readlink("/proc/\(process)/fd/\(name)", &target, target.count - 1)
             guard count > 0 else { continue }

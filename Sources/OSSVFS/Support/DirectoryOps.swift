@@ -37,13 +37,10 @@ enum DirectoryOps {
         }
         defer { closedir(dir) }
         while let entry = readdir(dir) {
-            let decoded = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(validating: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard let name = decoded else { continue }
+            guard let name = String(validating: DirectoryEntry.nameBytes(entry), as: UTF8.self) else { continue }
             if name == "." || name == ".." { continue }
             let kind: Entry.Kind
-            switch Int32(entry.pointee.d_type) {
+            switch DirectoryEntry.type(entry) {
             case Int32(DT_DIR): kind = .directory
             case Int32(DT_REG): kind = .file
             case Int32(DT_UNKNOWN): kind = try self.kind(of: "\(path)/\(name)") ?? .other
