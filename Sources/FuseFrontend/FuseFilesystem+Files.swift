@@ -108,10 +108,18 @@ extension FuseFilesystem {
             // since (appended elsewhere: `tail -f`), and the kernel, told of the new size, asks
             // for it: look again (the VFS's cache answers, usually), and read on from a fresh
             // stream.
-            guard got >= 0, Int(got) < buffer.count,
-                case .success(let entry) = BlockingBridge.run({ [vfs, path = file.path] in try await vfs.stat(path) }),
+            guard got >= 0, Int(got) < buffer.count else { return got }
+            guard case .success(let entry) = BlockingBridge.run({ [vfs, path = file.path] in try await vfs.stat(path) }),
                 entry.size > offset + UInt64(got)
-            else { return got }
+            else {
+                // Ended short of the size the descriptor opened with, which the kernel was told:
+                // the object was replaced by a shorter one. The kernel fills the rest of the
+                // pages it asked for with zeros, and kept them as the file's when a look at the
+                // file's size came in between: a reader got bytes no version held (a file an FTP
+                // client kept replacing). It fails as a read of a replaced file does.
+                if !file.writable, !file.bypassesCache, offset + UInt64(got) < file.size { return -EIO }
+                return got
+            }
             // A read-write descriptor reads what another descriptor stored (see
             // forgetIfStoredChanged): it reads on from the new object whatever it is.
             if file.writable {
@@ -382,13 +390,15 @@ extension FuseFilesystem {
             // empty itself, and that no other descriptor stored since, also counts: an account
             // that may not replace files may continue it (a shell's `echo > new` stores the
             // file empty at the close of the descriptor it duplicated, then writes; that write
-            // was refused). Any other empty file is replaced, as before.
+            // was refused). Any other empty file is replaced, but only over the empty version
+            // the descriptor saw: another client's upload stored since (an FTP APPE answered
+            // 226) was replaced by this append, whose close said 0.
             let ownEmpty = size == 0 && file.replacing && !file.storedChanged.withLock { $0 }
             // Renamed or removed since it was stored: nothing to continue, as for a longer file
             // below (it was made again under the old name).
             if ownEmpty && isGone(path) { throw FuseError(ENOENT) }
             let keeping: UInt64? = size > 0 || ownEmpty ? size : nil
-            let version = size > 0 ? file.storedVersion : nil
+            let version = size > 0 || !file.replacing ? file.storedVersion : nil
             file.writer = try openStream(path, keeping: file.keptSentBytes, continuingFirst: keeping,
                                          onVersion: version).get()
         } catch let error as VFSError {

@@ -1711,6 +1711,20 @@ def test_a_change_another_client_stored_after_the_open_is_not_replaced(kind, tmp
         with open(root / "log", "r+b") as handle:
             handle.write(b"R")
         assert mounted.store_read("log") == b"replaced by another client\nappended\n".replace(b"r", b"R", 1)
+        # An empty file appended to: the append replaced it whole, whatever another client had
+        # appended meanwhile (an FTP APPE answered 226), and its close said 0.
+        (root / "empty.log").write_bytes(b"")
+        time.sleep(6)
+        appender = os.open(root / "empty.log", os.O_WRONLY | os.O_APPEND)
+        mounted.store_write("empty.log", b"other\n")
+        refusals = []
+        for step in (lambda: os.write(appender, b"mine\n"), lambda: os.close(appender)):
+            try:
+                step()
+            except OSError as error:
+                refusals.append(error.errno)
+        assert refusals == [errno.EBUSY]
+        assert mounted.store_read("empty.log") == b"other\n"
     finally:
         mounted.mount.stop()
 
@@ -1793,3 +1807,43 @@ def test_a_file_continued_by_an_account_that_may_not_change_or_read_it_keeps_its
         assert victim.read_bytes() == expected
     finally:
         mount.stop()
+
+
+def test_a_file_another_client_keeps_replacing_never_reads_as_bytes_no_version_held(mounted, tmp_path):
+    """Another client replaces a file again and again with versions of other sizes, each one
+    letter repeated, while a reader reads it whole: some reads came back with one version's
+    bytes and then zeros up to an older, larger size (the kernel, told that size, filled the
+    pages the short read left). A read gets one whole version, or fails (EIO)."""
+    sizes = [3 << 20, (3 << 20) + 12345, 5 << 20, 1 << 20]
+
+    def version(number: int) -> bytes:
+        return bytes([65 + number % 26]) * sizes[number % 4]
+
+    def replace(number: int) -> None:
+        if mounted.kind == "local":
+            staged = tmp_path / "staged.bin"
+            staged.write_bytes(version(number))
+            os.replace(staged, tmp_path / "data" / "bkt" / "f")
+        else:
+            mounted.store_write("f", version(number))
+
+    replace(0)
+    stop = time.monotonic() + 10
+    writer = threading.Thread(target=lambda: [replace(n) for n in range(1, 10_000) if time.monotonic() < stop])
+    writer.start()
+    whole, failed, torn = 0, 0, []
+    try:
+        while time.monotonic() < stop:
+            try:
+                data = (mounted.root / "f").read_bytes()
+            except OSError:
+                failed += 1
+                continue
+            if len(set(data)) == 1 and len(data) in sizes:
+                whole += 1
+            else:
+                torn.append((len(data), sorted(set(data))[:3]))
+    finally:
+        writer.join()
+    assert torn == [], torn[:5]
+    assert whole > 10, (whole, failed)
