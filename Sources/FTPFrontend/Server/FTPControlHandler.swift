@@ -488,25 +488,26 @@ final class FTPControlHandler: ChannelInboundHandler {
         -> @Sendable () async -> Bool
     {
         {
-            let loop = channel.eventLoop
-            guard let unread = try? await loop.submit({ !handler.value.inputClosed && !handler.value.closing }).get(),
-                unread
-            else { return false }
             #if os(Linux)
-            guard let provider = channel as? SocketOptionProvider, let info = try? await provider.getTCPInfo().get()
-            else { return false }
-            // TCP_ESTABLISHED in linux/tcp_states.h (not in Glibc's module).
-            guard info.tcpi_state != 1 else { return false }
-            // Reads are paused while the client does not read its replies: its end would never
-            // be read, and the wait would end in a commit of what may be a cut file.
-            let decided = try? await loop.submit { () -> Bool in
-                guard !handler.value.readsPaused else {
-                    handler.value.controlEndedUnread()
+            guard let provider = channel as? SocketOptionProvider else { return false }
+            // One hop onto the loop: on it, the socket option is read at once (its future is
+            // already done), so the session's state and the socket's are seen together.
+            let loop = channel.eventLoop
+            let unread = try? await loop.flatSubmit { () -> EventLoopFuture<Bool> in
+                guard !handler.value.inputClosed && !handler.value.closing else { return loop.makeSucceededFuture(false) }
+                return provider.getTCPInfo().map { info in
+                    // TCP_ESTABLISHED in linux/tcp_states.h (not in Glibc's module).
+                    guard info.tcpi_state != 1 else { return false }
+                    // Reads are paused while the client does not read its replies: its end would
+                    // never be read, and the wait would end in a commit of what may be a cut file.
+                    if handler.value.readsPaused {
+                        handler.value.controlEndedUnread()
+                        return false
+                    }
                     return true
                 }
-                return false
             }.get()
-            return decided != true
+            return unread == true
             #else
             return false
             #endif
