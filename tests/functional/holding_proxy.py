@@ -19,7 +19,8 @@ class HoldingProxy:
     def __init__(self, upstream: str, hold_key: str, hold_answers_to: str | None = None,
                  rewrite=None, answer_headers=None, drop_reused: str | None = None, refuse=None,
                  drop_answer_to: str | None = None, dropped_reaches_store: bool = True, replace_answer=None,
-                 stall_reads_of: str | None = None, close_delimited: str | None = None):
+                 stall_reads_of: str | None = None, close_delimited: str | None = None,
+                 refuse_conditions: bool = False):
         target = urlsplit(upstream)
         self.upstream_host, self.upstream_port = target.hostname, target.port
         self.hold_key = hold_key
@@ -54,6 +55,11 @@ class HoldingProxy:
         # A regular expression on the request path: a GET that matches is answered with its
         # head and the first 64 KiB of its body, and then nothing more until `release` (a
         # store that froze in the middle of a download). `stalled` counts them.
+        # A store without conditional writes: a PUT or POST with If-None-Match or If-Match is
+        # answered 501 NotImplemented without reaching the store, as AWS answers a header it
+        # does not implement. `conditions_refused` counts them.
+        self.refuse_conditions = refuse_conditions
+        self.conditions_refused = 0
         self.stall_reads_of = re.compile(stall_reads_of) if stall_reads_of else None
         self.stalled = 0
         # A regular expression on the request path: such an answer is sent with no
@@ -88,6 +94,11 @@ class HoldingProxy:
                 if served and proxy.drop_reused is not None and proxy.drop_reused.search(self.path):
                     proxy.dropped += 1
                     self.close_connection = True
+                    return
+                if (proxy.refuse_conditions and self.command in ("PUT", "POST")
+                        and ("if-none-match" in self.headers or "if-match" in self.headers)):
+                    proxy.conditions_refused += 1
+                    self._error(501, "NotImplemented", "A header you provided implies functionality that is not implemented")
                     return
                 if proxy.refuse is not None and proxy.refuse(self.command, self.path, self.headers):
                     self._error(403, "AccessDenied", "Access Denied")

@@ -288,6 +288,49 @@ def test_two_mounts_creating_a_file_only_where_none_is_lose_no_acknowledged_line
         first.mount.stop()
 
 
+def test_a_store_without_conditional_writes_still_takes_exclusive_and_append_creates(tmp_path, seaweedfs):
+    """On an S3 store that answers conditional writes (If-None-Match, If-Match) with 501
+    NotImplemented, every O_EXCL create failed with EIO at close: lock files, and mkstemp's
+    temporaries (rsync, `sed -i`). The condition is now checked by a HEAD just before the write:
+    such files are stored, and one made meanwhile by another writer still wins (EBUSY)."""
+    from holding_proxy import HoldingProxy
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", refuse_conditions=True)
+    bucket = "fuse-" + secrets.token_hex(4)
+    client = seaweedfs.client()
+    client.create_bucket(Bucket=bucket)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": seaweedfs.admin.access_key,
+           "AWS_SECRET_ACCESS_KEY": seaweedfs.admin.secret_key}
+    mount = FuseMount(tmp_path / "mnt", ["--provider", "s3", "--endpoint", proxy.endpoint, "--region", seaweedfs.region,
+                                         "--bucket", bucket, "--spool_dir", str(tmp_path / "spool")], env=env).start()
+    root = tmp_path / "mnt"
+    read = lambda key: client.get_object(Bucket=bucket, Key=key)["Body"].read()  # noqa: E731
+    try:
+        fd, name = tempfile.mkstemp(dir=root)
+        assert os.write(fd, b"temporary\n") == 10
+        os.close(fd)
+        assert read(Path(name).name) == b"temporary\n"
+        assert proxy.conditions_refused >= 1
+        os.mkdir(root / "folder")
+        assert (root / "folder").is_dir()
+        with open(root / "folder" / "log.txt", "a") as log:
+            log.write("first\n")
+        with open(root / "folder" / "log.txt", "a") as log:
+            log.write("second\n")
+        assert read("folder/log.txt") == b"first\nsecond\n"
+        for mode in (os.O_EXCL, os.O_APPEND):
+            fd = os.open(root / f"lock{mode}", os.O_WRONLY | os.O_CREAT | mode, 0o644)
+            client.put_object(Bucket=bucket, Key=f"lock{mode}", Body=b"theirs\n")
+            assert os.write(fd, b"mine\n") == 5
+            with pytest.raises(OSError) as refused:
+                os.close(fd)
+            assert refused.value.errno == errno.EBUSY
+            assert read(f"lock{mode}") == b"theirs\n"
+    finally:
+        mount.stop()
+        proxy.close()
+
+
 def test_kernel_read_ahead_is_raised(mounted):
     # The kernel offers FUSE 128 KiB of read-ahead; the mount asks for 1 MiB (as root).
     device = os.stat(mounted.root).st_dev

@@ -449,14 +449,7 @@ public struct ObjectVFS: VFS {
             // refuses the condition.
             let condition: WriteCondition = await cache.mayBeEmptied([prefix]).isEmpty ? .absent : .none
             try await storeCall(path) {
-                do {
-                    _ = try await store.put(prefix, body: .bytes([]), metadata: [:], condition: condition)
-                } catch ObjectStoreError.service(let status, let code, _, _)
-                    where condition == .absent && (status == 501 || code == "NotImplemented")
-                {
-                    // A store without conditional writes: the marker as before, the race its own.
-                    _ = try await store.put(prefix, body: .bytes([]), metadata: [:], condition: .none)
-                }
+                _ = try await store.put(prefix, body: .bytes([]), metadata: [:], condition: condition)
             }
             await invalidate(prefix)
         }

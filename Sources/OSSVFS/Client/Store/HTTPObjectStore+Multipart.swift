@@ -75,14 +75,14 @@ extension HTTPObjectStore {
             return "<Part><PartNumber>\(part.partNumber)</PartNumber><ETag>\(XMLNode.escape(etag))</ETag>\(checksum)</Part>"
         }.joined()
         let body = Array("<CompleteMultipartUpload>\(items)</CompleteMultipartUpload>".utf8)
-        var headers = ["content-md5": Crypto.contentMD5(body), "content-type": "application/xml"]
-        headers.merge(conditionHeaders(condition)) { $1 }
+        let headers = ["content-md5": Crypto.contentMD5(body), "content-type": "application/xml"]
         var attempt = 0
         let firstStarted = ContinuousClock.now
         while true {
             attempt += 1
             do {
-                let response = try await conditional(key, condition) {
+                let response = try await conditional(key, condition) { conditionHeaders in
+                    let headers = headers.merging(conditionHeaders) { $1 }
                     let response = try await send(key: key, retryable: false) {
                         makeRequest("POST", key: key, query: ["uploadId": uploadID], headers: headers, body: .bytes(body))
                     }

@@ -106,12 +106,12 @@ extension HTTPObjectStore {
         var headers = sums.headers
         headers["content-type"] = "application/octet-stream"
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
-        headers.merge(conditionHeaders(condition)) { $1 }
         let response: HTTPResponse
         let started = Date().timeIntervalSince1970
         do {
-            response = try await conditional(key, condition) {
-                try await send(key: key, retryable: true) { makeRequest("PUT", key: key, headers: headers, body: body) }
+            response = try await conditional(key, condition) { conditionHeaders in
+                let headers = headers.merging(conditionHeaders) { $1 }
+                return try await send(key: key, retryable: true) { makeRequest("PUT", key: key, headers: headers, body: body) }
             }
         } catch let refusal as ObjectStoreError where refusal.isConditionRefusal {
             // The PUT is retried when its answer is lost, and the retry of one that was stored
@@ -185,15 +185,36 @@ extension HTTPObjectStore {
         }
     }
 
-    /// Runs a write; the store's refusal of its condition (S3's 412, OSS's 409
-    /// FileAlreadyExists) becomes ``ObjectStoreError/conflict(_:)`` for `.absent` and
-    /// ``ObjectStoreError/changed(_:)`` for `.matching` (a missing object included: S3
-    /// answers 404 to If-Match then).
-    func conditional<T>(_ key: String, _ condition: WriteCondition, _ write: () async throws -> T) async throws -> T {
+    /// Runs a write, given the headers of its condition; the store's refusal of the condition
+    /// (S3's 412, OSS's 409 FileAlreadyExists) becomes ``ObjectStoreError/conflict(_:)`` for
+    /// `.absent` and ``ObjectStoreError/changed(_:)`` for `.matching` (a missing object
+    /// included: S3 answers 404 to If-Match then).
+    ///
+    /// A store without conditional writes (501 NotImplemented, as AWS answers a header it does
+    /// not implement) is written to without them from then on, its condition checked by a HEAD
+    /// just before: as on OSS for `.matching`, that leaves the time of one request to a
+    /// concurrent writer, where failing every exclusive create would leave the mount unable to
+    /// make a lock or a temporary file on that store.
+    func conditional<T>(_ key: String, _ condition: WriteCondition,
+                        _ write: (_ conditionHeaders: [String: String]) async throws -> T) async throws -> T
+    {
+        let headers = conditionHeaders(condition)
+        if !headers.isEmpty && refusesConditions {
+            try await checkCondition(key, condition)
+            return try await write([:])
+        }
         do {
-            return try await write()
+            return try await write(headers)
         } catch let error as ObjectStoreError {
             switch (condition, error) {
+            case (_, .service(let status, let code, _, _)) where !headers.isEmpty && (status == 501 || code == "NotImplemented"):
+                if !refusesConditions {
+                    refusesConditions = true
+                    VFSMetrics.storeLogger.warning(
+                        "the store has no conditional writes (\(code)): each is checked by a HEAD just before it instead")
+                }
+                try await checkCondition(key, condition)
+                return try await write([:])
             case (.absent, .service(let status, let code, _, _))
                 where Self.refusesCondition(status, code) || code == "FileAlreadyExists":
                 throw ObjectStoreError.conflict("\(key) exists")
@@ -205,6 +226,24 @@ extension HTTPObjectStore {
             default:
                 throw error
             }
+        }
+    }
+
+    /// A write's condition, checked by asking the store: for a store without conditional writes.
+    func checkCondition(_ key: String, _ condition: WriteCondition) async throws {
+        switch condition {
+        case .none:
+            return
+        case .absent:
+            guard (try? await head(key)) == nil else { throw ObjectStoreError.conflict("\(key) exists") }
+        case .matching(let etag):
+            let now: ObjectInfo
+            do {
+                now = try await head(key)
+            } catch ObjectStoreError.noSuchKey {
+                throw ObjectStoreError.changed(key)
+            }
+            guard now.etag == etag else { throw ObjectStoreError.changed(key) }
         }
     }
 

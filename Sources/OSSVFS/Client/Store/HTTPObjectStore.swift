@@ -67,6 +67,17 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         set { listV1.withLock { useListV1 = newValue } }
     }
 
+    // Set once a store answered that it has no conditional writes (``conditional(_:_:_:)``).
+    private let conditions = Lock()
+    private var conditionsRefused = false
+
+    /// Whether the store answered a conditional write with NotImplemented: its conditions are
+    /// then checked by a HEAD just before each write.
+    var refusesConditions: Bool {
+        get { conditions.withLock { conditionsRefused } }
+        set { conditions.withLock { conditionsRefused = newValue } }
+    }
+
     // MARK: - Building requests
 
     /// A signed request for this bucket (or, with `service`, for the endpoint itself).
