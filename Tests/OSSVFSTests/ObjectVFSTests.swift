@@ -241,6 +241,31 @@ import TestSupport
         }
     }
 
+    @Test func fractionalTimesAreWrittenWithNineDigits() {
+        // s3fs reads the digits after the point as nanoseconds, as rclone and s3fs write them.
+        #expect(ObjectVFS.format(1_614_834_367) == "1614834367")
+        #expect(ObjectVFS.format(1_614_834_367.5) == "1614834367.500000000")
+        #expect(ObjectVFS.format(1_614_834_367.123) == "1614834367.123000000")
+        #expect(ObjectVFS.format(0.000_001) == "0.000001000")
+        #expect(ObjectVFS.format(-0.25) == "-0.250000000")
+        #expect(ObjectVFS.format(-62_167_219_199.5) == "-62167219199.500000000")
+        for time in [1_614_834_367.123, -0.25, 253_402_300_799.999_9] {
+            #expect(Double(ObjectVFS.format(time))! == (time * 1e6).rounded() / 1e6, "\(time)")
+        }
+    }
+
+    @Test func aTimeOutsideTheYearsShownIsRefused() async throws {
+        // 2^63 seconds made the metadata's formatting trap (utimensat takes any tv_sec).
+        try await withVFS { vfs, store, _ in
+            _ = try await store.put("f", body: .bytes([1]), metadata: [:], condition: .none)
+            for time in [1e19, -1e19, 253_402_300_800] {
+                await #expect(throws: VFSError.self) { try await vfs.setModificationTime(try path("/f"), time) }
+            }
+            try await vfs.setModificationTime(try path("/f"), 1_614_834_367.5)
+            #expect(try await store.head("f").lastModified == 1_614_834_367.5)
+        }
+    }
+
     @Test func percentDecodingOfListingsReadsPlusAsSpace() {
         #expect(URIEncoding.decode("a+b%2Bc%20d%E4%B8%AD") == "a b+c d中")
         #expect(URIEncoding.decode("100%25") == "100%")

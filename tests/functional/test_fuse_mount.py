@@ -331,6 +331,31 @@ def test_a_store_without_conditional_writes_still_takes_exclusive_and_append_cre
         proxy.close()
 
 
+def test_file_times_are_stored_as_other_tools_read_them(tmp_path, seaweedfs):
+    """A fractional time was stored as the shortest decimal ("1614834367.5"), which s3fs reads
+    as 5 ns past the second: it is stored with nine fraction digits, as rclone and s3fs write.
+    Setting the time a file already has (cp -p, rsync run again) copied the object onto itself,
+    a new Last-Modified for every other client; and a time past the year 9999 crashed the mount."""
+    m = _mount("s3", tmp_path, seaweedfs, extra=["--exact_times"])
+    try:
+        bucket = m.mount.args[m.mount.args.index("--bucket") + 1]
+        client = seaweedfs.client()
+        (m.root / "f").write_bytes(b"x")
+        os.utime(m.root / "f", ns=(0, 1_614_834_367_500_000_000))
+        head = client.head_object(Bucket=bucket, Key="f")
+        assert head["Metadata"]["mtime"] == "1614834367.500000000"
+        time.sleep(1.1)  # Last-Modified has whole seconds
+        os.utime(m.root / "f", ns=(0, 1_614_834_367_500_000_000))
+        assert client.head_object(Bucket=bucket, Key="f")["LastModified"] == head["LastModified"]
+        assert os.stat(m.root / "f").st_mtime_ns == 1_614_834_367_500_000_000
+        with pytest.raises(OSError) as refused:
+            os.utime(m.root / "f", (0, 2**63 - 1))
+        assert refused.value.errno in (errno.EINVAL, errno.EOVERFLOW)
+        assert (m.root / "f").read_bytes() == b"x"
+    finally:
+        m.mount.stop()
+
+
 def test_kernel_read_ahead_is_raised(mounted):
     # The kernel offers FUSE 128 KiB of read-ahead; the mount asks for 1 MiB (as root).
     device = os.stat(mounted.root).st_dev

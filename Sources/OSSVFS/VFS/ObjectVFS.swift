@@ -235,10 +235,14 @@ public struct ObjectVFS: VFS {
 
     /// The modification time shown for an object: its `mtime` metadata, else Last-Modified.
     static func modified(_ info: ObjectInfo) -> Double {
+        storedTime(info.metadata) ?? info.lastModified
+    }
+
+    /// The time in `mtime` metadata, when it holds one.
+    static func storedTime(_ metadata: [String: String]) -> Double? {
         // Metadata another tool wrote may hold anything: "nan", "1e300" or "0x10" is not a time.
         // Decimal seconds only, as ossftp, s3fs and rclone write them.
-        info.metadata["mtime"].flatMap { isDecimalSeconds($0) ? Double($0) : nil }.flatMap(UTCDate.validated)
-            ?? info.lastModified
+        metadata["mtime"].flatMap { isDecimalSeconds($0) ? Double($0) : nil }.flatMap(UTCDate.validated)
     }
 
     /// `digits[.digits]`, with a leading `-` for times before 1970.
@@ -425,9 +429,15 @@ public struct ObjectVFS: VFS {
         if try await isDirectory { throw VFSError.isDirectory(path.description) }
     }
 
-    /// Seconds since 1970 as stored in `mtime` metadata.
+    /// Seconds since 1970 as stored in `mtime` metadata: whole seconds, or nine fraction digits
+    /// as rclone and s3fs write them (s3fs reads the digits as nanoseconds: "1614834367.5" was
+    /// 5 ns past the second to it). A Double holds microseconds of such a time, no finer.
+    /// `time` is within ``UTCDate``'s years.
     static func format(_ time: Double) -> String {
-        time == time.rounded() ? String(Int64(time)) : String(time)
+        if time == time.rounded() { return String(Int64(time)) }
+        let micros = Int64((abs(time) * 1_000_000).rounded())
+        let fraction = String(micros % 1_000_000)
+        return "\(time < 0 ? "-" : "")\(micros / 1_000_000)." + String(repeating: "0", count: 6 - fraction.count) + fraction + "000"
     }
 
     public func makeDirectory(_ path: VFSPath) async throws {
@@ -514,8 +524,15 @@ public struct ObjectVFS: VFS {
             }
             throw VFSError.notFound(path.description)
         }
+        guard UTCDate.validated(time) != nil else {
+            throw VFSError.invalidRange("\(path): a time outside the years 0 to 9999")
+        }
         var metadata = info.metadata
-        metadata["mtime"] = Self.format(time)
+        let formatted = Self.format(time)
+        // Setting the time it has (cp -p or rsync run again) copies nothing: a copy onto itself
+        // would change its Last-Modified and ETag for every other client.
+        if let stored = Self.storedTime(metadata), Self.format(stored) == formatted { return }
+        metadata["mtime"] = formatted
         try await storeCall(path) { try await store.replaceMetadata(info.key, metadata: metadata) }
         await invalidate(info.key)
     }
