@@ -19,10 +19,13 @@ private final class RangeNotingStore: ObjectStore, @unchecked Sendable {
         return try await base.get(key, range: range, ifMatch: ifMatch)
     }
     func listPage(_ request: ListRequest) async throws -> ListPage { try await base.listPage(request) }
-    func put(_ key: String, body: ObjectBody, metadata: [String: String], condition: WriteCondition) async throws
-        -> String { try await base.put(key, body: body, metadata: metadata, condition: condition) }
-    func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String {
-        try await base.createMultipartUpload(key, metadata: metadata)
+    func put(_ key: String, body: ObjectBody, metadata: [String: String], contentHeaders: [String: String],
+             condition: WriteCondition) async throws -> String {
+        try await base.put(key, body: body, metadata: metadata, contentHeaders: contentHeaders, condition: condition)
+    }
+    func createMultipartUpload(_ key: String, metadata: [String: String], contentHeaders: [String: String])
+        async throws -> String {
+        try await base.createMultipartUpload(key, metadata: metadata, contentHeaders: contentHeaders)
     }
     func uploadPart(_ key: String, uploadID: String, partNumber: Int, body: ObjectBody) async throws -> UploadedPart {
         try await base.uploadPart(key, uploadID: uploadID, partNumber: partNumber, body: body)

@@ -987,3 +987,38 @@ def test_an_account_whose_store_refuses_it_is_named_in_the_log_at_start(seaweedf
         client.quit()
     finally:
         server.stop()
+
+
+def test_uploads_carry_a_content_type_by_extension_and_continued_files_keep_theirs(seaweedfs, tmp_path, bucket):
+    """Every upload was sent as application/octet-stream (AWS and OSS keep what is sent: a page
+    uploaded for a static website was downloaded, not shown), and an APPE or REST+STOR dropped
+    the file's Content-Type, Cache-Control and user metadata (s3fs's mode and owner)."""
+    sent = {}
+
+    def capture(method, path, headers, body):
+        if method in ("PUT", "POST") and "uploadId" not in path and "partNumber" not in path:
+            lowered = {k.lower(): v for k, v in headers.items()}
+            sent[path.split("?")[0].rsplit("/", 1)[-1]] = lowered.get("content-type")
+        return headers, body
+
+    client = seaweedfs.client()
+    # Parts of 5 MiB: the 11 MiB continuation goes up as a multipart upload.
+    with proxied_session(seaweedfs, tmp_path, bucket, "--part_size_mb", "5", rewrite=capture) as ftp:
+        ftp.storbinary("STOR index.html", io.BytesIO(b"<p>hi</p>"))
+        ftp.storbinary("STOR photo.JPG", io.BytesIO(b"\xff\xd8"))
+        ftp.storbinary("STOR data.bin", io.BytesIO(b"\0"))
+        assert sent == {"index.html": "text/html; charset=utf-8", "photo.JPG": "image/jpeg",
+                        "data.bin": "application/octet-stream"}
+        headers = dict(ContentType="application/x-custom", CacheControl="max-age=7",
+                       ContentDisposition="attachment", Metadata={"owner": "bob", "mode": "33261"})
+        for name in ("log.txt", "big.txt"):
+            client.put_object(Bucket=bucket, Key=name, Body=b"0123456789", **headers)
+        ftp.storbinary("APPE log.txt", io.BytesIO(b"tail"))
+        ftp.storbinary("STOR big.txt", io.BytesIO(os.urandom(11 << 20)), rest=5)
+        for name in ("log.txt", "big.txt"):
+            head = client.head_object(Bucket=bucket, Key=name)
+            assert head["ContentType"] == "application/x-custom", name
+            assert head["CacheControl"] == "max-age=7" and head["ContentDisposition"] == "attachment", name
+            assert head["Metadata"] == {"owner": "bob", "mode": "33261"}, name
+        assert client.get_object(Bucket=bucket, Key="log.txt")["Body"].read() == b"0123456789tail"
+

@@ -356,6 +356,35 @@ def test_file_times_are_stored_as_other_tools_read_them(tmp_path, seaweedfs):
         m.mount.stop()
 
 
+def test_files_changed_in_place_keep_their_headers_and_metadata(tmp_path, seaweedfs):
+    """An append (>>) or a patch in place (r+) stored the file again as application/octet-stream,
+    without its Cache-Control or user metadata: s3fs then showed an executable of uid 1000 as
+    root's -rw-r-----. They are the same file and keep them; a new file gets a type by its
+    extension."""
+    m = _mount("s3", tmp_path, seaweedfs)
+    try:
+        bucket = m.mount.args[m.mount.args.index("--bucket") + 1]
+        client = seaweedfs.client()
+        for name in ("appended.txt", "patched.txt"):
+            client.put_object(Bucket=bucket, Key=name, Body=b"0123456789", ContentType="application/x-custom",
+                              CacheControl="max-age=7", Metadata={"mode": "33261", "uid": "1000"})
+        with open(m.root / "appended.txt", "ab") as out:
+            out.write(b"tail")
+        with open(m.root / "patched.txt", "r+b") as out:
+            out.seek(3)
+            out.write(b"J")
+        (m.root / "new.css").write_text("p {}")
+        assert client.get_object(Bucket=bucket, Key="appended.txt")["Body"].read() == b"0123456789tail"
+        assert client.get_object(Bucket=bucket, Key="patched.txt")["Body"].read() == b"012J456789"
+        for name in ("appended.txt", "patched.txt"):
+            head = client.head_object(Bucket=bucket, Key=name)
+            assert (head["ContentType"], head["CacheControl"]) == ("application/x-custom", "max-age=7"), name
+            assert head["Metadata"] == {"mode": "33261", "uid": "1000"}, name
+        assert client.head_object(Bucket=bucket, Key="new.css")["ContentType"].startswith("text/css")
+    finally:
+        m.mount.stop()
+
+
 def test_kernel_read_ahead_is_raised(mounted):
     # The kernel offers FUSE 128 KiB of read-ahead; the mount asks for 1 MiB (as root).
     device = os.stat(mounted.root).st_dev

@@ -63,9 +63,9 @@ extension SpoolUpload {
     /// answer within `writeBackProbeTimeout`, is what write-back is for: the upload goes on to
     /// the background.
     private func checkStoreTakesKey() async throws {
-        let (store, key, metadata) = (self.store, self.key, self.metadata)
+        let (store, key, metadata, contentHeaders) = (self.store, self.key, self.metadata, self.contentHeaders)
         let outcome = await TimeLimit.outcome(within: Self.writeBackProbeTimeout) {
-            let probe = try await store.createMultipartUpload(key, metadata: metadata)
+            let probe = try await store.createMultipartUpload(key, metadata: metadata, contentHeaders: contentHeaders)
             Task { try? await store.abortMultipartUpload(key, uploadID: probe) }
         }
         // No answer in time, or one that may change (the store unreachable): the 226 follows.

@@ -50,6 +50,8 @@ public actor SpoolUpload: VFSWriter {
     /// The file's name in errors.
     let shown: String
     let metadata: [String: String]
+    /// Standard headers the object is stored with (a continued file's own).
+    let contentHeaders: [String: String]
     /// Whether the commit may only create the object, never replace one.
     let ifAbsent: Bool
     let configuration: SpoolConfiguration
@@ -106,19 +108,20 @@ public actor SpoolUpload: VFSWriter {
     /// Set once a part did not fit the retention: no later part is kept.
     var retentionEnded = false
 
-    /// An upload of `key` (with `metadata`), optionally continuing the first bytes of another
+    /// An upload of `key` (with `metadata` and `contentHeaders`), optionally continuing the first bytes of another
     /// object (``UploadBase``); `onCommit` runs once the object is stored.
     /// With `ifAbsent`, the commit fails with ``VFSError/alreadyExists(_:)`` when an object
     /// has the key by then (an account that may not replace files: one may appear meanwhile).
     /// `shownAs` names the file in errors (the path its client knows; the key by default,
     /// which for an account with a home folder tells of the bucket's other folders).
     public init(store: any ObjectStore, key: String, shownAs: String? = nil, metadata: [String: String] = [:],
-                configuration: SpoolConfiguration, base: UploadBase? = nil,
+                contentHeaders: [String: String] = [:], configuration: SpoolConfiguration, base: UploadBase? = nil,
                 ifAbsent: Bool = false, onCommit: @escaping @Sendable () async -> Void = {}) {
         self.store = store
         self.key = key
         self.shown = shownAs ?? key
         self.metadata = metadata
+        self.contentHeaders = contentHeaders
         self.ifAbsent = ifAbsent
         self.configuration = configuration
         sendSlots = PartSendSlots(configuration.concurrency)
@@ -292,7 +295,7 @@ public actor SpoolUpload: VFSWriter {
 
     func startMultipart() async throws {
         guard uploadID == nil else { return }
-        let id = try await store.createMultipartUpload(key, metadata: metadata)
+        let id = try await store.createMultipartUpload(key, metadata: metadata, contentHeaders: contentHeaders)
         uploadID = id
         // From here a kill would leave a multipart upload behind: record it first thing.
         try await updateRecord { $0.uploadID = id }
@@ -302,7 +305,8 @@ public actor SpoolUpload: VFSWriter {
     func updateRecord(_ change: (inout UploadRecord) -> Void) async throws {
         guard let journal = configuration.journal else { return }
         var current = record ?? UploadRecord(
-            name: name, store: store.descriptor, key: key, metadata: metadata, writeBack: configuration.writeBack,
+            name: name, store: store.descriptor, key: key, metadata: metadata,
+            contentHeaders: contentHeaders.isEmpty ? nil : contentHeaders, writeBack: configuration.writeBack,
             ifAbsent: ifAbsent ? true : nil)
         change(&current)
         record = current
@@ -503,8 +507,9 @@ public actor SpoolUpload: VFSWriter {
             try await startFromBase()
             if uploadID == nil && partFile == nil && pendingFirst == nil {
                 // Never left memory: one PUT of the buffer.
-                try await finalWrite { [store, key, metadata, buffer] in
-                    try await store.put(key, body: .bytes(buffer), metadata: metadata, condition: condition)
+                try await finalWrite { [store, key, metadata, contentHeaders, buffer] in
+                    try await store.put(key, body: .bytes(buffer), metadata: metadata, contentHeaders: contentHeaders,
+                                        condition: condition)
                 }
                 buffer = []
             } else {
@@ -513,9 +518,11 @@ public actor SpoolUpload: VFSWriter {
                 if let first = pendingFirst {
                     let body = ObjectBody.file(path: first.path, offset: 0, length: UInt64(first.size), disposable: true)
                     let (store, key, metadata, budget) = (self.store, self.key, self.metadata, configuration.budget)
+                    let contentHeaders = self.contentHeaders
                     try await finalWrite {
                         _ = try await budget.whileSending {
-                            try await store.put(key, body: body, metadata: metadata, condition: condition)
+                            try await store.put(key, body: body, metadata: metadata, contentHeaders: contentHeaders,
+                                                condition: condition)
                         }
                     }
                     pendingFirst = nil

@@ -15,6 +15,9 @@ public struct UploadRecord: Codable, Sendable, Equatable {
     public var store: StoreDescriptor
     public var key: String
     public var metadata: [String: String]
+    /// Standard headers the object is stored with (``ObjectInfo/contentHeaders``); absent when
+    /// none, and in records of earlier versions.
+    public var contentHeaders: [String: String]?
     public var writeBack: Bool
     /// Whether the commit may only create the object (absent: it may replace one).
     public var ifAbsent: Bool?

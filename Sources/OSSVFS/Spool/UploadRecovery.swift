@@ -16,15 +16,20 @@ public enum UploadRecovery {
             if try await WriteBackOrder.shared.commit(name, sealedAt: sealedAt, body) { await journal.markStored(finished) }
         }
         let (key, metadata, ifAbsent) = (record.key, record.metadata, record.ifAbsent ?? false)
+        let contentHeaders = record.contentHeaders ?? [:]
         if let single = record.single {
             try await commit {
                 try await store.put(key, body: .file(path: single.path, offset: 0, length: single.size, disposable: true),
-                                    metadata: metadata, condition: WriteCondition(ifAbsent: ifAbsent))
+                                    metadata: metadata, contentHeaders: contentHeaders,
+                                    condition: WriteCondition(ifAbsent: ifAbsent))
             }
         } else {
             guard let uploadID = record.uploadID else {
                 // Nothing was ever sent and nothing is on disk: an empty object.
-                try await commit { try await store.put(key, body: .bytes([]), metadata: metadata, condition: WriteCondition(ifAbsent: ifAbsent)) }
+                try await commit {
+                    try await store.put(key, body: .bytes([]), metadata: metadata, contentHeaders: contentHeaders,
+                                        condition: WriteCondition(ifAbsent: ifAbsent))
+                }
                 await cleanUp(record, journal: journal)
                 return
             }

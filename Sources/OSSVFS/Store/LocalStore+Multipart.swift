@@ -1,7 +1,9 @@
 /// Multipart uploads for ``LocalStore``: parts are staged as files under
 /// `.ossftp-uploads/<upload id>/` and joined into the object at completion.
 extension LocalStore {
-    public func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String {
+    public func createMultipartUpload(_ key: String, metadata: [String: String], contentHeaders: [String: String])
+        async throws -> String
+    {
         let modified = try Self.modificationTime(from: metadata)
         let layout = self.layout
         return try await BlockingIO.run {

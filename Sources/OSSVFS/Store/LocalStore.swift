@@ -144,8 +144,8 @@ public final class LocalStore: ObjectStore {
     }
 
     @discardableResult
-    public func put(_ key: String, body: ObjectBody, metadata: [String: String], condition: WriteCondition) async throws
-        -> String
+    public func put(_ key: String, body: ObjectBody, metadata: [String: String], contentHeaders: [String: String],
+                    condition: WriteCondition) async throws -> String
     {
         let ifAbsent = condition == .absent
         let modified = try Self.modificationTime(from: metadata)

@@ -25,13 +25,18 @@ public protocol ObjectStore: Sendable {
     func listPage(_ request: ListRequest) async throws -> ListPage
 
     /// Stores a whole object; it becomes visible atomically, when `condition` holds as it
-    /// commits (else nothing changes): see ``WriteCondition``.
+    /// commits (else nothing changes): see ``WriteCondition``. `contentHeaders` are standard
+    /// headers kept with the object (``ObjectInfo/contentHeaders``); without a Content-Type, one
+    /// is guessed from the key's extension (``MediaTypes``). A store that keeps no such headers
+    /// (the local store) ignores them.
     @discardableResult
-    func put(_ key: String, body: ObjectBody, metadata: [String: String], condition: WriteCondition) async throws
-        -> String
+    func put(_ key: String, body: ObjectBody, metadata: [String: String], contentHeaders: [String: String],
+             condition: WriteCondition) async throws -> String
 
-    /// Starts a multipart upload and returns its upload id.
-    func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String
+    /// Starts a multipart upload and returns its upload id; `contentHeaders` as for
+    /// ``put(_:body:metadata:contentHeaders:condition:)``.
+    func createMultipartUpload(_ key: String, metadata: [String: String], contentHeaders: [String: String])
+        async throws -> String
 
     /// Uploads part `partNumber` (1-based) of an upload.
     func uploadPart(_ key: String, uploadID: String, partNumber: Int, body: ObjectBody) async throws -> UploadedPart
@@ -92,7 +97,20 @@ extension ObjectStore {
     /// Stores a whole object, replacing any with the key.
     @discardableResult
     public func put(_ key: String, body: ObjectBody, metadata: [String: String]) async throws -> String {
-        try await put(key, body: body, metadata: metadata, condition: .none)
+        try await put(key, body: body, metadata: metadata, contentHeaders: [:], condition: .none)
+    }
+
+    /// Stores a whole object with no standard headers of its own (its Content-Type guessed).
+    @discardableResult
+    public func put(_ key: String, body: ObjectBody, metadata: [String: String], condition: WriteCondition)
+        async throws -> String
+    {
+        try await put(key, body: body, metadata: metadata, contentHeaders: [:], condition: condition)
+    }
+
+    /// Starts a multipart upload with no standard headers of its own (its Content-Type guessed).
+    public func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String {
+        try await createMultipartUpload(key, metadata: metadata, contentHeaders: [:])
     }
 
     /// Joins the parts into the object, replacing any with the key.

@@ -357,8 +357,15 @@ public struct ObjectVFS: VFS {
         // Keeping nothing (REST 0) replaces the file: no continuation. A replacement of a known
         // version (the mount's copy changed in place) commits only over that version.
         guard let prefixLength, prefixLength > 0 else {
+            // The mount's copy of a version changed in place keeps that file's headers and
+            // metadata, as a continuation does; a new upload (STOR, O_TRUNC) gets its own.
+            var existing: ObjectInfo?
+            if let onVersion {
+                await invalidate(key)
+                existing = try await fileInfo(path).flatMap { $0.etag == onVersion ? $0 : nil }
+            }
             return upload(of: key, at: path, modified: modified, base: onVersion.map { UploadBase(key: key, length: 0, etag: $0) },
-                          ifAbsent: ifAbsent)
+                          carrying: existing, ifAbsent: ifAbsent)
         }
         let lease = WriteBackOrder.name(key, in: store.descriptor)
         guard await ContinuationLeases.shared.acquire(lease, within: Self.continuationWait) else {
@@ -405,17 +412,22 @@ public struct ObjectVFS: VFS {
         }
         let base = UploadBase(key: key, length: length, etag: existing.etag,
                               crc64: length == existing.size ? existing.crc64 : nil)
-        return upload(of: key, at: path, modified: modified, base: base, ifAbsent: ifAbsent)
+        return upload(of: key, at: path, modified: modified, base: base, carrying: existing, ifAbsent: ifAbsent)
     }
 
-    /// A new upload of `key`, keeping `base`'s first bytes when given.
+    /// A new upload of `key`, keeping `base`'s first bytes when given. The file it changes,
+    /// when given (`carrying`), passes on its standard headers (Content-Type, Cache-Control...)
+    /// and user metadata (s3fs's mode and owner, other tools' fields): a continued file is the
+    /// same file. Its stored time is not passed on: the file changes now.
     private func upload(of key: String, at path: VFSPath, modified: Double?, base: UploadBase?,
-                        ifAbsent: Bool) -> SpoolUpload {
+                        carrying existing: ObjectInfo? = nil, ifAbsent: Bool) -> SpoolUpload {
         let caches = self.caches
         let bucket = store.identity.bucket
+        var metadata = existing?.metadata ?? [:]
+        metadata["mtime"] = modified.map(Self.format)
         return SpoolUpload(
-            store: store, key: key, shownAs: path.description, metadata: modified.map { ["mtime": Self.format($0)] } ?? [:],
-            configuration: spool, base: base, ifAbsent: ifAbsent
+            store: store, key: key, shownAs: path.description, metadata: metadata,
+            contentHeaders: existing?.contentHeaders ?? [:], configuration: spool, base: base, ifAbsent: ifAbsent
         ) {
             await caches.invalidate(bucket: bucket, key: key)
         }

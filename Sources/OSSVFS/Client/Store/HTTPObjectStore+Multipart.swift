@@ -2,15 +2,11 @@ import Foundation
 
 /// Multipart uploads: initiate, upload part (and part copy), complete, abort, list parts and uploads.
 extension HTTPObjectStore {
-    public func createMultipartUpload(_ key: String, metadata: [String: String]) async throws -> String {
-        try await createMultipartUpload(key, metadata: metadata, contentHeaders: [:])
-    }
-
     /// A multipart upload whose object gets `contentHeaders` (a copy in parts keeps its source's).
-    func createMultipartUpload(_ key: String, metadata: [String: String], contentHeaders: [String: String]) async throws
-        -> String
+    public func createMultipartUpload(_ key: String, metadata: [String: String], contentHeaders: [String: String])
+        async throws -> String
     {
-        var headers = contentHeaders.merging(["content-type": "application/octet-stream"]) { own, _ in own }
+        var headers = contentHeaders.merging(["content-type": MediaTypes.forKey(key)]) { own, _ in own }
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
         // Parts carry a CRC-32C on S3 (``BodyChecksums``); AWS S3 refuses a part checksum that
         // the upload did not announce.

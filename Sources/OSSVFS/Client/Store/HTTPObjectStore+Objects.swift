@@ -99,12 +99,12 @@ extension HTTPObjectStore {
     }
 
     @discardableResult
-    public func put(_ key: String, body: ObjectBody, metadata: [String: String], condition: WriteCondition) async throws
-        -> String
+    public func put(_ key: String, body: ObjectBody, metadata: [String: String], contentHeaders: [String: String],
+                    condition: WriteCondition) async throws -> String
     {
         let sums = try await BodyChecksums.compute(body, for: dialect)
-        var headers = sums.headers
-        headers["content-type"] = "application/octet-stream"
+        var headers = contentHeaders.merging(sums.headers) { _, sum in sum }
+        if headers["content-type"] == nil { headers["content-type"] = MediaTypes.forKey(key) }
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
         let response: HTTPResponse
         let started = Date().timeIntervalSince1970
@@ -367,7 +367,7 @@ extension HTTPObjectStore {
             return
         }
         // REPLACE replaces the standard headers too: the object's own are sent again.
-        var headers = info.contentHeaders.merging(["content-type": "application/octet-stream"]) { own, _ in own }
+        var headers = info.contentHeaders.merging(["content-type": MediaTypes.forKey(key)]) { own, _ in own }
         headers["\(dialect.headerPrefix)copy-source"] = copySource(key)
         headers["\(dialect.headerPrefix)metadata-directive"] = "REPLACE"
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
