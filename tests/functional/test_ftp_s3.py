@@ -1022,3 +1022,18 @@ def test_uploads_carry_a_content_type_by_extension_and_continued_files_keep_thei
             assert head["Metadata"] == {"owner": "bob", "mode": "33261"}, name
         assert client.get_object(Bucket=bucket, Key="log.txt")["Body"].read() == b"0123456789tail"
 
+
+def test_mfmt_through_a_folder_leaves_the_file_it_hides(seaweedfs, s3ftp, bucket):
+    """Keys `x` and `x/y` show one folder `x` (MLST, MDTM and SIZE say so), yet MFMT of `x` got
+    213 and copied the hidden file `x` onto itself with a new time."""
+    client = seaweedfs.client()
+    client.put_object(Bucket=bucket, Key="x", Body=b"hidden")
+    client.put_object(Bucket=bucket, Key="x/y", Body=b"inside")
+    before = client.head_object(Bucket=bucket, Key="x")
+    admin = seaweedfs.admin
+    ftp = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.sendcmd("MFMT 20100101000000 x")
+    after = client.head_object(Bucket=bucket, Key="x")
+    assert after["Metadata"] == before["Metadata"] == {} and after["ETag"] == before["ETag"]
+    ftp.quit()

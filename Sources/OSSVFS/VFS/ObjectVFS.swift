@@ -530,12 +530,14 @@ public struct ObjectVFS: VFS {
 
     public func setModificationTime(_ path: VFSPath, _ time: Double) async throws {
         if !path.isRoot { try await awaitPendingUploads(of: try key(for: path), path) }
-        guard let info = try await fileInfo(path) else {
-            if try await directoryExists(path) {
-                throw VFSError.unsupported("directories are key prefixes and keep no modification time")
-            }
-            throw VFSError.notFound(path.description)
+        // As in stat: a directory shadows a file of the same name, which is not to be changed
+        // through a name that shows the directory.
+        async let isDirectory = directoryExists(path)
+        async let file = fileInfo(path)
+        if try await isDirectory {
+            throw VFSError.unsupported("directories are key prefixes and keep no modification time")
         }
+        guard let info = try await file else { throw VFSError.notFound(path.description) }
         guard UTCDate.validated(time) != nil else {
             throw VFSError.invalidRange("\(path): a time outside the years 0 to 9999")
         }
