@@ -98,6 +98,7 @@ struct ConfigFile: Decodable {
         var rename_max_objects: LenientInt?
         var cache_ttl: LenientDouble?
         var write_back: LenientBool?
+        var exact_times: LenientBool?
         var spool_budget_mb: LenientInt?
         var part_size_mb: LenientInt?
         var upload_concurrency: LenientInt?

@@ -56,6 +56,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("write_back"), help: "Report uploads done once synced in the spool; send them in the background.")
     var writeBack = false
 
+    @Flag(name: .customLong("exact_times"),
+          help: "Listings (LIST, MLSD) show each file's own time, set by MFMT or another tool, asked of the store per file; by default they show the store's Last-Modified.")
+    var exactTimes = false
+
     @Option(name: .customLong("spool_budget_mb"), help: "Disk the spool may use at once, in MiB (default 1024).")
     var spoolBudgetMB: Int?
 

@@ -34,6 +34,8 @@ struct ServeSettings {
     var hierarchicalNamespace = false
     var cacheTTL: Double = 5
     var writeBack = false
+    /// Listings show each file's own time, asked of the store per file.
+    var exactTimes = false
     /// Local provider: fsync each object before it is reported stored.
     var localFsync = true
     var spoolBudget: Int64 = 1 << 30
@@ -193,6 +195,7 @@ struct ServeSettings {
         }
         hierarchicalNamespace = server?.hierarchical_namespace?.value ?? false
         writeBack = flags.writeBack || (server?.write_back?.value ?? false)
+        exactTimes = flags.exactTimes || (server?.exact_times?.value ?? false)
         localFsync = !flags.localNoFsync && (server?.local_fsync?.value ?? true)
         let budgetMB = flags.spoolBudgetMB ?? server?.spool_budget_mb?.value ?? 1024
         let partMB = flags.partSizeMB ?? server?.part_size_mb?.value ?? SpoolConfiguration.defaultPartSize >> 20
@@ -530,7 +533,8 @@ struct ServeSettings {
     /// Config accounts first, then (for OSS and S3) the seed's `access_key_id/bucket` login.
     func makeAuthenticator(spool: SpoolConfiguration, logger: Logger) throws -> any Authenticator {
         let options = ObjectVFS.Options(
-            spool: spool, readAhead: readAhead, renamePolicy: renamePolicy, caches: MetadataCacheRegistry(ttl: cacheTTL))
+            spool: spool, readAhead: readAhead, renamePolicy: renamePolicy, caches: MetadataCacheRegistry(ttl: cacheTTL),
+            exactListingTimes: exactTimes)
         let root = localRoot
         let localFsync = self.localFsync
         let provider = self.provider

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 import urllib.parse
 
 import psutil
@@ -1037,3 +1038,32 @@ def test_mfmt_through_a_folder_leaves_the_file_it_hides(seaweedfs, s3ftp, bucket
     after = client.head_object(Bucket=bucket, Key="x")
     assert after["Metadata"] == before["Metadata"] == {} and after["ETag"] == before["ETag"]
     ftp.quit()
+
+
+def test_exact_times_let_rclone_find_nothing_to_send_on_its_second_run(seaweedfs, tmp_path, bucket):
+    """rclone sets each file's time with MFMT and reads it back from MLSD, which showed the
+    store's Last-Modified: every run sent every file again. With --exact_times listings show
+    each file's own time, and a second run sends nothing."""
+    from test_interop import rclone_env
+
+    server = s3_server(tmp_path, seaweedfs.endpoint, seaweedfs.region, "--exact_times")
+    try:
+        source = tmp_path / "source"
+        source.mkdir()
+        for i in range(20):
+            (source / f"f{i:02d}.txt").write_text("x" * (i + 1))
+            os.utime(source / f"f{i:02d}.txt", (1_000_000_000 + i * 1000, 1_000_000_000 + i * 1000))
+        admin = seaweedfs.admin
+        env = rclone_env(server, f"{admin.access_key}/{bucket}", admin.secret_key, tmp_path)
+        rclone = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "rclone")
+        runs = [subprocess.run([rclone, "copy", str(source), "oss:/d", "-v", "--inplace"], env=env,
+                               capture_output=True, text=True, timeout=120) for _ in range(2)]
+        assert all(run.returncode == 0 for run in runs), runs
+        assert (runs[0].stderr.count("Copied (new)"), runs[1].stderr.count("Copied")) == (20, 0), runs[1].stderr
+        ftp = connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
+        facts = dict(ftp.mlsd("d", ["modify"]))
+        assert facts["f03.txt"]["modify"] == "20010909023640"  # 1,000,003,000 s
+        ftp.quit()
+    finally:
+        server.stop()
+

@@ -6,12 +6,12 @@ extension ObjectVFS {
         let pageSize = self.pageSize
         let description = path.description
         let cache = self.cache
-        let fetch: VFSDirectoryListing.PageFetcher = { token in
+        let fetch: VFSDirectoryListing.PageFetcher = { [self] token in
             do {
                 let page = try await Self.hidingEmptied(
                     store.listPage(ListRequest(prefix: prefix, delimiter: "/", continuationToken: token, maxKeys: pageSize)),
                     store: store, cache: cache)
-                return (Self.entries(of: page, under: prefix), page.nextContinuationToken)
+                return (await withOwnTimes(Self.entries(of: page, under: prefix), in: path), page.nextContinuationToken)
             } catch let error as ObjectStoreError {
                 throw VFSError(error, path: description)
             }
@@ -34,7 +34,40 @@ extension ObjectVFS {
             throw VFSError.notFound(path.description)
         }
         return VFSDirectoryListing(
-            firstEntries: Self.entries(of: first, under: prefix), next: first.nextContinuationToken, fetch: fetch)
+            firstEntries: await withOwnTimes(Self.entries(of: first, under: prefix), in: path),
+            next: first.nextContinuationToken, fetch: fetch)
+    }
+
+    /// HEADs at once of a listing page with exact times.
+    static let exactTimeRequests = 16
+
+    /// With ``Options/exactListingTimes``, `entries` with each file's own time (its `mtime`
+    /// metadata), asked of the store (``exactTimeRequests`` at once, each kept in the cache for
+    /// MDTM and MLST): a listing gives only Last-Modified, the upload's time, so a client that
+    /// set a time (MFMT) saw another in MLSD and LIST, and rclone sent every file again on each
+    /// run. A file the store cannot be asked about keeps the listing's time.
+    func withOwnTimes(_ entries: [VFSEntry], in path: VFSPath) async -> [VFSEntry] {
+        guard exactListingTimes, !store.capabilities.localReads else { return entries }
+        var shown = entries
+        await withTaskGroup(of: (Int, Double?).self) { group in
+            var next = 0
+            func askNext() {
+                while next < shown.count, shown[next].kind != .file { next += 1 }
+                guard next < shown.count else { return }
+                let (index, file) = (next, path.appending(shown[next].name))
+                next += 1
+                group.addTask { [self] in
+                    let info = try? await fileInfo(file)
+                    return (index, info.map(Self.modified))
+                }
+            }
+            for _ in 0..<Self.exactTimeRequests { askNext() }
+            while let (index, time) = await group.next() {
+                if let time { shown[index].modified = time }
+                askNext()
+            }
+        }
+        return shown
     }
 
     /// `page` without the folders ossftp emptied lately that hold nothing now: SeaweedFS's

@@ -15,15 +15,19 @@ public struct ObjectVFS: VFS {
         public var caches: MetadataCacheRegistry
         /// Keys asked for per listing page.
         public var pageSize: Int
+        /// Whether listings show each file's own time (its `mtime` metadata), asked of the
+        /// store per file, instead of the Last-Modified a listing gives.
+        public var exactListingTimes: Bool
 
         public init(spool: SpoolConfiguration, readAhead: ReadAheadConfiguration = ReadAheadConfiguration(),
                     renamePolicy: RenamePolicy = .refuse, caches: MetadataCacheRegistry = MetadataCacheRegistry(ttl: 0),
-                    pageSize: Int = 1000) {
+                    pageSize: Int = 1000, exactListingTimes: Bool = false) {
             self.spool = spool
             self.readAhead = readAhead
             self.renamePolicy = renamePolicy
             self.caches = caches
             self.pageSize = pageSize
+            self.exactListingTimes = exactListingTimes
         }
     }
 
@@ -37,6 +41,8 @@ public struct ObjectVFS: VFS {
     let cache: MetadataCache
     /// Keys asked for per listing page.
     let pageSize: Int
+    /// ``Options/exactListingTimes``.
+    let exactListingTimes: Bool
 
     /// A view of `store` rooted at `homeDirectory` (a folder inside the bucket, or empty).
     public init(store: any ObjectStore, homeDirectory: String = "", spool: SpoolConfiguration,
@@ -61,6 +67,7 @@ public struct ObjectVFS: VFS {
         self.caches = options.caches
         self.cache = options.caches.cache(for: store.identity)
         self.pageSize = options.pageSize
+        self.exactListingTimes = options.exactListingTimes
     }
 
     /// Everything, and rename when a policy allows it.
