@@ -249,8 +249,18 @@ import TestSupport
         #expect(ObjectVFS.format(0.000_001) == "0.000001000")
         #expect(ObjectVFS.format(-0.25) == "-0.250000000")
         #expect(ObjectVFS.format(-62_167_219_199.5) == "-62167219199.500000000")
+        #expect(ObjectVFS.format(1_614_834_367.999_999_9) == "1614834368")
         for time in [1_614_834_367.123, -0.25, 253_402_300_799.999_9] {
             #expect(Double(ObjectVFS.format(time))! == (time * 1e6).rounded() / 1e6, "\(time)")
+        }
+    }
+
+    @Test func checksumsOtherToolsKeepInMetadataAreNotPassedOn() {
+        for name in ["md5chksum", "s3cmd-attrs", "sha256", "Content-MD5-Custom", "crc32c", "file-hash"] {
+            #expect(ObjectVFS.describesContent(name), "\(name)")
+        }
+        for name in ["mode", "uid", "gid", "mtime", "owner", "ctime"] {
+            #expect(!ObjectVFS.describesContent(name), "\(name)")
         }
     }
 

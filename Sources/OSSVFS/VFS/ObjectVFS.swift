@@ -369,7 +369,18 @@ public struct ObjectVFS: VFS {
             var existing: ObjectInfo?
             if let onVersion {
                 await invalidate(key)
-                existing = try await fileInfo(path).flatMap { $0.etag == onVersion ? $0 : nil }
+                if spool.writeBack {
+                    // Write-back takes the file while the store is away: its headers are then
+                    // not known, and the file is stored without them.
+                    if case .success(let info)? = await TimeLimit.outcome(within: SpoolUpload.writeBackProbeTimeout, of: {
+                        [self] in try await fileInfo(path)
+                    }) {
+                        existing = info
+                    }
+                } else {
+                    existing = try await fileInfo(path)
+                }
+                if existing?.etag != onVersion { existing = nil }
             }
             return upload(of: key, at: path, modified: modified, base: onVersion.map { UploadBase(key: key, length: 0, etag: $0) },
                           carrying: existing, ifAbsent: ifAbsent)
@@ -430,13 +441,24 @@ public struct ObjectVFS: VFS {
                         carrying existing: ObjectInfo? = nil, ifAbsent: Bool) -> SpoolUpload {
         let caches = self.caches
         let bucket = store.identity.bucket
-        var metadata = existing?.metadata ?? [:]
+        // A checksum another tool keeps in metadata (rclone's md5chksum, s3cmd's attributes)
+        // would be wrong for the changed bytes, and that tool would report them corrupted.
+        var metadata = (existing?.metadata ?? [:]).filter { !Self.describesContent($0.key) }
         metadata["mtime"] = modified.map(Self.format)
         return SpoolUpload(
             store: store, key: key, shownAs: path.description, metadata: metadata,
             contentHeaders: existing?.contentHeaders ?? [:], configuration: spool, base: base, ifAbsent: ifAbsent
         ) {
             await caches.invalidate(bucket: bucket, key: key)
+        }
+    }
+
+    /// Whether a user metadata field tells of the bytes themselves (a checksum or hash), so
+    /// that it is not passed on to changed bytes.
+    static func describesContent(_ name: String) -> Bool {
+        let lowered = name.lowercased()
+        return ["md5", "sha1", "sha256", "sha512", "crc", "checksum", "hash", "s3cmd-attrs"].contains {
+            lowered.contains($0)
         }
     }
 
@@ -453,8 +475,9 @@ public struct ObjectVFS: VFS {
     /// 5 ns past the second to it). A Double holds microseconds of such a time, no finer.
     /// `time` is within ``UTCDate``'s years.
     static func format(_ time: Double) -> String {
-        if time == time.rounded() { return String(Int64(time)) }
         let micros = Int64((abs(time) * 1_000_000).rounded())
+        // Whole seconds (also a fraction that rounds to one) are written whole.
+        if micros % 1_000_000 == 0 { return String(Int64(time.rounded())) }
         let fraction = String(micros % 1_000_000)
         return "\(time < 0 ? "-" : "")\(micros / 1_000_000)." + String(repeating: "0", count: 6 - fraction.count) + fraction + "000"
     }

@@ -77,7 +77,7 @@ extension HTTPObjectStore {
         while true {
             attempt += 1
             do {
-                let response = try await conditional(key, condition) { conditionHeaders in
+                let response = try await conditional(key, condition, operation: "CompleteMultipartUpload") { conditionHeaders in
                     let headers = headers.merging(conditionHeaders) { $1 }
                     let response = try await send(key: key, retryable: false) {
                         makeRequest("POST", key: key, query: ["uploadId": uploadID], headers: headers, body: .bytes(body))
@@ -100,6 +100,11 @@ extension HTTPObjectStore {
                     }
                 }
                 return XMLNode.parse(response.body)?.value("ETag") ?? response.headers["etag"] ?? ""
+            } catch let checked as CheckedConditionRefusal {
+                // On a store without conditional writes: an earlier attempt, its answer lost,
+                // may have made the object the HEAD found. Its parts' ETag says so exactly.
+                if let etag = await completedObject(key, parts: parts) { return etag }
+                throw checked.refusal
             } catch ObjectStoreError.changed(let changed) {
                 // An attempt whose answer was lost completed the upload: the object is then
                 // this upload's, and no longer the version the condition names.

@@ -109,10 +109,12 @@ extension HTTPObjectStore {
         let response: HTTPResponse
         let started = Date().timeIntervalSince1970
         do {
-            response = try await conditional(key, condition) { conditionHeaders in
+            response = try await conditional(key, condition, operation: "PUT") { conditionHeaders in
                 let headers = headers.merging(conditionHeaders) { $1 }
                 return try await send(key: key, retryable: true) { makeRequest("PUT", key: key, headers: headers, body: body) }
             }
+        } catch let checked as CheckedConditionRefusal {
+            throw checked.refusal
         } catch let refusal as ObjectStoreError where refusal.isConditionRefusal {
             // The PUT is retried when its answer is lost, and the retry of one that was stored
             // meets its own object: the same bytes there are this upload's, not a conflict.
@@ -191,16 +193,18 @@ extension HTTPObjectStore {
     /// included: S3 answers 404 to If-Match then).
     ///
     /// A store without conditional writes (501 NotImplemented, as AWS answers a header it does
-    /// not implement) is written to without them from then on, its condition checked by a HEAD
-    /// just before: as on OSS for `.matching`, that leaves the time of one request to a
-    /// concurrent writer, where failing every exclusive create would leave the mount unable to
-    /// make a lock or a temporary file on that store.
-    func conditional<T>(_ key: String, _ condition: WriteCondition,
+    /// not implement) is written to without them, its condition checked by a HEAD just before:
+    /// as on OSS for `.matching`, that leaves the time of one request to a concurrent writer,
+    /// where failing every exclusive create would leave the mount unable to make a lock or a
+    /// temporary file on that store. Once the write without the condition succeeded, that kind
+    /// of write (`operation` and condition) skips the condition from then on.
+    func conditional<T>(_ key: String, _ condition: WriteCondition, operation: String,
                         _ write: (_ conditionHeaders: [String: String]) async throws -> T) async throws -> T
     {
         let headers = conditionHeaders(condition)
-        if !headers.isEmpty && refusesConditions {
-            try await checkCondition(key, condition)
+        let kind = Self.conditionKind(condition, operation: operation)
+        if !headers.isEmpty && refusesConditions(kind) {
+            try await checkedCondition(key, condition)
             return try await write([:])
         }
         do {
@@ -208,13 +212,18 @@ extension HTTPObjectStore {
         } catch let error as ObjectStoreError {
             switch (condition, error) {
             case (_, .service(let status, let code, _, _)) where !headers.isEmpty && (status == 501 || code == "NotImplemented"):
-                if !refusesConditions {
-                    refusesConditions = true
-                    VFSMetrics.storeLogger.warning(
-                        "the store has no conditional writes (\(code)): each is checked by a HEAD just before it instead")
+                try await checkedCondition(key, condition)
+                do {
+                    let written = try await write([:])
+                    if noteConditionsRefused(kind) {
+                        VFSMetrics.storeLogger.warning(
+                            "the store has no conditional writes of this kind (\(kind): \(code)): each is checked by a HEAD just before it instead")
+                    }
+                    return written
+                } catch ObjectStoreError.service(let again, let code, _, _) where again == 501 || code == "NotImplemented" {
+                    // Refused without the condition too: the 501 was not the condition's.
+                    throw error
                 }
-                try await checkCondition(key, condition)
-                return try await write([:])
             case (.absent, .service(let status, let code, _, _))
                 where Self.refusesCondition(status, code) || code == "FileAlreadyExists":
                 throw ObjectStoreError.conflict("\(key) exists")
@@ -229,13 +238,44 @@ extension HTTPObjectStore {
         }
     }
 
+    /// A condition found not to hold by the HEAD that stands in for it (``checkCondition(_:_:)``)
+    /// on a store without conditional writes; the write was not sent. Callers throw `refusal`.
+    struct CheckedConditionRefusal: Error {
+        let refusal: ObjectStoreError
+    }
+
+    /// The kind of a conditional write, for ``refusesConditions(_:)``.
+    static func conditionKind(_ condition: WriteCondition, operation: String) -> String {
+        switch condition {
+        case .none: return operation
+        case .absent: return operation + " If-None-Match"
+        case .matching: return operation + " If-Match"
+        }
+    }
+
+    /// ``checkCondition(_:_:)``, its refusal wrapped: nothing was sent, so the callers'
+    /// recoveries for a refusal met by their own retried write do not apply.
+    private func checkedCondition(_ key: String, _ condition: WriteCondition) async throws {
+        do {
+            try await checkCondition(key, condition)
+        } catch let refusal as ObjectStoreError where refusal.isConditionRefusal {
+            throw CheckedConditionRefusal(refusal: refusal)
+        }
+    }
+
     /// A write's condition, checked by asking the store: for a store without conditional writes.
+    /// Only a missing object is absent: a HEAD the store refused or failed is no answer.
     func checkCondition(_ key: String, _ condition: WriteCondition) async throws {
         switch condition {
         case .none:
             return
         case .absent:
-            guard (try? await head(key)) == nil else { throw ObjectStoreError.conflict("\(key) exists") }
+            do {
+                _ = try await head(key)
+            } catch ObjectStoreError.noSuchKey {
+                return
+            }
+            throw ObjectStoreError.conflict("\(key) exists")
         case .matching(let etag):
             let now: ObjectInfo
             do {

@@ -67,15 +67,21 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         set { listV1.withLock { useListV1 = newValue } }
     }
 
-    // Set once a store answered that it has no conditional writes (``conditional(_:_:_:)``).
+    // The conditional writes this store answered with NotImplemented (``conditional(_:_:_:_:)``):
+    // each kind by itself (stores took If-None-Match before If-Match, and PUT before a
+    // multipart completion).
     private let conditions = Lock()
-    private var conditionsRefused = false
+    private var conditionsRefused: Set<String> = []
 
-    /// Whether the store answered a conditional write with NotImplemented: its conditions are
-    /// then checked by a HEAD just before each write.
-    var refusesConditions: Bool {
-        get { conditions.withLock { conditionsRefused } }
-        set { conditions.withLock { conditionsRefused = newValue } }
+    /// Whether the store has answered `kind` of conditional write with NotImplemented: its
+    /// condition is then checked by a HEAD just before each such write.
+    func refusesConditions(_ kind: String) -> Bool {
+        conditions.withLock { conditionsRefused.contains(kind) }
+    }
+
+    /// Notes that the store refuses `kind`; true the first time.
+    func noteConditionsRefused(_ kind: String) -> Bool {
+        conditions.withLock { conditionsRefused.insert(kind).inserted }
     }
 
     // MARK: - Building requests
@@ -266,9 +272,12 @@ public struct RetryPolicy: Sendable {
         try await Task.sleep(for: .milliseconds(milliseconds / 2 + Int.random(in: 0...max(1, milliseconds / 2))))
     }
 
-    /// Server answers worth another try: 5xx, 429 and the codes that say "try again".
+    /// Server answers worth another try: 5xx, 429 and the codes that say "try again"; not 501
+    /// (RFC 9110 §15.6.2: the store does not implement what was asked, and will not on the
+    /// next try: a conditional PUT was sent whole eight times before its fallback).
     static func isRetryable(_ error: ObjectStoreError) -> Bool {
         guard case .service(let status, let code, _, _) = error else { return false }
+        guard status != 501 && code != "NotImplemented" else { return false }
         return status >= 500 || status == 429 || code == "RequestTimeout" || code == "RequestTimeTooSkewed"
             || code == "SlowDown"
     }
