@@ -1067,3 +1067,25 @@ def test_exact_times_let_rclone_find_nothing_to_send_on_its_second_run(seaweedfs
     finally:
         server.stop()
 
+
+def test_a_store_without_conditional_writes_is_found_out_once_per_process(seaweedfs, tmp_path, bucket):
+    """A store is made per login: each FTP session sent its first conditional write, got 501,
+    and logged the fallback again. It is found out once per process and bucket; MKD, and STOU
+    of a free name, still refuse a name that exists."""
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", refuse_conditions=True)
+    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region)
+    try:
+        admin = seaweedfs.admin
+        sessions = [connect(server, f"{admin.access_key}/{bucket}", admin.secret_key) for _ in range(3)]
+        for number, ftp in enumerate(sessions):
+            assert ftp.mkd(f"d{number}") == f"/d{number}"
+        assert proxy.conditions_refused == 1
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            sessions[2].mkd("d0")
+        assert server.log_tail().count("no conditional writes") == 1
+        for ftp in sessions:
+            ftp.quit()
+    finally:
+        server.stop()
+        proxy.close()
+

@@ -67,21 +67,21 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         set { listV1.withLock { useListV1 = newValue } }
     }
 
-    // The conditional writes this store answered with NotImplemented (``conditional(_:_:_:_:)``):
-    // each kind by itself (stores took If-None-Match before If-Match, and PUT before a
-    // multipart completion).
-    private let conditions = Lock()
-    private var conditionsRefused: Set<String> = []
+    // The conditional writes each store answered with NotImplemented (``conditional(_:_:_:_:)``),
+    // by endpoint and bucket: each kind by itself (stores took If-None-Match before If-Match,
+    // and PUT before a multipart completion). Kept for the process, since a store is made per
+    // login: each FTP session would otherwise find it out again, and log it again.
+    private static let conditionsRefused = LockedBox<[String: Set<String>]>([:])
 
     /// Whether the store has answered `kind` of conditional write with NotImplemented: its
     /// condition is then checked by a HEAD just before each such write.
     func refusesConditions(_ kind: String) -> Bool {
-        conditions.withLock { conditionsRefused.contains(kind) }
+        Self.conditionsRefused.value[identity.bucket]?.contains(kind) ?? false
     }
 
     /// Notes that the store refuses `kind`; true the first time.
     func noteConditionsRefused(_ kind: String) -> Bool {
-        conditions.withLock { conditionsRefused.insert(kind).inserted }
+        Self.conditionsRefused.withValue { $0[identity.bucket, default: []].insert(kind).inserted }
     }
 
     // MARK: - Building requests
