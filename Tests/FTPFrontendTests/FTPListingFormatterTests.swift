@@ -18,6 +18,13 @@ import Testing
             == "drwxr-xr-x 1 owner group             0 Mar 05  2026 d")
     }
 
+    @Test func yearsOfFewerDigitsKeepTheColumnsWidth() {
+        // 0001-01-01 00:00:00 UTC and 0999-12-31: the year right-aligned as `ls -l` aligns it.
+        #expect(FTPListingFormatter.dateField(-62_135_596_800, now: time) == "Jan 01     1")
+        #expect(FTPListingFormatter.dateField(-30_610_310_400, now: time) == "Dec 31   999")
+        #expect(FTPListingFormatter.dateField(time - 400 * 86_400, now: time).count == "Mar 05 14:22".count)
+    }
+
     /// Six months as GNU ls counts them, half a mean Gregorian year (182.62 days): at 182.55
     /// days ossftp showed the year where `ls -l` showed the time.
     @Test func sixMonthsAreHalfAMeanGregorianYear() {

@@ -94,7 +94,10 @@ public enum FTPListingFormatter {
         if now - time < halfYear && time - now < 3600 {
             return "\(month) \(day) \(twoDigits(parts.hour)):\(twoDigits(parts.minute))"
         }
-        return "\(month) \(day)  \(parts.year)"
+        // The year right-aligned in the width of `14:22` and its space, as `ls` aligns it
+        // (a year below 1000 made the line narrower than the others).
+        let year = String(parts.year)
+        return "\(month) \(day) " + String(repeating: " ", count: max(0, 5 - year.count)) + year
     }
 
     /// `YYYYMMDDhhmmss` in UTC (RFC 3659 §2.3), for MDTM and MLSD.

@@ -559,7 +559,13 @@ public struct ObjectVFS: VFS {
     }
 
     public func setModificationTime(_ path: VFSPath, _ time: Double) async throws {
-        if !path.isRoot { try await awaitPendingUploads(of: try key(for: path), path) }
+        if !path.isRoot {
+            let key = try key(for: path)
+            try await awaitPendingUploads(of: key, path)
+            // The stored time as the store has it now, not a cached answer up to the TTL old:
+            // a time set meanwhile elsewhere would make this one look done already.
+            await invalidate(key)
+        }
         // As in stat: a directory shadows a file of the same name, which is not to be changed
         // through a name that shows the directory.
         async let isDirectory = directoryExists(path)
