@@ -1089,3 +1089,17 @@ def test_a_store_without_conditional_writes_is_found_out_once_per_process(seawee
         server.stop()
         proxy.close()
 
+
+def test_an_object_with_more_metadata_than_libcurl_takes_is_not_worth_another_try(seaweedfs, s3ftp, bucket):
+    """An object another tool stored with 120 KB of metadata (SeaweedFS keeps it) cannot be
+    read: libcurl refuses its answer. The reply said "Storage unavailable, try again"; it says
+    what is wrong, which trying again does not mend."""
+    client = seaweedfs.client()
+    client.put_object(Bucket=bucket, Key="heavy.bin", Body=b"x", Metadata={"big": "w" * 120_000})
+    admin = seaweedfs.admin
+    ftp = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    with pytest.raises(ftplib.error_temp) as refused:
+        ftp.size("heavy.bin")
+    assert "larger than it may be" in str(refused.value) and "try again" not in str(refused.value)
+    ftp.quit()
+

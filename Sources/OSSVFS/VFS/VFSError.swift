@@ -93,7 +93,9 @@ public enum VFSError: Error, Sendable, Equatable {
         // libcurl's words name the store's address: the client hears what happened, the log
         // (every failed request, every failed transfer) where.
         case .transport(let reason, let code):
-            self = .storeUnavailable(code.map { HTTPTransportError(code: $0, message: "").summary } ?? reason)
+            let summary = code.map { HTTPTransportError(code: $0, message: "").summary } ?? reason
+            // An answer too large for libcurl stays too large: no use trying again.
+            self = code == 27 || code == 100 ? .storeFailure(summary) : .storeUnavailable(summary)
         }
     }
 }

@@ -84,6 +84,10 @@ public struct HTTPTransportError: Error, Sendable, Equatable, CustomStringConver
         case 35, 51, 53, 54, 58, 59, 60, 66, 77, 80, 83, 90, 91: "the TLS connection to the store failed"
         case 18, 52, 55, 56, 65: "the connection to the store broke"
         case 42: "the server is stopping"
+        // libcurl 7.x says out of memory (27), later ones too large (100), for an answer whose
+        // headers pass its 300 KB limit: an object with that much metadata, which another tool
+        // stored where the store allows it (AWS keeps 2 KB).
+        case 27, 100: "the store's answer is larger than it may be (over 300 KB of headers: the object's metadata)"
         default: "the store could not be reached (libcurl error \(code))"
         }
     }
