@@ -1103,3 +1103,21 @@ def test_an_object_with_more_metadata_than_libcurl_takes_is_not_worth_another_tr
     assert "larger than it may be" in str(refused.value) and "try again" not in str(refused.value)
     ftp.quit()
 
+
+def test_rmd_of_a_folder_holding_only_unnameable_keys_says_why(seaweedfs, s3ftp, bucket):
+    """A folder whose only keys hold a CR or LF lists empty (such names cannot be shown), and
+    RMD said just "directory not empty"."""
+    client = seaweedfs.client()
+    client.put_object(Bucket=bucket, Key="k5/cr\rname", Body=b"x")
+    admin = seaweedfs.admin
+    ftp = connect(s3ftp, f"{admin.access_key}/{bucket}", admin.secret_key)
+    assert ftp.nlst("k5") == []
+    with pytest.raises(ftplib.error_perm, match="^550") as refused:
+        ftp.rmd("k5")
+    assert "no path can name" in str(refused.value)
+    client.put_object(Bucket=bucket, Key="k5/plain", Body=b"x")
+    with pytest.raises(ftplib.error_perm, match="^550") as refused:
+        ftp.rmd("k5")
+    assert "no path can name" not in str(refused.value)
+    ftp.quit()
+

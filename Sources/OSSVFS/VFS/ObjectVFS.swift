@@ -537,7 +537,13 @@ public struct ObjectVFS: VFS {
             }
             return (page, others)
         }
-        if others > 0 { throw VFSError.directoryNotEmpty(path.description) }
+        if others > 0 {
+            // What no listing shows would leave the client puzzled at an empty folder.
+            let hiddenOnly = page.nextContinuationToken == nil && Self.entries(of: page, under: prefix).isEmpty
+            throw VFSError.directoryNotEmpty(
+                hiddenOnly ? "\(path) (it holds objects no path can name: with a CR, LF, NUL or \\ in their names, or named . or ..)"
+                    : path.description)
+        }
         guard let marker = page.objects.first(where: { $0.key.utf8.elementsEqual(prefix.utf8) }) else {
             if try await fileInfo(path) != nil { throw VFSError.notDirectory(path.description) }
             // A folder that was only the prefix of its objects went away with the last of
