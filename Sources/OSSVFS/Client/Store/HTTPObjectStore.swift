@@ -17,8 +17,11 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
     private let listV1 = Lock()
     private var useListV1 = false
 
+    /// The bucket's address: `scheme://host[:port]/bucket`.
+    var bucketAddress: String { "\(endpoint.scheme)://\(endpoint.authority)/\(bucket)" }
+
     public var identity: StoreIdentity {
-        StoreIdentity(bucket: "\(endpoint.scheme)://\(endpoint.authority)/\(bucket)",
+        StoreIdentity(bucket: bucketAddress,
                       principal: credentials.accessKeyID + ":" + Crypto.sha256Hex(Array(credentials.secretAccessKey.utf8)))
     }
 
@@ -76,12 +79,12 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
     /// Whether the store has answered `kind` of conditional write with NotImplemented: its
     /// condition is then checked by a HEAD just before each such write.
     func refusesConditions(_ kind: String) -> Bool {
-        Self.conditionsRefused.value[identity.bucket]?.contains(kind) ?? false
+        Self.conditionsRefused.value[bucketAddress]?.contains(kind) ?? false
     }
 
     /// Notes that the store refuses `kind`; true the first time.
     func noteConditionsRefused(_ kind: String) -> Bool {
-        Self.conditionsRefused.withValue { $0[identity.bucket, default: []].insert(kind).inserted }
+        Self.conditionsRefused.withValue { $0[bucketAddress, default: []].insert(kind).inserted }
     }
 
     // MARK: - Building requests
