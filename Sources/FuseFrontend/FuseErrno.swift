@@ -18,6 +18,7 @@ public enum FuseErrno {
         case .unsupported: return ENOTSUP
         case .integrity: return EIO
         case .noSpace: return ENOSPC
+        case .tooLarge: return EFBIG
         case .busy: return EBUSY
         // Not EAGAIN: on a blocking descriptor programs read it as "no data yet" (Python's
         // read returns None), and a copy ended short as if it were whole.

@@ -110,17 +110,26 @@ extension FuseFilesystem {
     /// the release after the last close do; so does any close once the opener holds no
     /// descriptor of it any more (`Popen(stdout=file)` closes the parent's copy first: the
     /// child's exit is then where the file is complete, and the parent's wait must find it
-    /// stored). A shell's `exec > file` keeps a duplicate, and its commands' exits do not commit.
-    // The opener's own close commits even while it keeps a duplicate (a shell's `cmd > file`
-    // stores the file empty, then the command's output at its end, as O_TRUNC empties a POSIX
-    // file at once): /proc cannot tell a duplicate from another open of the same file, and
-    // guessing left closes that returned before the store had the file, errors lost.
+    /// stored). A shell's `exec > file` keeps a duplicate, and its commands' exits do not commit;
+    /// nor does the opener's close of one descriptor while it keeps a duplicate of it (a shell's
+    /// `cmd > file` opens, dup2s onto 1 and closes the first), when no other open file of the
+    /// path exists: its descriptors there are then all this one's.
+    // Committing there stored every `echo $i > f` twice, empty first, with a fresh look at the
+    // path between: eight requests a file, slower than s3fs at making small files. /proc
+    // cannot tell a duplicate from a second open(2) of the path, so with any other open file
+    // of the path (the opener's, or one a parent passed down) the close commits as before: a
+    // guess there left closes that returned before the store had the file, errors lost.
     public func flush(_ handle: UInt64, process: pid_t? = nil) -> Int32 {
         guard let file = handles.file(handle) else { return -EBADF }
         return file.lock.withLock {
             if let opener = file.opener {
                 if process == opener {
-                    file.openerClosed = (descriptorCount(opener, of: file.path) ?? 1) == 0
+                    let held = descriptorCount(opener, of: file.path)
+                    file.openerClosed = (held ?? 1) == 0
+                    if file.writable, let held, held > 0, handles.isOnlyOpen(file),
+                        (descriptorCount(opener, of: file.path, forWriting: true) ?? 0) > 0 {
+                        return 0
+                    }
                 } else if !file.openerClosed {
                     return 0
                 }
@@ -132,7 +141,9 @@ extension FuseFilesystem {
     /// How many descriptors `process` has open on `path` of this mount. The kernel takes a
     /// descriptor out of the table before its flush, so during the opener's flush the one being
     /// closed is not counted. Nil when unknown (no mount point, no /proc).
-    func descriptorCount(_ process: pid_t, of path: VFSPath) -> Int? {
+    /// With `forWriting`, only descriptors open for writing count, as a duplicate of a writer
+    /// is (an O_PATH descriptor is not).
+    func descriptorCount(_ process: pid_t, of path: VFSPath, forWriting: Bool = false) -> Int? {
         guard let mountpoint = mountpoint.withLock({ $0 }), let folder = Glibc.opendir("/proc/\(process)/fd") else { return nil }
         defer { Glibc.closedir(folder) }
         let wanted = (mountpoint == "/" ? "" : mountpoint) + path.description
@@ -144,9 +155,20 @@ extension FuseFilesystem {
             let count = readlink("/proc/\(process)/fd/\(name)", &target, target.count - 1)
             guard count > 0 else { continue }
             guard String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) == wanted else { continue }
-            found += 1
+            if !forWriting || Self.isOpenForWriting(process, descriptor: name) { found += 1 }
         }
         return found
+    }
+
+    /// Whether descriptor `descriptor` of `process` is open for writing, from the `flags:` line
+    /// (octal) of /proc's fdinfo; false when it cannot be read.
+    static func isOpenForWriting(_ process: pid_t, descriptor: String) -> Bool {
+        guard let info = try? String(contentsOfFile: "/proc/\(process)/fdinfo/\(descriptor)", encoding: .utf8),
+            let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags:") }),
+            let flags = Int(line.dropFirst("flags:".count).trimmingCharacters(in: .whitespaces), radix: 8)
+        else { return false }
+        // O_PATH (0o10000000; Glibc's module leaves it out): a name held, not an open file.
+        return flags & Int(O_ACCMODE) != Int(O_RDONLY) && flags & 0o10000000 == 0
     }
 
     /// fsync(2): returns once the file is stored.

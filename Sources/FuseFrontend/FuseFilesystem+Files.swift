@@ -431,7 +431,7 @@ extension FuseFilesystem {
     }
 
     /// The first bytes kept of a file opened only to write: one part.
-    static let keptHeaderBytes: Int64 = 16 << 20
+    public static let keptHeaderBytes: Int64 = 16 << 20
 
     /// Whether the store has nothing at `path` now.
     private func isGone(_ path: VFSPath) -> Bool {

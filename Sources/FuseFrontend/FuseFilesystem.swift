@@ -276,9 +276,10 @@ public final class FuseFilesystem: @unchecked Sendable {
                 attributes.changedTree(to)
             }
             let status = BlockingBridge.status { [vfs] in
-                if flags & noReplace != 0, (try? await vfs.stat(to)) != nil { throw VFSError.alreadyExists(to.description) }
                 do {
-                    try await vfs.rename(from, to: to)
+                    // RENAME_NOREPLACE: the store is asked, not the cache, and the copy made only
+                    // where nothing is.
+                    try await vfs.rename(from, to: to, replacing: flags & noReplace == 0)
                 } catch VFSError.unsupported {
                     throw FuseError(EXDEV)
                 }

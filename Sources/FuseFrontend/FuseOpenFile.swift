@@ -252,6 +252,12 @@ final class FuseHandleTable: @unchecked Sendable {
         lock.withLock { files.values.filter { $0.path == path && $0.writable } }
     }
 
+    /// Whether `file` is the only open file of its path: every descriptor on the path is then
+    /// one of its own (a dup), since each open(2) of a FUSE file makes a handle of its own.
+    func isOnlyOpen(_ file: FuseOpenFile) -> Bool {
+        lock.withLock { !files.values.contains { $0 !== file && $0.path == file.path } }
+    }
+
     /// Every open file (for the unmount).
     func all() -> [FuseOpenFile] { lock.withLock { Array(files.values) } }
 }

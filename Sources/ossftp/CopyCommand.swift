@@ -92,6 +92,7 @@ struct CopyCommand: AsyncParsableCommand {
         guard (from == nil) != (to == nil), let remote = from ?? to else {
             throw ValidationError("exactly one of source and destination must be a bucket URL")
         }
+        try StoreOptions.requireEndpoint(store.endpoint, isS3: remote.provider == .s3)
         let credentials = try StoreOptions.environmentCredentials(for: remote.provider)
         let pathStyle: Bool?
         let checksum: StoreDialect.BodyChecksum
@@ -166,6 +167,7 @@ struct CopyError: Error, CustomStringConvertible {
         case .unsupported(let reason): description = "not supported: \(reason)"
         case .integrity(let reason): description = "integrity check failed: \(reason)"
         case .noSpace(let reason): description = "no space left: \(reason)"
+        case .tooLarge(let reason): description = "file too large: \(reason)"
         case .busy(let reason): description = "busy: \(reason)"
         case .storeUnavailable(let reason): description = "store unavailable: \(reason)"
         case .storeFailure(let reason): description = "store error: \(reason)"

@@ -21,7 +21,7 @@ struct MountCommand: AsyncParsableCommand {
     @Option(help: "Mount this account of config.json (its login_username): its bucket, home_dir as the prefix, credentials and, when read-only, read-only.")
     var account: String?
 
-    @Option(help: "local, oss or s3 (default: config.json's, else local).")
+    @Option(help: "local, oss or s3 (default: the --account's, else local).")
     var provider: String?
 
     @Option(help: "The bucket (for local: a folder under --local_root); the account's when not given.")
@@ -32,7 +32,7 @@ struct MountCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Option(name: .customLong("local_root"), help: "Folder of the local provider (default: config.json's, else data/local).")
+    @Option(name: .customLong("local_root"), help: "Folder of the local provider (default: the --config file's, with --account; else data/local).")
     var localRoot: String?
 
     @Option(name: .customLong("credentials_file"),
@@ -80,7 +80,8 @@ struct MountCommand: AsyncParsableCommand {
     @Option(name: .customLong("spool_dir"), help: "Where uploads and files changed in place are staged.")
     var spoolDir: String?
 
-    @Option(name: .customLong("spool_budget_mb"), help: "Disk the spool may use at once.")
+    @Option(name: .customLong("spool_budget_mb"),
+            help: "Disk the spool may use at once for bytes waiting for the store; beside it, each file being written keeps its first 16 MiB part, and one opened to read and write its parts up to --max_rewrite_mb, until its close.")
     var spoolBudgetMB: Int = 1024
 
     @Option(name: .customLong("read_ahead_mb"), help: "Largest ranged GET of a read.")
@@ -164,7 +165,8 @@ struct MountCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         // Said before detaching, where the user sees it.
-        if let warning = SpoolFolder.roomWarning(spoolDirectory, budget: Int64(spoolBudgetMB) << 20) {
+        if let warning = SpoolFolder.roomWarning(spoolDirectory, budget: Int64(spoolBudgetMB) << 20,
+                                                 kept: FuseFilesystem.keptHeaderBytes) {
             FileHandle.standardError.write(Data("ossftp: warning: \(warning)\n".utf8))
         }
         if !foreground { try detach() }
@@ -209,10 +211,12 @@ struct MountCommand: AsyncParsableCommand {
         case .success?:
             break
         case .failure(let error)?:
-            // The errno's words and the error's own detail: `No such file or directory (the bucket x)`.
-            let detail = Mirror(reflecting: error).children.first?.value as? String
+            // The errno's words and the error's own reason (`Permission denied (the bucket b:
+            // SignatureDoesNotMatch)`): the credentials' check fails with a store error, whose
+            // reason was lost, leaving `Permission denied` alone.
+            let known = (error as? VFSError) ?? (error as? ObjectStoreError).map { VFSError($0, path: "the bucket \(target.bucket)") }
             let words = String(cString: strerror(FuseErrno.code(forAny: error)))
-            throw Self.cannotUse(target, "\(words)" + (detail.map { " (\($0))" } ?? ""))
+            throw Self.cannotUse(target, "\(words)" + (known.map { " (\($0.detail))" } ?? " (\(error))"))
         case nil:
             throw Self.cannotUse(target, "the store did not answer within \(Self.storeCheckSeconds) s")
         }
@@ -344,6 +348,7 @@ struct MountCommand: AsyncParsableCommand {
                 throw Self.cannotUse(target, "\(target.localRoot)/\(target.bucket) does not exist")
             }
         }
+        try StoreOptions.requireEndpoint(target.endpoint, isS3: target.provider == "s3")
         let credentials = try loadCredentials(target)
         let pathStyle: Bool?
         let checksum: StoreDialect.BodyChecksum

@@ -188,7 +188,8 @@ struct ServeCommand: AsyncParsableCommand {
                             try await console.run { logger.info("web console listening on \(settings.webAddress):\($0)") }
                         } catch is CancellationError {
                         } catch {
-                            throw ConsoleStartError(description: "web console on \(settings.webAddress):\(settings.webPort): \(error)")
+                            throw ListenFailure(error, listener: "web console", host: settings.webAddress, port: settings.webPort)
+                                ?? ConsoleStartError(description: "web console on \(settings.webAddress):\(settings.webPort): \(error)")
                         }
                     }
                 }
@@ -211,6 +212,9 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await serving.value
         } catch is CancellationError {
+        } catch let failure as ListenFailure {
+            logger.critical("cannot serve: \(failure); \(Self.remedy(for: failure))")
+            throw ExitCode(1)
         } catch {
             logger.critical("cannot serve: \(error)")
             throw ExitCode(1)
@@ -271,6 +275,22 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 /// The console could not start (its port in use, say).
+extension ServeCommand {
+    /// The setting that moves a listener that could not start.
+    static func remedy(for failure: ListenFailure) -> String {
+        switch failure.listener {
+        case "web console":
+            return "choose another port with --web_port (control_port in config.json's launcher), or 0 to turn the console off"
+        case "implicit FTPS":
+            return "choose another port with --implicit_tls_port (implicit_tls_port in config.json)"
+        default:
+            return failure.errno == EADDRNOTAVAIL
+                ? "choose another address with --listen_address (address in config.json)"
+                : "choose another port with --port (port in config.json)"
+        }
+    }
+}
+
 struct ConsoleStartError: Error, CustomStringConvertible {
     var description: String
 }

@@ -31,12 +31,15 @@ enum SpoolFolder {
     /// A warning when the file system of `path` has less room than `budget` bytes: uploads
     /// then fail with 452 (ENOSPC on the mount) once it is full, though the budget would have
     /// let them wait for parts to be stored.
-    static func roomWarning(_ path: String, budget: Int64) -> String? {
+    /// `kept`: disk the spool takes beside the budget (the mount keeps each written file's first
+    /// part until its close), counted in for the comparison.
+    static func roomWarning(_ path: String, budget: Int64, kept: Int64 = 0) -> String? {
         var space = statvfs()
         guard statvfs(path, &space) == 0 else { return nil }
         let free = Int64(space.f_bavail) * Int64(space.f_frsize)
-        guard free < budget else { return nil }
-        return "the spool folder \(path) has \(free >> 20) MiB free, less than the spool budget of \(budget >> 20) MiB: "
+        guard free < budget + kept else { return nil }
+        let beside = kept > 0 ? " and the \(kept >> 20) MiB a written file keeps beside it" : ""
+        return "the spool folder \(path) has \(free >> 20) MiB free, less than the spool budget of \(budget >> 20) MiB\(beside): "
             + "uploads will fail with 452 (ENOSPC) when it is full; lower spool_budget_mb or give a larger spool_dir"
     }
 

@@ -29,6 +29,14 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
+    /// Refuses an S3 store named without its endpoint, as a command line's fault (the store
+    /// factory's own refusal read "no answer: the s3 provider needs an endpoint").
+    static func requireEndpoint(_ endpoint: String?, isS3: Bool) throws {
+        if isS3 && endpoint == nil {
+            throw ValidationError("the s3 provider needs --endpoint, the store's URL (https://s3.us-east-1.amazonaws.com, http://127.0.0.1:9000)")
+        }
+    }
+
     /// Path-style addressing from an `addressing` value: nil for the provider's default.
     static func pathStyle(_ addressing: String?) throws -> Bool? {
         switch addressing?.lowercased() {

@@ -10,6 +10,7 @@ import Testing
         (.isDirectory("/x"), EISDIR), (.directoryNotEmpty("/d"), ENOTEMPTY), (.permissionDenied("/x"), EACCES),
         (.invalidName("x"), EINVAL), (.nameTooLong("k"), ENAMETOOLONG), (.invalidRange("x"), EINVAL),
         (.unsupported("link"), ENOTSUP), (.integrity("crc"), EIO), (.noSpace("spool"), ENOSPC),
+        (.tooLarge("/x"), EFBIG),
         (.busy("x"), EBUSY), (.storeUnavailable("503"), EIO), (.storeFailure("500"), EIO),
     ])
     func everyErrorHasItsErrno(error: VFSError, errno: Int32) {

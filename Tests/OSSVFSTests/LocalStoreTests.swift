@@ -540,6 +540,20 @@ import TestSupport
         }
     }
 
+    /// A copy on `.absent` is refused where a file is (one renameat2 that does not replace).
+    @Test func copyOnlyWhereNothingIs() async throws {
+        try await withStore { store, _ in
+            try await store.put("src", body: .bytes([1]), metadata: [:])
+            try await store.put("taken", body: .bytes([2]), metadata: [:])
+            await #expect(throws: ObjectStoreError.conflict("an object has that name")) {
+                try await store.copy(from: "src", to: "taken", condition: .absent)
+            }
+            #expect(try await collect(store.get("taken", range: nil)) == [2])
+            try await store.copy(from: "src", to: "free", condition: .absent)
+            #expect(try await collect(store.get("free", range: nil)) == [1])
+        }
+    }
+
     /// An upload that begins writing over a large object drops that object's cached pages
     /// (the page cache would otherwise hold both); the old bytes stay readable until the
     /// commit. A small object's pages, and those of an object an upload continues, stay.

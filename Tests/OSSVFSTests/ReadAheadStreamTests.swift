@@ -45,7 +45,9 @@ private final class RangeNotingStore: ObjectStore, @unchecked Sendable {
     }
     func delete(_ key: String) async throws { try await base.delete(key) }
     func deleteMany(_ keys: [String]) async throws -> [String: ObjectStoreError] { try await base.deleteMany(keys) }
-    func copy(from source: String, to destination: String) async throws { try await base.copy(from: source, to: destination) }
+    func copy(from source: String, to destination: String, condition: WriteCondition) async throws {
+        try await base.copy(from: source, to: destination, condition: condition)
+    }
     func replaceMetadata(_ key: String, metadata: [String: String]) async throws {
         try await base.replaceMetadata(key, metadata: metadata)
     }

@@ -269,6 +269,26 @@ import TestSupport
         #expect(try await collect(store.get(joined, range: nil)) == data)
     }
 
+    /// A copy that must not replace (a rename by an account without the right to delete) is
+    /// refused where an object is, in one CopyObject and in a multipart copy, and leaves it be.
+    @Test func copiesOnlyWhereNothingIsWhenAskedTo() async throws {
+        let store = try await SeaweedFSStores.store()
+        let source = unique("copy/only-if-absent")
+        let data = random(3 << 20)
+        try await store.put(source, body: .bytes(data), metadata: [:])
+        for limit: UInt64 in [5 << 30, 1 << 20] {
+            let taken = unique("copy/taken")
+            try await store.put(taken, body: .bytes(Array("theirs".utf8)), metadata: [:])
+            await #expect(throws: ObjectStoreError.conflict("\(taken) exists")) {
+                try await store.copy(from: source, to: taken, singleRequestLimit: limit, condition: .absent)
+            }
+            #expect(try await collect(store.get(taken, range: nil)) == Array("theirs".utf8))
+            let free = unique("copy/free")
+            try await store.copy(from: source, to: free, singleRequestLimit: limit, condition: .absent)
+            #expect(try await collect(store.get(free, range: nil)) == data)
+        }
+    }
+
     @Test func largeCopiesGoThroughUploadPartCopy() async throws {
         let store = try await SeaweedFSStores.store()
         let source = unique("copy/large")

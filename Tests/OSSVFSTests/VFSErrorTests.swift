@@ -40,5 +40,8 @@ import Testing
         #expect(error == .storeFailure("/f: read: object shrank while being read (errno 5)"))
         #expect(VFSError(.io(operation: "write /srv/spool/x", errno: 5), path: "/f")
             == .storeFailure("/f: write failed on the server's disk (errno 5)"))
+        // EFBIG (a file-size limit on the server's disk) is for good: 552, not 451.
+        #expect(VFSError(.io(operation: "write /srv/spool/x", errno: 27), path: "/f")
+            == .tooLarge("/f is larger than the server's disk takes"))
     }
 }

@@ -53,9 +53,12 @@ class Account:
     access_secret: str = ""
     # The account's own store (provider, endpoint, region, addressing), over the server's.
     store: dict = field(default_factory=dict)
+    allow_rename: bool | None = None
 
     def config_entry(self) -> dict:
         extra = {"permissions": self.permissions} if self.permissions else {}
+        if self.allow_rename is not None:
+            extra["allow_rename"] = self.allow_rename
         return {
             **extra,
             **self.store,

@@ -536,7 +536,9 @@ def test_console_port_in_use_stops_the_server_with_a_message(tmp_path):
     finally:
         taken.close()
     assert result.returncode == 1, result
-    assert f"web console on 127.0.0.1:{port}" in result.stderr and "Address already in use" in result.stderr
+    # Named with the setting that moves it (it showed `bind(descriptor:ptr:bytes:)`, a function's signature).
+    assert f"the web console address 127.0.0.1:{port} is in use by another program; choose another port with " \
+        "--web_port (control_port in config.json's launcher), or 0 to turn the console off" in result.stderr, result.stderr
 
 
 def test_sighup_reloads_the_tls_certificate_for_new_sessions(tmp_path, alice, tls_files):

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import resource
 import secrets
 import socket
 import subprocess
@@ -612,6 +613,108 @@ def test_an_account_that_may_not_replace_cannot_replace_a_file_made_during_its_u
         keeper.quit()
         admin.quit()
     finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_an_account_that_may_not_replace_cannot_rename_onto_a_name_stored_since_it_looked(
+        tmp_path, seaweedfs, store):
+    """A no-delete account may rename, never onto an existing name; that check asked the cache,
+    and a file another program had stored within cache_ttl after the session saw the name free
+    was replaced, with 250 (the audit's finding). The store is asked now, and the copy is made
+    only where nothing is; a folder renamed onto a name filled meanwhile is refused whole."""
+    if store == "s3":
+        bucket = "rn-" + secrets.token_hex(4)
+        client = seaweedfs.client()
+        client.create_bucket(Bucket=bucket)
+        extra = {"access_id": seaweedfs.admin.access_key, "access_secret": seaweedfs.admin.secret_key,
+                 "store": {"provider": "s3", "endpoint": seaweedfs.endpoint, "region": seaweedfs.region}}
+    else:
+        bucket, extra = "shared", {}
+    accounts = [Account("keeper", "k-pass-1", bucket, permissions="no-delete", home_dir="in", allow_rename=True, **extra)]
+    server = OssftpServer(tmp_path / "srv", accounts, extra_args=["--rename", "copy", "--cache_ttl", "60"])
+    server.start()
+
+    def behind_its_back(key: str, body: bytes) -> None:
+        if store == "s3":
+            client.put_object(Bucket=bucket, Key="in/" + key, Body=body)
+        else:
+            path = server.bucket_dir() / "in" / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+
+    try:
+        keeper = login(server, "keeper", "k-pass-1")
+        keeper.storbinary("STOR a.txt", io.BytesIO(b"renamer"))
+        keeper.mkd("d")
+        keeper.storbinary("STOR d/x.txt", io.BytesIO(b"in d"))
+        # The session sees both names free (and remembers it).
+        for name in ("target.txt", "e"):
+            with pytest.raises(ftplib.error_perm, match="^550"):
+                keeper.sendcmd(f"MLST {name}")
+        behind_its_back("target.txt", b"PRECIOUS")
+        behind_its_back("e/y.txt", b"ALSO PRECIOUS")
+        keeper.sendcmd("RNFR a.txt")
+        with pytest.raises(ftplib.error_perm, match="^550 .*may not replace"):
+            keeper.sendcmd("RNTO target.txt")
+        keeper.sendcmd("RNFR d")
+        with pytest.raises(ftplib.error_perm, match="^550 .*may not replace"):
+            keeper.sendcmd("RNTO e")
+        assert fetch_bytes(keeper, "target.txt") == b"PRECIOUS"
+        assert fetch_bytes(keeper, "a.txt") == b"renamer"
+        assert fetch_bytes(keeper, "e/y.txt") == b"ALSO PRECIOUS"
+        assert fetch_bytes(keeper, "d/x.txt") == b"in d"
+        assert sorted(keeper.nlst("e")) in (["y.txt"], ["e/y.txt"])
+        # A name still free is renamed onto as before.
+        keeper.sendcmd("RNFR a.txt")
+        keeper.sendcmd("RNTO free.txt")
+        assert fetch_bytes(keeper, "free.txt") == b"renamer"
+        keeper.quit()
+    finally:
+        server.stop()
+
+
+def test_a_file_larger_than_the_servers_disk_takes_gets_552(tmp_path):
+    """EFBIG from the spool (a file-size limit: `ulimit -f`, FAT's 4 GiB) was answered 451,
+    "try again", which a client does for ever: it is for good, 552 (RFC 959 §4.2.1, exceeded
+    storage allocation), and nothing is stored."""
+    server = OssftpServer(tmp_path / "srv", [Account("user", "u-pass-1", "shared")])
+    server.start()
+    try:
+        resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        client = login(server, "user", "u-pass-1")
+        with pytest.raises(ftplib.error_perm, match="^552 File too large: /big.bin .*nothing was stored"):
+            client.storbinary("STOR big.bin", io.BytesIO(os.urandom(3 << 19)))
+        assert not (server.bucket_dir() / "big.bin").exists()
+        client.storbinary("STOR small.bin", io.BytesIO(b"fits"))
+        assert fetch_bytes(client, "small.bin") == b"fits"
+        client.quit()
+    finally:
+        server.stop()
+
+
+def test_a_spool_that_refuses_files_is_the_servers_trouble_not_the_clients(tmp_path):
+    """A spool folder remounted read-only (or its permissions changed) answered every upload
+    550 "Permission denied" on the client's own file, which clients take as final and as their
+    fault; it is 451, and the log names the spool."""
+    server = OssftpServer(tmp_path / "srv", [Account("user", "u-pass-1", "shared")])
+    server.start()
+    spool = server.spool_dir
+    subprocess.run(["mount", "--bind", str(spool), str(spool)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(spool)], check=True)
+        client = login(server, "user", "u-pass-1")
+        picture = os.urandom(1 << 20)  # more than the write buffer: it goes to a part file
+        with pytest.raises(ftplib.error_temp, match="^451 .*/photo.jpg: the server's spool refused to"):
+            client.storbinary("STOR photo.jpg", io.BytesIO(picture))
+        assert "the spool refused a file operation" in server.log_tail()
+        assert not (server.bucket_dir() / "photo.jpg").exists()
+        subprocess.run(["mount", "-o", "remount,rw,bind", str(spool)], check=True)
+        client.storbinary("STOR photo.jpg", io.BytesIO(picture))
+        assert fetch_bytes(client, "photo.jpg") == picture
+        client.quit()
+    finally:
+        subprocess.run(["umount", str(spool)], check=False)
         server.stop()
 
 

@@ -102,6 +102,15 @@ public final class FTPServer: Sendable {
 
     /// Listens on `port`, one socket per event loop (``ReusePortListeners``).
     private func bind(port: Int, implicitTLS: Bool) async throws -> [any Channel] {
+        do {
+            return try await listen(port: port, implicitTLS: implicitTLS)
+        } catch {
+            let host = current.value.configuration.host
+            throw ListenFailure(error, listener: implicitTLS ? "implicit FTPS" : "FTP", host: host, port: port) ?? error
+        }
+    }
+
+    private func listen(port: Int, implicitTLS: Bool) async throws -> [any Channel] {
         let current = self.current
         let group = self.group
         let limiter = self.limiter

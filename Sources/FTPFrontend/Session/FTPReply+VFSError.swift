@@ -31,6 +31,9 @@ extension FTPReply {
             // The reason names the server's own folders (the spool's, the local store's): it
             // goes to the log, which records every failed transfer with it, not to the client.
             self.init(.insufficientStorage, "Insufficient storage space on the server; nothing was stored.")
+        case .tooLarge(let reason):
+            // RFC 959 §4.2.1: 552, exceeded storage allocation; for good, not "try again".
+            self.init(.exceededStorage, "File too large: \(reason); nothing was stored.")
         case .busy(let reason):
             self.init(.fileBusy, "File busy, try again: \(reason).")
         case .storeUnavailable(let reason):

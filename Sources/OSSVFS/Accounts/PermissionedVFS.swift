@@ -126,13 +126,16 @@ public struct PermissionedVFS: VFS {
         try base.checkRenameAllowed()
     }
 
-    public func rename(_ source: VFSPath, to destination: VFSPath) async throws {
+    public func rename(_ source: VFSPath, to destination: VFSPath, replacing: Bool) async throws {
         try require(allowed.rename, "rename")
-        // Onto an existing name, a rename destroys what was there (a file, an empty directory).
-        if !allowed.delete, (try? await base.stat(destination)) != nil {
+        // Onto an existing name, a rename destroys what was there (a file, an empty directory):
+        // without the right to delete, it may go only where nothing is, as the store says now
+        // (a cached "missing" let it replace a file another client had stored since).
+        do {
+            try await base.rename(source, to: destination, replacing: replacing && allowed.delete)
+        } catch VFSError.alreadyExists where !allowed.delete && replacing {
             throw VFSError.permissionDenied("this account may not replace existing files or directories")
         }
-        try await base.rename(source, to: destination)
     }
 
     public func setModificationTime(_ path: VFSPath, _ time: Double) async throws {

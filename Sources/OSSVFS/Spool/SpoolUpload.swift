@@ -227,7 +227,9 @@ public actor SpoolUpload: VFSWriter {
         let begins = nextPartNumber == 1 && !continuesObject
         let file: PosixFile
         (file, adopted) = try await storeIO { () -> (PosixFile, Bool) in
-            try DirectoryOps.makePath(directory, under: "")
+            // Made again if removed while running: the spool's files are other users' uploads,
+            // its folder its owner's alone (0700), as at start.
+            try DirectoryOps.makePath(directory, under: "", mode: 0o700)
             if begins { store.uploadBegins(key) }
             return (try PosixFile.createExclusive(path), store.adoptsFiles(in: directory))
         }
@@ -605,8 +607,17 @@ public actor SpoolUpload: VFSWriter {
         }
     }
 
+    /// Runs `work` (the spool's files) off the event loops. The spool's folder refusing (its
+    /// permissions changed, its disk remounted read-only) is the server's fault, not the
+    /// client's file's: 451 (and EIO), with the folder named in the log, not 550.
     func storeIO<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await BlockingIO.run(work)
+        do {
+            return try await BlockingIO.run(work)
+        } catch ObjectStoreError.io(let operation, let code) where [EPERM, EACCES, EROFS].contains(code) {
+            VFSMetrics.storeLogger.error("the spool refused a file operation", metadata: [
+                "operation": "\(operation)", "errno": "\(code)"])
+            throw VFSError.storeFailure("\(shown): the server's spool refused to \(VFSError.verb(of: operation)) (errno \(code))")
+        }
     }
 
     func release(_ reserved: Int64, path: String) async {

@@ -63,7 +63,7 @@ public final class UploadJournal: Sendable {
     private func write(_ data: [UInt8], to target: String) async throws {
         let directory = self.directory
         try await BlockingIO.run {
-            try DirectoryOps.makePath(directory, under: "")
+            try DirectoryOps.makePath(directory, under: "", mode: 0o700)
             let temp = target + ".tmp-" + DirectoryOps.randomName()
             do {
                 let file = try PosixFile.createExclusive(temp, mode: 0o600)

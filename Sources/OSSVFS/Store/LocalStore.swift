@@ -257,7 +257,7 @@ public final class LocalStore: ObjectStore {
         return failures
     }
 
-    public func copy(from source: String, to destination: String) async throws {
+    public func copy(from source: String, to destination: String, condition: WriteCondition) async throws {
         let layout = self.layout
         try await BlockingIO.run {
             let info = try layout.info(for: source)
@@ -269,7 +269,8 @@ public final class LocalStore: ObjectStore {
             do {
                 // A copy keeps the source's metadata, and here the mtime is the metadata.
                 try DirectoryOps.restoreModificationTime(temp, info.lastModified)
-                try DirectoryOps.place(temp, at: target)
+                try layout.check(condition, of: destination, at: target)
+                try DirectoryOps.place(temp, at: target, ifAbsent: condition == .absent)
             } catch {
                 try? DirectoryOps.unlinkIfPresent(temp)
                 throw error

@@ -65,8 +65,9 @@ public protocol ObjectStore: Sendable {
     /// Deletes several objects; returns the keys that could not be deleted with their errors.
     func deleteMany(_ keys: [String]) async throws -> [String: ObjectStoreError]
 
-    /// Copies an object inside the bucket.
-    func copy(from source: String, to destination: String) async throws
+    /// Copies an object inside the bucket, when `condition` holds of the destination (else
+    /// ``ObjectStoreError/conflict(_:)`` or ``ObjectStoreError/changed(_:)``, as for `put`).
+    func copy(from source: String, to destination: String, condition: WriteCondition) async throws
 
     /// Replaces an object's user metadata, keeping its bytes.
     func replaceMetadata(_ key: String, metadata: [String: String]) async throws
@@ -117,6 +118,11 @@ extension ObjectStore {
     @discardableResult
     public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart]) async throws -> String {
         try await completeMultipartUpload(key, uploadID: uploadID, parts: parts, condition: .none)
+    }
+
+    /// Copies an object inside the bucket, replacing any at `destination`.
+    public func copy(from source: String, to destination: String) async throws {
+        try await copy(from: source, to: destination, condition: .none)
     }
 
     public func rename(from source: String, to destination: String) async throws {

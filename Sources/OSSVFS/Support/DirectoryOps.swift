@@ -86,13 +86,14 @@ enum DirectoryOps {
         }
     }
 
-    /// Creates a folder and its parents. Throws `conflict` when a file stands in the way.
-    static func makePath(_ path: String, under base: String) throws {
+    /// Creates a folder and its parents (those made get `mode`). Throws `conflict` when a file
+    /// stands in the way.
+    static func makePath(_ path: String, under base: String, mode: mode_t = 0o755) throws {
         guard path.hasBytePrefix(base) else { return }
         var current = base
         for part in path.droppingBytes(base.utf8.count).splitBytes() {
             current += "/" + part
-            if mkdir(current, 0o755) == 0 { continue }
+            if mkdir(current, mode) == 0 { continue }
             let code = errno
             if code == EEXIST {
                 if try PosixFile.status(current)?.isDirectory == true { continue }

@@ -7,7 +7,7 @@ extension ObjectVFS {
         }
     }
 
-    public func rename(_ source: VFSPath, to destination: VFSPath) async throws {
+    public func rename(_ source: VFSPath, to destination: VFSPath, replacing: Bool) async throws {
         try checkRenameAllowed()
         guard !source.isRoot, let destinationParent = destination.parent else {
             throw VFSError.permissionDenied("the root directory cannot be renamed")
@@ -20,7 +20,13 @@ extension ObjectVFS {
         try await awaitPendingUploads(of: try key(for: destination), destination)
         let entry = try await stat(source)
         try await requireDirectory(destinationParent)
+        if !replacing {
+            // The store's answer, not the cache's: another client may have stored the name.
+            await invalidate(try key(for: destination))
+            await caches.invalidate(bucket: store.identity.bucket, prefix: try directoryPrefix(for: destination))
+        }
         let target = try? await stat(destination)
+        if !replacing, target != nil { throw VFSError.alreadyExists(destination.description) }
         switch (entry.kind, target?.kind) {
         case (.file, .directory?):
             throw VFSError.isDirectory(destination.description)
@@ -28,7 +34,7 @@ extension ObjectVFS {
             // As rename(2): an empty directory is replaced (`mv -T a b`), one with entries stays.
             try await removeDirectory(destination)
             do {
-                try await renameDirectory(source, to: destination)
+                try await renameDirectory(source, to: destination, condition: .none)
             } catch {
                 try? await makeDirectory(destination)
                 throw error
@@ -36,13 +42,15 @@ extension ObjectVFS {
         case (.directory, .file?):
             throw VFSError.notDirectory(destination.description)
         case (.file, _):
-            try await renameFile(source, to: destination)
+            try await renameFile(source, to: destination, condition: replacing ? .none : .absent)
         case (.directory, nil):
-            try await renameDirectory(source, to: destination)
+            try await renameDirectory(source, to: destination, condition: replacing ? .none : .absent)
         }
     }
 
-    private func renameFile(_ source: VFSPath, to destination: VFSPath) async throws {
+    /// `condition` is on the new name: `.absent` copies only where nothing was made meanwhile
+    /// (the store's native rename is left the time between the look and the rename).
+    private func renameFile(_ source: VFSPath, to destination: VFSPath, condition: WriteCondition) async throws {
         let from = try key(for: source)
         let to = try key(for: destination)
         switch renamePolicy {
@@ -52,7 +60,7 @@ extension ObjectVFS {
             try await nativeRename(from, to, source)
             await noteEmptied(above: [from])
         case .copy:
-            try await storeCall(source) { try await store.copy(from: from, to: to) }
+            try await storeCall(destination) { try await store.copy(from: from, to: to, condition: condition) }
             await invalidate(to)
             try await storeCall(source) { try await store.delete(from) }
             await noteEmptied(above: [from])
@@ -86,7 +94,7 @@ extension ObjectVFS {
         return objects
     }
 
-    private func renameDirectory(_ source: VFSPath, to destination: VFSPath) async throws {
+    private func renameDirectory(_ source: VFSPath, to destination: VFSPath, condition: WriteCondition) async throws {
         let from = try directoryPrefix(for: source)
         let to = try directoryPrefix(for: destination)
         try await awaitPendingUploads(under: from, source)
@@ -94,7 +102,7 @@ extension ObjectVFS {
         if try await !storedDirectoryExists(source, prefix: from) {
             // A folder that stays only for a while after ossftp emptied it (directoryExists):
             // it moves as the empty folder it is, a marker at its new name.
-            try await storeCall(destination) { try await store.put(to, body: .bytes([]), metadata: [:]) }
+            try await storeCall(destination) { try await store.put(to, body: .bytes([]), metadata: [:], condition: condition) }
             await caches.invalidate(bucket: store.identity.bucket, prefix: to)
             await noteEmptied(above: [from])
             return
@@ -107,7 +115,7 @@ extension ObjectVFS {
         case .copy(let limit):
             let objects = try await objects(under: from, limit: limit, path: source)
             let sources = objects.map(\.key)
-            try await copyAll(objects, from: from, to: to, path: source)
+            try await copyAll(objects, from: from, to: to, path: source, condition: condition, into: destination)
             // Everything is copied: now the sources go. A failure here leaves a complete copy
             // and some of the originals, and says so.
             // Deepest first, so each marker goes after what is under it (folder-backed stores such
@@ -131,9 +139,10 @@ extension ObjectVFS {
         await noteEmptied(above: [from])
     }
 
-    /// Copies every key to the new prefix, eight at a time; on any failure removes the copies
-    /// made, so the tree is either whole at the destination or untouched.
-    private func copyAll(_ objects: [ObjectInfo], from: String, to: String, path: VFSPath) async throws {
+    /// Copies every key to the new prefix, eight at a time, each on `condition`; on any failure
+    /// removes the copies made, so the tree is either whole at the destination or untouched.
+    private func copyAll(_ objects: [ObjectInfo], from: String, to: String, path: VFSPath,
+                         condition: WriteCondition, into destination: VFSPath) async throws {
         let store = self.store
         var copied: [String] = []
         var firstError: (any Error)?
@@ -152,9 +161,9 @@ extension ObjectVFS {
                         // some stores (SeaweedFS) cannot copy one. A marker that holds bytes
                         // (another tool put them there) is copied: they are not ours to drop.
                         if key.endsWithSlashByte && object.size == 0 {
-                            try await store.put(target, body: .bytes([]), metadata: [:])
+                            try await store.put(target, body: .bytes([]), metadata: [:], condition: condition)
                         } else {
-                            try await store.copy(from: key, to: target)
+                            try await store.copy(from: key, to: target, condition: condition)
                         }
                         return .success(target)
                     } catch {
@@ -186,7 +195,11 @@ extension ObjectVFS {
         // them for minutes, a destination tree that was never made.
         // The tree was never made: its folders are gone as RMD leaves them.
         if !copied.isEmpty { await noteEmptied(above: copied + [to]) }
-        let failure = (error as? ObjectStoreError).map { VFSError($0, path: path.description) } ?? error
+        // A name made meanwhile under the new one (`condition`) is the destination's.
+        let failure = (error as? ObjectStoreError).map {
+            if case .conflict = $0 { return VFSError.alreadyExists(destination.description) }
+            return VFSError($0, path: path.description)
+        } ?? error
         guard left > 0 else { throw failure }
         VFSMetrics.storeLogger.error("a failed rename left copies behind", metadata: [
             "source": "\(from)", "destination": "\(to)", "copies": "\(left)"])

@@ -33,7 +33,7 @@ public struct RefusedStoreVFS: VFS {
 
     public func removeDirectory(_ path: VFSPath) async throws { throw refused(path) }
 
-    public func rename(_ source: VFSPath, to destination: VFSPath) async throws { throw refused(source) }
+    public func rename(_ source: VFSPath, to destination: VFSPath, replacing: Bool) async throws { throw refused(source) }
 
     // RNFR asks the store (stat) next, which gives the refusal.
     public func checkRenameAllowed() throws {}

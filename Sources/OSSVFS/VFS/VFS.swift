@@ -43,8 +43,10 @@ public protocol VFS: Sendable {
     /// Removes an empty directory.
     func removeDirectory(_ path: VFSPath) async throws
 
-    /// Renames a file or a directory, as the account's rename policy allows.
-    func rename(_ source: VFSPath, to destination: VFSPath) async throws
+    /// Renames a file or a directory, as the account's rename policy allows. Unless
+    /// `replacing`, nothing at `destination` is ever replaced: a name there, seen by asking the
+    /// store (not a cache) or made meanwhile, fails it with ``VFSError/alreadyExists(_:)``.
+    func rename(_ source: VFSPath, to destination: VFSPath, replacing: Bool) async throws
 
     /// Throws what ``rename(_:to:)`` would for any rename here, when renames are refused (by
     /// the rename policy or the account): FTP's RNFR says so before the client sends RNTO.
@@ -65,6 +67,11 @@ public protocol VFS: Sendable {
 }
 
 extension VFS {
+    /// Renames a file or a directory, replacing a file or an empty directory at `destination`.
+    public func rename(_ source: VFSPath, to destination: VFSPath) async throws {
+        try await rename(source, to: destination, replacing: true)
+    }
+
     /// An upload that does not depend on the version of the file it replaces or continues.
     public func openWrite(_ path: VFSPath, modified: Double?, keepingFirst prefixLength: UInt64?, ifAbsent: Bool)
         async throws -> any VFSWriter

@@ -25,6 +25,8 @@ public enum VFSError: Error, Sendable, Equatable {
     case integrity(String)
     /// The spool or the local disk is full.
     case noSpace(String)
+    /// The file is larger than the server's disk takes (EFBIG: a file-size limit, FAT's 4 GiB).
+    case tooLarge(String)
     /// Another upload is continuing the same file; trying again once it ends will work.
     case busy(String)
     /// The store did not answer or answered with a transient error; retrying may work.
@@ -38,7 +40,7 @@ public enum VFSError: Error, Sendable, Equatable {
         case .notFound(let text), .alreadyExists(let text), .notDirectory(let text), .isDirectory(let text),
             .directoryNotEmpty(let text), .permissionDenied(let text), .invalidName(let text), .nameTooLong(let text),
             .invalidRange(let text), .unsupported(let text), .integrity(let text), .noSpace(let text),
-            .busy(let text), .storeUnavailable(let text), .storeFailure(let text):
+            .tooLarge(let text), .busy(let text), .storeUnavailable(let text), .storeFailure(let text):
             return text
         }
     }
@@ -75,6 +77,7 @@ public enum VFSError: Error, Sendable, Equatable {
             case 28, 122: self = .noSpace(operation)  // ENOSPC, EDQUOT (the 452 does not show it)
             case 36: self = .nameTooLong("\(path): a name is longer than the file system allows")  // ENAMETOOLONG
             case 39: self = .directoryNotEmpty("\(path) holds entries no listing shows")  // ENOTEMPTY
+            case 27: self = .tooLarge("\(path) is larger than the server's disk takes")  // EFBIG
             // EPERM, EACCES, EROFS: the local store's folder refuses (an immutable or read-only
             // folder); no retry will change that, so not "try again later" (451) but 550.
             case 1, 13, 30: self = .permissionDenied("\(path): the file system refused to \(Self.verb(of: operation))")

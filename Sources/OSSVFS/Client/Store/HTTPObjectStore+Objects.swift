@@ -340,22 +340,31 @@ extension HTTPObjectStore {
         return failures
     }
 
-    public func copy(from source: String, to destination: String) async throws {
-        try await copy(from: source, to: destination, singleRequestLimit: dialect.kind == .oss ? 1 << 30 : 5 << 30)
+    public func copy(from source: String, to destination: String, condition: WriteCondition) async throws {
+        try await copy(from: source, to: destination, singleRequestLimit: dialect.kind == .oss ? 1 << 30 : 5 << 30,
+                       condition: condition)
     }
 
     /// Copies with one CopyObject up to `singleRequestLimit` bytes, else as a multipart upload of
-    /// UploadPartCopy parts (CopyObject's limit is 1 GB on OSS and 5 GB on S3).
+    /// UploadPartCopy parts (CopyObject's limit is 1 GB on OSS and 5 GB on S3). `condition` is
+    /// on the destination, sent as for a PUT (a store without it: checked by a HEAD just before).
     public func copy(from source: String, to destination: String, singleRequestLimit: UInt64,
-                     partSize: UInt64 = 256 << 20) async throws {
+                     partSize: UInt64 = 256 << 20, condition: WriteCondition = .none) async throws {
         let size = try await head(source).size
         if size > singleRequestLimit {
-            try await copyInParts(from: source, to: destination, size: size, partSize: partSize, metadata: nil)
+            try await copyInParts(from: source, to: destination, size: size, partSize: partSize, metadata: nil,
+                                  condition: condition)
             return
         }
         let headers = ["\(dialect.headerPrefix)copy-source": copySource(source)]
-        let response = try await send(key: source, retryable: true) {
-            makeRequest("PUT", key: destination, headers: headers)
+        let response: HTTPResponse
+        do {
+            response = try await conditional(destination, condition, operation: "COPY") { conditionHeaders in
+                let headers = headers.merging(conditionHeaders) { $1 }
+                return try await send(key: source, retryable: true) { makeRequest("PUT", key: destination, headers: headers) }
+            }
+        } catch let checked as CheckedConditionRefusal {
+            throw checked.refusal
         }
         // S3 may answer 200 with an error document when a copy fails late.
         if let document = XMLNode.parse(response.body), document.name == "Error" {
@@ -365,7 +374,8 @@ extension HTTPObjectStore {
     }
 
     private func copyInParts(from source: String, to destination: String, size: UInt64, partSize: UInt64,
-                             metadata: [String: String]?, contentHeaders: [String: String]? = nil) async throws {
+                             metadata: [String: String]?, contentHeaders: [String: String]? = nil,
+                             condition: WriteCondition = .none) async throws {
         // Multipart copies do not carry the source's metadata and standard headers over: take
         // them along (the metadata unless replaced).
         var carried = metadata ?? [:]
@@ -385,7 +395,7 @@ extension HTTPObjectStore {
                                                       source: source, range: offset...last))
                 offset = last + 1
             }
-            try await completeMultipartUpload(destination, uploadID: id, parts: parts)
+            try await completeMultipartUpload(destination, uploadID: id, parts: parts, condition: condition)
         } catch {
             try? await abortMultipartUpload(destination, uploadID: id)
             throw error
