@@ -26,10 +26,38 @@ enum Entry {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         refuseHelpOfUnknownCommand(Array(CommandLine.arguments.dropFirst()))
         Task {
-            await OSSFTP.main()
+            await run()
             exit(0)
         }
         dispatchMain()
+    }
+}
+
+/// Parses and runs the command, as `OSSFTP.main()` does, but an error a subcommand throws as it
+/// runs (a credentials file others may read, a missing endpoint) is shown with that
+/// subcommand's usage, not the bare `ossftp <subcommand>` line.
+private func run() async {
+    let command: any ParsableCommand
+    do {
+        command = try OSSFTP.parseAsRoot()
+    } catch {
+        OSSFTP.exit(withError: error)
+    }
+    do {
+        if var asynchronous = command as? any AsyncParsableCommand {
+            try await asynchronous.run()
+        } else {
+            var synchronous = command
+            try synchronous.run()
+        }
+    } catch let error as ValidationError {
+        let subcommand = type(of: command)
+        let name = subcommand.configuration.commandName.map { "ossftp \($0)" } ?? "ossftp"
+        FileHandle.standardError.write(Data(("Error: \(error.message)\n"
+            + "Usage: \(OSSFTP.usageString(for: subcommand))\n  See '\(name) --help' for more information.\n").utf8))
+        exit(64)
+    } catch {
+        OSSFTP.exit(withError: error)
     }
 }
 

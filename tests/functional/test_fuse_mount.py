@@ -1809,6 +1809,8 @@ def test_a_mount_on_a_bucket_it_cannot_use_fails_at_once(tmp_path, seaweedfs):
                              "--bucket", "fuse-there", "--spool_dir", str(tmp_path / "spool")],
                             env={**os.environ, **seaweedfs.env()}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 64 and "the s3 provider needs --endpoint" in result.stderr, result.stderr
+    # With the mount's usage, not the bare `ossftp <subcommand>` line.
+    assert "Usage: ossftp mount [<options>] <mountpoint>" in result.stderr, result.stderr
 
 
 def test_a_file_unlinked_while_open_is_still_read_and_written_through_its_descriptor(mounted, tmp_path):
