@@ -124,7 +124,9 @@ struct ConfigFile: Decodable {
     /// Reads and decodes a file; errors name the file and the field.
     static func load(_ path: String) throws -> ConfigFile {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError("\(path): cannot be read")
+            // Why, when the system says (no such file, permission denied).
+            let reason = access(path, R_OK) != 0 ? ": \(String(cString: strerror(errno)))" : ""
+            throw ConfigError("\(path): cannot be read\(reason)")
         }
         if let duplicate = JSONDuplicateKeyScanner.firstDuplicate(in: [UInt8](data)) {
             throw ConfigError("\(path): line \(duplicate.line): \"\(duplicate.key)\" is given twice in one object; "
@@ -228,18 +230,21 @@ struct LenientBool: Decodable, Equatable {
             value = nil
         } else if let flag = try? container.decode(Bool.self) {
             value = flag
+        } else if let number = try? container.decode(Int.self), number == 0 || number == 1 {
+            // The seed tool writes its own switches as 0 and 1 (`"enable": 1`).
+            value = number == 1
         } else if let text = try? container.decode(String.self) {
             switch text.lowercased() {
-            case "true": value = true
-            case "false": value = false
+            case "true", "1": value = true
+            case "false", "0": value = false
             case "", "none", "null": value = nil
             default:
                 throw DecodingError.typeMismatch(
-                    Bool.self, .init(codingPath: decoder.codingPath, debugDescription: "expected true or false"))
+                    Bool.self, .init(codingPath: decoder.codingPath, debugDescription: "expected true or false (or 1 or 0)"))
             }
         } else {
             throw DecodingError.typeMismatch(
-                Bool.self, .init(codingPath: decoder.codingPath, debugDescription: "expected true or false"))
+                Bool.self, .init(codingPath: decoder.codingPath, debugDescription: "expected true or false (or 1 or 0)"))
         }
     }
 }

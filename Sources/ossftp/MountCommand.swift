@@ -144,7 +144,10 @@ struct MountCommand: AsyncParsableCommand {
             throw ValidationError("\(mountpoint) is a mount whose process has ended; unmount it first (fusermount3 -u \(mountpoint))")
         }
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: mountpoint, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: mountpoint, isDirectory: &isDirectory) else {
+            throw ValidationError("mount point \(mountpoint) does not exist (make it first: mkdir \(mountpoint))")
+        }
+        guard isDirectory.boolValue else {
             throw ValidationError("mount point \(mountpoint) is not a directory")
         }
         // A second mount on top would hide the first (still running, still holding its files).

@@ -19,8 +19,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("listen_address"), help: "Address of the FTP listener (default 127.0.0.1).")
     var listenAddress: String?
 
-    // Port options take the next argument whatever it starts with: `--port -1` is then said
-    // to be out of range, not a missing value.
+    // Number options take the next argument whatever it starts with: `--port -1` or
+    // `--idle_timeout -1` is then said to be out of range, not a missing value.
     @Option(parsing: .unconditional, help: "Port of the FTP listener (default 2048).")
     var port: Int?
 
@@ -50,7 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Rename: refuse (default), copy (copy then delete) or native (the store's atomic rename).")
     var rename: String?
 
-    @Option(name: .customLong("cache_ttl"), help: "Seconds a looked-up name is trusted (default 5; 0 turns the cache off).")
+    @Option(name: .customLong("cache_ttl"), parsing: .unconditional, help: "Seconds a looked-up name is trusted (default 5; 0 turns the cache off).")
     var cacheTTL: Double?
 
     @Flag(name: .customLong("write_back"), help: "Report uploads done once synced in the spool; send them in the background.")
@@ -60,28 +60,28 @@ struct ServeCommand: AsyncParsableCommand {
           help: "Listings (LIST, MLSD) show each file's own time, set by MFMT or another tool, asked of the store per file; by default they show the store's Last-Modified.")
     var exactTimes = false
 
-    @Option(name: .customLong("spool_budget_mb"), help: "Disk the spool may use at once, in MiB (default 1024).")
+    @Option(name: .customLong("spool_budget_mb"), parsing: .unconditional, help: "Disk the spool may use at once, in MiB (default 1024).")
     var spoolBudgetMB: Int?
 
-    @Option(name: .customLong("part_size_mb"), help: "Size of upload parts in MiB (default 16).")
+    @Option(name: .customLong("part_size_mb"), parsing: .unconditional, help: "Size of upload parts in MiB (default 16).")
     var partSizeMB: Int?
 
-    @Option(name: .customLong("upload_concurrency"), help: "Parts of one upload sent at once (default 4).")
+    @Option(name: .customLong("upload_concurrency"), parsing: .unconditional, help: "Parts of one upload sent at once (default 4).")
     var uploadConcurrency: Int?
 
-    @Option(name: .customLong("read_ahead_mb"), help: "Largest ranged GET of a download, in MiB (default 64).")
+    @Option(name: .customLong("read_ahead_mb"), parsing: .unconditional, help: "Largest ranged GET of a download, in MiB (default 64).")
     var readAheadMB: Int?
 
-    @Option(name: .customLong("read_ahead_ranges"), help: "Ranged GETs a download runs ahead at once (default 2).")
+    @Option(name: .customLong("read_ahead_ranges"), parsing: .unconditional, help: "Ranged GETs a download runs ahead at once (default 2).")
     var readAheadRanges: Int?
 
-    @Option(name: .customLong("max_connections"), help: "Control connections at once (default 512).")
+    @Option(name: .customLong("max_connections"), parsing: .unconditional, help: "Control connections at once (default 512).")
     var maxConnections: Int?
 
-    @Option(name: .customLong("max_connections_per_ip"), help: "Control connections from one address (default 32).")
+    @Option(name: .customLong("max_connections_per_ip"), parsing: .unconditional, help: "Control connections from one address (default 32).")
     var maxConnectionsPerIP: Int?
 
-    @Option(name: .customLong("idle_timeout"), help: "Seconds an idle control connection is kept (default 300).")
+    @Option(name: .customLong("idle_timeout"), parsing: .unconditional, help: "Seconds an idle control connection is kept (default 300).")
     var idleTimeout: Int?
 
     @Option(name: .customLong("data_connection_timeout"),
@@ -100,7 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
             help: "On SIGTERM or SIGINT, seconds transfers in progress may take to finish before they are aborted (default 30).")
     var shutdownGrace: Int?
 
-    @Option(name: .customLong("ban_threshold"), help: "Failed logins from one address in 10 minutes that ban it (default 10; 0: no bans).")
+    @Option(name: .customLong("ban_threshold"), parsing: .unconditional, help: "Failed logins from one address in 10 minutes that ban it (default 10; 0: no bans).")
     var banThreshold: Int?
 
     @Option(name: .customLong("tls_certificate"), help: "PEM certificate chain for FTPS (AUTH TLS).")

@@ -24,7 +24,7 @@ enum SpoolFolder {
         }
         guard status.st_mode & S_IFMT == S_IFDIR, status.st_uid == getuid(), status.st_mode & 0o022 == 0 else {
             throw ConfigError(
-                "the spool folder \(path) must be a folder of this user that no one else may write in (not a link); give --spool_dir")
+                "the spool folder \(path) must be a folder of this user that no one else may write in (not a link): fix its owner and mode (chmod 700), or choose another folder with --spool_dir")
         }
     }
 

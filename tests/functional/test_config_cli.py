@@ -258,7 +258,18 @@ def test_not_json_and_missing_files(tmp_path):
     result = run("config", "check", str(broken))
     assert result.returncode == 1 and str(broken) in result.stderr
     missing = run("config", "check", str(tmp_path / "absent.json"))
-    assert missing.returncode == 1 and "cannot be read" in missing.stderr
+    assert missing.returncode == 1 and "cannot be read: No such file or directory" in missing.stderr
+
+
+def test_switches_written_as_the_seed_writes_them(tmp_path):
+    """The seed tool writes its switches as 1 and 0; `"write_back": 1` was refused ("expected
+    true or false")."""
+    path = write_config(tmp_path, {"write_back": 1, "exact_times": "0", "local_fsync": 0})
+    check = run("config", "check", str(path))
+    assert check.returncode == 0, check.stderr
+    path = write_config(tmp_path, {"write_back": 2})
+    check = run("config", "check", str(path))
+    assert check.returncode != 0 and "write_back" in check.stderr and "expected true or false (or 1 or 0)" in check.stderr
 
 
 def assert_serve_refuses_port(tmp_path: Path, port: int) -> None:
@@ -301,10 +312,11 @@ def test_a_second_server_on_the_same_port_is_refused(tmp_path):
         first.stop()
 
 
-def test_a_negative_port_flag_is_said_to_be_out_of_range(tmp_path):
+def test_a_negative_number_flag_is_said_to_be_out_of_range(tmp_path):
     # Not "missing value": the value is taken, and refused for what it is.
     for flag, said in (("--port", "-1 is out of range"), ("--web_port", "-1 is out of range"),
-                       ("--passive_ports_start", "need 1 <= passive_ports_start")):
+                       ("--passive_ports_start", "need 1 <= passive_ports_start"),
+                       ("--idle_timeout", "idle_timeout must be positive"), ("--cache_ttl", "cache_ttl")):
         result = run("serve", flag, "-1", cwd=tmp_path)
         assert result.returncode == EX_CONFIG and said in result.stderr, (flag, result.stderr)
 

@@ -1556,6 +1556,9 @@ def test_a_mount_point_in_use_or_holding_files_is_refused(tmp_path):
     (held / "notes.txt").write_text("mine")
     refused = mount_on(held)
     assert refused.returncode == 64 and "is not empty" in refused.stderr and not is_mounted(held)
+    # A mount point not made yet is said so (it said "is not a directory").
+    absent = mount_on(tmp_path / "absent")
+    assert absent.returncode == 64 and f"mount point {tmp_path / 'absent'} does not exist" in absent.stderr, absent.stderr
     first = FuseMount(tmp_path / "mnt", args).start()
     try:
         # A second mount on top would hide the first one and everything open in it.
