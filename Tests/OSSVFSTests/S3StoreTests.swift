@@ -300,6 +300,25 @@ import TestSupport
         #expect(try await collect(store.get(target, range: nil)) == data)
     }
 
+    /// Pages that end on a key with `+`, `%` or a space: S3 gives the next token as it is
+    /// (encoding-type covers the keys only), and decoding it as a key repeated pages (`%20`
+    /// sorts before the page: "truncated but gives no next position") or skipped keys (`%7E`
+    /// sorts after them all: 1,000 of 1,010 files listed, and a folder rename left 10 behind).
+    @Test func listObjectsV2PagingOverKeysWithPlusAndPercent() async throws {
+        let store = try await SeaweedFSStores.store()
+        let base = unique("v2") + "/"
+        let keys = (0..<7).map { base + "a+b %20\($0) é%7E" }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        for key in keys { try await store.put(key, body: .bytes([]), metadata: [:]) }
+        var seen: [String] = []
+        var token: String?
+        repeat {
+            let page = try await store.listPage(ListRequest(prefix: base, delimiter: "/", continuationToken: token, maxKeys: 2))
+            seen += page.objects.map(\.key)
+            token = page.nextContinuationToken
+        } while token != nil
+        #expect(seen == keys)
+    }
+
     @Test func listObjectsV1Paging() async throws {
         let store = try await SeaweedFSStores.store()
         store.prefersListV1 = true

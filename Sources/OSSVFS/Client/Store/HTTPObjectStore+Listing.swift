@@ -24,7 +24,11 @@ extension HTTPObjectStore {
         if root.value("IsTruncated") == "true" {
             // A page that says more follow must say where: without a new token the listing
             // would either stop short or ask for the same page forever.
-            guard let token = root.value("NextContinuationToken").map(decode(root)), !token.isEmpty,
+            // OSS encodes the token with the keys; S3 does not (encoding-type covers Key,
+            // Prefix, Delimiter and StartAfter only): decoding its token turned a `+` or a `%`
+            // in it into another position, and the listing repeated or skipped keys.
+            let token = root.value("NextContinuationToken").map(dialect.kind == .oss ? decode(root) : { $0 })
+            guard let token, !token.isEmpty,
                 !token.utf8.elementsEqual((request.continuationToken ?? "").utf8)
             else { throw Self.stuckListing(request) }
             result.nextContinuationToken = token
