@@ -554,9 +554,10 @@ import TestSupport
         }
     }
 
-    /// An upload that begins writing over a large object drops that object's cached pages
-    /// (the page cache would otherwise hold both); the old bytes stay readable until the
-    /// commit. A small object's pages, and those of an object an upload continues, stay.
+    /// An upload that replaces a large object drops that object's cached pages as it opens,
+    /// before any byte comes (the page cache would otherwise hold both, and dropping them at the
+    /// first part held the client's bytes up); the old bytes stay readable until the commit.
+    /// A small object's pages, and those of an object an upload continues, stay.
     @Test func anUploadOverALargeObjectDropsItsCachedPages() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
@@ -587,13 +588,13 @@ import TestSupport
             try warm(key)
             #expect(try cached(key))
         }
-        func upload(_ key: String, base: UploadBase? = nil) async throws -> SpoolUpload {
-            let upload = SpoolUpload(store: store, key: key, configuration: spool, base: base)
-            try await upload.write([UInt8](repeating: 0x62, count: spool.writeBufferSize))
-            return upload
+        let vfs = ObjectVFS(store: store, spool: spool)
+        func upload(_ key: String, keepingFirst kept: UInt64? = nil) async throws -> any VFSWriter {
+            try await vfs.openWrite(try VFSPath(resolving: "/" + key), modified: nil, keepingFirst: kept)
         }
         let replacing = try await upload("large")
         #expect(try !cached("large"))
+        try await replacing.write([UInt8](repeating: 0x62, count: spool.writeBufferSize))
         let file = try PosixFile.openForReading(bucket + "/large")
         #expect(try file.read(at: 0, count: 4) == [0x61, 0x61, 0x61, 0x61])
         try file.close()
@@ -602,7 +603,7 @@ import TestSupport
         let small = try await upload("small")
         #expect(try cached("small"))
         await small.abort()
-        let continuing = try await upload("continued", base: UploadBase(key: "continued", length: 1 << 20, etag: nil))
+        let continuing = try await upload("continued", keepingFirst: 1 << 20)
         #expect(try cached("continued"))
         await continuing.abort()
     }

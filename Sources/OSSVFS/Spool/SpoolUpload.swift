@@ -61,8 +61,6 @@ public actor SpoolUpload: VFSWriter {
     let name = DirectoryOps.randomName()
     var state = State.accepting
     var base: UploadBase?
-    /// Whether the upload starts from an existing object's bytes (`base` is gone once they are in).
-    let continuesObject: Bool
     /// The version the upload continues, checked again just before the commit.
     let continued: UploadBase?
 
@@ -126,7 +124,6 @@ public actor SpoolUpload: VFSWriter {
         self.configuration = configuration
         sendSlots = PartSendSlots(configuration.concurrency)
         self.base = base
-        continuesObject = base.map { $0.length > 0 } ?? false
         continued = base
         self.onCommit = onCommit
     }
@@ -222,15 +219,11 @@ public actor SpoolUpload: VFSWriter {
         let path = "\(configuration.directory)/upload-\(name)-\(nextPartNumber)"
         let directory = configuration.directory
         let store = self.store
-        let key = self.key
-        // An upload continuing an object reads it: its cache stays.
-        let begins = nextPartNumber == 1 && !continuesObject
         let file: PosixFile
         (file, adopted) = try await storeIO { () -> (PosixFile, Bool) in
             // Made again if removed while running: the spool's files are other users' uploads,
             // its folder its owner's alone (0700), as at start.
             try DirectoryOps.makePath(directory, under: "", mode: 0o700)
-            if begins { store.uploadBegins(key) }
             return (try PosixFile.createExclusive(path), store.adoptsFiles(in: directory))
         }
         partFile = file

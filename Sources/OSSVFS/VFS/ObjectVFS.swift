@@ -382,8 +382,14 @@ public struct ObjectVFS: VFS {
                 }
                 if existing?.etag != onVersion { existing = nil }
             }
-            return upload(of: key, at: path, modified: modified, base: onVersion.map { UploadBase(key: key, length: 0, etag: $0) },
-                          carrying: existing, ifAbsent: ifAbsent)
+            let writer = upload(of: key, at: path, modified: modified, base: onVersion.map { UploadBase(key: key, length: 0, etag: $0) },
+                                carrying: existing, ifAbsent: ifAbsent)
+            // The object it replaces lets go of its cached pages now, before the client's bytes
+            // come (FTP's 150 follows), as a file truncated at its open would; dropped as the
+            // first part began, it held those bytes up for a tenth of a second per 2 GB.
+            let store = self.store
+            try? await BlockingIO.run { store.uploadBegins(key) }
+            return writer
         }
         let lease = WriteBackOrder.name(key, in: store.descriptor)
         guard await ContinuationLeases.shared.acquire(lease, within: Self.continuationWait) else {
