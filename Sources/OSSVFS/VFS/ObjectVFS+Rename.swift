@@ -102,7 +102,7 @@ extension ObjectVFS {
         if try await !storedDirectoryExists(source, prefix: from) {
             // A folder that stays only for a while after ossftp emptied it (directoryExists):
             // it moves as the empty folder it is, a marker at its new name.
-            try await storeCall(destination) { try await store.put(to, body: .bytes([]), metadata: [:], condition: condition) }
+            try await storeCall(destination) { try await store.put(to, body: .bytes([]), metadata: [:]) }
             await caches.invalidate(bucket: store.identity.bucket, prefix: to)
             await noteEmptied(above: [from])
             return
@@ -160,8 +160,11 @@ extension ObjectVFS {
                         // An empty directory marker is written anew: cheaper than a copy, and
                         // some stores (SeaweedFS) cannot copy one. A marker that holds bytes
                         // (another tool put them there) is copied: they are not ours to drop.
+                        // Without `condition`: a marker replaces nothing, and a store that
+                        // keeps real folders has `d/` already once `d/sub/` is written beside
+                        // it (the rename then failed as if the name had been taken).
                         if key.endsWithSlashByte && object.size == 0 {
-                            try await store.put(target, body: .bytes([]), metadata: [:], condition: condition)
+                            try await store.put(target, body: .bytes([]), metadata: [:])
                         } else {
                             try await store.copy(from: key, to: target, condition: condition)
                         }
