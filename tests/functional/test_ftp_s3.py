@@ -1121,3 +1121,48 @@ def test_rmd_of_a_folder_holding_only_unnameable_keys_says_why(seaweedfs, s3ftp,
     assert "no path can name" not in str(refused.value)
     ftp.quit()
 
+
+
+def test_downloads_left_unread_do_not_hold_up_the_servers_other_requests(seaweedfs, s3ftp, bucket):
+    """Each download's ranged GETs hold one of the few threads every store request of the
+    server shares while their FTP client does not read: 16 stalled clients (well within one
+    address's limit) held them all, and every other session's SIZE, LIST or RETR waited for the
+    stall timeout, five minutes (the audit's finding). A body left unread for a few seconds
+    now ends its transfer, and the rest of its range is asked for again when the client reads
+    on: the stalled downloads still end whole and right."""
+    admin = seaweedfs.admin
+    user, password = f"{admin.access_key}/{bucket}", admin.secret_key
+    data = os.urandom(24 << 20)
+    seaweedfs.client().put_object(Bucket=bucket, Key="big.bin", Body=data)
+    seaweedfs.client().put_object(Bucket=bucket, Key="small.txt", Body=b"small")
+    stalled = []
+    for _ in range(20):
+        client = connect(s3ftp, user, password)
+        client.voidcmd("TYPE I")
+        stalled.append(client)
+    channels = []
+    for client in stalled:
+        host, port = ftplib.parse227(client.sendcmd("PASV"))
+        data_socket = socket.socket()
+        data_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        data_socket.connect((host, port))
+        client.sendcmd("RETR big.bin")  # 150, then nothing is read
+        channels.append(data_socket)
+    time.sleep(3)
+    other = connect(s3ftp, user, password)
+    started = time.monotonic()
+    assert other.size("small.txt") == 5
+    out = io.BytesIO()
+    other.retrbinary("RETR small.txt", out.write)
+    assert out.getvalue() == b"small"
+    assert time.monotonic() - started < 20, time.monotonic() - started
+    other.quit()
+    # Read on after the pause: the whole file, byte for byte, for every client.
+    for client, data_socket in zip(stalled, channels):
+        received = bytearray()
+        while chunk := data_socket.recv(1 << 20):
+            received += chunk
+        data_socket.close()
+        assert client.voidresp().startswith("226")
+        assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
+        client.quit()

@@ -79,12 +79,18 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
                 let chunk: [UInt8]?
                 do {
                     chunk = try await stream.source.nextChunk()
+                } catch is ParkedBody {
+                    // Left unread for a while (a slow or stalled FTP client), its transfer
+                    // ended to free the thread it held, one of a few every store request of
+                    // the server shares (16 stalled downloads held them all): the rest of the
+                    // range now that it is wanted. No failure: no retry is spent.
+                    current = try await rangeStream(from: position, to: currentEnd)
+                    continue
                 } catch let error where retriesLeft > 0 && Self.isBrokenTransfer(error) {
                     // The connection broke mid-range: ask again for the rest of this range
                     // (the store client retries its own connection failures meanwhile).
                     retriesLeft -= 1
-                    let (store, key, etag, start, end) = (self.store, info.key, info.etag, position, currentEnd)
-                    current = try await store.get(key, range: .closed(start, end), ifMatch: etag)
+                    current = try await rangeStream(from: position, to: currentEnd)
                     continue
                 }
                 if let chunk {
@@ -133,6 +139,15 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
         if position == 0 { startVerification() }
     }
 
+    /// A GET of `start...end` of the object the read started on, whose body parks when left
+    /// unread (``BodyPipe``).
+    private func rangeStream(from start: UInt64, to end: UInt64) async throws -> ObjectByteStream {
+        let (store, key, etag) = (self.store, info.key, info.etag)
+        return try await BodyPipe.$parksWhenUnread.withValue(true) {
+            try await store.get(key, range: .closed(start, end), ifMatch: etag)
+        }
+    }
+
     static func isBrokenTransfer(_ error: any Error) -> Bool {
         if error is HTTPTransportError { return true }
         if case ObjectStoreError.transport = error { return true }
@@ -154,7 +169,11 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
             // Every range from the object the read started on: a replacement fails the read
             // (ObjectStoreError.changed) instead of mixing two objects' bytes.
             let etag = info.etag
-            ranges.append((start, end, Task { try await store.get(key, range: .closed(start, end), ifMatch: etag) }))
+            // The task takes the task-local value along: its body parks when left unread.
+            let stream = BodyPipe.$parksWhenUnread.withValue(true) {
+                Task { try await store.get(key, range: .closed(start, end), ifMatch: etag) }
+            }
+            ranges.append((start, end, stream))
         }
     }
 

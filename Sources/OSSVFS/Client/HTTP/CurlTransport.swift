@@ -61,7 +61,8 @@ public final class CurlTransport: @unchecked Sendable {
         if stopped.value { throw HTTPTransportError.stopped }
         let cancellable = request.stopsWhenCancelled
         if cancellable { try Task.checkCancellation() }
-        let pipe = BodyPipe(capacity: configuration.bodyBufferSize, followsTaskCancellation: cancellable)
+        let pipe = BodyPipe(capacity: configuration.bodyBufferSize, followsTaskCancellation: cancellable,
+                            parks: BodyPipe.parksWhenUnread)
         let job = CurlJob(request: request, pipe: pipe, stopped: stopped)
         guard cancellable else {
             let head = try await withCheckedThrowingContinuation { continuation in
