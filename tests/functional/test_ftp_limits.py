@@ -528,6 +528,45 @@ def test_a_long_listing_is_no_stall(tmp_path):
         server.stop()
 
 
+def test_a_slow_steady_reader_is_no_stall_and_a_stopped_one_is(tmp_path):
+    """A download counted its bytes as each write ended (a 1 MiB region of the file): a client
+    reading 8 KB/s takes longer than the stall timeout over one, and got 426 as stalled while
+    bytes still moved (five minutes by default: a download slower than 3.5 KB/s always failed).
+    The socket now says when it last sent; a client that stops reading is still cut off."""
+    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")],
+                          extra_args=["--transfer_stall_timeout", "2"])
+    server.start()
+    try:
+        data = os.urandom(4 << 20)
+        (server.bucket_dir() / "big.bin").write_bytes(data)
+        for stops in (False, True):
+            with RawFTP(server.port) as c:
+                assert c.login("user", "right-pass").code == 230
+                c.cmd("TYPE I")
+                channel = socket.socket()
+                channel.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                channel.connect((HOST, epsv_port(c)))
+                assert c.cmd("RETR big.bin").code == 150
+                received = bytearray()
+                started = time.monotonic()
+                # 8 KB/s for 7 s: over three stall timeouts within the first region.
+                while time.monotonic() - started < 7:
+                    if not stops:
+                        received += channel.recv(2048)
+                    time.sleep(0.25)
+                if stops:
+                    assert c.read_reply().code == 426
+                    channel.close()
+                    continue
+                while chunk := channel.recv(1 << 20):
+                    received += chunk
+                channel.close()
+                assert c.read_reply().code == 226
+                assert bytes(received) == data
+    finally:
+        server.stop()
+
+
 def server_receive_buffer(port: int) -> int:
     """The kernel receive buffer (ss's skmem `rb`) of the server's side of a data connection."""
     deadline = time.monotonic() + 5

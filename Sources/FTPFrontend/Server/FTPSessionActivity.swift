@@ -80,6 +80,10 @@ final class FTPTransferProgress: @unchecked Sendable {
         }
     }
 
+    /// The transfer still moves bytes that are not counted yet (a write under way, which the
+    /// socket is sending): the stall watchdog starts over.
+    func stillMoving() { lock.withLock { lastMoved = Date() } }
+
     /// The transfer waits on the store (a part uploading, a range on its way), not on the
     /// client, from `true` to `false`: the stall watchdog does not count that time.
     func waitingOnStore(_ waiting: Bool) {

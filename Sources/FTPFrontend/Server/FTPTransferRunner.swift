@@ -53,10 +53,19 @@ struct FTPTransferRunner: Sendable {
         let handle = self.handle
         let stallTimeout = self.stallTimeout
         let logger = self.logger
+        let dataChannel = channel.channel
         let watchdog = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(min(5, max(1, stallTimeout / 4))))
                 if handle.counter.secondsSinceMoved > stallTimeout {
+                    // A download counts its bytes as each write ends (a 1 MiB region of a file,
+                    // a 256 KiB chunk of a store's answer): a client reading slowly but steadily
+                    // takes longer than the timeout over one, and was cut off as stalled. The
+                    // socket says when it last sent data; a stalled reader's window is shut.
+                    if direction != .upload, let idle = await Self.secondsSinceDataSent(dataChannel), idle < stallTimeout {
+                        handle.counter.stillMoving()
+                        continue
+                    }
                     logger.notice("transfer stalled for \(Int(stallTimeout)) s; aborting")
                     handle.abort()
                     return
@@ -72,5 +81,18 @@ struct FTPTransferRunner: Sendable {
             outcome = .sessionNotResumed
         }
         report(.finished(outcome))
+    }
+
+    /// Seconds since `channel`'s socket last sent data (TCP_INFO's `tcpi_last_data_sent`);
+    /// nil where the system does not say.
+    static func secondsSinceDataSent(_ channel: any Channel) async -> Double? {
+        #if os(Linux)
+        guard let provider = channel as? any SocketOptionProvider,
+            let info = try? await provider.getTCPInfo().get()
+        else { return nil }
+        return Double(info.tcpi_last_data_sent) / 1000
+        #else
+        return nil
+        #endif
     }
 }
