@@ -95,8 +95,8 @@ final class FuseOpenFile: @unchecked Sendable {
     /// Whether the next write is a first change in place, which must claim the path: nothing
     /// pending, and either opened without O_TRUNC, or appending (O_APPEND) after another
     /// descriptor stored the file since this one's last commit: its end is not this one's any
-    /// more. Replacing writers that do not append stay apart (the last to close wins): each
-    /// `>` commits an empty file when the shell closes its copy of the descriptor.
+    /// more. Replacing writers that do not append stay apart (the last to close wins): a
+    /// writer that stored its file (fsync, a close) and writes again goes on from its own.
     var needsClaim: Bool {
         writer == nil && staged?.dirty != true && (!replacing || appending && storedChanged.withLock { $0 })
     }

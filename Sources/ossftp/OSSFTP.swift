@@ -52,13 +52,24 @@ private func run() async {
         }
     } catch let error as ValidationError {
         let subcommand = type(of: command)
-        let name = subcommand.configuration.commandName.map { "ossftp \($0)" } ?? "ossftp"
+        let name = (["ossftp"] + commandPath(to: subcommand, under: OSSFTP.self)).joined(separator: " ")
         FileHandle.standardError.write(Data(("Error: \(error.message)\n"
             + "Usage: \(OSSFTP.usageString(for: subcommand))\n  See '\(name) --help' for more information.\n").utf8))
         exit(64)
     } catch {
         OSSFTP.exit(withError: error)
     }
+}
+
+/// The names from `root` down to `command` (`["config", "check"]`); empty when not found.
+private func commandPath(to command: any ParsableCommand.Type, under root: any ParsableCommand.Type) -> [String] {
+    for child in root.configuration.subcommands {
+        let name = child.configuration.commandName ?? String(describing: child).lowercased()
+        if child == command { return [name] }
+        let below = commandPath(to: command, under: child)
+        if !below.isEmpty { return [name] + below }
+    }
+    return []
 }
 
 /// `ossftp help bogus`: the argument parser shows the general help and exits 0, so a script

@@ -540,6 +540,20 @@ import TestSupport
         }
     }
 
+    /// A rename that must not replace is refused where a file is, in the same step.
+    @Test func renameOnlyWhereNothingIs() async throws {
+        try await withStore { store, _ in
+            try await store.put("src", body: .bytes([1]), metadata: [:])
+            try await store.put("taken", body: .bytes([2]), metadata: [:])
+            await #expect(throws: ObjectStoreError.conflict("an object has that name")) {
+                try await store.rename(from: "src", to: "taken", replacing: false)
+            }
+            #expect(try await collect(store.get("taken", range: nil)) == [2])
+            try await store.rename(from: "src", to: "free", replacing: false)
+            #expect(try await collect(store.get("free", range: nil)) == [1])
+        }
+    }
+
     /// A copy on `.absent` is refused where a file is (one renameat2 that does not replace).
     @Test func copyOnlyWhereNothingIs() async throws {
         try await withStore { store, _ in

@@ -20,7 +20,7 @@ class HoldingProxy:
                  rewrite=None, answer_headers=None, drop_reused: str | None = None, refuse=None,
                  drop_answer_to: str | None = None, dropped_reaches_store: bool = True, replace_answer=None,
                  stall_reads_of: str | None = None, close_delimited: str | None = None,
-                 refuse_conditions: bool = False):
+                 refuse_conditions: bool = False, lose_first_answer_to=None):
         target = urlsplit(upstream)
         self.upstream_host, self.upstream_port = target.hostname, target.port
         self.hold_key = hold_key
@@ -46,6 +46,11 @@ class HoldingProxy:
         # lost on the way. Later ones are answered 404 NoSuchUpload, as OSS and AWS answer for
         # an upload completed (SeaweedFS would complete it again). `answers_dropped` counts.
         self.drop_answer_to = re.compile(drop_answer_to) if drop_answer_to else None
+        # `lose_first_answer_to(method, path, headers) -> bool`: the first such request reaches
+        # the store and its answer is lost with the connection; later ones pass (the client's
+        # retry meets what the first one did).
+        self.lose_first_answer_to = lose_first_answer_to
+        self.first_answer_lost = False
         self.dropped_reaches_store = dropped_reaches_store
         self.answers_dropped = 0
         # `replace_answer(method, path, request_headers, status, headers, body) -> (status,
@@ -111,6 +116,8 @@ class HoldingProxy:
                     proxy.answers_dropped += 1
                     self.close_connection = True
                     return
+                first_lost = (proxy.lose_first_answer_to is not None and not proxy.first_answer_lost
+                              and proxy.lose_first_answer_to(self.command, self.path, self.headers))
                 writes = self.command in ("PUT", "POST") and proxy.hold_key in self.path
                 answer_held = writes and proxy.hold_answers_to is not None and proxy.hold_answers_to.search(self.path)
                 if writes and proxy.hold_answers_to is None:
@@ -128,8 +135,11 @@ class HoldingProxy:
                 if answer_held:
                     proxy.held += 1
                     proxy.release.wait()
-                if lost:
-                    proxy.answers_dropped += 1
+                if lost or first_lost:
+                    if first_lost:
+                        proxy.first_answer_lost = True
+                    else:
+                        proxy.answers_dropped += 1
                     upstream.close()
                     self.close_connection = True
                     return

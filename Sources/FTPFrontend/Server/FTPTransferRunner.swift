@@ -61,8 +61,10 @@ struct FTPTransferRunner: Sendable {
                     // A download counts its bytes as each write ends (a 1 MiB region of a file,
                     // a 256 KiB chunk of a store's answer): a client reading slowly but steadily
                     // takes longer than the timeout over one, and was cut off as stalled. The
-                    // socket says when it last sent data; a stalled reader's window is shut.
-                    if direction != .upload, let idle = await Self.secondsSinceDataSent(dataChannel), idle < stallTimeout {
+                    // socket says when it last sent data and heard an answer: a stalled
+                    // reader's window is shut (nothing sent), a vanished one answers nothing
+                    // (what is sent again does not count).
+                    if direction != .upload, let idle = await Self.secondsSinceDataMoved(dataChannel), idle < stallTimeout {
                         handle.counter.stillMoving()
                         continue
                     }
@@ -83,14 +85,15 @@ struct FTPTransferRunner: Sendable {
         report(.finished(outcome))
     }
 
-    /// Seconds since `channel`'s socket last sent data (TCP_INFO's `tcpi_last_data_sent`);
-    /// nil where the system does not say.
-    static func secondsSinceDataSent(_ channel: any Channel) async -> Double? {
+    /// Seconds since `channel`'s socket last sent data or got an acknowledgement, whichever is
+    /// longer ago (TCP_INFO's `tcpi_last_data_sent` and `tcpi_last_ack_recv`); nil where the
+    /// system does not say.
+    static func secondsSinceDataMoved(_ channel: any Channel) async -> Double? {
         #if os(Linux)
         guard let provider = channel as? any SocketOptionProvider,
             let info = try? await provider.getTCPInfo().get()
         else { return nil }
-        return Double(info.tcpi_last_data_sent) / 1000
+        return Double(max(info.tcpi_last_data_sent, info.tcpi_last_ack_recv)) / 1000
         #else
         return nil
         #endif

@@ -206,7 +206,7 @@ public final class LocalStore: ObjectStore {
     }
 
     /// Renames a file (`a` to `b`) or a whole folder (`a/` to `b/`) with one rename(2).
-    public func rename(from source: String, to destination: String) async throws {
+    public func rename(from source: String, to destination: String, replacing: Bool) async throws {
         let layout = self.layout
         try await BlockingIO.run {
             let isFolder = LocalKeyLayout.isMarker(source)
@@ -218,7 +218,11 @@ public final class LocalStore: ObjectStore {
             guard try PosixFile.status(from) != nil else { throw ObjectStoreError.noSuchKey(source) }
             try layout.adoptBareFolder(above: try layout.receivingFolder(for: destination))
             try DirectoryOps.makePath(to.beforeLastSlashByte() ?? to, under: layout.bucketPath)
-            try DirectoryOps.rename(from, to: to)
+            if replacing {
+                try DirectoryOps.rename(from, to: to)
+            } else {
+                try DirectoryOps.renameNew(from, to: to)
+            }
             if let fromParent = from.beforeLastSlashByte() {
                 DirectoryOps.pruneEmpty(from: fromParent, stoppingAt: layout.bucketPath)
             }

@@ -73,7 +73,9 @@ public protocol ObjectStore: Sendable {
     func replaceMetadata(_ key: String, metadata: [String: String]) async throws
 
     /// Renames an object, or a whole prefix, atomically; only when `capabilities.nativeRename`.
-    func rename(from source: String, to destination: String) async throws
+    /// Unless `replacing`, a name taken at `destination` fails it with
+    /// ``ObjectStoreError/conflict(_:)``, in the same step.
+    func rename(from source: String, to destination: String, replacing: Bool) async throws
 
     /// Whether a whole disposable file in `directory` becomes an object as it is, with no copy
     /// (a hard link on the same file system). Blocking: call it off the event loops.
@@ -125,7 +127,12 @@ extension ObjectStore {
         try await copy(from: source, to: destination, condition: .none)
     }
 
+    /// Renames, replacing what may be at `destination` where the store allows it.
     public func rename(from source: String, to destination: String) async throws {
+        try await rename(from: source, to: destination, replacing: true)
+    }
+
+    public func rename(from source: String, to destination: String, replacing: Bool) async throws {
         throw ObjectStoreError.service(
             status: 501, code: "NotImplemented", message: "this store has no native rename", requestID: nil)
     }

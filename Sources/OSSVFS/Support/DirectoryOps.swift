@@ -135,6 +135,17 @@ enum DirectoryOps {
         }
     }
 
+    /// Renames `from` to a name nothing has (RENAME_NOREPLACE: one step, no window); an
+    /// existing one is ``ObjectStoreError/conflict(_:)``. A file system without the flag
+    /// refuses the rename (EINVAL) rather than replace.
+    static func renameNew(_ from: String, to: String) throws {
+        guard clinux_renameat2(from, to, renameNoReplace) != 0 else { return }
+        let code = errno
+        if code == EEXIST { throw ObjectStoreError.conflict("an object has that name") }
+        if code == ENOTDIR { throw ObjectStoreError.conflict("a parent of the key is an object") }
+        throw ObjectStoreError.io(operation: "rename \(from)", errno: code)
+    }
+
     /// Syncs a folder itself (fsync on it), so that names just made or changed in it survive a
     /// power loss, not only the files' bytes.
     static func syncFolder(_ path: String) throws {

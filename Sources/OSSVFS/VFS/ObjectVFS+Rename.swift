@@ -25,8 +25,14 @@ extension ObjectVFS {
             await invalidate(try key(for: destination))
             await caches.invalidate(bucket: store.identity.bucket, prefix: try directoryPrefix(for: destination))
         }
-        let target = try? await stat(destination)
-        if !replacing, target != nil { throw VFSError.alreadyExists(destination.description) }
+        let target: VFSEntry?
+        if replacing {
+            target = try? await stat(destination)
+        } else {
+            // A look that failed (the store away) is no "nothing there".
+            do { target = try await stat(destination) } catch VFSError.notFound { target = nil }
+            if target != nil { throw VFSError.alreadyExists(destination.description) }
+        }
         switch (entry.kind, target?.kind) {
         case (.file, .directory?):
             throw VFSError.isDirectory(destination.description)
@@ -48,8 +54,8 @@ extension ObjectVFS {
         }
     }
 
-    /// `condition` is on the new name: `.absent` copies only where nothing was made meanwhile
-    /// (the store's native rename is left the time between the look and the rename).
+    /// `condition` is on the new name: `.absent` copies (or natively renames) only where nothing
+    /// was made meanwhile.
     private func renameFile(_ source: VFSPath, to destination: VFSPath, condition: WriteCondition) async throws {
         let from = try key(for: source)
         let to = try key(for: destination)
@@ -57,10 +63,17 @@ extension ObjectVFS {
         case .refuse:
             preconditionFailure("checked by rename(_:to:)")
         case .native:
-            try await nativeRename(from, to, source)
+            try await nativeRename(from, to, source, destination, replacing: condition == .none)
             await noteEmptied(above: [from])
         case .copy:
-            try await storeCall(destination) { try await store.copy(from: from, to: to, condition: condition) }
+            // Named by the source, as any failure of the copy is, but a name taken meanwhile.
+            do {
+                try await store.copy(from: from, to: to, condition: condition)
+            } catch ObjectStoreError.conflict {
+                throw VFSError.alreadyExists(destination.description)
+            } catch let error as ObjectStoreError {
+                throw VFSError(error, path: source.description)
+            }
             await invalidate(to)
             try await storeCall(source) { try await store.delete(from) }
             await noteEmptied(above: [from])
@@ -69,11 +82,18 @@ extension ObjectVFS {
         await invalidate(to)
     }
 
-    private func nativeRename(_ from: String, _ to: String, _ source: VFSPath) async throws {
+    private func nativeRename(_ from: String, _ to: String, _ source: VFSPath, _ destination: VFSPath,
+                              replacing: Bool) async throws {
         guard store.capabilities.nativeRename else {
             throw VFSError.unsupported("this bucket has no atomic rename (config.json \"rename\": \"copy\" copies instead)")
         }
-        try await storeCall(source) { try await store.rename(from: from, to: to) }
+        do {
+            try await store.rename(from: from, to: to, replacing: replacing)
+        } catch ObjectStoreError.conflict where !replacing {
+            throw VFSError.alreadyExists(destination.description)
+        } catch let error as ObjectStoreError {
+            throw VFSError(error, path: source.description)
+        }
     }
 
     /// Every object under the directory, or a refusal when there are more than `limit`.
@@ -111,7 +131,7 @@ extension ObjectVFS {
         case .refuse:
             preconditionFailure("checked by rename(_:to:)")
         case .native:
-            try await nativeRename(from, to, source)
+            try await nativeRename(from, to, source, destination, replacing: condition == .none)
         case .copy(let limit):
             let objects = try await objects(under: from, limit: limit, path: source)
             let sources = objects.map(\.key)

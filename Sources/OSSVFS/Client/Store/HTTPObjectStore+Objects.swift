@@ -358,6 +358,7 @@ extension HTTPObjectStore {
         }
         let headers = ["\(dialect.headerPrefix)copy-source": copySource(source)]
         let response: HTTPResponse
+        let started = Date().timeIntervalSince1970
         do {
             response = try await conditional(destination, condition, operation: "COPY") { conditionHeaders in
                 let headers = headers.merging(conditionHeaders) { $1 }
@@ -365,12 +366,28 @@ extension HTTPObjectStore {
             }
         } catch let checked as CheckedConditionRefusal {
             throw checked.refusal
+        } catch let refusal as ObjectStoreError where refusal.isConditionRefusal && condition == .absent {
+            // A retry whose first attempt copied and lost its answer meets that copy: this
+            // copy's, not a name taken (a rename then kept both names and said "exists").
+            if await copiedAlready(from: source, to: destination, since: started) { return }
+            throw refusal
         }
         // S3 may answer 200 with an error document when a copy fails late.
         if let document = XMLNode.parse(response.body), document.name == "Error" {
             throw Self.error(bucket: bucket, code: document.value("Code") ?? "InternalError", message: document.value("Message") ?? "",
                              status: 200, requestID: nil, key: source)
         }
+    }
+
+    /// Whether the object at `destination` is a copy of `source` made since `started` (give or
+    /// take ``clockSkew``): the same size, and the same CRC-64 (OSS) or the same single-part
+    /// MD5 ETag. Anything it cannot tell is no.
+    private func copiedAlready(from source: String, to destination: String, since started: Double) async -> Bool {
+        guard let copy = try? await head(destination), let original = try? await head(source),
+            copy.size == original.size, copy.lastModified >= started - Self.clockSkew
+        else { return false }
+        if let made = copy.crc64, let expected = original.crc64 { return made == expected }
+        return original.contentMD5 != nil && copy.etag == original.etag
     }
 
     private func copyInParts(from source: String, to destination: String, size: UInt64, partSize: UInt64,
@@ -428,8 +445,9 @@ extension HTTPObjectStore {
         }
     }
 
-    /// OSS's atomic Rename on buckets with the hierarchical namespace (`POST /dst?x-oss-rename`).
-    public func rename(from source: String, to destination: String) async throws {
+    /// OSS's atomic Rename on buckets with the hierarchical namespace (`POST /dst?x-oss-rename`),
+    /// which never replaces: a taken name is 409 FileAlreadyExists, whatever `replacing` says.
+    public func rename(from source: String, to destination: String, replacing: Bool) async throws {
         guard capabilities.nativeRename else {
             throw ObjectStoreError.service(status: 501, code: "NotImplemented",
                                            message: "rename needs an OSS bucket with the hierarchical namespace",
