@@ -71,37 +71,37 @@ struct MountCommand: AsyncParsableCommand {
     @Option(name: .customLong("dir_mode"), help: "Mode shown for directories, octal.")
     var directoryMode: String = "755"
 
-    @Option(name: .customLong("cache_ttl"), help: "Seconds a looked-up name is trusted.")
+    @Option(name: .customLong("cache_ttl"), parsing: .unconditional, help: "Seconds a looked-up name is trusted.")
     var cacheTTL: Double = 5
 
-    @Option(name: .customLong("attr_timeout"), help: "Seconds the kernel trusts attributes.")
+    @Option(name: .customLong("attr_timeout"), parsing: .unconditional, help: "Seconds the kernel trusts attributes.")
     var attributeTimeout: Double = 1
 
     @Option(name: .customLong("spool_dir"), help: "Where uploads and files changed in place are staged.")
     var spoolDir: String?
 
-    @Option(name: .customLong("spool_budget_mb"),
+    @Option(name: .customLong("spool_budget_mb"), parsing: .unconditional,
             help: "Disk the spool may use at once for bytes waiting for the store; beside it, each file being written keeps its first 16 MiB part, and one opened to read and write its parts up to --max_rewrite_mb, until its close.")
     var spoolBudgetMB: Int = 1024
 
-    @Option(name: .customLong("read_ahead_mb"), help: "Largest ranged GET of a read.")
+    @Option(name: .customLong("read_ahead_mb"), parsing: .unconditional, help: "Largest ranged GET of a read.")
     var readAheadMB: Int = 64
 
     // One range at a time: the kernel already asks for up to 1 MiB ahead, and a second range
     // in flight made a sequential read no faster here (1.47 s against 1.41 s for 1 GiB from
     // SeaweedFS reading its disk) for 25 MiB more memory (100 MiB peak against 77).
-    @Option(name: .customLong("read_ahead_ranges"),
+    @Option(name: .customLong("read_ahead_ranges"), parsing: .unconditional,
             help: "Ranged GETs a sequential read runs ahead at once.")
     var readAheadRanges: Int = 1
 
-    @Option(name: .customLong("kernel_read_ahead_kb"),
+    @Option(name: .customLong("kernel_read_ahead_kb"), parsing: .unconditional,
             help: "The kernel's read-ahead on the mount in KiB (needs root; 0 keeps the kernel's 128).")
     var kernelReadAheadKB: Int = 1024
 
     @Option(help: "refuse (mv copies, as between file systems), copy or native.")
     var rename: String = "refuse"
 
-    @Option(name: .customLong("max_rewrite_mb"),
+    @Option(name: .customLong("max_rewrite_mb"), parsing: .unconditional,
             help: "Largest existing file that can be changed in place (beyond it such writes fail with EFBIG), and largest new file that can be read back and patched anywhere while written.")
     var maxRewriteMB: Int = 1024
 

@@ -2053,3 +2053,12 @@ def test_a_file_another_client_keeps_replacing_never_reads_as_bytes_no_version_h
         writer.join()
     assert torn == [], torn[:5]
     assert whole > 10, (whole, failed)
+
+
+def test_a_negative_number_option_is_refused_for_what_it_is(tmp_path):
+    # Not "missing value" (the parser took `-1` for an option): the value is taken and refused.
+    for flag, said in (("--cache_ttl", "--cache_ttl and --attr_timeout must be 0 to"),
+                       ("--spool_budget_mb", "--spool_budget_mb must be 32")):
+        result = subprocess.run([str(ossftp_binary()), "mount", str(tmp_path), "--bucket", "b", flag, "-1"],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 64 and said in result.stderr, (flag, result.stderr)
