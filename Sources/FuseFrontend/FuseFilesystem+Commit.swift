@@ -124,10 +124,10 @@ extension FuseFilesystem {
         return file.lock.withLock {
             if let opener = file.opener {
                 if process == opener {
-                    let held = descriptorCount(opener, of: file.path)
-                    file.openerClosed = (held ?? 1) == 0
-                    if file.writable, let held, held > 0, handles.isOnlyOpen(file),
-                        (descriptorCount(opener, of: file.path, forWriting: true) ?? 0) > 0 {
+                    // One pass over /proc for both counts; the writers only when they matter.
+                    let held = descriptorCount(opener, of: file.path, countingWriters: file.writable)
+                    file.openerClosed = (held?.all ?? 1) == 0
+                    if let writing = held?.writing, writing > 0, handles.isOnlyOpen(file) {
                         return 0
                     }
                 } else if !file.openerClosed {
@@ -140,24 +140,25 @@ extension FuseFilesystem {
 
     /// How many descriptors `process` has open on `path` of this mount. The kernel takes a
     /// descriptor out of the table before its flush, so during the opener's flush the one being
-    /// closed is not counted. Nil when unknown (no mount point, no /proc).
-    /// With `forWriting`, only descriptors open for writing count, as a duplicate of a writer
-    /// is (an O_PATH descriptor is not).
-    func descriptorCount(_ process: pid_t, of path: VFSPath, forWriting: Bool = false) -> Int? {
+    /// closed is not counted. Nil when unknown (no mount point, no /proc). With
+    /// `countingWriters`, `writing` counts those open for writing, as a duplicate of a writer
+    /// is (an O_PATH descriptor is not); else it is 0.
+    func descriptorCount(_ process: pid_t, of path: VFSPath, countingWriters: Bool = false) -> (all: Int, writing: Int)? {
         guard let mountpoint = mountpoint.withLock({ $0 }), let folder = Glibc.opendir("/proc/\(process)/fd") else { return nil }
         defer { Glibc.closedir(folder) }
         let wanted = (mountpoint == "/" ? "" : mountpoint) + path.description
         var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        var found = 0
+        var found = 0, writing = 0
         while let entry = Glibc.readdir(folder) {
             let name = String(decoding: DirectoryEntry.nameBytes(entry), as: UTF8.self)
             guard name.first?.isNumber == true else { continue }
             let count = readlink("/proc/\(process)/fd/\(name)", &target, target.count - 1)
             guard count > 0 else { continue }
             guard String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) == wanted else { continue }
-            if !forWriting || Self.isOpenForWriting(process, descriptor: name) { found += 1 }
+            found += 1
+            if countingWriters && Self.isOpenForWriting(process, descriptor: name) { writing += 1 }
         }
-        return found
+        return (found, writing)
     }
 
     /// Whether descriptor `descriptor` of `process` is open for writing, from the `flags:` line

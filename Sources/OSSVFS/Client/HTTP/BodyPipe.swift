@@ -18,8 +18,6 @@ final class BodyPipe: ObjectChunkSource, @unchecked Sendable {
     private let capacity: Int
     private var chunks: [[UInt8]] = []
     private var buffered = 0
-    /// Bytes taken from the producer so far.
-    private var delivered: UInt64 = 0
     private var finished = false
     private var failure: (any Error)?
     private var cancelled = false
@@ -51,7 +49,7 @@ final class BodyPipe: ObjectChunkSource, @unchecked Sendable {
             if !parks {
                 condition.wait()
             } else if !condition.wait(until: deadline) && buffered >= capacity && !cancelled {
-                parked = ParkedBody(delivered: delivered)
+                parked = ParkedBody()
                 condition.unlock()
                 return false
             }
@@ -60,7 +58,6 @@ final class BodyPipe: ObjectChunkSource, @unchecked Sendable {
             condition.unlock()
             return false
         }
-        delivered += UInt64(bytes.count)
         if let waiter {
             self.waiter = nil
             condition.unlock()
@@ -145,8 +142,6 @@ final class BodyPipe: ObjectChunkSource, @unchecked Sendable {
     }
 }
 
-/// A body whose reader left it unread for ``BodyPipe/parkAfter``: the transfer ended after
-/// `delivered` bytes, all of which were read. Not a failure: ask again for the rest.
-struct ParkedBody: Error, Equatable {
-    let delivered: UInt64
-}
+/// A body whose reader left it unread for ``BodyPipe/parkAfter``: the transfer ended once the
+/// bytes the pipe held were read. Not a failure: ask again for the rest.
+struct ParkedBody: Error, Equatable {}
