@@ -88,6 +88,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FuseFrontendTests", dependencies: ["FuseFrontend", "OSSVFS", "TestSupport"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console"]),
     ],
     swiftLanguageModes: [.v5]
 )

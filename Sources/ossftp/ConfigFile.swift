@@ -141,6 +141,10 @@ struct ConfigFile: Decodable {
         } catch let DecodingError.keyNotFound(key, context) {
             throw ConfigError("\(path): \(Self.fieldPath(context)).\(key.stringValue) is missing")
         } catch let DecodingError.dataCorrupted(context) {
+            // Not JSON at all: where, since the decoder does not say.
+            if context.codingPath.isEmpty, let fault = JSONSyntaxLocator.firstFault(in: [UInt8](data)) {
+                throw ConfigError("\(path): \(fault)")
+            }
             let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
             throw ConfigError("\(path): \(Self.fieldPath(context)): \(detail ?? context.debugDescription)")
         }

@@ -261,7 +261,8 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         var masked = "(started without a config.json)"
         if let path = settings.configPath {
             if let data = try? await BlockingIO.run({ FileManager.default.contents(atPath: path) }) {
-                masked = ConfigMasking.masked(data) ?? "(\(path) is not valid JSON)"
+                masked = ConfigMasking.masked(data)
+                    ?? "(\(path) is not valid JSON\(JSONSyntaxLocator.firstFault(in: [UInt8](data)).map { ": \($0)" } ?? ""))"
             } else {
                 masked = "(\(path) cannot be read now: the settings shown are those in force)"
             }

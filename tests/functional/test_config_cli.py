@@ -257,6 +257,14 @@ def test_not_json_and_missing_files(tmp_path):
     broken.write_text('{"modules": {')
     result = run("config", "check", str(broken))
     assert result.returncode == 1 and str(broken) in result.stderr
+    # Where a hand edit broke it, as serve and check both say (it was "The given data was
+    # not valid JSON." with no place).
+    config = json.dumps({"modules": {"ossftp": {"port": 2121, "address": "127.0.0.1"}}}, indent=2)
+    broken.write_text(config.replace('"port": 2121,', '"port": 2121,  // the FTP port'))
+    expected = f"{broken}: line 4, column 22: comments are not JSON"
+    for args in (("config", "check", str(broken)), ("serve", "--config", str(broken), "--web_port", "0")):
+        result = run(*args)
+        assert result.returncode != 0 and expected in result.stderr, result.stderr
     missing = run("config", "check", str(tmp_path / "absent.json"))
     assert missing.returncode == 1 and "cannot be read: No such file or directory" in missing.stderr
 
