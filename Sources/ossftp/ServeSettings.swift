@@ -101,6 +101,17 @@ struct ServeSettings {
         // Where a checked value came from: a flag wins over the file, and a message that named
         // config.json for a flag's value sent the reader to the wrong place.
         func from(_ flagGiven: Bool) -> String { flagGiven ? "the command line" : source }
+        // One setting out of its range, named alone with its value (a message that listed three
+        // settings and their ranges left the reader to find which one was wrong).
+        // `flag` names the setting's flag where it is not `key`.
+        func require(_ key: String, _ value: Int, in range: ClosedRange<Int>, fromFlag: Bool, flag: String? = nil,
+                     unit: String = "") throws {
+            guard !range.contains(value) else { return }
+            let upper = range.upperBound == Self.longestSeconds && unit == " seconds" ? "\(range.upperBound) seconds (a year)"
+                : range.upperBound == Int.max ? "any larger number" : "\(range.upperBound)\(unit)"
+            let setting = fromFlag ? "the command line: --\(flag ?? key)" : "\(source): modules.ossftp.\(key)"
+            throw ConfigError("\(setting) is \(value); it must be \(range.lowerBound) to \(upper)")
+        }
         self.configPath = configPath
 
         ftp.host = flags.listenAddress ?? server?.address ?? "127.0.0.1"
@@ -200,19 +211,17 @@ struct ServeSettings {
         let budgetMB = flags.spoolBudgetMB ?? server?.spool_budget_mb?.value ?? 1024
         let partMB = flags.partSizeMB ?? server?.part_size_mb?.value ?? SpoolConfiguration.defaultPartSize >> 20
         uploadConcurrency = flags.uploadConcurrency ?? server?.upload_concurrency?.value ?? 4
-        guard (1...Self.largestMB).contains(budgetMB), (1...5120).contains(partMB), (1...1024).contains(uploadConcurrency) else {
-            throw ConfigError("\(from(flags.spoolBudgetMB != nil || flags.partSizeMB != nil || flags.uploadConcurrency != nil)): spool_budget_mb (1 to \(Self.largestMB)), part_size_mb (1 to 5120) and "
-                + "upload_concurrency (1 to 1024) are out of range")
-        }
+        try require("spool_budget_mb", budgetMB, in: 1...Self.largestMB, fromFlag: flags.spoolBudgetMB != nil)
+        try require("part_size_mb", partMB, in: 1...5120, fromFlag: flags.partSizeMB != nil)
+        try require("upload_concurrency", uploadConcurrency, in: 1...1024, fromFlag: flags.uploadConcurrency != nil)
         guard budgetMB >= partMB * 2 else {
             throw ConfigError("\(from(flags.spoolBudgetMB != nil || flags.partSizeMB != nil)): spool_budget_mb (\(budgetMB)) must hold at least two parts of part_size_mb (\(partMB))")
         }
         spoolBudget = Int64(budgetMB) << 20
         let readAheadMB = flags.readAheadMB ?? server?.read_ahead_mb?.value ?? 64
         let ranges = flags.readAheadRanges ?? server?.read_ahead_ranges?.value ?? 2
-        guard (1...4096).contains(readAheadMB), (1...64).contains(ranges) else {
-            throw ConfigError("\(from(flags.readAheadMB != nil || flags.readAheadRanges != nil)): read_ahead_mb must be 1 to 4096 and read_ahead_ranges 1 to 64")
-        }
+        try require("read_ahead_mb", readAheadMB, in: 1...4096, fromFlag: flags.readAheadMB != nil)
+        try require("read_ahead_ranges", ranges, in: 1...64, fromFlag: flags.readAheadRanges != nil)
         readAhead = ReadAheadConfiguration(maxWindow: readAheadMB << 20, parallelRanges: ranges)
         limits.maxConnections = flags.maxConnections ?? server?.max_connections?.value ?? 512
         limits.maxConnectionsPerAddress = flags.maxConnectionsPerIP ?? server?.max_connections_per_ip?.value ?? 32
@@ -222,21 +231,22 @@ struct ServeSettings {
         let idle = flags.idleTimeout ?? server?.idle_timeout?.value ?? 300
         // ban_threshold 0 turns bans off (a server only its own machine's users reach, where
         // one mistyped script would otherwise lock everyone on 127.0.0.1 out).
-        guard limits.maxConnections > 0, limits.maxConnectionsPerAddress > 0, limits.banThreshold >= 0, idle > 0 else {
-            throw ConfigError("\(from(flags.maxConnections != nil || flags.maxConnectionsPerIP != nil || flags.banThreshold != nil || flags.idleTimeout != nil)): max_connections, max_connections_per_ip and idle_timeout must be positive, ban_threshold 0 (no bans) or more")
+        try require("max_connections", limits.maxConnections, in: 1...Int.max, fromFlag: flags.maxConnections != nil)
+        try require("max_connections_per_ip", limits.maxConnectionsPerAddress, in: 1...Int.max, fromFlag: flags.maxConnectionsPerIP != nil)
+        if limits.banThreshold < 0 {
+            let setting = flags.banThreshold != nil ? "the command line: --ban_threshold" : "\(source): modules.ossftp.ban_threshold"
+            throw ConfigError("\(setting) is \(limits.banThreshold); it must be 0 (no bans) or more")
         }
         // Times become nanoseconds in 64 bits: a value past a few centuries overflowed and
         // stopped the server at the first use, after it had started.
         // A ban of 0 s would turn the ban off without a word (ban_threshold is how to tune it).
-        for (name, seconds) in [("idle_timeout", idle), ("ban_seconds", banSeconds)] where !(1...Self.longestSeconds).contains(seconds) {
-            throw ConfigError("\(from(name == "idle_timeout" && flags.idleTimeout != nil)): \(name) must be 1 to \(Self.longestSeconds) seconds (a year)")
-        }
+        try require("idle_timeout", idle, in: 1...Self.longestSeconds, fromFlag: flags.idleTimeout != nil, unit: " seconds")
+        try require("ban_seconds", banSeconds, in: 1...Self.longestSeconds, fromFlag: false, unit: " seconds")
         ftp.idleTimeout = .seconds(idle)
         let dataWait = flags.dataConnectionTimeout ?? server?.data_connection_timeout?.value ?? 30
         let stall = flags.transferStallTimeout ?? server?.transfer_stall_timeout?.value ?? 300
-        guard (1...Self.longestSeconds).contains(dataWait), (1...Self.longestSeconds).contains(stall) else {
-            throw ConfigError("\(from(flags.dataConnectionTimeout != nil || flags.transferStallTimeout != nil)): data_connection_timeout and transfer_stall_timeout must be 1 to \(Self.longestSeconds) seconds")
-        }
+        try require("data_connection_timeout", dataWait, in: 1...Self.longestSeconds, fromFlag: flags.dataConnectionTimeout != nil, unit: " seconds")
+        try require("transfer_stall_timeout", stall, in: 1...Self.longestSeconds, fromFlag: flags.transferStallTimeout != nil, unit: " seconds")
         ftp.dataConnectionTimeout = .seconds(dataWait)
         ftp.stallTimeout = .seconds(stall)
         if let kilobytes = flags.dataReceiveBufferKB ?? server?.data_receive_buffer_kb?.value {
@@ -247,9 +257,7 @@ struct ServeSettings {
             ftp.dataReceiveBuffer = kilobytes == 0 ? nil : kilobytes << 10
         }
         let grace = flags.shutdownGrace ?? server?.shutdown_grace_seconds?.value ?? 30
-        guard (0...Self.longestSeconds).contains(grace) else {
-            throw ConfigError("\(from(flags.shutdownGrace != nil)): shutdown_grace_seconds must be 0 to \(Self.longestSeconds)")
-        }
+        try require("shutdown_grace_seconds", grace, in: 0...Self.longestSeconds, fromFlag: flags.shutdownGrace != nil, flag: "shutdown_grace", unit: " seconds")
         ftp.shutdownGrace = .seconds(grace)
         // An empty value, as templates leave unset keys, is no file: it was read as the config
         // folder, and refused as "no start line" in a folder never named.

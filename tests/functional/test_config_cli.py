@@ -79,17 +79,25 @@ def test_check_explains_a_valid_file_without_its_secrets(tmp_path):
     ({"spool_budget_mb": 16, "part_size_mb": 16}, "spool_budget_mb (16) must hold at least two parts"),
     # Times and sizes that overflow 64 bits once in nanoseconds or bytes: the server started,
     # then died at the first PASV (or upload).
-    ({"data_connection_timeout": 10_000_000_000}, "data_connection_timeout and transfer_stall_timeout must be 1 to"),
-    ({"idle_timeout": 10_000_000_000}, "idle_timeout must be 1 to 31536000 seconds"),
-    ({"ban_seconds": -5}, "ban_seconds must be 1 to"),
-    ({"ban_seconds": 0}, "ban_seconds must be 1 to"),  # it turned the ban off
-    ({"shutdown_grace_seconds": 10_000_000_000}, "shutdown_grace_seconds must be 0 to"),
-    ({"spool_budget_mb": 99_999_999_999_999}, "spool_budget_mb (1 to 1073741824)"),
-    ({"read_ahead_mb": 99_999_999_999_999}, "read_ahead_mb must be 1 to 4096"),
+    ({"data_connection_timeout": 10_000_000_000}, "data_connection_timeout is 10000000000; it must be 1 to 31536000 seconds (a year)"),
+    ({"idle_timeout": 10_000_000_000}, "idle_timeout is 10000000000; it must be 1 to 31536000 seconds (a year)"),
+    ({"ban_seconds": -5}, "ban_seconds is -5; it must be 1 to"),
+    ({"ban_seconds": 0}, "ban_seconds is 0; it must be 1 to"),  # it turned the ban off
+    ({"shutdown_grace_seconds": 10_000_000_000}, "shutdown_grace_seconds is 10000000000; it must be 0 to"),
+    ({"spool_budget_mb": 99_999_999_999_999}, "spool_budget_mb is 99999999999999; it must be 1 to 1073741824"),
+    ({"read_ahead_mb": 99_999_999_999_999}, "read_ahead_mb is 99999999999999; it must be 1 to 4096"),
     ({"cache_ttl": 1e300}, "cache_ttl must be 0 to 31536000 seconds"),
     ({"masquerade_address": "0.0.0.0"}, "masquerade_address must be an IPv4 address a client can reach"),
     ({"masquerade_address": "010.1.1.1"}, "masquerade_address must be an IPv4 address a client can reach"),
     ({"rename_max_objects": -1}, "rename_max_objects must be positive"),
+    # Each named alone, with its value: the message listed spool_budget_mb, part_size_mb and
+    # upload_concurrency with their ranges, whichever one was wrong.
+    ({"part_size_mb": 6000}, "modules.ossftp.part_size_mb is 6000; it must be 1 to 5120"),
+    ({"upload_concurrency": 0}, "upload_concurrency is 0; it must be 1 to 1024"),
+    ({"read_ahead_ranges": 65}, "read_ahead_ranges is 65; it must be 1 to 64"),
+    ({"max_connections_per_ip": 0}, "max_connections_per_ip is 0; it must be 1 to"),
+    ({"ban_threshold": -1}, "ban_threshold is -1; it must be 0 (no bans) or more"),
+    ({"transfer_stall_timeout": 0}, "transfer_stall_timeout is 0; it must be 1 to 31536000 seconds (a year)"),
     # `config check` passed these, and serve stopped with exit 1 ("UnknownHost").
     ({"address": ""}, 'modules.ossftp.address "" is not an IP address'),
     ({"address": "not-an-ip"}, 'modules.ossftp.address "not-an-ip" is not an IP address'),
@@ -324,7 +332,7 @@ def test_a_negative_number_flag_is_said_to_be_out_of_range(tmp_path):
     # Not "missing value": the value is taken, and refused for what it is.
     for flag, said in (("--port", "-1 is out of range"), ("--web_port", "-1 is out of range"),
                        ("--passive_ports_start", "need 1 <= passive_ports_start"),
-                       ("--idle_timeout", "idle_timeout must be positive"), ("--cache_ttl", "cache_ttl")):
+                       ("--idle_timeout", "the command line: --idle_timeout is -1; it must be 1 to"), ("--cache_ttl", "cache_ttl")):
         result = run("serve", flag, "-1", cwd=tmp_path)
         assert result.returncode == EX_CONFIG and said in result.stderr, (flag, result.stderr)
 
@@ -379,7 +387,7 @@ def test_a_bad_flag_value_is_blamed_on_the_command_line_not_the_file(tmp_path):
     for flags, expected in ((["--port", "99999"], "the command line: port 99999 is out of range"),
                             (["--passive_ports_start", "60000", "--passive_ports_end", "50000"],
                              "the command line: passive ports"),
-                            (["--idle_timeout", "0"], "the command line: max_connections")):
+                            (["--idle_timeout", "0"], "the command line: --idle_timeout is 0; it must be 1 to")):
         serve = run("serve", "--config", str(path), *flags)
         assert serve.returncode == EX_CONFIG and expected in serve.stderr, serve.stderr
         assert str(path) not in serve.stderr
