@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import ftputil
 import pytest
 
 from netutil import HOST
+from ossftp_server import Account, OssftpServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
@@ -84,6 +86,28 @@ def test_rclone_copy_and_check_through_its_ftp_backend(server, tmp_path, tls):
     # rclone copies files; empty folders are not its business.
     (tmp_path / "back" / "empty-folder").mkdir(exist_ok=True)
     assert_same_tree(source, tmp_path / "back")
+
+
+def test_rclone_with_inplace_needs_no_rename(tmp_path):
+    """The README's rclone line, on a server with its default rename policy (refused): rclone
+    uploads to a `.partial` name and renames it unless told `--inplace`."""
+    account = Account("dana", "d-" + secrets.token_urlsafe(10), "bucket4")
+    srv = OssftpServer(tmp_path / "srv", [account])
+    srv.start()
+    try:
+        rclone = str(REPO_ROOT / ".venv" / "bin" / "rclone")
+        source = tmp_path / "source"
+        make_tree(source)
+        env = rclone_env(srv, account.username, account.password, tmp_path)
+        refused = subprocess.run([rclone, "copy", str(source / "docs"), "oss:/plain", "--retries", "1"], env=env,
+                                 capture_output=True, text=True, timeout=300)
+        assert refused.returncode != 0 and "rename is off" in refused.stderr, refused.stderr[-2000:]
+        for args in (["copy", "--inplace", str(source), "oss:/inplace"], ["check", str(source), "oss:/inplace"]):
+            result = subprocess.run([rclone, *args, "--retries", "1"], env=env, capture_output=True, text=True,
+                                    timeout=300)
+            assert result.returncode == 0, f"rclone {args[0]}: {result.stderr[-3000:]}"
+    finally:
+        srv.stop()
 
 
 def test_ftputil_walks_uploads_and_downloads(server, tmp_path):
