@@ -38,10 +38,25 @@ public struct ConsoleServer: Sendable {
         self.logger = logger
     }
 
-    /// Whether `host` is a loopback address. The console listens beyond loopback only with a
-    /// password or token, so that a forgotten setting does not publish the server's state.
+    /// Whether `host` is a loopback address: `localhost`, or a literal in 127.0.0.0/8, `::1`
+    /// or `::ffff:127.x.y.z`. The console listens beyond loopback only with a password or token,
+    /// so that a forgotten setting does not publish the server's state. Judged on the parsed
+    /// address: a name such as `127.0.0.1.example.net` passed a test of its text, and a
+    /// resolver may give it any address.
     public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            return withUnsafeBytes(of: &v4) { $0[0] == 127 }
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        return withUnsafeBytes(of: &v6) { bytes in
+            let zeros = bytes.prefix(10).allSatisfy { $0 == 0 }
+            let loopback = zeros && bytes[10] == 0 && bytes[11] == 0 && bytes[12...14].allSatisfy { $0 == 0 } && bytes[15] == 1
+            let mapped = zeros && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
+            return loopback || mapped
+        }
     }
 
     /// Console connections served at once, and how long one may sit idle.

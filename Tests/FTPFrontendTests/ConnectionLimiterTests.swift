@@ -32,4 +32,22 @@ import OSSVFS
         for _ in 0..<3 { _ = limiter.recordFailedLogin("192.0.2.1") }
         #expect(limiter.isBanned("192.0.2.1") && !limiter.isBanned("192.0.2.2"))
     }
+
+    /// Connections per client count an IPv6 client's /64 too: counted by address, a client with
+    /// a /64 opened max_connections_per_ip from each of its addresses, up to every slot.
+    @Test func connectionsPerClientCountAnIPv6Slash64() {
+        let limiter = ConnectionLimiter(limits: .init(maxConnections: 100, maxConnectionsPerAddress: 2))
+        #expect(limiter.admit("2001:db8:1:2::1") == nil)
+        #expect(limiter.admit("2001:db8:1:2::2") == nil)
+        #expect(limiter.admit("2001:db8:1:2:ffff::3")?.lines == ["Too many connections from your address."])
+        #expect(limiter.admit("2001:db8:1:3::1") == nil)
+        limiter.release("2001:db8:1:2::1")
+        #expect(limiter.admit("2001:db8:1:2::9") == nil)
+        // An IPv4 client reached over a dual-stack listener is the same client as over IPv4.
+        #expect(limiter.admit("192.0.2.1") == nil)
+        #expect(limiter.admit("::ffff:192.0.2.1") == nil)
+        #expect(limiter.admit("192.0.2.1") != nil)
+        limiter.release("::ffff:192.0.2.1")
+        #expect(limiter.admit("192.0.2.1") == nil)
+    }
 }

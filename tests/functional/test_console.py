@@ -120,6 +120,29 @@ def test_console_beyond_loopback_without_credentials_refuses_to_start(tmp_path):
     assert "modules.launcher.address" in result.stderr and "password" in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("address, refusal", [
+    # A name that reads like loopback passed a test of its text, and was then resolved as the
+    # console started: any address a resolver gave it, with no password.
+    ("127.0.0.1.example.invalid", '"127.0.0.1.example.invalid" is not an IP address'),
+    ("127.1", '"127.1" is not an IP address'),
+    ("[::1]", '"[::1]" is not an IP address (drop the brackets)'),
+    ("", '"" is not an IP address'),
+    # Loopback however it is written: these were refused as "beyond loopback".
+    ("0:0:0:0:0:0:0:1", None), ("::ffff:127.0.0.1", None), ("127.0.0.2", None),
+    ("::2", "beyond loopback"), ("::ffff:10.0.0.1", "beyond loopback"),
+])
+def test_the_console_address_is_an_address_judged_loopback_by_its_value(tmp_path, address, refusal):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"modules": {"launcher": {"control_port": free_port(), "address": address},
+                                              "ossftp": {"provider": "local", "local_root": str(tmp_path)}}}))
+    result = subprocess.run([str(ossftp_binary()), "config", "check", str(config)],
+                            capture_output=True, text=True, timeout=30)
+    if refusal is None:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode != 0 and refusal in result.stderr, result.stderr
+
+
 def guess_in_parallel(server: OssftpServer, count: int) -> list[int]:
     """Wrong console passwords sent at once; their statuses."""
     results: list[int] = []

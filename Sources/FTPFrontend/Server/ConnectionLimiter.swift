@@ -31,8 +31,10 @@ public final class ConnectionLimiter: Sendable {
         set { lock.withLock { inForce = newValue } }
     }
     nonisolated(unsafe) private var total = 0
-    nonisolated(unsafe) private var perAddress: [String: Int] = [:]
-    /// Failed logins and bans, by client (``IPLiteral/clientKey(_:)``: an IPv6 client's /64).
+    /// Connections, failed logins and bans, by client (``IPLiteral/clientKey(_:)``: an IPv6
+    /// client's /64; counted by address, connections let a client with a /64 open
+    /// max_connections_per_ip from each of its addresses, and so take every slot).
+    nonisolated(unsafe) private var perClient: [String: Int] = [:]
     nonisolated(unsafe) private var failures: [String: [Double]] = [:]
     nonisolated(unsafe) private var bannedUntil: [String: Double] = [:]
     /// When both tables were last cleared of what expired.
@@ -61,11 +63,11 @@ public final class ConnectionLimiter: Sendable {
             if total >= inForce.maxConnections {
                 return FTPReply(.serviceNotAvailable, "Too many connections; try again later.")
             }
-            if perAddress[address, default: 0] >= inForce.maxConnectionsPerAddress {
+            if perClient[client, default: 0] >= inForce.maxConnectionsPerAddress {
                 return FTPReply(.serviceNotAvailable, "Too many connections from your address.")
             }
             total += 1
-            perAddress[address, default: 0] += 1
+            perClient[client, default: 0] += 1
             return nil
         }
     }
@@ -74,8 +76,9 @@ public final class ConnectionLimiter: Sendable {
     func release(_ address: String) {
         lock.withLock {
             total -= 1
-            let left = perAddress[address, default: 1] - 1
-            perAddress[address] = left > 0 ? left : nil
+            let client = IPLiteral.clientKey(address)
+            let left = perClient[client, default: 1] - 1
+            perClient[client] = left > 0 ? left : nil
         }
     }
 
