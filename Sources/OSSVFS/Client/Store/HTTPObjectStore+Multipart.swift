@@ -11,8 +11,10 @@ extension HTTPObjectStore {
         // Parts carry a CRC-32C on S3 (``BodyChecksums``); AWS S3 refuses a part checksum that
         // the upload did not announce.
         if dialect.bodyChecksum == .crc32c { headers["x-amz-checksum-algorithm"] = "CRC32C" }
-        // Not idempotent: a lost answer would leave an upload behind, so only connection failures are retried.
-        let response = try await send(key: key, retryable: false) {
+        // Not idempotent: a retry after an answer lost or a 500 may start a second upload and
+        // leave the first behind, empty (a bucket lifecycle rule removes such). Not retrying
+        // failed every upload larger than a part on one 503 SlowDown, which says "not done".
+        let response = try await send(key: key, retryable: true) {
             makeRequest("POST", key: key, query: ["uploads": ""], headers: headers)
         }
         guard let id = XMLNode.parse(response.body)?.value("UploadId"), !id.isEmpty else {
