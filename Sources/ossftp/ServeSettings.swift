@@ -129,11 +129,6 @@ struct ServeSettings {
         guard (0...65535).contains(ftp.port) else {
             throw ConfigError("\(from(flags.port != nil)): \(flags.port != nil ? "port" : "modules.ossftp.port") \(ftp.port) is out of range (0 to 65535)")
         }
-        // A range of the control port alone: every PASV would find it taken (425). In a larger
-        // range it is skipped as any port in use is.
-        guard !(start == end && end == ftp.port) else {
-            throw ConfigError("\(from(flags.port != nil || flags.passivePortsStart != nil)): the only passive port is the FTP port \(ftp.port)")
-        }
         ftp.passivePorts = start...end
         let masquerade = flags.masqueradeAddress ?? server?.masquerade_address ?? ""
         ftp.masqueradeAddress = masquerade.isEmpty ? nil : masquerade
@@ -141,8 +136,9 @@ struct ServeSettings {
             // As PASV announces it: four decimal numbers, no leading zeros (`010` reads as octal to
             // some clients), and an address a client can reach (not 0.0.0.0).
             let octets = masquerade.split(separator: ".", omittingEmptySubsequences: false)
+            // Nor one in 0.0.0.0/8, multicast or the broadcast address (224.0.0.0 and up).
             guard octets.count == 4, octets.allSatisfy({ UInt8($0) != nil && ($0 == "0" || !$0.hasPrefix("0")) }),
-                masquerade != "0.0.0.0"
+                let first = UInt8(octets[0]), first != 0, first < 224
             else {
                 throw ConfigError("\(from(flags.masqueradeAddress != nil)): masquerade_address must be an IPv4 address a client can reach, like 203.0.113.7, got \(masquerade)")
             }
@@ -329,6 +325,19 @@ struct ServeSettings {
         }
         if webPort != 0, webPort == ftp.port {
             throw ConfigError("\(from(flags.webPort != nil || flags.port != nil)): the console's port (modules.launcher.control_port) and the FTP port are both \(webPort)")
+        }
+        if let implicit = ftp.implicitTLSPort, implicit != 0 {
+            // Said as what it is: the second bind failed as "in use by another program".
+            let other = implicit == ftp.port ? "the FTP port" : implicit == webPort ? "the console's port" : nil
+            if let other {
+                throw ConfigError("\(from(flags.implicitTLSPort != nil)): implicit_tls_port and \(other) are both \(implicit)")
+            }
+        }
+        // A passive range of nothing but ossftp's own listening ports: every PASV would find its
+        // port taken (425). In a larger range they are skipped as any port in use is.
+        let own = Set([ftp.port, webPort, ftp.implicitTLSPort ?? 0].filter { $0 != 0 })
+        if ftp.passivePorts.count <= own.count, ftp.passivePorts.allSatisfy(own.contains) {
+            throw ConfigError("\(from(flags.passivePortsStart != nil || flags.passivePortsEnd != nil)): passive ports \(ftp.passivePorts.lowerBound) to \(ftp.passivePorts.upperBound) are all ossftp's own listening ports (FTP, FTPS or console)")
         }
         if let password = launcher?.password, !password.isEmpty {
             if let reason = PasswordVerifier.malformedHash(password) {

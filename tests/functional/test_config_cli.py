@@ -89,6 +89,8 @@ def test_check_explains_a_valid_file_without_its_secrets(tmp_path):
     ({"cache_ttl": 1e300}, "cache_ttl must be 0 to 31536000 seconds"),
     ({"masquerade_address": "0.0.0.0"}, "masquerade_address must be an IPv4 address a client can reach"),
     ({"masquerade_address": "010.1.1.1"}, "masquerade_address must be an IPv4 address a client can reach"),
+    ({"masquerade_address": "255.255.255.255"}, "masquerade_address must be an IPv4 address a client can reach"),
+    ({"masquerade_address": "239.1.2.3"}, "masquerade_address must be an IPv4 address a client can reach"),
     ({"rename_max_objects": -1}, "rename_max_objects must be positive"),
     # Each named alone, with its value: the message listed spool_budget_mb, part_size_mb and
     # upload_concurrency with their ranges, whichever one was wrong.
@@ -351,11 +353,26 @@ def test_help_of_an_unknown_subcommand_is_a_usage_error():
     assert known.returncode == 0 and "MOUNTPOINT" in known.stdout.upper()
 
 
-def test_a_passive_range_of_the_ftp_port_alone_is_refused(tmp_path):
-    # Every PASV would find its only port taken by the control listener (425).
+def test_a_passive_range_of_ossftps_own_ports_alone_is_refused(tmp_path, tls_files):
+    # Every PASV would find its port taken by one of ossftp's own listeners (425).
     path = write_config(tmp_path, {"port": 21999, "passive_ports_start": 21999, "passive_ports_end": 21999})
     check = run("config", "check", str(path))
-    assert check.returncode == 1 and "the only passive port is the FTP port 21999" in check.stderr, check.stderr
+    assert check.returncode == 1 and "passive ports 21999 to 21999 are all ossftp's own listening ports" in check.stderr, \
+        check.stderr
+    # The implicit FTPS port and the console's were not looked at.
+    path = write_config(tmp_path, {"port": 21999, "implicit_tls_port": 21997, "passive_ports_start": 21997,
+                                   "passive_ports_end": 21998, **tls_files})
+    serve = run("serve", "--config", str(path), "--web_port", "21998")
+    assert serve.returncode == EX_CONFIG and "passive ports 21997 to 21998 are all ossftp's own" in serve.stderr, \
+        serve.stderr
+    # In a larger range they are skipped, as any port in use is.
+    path = write_config(tmp_path, {"port": 21999, "implicit_tls_port": 21997, "passive_ports_start": 21997,
+                                   "passive_ports_end": 22001, **tls_files})
+    assert run("config", "check", str(path)).returncode == 0
+    # The implicit FTPS port on the FTP port: it was "in use by another program".
+    path = write_config(tmp_path, {"port": 21999, "implicit_tls_port": 21999, **tls_files})
+    check = run("config", "check", str(path))
+    assert check.returncode == 1 and "implicit_tls_port and the FTP port are both 21999" in check.stderr, check.stderr
 
 
 def test_a_key_given_twice_in_one_object_is_refused(tmp_path):
