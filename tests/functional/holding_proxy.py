@@ -20,7 +20,8 @@ class HoldingProxy:
                  rewrite=None, answer_headers=None, drop_reused: str | None = None, refuse=None,
                  drop_answer_to: str | None = None, dropped_reaches_store: bool = True, replace_answer=None,
                  stall_reads_of: str | None = None, close_delimited: str | None = None,
-                 refuse_conditions: bool = False, lose_first_answer_to=None):
+                 refuse_conditions: bool = False, lose_first_answer_to=None, cut_bodies_of: str | None = None,
+                 cuts: int | None = None, cut_after: int = 300_000):
         target = urlsplit(upstream)
         self.upstream_host, self.upstream_port = target.hostname, target.port
         self.hold_key = hold_key
@@ -71,6 +72,14 @@ class HoldingProxy:
         # Content-Length, its body ending where the connection closes (RFC 9112 §6.3), so a
         # body cut short looks like a whole one to anything that does not count it.
         self.close_delimited = re.compile(close_delimited) if close_delimited else None
+        # A regular expression on the request path: a GET that matches is answered with its
+        # whole length announced and only its first `cut_after` bytes sent, then the connection
+        # closed (a link that breaks mid-body); the first `cuts` such answers, or all when
+        # None. `cut` counts them.
+        self.cut_bodies_of = re.compile(cut_bodies_of) if cut_bodies_of else None
+        self.cuts = cuts
+        self.cut_after = cut_after
+        self.cut = 0
         self.release = threading.Event()
         self.held = 0
         proxy = self
@@ -164,7 +173,15 @@ class HoldingProxy:
                 self.end_headers()
                 stall = (self.command == "GET" and proxy.stall_reads_of is not None
                          and proxy.stall_reads_of.search(self.path) and len(data) > 65536)
-                if stall:
+                cut = (self.command == "GET" and proxy.cut_bodies_of is not None
+                       and proxy.cut_bodies_of.search(self.path) and len(data) > proxy.cut_after
+                       and (proxy.cuts is None or proxy.cut < proxy.cuts))
+                if cut:
+                    proxy.cut += 1
+                    self.wfile.write(data[:proxy.cut_after])
+                    self.wfile.flush()
+                    self.close_connection = True
+                elif stall:
                     self.wfile.write(data[:65536])
                     self.wfile.flush()
                     proxy.stalled += 1

@@ -611,6 +611,60 @@ def test_an_upload_in_parts_rides_out_a_refused_start(seaweedfs, bucket, tmp_pat
     assert seaweedfs.client().get_object(Bucket=bucket, Key="parts.bin")["Body"].read() == body
 
 
+def test_a_download_rides_out_many_broken_bodies_and_a_store_failure_is_451(seaweedfs, bucket, tmp_path):
+    """A range whose body broke was asked for again at most three times in a whole download,
+    so a long one over a flaky link failed at its fourth break; and the failure was answered
+    426 "data connection closed", as if the client's connection had broken, not the store's."""
+    data = os.urandom(24 * 1024 * 1024 + 3)
+    seaweedfs.client().put_object(Bucket=bucket, Key="flaky.bin", Body=data)
+    # Eight breaks, each after 300 KB.
+    with proxied_session(seaweedfs, tmp_path, bucket, cut_bodies_of=r"/flaky\.bin", cuts=8) as client:
+        received = io.BytesIO()
+        assert client.retrbinary("RETR flaky.bin", received.write).startswith("226")
+        assert received.getvalue() == data
+        client.quit()
+    # A store whose answers break before their first byte, again and again: the store's failure.
+    with proxied_session(seaweedfs, tmp_path, bucket, cut_bodies_of=r"/flaky\.bin", cut_after=0) as client:
+        with pytest.raises(ftplib.error_temp, match="^451"):
+            client.retrbinary("RETR flaky.bin", lambda chunk: None)
+        assert client.sendcmd("NOOP").startswith("200")
+        client.quit()
+
+
+def test_a_resumed_upload_reads_the_kept_bytes_again_where_their_body_broke(seaweedfs, bucket, tmp_path):
+    """REST then STOR reads the kept bytes of a small object back from the store; one broken
+    body failed the upload (426, as if the client's connection had broken)."""
+    first = os.urandom(2 * 1024 * 1024)
+    seaweedfs.client().put_object(Bucket=bucket, Key="resume.bin", Body=first)
+    tail = os.urandom(100_000)
+    with proxied_session(seaweedfs, tmp_path, bucket, cut_bodies_of=r"/resume\.bin", cuts=2) as client:
+        client.voidcmd("TYPE I")
+        assert client.storbinary("STOR resume.bin", io.BytesIO(tail), rest=1_500_000).startswith("226")
+        client.quit()
+    stored = seaweedfs.client().get_object(Bucket=bucket, Key="resume.bin")["Body"].read()
+    assert stored == first[:1_500_000] + tail
+
+
+def test_an_upload_damaged_on_the_way_is_sent_again(seaweedfs, bucket, tmp_path):
+    """The store refuses a body that does not match its checksum (BadDigest): damaged on the
+    way, it was not sent again, and the STOR failed with 451 and a garbled message."""
+    puts: list[str] = []
+
+    def damage_first(method, path, headers, data):
+        if method == "PUT" and "/damaged.bin" in path:
+            puts.append(path)
+            if len(puts) == 1:
+                data = bytes([data[0] ^ 0xFF]) + data[1:]
+        return headers, data
+
+    body = os.urandom(300_000)
+    with proxied_session(seaweedfs, tmp_path, bucket, rewrite=damage_first) as client:
+        assert client.storbinary("STOR damaged.bin", io.BytesIO(body)).startswith("226")
+        client.quit()
+    assert len(puts) == 2, puts
+    assert seaweedfs.client().get_object(Bucket=bucket, Key="damaged.bin")["Body"].read() == body
+
+
 def test_an_append_checks_the_object_it_reads_back(seaweedfs, bucket, tmp_path):
     """APPE to an object below the server-side copy size reads it back with a range that covers
     it whole, and a range had no checksum: a byte damaged on the way was stored, with 226. Such

@@ -25,7 +25,13 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
     private var current: ObjectByteStream?
     /// The last byte of the range `current` reads.
     private var currentEnd: UInt64 = 0
-    private var retriesLeft = 3
+    /// Ranges asked for again after their body broke, without progress in between: the
+    /// budget is whole again once `progressRenewingRetries` bytes have come since the last
+    /// break, so a long download over a flaky link is not failed by its fourth break.
+    private var retriesLeft = ReadAheadStream.retriesWithoutProgress
+    private var bytesSinceBreak: UInt64 = 0
+    static let retriesWithoutProgress = 3
+    static let progressRenewingRetries: UInt64 = 256 << 10
     private var cancelled = false
     /// The error that ended the stream: every later call reports it, so a caller that tries
     /// again (the kernel retries a failed page) gets no bytes from a later range (of maybe
@@ -90,10 +96,13 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
                     // The connection broke mid-range: ask again for the rest of this range
                     // (the store client retries its own connection failures meanwhile).
                     retriesLeft -= 1
+                    bytesSinceBreak = 0
                     current = try await rangeStream(from: position, to: currentEnd)
                     continue
                 }
                 if let chunk {
+                    bytesSinceBreak += UInt64(chunk.count)
+                    if bytesSinceBreak >= Self.progressRenewingRetries { retriesLeft = Self.retriesWithoutProgress }
                     delivered = true
                     lock.withLock { position += UInt64(chunk.count) }
                     crc?.update(chunk)

@@ -19,4 +19,33 @@ extension SpoolUpload {
             throw continued.changedError
         }
     }
+
+    /// Reads the continued object into the spool. A body that breaks is asked for again from
+    /// where it broke, pinned to the same version, a few times without progress: one broken
+    /// connection failed a REST STOR or an APPE (the store client retries only the request's
+    /// start).
+    func readIntoSpool(_ base: UploadBase) async throws {
+        var read: UInt64 = 0
+        var breaksLeft = Self.readBackBreaks
+        while read < base.length {
+            do {
+                let stream = try await store.get(base.key, range: .closed(read, base.length - 1), ifMatch: base.etag)
+                for try await chunk in stream {
+                    try await append([chunk])
+                    read += UInt64(chunk.count)
+                    breaksLeft = Self.readBackBreaks
+                }
+                return
+            } catch ObjectStoreError.changed {
+                // Replaced since the continuation began: the client sends again, as when the
+                // commit finds it (not 451, which says the bytes read were wrong).
+                throw base.changedError
+            } catch ObjectStoreError.transport where breaksLeft > 0 {
+                breaksLeft -= 1
+            }
+        }
+    }
+
+    /// Breaks of the read-back in a row, with no byte between, that are asked for again.
+    static var readBackBreaks: Int { 3 }
 }

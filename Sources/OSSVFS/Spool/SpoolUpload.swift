@@ -456,14 +456,7 @@ public actor SpoolUpload: VFSWriter {
             }
             total += base.length
         } else {
-            do {
-                let stream = try await store.get(base.key, range: .closed(0, base.length - 1), ifMatch: base.etag)
-                for try await chunk in stream { try await append([chunk]) }
-            } catch ObjectStoreError.changed {
-                // Replaced since the continuation began: the client sends again, as when the
-                // commit finds it (not 451, which says the bytes read were wrong).
-                throw base.changedError
-            }
+            try await readIntoSpool(base)
         }
     }
 

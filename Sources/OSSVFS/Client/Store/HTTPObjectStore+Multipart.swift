@@ -135,6 +135,15 @@ extension HTTPObjectStore {
     /// The ETag of `key` when it is the object that completing `parts` makes (its size, and
     /// its CRC-64 on OSS or its multipart ETag on S3, match); nil when it is another or none.
     func completedObject(_ key: String, parts: [UploadedPart]) async -> String? {
+        guard let etag = await matchingObject(key, parts: parts) else { return nil }
+        // The warnings logged before (NoSuchUpload, a refused condition) end well: said so.
+        VFSMetrics.storeLogger.info(
+            "an earlier attempt to complete the upload was carried out, its answer lost: the object stored is this upload's",
+            metadata: ["key": "\(key)", "etag": "\(etag)"])
+        return etag
+    }
+
+    private func matchingObject(_ key: String, parts: [UploadedPart]) async -> String? {
         guard let info = try? await head(key), info.size == parts.reduce(0, { $0 + $1.size }) else { return nil }
         if let expected = Self.combinedCRC(parts: parts), let crc = info.crc64 { return crc == expected ? info.etag : nil }
         // S3's multipart ETag: the MD5 of the parts' MD5s, then a dash and the part count.

@@ -494,7 +494,15 @@ final class VerifyingChunkSource: ObjectChunkSource, @unchecked Sendable {
     var expectedLength: UInt64? { expectedBytes }
 
     func nextChunk() async throws -> [UInt8]? {
-        guard let chunk = try await upstream.source.nextChunk() else {
+        let next: [UInt8]?
+        do {
+            next = try await upstream.source.nextChunk()
+        } catch let error as HTTPTransportError {
+            // Named as the store's failure (451, EIO): left as the transport's, the FTP
+            // frontend took a body cut mid-way for its own client's connection (426).
+            throw ObjectStoreError.transport(error.description, curlCode: error.code)
+        }
+        guard let chunk = next else {
             // Cut off by its reader: the end it asked for, not a short body.
             if cancelled.value { return nil }
             if let expectedBytes, received < expectedBytes {
