@@ -470,6 +470,10 @@ import Testing
         }
         #expect(machine.receivedLine(line("EPRT |2|::1|50000|")) == .perform(.prepareActiveConnection(host: "::1", port: 50000)))
         #expect(code(machine.receivedLine(line("EPRT |2|::2|50000|"))) == 501)
+        // An IPv4 address in the mapped form is another host than this IPv6 client: it was
+        // answered "522 ... use (2)" though it came as 2.
+        #expect(machine.receivedLine(line("EPRT |2|::ffff:127.0.0.1|50000|"))
+            == .send(FTPReply(.syntaxErrorInArguments, "Rejected data connection to a foreign address.")))
         // The client's own address however written (RFC 4291 §2.2 allows several forms).
         for written in ["0:0:0:0:0:0:0:1", "::0001", "0000::1"] {
             #expect(machine.receivedLine(line("EPRT |2|\(written)|50000|")) == .perform(.prepareActiveConnection(host: "::1", port: 50000)))

@@ -16,8 +16,10 @@ public enum FTPCommand: Equatable, Sendable {
     case stru(String)
     case pasv
     case epsv(EPSVArgument)
-    /// PORT or EPRT: the client's address and port for an active data connection.
-    case port(host: String, port: Int)
+    /// PORT or EPRT: the client's address and port for an active data connection, and the
+    /// family it was given as (1, IPv4, for PORT; EPRT's: an IPv4-mapped address given as 2
+    /// is written as its IPv4 address).
+    case port(host: String, port: Int, family: Int)
     /// EPRT naming a network family other than 1 (IPv4) and 2 (IPv6): the session answers
     /// 522 with its connection's (RFC 2428 §2).
     case eprtFamily(Int)

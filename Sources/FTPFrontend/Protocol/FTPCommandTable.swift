@@ -252,7 +252,7 @@ public enum FTPCommandTable {
             throw FTPReply(.syntaxErrorInArguments, "Use PORT h1,h2,h3,h4,p1,p2 with numbers from 0 to 255.")
         }
         let values = numbers.map { $0! }
-        return .port(host: values[0..<4].map(String.init).joined(separator: "."), port: values[4] << 8 | values[5])
+        return .port(host: values[0..<4].map(String.init).joined(separator: "."), port: values[4] << 8 | values[5], family: 1)
     }
 
     /// `EPRT |1|132.235.1.2|6275|` or `EPRT |2|::1|5282|` (RFC 2428 §2); any delimiter.
@@ -282,7 +282,7 @@ public enum FTPCommandTable {
         guard valid, let port = Int(fields[3]), (1...65535).contains(port) else {
             throw FTPReply(.syntaxErrorInArguments, "Bad EPRT address or port.")
         }
-        return .port(host: host, port: port)
+        return .port(host: host, port: port, family: family)
     }
 
     /// An IPv6 literal as inet_ntop(3) writes it (an IPv4-mapped one as plain IPv4), or nil.

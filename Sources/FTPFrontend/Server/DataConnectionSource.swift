@@ -48,6 +48,13 @@ enum DataConnectionSource: Sendable {
         }
     }
 
+    /// Whether no connection can come any more: a passive port closed for want of a transfer
+    /// command in time.
+    var isClosed: Bool {
+        if case .passive(let listener) = self { return listener.isClosed }
+        return false
+    }
+
     /// A transfer command came for this connection (the passive port stays open for it).
     func holdForTransfer() {
         if case .passive(let listener) = self { listener.holdForTransfer() }

@@ -135,7 +135,10 @@ struct FTPSessionOperations: Sendable {
                 let announced = configuration.masqueradeAddress ?? bindHost
                 return .success(.passiveListener(host: announced, port: listener.port), .passive(listener))
             } catch {
-                logger.error("cannot open a passive port: \(error)")
+                // The system's words: NIO's own text has a stray parenthesis.
+                let reason = (error as? IOError).map { "\(String(cString: strerror($0.errnoCode))) (errno \($0.errnoCode))" }
+                    ?? "\(error)"
+                logger.error("cannot open a passive port in \(configuration.passivePorts.lowerBound)-\(configuration.passivePorts.upperBound): \(reason)")
                 throw VFSError.storeUnavailable("no passive port")
             }
         }

@@ -22,6 +22,12 @@ struct FTPTransferRunner: Sendable {
             report(event)
         }
         source.holdForTransfer()
+        // A passive port already closed (the transfer command came after data_connection_timeout):
+        // 425 alone, not a 150 that promised a connection none can make.
+        if source.isClosed {
+            report(.finished(.noDataConnection))
+            return
+        }
         var transfer = transfer
         let prepared: FTPDataTransfer.Prepared
         do {

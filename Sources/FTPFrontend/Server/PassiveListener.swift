@@ -117,6 +117,10 @@ final class PassiveListener: Sendable {
         return accepted
     }
 
+    /// Whether the port is closed already (no transfer command came in time): an accept would
+    /// fail at once.
+    var isClosed: Bool { slot.isClosed }
+
     /// Stops listening and closes a connection that no transfer took.
     func close() {
         unused.cancel()
@@ -203,6 +207,8 @@ private final class AcceptSlot: Sendable {
         lock.withLock { closed = true }
         promise.fail(error)
     }
+
+    var isClosed: Bool { lock.withLock { closed } }
 
     /// Closes a connection no transfer will use: an async channel must be finished, not dropped.
     static func finish(_ channel: DataChannel) {

@@ -173,8 +173,8 @@ public struct FTPSessionStateMachine: Sendable {
         case .abor:
             dataConnectionReady = false
             return .closeDataConnection(FTPReply(.closingDataConnection, "No transfer to abort."))
-        case .port(let host, let port):
-            return activeConnection(host: host, port: port)
+        case .port(let host, let port, let family):
+            return activeConnection(host: host, port: port, family: family)
         case .eprtFamily:
             return .send(FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (\(controlIsIPv6 ? 2 : 1))."))
         case .stou where (pendingRestart ?? 0) > 0:
@@ -418,11 +418,14 @@ public struct FTPSessionStateMachine: Sendable {
 
     /// PORT and EPRT: only to the client's own address and to ports from 1024 on, so the
     /// server cannot be used to reach a third party (FTP bounce, RFC 2577 §3).
-    mutating func activeConnection(host written: String, port: Int) -> Action {
+    mutating func activeConnection(host written: String, port: Int, family: Int) -> Action {
         if extendedPassiveOnly { return .send(FTPReply(.badSequence, "PORT and EPRT refused after EPSV ALL.")) }
         // An address of the other family names no host this client can be (PORT holds IPv4
-        // only): the reply that says which family to use (RFC 2428 §2).
-        guard written.contains(":") == controlIsIPv6 else {
+        // only): the reply that says which family to use (RFC 2428 §2). Over IPv6 that is the
+        // family given (judged by the address, an IPv4-mapped one sent as 2 was told "use
+        // (2)"; it is a foreign address); over IPv4 the address, which may be the client's
+        // own in the mapped form.
+        guard controlIsIPv6 ? family == 2 : !written.contains(":") else {
             return .send(FTPReply(.networkProtocolNotSupported, "Network protocol not supported, use (\(controlIsIPv6 ? 2 : 1))."))
         }
         // The unspecified address names no other host: lftp over IPv6 sends `EPRT |2|::|port|`
