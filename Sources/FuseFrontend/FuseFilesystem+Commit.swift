@@ -203,6 +203,7 @@ extension FuseFilesystem {
                     // Growing adds zeros at commit; cutting works while the bytes cut are still
                     // in the spool (sqlite's journal_mode=TRUNCATE), else EINVAL.
                     if size >= file.size {
+                        if let refused = refusedGrowth(of: file.path, from: file.size, to: size) { return refused }
                         file.extendedSize = size
                         return 0
                     }
@@ -251,6 +252,7 @@ extension FuseFilesystem {
             let current = try await vfs.stat(resolved)
             guard current.kind == .file else { throw VFSError.isDirectory(resolved.description) }
             if current.size == size { return }
+            if size > current.size { try self.requireGrowth(of: resolved.description, from: current.size, to: size) }
             let writer = try await vfs.openWrite(resolved, modified: nil,
                                                  keepingFirst: min(size, current.size) > 0 ? min(size, current.size) : nil,
                                                  ifAbsent: false, onVersion: size > current.size ? current.etag : nil)
@@ -267,6 +269,24 @@ extension FuseFilesystem {
                 throw error
             }
         } }
+    }
+
+    /// Growing a file adds its zeros as bytes to store (object storage has no holes), written
+    /// while the caller waits: at most `--max_rewrite_mb` at once, else EFBIG. Unbounded,
+    /// `truncate -s 10T` of a small file would have written zeros for hours.
+    func requireGrowth(of path: String, from size: UInt64, to newSize: UInt64) throws {
+        guard newSize > size, newSize - size > options.maxRewriteSize else { return }
+        throw VFSError.tooLarge(
+            "\(path): growing it by \(newSize - size) bytes would store as many zeros; at most --max_rewrite_mb (\(options.maxRewriteSize >> 20) MiB) at once")
+    }
+
+    private func refusedGrowth(of path: VFSPath, from size: UInt64, to newSize: UInt64) -> Int32? {
+        do {
+            try requireGrowth(of: path.description, from: size, to: newSize)
+            return nil
+        } catch {
+            return -FuseErrno.code(forAny: error)
+        }
     }
 
     /// The mount is going away with files still open: uploads not committed are dropped

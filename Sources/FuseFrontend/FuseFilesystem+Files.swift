@@ -13,6 +13,13 @@ extension FuseFilesystem {
         do { resolved = try resolve(path) } catch { return (-FuseErrno.code(forAny: error), 0) }
         let writable = flags & O_ACCMODE != O_RDONLY
         let truncating = writable && flags & O_TRUNC != 0
+        if !writable && flags & O_TRUNC != 0 {
+            // Linux truncates on O_RDONLY|O_TRUNC (POSIX leaves it open), and the mount asks
+            // for atomic O_TRUNC, so the kernel leaves that to this open: done as truncate(2)
+            // does it, then the file is opened to read (it was opened with nothing cut).
+            let status = truncate(path, to: 0, handle: nil)
+            if status != 0 { return (status, 0) }
+        }
         // Changing in place (appending, rewriting) a file another descriptor is still writing
         // would start from the stored bytes while the kernel counts the pending ones: two `>>`
         // would leave zeros in the gap. That one is waited for (briefly: a loop of `>>` holds
@@ -442,6 +449,7 @@ extension FuseFilesystem {
     /// Streams zeros up to `size`.
     func padStream(_ file: FuseOpenFile, to size: UInt64) throws {
         guard let writer = file.writer else { return }
+        try requireGrowth(of: file.path.description, from: file.size, to: size)
         while file.size < size {
             let count = Int(min(size - file.size, 1 << 20))
             try BlockingBridge.run { try await writer.write([UInt8](repeating: 0, count: count)) }.get()

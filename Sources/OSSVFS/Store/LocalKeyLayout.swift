@@ -96,9 +96,30 @@ struct LocalKeyLayout: Sendable {
 }
 
 extension LocalKeyLayout {
+    /// Puts `temp` in place as the object at `destination` under `condition`: the check and
+    /// the rename as one step toward every other write of ossftp (of this process or another:
+    /// two mounts, or serve and a mount, of one folder), which takes the same lock on the
+    /// destination's folder. Checked and renamed apart, another process's upload stored in
+    /// between was replaced, its client told it was stored (two mounts appending to one file
+    /// lost a quarter of their acknowledged lines). An `.absent` write needs no lock: its
+    /// rename itself refuses an existing name.
+    func place(_ temp: String, at destination: String, key: String, condition: WriteCondition) throws {
+        guard condition != .absent else { return try DirectoryOps.place(temp, at: destination, ifAbsent: true) }
+        let folder = destination.beforeLastSlashByte() ?? bucketPath
+        // flock: released when the descriptor closes, also if the process dies holding it;
+        // two descriptors of one process exclude each other as two processes do.
+        let descriptor = Glibc.open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw ObjectStoreError.io(operation: "open \(folder)", errno: errno) }
+        defer { Glibc.close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw ObjectStoreError.io(operation: "lock \(folder)", errno: errno) }
+        }
+        try check(condition, of: key, at: destination)
+        try DirectoryOps.place(temp, at: destination)
+    }
+
     /// Refuses a write made on `.matching` when the file at `path` is another version, or
-    /// gone (``ObjectStoreError/changed(_:)``). Checked just before the file is put in place:
-    /// the time of a rename is left, which another ossftp process on the same folder may use.
+    /// gone (``ObjectStoreError/changed(_:)``).
     func check(_ condition: WriteCondition, of key: String, at path: String) throws {
         guard case .matching(let etag) = condition else { return }
         guard let status = try PosixFile.status(path), status.isRegular,

@@ -63,7 +63,6 @@ extension LocalStore {
     public func completeMultipartUpload(_ key: String, uploadID: String, parts: [UploadedPart],
                                         condition: WriteCondition) async throws -> String
     {
-        let ifAbsent = condition == .absent
         let layout = self.layout
         return try await BlockingIO.run {
             let folder = try layout.uploadFolder(uploadID, key: key)
@@ -122,8 +121,7 @@ extension LocalStore {
                 {
                     try DirectoryOps.setModificationTime(temp, modified)
                 }
-                try layout.check(condition, of: key, at: destination)
-                try DirectoryOps.place(temp, at: destination, ifAbsent: ifAbsent)
+                try layout.place(temp, at: destination, key: key, condition: condition)
             } catch {
                 if reusesFirst {
                     // The upload stays as it was, so that completing it again can work.

@@ -170,8 +170,7 @@ public final class LocalStore: ObjectStore {
                 let temp = try layout.stage(body, sync: layout.syncsWrites)
                 do {
                     if let modified { try DirectoryOps.setModificationTime(temp, modified) }
-                    try layout.check(condition, of: key, at: destination)
-                    try DirectoryOps.place(temp, at: destination, ifAbsent: ifAbsent)
+                    try layout.place(temp, at: destination, key: key, condition: condition)
                 } catch {
                     try? DirectoryOps.unlinkIfPresent(temp)
                     throw error
@@ -273,8 +272,7 @@ public final class LocalStore: ObjectStore {
             do {
                 // A copy keeps the source's metadata, and here the mtime is the metadata.
                 try DirectoryOps.restoreModificationTime(temp, info.lastModified)
-                try layout.check(condition, of: destination, at: target)
-                try DirectoryOps.place(temp, at: target, ifAbsent: condition == .absent)
+                try layout.place(temp, at: target, key: destination, condition: condition)
             } catch {
                 try? DirectoryOps.unlinkIfPresent(temp)
                 throw error
