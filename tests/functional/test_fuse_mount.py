@@ -259,6 +259,13 @@ def test_a_read_past_the_end_through_a_read_write_descriptor_is_the_end(mounted)
     assert path.read_bytes() == b""
 
 
+def _second_mount(first: Mounted, tmp_path: Path) -> FuseMount:
+    """Another mount of `first`'s bucket, on tmp_path/mnt2 with a spool of its own."""
+    args = [*first.mount.args]
+    args[args.index("--spool_dir") + 1] = str(tmp_path / "spool2")
+    return FuseMount(tmp_path / "mnt2", args, env=first.mount.env).start()
+
+
 @pytest.mark.parametrize("kind", ["local", "s3"])
 @pytest.mark.parametrize("mode", [os.O_APPEND, os.O_EXCL], ids=["append", "exclusive"])
 def test_two_mounts_creating_a_file_only_where_none_is_lose_no_acknowledged_line(kind, mode, tmp_path, seaweedfs):
@@ -270,9 +277,7 @@ def test_two_mounts_creating_a_file_only_where_none_is_lose_no_acknowledged_line
     first = _mount(kind, tmp_path, seaweedfs)
     second = None
     try:
-        args = [*first.mount.args]
-        args[args.index("--spool_dir") + 1] = str(tmp_path / "spool2")
-        second = FuseMount(tmp_path / "mnt2", args, env=first.mount.env).start()
+        second = _second_mount(first, tmp_path)
         flags = os.O_WRONLY | mode | os.O_CREAT
         one = os.open(first.root / "log.txt", flags, 0o644)
         two = os.open(tmp_path / "mnt2" / "log.txt", flags, 0o644)
@@ -315,9 +320,7 @@ def test_two_mounts_appending_to_one_file_lose_no_acknowledged_line(kind, tmp_pa
     first = _mount(kind, tmp_path, seaweedfs)
     second = None
     try:
-        args = [*first.mount.args]
-        args[args.index("--spool_dir") + 1] = str(tmp_path / "spool2")
-        second = FuseMount(tmp_path / "mnt2", args, env=first.mount.env).start()
+        second = _second_mount(first, tmp_path)
         (first.root / "log").write_bytes(b"")
         results = multiprocessing.get_context("fork").Queue()
         writers = [multiprocessing.get_context("fork").Process(target=_append_lines, args=(str(root), tag, 100, results))
