@@ -203,7 +203,9 @@ extension FuseFilesystem {
                     // Growing adds zeros at commit; cutting works while the bytes cut are still
                     // in the spool (sqlite's journal_mode=TRUNCATE), else EINVAL.
                     if size >= file.size {
-                        if let refused = refusedGrowth(of: file.path, from: file.size, to: size) { return refused }
+                        // Not bounded here: a program that sets the final size first and then
+                        // writes in order stores no zero (downloaders do). The zeros still
+                        // owed are, where they are written (padStream).
                         file.extendedSize = size
                         return 0
                     }
@@ -278,15 +280,6 @@ extension FuseFilesystem {
         guard newSize > size, newSize - size > options.maxRewriteSize else { return }
         throw VFSError.tooLarge(
             "\(path): growing it by \(newSize - size) bytes would store as many zeros; at most --max_rewrite_mb (\(options.maxRewriteSize >> 20) MiB) at once")
-    }
-
-    private func refusedGrowth(of path: VFSPath, from size: UInt64, to newSize: UInt64) -> Int32? {
-        do {
-            try requireGrowth(of: path.description, from: size, to: newSize)
-            return nil
-        } catch {
-            return -FuseErrno.code(forAny: error)
-        }
     }
 
     /// The mount is going away with files still open: uploads not committed are dropped

@@ -752,13 +752,24 @@ def test_in_place_changes_up_to_the_limit(tmp_path, seaweedfs):
             handle.write(b"n")
             handle.flush()
             with pytest.raises(OSError) as failure:
-                os.ftruncate(handle.fileno(), 2 * MiB)
-            assert failure.value.errno == errno.EFBIG
-            with pytest.raises(OSError) as failure:
                 os.pwrite(handle.fileno(), b"far", 2 * MiB)
             assert failure.value.errno == errno.EFBIG
             os.ftruncate(handle.fileno(), MiB // 2)
         assert (m.root / "new").read_bytes() == b"n" + b"\0" * (MiB // 2 - 1)
+        # Set to its final size first, then written in order (downloaders do): no zero is
+        # stored, and no bound applies.
+        body = os.urandom(3 * MiB)
+        with open(m.root / "sized", "wb") as handle:
+            os.ftruncate(handle.fileno(), len(body))
+            handle.write(body)
+        assert (m.root / "sized").read_bytes() == body
+        # Left short of the size set, it owes more zeros than the limit at its close.
+        handle = open(m.root / "short", "wb")
+        os.ftruncate(handle.fileno(), 3 * MiB)
+        handle.write(b"s")
+        with pytest.raises(OSError) as failure:
+            handle.close()
+        assert failure.value.errno == errno.EFBIG
         # O_RDONLY|O_TRUNC truncates, as on Linux's own file systems (it did nothing).
         os.close(os.open(m.root / "small", os.O_RDONLY | os.O_TRUNC))
         assert (m.root / "small").read_bytes() == b""

@@ -20,20 +20,38 @@ extension SpoolUpload {
         }
     }
 
-    /// Reads the continued object into the spool. A body that breaks is asked for again from
-    /// where it broke, pinned to the same version, a few times without progress: one broken
-    /// connection failed a REST STOR or an APPE (the store client retries only the request's
-    /// start).
+    /// Reads the continued object into the spool. A body that breaks is read again, whole and
+    /// pinned to the same version, a few times: one broken connection failed a REST STOR or an
+    /// APPE (the store client retries only a request's start). Whole, not from where it broke:
+    /// a whole read is checked against the object's checksum, a range is not; the bytes kept
+    /// from before the break are compared with the same bytes of the new reading (CRC-64).
     func readIntoSpool(_ base: UploadBase) async throws {
-        var read: UInt64 = 0
+        var appended: UInt64 = 0
+        var appendedCRC = CRC64()
         var breaksLeft = Self.readBackBreaks
-        while read < base.length {
+        while true {
             do {
-                let stream = try await store.get(base.key, range: .closed(read, base.length - 1), ifMatch: base.etag)
+                let stream = try await store.get(base.key, range: .closed(0, base.length - 1), ifMatch: base.etag)
+                var offset: UInt64 = 0
+                var again = CRC64()
                 for try await chunk in stream {
-                    try await append([chunk])
-                    read += UInt64(chunk.count)
-                    breaksLeft = Self.readBackBreaks
+                    var rest = chunk[...]
+                    if offset < appended {
+                        let overlap = Int(min(UInt64(chunk.count), appended - offset))
+                        again.update(Array(chunk.prefix(overlap)))
+                        offset += UInt64(overlap)
+                        rest = chunk.dropFirst(overlap)
+                        if offset == appended, again.value != appendedCRC.value {
+                            throw ObjectStoreError.checksumMismatch(expected: String(appendedCRC.value),
+                                                                    actual: String(again.value))
+                        }
+                    }
+                    guard !rest.isEmpty else { continue }
+                    let bytes = Array(rest)
+                    try await append([bytes])
+                    appendedCRC.update(bytes)
+                    appended += UInt64(bytes.count)
+                    offset += UInt64(bytes.count)
                 }
                 return
             } catch ObjectStoreError.changed {
@@ -46,6 +64,6 @@ extension SpoolUpload {
         }
     }
 
-    /// Breaks of the read-back in a row, with no byte between, that are asked for again.
+    /// Broken readings of the continued object that are tried again.
     static var readBackBreaks: Int { 3 }
 }
