@@ -18,7 +18,8 @@ struct ConsoleHostCheck<Context: RequestContext>: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+    /// `localhost` or a loopback address (`127.x.y.z`, `[::1]`, `[::ffff:127.x.y.z]`), with or
+    /// without a port.
     static func isLoopbackAuthority(_ authority: String?) -> Bool {
         guard var host = authority?.lowercased() else { return false }
         if host.hasPrefix("[") {
@@ -28,8 +29,7 @@ struct ConsoleHostCheck<Context: RequestContext>: RouterMiddleware {
             host = String(host[..<colon])
         }
         if host.hasSuffix(".") { host.removeLast() }
-        if host == "localhost" || host == "::1" { return true }
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+        // The same judgement as the listening address's: `[::ffff:7f00:1]` is loopback too.
+        return ConsoleServer.isLoopback(host)
     }
 }

@@ -41,10 +41,11 @@ public struct JSONSyntaxLocator {
     private mutating func value(depth: Int) throws(Fault) {
         skipSpace()
         guard index < bytes.count else { throw fault("the text ends where a value should be") }
-        guard depth < Self.maxDepth else { throw fault("nested more than \(Self.maxDepth) deep") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): try container(close: UInt8(ascii: "}"), depth: depth)
-        case UInt8(ascii: "["): try container(close: UInt8(ascii: "]"), depth: depth)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            // Containers count, as Foundation counts them: 512 of them nested are taken.
+            guard depth < Self.maxDepth else { throw fault("nested more than \(Self.maxDepth) deep") }
+            try container(close: bytes[index] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]"), depth: depth)
         case UInt8(ascii: "\""): try string()
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
         case UInt8(ascii: "t"): try literal("true")
@@ -115,12 +116,18 @@ public struct JSONSyntaxLocator {
                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     index += 1
                 case UInt8(ascii: "u"):
-                    let digits = bytes[(index + 1)...].prefix(4)
-                    guard digits.count == 4, digits.allSatisfy({ $0.isHexDigit }) else {
-                        index -= 1
-                        throw fault("\\u takes four hexadecimal digits")
+                    index -= 1
+                    guard let unit = hexEscape(at: index) else { throw fault("\\u takes four hexadecimal digits") }
+                    // UTF-16 surrogates come in pairs, a high one escaped just before a low one;
+                    // alone, they name no character (Foundation refuses them).
+                    if (0xDC00...0xDFFF).contains(unit) { throw fault("a lone low surrogate \\u escape") }
+                    if (0xD800...0xDBFF).contains(unit) {
+                        guard let low = hexEscape(at: index + 6), (0xDC00...0xDFFF).contains(low) else {
+                            throw fault("a high surrogate \\u escape not followed by a low one")
+                        }
+                        index += 6
                     }
-                    index += 5
+                    index += 6
                 default:
                     index -= 1
                     throw fault("unknown escape in a string (write \\\\ for a backslash)")
@@ -139,6 +146,15 @@ public struct JSONSyntaxLocator {
             }
         }
         throw fault("the string opened on line \(opening.line), column \(opening.column) is not closed")
+    }
+
+    /// The UTF-16 unit of the `\uXXXX` escape at `offset` (its backslash), or nil.
+    private func hexEscape(at offset: Int) -> UInt16? {
+        guard offset + 6 <= bytes.count, bytes[offset] == UInt8(ascii: "\\"), bytes[offset + 1] == UInt8(ascii: "u")
+        else { return nil }
+        let digits = bytes[(offset + 2)..<(offset + 6)]
+        guard digits.allSatisfy({ $0.isHexDigit }) else { return nil }
+        return UInt16(String(decoding: digits, as: UTF8.self), radix: 16)
     }
 
     /// The length of the well-formed UTF-8 sequence `bytes` starts with (Unicode's table 3-7:
@@ -229,7 +245,9 @@ public struct JSONSyntaxLocator {
     private func position(of offset: Int) -> (line: Int, column: Int) {
         var line = 1
         var column = 1
-        for byte in bytes[..<min(offset, bytes.count)] {
+        // A byte order mark is no character of the first line.
+        let start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? min(3, offset) : 0
+        for byte in bytes[start..<max(start, min(offset, bytes.count))] {
             if byte == UInt8(ascii: "\n") {
                 line += 1
                 column = 1

@@ -318,7 +318,7 @@ struct ServeSettings {
         webAddress = flags.webAddress ?? launcher?.address ?? "127.0.0.1"
         // An address, as for the FTP listener: a name is resolved as the console starts, after
         // the FTP listener, and may resolve anywhere.
-        guard IPLiteral.isAddress(webAddress) || webAddress == "localhost" else {
+        guard webPort == 0 || IPLiteral.isAddress(webAddress) || webAddress == "localhost" else {
             let setting = flags.webAddress != nil ? "the command line: --web_address" : "\(source): modules.launcher.address"
             let hint = webAddress.hasPrefix("[") && webAddress.hasSuffix("]") ? " (drop the brackets)" : " (like 127.0.0.1, ::1 or 0.0.0.0)"
             throw ConfigError("\(setting) \"\(webAddress)\" is not an IP address\(hint)")

@@ -66,9 +66,26 @@ import Testing
         #expect(JSONSyntaxLocator.firstFault(in: Array("{\"a\": \"\u{10FFFF}\u{E9}\"}".utf8)) == nil)
     }
 
-    @Test func refusesNestingWithoutBound() {
+    @Test func refusesNestingWithoutBoundAsFoundationDoes() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(fault(deep)?.message == "nested more than 512 deep")
+        // Containers count, not the scalar inside them.
+        for depth in [512, 513] {
+            let text = String(repeating: "[", count: depth) + "1" + String(repeating: "]", count: depth)
+            let foundation = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) != nil
+            #expect((fault(text) == nil) == foundation, "depth \(depth)")
+        }
+    }
+
+    @Test func surrogateEscapesComeInPairs() {
+        #expect(fault("[\"\\ud83d\\ude00\"]") == nil)
+        #expect(fault("[\"\\uD800\"]")?.message == "a high surrogate \\u escape not followed by a low one")
+        #expect(fault("[\"\\uDC00\"]")?.message == "a lone low surrogate \\u escape")
+        #expect(fault("[\"\\uD800\\u0041\"]") != nil)
+    }
+
+    @Test func aByteOrderMarkIsNoColumn() {
+        #expect(fault("\u{FEFF}{x}") == .init(line: 1, column: 2, message: "found 'x', expected a key in double quotes"))
     }
 
     /// Every cut of a valid text, and every byte of it replaced, is judged as Foundation's own
@@ -85,12 +102,41 @@ import Testing
         }
         var disagreements: [String] = []
         for variant in variants {
-            let foundation = (try? JSONSerialization.jsonObject(with: Data(variant), options: .fragmentsAllowed)) != nil
+            // Both of Foundation's parsers: JSONSerialization, and JSONDecoder, which reads
+            // config.json (decoding every value, so that each string and number is read).
+            let serialization = (try? JSONSerialization.jsonObject(with: Data(variant), options: .fragmentsAllowed)) != nil
+            let decoder = (try? JSONDecoder().decode(AnyJSON.self, from: Data(variant))) != nil
+            if serialization != decoder {
+                disagreements.append("Foundation's two parsers: \(String(decoding: variant, as: UTF8.self))")
+            }
+            let foundation = serialization && decoder
             let located = JSONSyntaxLocator.firstFault(in: variant)
             if foundation != (located == nil) {
                 disagreements.append("\(String(decoding: variant, as: UTF8.self)) -> \(located.map(\.description) ?? "nil")")
             }
         }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
+    }
+}
+
+/// Any JSON value, every part of it decoded.
+private enum AnyJSON: Decodable {
+    case null, bool(Bool), number(Double), string(String), array([AnyJSON]), object([String: AnyJSON])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([AnyJSON].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: AnyJSON].self))
+        }
     }
 }

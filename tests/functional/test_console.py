@@ -102,11 +102,14 @@ def test_default_console_listens_on_loopback_only_and_refuses_changes(open_conso
     assert "Set a console password or token to edit settings." in page
     # A page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) gets nothing:
     # only loopback names are answered.
-    for host in ("rebind.attacker.example", f"rebind.attacker.example:{open_console.web_port}", "127.0.0.1.evil.example"):
+    for host in ("rebind.attacker.example", f"rebind.attacker.example:{open_console.web_port}", "127.0.0.1.evil.example",
+                 "[::ffff:10.0.0.1]", "127.1"):
         for path in ("/api/log", "/api/config", "/metrics", "/"):
             code, _, body = client.request("GET", path, headers={"Host": host})
             assert code == 403 and b"loopback" in body, (host, path, code)
-    for host in (f"127.0.0.1:{open_console.web_port}", f"localhost:{open_console.web_port}", "[::1]", "LOCALHOST."):
+    # Loopback however the browser writes it ([::ffff:7f00:1] was refused).
+    for host in (f"127.0.0.1:{open_console.web_port}", f"localhost:{open_console.web_port}", "[::1]", "LOCALHOST.",
+                 f"[::ffff:7f00:1]:{open_console.web_port}", "[0:0:0:0:0:0:0:1]"):
         assert client.request("GET", "/api/status", headers={"Host": host})[0] == 200, host
 
 

@@ -909,3 +909,34 @@ def test_a_resume_at_a_size_the_cache_had_cannot_cut_a_file_grown_meanwhile(acco
     client.storbinary("STOR grown.txt", io.BytesIO(b"!"), rest=stored.stat().st_size)
     assert stored.read_bytes() == b"0123456789 and what another program added!"
     client.quit()
+
+
+def test_an_upload_does_not_wait_for_ever_on_a_folder_another_program_locks(tmp_path):
+    """A local store's upload locks its folder for the moment of its check and rename (two
+    ossftp processes on one folder take turns). Another program holding that lock, or an
+    ossftp process stopped while holding it, fails the upload after a while with 451, rather
+    than holding a thread of the shared I/O pool for ever; once the lock goes, uploads work."""
+    import fcntl
+
+    account = Account("user", "right-pass", "bucket")
+    server = OssftpServer(tmp_path / "srv", [account])
+    server.start()
+    try:
+        folder = os.open(server.bucket_dir(), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            client = ftplib.FTP()
+            client.connect(HOST, server.port, timeout=60)
+            client.login("user", "right-pass")
+            started = time.monotonic()
+            with pytest.raises(ftplib.error_temp, match="^451"):
+                client.storbinary("STOR held.txt", io.BytesIO(b"held"))
+            assert 5 < time.monotonic() - started < 30
+            assert not (server.bucket_dir() / "held.txt").exists()
+        finally:
+            os.close(folder)
+        assert client.storbinary("STOR held.txt", io.BytesIO(b"free")).startswith("226")
+        assert (server.bucket_dir() / "held.txt").read_bytes() == b"free"
+        client.quit()
+    finally:
+        server.stop()

@@ -86,7 +86,7 @@ extension FTPSessionStateMachine {
     /// An operation failed.
     public mutating func operationFailed(_ operation: Operation, _ error: VFSError) -> Action {
         if case .openPassiveListener = operation {
-            return .send(FTPReply(.cannotOpenDataConnection, "Cannot open a passive port: none of the server's is free now; try again shortly."))
+            return .send(FTPReply(.cannotOpenDataConnection, "Cannot open a passive port; try again shortly (the server's log says why)."))
         }
         if case .changeDirectory(let path) = operation, case .notFound = error {
             return .send(FTPReply(.fileUnavailable, "\(path): no such directory."))

@@ -97,9 +97,9 @@ struct LocalKeyLayout: Sendable {
 
 extension LocalKeyLayout {
     /// Puts `temp` in place as the object at `destination` under `condition`: the check and
-    /// the rename as one step toward every other write of ossftp (of this process or another:
-    /// two mounts, or serve and a mount, of one folder), which takes the same lock on the
-    /// destination's folder. Checked and renamed apart, another process's upload stored in
+    /// the rename as one step toward every other upload, copy or append of ossftp on this
+    /// machine (of this process or another: two mounts, or serve and a mount, of one folder),
+    /// which takes the same lock on the destination's folder (renames and deletes do not). Checked and renamed apart, another process's upload stored in
     /// between was replaced, its client told it was stored (two mounts appending to one file
     /// lost a quarter of their acknowledged lines). An `.absent` write needs no lock: its
     /// rename itself refuses an existing name.
@@ -107,15 +107,32 @@ extension LocalKeyLayout {
         guard condition != .absent else { return try DirectoryOps.place(temp, at: destination, ifAbsent: true) }
         let folder = destination.beforeLastSlashByte() ?? bucketPath
         // flock: released when the descriptor closes, also if the process dies holding it;
-        // two descriptors of one process exclude each other as two processes do.
+        // two descriptors of one process exclude each other as two processes do. A folder
+        // ossftp may write into but not read (a drop box, mode 0733) cannot be opened to lock:
+        // its writes go unlocked, as before.
         let descriptor = Glibc.open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw ObjectStoreError.io(operation: "open \(folder)", errno: errno) }
-        defer { Glibc.close(descriptor) }
-        while flock(descriptor, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw ObjectStoreError.io(operation: "lock \(folder)", errno: errno) }
-        }
+        if descriptor < 0 && errno != EACCES { throw ObjectStoreError.io(operation: "open \(folder)", errno: errno) }
+        defer { if descriptor >= 0 { Glibc.close(descriptor) } }
+        if descriptor >= 0 { try Self.lock(descriptor, folder: folder) }
         try check(condition, of: key, at: destination)
         try DirectoryOps.place(temp, at: destination)
+    }
+
+    /// How long a write waits for another's lock on its folder: a holder only checks and
+    /// renames, so a lock held longer is a process stopped in between (SIGSTOP) or another
+    /// program's, and the write fails rather than holding a thread of the shared I/O pool.
+    static let lockWait: Duration = .seconds(10)
+
+    private static func lock(_ descriptor: Int32, folder: String) throws {
+        let deadline = ContinuousClock.now + lockWait
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            guard code == EWOULDBLOCK || code == EINTR else { throw ObjectStoreError.io(operation: "lock \(folder)", errno: code) }
+            guard ContinuousClock.now < deadline else {
+                throw ObjectStoreError.io(operation: "lock \(folder): held by another process for \(lockWait)", errno: EBUSY)
+            }
+            usleep(2_000)
+        }
     }
 
     /// Refuses a write made on `.matching` when the file at `path` is another version, or

@@ -235,9 +235,6 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         case "SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidSecurityToken", "ExpiredToken",
             "SecurityTokenExpired":
             return .invalidCredentials(code: code, requestID: requestID)
-        // BadDigest (the body the store got is not the one whose checksum was sent: damaged on
-        // the way) stays a refusal of its own, which is sent again (``RetryPolicy``).
-        case "InvalidDigest": return .checksumMismatch(expected: "the body's checksum", actual: message)
         case "KeyTooLongError": return .keyTooLong(message.isEmpty ? "the key is too long for the store" : message)
         default: return .service(status: status, code: code, message: message, requestID: requestID)
         }
@@ -278,13 +275,15 @@ public struct RetryPolicy: Sendable {
     }
 
     /// Server answers worth another try: 5xx, 429, the codes that say "try again", and
-    /// BadDigest (the body was damaged on the way; the next copy of it may not be); not 501
+    /// BadDigest or InvalidDigest (the body the store got does not match the checksum sent:
+    /// damaged on the way, and the next copy may not be; OSS answers InvalidDigest for that,
+    /// and ossftp's own checksum headers are never malformed); not 501
     /// (RFC 9110 §15.6.2: the store does not implement what was asked, and will not on the
     /// next try: a conditional PUT was sent whole eight times before its fallback).
     static func isRetryable(_ error: ObjectStoreError) -> Bool {
         guard case .service(let status, let code, _, _) = error else { return false }
         guard status != 501 && code != "NotImplemented" else { return false }
         return status >= 500 || status == 429 || code == "RequestTimeout" || code == "RequestTimeTooSkewed"
-            || code == "SlowDown" || code == "BadDigest"
+            || code == "SlowDown" || code == "BadDigest" || code == "InvalidDigest"
     }
 }
