@@ -104,8 +104,25 @@ extension LocalKeyLayout {
     /// lost a quarter of their acknowledged lines). An `.absent` write needs no lock: its
     /// rename itself refuses an existing name.
     func place(_ temp: String, at destination: String, key: String, condition: WriteCondition) throws {
-        guard condition != .absent else { return try DirectoryOps.place(temp, at: destination, ifAbsent: true) }
         let folder = destination.beforeLastSlashByte() ?? bucketPath
+        if condition == .absent {
+            try DirectoryOps.place(temp, at: destination, ifAbsent: true)
+        } else {
+            try placeLocked(temp, at: destination, in: folder, key: key, condition: condition)
+        }
+        // The new name on disk too before the 226 that `local_fsync` promises: the file's own
+        // fsync (at staging) keeps its bytes, not the rename that names it.
+        // A folder it cannot read (a drop box) cannot be opened to sync: its names are left to
+        // the file system's own commit, as before.
+        guard syncsWrites else { return }
+        do {
+            try DirectoryOps.syncFolder(folder)
+        } catch ObjectStoreError.io(_, EACCES) {
+        }
+    }
+
+    private func placeLocked(_ temp: String, at destination: String, in folder: String, key: String,
+                             condition: WriteCondition) throws {
         // flock: released when the descriptor closes, also if the process dies holding it;
         // two descriptors of one process exclude each other as two processes do. A folder
         // ossftp may write into but not read (a drop box, mode 0733) cannot be opened to lock:
