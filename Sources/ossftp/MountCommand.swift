@@ -121,23 +121,25 @@ struct MountCommand: AsyncParsableCommand {
             throw ValidationError("--file_mode and --dir_mode are octal, like 644")
         }
         guard ["refuse", "copy", "native"].contains(rename) else { throw ValidationError("--rename must be refuse, copy or native") }
-        guard (1...4096).contains(readAheadMB), (1...64).contains(readAheadRanges) else {
-            throw ValidationError("--read_ahead_mb must be 1 to 4096 and --read_ahead_ranges 1 to 64")
+        // Each named alone, with its value, as serve names them.
+        func require(_ flag: String, _ value: some BinaryInteger & CustomStringConvertible, in range: ClosedRange<Int>,
+                     _ unit: String = "") throws {
+            guard !range.contains(Int(value)) else { return }
+            throw ValidationError("--\(flag) is \(value); it must be \(range.lowerBound) to \(range.upperBound)\(unit)")
         }
+        try require("read_ahead_mb", readAheadMB, in: 1...4096)
+        try require("read_ahead_ranges", readAheadRanges, in: 1...64)
         // Sizes become bytes and times nanoseconds in 64 bits: beyond these they overflowed.
         // Two parts at least, as `serve` requires: with less, almost every upload to S3 or OSS
         // failed with ENOSPC (a part's space is reserved as it starts).
         let partMB = SpoolConfiguration.defaultPartSize >> 20
-        guard (2 * partMB...ServeSettings.largestMB).contains(spoolBudgetMB), (0...ServeSettings.largestMB).contains(maxRewriteMB) else {
-            throw ValidationError("--spool_budget_mb must be \(2 * partMB) (two parts of \(partMB) MiB) to \(ServeSettings.largestMB) and --max_rewrite_mb 0 to \(ServeSettings.largestMB)")
-        }
+        try require("spool_budget_mb", spoolBudgetMB, in: 2 * partMB...ServeSettings.largestMB, " (two parts of \(partMB) MiB at least)")
+        try require("max_rewrite_mb", maxRewriteMB, in: 0...ServeSettings.largestMB)
         let longest = Double(ServeSettings.longestSeconds)
         guard (0...longest).contains(cacheTTL), (0...longest).contains(attributeTimeout) else {
             throw ValidationError("--cache_ttl and --attr_timeout must be 0 to \(ServeSettings.longestSeconds) seconds")
         }
-        guard (0...(1 << 20)).contains(kernelReadAheadKB) else {
-            throw ValidationError("--kernel_read_ahead_kb must be 0 to 1048576")
-        }
+        try require("kernel_read_ahead_kb", kernelReadAheadKB, in: 0...(1 << 20))
         var status = stat()
         if stat(mountpoint, &status) != 0 && errno == ENOTCONN {
             // A mount whose process ended (kill -9) until it is unmounted.

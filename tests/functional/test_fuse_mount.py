@@ -1897,7 +1897,8 @@ def test_a_spool_budget_below_two_parts_is_refused(tmp_path):
     # With less, almost every write to S3 or OSS failed with ENOSPC.
     result = subprocess.run([str(ossftp_binary()), "mount", str(tmp_path), "--bucket", "b", "--spool_budget_mb", "7"],
                             capture_output=True, text=True, timeout=30)
-    assert result.returncode != 0 and "--spool_budget_mb must be 32 (two parts of 16 MiB)" in result.stderr
+    assert result.returncode != 0 and "--spool_budget_mb is 7; it must be 32 to 1073741824 (two parts of 16 MiB at least)" \
+        in result.stderr, result.stderr
 
 
 def test_a_mount_on_a_bucket_it_cannot_use_fails_at_once(tmp_path, seaweedfs):
@@ -2142,7 +2143,9 @@ def test_a_file_another_client_keeps_replacing_never_reads_as_bytes_no_version_h
 def test_a_negative_number_option_is_refused_for_what_it_is(tmp_path):
     # Not "missing value" (the parser took `-1` for an option): the value is taken and refused.
     for flag, said in (("--cache_ttl", "--cache_ttl and --attr_timeout must be 0 to"),
-                       ("--spool_budget_mb", "--spool_budget_mb must be 32")):
+                       ("--spool_budget_mb", "--spool_budget_mb is -1; it must be 32 to"),
+                       ("--read_ahead_ranges", "--read_ahead_ranges is -1; it must be 1 to 64"),
+                       ("--max_rewrite_mb", "--max_rewrite_mb is -1; it must be 0 to")):
         result = subprocess.run([str(ossftp_binary()), "mount", str(tmp_path), "--bucket", "b", flag, "-1"],
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode == 64 and said in result.stderr, (flag, result.stderr)
