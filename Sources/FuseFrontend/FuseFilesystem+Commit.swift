@@ -196,6 +196,7 @@ extension FuseFilesystem {
         // does to the one file all descriptors share; cutting the stored object instead was
         // undone when the writer committed (or, for a new file, was ENOENT).
         var open = handle.flatMap(handles.file)
+        let ownDescriptor = open != nil
         if open == nil, let resolved = try? resolve(path) { open = handles.writing(resolved) }
         if let file = open {
             let handled = file.lock.withLock { () -> Int32? in
@@ -203,9 +204,18 @@ extension FuseFilesystem {
                     // Growing adds zeros at commit; cutting works while the bytes cut are still
                     // in the spool (sqlite's journal_mode=TRUNCATE), else EINVAL.
                     if size >= file.size {
-                        // Not bounded here: a program that sets the final size first and then
-                        // writes in order stores no zero (downloaders do). The zeros still
-                        // owed are, where they are written (padStream).
+                        // Not bounded for the writer's own descriptor: a program that sets the
+                        // final size first and then writes in order stores no zero (downloaders
+                        // do); the zeros still owed are, where they are written (padStream).
+                        // Another process's truncate(2) of the path is, at once: it would fail
+                        // the writer's close.
+                        if !ownDescriptor {
+                            do {
+                                try requireGrowth(of: file.path.description, from: file.size, to: size)
+                            } catch {
+                                return -FuseErrno.code(forAny: error)
+                            }
+                        }
                         file.extendedSize = size
                         return 0
                     }

@@ -763,6 +763,15 @@ def test_in_place_changes_up_to_the_limit(tmp_path, seaweedfs):
             os.ftruncate(handle.fileno(), len(body))
             handle.write(body)
         assert (m.root / "sized").read_bytes() == body
+        # truncate(2) of the path, not through the writer's descriptor, is refused at once: it
+        # would fail the writer's close.
+        with open(m.root / "grow", "wb") as handle:
+            handle.write(b"g")
+            handle.flush()
+            with pytest.raises(OSError) as failure:
+                os.truncate(m.root / "grow", 3 * MiB)
+            assert failure.value.errno == errno.EFBIG
+        assert (m.root / "grow").read_bytes() == b"g"
         # Left short of the size set, it owes more zeros than the limit at its close.
         handle = open(m.root / "short", "wb")
         os.ftruncate(handle.fileno(), 3 * MiB)

@@ -20,11 +20,12 @@ extension SpoolUpload {
         }
     }
 
-    /// Reads the continued object into the spool. A body that breaks is read again, whole and
-    /// pinned to the same version, a few times: one broken connection failed a REST STOR or an
-    /// APPE (the store client retries only a request's start). Whole, not from where it broke:
-    /// a whole read is checked against the object's checksum, a range is not; the bytes kept
-    /// from before the break are compared with the same bytes of the new reading (CRC-64).
+    /// Reads the continued object into the spool. A body that breaks is read again from its
+    /// start, pinned to the same version, three times at most: one broken connection failed a
+    /// REST STOR or an APPE (the store client retries only a request's start). From the start,
+    /// not from where it broke: a reading of the whole object is checked against its checksum
+    /// (a prefix, REST below the size, has none, as before), and the bytes kept from before
+    /// the break are compared with the same bytes of the new reading (CRC-64).
     func readIntoSpool(_ base: UploadBase) async throws {
         var appended: UInt64 = 0
         var appendedCRC = CRC64()
@@ -48,12 +49,16 @@ extension SpoolUpload {
                     }
                     guard !rest.isEmpty else { continue }
                     let bytes = Array(rest)
-                    try await append([bytes])
+                    // The spool's or the upload's own failure (a part that could not start),
+                    // not the reading's: never read again over bytes half taken.
+                    do { try await append([bytes]) } catch { throw ReadBackAppendFailure(error: error) }
                     appendedCRC.update(bytes)
                     appended += UInt64(bytes.count)
                     offset += UInt64(bytes.count)
                 }
                 return
+            } catch let failure as ReadBackAppendFailure {
+                throw failure.error
             } catch ObjectStoreError.changed {
                 // Replaced since the continuation began: the client sends again, as when the
                 // commit finds it (not 451, which says the bytes read were wrong).
@@ -66,4 +71,9 @@ extension SpoolUpload {
 
     /// Broken readings of the continued object that are tried again.
     static var readBackBreaks: Int { 3 }
+}
+
+/// A failure to take read-back bytes into the upload, kept apart from the reading's own.
+private struct ReadBackAppendFailure: Error {
+    let error: any Error
 }

@@ -112,12 +112,18 @@ extension LocalKeyLayout {
         }
         // The new name on disk too before the 226 that `local_fsync` promises: the file's own
         // fsync (at staging) keeps its bytes, not the rename that names it.
-        // A folder it cannot read (a drop box) cannot be opened to sync: its names are left to
-        // the file system's own commit, as before.
+        // The object is in place whatever the sync says: a failure is logged, not answered
+        // (a 451 would have the client send again what was stored, and an APPE sent twice
+        // doubles its bytes). A folder it cannot read (a drop box) cannot be opened to sync,
+        // and some file systems sync no folder (EINVAL): their names are left to the file
+        // system's own commit.
         guard syncsWrites else { return }
         do {
             try DirectoryOps.syncFolder(folder)
-        } catch ObjectStoreError.io(_, EACCES) {
+        } catch ObjectStoreError.io(_, let code) where [EACCES, EINVAL, EBADF, EROFS].contains(code) {
+        } catch {
+            VFSMetrics.storeLogger.error(
+                "stored \(key), but its folder could not be synced: its name may not survive a power loss: \(error)")
         }
     }
 
