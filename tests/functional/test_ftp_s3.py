@@ -665,6 +665,23 @@ def test_an_upload_damaged_on_the_way_is_sent_again(seaweedfs, bucket, tmp_path)
     assert seaweedfs.client().get_object(Bucket=bucket, Key="damaged.bin")["Body"].read() == body
 
 
+def test_a_refusal_without_a_body_is_named_by_its_status(seaweedfs, bucket, tmp_path):
+    """A HEAD's refusal carries no error document: a 503 reached the client as "HTTP503: HTTP
+    503."; it is named as the status is (RFC 9110 §15.6.4)."""
+    seaweedfs.client().put_object(Bucket=bucket, Key="busy.bin", Body=b"x")
+
+    def busy(method, path, headers, status, answer, data):
+        if method == "HEAD" and path.split("?")[0].endswith("/busy.bin"):
+            return 503, [], b""
+        return status, answer, data
+
+    with proxied_session(seaweedfs, tmp_path, bucket, replace_answer=busy) as client:
+        with pytest.raises(ftplib.error_temp, match="^451") as refused:
+            client.size("busy.bin")
+        assert "ServiceUnavailable: HTTP 503 Service Unavailable" in str(refused.value), refused.value
+        client.quit()
+
+
 def test_an_append_checks_the_object_it_reads_back(seaweedfs, bucket, tmp_path):
     """APPE to an object below the server-side copy size reads it back with a range that covers
     it whole, and a range had no checksum: a byte damaged on the way was stored, with 226. Such

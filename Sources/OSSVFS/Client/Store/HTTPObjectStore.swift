@@ -200,7 +200,7 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
             document = XMLNode.parse(Array(data))
         }
         let code = document?.value("Code") ?? Self.defaultCode(for: head.status)
-        let message = document?.value("Message") ?? "HTTP \(head.status)"
+        let message = document?.value("Message") ?? Self.defaultMessage(for: head.status)
         if code == "RequestTimeTooSkewed" {
             // The answer's ServerTime (both dialects' error documents carry it), else its Date.
             if let storeTime = document?.value("ServerTime").flatMap(HTTPDates.parseISO8601)
@@ -220,8 +220,21 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         case 403: return "AccessDenied"
         case 404: return "NoSuchKey"
         case 416: return "InvalidRange"
+        // A HEAD's refusal has no body: the status's own name (RFC 9110 §15), not "HTTP503".
+        case 429: return "TooManyRequests"
+        case 500: return "InternalError"
+        case 502: return "BadGateway"
+        case 503: return "ServiceUnavailable"
+        case 504: return "GatewayTimeout"
         default: return "HTTP\(status)"
         }
+    }
+
+    /// What an answer without an error document says: its status and the status's reason.
+    static func defaultMessage(for status: Int) -> String {
+        let reason = [429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+                      503: "Service Unavailable", 504: "Gateway Timeout"][status]
+        return "HTTP \(status)\(reason.map { " \($0)" } ?? "")"
     }
 
     static func error(bucket: String, code: String, message: String, status: Int, requestID: String?, key: String)
