@@ -52,10 +52,9 @@ public struct ConsoleServer: Sendable {
         var v6 = in6_addr()
         guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
         return withUnsafeBytes(of: &v6) { bytes in
-            let zeros = bytes.prefix(10).allSatisfy { $0 == 0 }
-            let loopback = zeros && bytes[10] == 0 && bytes[11] == 0 && bytes[12...14].allSatisfy { $0 == 0 } && bytes[15] == 1
-            let mapped = zeros && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
-            return loopback || mapped
+            let loopback = bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1  // ::1
+            let mapped = bytes.prefix(10).allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF
+            return loopback || (mapped && bytes[12] == 127)  // ::ffff:127.x.y.z
         }
     }
 

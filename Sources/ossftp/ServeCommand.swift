@@ -185,10 +185,7 @@ struct ServeCommand: AsyncParsableCommand {
                     let console = Self.console(settings: settings, source: runtime, log: logBuffer, logger: logger)
                     group.addTask {
                         do {
-                            try await console.run {
-                                let host = settings.webAddress.contains(":") ? "[\(settings.webAddress)]" : settings.webAddress
-                                logger.info("web console listening on \(host):\($0)")
-                            }
+                            try await console.run { logger.info("web console listening on \(ListenFailure.endpoint(settings.webAddress, $0))") }
                         } catch is CancellationError {
                         } catch {
                             throw ListenFailure(error, listener: "web console", host: settings.webAddress, port: settings.webPort)

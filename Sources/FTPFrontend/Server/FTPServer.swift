@@ -33,14 +33,12 @@ public final class FTPServer: Sendable {
     public func run(onListening: @Sendable (Int) -> Void = { _ in }) async throws {
         let plain = try await bind(port: configuration.port, implicitTLS: false)
         let port = plain.first?.localAddress?.port ?? configuration.port
-        // An IPv6 address in brackets (RFC 3986 §3.2.2): `:::2048` reads as nothing.
-        let shownHost = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-        logger.info("FTP server listening on \(shownHost):\(port)")
+        logger.info("FTP server listening on \(ListenFailure.endpoint(configuration.host, port))")
         var listeners = plain
         if let implicitPort = configuration.implicitTLSPort {
             do {
                 let secure = try await bind(port: implicitPort, implicitTLS: true)
-                logger.info("implicit FTPS listening on \(shownHost):\(secure.first?.localAddress?.port ?? implicitPort)")
+                logger.info("implicit FTPS listening on \(ListenFailure.endpoint(configuration.host, secure.first?.localAddress?.port ?? implicitPort))")
                 listeners += secure
             } catch {
                 for listener in plain { try? await listener.close() }

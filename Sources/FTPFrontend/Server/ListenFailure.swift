@@ -26,8 +26,13 @@ public struct ListenFailure: Error, CustomStringConvertible, Sendable {
         self.init(listener: listener, host: host, port: port, errno: io.errnoCode)
     }
 
+    /// `host:port`, an IPv6 host in brackets (RFC 3986 §3.2.2: `:::2048` reads as nothing).
+    public static func endpoint(_ host: String, _ port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
     public var description: String {
-        let shown = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let shown = Self.endpoint(host, port)
         switch errno {
         case EADDRINUSE:
             return "the \(listener) address \(shown) is in use by another program"

@@ -99,46 +99,42 @@ extension LocalKeyLayout {
     /// Puts `temp` in place as the object at `destination` under `condition`: the check and
     /// the rename as one step toward every other upload, copy or append of ossftp on this
     /// machine (of this process or another: two mounts, or serve and a mount, of one folder),
-    /// which takes the same lock on the destination's folder (renames and deletes do not). Checked and renamed apart, another process's upload stored in
-    /// between was replaced, its client told it was stored (two mounts appending to one file
-    /// lost a quarter of their acknowledged lines). An `.absent` write needs no lock: its
-    /// rename itself refuses an existing name.
+    /// which takes the same lock on the destination's folder (renames and deletes do not).
+    /// Checked and renamed apart, another process's upload stored in between was replaced, its
+    /// client told it was stored (two mounts appending to one file lost a quarter of their
+    /// acknowledged lines). An `.absent` write needs no lock: its rename itself refuses an
+    /// existing name.
     func place(_ temp: String, at destination: String, key: String, condition: WriteCondition) throws {
         let folder = destination.beforeLastSlashByte() ?? bucketPath
+        // One descriptor of the folder for its lock and its sync. flock is released when the
+        // descriptor closes, also if the process dies holding it; two descriptors of one
+        // process exclude each other as two processes do. A folder ossftp may write into but
+        // not read (a drop box, mode 0733) cannot be opened: its writes go unlocked and its
+        // names unsynced, as before.
+        var descriptor: Int32 = -1
+        if condition != .absent || syncsWrites {
+            descriptor = Glibc.open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if descriptor < 0 && errno != EACCES { throw ObjectStoreError.io(operation: "open \(folder)", errno: errno) }
+        }
+        defer { if descriptor >= 0 { Glibc.close(descriptor) } }
         if condition == .absent {
             try DirectoryOps.place(temp, at: destination, ifAbsent: true)
         } else {
-            try placeLocked(temp, at: destination, in: folder, key: key, condition: condition)
+            if descriptor >= 0 { try Self.lock(descriptor, folder: folder) }
+            try check(condition, of: key, at: destination)
+            try DirectoryOps.place(temp, at: destination)
+            if descriptor >= 0 { flock(descriptor, LOCK_UN) }
         }
         // The new name on disk too before the 226 that `local_fsync` promises: the file's own
-        // fsync (at staging) keeps its bytes, not the rename that names it.
-        // The object is in place whatever the sync says: a failure is logged, not answered
-        // (a 451 would have the client send again what was stored, and an APPE sent twice
-        // doubles its bytes). A folder it cannot read (a drop box) cannot be opened to sync,
-        // and some file systems sync no folder (EINVAL): their names are left to the file
-        // system's own commit.
-        guard syncsWrites else { return }
-        do {
-            try DirectoryOps.syncFolder(folder)
-        } catch ObjectStoreError.io(_, let code) where [EACCES, EINVAL, EBADF, EROFS].contains(code) {
-        } catch {
-            VFSMetrics.storeLogger.error(
-                "stored \(key), but its folder could not be synced: its name may not survive a power loss: \(error)")
-        }
-    }
-
-    private func placeLocked(_ temp: String, at destination: String, in folder: String, key: String,
-                             condition: WriteCondition) throws {
-        // flock: released when the descriptor closes, also if the process dies holding it;
-        // two descriptors of one process exclude each other as two processes do. A folder
-        // ossftp may write into but not read (a drop box, mode 0733) cannot be opened to lock:
-        // its writes go unlocked, as before.
-        let descriptor = Glibc.open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if descriptor < 0 && errno != EACCES { throw ObjectStoreError.io(operation: "open \(folder)", errno: errno) }
-        defer { if descriptor >= 0 { Glibc.close(descriptor) } }
-        if descriptor >= 0 { try Self.lock(descriptor, folder: folder) }
-        try check(condition, of: key, at: destination)
-        try DirectoryOps.place(temp, at: destination)
+        // fsync (at staging) keeps its bytes, not the rename that names it. The object is in
+        // place whatever the sync says: a failure is logged, not answered (a 451 would have the
+        // client send again what was stored, and an APPE sent twice doubles its bytes). Some
+        // file systems sync no folder (EINVAL): their names are left to their own commit.
+        guard syncsWrites, descriptor >= 0, fsync(descriptor) != 0 else { return }
+        let code = errno
+        guard ![EINVAL, EBADF, EROFS].contains(code) else { return }
+        VFSMetrics.storeLogger.error(
+            "stored \(key), but its folder could not be synced: its name may not survive a power loss: \(String(cString: strerror(code)))")
     }
 
     /// How long a write waits for another's lock on its folder: a holder only checks and

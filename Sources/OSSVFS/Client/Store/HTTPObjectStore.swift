@@ -221,21 +221,20 @@ public final class HTTPObjectStore: ObjectStore, @unchecked Sendable {
         case 404: return "NoSuchKey"
         case 416: return "InvalidRange"
         // A HEAD's refusal has no body: the status's own name (RFC 9110 §15), not "HTTP503".
-        case 429: return "TooManyRequests"
-        case 500: return "InternalError"
-        case 502: return "BadGateway"
-        case 503: return "ServiceUnavailable"
-        case 504: return "GatewayTimeout"
-        default: return "HTTP\(status)"
+        default: return statusNames[status]?.code ?? "HTTP\(status)"
         }
     }
 
     /// What an answer without an error document says: its status and the status's reason.
     static func defaultMessage(for status: Int) -> String {
-        let reason = [429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-                      503: "Service Unavailable", 504: "Gateway Timeout"][status]
-        return "HTTP \(status)\(reason.map { " \($0)" } ?? "")"
+        "HTTP \(status)\(statusNames[status].map { " \($0.reason)" } ?? "")"
     }
+
+    private static let statusNames: [Int: (code: String, reason: String)] = [
+        429: ("TooManyRequests", "Too Many Requests"), 500: ("InternalError", "Internal Server Error"),
+        502: ("BadGateway", "Bad Gateway"), 503: ("ServiceUnavailable", "Service Unavailable"),
+        504: ("GatewayTimeout", "Gateway Timeout"),
+    ]
 
     static func error(bucket: String, code: String, message: String, status: Int, requestID: String?, key: String)
         -> ObjectStoreError
