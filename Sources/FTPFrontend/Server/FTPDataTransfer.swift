@@ -26,8 +26,6 @@ struct FTPDataTransfer: Sendable {
         }
     }
 
-    /// How many bytes of an upload are gathered before they go to the writer.
-    static let uploadChunk = 256 << 10
     /// How long an upload whose data connection ended waits for its control connection's end
     /// before it commits (a client that died closes both).
     static let controlEndWait = Duration.milliseconds(30)
@@ -310,11 +308,13 @@ struct FTPDataTransfer: Sendable {
         do {
             var pendingCR = false
             // Socket reads (often 64 KiB or less) are gathered into larger writes: one hop to
-            // the writer per 256 KiB instead of one per read. A well-filled read buffer is handed
-            // over as it is (no copy); a mostly empty one is copied out, so that what is held
-            // stays close to the bytes gathered.
+            // the writer per 256 KiB to 1 MiB (UploadGathering) instead of one per read. A
+            // well-filled read buffer is handed over as it is (no copy); a mostly empty one is
+            // copied out, so that what is held stays close to the bytes gathered.
             var gathered: [any VFSBytes] = []
             var gatheredBytes = 0
+            UploadGathering.begin()
+            defer { UploadGathering.end() }
             try await channel.executeThenClose { inbound, _ in
                 for try await buffer in inbound {
                     let count = buffer.readableBytes
@@ -330,7 +330,7 @@ struct FTPDataTransfer: Sendable {
                         gatheredBytes += count
                     }
                     progress(count)
-                    if gatheredBytes >= Self.uploadChunk || gathered.count >= Self.uploadChunkPieces {
+                    if gatheredBytes >= UploadGathering.chunk || gathered.count >= Self.uploadChunkPieces {
                         storeWait(true)
                         defer { storeWait(false) }
                         try await writer.write(contentsOf: gathered)
