@@ -74,4 +74,19 @@ import Testing
         #expect(FTPListingFormatter.timeVal(time) == "20260305142209")
         #expect(FTPListingFormatter.timeVal(951_782_400) == "20000229000000")
     }
+
+    /// A key with ESC in its name sent escape sequences to the terminal of whoever listed its
+    /// folder; backspaces could hide part of a name. MLSD keeps the exact name for programs.
+    @Test func controlCharactersInNamesAreListedAsQuestionMarks() {
+        let name = "x\u{8}\u{8}fake\u{1B}[2J\t\u{7F}"
+        let entry = VFSEntry(name: name, kind: .file, size: 1, modified: time)
+        let shown = "x??fake?[2J??"
+        #expect(FTPListingFormatter.nameLine(entry) == shown)
+        #expect(FTPListingFormatter.longLine(entry, now: time).hasSuffix(" 14:22 " + shown))
+        #expect(FTPListingFormatter.machineLine(entry, in: .root).hasSuffix("; " + name))
+        // Everything else is listed as it is, non-ASCII included.
+        for name in ["a b.txt", "中文名.txt", "quote\"d'", "e\u{301}", "~!@#$%^&*()"] {
+            #expect(FTPListingFormatter.listed(name) == name)
+        }
+    }
 }

@@ -106,6 +106,34 @@ def test_names_with_spaces_hashes_percents_quotes_and_chinese(server):
     c.quit()
 
 
+def test_control_characters_in_stored_names(server, seaweedfs):
+    """Keys written by other programs (S3, the mount) with control characters: with a line feed
+    the key is not listed (it would forge a line); with ESC or a backspace, LIST and NLST show
+    '?' in its place, as vsftpd does, where it sent escape sequences to the lister's terminal;
+    MLSD keeps the exact name, and the key can be fetched by it (docs/SEMANTICS.md)."""
+    srv, user, password = server
+    forged = "evil\n-rw-r--r-- 1 owner group 1 Jan 01  2020 fake"
+    escaped = "red\x1b[31m\x08.txt"
+    for name in (forged, escaped):
+        if srv.accounts:
+            (srv.bucket_dir() / name).write_bytes(b"x")
+        else:
+            seaweedfs.client().put_object(Bucket=user.split("/", 1)[1], Key=name, Body=b"x")
+    c = login(srv, user, password)
+    c.storbinary("STOR plain.txt", io.BytesIO(b"p"))
+    shown = "red?[31m?.txt"
+    assert sorted(c.nlst()) == sorted([shown, "plain.txt"])
+    lines = []
+    c.retrlines("LIST", lines.append)
+    assert len(lines) == 2 and any(line.endswith(" " + shown) for line in lines)
+    assert sorted(name for name, _ in c.mlsd()) == sorted([escaped, "plain.txt"])
+    assert fetch(c, escaped) == b"x"
+    # The stand-in names nothing: asked for, it is not found.
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        c.size(shown)
+    c.quit()
+
+
 def test_times_and_machine_listings(server):
     srv, user, password = server
     c = login(srv, user, password)

@@ -19,7 +19,24 @@ public enum FTPListingFormatter {
         let time = entry.modified ?? timeOfUndated
         let size = String(entry.size)
         let padded = String(repeating: " ", count: max(0, 13 - size.count)) + size
-        return "\(mode) 1 owner group \(padded) \(dateField(time, now: now)) \(entry.name)"
+        return "\(mode) 1 owner group \(padded) \(dateField(time, now: now)) \(listed(entry.name))"
+    }
+
+    /// A name as LIST and NLST show it: each control character (C0 and DEL) as `?`, as vsftpd
+    /// does. Keys may hold them (written over S3 or the mount), and these listings end up on
+    /// terminals: an ESC or a backspace in a name would send escape sequences to whoever lists
+    /// the folder, or hide part of a name. (CR, LF and NUL never reach here: the VFS does not
+    /// list keys with them, which would forge listing lines.) MLSD keeps names exact, for the
+    /// programs that act on them (RFC 3659 §7.2: the name runs to the CRLF).
+    public static func listed(_ name: String) -> String {
+        guard name.unicodeScalars.contains(where: isControl) else { return name }
+        var scalars = String.UnicodeScalarView()
+        for scalar in name.unicodeScalars { scalars.append(isControl(scalar) ? "?" : scalar) }
+        return String(scalars)
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || scalar.value == 0x7F
     }
 
     /// The MLST/MLSD facts ossftp knows, in the order it writes them.
@@ -81,7 +98,7 @@ public enum FTPListingFormatter {
 
     /// The name alone, for NLST.
     public static func nameLine(_ entry: VFSEntry) -> String {
-        entry.name
+        listed(entry.name)
     }
 
     /// `Mar 05 14:22` for recent times, `Mar 05  2023` otherwise. As `ls -l`, a time in the
