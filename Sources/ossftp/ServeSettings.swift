@@ -189,7 +189,7 @@ struct ServeSettings {
         do {
             bucketEndpoints = try StoreFactory.parseBucketEndpoints(flags.bucketEndpoints ?? server?.bucket_endpoints ?? "")
         } catch {
-            throw ConfigError("\(source): \(error)")
+            throw ConfigError("\(from(flags.bucketEndpoints != nil)): \(error)")
         }
 
         let maxObjects = server?.rename_max_objects?.value ?? 1000

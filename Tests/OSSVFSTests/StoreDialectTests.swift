@@ -5,6 +5,15 @@ import Testing
 struct StoreDialectTests {
     let md5 = "9e107d9d372bb6826bd81d3542a419d6"
 
+    /// Transfer acceleration's hosts serve every region: signing V4 with `accelerate` as the
+    /// region failed every request.
+    @Test func accelerationHostsNameNoRegion() {
+        #expect(StoreFactory.ossRegion(fromHost: "oss-cn-hangzhou.aliyuncs.com") == "cn-hangzhou")
+        #expect(StoreFactory.ossRegion(fromHost: "oss-cn-hangzhou-internal.aliyuncs.com") == "cn-hangzhou")
+        #expect(StoreFactory.ossRegion(fromHost: "oss-accelerate.aliyuncs.com") == nil)
+        #expect(StoreFactory.ossRegion(fromHost: "oss-accelerate-overseas.aliyuncs.com") == nil)
+    }
+
     @Test func aSinglePutsETagIsItsMD5InClearAndUnderTheStoresOwnKey() {
         for dialect in [StoreDialect.s3(region: "us-east-1"), .oss(region: "cn-hangzhou")] {
             let prefix = dialect.headerPrefix

@@ -2,6 +2,15 @@ import Testing
 @testable import OSSVFS
 
 @Suite struct VFSErrorTests {
+    /// An archived object (not restored) and an object too large for the store were 451,
+    /// "try again", which no retry could change.
+    @Test func refusalsNoRetryChangesAreNotTransient() {
+        let archived = ObjectStoreError.service(status: 403, code: "InvalidObjectState", message: "archived", requestID: nil)
+        #expect(VFSError(archived, path: "/cold.bin") == .permissionDenied("/cold.bin is archived: restore it before reading it (InvalidObjectState)"))
+        let large = ObjectStoreError.service(status: 400, code: "EntityTooLarge", message: "too large", requestID: nil)
+        guard case .tooLarge = VFSError(large, path: "/big.iso") else { Issue.record("EntityTooLarge is not tooLarge"); return }
+    }
+
     /// A store error reaches the client named by the client's path: keys under an account's
     /// home folder and the server's own files (spool, local store folder) stay out of it.
     @Test func storeErrorsNameTheClientsPathOnly() {

@@ -1265,3 +1265,36 @@ def test_downloads_left_unread_do_not_hold_up_the_servers_other_requests(seaweed
         assert client.voidresp().startswith("226")
         assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
         client.quit()
+
+
+def test_a_refused_continuation_token_fails_the_listing_and_is_never_a_start_key(seaweedfs, bucket, tmp_path):
+    """A store that refused a listing's continuation token (one that expired, say) with 400
+    InvalidArgument was taken for a store without ListObjectsV2: the listing went on with V1,
+    the token sent as the key to start after, and the client got names twice (a thousand of
+    them in a folder of 2,114). The listing now fails with 451, and first pages stay on V2."""
+    for key in ("a.txt", "z.txt"):
+        seaweedfs.client().put_object(Bucket=bucket, Key=key, Body=b"x")
+    pages: list[str] = []
+
+    def count(method, path, headers, data):
+        if method == "GET" and ("list-type=2" in path or "marker=" in path):
+            pages.append(path)
+        return headers, data
+
+    def refuse_token(method, path, headers, status, answer, data):
+        if method == "GET" and "continuation-token=" in path:
+            body = b"<Error><Code>InvalidArgument</Code><Message>The continuation token is not valid.</Message></Error>"
+            return 400, [("Content-Type", "application/xml")], body
+        if method == "GET" and "list-type=2" in path and b"<ListBucketResult" in data:
+            data = data.replace(b"<IsTruncated>false</IsTruncated>",
+                                b"<IsTruncated>true</IsTruncated><NextContinuationToken>b.txt</NextContinuationToken>")
+        return status, answer, data
+
+    with proxied_session(seaweedfs, tmp_path, bucket, rewrite=count, replace_answer=refuse_token) as client:
+        for _ in range(2):
+            with pytest.raises(ftplib.error_temp, match="^451.*InvalidArgument"):
+                client.nlst()
+        assert client.voidcmd("NOOP").startswith("200")
+        client.quit()
+    assert not [path for path in pages if "marker=" in path and "list-type=2" not in path], pages
+    assert sum("list-type=2" in path and "continuation-token=" not in path for path in pages) == 2, pages

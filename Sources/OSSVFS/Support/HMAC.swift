@@ -63,10 +63,11 @@ public enum URIEncoding {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Decodes a listing's `encoding-type=url` value: `%XX` sequences, and `+` as a space.
-    /// S3 servers (SeaweedFS among them) write a space as `+` and a plus as `%2B`; OSS writes
-    /// both as `%XX`, so reading `+` as a space is right for both.
-    public static func decode(_ text: String) -> String {
+    /// Decodes a listing's `encoding-type=url` value: `%XX` sequences, and `+` as a space
+    /// where `plusIsSpace`. S3 servers (SeaweedFS among them) write a space as `+` and a plus
+    /// as `%2B`. OSS writes both as `%XX` in keys; a bare `+` from it (a base64 continuation
+    /// token's) is a plus, as oss2 reads it.
+    public static func decode(_ text: String, plusIsSpace: Bool = true) -> String {
         guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return text }
         var out: [UInt8] = []
         let bytes = Array(text.utf8)
@@ -78,7 +79,7 @@ public enum URIEncoding {
                 out.append(value)
                 index += 3
             } else {
-                out.append(bytes[index] == UInt8(ascii: "+") ? UInt8(ascii: " ") : bytes[index])
+                out.append(plusIsSpace && bytes[index] == UInt8(ascii: "+") ? UInt8(ascii: " ") : bytes[index])
                 index += 1
             }
         }

@@ -6,7 +6,11 @@ extension HTTPObjectStore {
                 return try await listV2(request)
             } catch ObjectStoreError.service(let status, let code, _, _)
                 where (status == 400 || status == 501) && (code == "InvalidArgument" || code == "NotImplemented")
+                    && request.continuationToken == nil
             {
+                // Only a first page tells a store without V2: later on the refusal is of the
+                // token, which V1 would have taken as a key to start after (a listing repeated
+                // a thousand names), so it is the listing's failure.
                 prefersListV1 = true
             }
         }
@@ -62,8 +66,13 @@ extension HTTPObjectStore {
                  requestID: nil)
     }
 
+    /// How the listing's names come back with `encoding-type=url`: S3 writes a space as `+`
+    /// (as botocore reads it); OSS percent-encodes every byte it encodes and leaves `+` a plus
+    /// (as oss2 reads it), which matters for its base64 continuation tokens.
     private func decode(_ root: XMLNode) -> (String) -> String {
-        root.value("EncodingType") == "url" ? URIEncoding.decode : { $0 }
+        guard root.value("EncodingType") == "url" else { return { $0 } }
+        let plusIsSpace = dialect.kind != .oss
+        return { URIEncoding.decode($0, plusIsSpace: plusIsSpace) }
     }
 
     private func parse(_ body: [UInt8]) throws -> (ListPage, XMLNode) {

@@ -213,7 +213,8 @@ extension HTTPObjectStore {
             if let idMarker { query["upload-id-marker"] = idMarker }
             let response = try await send(retryable: true) { makeRequest("GET", query: query) }
             guard let root = XMLNode.parse(response.body) else { break }
-            let decode: (String) -> String = root.value("EncodingType") == "url" ? URIEncoding.decode : { $0 }
+            let plusIsSpace = dialect.kind != .oss
+            let decode: (String) -> String = root.value("EncodingType") == "url" ? { URIEncoding.decode($0, plusIsSpace: plusIsSpace) } : { $0 }
             uploads += root.all("Upload").map { (decode($0.value("Key") ?? ""), $0.value("UploadId") ?? "") }
             let truncated = root.value("IsTruncated") == "true"
             keyMarker = truncated ? root.value("NextKeyMarker").map(decode) : nil

@@ -46,17 +46,28 @@ public struct StoreFactory: Sendable {
         var result: [String: String] = [:]
         for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
             guard let dot = item.firstIndex(of: "."), dot != item.startIndex, item.index(after: dot) != item.endIndex else {
-                throw ObjectStoreError.transport("bucket_endpoints: \(item) is not bucket.endpoint")
+                throw MalformedBucketEndpoint(item: item)
             }
             result[String(item[..<dot])] = String(item[item.index(after: dot)...])
         }
         return result
     }
 
+    /// An item of `bucket_endpoints` that is not `bucket.endpoint`.
+    public struct MalformedBucketEndpoint: Error, CustomStringConvertible {
+        public let item: String
+        public var description: String {
+            "bucket_endpoints: \"\(item)\" is not bucket.endpoint (like mybucket.oss-cn-qingdao.aliyuncs.com)"
+        }
+    }
+
     /// The OSS region id in an endpoint host: `oss-cn-hangzhou[-internal].aliyuncs.com` → `cn-hangzhou`.
     public static func ossRegion(fromHost host: String) -> String? {
         let first = host.split(separator: ".").first.map(String.init) ?? ""
         guard first.hasPrefix("oss-"), host.hasSuffix(".aliyuncs.com") else { return nil }
+        // Transfer acceleration's hosts (`oss-accelerate`, `oss-accelerate-overseas`) serve
+        // buckets of every region: the name is no region, and V4 signed with it fails.
+        guard !first.hasPrefix("oss-accelerate") else { return nil }
         var region = String(first.dropFirst(4))
         if region.hasSuffix("-internal") { region = String(region.dropLast(9)) }
         return region.isEmpty ? nil : region
