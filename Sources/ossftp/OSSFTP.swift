@@ -39,7 +39,7 @@ enum Entry {
 private func run() async {
     let command: any ParsableCommand
     do {
-        command = try OSSFTP.parseAsRoot()
+        command = try OSSFTP.parseAsRoot(SeedArguments.adapted(Array(CommandLine.arguments.dropFirst())))
     } catch {
         OSSFTP.exit(withError: error)
     }

@@ -151,11 +151,24 @@ struct ServeSettings {
         case "WARNING", "WARN": logLevel = .warning
         case "ERROR": logLevel = .error
         case "CRITICAL": logLevel = .critical
-        default: throw ConfigError("\(from(flags.loglevel != nil)): loglevel must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got \(levelName)")
+        default:
+            let setting = flags.loglevel != nil ? "--loglevel" : "modules.ossftp.log_level"
+            throw ConfigError("\(from(flags.loglevel != nil)): \(setting) must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got \(levelName)")
         }
 
         providerNamed = flags.provider != nil || !(server?.provider ?? "").isEmpty
-        let providerName = flags.provider ?? server?.provider ?? "local"
+        var providerName = flags.provider ?? server?.provider ?? ""
+        if providerName.isEmpty {
+            // The seed tool served OSS and nothing else, and its config.json and flags name no
+            // provider: taken as the local default, its default file started and then refused
+            // every login. What only OSS uses says which store was meant.
+            if let mark = Self.seedOSSSetting(flags: flags, server: server, accounts: file?.modules.accounts ?? []) {
+                providerName = "oss"
+                warnings.append("no provider is named, and \(mark) is the seed tool's, which always served OSS: serving OSS (name it with modules.ossftp.provider or --provider to silence this)")
+            } else {
+                providerName = "local"
+            }
+        }
         guard let provider = Provider(rawValue: providerName.lowercased()) else {
             throw ConfigError("\(from(flags.provider != nil)): provider must be local, oss or s3, got \(providerName)")
         }
@@ -455,6 +468,20 @@ struct ServeSettings {
         if accounts.isEmpty && provider == .local {
             warnings.append("no account is configured: every login will be refused (see config.json, modules.accounts); the seed's access_key_id/bucket logins need modules.ossftp.provider \"oss\" or \"s3\" (--provider)")
         }
+    }
+
+    /// The first setting that only the seed tool's OSS server uses, by its name, if any: its
+    /// `bucket_endpoints` and `internal` (in config.json, even empty, as its own file has them;
+    /// as flags, with a value), or an account with an access key.
+    static func seedOSSSetting(flags: ServeCommand, server: ConfigFile.Server?, accounts: [ConfigFile.Account]) -> String? {
+        if !(flags.bucketEndpoints ?? "").isEmpty { return "--bucket_endpoints" }
+        if !(flags.internalEndpoint ?? "").isEmpty { return "--internal" }
+        if server?.bucket_endpoints != nil { return "modules.ossftp.bucket_endpoints" }
+        if server?.internal != nil { return "modules.ossftp.internal" }
+        if let index = accounts.firstIndex(where: { ($0.provider ?? "").isEmpty && !(($0.access_id ?? "") + ($0.access_secret ?? "")).isEmpty }) {
+            return "modules.accounts[\(index)].access_id"
+        }
+        return nil
     }
 
     /// An account's store: its own `provider`, `endpoint`, `region` and `addressing` over the

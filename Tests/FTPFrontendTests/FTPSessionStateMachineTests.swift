@@ -87,6 +87,16 @@ import Testing
         }
     }
 
+    /// The seed tool told how a user name should look; a client that cut a long user name
+    /// short left its user with a bare "Login incorrect". The hint is the same for every name.
+    @Test func aRefusedLoginSaysHowUsersLogIn() {
+        var machine = Machine(loginHint: "users are access_key_id/bucket_name")
+        _ = machine.receivedLine(line("USER LTAIkey"))
+        _ = machine.receivedLine(line("PASS secret"))
+        #expect(machine.authenticationFailed()
+            == .send(FTPReply(.notLoggedIn, "Login incorrect (users are access_key_id/bucket_name).")))
+    }
+
     @Test func anUnreachableStoreAtLoginIs421AndNoFailedLogin() {
         var machine = Machine(maxFailedLogins: 1)
         _ = machine.receivedLine(line("USER alice"))

@@ -474,23 +474,60 @@ def test_empty_tls_file_keys_leave_ftps_off(tmp_path):
     assert "FTPS: off" in check.stdout
 
 
-def test_the_seed_tools_oss_accounts_are_not_served_from_local_folders(tmp_path):
-    # The seed tool's config.json names no provider: it always meant OSS. Taken as the local
-    # default, its accounts were served from empty local folders and their keys ignored.
+def test_the_seed_tools_config_files_and_flags_serve_oss(tmp_path):
+    """The seed tool's config.json names no provider: it always meant OSS. Taken as the local
+    default, its accounts were served from empty local folders and their keys ignored, and its
+    own default file (one blank account) started and refused every login."""
     path = tmp_path / "seed.json"
-    path.write_text(json.dumps({"modules": {"ossftp": {"address": "127.0.0.1", "port": 2048, "bucket_endpoints": ""},
-                                            "accounts": [{"access_id": "LTAI-seed", "access_secret": "seed-secret",
-                                                          "bucket_name": "photos", "home_dir": "",
-                                                          "login_username": "cam", "login_password": "pw"}]}}))
-    check = run("config", "check", str(path))
-    assert check.returncode == 1
-    assert "has access_id or access_secret, but no provider is set" in check.stderr
-    assert 'set modules.ossftp.provider to "oss"' in check.stderr
+    seed_account = {"access_id": "LTAI-seed", "access_secret": "seed-secret", "bucket_name": "photos", "home_dir": "",
+                    "login_username": "cam", "login_password": "pw"}
+    blank_account = {key: "" for key in seed_account}
+    for accounts, ossftp, mark in [
+            ([seed_account], {"address": "127.0.0.1", "port": 2048}, "modules.accounts[0].access_id"),
+            ([blank_account], {"address": "127.0.0.1", "port": 2048, "bucket_endpoints": "", "log_level": "INFO",
+                               "passive_ports_start": 51000, "passive_ports_end": 53000}, "modules.ossftp.bucket_endpoints"),
+            ([], {"internal": "True"}, "modules.ossftp.internal")]:
+        path.write_text(json.dumps({"modules": {"ossftp": ossftp, "accounts": accounts,
+                                                "launcher": {"control_port": 8192, "popup_webui": 1}}}))
+        check = run("config", "check", str(path))
+        assert check.returncode == 0, check.stderr
+        assert "store: oss" in check.stdout, check.stdout
+        assert f"no provider is named, and {mark} is the seed tool's, which always served OSS" in check.stdout
     # Named, either way, it is taken as said.
-    config = json.loads(path.read_text())
-    config["modules"]["ossftp"].update(provider="local", local_root=str(tmp_path), spool_dir=str(tmp_path / "spool"))
+    config = {"modules": {"ossftp": {"provider": "local", "bucket_endpoints": "", "local_root": str(tmp_path),
+                                     "spool_dir": str(tmp_path / "spool")}, "accounts": [blank_account]}}
     path.write_text(json.dumps(config))
-    assert run("config", "check", str(path)).returncode == 0
+    check = run("config", "check", str(path))
+    assert check.returncode == 0 and "store: local" in check.stdout and "always served OSS" not in check.stdout
+    # Nothing of the seed's OSS: the local default, as before.
+    path.write_text(json.dumps({"modules": {"ossftp": {"local_root": str(tmp_path), "spool_dir": str(tmp_path / "spool")}}}))
+    assert "store: local" in run("config", "check", str(path)).stdout
+    # The seed's launcher passed its unset options empty (`--bucket_endpoints=`): taken as unset,
+    # where they stopped the server with "Missing value"; with a value, they mean OSS as well.
+    empty = serve_briefly(path, "--bucket_endpoints=", "--internal=", "--masquerade_address=")
+    assert "FTP server listening" in empty and "always served OSS" not in empty, empty
+    flagged = serve_briefly(path, "--bucket_endpoints=photos.oss-cn-qingdao.aliyuncs.com")
+    assert "no provider is named, and --bucket_endpoints is the seed tool's" in flagged, flagged
+    bad = serve_briefly(path, "--bucket_endpoints=photos.oss-cn-qingdao.aliyuncs.com,b2")
+    assert ('the command line: bucket_endpoints: "b2" is not bucket.endpoint (like mybucket.oss-cn-qingdao.aliyuncs.com)'
+            in bad), bad
+
+
+def serve_briefly(config: Path, *flags: str) -> str:
+    """What `ossftp serve` with `flags` says until it listens (then it is stopped) or exits."""
+    process = subprocess.Popen([str(ossftp_binary()), "serve", "--config", str(config), "--listen_address", HOST,
+                                "--port", str(free_port()), "--web_port", "0", *flags],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    said = []
+    try:
+        for line in process.stdout:
+            said.append(line)
+            if "FTP server listening" in line:
+                break
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return "".join(said)
 
 
 def test_files_every_user_could_change_are_refused(tmp_path):

@@ -71,7 +71,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             requiredForData: configuration.requireTLSForData)
         self.machine = Machine(maxFailedLogins: configuration.maxFailedLogins, controlIsIPv6: controlIsIPv6,
                                peerAddress: peerAddress, tls: policy, implicitTLS: implicitTLS,
-                               checksums: configuration.storedChecksums)
+                               checksums: configuration.storedChecksums, loginHint: authenticator.loginHint)
         if let tlsScope { self.tlsScope = tlsScope }
     }
 

@@ -27,7 +27,7 @@ extension FTPSessionStateMachine {
             return .sendAndClose(FTPReply(.serviceNotAvailable, "Too many failed logins; closing."))
         }
         state = .awaitingUser
-        return .send(FTPReply(.notLoggedIn, "Login incorrect."))
+        return .send(FTPReply(.notLoggedIn, loginHint.map { "Login incorrect (\($0))." } ?? "Login incorrect."))
     }
 
     /// An operation finished.

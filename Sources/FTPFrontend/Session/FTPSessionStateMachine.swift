@@ -52,10 +52,14 @@ public struct FTPSessionStateMachine: Sendable {
     var protectionBufferSet = false
     public internal(set) var dataPrivate = false
 
+    /// Told with every 530 for a failed login: how users of this server log in.
+    let loginHint: String?
+
     public init(maxFailedLogins: Int = 3, controlIsIPv6: Bool = false, peerAddress: String? = nil,
                 tls: TLSPolicy = TLSPolicy(), implicitTLS: Bool = false,
-                checksums: [FTPHashAlgorithm] = FTPHashAlgorithm.offered) {
+                checksums: [FTPHashAlgorithm] = FTPHashAlgorithm.offered, loginHint: String? = nil) {
         self.maxFailedLogins = maxFailedLogins
+        self.loginHint = loginHint
         self.checksums = checksums
         hashAlgorithm = checksums.first ?? .md5
         self.controlIsIPv6 = controlIsIPv6

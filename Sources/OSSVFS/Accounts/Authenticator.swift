@@ -13,10 +13,16 @@ public protocol Authenticator: Sendable {
     /// password): a failed login's log line names only such users, since a user name that
     /// names none is often a password typed one field early.
     func mayBeUser(_ user: String) -> Bool
+
+    /// How users of this authenticator log in, told with every refused login (the same text
+    /// for every user name, so that it tells nothing of which names are accounts); nil when
+    /// there is nothing to tell beyond the account's own name and password.
+    var loginHint: String? { get }
 }
 
 extension Authenticator {
     public func authenticateAtOnce(user: String, password: String) -> AuthenticatedSession? { nil }
+    public var loginHint: String? { nil }
 }
 
 /// A logged-in account: its file tree and how to name it in logs and replies.
@@ -61,6 +67,8 @@ public struct ConfiguredAccount: Sendable {
 /// Checks logins against the configured accounts.
 public struct AccountAuthenticator: Authenticator {
     private let accounts: [String: ConfiguredAccount]
+    /// Whether no account is configured.
+    public var isEmpty: Bool { accounts.isEmpty }
     // Checked when the user is unknown, so that the time taken does not reveal which users exist:
     // as costly as the accounts' own hashes (the frontends also answer every failure at one
     // deadline, which covers the hash).

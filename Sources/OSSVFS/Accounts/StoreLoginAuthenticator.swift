@@ -43,6 +43,10 @@ public struct StoreLoginAuthenticator: Authenticator {
         return (1...255).contains(bucket.utf8.count) && bucket.utf8.allSatisfy(allowed) && bucket != "." && bucket != ".."
     }
 
+    /// The seed tool told a user name without `/` how it should look; clients that cut long
+    /// user names short left their users with a bare "Login incorrect".
+    public var loginHint: String? { "users are access_key_id/bucket_name, with the AccessKey secret as password" }
+
     public func mayBeUser(_ user: String) -> Bool {
         guard let (keyID, bucket) = Self.split(user) else { return false }
         return Self.isPlausible(keyID: keyID, bucket: bucket)
@@ -79,7 +83,9 @@ public struct StoreLoginAuthenticator: Authenticator {
 
     static func verdict(for error: ObjectStoreError) -> AuthenticationError {
         switch error {
-        case .invalidCredentials, .noSuchBucket, .invalidKey: return .rejected
+        // AccessDenied before a store is made: the key may not ask the bucket's region, and no
+        // session could work without it.
+        case .invalidCredentials, .noSuchBucket, .invalidKey, .accessDenied: return .rejected
         // 400: the store found the request malformed, and only the login's names vary in it.
         case .service(let status, _, _, _) where status == 400: return .rejected
         default: return .unavailable("\(error)")
@@ -127,6 +133,13 @@ public struct ChainedAuthenticator: Authenticator {
     }
 
     public func mayBeUser(_ user: String) -> Bool { authenticators.contains { $0.mayBeUser(user) } }
+
+    public var loginHint: String? {
+        let hints = authenticators.compactMap(\.loginHint)
+        guard !hints.isEmpty else { return nil }
+        let accounts = authenticators.contains { ($0 as? AccountAuthenticator).map { !$0.isEmpty } ?? false }
+        return hints.joined(separator: "; ") + (accounts ? ", or an account of the server's" : "")
+    }
 
     public func authenticate(user: String, password: String) async throws -> AuthenticatedSession {
         var last: any Error = AuthenticationError.rejected

@@ -115,7 +115,17 @@ public struct StoreFactory: Sendable {
         let anywhere = try StoreEndpoint("https://oss-cn-hangzhou.aliyuncs.com")
         let probe = HTTPObjectStore(bucket: bucket, endpoint: anywhere, dialect: .oss(region: "cn-hangzhou", signatureVersion: 1),
                                     credentials: credentials, transport: transport)
-        guard let region = try await probe.bucketRegion() else {
+        let found: String?
+        do {
+            found = try await probe.bucketRegion()
+        } catch ObjectStoreError.accessDenied(let requestID) {
+            // The seed tool found the region with ListBuckets, and the RAM policies written for
+            // it (its README's) do not grant GetBucketInfo: said where the administrator looks.
+            VFSMetrics.storeLogger.warning(
+                "key \(credentials.accessKeyID) may not GetBucketInfo on the bucket \(bucket), which tells its region: grant it oss:GetBucketInfo, or name the endpoint (--endpoint, or bucket_endpoints)")
+            throw ObjectStoreError.accessDenied(requestID: requestID)
+        }
+        guard let region = found else {
             throw ObjectStoreError.noSuchBucket(bucket)
         }
         let internalEndpoint = try StoreEndpoint("https://" + Self.ossHost(region: region, internal: true))
