@@ -42,6 +42,7 @@ enum MallocTuning {
                     trimmed = false
                 } else if !trimmed {
                     await MetadataCacheRegistry.sweepAll()
+                    LocalStore.sweepIdleCaches()
                     await beforeTrim()
                     _ = malloc_trim(0)
                     trimmed = true

@@ -940,3 +940,37 @@ def test_an_upload_does_not_wait_for_ever_on_a_folder_another_program_locks(tmp_
         client.quit()
     finally:
         server.stop()
+
+
+def test_sessions_listing_one_big_folder_share_its_reading(tmp_path):
+    """Each login's local store kept its own sorted reading of every folder it listed, for as
+    long as the session stayed open: eight sessions that listed a folder of 30,000 names held
+    eight copies (53 MB over the first session's 10 MB). The reading is now the process's."""
+    account = Account("carol", "c-" + secrets.token_urlsafe(10), "bucket3")
+    server = OssftpServer(tmp_path / "srv", [account]).start()
+    try:
+        folder = server.bucket_dir() / "big"
+        folder.mkdir()
+        for index in range(30_000):
+            (folder / f"file_with_a_fairly_long_name_{index:06d}.dat").touch()
+        time.sleep(3)  # a reading is kept once the folder's last change is 2.5 s old
+
+        def rss_mib() -> float:
+            status = open(f"/proc/{server.proc.pid}/status").read()
+            return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+        sessions, growth = [], []
+        before = rss_mib()
+        for _ in range(8):
+            client = ftplib.FTP()
+            client.connect(HOST, server.port, timeout=30)
+            client.login(account.username, account.password)
+            assert len(client.nlst("big")) == 30_000
+            sessions.append(client)
+            growth.append(rss_mib() - before)
+        # One reading's worth after the first session, and about as much after the eighth.
+        assert growth[-1] < growth[0] + 8, growth
+        for client in sessions:
+            client.quit()
+    finally:
+        server.stop()

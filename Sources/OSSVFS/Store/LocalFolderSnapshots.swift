@@ -26,6 +26,11 @@ final class LocalFolderSnapshots: Sendable {
 
     static let maxAge = 30.0
     static let maxNames = 200_000
+
+    /// The process's one set: keyed by the folder's own path, it serves every store and session
+    /// alike. Each login's store had its own, so each session that listed a folder of 100,000
+    /// names held its own 26 MB copy for as long as it stayed open.
+    static let shared = LocalFolderSnapshots()
     private let settleTime: Double
 
     /// `settleTime`: how long before a reading a folder's last change must lie for the reading
@@ -37,6 +42,12 @@ final class LocalFolderSnapshots: Sendable {
     private let snapshots = LockedBox<[ExactName: Snapshot]>([:])
     /// Folders read so far (for tests: pages that reuse a reading do not count).
     let readings = LockedBox(0)
+
+    /// Drops the snapshots past their age, which readings otherwise drop only as they come.
+    func sweep() {
+        let now = Date().timeIntervalSince1970
+        snapshots.withValue { table in table = table.filter { now - $0.value.taken < Self.maxAge } }
+    }
 
     /// The children of `folder` in key order, or nil when it is no folder (a link to one is none).
     func children(of folder: String) throws -> [Child]? {

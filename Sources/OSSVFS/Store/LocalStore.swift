@@ -29,8 +29,14 @@ public final class LocalStore: ObjectStore {
     /// stale yes does no harm (``LocalKeyLayout/stage(_:sync:)`` copies when the link fails);
     /// a no, which may have been a passing failure, is kept by one store only.
     private static let adoptingFolders = LockedBox<Set<String>>([])
-    /// Folders as listings last read them.
-    let folderSnapshots = LocalFolderSnapshots()
+    /// Folders as listings last read them (the process's one set).
+    let folderSnapshots = LocalFolderSnapshots.shared
+
+    /// Drops what the local stores of the process keep past its time (folder snapshots): called
+    /// once the process has gone quiet, before malloc gives free memory back.
+    public static func sweepIdleCaches() {
+        LocalFolderSnapshots.shared.sweep()
+    }
 
     /// A store over the folder `root/bucket`, which must exist. With `syncsWrites` (the
     /// default) a put, a copy or a completed upload is on disk (fsync) before it returns;
