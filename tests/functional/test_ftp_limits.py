@@ -974,3 +974,30 @@ def test_sessions_listing_one_big_folder_share_its_reading(tmp_path):
             client.quit()
     finally:
         server.stop()
+
+
+def test_a_stopped_reader_is_cut_off_once_the_stall_timeout_has_passed_not_twice_it(tmp_path):
+    """A download whose client stopped reading got 426 only after about twice the stall timeout
+    (16 s for 8): the watchdog counted the timeout again from when it looked at the socket,
+    not from when the socket last sent. The 426 now also says why."""
+    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")],
+                          extra_args=["--transfer_stall_timeout", "4"])
+    server.start()
+    try:
+        (server.bucket_dir() / "big.bin").write_bytes(os.urandom(16 << 20))
+        with RawFTP(server.port) as c:
+            assert c.login("user", "right-pass").code == 230
+            c.cmd("TYPE I")
+            channel = socket.socket()
+            channel.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            channel.connect((HOST, epsv_port(c)))
+            started = time.monotonic()
+            assert c.cmd("RETR big.bin").code == 150
+            reply = c.read_reply()
+            waited = time.monotonic() - started
+            channel.close()
+            assert reply.code == 426 and "nothing moved for 4 s" in reply.text, reply
+            # The timeout, the watchdog's look every second, and some slack; not twice it.
+            assert 4 <= waited < 6.5, waited
+    finally:
+        server.stop()

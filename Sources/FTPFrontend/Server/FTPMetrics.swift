@@ -24,6 +24,7 @@ enum FTPMetrics {
         case .sessionNotResumed: name = "tls_session_not_resumed"
         case .failed: name = "failed"
         case .aborted: name = "aborted"
+        case .stalled: name = "stalled"
         }
         Counter(label: "ossftp_ftp_transfers_total", dimensions: [("direction", direction.rawValue), ("outcome", name)])
             .increment()

@@ -82,7 +82,10 @@ final class FTPTransferProgress: @unchecked Sendable {
 
     /// The transfer still moves bytes that are not counted yet (a write under way, which the
     /// socket is sending): the stall watchdog starts over.
-    func stillMoving() { lock.withLock { lastMoved = Date() } }
+    func stillMoving(secondsAgo: Double = 0) {
+        let then = Date(timeIntervalSinceNow: -secondsAgo)
+        lock.withLock { lastMoved = max(lastMoved, then) }
+    }
 
     /// The transfer waits on the store (a part uploading, a range on its way), not on the
     /// client, from `true` to `false`: the stall watchdog does not count that time.

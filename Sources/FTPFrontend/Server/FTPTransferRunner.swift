@@ -60,6 +60,7 @@ struct FTPTransferRunner: Sendable {
         let stallTimeout = self.stallTimeout
         let logger = self.logger
         let dataChannel = channel.channel
+        let stalled = LockedBox(false)
         let watchdog = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(min(5, max(1, stallTimeout / 4))))
@@ -70,11 +71,14 @@ struct FTPTransferRunner: Sendable {
                     // socket says when it last sent data and heard an answer: a stalled
                     // reader's window is shut (nothing sent), a vanished one answers nothing
                     // (what is sent again does not count).
+                    // Moved `idle` seconds ago, not now: counting the timeout again from the
+                    // check let a stalled download hold on for up to twice it.
                     if direction != .upload, let idle = await Self.secondsSinceDataMoved(dataChannel), idle < stallTimeout {
-                        handle.counter.stillMoving()
+                        handle.counter.stillMoving(secondsAgo: idle)
                         continue
                     }
                     logger.notice("transfer stalled for \(Int(stallTimeout)) s; aborting")
+                    stalled.withValue { $0 = true }
                     handle.abort()
                     return
                 }
@@ -83,7 +87,7 @@ struct FTPTransferRunner: Sendable {
         var outcome = await mover.run(prepared, over: channel, progress: { handle.counter.moved($0) },
                                       storeWait: { handle.counter.waitingOnStore($0) }, aborted: { handle.wasAborted })
         watchdog.cancel()
-        if handle.wasAborted && outcome != .completed { outcome = .aborted }
+        if handle.wasAborted && outcome != .completed { outcome = stalled.value ? .stalled(seconds: Int(stallTimeout)) : .aborted }
         if outcome == .connectionLost, source.tls?.refusedUnresumed.value == true {
             logger.notice("data connection refused: it did not resume the control connection's TLS session")
             outcome = .sessionNotResumed

@@ -127,5 +127,8 @@ extension FTPSessionStateMachine {
         case failed(VFSError)
         /// ABOR stopped it; for uploads, nothing was committed.
         case aborted
+        /// Nothing moved for this many seconds (`transfer_stall_timeout`): stopped; for
+        /// uploads, nothing was committed.
+        case stalled(seconds: Int)
     }
 }

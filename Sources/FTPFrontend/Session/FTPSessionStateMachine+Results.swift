@@ -129,6 +129,9 @@ extension FTPSessionStateMachine {
         switch outcome {
         case .aborted:
             return .send(FTPReply(.transferAborted, "Transfer aborted."))
+        case .stalled(let seconds):
+            let stored = transferStores ? "; nothing was stored" : ""
+            return .send(FTPReply(.transferAborted, "Transfer aborted: nothing moved for \(seconds) s\(stored)."))
         case .completed:
             return .send(FTPReply(.closingDataConnection, "Transfer complete."))
         case .refused(let error):
