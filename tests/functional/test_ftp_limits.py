@@ -541,11 +541,7 @@ def test_a_slow_steady_reader_is_no_stall_and_a_stopped_one_is(tmp_path):
         (server.bucket_dir() / "big.bin").write_bytes(data)
         for stops in (False, True):
             with RawFTP(server.port) as c:
-                assert c.login("user", "right-pass").code == 230
-                c.cmd("TYPE I")
-                channel = socket.socket()
-                channel.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-                channel.connect((HOST, epsv_port(c)))
+                channel = small_window_data_connection(c)
                 assert c.cmd("RETR big.bin").code == 150
                 received = bytearray()
                 started = time.monotonic()
@@ -986,11 +982,7 @@ def test_a_stopped_reader_is_cut_off_once_the_stall_timeout_has_passed_not_twice
     try:
         (server.bucket_dir() / "big.bin").write_bytes(os.urandom(16 << 20))
         with RawFTP(server.port) as c:
-            assert c.login("user", "right-pass").code == 230
-            c.cmd("TYPE I")
-            channel = socket.socket()
-            channel.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            channel.connect((HOST, epsv_port(c)))
+            channel = small_window_data_connection(c)
             started = time.monotonic()
             assert c.cmd("RETR big.bin").code == 150
             reply = c.read_reply()
@@ -1001,3 +993,14 @@ def test_a_stopped_reader_is_cut_off_once_the_stall_timeout_has_passed_not_twice
             assert 4 <= waited < 6.5, waited
     finally:
         server.stop()
+
+
+def small_window_data_connection(c: RawFTP) -> socket.socket:
+    """Logs `c` in as user/right-pass and opens a passive data connection with a 4 KiB receive
+    buffer, so that what the client does not read soon stops the server's sending."""
+    assert c.login("user", "right-pass").code == 230
+    c.cmd("TYPE I")
+    channel = socket.socket()
+    channel.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    channel.connect((HOST, epsv_port(c)))
+    return channel
