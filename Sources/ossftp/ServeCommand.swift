@@ -131,7 +131,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         MallocTuning.apply()
-        OpenFilesLimit.raise()
+        let openFiles = OpenFilesLimit.raise()
         let settings: ServeSettings
         do {
             settings = try ServeSettings(flags: self)
@@ -155,6 +155,9 @@ struct ServeCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let logger = Logger(label: "ossftp")
         for warning in settings.warnings { logger.warning("\(warning)") }
+        if let warning = OpenFilesLimit.shortfall(openFiles, connections: settings.limits.maxConnections) {
+            logger.warning("\(warning)")
+        }
         if let warning = SpoolFolder.roomWarning(settings.spoolDirectory, budget: settings.spoolBudget) {
             logger.warning("\(warning)")
         }

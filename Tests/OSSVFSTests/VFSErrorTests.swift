@@ -4,6 +4,15 @@ import Testing
 @Suite struct VFSErrorTests {
     /// An archived object (not restored) and an object too large for the store were 451,
     /// "try again", which no retry could change.
+    /// Out of descriptors was "open failed on the server's disk (errno 24)".
+    @Test func runningShortOfFilesOrMemoryIsTransientAndSaysSo() {
+        #expect(VFSError(.io(operation: "open /srv/spool/upload-1", errno: 24), path: "/f3.bin")
+            == .storeUnavailable("/f3.bin: the server has too many files open"))
+        #expect(VFSError(.io(operation: "open /srv/spool/upload-1", errno: 23), path: "/f")
+            == .storeUnavailable("/f: the server has too many files open"))
+        #expect(VFSError(.io(operation: "write", errno: 12), path: "/f") == .storeUnavailable("/f: the server is short of memory"))
+    }
+
     @Test func refusalsNoRetryChangesAreNotTransient() {
         let archived = ObjectStoreError.service(status: 403, code: "InvalidObjectState", message: "archived", requestID: nil)
         #expect(VFSError(archived, path: "/cold.bin") == .permissionDenied("/cold.bin is archived: restore it before reading it (InvalidObjectState)"))

@@ -83,6 +83,8 @@ class OssftpServer:
     accounts: list[Account]
     start_timeout: float = 30.0
     extra_args: list[str] = field(default_factory=list)
+    # Run before the binary, which it must exec (`prlimit --nofile=...`).
+    command_prefix: list[str] = field(default_factory=list)
     port: int = 0
     passive_start: int = 0
     passive_end: int = 0
@@ -162,7 +164,7 @@ class OssftpServer:
         if self.console:
             self.web_port = free_port()
         self.write_config()
-        cmd = self.command()
+        cmd = [*self.command_prefix, *self.command()]
         log = open(self.log_path, "wb")
         try:
             self.proc = subprocess.Popen(cmd, cwd=self.base, stdin=subprocess.DEVNULL,

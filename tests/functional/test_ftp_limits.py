@@ -1004,3 +1004,21 @@ def small_window_data_connection(c: RawFTP) -> socket.socket:
     channel.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     channel.connect((HOST, epsv_port(c)))
     return channel
+
+
+def test_an_open_files_limit_too_low_for_max_connections_is_said_at_start(tmp_path):
+    """At a hard limit of 64 open files, about 45 idle logins used every descriptor and every
+    transfer then got 425, with nothing said at start."""
+    for connections, said in ((100, True), (30, False)):
+        server = OssftpServer(tmp_path / f"srv-{connections}", [Account("user", "right-pass", "bucket")],
+                              command_prefix=["prlimit", "--nofile=200:200"],
+                              extra_args=["--max_connections", str(connections)])
+        server.start()
+        try:
+            log = server.log_tail()
+        finally:
+            server.stop()
+        warning = ("the open files limit is 200: about 34 sessions can transfer at once, not max_connections' 100 "
+                   "(each holds about 4 files while transferring); raise the hard limit (ulimit -Hn, LimitNOFILE= in "
+                   "the systemd unit) to 464, or lower max_connections")
+        assert (warning in log) == said and (said or "open files limit" not in log), log

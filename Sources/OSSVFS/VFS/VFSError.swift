@@ -81,6 +81,10 @@ public enum VFSError: Error, Sendable, Equatable {
             // EPERM, EACCES, EROFS: the local store's folder refuses (an immutable or read-only
             // folder); no retry will change that, so not "try again later" (451) but 550.
             case 1, 13, 30: self = .permissionDenied("\(path): the file system refused to \(Self.verb(of: operation))")
+            // EMFILE, ENFILE, ENOMEM: the server ran short of open files or memory, which
+            // passes as load does; not "failed on the server's disk".
+            case 23, 24: self = .storeUnavailable("\(path): the server has too many files open")
+            case 12: self = .storeUnavailable("\(path): the server is short of memory")
             default:
                 let said = operation.contains("/") ? "\(Self.verb(of: operation)) failed on the server's disk" : operation
                 self = .storeFailure("\(path): \(said) (errno \(code))")
