@@ -121,6 +121,12 @@ def test_connection_caps_idle_timeout_and_bans(tmp_path):
             assert idle.greeting.code == 220
             time.sleep(4)
             assert idle.read_reply().code == 421
+        with RawFTP(server.port) as idle:
+            assert idle.login("user", "right-pass").code == 230
+            time.sleep(4)
+            assert idle.read_reply().code == 421
+        # The log says why (it said only "control connection closed").
+        assert server.log_tail().count("idle for 2 s (idle_timeout): closing") == 2
         # Four failed logins (over two connections) ban the address for a while; the guess that
         # brings the ban gets 421 at once.
         for attempt in range(2):

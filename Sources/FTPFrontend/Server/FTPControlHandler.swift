@@ -558,12 +558,16 @@ final class FTPControlHandler: ChannelInboundHandler {
             guard !handler.closing else { return task.cancel() }
             if handler.transferTask != nil { handler.lastActivity = .now() }
             let limit = TimeAmount.nanoseconds(Int64(seconds * 1e9))
+            // The log says why the session ended: "control connection closed" alone read as
+            // the client's doing.
             if NIODeadline.now() - handler.lastActivity > limit {
                 task.cancel()
+                handler.logger.info("idle for \(Int(seconds)) s (idle_timeout): closing")
                 handler.execute(.sendAndClose(FTPReply(.serviceNotAvailable, "Idle timeout; closing.")))
             } else if !handler.machine.isLoggedIn && NIODeadline.now() - handler.awaitingLoginSince > limit {
                 // NOOPs before a login do not keep a connection (and its slot) forever.
                 task.cancel()
+                handler.logger.info("no login within \(Int(seconds)) s (idle_timeout): closing")
                 handler.execute(.sendAndClose(FTPReply(.serviceNotAvailable, "No login within the idle timeout; closing.")))
             }
         }
