@@ -33,6 +33,8 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         ("ban_threshold", "--ban_threshold", { $0.banThreshold != nil }, "failed logins in 10 minutes that ban an address"),
         ("shutdown_grace_seconds", "--shutdown_grace", { $0.shutdownGrace != nil },
          "seconds transfers may take to finish on stop"),
+        // The seed's console set the log level; a reload applies it to every session at once.
+        ("log_level", "--loglevel", { $0.loglevel != nil }, "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     ]
 
     init(flags: ServeCommand, settings: ServeSettings, server: FTPServer, limiter: ConnectionLimiter,
@@ -257,6 +259,7 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
             "idle_timeout": "\(settings.ftp.idleTimeout.components.seconds)",
             "ban_threshold": "\(settings.limits.banThreshold)",
             "shutdown_grace_seconds": "\(settings.ftp.shutdownGrace.components.seconds)",
+            "log_level": ServeSettings.levelName(settings.logLevel),
         ]
         var masked = "(started without a config.json)"
         if let path = settings.configPath {

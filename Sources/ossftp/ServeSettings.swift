@@ -470,6 +470,17 @@ struct ServeSettings {
         }
     }
 
+    /// A log level by the seed's name for it (`log_level`, `--loglevel`).
+    static func levelName(_ level: Logger.Level) -> String {
+        switch level {
+        case .trace, .debug: return "DEBUG"
+        case .info, .notice: return "INFO"
+        case .warning: return "WARNING"
+        case .error: return "ERROR"
+        case .critical: return "CRITICAL"
+        }
+    }
+
     /// The first setting that only the seed tool's OSS server uses, by its name, if any: its
     /// `bucket_endpoints` and `internal` (in config.json, even empty, as its own file has them;
     /// as flags, with a value), or an account with an access key.

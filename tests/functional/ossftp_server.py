@@ -83,6 +83,8 @@ class OssftpServer:
     accounts: list[Account]
     start_timeout: float = 30.0
     extra_args: list[str] = field(default_factory=list)
+    # `--loglevel`'s value; None leaves the flag out (the level is config.json's then).
+    loglevel: str | None = "INFO"
     # Run before the binary, which it must exec (`prlimit --nofile=...`).
     command_prefix: list[str] = field(default_factory=list)
     port: int = 0
@@ -153,7 +155,7 @@ class OssftpServer:
             "--passive_ports_start", str(self.passive_start),
             "--passive_ports_end", str(self.passive_end),
             "--web_port", str(self.web_port),
-            "--loglevel", "INFO",
+            *(["--loglevel", self.loglevel] if self.loglevel else []),
             *self.extra_args,
         ]
 

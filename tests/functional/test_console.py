@@ -699,3 +699,28 @@ def test_a_clean_stop_logs_no_error(tmp_path, alice):
         assert errors == [], errors
     finally:
         server.stop()
+
+
+def test_the_log_level_is_set_from_the_console_as_the_seeds_was(tmp_path, alice):
+    """The seed's console set the log level; here a reload applied it from config.json, but the
+    console refused to edit it."""
+    server = OssftpServer(tmp_path / "srv", [alice], console=True, launcher_config={"token": TOKEN}, loglevel=None)
+    server.start()
+    try:
+        client = ConsoleClient(server.web_port, token=TOKEN)
+        shown = {s["key"]: s["value"] for s in client.get_json("/api/config")["settings"]}
+        assert shown["log_level"] == "INFO"
+        code, body = client.post_json("/api/config", {"key": "log_level", "value": "LOUD"})
+        assert code == 422 and "modules.ossftp.log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL" in body["error"], body
+        assert "debug" not in server.log_tail()
+        code, body = client.post_json("/api/config", {"key": "log_level", "value": "DEBUG"})
+        assert code == 200, body
+        assert json.loads(server.config_path.read_text())["modules"]["ossftp"]["log_level"] == "DEBUG"
+        session = ftplib.FTP()
+        session.connect(HOST, server.port, timeout=15)
+        session.login(alice.username, alice.password)
+        session.nlst()
+        session.quit()
+        assert " debug ossftp:" in server.log_tail()
+    finally:
+        server.stop()
