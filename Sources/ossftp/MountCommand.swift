@@ -277,6 +277,9 @@ struct MountCommand: AsyncParsableCommand {
         var region: String?
         var addressing: String?
         var s3Checksum: String?
+        /// OSS: the seed's `bucket_endpoints` of config.json, and its `internal`.
+        var bucketEndpoints: [String: String] = [:]
+        var useInternalEndpoint: Bool?
         var credentials: StoreCredentials?
         /// The account's permissions, enforced as the FTP server does.
         var permissions = AccountPermissions.full
@@ -299,7 +302,15 @@ struct MountCommand: AsyncParsableCommand {
                 // The account's own store settings over the server's.
                 // The server's endpoint, region and addressing only for an account of its provider.
                 func own(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
-                let serverProvider = own(server?.provider)?.lowercased() ?? target.provider
+                // As `serve` reads the same file: the seed's settings mean OSS.
+                var inferred: String?
+                if own(server?.provider) == nil, provider == nil,
+                    let mark = ServeSettings.seedOSSSetting(server: server, accounts: accounts)
+                {
+                    FileHandle.standardError.write(Data("ossftp mount: warning: \(ServeSettings.seedOSSWarning(mark))\n".utf8))
+                    inferred = "oss"
+                }
+                let serverProvider = own(server?.provider)?.lowercased() ?? inferred ?? target.provider
                 target.provider = own(entry.provider)?.lowercased() ?? serverProvider
                 let sameStore = target.provider == serverProvider
                 target.bucket = entry.bucket_name ?? ""
@@ -309,6 +320,12 @@ struct MountCommand: AsyncParsableCommand {
                 target.region = own(entry.region) ?? (sameStore ? server?.region : nil)
                 target.addressing = own(entry.addressing) ?? (sameStore ? server?.addressing : nil)
                 target.s3Checksum = server?.s3_checksum
+                do {
+                    target.bucketEndpoints = try StoreFactory.parseBucketEndpoints(server?.bucket_endpoints ?? "")
+                } catch {
+                    throw ConfigError("\(config): \(error)")
+                }
+                target.useInternalEndpoint = server?.internal?.value
                 if let id = entry.access_id, !id.isEmpty { target.credentials = try entry.credentials(field: field, relativeTo: folder) }
                 target.permissions = try entry.resolvedPermissions(field: field)
             }
@@ -363,7 +380,8 @@ struct MountCommand: AsyncParsableCommand {
         } catch { throw ValidationError("\(error)") }
         let factory = StoreFactory(
             provider: target.provider == "oss" ? .oss : .s3, endpoint: try target.endpoint.map { try StoreEndpoint($0) },
-            region: target.region, pathStyle: pathStyle, s3Checksum: checksum, transport: transport)
+            region: target.region, pathStyle: pathStyle, useInternalEndpoint: target.useInternalEndpoint,
+            bucketEndpoints: target.bucketEndpoints, s3Checksum: checksum, transport: transport)
         return try await factory.makeStore(bucket: target.bucket, credentials: credentials)
     }
 

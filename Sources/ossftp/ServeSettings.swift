@@ -13,8 +13,6 @@ struct ServeSettings {
     var ftp = FTPServerConfiguration()
     var logLevel = Logger.Level.info
     var provider = Provider.local
-    /// Whether the provider was named (flag or config.json) rather than taken by default.
-    var providerNamed = false
     var localRoot: String
     var spoolDirectory: String
     var webPort = 8192
@@ -156,15 +154,15 @@ struct ServeSettings {
             throw ConfigError("\(from(flags.loglevel != nil)): \(setting) must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got \(levelName)")
         }
 
-        providerNamed = flags.provider != nil || !(server?.provider ?? "").isEmpty
         var providerName = flags.provider ?? server?.provider ?? ""
         if providerName.isEmpty {
             // The seed tool served OSS and nothing else, and its config.json and flags name no
             // provider: taken as the local default, its default file started and then refused
             // every login. What only OSS uses says which store was meant.
-            if let mark = Self.seedOSSSetting(flags: flags, server: server, accounts: file?.modules.accounts ?? []) {
+            if let mark = Self.seedOSSSetting(bucketEndpointsFlag: flags.bucketEndpoints, internalFlag: flags.internalEndpoint,
+                                              server: server, accounts: file?.modules.accounts ?? []) {
                 providerName = "oss"
-                warnings.append("no provider is named, and \(mark) is the seed tool's, which always served OSS: serving OSS (name it with modules.ossftp.provider or --provider to silence this)")
+                warnings.append(Self.seedOSSWarning(mark))
             } else {
                 providerName = "local"
             }
@@ -435,15 +433,6 @@ struct ServeSettings {
                     "\(field) (\(name)) keeps its password in plaintext; replace login_password with the output of ossftp passwd")
             }
             let store = try accountStore(account, field: field)
-            // The seed tool's config.json has no provider: it always meant OSS. Read as the local
-            // default, its accounts were served from empty local folders, their keys ignored.
-            if store.provider == .local && !providerNamed && (account.provider ?? "").isEmpty
-                && (!(account.access_id ?? "").isEmpty || !(account.access_secret ?? "").isEmpty)
-            {
-                throw ConfigError("\(field) (\(name)) has access_id or access_secret, but no provider is set and the "
-                    + "local store uses neither: set modules.ossftp.provider to \"oss\" (with its endpoint) for the "
-                    + "seed tool's OSS, or \"local\" to serve local folders")
-            }
             if store.provider != .local && (account.access_id ?? "").isEmpty {
                 throw ConfigError("\(field).access_id is missing for \(name)")
             }
@@ -470,6 +459,11 @@ struct ServeSettings {
         }
     }
 
+    /// What is said when `mark` makes the provider OSS.
+    static func seedOSSWarning(_ mark: String) -> String {
+        "no provider is named, and \(mark) is the seed tool's, which always served OSS: serving OSS (name it with modules.ossftp.provider or --provider to silence this)"
+    }
+
     /// A log level by the seed's name for it (`log_level`, `--loglevel`).
     static func levelName(_ level: Logger.Level) -> String {
         switch level {
@@ -484,9 +478,10 @@ struct ServeSettings {
     /// The first setting that only the seed tool's OSS server uses, by its name, if any: its
     /// `bucket_endpoints` and `internal` (in config.json, even empty, as its own file has them;
     /// as flags, with a value), or an account with an access key.
-    static func seedOSSSetting(flags: ServeCommand, server: ConfigFile.Server?, accounts: [ConfigFile.Account]) -> String? {
-        if !(flags.bucketEndpoints ?? "").isEmpty { return "--bucket_endpoints" }
-        if !(flags.internalEndpoint ?? "").isEmpty { return "--internal" }
+    static func seedOSSSetting(bucketEndpointsFlag: String? = nil, internalFlag: String? = nil, server: ConfigFile.Server?,
+                               accounts: [ConfigFile.Account]) -> String? {
+        if !(bucketEndpointsFlag ?? "").isEmpty { return "--bucket_endpoints" }
+        if !(internalFlag ?? "").isEmpty { return "--internal" }
         if server?.bucket_endpoints != nil { return "modules.ossftp.bucket_endpoints" }
         if server?.internal != nil { return "modules.ossftp.internal" }
         if let index = accounts.firstIndex(where: { ($0.provider ?? "").isEmpty && !(($0.access_id ?? "") + ($0.access_secret ?? "")).isEmpty }) {

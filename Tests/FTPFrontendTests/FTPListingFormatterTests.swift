@@ -78,9 +78,9 @@ import Testing
     /// A key with ESC in its name sent escape sequences to the terminal of whoever listed its
     /// folder; backspaces could hide part of a name. MLSD keeps the exact name for programs.
     @Test func controlCharactersInNamesAreListedAsQuestionMarks() {
-        let name = "x\u{8}\u{8}fake\u{1B}[2J\t\u{7F}"
+        let name = "x\u{8}\u{8}fake\u{1B}[2J\t\u{7F}\u{9B}31m\u{202E}exe"
         let entry = VFSEntry(name: name, kind: .file, size: 1, modified: time)
-        let shown = "x??fake?[2J??"
+        let shown = "x??fake?[2J???31m?exe"
         #expect(FTPListingFormatter.nameLine(entry) == shown)
         #expect(FTPListingFormatter.longLine(entry, now: time).hasSuffix(" 14:22 " + shown))
         #expect(FTPListingFormatter.machineLine(entry, in: .root).hasSuffix("; " + name))

@@ -610,3 +610,22 @@ def test_the_console_and_ftp_on_one_port_are_refused_by_check(tmp_path):
     check = run("config", "check", str(path))
     assert check.returncode == 1
     assert "the console's port (modules.launcher.control_port) and the FTP port are both 8192" in check.stderr
+
+
+def test_mount_reads_the_seed_tools_config_as_serve_does(tmp_path):
+    """`serve` took the seed's config.json for OSS, `mount --config --account` for the local
+    store: with the local folder missing it said so, and with one there it would have mounted
+    an empty folder. It now says the same warning, and uses the file's bucket_endpoints."""
+    config = tmp_path / "seed.json"
+    config.write_text(json.dumps({"modules": {
+        "accounts": [{"access_id": "LTAIseedkey123456", "access_secret": "seed-secret", "bucket_name": "photos",
+                      "home_dir": "", "login_username": "cam", "login_password": "pw"}],
+        "ossftp": {"address": "127.0.0.1", "port": 2048, "bucket_endpoints": f"photos.127.0.0.1:{free_port()}"}}}))
+    config.chmod(0o600)
+    (tmp_path / "mnt").mkdir()
+    result = run("mount", "--config", str(config), "--account", "cam", str(tmp_path / "mnt"), "--foreground",
+                 cwd=tmp_path)
+    assert result.returncode == 69, result.stderr
+    assert "no provider is named, and modules.ossftp.bucket_endpoints is the seed tool's" in result.stderr
+    # The bucket's endpoint from the file: nothing listens there.
+    assert "cannot use oss bucket photos: Input/output error (cannot connect to the store)" in result.stderr, result.stderr

@@ -1028,3 +1028,35 @@ def test_an_open_files_limit_too_low_for_max_connections_is_said_at_start(tmp_pa
                    "(each holds about 4 files while transferring); raise the hard limit (ulimit -Hn, LimitNOFILE= in "
                    "the systemd unit) to 464, or lower max_connections")
         assert (warning in log) == said and (said or "open files limit" not in log), log
+
+
+def test_an_upload_refused_midway_lets_the_client_finish_and_read_the_452(tmp_path):
+    """A full disk ended the upload and closed its data connection while the client still sent:
+    curl said "Send failure: Connection reset by peer" (exit 55) and ftplib raised
+    ConnectionResetError, the 452 unread. What the client still sends is read and dropped (up to
+    64 MiB or 10 s), so both see the 452."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(small)], check=True)
+    try:
+        account = Account("sp", "s-" + secrets.token_urlsafe(10), "bucketsp")
+        server = OssftpServer(tmp_path / "srv", [account], extra_args=["--spool_dir", str(small / "spool")])
+        server.start()
+        try:
+            big = tmp_path / "big.bin"
+            big.write_bytes(os.urandom(24 << 20))
+            curl = subprocess.run(["curl", "-sS", "-T", str(big), "--user", f"{account.username}:{account.password}",
+                                   f"ftp://{HOST}:{server.port}/big.bin"], capture_output=True, text=True, timeout=60)
+            assert curl.returncode == 18 and "got 452" in curl.stderr, (curl.returncode, curl.stderr)
+            client = ftplib.FTP()
+            client.connect(HOST, server.port, timeout=30)
+            client.login(account.username, account.password)
+            with pytest.raises(ftplib.error_temp, match="^452 Insufficient storage"):
+                client.storbinary("STOR big.bin", io.BytesIO(big.read_bytes()))
+            assert client.voidcmd("NOOP").startswith("200")
+            assert "big.bin" not in client.nlst()
+            client.quit()
+        finally:
+            server.stop()
+    finally:
+        subprocess.run(["umount", str(small)], check=False)

@@ -1301,3 +1301,27 @@ def test_a_refused_continuation_token_fails_the_listing_and_is_never_a_start_key
         client.quit()
     assert not [path for path in pages if "marker=" in path and "list-type=2" not in path], pages
     assert sum("list-type=2" in path and "continuation-token=" not in path for path in pages) == 2, pages
+
+
+def test_a_store_without_listobjectsv2_is_listed_page_by_page_with_markers(seaweedfs, bucket, tmp_path):
+    """A store that refuses ListObjectsV2 is listed with V1 and its markers, over more than one
+    page, every name once; the marker sent is the key itself."""
+    client = seaweedfs.client()
+    names = [f"k{index:05d}.txt" for index in range(1205)]
+    for name in names:
+        client.put_object(Bucket=bucket, Key=f"many/{name}", Body=b"")
+    markers: list[str] = []
+
+    def no_v2(method, path, headers, status, answer, data):
+        if method == "GET" and "list-type=2" in path:
+            body = b"<Error><Code>InvalidArgument</Code><Message>list-type is not supported</Message></Error>"
+            return 400, [("Content-Type", "application/xml")], body
+        if method == "GET" and "marker=" in path:
+            markers.append(path)
+        return status, answer, data
+
+    with proxied_session(seaweedfs, tmp_path, bucket, replace_answer=no_v2) as ftp:
+        listed = [name.rsplit("/", 1)[-1] for name in ftp.nlst("many")]
+        assert sorted(listed) == names, len(listed)
+        ftp.quit()
+    assert markers and all("ossftp" not in path for path in markers), markers

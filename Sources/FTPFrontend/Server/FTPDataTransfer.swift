@@ -32,6 +32,11 @@ struct FTPDataTransfer: Sendable {
     /// How many times, 10 ms apart, an upload waits for its session to read a control
     /// connection's end the kernel has.
     static let controlEndReadChecks = 300
+    /// What a refused upload's client may still send, read and dropped, before its data
+    /// connection is closed under it: the reply then reaches a client that finishes sending
+    /// first (curl, ftplib) instead of a reset.
+    static let refusedDrainBytes = 64 << 20
+    static let refusedDrainTime = Duration.seconds(10)
     /// At most this many reads go to the writer at once (one vectored write; IOV_MAX is 1024).
     static let uploadChunkPieces = 64
 
@@ -313,11 +318,23 @@ struct FTPDataTransfer: Sendable {
             // copied out, so that what is held stays close to the bytes gathered.
             var gathered: [any VFSBytes] = []
             var gatheredBytes = 0
+            // A write refused (a full disk, a file too large) ends the upload, but the client
+            // is still sending: closed at once, its connection was reset and curl or ftplib
+            // reported "connection reset" instead of the 452. What it still sends is read and
+            // dropped, within bounds, so that it finishes and reads the reply.
+            var refused: (error: VFSError, at: ContinuousClock.Instant)?
+            var dropped = 0
             UploadGathering.begin()
             defer { UploadGathering.end() }
             try await channel.executeThenClose { inbound, _ in
                 for try await buffer in inbound {
                     let count = buffer.readableBytes
+                    if let refused {
+                        progress(count)
+                        dropped += count
+                        if dropped > Self.refusedDrainBytes || ContinuousClock.now - refused.at > Self.refusedDrainTime { break }
+                        continue
+                    }
                     if ascii {
                         let converted = ASCIIConversion.fromNetwork(Array(buffer.readableBytesView), pendingCR: &pendingCR)
                         gathered.append(converted)
@@ -333,12 +350,19 @@ struct FTPDataTransfer: Sendable {
                     if gatheredBytes >= UploadGathering.chunk || gathered.count >= Self.uploadChunkPieces {
                         storeWait(true)
                         defer { storeWait(false) }
-                        try await writer.write(contentsOf: gathered)
+                        do {
+                            try await writer.write(contentsOf: gathered)
+                        } catch let error as VFSError {
+                            refused = (error, .now)
+                            // Its spool space and files go now, not after the drain.
+                            await writer.abort()
+                        }
                         gathered.removeAll(keepingCapacity: true)
                         gatheredBytes = 0
                     }
                 }
             }
+            if let refused { return .failed(refused.error) }
             // The client has sent everything: from here on only the store is waited for.
             storeWait(true)
             if pendingCR { gathered.append([UInt8(ascii: "\r")]) }

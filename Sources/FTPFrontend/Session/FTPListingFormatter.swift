@@ -22,8 +22,8 @@ public enum FTPListingFormatter {
         return "\(mode) 1 owner group \(padded) \(dateField(time, now: now)) \(listed(entry.name))"
     }
 
-    /// A name as LIST and NLST show it: each control character (C0 and DEL) as `?`, as vsftpd
-    /// does. Keys may hold them (written over S3 or the mount), and these listings end up on
+    /// A name as LIST and NLST show it: each control character (C0, DEL, C1, and the
+    /// bidirectional overrides) as `?`, as vsftpd does for the first three. Keys may hold them (written over S3 or the mount), and these listings end up on
     /// terminals: an ESC or a backspace in a name would send escape sequences to whoever lists
     /// the folder, or hide part of a name. (CR, LF and NUL never reach here: the VFS does not
     /// list keys with them, which would forge listing lines.) MLSD keeps names exact, for the
@@ -35,8 +35,13 @@ public enum FTPListingFormatter {
         return String(scalars)
     }
 
+    /// C0, DEL and C1 (U+009B is CSI, which terminals take as ESC [), and the bidirectional
+    /// overrides and isolates, which show `x\u{202E}txt.exe` as `xexe.txt`.
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || scalar.value == 0x7F
+        switch scalar.value {
+        case 0..<0x20, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: return true
+        default: return false
+        }
     }
 
     /// The MLST/MLSD facts ossftp knows, in the order it writes them.

@@ -1,16 +1,23 @@
 /// Listings: ListObjectsV2, falling back to V1 (marker paging) on stores without it.
 extension HTTPObjectStore {
     public func listPage(_ request: ListRequest) async throws -> ListPage {
+        // A later page goes to the API whose token it carries: a listing under way on V2 when
+        // another one found the store without it would have sent its V2 token as a marker.
+        if let token = request.continuationToken {
+            guard token.hasPrefix(Self.markerTag) else { return try await listV2(request) }
+            var marked = request
+            marked.continuationToken = String(token.dropFirst(Self.markerTag.count))
+            return try await listV1(marked)
+        }
         if !prefersListV1 {
             do {
                 return try await listV2(request)
             } catch ObjectStoreError.service(let status, let code, _, _)
                 where (status == 400 || status == 501) && (code == "InvalidArgument" || code == "NotImplemented")
-                    && request.continuationToken == nil
             {
-                // Only a first page tells a store without V2: later on the refusal is of the
-                // token, which V1 would have taken as a key to start after (a listing repeated
-                // a thousand names), so it is the listing's failure.
+                // Only a first page tells a store without V2 (above, a later page's refusal is
+                // of its token, which V1 would have taken as a key to start after: a listing
+                // repeated a thousand names).
                 prefersListV1 = true
             }
         }
@@ -54,10 +61,13 @@ extension HTTPObjectStore {
                 // Keys sort by their UTF-8 bytes (String's < would take é and e + U+0301 as equal).
                 request.continuationToken.map({ $0.utf8.lexicographicallyPrecedes(next.utf8) }) ?? !next.isEmpty
             else { throw Self.stuckListing(request) }
-            result.nextContinuationToken = next
+            result.nextContinuationToken = Self.markerTag + next
         }
         return result
     }
+
+    /// Put before a V1 marker handed out as a continuation token (no V2 token begins so).
+    static let markerTag = "ossftp-v1-marker:"
 
     /// A truncated page whose next token or marker does not move the listing on.
     private static func stuckListing(_ request: ListRequest) -> ObjectStoreError {
