@@ -3,6 +3,7 @@ credentials kept in files readable only by their owner."""
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 import io
 import json
@@ -853,32 +854,20 @@ def test_out_of_file_descriptors_the_listener_backs_off_and_recovers(tmp_path):
 def test_a_spool_folder_smaller_than_the_budget_is_warned_of(tmp_path):
     """With the spool on a file system smaller than the spool budget, uploads got 452 once it
     filled, though nothing at start said the budget could not be met (the audit's finding)."""
-    small = tmp_path / "small"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(small)], check=True)
-    try:
-        account = Account("sp", "s-" + secrets.token_urlsafe(10), "bucketsp")
-        server = OssftpServer(tmp_path / "srv", [account], extra_args=["--spool_dir", str(small / "spool")])
-        server.start()
-        try:
-            log = server.log_tail(100_000)
-            assert re.search(r"has 1[56] MiB free, less than the spool budget of 1024 MiB", log), log
-            # A spool that fills answers 452, without the server's folders in the reply (they
-            # were there: the client saw the spool's path); the log names them.
-            client = ftplib.FTP()
-            client.connect(HOST, server.port, timeout=30)
-            client.login(account.username, account.password)
-            with pytest.raises(ftplib.error_temp, match="^452") as refused:
-                try:
-                    client.storbinary("STOR big.bin", io.BytesIO(os.urandom(24 << 20)))
-                except (ConnectionResetError, BrokenPipeError):
-                    client.getresp()  # the data connection was closed while the client sent
-            assert str(small) not in str(refused.value), refused.value
-            assert "big.bin" not in client.nlst()
-            client.quit()
-            assert re.search(r"transfer finished: .*" + re.escape(str(small)), server.log_tail(100_000))
-        finally:
-            server.stop()
+    with server_with_a_small_spool(tmp_path) as (server, account, small):
+        log = server.log_tail(100_000)
+        assert re.search(r"has 1[56] MiB free, less than the spool budget of 1024 MiB", log), log
+        # A spool that fills answers 452, without the server's folders in the reply (they
+        # were there: the client saw the spool's path); the log names them.
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=30)
+        client.login(account.username, account.password)
+        with pytest.raises(ftplib.error_temp, match="^452") as refused:
+            client.storbinary("STOR big.bin", io.BytesIO(os.urandom(24 << 20)))
+        assert str(small) not in str(refused.value), refused.value
+        assert "big.bin" not in client.nlst()
+        client.quit()
+        assert re.search(r"transfer finished: .*" + re.escape(str(small)), server.log_tail(100_000))
         roomy = OssftpServer(tmp_path / "srv2", [account], extra_args=["--spool_budget_mb", "8", "--part_size_mb", "4",
                                                                       "--spool_dir", str(small / "spool2")])
         roomy.start()
@@ -886,8 +875,6 @@ def test_a_spool_folder_smaller_than_the_budget_is_warned_of(tmp_path):
             assert "less than the spool budget" not in roomy.log_tail(100_000)
         finally:
             roomy.stop()
-    finally:
-        subprocess.run(["umount", str(small)], check=False)
 
 
 @pytest.mark.parametrize("permissions", ["no-delete", "upload-only"])
@@ -1035,6 +1022,25 @@ def test_an_upload_refused_midway_lets_the_client_finish_and_read_the_452(tmp_pa
     curl said "Send failure: Connection reset by peer" (exit 55) and ftplib raised
     ConnectionResetError, the 452 unread. What the client still sends is read and dropped (up to
     64 MiB or 10 s), so both see the 452."""
+    with server_with_a_small_spool(tmp_path) as (server, account, _):
+        big = tmp_path / "big.bin"
+        big.write_bytes(os.urandom(24 << 20))
+        curl = subprocess.run(["curl", "-sS", "-T", str(big), "--user", f"{account.username}:{account.password}",
+                               f"ftp://{HOST}:{server.port}/big.bin"], capture_output=True, text=True, timeout=60)
+        assert curl.returncode == 18 and "got 452" in curl.stderr, (curl.returncode, curl.stderr)
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=30)
+        client.login(account.username, account.password)
+        with pytest.raises(ftplib.error_temp, match="^452 Insufficient storage"):
+            client.storbinary("STOR big.bin", io.BytesIO(big.read_bytes()))
+        assert client.voidcmd("NOOP").startswith("200")
+        assert "big.bin" not in client.nlst()
+        client.quit()
+
+
+@contextlib.contextmanager
+def server_with_a_small_spool(tmp_path):
+    """A local-store server whose spool folder is on a 16 MiB tmpfs: (server, account, folder)."""
     small = tmp_path / "small"
     small.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(small)], check=True)
@@ -1043,19 +1049,7 @@ def test_an_upload_refused_midway_lets_the_client_finish_and_read_the_452(tmp_pa
         server = OssftpServer(tmp_path / "srv", [account], extra_args=["--spool_dir", str(small / "spool")])
         server.start()
         try:
-            big = tmp_path / "big.bin"
-            big.write_bytes(os.urandom(24 << 20))
-            curl = subprocess.run(["curl", "-sS", "-T", str(big), "--user", f"{account.username}:{account.password}",
-                                   f"ftp://{HOST}:{server.port}/big.bin"], capture_output=True, text=True, timeout=60)
-            assert curl.returncode == 18 and "got 452" in curl.stderr, (curl.returncode, curl.stderr)
-            client = ftplib.FTP()
-            client.connect(HOST, server.port, timeout=30)
-            client.login(account.username, account.password)
-            with pytest.raises(ftplib.error_temp, match="^452 Insufficient storage"):
-                client.storbinary("STOR big.bin", io.BytesIO(big.read_bytes()))
-            assert client.voidcmd("NOOP").startswith("200")
-            assert "big.bin" not in client.nlst()
-            client.quit()
+            yield server, account, small
         finally:
             server.stop()
     finally:
