@@ -1325,3 +1325,21 @@ def test_a_store_without_listobjectsv2_is_listed_page_by_page_with_markers(seawe
         assert sorted(listed) == names, len(listed)
         ftp.quit()
     assert markers and all("ossftp" not in path for path in markers), markers
+
+
+def test_a_secret_typed_as_the_user_name_is_not_logged(seaweedfs, s3ftp, bucket):
+    """An S3 secret often holds a '/', so one typed into the user field has the shape of
+    `access_key/bucket`, and the failed login's log line (and the console's log) showed it
+    whole. A failed login names its user only when the store has that key id."""
+    secret_like = "wJalrXUtnFEMI/K7MDENG" + secrets.token_hex(8)
+    known_user = f"{seaweedfs.admin.access_key}/{bucket}"
+    for user in (secret_like, known_user):
+        client = ftplib.FTP()
+        client.connect(HOST, s3ftp.port, timeout=20)
+        with pytest.raises(ftplib.error_perm, match="^530"):
+            client.login(user, "not-the-secret")
+        client.close()
+    log = s3ftp.log_tail(200_000)
+    assert secret_like not in log and secret_like.split("/")[1] not in log, log
+    # A key id the store has (it told a wrong secret for it) is named, as before.
+    assert f"user={known_user}" in log, log

@@ -8,6 +8,9 @@ public struct StoreLoginAuthenticator: Authenticator {
     let factory: StoreFactory
     let options: ObjectVFS.Options
     let verdicts: LoginVerdictCache
+    /// Key ids the store is known to have (it took a login with one, or told a wrong secret
+    /// for one): a failed login's log line names the user only for these.
+    let knownKeyIDs = KnownKeyIDs()
 
     public init(factory: StoreFactory, options: ObjectVFS.Options, cacheLifetime: Double = 60) {
         self.factory = factory
@@ -47,9 +50,11 @@ public struct StoreLoginAuthenticator: Authenticator {
     /// user names short left their users with a bare "Login incorrect".
     public var loginHint: String? { "users are access_key_id/bucket_name, with the AccessKey secret as password" }
 
+    /// Only for a key id the store has: a secret typed into the user field (an S3 secret holds
+    /// `/` often) has the shape of `AK/bucket`, and was logged whole with the failed login.
     public func mayBeUser(_ user: String) -> Bool {
         guard let (keyID, bucket) = Self.split(user) else { return false }
-        return Self.isPlausible(keyID: keyID, bucket: bucket)
+        return Self.isPlausible(keyID: keyID, bucket: bucket) && knownKeyIDs.contains(keyID)
     }
 
     public func authenticate(user: String, password: String) async throws -> AuthenticatedSession {
@@ -61,6 +66,7 @@ public struct StoreLoginAuthenticator: Authenticator {
         do {
             store = try await factory.makeStore(bucket: bucket, credentials: credentials)
         } catch let error as ObjectStoreError {
+            knownKeyIDs.learn(keyID, from: error)
             throw Self.verdict(for: error)
         }
         switch await verdicts.lookup(cacheKey) {
@@ -73,11 +79,13 @@ public struct StoreLoginAuthenticator: Authenticator {
                 try await store.validateCredentials()
                 await verdicts.record(cacheKey, accepted: true)
             } catch let error as ObjectStoreError {
+                knownKeyIDs.learn(keyID, from: error)
                 let verdict = Self.verdict(for: error)
                 if verdict == .rejected { await verdicts.record(cacheKey, accepted: false) }
                 throw verdict
             }
         }
+        knownKeyIDs.insert(keyID)
         return AuthenticatedSession(user: user, vfs: ObjectVFS(store: store, options: options))
     }
 
@@ -121,6 +129,33 @@ actor LoginVerdictCache {
         let now = Date().timeIntervalSince1970
         if entries.count > 10_000 { entries = entries.filter { $0.value.expires >= now } }
         entries[key] = (accepted, now + lifetime)
+    }
+}
+
+/// Key ids a store is known to have, at most `limit` of them (the oldest go first).
+final class KnownKeyIDs: Sendable {
+    static let limit = 10_000
+    private let known = LockedBox<(set: Set<String>, order: [String])>(([], []))
+
+    func contains(_ keyID: String) -> Bool { known.withValue { $0.set.contains(keyID) } }
+
+    func insert(_ keyID: String) {
+        known.withValue { known in
+            guard known.set.insert(keyID).inserted else { return }
+            known.order.append(keyID)
+            if known.order.count > Self.limit { known.set.remove(known.order.removeFirst()) }
+        }
+    }
+
+    /// What a refusal says of the key: a wrong signature or a denial is for a key the store
+    /// has; an unknown key id, or anything else (a missing bucket may be told before the key
+    /// is looked at), says nothing.
+    func learn(_ keyID: String, from error: ObjectStoreError) {
+        switch error {
+        case .invalidCredentials(let code, _) where code == "SignatureDoesNotMatch": insert(keyID)
+        case .accessDenied: insert(keyID)
+        default: break
+        }
     }
 }
 
