@@ -867,7 +867,8 @@ def test_a_spool_folder_smaller_than_the_budget_is_warned_of(tmp_path):
         assert str(small) not in str(refused.value), refused.value
         assert "big.bin" not in client.nlst()
         client.quit()
-        assert re.search(r"transfer finished: .*" + re.escape(str(small)), server.log_tail(100_000))
+        assert re.search(r"STOR /big.bin: failed: Insufficient storage space.*" + re.escape(str(small)),
+                         server.log_tail(100_000))
         roomy = OssftpServer(tmp_path / "srv2", [account], extra_args=["--spool_budget_mb", "8", "--part_size_mb", "4",
                                                                       "--spool_dir", str(small / "spool2")])
         roomy.start()
@@ -1054,3 +1055,27 @@ def server_with_a_small_spool(tmp_path):
             server.stop()
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+def test_the_log_says_who_changed_or_moved_what_and_how_it_ended(accounts_server):
+    """The log had "transfer finished: completed" for a transfer and nothing for DELE, MKD, RMD
+    or a rename, refused or done; only the login line named the user."""
+    admin = login(accounts_server, "admin", "a-pass-1")
+    admin.storbinary("STOR report.txt", io.BytesIO(b"x" * 1234))
+    admin.mkd("old")
+    admin.rename("report.txt", "old/report.txt")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        admin.rmd("missing")
+    admin.retrbinary("RETR old/report.txt", lambda _: None)
+    admin.quit()
+    reader = login(accounts_server, "reader", "r-pass-1")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        reader.delete("old/report.txt")
+    reader.quit()
+    log = accounts_server.log_tail(200_000)
+    for line in [r"user=admin .*STOR /report.txt: completed, 1234 bytes in \d+ ms",
+                 r"user=admin .*MKD /old: done",
+                 r"user=admin .*rename /report.txt to /old/report.txt: done",
+                 r"user=admin .*RMD /missing: /missing: no such file or directory.",
+                 r"user=admin .*RETR /old/report.txt: completed, 1234 bytes",
+                 r"user=reader .*DELE /old/report.txt: Permission denied: this account may not delete."]:
+        assert re.search(line, log), (line, log)

@@ -30,6 +30,8 @@ final class FTPControlHandler: ChannelInboundHandler {
     private var vfs: (any VFS)?
     private var dataSource: DataConnectionSource?
     private var transferHandle: TransferHandle?
+    /// The transfer the state machine started, for its log line.
+    private var startedTransfer: Machine.Transfer?
     private var transferTask: Task<Void, Never>?
     /// Lines read while a VFS operation or login is under way, answered in order after it.
     private var pending: [FTPControlLine] = []
@@ -380,6 +382,8 @@ final class FTPControlHandler: ChannelInboundHandler {
             case .success(let vfs):
                 handler.vfs = vfs
                 handler.activity?.loggedIn(as: user)
+                // Every later line of the session says whose it is.
+                handler.logger[metadataKey: "user"] = "\(user)"
                 handler.execute(handler.machine.authenticationSucceeded())
             case .failure(let reason):
                 // A login attempt is progress: the deadline counts from the last one (three
@@ -410,10 +414,14 @@ final class FTPControlHandler: ChannelInboundHandler {
         }, then: { handler, outcome in
             switch outcome {
             case .success(let result, let source):
+                if let change = operation.changeDescription { handler.logger.info("\(change): done") }
                 if let source { handler.dataSource = source }
                 handler.execute(handler.machine.operationSucceeded(operation, result: result))
                 handler.activity?.moved(to: handler.machine.workingDirectory.description)
             case .failure(let error):
+                if let change = operation.changeDescription {
+                    handler.logger.notice("\(change): \(Machine.TransferOutcome.words(error))")
+                }
                 handler.execute(handler.machine.operationFailed(operation, error))
             }
         })
@@ -518,18 +526,24 @@ final class FTPControlHandler: ChannelInboundHandler {
         guard !closing else { return }
         switch event {
         case .started(let transfer):
+            startedTransfer = transfer
             execute(machine.transferStarted(transfer))
         case .finished(let outcome):
             lastActivity = .now()
+            let moved = transferHandle?.counter.snapshotNow
             transferTask = nil
             transferHandle = nil
             activity?.setTransfer(nil)
+            let what = [startedTransfer?.verb, moved?.path].compactMap { $0 }.joined(separator: " ")
+            startedTransfer = nil
+            let line = "\(what.isEmpty ? "transfer" : what): \(outcome.logDescription)"
+                + (moved.map { ", \($0.bytes) bytes in \(Int($0.seconds * 1000)) ms" } ?? "")
             // A failure of the store or the spool is the operator's to see; a client's
             // cancel or disconnect is not.
             if case .failed = outcome {
-                logger.warning("transfer finished: \(outcome)")
+                logger.warning("\(line)")
             } else {
-                logger.info("transfer finished: \(outcome)")
+                logger.info("\(line)")
             }
             execute(machine.transferFinished(outcome))
             if registry.isStopping {

@@ -99,6 +99,9 @@ final class FTPTransferProgress: @unchecked Sendable {
     /// Seconds the client has moved nothing (0 while the transfer waits on the store).
     var secondsSinceMoved: Double { lock.withLock { storeWaits > 0 ? 0 : Date().timeIntervalSince(lastMoved) } }
 
+    /// The transfer as it stands now.
+    var snapshotNow: FTPTransferSnapshot { snapshot(now: Date()) }
+
     func snapshot(now: Date) -> FTPTransferSnapshot {
         lock.withLock {
             FTPTransferSnapshot(direction: direction.rawValue, path: path, bytes: bytes, size: size,
