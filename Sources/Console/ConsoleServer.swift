@@ -18,6 +18,9 @@ public struct ConsoleServer: Sendable {
     let logger: Logger
     let sessions = ConsoleLoginSessions()
     let failures = ConsoleLoginFailures()
+    /// Wrong tokens are answered at once, so guessing one could go on unseen: each is counted,
+    /// and said at most once a minute.
+    let wrongTokens = ConsoleWrongTokens()
     /// What one client holds whole (the executable's `IPLiteral.clientKey`: an IPv6 client's
     /// /64), the unit failed logins are counted by.
     let clientKey: @Sendable (String) -> String
@@ -152,8 +155,11 @@ public struct ConsoleServer: Sendable {
     }
 
     func isAuthenticated(_ request: Request) -> Bool {
-        if let token = Self.bearerToken(request), access.tokenMatches(token) {
-            return true
+        if let token = Self.bearerToken(request) {
+            if access.tokenMatches(token) { return true }
+            if let count = wrongTokens.countToLog() {
+                logger.notice("console: wrong token", metadata: ["refused": "\(count) since the last such line"])
+            }
         }
         if let cookie = request.cookies[Self.cookieName], sessions.isValid(cookie.value, stamp: access.current().stamp) {
             return true
@@ -202,7 +208,7 @@ public struct ConsoleServer: Sendable {
             return Self.html(ConsolePage.login(error: "Wrong password.", enabled: true), status: .unauthorized)
         }
         failures.succeeded(client)
-        logger.info("console: login")
+        logger.info("console: login", metadata: ["peer": "\(address)"])
         var response = Self.redirect(to: "/")
         response.setCookie(Cookie(name: Self.cookieName, value: sessions.open(stamp: credentials.stamp), path: "/", httpOnly: true,
                                   sameSite: .strict))

@@ -4,6 +4,17 @@ import Testing
 import OSSVFS
 
 @Suite struct ConnectionLimiterTests {
+    /// Refused connections left no trace; a flood of them must not flood the log either: the
+    /// first is said, then one line a minute per client.
+    @Test func refusedConnectionsAreLoggedOnceAMinutePerClient() {
+        let limiter = ConnectionLimiter()
+        #expect(limiter.refusalToLog("10.0.0.1") == 1)
+        for _ in 0..<50 { #expect(limiter.refusalToLog("10.0.0.1") == nil) }
+        #expect(limiter.refusalToLog("10.0.0.2") == 1)
+        #expect(limiter.refusalToLog("2001:db8::1") == 1)
+        #expect(limiter.refusalToLog("2001:db8::2") == nil)  // the same /64
+    }
+
     /// Every address that ever failed a login stayed on record for the life of the process.
     @Test func failuresOlderThanTheWindowAreForgotten() async throws {
         let limiter = ConnectionLimiter(limits: .init(banThreshold: 3, banWindow: 1, banDuration: 1))

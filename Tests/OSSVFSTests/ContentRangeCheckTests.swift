@@ -61,4 +61,18 @@ struct ContentRangeCheckTests {
         #expect(try !StoreEndpoint("https://oss-cn-hangzhou.aliyuncs.com").isIPAddress)
         #expect(try !StoreEndpoint("http://localhost:9000").isIPAddress)
     }
+
+    /// A key and secret written into the endpoint were repeated whole in the refusal, which
+    /// goes to the log and the console's list of errors.
+    @Test func credentialsInAnEndpointAreRefusedUnrepeated() {
+        for text in ["http://AKX:UrlUserinfoSecret81@127.0.0.1:45100", "https://AKX:Url/Secret@store.example/"] {
+            do {
+                _ = try StoreEndpoint(text)
+                Issue.record("\(text) was taken")
+            } catch {
+                let said = "\(error)"
+                #expect(!said.contains("Secret") && said.contains("***@"), "\(said)")
+            }
+        }
+    }
 }

@@ -724,3 +724,14 @@ def test_the_log_level_is_set_from_the_console_as_the_seeds_was(tmp_path, alice)
         assert " debug ossftp:" in server.log_tail()
     finally:
         server.stop()
+
+
+def test_wrong_tokens_are_logged_once_a_minute_with_their_count(protected):
+    """A wrong bearer token got 401 and no log line, and tokens are checked at once (no delay):
+    guessing one went unseen. The first is said, then one line a minute with the count."""
+    wrong = ConsoleClient(protected.web_port, token="tok-" + secrets.token_urlsafe(16))
+    for _ in range(5):
+        assert wrong.request("GET", "/api/status")[0] == 401
+    log = protected.log_tail()
+    assert log.count("console: wrong token") == 1 and "refused=1 since the last such line" in log, log
+    assert wrong.token not in log

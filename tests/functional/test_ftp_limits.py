@@ -12,6 +12,7 @@ import re
 import resource
 import secrets
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -115,6 +116,8 @@ def test_connection_caps_idle_timeout_and_bans(tmp_path):
         third = RawFTP(server.port)
         with RawFTP(server.port) as fourth:
             assert fourth.greeting.code == 421
+        with RawFTP(server.port) as fifth:
+            assert fifth.greeting.code == 421
         for c in open_ones + [third]:
             c.close()
         time.sleep(0.5)
@@ -139,6 +142,8 @@ def test_connection_caps_idle_timeout_and_bans(tmp_path):
             assert banned.greeting.code == 421
         # The ban is logged once, with the address and how long it lasts.
         assert server.log_tail().count("too many failed logins from 127.0.0.1: refused for 600 s") == 1
+        # Refused connections: the first is said; more within a minute are not, one by one.
+        assert server.log_tail().count("connection refused: Too many connections from your address.") == 1
     finally:
         server.stop()
 
@@ -1079,3 +1084,21 @@ def test_the_log_says_who_changed_or_moved_what_and_how_it_ended(accounts_server
                  r"user=admin .*RETR /old/report.txt: completed, 1234 bytes",
                  r"user=reader .*DELE /old/report.txt: Permission denied: this account may not delete."]:
         assert re.search(line, log), (line, log)
+
+
+def test_stored_files_take_the_servers_umask_whatever_their_size(tmp_path):
+    """Under umask 077 a small upload was stored 0600 and a large one 0644, readable by every
+    local user: the file linked from the spool was set to 0644 itself."""
+    account = Account("um", "u-" + secrets.token_urlsafe(10), "bucketum")
+    server = OssftpServer(tmp_path / "srv", [account], command_prefix=["sh", "-c", 'umask 077; exec "$0" "$@"'])
+    server.start()
+    try:
+        client = login(server, account.username, account.password)
+        client.storbinary("STOR small.txt", io.BytesIO(b"s"))
+        client.storbinary("STOR large.bin", io.BytesIO(os.urandom(20 << 20)))
+        client.storbinary("APPE large.bin", io.BytesIO(b"more"))
+        client.quit()
+        for name in ("small.txt", "large.bin"):
+            assert stat.S_IMODE(os.stat(server.bucket_dir() / name).st_mode) == 0o600, name
+    finally:
+        server.stop()

@@ -37,6 +37,11 @@ public final class ConnectionLimiter: Sendable {
     nonisolated(unsafe) private var perClient: [String: Int] = [:]
     nonisolated(unsafe) private var failures: [String: [Double]] = [:]
     nonisolated(unsafe) private var bannedUntil: [String: Double] = [:]
+    /// Refused connections by client not logged yet, and when the last one was.
+    nonisolated(unsafe) private var refusals: [String: (loggedAt: Double, unlogged: Int)] = [:]
+    /// At most one line a minute per client tells of its refused connections: a flood of them
+    /// must not become a flood of log lines.
+    static let refusalLogInterval = 60.0
     /// When both tables were last cleared of what expired.
     nonisolated(unsafe) private var lastSweep: Double = 0
     /// Clients tracked at most; past it the ones that failed longest ago are forgotten, down to
@@ -68,6 +73,25 @@ public final class ConnectionLimiter: Sendable {
             }
             total += 1
             perClient[client, default: 0] += 1
+            return nil
+        }
+    }
+
+    /// Counts a refused connection from `address`; returns how many went unlogged, this one
+    /// included, when it is time for a line (the first, then one a minute), else nil.
+    func refusalToLog(_ address: String) -> Int? {
+        lock.withLock {
+            let client = IPLiteral.clientKey(address)
+            let current = now
+            if refusals.count > Self.trackedClients {
+                refusals = refusals.filter { current - $0.value.loggedAt < Self.refusalLogInterval }
+            }
+            guard let last = refusals[client], current - last.loggedAt < Self.refusalLogInterval else {
+                let count = (refusals[client]?.unlogged ?? 0) + 1
+                refusals[client] = (current, 0)
+                return count
+            }
+            refusals[client] = (last.loggedAt, last.unlogged + 1)
             return nil
         }
     }

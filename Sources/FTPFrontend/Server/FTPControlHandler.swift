@@ -99,6 +99,11 @@ final class FTPControlHandler: ChannelInboundHandler {
         let peer = remote?.port.map { "\(address):\($0)" } ?? address
         logger[metadataKey: "peer"] = "\(peer)"
         if let refusal = limiter.admit(address) {
+            if let count = limiter.refusalToLog(address) {
+                let text = refusal.lines.joined(separator: " ")
+                logger.notice(count == 1 ? "connection refused: \(text)"
+                              : "connection refused: \(text) (\(count) refused from this client since the last such line)")
+            }
             execute(.sendAndClose(refusal))
             return
         }

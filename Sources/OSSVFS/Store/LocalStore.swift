@@ -351,7 +351,7 @@ extension LocalKeyLayout {
         {
             // Spool files are the owner's alone; an object's file is readable as a copied one is
             // (the spool folder, 700, keeps it private while it has that name too).
-            guard chmod(path, 0o644) == 0 else { throw ObjectStoreError.io(operation: "chmod \(path)", errno: errno) }
+            guard chmod(path, PosixFile.objectMode) == 0 else { throw ObjectStoreError.io(operation: "chmod \(path)", errno: errno) }
             if sync {
                 let linked = try PosixFile.openForReading(path)
                 try linked.sync()

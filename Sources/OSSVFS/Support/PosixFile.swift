@@ -74,11 +74,28 @@ public final class PosixFile: @unchecked Sendable {
         try open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: mode)
     }
 
-    /// Opens an existing file for writing at its end, readable by all (an object's file).
+    /// The mode of an object's file on the local store: 0644 less the process's umask, as a
+    /// file created with 0644 gets. Files linked from the spool (0600) or reopened are set to
+    /// it; set to 0644 itself, a large upload was readable by every local user under umask 077
+    /// while a small one was not. Read from /proc, since umask(2) can only be read by setting
+    /// it, which other threads creating files meanwhile would see.
+    public static let objectMode: mode_t = {
+        var umask: mode_t = 0o022
+        if let status = try? openForReading("/proc/self/status"), let bytes = try? status.read(at: 0, count: 8192) {
+            try? status.close()
+            let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("Umask:") }
+            if let value = line.flatMap({ mode_t($0.dropFirst(6).filter { $0 != " " && $0 != "\t" }, radix: 8) }) {
+                umask = value
+            }
+        }
+        return 0o644 & ~umask
+    }()
+
+    /// Opens an existing file for writing at its end, with ``objectMode`` (an object's file).
     /// Not O_APPEND: copy_file_range refuses such a descriptor.
     public static func openAtEnd(_ path: String) throws -> PosixFile {
         let file = try open(path, flags: O_WRONLY | O_CLOEXEC, mode: 0)
-        guard lseek(file.descriptor, 0, SEEK_END) >= 0, fchmod(file.descriptor, 0o644) == 0 else {
+        guard lseek(file.descriptor, 0, SEEK_END) >= 0, fchmod(file.descriptor, objectMode) == 0 else {
             throw ObjectStoreError.io(operation: "open \(path) at its end", errno: errno)
         }
         return file

@@ -69,7 +69,10 @@ public struct StoreEndpoint: Sendable, Equatable {
     /// or query (dropped, it would not have been used), a port out of range, a host with
     /// spaces or other characters no host name has.
     public init(_ text: String) throws {
-        func refuse(_ reason: String) -> Invalid { Invalid(description: "\(text): \(reason); write scheme://host[:port]") }
+        // Credentials written into the URL (`http://key:secret@host`) are refused with the
+        // rest, and not repeated in the message, which goes to logs and the console.
+        let shown = Self.withoutUserInfo(text)
+        func refuse(_ reason: String) -> Invalid { Invalid(description: "\(shown): \(reason); write scheme://host[:port]") }
         var rest = Substring(text)
         scheme = "https"
         if let range = rest.range(of: "://") {
@@ -92,8 +95,17 @@ public struct StoreEndpoint: Sendable, Equatable {
         }
         guard !host.isEmpty else { throw refuse("no host") }
         let isIPv6 = host.hasPrefix("[") && host.hasSuffix("]")
+        guard !host.contains("@") else { throw refuse("credentials do not go in the endpoint (give them as the account's)") }
         guard isIPv6 || host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") })
         else { throw refuse("\(host) is not a host name") }
+    }
+
+    /// `text` with everything between the scheme and its last `@` replaced by `***` (no
+    /// endpoint has an `@`; a secret with a `/` in it would end the authority early).
+    static func withoutUserInfo(_ text: String) -> String {
+        let start = text.range(of: "://")?.upperBound ?? text.startIndex
+        guard let at = text[start...].lastIndex(of: "@") else { return text }
+        return String(text[..<start]) + "***" + String(text[at...])
     }
 
     /// Whether the host is an IP address, which cannot take a bucket name in front of it:
