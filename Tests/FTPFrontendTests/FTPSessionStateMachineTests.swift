@@ -97,6 +97,16 @@ import Testing
             == .send(FTPReply(.notLoggedIn, "Login incorrect (users are access_key_id/bucket_name).")))
     }
 
+    /// Right credentials a store will not serve (a RAM policy without GetBucketInfo): 530 with
+    /// the reason, as the seed's users were told why.
+    @Test func aLoginTheStoreRefusesSaysWhy() {
+        var machine = Machine()
+        _ = machine.receivedLine(line("USER LTAIkey/photos"))
+        _ = machine.receivedLine(line("PASS secret"))
+        #expect(machine.authenticationFailed(reason: .refusedByStore("no GetBucketInfo"))
+            == .send(FTPReply(.notLoggedIn, "Login refused by the store: no GetBucketInfo.")))
+    }
+
     @Test func anUnreachableStoreAtLoginIs421AndNoFailedLogin() {
         var machine = Machine(maxFailedLogins: 1)
         _ = machine.receivedLine(line("USER alice"))

@@ -15,7 +15,7 @@ import Testing
 
     @Test func refusalsNoRetryChangesAreNotTransient() {
         let archived = ObjectStoreError.service(status: 403, code: "InvalidObjectState", message: "archived", requestID: nil)
-        #expect(VFSError(archived, path: "/cold.bin") == .permissionDenied("/cold.bin is archived: restore it before reading it (InvalidObjectState)"))
+        #expect(VFSError(archived, path: "/cold.bin") == .permissionDenied("/cold.bin is archived: restore it first (InvalidObjectState)"))
         let large = ObjectStoreError.service(status: 400, code: "EntityTooLarge", message: "too large", requestID: nil)
         guard case .tooLarge = VFSError(large, path: "/big.iso") else { Issue.record("EntityTooLarge is not tooLarge"); return }
     }

@@ -360,6 +360,10 @@ final class FTPControlHandler: ChannelInboundHandler {
                 logger.info("login", metadata: ["user": "\(user)"])
                 FTPMetrics.loginSucceeded.increment()
                 return .success(authenticated.vfs)
+            } catch AuthenticationError.refusedByStore(let reason) {
+                // Right credentials the store will not serve: no ban, no delay.
+                logger.warning("login refused by the store", metadata: ["user": "\(user)", "reason": "\(reason)"])
+                return .failure(.refusedByStore(reason))
             } catch AuthenticationError.unavailable(let reason) {
                 // The store, not the password: no ban, no delay.
                 logger.warning("login while the account's storage cannot be reached", metadata: ["user": "\(user)", "reason": "\(reason)"])

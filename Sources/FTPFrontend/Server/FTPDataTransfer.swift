@@ -324,8 +324,11 @@ struct FTPDataTransfer: Sendable {
             // dropped, within bounds, so that it finishes and reads the reply.
             var refused: (error: VFSError, at: ContinuousClock.Instant)?
             var dropped = 0
+            // Counted while the socket is read, not through the commit: an upload that only
+            // waits for its store does not shrink the others' writes.
             UploadGathering.begin()
-            defer { UploadGathering.end() }
+            var receiving = true
+            defer { if receiving { UploadGathering.end() } }
             try await channel.executeThenClose { inbound, _ in
                 for try await buffer in inbound {
                     let count = buffer.readableBytes
@@ -362,6 +365,8 @@ struct FTPDataTransfer: Sendable {
                     }
                 }
             }
+            receiving = false
+            UploadGathering.end()
             if let refused { return .failed(refused.error) }
             // The client has sent everything: from here on only the store is waited for.
             storeWait(true)

@@ -22,6 +22,10 @@ extension FTPSessionStateMachine {
             return .sendAndClose(FTPReply(.serviceNotAvailable, "The account's storage cannot be reached now; try again later."))
         }
         failedLogins += 1
+        if case .refusedByStore(let reason) = reason, failedLogins < maxFailedLogins {
+            state = .awaitingUser
+            return .send(FTPReply(.notLoggedIn, "Login refused by the store: \(reason)."))
+        }
         if failedLogins >= maxFailedLogins {
             state = .closed
             return .sendAndClose(FTPReply(.serviceNotAvailable, "Too many failed logins; closing."))

@@ -44,6 +44,10 @@ public enum AuthenticationError: Error, Sendable, Equatable {
     case rejected
     /// The account exists but its store could not be reached or set up.
     case unavailable(String)
+    /// The store took the key and secret but refuses what a session needs (a RAM policy
+    /// without GetBucketInfo): the administrator's to change, not a guess to count toward a
+    /// ban. The reason is told to the client, who proved the secret.
+    case refusedByStore(String)
 }
 
 /// Accounts from config.json: each a user name, a password check, and the VFS it opens.
@@ -67,8 +71,6 @@ public struct ConfiguredAccount: Sendable {
 /// Checks logins against the configured accounts.
 public struct AccountAuthenticator: Authenticator {
     private let accounts: [String: ConfiguredAccount]
-    /// Whether no account is configured.
-    public var isEmpty: Bool { accounts.isEmpty }
     // Checked when the user is unknown, so that the time taken does not reveal which users exist:
     // as costly as the accounts' own hashes (the frontends also answer every failure at one
     // deadline, which covers the hash).

@@ -65,6 +65,12 @@ public struct StoreLoginAuthenticator: Authenticator {
         let store: HTTPObjectStore
         do {
             store = try await factory.makeStore(bucket: bucket, credentials: credentials)
+        } catch ObjectStoreError.accessDenied {
+            // Only asking the bucket's region makes a store refuse before a session: the key
+            // and secret were right (docs/SEMANTICS.md, logins).
+            knownKeyIDs.insert(keyID)
+            throw AuthenticationError.refusedByStore(
+                "the key may not ask the bucket's region (GetBucketInfo); the administrator can grant it or name the endpoint")
         } catch let error as ObjectStoreError {
             knownKeyIDs.learn(keyID, from: error)
             throw Self.verdict(for: error)
@@ -91,9 +97,7 @@ public struct StoreLoginAuthenticator: Authenticator {
 
     static func verdict(for error: ObjectStoreError) -> AuthenticationError {
         switch error {
-        // AccessDenied before a store is made: the key may not ask the bucket's region, and no
-        // session could work without it.
-        case .invalidCredentials, .noSuchBucket, .invalidKey, .accessDenied: return .rejected
+        case .invalidCredentials, .noSuchBucket, .invalidKey: return .rejected
         // 400: the store found the request malformed, and only the login's names vary in it.
         case .service(let status, _, _, _) where status == 400: return .rejected
         default: return .unavailable("\(error)")
@@ -169,11 +173,11 @@ public struct ChainedAuthenticator: Authenticator {
 
     public func mayBeUser(_ user: String) -> Bool { authenticators.contains { $0.mayBeUser(user) } }
 
+    /// The hints of the authenticators that have one. (Saying that configured accounts exist
+    /// as well would tell it to anyone who connects.)
     public var loginHint: String? {
         let hints = authenticators.compactMap(\.loginHint)
-        guard !hints.isEmpty else { return nil }
-        let accounts = authenticators.contains { ($0 as? AccountAuthenticator).map { !$0.isEmpty } ?? false }
-        return hints.joined(separator: "; ") + (accounts ? ", or an account of the server's" : "")
+        return hints.isEmpty ? nil : hints.joined(separator: "; ")
     }
 
     public func authenticate(user: String, password: String) async throws -> AuthenticatedSession {

@@ -95,7 +95,7 @@ public enum VFSError: Error, Sendable, Equatable {
             } else if code == "InvalidObjectState" {
                 // An archived object (OSS's Archive classes, S3's Glacier) reads only once
                 // restored: asking again will not help, so 550 and EACCES, not 451.
-                self = .permissionDenied("\(path) is archived: restore it before reading it (InvalidObjectState)")
+                self = .permissionDenied("\(path) is archived: restore it first (InvalidObjectState)")
             } else if code == "EntityTooLarge" {
                 self = .tooLarge("\(path): the store takes no object this large (EntityTooLarge)")
             } else if status >= 500 || status == 429 {
