@@ -6,6 +6,16 @@ import OSSVFS
 @Suite struct ConnectionLimiterTests {
     /// Refused connections left no trace; a flood of them must not flood the log either: the
     /// first is said, then one line a minute per client.
+    /// A reload to ban_threshold 0 ("no bans") left the bans in force until they ran out.
+    @Test func turningBansOffLiftsTheOnesInForce() {
+        let limiter = ConnectionLimiter(limits: .init(banThreshold: 2))
+        _ = limiter.recordFailedLogin("10.0.0.9")
+        _ = limiter.recordFailedLogin("10.0.0.9")
+        #expect(limiter.isBanned("10.0.0.9") && limiter.admit("10.0.0.9") != nil)
+        limiter.limits.banThreshold = 0
+        #expect(!limiter.isBanned("10.0.0.9") && limiter.admit("10.0.0.9") == nil)
+    }
+
     @Test func refusedConnectionsAreLoggedOnceAMinutePerClient() {
         let limiter = ConnectionLimiter()
         #expect(limiter.refusalToLog("10.0.0.1") == 1)

@@ -62,7 +62,8 @@ public final class ConnectionLimiter: Sendable {
         lock.withLock {
             let client = IPLiteral.clientKey(address)
             if let until = bannedUntil[client] {
-                if until > now { return Self.bannedReply }
+                // A reload to ban_threshold 0 ("no bans") lifts the bans in force as well.
+                if until > now && inForce.banThreshold > 0 { return Self.bannedReply }
                 bannedUntil[client] = nil
             }
             if total >= inForce.maxConnections {
@@ -109,7 +110,7 @@ public final class ConnectionLimiter: Sendable {
     /// Whether `address` is banned now. Checked at every login, not only at connect: connections
     /// opened before the ban would otherwise go on guessing, and a right guess would log in.
     func isBanned(_ address: String) -> Bool {
-        lock.withLock { (bannedUntil[IPLiteral.clientKey(address)] ?? 0) > now }
+        lock.withLock { inForce.banThreshold > 0 && (bannedUntil[IPLiteral.clientKey(address)] ?? 0) > now }
     }
 
     /// Counts a failed login; enough of them within the window ban the address (none with a
