@@ -35,7 +35,8 @@ run-debs:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: Makefile
+# After the Debian packages (python3-venv among them), never beside them.
+$(VENV)/.installed: Makefile | debs
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check $(PY_PACKAGES)
 	@touch $@

@@ -310,7 +310,8 @@ struct MountCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("ossftp mount: warning: \(ServeSettings.seedOSSWarning(mark))\n".utf8))
                     inferred = "oss"
                 }
-                let serverProvider = own(server?.provider)?.lowercased() ?? inferred ?? target.provider
+                // `--provider` names the server's provider, as for `serve`.
+                let serverProvider = provider?.lowercased() ?? own(server?.provider)?.lowercased() ?? inferred ?? target.provider
                 target.provider = own(entry.provider)?.lowercased() ?? serverProvider
                 let sameStore = target.provider == serverProvider
                 target.bucket = entry.bucket_name ?? ""

@@ -25,6 +25,21 @@ import OSSVFS
         #expect(limiter.refusalToLog("2001:db8::2") == nil)  // the same /64
     }
 
+    /// Per client alone, a flood from many addresses (a /48 has 65,536 clients) was a line per
+    /// client; the lines of a minute are bounded, and the next one counts what was not said.
+    @Test func refusalLinesAreBoundedInAllAndCountWhatWasHeld() {
+        let limiter = ConnectionLimiter()
+        let start = 1_000_000.0
+        for index in 0..<ConnectionLimiter.refusalLinesPerMinute {
+            #expect(limiter.refusalToLog("10.1.0.\(index)", at: start) == 1)
+        }
+        for index in 0..<500 { #expect(limiter.refusalToLog("10.2.\(index / 200).\(index % 200)", at: start + 1) == nil) }
+        #expect(limiter.refusalToLog("10.1.0.0", at: start + 2) == nil)
+        // The next minute: the first line says what was held (500 others, one of 10.1.0.0's).
+        #expect(limiter.refusalToLog("10.1.0.0", at: start + 61) == 502)
+        #expect(limiter.refusalToLog("10.3.0.1", at: start + 62) == 1)
+    }
+
     /// Every address that ever failed a login stayed on record for the life of the process.
     @Test func failuresOlderThanTheWindowAreForgotten() async throws {
         let limiter = ConnectionLimiter(limits: .init(banThreshold: 3, banWindow: 1, banDuration: 1))

@@ -39,9 +39,13 @@ public final class ConnectionLimiter: Sendable {
     nonisolated(unsafe) private var bannedUntil: [String: Double] = [:]
     /// Refused connections by client not logged yet, and when the last one was.
     nonisolated(unsafe) private var refusals: [String: (loggedAt: Double, unlogged: Int)] = [:]
-    /// At most one line a minute per client tells of its refused connections: a flood of them
-    /// must not become a flood of log lines.
+    /// Lines about refused connections in the current minute, and refusals not logged in it.
+    nonisolated(unsafe) private var refusalMinute: (start: Double, lines: Int, unlogged: Int) = (0, 0, 0)
+    /// At most one line a minute per client tells of its refused connections, and at most
+    /// `refusalLinesPerMinute` lines in all (a flood from a whole /48 has 65,536 clients): a
+    /// flood of connections must not become a flood of log lines.
     static let refusalLogInterval = 60.0
+    static let refusalLinesPerMinute = 20
     /// When both tables were last cleared of what expired.
     nonisolated(unsafe) private var lastSweep: Double = 0
     /// Clients tracked at most; past it the ones that failed longest ago are forgotten, down to
@@ -79,21 +83,31 @@ public final class ConnectionLimiter: Sendable {
     }
 
     /// Counts a refused connection from `address`; returns how many went unlogged, this one
-    /// included, when it is time for a line (the first, then one a minute), else nil.
-    func refusalToLog(_ address: String) -> Int? {
+    /// included (from this client, and from all when the minute's lines ran out), when it is
+    /// time for a line: a client's first, then one a minute, within the minute's lines.
+    func refusalToLog(_ address: String, at current: Double? = nil) -> Int? {
         lock.withLock {
             let client = IPLiteral.clientKey(address)
-            let current = now
-            if refusals.count > Self.trackedClients {
-                refusals = refusals.filter { current - $0.value.loggedAt < Self.refusalLogInterval }
+            let current = current ?? now
+            if current - refusalMinute.start >= Self.refusalLogInterval {
+                refusalMinute = (current, 0, refusalMinute.unlogged)
+                // Clients logged over a minute ago need no entry (their next line is due) unless
+                // they have refusals to count, kept ten minutes: at most 20 a minute join it.
+                refusals = refusals.filter { current - $0.value.loggedAt < Self.refusalLogInterval
+                    || ($0.value.unlogged > 0 && current - $0.value.loggedAt < 10 * Self.refusalLogInterval) }
             }
-            guard let last = refusals[client], current - last.loggedAt < Self.refusalLogInterval else {
-                let count = (refusals[client]?.unlogged ?? 0) + 1
-                refusals[client] = (current, 0)
-                return count
+            let last = refusals[client]
+            guard last.map({ current - $0.loggedAt >= Self.refusalLogInterval }) ?? true,
+                refusalMinute.lines < Self.refusalLinesPerMinute
+            else {
+                if let last { refusals[client] = (last.loggedAt, last.unlogged + 1) } else { refusalMinute.unlogged += 1 }
+                return nil
             }
-            refusals[client] = (last.loggedAt, last.unlogged + 1)
-            return nil
+            let count = (last?.unlogged ?? 0) + 1 + refusalMinute.unlogged
+            refusalMinute.lines += 1
+            refusalMinute.unlogged = 0
+            refusals[client] = (current, 0)
+            return count
         }
     }
 

@@ -32,6 +32,19 @@ final class FTPControlHandler: ChannelInboundHandler {
     private var transferHandle: TransferHandle?
     /// The transfer the state machine started, for its log line.
     private var startedTransfer: Machine.Transfer?
+    /// How many lines about its own commands this session may still log this minute.
+    private var logBudget = SessionLogBudget()
+
+    /// Logs a line about the session's own commands at `level`, within its budget (past it,
+    /// at DEBUG).
+    private func logSessionLine(_ line: String, level: Logger.Level) {
+        guard level > .debug else { return logger.debug("\(SessionLogBudget.shown(line))") }
+        if let shown = logBudget.admit(line) {
+            logger.log(level: level, "\(shown)")
+        } else {
+            logger.debug("\(SessionLogBudget.shown(line))")
+        }
+    }
     private var transferTask: Task<Void, Never>?
     /// Lines read while a VFS operation or login is under way, answered in order after it.
     private var pending: [FTPControlLine] = []
@@ -102,7 +115,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             if let count = limiter.refusalToLog(address) {
                 let text = refusal.lines.joined(separator: " ")
                 logger.notice(count == 1 ? "connection refused: \(text)"
-                              : "connection refused: \(text) (\(count) refused from this client since the last such line)")
+                              : "connection refused: \(text) (\(count) refused since the last such line)")
             }
             execute(.sendAndClose(refusal))
             return
@@ -343,6 +356,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             FTPMetrics.loginSucceeded.increment()
             vfs = session.vfs
             activity?.loggedIn(as: user)
+            self.logger[metadataKey: "user"] = "\(user)"
             execute(machine.authenticationSucceeded())
             return
         }
@@ -366,7 +380,8 @@ final class FTPControlHandler: ChannelInboundHandler {
                 return .failure(.refusedByStore(reason))
             } catch AuthenticationError.unavailable(let reason) {
                 // The store, not the password: no ban, no delay.
-                logger.warning("login while the account's storage cannot be reached", metadata: ["user": "\(user)", "reason": "\(reason)"])
+                let shown = authenticator.mayBeUser(user) ? user : "(not known to be an account)"
+                logger.warning("login while the account's storage cannot be reached", metadata: ["user": "\(shown)", "reason": "\(reason)"])
                 return .failure(.unavailable(reason))
             } catch {
                 // A name that is no account's may be a password typed one field early.
@@ -423,13 +438,14 @@ final class FTPControlHandler: ChannelInboundHandler {
         }, then: { handler, outcome in
             switch outcome {
             case .success(let result, let source):
-                if let change = operation.changeDescription { handler.logger.info("\(change): done") }
+                if let change = operation.changeDescription { handler.logSessionLine("\(change): done", level: .info) }
                 if let source { handler.dataSource = source }
                 handler.execute(handler.machine.operationSucceeded(operation, result: result))
                 handler.activity?.moved(to: handler.machine.workingDirectory.description)
             case .failure(let error):
                 if let change = operation.changeDescription {
-                    handler.logger.notice("\(change): \(Machine.TransferOutcome.words(error))")
+                    handler.logSessionLine("\(change): \(Machine.TransferOutcome.words(error))",
+                                           level: error.isClientMistake ? .debug : .notice)
                 }
                 handler.execute(handler.machine.operationFailed(operation, error))
             }
@@ -454,6 +470,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             return
         }
         dataSource = nil
+        startedTransfer = transfer
         let handle = TransferHandle(FTPTransferProgress(transfer))
         transferHandle = handle
         activity?.setTransfer(handle.counter)
@@ -535,7 +552,6 @@ final class FTPControlHandler: ChannelInboundHandler {
         guard !closing else { return }
         switch event {
         case .started(let transfer):
-            startedTransfer = transfer
             execute(machine.transferStarted(transfer))
         case .finished(let outcome):
             lastActivity = .now()
@@ -548,11 +564,11 @@ final class FTPControlHandler: ChannelInboundHandler {
             let line = "\(what.isEmpty ? "transfer" : what): \(outcome.logDescription)"
                 + (moved.map { ", \($0.bytes) bytes in \(Int($0.seconds * 1000)) ms" } ?? "")
             // A failure of the store or the spool is the operator's to see; a client's
-            // cancel or disconnect is not.
-            if case .failed = outcome {
-                logger.warning("\(line)")
+            // cancel or disconnect is not, and a refusal of what it asked is DEBUG.
+            if case .failed = outcome, !outcome.isClientMistake {
+                logSessionLine(line, level: .warning)
             } else {
-                logger.info("\(line)")
+                logSessionLine(line, level: outcome.isClientMistake ? .debug : .info)
             }
             execute(machine.transferFinished(outcome))
             if registry.isStopping {

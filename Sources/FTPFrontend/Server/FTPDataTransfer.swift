@@ -310,6 +310,8 @@ struct FTPDataTransfer: Sendable {
         async
         -> Outcome
     {
+        // Set when a write was refused: the outcome, however the drain that follows ends.
+        var refused: (error: VFSError, at: ContinuousClock.Instant)?
         do {
             var pendingCR = false
             // Socket reads (often 64 KiB or less) are gathered into larger writes: one hop to
@@ -322,7 +324,6 @@ struct FTPDataTransfer: Sendable {
             // is still sending: closed at once, its connection was reset and curl or ftplib
             // reported "connection reset" instead of the 452. What it still sends is read and
             // dropped, within bounds, so that it finishes and reads the reply.
-            var refused: (error: VFSError, at: ContinuousClock.Instant)?
             var dropped = 0
             // Counted while the socket is read, not through the commit: an upload that only
             // waits for its store does not shrink the others' writes.
@@ -376,8 +377,11 @@ struct FTPDataTransfer: Sendable {
             await writer.abort()
             return .failed(error)
         } catch {
-            lost(error)
             await writer.abort()
+            // A refused upload whose client then reset the connection: the refusal is what
+            // the operator needs to hear of (a full spool), not the reset.
+            if let refused { return .failed(refused.error) }
+            lost(error)
             return .connectionLost
         }
         // A client that dies closes its data and control connections together, and the data

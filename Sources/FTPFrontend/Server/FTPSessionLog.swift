@@ -62,4 +62,63 @@ extension FTPSessionStateMachine.TransferOutcome {
         let reply = FTPReply(error).lines.joined(separator: " ")
         return reply.contains(error.detail) ? reply : "\(reply) (\(error.detail))"
     }
+
+    /// Whether the client's own request was at fault (a missing file, a bad name): logged at
+    /// DEBUG, since a client can ask for such things as fast as it can send lines.
+    var isClientMistake: Bool {
+        switch self {
+        case .refused(let error), .failed(let error): return error.isClientMistake
+        case .notADirectoryListing: return true
+        case .completed, .noDataConnection, .connectionLost, .sessionNotResumed, .aborted, .stalled: return false
+        }
+    }
+}
+
+extension VFSError {
+    /// A refusal of what the client asked, not a fault of the server or the store.
+    var isClientMistake: Bool {
+        switch self {
+        case .notFound, .alreadyExists, .notDirectory, .isDirectory, .directoryNotEmpty, .invalidName, .nameTooLong,
+            .invalidRange, .unsupported:
+            return true
+        case .permissionDenied, .integrity, .noSpace, .tooLarge, .busy, .storeUnavailable, .storeFailure:
+            return false
+        }
+    }
+}
+
+/// A session's lines about its own commands, as logged: control characters of the client's
+/// names shown as `?` (as LIST shows them: an ESC wrote a live escape sequence into the log),
+/// at most 512 characters; and at most `perMinute` lines a minute at their own level, the rest
+/// at DEBUG, with the count said on the next line let through.
+struct SessionLogBudget {
+    static let perMinute = 120
+    static let longest = 512
+    private var windowStart: ContinuousClock.Instant?
+    private var used = 0
+    private var held = 0
+
+    /// The line to log at its level, or nil when over the budget (log it at DEBUG then).
+    mutating func admit(_ line: String, now: ContinuousClock.Instant = .now) -> String? {
+        if let start = windowStart, now - start < .seconds(60) {
+            guard used < Self.perMinute else {
+                held += 1
+                return nil
+            }
+        } else {
+            windowStart = now
+            used = 0
+        }
+        used += 1
+        let shown = Self.shown(line)
+        guard held > 0 else { return shown }
+        defer { held = 0 }
+        return "\(shown) (\(held) lines before this one were logged at DEBUG only: over \(Self.perMinute) a minute)"
+    }
+
+    /// `line` with control characters as `?`, cut at `longest` characters.
+    static func shown(_ line: String) -> String {
+        let listed = FTPListingFormatter.listed(line)
+        return listed.count > longest ? String(listed.prefix(longest)) + "…" : listed
+    }
 }

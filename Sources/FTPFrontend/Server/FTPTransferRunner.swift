@@ -87,7 +87,12 @@ struct FTPTransferRunner: Sendable {
         var outcome = await mover.run(prepared, over: channel, progress: { handle.counter.moved($0) },
                                       storeWait: { handle.counter.waitingOnStore($0) }, aborted: { handle.wasAborted })
         watchdog.cancel()
-        if handle.wasAborted && outcome != .completed { outcome = stalled.value ? .stalled(seconds: Int(stallTimeout)) : .aborted }
+        // A store's or spool's failure stays the outcome: an abort or stall during the drain of
+        // a refused upload came after it.
+        if case .failed = outcome {
+        } else if handle.wasAborted && outcome != .completed {
+            outcome = stalled.value ? .stalled(seconds: Int(stallTimeout)) : .aborted
+        }
         if outcome == .connectionLost, source.tls?.refusedUnresumed.value == true {
             logger.notice("data connection refused: it did not resume the control connection's TLS session")
             outcome = .sessionNotResumed
