@@ -174,6 +174,9 @@ struct MountCommand: AsyncParsableCommand {
                                                  kept: FuseFilesystem.keptHeaderBytes) {
             FileHandle.standardError.write(Data("ossftp: warning: \(warning)\n".utf8))
         }
+        // What to mount, before detaching: its warnings (the seed's config.json read as OSS) and
+        // errors reach the user's terminal, not only mount.log.
+        let target = try resolveTarget()
         if !foreground { try detach() }
         MallocTuning.apply()
         OpenFilesLimit.raise()
@@ -194,7 +197,6 @@ struct MountCommand: AsyncParsableCommand {
         case "native": .native
         default: .refuse
         }
-        let target = try resolveTarget()
         let transport = CurlTransport()
         let objectStore = try await makeStore(target, transport: transport)
         // Said now, not as EXDEV on every rename once mounted.
@@ -307,7 +309,9 @@ struct MountCommand: AsyncParsableCommand {
                 if own(server?.provider) == nil, provider == nil,
                     let mark = ServeSettings.seedOSSSetting(server: server, accounts: accounts)
                 {
-                    FileHandle.standardError.write(Data("ossftp mount: warning: \(ServeSettings.seedOSSWarning(mark))\n".utf8))
+                    if ProcessInfo.processInfo.environment[Self.warnedVariable] == nil {
+                        FileHandle.standardError.write(Data("ossftp mount: warning: \(ServeSettings.seedOSSWarning(mark))\n".utf8))
+                    }
                     inferred = "oss"
                 }
                 // `--provider` names the server's provider, as for `serve`.
@@ -347,6 +351,9 @@ struct MountCommand: AsyncParsableCommand {
         target.s3Checksum = store.s3Checksum ?? target.s3Checksum
         return target
     }
+
+    /// Set for the detached child: the parent has said the warnings already.
+    static let warnedVariable = "OSSFTP_MOUNT_WARNED"
 
     /// Seconds the store's requests may go on once a signal asked the mount to end, and again
     /// for the last try at what the journal still holds.
@@ -434,6 +441,9 @@ struct MountCommand: AsyncParsableCommand {
         child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].hasPrefix("/")
             ? CommandLine.arguments[0] : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0])
         child.arguments = Array(CommandLine.arguments.dropFirst()) + ["--foreground"]
+        // This process said the warnings of resolving the target; the child, whose errors it
+        // repeats, need not say them again.
+        child.environment = ProcessInfo.processInfo.environment.merging([Self.warnedVariable: "1"]) { $1 }
         child.standardInput = FileHandle.nullDevice
         child.standardOutput = FileHandle.nullDevice
         let logPath = spoolDirectory + "/mount.log"

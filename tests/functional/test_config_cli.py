@@ -623,9 +623,11 @@ def test_mount_reads_the_seed_tools_config_as_serve_does(tmp_path):
         "ossftp": {"address": "127.0.0.1", "port": 2048, "bucket_endpoints": f"photos.127.0.0.1:{free_port()}"}}}))
     config.chmod(0o600)
     (tmp_path / "mnt").mkdir()
-    result = run("mount", "--config", str(config), "--account", "cam", str(tmp_path / "mnt"), "--foreground",
-                 cwd=tmp_path)
-    assert result.returncode == 69, result.stderr
-    assert "no provider is named, and modules.ossftp.bucket_endpoints is the seed tool's" in result.stderr
-    # The bucket's endpoint from the file: nothing listens there.
-    assert "cannot use oss bucket photos: Input/output error (cannot connect to the store)" in result.stderr, result.stderr
+    for detached in (False, True):
+        result = run("mount", "--config", str(config), "--account", "cam", str(tmp_path / "mnt"),
+                     *([] if detached else ["--foreground"]), "--spool_dir", str(tmp_path / "spool"), cwd=tmp_path)
+        assert result.returncode == 69, result.stderr
+        # Said on the terminal once, also when the mount detaches (it went to mount.log alone).
+        assert result.stderr.count("no provider is named, and modules.ossftp.bucket_endpoints is the seed tool's") == 1
+        # The bucket's endpoint from the file: nothing listens there.
+        assert "cannot use oss bucket photos: Input/output error (cannot connect to the store)" in result.stderr, result.stderr
