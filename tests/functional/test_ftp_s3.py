@@ -1343,3 +1343,25 @@ def test_a_secret_typed_as_the_user_name_is_not_logged(seaweedfs, s3ftp, bucket)
     assert secret_like not in log and secret_like.split("/")[1] not in log, log
     # A key id the store has (it told a wrong secret for it) is named, as before.
     assert f"user={known_user}" in log, log
+
+
+def test_a_secret_typed_as_the_user_name_is_not_logged_when_the_store_is_away(tmp_path):
+    """The login line for a store that cannot be reached logged the user name as typed: a
+    secret with a '/' typed into the user field, whole."""
+    from netutil import free_port
+
+    server = OssftpServer(tmp_path / "srv", [], extra_args=[
+        "--provider", "s3", "--endpoint", f"http://{HOST}:{free_port()}", "--region", "us-east-1"])
+    server.start()
+    try:
+        secret_like = "wJalrXUtnFEMI/K7MDENG" + secrets.token_hex(8)
+        client = ftplib.FTP()
+        client.connect(HOST, server.port, timeout=60)
+        with pytest.raises(ftplib.error_temp, match="^421"):
+            client.login(secret_like, "x")
+        client.close()
+        log = server.log_tail(200_000)
+        assert "login while the account's storage cannot be reached" in log, log
+        assert secret_like not in log and secret_like.split("/")[1] not in log, log
+    finally:
+        server.stop()
