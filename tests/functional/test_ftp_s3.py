@@ -1334,11 +1334,7 @@ def test_a_secret_typed_as_the_user_name_is_not_logged(seaweedfs, s3ftp, bucket)
     secret_like = "wJalrXUtnFEMI/K7MDENG" + secrets.token_hex(8)
     known_user = f"{seaweedfs.admin.access_key}/{bucket}"
     for user in (secret_like, known_user):
-        client = ftplib.FTP()
-        client.connect(HOST, s3ftp.port, timeout=20)
-        with pytest.raises(ftplib.error_perm, match="^530"):
-            client.login(user, "not-the-secret")
-        client.close()
+        refused_login(s3ftp, user, ftplib.error_perm, "^530")
     log = s3ftp.log_tail(200_000)
     assert secret_like not in log and secret_like.split("/")[1] not in log, log
     # A key id the store has (it told a wrong secret for it) is named, as before.
@@ -1355,13 +1351,18 @@ def test_a_secret_typed_as_the_user_name_is_not_logged_when_the_store_is_away(tm
     server.start()
     try:
         secret_like = "wJalrXUtnFEMI/K7MDENG" + secrets.token_hex(8)
-        client = ftplib.FTP()
-        client.connect(HOST, server.port, timeout=60)
-        with pytest.raises(ftplib.error_temp, match="^421"):
-            client.login(secret_like, "x")
-        client.close()
+        refused_login(server, secret_like, ftplib.error_temp, "^421")
         log = server.log_tail(200_000)
         assert "login while the account's storage cannot be reached" in log, log
         assert secret_like not in log and secret_like.split("/")[1] not in log, log
     finally:
         server.stop()
+
+
+def refused_login(server: OssftpServer, user: str, error: type, reply: str) -> None:
+    """A login as `user` with a wrong secret, refused with `error` matching `reply`."""
+    client = ftplib.FTP()
+    client.connect(HOST, server.port, timeout=60)
+    with pytest.raises(error, match=reply):
+        client.login(user, "not-the-secret")
+    client.close()
