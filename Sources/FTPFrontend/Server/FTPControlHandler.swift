@@ -38,12 +38,19 @@ final class FTPControlHandler: ChannelInboundHandler {
     /// Logs a line about the session's own commands at `level`, within its budget (past it,
     /// at DEBUG).
     private func logSessionLine(_ line: String, level: Logger.Level) {
-        guard level > .debug else { return logger.debug("\(SessionLogBudget.shown(line))") }
-        if let shown = logBudget.admit(line) {
+        if level > .debug, let shown = logBudget.admit(line) {
             logger.log(level: level, "\(shown)")
         } else {
             logger.debug("\(SessionLogBudget.shown(line))")
         }
+    }
+
+    /// A login went through: the session's file tree, and its user on every later log line.
+    private func loggedIn(as user: String, vfs: any VFS) {
+        self.vfs = vfs
+        activity?.loggedIn(as: user)
+        logger[metadataKey: "user"] = "\(user)"
+        execute(machine.authenticationSucceeded())
     }
     private var transferTask: Task<Void, Never>?
     /// Lines read while a VFS operation or login is under way, answered in order after it.
@@ -354,10 +361,7 @@ final class FTPControlHandler: ChannelInboundHandler {
         if !limiter.isBanned(address), let session = authenticator.authenticateAtOnce(user: user, password: password) {
             logger.info("login", metadata: ["user": "\(user)"])
             FTPMetrics.loginSucceeded.increment()
-            vfs = session.vfs
-            activity?.loggedIn(as: user)
-            self.logger[metadataKey: "user"] = "\(user)"
-            execute(machine.authenticationSucceeded())
+            loggedIn(as: user, vfs: session.vfs)
             return
         }
         runAsync({ () -> Result<any VFS, AuthenticationError>? in
@@ -404,11 +408,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             }
             switch result {
             case .success(let vfs):
-                handler.vfs = vfs
-                handler.activity?.loggedIn(as: user)
-                // Every later line of the session says whose it is.
-                handler.logger[metadataKey: "user"] = "\(user)"
-                handler.execute(handler.machine.authenticationSucceeded())
+                handler.loggedIn(as: user, vfs: vfs)
             case .failure(let reason):
                 // A login attempt is progress: the deadline counts from the last one (three
                 // failures close the connection anyway).
@@ -444,8 +444,7 @@ final class FTPControlHandler: ChannelInboundHandler {
                 handler.activity?.moved(to: handler.machine.workingDirectory.description)
             case .failure(let error):
                 if let change = operation.changeDescription {
-                    handler.logSessionLine("\(change): \(Machine.TransferOutcome.words(error))",
-                                           level: error.isClientMistake ? .debug : .notice)
+                    handler.logSessionLine("\(change): \(error.logWords)", level: error.isClientMistake ? .debug : .notice)
                 }
                 handler.execute(handler.machine.operationFailed(operation, error))
             }
@@ -563,13 +562,7 @@ final class FTPControlHandler: ChannelInboundHandler {
             startedTransfer = nil
             let line = "\(what.isEmpty ? "transfer" : what): \(outcome.logDescription)"
                 + (moved.map { ", \($0.bytes) bytes in \(Int($0.seconds * 1000)) ms" } ?? "")
-            // A failure of the store or the spool is the operator's to see; a client's
-            // cancel or disconnect is not, and a refusal of what it asked is DEBUG.
-            if case .failed = outcome, !outcome.isClientMistake {
-                logSessionLine(line, level: .warning)
-            } else {
-                logSessionLine(line, level: outcome.isClientMistake ? .debug : .info)
-            }
+            logSessionLine(line, level: outcome.logLevel)
             execute(machine.transferFinished(outcome))
             if registry.isStopping {
                 // The server is stopping and waited for this transfer: the session ends here.

@@ -1,3 +1,4 @@
+import Logging
 import OSSVFS
 
 /// How a session's changes and transfers are named in the log, so that an administrator can
@@ -45,8 +46,8 @@ extension FTPSessionStateMachine.TransferOutcome {
     var logDescription: String {
         switch self {
         case .completed: return "completed"
-        case .refused(let error): return "refused: \(Self.words(error))"
-        case .failed(let error): return "failed: \(Self.words(error))"
+        case .refused(let error): return "refused: \(error.logWords)"
+        case .failed(let error): return "failed: \(error.logWords)"
         case .notADirectoryListing(let path): return "refused: \(path) is not a directory"
         case .noDataConnection: return "no data connection was made"
         case .connectionLost: return "the data connection was lost"
@@ -56,11 +57,12 @@ extension FTPSessionStateMachine.TransferOutcome {
         }
     }
 
-    /// The reply's text, and the error's own detail where the reply leaves it out (a full
-    /// spool's folder, which clients are not told).
-    static func words(_ error: VFSError) -> String {
-        let reply = FTPReply(error).lines.joined(separator: " ")
-        return reply.contains(error.detail) ? reply : "\(reply) (\(error.detail))"
+    /// The level of its line: a failure of the store or the spool is the operator's to see
+    /// (WARNING); a client's cancel or disconnect is INFO, and a refusal of what it asked DEBUG.
+    var logLevel: Logger.Level {
+        if isClientMistake { return .debug }
+        if case .failed = self { return .warning }
+        return .info
     }
 
     /// Whether the client's own request was at fault (a missing file, a bad name): logged at
@@ -75,6 +77,13 @@ extension FTPSessionStateMachine.TransferOutcome {
 }
 
 extension VFSError {
+    /// The reply's text, and the error's own detail where the reply leaves it out (a full
+    /// spool's folder, which clients are not told).
+    var logWords: String {
+        let reply = FTPReply(self).lines.joined(separator: " ")
+        return reply.contains(detail) ? reply : "\(reply) (\(detail))"
+    }
+
     /// A refusal of what the client asked, not a fault of the server or the store.
     var isClientMistake: Bool {
         switch self {
