@@ -614,9 +614,3 @@ extension FTPControlHandler {
     /// Sent when a client piles up more unanswered lines than `maxPendingLines`.
     static let floodReply = FTPReply(.serviceNotAvailable, "Too many commands pending.")
 }
-
-/// What a running transfer tells its control connection.
-enum TransferEvent: Sendable {
-    case started(FTPSessionStateMachine.Transfer)
-    case finished(FTPSessionStateMachine.TransferOutcome)
-}
