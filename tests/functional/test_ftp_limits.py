@@ -168,6 +168,32 @@ def test_a_threshold_of_0_bans_no_one(tmp_path):
         server.stop()
 
 
+def test_anonymous_attempts_are_refused_without_counting_toward_a_ban(tmp_path):
+    """Windows Explorer and browsers log in as `anonymous` (an e-mail as password) whenever a
+    URL names no user. Each such visit counted toward the ban, so a handful of them from one
+    office's NAT locked out its real users for ten minutes. A wrong password still counts."""
+    server = OssftpServer(tmp_path / "srv", [Account("user", "right-pass", "bucket")],
+                          extra_args=["--ban_threshold", "3"])
+    server.start()
+    try:
+        for name in ["anonymous", "ANONYMOUS", "ftp", "anonymous", "Anonymous", "ftp"]:
+            with RawFTP(server.port) as c:
+                c.cmd(f"USER {name}")
+                assert c.cmd("PASS IEUser@").code == 530
+        with RawFTP(server.port) as c:
+            c.cmd("USER user")
+            assert c.cmd("PASS right-pass").code == 230
+        # Three wrong passwords for a real user still bring the ban (the third gets 421).
+        for attempt in range(3):
+            with RawFTP(server.port) as c:
+                c.cmd("USER user")
+                assert c.cmd("PASS wrong").code == (421 if attempt == 2 else 530)
+        with RawFTP(server.port) as banned:
+            assert banned.greeting.code == 421
+    finally:
+        server.stop()
+
+
 def test_a_failed_login_takes_as_long_whether_the_user_exists_or_not(tmp_path):
     """The failure delay was added after the password's hash, so a known user's wrong password
     took a hash longer (about 0.1 s at ossftp passwd's cost) than an unknown user's. A costly

@@ -392,7 +392,11 @@ final class FTPControlHandler: ChannelInboundHandler {
                 let shown = authenticator.mayBeUser(user) ? user : "(not an account)"
                 logger.notice("failed login", metadata: ["user": "\(shown)", "reason": "\(error)"])
                 FTPMetrics.loginFailed.increment()
-                if let seconds = limiter.recordFailedLogin(address) {
+                // Windows Explorer and browsers log in as `anonymous` whenever a URL names no
+                // user. Where that is no account it guesses no password, and counted toward the
+                // ban it locked out every user behind one NAT after ten such visits.
+                let guess = authenticator.mayBeUser(user) || !Self.anonymousNames.contains(user.lowercased())
+                if guess, let seconds = limiter.recordFailedLogin(address) {
                     logger.warning("too many failed logins from \(address): refused for \(Int(seconds)) s",
                                    metadata: ["address": "\(address)"])
                 }
@@ -611,6 +615,9 @@ extension FTPControlHandler {
     static let closeDeadline = TimeAmount.seconds(5)
     /// Sent to sessions the server closes as it stops.
     static let stoppingReply = FTPReply(.serviceNotAvailable, "Server shutting down.")
+    /// The names clients send for an anonymous login (RFC 1635): not counted toward a ban
+    /// unless an account has one.
+    static let anonymousNames: Set<String> = ["anonymous", "ftp"]
     /// Sent when a client piles up more unanswered lines than `maxPendingLines`.
     static let floodReply = FTPReply(.serviceNotAvailable, "Too many commands pending.")
 }
