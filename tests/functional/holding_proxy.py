@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -21,7 +22,7 @@ class HoldingProxy:
                  drop_answer_to: str | None = None, dropped_reaches_store: bool = True, replace_answer=None,
                  stall_reads_of: str | None = None, close_delimited: str | None = None,
                  refuse_conditions: bool = False, lose_first_answer_to=None, cut_bodies_of: str | None = None,
-                 cuts: int | None = None, cut_after: int = 300_000):
+                 cuts: int | None = None, cut_after: int = 300_000, upload_rate: int | None = None):
         target = urlsplit(upstream)
         self.upstream_host, self.upstream_port = target.hostname, target.port
         self.hold_key = hold_key
@@ -80,6 +81,11 @@ class HoldingProxy:
         self.cuts = cuts
         self.cut_after = cut_after
         self.cut = 0
+        # Bytes a second at which request bodies are read, all requests together: a slow
+        # uplink to the store, which the requests in flight share.
+        self.upload_rate = upload_rate
+        self._link_lock = threading.Lock()
+        self._link_free_at = 0.0
         self.release = threading.Event()
         self.held = 0
         proxy = self
@@ -99,7 +105,18 @@ class HoldingProxy:
                         if size == 0:
                             return body
                         body += chunk
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                if proxy.upload_rate is None:
+                    return self.rfile.read(length)
+                pieces = []
+                while length > 0:
+                    piece = self.rfile.read(min(length, 64 * 1024))
+                    if not piece:
+                        break
+                    proxy.take_link(len(piece))
+                    pieces.append(piece)
+                    length -= len(piece)
+                return b"".join(pieces)
 
             def _forward(self):
                 body = self._body()
@@ -206,6 +223,14 @@ class HoldingProxy:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def take_link(self, count: int):
+        """Waits until `count` bytes have had their turn on the shared link."""
+        with self._link_lock:
+            now = time.monotonic()
+            self._link_free_at = max(now, self._link_free_at) + count / self.upload_rate
+            wait = self._link_free_at - now
+        time.sleep(wait)
 
     @property
     def endpoint(self) -> str:

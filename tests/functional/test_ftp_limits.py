@@ -406,6 +406,47 @@ def test_a_passive_port_refused_after_an_active_setup_ends_no_server(tmp_path):
         server.stop()
 
 
+def test_a_slow_link_to_the_store_never_leaves_the_client_silent_for_long(tmp_path, seaweedfs):
+    """Over a slow uplink the four parts in flight started and ended together, and the client
+    heard nothing meanwhile: 4 x 16 MiB at 4 MiB/s held it for 16 s, then the last parts took
+    as long again before the 226. FileZilla gives up after 20 s without traffic, WinSCP after
+    15 s, and reported failed uploads that the server went on to store. Parts are now sized
+    from the store's rate, so that the client waits about 8 s at most, anywhere."""
+    from holding_proxy import HoldingProxy
+
+    seaweedfs.client().create_bucket(Bucket="uplink")
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="(nothing held)", upload_rate=4 << 20)
+    proxy.release.set()
+    account = Account("user", "right-pass", "uplink", access_id=seaweedfs.admin.access_key,
+                      access_secret=seaweedfs.admin.secret_key)
+    server = OssftpServer(tmp_path / "srv", [account], extra_args=[
+        "--provider", "s3", "--endpoint", proxy.endpoint, "--part_size_mb", "16", "--upload_concurrency", "4"])
+    server.start()
+    try:
+        body = os.urandom(80 << 20)
+        client = login(server, "user", "right-pass")
+        client.sock.settimeout(60)
+        client.voidcmd("TYPE I")
+        longest = 0.0
+        with client.transfercmd("STOR slow-link.bin") as data:
+            data.settimeout(60)
+            last = time.monotonic()
+            for start in range(0, len(body), 64 << 10):
+                data.sendall(body[start:start + (64 << 10)])
+                now = time.monotonic()
+                longest, last = max(longest, now - last), now
+        reply = client.getresp()
+        final_wait = time.monotonic() - last
+        client.quit()
+        assert reply.startswith("226"), reply
+        assert longest < 12 and final_wait < 12, (longest, final_wait)
+        stored = seaweedfs.client().get_object(Bucket="uplink", Key="slow-link.bin")["Body"].read()
+        assert stored == body
+    finally:
+        server.stop()
+        proxy.close()
+
+
 def test_waiting_on_a_slow_store_is_no_stall(tmp_path, seaweedfs):
     # The store holds the upload's requests for longer than the stall timeout, so the spool
     # budget fills and ossftp stops reading the client: that wait is the store's, not the

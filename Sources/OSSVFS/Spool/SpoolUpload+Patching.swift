@@ -120,6 +120,7 @@ extension SpoolUpload {
                     partPath = first.path
                     partFill = first.size
                     partReserved = first.reserved
+                    partLimit = adopted ? Int.max / 2 : nextPartLimit()
                     partFile = try await storeIO { try PosixFile.openForAppending(first.path) }
                     start = partStart - UInt64(first.size)
                 }

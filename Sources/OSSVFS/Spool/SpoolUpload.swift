@@ -57,6 +57,8 @@ public actor SpoolUpload: VFSWriter {
     let configuration: SpoolConfiguration
     /// The parts being sent, at most `configuration.concurrency` at once.
     let sendSlots: PartSendSlots
+    /// The sizes of the parts after the first, from the store's rate (``PartPacing``).
+    let pacing = PartPacing()
     let onCommit: @Sendable () async -> Void
     let name = DirectoryOps.randomName()
     var state = State.accepting
@@ -68,6 +70,8 @@ public actor SpoolUpload: VFSWriter {
     var partFile: PosixFile?
     var partPath: String?
     var partFill = 0
+    /// The size at which the part being written is sealed, set as it opens.
+    var partLimit = 0
     var partReserved: Int64 = 0
     var nextPartNumber = 1
     var pendingFirst: SealedPart?
@@ -228,6 +232,16 @@ public actor SpoolUpload: VFSWriter {
         }
         partFile = file
         partPath = path
+        partLimit = adopted ? Int.max / 2 : nextPartLimit()
+    }
+
+    /// The size of the part about to open: the configured schedule's with write-back, where
+    /// the client is not held by the parts; else paced to the store's rate (``PartPacing``).
+    func nextPartLimit() -> Int {
+        let scheduled = configuration.partSize(forPart: nextPartNumber)
+        guard !configuration.writeBack else { return scheduled }
+        return pacing.size(ofPart: nextPartNumber, scheduled: scheduled, concurrency: configuration.concurrency,
+                           storeMinimum: store.capabilities.minPartSize)
     }
 
     /// Reserves spool budget for the part file to grow to `size` bytes, a step at a time: a
@@ -253,9 +267,6 @@ public actor SpoolUpload: VFSWriter {
         }
         partReserved = wanted
     }
-
-    /// The size at which the part being written is sealed.
-    var partLimit: Int { adopted ? Int.max / 2 : configuration.partSize(forPart: nextPartNumber) }
 
     /// How much budget a growing part file takes at once.
     static let reservationStep: Int64 = 8 << 20
@@ -334,16 +345,18 @@ public actor SpoolUpload: VFSWriter {
         let keeps = retain(part)
         do {
             try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) {
-                [store, key, sendSlots] id in
+                [store, key, sendSlots, pacing] id in
                 let result: Result<UploadedPart, any Error>
                 do {
                     // Cancelled while it waits for its turn, the part goes back below like a
                     // failed one (its file and budget were lost when the wait was outside).
                     let uploaded = try await sendSlots.run {
-                        try await budget.whileSending {
-                            try await store.uploadPart(
-                                key, uploadID: id, partNumber: part.number,
-                                body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: !keeps))
+                        try await pacing.sending(part.size) {
+                            try await budget.whileSending {
+                                try await store.uploadPart(
+                                    key, uploadID: id, partNumber: part.number,
+                                    body: .file(path: part.path, offset: 0, length: UInt64(part.size), disposable: !keeps))
+                            }
                         }
                     }
                     // Known (and, once the client was told the file is stored, journaled)
