@@ -23,6 +23,7 @@ public enum FuseErrno {
         // Not EAGAIN: on a blocking descriptor programs read it as "no data yet" (Python's
         // read returns None), and a copy ended short as if it were whole.
         case .storeUnavailable: return EIO
+        case .storeRefused: return EIO
         case .storeFailure: return EIO
         }
     }

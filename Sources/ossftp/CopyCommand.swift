@@ -170,6 +170,7 @@ struct CopyError: Error, CustomStringConvertible {
         case .tooLarge(let reason): description = "file too large: \(reason)"
         case .busy(let reason): description = "busy: \(reason)"
         case .storeUnavailable(let reason): description = "store unavailable: \(reason)"
+        case .storeRefused(let reason): description = "refused by the store: \(reason)"
         case .storeFailure(let reason): description = "store error: \(reason)"
         }
     }

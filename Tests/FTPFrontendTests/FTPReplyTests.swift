@@ -1,3 +1,4 @@
+import OSSVFS
 import Testing
 @testable import FTPFrontend
 
@@ -11,6 +12,17 @@ import Testing
     @Test func lineBreaksCannotForgeReplies() {
         let reply = FTPReply(.fileUnavailable, "a\r\n230 b")
         #expect(String(decoding: reply.encoded(), as: UTF8.self) == "550 a  230 b\r\n")
+    }
+
+    /// A store's refusal for good is 550, not 451 "try again"; a store's message that ends in
+    /// a full stop does not get a second one.
+    @Test func storeErrorsReplyByWhetherAskingAgainHelps() {
+        #expect(FTPReply(VFSError.storeRefused("InvalidArgument: Bad part.")).lines == ["Refused by the store: InvalidArgument: Bad part."])
+        #expect(FTPReply(VFSError.storeRefused("InvalidArgument: Bad part.")).code == .fileUnavailable)
+        #expect(FTPReply(VFSError.storeUnavailable("SlowDown: Please reduce your request rate.")).lines
+            == ["Storage unavailable, try again: SlowDown: Please reduce your request rate."])
+        #expect(FTPReply(VFSError.storeUnavailable("SlowDown")).code == .localError)
+        #expect(FTPReply(VFSError.unsupported("/f: the store does not implement this (NotImplemented)")).code == .fileUnavailable)
     }
 
     @Test func pathRepliesDoubleQuotes() {

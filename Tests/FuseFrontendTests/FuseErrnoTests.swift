@@ -11,7 +11,7 @@ import Testing
         (.invalidName("x"), EINVAL), (.nameTooLong("k"), ENAMETOOLONG), (.invalidRange("x"), EINVAL),
         (.unsupported("link"), ENOTSUP), (.integrity("crc"), EIO), (.noSpace("spool"), ENOSPC),
         (.tooLarge("/x"), EFBIG),
-        (.busy("x"), EBUSY), (.storeUnavailable("503"), EIO), (.storeFailure("500"), EIO),
+        (.busy("x"), EBUSY), (.storeUnavailable("503"), EIO), (.storeRefused("400"), EIO), (.storeFailure("500"), EIO),
     ])
     func everyErrorHasItsErrno(error: VFSError, errno: Int32) {
         #expect(FuseErrno.code(for: error) == errno)

@@ -68,4 +68,22 @@ import TestSupport
         #expect(authenticator.authenticateAtOnce(user: "dave", password: "pw") == nil)
         #expect(authenticator.authenticateAtOnce(user: "nobody", password: "pw") == nil)
     }
+
+    /// A store that answers a login with a redirect (the bucket at another endpoint) or 501
+    /// was "unavailable": 421 "try again later", which clients reconnect on for good. It is
+    /// a refusal with the store's reason (530, no ban); wrong secrets stay rejections.
+    @Test func aLoginTheStoreRedirectsIsRefusedWithItsReason() {
+        let redirect = ObjectStoreError.service(status: 301, code: "PermanentRedirect", message: "Use the other endpoint.",
+                                                requestID: nil)
+        #expect(StoreLoginAuthenticator.verdict(for: redirect) == .refusedByStore("PermanentRedirect: Use the other endpoint."))
+        let notImplemented = ObjectStoreError.service(status: 501, code: "NotImplemented", message: "No.", requestID: nil)
+        #expect(StoreLoginAuthenticator.verdict(for: notImplemented) == .refusedByStore("NotImplemented: No."))
+        let malformed = ObjectStoreError.service(status: 400, code: "InvalidArgument", message: "x", requestID: nil)
+        #expect(StoreLoginAuthenticator.verdict(for: malformed) == .rejected)
+        let outage = ObjectStoreError.service(status: 503, code: "ServiceUnavailable", message: "x", requestID: nil)
+        guard case .unavailable = StoreLoginAuthenticator.verdict(for: outage) else {
+            Issue.record("a 503 at login is not unavailable")
+            return
+        }
+    }
 }

@@ -20,6 +20,33 @@ import Testing
         guard case .tooLarge = VFSError(large, path: "/big.iso") else { Issue.record("EntityTooLarge is not tooLarge"); return }
     }
 
+    /// A store's refusal that no retry changes was `storeFailure`, answered 451 "try again":
+    /// lftp sent the whole file again up to 1,000 times. Only the 4xx a later request may not
+    /// meet stay transient.
+    @Test func aStoresRefusalsAreForGoodUnlessTheyMayPass() {
+        func mapped(_ status: Int, _ code: String) -> VFSError {
+            VFSError(.service(status: status, code: code, message: "said.", requestID: nil), path: "/f")
+        }
+        #expect(mapped(400, "InvalidArgument") == .storeRefused("InvalidArgument: said."))
+        #expect(mapped(301, "PermanentRedirect") == .storeRefused("PermanentRedirect: said."))
+        #expect(mapped(403, "QuotaExceeded") == .storeRefused("QuotaExceeded: said."))
+        #expect(mapped(501, "NotImplemented") == .unsupported("/f: the store does not implement this (NotImplemented)"))
+        #expect(mapped(413, "HTTP413") == .tooLarge("/f: the store takes no request this large (HTTP413)"))
+        #expect(mapped(507, "InsufficientStorage") == .noSpace("the store is full (InsufficientStorage: said.)"))
+        #expect(mapped(503, "XMinioStorageFull") == .noSpace("the store is full (XMinioStorageFull: said.)"))
+        for (status, code) in [(400, "RequestTimeout"), (409, "OperationAborted"), (503, "SlowDown"), (500, "InternalError"),
+                               (429, "TooManyRequests"), (400, "BadDigest"), (409, "PriorRequestNotComplete")] {
+            #expect(mapped(status, code) == .storeUnavailable("\(code): said."), "\(status) \(code)")
+        }
+        // An answer that said success but could not be used stays a failure that may pass
+        // (S3 answers a copy that failed midway 200 with an InternalError document).
+        #expect(mapped(200, "InternalError") == .storeUnavailable("InternalError: said."))
+        #expect(mapped(200, "InvalidRangeAnswer") == .storeFailure("InvalidRangeAnswer: said."))
+        // The store's message was spliced in as if it were the upload's id.
+        #expect(VFSError(.noSuchUpload("The specified upload does not exist."), path: "/f")
+            == .storeFailure("/f: the store no longer has the multipart upload (NoSuchUpload)"))
+    }
+
     /// A store error reaches the client named by the client's path: keys under an account's
     /// home folder and the server's own files (spool, local store folder) stay out of it.
     @Test func storeErrorsNameTheClientsPathOnly() {

@@ -40,7 +40,8 @@ class HoldingProxy:
         self.drop_reused = re.compile(drop_reused) if drop_reused else None
         self.dropped = 0
         # `refuse(method, path, headers) -> bool`: such a request is answered 403 AccessDenied
-        # without reaching the store (a policy that refuses it).
+        # without reaching the store (a policy that refuses it); or, when it returns a
+        # (status, code, message) tuple, with that error.
         self.refuse = refuse
         # A regular expression on the paths of one multipart upload's requests (`?uploadId=`):
         # the first such request reaches the store (unless `dropped_reaches_store` is false)
@@ -131,8 +132,9 @@ class HoldingProxy:
                     proxy.conditions_refused += 1
                     self._error(501, "NotImplemented", "A header you provided implies functionality that is not implemented")
                     return
-                if proxy.refuse is not None and proxy.refuse(self.command, self.path, self.headers):
-                    self._error(403, "AccessDenied", "Access Denied")
+                refusal = proxy.refuse(self.command, self.path, self.headers) if proxy.refuse is not None else None
+                if refusal:
+                    self._error(*(refusal if isinstance(refusal, tuple) else (403, "AccessDenied", "Access Denied")))
                     return
                 lost = proxy.drop_answer_to is not None and proxy.drop_answer_to.search(self.path)
                 if lost and proxy.answers_dropped:

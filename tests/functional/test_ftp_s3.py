@@ -274,6 +274,65 @@ def test_a_store_that_is_gone_is_not_named_to_clients(tmp_path):
             server.stop()
 
 
+def test_a_store_refusal_for_good_is_a_permanent_reply(seaweedfs, tmp_path, bucket):
+    """A store's 4xx with no more precise meaning (InvalidArgument, a redirect) and its 501
+    were answered 451, "try again": lftp sent the whole file again up to 1,000 times for a
+    refusal no retry could change. They are 550 now (ftplib's error_perm), and the session
+    goes on; a 413 from a proxy in front of the store is 552, as EntityTooLarge."""
+    refusals = {"invalid.bin": (400, "InvalidArgument", "Argument x is not valid."),
+                "unimplemented.bin": (501, "NotImplemented", "A header you provided implies functionality that is not implemented"),
+                "large.bin": (413, "RequestEntityTooLarge", "Request Entity Too Large")}
+
+    def refuse(method, path, headers):
+        return next((error for name, error in refusals.items() if method == "PUT" and name in path), None)
+
+    with proxied_session(seaweedfs, tmp_path, bucket, refuse=refuse) as client:
+        replies = {}
+        for name in refusals:
+            try:
+                client.storbinary(f"STOR {name}", io.BytesIO(b"refused bytes"))
+            except ftplib.all_errors as error:
+                replies[name] = str(error)
+        assert replies["invalid.bin"] == "550 Refused by the store: InvalidArgument: Argument x is not valid.", replies
+        assert replies["unimplemented.bin"].startswith("550 Not supported on object storage: /unimplemented.bin: "
+                                                       "the store does not implement this (NotImplemented)"), replies
+        assert replies["large.bin"].startswith("552 File too large: /large.bin"), replies
+        client.storbinary("STOR fine.bin", io.BytesIO(b"stored"))
+        assert client.nlst() == ["fine.bin"]
+        client.quit()
+
+
+def test_a_download_the_store_refuses_after_its_head_is_550_before_any_150(seaweedfs, tmp_path, bucket):
+    """An archived object answers HEAD but refuses GET (InvalidObjectState). The GET came
+    after the 150, where RFC 959 allows only 451 ("try again"), so lftp and FileZilla asked
+    again and again for a file that must be restored first. The first GET's answer now comes
+    before the 150."""
+    store = seaweedfs.client()
+    store.put_object(Bucket=bucket, Key="archived.bin", Body=b"cold" * 1000)
+    store.put_object(Bucket=bucket, Key="warm.bin", Body=b"warm" * 1000)
+
+    def refuse(method, path, headers):
+        if method == "GET" and path.split("?")[0].endswith("/archived.bin"):
+            return (403, "InvalidObjectState", "The operation is not valid for the object's storage class")
+        return None
+
+    with proxied_session(seaweedfs, tmp_path, bucket, refuse=refuse) as client:
+        assert client.size("archived.bin") == 4000
+        client.voidcmd("TYPE I")
+        reply = client.sendcmd("PASV")
+        host, port = ftplib.parse227(reply)
+        with socket.create_connection((host, port), timeout=10):
+            try:
+                client.sendcmd("RETR archived.bin")
+                assert False, "RETR of an archived object was answered 1xx"
+            except ftplib.error_perm as error:
+                assert str(error) == "550 Permission denied: /archived.bin is archived: restore it first (InvalidObjectState).", error
+        received = bytearray()
+        client.retrbinary("RETR warm.bin", received.extend)
+        assert bytes(received) == b"warm" * 1000
+        client.quit()
+
+
 def test_uploads_carry_a_crc32c_the_store_checked(seaweedfs, s3ftp, bucket):
     """S3 uploads send `x-amz-checksum-crc32c` (not Content-MD5); the store checks it against
     the bytes and keeps it. Computed here with crcmod, an implementation of its own."""

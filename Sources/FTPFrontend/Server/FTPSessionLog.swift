@@ -90,7 +90,7 @@ extension VFSError {
         case .notFound, .alreadyExists, .notDirectory, .isDirectory, .directoryNotEmpty, .invalidName, .nameTooLong,
             .invalidRange, .unsupported:
             return true
-        case .permissionDenied, .integrity, .noSpace, .tooLarge, .busy, .storeUnavailable, .storeFailure:
+        case .permissionDenied, .integrity, .noSpace, .tooLarge, .busy, .storeUnavailable, .storeRefused, .storeFailure:
             return false
         }
     }

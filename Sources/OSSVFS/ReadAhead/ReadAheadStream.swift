@@ -111,11 +111,33 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
                 }
                 current = nil
             }
-            fillRanges()
-            guard !ranges.isEmpty else {
+            guard try await takeNextRange() else {
+                if lock.withLock({ cancelled }) { return nil }
                 try verify()
                 return nil
             }
+        }
+    }
+
+    /// Starts the first range and waits for the store's answer to it, so that a refusal only a
+    /// GET meets (an archived object, a key that may HEAD but not GET) comes before any byte is
+    /// promised. Reading goes on from that range.
+    public func awaitFirstAnswer() async throws {
+        guard current == nil, failure == nil else { return }
+        do {
+            _ = try await takeNextRange()
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Makes the next range in flight (started as needed) the one read; false when the object
+    /// is covered or the stream cancelled.
+    private func takeNextRange() async throws -> Bool {
+        while !lock.withLock({ cancelled }) {
+            fillRanges()
+            guard !ranges.isEmpty else { return false }
             let next = ranges.removeFirst()
             do {
                 current = try await next.stream.value
@@ -130,7 +152,9 @@ public final class ReadAheadStream: ObjectChunkSource, @unchecked Sendable {
             }
             currentEnd = next.end
             fillRanges()
+            return true
         }
+        return false
     }
 
     /// The object was replaced or deleted before any of its bytes were handed out (the entry

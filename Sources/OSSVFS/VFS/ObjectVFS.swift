@@ -309,7 +309,18 @@ public struct ObjectVFS: VFS {
 
     public func openRead(_ path: VFSPath, offset: UInt64) async throws -> ObjectByteStream {
         guard store.capabilities.localReads else {
-            return ObjectByteStream(source: try await openReader(path, offset: offset))
+            let reader = try await openReader(path, offset: offset)
+            // The store's answer to the first GET comes before the 150 (RFC 959 §5.4 allows
+            // only 451 after it, "try again"): a refusal the HEAD did not meet is 550 at once,
+            // and an archived object was retried by lftp and FileZilla.
+            do {
+                try await reader.awaitFirstAnswer()
+            } catch {
+                reader.cancel()
+                if let error = error as? ObjectStoreError { throw VFSError(error, path: path.description) }
+                throw error
+            }
+            return ObjectByteStream(source: reader)
         }
         let info = try await readableInfo(path, offset: offset)
         do {

@@ -31,7 +31,12 @@ public enum VFSError: Error, Sendable, Equatable {
     case busy(String)
     /// The store did not answer or answered with a transient error; retrying may work.
     case storeUnavailable(String)
-    /// The store failed in a way retrying will not fix.
+    /// The store refused the request for good, with no more precise reason (a 4xx as
+    /// InvalidArgument, a redirect to another endpoint, 501 NotImplemented): asking again
+    /// will not help, the account's or the server's settings must change.
+    case storeRefused(String)
+    /// The store or the server's own disk failed in a way neither could name (an upload the
+    /// store dropped, an unexpected errno): asking again may work once it is looked into.
     case storeFailure(String)
 
     /// The path or reason the error carries.
@@ -40,7 +45,8 @@ public enum VFSError: Error, Sendable, Equatable {
         case .notFound(let text), .alreadyExists(let text), .notDirectory(let text), .isDirectory(let text),
             .directoryNotEmpty(let text), .permissionDenied(let text), .invalidName(let text), .nameTooLong(let text),
             .invalidRange(let text), .unsupported(let text), .integrity(let text), .noSpace(let text),
-            .tooLarge(let text), .busy(let text), .storeUnavailable(let text), .storeFailure(let text):
+            .tooLarge(let text), .busy(let text), .storeUnavailable(let text), .storeRefused(let text),
+            .storeFailure(let text):
             return text
         }
     }
@@ -53,6 +59,13 @@ public enum VFSError: Error, Sendable, Equatable {
         return !first.isEmpty && first.allSatisfy({ $0.isLetter || $0 == "_" }) ? String(first) : "work on a file"
     }
 
+    /// Error codes of 4xx answers that a later request may not meet: a body the store waited
+    /// too long for, a conflicting operation still running, a clock out of step.
+    static let transientCodes: Set<String> = [
+        "RequestTimeout", "OperationAborted", "PriorRequestNotComplete", "RequestTimeTooSkewed", "SlowDown",
+        "BadDigest", "InvalidDigest", "InternalError", "ServiceUnavailable",
+    ]
+
     /// The VFS meaning of a store error.
     public init(_ error: ObjectStoreError, path: String) {
         switch error {
@@ -62,7 +75,9 @@ public enum VFSError: Error, Sendable, Equatable {
         case .changed: self = .integrity("\(path) was replaced while it was read; read it again")
         // For good, not "try again" (451): 550 on FTP, ENOENT on the mount.
         case .noSuchBucket(let bucket): self = .notFound("the bucket \(bucket)")
-        case .noSuchUpload(let id): self = .storeFailure("upload \(id) no longer exists")
+        // The store's words (HTTPObjectStore) or the local store's upload id: either way, the
+        // upload the parts went to is gone (aborted by a lifecycle rule), and a new one works.
+        case .noSuchUpload: self = .storeFailure("\(path): the store no longer has the multipart upload (NoSuchUpload)")
         case .accessDenied: self = .permissionDenied(path)
         case .invalidCredentials(let code, _): self = .permissionDenied("\(path): \(code)")
         case .invalidKey(let reason): self = .invalidName(reason)
@@ -98,10 +113,23 @@ public enum VFSError: Error, Sendable, Equatable {
                 self = .permissionDenied("\(path) is archived: restore it first (InvalidObjectState)")
             } else if code == "EntityTooLarge" {
                 self = .tooLarge("\(path): the store takes no object this large (EntityTooLarge)")
-            } else if status >= 500 || status == 429 {
+            } else if status == 413 {
+                // A proxy's or gateway's size limit, often with an HTML page for a body.
+                self = .tooLarge("\(path): the store takes no request this large (\(code))")
+            } else if status == 507 || code == "XMinioStorageFull" {
+                self = .noSpace("the store is full (\(code): \(message))")
+            } else if status == 501 || code == "NotImplemented" {
+                self = .unsupported("\(path): the store does not implement this (\(code))")
+            } else if status >= 500 || status == 429 || Self.transientCodes.contains(code) {
                 self = .storeUnavailable("\(code): \(message)")
-            } else {
+            } else if status < 300 {
+                // An answer that said success but could not be used (a copy's error document,
+                // a range ignored, a listing that is none): the store's fault, not a refusal.
                 self = .storeFailure("\(code): \(message)")
+            } else {
+                // RFC 959 §4.2: a 4xx reply tells the client to try again, and lftp sent the
+                // whole file again up to 1,000 times for a refusal that could never change.
+                self = .storeRefused("\(code): \(message)")
             }
         // libcurl's words name the store's address: the client hears what happened, the log
         // (every failed request, every failed transfer) where.
