@@ -16,6 +16,21 @@ import Testing
         #expect(parse("opts utf8 on") == .command(.opts("utf8 on"), verb: "OPTS"))
     }
 
+    /// `MODE S `, `REST 0 `, `EPSV 1 `, `NOOP  ` and `PWD  ` were refused (504, 501) for
+    /// their trailing spaces; paths and passwords keep theirs.
+    @Test func spacesAroundAKeywordAreDroppedButNotAroundANameOrPassword() {
+        #expect(parse("MODE S ") == parse("MODE S"))
+        #expect(parse("STRU F  ") == parse("STRU F"))
+        #expect(parse("REST 0 ") == parse("REST 0"))
+        #expect(parse("EPSV 1 ") == parse("EPSV 1"))
+        #expect(parse("TYPE I ") == parse("TYPE I"))
+        #expect(parse("NOOP  ") == .command(.noop, verb: "NOOP"))
+        #expect(parse("PWD  ") == parse("PWD"))
+        #expect(code(parse("NOOP x")) == 501)
+        #expect(parse("MKD a ") == .command(.mkd("a "), verb: "MKD"))
+        #expect(parse("PASS secret ") == .command(.pass("secret "), verb: "PASS"))
+    }
+
     @Test func unknownVerbIs500() {
         #expect(code(parse("FOO bar")) == 500)
         #expect(code(parse("")) == 500)

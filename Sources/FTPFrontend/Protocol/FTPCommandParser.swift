@@ -1,3 +1,5 @@
+import Foundation
+
 /// Turns one control line (without its line ending) into a command, or into the reply that
 /// refuses it. The login gate is applied here too, from the table.
 public enum FTPCommandParser {
@@ -76,6 +78,13 @@ public enum FTPCommandParser {
                 return .refused(FTPReply(.syntaxErrorInArguments, "The argument is not valid UTF-8."))
             }
             argument = text.isEmpty ? nil : text
+        }
+        // Spaces after a keyword or a number (`MODE S `, `REST 0 `, `NOOP  `), as some embedded
+        // clients send, are no part of it: trimmed, so the command is not refused for them. A
+        // path or a password keeps its spaces (`MKD a ` names "a ", RFC 959 §5.3.1).
+        if let text = argument, entry.argument == .none || FTPCommandTable.keywordVerbs.contains(entry.verb) {
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            argument = trimmed.isEmpty ? nil : trimmed
         }
         switch (entry.argument, argument) {
         case (.required, nil):

@@ -25,6 +25,12 @@ public enum FTPCommandTable {
         public var build: @Sendable (String?) throws(FTPReply) -> FTPCommand
     }
 
+    /// Verbs whose argument is a keyword, a number or an address, never a name: spaces around
+    /// it are dropped before it is read.
+    static let keywordVerbs: Set<String> = [
+        "AUTH", "PBSZ", "PROT", "TYPE", "MODE", "STRU", "EPSV", "PORT", "EPRT", "ALLO", "REST", "OPTS", "HELP",
+    ]
+
     /// Every verb served, in HELP order.
     public static let entries: [Entry] = [
         Entry(verb: "AUTH", argument: .required, requiresLogin: false, help: "AUTH TLS: encrypts the control connection.",
