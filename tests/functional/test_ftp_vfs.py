@@ -54,6 +54,11 @@ def test_rename_by_copy_moves_files_and_directories(server):
     assert sorted(c.nlst()) == ["empty", "new.txt", "other"]
     with pytest.raises(ftplib.error_perm, match="^503"):
         c.sendcmd("RNTO x")
+    # A new name too long for the store is refused as that name, and nothing moves.
+    long_name = "n" * 300
+    with pytest.raises(ftplib.error_perm, match=f"^553 File name too long: /{long_name}"):
+        c.rename("new.txt", long_name)
+    assert fetch(c, "new.txt") == b"content"
     c.quit()
 
 

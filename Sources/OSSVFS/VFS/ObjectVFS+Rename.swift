@@ -16,6 +16,13 @@ extension ObjectVFS {
         if destination.isWithin(source) {
             throw VFSError.invalidName("a directory cannot move into itself")
         }
+        // A new name the store cannot hold is refused as that name, before anything moves (the
+        // copy's refusal named the source).
+        do {
+            try store.validate(try key(for: destination))
+        } catch let error as ObjectStoreError {
+            throw VFSError(error, path: destination.description)
+        }
         try await awaitPendingUploads(of: try key(for: source), source)
         try await awaitPendingUploads(of: try key(for: destination), destination)
         let entry = try await stat(source)
@@ -72,7 +79,7 @@ extension ObjectVFS {
             } catch ObjectStoreError.conflict {
                 throw VFSError.alreadyExists(destination.description)
             } catch let error as ObjectStoreError {
-                throw VFSError(error, path: source.description)
+                throw Self.renameFailure(error, source, destination)
             }
             await invalidate(to)
             try await storeCall(source) { try await store.delete(from) }
@@ -92,7 +99,16 @@ extension ObjectVFS {
         } catch ObjectStoreError.conflict where !replacing {
             throw VFSError.alreadyExists(destination.description)
         } catch let error as ObjectStoreError {
-            throw VFSError(error, path: source.description)
+            throw Self.renameFailure(error, source, destination)
+        }
+    }
+
+    /// A failed copy or rename of a file, named by the new name when the store refused that
+    /// name (too long, not allowed), by the source otherwise.
+    static func renameFailure(_ error: ObjectStoreError, _ source: VFSPath, _ destination: VFSPath) -> VFSError {
+        switch error {
+        case .keyTooLong, .invalidKey: return VFSError(error, path: destination.description)
+        default: return VFSError(error, path: source.description)
         }
     }
 
