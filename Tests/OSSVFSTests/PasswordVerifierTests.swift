@@ -78,6 +78,14 @@ import TestSupport
         #expect(StoreLoginAuthenticator.verdict(for: redirect) == .refusedByStore("PermanentRedirect: Use the other endpoint."))
         let notImplemented = ObjectStoreError.service(status: 501, code: "NotImplemented", message: "No.", requestID: nil)
         #expect(StoreLoginAuthenticator.verdict(for: notImplemented) == .refusedByStore("NotImplemented: No."))
+        let otherRegion = ObjectStoreError.service(status: 400, code: "AuthorizationHeaderMalformed", message: "Wrong region.",
+                                                   requestID: nil)
+        #expect(StoreLoginAuthenticator.verdict(for: otherRegion) == .refusedByStore("AuthorizationHeaderMalformed: Wrong region."))
+        let settling = ObjectStoreError.service(status: 307, code: "TemporaryRedirect", message: "x", requestID: nil)
+        guard case .unavailable = StoreLoginAuthenticator.verdict(for: settling) else {
+            Issue.record("a 307 at login is not unavailable")
+            return
+        }
         let malformed = ObjectStoreError.service(status: 400, code: "InvalidArgument", message: "x", requestID: nil)
         #expect(StoreLoginAuthenticator.verdict(for: malformed) == .rejected)
         let outage = ObjectStoreError.service(status: 503, code: "ServiceUnavailable", message: "x", requestID: nil)

@@ -29,19 +29,28 @@ import Testing
         }
         #expect(mapped(400, "InvalidArgument") == .storeRefused("InvalidArgument: said."))
         #expect(mapped(301, "PermanentRedirect") == .storeRefused("PermanentRedirect: said."))
-        #expect(mapped(403, "QuotaExceeded") == .storeRefused("QuotaExceeded: said."))
+        #expect(mapped(403, "QuotaExceeded") == .noSpace("the store is full (QuotaExceeded: said.)"))
+        #expect(mapped(403, "SignatureDoesNotMatchNot") == .storeRefused("SignatureDoesNotMatchNot: said."))
         #expect(mapped(501, "NotImplemented") == .unsupported("/f: the store does not implement this (NotImplemented)"))
         #expect(mapped(413, "HTTP413") == .tooLarge("/f: the store takes no request this large (HTTP413)"))
         #expect(mapped(507, "InsufficientStorage") == .noSpace("the store is full (InsufficientStorage: said.)"))
         #expect(mapped(503, "XMinioStorageFull") == .noSpace("the store is full (XMinioStorageFull: said.)"))
         for (status, code) in [(400, "RequestTimeout"), (409, "OperationAborted"), (503, "SlowDown"), (500, "InternalError"),
-                               (429, "TooManyRequests"), (400, "BadDigest"), (409, "PriorRequestNotComplete")] {
+                               (429, "TooManyRequests"), (400, "BadDigest"), (409, "PriorRequestNotComplete"),
+                               (307, "TemporaryRedirect"), (408, "HTTP408"), (425, "HTTP425")] {
             #expect(mapped(status, code) == .storeUnavailable("\(code): said."), "\(status) \(code)")
         }
         // An answer that said success but could not be used stays a failure that may pass
         // (S3 answers a copy that failed midway 200 with an InternalError document).
         #expect(mapped(200, "InternalError") == .storeUnavailable("InternalError: said."))
         #expect(mapped(200, "InvalidRangeAnswer") == .storeFailure("InvalidRangeAnswer: said."))
+        // Write-back's recovery gives up on the same refusals, and goes on trying the others.
+        for (status, code) in [(400, "InvalidArgument"), (301, "PermanentRedirect"), (501, "NotImplemented"), (413, "HTTP413")] {
+            #expect(UploadRecovery.isRefusedForGood(ObjectStoreError.service(status: status, code: code, message: "", requestID: nil)))
+        }
+        for (status, code) in [(503, "SlowDown"), (307, "TemporaryRedirect"), (507, "InsufficientStorage"), (400, "RequestTimeout")] {
+            #expect(!UploadRecovery.isRefusedForGood(ObjectStoreError.service(status: status, code: code, message: "", requestID: nil)))
+        }
         // The store's message was spliced in as if it were the upload's id.
         #expect(VFSError(.noSuchUpload("The specified upload does not exist."), path: "/f")
             == .storeFailure("/f: the store no longer has the multipart upload (NoSuchUpload)"))

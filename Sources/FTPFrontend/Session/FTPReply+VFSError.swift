@@ -16,17 +16,17 @@ extension FTPReply {
         case .directoryNotEmpty(let path):
             self.init(.fileUnavailable, "\(path): directory not empty.")
         case .permissionDenied(let reason):
-            self.init(.fileUnavailable, Self.sentence("Permission denied: \(reason)"))
+            self.init(.fileUnavailable, "Permission denied: \(reason).")
         case .invalidName(let reason):
-            self.init(.fileNameNotAllowed, Self.sentence("File name not allowed: \(reason)"))
+            self.init(.fileNameNotAllowed, "File name not allowed: \(reason).")
         case .nameTooLong(let reason):
-            self.init(.fileNameNotAllowed, Self.sentence("File name too long: \(reason)"))
+            self.init(.fileNameNotAllowed, "File name too long: \(reason).")
         case .invalidRange(let reason):
-            self.init(.fileUnavailable, Self.sentence("Invalid position: \(reason)"))
+            self.init(.fileUnavailable, "Invalid position: \(reason).")
         case .unsupported(let reason):
-            self.init(.fileUnavailable, Self.sentence("Not supported on object storage: \(reason)"))
+            self.init(.fileUnavailable, "Not supported on object storage: \(reason).")
         case .integrity(let reason):
-            self.init(.localError, Self.sentence("Integrity check failed: \(reason)"))
+            self.init(.localError, "Integrity check failed: \(reason).")
         case .noSpace:
             // The reason names the server's own folders (the spool's, the local store's): it
             // goes to the log, which records every failed transfer with it, not to the client.
@@ -35,7 +35,7 @@ extension FTPReply {
             // RFC 959 §4.2.1: 552, exceeded storage allocation; for good, not "try again".
             self.init(.exceededStorage, "File too large: \(reason); nothing was stored.")
         case .busy(let reason):
-            self.init(.fileBusy, Self.sentence("File busy, try again: \(reason)"))
+            self.init(.fileBusy, "File busy, try again: \(reason).")
         case .storeUnavailable(let reason):
             self.init(.localError, Self.sentence("Storage unavailable, try again: \(reason)"))
         case .storeRefused(let reason):
@@ -45,7 +45,8 @@ extension FTPReply {
         }
     }
 
-    /// `text` ending in one full stop: a store's message often brings its own.
+    /// `text` ending in one full stop: a store's message often brings its own. Not for texts
+    /// that end in a client's name, whose own last dot must show.
     private static func sentence(_ text: String) -> String {
         text.hasSuffix(".") ? text : text + "."
     }

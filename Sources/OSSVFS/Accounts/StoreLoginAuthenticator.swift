@@ -99,12 +99,17 @@ public struct StoreLoginAuthenticator: Authenticator {
         switch error {
         case .invalidCredentials, .noSuchBucket, .invalidKey: return .rejected
         // 400: the store found the request malformed, and only the login's names vary in it.
+        // S3's answer to a request signed for another region: the server's settings, not the
+        // secret, are wrong (as a redirect below).
+        case .service(400, let code, let message, _) where code == "AuthorizationHeaderMalformed":
+            return .refusedByStore("\(code): \(message)")
         case .service(let status, _, _, _) where status == 400: return .rejected
         // A bucket at another endpoint (301 PermanentRedirect), a store without the request:
         // no login will pass until the server's settings change, so 530 with the reason, not
         // 421 "try again later" that clients reconnect on for good. Stores answer these
         // before they look at the signature: they tell nothing of the secret, and no ban.
-        case .service(let status, let code, let message, _) where (300..<400).contains(status) || status == 501:
+        case .service(let status, let code, let message, _)
+            where ((300..<400).contains(status) && !VFSError.transientStatuses.contains(status)) || status == 501:
             return .refusedByStore("\(code): \(message)")
         default: return .unavailable("\(error)")
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How large each part of one upload may be, so that its client is never held long while the
 /// parts before it go up.
 ///
@@ -9,24 +11,35 @@
 /// that the server went on to store. Parts after the first are therefore sized from the rate
 /// the store has shown this upload, so that the hold stays near ``holdTarget``; on a fast link
 /// that is the configured size, and the first part keeps it (a file up to it goes up as one
-/// PUT).
+/// PUT). Until the first part is stored it goes up alone (``SpoolUpload``), so the first hold
+/// is that part's own time, not that of four parts sharing the link.
 final class PartPacing: @unchecked Sendable {
     /// The hold aimed at, in seconds: well within the clients' timeouts of 15 s and 20 s.
     static let holdTarget = 8.0
     /// The smallest part the pacing makes (bigger on a store with a bigger minimum, as S3's
     /// 5 MiB): smaller parts would cost a request each for little less of a hold.
     static let smallestPart = 1 << 20
-    /// Parts of one size before the size doubles, so that a slow upload's 10,000 parts still
-    /// hold terabytes.
+    /// Parts paced to the rate alone; past them the size doubles every ``partsPerDoubling``,
+    /// so that a slow upload's 10,000 parts still hold a terabyte at the smallest size (5 TB on
+    /// S3). Doubling from the start held the client twice as long after every 1,000 s or so.
+    static let partsBeforeDoubling = 5_000
     static let partsPerDoubling = 500
+    /// The rate looks at about the last minute of sending: weights halve every 30 s of it, so
+    /// a link that slows down after a long fast stretch gets smaller parts soon.
+    static let halfLife = 30.0
 
+    private let halfLife: Double
     private let lock = Lock()
-    /// Bytes of the parts stored so far, and the seconds the store spent on them while any
-    /// part was being sent: their quotient is the rate this upload gets from the store.
-    private var storedBytes = 0
+    /// Bytes of the parts stored, and the seconds during which any part was being sent, both
+    /// weighted by age (``halfLife``): their quotient is the rate this upload gets.
+    private var storedBytes = 0.0
     private var busySeconds = 0.0
     private var sending = 0
-    private var busySince: ContinuousClock.Instant?
+    private var lastChange = ContinuousClock.now
+
+    init(halfLife: Double = PartPacing.halfLife) {
+        self.halfLife = halfLife
+    }
 
     /// Runs the sending of a part of `size` bytes, counting the time and the bytes.
     func sending<T: Sendable>(_ size: Int, _ body: () async throws -> T) async throws -> T {
@@ -45,10 +58,9 @@ final class PartPacing: @unchecked Sendable {
     /// stored one.
     var rate: Double? {
         lock.withLock {
-            var seconds = busySeconds
-            if let busySince { seconds += Self.seconds(ContinuousClock.now - busySince) }
-            guard storedBytes > 0, seconds > 0 else { return nil }
-            return Double(storedBytes) / seconds
+            advance()
+            guard storedBytes > 0, busySeconds > 0 else { return nil }
+            return storedBytes / busySeconds
         }
     }
 
@@ -61,27 +73,38 @@ final class PartPacing: @unchecked Sendable {
         // soon, and on a fast link the next parts have the configured size again.
         let paced = rate.map { Int(min($0 * Self.holdTarget / Double(max(1, concurrency)), Double(scheduled))) }
         let base = max(smallest, paced ?? smallest)
-        let doublings = min(20, (number - 2) / Self.partsPerDoubling)
+        let doublings = number <= Self.partsBeforeDoubling
+            ? 0 : min(20, (number - Self.partsBeforeDoubling - 1) / Self.partsPerDoubling + 1)
         let (grown, overflow) = base.multipliedReportingOverflow(by: 1 << doublings)
         return overflow ? scheduled : min(scheduled, grown)
     }
 
     private func begin() {
         lock.withLock {
-            if sending == 0 { busySince = .now }
+            advance()
             sending += 1
         }
     }
 
     private func end(stored bytes: Int) {
         lock.withLock {
+            advance()
             sending -= 1
-            storedBytes += bytes
-            if sending == 0, let since = busySince {
-                busySeconds += Self.seconds(ContinuousClock.now - since)
-                busySince = nil
-            }
+            storedBytes += Double(bytes)
         }
+    }
+
+    /// Counts the time since the last change as sending time if a part was being sent, and
+    /// ages what came before. Called with the lock held.
+    private func advance() {
+        let now = ContinuousClock.now
+        if sending > 0 {
+            let elapsed = Self.seconds(now - lastChange)
+            let kept = pow(0.5, elapsed / halfLife)
+            storedBytes *= kept
+            busySeconds = busySeconds * kept + elapsed
+        }
+        lastChange = now
     }
 
     private static func seconds(_ duration: Duration) -> Double {

@@ -190,17 +190,21 @@ public actor SpoolUpload: VFSWriter {
         var start = 0
         while start < count {
             if partFile == nil { try await openPart() }
-            let room = partLimit - partFill
-            let range = start..<(start + min(room, count - start))
+            let part = nextPartNumber
+            let range = start..<(start + min(max(0, partLimit - partFill), count - start))
             try await reserve(upTo: partFill + range.count)
-            let file = partFile!
+            // The wait for budget may have sealed this part and opened the next (whose limit,
+            // paced, can be smaller: a write sized for the first overran it, and the next write
+            // found no room and trapped), or another descriptor's truncate may have closed it:
+            // what fits is worked out again.
+            guard part == nextPartNumber, let file = partFile, partFill + range.count <= partLimit else { continue }
             try await storeIO {
                 try chunks.withUnsafeBuffers { try file.writeAll($0, range: range) }
             }
             partFill += range.count
             total += UInt64(range.count)
             start = range.upperBound
-            if partFill == partLimit { try await sealPart() }
+            if partFill >= partLimit { try await sealPart() }
         }
     }
 
@@ -344,7 +348,7 @@ public actor SpoolUpload: VFSWriter {
         // budget goes back as any part's: the budget bounds bytes waiting for the store.
         let keeps = retain(part)
         do {
-            try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved) {
+            try await launch(number: part.number, path: part.path, size: part.size, reserved: part.reserved, paced: true) {
                 [store, key, sendSlots, pacing] id in
                 let result: Result<UploadedPart, any Error>
                 do {
@@ -381,11 +385,15 @@ public actor SpoolUpload: VFSWriter {
         }
     }
 
-    func launch(number: Int, path: String?, size: Int, reserved: Int64,
-                        _ operation: @escaping @Sendable (String) async throws -> UploadedPart) async throws {
+    func launch(number: Int, path: String?, size: Int, reserved: Int64, paced: Bool = false,
+                _ operation: @escaping @Sendable (String) async throws -> UploadedPart) async throws {
         // With write-back, sealed parts wait for a slot on disk (see PartSendSlots): the spool
-        // budget bounds them, which writers wait for as they fill parts.
-        let waiting = configuration.writeBack ? Self.writeBackPartsWaiting : configuration.concurrency
+        // budget bounds them, which writers wait for as they fill parts. Without it, a part of
+        // the client's goes up alone until one has been stored: the store's rate is unknown,
+        // and the first part (of the configured size) shared with three more held the client
+        // for their four times, past WinSCP's 15 s at 16 Mbit/s (PartPacing).
+        let waiting = configuration.writeBack
+            ? Self.writeBackPartsWaiting : paced && pacing.rate == nil ? 1 : configuration.concurrency
         while inFlight.count >= waiting { try await collectOldest() }
         // A write-back part that failed fails the upload now, not after the client sent the
         // rest (its file and budget went back already: freeFailedPart).

@@ -197,6 +197,14 @@ public enum UploadRecovery {
             return true
         case .conflict?:
             return ifAbsent
+        case .service?:
+            // As the foreground path answers it (VFSError): a refusal no retry changes (a 4xx
+            // or 3xx without a more precise meaning, 501, an object too large) would otherwise
+            // be sent again for good, holding its budget.
+            switch VFSError(error as! ObjectStoreError, path: "") {
+            case .storeRefused, .unsupported, .tooLarge: return true
+            default: return false
+            }
         default: return false
         }
     }

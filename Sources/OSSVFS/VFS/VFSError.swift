@@ -66,6 +66,10 @@ public enum VFSError: Error, Sendable, Equatable {
         "BadDigest", "InvalidDigest", "InternalError", "ServiceUnavailable",
     ]
 
+    /// Statuses below 500 that a later request may not meet: a temporary redirect (S3's while a
+    /// new bucket's name spreads), a proxy's request timeout, too early, too many requests.
+    static let transientStatuses: Set<Int> = [307, 408, 425, 429]
+
     /// The VFS meaning of a store error.
     public init(_ error: ObjectStoreError, path: String) {
         switch error {
@@ -116,11 +120,13 @@ public enum VFSError: Error, Sendable, Equatable {
             } else if status == 413 {
                 // A proxy's or gateway's size limit, often with an HTML page for a body.
                 self = .tooLarge("\(path): the store takes no request this large (\(code))")
-            } else if status == 507 || code == "XMinioStorageFull" {
+            } else if status == 507 || code == "XMinioStorageFull" || code == "QuotaExceeded" {
+                // A full store or a used-up quota (Ceph RGW's 403 QuotaExceeded): 452 and
+                // ENOSPC, as a full disk, which room made later lets pass.
                 self = .noSpace("the store is full (\(code): \(message))")
             } else if status == 501 || code == "NotImplemented" {
                 self = .unsupported("\(path): the store does not implement this (\(code))")
-            } else if status >= 500 || status == 429 || Self.transientCodes.contains(code) {
+            } else if status >= 500 || Self.transientStatuses.contains(status) || Self.transientCodes.contains(code) {
                 self = .storeUnavailable("\(code): \(message)")
             } else if status < 300 {
                 // An answer that said success but could not be used (a copy's error document,
