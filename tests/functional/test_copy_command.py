@@ -154,6 +154,12 @@ def test_a_download_writes_into_what_is_not_an_ordinary_file_as_cp_does(seaweedf
     missing = cp(seaweedfs, url, str(tmp_path / "nodir" / "x"))
     assert missing.returncode == 1 and "nodir/x: No such file or directory" in missing.stderr, missing.stderr
     assert "ossftp-part" not in missing.stderr
+    # A name as long as the file system allows (255 bytes; 85 three-byte characters) is
+    # written: the temporary name beside it was the name with 45 bytes more.
+    longest = "名" * 85
+    assert cp(seaweedfs, url, str(tmp_path / longest)).returncode == 0
+    assert (tmp_path / longest).read_bytes() == b"object body\n"
+    (tmp_path / longest).unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "dangling", "fifo", "link", "new", "null",
                                                          "secret", "target"]
 
@@ -227,7 +233,7 @@ def test_an_interrupted_copy_leaves_no_upload_and_no_partial_file(seaweedfs, tmp
         download = subprocess.Popen(base + [f"s3://{bucket}/big.bin", str(target)] + where,
                                     stderr=subprocess.PIPE, env=env)
         deadline = time.monotonic() + 60
-        while download.poll() is None and not any(p.name.startswith(f"{target.name}.ossftp-part")
+        while download.poll() is None and not any(p.name.startswith(".ossftp-part")
                                                   for p in tmp_path.iterdir()):
             assert time.monotonic() < deadline
             time.sleep(0.002)

@@ -11,15 +11,20 @@ extension ObjectTransfer {
                               partSize: Int = 8 << 20, concurrency: Int = 8,
                               leftovers: TransferLeftovers? = nil) async throws {
         let partSize = max(partSize, Int(store.capabilities.minPartSize))
-        let first = try await readPart(input, size: partSize)
-        guard first.count == partSize else {
-            try await store.put(key, body: .bytes(first), metadata: [:])
+        // Handed over, not kept: held here for the whole upload, the first part made
+        // `concurrency + 2` parts in memory.
+        let first = LockedBox(try await readPart(input, size: partSize))
+        guard first.value.count == partSize else {
+            try await store.put(key, body: .bytes(first.value), metadata: [:])
             return
         }
         try await multipartUpload(key, store: store, leftovers: leftovers) { uploadID in
             try await withThrowingTaskGroup(of: UploadedPart.self) { group in
                 var parts: [UploadedPart] = []
-                var pending = first
+                var pending = first.withValue { part in
+                    defer { part = [] }
+                    return part
+                }
                 var number = 0
                 var inFlight = 0
                 while !pending.isEmpty {

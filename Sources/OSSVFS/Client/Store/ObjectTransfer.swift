@@ -29,15 +29,48 @@ public enum ObjectTransfer {
         // Without /proc (a bare chroot) each part opens the path again, as before.
         let pinned = access("/proc/self/fd/\(file.descriptor)", R_OK) == 0 ? "/proc/self/fd/\(file.descriptor)" : path
         let size = before.size
-        let partSize = UInt64(max(partSize, store.capabilities.minPartSize))
+        let partSize = try Self.partSize(for: size, atLeast: partSize, store: store, path: path)
+        do {
+            try await upload(pinned, of: size, to: key, store: store, partSize: partSize, concurrency: concurrency,
+                             leftovers: leftovers, file: file, path: path, before: before)
+        } catch {
+            // Parts read while the file was written fail their checksum (BadDigest, every
+            // retry) or come up short: the change is what went wrong, not the store.
+            if let after = try? identity(of: file, path), after.size != before.size || after.modified != before.modified {
+                throw changed(path)
+            }
+            throw error
+        }
+    }
+
+    /// The part size for a file of `size` bytes: `requested`, or larger when the store's
+    /// 10,000 parts would not hold the file (as `aws s3 cp` does), in whole MiB.
+    static func partSize(for size: UInt64, atLeast requested: Int, store: any ObjectStore, path: String) throws -> UInt64 {
+        let chosen = UInt64(max(requested, store.capabilities.minPartSize))
+        let maxParts = UInt64(store.capabilities.maxParts)
+        guard (size + chosen - 1) / chosen > maxParts else { return chosen }
+        let mebibyte: UInt64 = 1 << 20
+        let needed = ((size + maxParts - 1) / maxParts + mebibyte - 1) / mebibyte * mebibyte
+        guard needed <= 5 << 30 else {
+            throw ObjectStoreError.service(status: 400, code: "EntityTooLarge",
+                                           message: "\(path) needs more than \(maxParts) parts of 5 GiB", requestID: nil)
+        }
+        return needed
+    }
+
+    private static func changed(_ path: String) -> ObjectStoreError {
+        ObjectStoreError.io(operation: "\(path) changed while it was being copied; nothing stored", errno: EAGAIN)
+    }
+
+    /// One PUT up to `partSize`, else `concurrency` parts at a time, all read from `pinned`.
+    private static func upload(_ pinned: String, of size: UInt64, to key: String, store: any ObjectStore,
+                               partSize: UInt64, concurrency: Int, leftovers: TransferLeftovers?, file: PosixFile,
+                               path: String, before: (isDirectory: Bool, size: UInt64, modified: [Int])) async throws {
         if size <= partSize {
             try await store.put(key, body: .file(path: pinned, offset: 0, length: size), metadata: [:])
             return
         }
         let count = Int((size + partSize - 1) / partSize)
-        guard count <= store.capabilities.maxParts else {
-            throw ObjectStoreError.invalidKey("\(path): \(count) parts of \(partSize) bytes exceed the store's limit")
-        }
         try await multipartUpload(key, store: store, leftovers: leftovers) { uploadID in
             let parts = try await withThrowingTaskGroup(of: UploadedPart.self) { group in
                 var parts: [UploadedPart] = []
@@ -64,10 +97,7 @@ public enum ObjectTransfer {
             // Its parts were read at different times: one written meanwhile would join old and
             // new bytes into an object that never was a file.
             let after = try identity(of: file, path)
-            guard after.size == before.size && after.modified == before.modified else {
-                throw ObjectStoreError.io(operation: "\(path) changed while it was being copied; nothing stored",
-                                          errno: EAGAIN)
-            }
+            guard after.size == before.size && after.modified == before.modified else { throw changed(path) }
             return parts
         }
     }
@@ -136,15 +166,21 @@ public enum ObjectTransfer {
     private static func replace(_ path: String, keeping kept: LocalDownloadTarget.Kept?, with key: String,
                                 from store: any ObjectStore, leftovers: TransferLeftovers?) async throws {
         let stream = try await store.get(key, range: nil)
-        let temp = path + ".ossftp-part-" + DirectoryOps.randomName()
+        // Beside the file, but not named after it: a name already as long as the file system
+        // allows (255 bytes) took no suffix, and such a file could not be downloaded.
+        let folderEnd = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        let temp = String(path[..<folderEnd]) + ".ossftp-part-" + DirectoryOps.randomName()
         // Private until complete when it replaces a file (whose mode it then takes); a new file
         // gets 0666 less the umask, as cp's.
         let file: PosixFile
+        leftovers?.partialFileStarting(true)
         do {
             file = try await BlockingIO.run { try PosixFile.createExclusive(temp, mode: kept == nil ? 0o666 : 0o600) }
-        } catch ObjectStoreError.io(_, let code) {
+        } catch {
+            leftovers?.partialFileStarting(false)
             stream.cancel()
-            throw ObjectStoreError.io(operation: "create \(path)", errno: code)
+            if case ObjectStoreError.io(_, let code) = error { throw ObjectStoreError.io(operation: "create \(path)", errno: code) }
+            throw error
         }
         leftovers?.partialFileCreated(temp)
         defer { leftovers?.partialFileEnded() }
@@ -169,6 +205,10 @@ public enum ObjectTransfer {
             try? await BlockingIO.run {
                 try? file.close()
                 try DirectoryOps.unlinkIfPresent(temp)
+            }
+            // Named by the file the user asked for, not the temporary one (a full disk).
+            if case ObjectStoreError.io(let operation, let code) = error, operation.contains(temp) {
+                throw ObjectStoreError.io(operation: operation.replacingOccurrences(of: temp, with: path), errno: code)
             }
             throw error
         }

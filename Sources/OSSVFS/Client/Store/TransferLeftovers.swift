@@ -11,6 +11,8 @@ public final class TransferLeftovers: @unchecked Sendable {
     /// A multipart upload is being created: its id is not known yet.
     private var uploadStarting = false
     private var partialFile: String?
+    /// A partial download's file is being created: a signal then waits for its name.
+    private var partialFileStarting = false
     /// Parts being sent: one the store took in before an abort may still be written after
     /// it, and bring the upload back (SeaweedFS's filer makes the part's folder anew).
     private var partsInFlight = 0
@@ -44,8 +46,16 @@ public final class TransferLeftovers: @unchecked Sendable {
         lock.withLock { upload = nil }
     }
 
+    /// A partial download's file is about to be created (true), or its creation failed.
+    func partialFileStarting(_ starting: Bool) {
+        lock.withLock { partialFileStarting = starting }
+    }
+
     func partialFileCreated(_ path: String) {
-        lock.withLock { partialFile = path }
+        lock.withLock {
+            partialFile = path
+            partialFileStarting = false
+        }
     }
 
     func partialFileEnded() {
@@ -56,7 +66,9 @@ public final class TransferLeftovers: @unchecked Sendable {
     public func clear() async -> [String] {
         lock.withLock { clearing = true }
         // An upload the store is creating now is waited for (up to 10 s), to be aborted too.
-        for _ in 0..<200 where lock.withLock({ uploadStarting }) {
+        // So is a partial file being created: a signal between its creation and its naming here
+        // left it behind.
+        for _ in 0..<200 where lock.withLock({ uploadStarting || partialFileStarting }) {
             try? await Task.sleep(for: .milliseconds(50))
         }
         let (upload, partialFile) = lock.withLock { () -> ((store: any ObjectStore, key: String, uploadID: String)?, String?) in
