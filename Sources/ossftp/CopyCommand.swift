@@ -103,6 +103,14 @@ struct CopyCommand: AsyncParsableCommand {
         let factory = StoreFactory(
             provider: remote.provider, endpoint: try store.endpoint.map { try StoreEndpoint($0) }, region: store.region,
             pathStyle: pathStyle, s3Checksum: checksum)
+        // A local file that is missing or a folder is said before the store is asked anything
+        // (an OSS bucket's region lookup took 11 s first).
+        var sourceIsRegular = false
+        if from == nil, source != "-" {
+            guard let status = try PosixFile.status(source, followingLinks: true) else { throw CopyError(.notFound(source)) }
+            guard !status.isDirectory else { throw CopyError(.isDirectory(source)) }
+            sourceIsRegular = status.isRegular
+        }
         let objectStore = try await factory.makeStore(bucket: remote.bucket, credentials: credentials)
         let isFolder = remote.key.isEmpty || remote.key.hasSuffix("/")
         if from == nil, source == "-" {
@@ -113,12 +121,10 @@ struct CopyCommand: AsyncParsableCommand {
             try await ObjectTransfer.upload(stream: input, to: remote.key, store: objectStore, partSize: partSize << 20,
                                             concurrency: concurrency, leftovers: leftovers)
         } else if from == nil {
-            guard let status = try PosixFile.status(source, followingLinks: true) else { throw CopyError(.notFound(source)) }
-            guard !status.isDirectory else { throw CopyError(.isDirectory(source)) }
             // Into a folder (`s3://b/dir/`) the file keeps its name; a key ending in `/` would
             // be a folder marker with a body, which no listing shows as a file.
             let key = isFolder ? remote.key + (source as NSString).lastPathComponent : remote.key
-            if status.isRegular {
+            if sourceIsRegular {
                 try await ObjectTransfer.upload(file: source, to: key, store: objectStore, partSize: partSize << 20,
                                                 concurrency: concurrency, leftovers: leftovers)
             } else {
