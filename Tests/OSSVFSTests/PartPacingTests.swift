@@ -50,6 +50,25 @@ import Testing
         #expect(rate < 8 * 1024 * 1024, "\(rate)")
     }
 
+    /// Parts at once: one until a rate is known; as configured on a fast link; fewer when even
+    /// the smallest parts side by side would hold the client past the target (S3's 5 MiB at
+    /// under 2.5 MiB/s: four of them at 2 MiB/s held it 10 s, at 1 MiB/s 20 s).
+    @Test func aSlowLinkTakesFewerPartsAtOnce() async throws {
+        let s3Smallest = PartPacing.smallest(scheduled: configured, storeMinimum: 5 << 20)
+        #expect(s3Smallest == 5 << 20)
+        #expect(PartPacing().partsAtOnce(configured: 4, smallestPart: s3Smallest) == 1)
+        let fast = PartPacing()
+        try await fast.sending(64 << 20) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(fast.partsAtOnce(configured: 4, smallestPart: s3Smallest) == 4)
+        let slow = PartPacing()
+        // 1 MiB in at least 0.5 s: at most 2 MiB/s, so at most three 5 MiB parts in 8 s.
+        try await slow.sending(1 << 20) { try await Task.sleep(for: .milliseconds(500)) }
+        let rate = try #require(slow.rate)
+        let atOnce = slow.partsAtOnce(configured: 4, smallestPart: s3Smallest)
+        #expect(atOnce >= 1 && atOnce <= 3)
+        #expect(atOnce == max(1, Int(rate * PartPacing.holdTarget / Double(5 << 20))))
+    }
+
     @Test func aFastStoreGetsTheConfiguredSize() async throws {
         let pacing = PartPacing()
         try await pacing.sending(64 << 20) { try await Task.sleep(for: .milliseconds(10)) }

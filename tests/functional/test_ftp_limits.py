@@ -406,24 +406,29 @@ def test_a_passive_port_refused_after_an_active_setup_ends_no_server(tmp_path):
         server.stop()
 
 
-def test_a_slow_link_to_the_store_never_leaves_the_client_silent_for_long(tmp_path, seaweedfs):
+@pytest.mark.parametrize("rate, part_mb, size_mb", [(4 << 20, 16, 80), (3 << 19, 5, 30)],
+                         ids=["4MiBps", "1.5MiBps"])
+def test_a_slow_link_to_the_store_never_leaves_the_client_silent_for_long(tmp_path, seaweedfs, rate, part_mb, size_mb):
     """Over a slow uplink the four parts in flight started and ended together, and the client
     heard nothing meanwhile: 4 x 16 MiB at 4 MiB/s held it for 16 s, then the last parts took
     as long again before the 226. FileZilla gives up after 20 s without traffic, WinSCP after
     15 s, and reported failed uploads that the server went on to store. Parts are now sized
-    from the store's rate, so that the client waits about 8 s at most, anywhere."""
+    from the store's rate, so that the client waits about 8 s at most, anywhere; below about
+    2.5 MiB/s even four of S3's smallest parts (5 MiB) take longer, and fewer go at once (four
+    held the client 13 s at 1.5 MiB/s)."""
     from holding_proxy import HoldingProxy
 
-    seaweedfs.client().create_bucket(Bucket="uplink")
-    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="(nothing held)", upload_rate=4 << 20)
+    bucket = "uplink-" + secrets.token_hex(4)
+    seaweedfs.client().create_bucket(Bucket=bucket)
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="(nothing held)", upload_rate=rate)
     proxy.release.set()
-    account = Account("user", "right-pass", "uplink", access_id=seaweedfs.admin.access_key,
+    account = Account("user", "right-pass", bucket, access_id=seaweedfs.admin.access_key,
                       access_secret=seaweedfs.admin.secret_key)
     server = OssftpServer(tmp_path / "srv", [account], extra_args=[
-        "--provider", "s3", "--endpoint", proxy.endpoint, "--part_size_mb", "16", "--upload_concurrency", "4"])
+        "--provider", "s3", "--endpoint", proxy.endpoint, "--part_size_mb", str(part_mb), "--upload_concurrency", "4"])
     server.start()
     try:
-        body = os.urandom(80 << 20)
+        body = os.urandom(size_mb << 20)
         client = login(server, "user", "right-pass")
         client.sock.settimeout(60)
         client.voidcmd("TYPE I")
@@ -440,7 +445,7 @@ def test_a_slow_link_to_the_store_never_leaves_the_client_silent_for_long(tmp_pa
         client.quit()
         assert reply.startswith("226"), reply
         assert longest < 12 and final_wait < 12, (longest, final_wait)
-        stored = seaweedfs.client().get_object(Bucket="uplink", Key="slow-link.bin")["Body"].read()
+        stored = seaweedfs.client().get_object(Bucket=bucket, Key="slow-link.bin")["Body"].read()
         assert stored == body
     finally:
         server.stop()

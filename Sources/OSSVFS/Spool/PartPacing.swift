@@ -68,7 +68,7 @@ final class PartPacing: @unchecked Sendable {
     /// sent `concurrency` at once, to a store whose smallest part is `storeMinimum`.
     func size(ofPart number: Int, scheduled: Int, concurrency: Int, storeMinimum: Int) -> Int {
         guard number > 1 else { return scheduled }
-        let smallest = min(scheduled, max(storeMinimum, Self.smallestPart))
+        let smallest = Self.smallest(scheduled: scheduled, storeMinimum: storeMinimum)
         // Before the store has stored a part its rate is unknown: small parts find it out
         // soon, and on a fast link the next parts have the configured size again.
         let paced = rate.map { Int(min($0 * Self.holdTarget / Double(max(1, concurrency)), Double(scheduled))) }
@@ -77,6 +77,23 @@ final class PartPacing: @unchecked Sendable {
             ? 0 : min(20, (number - Self.partsBeforeDoubling - 1) / Self.partsPerDoubling + 1)
         let (grown, overflow) = base.multipliedReportingOverflow(by: 1 << doublings)
         return overflow ? scheduled : min(scheduled, grown)
+    }
+
+    /// How many of the client's parts may be on their way at once: `configured`, fewer when
+    /// even parts of the smallest size would take longer than ``holdTarget`` together (a link
+    /// below about 2.5 MB/s with S3's 5 MiB parts, or several uploads sharing one link, each
+    /// measuring its share), and one until the store's rate is known. So slow a link has no
+    /// use for parts side by side: they only shared it.
+    func partsAtOnce(configured: Int, smallestPart: Int) -> Int {
+        guard let rate else { return 1 }
+        let fit = rate * Self.holdTarget / Double(max(1, smallestPart))
+        return max(1, min(configured, Int(min(fit, Double(configured)))))
+    }
+
+    /// The smallest part the pacing makes: 1 MiB, or the store's minimum if larger (5 MiB on
+    /// S3), or the configured size if smaller.
+    static func smallest(scheduled: Int, storeMinimum: Int) -> Int {
+        min(scheduled, max(storeMinimum, smallestPart))
     }
 
     private func begin() {

@@ -388,12 +388,20 @@ public actor SpoolUpload: VFSWriter {
     func launch(number: Int, path: String?, size: Int, reserved: Int64, paced: Bool = false,
                 _ operation: @escaping @Sendable (String) async throws -> UploadedPart) async throws {
         // With write-back, sealed parts wait for a slot on disk (see PartSendSlots): the spool
-        // budget bounds them, which writers wait for as they fill parts. Without it, a part of
-        // the client's goes up alone until one has been stored: the store's rate is unknown,
-        // and the first part (of the configured size) shared with three more held the client
-        // for their four times, past WinSCP's 15 s at 16 Mbit/s (PartPacing).
-        let waiting = configuration.writeBack
-            ? Self.writeBackPartsWaiting : paced && pacing.rate == nil ? 1 : configuration.concurrency
+        // budget bounds them, which writers wait for as they fill parts. Without it, the
+        // client's parts go up as many at once as the store's rate allows within the hold
+        // (PartPacing): alone until one has been stored, as the first part (of the configured
+        // size) shared with three more held the client for their four times, past WinSCP's
+        // 15 s at 16 Mbit/s.
+        let waiting: Int
+        if configuration.writeBack {
+            waiting = Self.writeBackPartsWaiting
+        } else if paced {
+            let smallest = PartPacing.smallest(scheduled: configuration.partSize, storeMinimum: store.capabilities.minPartSize)
+            waiting = pacing.partsAtOnce(configured: configuration.concurrency, smallestPart: smallest)
+        } else {
+            waiting = configuration.concurrency
+        }
         while inFlight.count >= waiting { try await collectOldest() }
         // A write-back part that failed fails the upload now, not after the client sent the
         // rest (its file and budget went back already: freeFailedPart).
