@@ -59,12 +59,12 @@ public enum VFSError: Error, Sendable, Equatable {
         return !first.isEmpty && first.allSatisfy({ $0.isLetter || $0 == "_" }) ? String(first) : "work on a file"
     }
 
-    /// Error codes of 4xx answers that a later request may not meet: a body the store waited
-    /// too long for, a conflicting operation still running, a clock out of step.
-    static let transientCodes: Set<String> = [
-        "RequestTimeout", "OperationAborted", "PriorRequestNotComplete", "RequestTimeTooSkewed", "SlowDown",
-        "BadDigest", "InvalidDigest", "InternalError", "ServiceUnavailable",
-    ]
+    /// Error codes of answers below 500 that a later request may not meet: those the store
+    /// client asks again itself (a body the store waited too long for, a clock out of step), a
+    /// conflicting operation still running, and a server error sent in a 200's document.
+    static let transientCodes = RetryPolicy.retryableCodes.union([
+        "OperationAborted", "PriorRequestNotComplete", "InternalError", "ServiceUnavailable",
+    ])
 
     /// Statuses below 500 that a later request may not meet: a temporary redirect (S3's while a
     /// new bucket's name spreads), a proxy's request timeout, too early, too many requests.

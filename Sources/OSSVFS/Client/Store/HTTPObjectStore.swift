@@ -295,7 +295,9 @@ public struct RetryPolicy: Sendable {
     static func isRetryable(_ error: ObjectStoreError) -> Bool {
         guard case .service(let status, let code, _, _) = error else { return false }
         guard status != 501 && code != "NotImplemented" else { return false }
-        return status >= 500 || status == 429 || code == "RequestTimeout" || code == "RequestTimeTooSkewed"
-            || code == "SlowDown" || code == "BadDigest" || code == "InvalidDigest"
+        return status >= 500 || status == 429 || retryableCodes.contains(code)
     }
+
+    /// The error codes of answers below 500 that are asked again here.
+    static let retryableCodes: Set<String> = ["RequestTimeout", "RequestTimeTooSkewed", "SlowDown", "BadDigest", "InvalidDigest"]
 }
