@@ -109,9 +109,9 @@ public enum FuseOperations {
                 if spec.tv_nsec == utimeNow {
                     var now = timespec()
                     clock_gettime(CLOCK_REALTIME, &now)
-                    modified = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+                    modified = MicrosecondTime(seconds: now.tv_sec, nanoseconds: now.tv_nsec).timeInterval
                 } else if spec.tv_nsec != utimeOmit {
-                    modified = Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+                    modified = MicrosecondTime(seconds: spec.tv_sec, nanoseconds: spec.tv_nsec).timeInterval
                 }
             }
             return FuseOperations.filesystem().utimens(FuseOperations.string(path), modified: modified, handle: info?.pointee.fh)

@@ -107,6 +107,10 @@ import Testing
         #expect(FTPCommandTable.parseTimeVal("20200101000000") == 1_577_836_800)
         #expect(FTPCommandTable.parseTimeVal("19691231235959") == -1)
         #expect(FTPCommandTable.parseTimeVal("20200101000000.5") == 1_577_836_800.5)
+        // Digits past the microsecond round it up, exactly: .0000001 added to a Double was lost.
+        #expect(FTPCommandTable.parseTimeVal("20200101000000.0000001") == 1_577_836_800.000001)
+        #expect(FTPCommandTable.parseTimeVal("20200101000000.999999999") == 1_577_836_801)
+        #expect(FTPCommandTable.parseTimeVal("19691231235959.0000001") == -0.999999)
         // These crashed the server or were moved to another day.
         for bad in ["２０２００１０１０００００００", "20200101000000.9e309", "20200101000000.", "20210229000000",
                     "20200431000000", "2020010100000", "20200101000000.1234567890"] {

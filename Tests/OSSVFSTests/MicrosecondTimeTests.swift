@@ -57,4 +57,35 @@ import Testing
         #expect(MicrosecondTime(.infinity) == nil)
         #expect(MicrosecondTime(1e300) == nil)
     }
+
+    /// A kernel time rounds up to the microsecond exactly, however little past one it is: made
+    /// into a Double first, 300 ns past a microsecond near 2026 was stored as that microsecond,
+    /// and a `cp -p` copy on the mount was older than its source.
+    @Test func aKernelTimeRoundsUpExactly() {
+        #expect(MicrosecondTime(seconds: 1_796_000_000, nanoseconds: 300) == MicrosecondTime(seconds: 1_796_000_000, microseconds: 1))
+        #expect(MicrosecondTime(seconds: 1_796_000_000, nanoseconds: 123_456_100) == MicrosecondTime(seconds: 1_796_000_000, microseconds: 123_457))
+        #expect(MicrosecondTime(seconds: 1_796_000_000, nanoseconds: 123_456_000) == MicrosecondTime(seconds: 1_796_000_000, microseconds: 123_456))
+        #expect(MicrosecondTime(seconds: 12, nanoseconds: 999_999_001) == MicrosecondTime(seconds: 13, microseconds: 0))
+        #expect(MicrosecondTime(seconds: -14_182_940, nanoseconds: 300) == MicrosecondTime(seconds: -14_182_940, microseconds: 1))
+        // utimensat(2) takes any second up to 2^63: no crash, a time the VFS then refuses.
+        #expect(MicrosecondTime(seconds: Int.max, nanoseconds: 999_999_999).timeInterval == Double(Int.max))
+    }
+
+    /// The Double a time is carried in gives the time back, and the `mtime` metadata written for
+    /// it is never earlier than it.
+    @Test func theCarriedTimeAndItsMetadataKeepTheMicrosecond() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let seconds = Int.random(in: -2_000_000_000...4_000_000_000, using: &generator)
+            let nanoseconds = Int.random(in: 0..<1_000_000_000, using: &generator)
+            let time = MicrosecondTime(seconds: seconds, nanoseconds: nanoseconds)
+            #expect(MicrosecondTime(time.timeInterval) == time, "\(seconds) \(nanoseconds)")
+            let stored = ObjectVFS.format(time.timeInterval)
+            #expect(MicrosecondTime(Double(stored)!) == time, "\(seconds) \(nanoseconds) stored as \(stored)")
+        }
+        // Rounded to the nearest, these were stored a fraction of a microsecond early.
+        #expect(ObjectVFS.format(1_796_000_000.123_456_3) == "1796000000.123457000")
+        #expect(ObjectVFS.format(-14_182_939.999_999_7) == "-14182939.999999000")
+        #expect(ObjectVFS.format(1_796_000_000) == "1796000000")
+    }
 }

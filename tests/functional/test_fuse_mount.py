@@ -7,6 +7,7 @@ import ctypes
 import errno
 import json
 import hashlib
+import decimal
 import os
 import random
 import secrets
@@ -30,12 +31,14 @@ MiB = 1024 * 1024
 
 
 class Mounted:
-    def __init__(self, root: Path, store_path, mount: FuseMount, kind: str, store_read=None, store_write=None):
+    def __init__(self, root: Path, store_path, mount: FuseMount, kind: str, store_read=None, store_write=None,
+                 store_mtime_ns=None):
         self.root = root  # the mount point
         self.kind = kind  # "local" or "s3"
         self.store_path = store_path  # key -> whether the store holds it
         self.store_read = store_read  # key -> the stored bytes
         self.store_write = store_write  # (key, bytes): an object put by another program
+        self.store_mtime_ns = store_mtime_ns  # key -> the time the store keeps, in nanoseconds
         self.mount = mount
 
 
@@ -50,6 +53,9 @@ def _mount(kind: str, tmp_path: Path, seaweedfs, rename: str = "refuse", extra: 
         def store_write(key: str, body: bytes) -> None:
             (tmp_path / "data" / "bkt" / key).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / "data" / "bkt" / key).write_bytes(body)
+
+        def store_mtime_ns(key: str) -> int:
+            return (tmp_path / "data" / "bkt" / key).stat().st_mtime_ns
     else:
         bucket = "fuse-" + secrets.token_hex(4)
         client = seaweedfs.client()
@@ -66,9 +72,12 @@ def _mount(kind: str, tmp_path: Path, seaweedfs, rename: str = "refuse", extra: 
 
         def store_write(key: str, body: bytes) -> None:
             client.put_object(Bucket=bucket, Key=key, Body=body)
+
+        def store_mtime_ns(key: str) -> int:
+            return int(decimal.Decimal(client.head_object(Bucket=bucket, Key=key)["Metadata"]["mtime"]) * 10**9)
     args += ["--rename", rename, "--spool_dir", str(tmp_path / "spool"), *(extra or [])]
     mount = FuseMount(tmp_path / "mnt", args, env=env).start()
-    return Mounted(tmp_path / "mnt", store_has, mount, kind, store_read, store_write)
+    return Mounted(tmp_path / "mnt", store_has, mount, kind, store_read, store_write, store_mtime_ns)
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -1419,11 +1428,16 @@ def test_times_and_fsync(mounted):
         else:
             assert abs(mtime - time.time()) < 60, name
     # Fractions of a second come back to the microsecond and never earlier than set: .1 came
-    # back as .099999904, and `cp -u` after `cp -p` copied again.
-    for nanoseconds in (1_700_000_000_100_000_000, 1_700_000_000_123_456_789, 1_700_000_000_999_999_999):
+    # back as .099999904, and `cp -u` after `cp -p` copied again. The store keeps them so too:
+    # 300 ns past a microsecond was stored as that microsecond, so that once the mount's cache
+    # of the time expired the copy was older than its source, and make rebuilt it every time.
+    for nanoseconds in (1_700_000_000_100_000_000, 1_700_000_000_123_456_789, 1_700_000_000_999_999_999,
+                        1_796_000_000_000_000_300, 1_796_000_000_123_456_300, -14_182_939_999_999_700):
         os.utime(root / "t.txt", ns=(nanoseconds, nanoseconds))
         shown = os.stat(root / "t.txt").st_mtime_ns
         assert 0 <= shown - nanoseconds < 1_000, (nanoseconds, shown)
+        stored = mounted.store_mtime_ns("t.txt")
+        assert 0 <= stored - nanoseconds < 1_000, (nanoseconds, stored)
     # A time set to the microsecond comes back as set: 17 of 40 came back a microsecond later
     # (rsync with nanosecond times then copied them on every run), and 23:59:59.999999 as
     # midnight of the next day. On the local store the file on disk has it too (.123456001).

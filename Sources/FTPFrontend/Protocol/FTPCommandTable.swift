@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import OSSVFS
 /// The one table of verbs: it drives parsing, the login gate, FEAT and HELP
 /// (in the manner of pyftpdlib's `proto_cmds`).
 public enum FTPCommandTable {
@@ -338,9 +339,11 @@ public enum FTPCommandTable {
         let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         let days = era * 146_097 + dayOfEra - 719_468
-        var seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second)
-        if parts.count == 2, let fraction = Double("0." + parts[1]) { seconds += fraction }
-        return seconds
+        // The fraction, up to nanoseconds, rounded up to the microsecond exactly, as the mount
+        // takes times: added to a Double, .0000001 past a second was lost.
+        let fraction = parts.count == 2 ? String(parts[1]) : ""
+        let nanoseconds = Int(fraction + String(repeating: "0", count: 9 - fraction.utf8.count)) ?? 0
+        return MicrosecondTime(seconds: days * 86_400 + hour * 3600 + minute * 60 + second, nanoseconds: nanoseconds).timeInterval
     }
 
     private static func parseEPSV(_ argument: String?) throws(FTPReply) -> FTPCommand {

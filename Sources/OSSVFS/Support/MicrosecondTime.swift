@@ -33,8 +33,36 @@ extension MicrosecondTime {
         }
     }
 
+    /// A time given as whole seconds and nanoseconds past them (a timespec's fields), to the
+    /// microsecond, rounded up exactly. Made into a Double first, a time less than about
+    /// 0.24 µs past a microsecond (near 2026) was that microsecond, and `cp -p` onto the mount
+    /// gave the copy a time before its source's.
+    public init(seconds: Int, nanoseconds: Int) {
+        self.init(seconds: seconds, microseconds: 0)
+        // The last second an Int holds has no next one to round into (a time refused anyway).
+        add(microseconds: seconds == Int.max ? min(nanoseconds / 1000, 999_999) : (nanoseconds + 999) / 1000)
+    }
+
     /// The nanoseconds of the microsecond.
     public var nanoseconds: Int { microseconds * 1000 }
+
+    /// The time as the VFS carries it: the Double nearest to it, whose shortest decimal is
+    /// this time's, so that ``init(_:)`` gives this time back.
+    /// Times too far for microseconds in an Int (past 290,000 years from 1970; utimensat(2)
+    /// takes any second up to 2^63) are the plain sum, which the VFS refuses as no time.
+    public var timeInterval: Double {
+        guard let (sign, magnitude) = signAndMagnitude else { return Double(seconds) + Double(microseconds) / 1e6 }
+        return Double("\(sign)\(magnitude / 1_000_000).\(UTCDate.pad(Int(magnitude % 1_000_000), 6))")!
+    }
+
+    /// The sign (`-` or nothing) and the microseconds of the time's distance from 1970; nil
+    /// past what an Int holds.
+    var signAndMagnitude: (String, UInt)? {
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+        guard !overflow, scaled <= Int.max - microseconds else { return nil }
+        let total = scaled + microseconds
+        return (total < 0 ? "-" : "", total.magnitude)
+    }
 
     /// The parts of a plain decimal such as `-12.345`, or nil.
     private static func parts(of text: String) -> MicrosecondTime? {

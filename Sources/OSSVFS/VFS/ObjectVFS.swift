@@ -489,14 +489,16 @@ public struct ObjectVFS: VFS {
 
     /// Seconds since 1970 as stored in `mtime` metadata: whole seconds, or nine fraction digits
     /// as rclone and s3fs write them (s3fs reads the digits as nanoseconds: "1614834367.5" was
-    /// 5 ns past the second to it). A Double holds microseconds of such a time, no finer.
-    /// `time` is within ``UTCDate``'s years.
+    /// 5 ns past the second to it). A Double holds microseconds of such a time, no finer:
+    /// digits past the microsecond round the time up, as the mount shows it
+    /// (``MicrosecondTime``; rounded to the nearest, a time stored by `cp -p` could be older
+    /// than its source's). `time` is within ``UTCDate``'s years.
     static func format(_ time: Double) -> String {
-        let micros = Int64((abs(time) * 1_000_000).rounded())
-        // Whole seconds (also a fraction that rounds to one) are written whole.
-        if micros % 1_000_000 == 0 { return String(Int64(time.rounded())) }
-        let fraction = String(micros % 1_000_000)
-        return "\(time < 0 ? "-" : "")\(micros / 1_000_000)." + String(repeating: "0", count: 6 - fraction.count) + fraction + "000"
+        guard let exact = MicrosecondTime(time), let (sign, magnitude) = exact.signAndMagnitude else {
+            return String(Int64(time.rounded()))
+        }
+        if exact.microseconds == 0 { return String(exact.seconds) }
+        return "\(sign)\(magnitude / 1_000_000).\(UTCDate.pad(Int(magnitude % 1_000_000), 6))000"
     }
 
     public func makeDirectory(_ path: VFSPath) async throws {
