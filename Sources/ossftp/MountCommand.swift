@@ -453,8 +453,8 @@ struct MountCommand: AsyncParsableCommand {
         child.standardError = FileHandle(fileDescriptor: log, closeOnDealloc: true)
         try child.run()
         let target = URL(fileURLWithPath: mountpoint).standardizedFileURL.path
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
+        let deadline = MonotonicTime.now + 30
+        while MonotonicTime.now < deadline {
             if Self.isMounted(target) { Foundation.exit(0) }
             if !child.isRunning {
                 // What it said before it ended is the error the caller needs.

@@ -20,6 +20,8 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
     /// One reload or edit at a time: two would race on config.json.
     private let reloading = AsyncSerializer()
     private let startedAt = Date()
+    /// When it started on the monotonic clock, for the uptime (the wall clock may be set meanwhile).
+    private let startedUptime = MonotonicTime.now
     /// The settings the server started with: its listeners are bound to their addresses.
     private let started: ServeSettings
 
@@ -212,7 +214,7 @@ final class ServeRuntime: ConsoleSource, @unchecked Sendable {
         let formatter = ISO8601DateFormatter()
         return ConsoleStatus(
             version: OSSFTP.version, startedAt: formatter.string(from: startedAt),
-            uptimeSeconds: Int(Date().timeIntervalSince(startedAt)),
+            uptimeSeconds: Int(MonotonicTime.now - startedUptime),
             ftpAddress: "\(settings.ftp.host):\(settings.ftp.port)",
             store: settings.provider == .local ? "local \(settings.localRoot)"
                 : "\(settings.provider.rawValue) \(settings.endpoint.map { "\($0.scheme)://\($0.authority)" } ?? "")",

@@ -87,6 +87,8 @@ class OssftpServer:
     loglevel: str | None = "INFO"
     # Run before the binary, which it must exec (`prlimit --nofile=...`).
     command_prefix: list[str] = field(default_factory=list)
+    # Set in the server's environment, over this process's (``wallclock.WallClock``).
+    environment: dict = field(default_factory=dict)
     port: int = 0
     passive_start: int = 0
     passive_end: int = 0
@@ -170,6 +172,7 @@ class OssftpServer:
         log = open(self.log_path, "wb")
         try:
             self.proc = subprocess.Popen(cmd, cwd=self.base, stdin=subprocess.DEVNULL,
+                                         env={**os.environ, **self.environment} if self.environment else None,
                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             log.close()

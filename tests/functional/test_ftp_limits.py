@@ -22,6 +22,7 @@ import pytest
 from netutil import HOST
 from ossftp_server import Account, OssftpServer, hash_password, ossftp_binary
 from rawftp import RawFTP
+from wallclock import WallClock
 
 
 @pytest.fixture
@@ -36,6 +37,17 @@ def accounts_server(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+def guess_until_banned(server, user: str, threshold: int) -> None:
+    """`threshold` wrong passwords for `user`, each on a connection of its own: the last gets
+    421 (the ban), and so does the next connection at once."""
+    for attempt in range(threshold):
+        with RawFTP(server.port) as guesser:
+            guesser.cmd(f"USER {user}")
+            assert guesser.cmd("PASS wrong").code == (421 if attempt == threshold - 1 else 530)
+    with RawFTP(server.port) as banned:
+        assert banned.greeting.code == 421
 
 
 def login(server, name, password) -> ftplib.FTP:
@@ -148,6 +160,60 @@ def test_connection_caps_idle_timeout_and_bans(tmp_path):
         server.stop()
 
 
+def test_a_wall_clock_set_forward_or_back_neither_lifts_nor_stretches_a_ban(tmp_path):
+    """Bans ran on the wall clock: set forward an hour (NTP, `date -s`), the server lifted every
+    ban at once; set back an hour, a ban of seconds lasted the hour."""
+    clock = WallClock(tmp_path)
+    account = Account("user", "right-pass", "bkt")
+    server = OssftpServer(tmp_path / "srv", [account], extra_args=["--ban_threshold", "3"],
+                          extra_config={"ban_seconds": 4}, environment=clock.environment(),
+                          command_prefix=WallClock.command_prefix)
+    server.start()
+    try:
+        guess_until_banned(server, "user", 3)
+        clock.set(3600)
+        with RawFTP(server.port) as banned:
+            assert banned.greeting.code == 421, "the ban was lifted by the clock's step forward"
+        clock.set(-3600)
+        time.sleep(5)
+        with RawFTP(server.port) as welcome:
+            assert welcome.greeting.code == 220, "the ban outlived its 4 s by the clock's step back"
+    finally:
+        server.stop()
+
+
+def test_a_wall_clock_set_forward_does_not_abort_an_upload_as_stalled(tmp_path):
+    """The stall watchdog ran on the wall clock: an upload paused for a second while the clock
+    was set two minutes forward was aborted (426) as stalled for 8 s, and nothing was stored."""
+    clock = WallClock(tmp_path)
+    account = Account("user", "right-pass", "bkt")
+    server = OssftpServer(tmp_path / "srv", [account], extra_args=["--transfer_stall_timeout", "8", "--cache_ttl", "5"],
+                          environment=clock.environment(),
+                          command_prefix=WallClock.command_prefix)
+    server.start()
+    try:
+        client = login(server, "user", "right-pass")
+        client.voidcmd("TYPE I")
+        with client.transfercmd("STOR paused.bin") as data:
+            data.sendall(b"a" * 100)
+            time.sleep(1)
+            clock.set(120)
+            time.sleep(3)  # the watchdog looks every 2 s
+            data.sendall(b"b" * 100)
+        assert client.voidresp().startswith("226")
+        assert (server.bucket_dir() / "paused.bin").read_bytes() == b"a" * 100 + b"b" * 100
+        # Nor does a step back keep cached answers past their time (5 s): SIZE told the size
+        # from before another program rewrote the file for as long as the step.
+        assert client.size("paused.bin") == 200
+        clock.set(-3600)
+        (server.bucket_dir() / "paused.bin").write_bytes(b"c" * 7)
+        time.sleep(6)
+        assert client.size("paused.bin") == 7
+        client.quit()
+    finally:
+        server.stop()
+
+
 def test_a_threshold_of_0_bans_no_one(tmp_path):
     """Bans could not be turned off (0 was refused), so on a server only its own machine
     reaches, ten mistyped logins locked every local client out for ten minutes."""
@@ -184,12 +250,7 @@ def test_anonymous_attempts_are_refused_without_counting_toward_a_ban(tmp_path):
             c.cmd("USER user")
             assert c.cmd("PASS right-pass").code == 230
         # Three wrong passwords for a real user still bring the ban (the third gets 421).
-        for attempt in range(3):
-            with RawFTP(server.port) as c:
-                c.cmd("USER user")
-                assert c.cmd("PASS wrong").code == (421 if attempt == 2 else 530)
-        with RawFTP(server.port) as banned:
-            assert banned.greeting.code == 421
+        guess_until_banned(server, "user", 3)
     finally:
         server.stop()
 

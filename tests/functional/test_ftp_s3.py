@@ -23,6 +23,7 @@ from holding_proxy import HoldingProxy
 from netutil import HOST
 from ossftp_server import Account, OssftpServer, ossftp_binary
 from seaweedfs import SeaweedFS
+from wallclock import WallClock
 
 
 @pytest.fixture
@@ -51,20 +52,23 @@ def connect(server: OssftpServer, user: str, password: str) -> ftplib.FTP:
     return client
 
 
-def s3_server(tmp_path, endpoint: str, region: str, *extra: str) -> OssftpServer:
-    """A started ossftp server on the S3 provider at `endpoint`, with `extra` flags."""
+def s3_server(tmp_path, endpoint: str, region: str, *extra: str, clock: WallClock | None = None) -> OssftpServer:
+    """A started ossftp server on the S3 provider at `endpoint`, with `extra` flags (and its wall
+    clock set by `clock`)."""
     server = OssftpServer(tmp_path / "srv", [], extra_args=["--provider", "s3", "--endpoint", endpoint,
-                                                            "--region", region, *extra])
+                                                            "--region", region, *extra],
+                          environment=clock.environment() if clock else {},
+                          command_prefix=WallClock.command_prefix if clock else [])
     server.start()
     return server
 
 
 @contextlib.contextmanager
-def proxied_session(seaweedfs, tmp_path, bucket: str, *flags: str, **proxy_options):
+def proxied_session(seaweedfs, tmp_path, bucket: str, *flags: str, clock: WallClock | None = None, **proxy_options):
     """A logged-in FTP session on ossftp serving `bucket` through a ``HoldingProxy`` made with
     `proxy_options`; server and proxy stop at the end."""
     proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", **proxy_options)
-    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region, *flags)
+    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region, *flags, clock=clock)
     try:
         admin = seaweedfs.admin
         yield connect(server, f"{admin.access_key}/{bucket}", admin.secret_key)
@@ -937,10 +941,95 @@ def test_objects_encrypted_with_a_kms_key_are_read_and_written(seaweedfs, bucket
         client.quit()
 
 
-def test_a_put_stored_with_every_answer_lost_is_reported_stored(seaweedfs, bucket, tmp_path):
+def test_a_file_stored_while_a_rename_by_copy_moves_its_name_is_kept(seaweedfs, bucket, tmp_path):
+    """With rename by copy, RNTO copied the file (or the folder's files) and then deleted the old
+    names whatever they held by then: a file another client stored there in between, its 226
+    sent, was deleted with them and its bytes lost for good. It is a file made after the
+    rename, and stays."""
+    store = seaweedfs.client()
+    store.put_object(Bucket=bucket, Key="f.txt", Body=b"old f")
+    store.put_object(Bucket=bucket, Key="d/a.txt", Body=b"old a")
+    store.put_object(Bucket=bucket, Key="d/b.txt", Body=b"old b")
+
+    def meanwhile(method, path, headers, status, answer, data):
+        # Once a copy is made, and before the old name goes, another client stores.
+        target = urllib.parse.unquote(path.split("?")[0])
+        if method == "PUT" and headers.get("x-amz-copy-source"):
+            if target.endswith("/g.txt"):
+                store.put_object(Bucket=bucket, Key="f.txt", Body=b"new f")
+            if target.endswith("/e/a.txt"):
+                store.put_object(Bucket=bucket, Key="d/a.txt", Body=b"new a")
+                store.put_object(Bucket=bucket, Key="d/c.txt", Body=b"new c")
+        return status, answer, data
+
+    with proxied_session(seaweedfs, tmp_path, bucket, "--rename", "copy", replace_answer=meanwhile) as client:
+        assert client.rename("f.txt", "g.txt").startswith("250")
+        assert client.rename("d", "e").startswith("250")
+        client.quit()
+
+    def body(key):
+        return store.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert (body("g.txt"), body("f.txt")) == (b"old f", b"new f")
+    assert (body("e/a.txt"), body("e/b.txt")) == (b"old a", b"old b")
+    assert (body("d/a.txt"), body("d/c.txt")) == (b"new a", b"new c")
+    assert [o["Key"] for o in store.list_objects_v2(Bucket=bucket, Prefix="d/").get("Contents", [])] == ["d/a.txt", "d/c.txt"]
+
+
+def test_two_deletes_or_renames_of_one_file_at_once_succeed_once(seaweedfs, bucket, tmp_path):
+    """A store's delete succeeds whether or not the object is there, and ossftp looked for the
+    file first: two DELEs of one file at once both got 250, and two renames by copy of one file
+    both copied it, both got 250, and left it under both new names. The second now waits for
+    the first, and finds the file gone (550)."""
+    store = seaweedfs.client()
+
+    def slowly(method, path, headers, status, answer, data):
+        # Each copy and delete takes a while, as over a slow link: the second command comes meanwhile.
+        if method == "DELETE" or headers.get("x-amz-copy-source"):
+            time.sleep(1)
+        return status, answer, data
+
+    proxy = HoldingProxy(seaweedfs.endpoint, hold_key="\0", replace_answer=slowly)
+    server = s3_server(tmp_path, proxy.endpoint, seaweedfs.region, "--rename", "copy")
+    try:
+        admin = seaweedfs.admin
+        clients = [connect(server, f"{admin.access_key}/{bucket}", admin.secret_key) for _ in range(2)]
+        for verb, name in (("DELE", "d.txt"), ("RNTO", "r.txt")):
+            store.put_object(Bucket=bucket, Key=name, Body=b"f")
+            replies: list[str] = []
+
+            def change(client, index):
+                try:
+                    if verb == "DELE":
+                        replies.append(client.delete(name))
+                    else:
+                        replies.append(client.rename(name, f"moved-{index}.txt"))
+                except ftplib.error_perm as refused:
+                    replies.append(str(refused))
+            threads = [threading.Thread(target=change, args=(client, index)) for index, client in enumerate(clients)]
+            for thread in threads:
+                thread.start()
+                time.sleep(0.2)
+            for thread in threads:
+                thread.join()
+            assert sorted(reply[:3] for reply in replies) == ["250", "550"], (verb, replies)
+        keys = [o["Key"] for o in store.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        assert len([key for key in keys if key.startswith("moved-")]) == 1, keys
+        for client in clients:
+            client.quit()
+    finally:
+        server.stop()
+        proxy.close()
+
+
+@pytest.mark.parametrize("clock_ahead", [0, 600])
+def test_a_put_stored_with_every_answer_lost_is_reported_stored(seaweedfs, bucket, tmp_path, clock_ahead):
     """A gateway that answers 502 after the store kept the bytes (or a frozen store whose
     answers never come): the single PUT was reported failed (451, "try again") with the
-    object stored, and the APPE the client then sent again doubled its bytes."""
+    object stored, and the APPE the client then sent again doubled its bytes. The object's
+    Last-Modified was compared with this machine's clock: 10 minutes ahead of the store's, the
+    stored PUT was taken for an older object and reported failed."""
+    clock = WallClock(tmp_path)
+    clock.set(clock_ahead)
     store = seaweedfs.client()
     store.put_object(Bucket=bucket, Key="log.txt", Body=b"A" * 10)
 
@@ -949,7 +1038,7 @@ def test_a_put_stored_with_every_answer_lost_is_reported_stored(seaweedfs, bucke
             return 502, [("Content-Type", "text/html")], b"<html>Bad Gateway</html>"
         return status, answer, data
 
-    with proxied_session(seaweedfs, tmp_path, bucket, replace_answer=lost) as client:
+    with proxied_session(seaweedfs, tmp_path, bucket, clock=clock, replace_answer=lost) as client:
         assert client.storbinary("APPE log.txt", io.BytesIO(b"B" * 5)).startswith("226")
         assert store.get_object(Bucket=bucket, Key="log.txt")["Body"].read() == b"A" * 10 + b"B" * 5
         assert client.storbinary("STOR new.txt", io.BytesIO(b"new")).startswith("226")

@@ -56,7 +56,9 @@ public final class ConnectionLimiter: Sendable {
         self.inForce = limits
     }
 
-    private var now: Double { Date().timeIntervalSince1970 }
+    // Bans and failure windows run on the monotonic clock: a wall clock set forward lifted
+    // every ban at once, one set back made a 20 s ban last for the step.
+    private var now: Double { MonotonicTime.now }
 
     /// What a banned address is told, at connect and at login.
     static let bannedReply = FTPReply(.serviceNotAvailable, "Too many failed logins from your address; try again later.")

@@ -9,11 +9,13 @@ final class FTPSessionActivity: @unchecked Sendable {
 
     let id: UInt64
     let address: String
-    let openedAt = Date()
+    // Durations on the monotonic clock (MonotonicTime): the stall watchdog aborted uploads as
+    // stalled when the wall clock was set forward, and let stalled ones be when it was set back.
+    let openedAt = MonotonicTime.now
     private let lock = Lock()
     private var user: String?
     private var directory = "/"
-    private var lastCommandAt = Date()
+    private var lastCommandAt = MonotonicTime.now
     private var transfer: FTPTransferProgress?
 
     init(address: String) {
@@ -21,7 +23,7 @@ final class FTPSessionActivity: @unchecked Sendable {
         self.address = address
     }
 
-    func commandReceived() { lock.withLock { lastCommandAt = Date() } }
+    func commandReceived() { lock.withLock { lastCommandAt = MonotonicTime.now } }
     func loggedIn(as user: String) { lock.withLock { self.user = user } }
     func loggedOut() { lock.withLock { user = nil } }
     func moved(to directory: String) { lock.withLock { self.directory = directory } }
@@ -29,11 +31,11 @@ final class FTPSessionActivity: @unchecked Sendable {
     func setTransfer(_ progress: FTPTransferProgress?) { lock.withLock { transfer = progress } }
 
     var snapshot: FTPSessionSnapshot {
-        let now = Date()
+        let now = MonotonicTime.now
         return lock.withLock {
             FTPSessionSnapshot(
                 id: id, user: user, address: address, directory: directory,
-                connectedSeconds: now.timeIntervalSince(openedAt), idleSeconds: now.timeIntervalSince(lastCommandAt),
+                connectedSeconds: now - openedAt, idleSeconds: now - lastCommandAt,
                 transfer: transfer?.snapshot(now: now))
         }
     }
@@ -47,12 +49,12 @@ final class FTPTransferProgress: @unchecked Sendable {
     }
 
     let direction: Direction
-    let startedAt = Date()
+    let startedAt = MonotonicTime.now
     private let lock = Lock()
     private var path: String
     private var bytes: Int64 = 0
     private var size: Int64?
-    private var lastMoved = Date()
+    private var lastMoved = MonotonicTime.now
     private var storeWaits = 0
 
     init(_ transfer: FTPSessionStateMachine.Transfer) {
@@ -72,7 +74,7 @@ final class FTPTransferProgress: @unchecked Sendable {
     func moved(_ count: Int) {
         lock.withLock {
             bytes += Int64(count)
-            lastMoved = Date()
+            lastMoved = MonotonicTime.now
         }
         switch direction {
         case .upload: FTPMetrics.bytesIn.increment(by: Int64(count))
@@ -83,7 +85,7 @@ final class FTPTransferProgress: @unchecked Sendable {
     /// The transfer still moves bytes that are not counted yet (a write under way, which the
     /// socket is sending): the stall watchdog starts over.
     func stillMoving(secondsAgo: Double = 0) {
-        let then = Date(timeIntervalSinceNow: -secondsAgo)
+        let then = MonotonicTime.now - secondsAgo
         lock.withLock { lastMoved = max(lastMoved, then) }
     }
 
@@ -92,20 +94,21 @@ final class FTPTransferProgress: @unchecked Sendable {
     func waitingOnStore(_ waiting: Bool) {
         lock.withLock {
             storeWaits += waiting ? 1 : -1
-            lastMoved = Date()
+            lastMoved = MonotonicTime.now
         }
     }
 
     /// Seconds the client has moved nothing (0 while the transfer waits on the store).
-    var secondsSinceMoved: Double { lock.withLock { storeWaits > 0 ? 0 : Date().timeIntervalSince(lastMoved) } }
+    var secondsSinceMoved: Double { lock.withLock { storeWaits > 0 ? 0 : MonotonicTime.now - lastMoved } }
 
     /// The transfer as it stands now.
-    var snapshotNow: FTPTransferSnapshot { snapshot(now: Date()) }
+    var snapshotNow: FTPTransferSnapshot { snapshot(now: MonotonicTime.now) }
 
-    func snapshot(now: Date) -> FTPTransferSnapshot {
+    /// The transfer as it stands at `now` (``MonotonicTime``).
+    func snapshot(now: Double) -> FTPTransferSnapshot {
         lock.withLock {
             FTPTransferSnapshot(direction: direction.rawValue, path: path, bytes: bytes, size: size,
-                                seconds: now.timeIntervalSince(startedAt))
+                                seconds: now - startedAt)
         }
     }
 }

@@ -133,7 +133,7 @@ actor LoginVerdictCache {
 
     func lookup(_ key: Key) -> Bool? {
         guard let entry = entries[key] else { return nil }
-        if entry.expires < Date().timeIntervalSince1970 {
+        if entry.expires < MonotonicTime.now {
             entries[key] = nil
             return nil
         }
@@ -141,7 +141,7 @@ actor LoginVerdictCache {
     }
 
     func record(_ key: Key, accepted: Bool) {
-        let now = Date().timeIntervalSince1970
+        let now = MonotonicTime.now
         if entries.count > 10_000 { entries = entries.filter { $0.value.expires >= now } }
         entries[key] = (accepted, now + lifetime)
     }

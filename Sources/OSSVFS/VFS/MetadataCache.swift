@@ -45,7 +45,9 @@ public actor MetadataCache {
         self.maxEntries = maxEntries
     }
 
-    private var now: Double { Date().timeIntervalSince1970 }
+    // Entries' lifetimes run on the monotonic clock: a wall clock set back kept stale sizes
+    // and times for as long as the step.
+    private var now: Double { MonotonicTime.now }
 
     /// A cached object lookup: `.some(info)`, `.some(nil)` for a known absence, nil when unknown.
     func object(_ key: String) -> ObjectInfo?? {

@@ -9,10 +9,19 @@ extension ObjectVFS {
 
     public func rename(_ source: VFSPath, to destination: VFSPath, replacing: Bool) async throws {
         try checkRenameAllowed()
-        guard !source.isRoot, let destinationParent = destination.parent else {
+        guard !source.isRoot, destination.parent != nil else {
             throw VFSError.permissionDenied("the root directory cannot be renamed")
         }
         if source == destination { return }
+        // After another DELE or rename of the source in this process, not beside it (NameQueue):
+        // two renames by copy of one file both copied it and said 250.
+        try await NameQueue.shared.serialize(Self.changeName(try key(for: source), in: store)) {
+            try await renameAlone(source, to: destination, replacing: replacing)
+        }
+    }
+
+    private func renameAlone(_ source: VFSPath, to destination: VFSPath, replacing: Bool) async throws {
+        guard let destinationParent = destination.parent else { return }
         if destination.isWithin(source) {
             throw VFSError.invalidName("a directory cannot move into itself")
         }
@@ -73,6 +82,7 @@ extension ObjectVFS {
             try await nativeRename(from, to, source, destination, replacing: condition == .none)
             await noteEmptied(above: [from])
         case .copy:
+            let copied = try await storeCall(source) { try await store.head(from) }
             // Named by the source, as any failure of the copy is, but a name taken meanwhile.
             do {
                 try await store.copy(from: from, to: to, condition: condition)
@@ -82,8 +92,14 @@ extension ObjectVFS {
                 throw Self.renameFailure(error, source, destination)
             }
             await invalidate(to)
-            try await storeCall(source) { try await store.delete(from) }
-            await noteEmptied(above: [from])
+            // The old name goes only while it holds the version copied: an upload committed to
+            // it meanwhile (its 226 sent) is a file made after the rename, and was deleted with
+            // the old one, its bytes lost. A store has no delete on a condition, so a commit
+            // between this look and the delete can still be lost: a round trip, not a copy.
+            if try await Self.holdsVersion(of: copied, store: store, source) {
+                try await storeCall(source) { try await store.delete(from) }
+                await noteEmptied(above: [from])
+            }
         }
         await invalidate(from)
         await invalidate(to)
@@ -100,6 +116,18 @@ extension ObjectVFS {
             throw VFSError.alreadyExists(destination.description)
         } catch let error as ObjectStoreError {
             throw Self.renameFailure(error, source, destination)
+        }
+    }
+
+    /// Whether the object at `version`'s key is still that version (gone is not).
+    static func holdsVersion(of version: ObjectInfo, store: any ObjectStore, _ path: VFSPath) async throws -> Bool {
+        do {
+            let now = try await store.head(version.key)
+            return now.etag == version.etag && now.size == version.size
+        } catch ObjectStoreError.noSuchKey {
+            return false
+        } catch let error as ObjectStoreError {
+            throw VFSError(error, path: path.description)
         }
     }
 
@@ -150,10 +178,15 @@ extension ObjectVFS {
             try await nativeRename(from, to, source, destination, replacing: condition == .none)
         case .copy(let limit):
             let objects = try await objects(under: from, limit: limit, path: source)
-            let sources = objects.map(\.key)
             try await copyAll(objects, from: from, to: to, path: source, condition: condition, into: destination)
-            // Everything is copied: now the sources go. A failure here leaves a complete copy
-            // and some of the originals, and says so.
+            // Everything is copied: now the sources go, those that still hold the version
+            // copied. A file stored into the folder meanwhile, or stored over one of its files
+            // (its 226 sent), is one made after the rename, and stays (it was deleted with the
+            // rest, its bytes lost). A failure here leaves a complete copy and some of the
+            // originals, and says so.
+            let now = Dictionary(try await self.objects(under: from, limit: Int.max, path: source).map { ($0.key, $0) },
+                                 uniquingKeysWith: { first, _ in first })
+            let sources = objects.filter { now[$0.key]?.etag == $0.etag && now[$0.key]?.size == $0.size }.map(\.key)
             // Deepest first, so each marker goes after what is under it (folder-backed stores such
             // as SeaweedFS's filer keep a directory that still had entries when its marker went).
             let failures = try await storeCall(source) { try await store.deleteMany(sources.reversed()) }

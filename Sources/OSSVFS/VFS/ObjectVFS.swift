@@ -504,7 +504,7 @@ public struct ObjectVFS: VFS {
     public func makeDirectory(_ path: VFSPath) async throws {
         guard let parent = path.parent else { throw VFSError.alreadyExists(path.description) }
         let prefix = try directoryPrefix(for: path)
-        try await FolderCreationQueue.shared.serialize(WriteBackOrder.name(prefix, in: store.descriptor)) {
+        try await NameQueue.shared.serialize(WriteBackOrder.name(prefix, in: store.descriptor)) {
             async let parentCheck: Void = requireDirectory(parent)
             async let isFile = fileInfo(path) != nil
             async let isFolder = storedDirectoryExists(path, prefix: prefix)
@@ -515,7 +515,7 @@ public struct ObjectVFS: VFS {
             if file || folder { throw VFSError.alreadyExists(path.description) }
             // Only if no marker is there yet: of two clients making the same folder at once, one
             // gets 550 (RFC 959 §4.2's reply for a name that exists), as either would a moment
-            // later. Between processes this rests on the store (see FolderCreationQueue). Not
+            // later. Between processes this rests on the store (see NameQueue). Not
             // for a folder ossftp emptied: SeaweedFS keeps it for minutes as an entry that
             // refuses the condition.
             let condition: WriteCondition = await cache.mayBeEmptied([prefix]).isEmpty ? .absent : .none
@@ -527,15 +527,24 @@ public struct ObjectVFS: VFS {
     }
 
     public func removeFile(_ path: VFSPath) async throws {
-        try await awaitPendingUploads(of: try key(for: path), path)
-        guard try await fileInfo(path) != nil else {
-            if try await directoryExists(path) { throw VFSError.isDirectory(path.description) }
-            throw VFSError.notFound(path.description)
-        }
         let key = try key(for: path)
-        try await storeCall(path) { try await store.delete(key) }
-        await invalidate(key)
-        await noteEmptied(above: [key])
+        // After another DELE or rename of the name in this process, not beside it (NameQueue).
+        try await NameQueue.shared.serialize(Self.changeName(key, in: store)) {
+            try await awaitPendingUploads(of: key, path)
+            guard try await fileInfo(path) != nil else {
+                if try await directoryExists(path) { throw VFSError.isDirectory(path.description) }
+                throw VFSError.notFound(path.description)
+            }
+            try await storeCall(path) { try await store.delete(key) }
+            await invalidate(key)
+            await noteEmptied(above: [key])
+        }
+    }
+
+    /// The ``NameQueue`` name under which a DELE or a rename of `key` waits for another (apart
+    /// from MKD's names: a rename may make a folder while it holds its own).
+    static func changeName(_ key: String, in store: any ObjectStore) -> String {
+        "change " + WriteBackOrder.name(key, in: store.descriptor)
     }
 
     public func removeDirectory(_ path: VFSPath) async throws {

@@ -94,6 +94,10 @@ public enum VFSError: Error, Sendable, Equatable {
             // The operation names the server's own files (the spool's, the local store's
             // folder): the client hears only what was done.
             case 28, 122: self = .noSpace(operation)  // ENOSPC, EDQUOT (the 452 does not show it)
+            // ENOENT: the local store's folder went while the file was written into it (another
+            // session's RMD or rename): no such folder, for good, as for a folder missing at the
+            // start (550), not "try again" (451).
+            case 2: self = .notFound(path)
             case 36: self = .nameTooLong("\(path): a name is longer than the file system allows")  // ENAMETOOLONG
             case 39: self = .directoryNotEmpty("\(path) holds entries no listing shows")  // ENOTEMPTY
             case 27: self = .tooLarge("\(path) is larger than the server's disk takes")  // EFBIG

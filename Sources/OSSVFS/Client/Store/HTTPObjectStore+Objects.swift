@@ -3,8 +3,23 @@ import Foundation
 /// Single-object operations: head, get, put, delete, copy.
 extension HTTPObjectStore {
     public func head(_ key: String) async throws -> ObjectInfo {
+        try await headAtStoreTime(key).info
+    }
+
+    /// The object at `key`, with the time its answer left the store by the store's own clock
+    /// (its Date), else as last learnt (``storeNow``).
+    func headAtStoreTime(_ key: String) async throws -> (info: ObjectInfo, storeTime: Double) {
         let response = try await send(key: key, retryable: true) { makeRequest("HEAD", key: key) }
-        return info(key: key, headers: response.headers)
+        let storeTime = response.headers["date"].flatMap(HTTPDates.parseRFC1123) ?? storeNow.timeIntervalSince1970
+        return (info(key: key, headers: response.headers), storeTime)
+    }
+
+    /// When a write that began at `started` (``MonotonicTime``) began by the store's clock, from
+    /// an answer that left the store at `storeTime`: this machine's clock may be minutes off the
+    /// store's, which Last-Modified keeps (10 minutes ahead, a PUT stored with its answers lost
+    /// was taken for another's object, and reported failed).
+    static func storeTime(of started: Double, answeredAt storeTime: Double) -> Double {
+        storeTime - (MonotonicTime.now - started)
     }
 
     func info(key: String, headers: [String: String]) -> ObjectInfo {
@@ -107,7 +122,7 @@ extension HTTPObjectStore {
         if headers["content-type"] == nil { headers["content-type"] = MediaTypes.forKey(key) }
         for (name, value) in metadata { headers["\(dialect.headerPrefix)meta-\(name.lowercased())"] = value }
         let response: HTTPResponse
-        let started = Date().timeIntervalSince1970
+        let started = MonotonicTime.now
         do {
             response = try await conditional(key, condition, operation: "PUT") { conditionHeaders in
                 let headers = headers.merging(conditionHeaders) { $1 }
@@ -144,14 +159,15 @@ extension HTTPObjectStore {
     }
 
     /// The ETag of `key` when the object there is this PUT's: the same size and `metadata`'s
-    /// time, stored since the PUT began (give or take ``clockSkew``), and the same CRC-64 (OSS)
+    /// time, stored since the PUT began at `started` (``MonotonicTime``; by the store's clock,
+    /// give or take ``clockSkew``), and the same CRC-64 (OSS)
     /// or MD5 (an ETag that is one); nil when it differs, is missing, or tells nothing to
     /// compare. An older object with the same bytes is not this PUT's: its time (and, for a
     /// write that must not replace, its existence) would be taken for done.
     private func storedAlready(_ key: String, body: ObjectBody, sums: BodyChecksums, metadata: [String: String],
                                since started: Double) async throws -> String? {
-        guard let stored = try? await head(key), stored.size == body.length,
-            stored.lastModified >= started - Self.clockSkew,
+        guard let (stored, answered) = try? await headAtStoreTime(key), stored.size == body.length,
+            stored.lastModified >= Self.storeTime(of: started, answeredAt: answered) - Self.clockSkew,
             metadata["mtime"] == nil || stored.metadata["mtime"] == metadata["mtime"]
         else { return nil }
         if let crc = stored.crc64, let expected = sums.crc64 { return crc == expected ? stored.etag : nil }
@@ -161,8 +177,9 @@ extension HTTPObjectStore {
         return md5.map(hexString) == storedMD5 ? stored.etag : nil
     }
 
-    /// How far the store's clock may be behind this one, for ``storedAlready``: Last-Modified
-    /// has whole seconds, and a store's clock drifts.
+    /// How far Last-Modified may be before the write began by the store's clock, for
+    /// ``storedAlready``: it has whole seconds, and a gateway in front of the store may date
+    /// its answers by a clock of its own.
     static let clockSkew: Double = 120
 
     /// The header that makes a write fail when the key exists: S3's conditional write (RFC 9110
@@ -358,7 +375,7 @@ extension HTTPObjectStore {
         }
         let headers = ["\(dialect.headerPrefix)copy-source": copySource(source)]
         let response: HTTPResponse
-        let started = Date().timeIntervalSince1970
+        let started = MonotonicTime.now
         do {
             response = try await conditional(destination, condition, operation: "COPY") { conditionHeaders in
                 let headers = headers.merging(conditionHeaders) { $1 }
@@ -379,12 +396,13 @@ extension HTTPObjectStore {
         }
     }
 
-    /// Whether the object at `destination` is a copy of `source` made since `started` (give or
-    /// take ``clockSkew``): the same size, and the same CRC-64 (OSS) or the same single-part
-    /// MD5 ETag. Anything it cannot tell is no.
+    /// Whether the object at `destination` is a copy of `source` made since `started`
+    /// (``MonotonicTime``; by the store's clock, give or take ``clockSkew``): the same size, and
+    /// the same CRC-64 (OSS) or the same single-part MD5 ETag. Anything it cannot tell is no.
     private func copiedAlready(from source: String, to destination: String, since started: Double) async -> Bool {
-        guard let copy = try? await head(destination), let original = try? await head(source),
-            copy.size == original.size, copy.lastModified >= started - Self.clockSkew
+        guard let (copy, answered) = try? await headAtStoreTime(destination), let original = try? await head(source),
+            copy.size == original.size,
+            copy.lastModified >= Self.storeTime(of: started, answeredAt: answered) - Self.clockSkew
         else { return false }
         if let made = copy.crc64, let expected = original.crc64 { return made == expected }
         return original.contentMD5 != nil && copy.etag == original.etag
