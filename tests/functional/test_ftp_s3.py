@@ -965,6 +965,8 @@ def test_a_file_stored_while_a_rename_by_copy_moves_its_name_is_kept(seaweedfs, 
     with proxied_session(seaweedfs, tmp_path, bucket, "--rename", "copy", replace_answer=meanwhile) as client:
         assert client.rename("f.txt", "g.txt").startswith("250")
         assert client.rename("d", "e").startswith("250")
+        # The files kept show where they are, at once.
+        assert (sorted(client.nlst()), sorted(client.nlst("d"))) == (["d", "e", "f.txt", "g.txt"], ["a.txt", "c.txt"])
         client.quit()
 
     def body(key):
