@@ -1023,6 +1023,27 @@ def test_two_deletes_or_renames_of_one_file_at_once_succeed_once(seaweedfs, buck
         proxy.close()
 
 
+def test_an_rmd_that_meets_a_folder_made_inside_meanwhile_is_refused(seaweedfs, bucket, tmp_path):
+    """RMD looked at the folder, found it empty, and removed its marker: a folder another
+    client made in it meanwhile (257 sent) then stayed, without its parent's marker, and the
+    RMD still said 250. As if the MKD came first, the RMD now gets 550 (not empty) and the
+    folder keeps its marker."""
+    store = seaweedfs.client()
+    store.put_object(Bucket=bucket, Key="d/", Body=b"")
+
+    def meanwhile(method, path, headers, status, answer, data):
+        if method == "DELETE" and urllib.parse.unquote(path.split("?")[0]).endswith("/d/"):
+            store.put_object(Bucket=bucket, Key="d/sub/", Body=b"")
+        return status, answer, data
+
+    with proxied_session(seaweedfs, tmp_path, bucket, replace_answer=meanwhile) as client:
+        with pytest.raises(ftplib.error_perm, match="^550.*not empty"):
+            client.rmd("d")
+        assert client.nlst("d") == ["sub"]
+        client.quit()
+    assert "d/" in [o["Key"] for o in store.list_objects_v2(Bucket=bucket, Prefix="d/").get("Contents", [])]
+
+
 @pytest.mark.parametrize("clock_ahead", [0, 600])
 def test_a_put_stored_with_every_answer_lost_is_reported_stored(seaweedfs, bucket, tmp_path, clock_ahead):
     """A gateway that answers 502 after the store kept the bytes (or a frozen store whose

@@ -589,6 +589,19 @@ public struct ObjectVFS: VFS {
         if marker.size > 0 { throw VFSError.directoryNotEmpty(path.description) }
         try await storeCall(path) { try await store.delete(prefix) }
         await invalidate(prefix)
+        // A folder made or a file stored in it meanwhile by another client (its 257 or 226
+        // sent): the RMD answered 250 and the folder stayed, without its marker. As if that
+        // came first, the marker goes back and the folder is not empty. (One made after this
+        // look still passes: a store cannot remove a key on the condition that no other exists.)
+        let arrived = try await storeCall(path) {
+            try await store.listPage(ListRequest(prefix: prefix, delimiter: nil, maxKeys: 2)).objects
+                .filter { !$0.key.utf8.elementsEqual(prefix.utf8) }
+        }
+        if !arrived.isEmpty {
+            try await storeCall(path) { _ = try await store.put(prefix, body: .bytes([]), metadata: [:]) }
+            await invalidate(prefix)
+            throw VFSError.directoryNotEmpty(path.description)
+        }
         await noteEmptied(above: [prefix])
     }
 
