@@ -264,6 +264,22 @@ import TestSupport
         }
     }
 
+    /// A folder renamed between two pages of its listing: the next page found nothing and ended
+    /// the listing, which a client was then told was complete (226 with a part of the names).
+    @Test func aFolderGoneBetweenPagesFailsTheListing() async throws {
+        try await withStore { store, bucket in
+            for index in 0..<5 { try await store.put("p/k\(index)", body: .bytes([]), metadata: [:]) }
+            let first = try await store.listPage(ListRequest(prefix: "p/", delimiter: "/", maxKeys: 2))
+            let token = try #require(first.nextContinuationToken)
+            #expect(rename("\(bucket)/p", "\(bucket)/q") == 0)
+            await #expect(throws: ObjectStoreError.self) {
+                try await store.listPage(ListRequest(prefix: "p/", delimiter: "/", continuationToken: token, maxKeys: 2))
+            }
+            // A listing that starts after it finds the folder gone, as any would.
+            #expect(try await store.listPage(ListRequest(prefix: "p/", delimiter: "/")).objects.isEmpty)
+        }
+    }
+
     @Test func listingPagesWithContinuationTokens() async throws {
         try await withStore { store, _ in
             let keys = (0..<25).map { String(format: "p/k%02d", $0) }

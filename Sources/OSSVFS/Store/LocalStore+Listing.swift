@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Listing for ``LocalStore``: keys and common prefixes merged in UTF-8 byte order, as S3 and OSS
 /// order them, and paged by the last name returned.
 extension LocalStore {
@@ -62,7 +66,14 @@ extension LocalKeyLayout {
     private func oneLevelPage(_ request: ListRequest, snapshots: LocalFolderSnapshots) throws -> ListPage {
         let (folderKey, namePrefix) = split(request.prefix)
         var page = ListPage(objects: [], commonPrefixes: [], nextContinuationToken: nil)
-        guard let folder = folderPath(folderKey), let children = try snapshots.children(of: folder) else { return page }
+        guard let folder = folderPath(folderKey) else { return page }
+        guard let children = try snapshots.children(of: folder) else {
+            // Gone between two pages (renamed or removed by another session): the pages before
+            // were of a folder that is no more here, and the end would tell them complete (226
+            // with a part of the names).
+            if request.continuationToken != nil { throw ObjectStoreError.io(operation: "list \(folder)", errno: ENOENT) }
+            return page
+        }
         let token = request.continuationToken.map { Array($0.utf8) }
         let folderBytes = Array(folderKey.utf8)
         var taken = 0
@@ -109,8 +120,13 @@ extension LocalKeyLayout {
                 page.commonPrefixes.append(key + "/")
                 lastKey = key + "/"
             } else {
-                // Gone since the folder was read: left out, as a listing a moment later would.
-                guard let object = try? info(for: key) else { continue }
+                // Gone since the folder was read: left out, as a listing a moment later would;
+                // unless the folder itself went (renamed mid-listing), whose names would all be
+                // left out from here, the listing told complete.
+                guard let object = try? info(for: key) else {
+                    if (try? PosixFile.status(folder)) == nil { throw ObjectStoreError.io(operation: "list \(folder)", errno: ENOENT) }
+                    continue
+                }
                 page.objects.append(object)
                 lastKey = key
             }
